@@ -1,0 +1,107 @@
+//! Object identities: how schemaplan names every object it models.
+
+use std::fmt;
+
+/// A schema-qualified name, kept unquoted (quoting happens only in `render::quote`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct QName {
+    pub schema: String,
+    pub name: String,
+}
+
+impl QName {
+    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+        QName {
+            schema: schema.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for QName {
+    /// Human form for messages (`public.users`); not SQL. SQL goes through `render::quote`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+/// The identity of one modeled object. Ordering is deterministic and is used as the final
+/// tie-breaker when ordering plan steps.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ObjectId {
+    Schema(String),
+    Extension(String),
+    Collation(QName),
+    /// Enum, composite, range or domain type.
+    Type(QName),
+    /// A named CHECK / NOT NULL constraint of a domain.
+    DomainConstraint(QName, String),
+    Sequence(QName),
+    /// Ordinary, partitioned, unlogged tables and partitions.
+    Table(QName),
+    Column(QName, String),
+    /// A table constraint (PK, UNIQUE, FK, CHECK, EXCLUDE).
+    Constraint(QName, String),
+    /// An index that does not back a constraint.
+    Index(QName),
+    /// A view or materialized view.
+    View(QName),
+    /// Function, procedure or aggregate: name and identity arguments.
+    Function(QName, String),
+    Trigger(QName, String),
+    Policy(QName, String),
+}
+
+impl ObjectId {
+    /// The kind as a word for messages and plan summaries.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            ObjectId::Schema(_) => "schema",
+            ObjectId::Extension(_) => "extension",
+            ObjectId::Collation(_) => "collation",
+            ObjectId::Type(_) => "type",
+            ObjectId::DomainConstraint(..) => "domain constraint",
+            ObjectId::Sequence(_) => "sequence",
+            ObjectId::Table(_) => "table",
+            ObjectId::Column(..) => "column",
+            ObjectId::Constraint(..) => "constraint",
+            ObjectId::Index(_) => "index",
+            ObjectId::View(_) => "view",
+            ObjectId::Function(..) => "function",
+            ObjectId::Trigger(..) => "trigger",
+            ObjectId::Policy(..) => "policy",
+        }
+    }
+
+    /// The table (or type, for domain constraints) an object belongs to, if any.
+    pub fn parent(&self) -> Option<ObjectId> {
+        match self {
+            ObjectId::Column(t, _)
+            | ObjectId::Constraint(t, _)
+            | ObjectId::Trigger(t, _)
+            | ObjectId::Policy(t, _) => Some(ObjectId::Table(t.clone())),
+            ObjectId::DomainConstraint(t, _) => Some(ObjectId::Type(t.clone())),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ObjectId::Schema(n) | ObjectId::Extension(n) => write!(f, "{} {}", self.kind_name(), n),
+            ObjectId::Collation(q)
+            | ObjectId::Type(q)
+            | ObjectId::Sequence(q)
+            | ObjectId::Table(q)
+            | ObjectId::Index(q)
+            | ObjectId::View(q) => write!(f, "{} {}", self.kind_name(), q),
+            ObjectId::Column(q, c) => write!(f, "column {}.{}", q, c),
+            ObjectId::Function(q, a) => write!(f, "function {}({})", q, a),
+            ObjectId::Constraint(q, n)
+            | ObjectId::DomainConstraint(q, n)
+            | ObjectId::Trigger(q, n)
+            | ObjectId::Policy(q, n) => write!(f, "{} {} on {}", self.kind_name(), n, q),
+        }
+    }
+}

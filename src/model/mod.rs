@@ -1,0 +1,89 @@
+//! The schema model: every object kind schemaplan understands, keyed by [`ObjectId`].
+//!
+//! Owns plain data only, no I/O. The catalog module fills a [`Schema`] from a live or shadow
+//! database; diff compares two of them. Expressions (defaults, CHECKs, index definitions, view
+//! bodies, function definitions) are kept in the form PostgreSQL itself prints them, so two
+//! schemas loaded by the same server compare equal exactly when PostgreSQL sees them equal.
+
+mod ids;
+mod objects;
+
+pub use ids::{ObjectId, QName};
+pub use objects::*;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A whole database schema as schemaplan sees it (user objects only: no system schemas, no
+/// objects owned by extensions, never the `schemaplan` bookkeeping schema).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Schema {
+    pub schemas: BTreeMap<String, Namespace>,
+    pub extensions: BTreeMap<String, Extension>,
+    pub collations: BTreeMap<QName, Collation>,
+    pub types: BTreeMap<QName, TypeDef>,
+    pub sequences: BTreeMap<QName, Sequence>,
+    pub tables: BTreeMap<QName, Table>,
+    pub indexes: BTreeMap<QName, Index>,
+    pub views: BTreeMap<QName, View>,
+    /// Keyed by name and identity arguments (`f`, `integer, text`).
+    pub functions: BTreeMap<(QName, String), Function>,
+    /// Keyed by table and trigger name.
+    pub triggers: BTreeMap<(QName, String), Trigger>,
+    /// Keyed by table and policy name.
+    pub policies: BTreeMap<(QName, String), Policy>,
+    /// `COMMENT ON` text of any object.
+    pub comments: BTreeMap<ObjectId, String>,
+    /// Privileges granted on objects (not the owner's implicit ones).
+    pub grants: BTreeSet<Grant>,
+    /// `ALTER DEFAULT PRIVILEGES` entries.
+    pub default_privileges: BTreeSet<DefaultPrivilege>,
+    /// Dependency edges `(dependent, referenced)` as PostgreSQL records them in `pg_depend`,
+    /// mapped onto object ids (a view depends on the columns it reads, a column on its type ...).
+    pub depends: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
+    /// Objects that exist in the database but that schemaplan does not model. Never silently
+    /// skipped: `plan` and `drift` report them.
+    pub unmodeled: BTreeSet<Unmodeled>,
+}
+
+impl Schema {
+    /// Objects that `id` depends on.
+    pub fn dependencies_of<'a>(&'a self, id: &ObjectId) -> impl Iterator<Item = &'a ObjectId> + 'a {
+        self.depends.get(id).into_iter().flatten()
+    }
+
+    /// Records that `dependent` needs `referenced`.
+    pub fn add_dependency(&mut self, dependent: ObjectId, referenced: ObjectId) {
+        if dependent != referenced {
+            self.depends.entry(dependent).or_default().insert(referenced);
+        }
+    }
+
+    /// Whether an object with this id exists in the schema.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        match id {
+            ObjectId::Schema(n) => self.schemas.contains_key(n),
+            ObjectId::Extension(n) => self.extensions.contains_key(n),
+            ObjectId::Collation(q) => self.collations.contains_key(q),
+            ObjectId::Type(q) => self.types.contains_key(q),
+            ObjectId::Sequence(q) => self.sequences.contains_key(q),
+            ObjectId::Table(q) => self.tables.contains_key(q),
+            ObjectId::Column(q, c) => self
+                .tables
+                .get(q)
+                .is_some_and(|t| t.columns.iter().any(|col| &col.name == c)),
+            ObjectId::Constraint(q, c) => self
+                .tables
+                .get(q)
+                .is_some_and(|t| t.constraints.contains_key(c)),
+            ObjectId::Index(q) => self.indexes.contains_key(q),
+            ObjectId::View(q) => self.views.contains_key(q),
+            ObjectId::Function(q, a) => self.functions.contains_key(&(q.clone(), a.clone())),
+            ObjectId::Trigger(q, n) => self.triggers.contains_key(&(q.clone(), n.clone())),
+            ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.clone())),
+            ObjectId::DomainConstraint(q, n) => self
+                .types
+                .get(q)
+                .is_some_and(|t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n))),
+        }
+    }
+}

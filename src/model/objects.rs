@@ -1,0 +1,283 @@
+//! One struct per modeled object kind. Text fields hold PostgreSQL's own rendering
+//! (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, ...).
+
+use super::{ObjectId, QName};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub name: String,
+    /// Schema the extension's objects live in.
+    pub schema: String,
+    pub version: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collation {
+    pub name: QName,
+    /// `CREATE COLLATION` options as PostgreSQL reports them (provider, locale, deterministic).
+    pub provider: String,
+    pub locale: Option<String>,
+    pub lc_collate: Option<String>,
+    pub lc_ctype: Option<String>,
+    pub deterministic: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TypeDef {
+    pub name: QName,
+    pub kind: TypeKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TypeKind {
+    /// Labels in sort order.
+    Enum(Vec<String>),
+    /// Attributes: name, `format_type` text, collation (when not the type's default).
+    Composite(Vec<Attribute>),
+    Range {
+        subtype: String,
+        /// Other `CREATE TYPE ... AS RANGE` options, rendered (`subtype_opclass = ...`).
+        options: Vec<String>,
+    },
+    Domain(Domain),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub type_name: String,
+    pub collation: Option<QName>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Domain {
+    pub base_type: String,
+    pub collation: Option<QName>,
+    pub default: Option<String>,
+    pub not_null: bool,
+    /// Named CHECK constraints: name -> (`CHECK (...)` definition, validated).
+    pub constraints: std::collections::BTreeMap<String, DomainCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainCheck {
+    pub definition: String,
+    pub validated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sequence {
+    pub name: QName,
+    pub data_type: String,
+    pub start: i64,
+    pub increment: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub cache: i64,
+    pub cycle: bool,
+    /// `OWNED BY` column, if any. Sequences of identity columns are not listed as sequences:
+    /// they belong to the column.
+    pub owned_by: Option<(QName, String)>,
+    pub unlogged: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TableKind {
+    Ordinary,
+    Partitioned,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: QName,
+    pub kind: TableKind,
+    pub unlogged: bool,
+    /// Columns in attribute order (inherited columns included, marked).
+    pub columns: Vec<Column>,
+    pub constraints: std::collections::BTreeMap<String, Constraint>,
+    /// `PARTITION BY ...` clause text (`pg_get_partkeydef`), for partitioned tables.
+    pub partition_key: Option<String>,
+    /// Parent and bound (`FOR VALUES ...` / `DEFAULT`) when this table is a partition.
+    pub partition_of: Option<(QName, String)>,
+    /// Inheritance parents (not partitioning), in order.
+    pub inherits: Vec<QName>,
+    /// `WITH (...)` storage parameters, rendered `name=value`.
+    pub options: Vec<String>,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub replica_identity: ReplicaIdentity,
+    /// Table access method when not the default heap (e.g. columnar stores).
+    pub access_method: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ReplicaIdentity {
+    Default,
+    Nothing,
+    Full,
+    Index(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// `format_type(atttypid, atttypmod)`.
+    pub type_name: String,
+    /// Collation when it differs from the type's default.
+    pub collation: Option<QName>,
+    pub not_null: bool,
+    /// `pg_get_expr(adbin)` of the default; `None` for identity/generated columns.
+    pub default: Option<String>,
+    pub identity: Option<Identity>,
+    /// Expression of a `GENERATED ALWAYS AS (...) STORED` column.
+    pub generated: Option<String>,
+    /// Inherited from a parent table or partitioned table (not declared locally).
+    pub inherited: bool,
+    /// Storage / statistics target left out on purpose: not part of the desired-state language.
+    pub is_local: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `ALWAYS` or `BY DEFAULT`.
+    pub always: bool,
+    /// Sequence options of the identity (`START WITH 1 INCREMENT BY 1 ...`), rendered.
+    pub sequence_options: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: ConstraintKind,
+    /// `pg_get_constraintdef` text, e.g. `FOREIGN KEY (a) REFERENCES t(id) ON DELETE CASCADE`.
+    pub definition: String,
+    pub validated: bool,
+    /// Declared on this table (false for ones inherited from a parent).
+    pub is_local: bool,
+    /// For FKs: the referenced table.
+    pub references: Option<QName>,
+    /// Columns the constraint covers (in key order).
+    pub columns: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ConstraintKind {
+    PrimaryKey,
+    Unique,
+    ForeignKey,
+    Check,
+    Exclude,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Index {
+    pub name: QName,
+    pub table: QName,
+    /// `pg_get_indexdef` text: `CREATE [UNIQUE] INDEX name ON table USING ...`.
+    pub definition: String,
+    pub unique: bool,
+    /// Partitioned-table index (`ON ONLY` parents are not modeled separately).
+    pub on_partitioned_table: bool,
+    /// Attached to a parent index (partition's child index): created by the parent.
+    pub parent_index: Option<QName>,
+    /// Left invalid by a failed concurrent build.
+    pub valid: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub name: QName,
+    pub materialized: bool,
+    /// `pg_get_viewdef` text.
+    pub definition: String,
+    /// `WITH (...)` options (`security_barrier=true`, `check_option=local` ...).
+    pub options: Vec<String>,
+    /// Column names of the view, in order (a replaced view must keep them as a prefix).
+    pub columns: Vec<(String, String)>,
+    /// Materialized views only: created `WITH NO DATA`.
+    pub populated: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Function {
+    pub name: QName,
+    /// Identity argument types, as `pg_get_function_identity_arguments` prints them.
+    pub identity_args: String,
+    pub kind: FunctionKind,
+    /// Full `CREATE OR REPLACE ...` text from `pg_get_functiondef` (aggregates: rendered).
+    pub definition: String,
+    /// `pg_get_function_result`: a change here needs drop + create.
+    pub result: Option<String>,
+    /// `pg_get_function_arguments` with defaults and names: parameter renames need drop + create.
+    pub arguments: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FunctionKind {
+    Function,
+    Procedure,
+    Aggregate,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trigger {
+    pub table: QName,
+    pub name: String,
+    /// `pg_get_triggerdef` text.
+    pub definition: String,
+    /// `O` enabled, `D` disabled, `R` replica, `A` always.
+    pub enabled: char,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub table: QName,
+    pub name: String,
+    pub permissive: bool,
+    /// `ALL`, `SELECT`, `INSERT`, `UPDATE`, `DELETE`.
+    pub command: String,
+    /// Role names; `public` for PUBLIC.
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
+}
+
+/// One privilege granted on one object (or column) to one grantee.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Grant {
+    pub on: ObjectId,
+    /// `SELECT`, `INSERT`, `USAGE`, `EXECUTE`, ...
+    pub privilege: String,
+    /// Role name or `PUBLIC`.
+    pub grantee: String,
+    pub with_grant_option: bool,
+}
+
+/// An `ALTER DEFAULT PRIVILEGES` entry.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DefaultPrivilege {
+    /// Role whose future objects get the privilege.
+    pub for_role: String,
+    /// `None` for all schemas.
+    pub schema: Option<String>,
+    /// `TABLES`, `SEQUENCES`, `FUNCTIONS`, `TYPES`, `SCHEMAS`.
+    pub object_type: String,
+    pub privilege: String,
+    pub grantee: String,
+    pub with_grant_option: bool,
+    /// true for a grant beyond the built-in default, false for a revoke of a built-in default.
+    pub granted: bool,
+}
+
+/// An object present in the database that schemaplan does not model.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unmodeled {
+    /// `pg_identify_object` type, e.g. `foreign table`, `event trigger`.
+    pub kind: String,
+    pub identity: String,
+}

@@ -1,0 +1,192 @@
+//! A plan step and the facts a reviewer and the executor need about it: phase, transaction
+//! mode, lock level, timeouts, hazards.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// The strongest table-level lock a step takes (PostgreSQL's names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum LockLevel {
+    None,
+    AccessShare,
+    RowShare,
+    RowExclusive,
+    ShareUpdateExclusive,
+    Share,
+    ShareRowExclusive,
+    Exclusive,
+    AccessExclusive,
+}
+
+impl LockLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockLevel::None => "none",
+            LockLevel::AccessShare => "ACCESS SHARE",
+            LockLevel::RowShare => "ROW SHARE",
+            LockLevel::RowExclusive => "ROW EXCLUSIVE",
+            LockLevel::ShareUpdateExclusive => "SHARE UPDATE EXCLUSIVE",
+            LockLevel::Share => "SHARE",
+            LockLevel::ShareRowExclusive => "SHARE ROW EXCLUSIVE",
+            LockLevel::Exclusive => "EXCLUSIVE",
+            LockLevel::AccessExclusive => "ACCESS EXCLUSIVE",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LockLevel> {
+        ALL_LOCKS.iter().copied().find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+
+    /// Whether the lock conflicts with ordinary reads or writes, so that waiting for it queues
+    /// application traffic: such a step must carry a `lock_timeout`.
+    pub fn blocks_traffic(self) -> bool {
+        self >= LockLevel::Share
+    }
+}
+
+const ALL_LOCKS: [LockLevel; 9] = [
+    LockLevel::None,
+    LockLevel::AccessShare,
+    LockLevel::RowShare,
+    LockLevel::RowExclusive,
+    LockLevel::ShareUpdateExclusive,
+    LockLevel::Share,
+    LockLevel::ShareRowExclusive,
+    LockLevel::Exclusive,
+    LockLevel::AccessExclusive,
+];
+
+/// `SET lock_timeout` for a step: how long to wait for a lock before giving up (and retrying).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockTimeout(pub Duration);
+
+/// `SET statement_timeout` for a step: how long the statement itself may run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementTimeout(pub Duration);
+
+/// Renders a duration the way PostgreSQL accepts it in `SET ... = '...'` (`500ms`, `2s`, `1h`).
+pub fn pg_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 3_600_000 == 0 && ms > 0 {
+        format!("{}h", ms / 3_600_000)
+    } else if ms % 60_000 == 0 && ms > 0 {
+        format!("{}min", ms / 60_000)
+    } else if ms % 1000 == 0 && ms > 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Parses what [`pg_duration`] writes.
+pub fn parse_pg_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "min" => n * 60_000,
+        "h" => n * 3_600_000,
+        _ => return None,
+    };
+    Some(Duration::from_millis(ms))
+}
+
+/// Migration phase. `expand` is safe while the old application runs; `contract` runs after the
+/// new application is deployed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Phase {
+    Expand,
+    Contract,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Expand => "expand",
+            Phase::Contract => "contract",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Phase> {
+        match s.trim() {
+            "expand" => Some(Phase::Expand),
+            "contract" => Some(Phase::Contract),
+            _ => None,
+        }
+    }
+}
+
+/// Typed hazards with stable names (the names are the plan-file and `--allow-hazards` syntax).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Hazard {
+    /// Rows or values are deleted (dropped table, column, ...).
+    DataLoss,
+    /// The table is rewritten under an ACCESS EXCLUSIVE lock.
+    TableRewrite,
+    /// The step holds ACCESS EXCLUSIVE for longer than a catalog update.
+    AccessExclusiveLock,
+    /// An index is built (CPU and I/O on the server).
+    IndexBuild,
+    /// The step cannot run inside a transaction (a failure leaves partial state to inspect).
+    NonTransactional,
+    /// The application must be deployed between phases.
+    RequiresDeploy,
+    /// The step cannot be undone by the inverse plan.
+    Irreversible,
+}
+
+pub const ALL_HAZARDS: [Hazard; 7] = [
+    Hazard::DataLoss,
+    Hazard::TableRewrite,
+    Hazard::AccessExclusiveLock,
+    Hazard::IndexBuild,
+    Hazard::NonTransactional,
+    Hazard::RequiresDeploy,
+    Hazard::Irreversible,
+];
+
+impl Hazard {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hazard::DataLoss => "data-loss",
+            Hazard::TableRewrite => "table-rewrite",
+            Hazard::AccessExclusiveLock => "access-exclusive-lock",
+            Hazard::IndexBuild => "index-build",
+            Hazard::NonTransactional => "non-transactional",
+            Hazard::RequiresDeploy => "requires-deploy",
+            Hazard::Irreversible => "irreversible",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Hazard> {
+        ALL_HAZARDS.iter().copied().find(|h| h.as_str() == s.trim())
+    }
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One executable step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// One line for humans: `create table public.users`.
+    pub summary: String,
+    /// The SQL, one or more statements each ending in `;`.
+    pub sql: String,
+    pub phase: Phase,
+    /// Whether the step may run inside a transaction block (false for `CONCURRENTLY`).
+    pub transactional: bool,
+    pub lock: LockLevel,
+    /// The relation the lock is taken on, for the plan comment (`public.users`).
+    pub lock_target: Option<String>,
+    pub lock_timeout: Option<LockTimeout>,
+    pub statement_timeout: Option<StatementTimeout>,
+    pub hazards: Vec<Hazard>,
+    /// Why the step was judged safe or what to watch for (shown in the plan).
+    pub notes: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! planfile (to be written).
