@@ -1,0 +1,75 @@
+//! SQL quoting: the one place identifiers and literals become SQL text. Every generator goes
+//! through these functions; no `format!` of a raw name anywhere else.
+
+use crate::model::QName;
+
+/// Quotes an identifier when PostgreSQL would not read it back unchanged: anything but
+/// lower-case ASCII letters, digits and `_` (not starting with a digit), and every keyword.
+pub fn ident(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !is_keyword(name);
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
+/// `schema.name`, each part quoted as needed.
+pub fn qname(q: &QName) -> String {
+    format!("{}.{}", ident(&q.schema), ident(&q.name))
+}
+
+/// A string literal. Uses `E'...'` only when needed for backslashes (standard strings otherwise).
+pub fn literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether `word` is a keyword PostgreSQL's `quote_ident` would quote: every keyword that is not
+/// unreserved. Asks pg_query's scanner, i.e. the server grammar's own keyword list.
+fn is_keyword(word: &str) -> bool {
+    use pg_query::protobuf::KeywordKind;
+    match pg_query::scan(word) {
+        Ok(scan) => scan.tokens.first().is_some_and(|t| {
+            t.keyword_kind != KeywordKind::NoKeyword as i32
+                && t.keyword_kind != KeywordKind::UnreservedKeyword as i32
+        }),
+        Err(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_names_stay_bare() {
+        assert_eq!(ident("users"), "users");
+        assert_eq!(ident("_x1"), "_x1");
+    }
+
+    #[test]
+    fn mixed_case_quotes_and_keywords_are_quoted() {
+        assert_eq!(ident("Users"), "\"Users\"");
+        assert_eq!(ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(ident("select"), "\"select\"");
+        assert_eq!(ident("user"), "\"user\"");
+        assert_eq!(ident("1abc"), "\"1abc\"");
+        assert_eq!(ident("naïve"), "\"naïve\"");
+        assert_eq!(ident("name"), "name");
+        assert_eq!(ident("left"), "\"left\"");
+    }
+
+    #[test]
+    fn literals_double_quotes() {
+        assert_eq!(literal("O'Brien"), "'O''Brien'");
+        assert_eq!(literal("x'); DROP TABLE foo; --"), "'x''); DROP TABLE foo; --'");
+    }
+}
