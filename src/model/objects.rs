@@ -136,6 +136,12 @@ pub struct Column {
     pub identity: Option<Identity>,
     /// Expression of a `GENERATED ALWAYS AS (...) STORED` column.
     pub generated: Option<String>,
+    /// PostgreSQL 18+: the generated column is `VIRTUAL` (computed on read) rather than
+    /// `STORED`; `generated` then holds its expression. Always false before 18.
+    pub generated_virtual: bool,
+    /// `COMPRESSION` method set explicitly on the column (`pglz`, `lz4`); `None` when the column
+    /// follows `default_toast_compression` (PostgreSQL 14+; always `None` on 13).
+    pub compression: Option<String>,
     /// Inherited from a parent table or partitioned table (not declared locally).
     pub inherited: bool,
     /// Storage / statistics target left out on purpose: not part of the desired-state language.
@@ -247,7 +253,17 @@ pub struct Policy {
     pub with_check: Option<String>,
 }
 
-/// One privilege granted on one object (or column) to one grantee.
+/// One privilege on one object (or column) for one grantee, relative to the object kind's
+/// built-in default ACL (`acldefault(kind, owner)`).
+///
+/// - `granted: true`: the privilege is in the object's ACL but not in the built-in default
+///   (an explicit `GRANT`).
+/// - `granted: false`: the built-in default has it but the ACL does not (an explicit `REVOKE`
+///   of a default, e.g. `REVOKE EXECUTE ON FUNCTION f FROM PUBLIC`, or the owner revoking
+///   privileges from itself).
+///
+/// An object whose ACL is NULL (never granted/revoked) or equal to the default has no entries.
+/// Grantors are not recorded (not expressible in a desired-state file).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     pub on: ObjectId,
@@ -256,6 +272,8 @@ pub struct Grant {
     /// Role name or `PUBLIC`.
     pub grantee: String,
     pub with_grant_option: bool,
+    /// true: granted beyond the default; false: a default privilege that was revoked.
+    pub granted: bool,
 }
 
 /// An `ALTER DEFAULT PRIVILEGES` entry.
