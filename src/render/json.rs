@@ -1,0 +1,79 @@
+//! `plan.json`: the plan and its inverse for machines (field list in `docs/plan-format.md`).
+//! Names are the plan-file names (`expand`, `ACCESS EXCLUSIVE`, `data-loss`); timeouts are
+//! milliseconds or null.
+
+use crate::plan::{Plan, Step};
+use serde::Serialize;
+
+#[derive(Serialize)]
+struct PlanJson<'a> {
+    version: &'a str,
+    id: &'a str,
+    direction: &'static str,
+    from: &'a str,
+    to: &'a str,
+    phases: Vec<&'static str>,
+    hazards: Vec<&'static str>,
+    steps: Vec<StepJson<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inverse: Option<Box<PlanJson<'a>>>,
+}
+
+#[derive(Serialize)]
+struct StepJson<'a> {
+    number: usize,
+    summary: &'a str,
+    notes: &'a [String],
+    sql: &'a str,
+    phase: &'static str,
+    transactional: bool,
+    lock: &'static str,
+    lock_target: Option<&'a str>,
+    lock_timeout_ms: Option<u128>,
+    statement_timeout_ms: Option<u128>,
+    hazards: Vec<&'static str>,
+}
+
+/// `plan` with `inverse` nested under `"inverse"`, pretty-printed, ending in a newline.
+pub fn plan_json(plan: &Plan, inverse: &Plan) -> String {
+    let mut doc = plan_doc(plan);
+    doc.inverse = Some(Box::new(plan_doc(inverse)));
+    let mut text = serde_json::to_string_pretty(&doc).expect("plan JSON is always serializable");
+    text.push('\n');
+    text
+}
+
+fn plan_doc(plan: &Plan) -> PlanJson<'_> {
+    PlanJson {
+        version: &plan.version,
+        id: &plan.id,
+        direction: plan.direction.as_str(),
+        from: &plan.from,
+        to: &plan.to,
+        phases: plan.phases().iter().map(|p| p.as_str()).collect(),
+        hazards: plan.hazards().iter().map(|h| h.as_str()).collect(),
+        steps: plan
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| step_doc(i + 1, s))
+            .collect(),
+        inverse: None,
+    }
+}
+
+fn step_doc(number: usize, step: &Step) -> StepJson<'_> {
+    StepJson {
+        number,
+        summary: &step.summary,
+        notes: &step.notes,
+        sql: &step.sql,
+        phase: step.phase.as_str(),
+        transactional: step.transactional,
+        lock: step.lock.as_str(),
+        lock_target: step.lock_target.as_deref(),
+        lock_timeout_ms: step.lock_timeout.map(|t| t.0.as_millis()),
+        statement_timeout_ms: step.statement_timeout.map(|t| t.0.as_millis()),
+        hazards: step.hazards.iter().map(|h| h.as_str()).collect(),
+    }
+}

@@ -1,0 +1,230 @@
+//! plan.sql -> Plan -> plan.sql: the reader gives back exactly what the renderer wrote, for SQL
+//! that is hard to split (dollar quotes, semicolons in strings, comments, look-alike step lines).
+
+use schemaplan::plan::{
+    Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step,
+};
+use schemaplan::planfile::{self, PlanFileError};
+use schemaplan::render::{plan_sql, write_plan_dir};
+use std::time::Duration;
+
+fn step(summary: &str, sql: &str) -> Step {
+    Step {
+        summary: summary.to_string(),
+        sql: sql.to_string(),
+        phase: Phase::Expand,
+        transactional: true,
+        lock: LockLevel::AccessExclusive,
+        lock_target: Some("public.t".to_string()),
+        lock_timeout: Some(LockTimeout(Duration::from_millis(500))),
+        statement_timeout: Some(StatementTimeout(Duration::from_secs(300))),
+        hazards: vec![],
+        notes: vec![],
+    }
+}
+
+fn plan(steps: Vec<Step>) -> Plan {
+    Plan {
+        id: "20261121T101500Z_tricky".to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        direction: Direction::Forward,
+        from: "0".repeat(64),
+        to: "a".repeat(64),
+        steps,
+    }
+}
+
+fn tricky() -> Plan {
+    let function = "CREATE FUNCTION public.f() RETURNS text\n    LANGUAGE plpgsql\n    AS $body$\nBEGIN\n-- step 2 | phase: expand | transaction: yes | lock: none | lock_timeout: none | statement_timeout: none | hazards: none\n  RETURN 'a;b'; -- a comment; with semicolon\nEND\n$body$;";
+    let mut odd_target = step(
+        "add column to a table with a | in its name",
+        "ALTER TABLE public.\"a | b\" ADD COLUMN c int;",
+    );
+    odd_target.lock_target = Some("public.\"a | b\"".to_string());
+    let mut newline = step(
+        "rename table public.\"line\nbreak\"",
+        "ALTER TABLE public.\"line\nbreak\" RENAME TO x;",
+    );
+    newline.lock_target = Some("public.\"line\nbreak\"".to_string());
+    newline.notes = vec!["a note with \\ backslash".into(), "second note".into()];
+    let mut cic = step(
+        "create index public.i",
+        "CREATE INDEX CONCURRENTLY i ON public.t (a);",
+    );
+    cic.transactional = false;
+    cic.lock = LockLevel::ShareUpdateExclusive;
+    cic.hazards = vec![Hazard::IndexBuild, Hazard::NonTransactional];
+    cic.lock_timeout = None;
+    cic.statement_timeout = None;
+    let mut contract = step(
+        "drop column public.t.old",
+        "ALTER TABLE public.t DROP COLUMN old;",
+    );
+    contract.phase = Phase::Contract;
+    contract.hazards = vec![Hazard::DataLoss];
+    contract.lock = LockLevel::None;
+    contract.lock_target = None;
+    plan(vec![
+        step("insert with semicolons in strings", "INSERT INTO public.t VALUES ('a;b', 'c''; --d', E'\\n;');\nUPDATE public.t SET a = ';';"),
+        step("create function public.f()", function),
+        step("comments inside the SQL", "-- leading comment inside the step\nCREATE TABLE public.u (\n    a int -- trailing; comment\n);\n/* block\n-- step 9 | not a step\n*/\nSELECT 1;"),
+        odd_target,
+        newline,
+        cic,
+        contract,
+    ])
+}
+
+#[test]
+fn tricky_sql_round_trips() {
+    let p = tricky();
+    let text = plan_sql(&p);
+    let back = planfile::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(back, p);
+    assert_eq!(plan_sql(&back), text);
+}
+
+#[test]
+fn empty_plan_round_trips() {
+    let p = plan(vec![]);
+    assert_eq!(planfile::parse(&plan_sql(&p)).unwrap(), p);
+}
+
+#[test]
+fn read_dir_checks_direction_and_checksums_bytes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("20261121T101500Z_tricky");
+    let p = tricky();
+    let inverse = Plan {
+        direction: Direction::Inverse,
+        ..plan(vec![])
+    };
+    write_plan_dir(&dir, &p, &inverse).unwrap();
+    let file = planfile::read_dir(&dir, Direction::Forward).unwrap();
+    assert_eq!(file.plan, p);
+    assert_eq!(file.checksum, planfile::sha256_hex(plan_sql(&p).as_bytes()));
+    assert_eq!(file.path, dir.join("plan.sql"));
+    let inv = planfile::read_dir(&dir, Direction::Inverse).unwrap();
+    assert_eq!(inv.plan.direction, Direction::Inverse);
+    std::fs::copy(dir.join("plan.sql"), dir.join("inverse.sql")).unwrap();
+    let err = planfile::read_dir(&dir, Direction::Inverse).unwrap_err();
+    assert!(matches!(err, PlanFileError::Direction { .. }), "{err}");
+}
+
+fn parse_err(text: &str) -> String {
+    planfile::parse(text).unwrap_err().to_string()
+}
+
+#[test]
+fn missing_and_corrupt_files_are_clear_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = planfile::read_dir(tmp.path(), Direction::Forward).unwrap_err();
+    assert!(
+        err.to_string().contains("plan.sql: cannot read plan file"),
+        "{err}"
+    );
+    std::fs::write(tmp.path().join("plan.sql"), b"-- schemaplan plan\n\xff\xfe").unwrap();
+    let err = planfile::read_dir(tmp.path(), Direction::Forward).unwrap_err();
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    std::fs::write(tmp.path().join("plan.sql"), "CREATE TABLE x ();\n").unwrap();
+    let err = planfile::read_dir(tmp.path(), Direction::Forward)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("plan.sql:1: not a schemaplan plan file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_lines_name_their_line() {
+    let good = plan_sql(&tricky());
+    let bad_header = good.replacen("-- direction: forward", "-- direction forward", 1);
+    assert!(
+        parse_err(&bad_header).starts_with(":4: malformed header line"),
+        "{}",
+        parse_err(&bad_header)
+    );
+    let bad_step = good.replacen(
+        "| transaction: yes | lock: ACCESS EXCLUSIVE",
+        "| transaction: maybe | lock: ACCESS EXCLUSIVE",
+        1,
+    );
+    let line = bad_step.lines().position(|l| l.contains("maybe")).unwrap() + 1;
+    assert!(
+        parse_err(&bad_step).starts_with(&format!(":{line}: transaction must be")),
+        "{}",
+        parse_err(&bad_step)
+    );
+    let unknown_hazard = good.replacen(
+        "hazards: data-loss\n",
+        "hazards: data-loss, explosions\n",
+        1,
+    );
+    assert!(parse_err(&unknown_hazard).contains("unknown hazard `explosions`"));
+    let gap = good.replacen("-- step 3 |", "-- step 4 |", 1);
+    assert!(
+        parse_err(&gap).contains("expected step 3, found step 4"),
+        "{}",
+        parse_err(&gap)
+    );
+}
+
+#[test]
+fn truncated_file_is_refused() {
+    let good = plan_sql(&tricky());
+    let cut = &good[..good.find("-- step 6 |").unwrap()];
+    let err = parse_err(cut);
+    assert!(
+        err.contains("header says `steps: 7`") && err.contains("5 step(s)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn other_versions_are_refused() {
+    let good = plan_sql(&tricky());
+    let newer = good.replacen(
+        &format!("-- version: {}", env!("CARGO_PKG_VERSION")),
+        "-- version: 9.4.0\n-- newfield: x",
+        1,
+    );
+    let err = planfile::parse(&newer).unwrap_err();
+    assert!(matches!(err, PlanFileError::Version { .. }), "{err}");
+    assert!(err.to_string().contains("9.4.0"));
+    let patch = good.replacen(
+        &format!("-- version: {}", env!("CARGO_PKG_VERSION")),
+        "-- version: 0.1.99",
+        1,
+    );
+    assert!(planfile::parse(&patch).is_ok());
+}
+
+#[test]
+fn header_must_match_steps() {
+    let good = plan_sql(&tricky());
+    let lying = good.replacen(
+        "-- hazards: data-loss, index-build, non-transactional",
+        "-- hazards: none",
+        1,
+    );
+    assert!(
+        parse_err(&lying).contains("header says `hazards: none`"),
+        "{}",
+        parse_err(&lying)
+    );
+}
+
+#[test]
+fn hand_edits_are_accepted() {
+    let mut text = plan_sql(&plan(vec![step("backfill", "UPDATE public.t SET a = 1;")]));
+    text = text.replace(
+        "UPDATE public.t SET a = 1;",
+        "-- reviewed by ops: batch it\nUPDATE public.t SET a = 1 WHERE a IS NULL;\n\n\n",
+    );
+    let p = planfile::parse(&text).unwrap();
+    assert_eq!(
+        p.steps[0].sql,
+        "-- reviewed by ops: batch it\nUPDATE public.t SET a = 1 WHERE a IS NULL;"
+    );
+}
