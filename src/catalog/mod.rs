@@ -1,7 +1,27 @@
 //! Live or shadow database -> [`Schema`]: the one introspection path used for both sides.
-//! (Interface stub; owned by the catalog engineer.)
+//!
+//! Owns every catalog query (`src/catalog/sql/*.sql`, one set-based query per object kind, never
+//! one per table) and the mapping of catalog rows onto the model: which objects are user objects
+//! (system schemas, `schemaplan`, extension members are left out), how privileges are expressed
+//! (relative to `acldefault`), which sequences belong to identity columns, how `pg_depend` rows
+//! become [`ObjectId`] edges, and what is reported as unmodeled. Also owns [`fingerprint`].
+//!
+//! Everything is read in one `REPEATABLE READ READ ONLY` transaction with fixed settings
+//! (`search_path = ''`, ISO dates, UTC ...) so that PostgreSQL's renderings (`format_type`,
+//! `pg_get_expr`, `pg_get_viewdef`, ...) do not depend on the session: with an empty search
+//! path every user object is printed schema-qualified, the way `pg_dump` does it.
+//! Supported servers: PostgreSQL 13 to 18 (version-specific columns are chosen from
+//! `server_version_num`). See `docs/catalog.md` for the decisions.
+
+mod build;
+mod resolve;
 
 use crate::model::Schema;
+use postgres::types::FromSql;
+use postgres::Row;
+
+/// Oldest supported server (`server_version_num`).
+pub const MIN_SERVER_VERSION: i32 = 130000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -11,15 +31,100 @@ pub enum CatalogError {
         #[source]
         source: postgres::Error,
     },
+    #[error("catalog query {query}: cannot read column {column}: {source}")]
+    Decode {
+        query: &'static str,
+        column: &'static str,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("unsupported PostgreSQL server version {version} (schemaplan supports 13 and later)")]
+    UnsupportedVersion { version: i32 },
+    #[error("cannot parse server_version_num {value:?}")]
+    BadVersion { value: String },
 }
 
 /// Reads the whole user schema of the connected database.
+///
+/// Runs in its own read-only transaction; the session's settings are untouched afterwards
+/// (`SET LOCAL` only).
 pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
-    let _ = client;
-    Ok(Schema::default())
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(|source| CatalogError::Query {
+            query: "begin",
+            source,
+        })?;
+    // Settings that change how PostgreSQL renders expressions and constants:
+    // - search_path: empty, so every user object is schema-qualified (pg_catalog is still
+    //   searched implicitly, so built-in types and functions stay unqualified);
+    // - DateStyle/IntervalStyle/TimeZone/extra_float_digits/bytea_output: constants in defaults,
+    //   CHECKs and view bodies are printed with the type's output function;
+    // - quote_all_identifiers: would quote every name.
+    tx.batch_execute(
+        "SET LOCAL search_path = ''; \
+         SET LOCAL DateStyle = 'ISO, MDY'; \
+         SET LOCAL IntervalStyle = 'postgres'; \
+         SET LOCAL TimeZone = 'UTC'; \
+         SET LOCAL extra_float_digits = 1; \
+         SET LOCAL bytea_output = 'hex'; \
+         SET LOCAL quote_all_identifiers = off",
+    )
+    .map_err(|source| CatalogError::Query {
+        query: "session settings",
+        source,
+    })?;
+    let version = server_version(&mut tx)?;
+    let schema = build::Reader::new(&mut tx, version).read()?;
+    tx.commit().map_err(|source| CatalogError::Query {
+        query: "commit",
+        source,
+    })?;
+    Ok(schema)
+}
+
+/// `server_version_num` of the connected server, checked against [`MIN_SERVER_VERSION`].
+fn server_version(tx: &mut postgres::Transaction<'_>) -> Result<i32, CatalogError> {
+    let row = tx
+        .query_one("SHOW server_version_num", &[])
+        .map_err(|source| CatalogError::Query {
+            query: "server_version_num",
+            source,
+        })?;
+    let value: String = get(&row, "server_version_num", "server_version_num")?;
+    let version: i32 = value
+        .trim()
+        .parse()
+        .map_err(|_| CatalogError::BadVersion { value })?;
+    if version < MIN_SERVER_VERSION {
+        return Err(CatalogError::UnsupportedVersion { version });
+    }
+    Ok(version)
+}
+
+/// Reads one column of a catalog row, naming the query and column on failure.
+fn get<'a, T: FromSql<'a>>(
+    row: &'a Row,
+    query: &'static str,
+    column: &'static str,
+) -> Result<T, CatalogError> {
+    row.try_get(column).map_err(|source| CatalogError::Decode {
+        query,
+        column,
+        source,
+    })
 }
 
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.
+///
+/// The canonical text is the model's `Debug` rendering with `depends` left out (dependency edges
+/// follow from the objects themselves and are not part of what a user declares). Every
+/// collection in the model is ordered (`BTreeMap`/`BTreeSet`/`Vec` in catalog order), so the
+/// text is deterministic. Catalog oids never enter the model, so two databases loaded from the
+/// same statements in different orders fingerprint the same.
 pub fn fingerprint(schema: &Schema) -> String {
     use sha2::{Digest, Sha256};
     let mut s = schema.clone();

@@ -1,0 +1,31 @@
+-- Columns of tables (r, p), views (v, m) and attributes of composite types (c), in attnum
+-- order. attnum <= 0 are system columns; dropped columns stay in pg_attribute as
+-- "........pg.dropped.N........" with attisdropped.
+SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
+       format_type(a.atttypid, a.atttypmod) AS type_name,
+       -- the collation only when it is not the one the type implies (a domain's typcollation
+       -- counts as the type's), i.e. when COLLATE was written
+       cn.nspname::text AS collation_schema, co.collname::text AS collation_name,
+       a.attnotnull AS not_null,
+       a.attidentity AS identity,
+       a.attgenerated AS generated,
+       a.attinhcount > 0 AS inherited,
+       a.attislocal AS is_local,
+       ad.oid AS attrdef_oid,
+       pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+       -- attcompression: 14+, '' when the column follows default_toast_compression
+       {{attcompression}} AS compression
+FROM pg_attribute a
+JOIN pg_class c ON c.oid = a.attrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typcollation
+LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
+LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'c')
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                  WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')
+ORDER BY a.attrelid, a.attnum

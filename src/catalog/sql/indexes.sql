@@ -1,0 +1,29 @@
+-- Indexes on tables, partitioned tables and materialized views.
+-- constraint_oid: the constraint owning the index (deptype 'i' on a pg_constraint row: PRIMARY
+-- KEY, UNIQUE, EXCLUDE). Such indexes are part of their constraint and not listed as indexes,
+-- but references to them are mapped onto the constraint in depends.
+-- Partition indexes attached to an index of the partitioned parent (pg_inherits between
+-- indexes) are listed with their parent index so diff can leave them to the parent.
+SELECT i.indexrelid AS oid, n.nspname::text AS schema, ic.relname::text AS name,
+       tc.relname::text AS table_name,
+       pg_get_indexdef(i.indexrelid) AS definition,
+       i.indisunique AS is_unique,
+       ic.relkind = 'I' AS on_partitioned_table,
+       pn.nspname::text AS parent_schema, pc.relname::text AS parent_name,
+       i.indisvalid AS valid,
+       (SELECT d.refobjid FROM pg_depend d
+        WHERE d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid
+          AND d.refclassid = 'pg_constraint'::regclass AND d.deptype = 'i'
+        LIMIT 1) AS constraint_oid
+FROM pg_index i
+JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_class tc ON tc.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = tc.relnamespace
+LEFT JOIN pg_inherits h ON h.inhrelid = i.indexrelid
+LEFT JOIN pg_class pc ON pc.oid = h.inhparent
+LEFT JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+WHERE tc.relkind IN ('r', 'p', 'm')
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname !~ '^pg_(toast|temp_)'
+  AND NOT EXISTS (SELECT 1 FROM pg_depend e
+                  WHERE e.classid = 'pg_class'::regclass AND e.objid = tc.oid AND e.deptype = 'e')

@@ -1,0 +1,51 @@
+-- Objects in user schemas (and database-level user objects) that schemaplan does not model,
+-- named by pg_identify_object so they can be reported. Extension members are excluded: the
+-- extension owns them. oid >= 16384 leaves out what initdb created.
+WITH objs(classid, objid) AS (
+  -- foreign tables
+  SELECT 'pg_class'::regclass, c.oid FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind = 'f'
+    AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+    AND n.nspname !~ '^pg_(toast|temp_)'
+  UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid FROM pg_foreign_data_wrapper WHERE oid >= 16384
+  UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server WHERE oid >= 16384
+  -- pg_user_mapping itself is not readable by everyone (umoptions may hold passwords)
+  UNION ALL SELECT 'pg_user_mapping'::regclass, umid FROM pg_user_mappings WHERE umid >= 16384
+  UNION ALL SELECT 'pg_event_trigger'::regclass, oid FROM pg_event_trigger WHERE oid >= 16384
+  UNION ALL SELECT 'pg_publication'::regclass, oid FROM pg_publication WHERE oid >= 16384
+  -- subscriptions are cluster-wide rows tied to one database; only the oid column is read
+  -- (subconninfo is not readable by ordinary roles)
+  UNION ALL SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s
+            WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  -- rules other than the _RETURN rule that implements a view
+  UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r
+            WHERE r.oid >= 16384 AND r.rulename <> '_RETURN'
+  UNION ALL SELECT 'pg_statistic_ext'::regclass, oid FROM pg_statistic_ext WHERE oid >= 16384
+  UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator WHERE oid >= 16384
+  UNION ALL SELECT 'pg_opclass'::regclass, oid FROM pg_opclass WHERE oid >= 16384
+  UNION ALL SELECT 'pg_opfamily'::regclass, oid FROM pg_opfamily WHERE oid >= 16384
+  UNION ALL SELECT 'pg_cast'::regclass, oid FROM pg_cast WHERE oid >= 16384
+  UNION ALL SELECT 'pg_conversion'::regclass, oid FROM pg_conversion WHERE oid >= 16384
+  UNION ALL SELECT 'pg_ts_config'::regclass, oid FROM pg_ts_config WHERE oid >= 16384
+  UNION ALL SELECT 'pg_ts_dict'::regclass, oid FROM pg_ts_dict WHERE oid >= 16384
+  UNION ALL SELECT 'pg_ts_parser'::regclass, oid FROM pg_ts_parser WHERE oid >= 16384
+  UNION ALL SELECT 'pg_ts_template'::regclass, oid FROM pg_ts_template WHERE oid >= 16384
+  UNION ALL SELECT 'pg_language'::regclass, oid FROM pg_language WHERE oid >= 16384
+  UNION ALL SELECT 'pg_transform'::regclass, oid FROM pg_transform WHERE oid >= 16384
+  UNION ALL SELECT 'pg_am'::regclass, oid FROM pg_am WHERE oid >= 16384
+  -- base and shell types (CREATE TYPE x (INPUT = ...), CREATE TYPE x); not their arrays
+  UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t
+            WHERE t.oid >= 16384 AND t.typtype IN ('b', 'p')
+              AND NOT (t.typelem <> 0 AND t.typlen = -1)
+)
+SELECT i.type AS kind, i.identity
+FROM objs o,
+LATERAL pg_identify_object(o.classid, o.objid, 0) i
+WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
+                  WHERE e.classid = o.classid AND e.objid = o.objid AND e.deptype = 'e')
+  -- objects in system schemas created by a superuser after initdb are still system-ish; keep
+  -- only user schemas (a NULL schema means a database-level object)
+  AND (i.schema IS NULL
+       OR (i.schema <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+           AND i.schema !~ '^pg_(toast|temp_)'))
