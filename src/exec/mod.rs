@@ -1,1 +1,279 @@
-//! exec (to be written).
+//! `apply` and `status`: running a reviewed plan file against a live database.
+//!
+//! Owns the apply lock (one apply per database, [`lock`]), the bookkeeping schema `schemaplan`
+//! with its history and journal ([`book`]), the checks before a run (fingerprints, hazards,
+//! resume; [`preflight`]), running steps with timeouts, grouping and retries ([`run`]),
+//! re-running interrupted concurrent index builds ([`cleanup`]), progress display
+//! ([`progress`]) and the per-plan status report ([`status`]). How it works for users:
+//! `docs/executor.md`.
+
+mod apply;
+mod book;
+mod cleanup;
+mod lock;
+mod preflight;
+mod progress;
+mod run;
+mod status;
+
+pub use apply::apply;
+pub use lock::{LOCK_APPLY, LOCK_CLASS};
+pub use progress::{
+    describe, human_duration, stderr_progress, BarProgress, LineProgress, Progress, ProgressEvent,
+};
+pub use status::{status, PlanState, PlanStatus, RunSummary};
+
+use crate::catalog::CatalogError;
+use crate::db::DbError;
+use crate::plan::{Direction, Hazard, Phase};
+use crate::planfile::PlanFileError;
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Which phases of the plan to run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PhaseSelect {
+    /// Steps safe while the old application runs (the default).
+    #[default]
+    Expand,
+    /// Steps to run after the new application is deployed.
+    Contract,
+    /// Everything.
+    All,
+}
+
+impl PhaseSelect {
+    pub fn includes(self, phase: Phase) -> bool {
+        match self {
+            PhaseSelect::Expand => phase == Phase::Expand,
+            PhaseSelect::Contract => phase == Phase::Contract,
+            PhaseSelect::All => true,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseSelect::Expand => "expand",
+            PhaseSelect::Contract => "contract",
+            PhaseSelect::All => "all",
+        }
+    }
+}
+
+/// Which hazards the operator accepts (`--allow-hazards`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum HazardAllow {
+    /// No step with a hazard may run.
+    #[default]
+    None,
+    /// Steps whose hazards are all in the set may run.
+    Some(BTreeSet<Hazard>),
+    All,
+}
+
+impl HazardAllow {
+    pub fn allows(&self, hazard: Hazard) -> bool {
+        match self {
+            HazardAllow::None => false,
+            HazardAllow::Some(set) => set.contains(&hazard),
+            HazardAllow::All => true,
+        }
+    }
+}
+
+/// Retrying a unit whose lock could not be had in time (SQLSTATE 55P03) or that deadlocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Delay before the first retry; doubles with each attempt.
+    pub base: Duration,
+    /// Cap on one delay.
+    pub max_delay: Duration,
+    /// Attempts in all, the first included.
+    pub max_attempts: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_attempts: 10,
+        }
+    }
+}
+
+/// What `apply` (and `rollback`, with `direction: Inverse`) is asked to do.
+#[derive(Clone, Debug)]
+pub struct ApplyOptions {
+    /// May contain a password: only ever shown through `db::redact`.
+    pub db_url: String,
+    /// The plan directory (`plans/<id>`).
+    pub plan_dir: PathBuf,
+    /// `Forward` runs `plan.sql`, `Inverse` runs `inverse.sql`.
+    pub direction: Direction,
+    pub phase: PhaseSelect,
+    pub allow_hazards: HazardAllow,
+    /// Check everything, print what would run, change nothing.
+    pub dry_run: bool,
+    /// Run even though the live schema is not the plan's `from` (or the plan file changed
+    /// since an unfinished run), with a loud warning.
+    pub force: bool,
+    /// Fail at once when another apply holds the lock.
+    pub no_wait: bool,
+    /// How long to wait for another apply to finish.
+    pub lock_wait: Duration,
+    pub retry: RetryPolicy,
+}
+
+impl ApplyOptions {
+    /// Defaults: forward, expand phase, no hazards allowed, wait up to a minute for the lock.
+    pub fn new(db_url: impl Into<String>, plan_dir: impl Into<PathBuf>) -> Self {
+        ApplyOptions {
+            db_url: db_url.into(),
+            plan_dir: plan_dir.into(),
+            direction: Direction::Forward,
+            phase: PhaseSelect::Expand,
+            allow_hazards: HazardAllow::None,
+            dry_run: false,
+            force: false,
+            no_wait: false,
+            lock_wait: Duration::from_secs(60),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// How an apply ended (errors are [`ExecError`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OutcomeKind {
+    /// Every step of the plan has run and the live schema matches `to`.
+    Applied,
+    /// The selected phase ran; `next` remains.
+    PhaseApplied { next: Phase },
+    /// The plan had already been applied; nothing was done.
+    AlreadyApplied,
+    /// Nothing selected to run (empty plan, or no step in the selected phase).
+    NothingToDo,
+    /// `dry_run`: nothing was changed.
+    DryRun,
+}
+
+/// What `apply` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApplyOutcome {
+    pub plan_id: String,
+    pub kind: OutcomeKind,
+    /// The history row of this run (none when nothing ran).
+    pub run_id: Option<i64>,
+    /// Steps run (for a dry run: that would run).
+    pub steps_run: Vec<usize>,
+    /// Steps skipped because an earlier run of the plan did them.
+    pub steps_skipped: Vec<usize>,
+    /// Retries after lock timeouts or deadlocks.
+    pub retries: u32,
+    /// Checks overridden by `force`, and the like.
+    pub warnings: Vec<String>,
+    /// A human sentence saying what happened and what to run next.
+    pub message: String,
+}
+
+/// Why `apply` or `status` stopped. Messages never contain a password.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    PlanFile(#[from] PlanFileError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("reading the live schema: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("cannot {what}: {}", run::full_error(source))]
+    Bookkeeping {
+        what: &'static str,
+        #[source]
+        source: postgres::Error,
+    },
+    #[error("another schemaplan apply is running on this database ({holder}){}", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
+    LockBusy {
+        holder: String,
+        waited: Option<Duration>,
+    },
+    #[error("plan {plan_id} starts from schema {expected} but the database has {live}{note}\nhint: the database changed since the plan was made: run `schemaplan plan` again (or pass --force to apply anyway)")]
+    FromMismatch {
+        plan_id: String,
+        expected: String,
+        live: String,
+        note: String,
+    },
+    #[error("plan {plan_id} has steps with hazards that were not allowed:\n{}\nhint: review them, then pass {flag}", steps.join("\n"))]
+    Hazards {
+        plan_id: String,
+        steps: Vec<String>,
+        flag: String,
+    },
+    #[error("{} changed since run {run_id} applied part of it (checksum then {recorded}, now {now}){note}\nhint: restore the file as it was, or pass --force to continue after the steps that run recorded as done", path.display())]
+    ChecksumChanged {
+        path: PathBuf,
+        run_id: i64,
+        recorded: String,
+        now: String,
+        note: String,
+    },
+    #[error("plan {plan_id}: steps {} must run before the selected ones and have not{hint}", missing.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(", "))]
+    EarlierStepsMissing {
+        plan_id: String,
+        missing: Vec<usize>,
+        hint: String,
+    },
+    #[error("plan {plan_id}: step {number}/{total} ({summary}) failed{}: {error}\nrun {run_id} is recorded as failed; fix the cause and apply again to resume at this step", if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() })]
+    Step {
+        plan_id: String,
+        run_id: i64,
+        number: usize,
+        total: usize,
+        summary: String,
+        sqlstate: Option<String>,
+        /// PostgreSQL's message, detail, hint and context.
+        error: String,
+        attempts: u32,
+    },
+    #[error("plan {plan_id}: all steps ran but the live schema ({live}) is not the plan's target ({expected}); run {run_id} is recorded as failed\nhint: `schemaplan drift` shows the difference")]
+    Verify {
+        plan_id: String,
+        run_id: i64,
+        expected: String,
+        live: String,
+    },
+    #[error("cannot read plans directory {}: {source}", path.display())]
+    PlansDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExecError {
+    fn bookkeeping(what: &'static str) -> impl FnOnce(postgres::Error) -> ExecError {
+        move |source| ExecError::Bookkeeping { what, source }
+    }
+}
+
+/// Who is applying, for `history.started_by` next to the database user: `os_user@host`.
+/// Never a password.
+fn client_identity() -> String {
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }));
+    format!("{user}@{}", hostname())
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or fails.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if rc != 0 {
+        return "unknown-host".to_string();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}

@@ -1,0 +1,380 @@
+//! The apply sequence: read the plan file, connect, take the apply lock, set up bookkeeping,
+//! decide what to run, run it unit by unit, verify the result, record the outcome.
+
+use super::book::{self, NewRun};
+use super::lock::{self, LockedSession};
+use super::preflight::{self, Decision, RunPlan};
+use super::progress::{Progress, ProgressEvent};
+use super::run::{self, Runner, StepFailure};
+use super::{ApplyOptions, ApplyOutcome, ExecError, OutcomeKind};
+use crate::plan::{Direction, Plan};
+use crate::planfile::{self, PlanFile};
+use crate::render::quote;
+use crate::{catalog, db};
+use postgres::Client;
+use std::collections::BTreeSet;
+
+/// Applies the plan (or its inverse) in `opts.plan_dir` to `opts.db_url`. See
+/// `docs/executor.md`.
+pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
+    let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
+    let mut client = db::connect(&opts.db_url)?;
+    identify(&mut client, opts, &file.plan)?;
+    out.event(ProgressEvent::Info(format!(
+        "{} {} ({}) on {}",
+        if opts.dry_run {
+            "dry run of"
+        } else {
+            "applying"
+        },
+        file.plan.id,
+        planfile::file_name(opts.direction),
+        db::redact(&opts.db_url)
+    )));
+    if opts.dry_run {
+        return dry_run(&mut client, opts, &file, out);
+    }
+    let wait = (!opts.no_wait).then_some(opts.lock_wait);
+    let mut session = lock::acquire(client, wait, &mut |holder, wait| {
+        out.event(ProgressEvent::WaitingForLock {
+            holder: holder.to_string(),
+            wait,
+        })
+    })?;
+    book::ensure(&mut session)?;
+    let stale = book::mark_stale_runs(&mut session)?;
+    if stale > 0 {
+        out.event(ProgressEvent::Info(format!(
+            "{stale} earlier run(s) had stopped without finishing; marked interrupted"
+        )));
+    }
+    let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
+    let live = live_fingerprint(&mut session)?;
+    match preflight::decide(&file, opts, &prior, &live)? {
+        Decision::Stop(outcome) => {
+            out.event(ProgressEvent::Finished {
+                message: outcome.message.clone(),
+            });
+            Ok(outcome)
+        }
+        Decision::Run(run) => execute(&mut session, opts, &file, &live, prior.attempted, run, out),
+    }
+}
+
+/// `application_name` shows in `pg_stat_activity`, so a blocked apply can say who holds the lock.
+fn identify(client: &mut Client, opts: &ApplyOptions, plan: &Plan) -> Result<(), ExecError> {
+    let verb = match opts.direction {
+        Direction::Forward => "apply",
+        Direction::Inverse => "rollback",
+    };
+    let name = quote::literal(&format!("schemaplan {verb} {}", plan.id));
+    client
+        .batch_execute(&format!("SET application_name = {name}"))
+        .map_err(ExecError::bookkeeping("set application_name"))
+}
+
+fn live_fingerprint(client: &mut Client) -> Result<String, ExecError> {
+    Ok(catalog::fingerprint(&catalog::read(client)?))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    file: &PlanFile,
+    live: &str,
+    attempted: Vec<usize>,
+    run: RunPlan,
+    out: &mut dyn Progress,
+) -> Result<ApplyOutcome, ExecError> {
+    let plan = &file.plan;
+    for w in &run.warnings {
+        out.event(ProgressEvent::Warning(w.clone()));
+    }
+    let run_id = book::start_run(
+        session,
+        &NewRun {
+            plan_id: &plan.id,
+            direction: opts.direction,
+            phases: opts.phase.as_str().to_string(),
+            checksum: &file.checksum,
+            from: &plan.from,
+            to: &plan.to,
+            live,
+            forced: run.forced,
+            client: super::client_identity(),
+        },
+    )?;
+    out.event(ProgressEvent::Started {
+        plan_id: plan.id.clone(),
+        run_id,
+        to_run: run.to_run.len(),
+        total: plan.steps.len(),
+    });
+    for &k in &run.skipped {
+        out.event(ProgressEvent::StepSkipped {
+            number: k,
+            total: plan.steps.len(),
+            summary: plan.steps[k - 1].summary.clone(),
+        });
+    }
+    let mut retries = RetryCounter {
+        inner: &mut *out,
+        count: 0,
+    };
+    let result = run_units(session, opts, plan, run_id, attempted, &run, &mut retries);
+    let retry_count = retries.count;
+    if let Err(f) = result {
+        return Err(record_failure(session, opts, plan, run_id, f, out));
+    }
+    let kind = finish(session, opts, plan, run_id, &run, out)?;
+    let message = match &kind {
+        OutcomeKind::PhaseApplied { next } => format!(
+            "run {run_id}: {} steps of plan {} applied; {}",
+            opts.phase.as_str(),
+            plan.id,
+            preflight::next_hint(opts, *next)
+        ),
+        _ => format!("run {run_id}: plan {} applied", plan.id),
+    };
+    out.event(ProgressEvent::Finished {
+        message: message.clone(),
+    });
+    Ok(ApplyOutcome {
+        plan_id: plan.id.clone(),
+        kind,
+        run_id: Some(run_id),
+        steps_run: run.to_run.clone(),
+        steps_skipped: run.skipped.clone(),
+        retries: retry_count,
+        warnings: run.warnings.clone(),
+        message,
+    })
+}
+
+/// Counts retry events on their way to the real progress sink.
+struct RetryCounter<'a> {
+    inner: &'a mut dyn Progress,
+    count: u32,
+}
+
+impl Progress for RetryCounter<'_> {
+    fn event(&mut self, e: ProgressEvent) {
+        if matches!(e, ProgressEvent::Retry { .. }) {
+            self.count += 1;
+        }
+        self.inner.event(e);
+    }
+}
+
+fn run_units(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    run_id: i64,
+    attempted: Vec<usize>,
+    run: &RunPlan,
+    out: &mut dyn Progress,
+) -> Result<(), StepFailure> {
+    let mut runner = Runner {
+        client: session,
+        plan,
+        run_id,
+        retry: opts.retry,
+        out,
+        attempted,
+    };
+    for unit in planfile::units(&plan.steps, &run.to_run) {
+        runner.run_unit(&unit)?;
+    }
+    Ok(())
+}
+
+/// Verifies a completed plan against `to` and records the outcome.
+fn finish(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    run_id: i64,
+    run: &RunPlan,
+    out: &mut dyn Progress,
+) -> Result<OutcomeKind, ExecError> {
+    if !run.completes {
+        book::finish_run(session, run_id, "succeeded", None)?;
+        let done: BTreeSet<usize> = (1..=plan.steps.len())
+            .filter(|k| run.to_run.contains(k) || run.skipped.contains(k))
+            .collect();
+        let next = preflight::next_phase(plan, &done).unwrap_or(crate::plan::Phase::Contract);
+        return Ok(OutcomeKind::PhaseApplied { next });
+    }
+    let live = live_fingerprint(session)?;
+    if live != plan.to {
+        let msg = format!(
+            "after the last step the live schema fingerprint is {live}, not the plan's `to` {}",
+            plan.to
+        );
+        out.event(ProgressEvent::Warning(msg.clone()));
+        book::finish_run(session, run_id, "failed", Some(&msg))?;
+        return Err(ExecError::Verify {
+            plan_id: plan.id.clone(),
+            run_id,
+            expected: plan.to.clone(),
+            live,
+        });
+    }
+    let _ = opts;
+    book::finish_run(session, run_id, "succeeded", None)?;
+    Ok(OutcomeKind::Applied)
+}
+
+/// Records a failed step in the journal and the history and builds the error. The failed
+/// transaction has already been rolled back (dropping it did). If the connection itself is gone,
+/// a new one records the failure; if that fails too, the run stays `running` and the next apply
+/// marks it interrupted.
+fn record_failure(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    run_id: i64,
+    f: StepFailure,
+    out: &mut dyn Progress,
+) -> ExecError {
+    let step = &plan.steps[f.step - 1];
+    let error = run::full_error(&f.error);
+    out.event(ProgressEvent::StepFailed {
+        number: f.step,
+        total: plan.steps.len(),
+        summary: step.summary.clone(),
+        message: run::short_error(&f.error),
+    });
+    let history_error = format!("step {} ({}): {error}", f.step, step.summary);
+    let mut fresh;
+    let client: &mut Client = if session.is_closed() {
+        match db::connect(&opts.db_url) {
+            Ok(c) => {
+                fresh = c;
+                &mut fresh
+            }
+            Err(_) => return step_error(plan, run_id, &f, error),
+        }
+    } else {
+        session
+    };
+    let _ = book::journal_end(
+        client,
+        run_id,
+        f.step,
+        &step.summary,
+        "failed",
+        Some(&error),
+    );
+    let _ = book::finish_run(client, run_id, "failed", Some(&history_error));
+    out.event(ProgressEvent::Finished {
+        message: format!("run {run_id} failed at step {}", f.step),
+    });
+    step_error(plan, run_id, &f, error)
+}
+
+fn step_error(plan: &Plan, run_id: i64, f: &StepFailure, error: String) -> ExecError {
+    ExecError::Step {
+        plan_id: plan.id.clone(),
+        run_id,
+        number: f.step,
+        total: plan.steps.len(),
+        summary: plan.steps[f.step - 1].summary.clone(),
+        sqlstate: run::sqlstate(&f.error).map(str::to_string),
+        error,
+        attempts: f.attempts,
+    }
+}
+
+/// Runs every check, lists what would run, changes nothing (no lock, no bookkeeping writes).
+fn dry_run(
+    client: &mut Client,
+    opts: &ApplyOptions,
+    file: &PlanFile,
+    out: &mut dyn Progress,
+) -> Result<ApplyOutcome, ExecError> {
+    let prior = if book::exists(client)? {
+        book::prior(client, &file.plan.id, opts.direction)?
+    } else {
+        book::Prior::default()
+    };
+    let live = live_fingerprint(client)?;
+    let run = match preflight::decide(file, opts, &prior, &live)? {
+        Decision::Stop(outcome) => {
+            out.event(ProgressEvent::Finished {
+                message: format!("dry run: {}", outcome.message),
+            });
+            return Ok(outcome);
+        }
+        Decision::Run(run) => run,
+    };
+    for w in &run.warnings {
+        out.event(ProgressEvent::Warning(w.clone()));
+    }
+    for line in dry_run_lines(&file.plan, &run) {
+        out.event(ProgressEvent::Info(line));
+    }
+    let message = "dry run: nothing was changed".to_string();
+    out.event(ProgressEvent::Finished {
+        message: message.clone(),
+    });
+    Ok(ApplyOutcome {
+        plan_id: file.plan.id.clone(),
+        kind: OutcomeKind::DryRun,
+        run_id: None,
+        steps_run: run.to_run.clone(),
+        steps_skipped: run.skipped.clone(),
+        retries: 0,
+        warnings: run.warnings.clone(),
+        message,
+    })
+}
+
+/// The units that would run, with each step's lock and timeouts.
+fn dry_run_lines(plan: &Plan, run: &RunPlan) -> Vec<String> {
+    let total = plan.steps.len();
+    let mut lines = Vec::new();
+    if !run.skipped.is_empty() {
+        let list: Vec<String> = run.skipped.iter().map(|k| k.to_string()).collect();
+        lines.push(format!(
+            "would skip steps {} (done by an earlier run)",
+            list.join(", ")
+        ));
+    }
+    for unit in planfile::units(&plan.steps, &run.to_run) {
+        lines.push(if unit.transactional {
+            format!("would run step(s) {} in one transaction:", unit.range())
+        } else {
+            format!(
+                "would run step {} alone, outside a transaction:",
+                unit.range()
+            )
+        });
+        for &k in &unit.steps {
+            let step = &plan.steps[k - 1];
+            let set = if unit.transactional {
+                "SET LOCAL"
+            } else {
+                "SET"
+            };
+            lines.push(format!(
+                "  step {k}/{total} {} [lock {}{}; {}]",
+                step.summary,
+                step.lock.as_str(),
+                step.lock_target
+                    .as_ref()
+                    .map_or(String::new(), |t| format!(" on {t}")),
+                run::set_timeouts(step, set)
+            ));
+        }
+    }
+    if run.completes {
+        lines.push(format!(
+            "then: check that the live schema is the plan's `to` ({})",
+            plan.to
+        ));
+    }
+    lines
+}

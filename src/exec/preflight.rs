@@ -1,0 +1,303 @@
+//! The checks before a run, read-only: has this plan been applied already, which steps did
+//! earlier runs finish (resume), does the live schema match the plan's `from`, did the plan file
+//! change under an unfinished run, are the hazards of the steps to run allowed.
+
+use super::book::Prior;
+use super::{ApplyOptions, ApplyOutcome, ExecError, OutcomeKind, PhaseSelect};
+use crate::plan::{Direction, Phase, Plan};
+use crate::planfile::PlanFile;
+use std::collections::BTreeSet;
+
+/// What to do.
+pub enum Decision {
+    /// Nothing to run.
+    Stop(ApplyOutcome),
+    Run(RunPlan),
+}
+
+/// The steps a run will execute.
+pub struct RunPlan {
+    pub to_run: Vec<usize>,
+    pub skipped: Vec<usize>,
+    /// After these steps every step of the plan is done: verify against `to`.
+    pub completes: bool,
+    pub warnings: Vec<String>,
+    /// `force` overrode a check.
+    pub forced: bool,
+}
+
+/// Decides what to run from the plan file, the options, the history and the live fingerprint.
+pub fn decide(
+    file: &PlanFile,
+    opts: &ApplyOptions,
+    prior: &Prior,
+    live: &str,
+) -> Result<Decision, ExecError> {
+    let plan = &file.plan;
+    let n = plan.steps.len();
+    if n == 0 {
+        return Ok(stop(
+            plan,
+            OutcomeKind::NothingToDo,
+            "the plan has no steps".into(),
+        ));
+    }
+    let mut warnings = Vec::new();
+    let mut done: BTreeSet<usize> = prior.done.keys().copied().filter(|&k| k <= n).collect();
+    if done.len() == n {
+        if live == plan.to {
+            let run = prior.done.values().map(|v| v.1).max().unwrap_or_default();
+            let msg = format!(
+                "plan {} is already applied (run {run}); nothing to do",
+                plan.id
+            );
+            return Ok(stop(plan, OutcomeKind::AlreadyApplied, msg));
+        }
+        warnings.push(format!(
+            "plan {} was applied before, but the database no longer has its result: applying it again from step 1",
+            plan.id
+        ));
+        done.clear();
+    }
+    let selected: Vec<usize> = (1..=n)
+        .filter(|&k| opts.phase.includes(plan.steps[k - 1].phase))
+        .collect();
+    if selected.is_empty() {
+        let msg = format!(
+            "plan {} has no {} steps (it has: {})",
+            plan.id,
+            opts.phase.as_str(),
+            phase_names(plan)
+        );
+        return Ok(stop(plan, OutcomeKind::NothingToDo, msg));
+    }
+    let to_run: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|k| !done.contains(k))
+        .collect();
+    if to_run.is_empty() {
+        let next = next_phase(plan, &done).unwrap_or(Phase::Contract);
+        let msg = format!(
+            "the {} steps of plan {} are already applied; {}",
+            opts.phase.as_str(),
+            plan.id,
+            next_hint(opts, next)
+        );
+        return Ok(stop(plan, OutcomeKind::PhaseApplied { next }, msg));
+    }
+    let mut forced = false;
+    if !done.is_empty() {
+        forced |= check_checksum(file, opts, prior, &done, &mut warnings)?;
+    }
+    let first = to_run[0];
+    let missing: Vec<usize> = (1..first).filter(|k| !done.contains(k)).collect();
+    if done.is_empty() && missing.is_empty() {
+        forced |= check_from(plan, opts, live, &mut warnings)?;
+    } else if !missing.is_empty() {
+        forced |= check_earlier(plan, opts, &missing, &mut warnings)?;
+    }
+    check_hazards(plan, opts, &to_run)?;
+    let skipped: Vec<usize> = selected
+        .iter()
+        .copied()
+        .filter(|k| done.contains(k))
+        .collect();
+    let completes = (1..=n).all(|k| done.contains(&k) || to_run.contains(&k));
+    Ok(Decision::Run(RunPlan {
+        to_run,
+        skipped,
+        completes,
+        warnings,
+        forced,
+    }))
+}
+
+fn stop(plan: &Plan, kind: OutcomeKind, message: String) -> Decision {
+    Decision::Stop(ApplyOutcome {
+        plan_id: plan.id.clone(),
+        kind,
+        run_id: None,
+        steps_run: vec![],
+        steps_skipped: vec![],
+        retries: 0,
+        warnings: vec![],
+        message,
+    })
+}
+
+fn phase_names(plan: &Plan) -> String {
+    plan.phases()
+        .iter()
+        .map(|p| p.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The phase of the first step not done.
+pub fn next_phase(plan: &Plan, done: &BTreeSet<usize>) -> Option<Phase> {
+    (1..=plan.steps.len())
+        .find(|k| !done.contains(k))
+        .map(|k| plan.steps[k - 1].phase)
+}
+
+/// What to run to continue with `next`.
+pub fn next_hint(opts: &ApplyOptions, next: Phase) -> String {
+    let command = match opts.direction {
+        Direction::Forward => "apply",
+        Direction::Inverse => "rollback",
+    };
+    let when = match next {
+        Phase::Contract => "after the application is deployed, ",
+        Phase::Expand => "",
+    };
+    format!(
+        "{when}run: schemaplan {command} --phase {} {}",
+        next.as_str(),
+        opts.plan_dir.display()
+    )
+}
+
+/// The live schema must be the plan's `from` when starting at step 1. Returns whether `force`
+/// overrode it.
+fn check_from(
+    plan: &Plan,
+    opts: &ApplyOptions,
+    live: &str,
+    warnings: &mut Vec<String>,
+) -> Result<bool, ExecError> {
+    if live == plan.from {
+        return Ok(false);
+    }
+    if opts.force {
+        warnings.push(format!(
+            "--force: the live schema ({live}) is not the schema plan {} was made from ({}); applying anyway",
+            plan.id, plan.from
+        ));
+        return Ok(true);
+    }
+    let note = if live == plan.to {
+        "; it already has the plan's target schema (applied by other means, or the history was lost?)"
+    } else {
+        ""
+    };
+    Err(ExecError::FromMismatch {
+        plan_id: plan.id.clone(),
+        expected: plan.from.clone(),
+        live: live.to_string(),
+        note: note.to_string(),
+    })
+}
+
+/// Steps before the first selected one must be done (`--phase contract` before `expand`).
+fn check_earlier(
+    plan: &Plan,
+    opts: &ApplyOptions,
+    missing: &[usize],
+    warnings: &mut Vec<String>,
+) -> Result<bool, ExecError> {
+    let list = missing
+        .iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    if opts.force {
+        warnings.push(format!(
+            "--force: steps {list} of plan {} have not been applied; running the selected steps anyway",
+            plan.id
+        ));
+        return Ok(true);
+    }
+    let hint = if opts.phase == PhaseSelect::Contract {
+        format!(
+            "\nhint: apply the expand phase first: {}",
+            next_hint(opts, Phase::Expand)
+        )
+    } else {
+        String::new()
+    };
+    Err(ExecError::EarlierStepsMissing {
+        plan_id: plan.id.clone(),
+        missing: missing.to_vec(),
+        hint,
+    })
+}
+
+/// Resuming skips steps by number: the file must be the one those steps came from.
+fn check_checksum(
+    file: &PlanFile,
+    opts: &ApplyOptions,
+    prior: &Prior,
+    done: &BTreeSet<usize>,
+    warnings: &mut Vec<String>,
+) -> Result<bool, ExecError> {
+    let changed = done
+        .iter()
+        .filter_map(|k| prior.done.get(k))
+        .find(|(_, _, checksum)| *checksum != file.checksum);
+    let Some((_, run_id, recorded)) = changed else {
+        return Ok(false);
+    };
+    let summaries_differ = done.iter().any(|k| {
+        prior.done.get(k).map(|v| v.0.as_str()) != Some(file.plan.steps[k - 1].summary.as_str())
+    });
+    let refuse = |note: &str| ExecError::ChecksumChanged {
+        path: file.path.clone(),
+        run_id: *run_id,
+        recorded: recorded.clone(),
+        now: file.checksum.clone(),
+        note: note.to_string(),
+    };
+    if summaries_differ {
+        return Err(refuse(
+            "; the steps recorded as done are no longer the same steps, so the run cannot resume even with --force",
+        ));
+    }
+    if !opts.force {
+        return Err(refuse(""));
+    }
+    warnings.push(format!(
+        "--force: {} changed since run {run_id}; resuming after the steps that run recorded as done",
+        file.path.display()
+    ));
+    Ok(true)
+}
+
+/// Every hazard of every step to run must be allowed.
+fn check_hazards(plan: &Plan, opts: &ApplyOptions, to_run: &[usize]) -> Result<(), ExecError> {
+    let mut lines = Vec::new();
+    let mut needed = BTreeSet::new();
+    for &k in to_run {
+        let step = &plan.steps[k - 1];
+        let blocked: Vec<&str> = step
+            .hazards
+            .iter()
+            .filter(|h| !opts.allow_hazards.allows(**h))
+            .map(|h| h.as_str())
+            .collect();
+        if !blocked.is_empty() {
+            lines.push(format!(
+                "  step {k} ({}): {}",
+                step.summary,
+                blocked.join(", ")
+            ));
+            needed.extend(
+                step.hazards
+                    .iter()
+                    .filter(|h| !opts.allow_hazards.allows(**h)),
+            );
+        }
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    if let super::HazardAllow::Some(already) = &opts.allow_hazards {
+        needed.extend(already.iter().copied());
+    }
+    let names: Vec<&str> = needed.iter().map(|h| h.as_str()).collect();
+    Err(ExecError::Hazards {
+        plan_id: plan.id.clone(),
+        steps: lines,
+        flag: format!("--allow-hazards {}", names.join(",")),
+    })
+}

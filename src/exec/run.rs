@@ -1,0 +1,272 @@
+//! Running execution units: a transaction of adjacent transactional steps, or one
+//! non-transactional step in autocommit; timeouts per step; retries on lock timeouts.
+//!
+//! Lock mechanics:
+//! - In a transaction group every step is preceded by `SET LOCAL lock_timeout` and
+//!   `SET LOCAL statement_timeout` (LOCAL: they end with the transaction). Locks taken by a step
+//!   are held until COMMIT, so a later step of the group never waits for a lock the group
+//!   already has. The journal rows of the group are written inside the same transaction, so the
+//!   journal never claims a step that was rolled back.
+//! - When a lock cannot be had within `lock_timeout` PostgreSQL raises 55P03
+//!   (lock_not_available); a deadlock is 40P01. Either way the whole transaction is rolled back
+//!   (releasing every lock it held, so the traffic queued behind us proceeds) and the group runs
+//!   again after an exponential backoff with jitter.
+//! - A non-transactional step (`CONCURRENTLY`) runs outside any transaction block: its journal
+//!   row is committed before it starts and updated after it ends; the timeouts are set with
+//!   session-level `SET` and `RESET` afterwards. Its statements are sent one by one, since
+//!   several statements in one simple query would form an implicit transaction.
+
+use super::book;
+use super::cleanup;
+use super::progress::{Progress, ProgressEvent};
+use super::RetryPolicy;
+use crate::plan::step::pg_duration;
+use crate::plan::{Plan, Step};
+use crate::planfile::Unit;
+use crate::render::quote;
+use postgres::Client;
+use std::time::{Duration, Instant};
+
+/// The SQLSTATE of a server error.
+pub fn sqlstate(e: &postgres::Error) -> Option<&str> {
+    e.as_db_error().map(|d| d.code().code())
+}
+
+/// Errors after which running the unit again can succeed.
+fn retryable(e: &postgres::Error) -> bool {
+    matches!(sqlstate(e), Some("55P03") | Some("40P01"))
+}
+
+/// A step failed: which one, and the server's error.
+pub struct StepFailure {
+    pub step: usize,
+    pub error: postgres::Error,
+    pub attempts: u32,
+}
+
+/// Runs the units of one apply.
+pub struct Runner<'a> {
+    pub client: &'a mut Client,
+    pub plan: &'a Plan,
+    pub run_id: i64,
+    pub retry: RetryPolicy,
+    pub out: &'a mut dyn Progress,
+    /// Steps an earlier run started but did not finish (may have left partial state).
+    pub attempted: Vec<usize>,
+}
+
+impl Runner<'_> {
+    fn total(&self) -> usize {
+        self.plan.steps.len()
+    }
+
+    fn step(&self, n: usize) -> &Step {
+        &self.plan.steps[n - 1]
+    }
+
+    /// Runs `unit`, retrying it on lock timeouts and deadlocks.
+    pub fn run_unit(&mut self, unit: &Unit) -> Result<(), StepFailure> {
+        let mut attempt = 1;
+        loop {
+            let result = if unit.transactional {
+                self.try_transaction(unit)
+            } else {
+                self.try_alone(unit.first(), attempt)
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(f) if retryable(&f.error) && attempt < self.retry.max_attempts => {
+                    let delay = self.retry.delay(attempt);
+                    self.out.event(ProgressEvent::Retry {
+                        steps: unit.range(),
+                        attempt,
+                        max_attempts: self.retry.max_attempts,
+                        delay,
+                        reason: short_error(&f.error),
+                    });
+                    std::thread::sleep(delay);
+                    attempt += 1;
+                }
+                Err(mut f) => {
+                    f.attempts = attempt;
+                    return Err(f);
+                }
+            }
+        }
+    }
+
+    /// One attempt at a transaction group. Dropping the transaction on error rolls it back.
+    fn try_transaction(&mut self, unit: &Unit) -> Result<(), StepFailure> {
+        let started = Instant::now();
+        let fail = |step| {
+            move |error| StepFailure {
+                step,
+                error,
+                attempts: 1,
+            }
+        };
+        let mut tx = self.client.transaction().map_err(fail(unit.first()))?;
+        for &n in &unit.steps {
+            let step = &self.plan.steps[n - 1];
+            self.out.event(ProgressEvent::StepStarted {
+                number: n,
+                total: self.plan.steps.len(),
+                summary: step.summary.clone(),
+            });
+            let t0 = Instant::now();
+            tx.batch_execute(&set_timeouts(step, "SET LOCAL"))
+                .map_err(fail(n))?;
+            tx.batch_execute(&step.sql).map_err(fail(n))?;
+            let elapsed = t0.elapsed();
+            book::journal_done_in_tx(&mut tx, self.run_id, n, &step.summary, elapsed)
+                .map_err(fail(n))?;
+            self.out.event(ProgressEvent::StepDone {
+                number: n,
+                total: self.plan.steps.len(),
+                summary: step.summary.clone(),
+                elapsed,
+            });
+        }
+        tx.commit().map_err(fail(unit.last()))?;
+        if unit.steps.len() > 1 {
+            self.out.event(ProgressEvent::Committed {
+                steps: unit.range(),
+                elapsed: started.elapsed(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One attempt at a non-transactional step.
+    fn try_alone(&mut self, n: usize, attempt: u32) -> Result<(), StepFailure> {
+        let step = self.step(n).clone();
+        let fail = |error| StepFailure {
+            step: n,
+            error,
+            attempts: 1,
+        };
+        book::journal_start(self.client, self.run_id, n, &step.summary, false).map_err(fail)?;
+        let resumed = attempt == 1 && self.attempted.contains(&n);
+        if resumed && cleanup::already_built(self.client, &step).map_err(fail)? {
+            self.out.event(ProgressEvent::Info(format!(
+                "step {n}/{}: the interrupted run finished building the index; marking the step done",
+                self.total()
+            )));
+            return book::journal_end(
+                self.client,
+                self.run_id,
+                n,
+                &step.summary,
+                "succeeded",
+                None,
+            )
+            .map_err(fail);
+        }
+        if attempt > 1 || resumed {
+            cleanup::invalid_indexes(self.client, &step, self.out).map_err(fail)?;
+        }
+        self.out.event(ProgressEvent::StepStarted {
+            number: n,
+            total: self.total(),
+            summary: step.summary.clone(),
+        });
+        let t0 = Instant::now();
+        let result = self.run_statements(&step);
+        // Session-level settings outlive the statement: always put them back.
+        let reset = self
+            .client
+            .batch_execute("RESET lock_timeout; RESET statement_timeout");
+        result.map_err(fail)?;
+        reset.map_err(fail)?;
+        book::journal_end(
+            self.client,
+            self.run_id,
+            n,
+            &step.summary,
+            "succeeded",
+            None,
+        )
+        .map_err(fail)?;
+        self.out.event(ProgressEvent::StepDone {
+            number: n,
+            total: self.total(),
+            summary: step.summary.clone(),
+            elapsed: t0.elapsed(),
+        });
+        Ok(())
+    }
+
+    fn run_statements(&mut self, step: &Step) -> Result<(), postgres::Error> {
+        self.client.batch_execute(&set_timeouts(step, "SET"))?;
+        for statement in statements(&step.sql) {
+            self.client.batch_execute(statement)?;
+        }
+        Ok(())
+    }
+}
+
+/// The statements of a step, each to be sent alone. If pg_query cannot split the text (a
+/// syntax error in a hand edit), it is sent whole and the server reports the error.
+fn statements(sql: &str) -> Vec<&str> {
+    match pg_query::split_with_parser(sql) {
+        Ok(parts) if !parts.is_empty() => parts,
+        _ => vec![sql],
+    }
+}
+
+/// `SET [LOCAL] lock_timeout = '1s'; SET [LOCAL] statement_timeout = '1min'`; `TO DEFAULT` (the
+/// server's configured value) when the step has none.
+pub fn set_timeouts(step: &Step, set: &str) -> String {
+    let value =
+        |d: Option<Duration>| d.map_or("DEFAULT".to_string(), |d| quote::literal(&pg_duration(d)));
+    format!(
+        "{set} lock_timeout TO {}; {set} statement_timeout TO {}",
+        value(step.lock_timeout.map(|t| t.0)),
+        value(step.statement_timeout.map(|t| t.0))
+    )
+}
+
+/// The server's message with its SQLSTATE, one line.
+pub fn short_error(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(d) => format!("{} (SQLSTATE {})", d.message(), d.code().code()),
+        None => e.to_string(),
+    }
+}
+
+/// Message, detail and hint, for the journal and the returned error.
+pub fn full_error(e: &postgres::Error) -> String {
+    let Some(d) = e.as_db_error() else {
+        return e.to_string();
+    };
+    let mut s = format!(
+        "{}: {} (SQLSTATE {})",
+        d.severity(),
+        d.message(),
+        d.code().code()
+    );
+    if let Some(detail) = d.detail() {
+        s.push_str(&format!("\nDETAIL: {detail}"));
+    }
+    if let Some(hint) = d.hint() {
+        s.push_str(&format!("\nHINT: {hint}"));
+    }
+    if let Some(w) = d.where_() {
+        s.push_str(&format!("\nCONTEXT: {w}"));
+    }
+    s
+}
+
+impl RetryPolicy {
+    /// Backoff before attempt `attempt + 1`: `base * 2^(attempt-1)`, capped at `max_delay`, of
+    /// which a random half is jitter (so concurrent appliers do not retry in lock step).
+    pub fn delay(&self, attempt: u32) -> Duration {
+        use rand::Rng;
+        let exp = self
+            .base
+            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(20));
+        let capped = exp.min(self.max_delay);
+        let half = capped / 2;
+        half + half.mul_f64(rand::thread_rng().gen::<f64>())
+    }
+}
