@@ -1,1 +1,90 @@
-//! diff (to be written).
+//! Schema x Schema -> typed [`Change`]s. Semantic only: no SQL text is produced here.
+//!
+//! The diff runs in three passes:
+//! 1. decide which objects must be dropped and created again (`replace`): a change PostgreSQL
+//!    cannot make in place (a new index definition, a view whose columns changed, a function
+//!    whose result type changed ...);
+//! 2. close that set over dependents (`closure`): a view reading a column whose type changes,
+//!    or a policy calling a replaced function, is dropped and re-created around the change;
+//! 3. emit per-kind changes (one module per kind), then comments and privileges, which also
+//!    have to be restored on every object that is created afresh.
+
+mod change;
+mod closure;
+mod privileges;
+mod relations;
+mod routines;
+mod types;
+
+pub use change::{Change, ColumnChange, EnumPosition, TableChange};
+
+use crate::model::{ObjectId, QName, Schema};
+use std::collections::BTreeSet;
+
+/// Shared state of one diff run.
+pub(crate) struct Differ<'a> {
+    pub current: &'a Schema,
+    pub desired: &'a Schema,
+    /// Objects present on both sides that are dropped and created again.
+    pub replaced: BTreeSet<ObjectId>,
+    /// Columns whose type changes in place (their dependent views, policies ... are replaced).
+    pub retyped: BTreeSet<ObjectId>,
+    /// Every object that the plan creates (new or replaced), including the parts created with
+    /// a new table: comments and grants on them must be set again.
+    pub fresh: BTreeSet<ObjectId>,
+    pub changes: Vec<Change>,
+}
+
+/// Compares `current` with `desired` and returns the changes that turn one into the other.
+pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
+    let mut d = Differ {
+        current,
+        desired,
+        replaced: BTreeSet::new(),
+        retyped: BTreeSet::new(),
+        fresh: BTreeSet::new(),
+        changes: Vec::new(),
+    };
+    types::find_replacements(&mut d);
+    relations::find_replacements(&mut d);
+    routines::find_replacements(&mut d);
+    closure::close_over_dependents(&mut d);
+
+    types::diff_namespaces(&mut d);
+    types::diff_types(&mut d);
+    relations::diff_sequences(&mut d);
+    relations::diff_tables(&mut d);
+    relations::diff_indexes(&mut d);
+    routines::diff_views(&mut d);
+    routines::diff_functions(&mut d);
+    routines::diff_triggers(&mut d);
+    routines::diff_policies(&mut d);
+    privileges::diff_comments(&mut d);
+    privileges::diff_grants(&mut d);
+    privileges::diff_default_privileges(&mut d);
+    d.changes
+}
+
+impl Differ<'_> {
+    pub fn push(&mut self, c: Change) {
+        self.changes.push(c);
+    }
+
+    /// Marks an object as created by the plan.
+    pub fn created(&mut self, id: ObjectId) {
+        self.fresh.insert(id);
+    }
+
+    /// The id of the relation (table or view) named `q`, whichever side has it.
+    pub fn relation_id(&self, q: &QName) -> ObjectId {
+        if self.current.views.contains_key(q) || self.desired.views.contains_key(q) {
+            ObjectId::View(q.clone())
+        } else {
+            ObjectId::Table(q.clone())
+        }
+    }
+
+    pub fn is_replaced(&self, id: &ObjectId) -> bool {
+        self.replaced.contains(id)
+    }
+}

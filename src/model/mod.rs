@@ -54,7 +54,10 @@ impl Schema {
     /// Records that `dependent` needs `referenced`.
     pub fn add_dependency(&mut self, dependent: ObjectId, referenced: ObjectId) {
         if dependent != referenced {
-            self.depends.entry(dependent).or_default().insert(referenced);
+            self.depends
+                .entry(dependent)
+                .or_default()
+                .insert(referenced);
         }
     }
 
@@ -80,10 +83,9 @@ impl Schema {
             ObjectId::Function(q, a) => self.functions.contains_key(&(q.clone(), a.clone())),
             ObjectId::Trigger(q, n) => self.triggers.contains_key(&(q.clone(), n.clone())),
             ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.clone())),
-            ObjectId::DomainConstraint(q, n) => self
-                .types
-                .get(q)
-                .is_some_and(|t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n))),
+            ObjectId::DomainConstraint(q, n) => self.types.get(q).is_some_and(
+                |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n)),
+            ),
         }
     }
 }

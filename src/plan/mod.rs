@@ -1,11 +1,111 @@
-//! Changes -> ordered, safe steps: per-kind generators, the dependency graph and its
-//! deterministic ordering, hazards and phases.
+//! Changes -> ordered, safe steps: per-kind generators (`kinds/`), the dependency graph and
+//! its deterministic ordering (`graph`), hazards and phases (on each [`Step`]).
 
+mod graph;
+mod kinds;
 pub mod step;
 
 pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step};
 
+use crate::diff::Change;
+use crate::model::{QName, Schema};
+use crate::render::quote;
 use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Knobs for step safety settings.
+#[derive(Clone, Debug)]
+pub struct PlanOptions {
+    /// `lock_timeout` of every step that takes a lock (short: a blocked DDL queues traffic).
+    pub lock_timeout: Duration,
+    /// `statement_timeout` of catalog-only steps.
+    pub statement_timeout: Duration,
+    /// `statement_timeout` of steps that scan or build (index builds, validation, rewrites).
+    pub long_statement_timeout: Duration,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            lock_timeout: Duration::from_secs(1),
+            statement_timeout: Duration::from_secs(60),
+            long_statement_timeout: Duration::from_secs(4 * 3600),
+        }
+    }
+}
+
+/// What generators see: options and both schemas.
+pub(crate) struct Ctx<'a> {
+    pub opts: &'a PlanOptions,
+    pub current: &'a Schema,
+    pub desired: &'a Schema,
+}
+
+impl Ctx<'_> {
+    /// A transactional expand-phase step with the lock and the default timeouts.
+    pub fn step(&self, summary: String, sql: String, lock: LockLevel, on: Option<&QName>) -> Step {
+        Step {
+            summary,
+            sql,
+            phase: Phase::Expand,
+            transactional: true,
+            lock,
+            lock_target: on.map(|q| q.to_string()),
+            lock_timeout: (lock != LockLevel::None).then_some(LockTimeout(self.opts.lock_timeout)),
+            statement_timeout: Some(StatementTimeout(self.opts.statement_timeout)),
+            hazards: Vec::new(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Marks a step as long-running (scans or builds): long statement timeout.
+    pub fn long(&self, mut s: Step) -> Step {
+        s.statement_timeout = Some(StatementTimeout(self.opts.long_statement_timeout));
+        s
+    }
+}
+
+impl Step {
+    pub fn non_transactional(mut self) -> Step {
+        self.transactional = false;
+        self.hazard(Hazard::NonTransactional)
+    }
+    pub fn hazard(mut self, h: Hazard) -> Step {
+        if !self.hazards.contains(&h) {
+            self.hazards.push(h);
+            self.hazards.sort();
+        }
+        self
+    }
+    pub fn note(mut self, n: impl Into<String>) -> Step {
+        self.notes.push(n.into());
+        self
+    }
+}
+
+/// Turns changes into ordered steps.
+pub fn build(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<Step> {
+    let ctx = Ctx {
+        opts,
+        current,
+        desired,
+    };
+    let chains: Vec<graph::Chain> = changes
+        .iter()
+        .flat_map(|c| kinds::generate(&ctx, c))
+        .collect();
+    graph::order(chains, current, desired)
+}
+
+/// `ALTER TABLE <q> ` prefix.
+pub(crate) fn alter_table(q: &QName) -> String {
+    format!("ALTER TABLE {}", quote::qname(q))
+}
 
 /// Which way a plan file goes: `plan.sql` is forward, `inverse.sql` is its rollback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,7 +141,11 @@ pub struct Plan {
 impl Plan {
     /// Every hazard of every step, deduplicated and sorted.
     pub fn hazards(&self) -> Vec<Hazard> {
-        let mut h: Vec<Hazard> = self.steps.iter().flat_map(|s| s.hazards.iter().copied()).collect();
+        let mut h: Vec<Hazard> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.hazards.iter().copied())
+            .collect();
         h.sort();
         h.dedup();
         h

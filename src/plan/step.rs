@@ -35,7 +35,10 @@ impl LockLevel {
     }
 
     pub fn parse(s: &str) -> Option<LockLevel> {
-        ALL_LOCKS.iter().copied().find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
+        ALL_LOCKS
+            .iter()
+            .copied()
+            .find(|l| l.as_str().eq_ignore_ascii_case(s.trim()))
     }
 
     /// Whether the lock conflicts with ordinary reads or writes, so that waiting for it queues

@@ -1,0 +1,203 @@
+//! The typed changes `diff` produces. No SQL here: `plan` turns each into steps.
+
+use crate::model::*;
+
+/// One semantic difference between the current and the desired schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    CreateSchema(String),
+    DropSchema(String),
+    CreateExtension(Extension),
+    DropExtension(Extension),
+    CreateCollation(Collation),
+    DropCollation(Collation),
+    CreateType(TypeDef),
+    DropType(TypeDef),
+    /// `ALTER TYPE ... ADD VALUE`, placed before/after an existing label.
+    AddEnumValue {
+        ty: QName,
+        value: String,
+        position: EnumPosition,
+    },
+    AlterDomain {
+        name: QName,
+        from: Domain,
+        to: Domain,
+    },
+    CreateSequence(Sequence),
+    DropSequence(Sequence),
+    AlterSequence {
+        from: Sequence,
+        to: Sequence,
+    },
+    /// `ALTER SEQUENCE ... OWNED BY` (a separate change: ownership needs the column to exist).
+    SetSequenceOwner {
+        sequence: QName,
+        owner: Option<(QName, String)>,
+    },
+    CreateTable(Table),
+    DropTable(Table),
+    AlterTable {
+        from: Table,
+        to: Table,
+        kinds: Vec<TableChange>,
+    },
+    AddColumn {
+        table: QName,
+        column: Column,
+    },
+    DropColumn {
+        table: QName,
+        column: Column,
+    },
+    AlterColumn {
+        table: QName,
+        from: Column,
+        to: Column,
+        kinds: Vec<ColumnChange>,
+    },
+    AddConstraint {
+        table: QName,
+        constraint: Constraint,
+        /// The table exists with rows (not created in this plan): use the online form.
+        existing_table: bool,
+    },
+    DropConstraint {
+        table: QName,
+        constraint: Constraint,
+    },
+    ValidateConstraint {
+        table: QName,
+        constraint: Constraint,
+    },
+    CreateIndex {
+        index: Index,
+        existing_table: bool,
+    },
+    DropIndex {
+        index: Index,
+        existing_table: bool,
+    },
+    CreateView(View),
+    /// `CREATE OR REPLACE VIEW`: same leading columns, so dependents stay.
+    ReplaceView {
+        from: View,
+        to: View,
+    },
+    DropView(View),
+    CreateFunction(Function),
+    /// `CREATE OR REPLACE FUNCTION`: same signature and result.
+    ReplaceFunction {
+        from: Function,
+        to: Function,
+    },
+    DropFunction(Function),
+    CreateTrigger(Trigger),
+    DropTrigger(Trigger),
+    SetTriggerEnabled {
+        trigger: Trigger,
+    },
+    CreatePolicy(Policy),
+    DropPolicy(Policy),
+    AlterPolicy {
+        from: Policy,
+        to: Policy,
+    },
+    SetComment {
+        on: ObjectId,
+        comment: Option<String>,
+    },
+    Grant(Grant),
+    Revoke(Grant),
+    AlterDefaultPrivilege {
+        entry: DefaultPrivilege,
+        /// true: make the entry exist; false: remove it.
+        add: bool,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EnumPosition {
+    Last,
+    Before(String),
+    After(String),
+}
+
+/// What changed on a column, in the order the plan applies them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ColumnChange {
+    DropDefault,
+    DropIdentity,
+    DropExpression,
+    Type,
+    DropNotNull,
+    SetDefault,
+    SetNotNull,
+    AddIdentity,
+    SetIdentityKind,
+    IdentityOptions,
+}
+
+/// Table-level changes other than columns and constraints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TableChange {
+    Logged,
+    Options,
+    RowLevelSecurity,
+    ForceRowLevelSecurity,
+    ReplicaIdentity,
+    Inherits,
+    AccessMethod,
+}
+
+impl Change {
+    /// The object the change is about, for ordering ties and messages.
+    pub fn object(&self) -> ObjectId {
+        use Change::*;
+        match self {
+            CreateSchema(n) | DropSchema(n) => ObjectId::Schema(n.clone()),
+            CreateExtension(e) | DropExtension(e) => ObjectId::Extension(e.name.clone()),
+            CreateCollation(c) | DropCollation(c) => ObjectId::Collation(c.name.clone()),
+            CreateType(t) | DropType(t) => ObjectId::Type(t.name.clone()),
+            AddEnumValue { ty, .. } => ObjectId::Type(ty.clone()),
+            AlterDomain { name, .. } => ObjectId::Type(name.clone()),
+            CreateSequence(s) | DropSequence(s) => ObjectId::Sequence(s.name.clone()),
+            AlterSequence { to, .. } => ObjectId::Sequence(to.name.clone()),
+            SetSequenceOwner { sequence, .. } => ObjectId::Sequence(sequence.clone()),
+            CreateTable(t) | DropTable(t) => ObjectId::Table(t.name.clone()),
+            AlterTable { to, .. } => ObjectId::Table(to.name.clone()),
+            AddColumn { table, column } | DropColumn { table, column } => {
+                ObjectId::Column(table.clone(), column.name.clone())
+            }
+            AlterColumn { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
+            AddConstraint {
+                table, constraint, ..
+            }
+            | DropConstraint { table, constraint }
+            | ValidateConstraint { table, constraint } => {
+                ObjectId::Constraint(table.clone(), constraint.name.clone())
+            }
+            CreateIndex { index, .. } | DropIndex { index, .. } => {
+                ObjectId::Index(index.name.clone())
+            }
+            CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),
+            ReplaceView { to, .. } => ObjectId::View(to.name.clone()),
+            CreateFunction(f) | DropFunction(f) => {
+                ObjectId::Function(f.name.clone(), f.identity_args.clone())
+            }
+            ReplaceFunction { to, .. } => {
+                ObjectId::Function(to.name.clone(), to.identity_args.clone())
+            }
+            CreateTrigger(t) | DropTrigger(t) | SetTriggerEnabled { trigger: t } => {
+                ObjectId::Trigger(t.table.clone(), t.name.clone())
+            }
+            CreatePolicy(p) | DropPolicy(p) => ObjectId::Policy(p.table.clone(), p.name.clone()),
+            AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.clone()),
+            SetComment { on, .. } => on.clone(),
+            Grant(g) | Revoke(g) => g.on.clone(),
+            AlterDefaultPrivilege { entry, .. } => {
+                ObjectId::Schema(entry.schema.clone().unwrap_or_default())
+            }
+        }
+    }
+}

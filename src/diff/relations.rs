@@ -1,0 +1,368 @@
+//! Sequences, tables (with their columns and constraints) and indexes.
+
+use super::{Change, ColumnChange, Differ, TableChange};
+use crate::model::*;
+
+pub(super) fn find_replacements(d: &mut Differ) {
+    for (name, want) in &d.desired.tables {
+        let Some(have) = d.current.tables.get(name) else {
+            continue;
+        };
+        if table_needs_replace(have, want) {
+            d.replaced.insert(ObjectId::Table(name.clone()));
+            continue;
+        }
+        for col in &want.columns {
+            let Some(old) = have.columns.iter().find(|c| c.name == col.name) else {
+                continue;
+            };
+            let id = ObjectId::Column(name.clone(), col.name.clone());
+            if old.generated != col.generated && col.generated.is_some() {
+                d.replaced.insert(id);
+            } else if old.type_name != col.type_name || old.collation != col.collation {
+                d.retyped.insert(id);
+            }
+        }
+        for (cname, con) in &want.constraints {
+            let Some(old) = have.constraints.get(cname) else {
+                continue;
+            };
+            if old.definition != con.definition
+                || old.kind != con.kind
+                || (old.validated && !con.validated)
+            {
+                d.replaced
+                    .insert(ObjectId::Constraint(name.clone(), cname.clone()));
+            }
+        }
+    }
+    for (name, want) in &d.desired.indexes {
+        if d.current
+            .indexes
+            .get(name)
+            .is_some_and(|have| have.definition != want.definition)
+        {
+            d.replaced.insert(ObjectId::Index(name.clone()));
+        }
+    }
+}
+
+/// A table that must be dropped and created: it changes between ordinary and partitioned,
+/// gets another partition key, or moves to another partitioned parent.
+fn table_needs_replace(have: &Table, want: &Table) -> bool {
+    have.kind != want.kind
+        || have.partition_key != want.partition_key
+        || have.partition_of != want.partition_of
+}
+
+pub(super) fn diff_sequences(d: &mut Differ) {
+    for (name, want) in &d.desired.sequences {
+        let id = ObjectId::Sequence(name.clone());
+        match d.current.sequences.get(name) {
+            None => {
+                d.push(Change::CreateSequence(want.clone()));
+                d.created(id);
+                if want.owned_by.is_some() {
+                    d.push(Change::SetSequenceOwner {
+                        sequence: name.clone(),
+                        owner: want.owned_by.clone(),
+                    });
+                }
+            }
+            Some(have) => {
+                let mut h = have.clone();
+                h.owned_by = want.owned_by.clone();
+                if h != *want {
+                    d.push(Change::AlterSequence {
+                        from: have.clone(),
+                        to: want.clone(),
+                    });
+                }
+                let owner_gone = owner_dropped(d, have);
+                if have.owned_by != want.owned_by || (owner_gone && want.owned_by.is_some()) {
+                    if owner_gone {
+                        // Detach first so dropping the old owner column does not take the
+                        // sequence along.
+                        d.push(Change::SetSequenceOwner {
+                            sequence: name.clone(),
+                            owner: None,
+                        });
+                    }
+                    if want.owned_by.is_some() || !owner_gone {
+                        d.push(Change::SetSequenceOwner {
+                            sequence: name.clone(),
+                            owner: want.owned_by.clone(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    for (name, have) in &d.current.sequences {
+        if !d.desired.sequences.contains_key(name) && !owner_dropped(d, have) {
+            d.push(Change::DropSequence(have.clone()));
+        }
+    }
+}
+
+/// Whether the column owning the sequence disappears (taking an owned sequence with it).
+fn owner_dropped(d: &Differ, seq: &Sequence) -> bool {
+    let Some((table, column)) = &seq.owned_by else {
+        return false;
+    };
+    let col = ObjectId::Column(table.clone(), column.clone());
+    !d.desired.contains(&col)
+        || d.is_replaced(&ObjectId::Table(table.clone()))
+        || d.is_replaced(&col)
+}
+
+pub(super) fn diff_tables(d: &mut Differ) {
+    for (name, want) in &d.desired.tables {
+        let id = ObjectId::Table(name.clone());
+        match d.current.tables.get(name) {
+            None => create_table(d, want),
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropTable(have.clone()));
+                create_table(d, want);
+            }
+            Some(have) => alter_table(d, have, want),
+        }
+    }
+    for (name, have) in &d.current.tables {
+        if !d.desired.tables.contains_key(name) {
+            d.push(Change::DropTable(have.clone()));
+        }
+    }
+}
+
+fn create_table(d: &mut Differ, t: &Table) {
+    d.push(Change::CreateTable(t.clone()));
+    d.created(ObjectId::Table(t.name.clone()));
+    for c in &t.columns {
+        d.created(ObjectId::Column(t.name.clone(), c.name.clone()));
+    }
+    for con in t.constraints.values().filter(|c| c.is_local) {
+        d.push(Change::AddConstraint {
+            table: t.name.clone(),
+            constraint: con.clone(),
+            existing_table: false,
+        });
+        d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
+    }
+}
+
+fn alter_table(d: &mut Differ, have: &Table, want: &Table) {
+    let kinds = table_changes(have, want);
+    if !kinds.is_empty() {
+        d.push(Change::AlterTable {
+            from: have.clone(),
+            to: want.clone(),
+            kinds,
+        });
+    }
+    diff_columns(d, have, want);
+    diff_constraints(d, have, want);
+}
+
+fn table_changes(have: &Table, want: &Table) -> Vec<TableChange> {
+    let mut k = Vec::new();
+    if have.unlogged != want.unlogged {
+        k.push(TableChange::Logged);
+    }
+    if have.options != want.options {
+        k.push(TableChange::Options);
+    }
+    if have.rls_enabled != want.rls_enabled {
+        k.push(TableChange::RowLevelSecurity);
+    }
+    if have.rls_forced != want.rls_forced {
+        k.push(TableChange::ForceRowLevelSecurity);
+    }
+    if have.replica_identity != want.replica_identity {
+        k.push(TableChange::ReplicaIdentity);
+    }
+    if have.inherits != want.inherits {
+        k.push(TableChange::Inherits);
+    }
+    if have.access_method != want.access_method {
+        k.push(TableChange::AccessMethod);
+    }
+    k
+}
+
+fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
+    let t = &want.name;
+    for col in &want.columns {
+        let id = ObjectId::Column(t.clone(), col.name.clone());
+        match have.columns.iter().find(|c| c.name == col.name) {
+            None if col.inherited && !col.is_local => {}
+            None => {
+                d.push(Change::AddColumn {
+                    table: t.clone(),
+                    column: col.clone(),
+                });
+                d.created(id);
+            }
+            Some(old) if d.is_replaced(&id) => {
+                d.push(Change::DropColumn {
+                    table: t.clone(),
+                    column: old.clone(),
+                });
+                d.push(Change::AddColumn {
+                    table: t.clone(),
+                    column: col.clone(),
+                });
+                d.created(id);
+            }
+            Some(old) => {
+                let kinds = column_changes(old, col);
+                if !kinds.is_empty() {
+                    d.push(Change::AlterColumn {
+                        table: t.clone(),
+                        from: old.clone(),
+                        to: col.clone(),
+                        kinds,
+                    });
+                }
+            }
+        }
+    }
+    for old in &have.columns {
+        let gone = !want.columns.iter().any(|c| c.name == old.name);
+        if gone && !(old.inherited && !old.is_local) {
+            d.push(Change::DropColumn {
+                table: t.clone(),
+                column: old.clone(),
+            });
+        }
+    }
+}
+
+fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
+    use ColumnChange::*;
+    let mut k = Vec::new();
+    let retype = old.type_name != new.type_name || old.collation != new.collation;
+    if old.default.is_some() && (old.default != new.default || retype) {
+        k.push(DropDefault);
+    }
+    if old.identity.is_some() && new.identity.is_none() {
+        k.push(DropIdentity);
+    }
+    if old.generated.is_some() && new.generated.is_none() {
+        k.push(DropExpression);
+    }
+    if retype && !(new.inherited && !new.is_local) {
+        k.push(Type);
+    }
+    if old.not_null && !new.not_null {
+        k.push(DropNotNull);
+    }
+    if new.default.is_some() && (old.default != new.default || retype) {
+        k.push(SetDefault);
+    }
+    if !old.not_null && new.not_null && new.identity.is_none() {
+        k.push(SetNotNull);
+    }
+    match (&old.identity, &new.identity) {
+        (None, Some(_)) => k.push(AddIdentity),
+        (Some(a), Some(b)) => {
+            if a.always != b.always {
+                k.push(SetIdentityKind);
+            }
+            if a.sequence_options != b.sequence_options {
+                k.push(IdentityOptions);
+            }
+        }
+        _ => {}
+    }
+    k
+}
+
+fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
+    let t = &want.name;
+    for (name, con) in &want.constraints {
+        let id = ObjectId::Constraint(t.clone(), name.clone());
+        match have.constraints.get(name) {
+            None if !con.is_local => {}
+            Some(old) if d.is_replaced(&id) => {
+                d.push(Change::DropConstraint {
+                    table: t.clone(),
+                    constraint: old.clone(),
+                });
+                add_constraint(d, t, con);
+            }
+            None => add_constraint(d, t, con),
+            Some(old) if !old.validated && con.validated => d.push(Change::ValidateConstraint {
+                table: t.clone(),
+                constraint: con.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, old) in &have.constraints {
+        if !want.constraints.contains_key(name) && old.is_local {
+            d.push(Change::DropConstraint {
+                table: t.clone(),
+                constraint: old.clone(),
+            });
+        }
+    }
+}
+
+fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
+    d.push(Change::AddConstraint {
+        table: t.clone(),
+        constraint: con.clone(),
+        existing_table: true,
+    });
+    d.created(ObjectId::Constraint(t.clone(), con.name.clone()));
+}
+
+/// Whether the table (or materialized view) an index is on exists before the plan and keeps
+/// its rows: not created, dropped or replaced.
+fn table_kept(d: &Differ, t: &QName) -> bool {
+    let id = d.relation_id(t);
+    d.current.contains(&id) && d.desired.contains(&id) && !d.is_replaced(&id)
+}
+
+pub(super) fn diff_indexes(d: &mut Differ) {
+    for (name, want) in &d.desired.indexes {
+        if want.parent_index.is_some() {
+            continue; // created by its parent index on the partitioned table
+        }
+        let id = ObjectId::Index(name.clone());
+        let existing_table = table_kept(d, &want.table);
+        match d.current.indexes.get(name) {
+            Some(have) if d.is_replaced(&id) || !table_kept(d, &have.table) => {
+                if table_kept(d, &have.table) {
+                    d.push(Change::DropIndex {
+                        index: have.clone(),
+                        existing_table,
+                    });
+                }
+                d.push(Change::CreateIndex {
+                    index: want.clone(),
+                    existing_table,
+                });
+                d.created(id);
+            }
+            Some(have) if table_kept(d, &have.table) => {}
+            _ => {
+                d.push(Change::CreateIndex {
+                    index: want.clone(),
+                    existing_table,
+                });
+                d.created(id);
+            }
+        }
+    }
+    for (name, have) in &d.current.indexes {
+        let table_gone = !table_kept(d, &have.table);
+        if !d.desired.indexes.contains_key(name) && have.parent_index.is_none() && !table_gone {
+            d.push(Change::DropIndex {
+                index: have.clone(),
+                existing_table: true,
+            });
+        }
+    }
+}

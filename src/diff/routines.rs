@@ -1,0 +1,190 @@
+//! Views, materialized views, functions, triggers and policies: objects defined by text that
+//! PostgreSQL prints back, changed in place when PostgreSQL allows it, else replaced.
+
+use super::{Change, Differ};
+use crate::model::*;
+
+pub(super) fn find_replacements(d: &mut Differ) {
+    for (name, want) in &d.desired.views {
+        if let Some(have) = d.current.views.get(name) {
+            if have != want && !view_replaceable(have, want) {
+                d.replaced.insert(ObjectId::View(name.clone()));
+            }
+        }
+    }
+    for (key, want) in &d.desired.functions {
+        if let Some(have) = d.current.functions.get(key) {
+            if have != want && !function_replaceable(have, want) {
+                d.replaced
+                    .insert(ObjectId::Function(key.0.clone(), key.1.clone()));
+            }
+        }
+    }
+    for (key, want) in &d.desired.triggers {
+        if let Some(have) = d.current.triggers.get(key) {
+            if have.definition != want.definition {
+                d.replaced
+                    .insert(ObjectId::Trigger(key.0.clone(), key.1.clone()));
+            }
+        }
+    }
+    for (key, want) in &d.desired.policies {
+        if let Some(have) = d.current.policies.get(key) {
+            if have.command != want.command || have.permissive != want.permissive {
+                d.replaced
+                    .insert(ObjectId::Policy(key.0.clone(), key.1.clone()));
+            }
+        }
+    }
+}
+
+/// `CREATE OR REPLACE VIEW` keeps dependents but only allows new columns at the end, with the
+/// existing ones unchanged in name and type; materialized views cannot be replaced.
+fn view_replaceable(have: &View, want: &View) -> bool {
+    !have.materialized
+        && !want.materialized
+        && want.columns.len() >= have.columns.len()
+        && have.columns.iter().zip(&want.columns).all(|(a, b)| a == b)
+}
+
+/// `CREATE OR REPLACE FUNCTION` cannot change the result type, the kind or parameter names
+/// and defaults.
+fn function_replaceable(have: &Function, want: &Function) -> bool {
+    have.kind == want.kind
+        && have.result == want.result
+        && have.arguments == want.arguments
+        && have.kind != FunctionKind::Aggregate
+}
+
+pub(super) fn diff_views(d: &mut Differ) {
+    for (name, want) in &d.desired.views {
+        let id = ObjectId::View(name.clone());
+        match d.current.views.get(name) {
+            None => {
+                d.push(Change::CreateView(want.clone()));
+                d.created(id);
+            }
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropView(have.clone()));
+                d.push(Change::CreateView(want.clone()));
+                d.created(id);
+            }
+            Some(have) if have != want => d.push(Change::ReplaceView {
+                from: have.clone(),
+                to: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (name, have) in &d.current.views {
+        if !d.desired.views.contains_key(name) {
+            d.push(Change::DropView(have.clone()));
+        }
+    }
+}
+
+pub(super) fn diff_functions(d: &mut Differ) {
+    for (key, want) in &d.desired.functions {
+        let id = ObjectId::Function(key.0.clone(), key.1.clone());
+        match d.current.functions.get(key) {
+            None => {
+                d.push(Change::CreateFunction(want.clone()));
+                d.created(id);
+            }
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropFunction(have.clone()));
+                d.push(Change::CreateFunction(want.clone()));
+                d.created(id);
+            }
+            Some(have) if have != want => d.push(Change::ReplaceFunction {
+                from: have.clone(),
+                to: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (key, have) in &d.current.functions {
+        if !d.desired.functions.contains_key(key) {
+            d.push(Change::DropFunction(have.clone()));
+        }
+    }
+}
+
+/// Whether the table of a trigger or policy is dropped (taking them along).
+fn table_dropped(d: &Differ, t: &QName) -> bool {
+    let id = d.relation_id(t);
+    !d.desired.contains(&id) || d.is_replaced(&id)
+}
+
+pub(super) fn diff_triggers(d: &mut Differ) {
+    for (key, want) in &d.desired.triggers {
+        let id = ObjectId::Trigger(key.0.clone(), key.1.clone());
+        let have = d
+            .current
+            .triggers
+            .get(key)
+            .filter(|_| !table_dropped(d, &key.0));
+        match have {
+            None => {
+                d.push(Change::CreateTrigger(want.clone()));
+                d.created(id);
+                if want.enabled != 'O' {
+                    d.push(Change::SetTriggerEnabled {
+                        trigger: want.clone(),
+                    });
+                }
+            }
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropTrigger(have.clone()));
+                d.push(Change::CreateTrigger(want.clone()));
+                d.created(id);
+                if want.enabled != 'O' {
+                    d.push(Change::SetTriggerEnabled {
+                        trigger: want.clone(),
+                    });
+                }
+            }
+            Some(have) if have.enabled != want.enabled => d.push(Change::SetTriggerEnabled {
+                trigger: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (key, have) in &d.current.triggers {
+        if !d.desired.triggers.contains_key(key) && !table_dropped(d, &key.0) {
+            d.push(Change::DropTrigger(have.clone()));
+        }
+    }
+}
+
+pub(super) fn diff_policies(d: &mut Differ) {
+    for (key, want) in &d.desired.policies {
+        let id = ObjectId::Policy(key.0.clone(), key.1.clone());
+        let have = d
+            .current
+            .policies
+            .get(key)
+            .filter(|_| !table_dropped(d, &key.0));
+        match have {
+            None => {
+                d.push(Change::CreatePolicy(want.clone()));
+                d.created(id);
+            }
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropPolicy(have.clone()));
+                d.push(Change::CreatePolicy(want.clone()));
+                d.created(id);
+            }
+            Some(have) if have != want => d.push(Change::AlterPolicy {
+                from: have.clone(),
+                to: want.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    for (key, have) in &d.current.policies {
+        if !d.desired.policies.contains_key(key) && !table_dropped(d, &key.0) {
+            d.push(Change::DropPolicy(have.clone()));
+        }
+    }
+}

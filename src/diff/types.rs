@@ -1,0 +1,156 @@
+//! Schemas, extensions, collations and types (enum, composite, range, domain).
+
+use super::{Change, Differ, EnumPosition};
+use crate::model::*;
+
+/// Types that cannot be changed in place: a different kind, a changed composite or range, a
+/// domain over another base type, an enum that loses or reorders labels.
+pub(super) fn find_replacements(d: &mut Differ) {
+    for (name, want) in &d.desired.types {
+        let Some(have) = d.current.types.get(name) else {
+            continue;
+        };
+        if have != want && !alterable(&have.kind, &want.kind) {
+            d.replaced.insert(ObjectId::Type(name.clone()));
+        }
+    }
+    for (name, want) in &d.desired.collations {
+        if d.current
+            .collations
+            .get(name)
+            .is_some_and(|have| have != want)
+        {
+            d.replaced.insert(ObjectId::Collation(name.clone()));
+        }
+    }
+}
+
+fn alterable(have: &TypeKind, want: &TypeKind) -> bool {
+    match (have, want) {
+        (TypeKind::Enum(a), TypeKind::Enum(b)) => enum_only_adds(a, b),
+        (TypeKind::Domain(a), TypeKind::Domain(b)) => {
+            a.base_type == b.base_type && a.collation == b.collation
+        }
+        _ => false,
+    }
+}
+
+/// Whether `to` keeps every label of `from` in the same relative order.
+fn enum_only_adds(from: &[String], to: &[String]) -> bool {
+    let kept: Vec<&String> = to.iter().filter(|l| from.contains(l)).collect();
+    kept.len() == from.len() && kept.iter().zip(from).all(|(a, b)| *a == b)
+}
+
+pub(super) fn diff_namespaces(d: &mut Differ) {
+    for name in d.desired.schemas.keys() {
+        if !d.current.schemas.contains_key(name) {
+            d.push(Change::CreateSchema(name.clone()));
+            d.created(ObjectId::Schema(name.clone()));
+        }
+    }
+    for name in d.current.schemas.keys() {
+        if !d.desired.schemas.contains_key(name) {
+            d.push(Change::DropSchema(name.clone()));
+        }
+    }
+    for (name, want) in &d.desired.extensions {
+        match d.current.extensions.get(name) {
+            None => {
+                d.push(Change::CreateExtension(want.clone()));
+                d.created(ObjectId::Extension(name.clone()));
+            }
+            Some(have) if have.schema != want.schema => {
+                d.push(Change::DropExtension(have.clone()));
+                d.push(Change::CreateExtension(want.clone()));
+                d.created(ObjectId::Extension(name.clone()));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, have) in &d.current.extensions {
+        if !d.desired.extensions.contains_key(name) {
+            d.push(Change::DropExtension(have.clone()));
+        }
+    }
+    for (name, want) in &d.desired.collations {
+        let id = ObjectId::Collation(name.clone());
+        match d.current.collations.get(name) {
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropCollation(have.clone()));
+                d.push(Change::CreateCollation(want.clone()));
+                d.created(id);
+            }
+            Some(_) => {}
+            None => {
+                d.push(Change::CreateCollation(want.clone()));
+                d.created(id);
+            }
+        }
+    }
+    for (name, have) in &d.current.collations {
+        if !d.desired.collations.contains_key(name) {
+            d.push(Change::DropCollation(have.clone()));
+        }
+    }
+}
+
+pub(super) fn diff_types(d: &mut Differ) {
+    for (name, want) in &d.desired.types {
+        let id = ObjectId::Type(name.clone());
+        match d.current.types.get(name) {
+            None => {
+                d.push(Change::CreateType(want.clone()));
+                d.created(id);
+            }
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropType(have.clone()));
+                d.push(Change::CreateType(want.clone()));
+                d.created(id);
+            }
+            Some(have) => alter_type(d, have, want),
+        }
+    }
+    for (name, have) in &d.current.types {
+        if !d.desired.types.contains_key(name) {
+            d.push(Change::DropType(have.clone()));
+        }
+    }
+}
+
+fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
+    match (&have.kind, &want.kind) {
+        (TypeKind::Enum(from), TypeKind::Enum(to)) => {
+            for (i, label) in to.iter().enumerate() {
+                if from.contains(label) {
+                    continue;
+                }
+                let position = match to[..i].iter().rev().find(|l| from.contains(l)) {
+                    Some(prev) => EnumPosition::After(prev.clone()),
+                    None => match to[i + 1..].iter().find(|l| from.contains(l)) {
+                        Some(next) => EnumPosition::Before(next.clone()),
+                        None => EnumPosition::Last,
+                    },
+                };
+                d.push(Change::AddEnumValue {
+                    ty: want.name.clone(),
+                    value: label.clone(),
+                    position,
+                });
+            }
+        }
+        (TypeKind::Domain(from), TypeKind::Domain(to)) if from != to => {
+            for (name, _) in &to.constraints {
+                let id = ObjectId::DomainConstraint(want.name.clone(), name.clone());
+                if !from.constraints.contains_key(name) || d.is_replaced(&id) {
+                    d.created(id);
+                }
+            }
+            d.push(Change::AlterDomain {
+                name: want.name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
+        }
+        _ => {}
+    }
+}

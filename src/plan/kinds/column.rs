@@ -1,0 +1,238 @@
+//! Columns: add, drop and alter (type, default, NOT NULL, identity, generated).
+
+use crate::diff::ColumnChange;
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
+use crate::render::quote::{ident, qname};
+
+/// A column definition as in `CREATE TABLE` / `ADD COLUMN`.
+pub fn definition(c: &Column) -> String {
+    let mut s = format!("{} {}", ident(&c.name), c.type_name);
+    if let Some(coll) = &c.collation {
+        s.push_str(&format!(" COLLATE {}", qname(coll)));
+    }
+    if let Some(g) = &c.generated {
+        s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+    }
+    if let Some(id) = &c.identity {
+        s.push_str(&identity_clause(id));
+    }
+    if let Some(d) = &c.default {
+        s.push_str(&format!(" DEFAULT {d}"));
+    }
+    if c.not_null {
+        s.push_str(" NOT NULL");
+    }
+    s
+}
+
+fn identity_clause(id: &Identity) -> String {
+    let kind = if id.always { "ALWAYS" } else { "BY DEFAULT" };
+    if id.sequence_options.is_empty() {
+        format!(" GENERATED {kind} AS IDENTITY")
+    } else {
+        format!(
+            " GENERATED {kind} AS IDENTITY ({})",
+            id.sequence_options.join(" ")
+        )
+    }
+}
+
+fn col_id(t: &QName, c: &str) -> ObjectId {
+    ObjectId::Column(t.clone(), c.to_string())
+}
+
+pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
+    let mut step = ctx.step(
+        format!("add column {}.{}", t, c.name),
+        format!("{} ADD COLUMN {};", alter_table(t), definition(c)),
+        LockLevel::AccessExclusive,
+        Some(t),
+    );
+    if c.generated.is_some() || c.identity.is_some() {
+        step = ctx
+            .long(step)
+            .hazard(Hazard::TableRewrite)
+            .note("a generated or identity column is filled by rewriting the table");
+    } else if c.not_null && c.default.is_none() {
+        step = step.note("NOT NULL without a default: fails if the table has rows");
+    }
+    let mut n = Node::new(step, col_id(t, &c.name));
+    n.produces.push(col_id(t, &c.name));
+    vec![n]
+}
+
+pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
+    let step = ctx
+        .step(
+            format!("drop column {}.{}", t, c.name),
+            format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name)),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .hazard(Hazard::DataLoss)
+        .hazard(Hazard::Irreversible);
+    let mut n = Node::new(step, col_id(t, &c.name));
+    n.removes.push(col_id(t, &c.name));
+    n.is_drop = true;
+    vec![n]
+}
+
+/// One `ALTER TABLE` with the column's sub-commands in a safe order, except `SET NOT NULL`
+/// on a table with rows, which goes through a validated CHECK (see [`set_not_null_online`]).
+pub fn alter(
+    ctx: &Ctx,
+    t: &QName,
+    from: &Column,
+    to: &Column,
+    kinds: &[ColumnChange],
+) -> Vec<Chain> {
+    use ColumnChange::*;
+    let col = ident(&to.name);
+    let id = col_id(t, &to.name);
+    let existing = ctx
+        .current
+        .tables
+        .get(t)
+        .is_some_and(|tb| tb.kind == TableKind::Ordinary);
+    let mut parts = Vec::new();
+    let mut online_not_null = false;
+    for k in kinds {
+        match k {
+            DropDefault => parts.push(format!("ALTER COLUMN {col} DROP DEFAULT")),
+            DropIdentity => parts.push(format!("ALTER COLUMN {col} DROP IDENTITY")),
+            DropExpression => parts.push(format!("ALTER COLUMN {col} DROP EXPRESSION")),
+            Type => {
+                let coll = to
+                    .collation
+                    .as_ref()
+                    .map(|c| format!(" COLLATE {}", qname(c)))
+                    .unwrap_or_default();
+                parts.push(format!(
+                    "ALTER COLUMN {col} TYPE {}{coll} USING {col}::{}",
+                    to.type_name, to.type_name
+                ))
+            }
+            DropNotNull => parts.push(format!("ALTER COLUMN {col} DROP NOT NULL")),
+            SetDefault => parts.push(format!(
+                "ALTER COLUMN {col} SET DEFAULT {}",
+                to.default.as_deref().unwrap_or("NULL")
+            )),
+            SetNotNull if existing => online_not_null = true,
+            SetNotNull => parts.push(format!("ALTER COLUMN {col} SET NOT NULL")),
+            AddIdentity => {
+                let idn = to.identity.as_ref().expect("AddIdentity has an identity");
+                parts.push(format!("ALTER COLUMN {col} ADD{}", identity_clause(idn)));
+            }
+            SetIdentityKind => {
+                let always = to.identity.as_ref().is_some_and(|i| i.always);
+                let k = if always { "ALWAYS" } else { "BY DEFAULT" };
+                parts.push(format!("ALTER COLUMN {col} SET GENERATED {k}"));
+            }
+            IdentityOptions => {
+                let opts = to
+                    .identity
+                    .as_ref()
+                    .map(|i| i.sequence_options.clone())
+                    .unwrap_or_default();
+                for o in opts {
+                    parts.push(format!("ALTER COLUMN {col} SET {o}"));
+                }
+            }
+        }
+    }
+    let mut chains = Vec::new();
+    if !parts.is_empty() {
+        let mut step = ctx.step(
+            format!("alter column {}.{}", t, to.name),
+            format!("{}\n    {};", alter_table(t), parts.join(",\n    ")),
+            LockLevel::AccessExclusive,
+            Some(t),
+        );
+        let retype = kinds.contains(&Type);
+        if retype {
+            step = ctx
+                .long(step)
+                .hazard(Hazard::TableRewrite)
+                .hazard(Hazard::AccessExclusiveLock)
+                .note(format!(
+                    "type {} -> {}: may rewrite the table under lock",
+                    from.type_name, to.type_name
+                ));
+        }
+        if kinds.contains(&SetNotNull) && !existing {
+            step = ctx.long(step);
+        }
+        let mut n = Node::new(step, id.clone());
+        n.produces.push(id.clone());
+        if retype {
+            n.removes.push(id.clone());
+        }
+        n.releases = released(ctx, &id);
+        chains.push(vec![n]);
+    }
+    if online_not_null {
+        chains.push(set_not_null_online(ctx, t, &to.name));
+    }
+    chains
+}
+
+/// What the column depended on before and no longer does (a dropped default's sequence ...).
+fn released(ctx: &Ctx, id: &ObjectId) -> Vec<ObjectId> {
+    let now: Vec<&ObjectId> = ctx.desired.dependencies_of(id).collect();
+    ctx.current
+        .dependencies_of(id)
+        .filter(|d| !now.contains(d))
+        .cloned()
+        .collect()
+}
+
+/// `SET NOT NULL` without a long ACCESS EXCLUSIVE scan: add `CHECK (c IS NOT NULL) NOT VALID`
+/// (brief lock), `VALIDATE` it (SHARE UPDATE EXCLUSIVE: reads and writes go on), then
+/// `SET NOT NULL`, which PostgreSQL 12+ proves from the valid CHECK without scanning, and drop
+/// the helper CHECK.
+pub fn set_not_null_online(ctx: &Ctx, t: &QName, column: &str) -> Chain {
+    let id = col_id(t, column);
+    let check = helper_name(&t.name, column);
+    let at = alter_table(t);
+    let c = ident(column);
+    let ck = ident(&check);
+    let add = ctx.step(
+        format!("add NOT NULL check on {t}.{column} (not valid)"),
+        format!("{at} ADD CONSTRAINT {ck} CHECK ({c} IS NOT NULL) NOT VALID;"),
+        LockLevel::AccessExclusive,
+        Some(t),
+    );
+    let validate = ctx
+        .long(ctx.step(
+            format!("validate NOT NULL check on {t}.{column}"),
+            format!("{at} VALIDATE CONSTRAINT {ck};"),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    let set = ctx
+        .step(
+            format!("set NOT NULL on {t}.{column}"),
+            format!("{at} ALTER COLUMN {c} SET NOT NULL;\n{at} DROP CONSTRAINT {ck};"),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("the validated check proves the column has no NULLs: no scan under lock");
+    let mut nodes: Vec<Node> = [add, validate, set]
+        .into_iter()
+        .map(|s| Node::new(s, id.clone()))
+        .collect();
+    nodes[0].needs.push(id);
+    nodes
+}
+
+/// Name of the temporary NOT NULL check, within PostgreSQL's 63-byte identifier limit.
+fn helper_name(table: &str, column: &str) -> String {
+    let mut s = format!("{table}_{column}_not_null");
+    while s.len() > 63 {
+        s.remove(0);
+    }
+    s
+}

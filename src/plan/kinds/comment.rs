@@ -1,0 +1,75 @@
+//! `COMMENT ON` any object; also how an object is named in `COMMENT` and `GRANT` statements.
+
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{Ctx, LockLevel};
+use crate::render::quote::{ident, literal, qname};
+
+/// The object as `COMMENT ON` names it: `TABLE public.t`, `COLUMN public.t.c`,
+/// `FUNCTION public.f(integer)`, `CONSTRAINT c ON public.t` ... Looks the object up in either
+/// schema to tell views from materialized views, domains from types, procedures from functions.
+pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
+    let find_view = |q: &QName| {
+        ctx.desired
+            .views
+            .get(q)
+            .or_else(|| ctx.current.views.get(q))
+    };
+    let find_type = |q: &QName| {
+        ctx.desired
+            .types
+            .get(q)
+            .or_else(|| ctx.current.types.get(q))
+    };
+    match id {
+        ObjectId::Schema(n) => format!("SCHEMA {}", ident(n)),
+        ObjectId::Extension(n) => format!("EXTENSION {}", ident(n)),
+        ObjectId::Collation(q) => format!("COLLATION {}", qname(q)),
+        ObjectId::Type(q) => match find_type(q).map(|t| &t.kind) {
+            Some(TypeKind::Domain(_)) => format!("DOMAIN {}", qname(q)),
+            _ => format!("TYPE {}", qname(q)),
+        },
+        ObjectId::DomainConstraint(q, c) => {
+            format!("CONSTRAINT {} ON DOMAIN {}", ident(c), qname(q))
+        }
+        ObjectId::Sequence(q) => format!("SEQUENCE {}", qname(q)),
+        ObjectId::Table(q) => format!("TABLE {}", qname(q)),
+        ObjectId::Column(q, c) => format!("COLUMN {}.{}", qname(q), ident(c)),
+        ObjectId::Constraint(q, c) => format!("CONSTRAINT {} ON {}", ident(c), qname(q)),
+        ObjectId::Index(q) => format!("INDEX {}", qname(q)),
+        ObjectId::View(q) => match find_view(q) {
+            Some(v) if v.materialized => format!("MATERIALIZED VIEW {}", qname(q)),
+            _ => format!("VIEW {}", qname(q)),
+        },
+        ObjectId::Function(q, args) => {
+            let key = (q.clone(), args.clone());
+            let f = ctx
+                .desired
+                .functions
+                .get(&key)
+                .or_else(|| ctx.current.functions.get(&key));
+            let kw = match f.map(|f| f.kind) {
+                Some(FunctionKind::Procedure) => "PROCEDURE",
+                Some(FunctionKind::Aggregate) => "AGGREGATE",
+                _ => "FUNCTION",
+            };
+            format!("{kw} {}({args})", qname(q))
+        }
+        ObjectId::Trigger(q, t) => format!("TRIGGER {} ON {}", ident(t), qname(q)),
+        ObjectId::Policy(q, p) => format!("POLICY {} ON {}", ident(p), qname(q)),
+    }
+}
+
+pub fn set(ctx: &Ctx, on: &ObjectId, text: Option<&str>) -> Chain {
+    let value = text.map(literal).unwrap_or_else(|| "NULL".to_string());
+    let verb = if text.is_some() { "set" } else { "remove" };
+    let step = ctx.step(
+        format!("{verb} comment on {on}"),
+        format!("COMMENT ON {} IS {value};", object_ref(ctx, on)),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, on.clone());
+    n.needs.push(on.clone());
+    vec![n]
+}

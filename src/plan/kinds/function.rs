@@ -1,0 +1,72 @@
+//! Functions, procedures and aggregates.
+
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{Ctx, LockLevel};
+use crate::render::quote::qname;
+
+fn id(f: &Function) -> ObjectId {
+    ObjectId::Function(f.name.clone(), f.identity_args.clone())
+}
+
+fn kind(f: &Function) -> &'static str {
+    match f.kind {
+        FunctionKind::Function => "function",
+        FunctionKind::Procedure => "procedure",
+        FunctionKind::Aggregate => "aggregate",
+    }
+}
+
+/// The definition as PostgreSQL prints it, terminated. Bodies are not checked at creation
+/// (`check_function_bodies = off`, as pg_dump does): a function may name tables that a later
+/// step creates.
+fn definition(f: &Function) -> String {
+    let d = f.definition.trim_end();
+    let d = d.strip_suffix(';').unwrap_or(d);
+    format!("SET LOCAL check_function_bodies = off;\n{d};")
+}
+
+pub fn create(ctx: &Ctx, f: &Function) -> Chain {
+    let step = ctx.step(
+        format!("create {} {}({})", kind(f), f.name, f.identity_args),
+        definition(f),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id(f));
+    n.produces.push(id(f));
+    vec![n]
+}
+
+pub fn replace(ctx: &Ctx, from: &Function, to: &Function) -> Chain {
+    let step = ctx.step(
+        format!("replace {} {}({})", kind(to), to.name, to.identity_args),
+        definition(to),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id(to));
+    n.produces.push(id(to));
+    let now: Vec<&ObjectId> = ctx.desired.dependencies_of(&id(to)).collect();
+    n.releases = ctx
+        .current
+        .dependencies_of(&id(from))
+        .filter(|d| !now.contains(d))
+        .cloned()
+        .collect();
+    vec![n]
+}
+
+pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
+    let kw = kind(f).to_uppercase();
+    let step = ctx.step(
+        format!("drop {} {}({})", kind(f), f.name, f.identity_args),
+        format!("DROP {kw} {}({});", qname(&f.name), f.identity_args),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id(f));
+    n.removes.push(id(f));
+    n.is_drop = true;
+    vec![n]
+}

@@ -1,0 +1,115 @@
+//! Privileges (`GRANT` / `REVOKE`) and default privileges.
+
+use super::comment::object_ref;
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{Ctx, LockLevel};
+use crate::render::quote::{ident, qname};
+
+fn grantee(g: &str) -> String {
+    if g.eq_ignore_ascii_case("public") {
+        "PUBLIC".to_string()
+    } else {
+        ident(g)
+    }
+}
+
+/// `SELECT ON TABLE t`, `SELECT (c) ON TABLE t`, `USAGE ON SEQUENCE s`, `EXECUTE ON FUNCTION f(int)`.
+fn target(ctx: &Ctx, g: &Grant) -> String {
+    match &g.on {
+        ObjectId::Column(t, c) => format!("{} ({}) ON TABLE {}", g.privilege, ident(c), qname(t)),
+        ObjectId::View(q) | ObjectId::Table(q) => format!("{} ON TABLE {}", g.privilege, qname(q)),
+        ObjectId::Function(q, args) => {
+            let r = object_ref(ctx, &g.on);
+            let kw = if r.starts_with("PROCEDURE") {
+                "PROCEDURE"
+            } else {
+                "FUNCTION"
+            };
+            format!("{} ON {kw} {}({args})", g.privilege, qname(q))
+        }
+        other => format!("{} ON {}", g.privilege, object_ref(ctx, other)),
+    }
+}
+
+pub fn grant(ctx: &Ctx, g: &Grant) -> Chain {
+    let opt = if g.with_grant_option {
+        " WITH GRANT OPTION"
+    } else {
+        ""
+    };
+    let step = ctx.step(
+        format!("grant {} on {} to {}", g.privilege, g.on, g.grantee),
+        format!("GRANT {} TO {}{opt};", target(ctx, g), grantee(&g.grantee)),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, g.on.clone());
+    n.needs.push(g.on.clone());
+    vec![n]
+}
+
+pub fn revoke(ctx: &Ctx, g: &Grant) -> Chain {
+    let step = ctx.step(
+        format!("revoke {} on {} from {}", g.privilege, g.on, g.grantee),
+        format!("REVOKE {} FROM {};", target(ctx, g), grantee(&g.grantee)),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, g.on.clone());
+    n.releases.push(g.on.clone());
+    vec![n]
+}
+
+/// `ALTER DEFAULT PRIVILEGES`: affects objects created later, so it runs after the plan's
+/// creates (it sorts last and needs only its schema).
+pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {
+    let in_schema = e
+        .schema
+        .as_ref()
+        .map(|s| format!(" IN SCHEMA {}", ident(s)))
+        .unwrap_or_default();
+    let grant = add == e.granted;
+    let action = if grant {
+        let opt = if e.with_grant_option {
+            " WITH GRANT OPTION"
+        } else {
+            ""
+        };
+        format!(
+            "GRANT {} ON {} TO {}{opt}",
+            e.privilege,
+            e.object_type,
+            grantee(&e.grantee)
+        )
+    } else {
+        format!(
+            "REVOKE {} ON {} FROM {}",
+            e.privilege,
+            e.object_type,
+            grantee(&e.grantee)
+        )
+    };
+    let sql = format!(
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {}{in_schema} {action};",
+        ident(&e.for_role)
+    );
+    let verb = if grant { "grant" } else { "revoke" };
+    let step = ctx.step(
+        format!(
+            "default privileges: {verb} {} on {} for {}",
+            e.privilege, e.object_type, e.grantee
+        ),
+        sql,
+        LockLevel::None,
+        None,
+    );
+    let schema = ObjectId::Schema(e.schema.clone().unwrap_or_default());
+    let mut n = Node::new(step, schema.clone());
+    if e.schema.is_some() {
+        n.needs.push(schema);
+    }
+    // After every other create: a ZZZ-sorting object keeps it at the end among ready steps.
+    n.is_drop = true;
+    vec![n]
+}

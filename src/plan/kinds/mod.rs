@@ -1,0 +1,90 @@
+//! One generator module per object kind: each turns a [`Change`] into chains of graph nodes
+//! (steps plus the objects they produce, remove, need and release).
+
+mod column;
+mod comment;
+mod constraint;
+mod function;
+mod grant;
+mod index;
+mod namespace;
+mod policy;
+mod sequence;
+mod table;
+mod trigger;
+mod types;
+mod view;
+
+use super::graph::Chain;
+use super::Ctx;
+use crate::diff::Change;
+
+/// Generates the nodes of one change. Exhaustive: a new change kind does not compile until it
+/// has a generator.
+pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
+    use Change::*;
+    match change {
+        CreateSchema(n) => vec![namespace::create_schema(ctx, n)],
+        DropSchema(n) => vec![namespace::drop_schema(ctx, n)],
+        CreateExtension(e) => vec![namespace::create_extension(ctx, e)],
+        DropExtension(e) => vec![namespace::drop_extension(ctx, e)],
+        CreateCollation(c) => vec![namespace::create_collation(ctx, c)],
+        DropCollation(c) => vec![namespace::drop_collation(ctx, c)],
+        CreateType(t) => vec![types::create(ctx, t)],
+        DropType(t) => vec![types::drop(ctx, t)],
+        AddEnumValue {
+            ty,
+            value,
+            position,
+        } => vec![types::add_enum_value(ctx, ty, value, position)],
+        AlterDomain { name, from, to } => vec![types::alter_domain(ctx, name, from, to)],
+        CreateSequence(s) => vec![sequence::create(ctx, s)],
+        DropSequence(s) => vec![sequence::drop(ctx, s)],
+        AlterSequence { from, to } => vec![sequence::alter(ctx, from, to)],
+        SetSequenceOwner { sequence, owner } => vec![sequence::set_owner(ctx, sequence, owner)],
+        CreateTable(t) => vec![table::create(ctx, t)],
+        DropTable(t) => vec![table::drop(ctx, t)],
+        AlterTable { from, to, kinds } => vec![table::alter(ctx, from, to, kinds)],
+        AddColumn { table, column } => vec![column::add(ctx, table, column)],
+        DropColumn { table, column } => vec![column::drop(ctx, table, column)],
+        AlterColumn {
+            table,
+            from,
+            to,
+            kinds,
+        } => column::alter(ctx, table, from, to, kinds),
+        AddConstraint {
+            table,
+            constraint,
+            existing_table,
+        } => vec![constraint::add(ctx, table, constraint, *existing_table)],
+        DropConstraint { table, constraint } => vec![constraint::drop(ctx, table, constraint)],
+        ValidateConstraint { table, constraint } => {
+            vec![constraint::validate(ctx, table, constraint)]
+        }
+        CreateIndex {
+            index,
+            existing_table,
+        } => vec![index::create(ctx, index, *existing_table)],
+        DropIndex {
+            index,
+            existing_table,
+        } => vec![index::drop(ctx, index, *existing_table)],
+        CreateView(v) => vec![view::create(ctx, v)],
+        ReplaceView { from, to } => vec![view::replace(ctx, from, to)],
+        DropView(v) => vec![view::drop(ctx, v)],
+        CreateFunction(f) => vec![function::create(ctx, f)],
+        ReplaceFunction { from, to } => vec![function::replace(ctx, from, to)],
+        DropFunction(f) => vec![function::drop(ctx, f)],
+        CreateTrigger(t) => vec![trigger::create(ctx, t)],
+        DropTrigger(t) => vec![trigger::drop(ctx, t)],
+        SetTriggerEnabled { trigger } => vec![trigger::set_enabled(ctx, trigger)],
+        CreatePolicy(p) => vec![policy::create(ctx, p)],
+        DropPolicy(p) => vec![policy::drop(ctx, p)],
+        AlterPolicy { from, to } => vec![policy::alter(ctx, from, to)],
+        SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
+        Grant(g) => vec![grant::grant(ctx, g)],
+        Revoke(g) => vec![grant::revoke(ctx, g)],
+        AlterDefaultPrivilege { entry, add } => vec![grant::default_privilege(ctx, entry, *add)],
+    }
+}

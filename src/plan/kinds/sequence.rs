@@ -1,0 +1,113 @@
+//! Sequences and their `OWNED BY` column.
+
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{Ctx, Hazard, LockLevel};
+use crate::render::quote::{ident, qname};
+
+fn options(s: &Sequence) -> String {
+    let cycle = if s.cycle { "CYCLE" } else { "NO CYCLE" };
+    format!(
+        "AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {} {cycle}",
+        s.data_type, s.increment, s.min_value, s.max_value, s.start, s.cache
+    )
+}
+
+/// Owner columns are attached by a separate `OWNED BY` step, so they are not needed first.
+fn owner_columns(s: &Sequence, schema: &Schema) -> Vec<ObjectId> {
+    schema
+        .dependencies_of(&ObjectId::Sequence(s.name.clone()))
+        .filter(|d| matches!(d, ObjectId::Column(..) | ObjectId::Table(_)))
+        .cloned()
+        .collect()
+}
+
+pub fn create(ctx: &Ctx, s: &Sequence) -> Chain {
+    let id = ObjectId::Sequence(s.name.clone());
+    let unlogged = if s.unlogged { "UNLOGGED " } else { "" };
+    let step = ctx.step(
+        format!("create sequence {}", s.name),
+        format!(
+            "CREATE {unlogged}SEQUENCE {} {};",
+            qname(&s.name),
+            options(s)
+        ),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n.claims.push(s.name.clone());
+    n.ignore_needs = owner_columns(s, ctx.desired);
+    vec![n]
+}
+
+pub fn drop(ctx: &Ctx, s: &Sequence) -> Chain {
+    let id = ObjectId::Sequence(s.name.clone());
+    let step = ctx
+        .step(
+            format!("drop sequence {}", s.name),
+            format!("DROP SEQUENCE {};", qname(&s.name)),
+            LockLevel::AccessExclusive,
+            Some(&s.name),
+        )
+        .hazard(Hazard::DataLoss);
+    let mut n = Node::new(step, id.clone());
+    n.removes.push(id);
+    n.frees.push(s.name.clone());
+    n.ignore_needs = owner_columns(s, ctx.current);
+    n.is_drop = true;
+    vec![n]
+}
+
+pub fn alter(ctx: &Ctx, from: &Sequence, to: &Sequence) -> Chain {
+    let id = ObjectId::Sequence(to.name.clone());
+    let mut sql = format!("ALTER SEQUENCE {} {};", qname(&to.name), options(to));
+    if from.unlogged != to.unlogged {
+        let l = if to.unlogged { "UNLOGGED" } else { "LOGGED" };
+        sql.push_str(&format!("\nALTER SEQUENCE {} SET {l};", qname(&to.name)));
+    }
+    let step = ctx.step(
+        format!("alter sequence {}", to.name),
+        sql,
+        LockLevel::RowExclusive,
+        Some(&to.name),
+    );
+    let mut n = Node::new(step, id);
+    n.ignore_needs = owner_columns(to, ctx.desired);
+    vec![n]
+}
+
+pub fn set_owner(ctx: &Ctx, seq: &QName, owner: &Option<(QName, String)>) -> Chain {
+    let id = ObjectId::Sequence(seq.clone());
+    let (target, needs) = match owner {
+        Some((t, c)) => (
+            format!("{}.{}", qname(t), ident(c)),
+            vec![ObjectId::Column(t.clone(), c.clone())],
+        ),
+        None => ("NONE".to_string(), Vec::new()),
+    };
+    let step = ctx.step(
+        format!("set owner of sequence {seq} to {}", target.replace('"', "")),
+        format!("ALTER SEQUENCE {} OWNED BY {target};", qname(seq)),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id.clone());
+    n.needs = needs;
+    n.needs.push(id);
+    if owner.is_none() {
+        // Detaching must happen before the old owner column goes.
+        n.releases = owner_columns_current(ctx, seq);
+    }
+    vec![n]
+}
+
+fn owner_columns_current(ctx: &Ctx, seq: &QName) -> Vec<ObjectId> {
+    ctx.current
+        .sequences
+        .get(seq)
+        .and_then(|s| s.owned_by.clone())
+        .map(|(t, c)| vec![ObjectId::Column(t, c)])
+        .unwrap_or_default()
+}

@@ -1,0 +1,319 @@
+//! Tables: create (ordinary, partitioned, partitions, inheritance children), drop, and
+//! table-level properties (logged, storage options, RLS, replica identity, inheritance).
+
+use super::column;
+use crate::diff::TableChange;
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
+use crate::render::quote::{ident, qname};
+
+fn create_sql(t: &Table, parent: Option<&Table>) -> String {
+    let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
+    let name = qname(&t.name);
+    let mut sql = match &t.partition_of {
+        Some((p, bound)) => format!(
+            "CREATE {unlogged}TABLE {name} PARTITION OF {} {bound}",
+            qname(p)
+        ),
+        None => {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| c.is_local || !c.inherited)
+                .map(|c| format!("    {}", column::definition(c)))
+                .collect();
+            let body = if cols.is_empty() {
+                "()".to_string()
+            } else {
+                format!("(\n{}\n)", cols.join(",\n"))
+            };
+            let mut s = format!("CREATE {unlogged}TABLE {name} {body}");
+            if !t.inherits.is_empty() {
+                let p: Vec<String> = t.inherits.iter().map(qname).collect();
+                s.push_str(&format!(" INHERITS ({})", p.join(", ")));
+            }
+            s
+        }
+    };
+    if let Some(k) = &t.partition_key {
+        sql.push_str(&format!(" PARTITION BY {k}"));
+    }
+    if let Some(am) = &t.access_method {
+        sql.push_str(&format!(" USING {}", ident(am)));
+    }
+    if !t.options.is_empty() {
+        sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
+    }
+    sql.push(';');
+    for extra in partition_column_fixes(t, parent) {
+        sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
+    }
+    for extra in properties_sql(t) {
+        sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
+    }
+    sql
+}
+
+/// A partition takes its columns from the parent; defaults and NOT NULL set on the partition
+/// itself are applied after it is created.
+fn partition_column_fixes(t: &Table, parent: Option<&Table>) -> Vec<String> {
+    let Some(parent) = parent else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    for c in &t.columns {
+        let p = parent.columns.iter().find(|pc| pc.name == c.name);
+        let (pdef, pnn) = p
+            .map(|p| (p.default.clone(), p.not_null))
+            .unwrap_or((None, false));
+        if c.default != pdef {
+            match &c.default {
+                Some(d) => v.push(format!("ALTER COLUMN {} SET DEFAULT {d}", ident(&c.name))),
+                None => v.push(format!("ALTER COLUMN {} DROP DEFAULT", ident(&c.name))),
+            }
+        }
+        if c.not_null && !pnn {
+            v.push(format!("ALTER COLUMN {} SET NOT NULL", ident(&c.name)));
+        }
+    }
+    v
+}
+
+/// Properties a fresh table gets after `CREATE TABLE`.
+fn properties_sql(t: &Table) -> Vec<String> {
+    let mut v = Vec::new();
+    if t.rls_enabled {
+        v.push("ENABLE ROW LEVEL SECURITY".to_string());
+    }
+    if t.rls_forced {
+        v.push("FORCE ROW LEVEL SECURITY".to_string());
+    }
+    if !matches!(
+        t.replica_identity,
+        ReplicaIdentity::Default | ReplicaIdentity::Index(_)
+    ) {
+        v.push(replica_identity_sql(&t.replica_identity));
+    }
+    v
+}
+
+fn replica_identity_sql(r: &ReplicaIdentity) -> String {
+    match r {
+        ReplicaIdentity::Default => "REPLICA IDENTITY DEFAULT".into(),
+        ReplicaIdentity::Nothing => "REPLICA IDENTITY NOTHING".into(),
+        ReplicaIdentity::Full => "REPLICA IDENTITY FULL".into(),
+        ReplicaIdentity::Index(i) => format!("REPLICA IDENTITY USING INDEX {}", ident(i)),
+    }
+}
+
+fn replica_index_needs(t: &Table) -> Vec<ObjectId> {
+    match &t.replica_identity {
+        ReplicaIdentity::Index(i) => vec![
+            ObjectId::Index(QName::new(t.name.schema.clone(), i.clone())),
+            ObjectId::Constraint(t.name.clone(), i.clone()),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+pub fn create(ctx: &Ctx, t: &Table) -> Chain {
+    let id = ObjectId::Table(t.name.clone());
+    let parent = t
+        .partition_of
+        .as_ref()
+        .and_then(|(p, _)| ctx.desired.tables.get(p));
+    let lock_on = t
+        .partition_of
+        .as_ref()
+        .map(|(p, _)| p)
+        .or(t.inherits.first());
+    let lock = if lock_on.is_some() {
+        LockLevel::AccessExclusive
+    } else {
+        LockLevel::None
+    };
+    let step = ctx.step(
+        format!("create table {}", t.name),
+        create_sql(t, parent),
+        lock,
+        lock_on,
+    );
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n.produces.extend(
+        t.columns
+            .iter()
+            .map(|c| ObjectId::Column(t.name.clone(), c.name.clone())),
+    );
+    n.needs
+        .extend(t.inherits.iter().map(|p| ObjectId::Table(p.clone())));
+    if let Some((p, _)) = &t.partition_of {
+        n.needs.push(ObjectId::Table(p.clone()));
+    }
+    n.claims.push(t.name.clone());
+    // REPLICA IDENTITY USING INDEX needs its index: set it in a later step instead.
+    if !replica_index_needs(t).is_empty() {
+        let mut rest = alter_replica_identity(ctx, t);
+        rest.insert(0, n);
+        return rest;
+    }
+    vec![n]
+}
+
+fn alter_replica_identity(ctx: &Ctx, t: &Table) -> Chain {
+    let step = ctx.step(
+        format!("set replica identity of {}", t.name),
+        format!(
+            "{} {};",
+            alter_table(&t.name),
+            replica_identity_sql(&t.replica_identity)
+        ),
+        LockLevel::AccessExclusive,
+        Some(&t.name),
+    );
+    let mut n = Node::new(step, ObjectId::Table(t.name.clone()));
+    n.needs = replica_index_needs(t);
+    vec![n]
+}
+
+/// Everything PostgreSQL drops together with the table.
+fn owned_parts(t: &Table, schema: &Schema) -> Vec<ObjectId> {
+    let mut v: Vec<ObjectId> = t
+        .columns
+        .iter()
+        .map(|c| ObjectId::Column(t.name.clone(), c.name.clone()))
+        .collect();
+    v.extend(
+        t.constraints
+            .keys()
+            .map(|c| ObjectId::Constraint(t.name.clone(), c.clone())),
+    );
+    v.extend(
+        schema
+            .indexes
+            .values()
+            .filter(|i| i.table == t.name)
+            .map(|i| ObjectId::Index(i.name.clone())),
+    );
+    v.extend(
+        schema
+            .triggers
+            .keys()
+            .filter(|k| k.0 == t.name)
+            .map(|k| ObjectId::Trigger(k.0.clone(), k.1.clone())),
+    );
+    v.extend(
+        schema
+            .policies
+            .keys()
+            .filter(|k| k.0 == t.name)
+            .map(|k| ObjectId::Policy(k.0.clone(), k.1.clone())),
+    );
+    v.extend(
+        schema
+            .sequences
+            .values()
+            .filter(|s| s.owned_by.as_ref().is_some_and(|(ot, _)| *ot == t.name))
+            .map(|s| ObjectId::Sequence(s.name.clone())),
+    );
+    // Partitions go with their partitioned table.
+    v.extend(
+        schema
+            .tables
+            .values()
+            .filter(|c| c.partition_of.as_ref().is_some_and(|(p, _)| *p == t.name))
+            .map(|c| ObjectId::Table(c.name.clone())),
+    );
+    v
+}
+
+pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
+    let id = ObjectId::Table(t.name.clone());
+    let step = ctx
+        .step(
+            format!("drop table {}", t.name),
+            format!("DROP TABLE {};", qname(&t.name)),
+            LockLevel::AccessExclusive,
+            Some(&t.name),
+        )
+        .hazard(Hazard::DataLoss)
+        .hazard(Hazard::Irreversible);
+    let mut n = Node::new(step, id.clone());
+    n.removes.push(id);
+    n.removes.extend(owned_parts(t, ctx.current));
+    n.frees.push(t.name.clone());
+    n.is_drop = true;
+    vec![n]
+}
+
+pub fn alter(ctx: &Ctx, from: &Table, to: &Table, kinds: &[TableChange]) -> Chain {
+    let at = alter_table(&to.name);
+    let mut sql = Vec::new();
+    let mut hazards = Vec::new();
+    let mut needs = Vec::new();
+    for k in kinds {
+        match k {
+            TableChange::Logged => {
+                let l = if to.unlogged { "UNLOGGED" } else { "LOGGED" };
+                sql.push(format!("{at} SET {l};"));
+                hazards.push(Hazard::TableRewrite);
+            }
+            TableChange::Options => {
+                let gone: Vec<String> = from
+                    .options
+                    .iter()
+                    .map(|o| o.split('=').next().unwrap_or(o).to_string())
+                    .filter(|k| !to.options.iter().any(|o| o.split('=').next() == Some(k)))
+                    .collect();
+                if !gone.is_empty() {
+                    sql.push(format!("{at} RESET ({});", gone.join(", ")));
+                }
+                if !to.options.is_empty() {
+                    sql.push(format!("{at} SET ({});", to.options.join(", ")));
+                }
+            }
+            TableChange::RowLevelSecurity => {
+                let v = if to.rls_enabled { "ENABLE" } else { "DISABLE" };
+                sql.push(format!("{at} {v} ROW LEVEL SECURITY;"));
+            }
+            TableChange::ForceRowLevelSecurity => {
+                let v = if to.rls_forced { "FORCE" } else { "NO FORCE" };
+                sql.push(format!("{at} {v} ROW LEVEL SECURITY;"));
+            }
+            TableChange::ReplicaIdentity => {
+                sql.push(format!(
+                    "{at} {};",
+                    replica_identity_sql(&to.replica_identity)
+                ));
+                needs.extend(replica_index_needs(to));
+            }
+            TableChange::Inherits => {
+                for p in from.inherits.iter().filter(|p| !to.inherits.contains(p)) {
+                    sql.push(format!("{at} NO INHERIT {};", qname(p)));
+                }
+                for p in to.inherits.iter().filter(|p| !from.inherits.contains(p)) {
+                    sql.push(format!("{at} INHERIT {};", qname(p)));
+                    needs.push(ObjectId::Table(p.clone()));
+                }
+            }
+            TableChange::AccessMethod => {
+                let am = to.access_method.clone().unwrap_or_else(|| "heap".into());
+                sql.push(format!("{at} SET ACCESS METHOD {};", ident(&am)));
+                hazards.push(Hazard::TableRewrite);
+            }
+        }
+    }
+    let mut step = ctx.step(
+        format!("alter table {}", to.name),
+        sql.join("\n"),
+        LockLevel::AccessExclusive,
+        Some(&to.name),
+    );
+    for h in hazards {
+        step = ctx.long(step.hazard(h));
+    }
+    let mut n = Node::new(step, ObjectId::Table(to.name.clone()));
+    n.needs = needs;
+    vec![n]
+}

@@ -1,0 +1,216 @@
+//! Enum, composite, range and domain types.
+
+use crate::diff::EnumPosition;
+use crate::model::*;
+use crate::plan::graph::{Chain, Node};
+use crate::plan::{Ctx, LockLevel};
+use crate::render::quote::{ident, literal, qname};
+
+fn collate(c: &Option<QName>) -> String {
+    c.as_ref()
+        .map(|q| format!(" COLLATE {}", qname(q)))
+        .unwrap_or_default()
+}
+
+fn create_sql(t: &TypeDef) -> String {
+    let name = qname(&t.name);
+    match &t.kind {
+        TypeKind::Enum(labels) => {
+            let l: Vec<String> = labels.iter().map(|s| literal(s)).collect();
+            format!("CREATE TYPE {name} AS ENUM ({});", l.join(", "))
+        }
+        TypeKind::Composite(attrs) => {
+            let a: Vec<String> = attrs
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {}{}",
+                        ident(&a.name),
+                        a.type_name,
+                        collate(&a.collation)
+                    )
+                })
+                .collect();
+            format!("CREATE TYPE {name} AS ({});", a.join(", "))
+        }
+        TypeKind::Range { subtype, options } => {
+            let mut o = vec![format!("subtype = {subtype}")];
+            o.extend(options.iter().cloned());
+            format!("CREATE TYPE {name} AS RANGE ({});", o.join(", "))
+        }
+        TypeKind::Domain(d) => {
+            let mut s = format!(
+                "CREATE DOMAIN {name} AS {}{}",
+                d.base_type,
+                collate(&d.collation)
+            );
+            if let Some(def) = &d.default {
+                s.push_str(&format!(" DEFAULT {def}"));
+            }
+            if d.not_null {
+                s.push_str(" NOT NULL");
+            }
+            for (cname, c) in d.constraints.iter().filter(|(_, c)| c.validated) {
+                s.push_str(&format!(" CONSTRAINT {} {}", ident(cname), c.definition));
+            }
+            s.push(';');
+            for (cname, c) in d.constraints.iter().filter(|(_, c)| !c.validated) {
+                s.push_str(&format!(
+                    "\nALTER DOMAIN {name} ADD CONSTRAINT {} {} NOT VALID;",
+                    ident(cname),
+                    c.definition
+                ));
+            }
+            s
+        }
+    }
+}
+
+fn domain_constraint_ids(t: &TypeDef) -> Vec<ObjectId> {
+    match &t.kind {
+        TypeKind::Domain(d) => d
+            .constraints
+            .keys()
+            .map(|c| ObjectId::DomainConstraint(t.name.clone(), c.clone()))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn word(t: &TypeDef) -> &'static str {
+    match t.kind {
+        TypeKind::Domain(_) => "domain",
+        _ => "type",
+    }
+}
+
+pub fn create(ctx: &Ctx, t: &TypeDef) -> Chain {
+    let id = ObjectId::Type(t.name.clone());
+    let step = ctx.step(
+        format!("create {} {}", word(t), t.name),
+        create_sql(t),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n.produces.extend(domain_constraint_ids(t));
+    n.claims.push(t.name.clone());
+    vec![n]
+}
+
+pub fn drop(ctx: &Ctx, t: &TypeDef) -> Chain {
+    let id = ObjectId::Type(t.name.clone());
+    let kw = if word(t) == "domain" {
+        "DOMAIN"
+    } else {
+        "TYPE"
+    };
+    let step = ctx.step(
+        format!("drop {} {}", word(t), t.name),
+        format!("DROP {kw} {};", qname(&t.name)),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, id.clone());
+    n.removes.push(id);
+    n.removes.extend(domain_constraint_ids(t));
+    n.frees.push(t.name.clone());
+    n.is_drop = true;
+    vec![n]
+}
+
+/// `ALTER TYPE ... ADD VALUE` runs outside a transaction: a value added in a transaction
+/// cannot be used before it commits, and before PostgreSQL 12 it is refused in one.
+pub fn add_enum_value(ctx: &Ctx, ty: &QName, value: &str, pos: &EnumPosition) -> Chain {
+    let id = ObjectId::Type(ty.clone());
+    let at = match pos {
+        EnumPosition::Last => String::new(),
+        EnumPosition::Before(l) => format!(" BEFORE {}", literal(l)),
+        EnumPosition::After(l) => format!(" AFTER {}", literal(l)),
+    };
+    let step = ctx
+        .step(
+            format!("add value {value:?} to enum {ty}"),
+            format!("ALTER TYPE {} ADD VALUE {}{at};", qname(ty), literal(value)),
+            LockLevel::None,
+            None,
+        )
+        .non_transactional();
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    vec![n]
+}
+
+pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chain {
+    let q = qname(name);
+    let mut sql = Vec::new();
+    let mut removes = Vec::new();
+    let mut produces = vec![ObjectId::Type(name.clone())];
+    for (c, old) in &from.constraints {
+        if to
+            .constraints
+            .get(c)
+            .is_none_or(|new| new.definition != old.definition)
+        {
+            sql.push(format!("ALTER DOMAIN {q} DROP CONSTRAINT {};", ident(c)));
+            removes.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
+        }
+    }
+    if from.default != to.default {
+        match &to.default {
+            Some(d) => sql.push(format!("ALTER DOMAIN {q} SET DEFAULT {d};")),
+            None => sql.push(format!("ALTER DOMAIN {q} DROP DEFAULT;")),
+        }
+    }
+    if from.not_null != to.not_null {
+        let verb = if to.not_null { "SET" } else { "DROP" };
+        sql.push(format!("ALTER DOMAIN {q} {verb} NOT NULL;"));
+    }
+    let mut validates = false;
+    for (c, new) in &to.constraints {
+        match from.constraints.get(c) {
+            Some(old) if old.definition == new.definition => {
+                if !old.validated && new.validated {
+                    sql.push(format!(
+                        "ALTER DOMAIN {q} VALIDATE CONSTRAINT {};",
+                        ident(c)
+                    ));
+                    validates = true;
+                } else if old.validated && !new.validated {
+                    sql.push(format!("ALTER DOMAIN {q} DROP CONSTRAINT {};", ident(c)));
+                    sql.push(format!(
+                        "ALTER DOMAIN {q} ADD CONSTRAINT {} {} NOT VALID;",
+                        ident(c),
+                        new.definition
+                    ));
+                }
+            }
+            _ => {
+                let nv = if new.validated { "" } else { " NOT VALID" };
+                sql.push(format!(
+                    "ALTER DOMAIN {q} ADD CONSTRAINT {} {}{nv};",
+                    ident(c),
+                    new.definition
+                ));
+                produces.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
+                validates |= new.validated;
+            }
+        }
+    }
+    let mut step = ctx.step(
+        format!("alter domain {name}"),
+        sql.join("\n"),
+        LockLevel::Share,
+        None,
+    );
+    if validates || (!from.not_null && to.not_null) {
+        step = ctx
+            .long(step)
+            .note("checks every column of this domain: scans the tables using it");
+    }
+    let mut n = Node::new(step, ObjectId::Type(name.clone()));
+    n.produces = produces;
+    n.removes = removes;
+    vec![n]
+}
