@@ -16,3 +16,4 @@ pub mod planfile;
 pub mod render;
 pub mod shadow;
 pub mod source;
+pub mod workflow;

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `schemaplan` binary: everything lives in the library; see `cli`.
+
+fn main() {
+    std::process::exit(schemaplan::cli::run());
+}

@@ -136,6 +136,7 @@ pub enum ColumnChange {
     AddIdentity,
     SetIdentityKind,
     IdentityOptions,
+    Compression,
 }
 
 /// Table-level changes other than columns and constraints.

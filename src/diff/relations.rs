@@ -17,7 +17,9 @@ pub(super) fn find_replacements(d: &mut Differ) {
                 continue;
             };
             let id = ObjectId::Column(name.clone(), col.name.clone());
-            if old.generated != col.generated && col.generated.is_some() {
+            let generated_changed =
+                old.generated != col.generated || old.generated_virtual != col.generated_virtual;
+            if generated_changed && col.generated.is_some() {
                 d.replaced.insert(id);
             } else if old.type_name != col.type_name || old.collation != col.collation {
                 d.retyped.insert(id);
@@ -262,6 +264,9 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     }
     if !old.not_null && new.not_null && new.identity.is_none() {
         k.push(SetNotNull);
+    }
+    if old.compression != new.compression {
+        k.push(Compression);
     }
     match (&old.identity, &new.identity) {
         (None, Some(_)) => k.push(AddIdentity),

@@ -92,7 +92,7 @@ fn deps_in(schema: &Schema, id: &ObjectId) -> Vec<ObjectId> {
 }
 
 /// Orders the chains' nodes; returns the steps in execution order.
-pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<Step> {
+pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(ObjectId, Step)> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
     for chain in chains {
@@ -171,7 +171,7 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<Step
 
 type Key = (bool, ObjectId, usize);
 
-fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<Step> {
+fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectId, Step)> {
     let n = nodes.len();
     let mut indeg = vec![0usize; n];
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -210,6 +210,9 @@ fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<Step> {
     let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
     order
         .into_iter()
-        .map(|i| slots[i].take().expect("each node once").step)
+        .map(|i| {
+            let n = slots[i].take().expect("each node once");
+            (n.object, n.step)
+        })
         .collect()
 }

@@ -8,7 +8,7 @@ pub mod step;
 pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step};
 
 use crate::diff::Change;
-use crate::model::{QName, Schema};
+use crate::model::{ObjectId, QName, Schema};
 use crate::render::quote;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -90,6 +90,19 @@ pub fn build(
     desired: &Schema,
     opts: &PlanOptions,
 ) -> Vec<Step> {
+    build_tagged(changes, current, desired, opts)
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect()
+}
+
+/// Like [`build`], with the object each step is about (used by `dump` to group files).
+pub fn build_tagged(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<(ObjectId, Step)> {
     let ctx = Ctx {
         opts,
         current,

@@ -9,11 +9,19 @@ use crate::render::quote::{ident, qname};
 /// A column definition as in `CREATE TABLE` / `ADD COLUMN`.
 pub fn definition(c: &Column) -> String {
     let mut s = format!("{} {}", ident(&c.name), c.type_name);
+    if let Some(m) = &c.compression {
+        s.push_str(&format!(" COMPRESSION {}", ident(m)));
+    }
     if let Some(coll) = &c.collation {
         s.push_str(&format!(" COLLATE {}", qname(coll)));
     }
     if let Some(g) = &c.generated {
-        s.push_str(&format!(" GENERATED ALWAYS AS ({g}) STORED"));
+        let how = if c.generated_virtual {
+            "VIRTUAL"
+        } else {
+            "STORED"
+        };
+        s.push_str(&format!(" GENERATED ALWAYS AS ({g}) {how}"));
     }
     if let Some(id) = &c.identity {
         s.push_str(&identity_clause(id));
@@ -129,6 +137,10 @@ pub fn alter(
                 let always = to.identity.as_ref().is_some_and(|i| i.always);
                 let k = if always { "ALWAYS" } else { "BY DEFAULT" };
                 parts.push(format!("ALTER COLUMN {col} SET GENERATED {k}"));
+            }
+            Compression => {
+                let m = to.compression.as_deref().unwrap_or("default");
+                parts.push(format!("ALTER COLUMN {col} SET COMPRESSION {}", ident(m)))
             }
             IdentityOptions => {
                 let opts = to

@@ -17,13 +17,13 @@ fn kind(f: &Function) -> &'static str {
     }
 }
 
-/// The definition as PostgreSQL prints it, terminated. Bodies are not checked at creation
-/// (`check_function_bodies = off`, as pg_dump does): a function may name tables that a later
-/// step creates.
+/// The definition as PostgreSQL prints it, terminated. (The executor runs with
+/// `check_function_bodies = off`, as pg_dump's output does: a body may name tables that a
+/// later step creates.)
 fn definition(f: &Function) -> String {
     let d = f.definition.trim_end();
     let d = d.strip_suffix(';').unwrap_or(d);
-    format!("SET LOCAL check_function_bodies = off;\n{d};")
+    format!("{d};")
 }
 
 pub fn create(ctx: &Ctx, f: &Function) -> Chain {

@@ -32,7 +32,23 @@ fn target(ctx: &Ctx, g: &Grant) -> String {
     }
 }
 
+/// Makes the entry true: a `GRANT` for a granted entry, a `REVOKE` for a revoked default.
 pub fn grant(ctx: &Ctx, g: &Grant) -> Chain {
+    if !g.granted {
+        return revoke_sql(ctx, g, true);
+    }
+    grant_sql(ctx, g)
+}
+
+/// Makes the entry false: the opposite statement.
+pub fn revoke(ctx: &Ctx, g: &Grant) -> Chain {
+    if !g.granted {
+        return grant_sql(ctx, g);
+    }
+    revoke_sql(ctx, g, false)
+}
+
+fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
     let opt = if g.with_grant_option {
         " WITH GRANT OPTION"
     } else {
@@ -49,7 +65,7 @@ pub fn grant(ctx: &Ctx, g: &Grant) -> Chain {
     vec![n]
 }
 
-pub fn revoke(ctx: &Ctx, g: &Grant) -> Chain {
+fn revoke_sql(ctx: &Ctx, g: &Grant, needs_object: bool) -> Chain {
     let step = ctx.step(
         format!("revoke {} on {} from {}", g.privilege, g.on, g.grantee),
         format!("REVOKE {} FROM {};", target(ctx, g), grantee(&g.grantee)),
@@ -57,7 +73,11 @@ pub fn revoke(ctx: &Ctx, g: &Grant) -> Chain {
         None,
     );
     let mut n = Node::new(step, g.on.clone());
-    n.releases.push(g.on.clone());
+    if needs_object {
+        n.needs.push(g.on.clone());
+    } else {
+        n.releases.push(g.on.clone());
+    }
     vec![n]
 }
 

@@ -1,0 +1,86 @@
+//! `schemaplan apply` and `schemaplan rollback`: run a reviewed plan file.
+
+use super::EXIT_OK;
+use crate::exec::{self, ApplyOptions, HazardAllow, PhaseSelect};
+use crate::plan::step::ALL_HAZARDS;
+use crate::plan::{Direction, Hazard};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// Database to change (default: $DATABASE_URL).
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub db: String,
+    /// The plan directory (plans/<id>).
+    pub plan_dir: PathBuf,
+    /// Which phase to run: expand (default), contract, or all.
+    #[arg(long, value_enum, default_value_t = PhaseArg::Expand)]
+    pub phase: PhaseArg,
+    /// Hazards to accept: a comma-separated list of names, or `all`.
+    #[arg(long, value_name = "KIND,...|all")]
+    pub allow_hazards: Option<String>,
+    /// Print what would run and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run even if the live schema is not the plan's `from` state.
+    #[arg(long)]
+    pub force: bool,
+    /// Fail at once if another apply holds the lock.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for another apply, in seconds.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    pub lock_wait: u64,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PhaseArg {
+    Expand,
+    Contract,
+    All,
+}
+
+fn hazards(s: &Option<String>) -> anyhow::Result<HazardAllow> {
+    let Some(s) = s else {
+        return Ok(HazardAllow::None);
+    };
+    if s.trim() == "all" {
+        return Ok(HazardAllow::All);
+    }
+    let mut set = std::collections::BTreeSet::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let h = Hazard::parse(part).ok_or_else(|| {
+            let names: Vec<&str> = ALL_HAZARDS.iter().map(|h| h.as_str()).collect();
+            anyhow::anyhow!(
+                "unknown hazard {part:?} in --allow-hazards; known: {}, or all",
+                names.join(", ")
+            )
+        })?;
+        set.insert(h);
+    }
+    Ok(HazardAllow::Some(set))
+}
+
+pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
+    let mut opts = ApplyOptions::new(a.db.clone(), a.plan_dir.clone());
+    opts.direction = direction;
+    opts.phase = match a.phase {
+        PhaseArg::Expand => PhaseSelect::Expand,
+        PhaseArg::Contract => PhaseSelect::Contract,
+        PhaseArg::All => PhaseSelect::All,
+    };
+    opts.allow_hazards = hazards(&a.allow_hazards)?;
+    opts.dry_run = a.dry_run;
+    opts.force = a.force;
+    opts.no_wait = a.no_wait;
+    opts.lock_wait = Duration::from_secs(a.lock_wait);
+    let mut progress = exec::stderr_progress();
+    let outcome = exec::apply(&opts, progress.as_mut())?;
+    for w in &outcome.warnings {
+        eprintln!("warning: {w}");
+    }
+    println!("{}", outcome.message);
+    // Failures arrive as errors; every outcome is a success.
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,32 @@
+//! `schemaplan dump`: write a live database's schema as schema files.
+
+use super::{start_shadow, ShadowArgs, EXIT_OK};
+use crate::catalog;
+use crate::db;
+use crate::plan::PlanOptions;
+use crate::workflow;
+use std::path::PathBuf;
+
+#[derive(clap::Args, Debug)]
+pub struct DumpArgs {
+    /// Database to read (default: $DATABASE_URL).
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub db: String,
+    /// Folder to write (must be empty or absent).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub shadow: ShadowArgs,
+}
+
+pub fn run(a: DumpArgs) -> anyhow::Result<i32> {
+    let mut client = db::connect(&a.db)?;
+    let schema = catalog::read(&mut client)?;
+    super::plan::report_unmodeled(&schema);
+    // What an empty database looks like (schema public ...), read from the shadow server.
+    let shadow = start_shadow(&a.shadow)?;
+    let empty = workflow::empty_schema(&shadow)?;
+    let files = workflow::dump_files(&empty, &schema, &PlanOptions::default(), &a.out)?;
+    println!("Wrote {} file(s) under {}", files.len(), a.out.display());
+    Ok(EXIT_OK)
+}

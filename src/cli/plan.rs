@@ -1,0 +1,125 @@
+//! `schemaplan plan`: schema files + database -> proven plan directory.
+
+use super::{start_shadow, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
+use crate::catalog;
+use crate::plan::{Direction, Plan, PlanOptions};
+use crate::render;
+use crate::source;
+use crate::workflow;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(clap::Args, Debug)]
+pub struct PlanArgs {
+    /// Database to plan against (default: $DATABASE_URL; without either, an empty database).
+    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    pub db: Option<String>,
+    /// Folder of schema files (*.sql, recursively).
+    #[arg(long, default_value = "schema", value_name = "DIR")]
+    pub schema: PathBuf,
+    #[command(flatten)]
+    pub shadow: ShadowArgs,
+    /// Plan directory to write (default: plans/<UTC timestamp>_<name>).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Name part of the plan directory.
+    #[arg(long, default_value = "plan")]
+    pub name: String,
+    /// Summary format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Exit with 2 when the plan has steps (0 when the database is already up to date).
+    #[arg(long)]
+    pub exit_code: bool,
+    /// lock_timeout for steps that take locks, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    pub lock_timeout_ms: u64,
+}
+
+pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
+    let src = source::load_dir(&a.schema)?;
+    let shadow = start_shadow(&a.shadow)?;
+    let current = workflow::current(a.db.as_deref(), &shadow)?;
+    if let Some(w) = current
+        .server_version_num
+        .and_then(|v| shadow.version_warning(v))
+    {
+        eprintln!("warning: {w}");
+    }
+    let desired = workflow::desired(&shadow, &src, &current.roles)?;
+    report_unmodeled(&desired);
+    let opts = PlanOptions {
+        lock_timeout: Duration::from_millis(a.lock_timeout_ms),
+        ..PlanOptions::default()
+    };
+    let planned = workflow::plan_both(&current.schema, &desired, &opts);
+    let report = workflow::prove(&shadow, &current.schema, &desired, &planned, &opts)?;
+    if let Some(p) = &report.rebuild_problem {
+        eprintln!(
+            "warning: the current schema could not be reproduced exactly in the shadow:\n{p}"
+        );
+    }
+    if let Some(p) = &report.inverse_problem {
+        eprintln!("warning: the inverse plan did not prove out: {p}");
+    }
+    let id = a
+        .out
+        .as_ref()
+        .and_then(|o| o.file_name())
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| format!("{}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), a.name));
+    let from = catalog::fingerprint(&current.schema);
+    let to = catalog::fingerprint(&desired);
+    let make = |direction, steps, from: &str, to: &str| Plan {
+        id: id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        direction,
+        from: from.to_string(),
+        to: to.to_string(),
+        steps,
+    };
+    let forward = make(Direction::Forward, planned.forward, &from, &to);
+    let inverse = make(Direction::Inverse, planned.inverse, &to, &from);
+    let empty = forward.steps.is_empty();
+    let dir = match (&a.out, empty) {
+        (Some(o), _) => Some(o.clone()),
+        (None, false) => Some(PathBuf::from("plans").join(&id)),
+        (None, true) => None,
+    };
+    if let Some(dir) = &dir {
+        render::write_plan_dir(dir, &forward, &inverse)
+            .with_context(|| format!("writing the plan to {}", dir.display()))?;
+    }
+    match a.format {
+        Format::Json => println!("{}", render::plan_json(&forward, &inverse)),
+        Format::Text => {
+            if empty {
+                println!(
+                    "No changes: the database already matches {}.",
+                    a.schema.display()
+                );
+            } else {
+                print!("{}", render::summary(&forward));
+            }
+            if let Some(dir) = &dir {
+                println!("Plan written to {}", dir.display());
+            }
+        }
+    }
+    Ok(if a.exit_code && !empty {
+        EXIT_DIFFERENCES
+    } else {
+        EXIT_OK
+    })
+}
+
+/// Objects schemaplan does not manage are reported, never silently skipped.
+pub(crate) fn report_unmodeled(s: &crate::model::Schema) {
+    for u in &s.unmodeled {
+        eprintln!(
+            "warning: {} {} is not modeled by schemaplan and is left as it is",
+            u.kind, u.identity
+        );
+    }
+}

@@ -1,0 +1,168 @@
+//! The pipeline the commands share: read the desired schema (schema files -> shadow ->
+//! catalog), read the current one (live database or empty), plan both directions, prove the
+//! plan on a scratch copy, and render a schema as statements (`dump`).
+//!
+//! The CLI modules only turn arguments into calls of these functions and results into output
+//! and exit codes.
+
+mod dump;
+mod prove;
+
+pub use dump::{dump_files, schema_statements};
+pub use prove::{describe, prove, ProofReport};
+
+use crate::catalog::{self, CatalogError};
+use crate::db::{self, DbError};
+use crate::diff;
+use crate::model::Schema;
+use crate::plan::{self, PlanOptions, Step};
+use crate::shadow::{self, LoadError, LoadStatement, Shadow, ShadowError};
+use crate::source::{SourceError, SourceSet};
+
+/// Everything that can stop a command before it changes anything.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkflowError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    #[error("{0}")]
+    Shadow(#[from] ShadowError),
+    #[error("{0}")]
+    Db(#[from] DbError),
+    #[error("reading the schema: {0}")]
+    Catalog(#[from] CatalogError),
+    #[error("loading the desired schema into the shadow database failed:\n{0}")]
+    Load(LoadError),
+    #[error("the plan failed its proof and was not written:\n{0}")]
+    Proof(String),
+    #[error("{what}: {message}")]
+    Io { what: String, message: String },
+}
+
+/// The current side of a plan.
+pub struct Current {
+    pub schema: Schema,
+    /// Role names that exist on the target server (created in the shadow so GRANTs load).
+    pub roles: Vec<String>,
+    pub server_version_num: Option<i32>,
+}
+
+/// Reads the live database, or an empty database of the shadow when there is none.
+pub fn current(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, WorkflowError> {
+    match db_url {
+        Some(url) => {
+            let mut client = db::connect(url)?;
+            let schema = catalog::read(&mut client)?;
+            let roles = client
+                .query(
+                    "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
+                    &[],
+                )
+                .map_err(|e| DbError::Query {
+                    url: db::redact(url),
+                    what: "listing roles",
+                    message: db::error_text(&e),
+                })?
+                .iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect();
+            let v = db::server_version_num(&mut client)?;
+            Ok(Current {
+                schema,
+                roles,
+                server_version_num: Some(v),
+            })
+        }
+        None => Ok(Current {
+            schema: empty_schema(shadow)?,
+            roles: Vec::new(),
+            server_version_num: None,
+        }),
+    }
+}
+
+/// The schema of a fresh, empty database on the shadow server (what "nothing" looks like).
+pub fn empty_schema(shadow: &Shadow) -> Result<Schema, WorkflowError> {
+    let db = shadow.scratch("empty")?;
+    let mut client = db.connect()?;
+    Ok(catalog::read(&mut client)?)
+}
+
+/// Loads the schema files into a fresh shadow database and reads them back.
+pub fn desired(
+    shadow: &Shadow,
+    source: &SourceSet,
+    roles: &[String],
+) -> Result<Schema, WorkflowError> {
+    shadow.ensure_roles(roles)?;
+    let statements: Vec<LoadStatement> = source
+        .statements
+        .iter()
+        .map(|s| LoadStatement {
+            sql: s.sql.clone(),
+            origin: format!("{}:{}:{}", s.file.display(), s.line, s.col),
+        })
+        .collect();
+    // Roles are cluster-wide and never part of schema files: a role the files grant to but
+    // the shadow lacks is created there (NOLOGIN) and the load is retried.
+    let mut attempts = 0;
+    loop {
+        let db = shadow.scratch("desired")?;
+        let mut client = db.connect()?;
+        match shadow::load(&mut client, &statements) {
+            Ok(()) => return Ok(catalog::read(&mut client)?),
+            Err(e) => match missing_role(&e) {
+                Some(role) if attempts < 50 => {
+                    attempts += 1;
+                    shadow.ensure_roles(&[role])?;
+                }
+                _ => return Err(WorkflowError::Load(e)),
+            },
+        }
+    }
+}
+
+/// The role name of a `role "x" does not exist` load error.
+fn missing_role(e: &LoadError) -> Option<String> {
+    let text = e.to_string();
+    let start = text.find("role \"")? + 6;
+    let rest = &text[start..];
+    let end = rest.find("\" does not exist")?;
+    Some(rest[..end].replace("\"\"", "\""))
+}
+
+/// A plan in both directions.
+pub struct Planned {
+    pub forward: Vec<Step>,
+    pub inverse: Vec<Step>,
+}
+
+/// Plans `current -> desired` and the inverse `desired -> current`.
+pub fn plan_both(current: &Schema, desired: &Schema, opts: &PlanOptions) -> Planned {
+    let forward = plan::build(&diff::diff(current, desired), current, desired, opts);
+    let inverse = plan::build(&diff::diff(desired, current), desired, current, opts);
+    Planned { forward, inverse }
+}
+
+/// Executes steps one by one on a scratch database (proof and dump reload): each step as a
+/// simple-query batch, which PostgreSQL runs as one implicit transaction.
+pub(crate) fn run_steps(
+    client: &mut postgres::Client,
+    steps: &[Step],
+    what: &str,
+) -> Result<(), WorkflowError> {
+    client
+        .batch_execute("SET check_function_bodies = off; SET client_min_messages = warning;")
+        .map_err(|e| WorkflowError::Proof(format!("{what}: {}", db::error_text(&e))))?;
+    for (i, s) in steps.iter().enumerate() {
+        client.batch_execute(&s.sql).map_err(|e| {
+            WorkflowError::Proof(format!(
+                "{what}: step {} ({}) failed: {}\n{}",
+                i + 1,
+                s.summary,
+                db::error_text(&e),
+                s.sql
+            ))
+        })?;
+    }
+    Ok(())
+}
