@@ -130,7 +130,7 @@ pub fn describe(e: &ProgressEvent) -> String {
             delay,
             reason,
         } => format!(
-            "step{} {steps}: {reason}; rolled back, retry {attempt}/{max_attempts} in {}",
+            "step{} {steps}: {reason}; undone, retry {attempt}/{max_attempts} in {}",
             if steps.contains('-') { "s" } else { "" },
             human_duration(*delay)
         ),

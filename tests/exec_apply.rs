@@ -1,0 +1,903 @@
+//! `apply` and `status` against a real PostgreSQL server, with hand-written plan directories
+//! (not the planner): grouping, rollback on failure, non-transactional steps, the apply lock,
+//! lock-timeout retries, resume, the hazard and fingerprint gates, and that no password leaks.
+
+use schemaplan::exec::{
+    self, ExecError, HazardAllow, OutcomeKind, PhaseSelect, PlanState, ProgressEvent,
+};
+use schemaplan::plan::{Direction, Hazard, Phase};
+use std::collections::BTreeSet;
+use std::sync::mpsc;
+use std::time::Duration;
+use support::*;
+
+#[test]
+fn transaction_group_commits_atomically() {
+    let f = Fixture::new(
+        "group_commit",
+        &[],
+        vec![
+            tx_step("create table public.a", "CREATE TABLE public.a (id int);"),
+            tx_step(
+                "create table public.b",
+                "CREATE TABLE public.b (id int);\nINSERT INTO public.b VALUES (1);",
+            ),
+        ],
+    );
+    let mut events = Events::default();
+    let outcome = exec::apply(&f.opts(), &mut events).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    assert_eq!(outcome.steps_run, vec![1, 2]);
+    let mut c = f.connect();
+    // Both steps, their journal rows and nothing else share one transaction id.
+    let xmins: BTreeSet<String> = c
+        .query(
+            "SELECT xmin::text FROM schemaplan.journal \
+             UNION ALL SELECT xmin::text FROM pg_class WHERE oid IN ('public.a'::regclass, 'public.b'::regclass)",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(xmins.len(), 1, "one transaction: {xmins:?}");
+    assert_eq!(f.history_outcomes(), vec!["succeeded".to_string()]);
+    assert!(events
+        .0
+        .iter()
+        .any(|e| matches!(e, ProgressEvent::Committed { steps, .. } if steps == "1-2")));
+}
+
+#[test]
+fn failure_mid_group_rolls_back_and_is_recorded() {
+    let f = Fixture::with_target(
+        "group_fail",
+        &[],
+        vec![
+            tx_step("create table public.a", "CREATE TABLE public.a (id int);"),
+            tx_step("create table public.b", "CREATE TABLE public.b (id int);"),
+            tx_step("bad step", "SELECT 1 / 0;"),
+        ],
+        &[
+            "CREATE TABLE public.a (id int)",
+            "CREATE TABLE public.b (id int)",
+        ],
+    );
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    match &err {
+        ExecError::Step {
+            number,
+            sqlstate,
+            error,
+            ..
+        } => {
+            assert_eq!(*number, 3);
+            assert_eq!(sqlstate.as_deref(), Some("22012"));
+            assert!(error.contains("division by zero"), "{error}");
+        }
+        other => panic!("expected a step error, got {other}"),
+    }
+    assert!(
+        err.to_string().contains("step 3/3 (bad step) failed"),
+        "{err}"
+    );
+    let mut c = f.connect();
+    let a: Option<String> = c
+        .query_one("SELECT to_regclass('public.a')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(a, None, "the group was rolled back");
+    let row = c
+        .query_one("SELECT outcome, error FROM schemaplan.history", &[])
+        .unwrap();
+    assert_eq!(row.get::<_, String>(0), "failed");
+    assert!(row.get::<_, String>(1).contains("division by zero"));
+    let journal: Vec<(i32, String)> = c
+        .query(
+            "SELECT step, outcome FROM schemaplan.journal ORDER BY step",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        journal,
+        vec![(3, "failed".to_string())],
+        "rolled-back steps leave no journal rows"
+    );
+}
+
+#[test]
+fn non_transactional_step_runs_outside_a_transaction() {
+    let f = Fixture::new(
+        "cic",
+        &[
+            "CREATE TABLE public.t (x int)",
+            "INSERT INTO public.t SELECT generate_series(1, 100)",
+        ],
+        vec![
+            tx_step(
+                "add column public.t.y",
+                "ALTER TABLE public.t ADD COLUMN y int;",
+            ),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+            tx_step(
+                "add column public.t.z",
+                "ALTER TABLE public.t ADD COLUMN z int;",
+            ),
+        ],
+    );
+    let outcome = exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    let mut c = f.connect();
+    let valid: bool = c
+        .query_one(
+            "SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.t_x'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid);
+    let rows: Vec<(i32, bool, String)> = c
+        .query(
+            "SELECT step, transactional, outcome FROM schemaplan.journal ORDER BY step",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (1, true, "succeeded".into()),
+            (2, false, "succeeded".into()),
+            (3, true, "succeeded".into())
+        ]
+    );
+    // Session-level timeouts were reset after the step.
+    let lt: String = c.query_one("SHOW lock_timeout", &[]).unwrap().get(0);
+    assert_eq!(lt, "0");
+}
+
+#[test]
+fn a_second_apply_waits_or_fails_with_no_wait() {
+    let f = Fixture::new(
+        "advisory",
+        &[],
+        vec![tx_step("sleep", "SELECT pg_sleep(2);")],
+    );
+    let opts = f.opts();
+    let first = std::thread::spawn(move || exec::apply(&opts, &mut Events::default()));
+    wait_until(|| f.lock_held(), "the first apply to take the lock");
+    let mut no_wait = f.opts();
+    no_wait.no_wait = true;
+    let err = exec::apply(&no_wait, &mut Events::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, ExecError::LockBusy { waited: None, .. }),
+        "{text}"
+    );
+    assert!(
+        text.contains("schemaplan apply 20261121T101500Z_advisory"),
+        "names the holder: {text}"
+    );
+    let mut waiting = f.opts();
+    waiting.lock_wait = Duration::from_secs(30);
+    let mut events = Events::default();
+    let second = exec::apply(&waiting, &mut events).unwrap();
+    assert!(events
+        .0
+        .iter()
+        .any(|e| matches!(e, ProgressEvent::WaitingForLock { .. })));
+    assert_eq!(first.join().unwrap().unwrap().kind, OutcomeKind::Applied);
+    assert_eq!(second.kind, OutcomeKind::AlreadyApplied);
+}
+
+#[test]
+fn lock_timeout_is_retried_until_the_lock_is_free() {
+    let f = Fixture::new(
+        "retry",
+        &["CREATE TABLE public.t (x int)"],
+        vec![{
+            let mut s = tx_step(
+                "add column public.t.y",
+                "ALTER TABLE public.t ADD COLUMN y int;",
+            );
+            s.lock_timeout = Some(schemaplan::plan::LockTimeout(Duration::from_millis(100)));
+            s
+        }],
+    );
+    // Once the run has started (checks done), another session takes ACCESS EXCLUSIVE on t and
+    // keeps it for a second.
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let url = f.url.clone();
+    let holder = std::thread::spawn(move || {
+        let mut c = schemaplan::db::connect(&url).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        tx.commit().unwrap();
+    });
+    let mut events = OnStart {
+        events: Events::default(),
+        on_start: Some(Box::new(move || locked_rx.recv().unwrap())),
+    };
+    let outcome = exec::apply(&f.opts(), &mut events).unwrap();
+    holder.join().unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    assert!(outcome.retries >= 1, "retried: {:?}", events.events.0);
+    let retry = events
+        .events
+        .0
+        .iter()
+        .find(|e| matches!(e, ProgressEvent::Retry { .. }));
+    assert!(
+        matches!(retry, Some(ProgressEvent::Retry { reason, attempt: 1, .. }) if reason.contains("55P03")),
+        "{retry:?}"
+    );
+}
+
+#[test]
+fn interrupted_concurrent_index_build_is_dropped_and_rebuilt() {
+    let f = Fixture::new(
+        "cic_retry",
+        &["CREATE TABLE public.t (x int)"],
+        vec![{
+            let mut s = cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            );
+            s.lock_timeout = Some(schemaplan::plan::LockTimeout(Duration::from_millis(200)));
+            s
+        }],
+    );
+    // A transaction that wrote to t makes the build wait for it after the (invalid) index entry
+    // is committed: the lock timeout then leaves an invalid index behind.
+    let (locked_tx, locked_rx) = mpsc::channel();
+    let url = f.url.clone();
+    let writer = std::thread::spawn(move || {
+        let mut c = schemaplan::db::connect(&url).unwrap();
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute("INSERT INTO public.t VALUES (1)").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        tx.commit().unwrap();
+    });
+    let mut events = OnStart {
+        events: Events::default(),
+        on_start: Some(Box::new(move || locked_rx.recv().unwrap())),
+    };
+    let outcome = exec::apply(&f.opts(), &mut events).unwrap();
+    writer.join().unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    assert!(outcome.retries >= 1);
+    assert!(
+        events
+            .events
+            .0
+            .iter()
+            .any(|e| matches!(e, ProgressEvent::Warning(w) if w.contains("invalid index"))),
+        "{:?}",
+        events.events.0
+    );
+    let attempts: i32 = f
+        .connect()
+        .query_one(
+            "SELECT attempts FROM schemaplan.journal WHERE step = 1",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(attempts >= 2);
+}
+
+#[test]
+fn resume_after_failure_skips_done_steps() {
+    let f = Fixture::with_target(
+        "resume",
+        &[],
+        vec![
+            tx_step(
+                "create table public.t",
+                "CREATE TABLE public.t (x int);\nINSERT INTO public.t VALUES (-1);",
+            ),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+            tx_step(
+                "add check public.t.pos",
+                "ALTER TABLE public.t ADD CONSTRAINT pos CHECK (x > 0);",
+            ),
+        ],
+        &[
+            "CREATE TABLE public.t (x int)",
+            "CREATE INDEX t_x ON public.t (x)",
+            "ALTER TABLE public.t ADD CONSTRAINT pos CHECK (x > 0)",
+        ],
+    );
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    assert!(matches!(err, ExecError::Step { number: 3, .. }), "{err}");
+    assert!(err.to_string().contains("violated by some row"), "{err}");
+    f.connect().batch_execute("DELETE FROM public.t").unwrap();
+    let mut events = Events::default();
+    let outcome = exec::apply(&f.opts(), &mut events).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    assert_eq!(outcome.steps_skipped, vec![1, 2]);
+    assert_eq!(outcome.steps_run, vec![3]);
+    assert_eq!(f.history_outcomes(), vec!["failed", "succeeded"]);
+}
+
+#[test]
+fn changed_plan_file_refuses_to_resume() {
+    let f = Fixture::with_target(
+        "resume_changed",
+        &[],
+        vec![
+            tx_step("create table public.t", "CREATE TABLE public.t (x int);"),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+            tx_step("fails", "SELECT 1 / 0;"),
+        ],
+        &[
+            "CREATE TABLE public.t (x int)",
+            "CREATE INDEX t_x ON public.t (x)",
+        ],
+    );
+    assert!(exec::apply(&f.opts(), &mut Events::default()).is_err());
+    let path = f.dir.join("plan.sql");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("SELECT 1 / 0;", "SELECT 1;");
+    std::fs::write(&path, text).unwrap();
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    assert!(matches!(err, ExecError::ChecksumChanged { .. }), "{err}");
+    let mut forced = f.opts();
+    forced.force = true;
+    let outcome = exec::apply(&forced, &mut Events::default()).unwrap();
+    assert_eq!(outcome.steps_run, vec![3]);
+    assert!(!outcome.warnings.is_empty());
+}
+
+#[test]
+fn hazards_must_be_allowed() {
+    let mut drop = tx_step(
+        "drop column public.t.old",
+        "ALTER TABLE public.t DROP COLUMN old;",
+    );
+    drop.hazards = vec![Hazard::DataLoss];
+    let f = Fixture::new(
+        "hazards",
+        &["CREATE TABLE public.t (id int, old text)"],
+        vec![drop],
+    );
+    let mut opts = f.opts();
+    opts.allow_hazards = HazardAllow::None;
+    let err = exec::apply(&opts, &mut Events::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ExecError::Hazards { .. }), "{text}");
+    assert!(
+        text.contains("step 1 (drop column public.t.old): data-loss"),
+        "{text}"
+    );
+    assert!(text.contains("--allow-hazards data-loss"), "{text}");
+    assert!(
+        !f.connect()
+            .query_one("SELECT to_regclass('schemaplan.history') IS NULL", &[])
+            .unwrap()
+            .get::<_, bool>(0)
+            || f.history_outcomes().is_empty(),
+        "no run recorded"
+    );
+    opts.allow_hazards = HazardAllow::Some([Hazard::DataLoss].into_iter().collect());
+    assert_eq!(
+        exec::apply(&opts, &mut Events::default()).unwrap().kind,
+        OutcomeKind::Applied
+    );
+}
+
+#[test]
+fn from_fingerprint_mismatch_refuses_unless_forced() {
+    let f = Fixture::new(
+        "from_mismatch",
+        &[],
+        vec![tx_step(
+            "create table public.t",
+            "CREATE TABLE public.t (x int);",
+        )],
+    );
+    f.connect()
+        .batch_execute("CREATE TABLE public.drifted (x int)")
+        .unwrap();
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ExecError::FromMismatch { .. }), "{text}");
+    assert!(text.contains("run `schemaplan plan` again"), "{text}");
+    let mut forced = f.opts();
+    forced.force = true;
+    let mut events = Events::default();
+    // Forced: the steps run, but the result is not the plan's `to` (the drifted table is there).
+    let err = exec::apply(&forced, &mut events).unwrap_err();
+    assert!(matches!(err, ExecError::Verify { .. }), "{err}");
+    assert!(events
+        .0
+        .iter()
+        .any(|e| matches!(e, ProgressEvent::Warning(w) if w.contains("--force"))));
+    assert_eq!(f.history_outcomes(), vec!["failed"]);
+}
+
+#[test]
+fn password_never_appears() {
+    let f = Fixture::with_target(
+        "password",
+        &[],
+        vec![tx_step("fails", "SELECT 1 / 0;")],
+        &[],
+    );
+    let secret = "s3cret-pw-XyZ";
+    let role = format!("sp_pw_{}", std::process::id());
+    let mut admin = f.connect();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN SUPERUSER PASSWORD '{secret}'"
+        ))
+        .unwrap();
+    let url = with_user(&f.url, &role, secret);
+    let mut opts = f.opts();
+    opts.db_url = url.clone();
+    let mut out = exec::LineProgress::new(Vec::new());
+    let err = exec::apply(&opts, &mut out).unwrap_err();
+    let mut texts = vec![
+        err.to_string(),
+        format!("{err:?}"),
+        String::from_utf8(out.into_inner()).unwrap(),
+    ];
+    let mut c = f.connect();
+    for table in ["schemaplan.history", "schemaplan.journal"] {
+        for r in c
+            .query(&format!("SELECT t::text FROM {table} t"), &[])
+            .unwrap()
+        {
+            texts.push(r.get(0));
+        }
+    }
+    let status = exec::status(&url, f.plans.path()).unwrap();
+    texts.push(format!("{status:?}"));
+    let mut closed = url::Url::parse(&url).unwrap();
+    closed.set_port(Some(1)).unwrap();
+    texts.push(
+        exec::status(closed.as_str(), f.plans.path())
+            .unwrap_err()
+            .to_string(),
+    );
+    let mut lock_busy = opts.clone();
+    lock_busy.no_wait = true;
+    let mut holder = f.connect();
+    holder
+        .query(
+            "SELECT pg_advisory_lock($1, $2)",
+            &[&exec::LOCK_CLASS, &exec::LOCK_APPLY],
+        )
+        .unwrap();
+    texts.push(
+        exec::apply(&lock_busy, &mut Events::default())
+            .unwrap_err()
+            .to_string(),
+    );
+    drop(holder);
+    for t in &texts {
+        assert!(!t.contains(secret), "password leaked: {t}");
+    }
+    assert!(
+        texts.iter().any(|t| t.contains(&format!("{role} ("))),
+        "started_by names the database user"
+    );
+    let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let f = Fixture::new(
+        "dry_run",
+        &[],
+        vec![
+            tx_step("create table public.t", "CREATE TABLE public.t (x int);"),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+        ],
+    );
+    let mut opts = f.opts();
+    opts.dry_run = true;
+    let mut events = Events::default();
+    let outcome = exec::apply(&opts, &mut events).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::DryRun);
+    assert_eq!(outcome.steps_run, vec![1, 2]);
+    let text: Vec<String> = events.0.iter().map(exec::describe).collect();
+    assert!(
+        text.iter()
+            .any(|t| t.contains("would run step 2 alone, outside a transaction")),
+        "{text:?}"
+    );
+    let untouched: bool = f
+        .connect()
+        .query_one(
+            "SELECT to_regnamespace('schemaplan') IS NULL AND to_regclass('public.t') IS NULL",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(untouched);
+}
+
+#[test]
+fn expand_then_contract() {
+    let mut contract = tx_step(
+        "drop column public.t.old",
+        "ALTER TABLE public.t DROP COLUMN old;",
+    );
+    contract.phase = Phase::Contract;
+    let f = Fixture::new(
+        "phases",
+        &["CREATE TABLE public.t (id int, old text)"],
+        vec![
+            tx_step(
+                "add column public.t.new",
+                "ALTER TABLE public.t ADD COLUMN new text;",
+            ),
+            contract,
+        ],
+    );
+    let mut contract_first = f.opts();
+    contract_first.phase = PhaseSelect::Contract;
+    let err = exec::apply(&contract_first, &mut Events::default()).unwrap_err();
+    assert!(
+        matches!(err, ExecError::EarlierStepsMissing { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--phase expand"), "{err}");
+    let expand = exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(
+        expand.kind,
+        OutcomeKind::PhaseApplied {
+            next: Phase::Contract
+        }
+    );
+    assert!(
+        expand.message.contains("--phase contract"),
+        "{}",
+        expand.message
+    );
+    let again = exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(
+        again.kind,
+        OutcomeKind::PhaseApplied {
+            next: Phase::Contract
+        }
+    );
+    let st = exec::status(&f.url, f.plans.path()).unwrap();
+    assert_eq!(
+        st[0].state,
+        PlanState::PartiallyApplied {
+            next: Phase::Contract
+        }
+    );
+    let done = exec::apply(&contract_first, &mut Events::default()).unwrap();
+    assert_eq!(done.kind, OutcomeKind::Applied);
+    assert_eq!(done.steps_run, vec![2]);
+}
+
+#[test]
+fn status_and_rollback() {
+    let f = Fixture::new_with_inverse(
+        "status",
+        &[],
+        vec![tx_step(
+            "create table public.t",
+            "CREATE TABLE public.t (x int);",
+        )],
+        vec![tx_step("drop table public.t", "DROP TABLE public.t;")],
+    );
+    let pending = exec::status(&f.url, f.plans.path()).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].state, PlanState::Pending);
+    exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    let applied = exec::status(&f.url, f.plans.path()).unwrap();
+    assert_eq!(applied[0].state, PlanState::Applied);
+    let run = applied[0].last_run.as_ref().unwrap();
+    assert!(run.checksum_matches);
+    assert!(run.duration.is_some());
+    let mut rollback = f.opts();
+    rollback.direction = Direction::Inverse;
+    assert_eq!(
+        exec::apply(&rollback, &mut Events::default()).unwrap().kind,
+        OutcomeKind::Applied
+    );
+    assert_eq!(
+        exec::status(&f.url, f.plans.path()).unwrap()[0].state,
+        PlanState::RolledBack
+    );
+    // Forward again after the rollback: a fresh chain, all steps run.
+    let again = exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(again.steps_run, vec![1]);
+    std::fs::write(f.dir.join("plan.sql"), "-- edited\n").unwrap();
+    let st = exec::status(&f.url, f.plans.path()).unwrap();
+    assert!(matches!(st[0].state, PlanState::Unreadable(_)));
+}
+
+/// Test helpers: databases, plan directories, progress sinks.
+mod support {
+    use schemaplan::exec::{ApplyOptions, HazardAllow, Progress, ProgressEvent};
+    use schemaplan::plan::{
+        Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step,
+    };
+    use std::path::PathBuf;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// `SCHEMAPLAN_TEST_URL`, or the local development server.
+    pub fn admin_url() -> String {
+        std::env::var("SCHEMAPLAN_TEST_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5433/postgres".to_string())
+    }
+
+    pub fn url_of(db: &str) -> String {
+        let mut u = url::Url::parse(&admin_url()).expect("SCHEMAPLAN_TEST_URL must be a URL");
+        u.set_path(&format!("/{db}"));
+        u.to_string()
+    }
+
+    pub fn with_user(url: &str, user: &str, password: &str) -> String {
+        let mut u = url::Url::parse(url).unwrap();
+        u.set_username(user).unwrap();
+        u.set_password(Some(password)).unwrap();
+        u.to_string()
+    }
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+    /// A new empty database, dropped when the value is.
+    pub struct TestDb {
+        pub name: String,
+        pub url: String,
+    }
+
+    impl TestDb {
+        pub fn new(prefix: &str) -> TestDb {
+            let name = format!(
+                "spx_{prefix}_{}_{}",
+                std::process::id(),
+                COUNTER.fetch_add(1, Ordering::SeqCst)
+            );
+            let mut admin = schemaplan::db::connect(&admin_url()).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
+                .unwrap();
+            TestDb {
+                url: url_of(&name),
+                name,
+            }
+        }
+    }
+
+    impl Drop for TestDb {
+        fn drop(&mut self) {
+            if let Ok(mut admin) = schemaplan::db::connect(&admin_url()) {
+                let _ = admin.batch_execute(&format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ));
+            }
+        }
+    }
+
+    pub fn fingerprint(url: &str) -> String {
+        let mut c = schemaplan::db::connect(url).unwrap();
+        let schema = schemaplan::catalog::read(&mut c).unwrap_or_else(|e| panic!("{e}"));
+        schemaplan::catalog::fingerprint(&schema)
+    }
+
+    /// Fingerprint of a scratch database after running `sql`, statement by statement.
+    pub fn fingerprint_after(sql: &[&str]) -> String {
+        let db = TestDb::new("ref");
+        let mut c = schemaplan::db::connect(&db.url).unwrap();
+        for s in sql {
+            for part in pg_query::split_with_parser(s).unwrap() {
+                c.batch_execute(part)
+                    .unwrap_or_else(|e| panic!("{part}: {e}"));
+            }
+        }
+        drop(c);
+        fingerprint(&db.url)
+    }
+
+    pub fn tx_step(summary: &str, sql: &str) -> Step {
+        Step {
+            summary: summary.to_string(),
+            sql: sql.to_string(),
+            phase: Phase::Expand,
+            transactional: true,
+            lock: LockLevel::AccessExclusive,
+            lock_target: Some("public.t".to_string()),
+            lock_timeout: Some(LockTimeout(Duration::from_secs(1))),
+            statement_timeout: Some(StatementTimeout(Duration::from_secs(60))),
+            hazards: vec![],
+            notes: vec![],
+        }
+    }
+
+    pub fn cic_step(summary: &str, sql: &str) -> Step {
+        Step {
+            transactional: false,
+            lock: LockLevel::ShareUpdateExclusive,
+            hazards: vec![Hazard::IndexBuild, Hazard::NonTransactional],
+            ..tx_step(summary, sql)
+        }
+    }
+
+    /// A database prepared with `before`, and a plan directory for `steps`.
+    pub struct Fixture {
+        /// Dropped with the fixture.
+        pub _db: TestDb,
+        pub url: String,
+        pub plans: tempfile::TempDir,
+        pub dir: PathBuf,
+    }
+
+    impl Fixture {
+        /// `to` is the schema after running every step's SQL.
+        pub fn new(name: &str, before: &[&str], steps: Vec<Step>) -> Fixture {
+            Fixture::new_with_inverse(name, before, steps, vec![])
+        }
+
+        /// `to` is the schema after `before` and `target` (for steps that fail on purpose).
+        pub fn with_target(
+            name: &str,
+            before: &[&str],
+            steps: Vec<Step>,
+            target: &[&str],
+        ) -> Fixture {
+            Fixture::build(name, before, steps, vec![], Some(target))
+        }
+
+        pub fn new_with_inverse(
+            name: &str,
+            before: &[&str],
+            steps: Vec<Step>,
+            inverse: Vec<Step>,
+        ) -> Fixture {
+            Fixture::build(name, before, steps, inverse, None)
+        }
+
+        fn build(
+            name: &str,
+            before: &[&str],
+            steps: Vec<Step>,
+            inverse: Vec<Step>,
+            target: Option<&[&str]>,
+        ) -> Fixture {
+            let db = TestDb::new(name);
+            let mut c = schemaplan::db::connect(&db.url).unwrap();
+            for s in before {
+                c.batch_execute(s).unwrap();
+            }
+            let from = fingerprint(&db.url);
+            let step_sql: Vec<&str> = steps.iter().map(|s| s.sql.as_str()).collect();
+            let mut all: Vec<&str> = before.to_vec();
+            all.extend(target.unwrap_or(&step_sql));
+            let to = fingerprint_after(&all);
+            let id = format!("20261121T101500Z_{name}");
+            let plan = Plan {
+                id: id.clone(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                direction: Direction::Forward,
+                from: from.clone(),
+                to: to.clone(),
+                steps,
+            };
+            let inverse = Plan {
+                direction: Direction::Inverse,
+                from: to,
+                to: from,
+                steps: inverse,
+                ..plan.clone()
+            };
+            let plans = tempfile::tempdir().unwrap();
+            let dir = plans.path().join(&id);
+            schemaplan::render::write_plan_dir(&dir, &plan, &inverse).unwrap();
+            Fixture {
+                url: db.url.clone(),
+                _db: db,
+                plans,
+                dir,
+            }
+        }
+
+        /// Options for this fixture: hazards allowed (tests of the gate set their own).
+        pub fn opts(&self) -> ApplyOptions {
+            let mut o = ApplyOptions::new(self.url.clone(), self.dir.clone());
+            o.allow_hazards = HazardAllow::All;
+            o.lock_wait = Duration::from_secs(5);
+            o
+        }
+
+        pub fn connect(&self) -> postgres::Client {
+            schemaplan::db::connect(&self.url).unwrap()
+        }
+
+        pub fn history_outcomes(&self) -> Vec<String> {
+            self.connect()
+                .query(
+                    "SELECT outcome FROM schemaplan.history ORDER BY run_id",
+                    &[],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect()
+        }
+
+        pub fn lock_held(&self) -> bool {
+            self.connect()
+                .query_one(
+                    "SELECT count(*) > 0 FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                     AND classid = $1::int4::oid AND objid = $2::int4::oid \
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[&schemaplan::exec::LOCK_CLASS, &schemaplan::exec::LOCK_APPLY],
+                )
+                .unwrap()
+                .get(0)
+        }
+    }
+
+    pub fn wait_until(mut cond: impl FnMut() -> bool, what: &str) {
+        let start = Instant::now();
+        while !cond() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Collects events (and echoes them for failing tests).
+    #[derive(Default)]
+    pub struct Events(pub Vec<ProgressEvent>);
+
+    impl Progress for Events {
+        fn event(&mut self, e: ProgressEvent) {
+            eprintln!("{}", schemaplan::exec::describe(&e));
+            self.0.push(e);
+        }
+    }
+
+    /// Collects events and runs `on_start` when the run starts (after every check).
+    pub struct OnStart {
+        pub events: Events,
+        pub on_start: Option<Box<dyn FnOnce() + Send>>,
+    }
+
+    impl Progress for OnStart {
+        fn event(&mut self, e: ProgressEvent) {
+            if matches!(e, ProgressEvent::Started { .. }) {
+                if let Some(f) = self.on_start.take() {
+                    f();
+                }
+            }
+            self.events.event(e);
+        }
+    }
+}
