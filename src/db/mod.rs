@@ -1,6 +1,21 @@
-//! Connections: URL parsing, connecting (TLS per `sslmode`), and redaction of secrets so a
-//! password never reaches output, logs, plan files or errors. (Interface stub; owned by the
-//! shadow/db engineer.)
+//! Connections: connection-string handling, connecting, and redaction of secrets so a password
+//! never reaches output, logs, plan files or errors.
+//!
+//! Two connection-string forms are accepted, as libpq does:
+//! - URLs: `postgres://user:pass@host:5432/db?sslmode=disable`. A unix-socket directory as host
+//!   is written percent-encoded (`postgresql://postgres@%2Fvar%2Frun%2Fpostgresql:5432/db`) or
+//!   as a query parameter (`postgresql:///db?host=/var/run/postgresql`).
+//! - `key=value` strings: `host=/tmp port=5432 user=postgres password='s e c'`.
+//!
+//! Missing pieces are filled from the usual libpq environment variables (`PGHOST`, `PGPORT`,
+//! `PGUSER`, `PGPASSWORD`, `PGDATABASE`); without a host, the first of `/var/run/postgresql` and
+//! `/tmp` holding a server socket is used, else `localhost`.
+//!
+//! TLS: for now connections are plain (`NoTls`). `sslmode=disable` and `sslmode=prefer` (the
+//! default) therefore work; `sslmode=require` fails with the driver's message.
+
+use std::path::Path;
+use std::str::FromStr;
 
 /// Error connecting to or talking with a server. Its message never contains a password.
 #[derive(Debug, thiserror::Error)]
@@ -9,23 +24,463 @@ pub enum DbError {
     Connect { url: String, message: String },
     #[error("invalid connection string {url}: {message}")]
     BadUrl { url: String, message: String },
+    #[error("query on {url} failed ({what}): {message}")]
+    Query {
+        url: String,
+        what: &'static str,
+        message: String,
+    },
 }
 
 /// Connects to `url` (a `postgres://` URL or a `key=value` string).
 pub fn connect(url: &str) -> Result<postgres::Client, DbError> {
-    postgres::Client::connect(url, postgres::NoTls).map_err(|e| DbError::Connect {
-        url: redact(url),
-        message: e.to_string(),
-    })
+    let config = parse(url)?;
+    config
+        .connect(postgres::NoTls)
+        .map_err(|e| DbError::Connect {
+            url: redact(url),
+            message: scrub(&error_text(&e), url),
+        })
 }
 
-/// The URL with any password replaced by `***`.
-pub fn redact(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+/// Parses `url` into a driver configuration, with libpq's environment defaults applied.
+pub fn parse(url: &str) -> Result<postgres::Config, DbError> {
+    let mut config = postgres::Config::from_str(url).map_err(|e| DbError::BadUrl {
+        url: redact(url),
+        message: scrub(&error_text(&e), url),
+    })?;
+    apply_env_defaults(&mut config);
+    Ok(config)
+}
+
+/// `SHOW server_version_num` of a connected server (e.g. `150006`).
+pub fn server_version_num(client: &mut postgres::Client) -> Result<i32, DbError> {
+    let row = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .map_err(|e| DbError::Query {
+            url: String::from("(connected server)"),
+            what: "server_version_num",
+            message: error_text(&e),
+        })?;
+    Ok(row.get(0))
+}
+
+/// The driver error as text, including the server's message when there is one (the driver's
+/// own `Display` says only "db error" for those).
+pub fn error_text(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => {
+            let mut s = format!("{}: {}", db.severity(), db.message());
+            if let Some(d) = db.detail() {
+                s.push_str(&format!(" (DETAIL: {d})"));
+            }
+            if let Some(h) = db.hint() {
+                s.push_str(&format!(" (HINT: {h})"));
+            }
+            s
         }
-        _ => url.to_string(),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                let t = inner.to_string();
+                if !s.contains(&t) {
+                    s.push_str(": ");
+                    s.push_str(&t);
+                }
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+/// Removes the password of `url` (raw and percent-encoded) from a message.
+pub fn scrub(message: &str, url: &str) -> String {
+    let mut out = message.to_string();
+    if let Some(pw) = password_of(url) {
+        if pw.len() >= 2 {
+            out = out.replace(&pw, "***");
+            let enc = percent_encode(&pw);
+            if enc != pw {
+                out = out.replace(&enc, "***");
+            }
+        }
+    }
+    out
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let from_config = postgres::Config::from_str(url).ok().and_then(|c| {
+        c.get_password()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    });
+    from_config.or_else(|| std::env::var("PGPASSWORD").ok())
+}
+
+fn apply_env_defaults(config: &mut postgres::Config) {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
+        let port = config
+            .get_ports()
+            .first()
+            .copied()
+            .or_else(|| env("PGPORT").and_then(|p| p.parse().ok()))
+            .unwrap_or(5432);
+        match env("PGHOST") {
+            Some(h) => {
+                for h in h.split(',') {
+                    config.host(h);
+                }
+            }
+            None => {
+                let sock = ["/var/run/postgresql", "/tmp"]
+                    .into_iter()
+                    .find(|d| Path::new(d).join(format!(".s.PGSQL.{port}")).exists());
+                match sock {
+                    Some(d) => config.host_path(d),
+                    None => config.host("localhost"),
+                };
+            }
+        }
+    }
+    if config.get_ports().is_empty() {
+        if let Some(p) = env("PGPORT").and_then(|p| p.parse().ok()) {
+            config.port(p);
+        }
+    }
+    if config.get_user().is_none() {
+        if let Some(u) = env("PGUSER") {
+            config.user(&u);
+        }
+    }
+    if config.get_password().is_none() {
+        if let Some(p) = env("PGPASSWORD") {
+            config.password(p);
+        }
+    }
+    if config.get_dbname().is_none() {
+        if let Some(d) = env("PGDATABASE") {
+            config.dbname(&d);
+        }
+    }
+}
+
+fn is_url(s: &str) -> bool {
+    let t = s.trim_start();
+    t.starts_with("postgres://") || t.starts_with("postgresql://")
+}
+
+/// The connection string with any password replaced by `***` (URL user-info, `?password=` and
+/// `password=` in key=value strings).
+pub fn redact(url: &str) -> String {
+    if is_url(url) {
+        redact_url(url)
+    } else {
+        let mut out = String::new();
+        let mut last = 0;
+        for p in kv_pairs(url) {
+            if p.key.eq_ignore_ascii_case("password") {
+                out.push_str(&url[last..p.value.0]);
+                out.push_str("***");
+                last = p.value.1;
+            }
+        }
+        out.push_str(&url[last..]);
+        out
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+    let (head, query) = match url[scheme_end..].find('?') {
+        Some(q) => url.split_at(scheme_end + q),
+        None => (url, ""),
+    };
+    let mut out = String::new();
+    // The user-info ends at the last '@' before the query: a password with an unencoded '/'
+    // or '@' is still covered.
+    match head[scheme_end..].rfind('@') {
+        Some(at) => {
+            let userinfo = &head[scheme_end..scheme_end + at];
+            out.push_str(&head[..scheme_end]);
+            match userinfo.find(':') {
+                Some(c) => {
+                    out.push_str(&userinfo[..c]);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&head[scheme_end + at..]);
+        }
+        None => out.push_str(head),
+    }
+    if !query.is_empty() {
+        let params: Vec<String> = query[1..]
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
+/// The same server connection string, pointed at database `dbname` (any `dbname` parameter is
+/// replaced). Used to reach scratch databases on a server given by its admin URL.
+pub fn with_database(url: &str, dbname: &str) -> String {
+    if is_url(url) {
+        let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
+        let (head, query) = match url[scheme_end..].find('?') {
+            Some(q) => url.split_at(scheme_end + q),
+            None => (url, ""),
+        };
+        let host_start = head[scheme_end..]
+            .rfind('@')
+            .map(|a| scheme_end + a + 1)
+            .unwrap_or(scheme_end);
+        let path_start = head[host_start..]
+            .find('/')
+            .map(|p| host_start + p)
+            .unwrap_or(head.len());
+        let mut out = format!("{}/{}", &head[..path_start], percent_encode(dbname));
+        let params: Vec<&str> = if query.is_empty() {
+            Vec::new()
+        } else {
+            query[1..]
+                .split('&')
+                .filter(|kv| {
+                    let k = kv.split_once('=').map(|(k, _)| k).unwrap_or(kv);
+                    !k.eq_ignore_ascii_case("dbname") && !kv.is_empty()
+                })
+                .collect()
+        };
+        if !params.is_empty() {
+            out.push('?');
+            out.push_str(&params.join("&"));
+        }
+        out
+    } else {
+        let mut out = String::new();
+        let mut last = 0;
+        for p in kv_pairs(url) {
+            if p.key == "dbname" {
+                out.push_str(&url[last..p.start]);
+                last = p.value.1;
+            }
+        }
+        out.push_str(&url[last..]);
+        let mut out = out.trim().to_string();
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str("dbname=");
+        out.push_str(&quote_kv(dbname));
+        out
+    }
+}
+
+/// Quotes a value for a key=value connection string.
+pub fn quote_kv(v: &str) -> String {
+    if !v.is_empty()
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || c == '\'' || c == '\\')
+    {
+        return v.to_string();
+    }
+    let mut s = String::from("'");
+    for c in v.chars() {
+        if c == '\'' || c == '\\' {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('\'');
+    s
+}
+
+/// Percent-encodes everything except RFC 3986 unreserved characters.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// One `key=value` pair of a libpq key=value string, with byte spans.
+struct KvPair<'a> {
+    key: &'a str,
+    /// Start of the key.
+    start: usize,
+    /// Span of the value as written (quotes included).
+    value: (usize, usize),
+}
+
+/// Tokenizes a key=value string the way libpq does (values unquoted up to whitespace, or
+/// single-quoted with backslash escapes). Malformed tails are ignored: this is used for
+/// redaction and rewriting only; the driver does the real validation.
+fn kv_pairs(s: &str) -> Vec<KvPair<'_>> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut out = Vec::new();
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && b[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    loop {
+        skip_ws(&mut i);
+        if i >= b.len() {
+            break;
+        }
+        let start = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &s[start..i];
+        skip_ws(&mut i);
+        if i >= b.len() || b[i] != b'=' {
+            // Not a pair: skip the word.
+            continue;
+        }
+        i += 1;
+        skip_ws(&mut i);
+        let vstart = i;
+        if i < b.len() && b[i] == b'\'' {
+            i += 1;
+            while i < b.len() && b[i] != b'\'' {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = (i + 1).min(b.len());
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                if b[i] == b'\\' {
+                    i += 1;
+                }
+                i += 1;
+            }
+            i = i.min(b.len());
+        }
+        out.push(KvPair {
+            key,
+            start,
+            value: (vstart, i),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_url_password() {
+        assert_eq!(
+            redact("postgres://alice:s3cret@db.example.com:5432/app?sslmode=disable"),
+            "postgres://alice:***@db.example.com:5432/app?sslmode=disable"
+        );
+        assert_eq!(
+            redact("postgresql://alice:p%40ss/w@db/app"),
+            "postgresql://alice:***@db/app"
+        );
+        assert_eq!(
+            redact("postgres://alice@db/app?password=hunter2&sslmode=prefer"),
+            "postgres://alice@db/app?password=***&sslmode=prefer"
+        );
+        assert_eq!(redact("postgres://db/app"), "postgres://db/app");
+        assert_eq!(
+            redact("postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db"),
+            "postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db"
+        );
+    }
+
+    #[test]
+    fn redacts_key_value_password() {
+        assert_eq!(
+            redact("host=localhost password=hunter2 user=bob"),
+            "host=localhost password=*** user=bob"
+        );
+        assert_eq!(
+            redact("host=x password = 'with \\' quote and space' dbname=d"),
+            "host=x password = *** dbname=d"
+        );
+        assert_eq!(redact("host=/tmp user=bob"), "host=/tmp user=bob");
+        assert_eq!(redact("PASSWORD=x"), "PASSWORD=***");
+    }
+
+    #[test]
+    fn scrub_removes_password_from_messages() {
+        let url = "postgres://u:topsecret@127.0.0.1:1/d";
+        assert_eq!(
+            scrub("failed for topsecret here", url),
+            "failed for *** here"
+        );
+    }
+
+    #[test]
+    fn with_database_rewrites_urls() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5432/app?sslmode=disable", "scratch_1"),
+            "postgres://u:p@h:5432/scratch_1?sslmode=disable"
+        );
+        assert_eq!(
+            with_database("postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db", "other db"),
+            "postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/other%20db"
+        );
+        assert_eq!(with_database("postgres://h", "d"), "postgres://h/d");
+        assert_eq!(
+            with_database("postgres:///app?host=/tmp&dbname=x", "d"),
+            "postgres:///d?host=/tmp"
+        );
+    }
+
+    #[test]
+    fn with_database_rewrites_key_value() {
+        assert_eq!(
+            with_database("host=/tmp dbname=app user=postgres", "s"),
+            "host=/tmp  user=postgres dbname=s"
+        );
+        assert_eq!(
+            with_database("host=/tmp", "it's"),
+            "host=/tmp dbname='it\\'s'"
+        );
+    }
+
+    #[test]
+    fn parses_socket_hosts() {
+        let c = parse("postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db").unwrap();
+        assert!(matches!(
+            c.get_hosts()[0],
+            postgres::config::Host::Unix(ref p) if p == Path::new("/var/tmp/x")
+        ));
+        let c = parse("host=/var/tmp/y port=5433 user=postgres dbname=postgres").unwrap();
+        assert!(matches!(
+            c.get_hosts()[0],
+            postgres::config::Host::Unix(ref p) if p == Path::new("/var/tmp/y")
+        ));
+        assert!(parse("postgres://u@h/d?sslmode=disable").is_ok());
+        assert!(parse("postgres://u@h/d?sslmode=prefer").is_ok());
+    }
+
+    #[test]
+    fn bad_url_error_is_redacted() {
+        let Err(err) = connect("postgres://u:hunter22@h/d?bogus_option=1") else {
+            panic!("must fail");
+        };
+        let text = err.to_string();
+        assert!(!text.contains("hunter22"), "{text}");
     }
 }

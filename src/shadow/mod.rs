@@ -1,1 +1,521 @@
-//! shadow (to be written).
+//! The shadow database server: where the desired schema is loaded so PostgreSQL itself
+//! elaborates it (principle 1 of the design).
+//!
+//! Owns: choosing the server (`--dev-url`, or the embedded cluster kept in the cache folder and
+//! shared between concurrent schemaplan processes), scratch databases (created per use, dropped
+//! on drop and on Ctrl-C), creating referenced roles, the version-mismatch warning, and loading
+//! statements ([`load`]). The cluster mechanics (binaries, initdb, start/stop) live in
+//! [`cluster`] and are reused by the test harness. See `docs/shadow.md`.
+
+pub mod cluster;
+mod load;
+pub mod lock;
+
+pub use load::{load, LoadError, LoadStatement, StatementError};
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once, Weak};
+
+use cluster::{Cluster, ClusterError, StartOptions};
+use lock::FileLock;
+
+use crate::db::{self, DbError};
+use crate::render::quote;
+
+/// Errors of the shadow server and its scratch databases.
+#[derive(Debug, thiserror::Error)]
+pub enum ShadowError {
+    #[error("embedded shadow cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    #[error("shadow cache directory {path}: {source}")]
+    Cache {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "no cache directory for the embedded shadow cluster: set SCHEMAPLAN_CACHE_DIR, \
+         XDG_CACHE_HOME or HOME"
+    )]
+    NoCacheDir,
+    #[error("shadow server: {0}")]
+    Db(#[from] DbError),
+    #[error("shadow server {server}: {what}: {message}")]
+    Sql {
+        server: String,
+        what: String,
+        message: String,
+    },
+}
+
+/// Where the shadow comes from. Empty = the embedded cluster with binaries and cache folder
+/// found automatically.
+#[derive(Clone, Debug, Default)]
+pub struct ShadowOptions {
+    /// A server to create scratch databases on (`--dev-url`); nothing else is touched there.
+    pub dev_url: Option<String>,
+    /// Directory with `initdb` and `postgres` (else `$SCHEMAPLAN_PG_BINDIR`, `PATH`, ...).
+    pub bindir: Option<PathBuf>,
+    /// Where the embedded cluster is kept (else `$SCHEMAPLAN_CACHE_DIR`, ...).
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// A running shadow server. Cheap to share by reference across threads.
+pub struct Shadow {
+    inner: Arc<Inner>,
+}
+
+/// A database created for one use; dropped (with `FORCE`) when this value is dropped.
+pub struct ScratchDb {
+    pub name: String,
+    pub url: String,
+    inner: Arc<Inner>,
+}
+
+/// The embedded cluster as used by this `Shadow`: our shared "user" lock keeps other
+/// processes from stopping it under us.
+struct Embedded {
+    cluster: Cluster,
+    users: FileLock,
+    start_lock: PathBuf,
+}
+
+struct Inner {
+    admin_url: String,
+    version_num: i32,
+    admin: Mutex<Option<postgres::Client>>,
+    scratch: Mutex<BTreeSet<String>>,
+    embedded: Mutex<Option<Embedded>>,
+}
+
+/// Scratch database numbering, unique within the process (all shadows).
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// Live shadows, for the Ctrl-C handler.
+static LIVE: Mutex<Vec<Weak<Inner>>> = Mutex::new(Vec::new());
+static CTRLC: Once = Once::new();
+
+/// Port of the embedded server. Only names the socket file inside the private socket
+/// directory (no TCP), so it never conflicts with anything.
+const EMBEDDED_PORT: u16 = 5432;
+const SCRATCH_PREFIX: &str = "schemaplan_shadow_";
+
+impl Shadow {
+    /// Connects to the `--dev-url` server, or starts (or joins) the embedded cluster.
+    pub fn start(opts: &ShadowOptions) -> Result<Shadow, ShadowError> {
+        let inner = match &opts.dev_url {
+            Some(url) => {
+                let mut client = db::connect(url)?;
+                let version_num = db::server_version_num(&mut client)?;
+                Inner {
+                    admin_url: url.clone(),
+                    version_num,
+                    admin: Mutex::new(Some(client)),
+                    scratch: Mutex::new(BTreeSet::new()),
+                    embedded: Mutex::new(None),
+                }
+            }
+            None => start_embedded(opts)?,
+        };
+        let inner = Arc::new(inner);
+        {
+            let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+            live.retain(|w| w.strong_count() > 0);
+            live.push(Arc::downgrade(&inner));
+        }
+        install_ctrlc_handler();
+        if inner.embedded.lock().map(|e| e.is_some()).unwrap_or(false) {
+            inner.drop_orphaned_scratch();
+        }
+        Ok(Shadow { inner })
+    }
+
+    /// `server_version_num` of the shadow server (e.g. `150006`).
+    pub fn server_version_num(&self) -> i32 {
+        self.inner.version_num
+    }
+
+    /// URL of the server's `postgres` database (the `--dev-url` as given in dev mode).
+    pub fn admin_url(&self) -> String {
+        self.inner.admin_url.clone()
+    }
+
+    /// Whether this is the embedded cluster (not `--dev-url`).
+    pub fn is_embedded(&self) -> bool {
+        self.inner
+            .embedded
+            .lock()
+            .map(|e| e.is_some())
+            .unwrap_or(false)
+    }
+
+    /// Creates an empty, uniquely named database (`schemaplan_shadow_<pid>_<n>_<purpose>`).
+    pub fn scratch(&self, purpose: &str) -> Result<ScratchDb, ShadowError> {
+        let purpose: String = purpose
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+            let mut name = format!("{SCRATCH_PREFIX}{}_{n}_{purpose}", std::process::id());
+            name.truncate(63); // NAMEDATALEN - 1; all ASCII
+            let sql = format!("CREATE DATABASE {} TEMPLATE template0", quote::ident(&name));
+            // Register first: a Ctrl-C between CREATE and registration must not leak it.
+            self.inner.lock_scratch().insert(name.clone());
+            match self.inner.admin_execute(&sql) {
+                Ok(()) => {
+                    return Ok(ScratchDb {
+                        url: db::with_database(&self.inner.admin_url, &name),
+                        name,
+                        inner: self.inner.clone(),
+                    })
+                }
+                Err(e) => {
+                    self.inner.lock_scratch().remove(&name);
+                    // Another machine/container with the same pid on a shared --dev-url
+                    // server: take the next number.
+                    if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) {
+                        continue;
+                    }
+                    return Err(self.inner.sql_error(&format!("CREATE DATABASE {name}"), &e));
+                }
+            }
+        }
+    }
+
+    /// Creates the roles that do not exist yet, `NOLOGIN` (roles are cluster-wide: schemas
+    /// name them in GRANT, policies and OWNER TO). `public` and `pg_*` names are skipped.
+    pub fn ensure_roles(&self, roles: &[String]) -> Result<(), ShadowError> {
+        let wanted: Vec<&String> = roles
+            .iter()
+            .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case("public") && !r.starts_with("pg_"))
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let existing: BTreeSet<String> = self
+            .inner
+            .with_admin(|c| {
+                let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
+                c.query(
+                    "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)",
+                    &[&names],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            })
+            .map_err(|e| self.inner.sql_error("listing roles", &e))?;
+        for role in wanted {
+            if existing.contains(role.as_str()) {
+                continue;
+            }
+            let sql = format!("CREATE ROLE {} NOLOGIN", quote::ident(role));
+            if let Err(e) = self.inner.admin_execute(&sql) {
+                // Concurrent creation by another process sharing the server is fine.
+                let code = e.code();
+                if code != Some(&postgres::error::SqlState::DUPLICATE_OBJECT)
+                    && code != Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+                {
+                    return Err(self.inner.sql_error(&format!("CREATE ROLE {role}"), &e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A warning for the user when the shadow's major version is not the target's: the desired
+    /// schema is elaborated (and its expressions printed) by the shadow's version.
+    pub fn version_warning(&self, target_version_num: i32) -> Option<String> {
+        let (ours, theirs) = (major(self.inner.version_num), major(target_version_num));
+        if ours == theirs {
+            return None;
+        }
+        Some(format!(
+            "the shadow database runs PostgreSQL {ours} but the target runs PostgreSQL {theirs}: \
+             the desired schema is checked and printed by version {ours}, so some expressions \
+             may compare differently and features of {theirs} may be missing. Use --dev-url \
+             with a PostgreSQL {theirs} server, or point SCHEMAPLAN_PG_BINDIR at PostgreSQL \
+             {theirs} binaries."
+        ))
+    }
+}
+
+/// Major version from `server_version_num` (`150006` -> 15, `90624` -> 9.6 as 96).
+fn major(num: i32) -> i32 {
+    if num >= 100_000 {
+        num / 10_000
+    } else {
+        num / 100
+    }
+}
+
+impl ScratchDb {
+    /// A new connection to this database.
+    pub fn connect(&self) -> Result<postgres::Client, ShadowError> {
+        Ok(db::connect(&self.url)?)
+    }
+
+    /// Drops the database now, reporting errors (dropping the value ignores them).
+    pub fn drop_now(self) -> Result<(), ShadowError> {
+        self.inner.drop_database(&self.name)
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        let _ = self.inner.drop_database(&self.name);
+    }
+}
+
+impl std::fmt::Debug for ScratchDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScratchDb")
+            .field("name", &self.name)
+            .field("url", &db::redact(&self.url))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shadow")
+            .field("admin_url", &db::redact(&self.inner.admin_url))
+            .field("version_num", &self.inner.version_num)
+            .field("embedded", &self.is_embedded())
+            .finish()
+    }
+}
+
+impl Inner {
+    fn lock_scratch(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.scratch.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the shared admin connection, reconnecting once if the connection broke.
+    fn with_admin<T>(
+        &self,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, postgres::Error> {
+        let mut guard = self.admin.lock().unwrap_or_else(|p| p.into_inner());
+        for attempt in 0..2 {
+            if guard.as_ref().is_none_or(|c| c.is_closed()) {
+                // Parsed successfully when the shadow started, so only connecting can fail.
+                let cfg = db::parse(&self.admin_url).unwrap_or_default();
+                *guard = Some(cfg.connect(postgres::NoTls)?);
+            }
+            let client = guard.as_mut().expect("connected above");
+            match f(client) {
+                Err(e) if e.as_db_error().is_none() && client.is_closed() && attempt == 0 => {
+                    *guard = None;
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the second attempt always returns")
+    }
+
+    fn admin_execute(&self, sql: &str) -> Result<(), postgres::Error> {
+        self.with_admin(|c| c.batch_execute(sql))
+    }
+
+    fn sql_error(&self, what: &str, e: &postgres::Error) -> ShadowError {
+        ShadowError::Sql {
+            server: db::redact(&self.admin_url),
+            what: what.to_string(),
+            message: db::scrub(&db::error_text(e), &self.admin_url),
+        }
+    }
+
+    fn drop_database(&self, name: &str) -> Result<(), ShadowError> {
+        let q = quote::ident(name);
+        let result = if self.version_num >= 130_000 {
+            self.admin_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
+        } else {
+            self.with_admin(|c| {
+                c.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&name],
+                )?;
+                c.batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
+            })
+        };
+        self.lock_scratch().remove(name);
+        result.map_err(|e| self.sql_error(&format!("DROP DATABASE {name}"), &e))
+    }
+
+    /// Drops scratch databases left by schemaplan processes that no longer exist (killed
+    /// before they could clean up). Only on the embedded server, where PIDs are meaningful.
+    fn drop_orphaned_scratch(&self) {
+        let names: Vec<String> = self
+            .with_admin(|c| {
+                c.query(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE 'schemaplan\\_shadow\\_%'",
+                    &[],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            })
+            .unwrap_or_default();
+        for name in names {
+            let pid: Option<i32> = name
+                .strip_prefix(SCRATCH_PREFIX)
+                .and_then(|rest| rest.split('_').next())
+                .and_then(|p| p.parse().ok());
+            let Some(pid) = pid else { continue };
+            // SAFETY: kill(pid, 0) only probes for existence.
+            let alive = unsafe { libc::kill(pid, 0) } == 0
+                || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+            if !alive {
+                let _ = self.drop_database(&name);
+            }
+        }
+    }
+
+    /// Drops every scratch database still registered and lets go of the embedded cluster
+    /// (stopping it when no other process uses it). Idempotent.
+    fn cleanup(&self) {
+        let names: Vec<String> = self.lock_scratch().iter().cloned().collect();
+        for name in names {
+            let _ = self.drop_database(&name);
+        }
+        self.release_embedded();
+    }
+
+    fn release_embedded(&self) {
+        // Close our own admin connection first so a fast shutdown has nothing of ours to wait
+        // for.
+        *self.admin.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let taken = self
+            .embedded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(mut e) = taken {
+            // Serialize with starters: nobody may join between our "am I last?" check and
+            // the stop.
+            let start_lock = FileLock::exclusive(&e.start_lock);
+            if start_lock.is_ok() && matches!(e.users.try_upgrade_exclusive(), Ok(true)) {
+                let _ = e.cluster.stop();
+            }
+            drop(e.users);
+            drop(start_lock);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.release_embedded();
+    }
+}
+
+/// Drops the scratch databases of every live shadow in this process and releases embedded
+/// clusters (stopping them if this process was the last user). Called by the Ctrl-C handler;
+/// a CLI that installs its own SIGINT handler (before any `Shadow::start`) must call this
+/// from it.
+pub fn interrupt_cleanup() {
+    let live: Vec<Arc<Inner>> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for inner in live {
+        inner.cleanup();
+    }
+}
+
+fn install_ctrlc_handler() {
+    CTRLC.call_once(|| {
+        // Fails when the application already installed a handler: then it is responsible for
+        // calling `interrupt_cleanup` (documented above).
+        let _ = ctrlc::set_handler(|| {
+            interrupt_cleanup();
+            std::process::exit(130);
+        });
+    });
+}
+
+/// The folder holding the embedded clusters (one subfolder per major version).
+pub fn cache_root(opts: &ShadowOptions) -> Result<PathBuf, ShadowError> {
+    if let Some(dir) = &opts.cache_dir {
+        return Ok(dir.clone());
+    }
+    if let Some(dir) = std::env::var_os("SCHEMAPLAN_CACHE_DIR").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } == 0 {
+        // The server runs as `nobody`, which cannot reach root's home.
+        return Ok(PathBuf::from("/var/tmp/schemaplan-root"));
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(Path::new(&dir).join("schemaplan"));
+    }
+    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => Ok(Path::new(&home).join(".cache").join("schemaplan")),
+        None => Err(ShadowError::NoCacheDir),
+    }
+}
+
+/// Joins (or starts) the embedded cluster.
+///
+/// Locking protocol, in `<cache>/pg<major>/`:
+/// - `start.lock`, exclusive, held while deciding to init/start and while deciding to stop, so
+///   those decisions never interleave between processes;
+/// - `users.lock`, shared, held by every process using the server for as long as it does.
+///   On release, a process takes `start.lock` and then tries to turn its shared `users.lock`
+///   into an exclusive one without waiting: success means nobody else uses the server, so it
+///   stops it. A process killed outright loses its locks with it; the server it leaves
+///   running is found ready and reused by the next process, which then stops it when done.
+fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
+    let bindir = cluster::find_bindir(opts.bindir.as_deref())?;
+    let major = cluster::major_version(&bindir)?;
+    let root = cache_root(opts)?;
+    std::fs::create_dir_all(&root).map_err(|source| ShadowError::Cache {
+        path: root.clone(),
+        source,
+    })?;
+    let base = root.join(format!("pg{major}"));
+    let mut cluster = Cluster::new(&bindir, &base, EMBEDDED_PORT, None)?;
+    let start_lock_path = base.join("start.lock");
+    let lock_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ShadowError::Cache { path, source }
+    };
+    let start_lock = FileLock::exclusive(&start_lock_path).map_err(lock_err(&start_lock_path))?;
+    let users_path = base.join("users.lock");
+    let users = FileLock::shared(&users_path).map_err(lock_err(&users_path))?;
+    if !cluster.is_initialized() {
+        cluster.init()?;
+    }
+    cluster.ensure_running(StartOptions {
+        detach: true,
+        die_with_parent: false,
+    })?;
+    drop(start_lock);
+    let admin_url = cluster.admin_url();
+    let embedded = Embedded {
+        cluster,
+        users,
+        start_lock: start_lock_path,
+    };
+    // From here on, dropping `inner` releases the cluster properly on error paths.
+    let mut inner = Inner {
+        admin_url: admin_url.clone(),
+        version_num: 0,
+        admin: Mutex::new(None),
+        scratch: Mutex::new(BTreeSet::new()),
+        embedded: Mutex::new(Some(embedded)),
+    };
+    let mut client = db::connect(&admin_url)?;
+    inner.version_num = db::server_version_num(&mut client)?;
+    *inner.admin.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
+    Ok(inner)
+}

@@ -1,0 +1,182 @@
+//! Test harness shared by the integration tests: one PostgreSQL server per test process.
+//!
+//! - `SCHEMAPLAN_TEST_URL` set: that server is used (any database; `url(db)` points at others).
+//! - Otherwise a temporary cluster is initialized from the local binaries (found like the
+//!   embedded shadow finds them; as `nobody` when root) and listens on 127.0.0.1 on a free
+//!   port with durability off. It is stopped and deleted when the test process exits (an
+//!   `atexit` hook), and the kernel kills it if the process dies (`PR_SET_PDEATHSIG`); a
+//!   directory left by a killed run is removed by the next run.
+//!
+//! Usage: `mod common;` then `let (name, url) = common::server().fresh_db("case");`.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use schemaplan::shadow::cluster::{self, Cluster, StartOptions};
+
+/// The test server of this process.
+pub struct TestServer {
+    /// URL of the `postgres` database (or of `SCHEMAPLAN_TEST_URL` as given).
+    admin_url: String,
+    port: u16,
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+/// The temporary cluster, taken and stopped by the exit hook.
+static CLUSTER: Mutex<Option<Cluster>> = Mutex::new(None);
+static DB_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The process-wide test server, started on first use.
+pub fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| match std::env::var("SCHEMAPLAN_TEST_URL") {
+        Ok(url) if !url.is_empty() => {
+            let port = schemaplan::db::parse(&url)
+                .ok()
+                .and_then(|c| c.get_ports().first().copied())
+                .unwrap_or(5432);
+            TestServer {
+                admin_url: url,
+                port,
+            }
+        }
+        _ => start_temp_server(),
+    })
+}
+
+fn start_temp_server() -> TestServer {
+    let bindir = cluster::find_bindir(None).expect("PostgreSQL binaries for the test server");
+    let mut last_err = None;
+    // A free port can be taken by someone else between probing and binding: retry.
+    for _ in 0..5 {
+        let port = cluster::free_port().expect("a free TCP port");
+        let mut c = Cluster::init_temp(&bindir, port).expect("initdb for the test server");
+        match c.start(StartOptions {
+            detach: false,
+            die_with_parent: true,
+        }) {
+            Ok(()) => {
+                let admin_url = c.admin_url();
+                *CLUSTER.lock().unwrap() = Some(c);
+                // SAFETY: registering a plain extern "C" function.
+                unsafe { libc::atexit(stop_at_exit) };
+                return TestServer { admin_url, port };
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    panic!("cannot start the test server: {}", last_err.unwrap());
+}
+
+extern "C" fn stop_at_exit() {
+    let taken = match CLUSTER.lock() {
+        Ok(mut g) => g.take(),
+        Err(p) => p.into_inner().take(),
+    };
+    // Dropping a temporary cluster stops the server and deletes its directory.
+    drop(taken);
+}
+
+impl TestServer {
+    /// URL of database `db` on this server.
+    pub fn url(&self, db: &str) -> String {
+        schemaplan::db::with_database(&self.admin_url, db)
+    }
+
+    /// URL of the `postgres` database (or `SCHEMAPLAN_TEST_URL` as given).
+    pub fn admin_url(&self) -> String {
+        self.admin_url.clone()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A new connection to database `db`.
+    pub fn connect(&self, db: &str) -> postgres::Client {
+        schemaplan::db::connect(&self.url(db)).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Creates a new, empty, uniquely named database (`<prefix>_<pid>_<n>`, prefix sanitized)
+    /// and returns its name and URL.
+    pub fn fresh_db(&self, prefix: &str) -> (String, String) {
+        let prefix: String = prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        let name = format!(
+            "{prefix}_{}_{}",
+            std::process::id(),
+            DB_COUNTER.fetch_add(1, Ordering::SeqCst)
+        );
+        let mut admin = schemaplan::db::connect(&self.admin_url).unwrap_or_else(|e| panic!("{e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\" TEMPLATE template0"))
+            .unwrap_or_else(|e| {
+                panic!("CREATE DATABASE {name}: {}", schemaplan::db::error_text(&e))
+            });
+        let url = self.url(&name);
+        (name, url)
+    }
+
+    /// Drops a database made by `fresh_db` (optional: temporary servers vanish anyway).
+    pub fn drop_db(&self, name: &str) {
+        let mut admin = schemaplan::db::connect(&self.admin_url).unwrap_or_else(|e| panic!("{e}"));
+        let _ = admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+            name.replace('"', "\"\"")
+        ));
+    }
+
+    /// Creates the roles that do not exist yet (cluster-wide, no login). Concurrent creation by
+    /// another test is tolerated.
+    pub fn ensure_roles(&self, roles: &[&str]) {
+        let mut admin = schemaplan::db::connect(&self.admin_url).unwrap_or_else(|e| panic!("{e}"));
+        for role in roles {
+            let lit = role.replace('\'', "''");
+            let ident = role.replace('"', "\"\"");
+            let sql = format!(
+                "DO $$BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{lit}') \
+                 THEN CREATE ROLE \"{ident}\"; END IF; END$$"
+            );
+            if let Err(e) = admin.batch_execute(&sql) {
+                let code = e.code().map(|c| c.code().to_string());
+                // 42710 duplicate_object / 23505 unique_violation: created concurrently.
+                if code.as_deref() != Some("42710") && code.as_deref() != Some("23505") {
+                    panic!("CREATE ROLE {role}: {}", schemaplan::db::error_text(&e));
+                }
+            }
+        }
+    }
+
+    /// Runs the corpus's `roles.sql` (`../shared/corpus/roles.sql`), once per process.
+    pub fn ensure_corpus_roles(&self) {
+        static DONE: OnceLock<()> = OnceLock::new();
+        DONE.get_or_init(|| {
+            let path =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/roles.sql");
+            let sql = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let mut admin =
+                schemaplan::db::connect(&self.admin_url).unwrap_or_else(|e| panic!("{e}"));
+            // Idempotent script: a concurrent run by another test process can make it fail
+            // with duplicate_object / unique_violation; running it again then succeeds.
+            for attempt in 0..3 {
+                match admin.batch_execute(&sql) {
+                    Ok(()) => break,
+                    Err(e) if attempt < 2 => {
+                        let _ = e;
+                    }
+                    Err(e) => panic!("{}: {}", path.display(), schemaplan::db::error_text(&e)),
+                }
+            }
+        });
+    }
+}
