@@ -147,6 +147,8 @@ CREATE MATERIALIZED VIEW app.post_counts AS
   SELECT user_id, count(*) AS n FROM app.posts GROUP BY user_id WITH NO DATA;
 CREATE INDEX post_counts_user ON app.post_counts (user_id);
 COMMENT ON VIEW app.active_users IS 'not sad';
+COMMENT ON COLUMN app.active_users.email IS 'view column';
+GRANT SELECT (name) ON app.active_users TO reader;
 
 CREATE FUNCTION app.add(a integer, b integer DEFAULT 1) RETURNS integer
   LANGUAGE sql IMMUTABLE AS $$ SELECT a + b $$;

@@ -573,10 +573,14 @@ impl<'t, 'c> Reader<'t, 'c> {
                     t.columns.push(column);
                 }
             } else if let Some(vname) = self.views.get(&rel) {
+                let id = ObjectId::Column(vname.clone(), name.clone());
+                self.resolver.add_other_column(rel, attnum, id);
                 if let Some(v) = self.schema.views.get_mut(vname) {
                     v.columns.push((name, type_name));
                 }
             } else if let Some(cname) = self.composites.get(&rel) {
+                let id = ObjectId::Column(cname.clone(), name.clone());
+                self.resolver.add_other_column(rel, attnum, id);
                 if let Some(TypeDef {
                     kind: TypeKind::Composite(attrs),
                     ..
@@ -765,6 +769,9 @@ impl<'t, 'c> Reader<'t, 'c> {
             };
             let table = QName::new(r.get::<String>("schema")?, r.get::<String>("table_name")?);
             let name: String = r.get("name")?;
+            // a set: sorted here, not in SQL, so the database's collation does not matter
+            let mut roles: Vec<String> = r.get("roles")?;
+            roles.sort();
             let command = match r.char("command")? {
                 'r' => "SELECT",
                 'a' => "INSERT",
@@ -784,7 +791,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     name,
                     permissive: r.get("permissive")?,
                     command: command.to_string(),
-                    roles: r.get("roles")?,
+                    roles,
                     using: r.get("using_expr")?,
                     with_check: r.get("with_check")?,
                 },
@@ -1149,7 +1156,11 @@ mod tests {
     #[test]
     fn identity_defaults_render_nothing() {
         assert!(identity_options("integer", 1, 1, 1, i32::MAX as i64, 1, false).is_empty());
-        assert!(identity_options("bigint", -1, -1, i64::MIN, -1, 1, false).is_empty());
+        // descending: the bounds and start follow the direction
+        assert_eq!(
+            identity_options("bigint", -1, -1, i64::MIN, -1, 1, false),
+            vec!["INCREMENT BY -1"]
+        );
         assert_eq!(
             identity_options("bigint", 5, 2, 1, i64::MAX, 10, true),
             vec!["START WITH 5", "INCREMENT BY 2", "CACHE 10", "CYCLE"]

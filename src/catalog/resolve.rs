@@ -45,6 +45,10 @@ pub struct Resolver {
     exact: HashMap<Addr, ObjectId>,
     /// Table columns by (table oid, attnum).
     columns: HashMap<(u32, i16), ObjectId>,
+    /// Columns of views and materialized views and attributes of composite types, as
+    /// `ObjectId::Column(view or type, name)`: only for comments and column grants
+    /// (`COMMENT ON COLUMN v.c` is common). In depends they are the view / type itself.
+    other_columns: HashMap<(u32, i16), ObjectId>,
     /// Catalog rows that are part of / stand for a modeled object (rules, constraint indexes,
     /// identity sequences, composite types' pg_class rows).
     alias: HashMap<Addr, ObjectId>,
@@ -66,6 +70,11 @@ impl Resolver {
         self.columns.insert((rel, attnum), id);
     }
 
+    /// A column of a view or an attribute of a composite type (see `other_columns`).
+    pub fn add_other_column(&mut self, rel: u32, attnum: i16, id: ObjectId) {
+        self.other_columns.insert((rel, attnum), id);
+    }
+
     pub fn add_alias(&mut self, classid: u32, oid: u32, id: ObjectId) {
         self.alias.insert((classid, oid), id);
     }
@@ -82,14 +91,19 @@ impl Resolver {
         self.ext_members.insert((classid, oid), extension);
     }
 
-    /// The modeled object with exactly this address (`objsubid` > 0: a table column).
+    /// The modeled object with exactly this address (`objsubid` > 0: a column of a table,
+    /// view or composite type).
     pub fn exact(&self, classid: u32, oid: u32, subid: i32) -> Option<ObjectId> {
         if subid != 0 {
             if classid != PG_CLASS {
                 return None;
             }
-            let attnum = i16::try_from(subid).ok()?;
-            return self.columns.get(&(oid, attnum)).cloned();
+            let key = (oid, i16::try_from(subid).ok()?);
+            return self
+                .columns
+                .get(&key)
+                .or_else(|| self.other_columns.get(&key))
+                .cloned();
         }
         self.exact.get(&(classid, oid)).cloned()
     }

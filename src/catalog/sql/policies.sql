@@ -1,10 +1,10 @@
 -- Row-level security policies. polroles holds role oids, 0 standing for PUBLIC; the list is a
--- set, sorted here so the order roles were written in does not matter.
+-- set, sorted in Rust (not here: ORDER BY would use the database's collation).
 -- polcmd: r SELECT, a INSERT, w UPDATE, d DELETE, * ALL.
 SELECT p.oid, n.nspname::text AS schema, c.relname::text AS table_name,
        p.polname::text AS name, p.polpermissive AS permissive, p.polcmd AS command,
        ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_get_userbyid(r)::text END
-             FROM unnest(p.polroles) r ORDER BY 1) AS roles,
+             FROM unnest(p.polroles) r) AS roles,
        pg_get_expr(p.polqual, p.polrelid) AS using_expr,
        pg_get_expr(p.polwithcheck, p.polrelid) AS with_check
 FROM pg_policy p
