@@ -222,3 +222,29 @@ fn version_warning_compares_major_versions() {
     let w = s.version_warning(v + 10_000).expect("different major");
     assert!(w.contains(&format!("PostgreSQL {}", v / 10_000 + 1)), "{w}");
 }
+
+#[test]
+fn stale_pid_file_and_broken_data_directory_are_recovered() {
+    let cache = cache_dir();
+    drop(Shadow::start(&opts(cache.path())).unwrap());
+    let data = data_dir(cache.path());
+    // A postmaster.pid left by a crash whose PID now belongs to an unrelated live process.
+    std::fs::write(
+        data.join("postmaster.pid"),
+        format!(
+            "{}\n{}\n0\n5432\n\n\n0 0\nready\n",
+            std::process::id(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let s = Shadow::start(&opts(cache.path())).unwrap_or_else(|e| panic!("{e}"));
+    s.scratch("after_stale_pid").unwrap();
+    drop(s);
+    // A data directory that cannot start any more is a cache: initialized again.
+    std::fs::remove_file(data.join("global/pg_control")).unwrap();
+    let s = Shadow::start(&opts(cache.path())).unwrap_or_else(|e| panic!("{e}"));
+    s.scratch("after_repair").unwrap();
+    drop(s);
+    assert_eq!(postmaster_pid(cache.path()), None);
+}

@@ -57,6 +57,7 @@ fn error_names_origin_line_and_column() {
     ];
     let err = load(&mut c, &statements).unwrap_err();
     let text = err.to_string();
+    eprintln!("{text}");
     let LoadError::Statement(e) = &err else {
         panic!("unexpected {err:?}");
     };

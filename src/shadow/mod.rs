@@ -333,19 +333,7 @@ impl Inner {
     }
 
     fn drop_database(&self, name: &str) -> Result<(), ShadowError> {
-        let q = quote::ident(name);
-        let result = if self.version_num >= 130_000 {
-            self.admin_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
-        } else {
-            self.with_admin(|c| {
-                c.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                     WHERE datname = $1 AND pid <> pg_backend_pid()",
-                    &[&name],
-                )?;
-                c.batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
-            })
-        };
+        let result = self.with_admin(|c| drop_database_on(c, self.version_num, name));
         self.lock_scratch().remove(name);
         result.map_err(|e| self.sql_error(&format!("DROP DATABASE {name}"), &e))
     }
@@ -379,10 +367,19 @@ impl Inner {
 
     /// Drops every scratch database still registered and lets go of the embedded cluster
     /// (stopping it when no other process uses it). Idempotent.
+    ///
+    /// Runs on the Ctrl-C thread while the main thread may be busy on the shared admin
+    /// connection, so it uses a connection of its own and never waits for that one.
     fn cleanup(&self) {
         let names: Vec<String> = self.lock_scratch().iter().cloned().collect();
-        for name in names {
-            let _ = self.drop_database(&name);
+        if !names.is_empty() {
+            if let Ok(mut c) = db::connect(&self.admin_url) {
+                for name in names {
+                    if drop_database_on(&mut c, self.version_num, &name).is_ok() {
+                        self.lock_scratch().remove(&name);
+                    }
+                }
+            }
         }
         self.release_embedded();
     }
@@ -390,7 +387,11 @@ impl Inner {
     fn release_embedded(&self) {
         // Close our own admin connection first so a fast shutdown has nothing of ours to wait
         // for.
-        *self.admin.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // (`try_lock`: on the Ctrl-C path the main thread may be using it; the server's fast
+        // shutdown disconnects it anyway.)
+        if let Ok(mut admin) = self.admin.try_lock() {
+            *admin = None;
+        }
         let taken = self
             .embedded
             .lock()
@@ -406,6 +407,25 @@ impl Inner {
             drop(e.users);
             drop(start_lock);
         }
+    }
+}
+
+/// `DROP DATABASE ... WITH (FORCE)` (13+), or terminate its sessions and drop (older).
+fn drop_database_on(
+    c: &mut postgres::Client,
+    version_num: i32,
+    name: &str,
+) -> Result<(), postgres::Error> {
+    let q = quote::ident(name);
+    if version_num >= 130_000 {
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {q} WITH (FORCE)"))
+    } else {
+        c.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&name],
+        )?;
+        c.batch_execute(&format!("DROP DATABASE IF EXISTS {q}"))
     }
 }
 
@@ -492,13 +512,7 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
     let start_lock = FileLock::exclusive(&start_lock_path).map_err(lock_err(&start_lock_path))?;
     let users_path = base.join("users.lock");
     let users = FileLock::shared(&users_path).map_err(lock_err(&users_path))?;
-    if !cluster.is_initialized() {
-        cluster.init()?;
-    }
-    cluster.ensure_running(StartOptions {
-        detach: true,
-        die_with_parent: false,
-    })?;
+    start_or_repair(&mut cluster)?;
     drop(start_lock);
     let admin_url = cluster.admin_url();
     let embedded = Embedded {
@@ -518,4 +532,54 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
     inner.version_num = db::server_version_num(&mut client)?;
     *inner.admin.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
     Ok(inner)
+}
+
+/// Initializes if needed and makes sure the server runs (caller holds `start.lock`).
+///
+/// The data directory is only a cache, so when an existing one cannot be started (binaries
+/// replaced by an incompatible build, a disk that filled up, a crash mid-initdb of an older
+/// version...) it is initialized afresh once. The first retry waits a little instead: after a
+/// `kill -9` of the postmaster its backends can hold the shared memory for a moment.
+fn start_or_repair(cluster: &mut Cluster) -> Result<(), ShadowError> {
+    let opts = StartOptions {
+        detach: true,
+        die_with_parent: false,
+    };
+    if !cluster.is_initialized() {
+        cluster.init()?;
+    }
+    let first = match cluster.ensure_running(opts) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    if cluster.ensure_running(opts).is_ok() {
+        return Ok(());
+    }
+    if cluster.running_pid().is_some() {
+        // Something is running there that we cannot use: never wipe under a live server.
+        return Err(first.into());
+    }
+    cluster.init()?;
+    cluster.ensure_running(opts)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shadow_types_are_shareable_across_threads() {
+        fn check<T: Send + Sync>() {}
+        check::<Shadow>();
+        check::<ScratchDb>();
+    }
+
+    #[test]
+    fn major_versions() {
+        assert_eq!(major(150_006), 15);
+        assert_eq!(major(170_000), 17);
+        assert_eq!(major(90_624), 96);
+    }
 }
