@@ -122,10 +122,30 @@ fn execute(
         inner: &mut *out,
         count: 0,
     };
+    let registration = opts.interrupt.register(session.cancel_token());
     let result = run_units(session, opts, plan, run_id, attempted, &run, &mut retries);
+    drop(registration);
     let retry_count = retries.count;
-    if let Err(f) = result {
-        return Err(record_failure(session, opts, plan, run_id, f, out));
+    match result {
+        Ok(()) => {}
+        Err(Stop::Failed(f)) if opts.interrupt.requested() => {
+            let step = f.step;
+            return Err(record_interrupt(
+                session,
+                opts,
+                plan,
+                run_id,
+                step,
+                Some(f),
+                out,
+            ));
+        }
+        Err(Stop::Failed(f)) => return Err(record_failure(session, opts, plan, run_id, f, out)),
+        Err(Stop::Interrupted { next }) => {
+            return Err(record_interrupt(
+                session, opts, plan, run_id, next, None, out,
+            ))
+        }
     }
     let kind = finish(session, opts, plan, run_id, &run, out)?;
     let message = match &kind {
@@ -167,6 +187,15 @@ impl Progress for RetryCounter<'_> {
     }
 }
 
+/// Why the units stopped early.
+enum Stop {
+    Failed(StepFailure),
+    /// Interrupted between units; `next` is the first step not run.
+    Interrupted {
+        next: usize,
+    },
+}
+
 fn run_units(
     session: &mut LockedSession,
     opts: &ApplyOptions,
@@ -175,7 +204,7 @@ fn run_units(
     attempted: Vec<usize>,
     run: &RunPlan,
     out: &mut dyn Progress,
-) -> Result<(), StepFailure> {
+) -> Result<(), Stop> {
     let mut runner = Runner {
         client: session,
         plan,
@@ -183,9 +212,13 @@ fn run_units(
         retry: opts.retry,
         out,
         attempted,
+        interrupt: opts.interrupt.clone(),
     };
     for unit in planfile::units(&plan.steps, &run.to_run) {
-        runner.run_unit(&unit)?;
+        if opts.interrupt.requested() {
+            return Err(Stop::Interrupted { next: unit.first() });
+        }
+        runner.run_unit(&unit).map_err(Stop::Failed)?;
     }
     Ok(())
 }
@@ -228,9 +261,7 @@ fn finish(
 }
 
 /// Records a failed step in the journal and the history and builds the error. The failed
-/// transaction has already been rolled back (dropping it did). If the connection itself is gone,
-/// a new one records the failure; if that fails too, the run stays `running` and the next apply
-/// marks it interrupted.
+/// transaction has already been rolled back (dropping it did).
 fn record_failure(
     session: &mut LockedSession,
     opts: &ApplyOptions,
@@ -248,31 +279,66 @@ fn record_failure(
         message: run::short_error(&f.error),
     });
     let history_error = format!("step {} ({}): {error}", f.step, step.summary);
-    let mut fresh;
-    let client: &mut Client = if session.is_closed() {
-        match db::connect(&opts.db_url) {
-            Ok(c) => {
-                fresh = c;
-                &mut fresh
-            }
-            Err(_) => return step_error(plan, run_id, &f, error),
-        }
-    } else {
-        session
-    };
-    let _ = book::journal_end(
-        client,
-        run_id,
-        f.step,
-        &step.summary,
-        "failed",
-        Some(&error),
-    );
-    let _ = book::finish_run(client, run_id, "failed", Some(&history_error));
+    with_bookkeeping(session, opts, |client| {
+        let _ = book::journal_end(
+            client,
+            run_id,
+            f.step,
+            &step.summary,
+            "failed",
+            Some(&error),
+        );
+        let _ = book::finish_run(client, run_id, "failed", Some(&history_error));
+    });
     out.event(ProgressEvent::Finished {
         message: format!("run {run_id} failed at step {}", f.step),
     });
     step_error(plan, run_id, &f, error)
+}
+
+/// Records an interrupted run: the step that was cancelled (if one was running) and the
+/// history row.
+fn record_interrupt(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    run_id: i64,
+    step: usize,
+    failed: Option<StepFailure>,
+    out: &mut dyn Progress,
+) -> ExecError {
+    let summary = &plan.steps[step - 1].summary;
+    let message = format!("interrupted at step {step} ({summary})");
+    with_bookkeeping(session, opts, |client| {
+        if let Some(f) = &failed {
+            let error = run::full_error(&f.error);
+            let _ = book::journal_end(client, run_id, step, summary, "interrupted", Some(&error));
+        }
+        let _ = book::finish_run(client, run_id, "interrupted", Some(&message));
+    });
+    out.event(ProgressEvent::Finished {
+        message: format!("run {run_id} {message}"),
+    });
+    ExecError::Interrupted {
+        plan_id: plan.id.clone(),
+        run_id,
+        number: step,
+        total: plan.steps.len(),
+    }
+}
+
+/// Runs `write` on the session, or on a new connection if the session's connection is gone.
+/// If neither works the run stays `running`, and the next apply marks it interrupted.
+fn with_bookkeeping(
+    session: &mut LockedSession,
+    opts: &ApplyOptions,
+    write: impl FnOnce(&mut Client),
+) {
+    if !session.is_closed() {
+        write(session);
+    } else if let Ok(mut fresh) = db::connect(&opts.db_url) {
+        write(&mut fresh);
+    }
 }
 
 fn step_error(plan: &Plan, run_id: i64, f: &StepFailure, error: String) -> ExecError {

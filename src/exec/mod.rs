@@ -10,6 +10,7 @@
 mod apply;
 mod book;
 mod cleanup;
+mod interrupt;
 mod lock;
 mod preflight;
 mod progress;
@@ -17,6 +18,7 @@ mod run;
 mod status;
 
 pub use apply::apply;
+pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
 pub use progress::{
     describe, human_duration, stderr_progress, BarProgress, LineProgress, Progress, ProgressEvent,
@@ -124,6 +126,8 @@ pub struct ApplyOptions {
     /// How long to wait for another apply to finish.
     pub lock_wait: Duration,
     pub retry: RetryPolicy,
+    /// Stops the run cleanly when triggered (SIGINT triggers every running apply).
+    pub interrupt: Interrupt,
 }
 
 impl ApplyOptions {
@@ -140,6 +144,7 @@ impl ApplyOptions {
             no_wait: false,
             lock_wait: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            interrupt: Interrupt::new(),
         }
     }
 }
@@ -236,6 +241,13 @@ pub enum ExecError {
         /// PostgreSQL's message, detail, hint and context.
         error: String,
         attempts: u32,
+    },
+    #[error("plan {plan_id}: interrupted at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step")]
+    Interrupted {
+        plan_id: String,
+        run_id: i64,
+        number: usize,
+        total: usize,
     },
     #[error("plan {plan_id}: all steps ran but the live schema ({live}) is not the plan's target ({expected}); run {run_id} is recorded as failed\nhint: `schemaplan drift` shows the difference")]
     Verify {

@@ -19,7 +19,7 @@
 use super::book;
 use super::cleanup;
 use super::progress::{Progress, ProgressEvent};
-use super::RetryPolicy;
+use super::{Interrupt, RetryPolicy};
 use crate::plan::step::pg_duration;
 use crate::plan::{Plan, Step};
 use crate::planfile::Unit;
@@ -53,6 +53,7 @@ pub struct Runner<'a> {
     pub out: &'a mut dyn Progress,
     /// Steps an earlier run started but did not finish (may have left partial state).
     pub attempted: Vec<usize>,
+    pub interrupt: Interrupt,
 }
 
 impl Runner<'_> {
@@ -75,7 +76,11 @@ impl Runner<'_> {
             };
             match result {
                 Ok(()) => return Ok(()),
-                Err(f) if retryable(&f.error) && attempt < self.retry.max_attempts => {
+                Err(f)
+                    if retryable(&f.error)
+                        && attempt < self.retry.max_attempts
+                        && !self.interrupt.requested() =>
+                {
                     let delay = self.retry.delay(attempt);
                     self.out.event(ProgressEvent::Retry {
                         steps: unit.range(),
@@ -84,7 +89,7 @@ impl Runner<'_> {
                         delay,
                         reason: short_error(&f.error),
                     });
-                    std::thread::sleep(delay);
+                    self.sleep(delay);
                     attempt += 1;
                 }
                 Err(mut f) => {
@@ -92,6 +97,18 @@ impl Runner<'_> {
                     return Err(f);
                 }
             }
+        }
+    }
+
+    /// Waits `delay`, or less if the apply is interrupted meanwhile.
+    fn sleep(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        while !self.interrupt.requested() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(50)));
         }
     }
 
