@@ -3,6 +3,8 @@
 //! lock-timeout retries, resume, the hazard and fingerprint gates, and that no password leaks.
 #![allow(clippy::result_large_err)]
 
+mod common;
+
 use schemaplan::exec::{
     self, ApplyOptions, ExecError, HazardAllow, OutcomeKind, PhaseSelect, PlanState, ProgressEvent,
 };
@@ -480,6 +482,12 @@ fn password_never_appears() {
             .unwrap_err()
             .to_string(),
     );
+    let malformed = format!("postgresql://{role}:{secret}@127.0.0.1:notaport/x");
+    texts.push(
+        exec::status(&malformed, f.plans.path())
+            .unwrap_err()
+            .to_string(),
+    );
     let mut lock_busy = opts.clone();
     lock_busy.no_wait = true;
     let mut holder = f.connect();
@@ -719,6 +727,8 @@ fn killed_apply_is_marked_interrupted_and_resumes() {
         .args(["--exact", "crash_child", "--ignored", "--nocapture"])
         .env("SP_CRASH_URL", with_options(&f.url, "-c sp.sleep=60"))
         .env("SP_CRASH_DIR", &f.dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let pid = sleeping_apply(&f);
@@ -756,22 +766,7 @@ mod support {
         Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step,
     };
     use std::path::PathBuf;
-    use std::sync::atomic::{AtomicU64, Ordering};
     use std::time::{Duration, Instant};
-
-    /// `SCHEMAPLAN_TEST_URL`, or the local development server.
-    pub fn admin_url() -> String {
-        std::env::var("SCHEMAPLAN_TEST_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5433/postgres".to_string())
-    }
-
-    pub fn url_of(db: &str) -> String {
-        let mut u = url::Url::parse(&admin_url()).expect("SCHEMAPLAN_TEST_URL must be a URL");
-        u.set_path(&format!("/{db}"));
-        u.to_string()
-    }
 
     /// `url` with server `options` (`-c name=value`).
     pub fn with_options(url: &str, options: &str) -> String {
@@ -796,9 +791,7 @@ mod support {
         u.to_string()
     }
 
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-
-    /// A new empty database, dropped when the value is.
+    /// A new empty database on the test server (`common::server()`), dropped with the value.
     pub struct TestDb {
         pub name: String,
         pub url: String,
@@ -806,30 +799,14 @@ mod support {
 
     impl TestDb {
         pub fn new(prefix: &str) -> TestDb {
-            let name = format!(
-                "spx_{prefix}_{}_{}",
-                std::process::id(),
-                COUNTER.fetch_add(1, Ordering::SeqCst)
-            );
-            let mut admin = schemaplan::db::connect(&admin_url()).unwrap();
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE template0"))
-                .unwrap();
-            TestDb {
-                url: url_of(&name),
-                name,
-            }
+            let (name, url) = crate::common::server().fresh_db(&format!("exec_{prefix}"));
+            TestDb { name, url }
         }
     }
 
     impl Drop for TestDb {
         fn drop(&mut self) {
-            if let Ok(mut admin) = schemaplan::db::connect(&admin_url()) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
+            crate::common::server().drop_db(&self.name);
         }
     }
 
