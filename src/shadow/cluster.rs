@@ -236,15 +236,17 @@ pub fn major_version(bindir: &Path) -> Result<u32, ClusterError> {
         .output()
         .map_err(io_err(&program))?;
     let text = String::from_utf8_lossy(&out.stdout).to_string();
-    // "postgres (PostgreSQL) 15.6 (Debian 15.6-1.pgdg120+2)"
-    text.split(')')
-        .nth(1)
-        .and_then(|rest| rest.trim().split(['.', ' ', 'b', 'r', 'd']).next())
-        .and_then(|major| major.parse().ok())
-        .ok_or(ClusterError::Version {
-            program: program.display().to_string(),
-            output: text,
-        })
+    parse_major(&text).ok_or(ClusterError::Version {
+        program: program.display().to_string(),
+        output: text,
+    })
+}
+
+/// `postgres (PostgreSQL) 15.6 (Debian 15.6-1.pgdg120+2)` -> 15; `16beta1` -> 16.
+fn parse_major(version_output: &str) -> Option<u32> {
+    let rest = version_output.split(')').nth(1)?.trim();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// How to start a server.
@@ -769,4 +771,32 @@ fn spawn_from_keeper(cmd: Command) -> io::Result<Child> {
         .map_err(|_| io::Error::other("keeper thread gone"))?;
     rx.recv()
         .map_err(|_| io::Error::other("keeper thread gone"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_output_parsing() {
+        assert_eq!(
+            parse_major("postgres (PostgreSQL) 15.6 (Debian 15.6-1.pgdg120+2)\n"),
+            Some(15)
+        );
+        assert_eq!(parse_major("postgres (PostgreSQL) 16beta1"), Some(16));
+        assert_eq!(parse_major("postgres (PostgreSQL) 9.6.24"), Some(9));
+        assert_eq!(parse_major("garbage"), None);
+    }
+
+    #[test]
+    fn explicit_bindir_is_never_replaced() {
+        let err = find_bindir(Some(Path::new("/nonexistent/bin"))).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/bin"), "{err}");
+    }
+
+    #[test]
+    fn finds_local_binaries() {
+        let dir = find_bindir(None).expect("PostgreSQL installed on the test machine");
+        assert!(major_version(&dir).unwrap() >= 10);
+    }
 }

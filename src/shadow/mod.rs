@@ -246,12 +246,12 @@ impl Shadow {
     }
 }
 
-/// Major version from `server_version_num` (`150006` -> 15, `90624` -> 9.6 as 96).
-fn major(num: i32) -> i32 {
+/// Major version from `server_version_num`: `150006` -> "15", `90624` -> "9.6".
+fn major(num: i32) -> String {
     if num >= 100_000 {
-        num / 10_000
+        (num / 10_000).to_string()
     } else {
-        num / 100
+        format!("{}.{}", num / 10_000, num / 100 % 100)
     }
 }
 
@@ -578,8 +578,8 @@ mod tests {
 
     #[test]
     fn major_versions() {
-        assert_eq!(major(150_006), 15);
-        assert_eq!(major(170_000), 17);
-        assert_eq!(major(90_624), 96);
+        assert_eq!(major(150_006), "15");
+        assert_eq!(major(170_000), "17");
+        assert_eq!(major(90_624), "9.6");
     }
 }
