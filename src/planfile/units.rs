@@ -1,7 +1,14 @@
 //! Execution units: the plan-format rule that adjacent `transaction: yes` steps of the same phase
 //! share one transaction, and every `transaction: no` step runs alone.
+//!
+//! One exception keeps the online strategies online: locks are held until COMMIT, so a step
+//! meant to run alongside traffic (lock ROW EXCLUSIVE or SHARE UPDATE EXCLUSIVE: a backfill, a
+//! `VALIDATE CONSTRAINT` scan) starts a new transaction when the transaction so far has taken a
+//! lock that blocks traffic (SHARE or stronger). Otherwise `ADD CONSTRAINT ... NOT VALID` (ACCESS
+//! EXCLUSIVE) followed by `VALIDATE` would scan the whole table under ACCESS EXCLUSIVE — exactly
+//! what splitting them was for.
 
-use crate::plan::{Phase, Step};
+use crate::plan::{LockLevel, Phase, Step};
 
 /// Steps that run together: one transaction, or one non-transactional step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +46,7 @@ pub fn units(steps: &[Step], numbers: &[usize]) -> Vec<Unit> {
     for &n in numbers {
         let step = &steps[n - 1];
         match out.last_mut() {
-            Some(u) if joins(u, step, n) => u.steps.push(n),
+            Some(u) if joins(u, steps, step, n) => u.steps.push(n),
             _ => out.push(Unit {
                 steps: vec![n],
                 transactional: step.transactional,
@@ -50,9 +57,89 @@ pub fn units(steps: &[Step], numbers: &[usize]) -> Vec<Unit> {
     out
 }
 
-fn joins(unit: &Unit, step: &Step, number: usize) -> bool {
+fn joins(unit: &Unit, steps: &[Step], step: &Step, number: usize) -> bool {
     unit.transactional
         && step.transactional
         && unit.phase == step.phase
         && unit.last() + 1 == number
+        && !(runs_alongside_traffic(step) && blocks_traffic(unit, steps))
+}
+
+/// A step the planner gave a lock that lets reads and writes continue, because it may run long.
+fn runs_alongside_traffic(step: &Step) -> bool {
+    matches!(
+        step.lock,
+        LockLevel::RowExclusive | LockLevel::ShareUpdateExclusive
+    )
+}
+
+/// Whether the unit's transaction holds a lock that queues application traffic.
+fn blocks_traffic(unit: &Unit, steps: &[Step]) -> bool {
+    unit.steps
+        .iter()
+        .any(|&n| steps[n - 1].lock.blocks_traffic())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LockLevel, Phase, Step};
+
+    fn step(lock: LockLevel, transactional: bool, phase: Phase) -> Step {
+        Step {
+            summary: String::new(),
+            sql: "SELECT 1;".into(),
+            phase,
+            transactional,
+            lock,
+            lock_target: None,
+            lock_timeout: None,
+            statement_timeout: None,
+            hazards: vec![],
+            notes: vec![],
+        }
+    }
+
+    fn ranges(steps: &[Step], numbers: &[usize]) -> Vec<String> {
+        units(steps, numbers).iter().map(|u| u.range()).collect()
+    }
+
+    #[test]
+    fn groups_adjacent_transactional_steps_of_a_phase() {
+        use LockLevel::*;
+        let steps = vec![
+            step(AccessExclusive, true, Phase::Expand),
+            step(None, true, Phase::Expand),
+            step(ShareUpdateExclusive, false, Phase::Expand),
+            step(AccessExclusive, true, Phase::Expand),
+            step(AccessExclusive, true, Phase::Contract),
+            step(AccessExclusive, true, Phase::Contract),
+        ];
+        assert_eq!(
+            ranges(&steps, &[1, 2, 3, 4, 5, 6]),
+            ["1-2", "3", "4", "5-6"]
+        );
+        assert_eq!(
+            ranges(&steps, &[1, 5, 6]),
+            ["1", "5-6"],
+            "a skipped step splits a group"
+        );
+    }
+
+    #[test]
+    fn a_scan_never_runs_under_an_earlier_blocking_lock() {
+        use LockLevel::*;
+        let steps = vec![
+            step(AccessExclusive, true, Phase::Expand), // ADD CONSTRAINT ... NOT VALID
+            step(ShareUpdateExclusive, true, Phase::Expand), // VALIDATE CONSTRAINT
+            step(AccessExclusive, true, Phase::Expand), // SET NOT NULL: after the scan
+            step(RowExclusive, true, Phase::Expand),    // backfill
+        ];
+        assert_eq!(ranges(&steps, &[1, 2, 3, 4]), ["1", "2-3", "4"]);
+        let quiet = vec![
+            step(ShareUpdateExclusive, true, Phase::Expand),
+            step(RowExclusive, true, Phase::Expand),
+        ];
+        assert_eq!(ranges(&quiet, &[1, 2]), ["1-2"]);
+    }
 }
