@@ -275,8 +275,36 @@ impl ExecError {
 fn client_identity() -> String {
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| format!("uid {}", unsafe { libc::getuid() }));
+        .ok()
+        .filter(|u| !u.is_empty())
+        .or_else(os_user_name)
+        // SAFETY: getuid has no preconditions.
+        .unwrap_or_else(|| format!("uid {}", unsafe { libc::getuid() }));
     format!("{user}@{}", hostname())
+}
+
+/// The name of the process's user from the password database.
+fn os_user_name() -> Option<String> {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 4096];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call; getpwuid_r writes the entry's strings into
+    // `buf` and sets `result` to `&pwd` on success or null when there is no entry.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            libc::getuid(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return None;
+    }
+    // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
+    let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+    Some(name.to_string_lossy().into_owned())
 }
 
 fn hostname() -> String {
@@ -288,4 +316,14 @@ fn hostname() -> String {
     }
     let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
     String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn names_the_os_user_without_the_environment() {
+        let name = super::os_user_name().expect("the test user has a passwd entry");
+        assert!(!name.is_empty());
+        assert!(super::client_identity().contains('@'));
+    }
 }

@@ -196,6 +196,7 @@ impl BarProgress {
             .multi
             .add(indicatif::ProgressBar::new(to_run as u64).with_style(style));
         bar.set_prefix(plan_id.to_string());
+        bar.enable_steady_tick(Duration::from_secs(1));
         self.plan = Some(bar);
     }
 
@@ -242,10 +243,12 @@ impl Progress for BarProgress {
             }
             ProgressEvent::Retry { .. } => self.end_step(),
             ProgressEvent::Finished { .. } => {
+                // The caller shows the outcome (or the error); the bar just stops.
                 self.end_step();
                 if let Some(b) = self.plan.take() {
                     b.finish();
                 }
+                return;
             }
             _ => {}
         }
