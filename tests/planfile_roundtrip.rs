@@ -228,3 +228,43 @@ fn hand_edits_are_accepted() {
         "-- reviewed by ops: batch it\nUPDATE public.t SET a = 1 WHERE a IS NULL;"
     );
 }
+
+#[test]
+fn step_sql_is_checked_when_read() {
+    let with = |s: Step| plan_sql(&plan(vec![step("first", "SELECT 1;"), s]));
+    let line_of_step_2 = |text: &str| {
+        text.lines()
+            .position(|l| l.starts_with("-- step 2 |"))
+            .unwrap()
+            + 1
+    };
+    let cic = with(step(
+        "index",
+        "CREATE INDEX CONCURRENTLY i ON public.t (a);",
+    ));
+    let err = parse_err(&cic);
+    assert!(
+        err.starts_with(&format!(
+            ":{}: step 2 is `transaction: yes` but CREATE INDEX CONCURRENTLY",
+            line_of_step_2(&cic)
+        )),
+        "{err}"
+    );
+    let commit = with(step("sneaky", "UPDATE public.t SET a = 1;\nCOMMIT;"));
+    assert!(
+        parse_err(&commit).contains("step 2 contains transaction control"),
+        "{}",
+        parse_err(&commit)
+    );
+    let mut alone = step("vacuum", "VACUUM public.t;");
+    alone.transactional = false;
+    assert!(planfile::parse(&with(alone)).is_ok());
+    let broken = with(step("typo", "ALTER TABEL public.t ADD COLUMN b int;"));
+    assert!(
+        parse_err(&broken).contains(
+            "step 2: the SQL does not parse: Invalid statement: syntax error at or near \"TABEL\""
+        ),
+        "{}",
+        parse_err(&broken)
+    );
+}

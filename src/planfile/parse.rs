@@ -348,7 +348,7 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
     if sql.is_empty() {
         return Err(syntax(head.no, format!("step {number} has no SQL")));
     }
-    Ok(Step {
+    let step = Step {
         summary,
         sql,
         phase: Phase::parse(field("phase")).ok_or_else(|| {
@@ -369,7 +369,9 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
             .map(StatementTimeout),
         hazards: parse_hazards(head.no, field("hazards"))?,
         notes,
-    })
+    };
+    super::checks::check_step(&step, number).map_err(|m| syntax(head.no, m))?;
+    Ok(step)
 }
 
 /// `key: value` pairs of a step line. Pieces that do not start with a known key belong to the
