@@ -112,7 +112,7 @@ fn wait_for_lock(client: &mut Client, wait: Duration) -> Result<(), ExecError> {
 /// sessions may need `pg_read_all_stats`; then we say so instead).
 pub fn holder(client: &mut Client) -> String {
     let rows = client.query(
-        "SELECT a.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''), \
+        "SELECT l.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''), \
                 coalesce(host(a.client_addr), 'local socket'), \
                 coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '?') \
          FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid \

@@ -198,7 +198,7 @@ pub enum ExecError {
         #[source]
         source: postgres::Error,
     },
-    #[error("another schemaplan apply is running on this database ({holder}){}", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
+    #[error("another schemaplan apply is running on this database ({holder}){}\nhint: let it finish; if it is stuck or its process is gone, end its session with SELECT pg_terminate_backend(<pid>)", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
     LockBusy {
         holder: String,
         waited: Option<Duration>,
