@@ -514,6 +514,32 @@ fn password_never_appears() {
 }
 
 #[test]
+fn bookkeeping_is_private_and_completes_a_hand_made_schema() {
+    let f = Fixture::new(
+        "bookkeeping",
+        &[],
+        vec![tx_step(
+            "create table public.t",
+            "CREATE TABLE public.t (x int);",
+        )],
+    );
+    f.connect()
+        .batch_execute("CREATE SCHEMA schemaplan")
+        .unwrap();
+    exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    let public_access: bool = f
+        .connect()
+        .query_one(
+            "SELECT has_table_privilege('public', 'schemaplan.history', 'SELECT') \
+                 OR has_table_privilege('public', 'schemaplan.journal', 'SELECT')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!public_access);
+}
+
+#[test]
 fn dry_run_changes_nothing() {
     let f = Fixture::new(
         "dry_run",

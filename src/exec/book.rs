@@ -7,11 +7,14 @@ use crate::plan::Direction;
 use postgres::{Client, GenericClient};
 use std::collections::BTreeMap;
 
-const CREATE: &str = "
+const CREATE_SCHEMA: &str = "
 CREATE SCHEMA schemaplan;
 REVOKE ALL ON SCHEMA schemaplan FROM PUBLIC;
 COMMENT ON SCHEMA schemaplan IS 'schemaplan bookkeeping (v1): apply history and step journal';
-CREATE TABLE schemaplan.history (
+";
+
+const CREATE_TABLES: &str = "
+CREATE TABLE IF NOT EXISTS schemaplan.history (
     run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     plan_id text NOT NULL,
     direction text NOT NULL CHECK (direction IN ('forward', 'inverse')),
@@ -28,8 +31,8 @@ CREATE TABLE schemaplan.history (
     outcome text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted')),
     error text
 );
-CREATE INDEX history_plan_idx ON schemaplan.history (plan_id, run_id);
-CREATE TABLE schemaplan.journal (
+CREATE INDEX IF NOT EXISTS history_plan_idx ON schemaplan.history (plan_id, run_id);
+CREATE TABLE IF NOT EXISTS schemaplan.journal (
     run_id bigint NOT NULL REFERENCES schemaplan.history (run_id) ON DELETE CASCADE,
     step integer NOT NULL,
     summary text NOT NULL,
@@ -59,11 +62,22 @@ pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
     if exists(client)? {
         return Ok(());
     }
+    let schema_exists: bool = client
+        .query_one("SELECT to_regnamespace('schemaplan') IS NOT NULL", &[])
+        .map_err(ExecError::bookkeeping("look for schema schemaplan"))?
+        .get(0);
     let mut tx = client
         .transaction()
         .map_err(ExecError::bookkeeping("create schema schemaplan"))?;
-    tx.batch_execute(CREATE)
-        .map_err(ExecError::bookkeeping("create schema schemaplan"))?;
+    // A schema made by hand (or left half-made by an older version) keeps its privileges.
+    if !schema_exists {
+        tx.batch_execute(CREATE_SCHEMA)
+            .map_err(ExecError::bookkeeping("create schema schemaplan"))?;
+    }
+    tx.batch_execute(CREATE_TABLES)
+        .map_err(ExecError::bookkeeping(
+            "create schemaplan.history and schemaplan.journal",
+        ))?;
     tx.commit()
         .map_err(ExecError::bookkeeping("create schema schemaplan"))
 }
