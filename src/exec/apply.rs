@@ -147,7 +147,7 @@ fn execute(
             ))
         }
     }
-    let kind = finish(session, opts, plan, run_id, &run, out)?;
+    let kind = finish(session, plan, run_id, &run, out)?;
     let message = match &kind {
         OutcomeKind::PhaseApplied { next } => format!(
             "run {run_id}: {} steps of plan {} applied; {}",
@@ -226,7 +226,6 @@ fn run_units(
 /// Verifies a completed plan against `to` and records the outcome.
 fn finish(
     session: &mut LockedSession,
-    opts: &ApplyOptions,
     plan: &Plan,
     run_id: i64,
     run: &RunPlan,
@@ -255,7 +254,6 @@ fn finish(
             live,
         });
     }
-    let _ = opts;
     book::finish_run(session, run_id, "succeeded", None)?;
     Ok(OutcomeKind::Applied)
 }

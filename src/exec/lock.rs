@@ -89,7 +89,9 @@ fn try_lock(client: &mut Client) -> Result<bool, ExecError> {
 
 /// Blocks in `pg_advisory_lock` with a session `lock_timeout` of `wait`, then resets it.
 fn wait_for_lock(client: &mut Client, wait: Duration) -> Result<(), ExecError> {
-    let set = format!("SET lock_timeout = {}", wait.as_millis().max(1));
+    // lock_timeout is an int of milliseconds: clamp absurd waits to its maximum (~24 days).
+    let ms = wait.as_millis().clamp(1, i32::MAX as u128);
+    let set = format!("SET lock_timeout = {ms}");
     client
         .batch_execute(&set)
         .map_err(ExecError::bookkeeping("set lock_timeout"))?;
