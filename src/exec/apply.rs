@@ -155,7 +155,13 @@ fn execute(
             plan.id,
             preflight::next_hint(opts, *next)
         ),
-        _ => format!("run {run_id}: plan {} applied", plan.id),
+        _ => match opts.direction {
+            Direction::Forward => format!("run {run_id}: plan {} applied", plan.id),
+            Direction::Inverse => format!(
+                "run {run_id}: plan {} rolled back (inverse.sql applied)",
+                plan.id
+            ),
+        },
     };
     out.event(ProgressEvent::Finished {
         message: message.clone(),
