@@ -120,16 +120,14 @@ fn get<'a, T: FromSql<'a>>(
 
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.
 ///
-/// The canonical text is the model's `Debug` rendering with `depends` left out (dependency edges
-/// follow from the objects themselves and are not part of what a user declares). Every
+/// The canonical text is the `Debug` rendering of [`Schema::canonical`] (no dependency edges,
+/// no column order, no extension versions: what diff does not compare either). Every
 /// collection in the model is ordered (`BTreeMap`/`BTreeSet`/`Vec` in catalog order), so the
 /// text is deterministic. Catalog oids never enter the model, so two databases loaded from the
 /// same statements in different orders fingerprint the same.
 pub fn fingerprint(schema: &Schema) -> String {
     use sha2::{Digest, Sha256};
-    let mut s = schema.clone();
-    s.depends.clear();
-    let text = format!("{s:#?}");
+    let text = format!("{:#?}", schema.canonical());
     hex(&Sha256::digest(text.as_bytes()))
 }
 

@@ -262,7 +262,7 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     if new.default.is_some() && (old.default != new.default || retype) {
         k.push(SetDefault);
     }
-    if !old.not_null && new.not_null && new.identity.is_none() {
+    if !old.not_null && new.not_null {
         k.push(SetNotNull);
     }
     if old.compression != new.compression {

@@ -61,6 +61,21 @@ impl Schema {
         }
     }
 
+    /// The schema with what is not part of its identity normalized away: column order (a plan
+    /// can only append columns, and no query that names its columns can tell), extension
+    /// versions and dependency edges. Fingerprints are taken of this form.
+    pub fn canonical(&self) -> Schema {
+        let mut s = self.clone();
+        s.depends.clear();
+        for t in s.tables.values_mut() {
+            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        for e in s.extensions.values_mut() {
+            e.version.clear();
+        }
+        s
+    }
+
     /// Whether an object with this id exists in the schema.
     pub fn contains(&self, id: &ObjectId) -> bool {
         match id {

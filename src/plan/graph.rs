@@ -6,7 +6,7 @@
 //! 1. S produces X and T needs X (directly, or because something T produces depends on X in
 //!    the desired schema);
 //! 2. S releases Y (S removes something that depended on Y in the current schema, or S stops
-//!    depending on Y) and T removes Y;
+//!    depending on Y) and T removes or alters Y;
 //! 3. S removes X and T produces X again (drop before re-create);
 //! 4. S frees a relation/type name and T claims it (a dropped table's name reused by a view);
 //! 5. steps generated from one change keep their order.
@@ -35,8 +35,11 @@ pub struct Node {
     pub ignore_needs: Vec<ObjectId>,
     pub claims: Vec<QName>,
     pub frees: Vec<QName>,
-    /// Pure drops run late.
-    pub is_drop: bool,
+    /// Priority among steps that are ready at the same time.
+    pub rank: Rank,
+    /// Objects this step modifies in place (an `ALTER COLUMN`): steps that stop depending on
+    /// them (dropping a primary key before `DROP NOT NULL`) run first.
+    pub alters: Vec<ObjectId>,
     /// The object the step is about (priority tie-break).
     pub object: ObjectId,
 }
@@ -52,10 +55,21 @@ impl Node {
             ignore_needs: Vec::new(),
             claims: Vec::new(),
             frees: Vec::new(),
-            is_drop: false,
+            rank: Rank::Create,
+            alters: Vec::new(),
             object,
         }
     }
+}
+
+/// Ordering priority of ready steps: creates and alters first, then comments and grants on
+/// what exists, then drops, then default privileges (which affect only later objects).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Rank {
+    Create,
+    Decorate,
+    Drop,
+    Last,
 }
 
 /// A group of nodes generated from one change; they keep their order.
@@ -107,6 +121,7 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
     let mut producers: BTreeMap<&ObjectId, Vec<usize>> = BTreeMap::new();
     let mut removers: BTreeMap<&ObjectId, Vec<usize>> = BTreeMap::new();
     let mut claimers: BTreeMap<&QName, Vec<usize>> = BTreeMap::new();
+    let mut alterers: BTreeMap<&ObjectId, Vec<usize>> = BTreeMap::new();
     for (i, n) in nodes.iter().enumerate() {
         n.produces
             .iter()
@@ -117,6 +132,9 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
         n.claims
             .iter()
             .for_each(|x| claimers.entry(x).or_default().push(i));
+        n.alters
+            .iter()
+            .for_each(|x| alterers.entry(x).or_default().push(i));
     }
     for (t, n) in nodes.iter().enumerate() {
         // Rule 1.
@@ -143,7 +161,8 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
             releases.remove(x);
         }
         for y in &releases {
-            for &r in removers.get(y).into_iter().flatten() {
+            let touching = removers.get(y).into_iter().chain(alterers.get(y));
+            for &r in touching.flatten() {
                 if r != t {
                     edges.insert((t, r));
                 }
@@ -169,7 +188,7 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
     topo_sort(nodes, &edges)
 }
 
-type Key = (bool, ObjectId, usize);
+type Key = (Rank, ObjectId, usize);
 
 fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectId, Step)> {
     let n = nodes.len();
@@ -179,7 +198,7 @@ fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectI
         indeg[b] += 1;
         out[a].push(b);
     }
-    let key = |i: usize| -> Key { (nodes[i].is_drop, nodes[i].object.clone(), i) };
+    let key = |i: usize| -> Key { (nodes[i].rank, nodes[i].object.clone(), i) };
     let mut heap: BinaryHeap<Reverse<Key>> = (0..n)
         .filter(|&i| indeg[i] == 0)
         .map(|i| Reverse(key(i)))

@@ -2,7 +2,7 @@
 
 use crate::diff::ColumnChange;
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -83,7 +83,7 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         .hazard(Hazard::Irreversible);
     let mut n = Node::new(step, col_id(t, &c.name));
     n.removes.push(col_id(t, &c.name));
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 
@@ -117,9 +117,14 @@ pub fn alter(
                     .as_ref()
                     .map(|c| format!(" COLLATE {}", qname(c)))
                     .unwrap_or_default();
+                let using = if via_text(ctx, from, to) {
+                    format!("{col}::text::{}", to.type_name)
+                } else {
+                    format!("{col}::{}", to.type_name)
+                };
                 parts.push(format!(
-                    "ALTER COLUMN {col} TYPE {}{coll} USING {col}::{}",
-                    to.type_name, to.type_name
+                    "ALTER COLUMN {col} TYPE {}{coll} USING {using}",
+                    to.type_name
                 ))
             }
             DropNotNull => parts.push(format!("ALTER COLUMN {col} DROP NOT NULL")),
@@ -127,7 +132,8 @@ pub fn alter(
                 "ALTER COLUMN {col} SET DEFAULT {}",
                 to.default.as_deref().unwrap_or("NULL")
             )),
-            SetNotNull if existing => online_not_null = true,
+            // Identity needs NOT NULL first, in the same statement.
+            SetNotNull if existing && !kinds.contains(&AddIdentity) => online_not_null = true,
             SetNotNull => parts.push(format!("ALTER COLUMN {col} SET NOT NULL")),
             AddIdentity => {
                 let idn = to.identity.as_ref().expect("AddIdentity has an identity");
@@ -181,6 +187,7 @@ pub fn alter(
         if retype {
             n.removes.push(id.clone());
         }
+        n.alters.push(id.clone());
         n.releases = released(ctx, &id);
         chains.push(vec![n]);
     }
@@ -188,6 +195,17 @@ pub fn alter(
         chains.push(set_not_null_online(ctx, t, &to.name));
     }
     chains
+}
+
+/// Enums (and other user types) have no casts to each other: convert through their text form.
+fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
+    let user_type = |name: &str, s: &Schema| {
+        let bare = name.trim_end_matches("[]");
+        s.types.keys().any(|q| {
+            bare == format!("{}.{}", q.schema, q.name) || bare == q.name || bare == qname(q)
+        })
+    };
+    user_type(&from.type_name, ctx.current) || user_type(&to.type_name, ctx.desired)
 }
 
 /// What the column depended on before and no longer does (a dropped default's sequence ...).

@@ -1,7 +1,7 @@
 //! `COMMENT ON` any object; also how an object is named in `COMMENT` and `GRANT` statements.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
@@ -71,5 +71,6 @@ pub fn set(ctx: &Ctx, on: &ObjectId, text: Option<&str>) -> Chain {
     );
     let mut n = Node::new(step, on.clone());
     n.needs.push(on.clone());
+    n.rank = Rank::Decorate;
     vec![n]
 }

@@ -1,7 +1,7 @@
 //! Table constraints: PRIMARY KEY, UNIQUE, FOREIGN KEY, CHECK, EXCLUDE.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
 use crate::render::quote::ident;
 
@@ -122,6 +122,6 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     if let Some(q) = index_name(t, c) {
         n.frees.push(q);
     }
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }

@@ -1,7 +1,7 @@
 //! Functions, procedures and aggregates.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::qname;
 
@@ -67,6 +67,6 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
     );
     let mut n = Node::new(step, id(f));
     n.removes.push(id(f));
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }

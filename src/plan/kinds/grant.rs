@@ -2,7 +2,7 @@
 
 use super::comment::object_ref;
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -62,6 +62,7 @@ fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
     );
     let mut n = Node::new(step, g.on.clone());
     n.needs.push(g.on.clone());
+    n.rank = Rank::Decorate;
     vec![n]
 }
 
@@ -73,6 +74,7 @@ fn revoke_sql(ctx: &Ctx, g: &Grant, needs_object: bool) -> Chain {
         None,
     );
     let mut n = Node::new(step, g.on.clone());
+    n.rank = Rank::Decorate;
     if needs_object {
         n.needs.push(g.on.clone());
     } else {
@@ -129,7 +131,6 @@ pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {
     if e.schema.is_some() {
         n.needs.push(schema);
     }
-    // After every other create: a ZZZ-sorting object keeps it at the end among ready steps.
-    n.is_drop = true;
+    n.rank = Rank::Last;
     vec![n]
 }

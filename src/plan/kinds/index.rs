@@ -1,7 +1,7 @@
 //! Indexes that do not back a constraint.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::qname;
 
@@ -75,6 +75,6 @@ pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.frees.push(i.name.clone());
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }

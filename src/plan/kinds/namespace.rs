@@ -1,7 +1,7 @@
 //! Schemas, extensions and collations.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
@@ -30,7 +30,7 @@ pub fn drop_schema(ctx: &Ctx, name: &str) -> Chain {
         .hazard(Hazard::DataLoss);
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 
@@ -65,7 +65,7 @@ pub fn drop_extension(ctx: &Ctx, e: &Extension) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.releases.push(ObjectId::Schema(e.schema.clone()));
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 
@@ -106,6 +106,6 @@ pub fn drop_collation(ctx: &Ctx, c: &Collation) -> Chain {
     );
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }

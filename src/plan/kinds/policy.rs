@@ -1,7 +1,7 @@
 //! Row-level security policies.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -80,7 +80,7 @@ pub fn drop(ctx: &Ctx, p: &Policy) -> Chain {
     );
     let mut n = Node::new(step, id(p));
     n.removes.push(id(p));
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 

@@ -1,7 +1,7 @@
 //! Sequences and their `OWNED BY` column.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -56,7 +56,7 @@ pub fn drop(ctx: &Ctx, s: &Sequence) -> Chain {
     n.removes.push(id);
     n.frees.push(s.name.clone());
     n.ignore_needs = owner_columns(s, ctx.current);
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 

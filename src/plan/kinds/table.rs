@@ -4,7 +4,7 @@
 use super::column;
 use crate::diff::TableChange;
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -243,7 +243,7 @@ pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
     n.removes.push(id);
     n.removes.extend(owned_parts(t, ctx.current));
     n.frees.push(t.name.clone());
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 

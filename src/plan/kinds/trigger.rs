@@ -1,7 +1,7 @@
 //! Triggers (including constraint triggers) and their enabled state.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
@@ -31,7 +31,7 @@ pub fn drop(ctx: &Ctx, t: &Trigger) -> Chain {
     );
     let mut n = Node::new(step, id(t));
     n.removes.push(id(t));
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 

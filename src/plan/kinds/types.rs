@@ -2,7 +2,7 @@
 
 use crate::diff::EnumPosition;
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
@@ -116,7 +116,7 @@ pub fn drop(ctx: &Ctx, t: &TypeDef) -> Chain {
     n.removes.push(id);
     n.removes.extend(domain_constraint_ids(t));
     n.frees.push(t.name.clone());
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
 

@@ -1,7 +1,7 @@
 //! Views and materialized views.
 
 use crate::model::*;
-use crate::plan::graph::{Chain, Node};
+use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::qname;
 
@@ -136,6 +136,6 @@ pub fn drop(ctx: &Ctx, v: &View) -> Chain {
             .map(|i| ObjectId::Index(i.name.clone())),
     );
     n.frees.push(v.name.clone());
-    n.is_drop = true;
+    n.rank = Rank::Drop;
     vec![n]
 }
