@@ -1,6 +1,7 @@
 //! `apply` and `status` against a real PostgreSQL server, with hand-written plan directories
 //! (not the planner): grouping, rollback on failure, non-transactional steps, the apply lock,
-//! lock-timeout retries, resume, the hazard and fingerprint gates, and that no password leaks.
+//! lock-timeout retries, resume, the hazard and fingerprint gates, that no password leaks, and
+//! that the bookkeeping (a large object) is transactional, private and invisible to pg_dump.
 #![allow(clippy::result_large_err)]
 
 mod common;
@@ -32,11 +33,10 @@ fn transaction_group_commits_atomically() {
     assert_eq!(outcome.kind, OutcomeKind::Applied);
     assert_eq!(outcome.steps_run, vec![1, 2]);
     let mut c = f.connect();
-    // Both steps, their journal rows and nothing else share one transaction id.
+    // Both steps share one transaction id.
     let xmins: BTreeSet<String> = c
         .query(
-            "SELECT xmin::text FROM schemaplan.journal \
-             UNION ALL SELECT xmin::text FROM pg_class WHERE oid IN ('public.a'::regclass, 'public.b'::regclass)",
+            "SELECT xmin::text FROM pg_class WHERE oid IN ('public.a'::regclass, 'public.b'::regclass)",
             &[],
         )
         .unwrap()
@@ -45,6 +45,13 @@ fn transaction_group_commits_atomically() {
         .collect();
     assert_eq!(xmins.len(), 1, "one transaction: {xmins:?}");
     assert_eq!(f.history_outcomes(), vec!["succeeded".to_string()]);
+    assert_eq!(
+        f.journal(1),
+        vec![
+            (1, true, "succeeded".to_string()),
+            (2, true, "succeeded".to_string())
+        ]
+    );
     assert!(events
         .0
         .iter()
@@ -90,24 +97,13 @@ fn failure_mid_group_rolls_back_and_is_recorded() {
         .unwrap()
         .get(0);
     assert_eq!(a, None, "the group was rolled back");
-    let row = c
-        .query_one("SELECT outcome, error FROM schemaplan.history", &[])
-        .unwrap();
-    assert_eq!(row.get::<_, String>(0), "failed");
-    assert!(row.get::<_, String>(1).contains("division by zero"));
-    let journal: Vec<(i32, String)> = c
-        .query(
-            "SELECT step, outcome FROM schemaplan.journal ORDER BY step",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
+    let run = &f.book()["runs"][0];
+    assert_eq!(run["outcome"], "failed");
+    assert!(run["error"].as_str().unwrap().contains("division by zero"));
     assert_eq!(
-        journal,
-        vec![(3, "failed".to_string())],
-        "rolled-back steps leave no journal rows"
+        f.journal(1),
+        vec![(3, true, "failed".to_string())],
+        "rolled-back steps leave no journal entries"
     );
 }
 
@@ -145,17 +141,8 @@ fn non_transactional_step_runs_outside_a_transaction() {
         .unwrap()
         .get(0);
     assert!(valid);
-    let rows: Vec<(i32, bool, String)> = c
-        .query(
-            "SELECT step, transactional, outcome FROM schemaplan.journal ORDER BY step",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect();
     assert_eq!(
-        rows,
+        f.journal(1),
         vec![
             (1, true, "succeeded".into()),
             (2, false, "succeeded".into()),
@@ -290,14 +277,9 @@ fn interrupted_concurrent_index_build_is_dropped_and_rebuilt() {
         "{:?}",
         events.events.0
     );
-    let attempts: i32 = f
-        .connect()
-        .query_one(
-            "SELECT attempts FROM schemaplan.journal WHERE step = 1",
-            &[],
-        )
-        .unwrap()
-        .get(0);
+    let attempts = f.book()["runs"][0]["steps"][0]["attempts"]
+        .as_u64()
+        .unwrap();
     assert!(attempts >= 2);
 }
 
@@ -393,14 +375,7 @@ fn hazards_must_be_allowed() {
         "{text}"
     );
     assert!(text.contains("--allow-hazards data-loss"), "{text}");
-    assert!(
-        !f.connect()
-            .query_one("SELECT to_regclass('schemaplan.history') IS NULL", &[])
-            .unwrap()
-            .get::<_, bool>(0)
-            || f.history_outcomes().is_empty(),
-        "no run recorded"
-    );
+    assert!(f.history_outcomes().is_empty(), "no run recorded");
     opts.allow_hazards = HazardAllow::Some([Hazard::DataLoss].into_iter().collect());
     assert_eq!(
         exec::apply(&opts, &mut Events::default()).unwrap().kind,
@@ -464,15 +439,7 @@ fn password_never_appears() {
         format!("{err:?}"),
         String::from_utf8(out.into_inner()).unwrap(),
     ];
-    let mut c = f.connect();
-    for table in ["schemaplan.history", "schemaplan.journal"] {
-        for r in c
-            .query(&format!("SELECT t::text FROM {table} t"), &[])
-            .unwrap()
-        {
-            texts.push(r.get(0));
-        }
-    }
+    texts.push(f.book().to_string());
     let status = exec::status(&url, f.plans.path()).unwrap();
     texts.push(format!("{status:?}"));
     let mut closed = url::Url::parse(&url).unwrap();
@@ -514,29 +481,183 @@ fn password_never_appears() {
 }
 
 #[test]
-fn bookkeeping_is_private_and_completes_a_hand_made_schema() {
+fn bookkeeping_is_invisible_to_pg_dump_schema_only() {
     let f = Fixture::new(
-        "bookkeeping",
+        "pg_dump",
+        &[],
+        vec![
+            tx_step("create table public.t", "CREATE TABLE public.t (x int);"),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+        ],
+    );
+    let before = pg_dump_schema(&f.url);
+    assert!(!before.contains("schemaplan"), "{before}");
+    exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(f.history_outcomes(), vec!["succeeded"]);
+    let dump = pg_dump_schema(&f.url);
+    assert!(dump.contains("CREATE TABLE public.t"), "{dump}");
+    assert!(dump.contains("CREATE INDEX t_x"), "{dump}");
+    for unwanted in ["schemaplan", "LARGE OBJECT", "lo_create", "lo_open"] {
+        assert!(!dump.contains(unwanted), "{unwanted} in the dump:\n{dump}");
+    }
+    // The bookkeeping is a large object at the documented OID, readable by hand.
+    let text: String = f
+        .connect()
+        .query_one(
+            "SELECT convert_from(lo_get($1), 'UTF8')",
+            &[&exec::BOOK_OID],
+        )
+        .unwrap()
+        .get(0);
+    assert!(text.starts_with("schemaplan-book v1\n"), "{text}");
+    let no_schema: bool = f
+        .connect()
+        .query_one("SELECT to_regnamespace('schemaplan') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(no_schema);
+}
+
+#[test]
+fn bookkeeping_is_private_to_the_applying_role() {
+    let f = Fixture::new(
+        "private",
         &[],
         vec![tx_step(
             "create table public.t",
             "CREATE TABLE public.t (x int);",
         )],
     );
-    f.connect()
-        .batch_execute("CREATE SCHEMA schemaplan")
-        .unwrap();
     exec::apply(&f.opts(), &mut Events::default()).unwrap();
-    let public_access: bool = f
+    let role = format!("sp_other_{}", std::process::id());
+    let secret = "other-pw";
+    let mut admin = f.connect();
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD '{secret}'"
+        ))
+        .unwrap();
+    let other_url = with_user(&f.url, &role, secret);
+    let mut other = schemaplan::db::connect(&other_url).unwrap();
+    let err = other
+        .query_one("SELECT lo_get($1)", &[&exec::BOOK_OID])
+        .unwrap_err();
+    assert_eq!(err.code().map(|c| c.code()), Some("42501"), "{err}");
+    // `status` as that role says so instead of reporting wrong states.
+    let err = exec::status(&other_url, f.plans.path()).unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+    drop(other);
+    let _ = admin.batch_execute(&format!("DROP ROLE IF EXISTS {role}"));
+}
+
+#[test]
+fn failed_group_leaves_no_journal_entries_of_its_own() {
+    let f = Fixture::with_target(
+        "tx_journal",
+        &["CREATE TABLE public.t (x int)"],
+        vec![
+            tx_step("create table public.a", "CREATE TABLE public.a (id int);"),
+            cic_step(
+                "create index public.t_x",
+                "CREATE INDEX CONCURRENTLY t_x ON public.t (x);",
+            ),
+            tx_step("create table public.b", "CREATE TABLE public.b (id int);"),
+            tx_step("bad step", "SELECT 1 / 0;"),
+        ],
+        &[],
+    );
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    assert!(matches!(err, ExecError::Step { number: 4, .. }), "{err}");
+    // Steps 1 and 2 (their own units) committed with their entries; step 3 shared the failed
+    // transaction with step 4 and left neither the table nor an entry.
+    assert_eq!(
+        f.journal(1),
+        vec![
+            (1, true, "succeeded".to_string()),
+            (2, false, "succeeded".to_string()),
+            (4, true, "failed".to_string())
+        ]
+    );
+    let b_missing: bool = f
         .connect()
+        .query_one("SELECT to_regclass('public.b') IS NULL", &[])
+        .unwrap()
+        .get(0);
+    assert!(b_missing);
+}
+
+#[test]
+fn refuses_a_foreign_large_object_and_ignores_an_old_schema() {
+    let f = Fixture::new(
+        "foreign_lo",
+        &[],
+        vec![tx_step(
+            "create table public.t",
+            "CREATE TABLE public.t (x int);",
+        )],
+    );
+    let mut c = f.connect();
+    c.execute(
+        "SELECT lo_from_bytea($1, convert_to('not ours', 'UTF8'))",
+        &[&exec::BOOK_OID],
+    )
+    .unwrap();
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    assert!(matches!(err, ExecError::BookUnreadable { .. }), "{err}");
+    assert!(err.to_string().contains("not schemaplan's"), "{err}");
+    let untouched: String = c
         .query_one(
-            "SELECT has_table_privilege('public', 'schemaplan.history', 'SELECT') \
-                 OR has_table_privilege('public', 'schemaplan.journal', 'SELECT')",
+            "SELECT convert_from(lo_get($1), 'UTF8')",
+            &[&exec::BOOK_OID],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(untouched, "not ours");
+    c.execute("SELECT lo_unlink($1)", &[&exec::BOOK_OID])
+        .unwrap();
+    // Bookkeeping tables of an older version: left alone, not used.
+    c.batch_execute(
+        "CREATE SCHEMA schemaplan; CREATE TABLE schemaplan.history (run_id bigint); \
+         CREATE TABLE schemaplan.journal (run_id bigint)",
+    )
+    .unwrap();
+    assert_eq!(
+        exec::apply(&f.opts(), &mut Events::default()).unwrap().kind,
+        OutcomeKind::Applied
+    );
+    let old_rows: i64 = c
+        .query_one(
+            "SELECT (SELECT count(*) FROM schemaplan.history) + (SELECT count(*) FROM schemaplan.journal)",
             &[],
         )
         .unwrap()
         .get(0);
-    assert!(!public_access);
+    assert_eq!(old_rows, 0);
+    assert_eq!(f.history_outcomes(), vec!["succeeded"]);
+}
+
+#[test]
+fn function_bodies_are_not_checked_against_later_steps() {
+    let f = Fixture::with_target(
+        "fn_bodies",
+        &[],
+        vec![
+            tx_step(
+                "create function public.n",
+                "CREATE FUNCTION public.n() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.later';",
+            ),
+            tx_step("create table public.later", "CREATE TABLE public.later (x int);"),
+        ],
+        &[
+            "CREATE TABLE public.later (x int)",
+            "CREATE FUNCTION public.n() RETURNS bigint LANGUAGE sql AS 'SELECT count(*) FROM public.later'",
+        ],
+    );
+    let outcome = exec::apply(&f.opts(), &mut Events::default()).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
 }
 
 #[test]
@@ -567,8 +688,9 @@ fn dry_run_changes_nothing() {
     let untouched: bool = f
         .connect()
         .query_one(
-            "SELECT to_regnamespace('schemaplan') IS NULL AND to_regclass('public.t') IS NULL",
-            &[],
+            "SELECT to_regnamespace('schemaplan') IS NULL AND to_regclass('public.t') IS NULL \
+               AND NOT EXISTS (SELECT FROM pg_largeobject_metadata WHERE oid = $1)",
+            &[&exec::BOOK_OID],
         )
         .unwrap()
         .get(0);
@@ -770,15 +892,13 @@ fn killed_apply_is_marked_interrupted_and_resumes() {
     assert_eq!(outcome.kind, OutcomeKind::Applied);
     assert_eq!(outcome.steps_skipped, vec![1]);
     assert_eq!(f.history_outcomes(), vec!["interrupted", "succeeded"]);
-    let step2: String = f
-        .connect()
-        .query_one(
-            "SELECT outcome FROM schemaplan.journal WHERE run_id = (SELECT min(run_id) FROM schemaplan.history) AND step = 2",
-            &[],
-        )
-        .unwrap()
-        .get(0);
-    assert_eq!(step2, "interrupted");
+    let first_run = f.journal(1);
+    assert!(
+        first_run
+            .iter()
+            .any(|(step, _, outcome)| *step == 2 && outcome == "interrupted"),
+        "{first_run:?}"
+    );
     assert!(events
         .0
         .iter()
@@ -808,6 +928,25 @@ mod support {
             .collect();
         let sep = if url.contains('?') { '&' } else { '?' };
         format!("{url}{sep}options={encoded}")
+    }
+
+    /// `pg_dump --schema-only --no-owner --no-privileges` of the database at `url`, as the
+    /// acceptance check runs it.
+    pub fn pg_dump_schema(url: &str) -> String {
+        let bin = ["/usr/lib/postgresql/15/bin/pg_dump"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("pg_dump");
+        let out = std::process::Command::new(bin)
+            .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
+            .output()
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 
     pub fn with_user(url: &str, user: &str, password: &str) -> String {
@@ -970,15 +1109,56 @@ mod support {
             schemaplan::db::connect(&self.url).unwrap()
         }
 
-        pub fn history_outcomes(&self) -> Vec<String> {
-            self.connect()
+        /// The bookkeeping document (`Null` when there is none).
+        pub fn book(&self) -> serde_json::Value {
+            let rows = self
+                .connect()
                 .query(
-                    "SELECT outcome FROM schemaplan.history ORDER BY run_id",
-                    &[],
+                    "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata WHERE oid = $1",
+                    &[&schemaplan::exec::BOOK_OID],
                 )
+                .unwrap();
+            let Some(row) = rows.first() else {
+                return serde_json::Value::Null;
+            };
+            let text: String = row.get(0);
+            let (magic, json) = text.split_once('\n').unwrap();
+            assert_eq!(magic, schemaplan::exec::BOOK_MAGIC);
+            serde_json::from_str(json).unwrap()
+        }
+
+        /// Outcomes of the runs, oldest first.
+        pub fn history_outcomes(&self) -> Vec<String> {
+            let book = self.book();
+            let Some(runs) = book["runs"].as_array() else {
+                return Vec::new();
+            };
+            runs.iter()
+                .map(|r| r["outcome"].as_str().unwrap().to_string())
+                .collect()
+        }
+
+        /// `(step, transactional, outcome)` of the journal of run `run_id`.
+        pub fn journal(&self, run_id: i64) -> Vec<(u64, bool, String)> {
+            let book = self.book();
+            let run = book["runs"]
+                .as_array()
                 .unwrap()
                 .iter()
-                .map(|r| r.get(0))
+                .find(|r| r["run_id"] == run_id)
+                .unwrap_or_else(|| panic!("run {run_id} in {book}"))
+                .clone();
+            run["steps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| {
+                    (
+                        s["step"].as_u64().unwrap(),
+                        s["transactional"].as_bool().unwrap(),
+                        s["outcome"].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect()
         }
 

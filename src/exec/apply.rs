@@ -1,4 +1,4 @@
-//! The apply sequence: read the plan file, connect, take the apply lock, set up bookkeeping,
+//! The apply sequence: read the plan file, connect, take the apply lock, set up the bookkeeping,
 //! decide what to run, run it unit by unit, verify the result, record the outcome.
 
 use super::book::{self, NewRun};
@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
     let mut client = db::connect(&opts.db_url)?;
-    identify(&mut client, opts, &file.plan)?;
+    prepare_session(&mut client, opts, &file.plan)?;
     out.event(ProgressEvent::Info(format!(
         "{} {} ({}) on {}",
         if opts.dry_run {
@@ -61,16 +61,25 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
     }
 }
 
-/// `application_name` shows in `pg_stat_activity`, so a blocked apply can say who holds the lock.
-fn identify(client: &mut Client, opts: &ApplyOptions, plan: &Plan) -> Result<(), ExecError> {
+/// Session settings for the whole apply:
+/// - `application_name` shows in `pg_stat_activity`, so a blocked apply can say who holds the
+///   lock;
+/// - `check_function_bodies = off`, as in pg_dump output: a function body may use objects a
+///   later step creates (steps follow the dependencies PostgreSQL records, and the bodies of
+///   functions other than SQL-standard ones record none);
+/// - `client_min_messages = warning`: no NOTICE chatter from the steps.
+fn prepare_session(client: &mut Client, opts: &ApplyOptions, plan: &Plan) -> Result<(), ExecError> {
     let verb = match opts.direction {
         Direction::Forward => "apply",
         Direction::Inverse => "rollback",
     };
     let name = quote::literal(&format!("schemaplan {verb} {}", plan.id));
     client
-        .batch_execute(&format!("SET application_name = {name}"))
-        .map_err(ExecError::bookkeeping("set application_name"))
+        .batch_execute(&format!(
+            "SET application_name = {name}; SET check_function_bodies = off; \
+             SET client_min_messages = warning"
+        ))
+        .map_err(ExecError::bookkeeping("set up the session"))
 }
 
 fn live_fingerprint(client: &mut Client) -> Result<String, ExecError> {
@@ -264,7 +273,7 @@ fn finish(
     Ok(OutcomeKind::Applied)
 }
 
-/// Records a failed step in the journal and the history and builds the error. The failed
+/// Records a failed step and run in the bookkeeping and builds the error. The failed
 /// transaction has already been rolled back (dropping it did).
 fn record_failure(
     session: &mut LockedSession,
@@ -301,7 +310,7 @@ fn record_failure(
 }
 
 /// Records an interrupted run: the step that was cancelled (if one was running) and the
-/// history row.
+/// run's record.
 fn record_interrupt(
     session: &mut LockedSession,
     opts: &ApplyOptions,
@@ -331,8 +340,10 @@ fn record_interrupt(
     }
 }
 
-/// Runs `write` on the session, or on a new connection if the session's connection is gone.
-/// If neither works the run stays `running`, and the next apply marks it interrupted.
+/// Runs `write` on the session, or on a new connection if the session's connection is gone
+/// (and with it the apply lock: the new connection writes only if it can take the lock at once,
+/// so it never races another apply's writes). If neither works the run stays `running`, and
+/// the next apply marks it interrupted.
 fn with_bookkeeping(
     session: &mut LockedSession,
     opts: &ApplyOptions,
@@ -341,7 +352,10 @@ fn with_bookkeeping(
     if !session.is_closed() {
         write(session);
     } else if let Ok(mut fresh) = db::connect(&opts.db_url) {
-        write(&mut fresh);
+        if lock::try_lock(&mut fresh).unwrap_or(false) {
+            write(&mut fresh);
+        }
+        // Closing the connection releases the lock.
     }
 }
 
@@ -358,18 +372,15 @@ fn step_error(plan: &Plan, run_id: i64, f: &StepFailure, error: String) -> ExecE
     }
 }
 
-/// Runs every check, lists what would run, changes nothing (no lock, no bookkeeping writes).
+/// Runs every check, lists what would run, changes nothing (no lock, no bookkeeping writes,
+/// no large object created).
 fn dry_run(
     client: &mut Client,
     opts: &ApplyOptions,
     file: &PlanFile,
     out: &mut dyn Progress,
 ) -> Result<ApplyOutcome, ExecError> {
-    let prior = if book::exists(client)? {
-        book::prior(client, &file.plan.id, opts.direction)?
-    } else {
-        book::Prior::default()
-    };
+    let prior = book::prior(client, &file.plan.id, opts.direction)?;
     let live = live_fingerprint(client)?;
     let run = match preflight::decide(file, opts, &prior, &live)? {
         Decision::Stop(outcome) => {

@@ -1,115 +1,347 @@
-//! Bookkeeping in schema `schemaplan`: `history` (one row per apply run) and `journal` (one row
-//! per step of a run). Created on first use under the apply lock; access is not widened (PUBLIC
-//! gets nothing). The catalog reader never looks at this schema.
+//! Bookkeeping: the apply history and the step journal, kept in ONE large object per database
+//! at the fixed OID [`BOOK_OID`], never in tables.
+//!
+//! Why a large object: `pg_dump --schema-only` does not dump large objects, so the bookkeeping
+//! never shows up in a schema dump (an acceptance check compares dumps with no exclusions);
+//! large-object writes are transactional, so journal entries written in a step group's
+//! transaction commit or roll back with its DDL; and with `lo_compat_privileges = off` (the
+//! default) only the owner (the role that applied first) and superusers can read or write it.
+//!
+//! Content: the line [`BOOK_MAGIC`], then a JSON document ([`Book`]). Every update reads the
+//! document, changes it and writes it back (`lo_put` + `lo_truncate64`, which need UPDATE on the
+//! object, not ownership) in the caller's transaction, while holding the apply lock: there is
+//! never a concurrent writer. Reads (`status`, dry runs) take no lock and see the last commit.
+//! Timestamps are the server's `clock_timestamp()`, in UTC.
+//!
+//! An older `schemaplan` schema with `history` and `journal` tables is ignored, not migrated.
 
 use super::ExecError;
 use crate::plan::Direction;
+use crate::render::quote;
+use chrono::{DateTime, Utc};
 use postgres::{Client, GenericClient};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-const CREATE_SCHEMA: &str = "
-CREATE SCHEMA schemaplan;
-REVOKE ALL ON SCHEMA schemaplan FROM PUBLIC;
-COMMENT ON SCHEMA schemaplan IS 'schemaplan bookkeeping (v1): apply history and step journal';
-";
+/// OID of the bookkeeping large object: the ASCII bytes `SPLN` (0x53504C4E) with the top bit set,
+/// high in the OID range where the server's OID counter rarely is.
+pub const BOOK_OID: u32 = 0xD350_4C4E;
 
-const CREATE_TABLES: &str = "
-CREATE TABLE IF NOT EXISTS schemaplan.history (
-    run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    plan_id text NOT NULL,
-    direction text NOT NULL CHECK (direction IN ('forward', 'inverse')),
-    phases text NOT NULL,
-    checksum text NOT NULL,
-    from_fingerprint text NOT NULL,
-    to_fingerprint text NOT NULL,
-    live_fingerprint text,
-    forced boolean NOT NULL DEFAULT false,
-    started_by text NOT NULL,
-    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
-    finished_at timestamptz,
-    duration interval GENERATED ALWAYS AS (finished_at - started_at) STORED,
-    outcome text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted')),
-    error text
-);
-CREATE INDEX IF NOT EXISTS history_plan_idx ON schemaplan.history (plan_id, run_id);
-CREATE TABLE IF NOT EXISTS schemaplan.journal (
-    run_id bigint NOT NULL REFERENCES schemaplan.history (run_id) ON DELETE CASCADE,
-    step integer NOT NULL,
-    summary text NOT NULL,
-    transactional boolean NOT NULL,
-    attempts integer NOT NULL DEFAULT 1,
-    started_at timestamptz NOT NULL,
-    finished_at timestamptz,
-    duration interval GENERATED ALWAYS AS (finished_at - started_at) STORED,
-    outcome text NOT NULL CHECK (outcome IN ('running', 'succeeded', 'failed', 'interrupted')),
-    error text,
-    PRIMARY KEY (run_id, step)
-);
-REVOKE ALL ON schemaplan.history, schemaplan.journal FROM PUBLIC;
-";
+/// First line of the bookkeeping large object; anything else at [`BOOK_OID`] is not ours.
+pub const BOOK_MAGIC: &str = "schemaplan-book v1";
 
-/// Whether the bookkeeping schema exists.
-pub fn exists(client: &mut Client) -> Result<bool, ExecError> {
-    let row = client
-        .query_one("SELECT to_regclass('schemaplan.journal') IS NOT NULL", &[])
-        .map_err(ExecError::bookkeeping("look for schema schemaplan"))?;
-    Ok(row.get(0))
+/// `INV_WRITE` of `lo_open`.
+const INV_WRITE: i32 = 0x0002_0000;
+
+/// The whole bookkeeping document.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Book {
+    /// The id the next run gets (ids are never reused).
+    pub next_run_id: i64,
+    /// Every run, oldest first.
+    pub runs: Vec<RunRecord>,
 }
 
-/// Creates the schema and tables when missing. Call only while holding the apply lock (two
-/// first applies must not both try to create them).
+/// One apply run (a former `history` row) with its journal.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub run_id: i64,
+    pub plan_id: String,
+    /// `forward` or `inverse`.
+    pub direction: String,
+    /// `expand`, `contract` or `all`.
+    pub phases: String,
+    /// SHA-256 of the plan file that ran.
+    pub checksum: String,
+    pub from_fingerprint: String,
+    pub to_fingerprint: String,
+    /// The live schema's fingerprint when the run started.
+    pub live_fingerprint: String,
+    pub forced: bool,
+    /// `current_user (os_user@host)`; never a password.
+    pub started_by: String,
+    /// UTC, `2026-11-21T10:15:02.123456Z`.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_secs: Option<f64>,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    pub outcome: String,
+    pub error: Option<String>,
+    /// Journal entries, by step number.
+    #[serde(default)]
+    pub steps: Vec<StepRecord>,
+}
+
+/// One step of a run (a former `journal` row).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub step: usize,
+    pub summary: String,
+    pub transactional: bool,
+    pub attempts: u32,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_secs: Option<f64>,
+    /// `running`, `succeeded`, `failed` or `interrupted`.
+    pub outcome: String,
+    pub error: Option<String>,
+}
+
+impl RunRecord {
+    fn direction(&self) -> Direction {
+        if self.direction == "inverse" {
+            Direction::Inverse
+        } else {
+            Direction::Forward
+        }
+    }
+
+    fn step_mut(&mut self, step: usize) -> Option<&mut StepRecord> {
+        self.steps.iter_mut().find(|s| s.step == step)
+    }
+
+    /// Adds an entry, keeping the entries ordered by step.
+    fn insert_step(&mut self, record: StepRecord) {
+        let at = self.steps.partition_point(|s| s.step < record.step);
+        self.steps.insert(at, record);
+    }
+}
+
+/// Why reading or writing the book failed.
+enum BookError {
+    Db(postgres::Error),
+    /// The large object's content is not a bookkeeping document this version can use.
+    Bad(String),
+}
+
+impl From<postgres::Error> for BookError {
+    fn from(e: postgres::Error) -> Self {
+        BookError::Db(e)
+    }
+}
+
+impl BookError {
+    fn exec(self, what: &'static str) -> ExecError {
+        match self {
+            BookError::Db(source) => ExecError::Bookkeeping { what, source },
+            BookError::Bad(problem) => ExecError::BookUnreadable {
+                oid: BOOK_OID,
+                problem,
+            },
+        }
+    }
+
+    /// As a server error, for callers whose error type is `postgres::Error` (the step runner):
+    /// raised through the server, which also aborts the current transaction.
+    fn pg(self, client: &mut impl GenericClient) -> postgres::Error {
+        match self {
+            BookError::Db(e) => e,
+            BookError::Bad(problem) => {
+                let msg =
+                    format!("bookkeeping large object {BOOK_OID}: {problem}").replace('$', "");
+                let sql = format!(
+                    "DO $schemaplan$BEGIN RAISE EXCEPTION USING MESSAGE = {}; END$schemaplan$",
+                    quote::literal(&msg)
+                );
+                match client.batch_execute(&sql) {
+                    Err(e) => e,
+                    Ok(()) => unreachable!("RAISE EXCEPTION returned normally"),
+                }
+            }
+        }
+    }
+}
+
+/// The document in the large object's bytes.
+fn parse(bytes: &[u8]) -> Result<Book, BookError> {
+    let (first, rest) = match bytes.iter().position(|&b| b == b'\n') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[][..]),
+    };
+    if first != BOOK_MAGIC.as_bytes() {
+        let first = String::from_utf8_lossy(&first[..first.len().min(40)]).into_owned();
+        return Err(BookError::Bad(if first.starts_with("schemaplan-book ") {
+            format!("it is in format {first:?}, which this version of schemaplan does not know (it writes {BOOK_MAGIC:?}); use a newer schemaplan")
+        } else {
+            format!("a large object at this OID exists but is not schemaplan's (it does not start with {BOOK_MAGIC:?}); schemaplan keeps its bookkeeping at this fixed OID and will not touch it\nhint: move that large object to another OID, then apply again")
+        }));
+    }
+    serde_json::from_slice(rest).map_err(|e| {
+        BookError::Bad(format!(
+            "the bookkeeping document is damaged ({e}); nothing was changed\nhint: inspect it with SELECT convert_from(lo_get({BOOK_OID}), 'UTF8')"
+        ))
+    })
+}
+
+fn serialize(book: &Book) -> Vec<u8> {
+    let mut bytes = format!("{BOOK_MAGIC}\n").into_bytes();
+    serde_json::to_writer(&mut bytes, book).expect("the book serializes");
+    bytes.push(b'\n');
+    bytes
+}
+
+/// The book, or `None` if this database has none yet. No lock needed: sees the last commit.
+fn read(client: &mut impl GenericClient) -> Result<Option<Book>, BookError> {
+    let rows = client.query(
+        "SELECT lo_get(m.oid) FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = $1",
+        &[&BOOK_OID],
+    )?;
+    match rows.first() {
+        None => Ok(None),
+        Some(r) => parse(r.get::<_, &[u8]>(0)).map(Some),
+    }
+}
+
+/// The server's clock and the current role, for the records an update writes.
+struct Now {
+    at: DateTime<Utc>,
+    user: String,
+}
+
+impl Now {
+    fn stamp(&self) -> String {
+        stamp(self.at)
+    }
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Seconds from `start` (a stamp) to `end`; `None` if `start` does not parse.
+fn seconds_since(start: &str, end: DateTime<Utc>) -> Option<f64> {
+    let start = DateTime::parse_from_rfc3339(start).ok()?;
+    let micros = (end - start.with_timezone(&Utc)).num_microseconds()?;
+    Some(micros as f64 / 1e6)
+}
+
+/// Reads the book, lets `change` edit it, writes it back: all in the caller's transaction, which
+/// must hold the apply lock (no other writer). The book must exist ([`ensure`]).
+fn update<T>(
+    client: &mut impl GenericClient,
+    change: impl FnOnce(&mut Book, &Now) -> Result<T, BookError>,
+) -> Result<T, BookError> {
+    let rows = client.query(
+        "SELECT lo_get(m.oid), \
+                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+                current_user::text \
+         FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = $1",
+        &[&BOOK_OID],
+    )?;
+    let Some(row) = rows.first() else {
+        return Err(BookError::Bad(
+            "it disappeared during the apply (someone unlinked it)".into(),
+        ));
+    };
+    let mut book = parse(row.get::<_, &[u8]>(0))?;
+    let at = DateTime::parse_from_rfc3339(row.get(1))
+        .map_err(|e| {
+            BookError::Bad(format!(
+                "the server's clock_timestamp() does not parse: {e}"
+            ))
+        })?
+        .with_timezone(&Utc);
+    let now = Now {
+        at,
+        user: row.get(2),
+    };
+    let result = change(&mut book, &now)?;
+    write(client, &book)?;
+    Ok(result)
+}
+
+/// Replaces the content. `lo_put` then `lo_truncate64` (in either order, each sees the other's
+/// effect): both need UPDATE on the object only, so a role granted it can apply too.
+fn write(client: &mut impl GenericClient, book: &Book) -> Result<(), postgres::Error> {
+    let bytes = serialize(book);
+    let len = bytes.len() as i64;
+    client.execute(
+        "SELECT lo_put($1, 0, $2), lo_truncate64(lo_open($1, $3), $4)",
+        &[&BOOK_OID, &bytes, &INV_WRITE, &len],
+    )?;
+    Ok(())
+}
+
+/// [`update`] in a transaction of its own, committed before returning.
+fn update_committed<T>(
+    client: &mut Client,
+    change: impl FnOnce(&mut Book, &Now) -> Result<T, BookError>,
+) -> Result<T, BookError> {
+    let mut tx = client.transaction()?;
+    match update(&mut tx, change) {
+        Ok(v) => {
+            tx.commit()?;
+            Ok(v)
+        }
+        // Dropping the transaction rolls it back.
+        Err(e) => Err(e),
+    }
+}
+
+fn run_mut(book: &mut Book, run_id: i64) -> Result<&mut RunRecord, BookError> {
+    book.runs
+        .iter_mut()
+        .find(|r| r.run_id == run_id)
+        .ok_or_else(|| BookError::Bad(format!("run {run_id} is not in it")))
+}
+
+/// The book, or `None` if there is none yet (read-only, no lock).
+pub fn load(client: &mut Client) -> Result<Option<Book>, ExecError> {
+    read(client).map_err(|e| e.exec("read the bookkeeping large object"))
+}
+
+/// Creates an empty book when missing; checks an existing one is ours and readable. Call only
+/// while holding the apply lock (two first applies must not both create it).
 pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
-    if exists(client)? {
+    if load(client)?.is_some() {
         return Ok(());
     }
-    let schema_exists: bool = client
-        .query_one("SELECT to_regnamespace('schemaplan') IS NOT NULL", &[])
-        .map_err(ExecError::bookkeeping("look for schema schemaplan"))?
-        .get(0);
-    let mut tx = client
-        .transaction()
-        .map_err(ExecError::bookkeeping("create schema schemaplan"))?;
-    // A schema made by hand (or left half-made by an older version) keeps its privileges.
-    if !schema_exists {
-        tx.batch_execute(CREATE_SCHEMA)
-            .map_err(ExecError::bookkeeping("create schema schemaplan"))?;
-    }
-    tx.batch_execute(CREATE_TABLES)
+    let empty = serialize(&Book {
+        next_run_id: 1,
+        runs: Vec::new(),
+    });
+    client
+        .execute("SELECT lo_from_bytea($1, $2)", &[&BOOK_OID, &empty])
         .map_err(ExecError::bookkeeping(
-            "create schemaplan.history and schemaplan.journal",
+            "create the bookkeeping large object",
         ))?;
-    tx.commit()
-        .map_err(ExecError::bookkeeping("create schema schemaplan"))
+    Ok(())
 }
 
 /// Runs left `running` by a process that died are `interrupted`. Only correct while holding the
 /// apply lock: then no other apply can be running.
 pub fn mark_stale_runs(client: &mut Client) -> Result<u64, ExecError> {
-    let mut tx = client
-        .transaction()
-        .map_err(ExecError::bookkeeping("mark interrupted runs"))?;
-    tx.execute(
-        "UPDATE schemaplan.journal SET outcome = 'interrupted', \
-           error = 'the apply stopped during this step (process killed or connection lost)' \
-         WHERE outcome = 'running'",
-        &[],
-    )
-    .map_err(ExecError::bookkeeping("mark interrupted runs"))?;
-    let n = tx
-        .execute(
-            "UPDATE schemaplan.history h SET outcome = 'interrupted', \
-               finished_at = coalesce((SELECT max(j.finished_at) FROM schemaplan.journal j WHERE j.run_id = h.run_id), h.started_at), \
-               error = 'the apply stopped before finishing (process killed or connection lost)' \
-             WHERE outcome = 'running'",
-            &[],
-        )
-        .map_err(ExecError::bookkeeping("mark interrupted runs"))?;
-    tx.commit()
-        .map_err(ExecError::bookkeeping("mark interrupted runs"))?;
-    Ok(n)
+    update_committed(client, |book, _| {
+        let mut n = 0;
+        for run in book.runs.iter_mut().filter(|r| r.outcome == "running") {
+            for s in run.steps.iter_mut().filter(|s| s.outcome == "running") {
+                s.outcome = "interrupted".into();
+                s.error = Some(
+                    "the apply stopped during this step (process killed or connection lost)".into(),
+                );
+            }
+            let end = run
+                .steps
+                .iter()
+                .filter_map(|s| s.finished_at.clone())
+                .max()
+                .unwrap_or_else(|| run.started_at.clone());
+            run.duration_secs = DateTime::parse_from_rfc3339(&end)
+                .ok()
+                .and_then(|e| seconds_since(&run.started_at, e.with_timezone(&Utc)));
+            run.finished_at = Some(end);
+            run.outcome = "interrupted".into();
+            run.error = Some(
+                "the apply stopped before finishing (process killed or connection lost)".into(),
+            );
+            n += 1;
+        }
+        Ok(n)
+    })
+    .map_err(|e| e.exec("mark interrupted runs"))
 }
 
-/// One row of `schemaplan.history`.
+/// A run as `status` and the checks before a run see it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     pub run_id: i64,
@@ -136,81 +368,71 @@ pub struct Prior {
     pub attempted: Vec<usize>,
 }
 
-/// Earlier runs of `plan_id` in `direction`. A run in the other direction that changed
-/// something (a rollback after an apply, or the reverse) starts a new chain: only runs after it
-/// count.
-pub fn prior(client: &mut Client, plan_id: &str, direction: Direction) -> Result<Prior, ExecError> {
-    let all = runs(client, plan_id)?;
-    let rows = client
-        .query(
-            "SELECT j.run_id, j.step, j.summary, h.checksum, j.outcome \
-             FROM schemaplan.journal j JOIN schemaplan.history h USING (run_id) \
-             WHERE h.plan_id = $1 ORDER BY j.run_id, j.step",
-            &[&plan_id],
-        )
-        .map_err(ExecError::bookkeeping("read schemaplan.journal"))?;
-    let changed = |run_id: i64| {
-        rows.iter()
-            .any(|r| r.get::<_, i64>(0) == run_id && r.get::<_, &str>(4) == "succeeded")
-    };
-    let chain_start = all
-        .iter()
-        .rposition(|r| r.direction != direction && changed(r.run_id))
-        .map_or(0, |i| i + 1);
-    let mut prior = Prior {
-        runs: all[chain_start..]
-            .iter()
-            .filter(|r| r.direction == direction)
-            .cloned()
-            .collect(),
-        ..Prior::default()
-    };
-    for r in &rows {
-        let run_id: i64 = r.get(0);
-        if !prior.runs.iter().any(|run| run.run_id == run_id) {
-            continue;
-        }
-        let step = r.get::<_, i32>(1) as usize;
-        if r.get::<_, &str>(4) == "succeeded" {
-            prior.done.insert(step, (r.get(2), run_id, r.get(3)));
-        } else {
-            prior.attempted.push(step);
-        }
+impl Book {
+    /// All runs of `plan_id`, oldest first.
+    pub fn runs_of(&self, plan_id: &str) -> Vec<Run> {
+        self.records_of(plan_id)
+            .map(|r| Run {
+                run_id: r.run_id,
+                direction: r.direction(),
+                checksum: r.checksum.clone(),
+                outcome: r.outcome.clone(),
+                started_by: r.started_by.clone(),
+                // To the second: `2026-11-21T10:15:02.123456Z` -> `2026-11-21T10:15:02Z`.
+                started_at: match r.started_at.get(..19) {
+                    Some(s) => format!("{s}Z"),
+                    None => r.started_at.clone(),
+                },
+                duration_secs: r.duration_secs,
+                error: r.error.clone(),
+            })
+            .collect()
     }
-    Ok(prior)
+
+    fn records_of<'a>(&'a self, plan_id: &'a str) -> impl Iterator<Item = &'a RunRecord> + 'a {
+        self.runs.iter().filter(move |r| r.plan_id == plan_id)
+    }
+
+    /// Earlier runs of `plan_id` in `direction`. A run in the other direction that changed
+    /// something (a rollback after an apply, or the reverse) starts a new chain: only runs after
+    /// it count.
+    pub fn prior(&self, plan_id: &str, direction: Direction) -> Prior {
+        let records: Vec<&RunRecord> = self.records_of(plan_id).collect();
+        let changed = |r: &RunRecord| r.steps.iter().any(|s| s.outcome == "succeeded");
+        let chain_start = records
+            .iter()
+            .rposition(|r| r.direction() != direction && changed(r))
+            .map_or(0, |i| i + 1);
+        let all = self.runs_of(plan_id);
+        let mut prior = Prior::default();
+        for (record, run) in records.iter().zip(all).skip(chain_start) {
+            if run.direction != direction {
+                continue;
+            }
+            for s in &record.steps {
+                if s.outcome == "succeeded" {
+                    prior.done.insert(
+                        s.step,
+                        (s.summary.clone(), record.run_id, record.checksum.clone()),
+                    );
+                } else {
+                    prior.attempted.push(s.step);
+                }
+            }
+            prior.runs.push(run);
+        }
+        prior
+    }
 }
 
-/// All runs of `plan_id`, oldest first.
-pub fn runs(client: &mut Client, plan_id: &str) -> Result<Vec<Run>, ExecError> {
-    let rows = client
-        .query(
-            "SELECT run_id, direction, checksum, outcome, started_by, \
-                    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), \
-                    extract(epoch FROM duration)::float8, error \
-             FROM schemaplan.history WHERE plan_id = $1 ORDER BY run_id",
-            &[&plan_id],
-        )
-        .map_err(ExecError::bookkeeping("read schemaplan.history"))?;
-    Ok(rows
-        .iter()
-        .map(|r| Run {
-            run_id: r.get(0),
-            direction: if r.get::<_, &str>(1) == "inverse" {
-                Direction::Inverse
-            } else {
-                Direction::Forward
-            },
-            checksum: r.get(2),
-            outcome: r.get(3),
-            started_by: r.get(4),
-            started_at: r.get(5),
-            duration_secs: r.get(6),
-            error: r.get(7),
-        })
-        .collect())
+/// Earlier runs of `plan_id` in `direction` (see [`Book::prior`]); none without a book.
+pub fn prior(client: &mut Client, plan_id: &str, direction: Direction) -> Result<Prior, ExecError> {
+    Ok(load(client)?
+        .map(|b| b.prior(plan_id, direction))
+        .unwrap_or_default())
 }
 
-/// What a new history row records.
+/// What a new run records.
 pub struct NewRun<'a> {
     pub plan_id: &'a str,
     pub direction: Direction,
@@ -224,49 +446,56 @@ pub struct NewRun<'a> {
     pub client: String,
 }
 
-/// Inserts a `running` history row (committed at once) and returns its run id.
+/// Records a `running` run (committed at once) and returns its run id.
 pub fn start_run(client: &mut Client, run: &NewRun) -> Result<i64, ExecError> {
-    let row = client
-        .query_one(
-            "INSERT INTO schemaplan.history (plan_id, direction, phases, checksum, from_fingerprint, \
-               to_fingerprint, live_fingerprint, forced, started_by, outcome) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, current_user || ' (' || $9 || ')', 'running') \
-             RETURNING run_id",
-            &[
-                &run.plan_id,
-                &run.direction.as_str(),
-                &run.phases,
-                &run.checksum,
-                &run.from,
-                &run.to,
-                &run.live,
-                &run.forced,
-                &run.client,
-            ],
-        )
-        .map_err(ExecError::bookkeeping("insert into schemaplan.history"))?;
-    Ok(row.get(0))
+    update_committed(client, |book, now| {
+        let run_id = book
+            .next_run_id
+            .max(book.runs.iter().map(|r| r.run_id + 1).max().unwrap_or(1));
+        book.next_run_id = run_id + 1;
+        book.runs.push(RunRecord {
+            run_id,
+            plan_id: run.plan_id.to_string(),
+            direction: run.direction.as_str().to_string(),
+            phases: run.phases.clone(),
+            checksum: run.checksum.to_string(),
+            from_fingerprint: run.from.to_string(),
+            to_fingerprint: run.to.to_string(),
+            live_fingerprint: run.live.to_string(),
+            forced: run.forced,
+            started_by: format!("{} ({})", now.user, run.client),
+            started_at: now.stamp(),
+            finished_at: None,
+            duration_secs: None,
+            outcome: "running".into(),
+            error: None,
+            steps: Vec::new(),
+        });
+        Ok(run_id)
+    })
+    .map_err(|e| e.exec("record the start of the run"))
 }
 
-/// Sets the final outcome of a run.
+/// Sets the final outcome of a run (committed at once).
 pub fn finish_run(
     client: &mut Client,
     run_id: i64,
     outcome: &str,
     error: Option<&str>,
 ) -> Result<(), ExecError> {
-    client
-        .execute(
-            "UPDATE schemaplan.history SET outcome = $2, error = $3, finished_at = clock_timestamp() \
-             WHERE run_id = $1",
-            &[&run_id, &outcome, &error],
-        )
-        .map_err(ExecError::bookkeeping("update schemaplan.history"))?;
-    Ok(())
+    update_committed(client, |book, now| {
+        let run = run_mut(book, run_id)?;
+        run.outcome = outcome.to_string();
+        run.error = error.map(str::to_string);
+        run.finished_at = Some(now.stamp());
+        run.duration_secs = seconds_since(&run.started_at, now.at);
+        Ok(())
+    })
+    .map_err(|e| e.exec("record the outcome of the run"))
 }
 
-/// Journal row of a step that ran inside a transaction: written in that same transaction, so it
-/// commits or rolls back with the step. `elapsed` is how long the step took.
+/// Journal entry of a step that ran inside a transaction: written in that same transaction, so
+/// it commits or rolls back with the step. `elapsed` is how long the step took.
 pub fn journal_done_in_tx(
     tx: &mut impl GenericClient,
     run_id: i64,
@@ -274,16 +503,34 @@ pub fn journal_done_in_tx(
     summary: &str,
     elapsed: std::time::Duration,
 ) -> Result<(), postgres::Error> {
-    tx.execute(
-        "INSERT INTO schemaplan.journal (run_id, step, summary, transactional, started_at, finished_at, outcome) \
-         VALUES ($1, $2, $3, true, clock_timestamp() - make_interval(secs => $4), clock_timestamp(), 'succeeded')",
-        &[&run_id, &(step as i32), &summary, &elapsed.as_secs_f64()],
-    )
-    .map(|_| ())
+    update(tx, |book, now| {
+        let run = run_mut(book, run_id)?;
+        let started = chrono::Duration::from_std(elapsed)
+            .ok()
+            .and_then(|d| now.at.checked_sub_signed(d))
+            .unwrap_or(now.at);
+        let record = StepRecord {
+            step,
+            summary: summary.to_string(),
+            transactional: true,
+            attempts: 1,
+            started_at: stamp(started),
+            finished_at: Some(now.stamp()),
+            duration_secs: Some(elapsed.as_secs_f64()),
+            outcome: "succeeded".into(),
+            error: None,
+        };
+        match run.step_mut(step) {
+            Some(s) => *s = record,
+            None => run.insert_step(record),
+        }
+        Ok(())
+    })
+    .map_err(|e| e.pg(tx))
 }
 
-/// Journal row of a step about to run outside a transaction (committed before it runs), or of a
-/// retry of it (attempts counted).
+/// Journal entry of a step about to run outside a transaction (committed before it runs), or of
+/// a retry of it (attempts counted).
 pub fn journal_start(
     client: &mut Client,
     run_id: i64,
@@ -291,19 +538,36 @@ pub fn journal_start(
     summary: &str,
     transactional: bool,
 ) -> Result<(), postgres::Error> {
-    client
-        .execute(
-            "INSERT INTO schemaplan.journal (run_id, step, summary, transactional, started_at, outcome) \
-             VALUES ($1, $2, $3, $4, clock_timestamp(), 'running') \
-             ON CONFLICT (run_id, step) DO UPDATE SET attempts = schemaplan.journal.attempts + 1, \
-               started_at = clock_timestamp(), finished_at = NULL, outcome = 'running', error = NULL",
-            &[&run_id, &(step as i32), &summary, &transactional],
-        )
-        .map(|_| ())
+    update_committed(client, |book, now| {
+        let run = run_mut(book, run_id)?;
+        match run.step_mut(step) {
+            Some(s) => {
+                s.attempts += 1;
+                s.started_at = now.stamp();
+                s.finished_at = None;
+                s.duration_secs = None;
+                s.outcome = "running".into();
+                s.error = None;
+            }
+            None => run.insert_step(StepRecord {
+                step,
+                summary: summary.to_string(),
+                transactional,
+                attempts: 1,
+                started_at: now.stamp(),
+                finished_at: None,
+                duration_secs: None,
+                outcome: "running".into(),
+                error: None,
+            }),
+        }
+        Ok(())
+    })
+    .map_err(|e| e.pg(client))
 }
 
 /// Final journal state of a step (after `journal_start`, or for a failed transactional step
-/// whose own rows were rolled back).
+/// whose own entries were rolled back), committed at once.
 pub fn journal_end(
     client: &mut Client,
     run_id: i64,
@@ -312,13 +576,62 @@ pub fn journal_end(
     outcome: &str,
     error: Option<&str>,
 ) -> Result<(), postgres::Error> {
-    client
-        .execute(
-            "INSERT INTO schemaplan.journal (run_id, step, summary, transactional, started_at, finished_at, outcome, error) \
-             VALUES ($1, $2, $3, true, clock_timestamp(), clock_timestamp(), $4, $5) \
-             ON CONFLICT (run_id, step) DO UPDATE SET finished_at = clock_timestamp(), \
-               outcome = EXCLUDED.outcome, error = EXCLUDED.error",
-            &[&run_id, &(step as i32), &summary, &outcome, &error],
-        )
-        .map(|_| ())
+    update_committed(client, |book, now| {
+        let run = run_mut(book, run_id)?;
+        match run.step_mut(step) {
+            Some(s) => {
+                s.finished_at = Some(now.stamp());
+                s.duration_secs = seconds_since(&s.started_at, now.at);
+                s.outcome = outcome.to_string();
+                s.error = error.map(str::to_string);
+            }
+            None => run.insert_step(StepRecord {
+                step,
+                summary: summary.to_string(),
+                transactional: true,
+                attempts: 1,
+                started_at: now.stamp(),
+                finished_at: Some(now.stamp()),
+                duration_secs: Some(0.0),
+                outcome: outcome.to_string(),
+                error: error.map(str::to_string),
+            }),
+        }
+        Ok(())
+    })
+    .map_err(|e| e.pg(client))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_refuses_foreign_content() {
+        let book = Book {
+            next_run_id: 3,
+            runs: Vec::new(),
+        };
+        let bytes = serialize(&book);
+        assert!(bytes.starts_with(b"schemaplan-book v1\n{"));
+        assert_eq!(parse(&bytes).ok().unwrap().next_run_id, 3);
+        assert!(
+            matches!(parse(b"hello"), Err(BookError::Bad(m)) if m.contains("not schemaplan's"))
+        );
+        assert!(
+            matches!(parse(b"schemaplan-book v9\n{}"), Err(BookError::Bad(m)) if m.contains("newer"))
+        );
+        assert!(
+            matches!(parse(b"schemaplan-book v1\n{"), Err(BookError::Bad(m)) if m.contains("damaged"))
+        );
+    }
+
+    #[test]
+    fn durations_from_stamps() {
+        let end = DateTime::parse_from_rfc3339("2026-11-21T10:15:03.500000Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(seconds_since("2026-11-21T10:15:02.000000Z", end), Some(1.5));
+        assert_eq!(stamp(end), "2026-11-21T10:15:03.500000Z");
+    }
 }

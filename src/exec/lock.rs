@@ -77,7 +77,8 @@ pub fn acquire(
     Ok(LockedSession { client })
 }
 
-fn try_lock(client: &mut Client) -> Result<bool, ExecError> {
+/// Takes the apply lock if it is free.
+pub fn try_lock(client: &mut Client) -> Result<bool, ExecError> {
     let row = client
         .query_one(
             "SELECT pg_try_advisory_lock($1, $2)",

@@ -1,11 +1,11 @@
 //! `apply` and `status`: running a reviewed plan file against a live database.
 //!
-//! Owns the apply lock (one apply per database, [`lock`]), the bookkeeping schema `schemaplan`
-//! with its history and journal ([`book`]), the checks before a run (fingerprints, hazards,
-//! resume; [`preflight`]), running steps with timeouts, grouping and retries ([`run`]),
-//! re-running interrupted concurrent index builds ([`cleanup`]), progress display
-//! ([`progress`]) and the per-plan status report ([`status`]). How it works for users:
-//! `docs/executor.md`.
+//! Owns the apply lock (one apply per database, [`lock`]), the bookkeeping (history and journal
+//! in one large object per database, invisible to `pg_dump --schema-only`; [`book`]), the checks
+//! before a run (fingerprints, hazards, resume; [`preflight`]), running steps with timeouts,
+//! grouping and retries ([`run`]), re-running interrupted concurrent index builds ([`cleanup`]),
+//! progress display ([`progress`]) and the per-plan status report ([`status`]). How it works
+//! for users: `docs/executor.md`.
 
 mod apply;
 mod book;
@@ -18,6 +18,7 @@ mod run;
 mod status;
 
 pub use apply::apply;
+pub use book::{BOOK_MAGIC, BOOK_OID};
 pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
 pub use progress::{
@@ -169,7 +170,7 @@ pub enum OutcomeKind {
 pub struct ApplyOutcome {
     pub plan_id: String,
     pub kind: OutcomeKind,
-    /// The history row of this run (none when nothing ran).
+    /// The id of this run in the bookkeeping (none when nothing ran).
     pub run_id: Option<i64>,
     /// Steps run (for a dry run: that would run).
     pub steps_run: Vec<usize>,
@@ -198,6 +199,8 @@ pub enum ExecError {
         #[source]
         source: postgres::Error,
     },
+    #[error("cannot use the bookkeeping large object {oid}: {problem}")]
+    BookUnreadable { oid: u32, problem: String },
     #[error("another schemaplan apply is running on this database ({holder}){}\nhint: let it finish; if it is stuck or its process is gone, end its session with SELECT pg_terminate_backend(<pid>)", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
     LockBusy {
         holder: String,
@@ -270,7 +273,7 @@ impl ExecError {
     }
 }
 
-/// Who is applying, for `history.started_by` next to the database user: `os_user@host`.
+/// Who is applying, for a run's `started_by` next to the database user: `os_user@host`.
 /// Never a password.
 fn client_identity() -> String {
     let user = std::env::var("USER")

@@ -5,14 +5,15 @@
 //! - In a transaction group every step is preceded by `SET LOCAL lock_timeout` and
 //!   `SET LOCAL statement_timeout` (LOCAL: they end with the transaction). Locks taken by a step
 //!   are held until COMMIT, so a later step of the group never waits for a lock the group
-//!   already has. The journal rows of the group are written inside the same transaction, so the
-//!   journal never claims a step that was rolled back.
+//!   already has. The journal entries of the group are written inside the same transaction (the
+//!   bookkeeping large object is transactional), so the journal never claims a step that was
+//!   rolled back.
 //! - When a lock cannot be had within `lock_timeout` PostgreSQL raises 55P03
 //!   (lock_not_available); a deadlock is 40P01. Either way the whole transaction is rolled back
 //!   (releasing every lock it held, so the traffic queued behind us proceeds) and the group runs
 //!   again after an exponential backoff with jitter.
 //! - A non-transactional step (`CONCURRENTLY`) runs outside any transaction block: its journal
-//!   row is committed before it starts and updated after it ends; the timeouts are set with
+//!   entry is committed before it starts and updated after it ends; the timeouts are set with
 //!   session-level `SET` and `RESET` afterwards. Its statements are sent one by one, since
 //!   several statements in one simple query would form an implicit transaction.
 

@@ -1,13 +1,12 @@
 //! `status`: for each plan directory, whether this database has it applied, partly applied,
-//! running, failed, interrupted, rolled back or pending, from `schemaplan.history`. Read-only:
-//! it takes no lock and creates nothing.
+//! running, failed, interrupted, rolled back or pending, from the bookkeeping large object
+//! (read once). Read-only: it takes no lock and creates nothing.
 
-use super::book::{self, Run};
+use super::book::{self, Book, Run};
 use super::{lock, ExecError};
 use crate::db;
 use crate::plan::{Direction, Phase};
 use crate::planfile;
-use postgres::Client;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -79,15 +78,16 @@ pub struct PlanStatus {
 }
 
 /// Status of every plan directory under `plans_dir` (sorted by name) on the database at
-/// `db_url`. A database without the `schemaplan` schema has every plan pending.
+/// `db_url`. A database without bookkeeping (never applied to) has every plan pending.
 pub fn status(db_url: &str, plans_dir: &Path) -> Result<Vec<PlanStatus>, ExecError> {
     let dirs = plan_dirs(plans_dir)?;
     let mut client = db::connect(db_url)?;
-    let has_book = book::exists(&mut client)?;
-    let held = has_book && lock::is_held(&mut client)?;
-    dirs.iter()
-        .map(|d| plan_status(&mut client, d, has_book, held))
-        .collect()
+    let book = book::load(&mut client)?;
+    let held = book.is_some() && lock::is_held(&mut client)?;
+    Ok(dirs
+        .iter()
+        .map(|d| plan_status(book.as_ref(), d, held))
+        .collect())
 }
 
 /// Subdirectories of `plans_dir`, sorted; hidden ones (temporary, being written) are skipped.
@@ -108,25 +108,20 @@ fn plan_dirs(plans_dir: &Path) -> Result<Vec<PathBuf>, ExecError> {
     Ok(dirs)
 }
 
-fn plan_status(
-    client: &mut Client,
-    dir: &Path,
-    has_book: bool,
-    held: bool,
-) -> Result<PlanStatus, ExecError> {
+fn plan_status(book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
     let dir_name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let file = match planfile::read_dir(dir, Direction::Forward) {
         Ok(f) => f,
         Err(e) => {
-            return Ok(PlanStatus {
+            return PlanStatus {
                 dir: dir.to_path_buf(),
                 plan_id: dir_name,
                 state: PlanState::Unreadable(e.to_string()),
                 checksum: None,
                 last_run: None,
-            })
+            }
         }
     };
     let mut status = PlanStatus {
@@ -136,38 +131,33 @@ fn plan_status(
         checksum: Some(file.checksum.clone()),
         last_run: None,
     };
-    if !has_book {
-        return Ok(status);
-    }
-    let runs = book::runs(client, &file.plan.id)?;
-    let Some(last) = runs.last() else {
-        return Ok(status);
+    let Some(book) = book else {
+        return status;
     };
-    status.state = state_of(client, &file, last, held)?;
+    let runs = book.runs_of(&file.plan.id);
+    let Some(last) = runs.last() else {
+        return status;
+    };
+    status.state = state_of(book, &file, last, held);
     status.last_run = Some(summary_of(dir, last));
-    Ok(status)
+    status
 }
 
-fn state_of(
-    client: &mut Client,
-    file: &planfile::PlanFile,
-    last: &Run,
-    held: bool,
-) -> Result<PlanState, ExecError> {
-    Ok(match (last.outcome.as_str(), last.direction) {
+fn state_of(book: &Book, file: &planfile::PlanFile, last: &Run, held: bool) -> PlanState {
+    match (last.outcome.as_str(), last.direction) {
         ("running", _) if held => PlanState::Running,
         ("running", _) | ("interrupted", _) => PlanState::Interrupted,
         ("failed", _) => PlanState::Failed,
         (_, Direction::Inverse) => PlanState::RolledBack,
         _ => {
-            let prior = book::prior(client, &file.plan.id, Direction::Forward)?;
+            let prior = book.prior(&file.plan.id, Direction::Forward);
             let done = prior.done.keys().copied().collect();
             match super::preflight::next_phase(&file.plan, &done) {
                 None => PlanState::Applied,
                 Some(next) => PlanState::PartiallyApplied { next },
             }
         }
-    })
+    }
 }
 
 fn summary_of(dir: &Path, run: &Run) -> RunSummary {
