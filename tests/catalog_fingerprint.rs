@@ -4,65 +4,33 @@
 use schemaplan::catalog;
 use schemaplan::model::*;
 
-mod scratch {
-    //! Scratch databases on the test server.
-    use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-    pub fn server_url() -> String {
-        std::env::var("SCHEMAPLAN_TEST_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".to_string())
-    }
+/// A database created for one test on the shared test server, dropped afterwards.
+struct ScratchDb {
+    name: String,
+    client: postgres::Client,
+}
 
-    fn url_for(db: &str) -> String {
-        let mut u = url::Url::parse(&server_url()).expect("SCHEMAPLAN_TEST_URL is a URL");
-        u.set_path(&format!("/{db}"));
-        u.to_string()
-    }
-
-    /// A database created for one test and dropped when this is dropped.
-    pub struct ScratchDb {
-        pub name: String,
-        pub client: postgres::Client,
-    }
-
-    impl ScratchDb {
-        pub fn with(tag: &str, sql: &str) -> ScratchDb {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "catalog_{tag}_{}_{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            );
-            let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls)
-                .expect("connect to test server");
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-                .expect("drop leftover scratch database");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create scratch database");
-            let mut client =
-                postgres::Client::connect(&url_for(&name), postgres::NoTls).expect("connect");
-            client
-                .batch_execute(sql)
-                .unwrap_or_else(|e| panic!("loading fixture into {name}: {e:?}"));
-            ScratchDb { name, client }
-        }
-    }
-
-    impl Drop for ScratchDb {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
-        }
+impl ScratchDb {
+    /// A fresh database loaded with `sql`.
+    fn with(tag: &str, sql: &str) -> ScratchDb {
+        let server = common::server();
+        server.ensure_roles(&["reader", "app_user"]);
+        let (name, _url) = server.fresh_db(&format!("catalog_{tag}"));
+        let mut client = server.connect(&name);
+        client
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("loading fixture into {name}: {e:?}"));
+        ScratchDb { name, client }
     }
 }
 
-use scratch::ScratchDb;
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        common::server().drop_db(&self.name);
+    }
+}
 
 fn read(sql: &str) -> Schema {
     let mut db = ScratchDb::with("fp", sql);
@@ -70,12 +38,14 @@ fn read(sql: &str) -> Schema {
 }
 
 /// The same schema written in two statement orders (objects created in a different order get
-/// different oids and attnums of other objects, comments and grants land in another order).
+/// different oids, comments and grants land in another order, storage parameters are stored in
+/// another order).
 const ORDER_A: &str = r#"
 CREATE SCHEMA app;
 CREATE TYPE app.status AS ENUM ('new', 'done');
 CREATE SEQUENCE app.ticket_seq START 100;
-CREATE TABLE app.customers (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE app.customers (id bigint PRIMARY KEY, name text NOT NULL)
+  WITH (fillfactor = 70, autovacuum_enabled = false);
 CREATE TABLE app.orders (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   customer_id bigint REFERENCES app.customers (id),
@@ -96,7 +66,9 @@ CREATE FUNCTION public.dummy() RETURNS int LANGUAGE sql AS 'SELECT 1';
 DROP FUNCTION public.dummy();
 CREATE SCHEMA app;
 CREATE FUNCTION app.f(x int) RETURNS int LANGUAGE sql AS 'SELECT x';
-CREATE TABLE app.customers (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE app.customers (id bigint PRIMARY KEY, name text NOT NULL)
+  WITH (autovacuum_enabled = false);
+ALTER TABLE app.customers SET (fillfactor = 70);
 COMMENT ON COLUMN app.customers.name IS 'full name';
 GRANT SELECT ON app.customers TO reader;
 CREATE TYPE app.status AS ENUM ('new', 'done');

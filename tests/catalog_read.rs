@@ -1,77 +1,39 @@
 //! Catalog reader against a real PostgreSQL: one schema with every modeled kind, read back and
 //! checked field by field for representative objects; fingerprints; depends; unmodeled.
 //!
-//! Server: `SCHEMAPLAN_TEST_URL`, else the dev server. Each test works in its own scratch
-//! database, dropped afterwards.
+//! Server: `common::server()` (`SCHEMAPLAN_TEST_URL`, else a temporary cluster). Each test
+//! works in its own scratch database, dropped afterwards.
 
 use schemaplan::catalog;
 use schemaplan::model::*;
 
-mod scratch {
-    //! Scratch databases on the test server.
-    use std::sync::atomic::{AtomicUsize, Ordering};
+mod common;
 
-    pub fn server_url() -> String {
-        std::env::var("SCHEMAPLAN_TEST_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".to_string())
-    }
+/// A database created for one test on the shared test server, dropped afterwards.
+struct ScratchDb {
+    name: String,
+    client: postgres::Client,
+}
 
-    fn url_for(db: &str) -> String {
-        let mut u = url::Url::parse(&server_url()).expect("SCHEMAPLAN_TEST_URL is a URL");
-        u.set_path(&format!("/{db}"));
-        u.to_string()
-    }
-
-    /// A database created for one test and dropped when this is dropped.
-    pub struct ScratchDb {
-        pub name: String,
-        pub client: postgres::Client,
-    }
-
-    impl ScratchDb {
-        pub fn new(tag: &str) -> ScratchDb {
-            static N: AtomicUsize = AtomicUsize::new(0);
-            let name = format!(
-                "catalog_{tag}_{}_{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            );
-            let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls)
-                .expect("connect to test server");
-            admin
-                .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-                .expect("drop leftover scratch database");
-            admin
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .expect("create scratch database");
-            let client =
-                postgres::Client::connect(&url_for(&name), postgres::NoTls).expect("connect");
-            ScratchDb { name, client }
-        }
-
-        /// A database loaded with `sql`.
-        pub fn with(tag: &str, sql: &str) -> ScratchDb {
-            let mut db = ScratchDb::new(tag);
-            db.client
-                .batch_execute(sql)
-                .unwrap_or_else(|e| panic!("loading fixture into {}: {e:?}", db.name));
-            db
-        }
-    }
-
-    impl Drop for ScratchDb {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = postgres::Client::connect(&server_url(), postgres::NoTls) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
-        }
+impl ScratchDb {
+    /// A fresh database loaded with `sql`.
+    fn with(tag: &str, sql: &str) -> ScratchDb {
+        let server = common::server();
+        server.ensure_roles(&["reader", "app_user"]);
+        let (name, _url) = server.fresh_db(&format!("catalog_{tag}"));
+        let mut client = server.connect(&name);
+        client
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("loading fixture into {name}: {e:?}"));
+        ScratchDb { name, client }
     }
 }
 
-use scratch::ScratchDb;
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        common::server().drop_db(&self.name);
+    }
+}
 
 const EVERYTHING: &str = r#"
 CREATE SCHEMA app;

@@ -6,26 +6,16 @@
 
 use schemaplan::catalog;
 
-fn server_url() -> String {
-    std::env::var("SCHEMAPLAN_TEST_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5433/postgres".to_string())
-}
+mod common;
 
 #[test]
 #[ignore = "loads 5,000 tables; run on demand"]
 fn five_thousand_tables() {
     const N: usize = 5000;
-    let name = format!("catalog_scale_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&server_url(), postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap();
-    let mut u = url::Url::parse(&server_url()).unwrap();
-    u.set_path(&format!("/{name}"));
-    let mut client = postgres::Client::connect(u.as_str(), postgres::NoTls).unwrap();
+    let server = common::server();
+    server.ensure_roles(&["reader"]);
+    let (name, _url) = server.fresh_db("catalog_scale");
+    let mut client = server.connect(&name);
 
     client.batch_execute("CREATE SCHEMA s").unwrap();
     let mut sql = String::new();
@@ -75,7 +65,5 @@ fn five_thousand_tables() {
     assert_eq!(schema.views.len(), N / 10);
 
     drop(client);
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .unwrap();
+    server.drop_db(&name);
 }

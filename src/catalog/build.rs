@@ -369,8 +369,11 @@ impl<'t, 'c> Reader<'t, 'c> {
             } else {
                 TableKind::Ordinary
             };
+            // storage parameters are a set; PostgreSQL keeps them in the order they were
+            // written (ALTER ... SET appends), so sort them
             let mut options: Vec<String> = r.get("options")?;
             options.extend(r.get::<Vec<String>>("toast_options")?);
+            options.sort();
             let replica_identity = match r.char("replident")? {
                 'n' => ReplicaIdentity::Nothing,
                 'f' => ReplicaIdentity::Full,
@@ -439,13 +442,15 @@ impl<'t, 'c> Reader<'t, 'c> {
                     .add_alias(PG_REWRITE, rule, ObjectId::View(name.clone()));
             }
             self.views.insert(oid, name.clone());
+            let mut options: Vec<String> = r.get("options")?;
+            options.sort(); // a set, kept by PostgreSQL in the order written
             self.schema.views.insert(
                 name.clone(),
                 View {
                     name,
                     materialized: r.get("materialized")?,
                     definition: r.get("definition")?,
-                    options: r.get("options")?,
+                    options,
                     columns: Vec::new(),
                     populated: r.get("populated")?,
                 },
