@@ -109,6 +109,12 @@ pub enum Change {
     },
     Grant(Grant),
     Revoke(Grant),
+    /// `REVOKE ALL` on a freshly created object from the grantees of default privileges that
+    /// PostgreSQL applied at creation; the desired grants are then added explicitly.
+    ResetPrivileges {
+        on: ObjectId,
+        grantees: Vec<String>,
+    },
     AlterDefaultPrivilege {
         entry: DefaultPrivilege,
         /// true: make the entry exist; false: remove it.
@@ -196,6 +202,7 @@ impl Change {
             AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.clone()),
             SetComment { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
+            ResetPrivileges { on, .. } => on.clone(),
             AlterDefaultPrivilege { entry, .. } => {
                 ObjectId::Schema(entry.schema.clone().unwrap_or_default())
             }

@@ -37,6 +37,13 @@ pub(super) fn diff_comments(d: &mut Differ) {
 }
 
 pub(super) fn diff_grants(d: &mut Differ) {
+    let fresh: Vec<ObjectId> = d.fresh.iter().cloned().collect();
+    for id in fresh {
+        let grantees = default_grantees(d, &id);
+        if !grantees.is_empty() {
+            d.push(Change::ResetPrivileges { on: id, grantees });
+        }
+    }
     for g in &d.desired.grants {
         if !(persists(d, &g.on) && d.current.grants.contains(g)) {
             d.push(Change::Grant(g.clone()));
@@ -66,4 +73,29 @@ pub(super) fn diff_default_privileges(d: &mut Differ) {
             });
         }
     }
+}
+
+/// Grantees that the current database's default privileges give automatically to a new
+/// object like `id` (whoever creates it): they are revoked after creation so that only the
+/// desired grants remain.
+fn default_grantees(d: &Differ, id: &ObjectId) -> Vec<String> {
+    let (kind, schema) = match id {
+        ObjectId::Table(q) | ObjectId::View(q) => ("TABLES", Some(&q.schema)),
+        ObjectId::Sequence(q) => ("SEQUENCES", Some(&q.schema)),
+        ObjectId::Function(q, _) => ("FUNCTIONS", Some(&q.schema)),
+        ObjectId::Type(q) => ("TYPES", Some(&q.schema)),
+        ObjectId::Schema(_) => ("SCHEMAS", None),
+        _ => return Vec::new(),
+    };
+    let mut g: Vec<String> = d
+        .current
+        .default_privileges
+        .iter()
+        .filter(|e| e.granted && e.object_type == kind)
+        .filter(|e| e.schema.is_none() || e.schema.as_ref() == schema)
+        .map(|e| e.grantee.clone())
+        .collect();
+    g.sort();
+    g.dedup();
+    g
 }

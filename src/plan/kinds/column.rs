@@ -149,14 +149,11 @@ pub fn alter(
                 parts.push(format!("ALTER COLUMN {col} SET COMPRESSION {}", ident(m)))
             }
             IdentityOptions => {
-                let opts = to
-                    .identity
-                    .as_ref()
-                    .map(|i| i.sequence_options.clone())
-                    .unwrap_or_default();
-                for o in opts {
-                    parts.push(format!("ALTER COLUMN {col} SET {o}"));
-                }
+                let (from_opts, to_opts) = (identity_options(from), identity_options(to));
+                parts.push(format!(
+                    "ALTER COLUMN {col} {}",
+                    identity_option_changes(&from_opts, &to_opts)
+                ));
             }
         }
     }
@@ -195,6 +192,64 @@ pub fn alter(
         chains.push(set_not_null_online(ctx, t, &to.name));
     }
     chains
+}
+
+fn identity_options(c: &Column) -> Vec<String> {
+    c.identity
+        .as_ref()
+        .map(|i| i.sequence_options.clone())
+        .unwrap_or_default()
+}
+
+/// The option's keyword (`START WITH 5` -> `START WITH`, `NO CYCLE` -> `CYCLE`).
+fn option_key(o: &str) -> String {
+    let o = o.strip_prefix("NO ").unwrap_or(o);
+    o.trim_end_matches(|c: char| c.is_ascii_digit() || c == '-')
+        .trim()
+        .to_string()
+}
+
+/// One `SET ...` list for all identity sequence options, so PostgreSQL checks them together
+/// (setting START before a new MAXVALUE would otherwise be refused). Options that go back to
+/// their default are reset explicitly.
+fn identity_option_changes(from: &[String], to: &[String]) -> String {
+    const ORDER: [&str; 6] = [
+        "INCREMENT BY",
+        "MINVALUE",
+        "MAXVALUE",
+        "START WITH",
+        "CACHE",
+        "CYCLE",
+    ];
+    let mut sets: Vec<(usize, String)> = Vec::new();
+    for key in ORDER {
+        let pos = ORDER.iter().position(|k| *k == key).unwrap_or(0);
+        if let Some(o) = to.iter().find(|o| option_key(o) == key) {
+            sets.push((pos, format!("SET {o}")));
+        } else if from.iter().any(|o| option_key(o) == key) {
+            let reset = match key {
+                "INCREMENT BY" => "SET INCREMENT BY 1".to_string(),
+                "MINVALUE" => "SET NO MINVALUE".to_string(),
+                "MAXVALUE" => "SET NO MAXVALUE".to_string(),
+                "CACHE" => "SET CACHE 1".to_string(),
+                "CYCLE" => "SET NO CYCLE".to_string(),
+                _ => {
+                    let min = to
+                        .iter()
+                        .find(|o| option_key(o) == "MINVALUE")
+                        .and_then(|o| o.rsplit(' ').next())
+                        .unwrap_or("1");
+                    format!("SET START WITH {min}")
+                }
+            };
+            sets.push((pos, reset));
+        }
+    }
+    sets.sort();
+    sets.into_iter()
+        .map(|(_, s)| s)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Enums (and other user types) have no casts to each other: convert through their text form.

@@ -83,6 +83,25 @@ fn revoke_sql(ctx: &Ctx, g: &Grant, needs_object: bool) -> Chain {
     vec![n]
 }
 
+/// `REVOKE ALL` from the grantees default privileges handed the new object.
+pub fn reset(ctx: &Ctx, on: &ObjectId, grantees: &[String]) -> Chain {
+    let target = match on {
+        ObjectId::View(q) | ObjectId::Table(q) => format!("TABLE {}", qname(q)),
+        other => object_ref(ctx, other),
+    };
+    let who: Vec<String> = grantees.iter().map(|g| grantee(g)).collect();
+    let step = ctx.step(
+        format!("revoke default-granted privileges on {on}"),
+        format!("REVOKE ALL ON {target} FROM {};", who.join(", ")),
+        LockLevel::None,
+        None,
+    );
+    let mut n = Node::new(step, on.clone());
+    n.needs.push(on.clone());
+    n.rank = Rank::Decorate;
+    vec![n]
+}
+
 /// `ALTER DEFAULT PRIVILEGES`: affects objects created later, so it runs after the plan's
 /// creates (it sorts last and needs only its schema).
 pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {

@@ -85,6 +85,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
         Grant(g) => vec![grant::grant(ctx, g)],
         Revoke(g) => vec![grant::revoke(ctx, g)],
+        ResetPrivileges { on, grantees } => vec![grant::reset(ctx, on, grantees)],
         AlterDefaultPrivilege { entry, add } => vec![grant::default_privilege(ctx, entry, *add)],
     }
 }

@@ -177,8 +177,9 @@ fn alter_replica_identity(ctx: &Ctx, t: &Table) -> Chain {
     vec![n]
 }
 
-/// Everything PostgreSQL drops together with the table.
-fn owned_parts(t: &Table, schema: &Schema) -> Vec<ObjectId> {
+/// Everything PostgreSQL drops together with the table (owned sequences that the desired
+/// schema keeps are detached first by the diff, so they are not among them).
+fn owned_parts(t: &Table, schema: &Schema, desired: &Schema) -> Vec<ObjectId> {
     let mut v: Vec<ObjectId> = t
         .columns
         .iter()
@@ -215,6 +216,7 @@ fn owned_parts(t: &Table, schema: &Schema) -> Vec<ObjectId> {
             .sequences
             .values()
             .filter(|s| s.owned_by.as_ref().is_some_and(|(ot, _)| *ot == t.name))
+            .filter(|s| !desired.sequences.contains_key(&s.name))
             .map(|s| ObjectId::Sequence(s.name.clone())),
     );
     // Partitions go with their partitioned table.
@@ -241,7 +243,7 @@ pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
         .hazard(Hazard::Irreversible);
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
-    n.removes.extend(owned_parts(t, ctx.current));
+    n.removes.extend(owned_parts(t, ctx.current, ctx.desired));
     n.frees.push(t.name.clone());
     n.rank = Rank::Drop;
     vec![n]
