@@ -32,6 +32,9 @@ pub struct PlanArgs {
     /// Exit with 2 when the plan has steps (0 when the database is already up to date).
     #[arg(long)]
     pub exit_code: bool,
+    /// Debugging only: write the plan without proving it on a scratch database first.
+    #[arg(long, hide = true)]
+    pub no_proof: bool,
     /// lock_timeout for steps that take locks, in milliseconds.
     #[arg(long, default_value_t = 1000, value_name = "MS")]
     pub lock_timeout_ms: u64,
@@ -54,7 +57,11 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         ..PlanOptions::default()
     };
     let planned = workflow::plan_both(&current.schema, &desired, &opts);
-    let report = workflow::prove(&shadow, &current.schema, &desired, &planned, &opts)?;
+    let report = if a.no_proof {
+        workflow::ProofReport::default()
+    } else {
+        workflow::prove(&shadow, &current.schema, &desired, &planned, &opts)?
+    };
     if let Some(p) = &report.rebuild_problem {
         eprintln!(
             "warning: the current schema could not be reproduced exactly in the shadow:\n{p}"
