@@ -13,6 +13,15 @@ pub enum Change {
     DropCollation(Collation),
     CreateType(TypeDef),
     DropType(TypeDef),
+    /// A type that must be replaced while table columns use it (an enum losing or reordering
+    /// labels, a domain over another base type): the old type is renamed aside, the new one
+    /// created, the columns converted through text, the old type dropped.
+    SwapType {
+        from: TypeDef,
+        to: TypeDef,
+        /// Columns converted: table and the desired column.
+        columns: Vec<(QName, Column)>,
+    },
     /// `ALTER TYPE ... ADD VALUE`, placed before/after an existing label.
     AddEnumValue {
         ty: QName,
@@ -167,6 +176,7 @@ impl Change {
             CreateCollation(c) | DropCollation(c) => ObjectId::Collation(c.name.clone()),
             CreateType(t) | DropType(t) => ObjectId::Type(t.name.clone()),
             AddEnumValue { ty, .. } => ObjectId::Type(ty.clone()),
+            SwapType { to, .. } => ObjectId::Type(to.name.clone()),
             AlterDomain { name, .. } => ObjectId::Type(name.clone()),
             CreateSequence(s) | DropSequence(s) => ObjectId::Sequence(s.name.clone()),
             AlterSequence { to, .. } => ObjectId::Sequence(to.name.clone()),

@@ -330,16 +330,18 @@ fn table_kept(d: &Differ, t: &QName) -> bool {
     d.current.contains(&id) && d.desired.contains(&id) && !d.is_replaced(&id)
 }
 
+/// Indexes. An index attached to a partitioned index (`parent_index`) is created explicitly,
+/// before its parent, under its own name; creating the parent then attaches it. It is never
+/// dropped on its own: PostgreSQL refuses, and dropping the parent (or the table) takes it.
 pub(super) fn diff_indexes(d: &mut Differ) {
     for (name, want) in &d.desired.indexes {
-        if want.parent_index.is_some() {
-            continue; // created by its parent index on the partitioned table
-        }
         let id = ObjectId::Index(name.clone());
         let existing_table = table_kept(d, &want.table);
         match d.current.indexes.get(name) {
-            Some(have) if d.is_replaced(&id) || !table_kept(d, &have.table) => {
-                if table_kept(d, &have.table) {
+            Some(have)
+                if d.is_replaced(&id) || !table_kept(d, &have.table) || parent_goes(d, have) =>
+            {
+                if table_kept(d, &have.table) && have.parent_index.is_none() {
                     d.push(Change::DropIndex {
                         index: have.clone(),
                         existing_table,
@@ -351,8 +353,8 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                 });
                 d.created(id);
             }
-            Some(have) if table_kept(d, &have.table) => {}
-            _ => {
+            Some(_) => {}
+            None => {
                 d.push(Change::CreateIndex {
                     index: want.clone(),
                     existing_table,
@@ -370,4 +372,12 @@ pub(super) fn diff_indexes(d: &mut Differ) {
             });
         }
     }
+}
+
+/// Whether an attached partition index disappears with its parent index in this plan.
+fn parent_goes(d: &Differ, have: &Index) -> bool {
+    have.parent_index.as_ref().is_some_and(|p| {
+        let pid = ObjectId::Index(p.clone());
+        d.is_replaced(&pid) || !d.desired.contains(&pid) || !table_kept(d, &have.table)
+    })
 }

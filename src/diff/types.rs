@@ -12,6 +12,10 @@ pub(super) fn find_replacements(d: &mut Differ) {
         };
         if have != want && !alterable(&have.kind, &want.kind) {
             d.replaced.insert(ObjectId::Type(name.clone()));
+            // Columns of the type are converted in place: what reads them is re-created.
+            for (table, col) in column_users(d, name) {
+                d.retyped.insert(ObjectId::Column(table, col.name));
+            }
         }
     }
     for (name, want) in &d.desired.collations {
@@ -103,8 +107,17 @@ pub(super) fn diff_types(d: &mut Differ) {
                 d.created(id);
             }
             Some(have) if d.is_replaced(&id) => {
-                d.push(Change::DropType(have.clone()));
-                d.push(Change::CreateType(want.clone()));
+                let columns = column_users(d, name);
+                if columns.is_empty() {
+                    d.push(Change::DropType(have.clone()));
+                    d.push(Change::CreateType(want.clone()));
+                } else {
+                    d.push(Change::SwapType {
+                        from: have.clone(),
+                        to: want.clone(),
+                        columns,
+                    });
+                }
                 d.created(id);
             }
             Some(have) => alter_type(d, have, want),
@@ -115,6 +128,33 @@ pub(super) fn diff_types(d: &mut Differ) {
             d.push(Change::DropType(have.clone()));
         }
     }
+}
+
+/// Columns of kept tables that use the type (per the current schema's dependencies) and keep
+/// it in the desired schema, with their desired definition.
+fn column_users(d: &Differ, ty: &QName) -> Vec<(QName, Column)> {
+    let target = ObjectId::Type(ty.clone());
+    let mut out = Vec::new();
+    for (dep, refs) in &d.current.depends {
+        let ObjectId::Column(table, col) = dep else {
+            continue;
+        };
+        if !refs.contains(&target) || d.is_replaced(&ObjectId::Table(table.clone())) {
+            continue;
+        }
+        let Some(t) = d.desired.tables.get(table) else {
+            continue;
+        };
+        if !d.current.tables.contains_key(table) {
+            continue;
+        }
+        if let Some(c) = t.columns.iter().find(|c| &c.name == col) {
+            if !(c.inherited && !c.is_local) {
+                out.push((table.clone(), c.clone()));
+            }
+        }
+    }
+    out
 }
 
 fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {

@@ -46,6 +46,13 @@ pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     n.claims.push(i.name.clone());
     n.needs.push(ObjectId::Table(i.table.clone()));
     n.needs.push(ObjectId::View(i.table.clone()));
+    n.needs.extend(
+        ctx.desired
+            .indexes
+            .values()
+            .filter(|c| c.parent_index.as_ref() == Some(&i.name))
+            .map(|c| ObjectId::Index(c.name.clone())),
+    );
     vec![n]
 }
 

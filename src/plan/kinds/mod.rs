@@ -37,6 +37,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             value,
             position,
         } => vec![types::add_enum_value(ctx, ty, value, position)],
+        SwapType { from, to, columns } => vec![types::swap(ctx, from, to, columns)],
         AlterDomain { name, from, to } => vec![types::alter_domain(ctx, name, from, to)],
         CreateSequence(s) => vec![sequence::create(ctx, s)],
         DropSequence(s) => vec![sequence::drop(ctx, s)],

@@ -3,7 +3,7 @@
 use crate::diff::EnumPosition;
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
-use crate::plan::{Ctx, LockLevel};
+use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
 fn collate(c: &Option<QName>) -> String {
@@ -213,4 +213,92 @@ pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chai
     n.produces = produces;
     n.removes = removes;
     vec![n]
+}
+
+/// Replaces a type that columns use without dropping them: rename the old type aside, create
+/// the new one under the name, convert each column through its text form (dropping and
+/// restoring its default around the conversion), drop the old type. Each conversion rewrites
+/// the table under ACCESS EXCLUSIVE and fails if a value has no place in the new type.
+pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]) -> Chain {
+    let id = ObjectId::Type(to.name.clone());
+    let aside = QName::new(from.name.schema.clone(), aside_name(&from.name.name));
+    let mut rename = ctx.step(
+        format!("rename {} {} aside", word(from), from.name),
+        format!(
+            "ALTER {} {} RENAME TO {};",
+            if word(from) == "domain" {
+                "DOMAIN"
+            } else {
+                "TYPE"
+            },
+            qname(&from.name),
+            ident(&aside.name)
+        ),
+        LockLevel::None,
+        None,
+    );
+    rename = rename.note("columns keep using the old type until they are converted below");
+    let mut n1 = Node::new(rename, id.clone());
+    n1.removes.push(id.clone());
+    n1.removes.extend(domain_constraint_ids(from));
+    n1.frees.push(from.name.clone());
+    let mut chain = vec![n1];
+    chain.extend(create(ctx, to));
+    for (table, col) in columns {
+        let c = ident(&col.name);
+        let mut parts = Vec::new();
+        if col.default.is_some() {
+            parts.push(format!("ALTER COLUMN {c} DROP DEFAULT"));
+        }
+        parts.push(format!(
+            "ALTER COLUMN {c} TYPE {} USING {c}::text::{}",
+            col.type_name, col.type_name
+        ));
+        if let Some(def) = &col.default {
+            parts.push(format!("ALTER COLUMN {c} SET DEFAULT {def}"));
+        }
+        let step = ctx
+            .long(ctx.step(
+                format!("convert column {table}.{} to the new {}", col.name, to.name),
+                format!(
+                    "{}\n    {};",
+                    crate::plan::alter_table(table),
+                    parts.join(",\n    ")
+                ),
+                LockLevel::AccessExclusive,
+                Some(table),
+            ))
+            .hazard(Hazard::TableRewrite)
+            .hazard(Hazard::AccessExclusiveLock);
+        let cid = ObjectId::Column(table.clone(), col.name.clone());
+        let mut n = Node::new(step, cid.clone());
+        n.produces.push(cid.clone());
+        n.alters.push(cid);
+        chain.push(n);
+    }
+    let drop_old = ctx.step(
+        format!("drop the old {} {}", word(from), from.name),
+        format!(
+            "DROP {} {};",
+            if word(from) == "domain" {
+                "DOMAIN"
+            } else {
+                "TYPE"
+            },
+            qname(&aside)
+        ),
+        LockLevel::None,
+        None,
+    );
+    chain.push(Node::new(drop_old, id));
+    chain
+}
+
+/// The temporary name of a type being replaced, within the 63-byte identifier limit.
+fn aside_name(name: &str) -> String {
+    let mut base = name.to_string();
+    while base.len() > 50 {
+        base.pop();
+    }
+    format!("{base}__schemaplan_old")
 }
