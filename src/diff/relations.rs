@@ -42,7 +42,8 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if d.current
             .indexes
             .get(name)
-            .is_some_and(|have| have.definition != want.definition)
+            // An index left invalid by a failed concurrent build is rebuilt.
+            .is_some_and(|have| have.definition != want.definition || !have.valid)
         {
             d.replaced.insert(ObjectId::Index(name.clone()));
         }

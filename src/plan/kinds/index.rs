@@ -15,16 +15,20 @@ fn concurrent_ok(i: &Index) -> bool {
 pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     let id = ObjectId::Index(i.name.clone());
     let concurrent = existing && concurrent_ok(i);
+    // `pg_get_indexdef` prints a partitioned index as `ON ONLY parent`, which would leave it
+    // invalid until every partition's index is attached; created without ONLY it attaches the
+    // partitions' indexes (made first, under their own names) and builds any missing ones.
+    let definition = i.definition.replacen(" ON ONLY ", " ON ", 1);
     let (sql, lock) = if concurrent {
         (
             format!(
                 "{};",
-                i.definition.replacen(" INDEX ", " INDEX CONCURRENTLY ", 1)
+                definition.replacen(" INDEX ", " INDEX CONCURRENTLY ", 1)
             ),
             LockLevel::ShareUpdateExclusive,
         )
     } else {
-        (format!("{};", i.definition), LockLevel::Share)
+        (format!("{definition};"), LockLevel::Share)
     };
     let mut step = ctx.step(
         format!("create index {}", i.name),
