@@ -33,8 +33,31 @@ const SESSION: &str = "statements are reordered by their dependencies, so a sess
                        cannot apply to the statements after it; qualify names with their schema \
                        instead of setting search_path";
 
+const TEMPORARY: &str = "temporary objects live only as long as the session that creates them";
+
 /// The statement's kind and what to do with it.
 pub(crate) fn classify(node: &NodeEnum) -> (String, Verdict) {
+    let (kind, verdict) = classify_kind(node);
+    if verdict == Verdict::Accept && creates_temporary(node) {
+        let kind = kind.replacen("CREATE ", "CREATE TEMPORARY ", 1);
+        return (kind, Verdict::Reject(TEMPORARY.to_string()));
+    }
+    (kind, verdict)
+}
+
+/// Whether the statement creates a temporary table, view or sequence.
+fn creates_temporary(node: &NodeEnum) -> bool {
+    let relation = match node {
+        NodeEnum::CreateStmt(s) => s.relation.as_ref(),
+        NodeEnum::ViewStmt(s) => s.view.as_ref(),
+        NodeEnum::CreateSeqStmt(s) => s.sequence.as_ref(),
+        NodeEnum::CreateTableAsStmt(s) => s.into.as_ref().and_then(|i| i.rel.as_ref()),
+        _ => None,
+    };
+    relation.is_some_and(|r| r.relpersistence == "t")
+}
+
+fn classify_kind(node: &NodeEnum) -> (String, Verdict) {
     use NodeEnum as N;
     let accept = |kind: &str| (kind.to_string(), Verdict::Accept);
     let reject = |kind: &str, why: &str| (kind.to_string(), Verdict::Reject(why.to_string()));
@@ -537,6 +560,10 @@ mod tests {
         assert_eq!(rejected_kind("VACUUM t"), "VACUUM");
         assert_eq!(rejected_kind("ANALYZE t"), "ANALYZE");
         assert_eq!(rejected_kind("SET search_path = app"), "SET");
+        assert_eq!(
+            rejected_kind("CREATE TEMP TABLE t (x int)"),
+            "CREATE TEMPORARY TABLE"
+        );
     }
 
     #[test]

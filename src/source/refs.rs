@@ -212,10 +212,17 @@ fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut F
     ]
     .iter()
     .any(|t| *t as i32 == con.contype);
+    // `... USING INDEX i` adopts an existing index (renaming it to the constraint's name).
+    let adopted = match con.indexname.as_str() {
+        "" => None,
+        index => sibling(rel, index),
+    };
+    f.refer(adopted.clone());
     if !con.conname.is_empty() {
         f.create(Some(part_of(rel, &con.conname)));
-        if keyed {
-            f.create(sibling(rel, &con.conname));
+        let index = sibling(rel, &con.conname);
+        if keyed && adopted != index {
+            f.create(index);
         }
     } else if con.contype == ConstrType::ConstrPrimary as i32 {
         f.create(sibling(rel, &format!("{table_name}_pkey")));
@@ -255,6 +262,12 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
                 f.provides.push(rel.clone());
             }
             Some(NodeEnum::Constraint(con)) => constraint(&rel, table_name, con, f),
+            Some(NodeEnum::ReplicaIdentityStmt(ri)) if !ri.name.is_empty() => {
+                f.refer(sibling(&rel, &ri.name))
+            }
+            _ if cmd.subtype == AlterTableType::AtClusterOn as i32 => {
+                f.refer(sibling(&rel, &cmd.name))
+            }
             _ => {}
         }
     }
@@ -634,6 +647,19 @@ mod tests {
         assert!(r.contains(&"public.t".into()), "{r:?}");
         let p = refs("CREATE FUNCTION g() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN (SELECT 1 FROM t); END $$");
         assert!(!p.contains(&"public.t".into()));
+    }
+
+    #[test]
+    fn constraints_using_an_index_and_cluster_on_reference_the_index() {
+        let f = of("ALTER TABLE ONLY app.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_pkey");
+        assert!(!f.creates.contains(&"app.t_pkey".into()));
+        let f = of("ALTER TABLE app.t ADD CONSTRAINT pk PRIMARY KEY USING INDEX t_idx");
+        assert!(f.creates.contains(&"app.pk".into()));
+        assert!(f.references.contains(&"app.t_idx".into()));
+        assert!(refs("ALTER TABLE t CLUSTER ON t_idx").contains(&"public.t_idx".into()));
+        assert!(
+            refs("ALTER TABLE t REPLICA IDENTITY USING INDEX t_uk").contains(&"public.t_uk".into())
+        );
     }
 
     #[test]

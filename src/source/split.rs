@@ -139,9 +139,9 @@ impl TokenSplitter {
     }
 
     fn track_atomic(&mut self, word: &str) {
-        if self.after_begin && word.eq_ignore_ascii_case("atomic") {
-            self.atomic += 1;
-        } else if self.atomic > 0 && word.eq_ignore_ascii_case("case") {
+        let opens = (self.after_begin && word.eq_ignore_ascii_case("atomic"))
+            || (self.atomic > 0 && word.eq_ignore_ascii_case("case"));
+        if opens {
             self.atomic += 1;
         } else if self.atomic > 0 && word.eq_ignore_ascii_case("end") {
             self.atomic -= 1;
@@ -196,13 +196,25 @@ pub(crate) fn error_offset(
     let Some(near) = near_text(message) else {
         return 0;
     };
-    let candidates: Vec<usize> = sql.match_indices(near).map(|(i, _)| i).collect();
+    let candidates: Vec<usize> = sql
+        .match_indices(near)
+        .map(|(i, _)| i)
+        .filter(|&i| whole_token(sql, i, near))
+        .collect();
     candidates
         .iter()
         .copied()
         .find(|&i| reproduce(&sql[..i + near.len()]).as_deref() == Some(message))
         .or_else(|| candidates.first().copied())
         .unwrap_or(0)
+}
+
+/// Whether `near` at offset `i` is not part of a longer word (`TABL` inside `TABLE`).
+fn whole_token(sql: &str, i: usize, near: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    let glued_before = near.starts_with(word) && sql[..i].ends_with(word);
+    let glued_after = near.ends_with(word) && sql[i + near.len()..].starts_with(word);
+    !glued_before && !glued_after
 }
 
 /// The token text in `... at or near "X"`.
@@ -269,6 +281,11 @@ mod tests {
     fn error_offset_finds_the_offending_token() {
         assert_eq!(parse_error_offset("CREATE TABL x (a int)"), 7);
         assert_eq!(parse_error_offset("CREATE TABLE t (x int"), 21);
+    }
+
+    #[test]
+    fn error_offset_ignores_matches_inside_longer_words() {
+        assert_eq!(parse_error_offset("COMMENT ON TABLE t IS 'x' TABL"), 26);
     }
 
     #[test]

@@ -1,0 +1,132 @@
+//! Dependency ordering across files.
+
+use std::path::{Path, PathBuf};
+
+use schemaplan::source::{self, Statement};
+
+fn kinds_and_files(statements: &[Statement]) -> Vec<(String, String)> {
+    statements
+        .iter()
+        .map(|s| {
+            let file = s.file.file_name().unwrap().to_string_lossy().into_owned();
+            (s.kind.clone(), file)
+        })
+        .collect()
+}
+
+fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn view_in_a_comes_after_its_table_in_b() {
+    let set = source::load_dir(Path::new("fixtures/source/cross_file")).unwrap();
+    assert_eq!(
+        set.files,
+        [
+            PathBuf::from("fixtures/source/cross_file/a.sql"),
+            PathBuf::from("fixtures/source/cross_file/b.sql")
+        ]
+    );
+    assert_eq!(
+        kinds_and_files(&set.statements),
+        pairs(&[
+            ("CREATE TABLE", "b.sql"),
+            ("CREATE VIEW", "a.sql"),
+            ("COMMENT", "a.sql")
+        ])
+    );
+    let view = &set.statements[1];
+    assert_eq!(view.creates, ["public.active_users"]);
+    assert!(view.references.contains(&"public.users".to_string()));
+    assert_eq!((view.line, view.col), (2, 1));
+}
+
+#[test]
+fn schemas_and_extensions_come_first() {
+    let set = source::load_dir(Path::new("fixtures/source/schemas_first")).unwrap();
+    assert_eq!(
+        kinds_and_files(&set.statements),
+        pairs(&[
+            ("CREATE SCHEMA", "zz_setup.sql"),
+            ("CREATE EXTENSION", "zz_setup.sql"),
+            ("CREATE TABLE", "tables.sql")
+        ])
+    );
+}
+
+fn order_of(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("schema.sql");
+    std::fs::write(&file, text).unwrap();
+    let set = source::load_files(&[file]).unwrap();
+    set.statements.into_iter().map(|s| s.sql).collect()
+}
+
+#[test]
+fn foreign_keys_wait_for_the_referenced_table_and_its_key() {
+    let got = order_of(
+        "ALTER TABLE ONLY orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id);\n\
+         CREATE TABLE orders (id int, user_id int);\n\
+         ALTER TABLE ONLY users ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n\
+         CREATE TABLE users (id int);\n",
+    );
+    assert_eq!(
+        got,
+        [
+            "CREATE TABLE orders (id int, user_id int)",
+            "CREATE TABLE users (id int)",
+            "ALTER TABLE ONLY users ADD CONSTRAINT users_pkey PRIMARY KEY (id)",
+            "ALTER TABLE ONLY orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id)",
+        ]
+    );
+}
+
+#[test]
+fn mutual_foreign_keys_do_not_fail_and_keep_file_order() {
+    let got = order_of(
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int REFERENCES b);\n\
+         CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);\n\
+         CREATE INDEX a_b ON a (b_id);\n",
+    );
+    assert!(got[0].starts_with("CREATE TABLE a"));
+    assert!(got[1].starts_with("CREATE TABLE b"));
+    assert!(got[2].starts_with("CREATE INDEX"));
+}
+
+#[test]
+fn types_functions_sequences_and_triggers_are_ordered() {
+    let got = order_of(
+        "CREATE TRIGGER touch BEFORE UPDATE ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
+         CREATE TABLE t (id int DEFAULT nextval('t_seq'), m mood[], e email);\n\
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+         CREATE DOMAIN email AS text CHECK (VALUE ~ '@');\n\
+         CREATE SEQUENCE t_seq;\n\
+         CREATE TYPE mood AS ENUM ('ok');\n",
+    );
+    let pos = |prefix: &str| got.iter().position(|s| s.starts_with(prefix)).unwrap();
+    assert!(pos("CREATE SEQUENCE") < pos("CREATE TABLE"));
+    assert!(pos("CREATE TYPE") < pos("CREATE TABLE"));
+    assert!(pos("CREATE DOMAIN") < pos("CREATE TABLE"));
+    assert!(pos("CREATE TABLE") < pos("CREATE TRIGGER"));
+    assert!(pos("CREATE FUNCTION") < pos("CREATE TRIGGER"));
+}
+
+#[test]
+fn quoted_and_unquoted_names_match_like_postgres() {
+    let got = order_of(
+        "CREATE VIEW v AS SELECT * FROM \"Users\" JOIN accounts USING (id);\n\
+         CREATE TABLE ACCOUNTS (id int);\n\
+         CREATE TABLE \"Users\" (id int);\n",
+    );
+    assert!(got[2].starts_with("CREATE VIEW"), "{got:?}");
+}
+
+#[test]
+fn the_same_input_gives_the_same_order() {
+    let a = source::load_dir(Path::new("fixtures/source/cross_file")).unwrap();
+    let b = source::load_dir(Path::new("fixtures/source/cross_file")).unwrap();
+    assert_eq!(a, b);
+}
