@@ -36,7 +36,15 @@ pub(super) fn diff_comments(d: &mut Differ) {
     }
 }
 
+/// Revokes come first so that changing only the grant option (a revoke of `SELECT WITH GRANT
+/// OPTION` plus a grant of `SELECT`) ends with the grant; equal-priority steps on one object
+/// keep this order.
 pub(super) fn diff_grants(d: &mut Differ) {
+    for g in &d.current.grants {
+        if !d.desired.grants.contains(g) && d.desired.contains(&g.on) && persists(d, &g.on) {
+            d.push(Change::Revoke(g.clone()));
+        }
+    }
     let fresh: Vec<ObjectId> = d.fresh.iter().cloned().collect();
     for id in fresh {
         let grantees = default_grantees(d, &id);
@@ -47,11 +55,6 @@ pub(super) fn diff_grants(d: &mut Differ) {
     for g in &d.desired.grants {
         if !(persists(d, &g.on) && d.current.grants.contains(g)) {
             d.push(Change::Grant(g.clone()));
-        }
-    }
-    for g in &d.current.grants {
-        if !d.desired.grants.contains(g) && d.desired.contains(&g.on) && persists(d, &g.on) {
-            d.push(Change::Revoke(g.clone()));
         }
     }
 }
