@@ -56,11 +56,13 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         ..PlanOptions::default()
     };
-    let planned = workflow::plan_both(&current.schema, &desired, &opts);
-    let report = if a.no_proof {
-        workflow::ProofReport::default()
+    let (planned, report) = if a.no_proof {
+        (
+            workflow::plan_both(&current.schema, &desired, &opts),
+            workflow::ProofReport::default(),
+        )
     } else {
-        workflow::prove(&shadow, &current.schema, &desired, &planned, &opts)?
+        workflow::plan_proven(&shadow, &current.schema, &desired, &src, &opts)?
     };
     if let Some(p) = &report.rebuild_problem {
         eprintln!(

@@ -22,6 +22,9 @@ pub struct PlanOptions {
     pub statement_timeout: Duration,
     /// `statement_timeout` of steps that scan or build (index builds, validation, rewrites).
     pub long_statement_timeout: Duration,
+    /// CHECK constraints to add with the user's own text instead of PostgreSQL's printout
+    /// (`(table, name) -> "CHECK (...)"`), see `workflow::original`.
+    pub check_texts: std::collections::BTreeMap<(QName, String), String>,
 }
 
 impl Default for PlanOptions {
@@ -30,6 +33,7 @@ impl Default for PlanOptions {
             lock_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(60),
             long_statement_timeout: Duration::from_secs(4 * 3600),
+            check_texts: Default::default(),
         }
     }
 }

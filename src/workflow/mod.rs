@@ -6,6 +6,7 @@
 //! and exit codes.
 
 mod dump;
+mod original;
 mod prove;
 
 pub use dump::{dump_files, schema_statements};
@@ -34,6 +35,12 @@ pub enum WorkflowError {
     Load(LoadError),
     #[error("the plan failed its proof and was not written:\n{0}")]
     Proof(String),
+    #[error("the plan failed its proof and was not written:\n{message}")]
+    ProofMismatch {
+        /// Objects that still differ from the desired schema after the plan.
+        objects: Vec<crate::model::ObjectId>,
+        message: String,
+    },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
 }
@@ -141,6 +148,42 @@ pub fn plan_both(current: &Schema, desired: &Schema, opts: &PlanOptions) -> Plan
     let forward = plan::build(&diff::diff(current, desired), current, desired, opts);
     let inverse = plan::build(&diff::diff(desired, current), desired, current, opts);
     Planned { forward, inverse }
+}
+
+/// Plans both directions and proves them. When the only objects that fail the proof are CHECK
+/// constraints PostgreSQL cannot print back faithfully, plans once more with the user's own
+/// text for them (see `original`) and proves that.
+pub fn plan_proven(
+    shadow: &Shadow,
+    current: &Schema,
+    desired: &Schema,
+    source: &SourceSet,
+    opts: &PlanOptions,
+) -> Result<(Planned, ProofReport), WorkflowError> {
+    let planned = plan_both(current, desired, opts);
+    match prove(shadow, current, desired, &planned, opts) {
+        Ok(report) => Ok((planned, report)),
+        Err(WorkflowError::ProofMismatch { objects, message }) => {
+            let texts = original::check_texts(source);
+            let mut opts = opts.clone();
+            for id in &objects {
+                let crate::model::ObjectId::Constraint(t, n) = id else {
+                    return Err(WorkflowError::ProofMismatch { objects, message });
+                };
+                match texts.get(&(t.clone(), n.clone())) {
+                    Some(text) => {
+                        opts.check_texts
+                            .insert((t.clone(), n.clone()), text.clone());
+                    }
+                    None => return Err(WorkflowError::ProofMismatch { objects, message }),
+                }
+            }
+            let planned = plan_both(current, desired, &opts);
+            let report = prove(shadow, current, desired, &planned, &opts)?;
+            Ok((planned, report))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Executes steps one by one on a scratch database (proof and dump reload): each step as a

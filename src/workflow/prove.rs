@@ -6,9 +6,10 @@
 use super::{run_steps, schema_statements, Planned, WorkflowError};
 use crate::catalog;
 use crate::diff;
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 use crate::plan::PlanOptions;
 use crate::shadow::Shadow;
+use std::collections::BTreeSet;
 
 /// What the proof found beyond success of the forward plan.
 #[derive(Debug, Default)]
@@ -43,12 +44,21 @@ pub fn prove(
     }
     run_steps(&mut client, &planned.forward, "applying the plan")?;
     let after = catalog::read(&mut client)?;
-    let left = diff::diff(&after, desired);
+    // Objects the shadow could not reproduce from the current schema are excluded: the proof
+    // proves what it can (they are reported as a rebuild problem).
+    let excused: BTreeSet<ObjectId> = gap.iter().map(|c| c.object()).collect();
+    let left: Vec<diff::Change> = diff::diff(&after, desired)
+        .into_iter()
+        .filter(|c| !excused.contains(&c.object()))
+        .collect();
     if !left.is_empty() {
-        return Err(WorkflowError::Proof(format!(
-            "after applying the plan, the schema still differs from the desired one:\n{}",
-            describe(&left)
-        )));
+        return Err(WorkflowError::ProofMismatch {
+            objects: left.iter().map(|c| c.object()).collect(),
+            message: format!(
+                "after applying the plan, the schema still differs from the desired one:\n{}",
+                describe(&left)
+            ),
+        });
     }
     if let Err(e) = run_steps(&mut client, &planned.inverse, "applying the inverse plan") {
         report.inverse_problem = Some(e.to_string());
@@ -56,6 +66,10 @@ pub fn prove(
     }
     let back = catalog::read(&mut client)?;
     let left = diff::diff(&back, &rebuilt);
+    let left: Vec<diff::Change> = left
+        .into_iter()
+        .filter(|c| !excused.contains(&c.object()))
+        .collect();
     if !left.is_empty() {
         report.inverse_problem = Some(format!(
             "after the inverse plan the schema differs from the current one:\n{}",

@@ -51,9 +51,14 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
     } else {
         ""
     };
+    let definition = match ctx.opts.check_texts.get(&(t.clone(), c.name.clone())) {
+        Some(text) if c.definition.ends_with(" NO INHERIT") => format!("{text} NO INHERIT"),
+        Some(text) => text.clone(),
+        None => c.definition.clone(),
+    };
     let mut step = ctx.step(
         format!("add constraint {} on {t}", c.name),
-        format!("{at} ADD CONSTRAINT {name} {}{not_valid};", c.definition),
+        format!("{at} ADD CONSTRAINT {name} {definition}{not_valid};"),
         lock,
         Some(t),
     );
