@@ -264,6 +264,8 @@ pub struct Policy {
 ///
 /// An object whose ACL is NULL (never granted/revoked) or equal to the default has no entries.
 /// Grantors are not recorded (not expressible in a desired-state file).
+/// Column privileges use `ObjectId::Column(relation, column)`, where the relation may also be a
+/// view (`GRANT SELECT (c) ON v`); comments on view columns are keyed the same way.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Grant {
     pub on: ObjectId,
