@@ -125,7 +125,7 @@ pub(super) fn diff_tables(d: &mut Differ) {
         match d.current.tables.get(name) {
             None => create_table(d, want),
             Some(have) if d.is_replaced(&id) => {
-                d.push(Change::DropTable(have.clone()));
+                drop_table(d, have);
                 create_table(d, want);
             }
             Some(have) => alter_table(d, have, want),
@@ -133,9 +133,25 @@ pub(super) fn diff_tables(d: &mut Differ) {
     }
     for (name, have) in &d.current.tables {
         if !d.desired.tables.contains_key(name) {
-            d.push(Change::DropTable(have.clone()));
+            drop_table(d, have);
         }
     }
+}
+
+/// Drops a table, its foreign keys to other tables first: two tables referencing each other
+/// cannot otherwise be dropped one after the other.
+fn drop_table(d: &mut Differ, t: &Table) {
+    for con in t
+        .constraints
+        .values()
+        .filter(|c| c.references_other_table(&t.name))
+    {
+        d.push(Change::DropConstraint {
+            table: t.name.clone(),
+            constraint: con.clone(),
+        });
+    }
+    d.push(Change::DropTable(t.clone()));
 }
 
 fn create_table(d: &mut Differ, t: &Table) {

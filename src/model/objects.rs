@@ -171,6 +171,15 @@ pub struct Constraint {
     pub columns: Vec<String>,
 }
 
+impl Constraint {
+    /// A foreign key to a table other than `own` (dropped on its own before its table).
+    pub fn references_other_table(&self, own: &QName) -> bool {
+        self.kind == ConstraintKind::ForeignKey
+            && self.is_local
+            && self.references.as_ref() != Some(own)
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ConstraintKind {
     PrimaryKey,

@@ -185,10 +185,12 @@ fn owned_parts(t: &Table, schema: &Schema, desired: &Schema) -> Vec<ObjectId> {
         .iter()
         .map(|c| ObjectId::Column(t.name.clone(), c.name.clone()))
         .collect();
+    // Foreign keys to other tables are dropped by their own step first (see the diff).
     v.extend(
         t.constraints
-            .keys()
-            .map(|c| ObjectId::Constraint(t.name.clone(), c.clone())),
+            .values()
+            .filter(|c| !c.references_other_table(&t.name))
+            .map(|c| ObjectId::Constraint(t.name.clone(), c.name.clone())),
     );
     v.extend(
         schema
