@@ -38,6 +38,26 @@ pub(super) fn find_replacements(d: &mut Differ) {
             }
         }
     }
+    // A partition goes with its replaced partitioned table: re-created too.
+    loop {
+        let more: Vec<ObjectId> = d
+            .current
+            .tables
+            .values()
+            .filter(|t| d.desired.tables.contains_key(&t.name))
+            .filter(|t| {
+                t.partition_of
+                    .as_ref()
+                    .is_some_and(|(p, _)| d.is_replaced(&ObjectId::Table(p.clone())))
+            })
+            .map(|t| ObjectId::Table(t.name.clone()))
+            .filter(|id| !d.is_replaced(id))
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        d.replaced.extend(more);
+    }
     for (name, want) in &d.desired.indexes {
         if d.current
             .indexes
@@ -139,8 +159,15 @@ pub(super) fn diff_tables(d: &mut Differ) {
 }
 
 /// Drops a table, its foreign keys to other tables first: two tables referencing each other
-/// cannot otherwise be dropped one after the other.
+/// cannot otherwise be dropped one after the other. A partition whose partitioned table is
+/// dropped goes with it.
 fn drop_table(d: &mut Differ, t: &Table) {
+    if let Some((parent, _)) = &t.partition_of {
+        let pid = ObjectId::Table(parent.clone());
+        if d.is_replaced(&pid) || !d.desired.contains(&pid) {
+            return;
+        }
+    }
     for con in t
         .constraints
         .values()
