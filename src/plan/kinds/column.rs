@@ -51,6 +51,29 @@ fn col_id(t: &QName, c: &str) -> ObjectId {
     ObjectId::Column(t.clone(), c.to_string())
 }
 
+/// The same column in partitions and inheritance children, recursively: what happens to the
+/// parent's column happens to them.
+fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<ObjectId> {
+    let mut out = Vec::new();
+    let mut work = vec![t.clone()];
+    while let Some(p) = work.pop() {
+        for child in schema.tables.values() {
+            let is_child = child.partition_of.as_ref().is_some_and(|(q, _)| *q == p)
+                || child.inherits.contains(&p);
+            if is_child
+                && child
+                    .columns
+                    .iter()
+                    .any(|c| c.name == column && c.inherited)
+            {
+                out.push(col_id(&child.name, column));
+                work.push(child.name.clone());
+            }
+        }
+    }
+    out
+}
+
 pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     let mut step = ctx.step(
         format!("add column {}.{}", t, c.name),
@@ -83,6 +106,8 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         .hazard(Hazard::Irreversible);
     let mut n = Node::new(step, col_id(t, &c.name));
     n.removes.push(col_id(t, &c.name));
+    // The column also goes from partitions and inheritance children (and their indexes).
+    n.removes.extend(inherited_copies(ctx.current, t, &c.name));
     n.rank = Rank::Drop;
     vec![n]
 }
@@ -185,6 +210,7 @@ pub fn alter(
             n.removes.push(id.clone());
         }
         n.alters.push(id.clone());
+        n.alters.extend(inherited_copies(ctx.current, t, &to.name));
         n.releases = released(ctx, &id);
         chains.push(vec![n]);
     }
