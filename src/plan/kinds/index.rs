@@ -86,6 +86,13 @@ pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.frees.push(i.name.clone());
+    // Partition indexes attached to this one go with it.
+    for child in ctx.current.indexes.values() {
+        if child.parent_index.as_ref() == Some(&i.name) {
+            n.removes.push(ObjectId::Index(child.name.clone()));
+            n.frees.push(child.name.clone());
+        }
+    }
     n.rank = Rank::Drop;
     vec![n]
 }
