@@ -73,10 +73,24 @@ pub fn run() -> i32 {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             EXIT_ERROR
         }
     }
+}
+
+/// The error and its causes, each cause added only when the message does not already say it
+/// (most module errors include their source's text).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !text.contains(&c) {
+            text.push_str(": ");
+            text.push_str(&c);
+        }
+    }
+    text
 }
 
 /// Starts the shadow (embedded cluster or `--dev-url`).
