@@ -53,7 +53,7 @@ fn col_id(t: &QName, c: &str) -> ObjectId {
 
 /// The same column in partitions and inheritance children, recursively: what happens to the
 /// parent's column happens to them.
-fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<ObjectId> {
+pub(super) fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<ObjectId> {
     let mut out = Vec::new();
     let mut work = vec![t.clone()];
     while let Some(p) = work.pop() {
