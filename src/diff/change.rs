@@ -87,6 +87,12 @@ pub enum Change {
         index: Index,
         existing_table: bool,
     },
+    /// A changed index on a table that keeps its rows: build the new definition concurrently
+    /// under a temporary name, drop the old one concurrently, rename.
+    ReplaceIndex {
+        from: Index,
+        to: Index,
+    },
     CreateView(View),
     /// `CREATE OR REPLACE VIEW`: same leading columns, so dependents stay.
     ReplaceView {
@@ -197,6 +203,7 @@ impl Change {
             CreateIndex { index, .. } | DropIndex { index, .. } => {
                 ObjectId::Index(index.name.clone())
             }
+            ReplaceIndex { to, .. } => ObjectId::Index(to.name.clone()),
             CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),
             ReplaceView { to, .. } => ObjectId::View(to.name.clone()),
             CreateFunction(f) | DropFunction(f) => {

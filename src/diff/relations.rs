@@ -382,6 +382,24 @@ pub(super) fn diff_indexes(d: &mut Differ) {
         let id = ObjectId::Index(name.clone());
         let existing_table = table_kept(d, &want.table);
         match d.current.indexes.get(name) {
+            // A changed index on a table with rows: the new one is built first, under a
+            // temporary name, so queries keep an index throughout.
+            Some(have)
+                if d.is_replaced(&id)
+                    && existing_table
+                    && table_kept(d, &have.table)
+                    && have.parent_index.is_none()
+                    && want.parent_index.is_none()
+                    && !have.on_partitioned_table
+                    && !want.on_partitioned_table
+                    && have.valid =>
+            {
+                d.push(Change::ReplaceIndex {
+                    from: have.clone(),
+                    to: want.clone(),
+                });
+                d.created(id);
+            }
             Some(have)
                 if d.is_replaced(&id) || !table_kept(d, &have.table) || parent_goes(d, have) =>
             {

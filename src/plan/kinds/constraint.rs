@@ -129,7 +129,8 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     }
     // Its copies on partitions go too: they held the partitions' columns (NOT NULL, ...).
     for col in &c.columns {
-        n.releases.extend(super::column::inherited_copies(ctx.current, t, col));
+        n.releases
+            .extend(super::column::inherited_copies(ctx.current, t, col));
     }
     n.rank = Rank::Drop;
     vec![n]

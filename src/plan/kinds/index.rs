@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, Hazard, LockLevel};
-use crate::render::quote::qname;
+use crate::render::quote::{ident, qname};
 
 /// Whether the index can be built or dropped `CONCURRENTLY` (not on partitioned tables).
 fn concurrent_ok(i: &Index) -> bool {
@@ -95,4 +95,77 @@ pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     }
     n.rank = Rank::Drop;
     vec![n]
+}
+
+/// A changed index without a window where queries lack it: `CREATE INDEX CONCURRENTLY` of the
+/// new definition under a temporary name, `DROP INDEX CONCURRENTLY` of the old one, then
+/// `ALTER INDEX ... RENAME` (SHARE UPDATE EXCLUSIVE, a catalog update).
+pub fn replace(ctx: &Ctx, from: &Index, to: &Index) -> Chain {
+    let id = ObjectId::Index(to.name.clone());
+    let tmp = QName::new(to.name.schema.clone(), temporary_name(&to.name.name));
+    let marker = format!(" INDEX {} ON ", ident(&to.name.name));
+    if !to.definition.contains(&marker) {
+        let mut chain = drop(ctx, from, true);
+        chain.extend(create(ctx, to, true));
+        return chain;
+    }
+    let build_sql = to.definition.replacen(
+        &marker,
+        &format!(" INDEX CONCURRENTLY {} ON ", ident(&tmp.name)),
+        1,
+    );
+    let build = ctx
+        .long(
+            ctx.step(
+                format!(
+                    "build the new definition of index {} as {}",
+                    to.name, tmp.name
+                ),
+                format!("{build_sql};"),
+                LockLevel::ShareUpdateExclusive,
+                Some(&to.table),
+            )
+            .non_transactional()
+            .hazard(Hazard::IndexBuild),
+        )
+        .note("built CONCURRENTLY beside the old index, which keeps serving queries");
+    let drop_old = ctx.long(
+        ctx.step(
+            format!("drop the old index {}", from.name),
+            format!("DROP INDEX CONCURRENTLY {};", qname(&from.name)),
+            LockLevel::ShareUpdateExclusive,
+            Some(&from.table),
+        )
+        .non_transactional(),
+    );
+    let rename = ctx.step(
+        format!("rename index {} to {}", tmp.name, to.name.name),
+        format!(
+            "ALTER INDEX {} RENAME TO {};",
+            qname(&tmp),
+            ident(&to.name.name)
+        ),
+        LockLevel::ShareUpdateExclusive,
+        Some(&to.table),
+    );
+    let mut n1 = Node::new(build, id.clone());
+    n1.claims.push(tmp.clone());
+    n1.needs.push(ObjectId::Table(to.table.clone()));
+    n1.needs.push(ObjectId::View(to.table.clone()));
+    let mut n2 = Node::new(drop_old, id.clone());
+    n2.removes.push(id.clone());
+    n2.frees.push(from.name.clone());
+    let mut n3 = Node::new(rename, id.clone());
+    n3.produces.push(id);
+    n3.claims.push(to.name.clone());
+    vec![n1, n2, n3]
+}
+
+/// `<name>_new`, shortened to stay within 63 bytes.
+fn temporary_name(name: &str) -> String {
+    let mut base = name.to_string();
+    while base.len() > 58 {
+        base.pop();
+    }
+    format!("{base}_new")
 }

@@ -71,6 +71,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             index,
             existing_table,
         } => vec![index::drop(ctx, index, *existing_table)],
+        ReplaceIndex { from, to } => vec![index::replace(ctx, from, to)],
         CreateView(v) => vec![view::create(ctx, v)],
         ReplaceView { from, to } => vec![view::replace(ctx, from, to)],
         DropView(v) => vec![view::drop(ctx, v)],
