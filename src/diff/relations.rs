@@ -241,7 +241,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     for col in &want.columns {
         let id = ObjectId::Column(t.clone(), col.name.clone());
         match have.columns.iter().find(|c| c.name == col.name) {
-            None if col.inherited && !col.is_local => {}
+            None if !col.declared_locally() => {}
             None => {
                 d.push(Change::AddColumn {
                     table: t.clone(),
@@ -275,7 +275,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     }
     for old in &have.columns {
         let gone = !want.columns.iter().any(|c| c.name == old.name);
-        if gone && !(old.inherited && !old.is_local) {
+        if gone && old.declared_locally() {
             d.push(Change::DropColumn {
                 table: t.clone(),
                 column: old.clone(),
@@ -297,7 +297,7 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     if old.generated.is_some() && new.generated.is_none() {
         k.push(DropExpression);
     }
-    if retype && !(new.inherited && !new.is_local) {
+    if retype && new.declared_locally() {
         k.push(Type);
     }
     if old.not_null && !new.not_null {

@@ -149,7 +149,7 @@ fn column_users(d: &Differ, ty: &QName) -> Vec<(QName, Column)> {
             continue;
         }
         if let Some(c) = t.columns.iter().find(|c| &c.name == col) {
-            if !(c.inherited && !c.is_local) {
+            if c.declared_locally() {
                 out.push((table.clone(), c.clone()));
             }
         }
@@ -179,7 +179,7 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
             }
         }
         (TypeKind::Domain(from), TypeKind::Domain(to)) if from != to => {
-            for (name, _) in &to.constraints {
+            for name in to.constraints.keys() {
                 let id = ObjectId::DomainConstraint(want.name.clone(), name.clone());
                 if !from.constraints.contains_key(name) || d.is_replaced(&id) {
                     d.created(id);

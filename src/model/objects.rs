@@ -148,6 +148,13 @@ pub struct Column {
     pub is_local: bool,
 }
 
+impl Column {
+    /// Whether the table itself declares the column (not only a parent table).
+    pub fn declared_locally(&self) -> bool {
+        self.is_local || !self.inherited
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
     /// `ALWAYS` or `BY DEFAULT`.

@@ -20,7 +20,7 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
             let cols: Vec<String> = t
                 .columns
                 .iter()
-                .filter(|c| c.is_local || !c.inherited)
+                .filter(|c| c.declared_locally())
                 .map(|c| format!("    {}", column::definition(c)))
                 .collect();
             let body = if cols.is_empty() {
