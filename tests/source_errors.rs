@@ -195,3 +195,27 @@ fn invalid_utf8_points_at_the_bad_byte() {
     assert_eq!((at.line, at.col), (2, 6));
     assert!(err.to_string().contains("not valid UTF-8"), "{err}");
 }
+
+#[test]
+fn pg_dump_output_loads_as_it_is() {
+    // pg_dump's `\restrict` guard (its key may start with a digit), preamble settings, OWNER TO.
+    let set = source::load_dir(Path::new("fixtures/source/pg_dump")).unwrap();
+    let kinds: Vec<&str> = set.statements.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["CREATE TABLE", "ALTER TABLE", "ALTER TABLE", "ALTER TABLE"]
+    );
+    assert_eq!(set.statements[0].line, 29);
+}
+
+#[test]
+fn meta_command_arguments_do_not_confuse_the_scanner() {
+    let text = "CREATE TABLE a (id int);\n\\set greeting 'hello\nCREATE TABLE b (id int);\n";
+    let err = text_error(text);
+    let message = err.to_string();
+    assert!(
+        message.starts_with("schema/x.sql:2:1: psql meta-command `\\set greeting 'hello`"),
+        "{message}"
+    );
+    assert_eq!(err.into_list().len(), 1);
+}

@@ -183,16 +183,23 @@ fn priority(kind: &str) -> u8 {
 fn parse_file(file: &Path, text: &str) -> Result<Vec<Loaded>, SourceError> {
     let src = SourceText::new(file, text);
     reject_nul(&src)?;
-    let scanned = split::scan(src.text).map_err(|e| syntax_error(&src, e.offset, e.message))?;
+    let code = split::scan(src.text).map_err(|e| syntax_error(&src, e.offset, e.message))?;
+    let original = src.text;
+    let src = src.with_code(&code.text);
+    let scanned = &code.scanned;
+    let mut errors: Vec<SourceError> = code
+        .meta_commands
+        .iter()
+        .filter_map(|line| meta_command(&src, original, *line))
+        .collect();
     let mut parsed = Vec::new();
-    let mut errors = Vec::new();
-    for span in split::statements(src.text, &scanned) {
-        match parse_statement(&src, span, &scanned) {
+    for span in split::statements(src.text, scanned) {
+        match parse_statement(&src, span, scanned) {
             Ok(statements) => parsed.extend(statements),
             Err(err) => errors.push(err),
         }
     }
-    let targets: Vec<Target> = parsed.iter().map(|p| target(&src, p, &scanned)).collect();
+    let targets: Vec<Target> = parsed.iter().map(|p| target(&src, p, scanned)).collect();
     let annotations = annotate::attach(&src, &scanned.comments, &targets).unwrap_or_else(|e| {
         errors.extend(e);
         Vec::new()
@@ -293,6 +300,23 @@ fn parse_statement(
     }
 }
 
+/// A psql meta-command line: an error, except pg_dump's `\restrict KEY` / `\unrestrict KEY`
+/// guard lines (pg_dump 17.6, 16.10, 15.14 and later write them around every dump), which change
+/// nothing in the database and are skipped.
+fn meta_command(src: &SourceText, original: &str, line: Span) -> Option<SourceError> {
+    let text = &original[line.start..line.end];
+    let command = text.trim();
+    let mut words = command.split_whitespace();
+    let guard = matches!(words.next(), Some("\\restrict" | "\\unrestrict"))
+        && words.next().is_some()
+        && words.next().is_none();
+    let indent = text.len() - text.trim_start().len();
+    (!guard).then(|| SourceError::MetaCommand {
+        at: src.location(line.start + indent),
+        command: command.to_string(),
+    })
+}
+
 fn reparse(
     src: &SourceText,
     span: Span,
@@ -313,7 +337,7 @@ fn reparse(
     Ok(parsed)
 }
 
-/// A parse error pointed at its token; a `\` at the start of a line is a psql meta-command.
+/// A parse error, pointed at its token.
 fn parse_error(src: &SourceText, span: Span, err: pg_query::Error) -> SourceError {
     let sql = &src.text[span.start..span.end];
     let message = split::error_message(err);
@@ -321,15 +345,5 @@ fn parse_error(src: &SourceText, span: Span, err: pg_query::Error) -> SourceErro
         + split::error_offset(sql, &message, |prefix| {
             pg_query::parse(prefix).err().map(split::error_message)
         });
-    let near = split::near_text(&message).unwrap_or("");
-    if near.starts_with('\\') && split::starts_line(src.text, offset) {
-        let line_end = src.text[offset..]
-            .find('\n')
-            .map_or(src.text.len(), |i| offset + i);
-        return SourceError::MetaCommand {
-            at: src.location(offset),
-            command: src.text[offset..line_end].trim().to_string(),
-        };
-    }
     syntax_error(src, offset, message)
 }

@@ -33,11 +33,88 @@ pub(crate) struct LexError {
     pub message: String,
 }
 
-/// Scans the whole text once. Comments are kept apart: annotations live in them.
-pub(crate) fn scan(text: &str) -> Result<Scanned, LexError> {
-    let result = pg_query::scan(text).map_err(|err| lex_error(text, err))?;
+/// A file's SQL: its text with psql meta-command lines blanked out (same byte offsets), the
+/// tokens of that text, and where the meta-command lines were.
+#[derive(Debug)]
+pub(crate) struct Code {
+    pub text: String,
+    pub scanned: Scanned,
+    pub meta_commands: Vec<Span>,
+}
+
+/// Scans the whole text. A line starting with `\` (outside strings, comments and bodies) is a
+/// psql meta-command: it is recorded and blanked, and the text scanned again, so that what
+/// psql would read as arguments (`\restrict 4DYi...`, `\set x 'a`) never reaches the SQL
+/// scanner.
+pub(crate) fn scan(text: &str) -> Result<Code, LexError> {
+    let mut code = text.to_string();
+    let mut meta_commands = Vec::new();
+    loop {
+        let found = match pg_query::scan(&code) {
+            Ok(result) => {
+                let lines = meta_lines(&code, &result.tokens);
+                if lines.is_empty() {
+                    meta_commands.sort_by_key(|s: &Span| s.start);
+                    let scanned = split_comments(result.tokens);
+                    return Ok(Code {
+                        text: code,
+                        scanned,
+                        meta_commands,
+                    });
+                }
+                lines
+            }
+            Err(err) => {
+                let lex = lex_error(&code, err);
+                match meta_line_before(&code, lex.offset) {
+                    Some(line) => vec![line],
+                    None => return Err(lex),
+                }
+            }
+        };
+        for line in found {
+            code.replace_range(line.start..line.end, &" ".repeat(line.end - line.start));
+            meta_commands.push(line);
+        }
+    }
+}
+
+/// The lines whose first token is a `\`.
+fn meta_lines(text: &str, tokens: &[pg_query::protobuf::ScanToken]) -> Vec<Span> {
+    tokens
+        .iter()
+        .filter(|t| &text[t.start as usize..t.end as usize] == "\\")
+        .filter(|t| starts_line(text, t.start as usize))
+        .map(|t| line_at(text, t.start as usize))
+        .collect()
+}
+
+/// When scanning fails, the first line up to the error that starts with `\\` at top level (the
+/// text before it scans cleanly, so the `\\` is not inside a string or comment): its arguments
+/// may be what the scanner choked on.
+fn meta_line_before(text: &str, offset: usize) -> Option<Span> {
+    let mut start = 0;
+    while start <= offset && start < text.len() {
+        let line = line_at(text, start);
+        let first = text[line.start..line.end].trim_start();
+        if first.starts_with('\\') && pg_query::scan(&text[..line.start]).is_ok() {
+            return Some(line);
+        }
+        start = line.end + 1;
+    }
+    None
+}
+
+/// The line holding `offset`, without its line break.
+fn line_at(text: &str, offset: usize) -> Span {
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    Span { start, end }
+}
+
+fn split_comments(tokens: Vec<pg_query::protobuf::ScanToken>) -> Scanned {
     let mut scanned = Scanned::default();
-    for token in result.tokens {
+    for token in tokens {
         let span = Span {
             start: token.start as usize,
             end: token.end as usize,
@@ -48,7 +125,7 @@ pub(crate) fn scan(text: &str) -> Result<Scanned, LexError> {
             scanned.tokens.push(span);
         }
     }
-    Ok(scanned)
+    scanned
 }
 
 fn is_comment(kind: i32) -> bool {
@@ -96,17 +173,11 @@ fn parser_split(text: &str) -> Option<Vec<Range<usize>>> {
     )
 }
 
-/// Splits on `;` tokens outside parentheses and `BEGIN ATOMIC` bodies; a psql meta-command
-/// (a `\` at the start of a line) is a piece of its own up to the end of its line.
+/// Splits on `;` tokens outside parentheses and `BEGIN ATOMIC` bodies.
 fn token_split(text: &str, tokens: &[Span]) -> Vec<Range<usize>> {
     let mut splitter = TokenSplitter::default();
     for token in tokens {
-        let word = &text[token.start..token.end];
-        if word == "\\" && starts_line(text, token.start) {
-            splitter.meta_command(text, token.start);
-        } else {
-            splitter.token(word, *token);
-        }
+        splitter.token(&text[token.start..token.end], *token);
     }
     splitter.finish(text.len())
 }
@@ -118,15 +189,10 @@ struct TokenSplitter {
     parens: i32,
     atomic: i32,
     after_begin: bool,
-    /// End of the current meta-command line: tokens before it belong to the command.
-    skip_until: usize,
 }
 
 impl TokenSplitter {
     fn token(&mut self, word: &str, span: Span) {
-        if span.start < self.skip_until {
-            return;
-        }
         match word {
             "(" => self.parens += 1,
             ")" => self.parens -= 1,
@@ -147,16 +213,6 @@ impl TokenSplitter {
             self.atomic -= 1;
         }
         self.after_begin = word.eq_ignore_ascii_case("begin");
-    }
-
-    fn meta_command(&mut self, text: &str, at: usize) {
-        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
-        self.ranges.push(self.start..at);
-        self.ranges.push(at..line_end);
-        self.start = line_end;
-        self.skip_until = line_end;
-        self.parens = 0;
-        self.atomic = 0;
     }
 
     fn finish(mut self, len: usize) -> Vec<Range<usize>> {
@@ -228,8 +284,8 @@ mod tests {
     use super::*;
 
     fn pieces(text: &str) -> Vec<&str> {
-        let scanned = scan(text).unwrap();
-        statements(text, &scanned)
+        let code = scan(text).unwrap();
+        statements(&code.text, &code.scanned)
             .into_iter()
             .map(|s| &text[s.start..s.end])
             .collect()
@@ -272,9 +328,17 @@ mod tests {
     }
 
     #[test]
-    fn token_split_isolates_psql_meta_commands() {
-        let text = "\\connect foo\nCREATE TABLE t ();";
-        assert_eq!(pieces(text), ["\\connect foo", "CREATE TABLE t ()"]);
+    fn psql_meta_command_lines_are_blanked_and_recorded() {
+        let text = "\\restrict 4DYi\nCREATE TABLE t ();\n  \\set x 'a\nSELECT '\\x';";
+        let code = scan(text).unwrap();
+        let lines: Vec<&str> = code
+            .meta_commands
+            .iter()
+            .map(|s| &text[s.start..s.end])
+            .collect();
+        assert_eq!(lines, ["\\restrict 4DYi", "  \\set x 'a"]);
+        assert_eq!(code.text.len(), text.len());
+        assert_eq!(pieces(text), ["CREATE TABLE t ()", "SELECT '\\x'"]);
     }
 
     #[test]

@@ -8,29 +8,45 @@ use super::error::Location;
 /// The text of one file with its line starts, for turning byte offsets into positions.
 pub(crate) struct SourceText<'a> {
     pub file: &'a Path,
+    /// The SQL the statements are cut from: the file's text, psql meta-command lines blanked
+    /// out with spaces (same byte offsets).
     pub text: &'a str,
+    /// The file's text as written, for showing lines in diagnostics.
+    original: &'a str,
     line_starts: Vec<usize>,
+}
+
+/// The text without a leading byte-order mark.
+pub(crate) fn without_bom(text: &str) -> &str {
+    text.strip_prefix('\u{feff}').unwrap_or(text)
 }
 
 impl<'a> SourceText<'a> {
     pub fn new(file: &'a Path, text: &'a str) -> Self {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let text = without_bom(text);
         let line_starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         SourceText {
             file,
             text,
+            original: text,
             line_starts,
         }
     }
 
+    /// The same file, cutting statements from `code` (which has the original's byte offsets).
+    pub fn with_code(self, code: &'a str) -> Self {
+        debug_assert_eq!(code.len(), self.original.len());
+        SourceText { text: code, ..self }
+    }
+
     /// 1-based line and character column of a byte offset.
     pub fn position(&self, offset: usize) -> (usize, usize) {
-        let offset = self.floor_char_boundary(offset.min(self.text.len()));
+        let offset = self.floor_char_boundary(offset.min(self.original.len()));
         let line_index = self.line_starts.partition_point(|&s| s <= offset) - 1;
         let start = self.line_starts[line_index];
-        let col = self.text[start..offset].chars().count() + 1;
+        let col = self.original[start..offset].chars().count() + 1;
         (line_index + 1, col)
     }
 
@@ -41,7 +57,7 @@ impl<'a> SourceText<'a> {
             .line_starts
             .get(line)
             .map_or(self.text.len(), |&next| next - 1);
-        let text: &'a str = self.text;
+        let text: &'a str = self.original;
         text[start..end].trim_end_matches('\r')
     }
 
@@ -57,7 +73,7 @@ impl<'a> SourceText<'a> {
     }
 
     fn floor_char_boundary(&self, mut offset: usize) -> usize {
-        while !self.text.is_char_boundary(offset) {
+        while !self.original.is_char_boundary(offset) {
             offset -= 1;
         }
         offset
