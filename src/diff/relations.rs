@@ -416,6 +416,11 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                 d.created(id);
             }
             Some(_) => {}
+            // A new partition of a table whose partitioned index stays gets its copy of the
+            // index from `CREATE TABLE ... PARTITION OF` itself.
+            None if want.parent_index.as_ref().is_some_and(|p| index_kept(d, p)) => {
+                d.created(id);
+            }
             None => {
                 d.push(Change::CreateIndex {
                     index: want.clone(),
@@ -434,6 +439,12 @@ pub(super) fn diff_indexes(d: &mut Differ) {
             });
         }
     }
+}
+
+/// Whether the index exists before and after the plan, untouched.
+fn index_kept(d: &Differ, q: &QName) -> bool {
+    let id = ObjectId::Index(q.clone());
+    d.current.contains(&id) && d.desired.contains(&id) && !d.is_replaced(&id)
 }
 
 /// Whether an attached partition index disappears with its parent index in this plan.

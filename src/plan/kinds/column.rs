@@ -272,10 +272,24 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
         }
     }
     sets.sort();
-    sets.into_iter()
-        .map(|(_, s)| s)
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out: Vec<String> = sets.into_iter().map(|(_, s)| s).collect();
+    // A sequence whose old start lies outside the new bounds is at a value the new bounds
+    // refuse: PostgreSQL requires a RESTART (at the new start) in the same command.
+    let value = |opts: &[String], key: &str| {
+        opts.iter()
+            .find(|o| option_key(o) == key)
+            .and_then(|o| o.rsplit(' ').next())
+            .and_then(|v| v.parse::<i64>().ok())
+    };
+    let old_start = value(from, "START WITH")
+        .or(value(from, "MINVALUE"))
+        .unwrap_or(1);
+    let new_min = value(to, "MINVALUE").unwrap_or(i64::MIN);
+    let new_max = value(to, "MAXVALUE").unwrap_or(i64::MAX);
+    if old_start < new_min || old_start > new_max {
+        out.push("RESTART".to_string());
+    }
+    out.join(" ")
 }
 
 /// Enums (and other user types) have no casts to each other: convert through their text form.

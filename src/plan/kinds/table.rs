@@ -152,6 +152,16 @@ pub fn create(ctx: &Ctx, t: &Table) -> Chain {
         n.needs.push(ObjectId::Table(p.clone()));
     }
     n.claims.push(t.name.clone());
+    // A partition gets copies of its parent's existing partitioned indexes.
+    for i in ctx.desired.indexes.values().filter(|i| i.table == t.name) {
+        if i.parent_index
+            .as_ref()
+            .is_some_and(|p| ctx.current.indexes.contains_key(p))
+        {
+            n.produces.push(ObjectId::Index(i.name.clone()));
+            n.claims.push(i.name.clone());
+        }
+    }
     // REPLICA IDENTITY USING INDEX needs its index: set it in a later step instead.
     if !replica_index_needs(t).is_empty() {
         let mut rest = alter_replica_identity(ctx, t);
