@@ -40,3 +40,8 @@ WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')
+  -- Constructors of range and multirange types are made by CREATE TYPE ... AS RANGE and
+  -- belong to the type (an internal dependency): not user functions.
+  AND NOT EXISTS (SELECT 1 FROM pg_depend i
+                  WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid AND i.deptype = 'i'
+                    AND i.refclassid = 'pg_type'::regclass)

@@ -26,6 +26,11 @@ fn definition(f: &Function) -> String {
     format!("{d};")
 }
 
+/// The claim a function's name makes among its overloads (not a relation name: prefixed).
+fn overload_name(f: &Function) -> QName {
+    QName::new(f.name.schema.clone(), format!("function {}", f.name.name))
+}
+
 pub fn create(ctx: &Ctx, f: &Function) -> Chain {
     let step = ctx.step(
         format!("create {} {}({})", kind(f), f.name, f.identity_args),
@@ -35,6 +40,11 @@ pub fn create(ctx: &Ctx, f: &Function) -> Chain {
     );
     let mut n = Node::new(step, id(f));
     n.produces.push(id(f));
+    // An overload with defaulted parameters makes calls ambiguous while an old overload of the
+    // same name still exists (`f(text)` beside `f(text, text DEFAULT ...)`): drop that first.
+    if f.arguments.contains(" DEFAULT ") {
+        n.claims.push(overload_name(f));
+    }
     vec![n]
 }
 
@@ -67,6 +77,7 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
     );
     let mut n = Node::new(step, id(f));
     n.removes.push(id(f));
+    n.frees.push(overload_name(f));
     n.rank = Rank::Drop;
     vec![n]
 }
