@@ -45,6 +45,26 @@ pub struct Schema {
     pub unmodeled: BTreeSet<Unmodeled>,
 }
 
+/// PostgreSQL's `makeObjectName(a, b, label)`: `a_b_label` (or `a_label`), the longer of `a`
+/// and `b` shortened until the name fits in 63 bytes. Names PostgreSQL generates for
+/// constraints, indexes and identity sequences follow it.
+pub fn pg_object_name(a: &str, b: Option<&str>, label: &str) -> String {
+    let (mut a, mut b) = (a.to_string(), b.unwrap_or("").to_string());
+    let overhead = label.len() + 1 + usize::from(!b.is_empty());
+    while a.len() + b.len() + overhead > 63 {
+        if a.len() > b.len() {
+            a.pop();
+        } else {
+            b.pop();
+        }
+    }
+    if b.is_empty() {
+        format!("{a}_{label}")
+    } else {
+        format!("{a}_{b}_{label}")
+    }
+}
+
 impl Schema {
     /// Objects that `id` depends on.
     pub fn dependencies_of<'a>(&'a self, id: &ObjectId) -> impl Iterator<Item = &'a ObjectId> + 'a {

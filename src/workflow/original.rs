@@ -165,29 +165,12 @@ fn generated_name(table: &str, column: Option<&str>, used: &BTreeSet<String>) ->
         } else {
             format!("check{n}")
         };
-        let name = make_object_name(table, column, &label);
+        let name = crate::model::pg_object_name(table, column, &label);
         if !used.contains(&name) {
             return name;
         }
     }
     unreachable!("some numbered name is free")
-}
-
-fn make_object_name(a: &str, b: Option<&str>, label: &str) -> String {
-    let (mut a, mut b) = (a.to_string(), b.unwrap_or("").to_string());
-    let overhead = label.len() + 1 + usize::from(!b.is_empty());
-    while a.len() + b.len() + overhead > 63 {
-        if a.len() > b.len() {
-            a.pop();
-        } else {
-            b.pop();
-        }
-    }
-    if b.is_empty() {
-        format!("{a}_{label}")
-    } else {
-        format!("{a}_{b}_{label}")
-    }
 }
 
 #[cfg(test)]

@@ -183,6 +183,23 @@ pub fn alter(
         }
     }
     let mut chains = Vec::new();
+    // Adding an identity creates a sequence named `<table>_<column>_seq`: a serial column's
+    // old sequence of that name must be gone first, and it can only go once the old default
+    // no longer uses it. So the DROP DEFAULT runs as a step of its own, before.
+    let mut first: Vec<Node> = Vec::new();
+    if kinds.contains(&AddIdentity) && kinds.contains(&DropDefault) {
+        parts.retain(|p| !p.ends_with("DROP DEFAULT"));
+        let step = ctx.step(
+            format!("drop default of {}.{}", t, to.name),
+            format!("{} ALTER COLUMN {col} DROP DEFAULT;", alter_table(t)),
+            LockLevel::AccessExclusive,
+            Some(t),
+        );
+        let mut n = Node::new(step, id.clone());
+        n.alters.push(id.clone());
+        n.releases = released(ctx, &id);
+        first.push(n);
+    }
     if !parts.is_empty() {
         let mut step = ctx.step(
             format!("alter column {}.{}", t, to.name),
@@ -211,8 +228,15 @@ pub fn alter(
         }
         n.alters.push(id.clone());
         n.alters.extend(inherited_copies(ctx.current, t, &to.name));
-        n.releases = released(ctx, &id);
-        chains.push(vec![n]);
+        if first.is_empty() {
+            n.releases = released(ctx, &id);
+        }
+        if kinds.contains(&AddIdentity) {
+            let seq = pg_object_name(&t.name, Some(&to.name), "seq");
+            n.claims.push(QName::new(t.schema.clone(), seq));
+        }
+        first.push(n);
+        chains.push(first);
     }
     if online_not_null {
         chains.push(set_not_null_online(ctx, t, &to.name));

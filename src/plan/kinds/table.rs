@@ -152,6 +152,15 @@ pub fn create(ctx: &Ctx, t: &Table) -> Chain {
         n.needs.push(ObjectId::Table(p.clone()));
     }
     n.claims.push(t.name.clone());
+    // Identity columns create their sequences under generated names.
+    for c in t
+        .columns
+        .iter()
+        .filter(|c| c.identity.is_some() && c.declared_locally())
+    {
+        let seq = pg_object_name(&t.name.name, Some(&c.name), "seq");
+        n.claims.push(QName::new(t.name.schema.clone(), seq));
+    }
     // A partition gets copies of its parent's existing partitioned indexes.
     for i in ctx.desired.indexes.values().filter(|i| i.table == t.name) {
         if i.parent_index
