@@ -183,21 +183,36 @@ pub fn alter(
         }
     }
     let mut chains = Vec::new();
-    // Adding an identity creates a sequence named `<table>_<column>_seq`: a serial column's
-    // old sequence of that name must be gone first, and it can only go once the old default
-    // no longer uses it. So the DROP DEFAULT runs as a step of its own, before.
+    // An identity owns a sequence named `<table>_<column>_seq`. Switching between a serial
+    // column and an identity swaps two sequences of that name: the old default or identity is
+    // dropped in a step of its own (releasing the old sequence and its name) before the new
+    // sequence is created and the new default or identity set.
+    let identity_seq = QName::new(
+        t.schema.clone(),
+        pg_object_name(&t.name, Some(&to.name), "seq"),
+    );
     let mut first: Vec<Node> = Vec::new();
-    if kinds.contains(&AddIdentity) && kinds.contains(&DropDefault) {
-        parts.retain(|p| !p.ends_with("DROP DEFAULT"));
+    let swaps_sequence = (kinds.contains(&AddIdentity) && kinds.contains(&DropDefault))
+        || (kinds.contains(&DropIdentity) && kinds.contains(&SetDefault));
+    if swaps_sequence {
+        let drops: Vec<String> = parts
+            .iter()
+            .filter(|p| p.ends_with("DROP DEFAULT") || p.ends_with("DROP IDENTITY"))
+            .cloned()
+            .collect();
+        parts.retain(|p| !drops.contains(p));
         let step = ctx.step(
-            format!("drop default of {}.{}", t, to.name),
-            format!("{} ALTER COLUMN {col} DROP DEFAULT;", alter_table(t)),
+            format!("drop default or identity of {}.{}", t, to.name),
+            format!("{}\n    {};", alter_table(t), drops.join(",\n    ")),
             LockLevel::AccessExclusive,
             Some(t),
         );
         let mut n = Node::new(step, id.clone());
         n.alters.push(id.clone());
         n.releases = released(ctx, &id);
+        if kinds.contains(&DropIdentity) {
+            n.frees.push(identity_seq.clone());
+        }
         first.push(n);
     }
     if !parts.is_empty() {
@@ -232,8 +247,10 @@ pub fn alter(
             n.releases = released(ctx, &id);
         }
         if kinds.contains(&AddIdentity) {
-            let seq = pg_object_name(&t.name, Some(&to.name), "seq");
-            n.claims.push(QName::new(t.schema.clone(), seq));
+            n.claims.push(identity_seq.clone());
+        }
+        if kinds.contains(&DropIdentity) && !swaps_sequence {
+            n.frees.push(identity_seq.clone());
         }
         first.push(n);
         chains.push(first);
