@@ -70,6 +70,9 @@ mod tests {
     #[test]
     fn literals_double_quotes() {
         assert_eq!(literal("O'Brien"), "'O''Brien'");
-        assert_eq!(literal("x'); DROP TABLE foo; --"), "'x''); DROP TABLE foo; --'");
+        assert_eq!(
+            literal("x'); DROP TABLE foo; --"),
+            "'x''); DROP TABLE foo; --'"
+        );
     }
 }
