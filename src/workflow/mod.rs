@@ -143,11 +143,32 @@ pub struct Planned {
     pub inverse: Vec<Step>,
 }
 
-/// Plans `current -> desired` and the inverse `desired -> current`.
+/// Plans `current -> desired` and the inverse `desired -> current`. Inverse steps that
+/// re-create what a forward step destroyed say that the data does not come back.
 pub fn plan_both(current: &Schema, desired: &Schema, opts: &PlanOptions) -> Planned {
-    let forward = plan::build(&diff::diff(current, desired), current, desired, opts);
-    let inverse = plan::build(&diff::diff(desired, current), desired, current, opts);
-    Planned { forward, inverse }
+    let forward = plan::build_tagged(&diff::diff(current, desired), current, desired, opts);
+    let inverse = plan::build_tagged(&diff::diff(desired, current), desired, current, opts);
+    let lost: std::collections::BTreeSet<&crate::model::ObjectId> = forward
+        .iter()
+        .filter(|(_, s)| s.hazards.contains(&plan::Hazard::DataLoss))
+        .map(|(id, _)| id)
+        .collect();
+    let inverse = inverse
+        .iter()
+        .map(|(id, s)| {
+            if lost.contains(id) && !s.hazards.contains(&plan::Hazard::DataLoss) {
+                s.clone().note(
+                    "re-creates the structure only: data the forward plan dropped is not restored",
+                )
+            } else {
+                s.clone()
+            }
+        })
+        .collect();
+    Planned {
+        forward: forward.into_iter().map(|(_, s)| s).collect(),
+        inverse,
+    }
 }
 
 /// Plans both directions and proves them. When the only objects that fail the proof are CHECK
