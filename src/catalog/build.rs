@@ -369,11 +369,11 @@ impl<'t, 'c> Reader<'t, 'c> {
             } else {
                 TableKind::Ordinary
             };
-            // storage parameters are a set; PostgreSQL keeps them in the order they were
-            // written (ALTER ... SET appends), so sort them
+            // storage parameters are a set, kept in the order they were written (which is
+            // what pg_dump prints, so plans write them in that order too); diff and the
+            // fingerprint compare them as a set (`model::same_options`)
             let mut options: Vec<String> = r.get("options")?;
             options.extend(r.get::<Vec<String>>("toast_options")?);
-            options.sort();
             let replica_identity = match r.char("replident")? {
                 'n' => ReplicaIdentity::Nothing,
                 'f' => ReplicaIdentity::Full,
@@ -442,8 +442,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                     .add_alias(PG_REWRITE, rule, ObjectId::View(name.clone()));
             }
             self.views.insert(oid, name.clone());
-            let mut options: Vec<String> = r.get("options")?;
-            options.sort(); // a set, kept by PostgreSQL in the order written
+            // a set in the order written; compared as a set (see tables above)
+            let options: Vec<String> = r.get("options")?;
             self.schema.views.insert(
                 name.clone(),
                 View {

@@ -215,7 +215,7 @@ fn table_changes(have: &Table, want: &Table) -> Vec<TableChange> {
     if have.unlogged != want.unlogged {
         k.push(TableChange::Logged);
     }
-    if have.options != want.options {
+    if !same_options(&have.options, &want.options) {
         k.push(TableChange::Options);
     }
     if have.rls_enabled != want.rls_enabled {

@@ -7,7 +7,7 @@ use crate::model::*;
 pub(super) fn find_replacements(d: &mut Differ) {
     for (name, want) in &d.desired.views {
         if let Some(have) = d.current.views.get(name) {
-            if have != want && !view_replaceable(have, want) {
+            if !have.same_as(want) && !view_replaceable(have, want) {
                 d.replaced.insert(ObjectId::View(name.clone()));
             }
         }
@@ -69,7 +69,7 @@ pub(super) fn diff_views(d: &mut Differ) {
                 d.push(Change::CreateView(want.clone()));
                 d.created(id);
             }
-            Some(have) if have != want => d.push(Change::ReplaceView {
+            Some(have) if !have.same_as(want) => d.push(Change::ReplaceView {
                 from: have.clone(),
                 to: want.clone(),
             }),

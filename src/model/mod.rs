@@ -45,6 +45,14 @@ pub struct Schema {
     pub unmodeled: BTreeSet<Unmodeled>,
 }
 
+/// Storage options (`WITH (...)`) compare as a set: PostgreSQL keeps them in the order written.
+pub fn same_options(a: &[String], b: &[String]) -> bool {
+    let (mut a, mut b) = (a.to_vec(), b.to_vec());
+    a.sort();
+    b.sort();
+    a == b
+}
+
 /// PostgreSQL's `makeObjectName(a, b, label)`: `a_b_label` (or `a_label`), the longer of `a`
 /// and `b` shortened until the name fits in 63 bytes. Names PostgreSQL generates for
 /// constraints, indexes and identity sequences follow it.
@@ -89,6 +97,10 @@ impl Schema {
         s.depends.clear();
         for t in s.tables.values_mut() {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            t.options.sort();
+        }
+        for v in s.views.values_mut() {
+            v.options.sort();
         }
         for e in s.extensions.values_mut() {
             e.version.clear();

@@ -225,6 +225,15 @@ pub struct View {
     pub populated: bool,
 }
 
+impl View {
+    /// Equal as PostgreSQL sees it: options compared as a set.
+    pub fn same_as(&self, other: &View) -> bool {
+        let mut a = self.clone();
+        a.options.clone_from(&other.options);
+        a == *other && super::same_options(&self.options, &other.options)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Function {
     pub name: QName,

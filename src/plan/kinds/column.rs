@@ -223,7 +223,15 @@ pub fn alter(
             Some(t),
         );
         let retype = kinds.contains(&Type);
-        if retype {
+        let coercible = retype
+            && from.collation == to.collation
+            && binary_coercible(&from.type_name, &to.type_name);
+        if coercible {
+            step = step.note(format!(
+                "type {} -> {} is binary coercible: a catalog change, no rewrite or scan",
+                from.type_name, to.type_name
+            ));
+        } else if retype {
             step = ctx
                 .long(step)
                 .hazard(Hazard::TableRewrite)
@@ -333,6 +341,40 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
     out.join(" ")
 }
 
+/// Type changes PostgreSQL makes without rewriting or scanning the table: widening or removing
+/// a length limit (`varchar(n)` -> `varchar(m >= n)`, `varchar`, `text`), `text` <-> `varchar`,
+/// more precision at the same scale for `numeric`, a wider `varbit`.
+fn binary_coercible(from: &str, to: &str) -> bool {
+    fn split(t: &str) -> (&str, Vec<i64>) {
+        match t.find('(') {
+            Some(i) if t.ends_with(')') => {
+                let args = t[i + 1..t.len() - 1]
+                    .split(',')
+                    .filter_map(|a| a.trim().parse().ok())
+                    .collect();
+                (&t[..i], args)
+            }
+            _ => (t, Vec::new()),
+        }
+    }
+    let ((fb, fa), (tb, ta)) = (split(from), split(to));
+    let stringish = |b: &str| b == "character varying" || b == "text";
+    match (fb, tb) {
+        (f, t) if stringish(f) && stringish(t) => {
+            // Unbounded targets accept everything; a bounded target needs a bounded, shorter source.
+            ta.is_empty() || (f == "character varying" && !fa.is_empty() && fa[0] <= ta[0])
+        }
+        ("numeric", "numeric") => match (fa.as_slice(), ta.as_slice()) {
+            (_, []) => true,
+            ([fp, fs], [tp, ts]) => fs == ts && tp >= fp,
+            ([fp], [tp]) => tp >= fp,
+            _ => false,
+        },
+        ("bit varying", "bit varying") => ta.is_empty() || (!fa.is_empty() && fa[0] <= ta[0]),
+        _ => false,
+    }
+}
+
 /// Enums (and other user types) have no casts to each other: convert through their text form.
 fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
     let user_type = |name: &str, s: &Schema| {
@@ -390,7 +432,9 @@ pub fn set_not_null_online(ctx: &Ctx, t: &QName, column: &str) -> Chain {
         .into_iter()
         .map(|s| Node::new(s, id.clone()))
         .collect();
-    nodes[0].needs.push(id);
+    // The column counts as (re)made by the last step: a primary key waiting for NOT NULL
+    // columns orders after it.
+    nodes[2].produces.push(id);
     nodes
 }
 
@@ -401,4 +445,47 @@ fn helper_name(table: &str, column: &str) -> String {
         s.remove(0);
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widening_and_unbounding_strings_is_binary_coercible() {
+        assert!(binary_coercible(
+            "character varying(100)",
+            "character varying(255)"
+        ));
+        assert!(binary_coercible("character varying(100)", "text"));
+        assert!(binary_coercible("text", "character varying"));
+        assert!(binary_coercible("numeric(10,2)", "numeric(12,2)"));
+        assert!(binary_coercible("numeric(10,2)", "numeric"));
+    }
+
+    #[test]
+    fn narrowing_or_changing_representation_is_not() {
+        assert!(!binary_coercible(
+            "character varying(255)",
+            "character varying(100)"
+        ));
+        assert!(!binary_coercible("text", "character varying(10)"));
+        assert!(!binary_coercible("integer", "bigint"));
+        assert!(!binary_coercible("numeric(10,2)", "numeric(12,3)"));
+    }
+
+    #[test]
+    fn identity_options_are_set_together_and_reset_to_defaults() {
+        let from = vec!["START WITH 30".to_string(), "MAXVALUE 90".to_string()];
+        let to = vec!["MAXVALUE 9".to_string(), "START WITH 3".to_string()];
+        assert_eq!(
+            identity_option_changes(&from, &to),
+            "SET MAXVALUE 9 SET START WITH 3 RESTART"
+        );
+        let to: Vec<String> = Vec::new();
+        assert_eq!(
+            identity_option_changes(&from, &to),
+            "SET NO MAXVALUE SET START WITH 1"
+        );
+    }
 }

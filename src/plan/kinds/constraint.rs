@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
-use crate::render::quote::ident;
+use crate::render::quote::{ident, qname};
 
 fn con_id(t: &QName, c: &Constraint) -> ObjectId {
     ObjectId::Constraint(t.clone(), c.name.clone())
@@ -35,6 +35,11 @@ fn is_partitioned(ctx: &Ctx, t: &QName) -> bool {
 /// SHARE UPDATE EXCLUSIVE while reads and writes go on. PostgreSQL (before 18) refuses
 /// `NOT VALID` foreign keys on partitioned tables, so those are added directly.
 pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
+    if existing && c.validated && !is_partitioned(ctx, t) {
+        if let Some(chain) = add_using_index(ctx, t, c) {
+            return chain;
+        }
+    }
     let id = con_id(t, c);
     let at = alter_table(t);
     let name = ident(&c.name);
@@ -134,4 +139,112 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     }
     n.rank = Rank::Drop;
     vec![n]
+}
+
+/// `PRIMARY KEY (a, b)` / `UNIQUE (a) INCLUDE (x) DEFERRABLE` split into the key clause, the
+/// index column list, an INCLUDE list and the trailing deferrability; `None` for anything else
+/// (expressions, NULLS NOT DISTINCT, storage options), which is added directly.
+fn simple_key(def: &str) -> Option<(&'static str, &str, Option<&str>, &str)> {
+    let (kw, rest) = if let Some(r) = def.strip_prefix("PRIMARY KEY (") {
+        ("PRIMARY KEY", r)
+    } else if let Some(r) = def.strip_prefix("UNIQUE (") {
+        ("UNIQUE", r)
+    } else {
+        return None;
+    };
+    let close = rest.find(')')?;
+    let (cols, mut tail) = (&rest[..close], &rest[close + 1..]);
+    let mut include = None;
+    if let Some(r) = tail.strip_prefix(" INCLUDE (") {
+        let close = r.find(')')?;
+        include = Some(&r[..close]);
+        tail = &r[close + 1..];
+    }
+    let deferrable = matches!(tail, "" | " DEFERRABLE" | " DEFERRABLE INITIALLY DEFERRED");
+    (deferrable && !cols.contains('(')).then_some((kw, cols, include, tail))
+}
+
+/// PRIMARY KEY / UNIQUE on a table with rows without building the index under lock: build a
+/// unique index `CONCURRENTLY` (writes go on), then `ADD CONSTRAINT ... USING INDEX`, a catalog
+/// change. A primary key's columns are made NOT NULL first (online, by the column steps).
+fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
+    let (kw, cols, include, tail) = simple_key(&c.definition)?;
+    let id = con_id(t, c);
+    let index = QName::new(t.schema.clone(), c.name.clone());
+    let include = include
+        .map(|i| format!(" INCLUDE ({i})"))
+        .unwrap_or_default();
+    let build = ctx
+        .long(
+            ctx.step(
+                format!(
+                    "build unique index {} for {} on {t}",
+                    c.name,
+                    kw.to_lowercase()
+                ),
+                format!(
+                    "CREATE UNIQUE INDEX CONCURRENTLY {} ON {} USING btree ({cols}){include};",
+                    ident(&c.name),
+                    qname(t)
+                ),
+                LockLevel::ShareUpdateExclusive,
+                Some(t),
+            )
+            .non_transactional()
+            .hazard(Hazard::IndexBuild),
+        )
+        .note("built CONCURRENTLY: writes continue during the build");
+    let attach = ctx
+        .step(
+            format!("add constraint {} on {t} using its index", c.name),
+            format!(
+                "{} ADD CONSTRAINT {} {kw} USING INDEX {}{tail};",
+                alter_table(t),
+                ident(&c.name),
+                ident(&c.name)
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("the index exists: a catalog change under a brief lock");
+    let mut n1 = Node::new(build, id.clone());
+    n1.claims.push(index);
+    n1.needs.push(ObjectId::Table(t.clone()));
+    n1.needs.extend(
+        c.columns
+            .iter()
+            .map(|col| ObjectId::Column(t.clone(), col.clone())),
+    );
+    let mut n2 = Node::new(attach, id.clone());
+    n2.produces.push(id);
+    Some(vec![n1, n2])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simple_key;
+
+    #[test]
+    fn simple_keys_split_into_their_parts() {
+        assert_eq!(
+            simple_key("PRIMARY KEY (id)"),
+            Some(("PRIMARY KEY", "id", None, ""))
+        );
+        assert_eq!(
+            simple_key("UNIQUE (a, \"B\") INCLUDE (c) DEFERRABLE INITIALLY DEFERRED"),
+            Some((
+                "UNIQUE",
+                "a, \"B\"",
+                Some("c"),
+                " DEFERRABLE INITIALLY DEFERRED"
+            ))
+        );
+    }
+
+    #[test]
+    fn anything_else_is_added_directly() {
+        assert_eq!(simple_key("UNIQUE NULLS NOT DISTINCT (a)"), None);
+        assert_eq!(simple_key("UNIQUE (a) WITH (fillfactor='70')"), None);
+        assert_eq!(simple_key("CHECK ((a > 0))"), None);
+    }
 }

@@ -167,16 +167,15 @@ pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chai
         let verb = if to.not_null { "SET" } else { "DROP" };
         sql.push(format!("ALTER DOMAIN {q} {verb} NOT NULL;"));
     }
-    let mut validates = false;
+    // New CHECKs are added NOT VALID (no scan, a lock on the domain only) and validated in
+    // steps of their own, so the scan is separate and visible in the plan. PostgreSQL takes
+    // SHARE locks on the tables using the domain while validating.
+    let mut to_validate = Vec::new();
     for (c, new) in &to.constraints {
         match from.constraints.get(c) {
             Some(old) if old.definition == new.definition => {
                 if !old.validated && new.validated {
-                    sql.push(format!(
-                        "ALTER DOMAIN {q} VALIDATE CONSTRAINT {};",
-                        ident(c)
-                    ));
-                    validates = true;
+                    to_validate.push(c.clone());
                 } else if old.validated && !new.validated {
                     sql.push(format!("ALTER DOMAIN {q} DROP CONSTRAINT {};", ident(c)));
                     sql.push(format!(
@@ -187,32 +186,48 @@ pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chai
                 }
             }
             _ => {
-                let nv = if new.validated { "" } else { " NOT VALID" };
                 sql.push(format!(
-                    "ALTER DOMAIN {q} ADD CONSTRAINT {} {}{nv};",
+                    "ALTER DOMAIN {q} ADD CONSTRAINT {} {} NOT VALID;",
                     ident(c),
                     new.definition
                 ));
                 produces.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
-                validates |= new.validated;
+                if new.validated {
+                    to_validate.push(c.clone());
+                }
             }
         }
     }
-    let mut step = ctx.step(
-        format!("alter domain {name}"),
-        sql.join("\n"),
-        LockLevel::Share,
-        None,
-    );
-    if validates || (!from.not_null && to.not_null) {
-        step = ctx
-            .long(step)
-            .note("checks every column of this domain: scans the tables using it");
+    let mut chain = Vec::new();
+    if !sql.is_empty() {
+        let mut step = ctx.step(
+            format!("alter domain {name}"),
+            sql.join("\n"),
+            LockLevel::Share,
+            None,
+        );
+        if !from.not_null && to.not_null {
+            step = ctx
+                .long(step)
+                .note("SET NOT NULL checks every column of this domain: scans the tables using it");
+        }
+        let mut n = Node::new(step, ObjectId::Type(name.clone()));
+        n.produces = produces;
+        n.removes = removes;
+        chain.push(n);
     }
-    let mut n = Node::new(step, ObjectId::Type(name.clone()));
-    n.produces = produces;
-    n.removes = removes;
-    vec![n]
+    for c in to_validate {
+        let step = ctx
+            .long(ctx.step(
+                format!("validate constraint {c} on domain {name}"),
+                format!("ALTER DOMAIN {q} VALIDATE CONSTRAINT {};", ident(&c)),
+                LockLevel::Share,
+                None,
+            ))
+            .note("scans the tables using this domain under SHARE locks: reads go on, writes wait");
+        chain.push(Node::new(step, ObjectId::DomainConstraint(name.clone(), c)));
+    }
+    chain
 }
 
 /// Replaces a type that columns use without dropping them: rename the old type aside, create
