@@ -2,7 +2,7 @@
 //!
 //! Owns every catalog query (`src/catalog/sql/*.sql`, one set-based query per object kind, never
 //! one per table) and the mapping of catalog rows onto the model: which objects are user objects
-//! (system schemas, `schemaplan`, extension members are left out), how privileges are expressed
+//! (system schemas and extension members are left out), how privileges are expressed
 //! (relative to `acldefault`), which sequences belong to identity columns, how `pg_depend` rows
 //! become [`ObjectId`] edges, and what is reported as unmodeled. Also owns [`fingerprint`].
 //!

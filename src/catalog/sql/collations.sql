@@ -12,7 +12,7 @@ SELECT c.oid, n.nspname::text AS schema, c.collname::text AS name,
 FROM pg_collation c
 JOIN pg_namespace n ON n.oid = c.collnamespace
 WHERE c.oid >= 16384
-  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_collation'::regclass AND e.objid = c.oid AND e.deptype = 'e')

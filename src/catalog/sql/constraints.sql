@@ -22,5 +22,5 @@ JOIN pg_namespace n ON n.oid = co.connamespace
 LEFT JOIN pg_class rc ON rc.oid = co.confrelid AND co.contype = 'f'
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
-  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'

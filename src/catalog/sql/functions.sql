@@ -36,7 +36,7 @@ SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, p.prokind AS k
 FROM pg_proc p
 JOIN pg_namespace n ON n.oid = p.pronamespace
 LEFT JOIN pg_aggregate ag ON ag.aggfnoid = p.oid
-WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')

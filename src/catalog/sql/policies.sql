@@ -10,7 +10,7 @@ SELECT p.oid, n.nspname::text AS schema, c.relname::text AS table_name,
 FROM pg_policy p
 JOIN pg_class c ON c.oid = p.polrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+WHERE n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')

@@ -35,7 +35,7 @@ JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class tt ON tt.oid = c.reltoastrelid
 LEFT JOIN pg_am am ON am.oid = c.relam
 WHERE c.relkind IN ('r', 'p')
-  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_class'::regclass AND e.objid = c.oid AND e.deptype = 'e')

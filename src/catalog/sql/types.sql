@@ -44,7 +44,7 @@ LEFT JOIN pg_collation dc ON dc.oid = t.typcollation AND t.typtype = 'd'
 LEFT JOIN pg_namespace dcn ON dcn.oid = dc.collnamespace
 WHERE t.typtype IN ('e', 'c', 'r', 'd')
   AND (t.typtype <> 'c' OR tc.relkind = 'c')
-  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+  AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e
                   WHERE e.classid = 'pg_type'::regclass AND e.objid = t.oid AND e.deptype = 'e')

@@ -6,7 +6,7 @@ WITH objs(classid, objid) AS (
   SELECT 'pg_class'::regclass, c.oid FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE c.relkind = 'f'
-    AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+    AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
     AND n.nspname !~ '^pg_(toast|temp_)'
   UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid FROM pg_foreign_data_wrapper WHERE oid >= 16384
   UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server WHERE oid >= 16384
@@ -47,5 +47,5 @@ WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
   -- objects in system schemas created by a superuser after initdb are still system-ish; keep
   -- only user schemas (a NULL schema means a database-level object)
   AND (i.schema IS NULL
-       OR (i.schema <> ALL (ARRAY['pg_catalog', 'information_schema', 'schemaplan'])
+       OR (i.schema <> ALL (ARRAY['pg_catalog', 'information_schema'])
            AND i.schema !~ '^pg_(toast|temp_)'))
