@@ -152,21 +152,18 @@ fn dependency_order(loaded: Vec<Loaded>) -> Vec<Statement> {
         .collect()
 }
 
+fn names(list: &[String]) -> Vec<&str> {
+    list.iter().map(String::as_str).collect()
+}
+
 fn order_item(loaded: &Loaded) -> order::Item<'_> {
     let s = &loaded.statement;
+    let mut takes = names(&s.references);
+    takes.extend(names(&loaded.needs));
     order::Item {
-        gives: s
-            .creates
-            .iter()
-            .chain(&loaded.provides)
-            .map(String::as_str)
-            .collect(),
-        takes: s
-            .references
-            .iter()
-            .chain(&loaded.needs)
-            .map(String::as_str)
-            .collect(),
+        creates: names(&s.creates),
+        provides: names(&loaded.provides),
+        takes,
         priority: priority(&s.kind),
     }
 }

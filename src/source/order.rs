@@ -1,23 +1,27 @@
 //! Dependency order across all statements of all files.
 //!
-//! A petgraph graph has one node per statement and an edge from every statement that creates
-//! (or provides) a name to every statement that references (or needs) it. The order is Kahn's
-//! algorithm with a min-heap on (priority, original index): schemas, extensions and `DO`
-//! blocks come as early as they can, everything else keeps file order, then statement order,
-//! whenever dependencies allow. A cycle (two tables with foreign keys to each other) does not
-//! fail: when nothing is ready, the earliest remaining statement goes next, so the cyclic part
-//! keeps its original order.
+//! A petgraph graph has one node per statement and an edge from every statement that creates a
+//! name to every statement that references it, and from every statement that adds to an object
+//! (a column, a partition, a unique key) to every statement that uses it without adding to it
+//! too. Cycles (two tables with foreign keys to each other) are strongly connected components:
+//! each is kept together in its original order. The components are ordered with Kahn's
+//! algorithm and a min-heap on (priority, original index): schemas, extensions and `DO` blocks
+//! come as early as they can, everything else keeps file order, then statement order, whenever
+//! dependencies allow. The same input always gives the same order.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
+use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::Direction;
 
 /// What the sort needs to know about one statement.
 pub(crate) struct Item<'a> {
-    /// Names that make this statement a dependency of others.
-    pub gives: Vec<&'a str>,
+    /// Names this statement creates: every statement referencing one comes after it.
+    pub creates: Vec<&'a str>,
+    /// Names of objects this statement adds to: statements referencing one come after it,
+    /// except statements that add to the same object.
+    pub provides: Vec<&'a str>,
     /// Names this statement depends on.
     pub takes: Vec<&'a str>,
     /// Lower runs earlier among statements that are ready at the same time.
@@ -27,41 +31,71 @@ pub(crate) struct Item<'a> {
 /// The order to run `items` in, as indexes into `items`.
 pub(crate) fn order(items: &[Item]) -> Vec<usize> {
     let graph = build_graph(items);
-    let mut waiting: Vec<usize> = graph
-        .node_indices()
-        .map(|n| graph.neighbors_directed(n, Direction::Incoming).count())
+    let components = components(&graph);
+    let successors = component_edges(&graph, &components);
+    let mut waiting = vec![0usize; components.members.len()];
+    for &target in successors.iter().flatten() {
+        waiting[target] += 1;
+    }
+    let key = |c: usize| {
+        let members = &components.members[c];
+        let priority = members.iter().map(|&i| items[i].priority).min();
+        Reverse((priority, members[0]))
+    };
+    let mut ready: BinaryHeap<_> = (0..waiting.len())
+        .filter(|&c| waiting[c] == 0)
+        .map(|c| (key(c), c))
         .collect();
-    let key = |i: usize| Reverse((items[i].priority, i));
-    let mut ready: BinaryHeap<_> = (0..items.len())
-        .filter(|&i| waiting[i] == 0)
-        .map(key)
-        .collect();
-    let mut done = vec![false; items.len()];
     let mut result = Vec::with_capacity(items.len());
-    while result.len() < items.len() {
-        let next = match ready.pop() {
-            Some(Reverse((_, i))) if done[i] => continue,
-            Some(Reverse((_, i))) => i,
-            None => first_remaining(&done),
-        };
-        done[next] = true;
-        result.push(next);
-        for successor in graph.neighbors_directed(NodeIndex::new(next), Direction::Outgoing) {
-            let s = successor.index();
-            waiting[s] = waiting[s].saturating_sub(1);
-            if waiting[s] == 0 && !done[s] {
-                ready.push(key(s));
+    while let Some((_, c)) = ready.pop() {
+        result.extend(&components.members[c]);
+        for &next in &successors[c] {
+            waiting[next] -= 1;
+            if waiting[next] == 0 {
+                ready.push((key(next), next));
             }
         }
     }
     result
 }
 
-/// Breaks a cycle: the earliest statement not yet placed.
-fn first_remaining(done: &[bool]) -> usize {
-    done.iter()
-        .position(|d| !d)
-        .expect("called only while statements remain")
+/// Strongly connected components: their members (sorted by original index) and, per
+/// statement, its component.
+struct Components {
+    members: Vec<Vec<usize>>,
+    of: Vec<usize>,
+}
+
+fn components(graph: &DiGraph<usize, ()>) -> Components {
+    let mut members: Vec<Vec<usize>> = tarjan_scc(graph)
+        .into_iter()
+        .map(|scc| {
+            let mut m: Vec<usize> = scc.into_iter().map(NodeIndex::index).collect();
+            m.sort_unstable();
+            m
+        })
+        .collect();
+    members.sort_unstable_by_key(|m| m[0]);
+    let mut of = vec![0; graph.node_count()];
+    for (c, m) in members.iter().enumerate() {
+        for &i in m {
+            of[i] = c;
+        }
+    }
+    Components { members, of }
+}
+
+/// The edges between different components (the condensation, a DAG).
+fn component_edges(graph: &DiGraph<usize, ()>, components: &Components) -> Vec<BTreeSet<usize>> {
+    let mut successors = vec![BTreeSet::new(); components.members.len()];
+    for edge in graph.raw_edges() {
+        let from = components.of[edge.source().index()];
+        let to = components.of[edge.target().index()];
+        if from != to {
+            successors[from].insert(to);
+        }
+    }
+    successors
 }
 
 fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
@@ -69,23 +103,17 @@ fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
     for i in 0..items.len() {
         graph.add_node(i);
     }
-    let mut givers: HashMap<&str, Vec<usize>> = HashMap::new();
+    let creators = index_by_name(items, |item| &item.creates);
+    let providers = index_by_name(items, |item| &item.provides);
     for (i, item) in items.iter().enumerate() {
-        for name in &item.gives {
-            givers.entry(name).or_default().push(i);
+        let mut from = BTreeSet::new();
+        for name in &item.takes {
+            from.extend(creators.get(name).into_iter().flatten());
+            if !item.provides.contains(name) {
+                from.extend(providers.get(name).into_iter().flatten());
+            }
         }
-    }
-    for (i, item) in items.iter().enumerate() {
-        let mut from: Vec<usize> = item
-            .takes
-            .iter()
-            .filter_map(|name| givers.get(name))
-            .flatten()
-            .copied()
-            .filter(|&g| g != i)
-            .collect();
-        from.sort_unstable();
-        from.dedup();
+        from.remove(&i);
         for g in from {
             graph.add_edge(NodeIndex::new(g), NodeIndex::new(i), ());
         }
@@ -93,13 +121,27 @@ fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
     graph
 }
 
+fn index_by_name<'a>(
+    items: &'a [Item<'a>],
+    names: impl Fn(&'a Item<'a>) -> &'a [&'a str],
+) -> HashMap<&'a str, Vec<usize>> {
+    let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        for name in names(item) {
+            index.entry(name).or_default().push(i);
+        }
+    }
+    index
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn item<'a>(gives: &[&'a str], takes: &[&'a str]) -> Item<'a> {
+    fn item<'a>(creates: &[&'a str], takes: &[&'a str]) -> Item<'a> {
         Item {
-            gives: gives.to_vec(),
+            creates: creates.to_vec(),
+            provides: Vec::new(),
             takes: takes.to_vec(),
             priority: 1,
         }
@@ -118,14 +160,24 @@ mod tests {
     }
 
     #[test]
-    fn cycles_keep_original_order_and_do_not_fail() {
+    fn cycles_stay_together_in_original_order_and_before_their_users() {
         let items = [
+            item(&["x"], &["a"]),
             item(&["a"], &["b"]),
             item(&["b"], &["a"]),
-            item(&["c"], &["a"]),
             item(&["d"], &[]),
         ];
-        assert_eq!(order(&items), [3, 0, 1, 2]);
+        assert_eq!(order(&items), [1, 2, 0, 3]);
+    }
+
+    #[test]
+    fn providers_come_before_users_but_not_before_each_other() {
+        let mut part1 = item(&["p1"], &["p"]);
+        part1.provides = vec!["p"];
+        let mut part2 = item(&["p2"], &["p"]);
+        part2.provides = vec!["p"];
+        let items = [item(&["i"], &["p"]), part2, item(&["p"], &[]), part1];
+        assert_eq!(order(&items), [2, 1, 3, 0]);
     }
 
     #[test]

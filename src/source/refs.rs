@@ -20,7 +20,9 @@ pub(crate) struct Facts {
     pub creates: Vec<String>,
     pub references: Vec<String>,
     /// Ordering-only names the statement makes available: `schema.t#key` when it gives table
-    /// `t` a unique key, `schema.t` when it adds columns to `t`.
+    /// `t` a unique key; `schema.t` when it adds columns or partitions to `t` (statements using
+    /// `t` wait for it, other statements adding to `t` do not); `schema.i` when a constraint
+    /// adopts index `i`.
     pub provides: Vec<String>,
     /// Ordering-only names it needs: `schema.t#key` for a foreign key to `t`.
     pub needs: Vec<String>,
@@ -169,6 +171,14 @@ fn table(s: &protobuf::CreateStmt, f: &mut Facts) {
     };
     f.create(Some(rel.clone()));
     f.provides.push(key_of(&rel));
+    if s.partbound.is_some() {
+        // A new partition of `p`: indexes on `p` (`ON ONLY` ones in particular) come after it.
+        f.provides
+            .extend(s.inh_relations.iter().filter_map(|n| match &n.node {
+                Some(NodeEnum::RangeVar(parent)) => relation(&parent.schemaname, &parent.relname),
+                _ => None,
+            }));
+    }
     let table_name = s.relation.as_ref().map_or("", |r| r.relname.as_str());
     for element in s.table_elts.iter().chain(&s.constraints) {
         match &element.node {
@@ -218,6 +228,7 @@ fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut F
         index => sibling(rel, index),
     };
     f.refer(adopted.clone());
+    f.provides.extend(adopted.clone());
     if !con.conname.is_empty() {
         f.create(Some(part_of(rel, &con.conname)));
         let index = sibling(rel, &con.conname);
@@ -244,8 +255,8 @@ fn index(s: &protobuf::IndexStmt, f: &mut Facts) {
     }
 }
 
-/// `ALTER TABLE t ADD COLUMN / ADD CONSTRAINT`: new parts of `t`, which later users of `t` wait
-/// for.
+/// `ALTER TABLE t ADD COLUMN / ADD CONSTRAINT / ATTACH PARTITION` (and `ALTER INDEX i ATTACH
+/// PARTITION`): new parts of `t`, which later users of `t` wait for.
 fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
     let Some(rel) = range_var(&s.relation) else {
         return;
@@ -267,6 +278,9 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
             }
             _ if cmd.subtype == AlterTableType::AtClusterOn as i32 => {
                 f.refer(sibling(&rel, &cmd.name))
+            }
+            _ if cmd.subtype == AlterTableType::AtAttachPartition as i32 => {
+                f.provides.push(rel.clone())
             }
             _ => {}
         }
@@ -660,6 +674,16 @@ mod tests {
         assert!(
             refs("ALTER TABLE t REPLICA IDENTITY USING INDEX t_uk").contains(&"public.t_uk".into())
         );
+    }
+
+    #[test]
+    fn partitions_provide_their_parent() {
+        let f = of("CREATE TABLE app.p1 PARTITION OF app.p FOR VALUES IN (1)");
+        assert_eq!(f.creates[0], "app.p1");
+        assert!(f.references.contains(&"app.p".into()));
+        assert!(f.provides.contains(&"app.p".into()));
+        let f = of("ALTER INDEX app.p_idx ATTACH PARTITION app.p1_idx");
+        assert!(f.provides.contains(&"app.p_idx".into()));
     }
 
     #[test]
