@@ -19,6 +19,7 @@ mod refs;
 mod split;
 mod text;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SourceError};
@@ -111,8 +112,7 @@ pub fn parse_text(file: &Path, text: &str) -> Result<Vec<Statement>, SourceError
 /// A statement with the ordering facts that are not part of the public [`Statement`].
 struct Loaded {
     statement: Statement,
-    provides: Vec<String>,
-    needs: Vec<String>,
+    order: refs::OrderFacts,
 }
 
 /// A parsed statement before annotations are attached.
@@ -142,7 +142,51 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
     })
 }
 
-fn dependency_order(loaded: Vec<Loaded>) -> Vec<Statement> {
+/// An index on a partitioned table adopts matching indexes already on its partitions, and
+/// creates the missing ones: so indexes on a partition (at any depth) come before indexes on its
+/// ancestors. Partitions can be declared in other files, hence this pass over all statements.
+fn link_partition_indexes(loaded: &mut [Loaded]) {
+    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
+    for l in loaded.iter() {
+        for (child, parent) in &l.order.partitions {
+            parents
+                .entry(child.clone())
+                .or_default()
+                .push(parent.clone());
+        }
+    }
+    for l in loaded.iter_mut() {
+        let tables = l.order.index_on.clone();
+        for table in tables {
+            for ancestor in ancestors(&parents, &table) {
+                l.order.provides.push(partition_indexes_of(&ancestor));
+            }
+            l.order.needs.push(partition_indexes_of(&table));
+        }
+    }
+}
+
+fn partition_indexes_of(table: &str) -> String {
+    format!("{table}#partition-indexes")
+}
+
+/// Every ancestor of a partition (parents, their parents, ...), each once.
+fn ancestors(parents: &HashMap<String, Vec<String>>, table: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut todo = vec![table.to_string()];
+    while let Some(t) = todo.pop() {
+        for p in parents.get(&t).into_iter().flatten() {
+            if !found.contains(p) && p != table {
+                found.push(p.clone());
+                todo.push(p.clone());
+            }
+        }
+    }
+    found
+}
+
+fn dependency_order(mut loaded: Vec<Loaded>) -> Vec<Statement> {
+    link_partition_indexes(&mut loaded);
     let items: Vec<order::Item> = loaded.iter().map(order_item).collect();
     let sequence = order::order(&items);
     let mut slots: Vec<Option<Statement>> = loaded.into_iter().map(|l| Some(l.statement)).collect();
@@ -159,10 +203,10 @@ fn names(list: &[String]) -> Vec<&str> {
 fn order_item(loaded: &Loaded) -> order::Item<'_> {
     let s = &loaded.statement;
     let mut takes = names(&s.references);
-    takes.extend(names(&loaded.needs));
+    takes.extend(names(&loaded.order.needs));
     order::Item {
         creates: names(&s.creates),
-        provides: names(&loaded.provides),
+        provides: names(&loaded.order.provides),
         takes,
         priority: priority(&s.kind),
     }
@@ -227,8 +271,7 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
     let Facts {
         creates,
         references,
-        provides,
-        needs,
+        order,
     } = parsed.facts;
     Loaded {
         statement: Statement {
@@ -241,8 +284,7 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
             references,
             annotations,
         },
-        provides,
-        needs,
+        order,
     }
 }
 

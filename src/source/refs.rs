@@ -19,13 +19,30 @@ use super::names::{self, parse_dotted, part_of, qualify, relation, required_sche
 pub(crate) struct Facts {
     pub creates: Vec<String>,
     pub references: Vec<String>,
+    pub order: OrderFacts,
+}
+
+/// Facts only the ordering uses; not part of the public `Statement`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct OrderFacts {
     /// Ordering-only names the statement makes available: `schema.t#key` when it gives table
     /// `t` a unique key; `schema.t` when it adds columns or partitions to `t` (statements using
     /// `t` wait for it, other statements adding to `t` do not); `schema.i` when a constraint
     /// adopts index `i`.
     pub provides: Vec<String>,
-    /// Ordering-only names it needs: `schema.t#key` for a foreign key to `t`.
+    /// Ordering-only names it needs: `schema.t#key` for a foreign key to `t`, `schema.t#like`
+    /// for `LIKE t`.
     pub needs: Vec<String>,
+    /// `(partition, parent)` pairs it establishes (`PARTITION OF`, `ATTACH PARTITION`).
+    pub partitions: Vec<(String, String)>,
+    /// Tables it builds an index on (`CREATE INDEX`, key constraints added by `ALTER TABLE`).
+    pub index_on: Vec<String>,
+}
+
+/// The ordering-only name of "everything `LIKE t INCLUDING ALL` copies from `t`": indexes,
+/// constraints and comments added by statements other than `CREATE TABLE t`.
+fn like_of(table: &str) -> String {
+    format!("{table}#like")
 }
 
 /// The ordering-only name of "a unique key of table `t`", which foreign keys to `t` need.
@@ -55,9 +72,9 @@ impl Facts {
         self.references.retain(|r| !self.creates.contains(r));
         self.references.sort();
         self.references.dedup();
-        dedup_keep_order(&mut self.provides);
-        self.needs.sort();
-        self.needs.dedup();
+        dedup_keep_order(&mut self.order.provides);
+        self.order.needs.sort();
+        self.order.needs.dedup();
         self
     }
 }
@@ -139,7 +156,16 @@ fn creates(node: &NodeEnum, f: &mut Facts) {
         N::CreatePublicationStmt(s) => f.create(Some(format!("publication:{}", s.pubname))),
         N::CreateSubscriptionStmt(s) => f.create(Some(format!("subscription:{}", s.subname))),
         N::CreatePlangStmt(s) => f.create(Some(format!("language:{}", s.plname))),
-        N::CreateStatsStmt(s) => f.create(qualify(&strings(&s.defnames))),
+        N::CreateStatsStmt(s) => {
+            f.create(qualify(&strings(&s.defnames)));
+            for rel in &s.relations {
+                if let Some(NodeEnum::RangeVar(r)) = &rel.node {
+                    f.order
+                        .provides
+                        .extend(relation(&r.schemaname, &r.relname).map(|t| like_of(&t)));
+                }
+            }
+        }
         N::CreateOpClassStmt(s) => f.create(qualify(&strings(&s.opclassname))),
         N::CreateOpFamilyStmt(s) => f.create(qualify(&strings(&s.opfamilyname))),
         N::CreateConversionStmt(s) => f.create(qualify(&strings(&s.conversion_name))),
@@ -157,8 +183,16 @@ fn create_schema(s: &protobuf::CreateSchemaStmt, f: &mut Facts) {
             let inner = facts(node);
             f.creates.extend(inner.creates);
             f.references.extend(inner.references);
-            f.provides.extend(inner.provides);
-            f.needs.extend(inner.needs);
+            let OrderFacts {
+                provides,
+                needs,
+                partitions,
+                index_on,
+            } = inner.order;
+            f.order.provides.extend(provides);
+            f.order.needs.extend(needs);
+            f.order.partitions.extend(partitions);
+            f.order.index_on.extend(index_on);
         }
     }
 }
@@ -170,14 +204,24 @@ fn table(s: &protobuf::CreateStmt, f: &mut Facts) {
         return;
     };
     f.create(Some(rel.clone()));
-    f.provides.push(key_of(&rel));
+    f.order.provides.push(key_of(&rel));
+    let parents = s.inh_relations.iter().filter_map(|n| match &n.node {
+        Some(NodeEnum::RangeVar(parent)) => relation(&parent.schemaname, &parent.relname),
+        _ => None,
+    });
     if s.partbound.is_some() {
         // A new partition of `p`: indexes on `p` (`ON ONLY` ones in particular) come after it.
-        f.provides
-            .extend(s.inh_relations.iter().filter_map(|n| match &n.node {
-                Some(NodeEnum::RangeVar(parent)) => relation(&parent.schemaname, &parent.relname),
-                _ => None,
-            }));
+        for parent in parents {
+            f.order.provides.push(parent.clone());
+            f.order.partitions.push((rel.clone(), parent));
+        }
+    }
+    for element in &s.table_elts {
+        if let Some(NodeEnum::TableLikeClause(like)) = &element.node {
+            if let Some(source) = range_var(&like.relation) {
+                f.order.needs.push(like_of(&source));
+            }
+        }
     }
     let table_name = s.relation.as_ref().map_or("", |r| r.relname.as_str());
     for element in s.table_elts.iter().chain(&s.constraints) {
@@ -213,6 +257,16 @@ fn column(rel: &str, table_name: &str, col: &protobuf::ColumnDef, f: &mut Facts)
     }
 }
 
+/// Whether a constraint builds a new index (a key constraint not adopting an existing index).
+fn builds_index(con: &protobuf::Constraint) -> bool {
+    let keyed = [
+        ConstrType::ConstrPrimary,
+        ConstrType::ConstrUnique,
+        ConstrType::ConstrExclusion,
+    ];
+    keyed.iter().any(|t| *t as i32 == con.contype) && con.indexname.is_empty()
+}
+
 /// A named constraint is a part of its table; key constraints also create an index.
 fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut Facts) {
     let keyed = [
@@ -228,7 +282,7 @@ fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut F
         index => sibling(rel, index),
     };
     f.refer(adopted.clone());
-    f.provides.extend(adopted.clone());
+    f.order.provides.extend(adopted.clone());
     if !con.conname.is_empty() {
         f.create(Some(part_of(rel, &con.conname)));
         let index = sibling(rel, &con.conname);
@@ -239,7 +293,7 @@ fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut F
         f.create(sibling(rel, &format!("{table_name}_pkey")));
     }
     if keyed {
-        f.provides.push(key_of(rel));
+        f.order.provides.push(key_of(rel));
     }
 }
 
@@ -250,8 +304,10 @@ fn index(s: &protobuf::IndexStmt, f: &mut Facts) {
     if !s.idxname.is_empty() {
         f.create(sibling(&rel, &s.idxname));
     }
+    f.order.index_on.push(rel.clone());
+    f.order.provides.push(like_of(&rel));
     if s.unique || s.primary {
-        f.provides.push(key_of(&rel));
+        f.order.provides.push(key_of(&rel));
     }
 }
 
@@ -262,6 +318,7 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
         return;
     };
     let table_name = s.relation.as_ref().map_or("", |r| r.relname.as_str());
+    f.order.provides.push(like_of(&rel));
     for cmd in &s.cmds {
         let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node else {
             continue;
@@ -270,17 +327,25 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
         match def {
             Some(NodeEnum::ColumnDef(col)) if cmd.subtype == AlterTableType::AtAddColumn as i32 => {
                 column(&rel, table_name, col, f);
-                f.provides.push(rel.clone());
+                f.order.provides.push(rel.clone());
             }
-            Some(NodeEnum::Constraint(con)) => constraint(&rel, table_name, con, f),
+            Some(NodeEnum::Constraint(con)) => {
+                constraint(&rel, table_name, con, f);
+                if builds_index(con) {
+                    f.order.index_on.push(rel.clone());
+                }
+            }
             Some(NodeEnum::ReplicaIdentityStmt(ri)) if !ri.name.is_empty() => {
                 f.refer(sibling(&rel, &ri.name))
             }
             _ if cmd.subtype == AlterTableType::AtClusterOn as i32 => {
                 f.refer(sibling(&rel, &cmd.name))
             }
-            _ if cmd.subtype == AlterTableType::AtAttachPartition as i32 => {
-                f.provides.push(rel.clone())
+            Some(NodeEnum::PartitionCmd(part)) => {
+                f.order.provides.push(rel.clone());
+                if let Some(child) = range_var(&part.name) {
+                    f.order.partitions.push((child, rel.clone()));
+                }
             }
             _ => {}
         }
@@ -390,7 +455,7 @@ fn foreign_key_target(map: &Map<String, Value>, f: &mut Facts) {
     let schema = pk.get("schemaname").and_then(Value::as_str).unwrap_or("");
     let name = pk.get("relname").and_then(Value::as_str).unwrap_or("");
     if let Some(table) = relation(schema, name) {
-        f.needs.push(key_of(&table));
+        f.order.needs.push(key_of(&table));
     }
 }
 
@@ -445,10 +510,16 @@ fn qualified_object(objtype: i32, parts: &[String], f: &mut Facts) {
     if objtype == O::ObjectDomconstraint as i32 {
         return;
     }
+    let copied_by_like = [O::ObjectColumn, O::ObjectTabconstraint]
+        .iter()
+        .any(|t| *t as i32 == objtype);
     match parts.split_last() {
         Some((part, table)) if is_part => {
             let parent = qualify(table);
             f.refer(parent.as_ref().map(|p| part_of(p, part)));
+            if copied_by_like {
+                f.order.provides.extend(parent.as_ref().map(|p| like_of(p)));
+            }
             f.refer(parent);
         }
         _ => f.refer(qualify(parts)),
@@ -610,7 +681,7 @@ mod tests {
         }
         assert!(!r.contains(&"public.t".to_string()));
         assert_eq!(
-            of("CREATE TABLE t (b int REFERENCES u)").needs,
+            of("CREATE TABLE t (b int REFERENCES u)").order.needs,
             ["public.u#key"]
         );
     }
@@ -628,7 +699,7 @@ mod tests {
         let f = of("CREATE UNIQUE INDEX i ON app.t USING gin (x gin_trgm_ops)");
         assert_eq!(f.creates, ["app.i"]);
         assert!(f.references.contains(&"public.gin_trgm_ops".into()));
-        assert_eq!(f.provides, ["app.t#key"]);
+        assert_eq!(f.order.provides, ["app.t#like", "app.t#key"]);
         let p = of("CREATE POLICY p ON t USING (owner = current_user)");
         assert_eq!(p.creates, ["public.t.p"]);
     }
@@ -681,16 +752,56 @@ mod tests {
         let f = of("CREATE TABLE app.p1 PARTITION OF app.p FOR VALUES IN (1)");
         assert_eq!(f.creates[0], "app.p1");
         assert!(f.references.contains(&"app.p".into()));
-        assert!(f.provides.contains(&"app.p".into()));
+        assert!(f.order.provides.contains(&"app.p".into()));
         let f = of("ALTER INDEX app.p_idx ATTACH PARTITION app.p1_idx");
-        assert!(f.provides.contains(&"app.p_idx".into()));
+        assert!(f.order.provides.contains(&"app.p_idx".into()));
+    }
+
+    #[test]
+    fn like_waits_for_what_it_copies() {
+        assert_eq!(
+            of("CREATE TABLE t (LIKE app.src INCLUDING ALL)")
+                .order
+                .needs,
+            ["app.src#like"]
+        );
+        for sql in [
+            "CREATE INDEX i ON app.src (x)",
+            "COMMENT ON COLUMN app.src.x IS 'x'",
+            "ALTER TABLE app.src ADD CONSTRAINT c CHECK (x > 0)",
+            "CREATE STATISTICS s ON x, y FROM app.src",
+        ] {
+            assert!(
+                of(sql).order.provides.contains(&"app.src#like".into()),
+                "{sql}"
+            );
+        }
+    }
+
+    #[test]
+    fn partitions_and_index_builds_are_recorded() {
+        let f = of("CREATE TABLE app.p1 PARTITION OF app.p FOR VALUES IN (1)");
+        assert_eq!(f.order.partitions, [("app.p1".into(), "app.p".into())]);
+        let f = of("ALTER TABLE app.p ATTACH PARTITION app.p2 FOR VALUES IN (2)");
+        assert_eq!(f.order.partitions, [("app.p2".into(), "app.p".into())]);
+        assert_eq!(of("CREATE INDEX ON app.p1 (x)").order.index_on, ["app.p1"]);
+        assert_eq!(
+            of("ALTER TABLE app.p1 ADD PRIMARY KEY (x)").order.index_on,
+            ["app.p1"]
+        );
+        assert!(
+            of("ALTER TABLE app.p1 ADD CONSTRAINT k PRIMARY KEY USING INDEX i")
+                .order
+                .index_on
+                .is_empty()
+        );
     }
 
     #[test]
     fn alter_table_add_column_provides_the_table() {
         let f = of("ALTER TABLE t ADD COLUMN c int, ADD CONSTRAINT k UNIQUE (c)");
         assert_eq!(f.creates, ["public.t.c", "public.t.k", "public.k"]);
-        assert!(f.provides.contains(&"public.t".into()));
-        assert!(f.provides.contains(&"public.t#key".into()));
+        assert!(f.order.provides.contains(&"public.t".into()));
+        assert!(f.order.provides.contains(&"public.t#key".into()));
     }
 }
