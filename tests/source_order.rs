@@ -130,3 +130,33 @@ fn the_same_input_gives_the_same_order() {
     let b = source::load_dir(Path::new("fixtures/source/cross_file")).unwrap();
     assert_eq!(a, b);
 }
+
+#[test]
+fn indexes_on_partitions_come_before_indexes_on_the_partitioned_table() {
+    let got = order_of(
+        "CREATE INDEX p_idx ON p (x);\n\
+         CREATE TABLE p (x int) PARTITION BY LIST (x);\n\
+         CREATE INDEX p1_idx ON p1 (x);\n\
+         CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);\n",
+    );
+    assert_eq!(
+        got,
+        [
+            "CREATE TABLE p (x int) PARTITION BY LIST (x)",
+            "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1)",
+            "CREATE INDEX p1_idx ON p1 (x)",
+            "CREATE INDEX p_idx ON p (x)",
+        ]
+    );
+}
+
+#[test]
+fn like_comes_after_everything_it_copies() {
+    let got = order_of(
+        "CREATE TABLE copy (LIKE src INCLUDING ALL);\n\
+         CREATE TABLE src (x int);\n\
+         COMMENT ON COLUMN src.x IS 'x';\n\
+         CREATE INDEX ON src (x);\n",
+    );
+    assert_eq!(got[3], "CREATE TABLE copy (LIKE src INCLUDING ALL)");
+}

@@ -19,7 +19,6 @@ mod refs;
 mod split;
 mod text;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SourceError};
@@ -142,51 +141,8 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
     })
 }
 
-/// An index on a partitioned table adopts matching indexes already on its partitions, and
-/// creates the missing ones: so indexes on a partition (at any depth) come before indexes on its
-/// ancestors. Partitions can be declared in other files, hence this pass over all statements.
-fn link_partition_indexes(loaded: &mut [Loaded]) {
-    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-    for l in loaded.iter() {
-        for (child, parent) in &l.order.partitions {
-            parents
-                .entry(child.clone())
-                .or_default()
-                .push(parent.clone());
-        }
-    }
-    for l in loaded.iter_mut() {
-        let tables = l.order.index_on.clone();
-        for table in tables {
-            for ancestor in ancestors(&parents, &table) {
-                l.order.provides.push(partition_indexes_of(&ancestor));
-            }
-            l.order.needs.push(partition_indexes_of(&table));
-        }
-    }
-}
-
-fn partition_indexes_of(table: &str) -> String {
-    format!("{table}#partition-indexes")
-}
-
-/// Every ancestor of a partition (parents, their parents, ...), each once.
-fn ancestors(parents: &HashMap<String, Vec<String>>, table: &str) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    let mut todo = vec![table.to_string()];
-    while let Some(t) = todo.pop() {
-        for p in parents.get(&t).into_iter().flatten() {
-            if !found.contains(p) && p != table {
-                found.push(p.clone());
-                todo.push(p.clone());
-            }
-        }
-    }
-    found
-}
-
 fn dependency_order(mut loaded: Vec<Loaded>) -> Vec<Statement> {
-    link_partition_indexes(&mut loaded);
+    refs::link_partition_indexes(loaded.iter_mut().map(|l| &mut l.order));
     let items: Vec<order::Item> = loaded.iter().map(order_item).collect();
     let sequence = order::order(&items);
     let mut slots: Vec<Option<Statement>> = loaded.into_iter().map(|l| Some(l.statement)).collect();
