@@ -1,0 +1,35 @@
+-- schemaplan plan
+-- version: 0.1.0
+-- id: 20261121T114352Z_initial
+-- direction: inverse
+-- from: fd2aa6b1b363dc231a2c544c2f63710d0379206e02f25936b768863e19f29434
+-- to: c0e95d2a9ac288f89c63299bc3ca3d4b7d329e5e9be1e140ea010357c401bc34
+-- phases: expand
+-- hazards: data-loss, irreversible
+-- steps: 6
+--
+-- expand: 6 steps, run as 1-6 (together in one transaction)
+
+-- step 1 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- drop constraint orders_user_id_fkey on public.orders
+ALTER TABLE public.orders DROP CONSTRAINT orders_user_id_fkey;
+
+-- step 2 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.open_orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- drop view public.open_orders
+DROP VIEW public.open_orders;
+
+-- step 3 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: data-loss, irreversible
+-- drop table public.orders
+DROP TABLE public.orders;
+
+-- step 4 | phase: expand | transaction: yes | lock: none | lock_timeout: none | statement_timeout: 1min | hazards: none
+-- drop type public.order_status
+DROP TYPE public.order_status;
+
+-- step 5 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.users | lock_timeout: 1s | statement_timeout: 1min | hazards: data-loss, irreversible
+-- drop table public.users
+DROP TABLE public.users;
+
+-- step 6 | phase: expand | transaction: yes | lock: none | lock_timeout: none | statement_timeout: 1min | hazards: none
+-- drop function public.touch_updated_at()
+DROP FUNCTION public.touch_updated_at();

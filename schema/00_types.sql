@@ -1,0 +1,2 @@
+-- Types shared by the tables below.
+CREATE TYPE public.order_status AS ENUM ('pending', 'paid', 'shipped', 'cancelled');

@@ -1,0 +1,292 @@
+//! The command line's contract for bad input and exit codes, through the real binary:
+//! schema-file errors point at `file:line:col` and show the line, statements that do not belong
+//! in a schema file are rejected, a password in a connection URL is never printed, and the exit
+//! codes are 0 (success), 1 (error) and 2 (differences: `drift`, `plan --exit-code`).
+//! Bad inputs live in `fixtures/errors/<case>/schema/`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn crate_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn errors_fixture(case: &str) -> PathBuf {
+    crate_root()
+        .join("fixtures/errors")
+        .join(case)
+        .join("schema")
+}
+
+/// Runs the binary in `cwd` with no connection settings inherited from the environment.
+fn run(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCHEMAPLAN_DEV_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run schemaplan")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code (not killed by a signal)")
+}
+
+#[test]
+fn syntax_error_points_at_file_line_and_column() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = errors_fixture("syntax_error");
+    let out = tmp.path().join("plan");
+    let o = run(
+        tmp.path(),
+        &[
+            "plan",
+            "--schema",
+            schema.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("tables.sql:6:15: syntax error at or near \",\""),
+        "file:line:col in: {t}"
+    );
+    assert!(
+        t.contains("6 |     name text,,"),
+        "offending line shown: {t}"
+    );
+    assert!(!out.exists(), "no plan is written for a broken schema");
+}
+
+#[test]
+fn insert_in_a_schema_file_is_rejected() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = errors_fixture("insert_rejected");
+    let o = run(
+        tmp.path(),
+        &["plan", "--schema", schema.to_str().unwrap(), "--out", "p"],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("data.sql:3:1: INSERT does not belong in a schema file"),
+        "{t}"
+    );
+    assert!(!tmp.path().join("p").exists());
+}
+
+#[test]
+fn drop_in_a_schema_file_is_rejected_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = errors_fixture("drop_rejected");
+    let o = run(
+        tmp.path(),
+        &["plan", "--schema", schema.to_str().unwrap(), "--out", "p"],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("tables.sql:2:1: DROP TABLE does not belong"),
+        "{t}"
+    );
+    assert!(t.contains("delete its definition"), "{t}");
+}
+
+#[test]
+fn missing_schema_directory_is_an_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(
+        tmp.path(),
+        &["plan", "--schema", "no-such-dir", "--out", "p"],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(t.contains("no-such-dir"), "names the directory: {t}");
+}
+
+#[test]
+fn unknown_hazard_name_lists_the_known_ones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(
+        tmp.path(),
+        &[
+            "apply",
+            "--db",
+            "postgresql://nobody@127.0.0.1:1/x",
+            "p",
+            "--allow-hazards",
+            "data-loss,typo",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(t.contains("\"typo\""), "{t}");
+    assert!(t.contains("data-loss") && t.contains("index-build"), "{t}");
+}
+
+#[test]
+fn password_is_not_printed_when_the_server_is_unreachable() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(
+        tmp.path().join("schema/a.sql"),
+        "CREATE TABLE public.a (id integer);\n",
+    )
+    .unwrap();
+    let url = "postgresql://bob:Hunter2Secret@127.0.0.1:1/appdb";
+    for args in [
+        vec!["apply", "--db", url, "plans/x", "--phase", "all"],
+        vec!["drift", "--db", url, "--dev-url", url],
+        vec!["plan", "--db", url, "--dev-url", url, "--out", "p"],
+        vec!["status", "--db", url],
+        vec!["dump", "--db", url, "--out", "d"],
+    ] {
+        let o = run(tmp.path(), &args);
+        let t = text(&o);
+        assert_eq!(code(&o), 1, "{args:?}: {t}");
+        assert!(
+            !t.contains("Hunter2Secret"),
+            "{args:?} printed the password: {t}"
+        );
+    }
+}
+
+/// The whole workflow against the test server with a password in every URL (the temporary
+/// server trusts local connections, so any password is accepted): nothing prints it, and the
+/// exit codes are the documented ones.
+#[test]
+fn workflow_exit_codes_and_no_password_in_output() {
+    if std::env::var_os("SCHEMAPLAN_TEST_URL").is_some() {
+        eprintln!("skipped: needs the temporary test server (trust authentication)");
+        return;
+    }
+    let server = common::server();
+    let (db, _) = server.fresh_db("cli_exit_codes");
+    let secret = "Pa55wordNeverShown";
+    let url = format!(
+        "postgresql://postgres:{secret}@127.0.0.1:{}/{db}",
+        server.port()
+    );
+    let dev = format!(
+        "postgresql://postgres:{secret}@127.0.0.1:{}/postgres",
+        server.port()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    std::fs::create_dir(cwd.join("schema")).unwrap();
+    std::fs::write(
+        cwd.join("schema/users.sql"),
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL);\n\
+         CREATE INDEX users_email_idx ON public.users (email);\n",
+    )
+    .unwrap();
+    let mut transcript = String::new();
+    let mut step = |args: &[&str], want: i32| {
+        let o = run(cwd, args);
+        let t = text(&o);
+        // The command line itself holds the password: log only the subcommand with the output.
+        transcript.push_str(&format!("$ schemaplan {} ...\n{t}\n", args[0]));
+        assert_eq!(code(&o), want, "schemaplan {args:?}:\n{t}");
+        t
+    };
+    // An empty database drifts from schema/.
+    let t = step(&["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("users"), "{t}");
+    step(
+        &["drift", "--db", &url, "--dev-url", &dev, "--format", "json"],
+        2,
+    );
+    // plan --exit-code: 2 when there are steps (the plan is still written).
+    step(
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "plans/p1",
+            "--exit-code",
+        ],
+        2,
+    );
+    assert!(cwd.join("plans/p1/plan.sql").is_file());
+    assert!(cwd.join("plans/p1/inverse.sql").is_file());
+    assert!(cwd.join("plans/p1/plan.json").is_file());
+    step(&["status", "--db", &url], 0);
+    step(&["apply", "--db", &url, "plans/p1", "--dry-run"], 0);
+    step(&["apply", "--db", &url, "plans/p1"], 0);
+    // Applying again is a no-op, not an error.
+    step(&["apply", "--db", &url, "plans/p1"], 0);
+    step(&["drift", "--db", &url, "--dev-url", &dev], 0);
+    step(&["plan", "--db", &url, "--dev-url", &dev, "--exit-code"], 0);
+    let t = step(&["status", "--db", &url], 0);
+    assert!(t.contains("p1"), "{t}");
+    step(
+        &["dump", "--db", &url, "--dev-url", &dev, "--out", "dumped"],
+        0,
+    );
+    // Dropping a column is data loss: refused unless allowed, with the flag to pass.
+    std::fs::write(
+        cwd.join("schema/users.sql"),
+        "CREATE TABLE public.users (id bigint PRIMARY KEY);\n",
+    )
+    .unwrap();
+    step(
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p2"],
+        0,
+    );
+    let t = step(&["apply", "--db", &url, "plans/p2"], 1);
+    assert!(t.contains("data-loss"), "{t}");
+    // The hint names the exact flag to pass; passing it works.
+    let allowed = t
+        .lines()
+        .find_map(|l| l.split("--allow-hazards ").nth(1))
+        .unwrap_or_else(|| panic!("no --allow-hazards hint in: {t}"))
+        .trim()
+        .to_string();
+    step(
+        &[
+            "apply",
+            "--db",
+            &url,
+            "plans/p2",
+            "--allow-hazards",
+            &allowed,
+        ],
+        0,
+    );
+    step(&["drift", "--db", &url, "--dev-url", &dev], 0);
+    // The inverse brings the column back (empty: no data to lose).
+    step(
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p2",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    step(&["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(
+        !transcript.contains(secret),
+        "the password was printed:\n{transcript}"
+    );
+    server.drop_db(&db);
+}

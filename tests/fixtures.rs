@@ -1,0 +1,768 @@
+//! The fixture suite: every `fixtures/<category>/<case>/{before.sql, after.sql}` is migrated with
+//! the real `schemaplan` binary against the shared test server (`tests/common`), and the four
+//! properties of `DESIGN.md` are checked:
+//!
+//! 1. **converges**: after `plan` + `apply --phase all --allow-hazards all`, the database's
+//!    catalog equals that of a database loaded directly from `after.sql`, both for schemaplan's
+//!    own reader (`catalog::read` + `diff::diff` is empty) and for an independent oracle
+//!    (`pg_dump --schema-only --no-owner --no-privileges`, normalized by the corpus's
+//!    `converge.py`: column order, statement order, comments and `SET` lines do not count);
+//! 2. **idempotent**: planning again (`plan --exit-code`) exits 0 with no steps;
+//! 3. **locks are bounded**: every step of `plan.sql` and `inverse.sql` that takes a lock other
+//!    than `none` has a `lock_timeout`;
+//! 4. **reversible**: `rollback --phase all --allow-hazards all` brings the database back to
+//!    `before.sql`'s catalog (same two comparisons).
+//!
+//! The rendered `plan.sql` and `inverse.sql` of each passing case are insta snapshots
+//! (`tests/snapshots/fixtures__<category>__<case>__{plan,inverse}.snap`), with the `from:`,
+//! `to:` and `id:` header lines replaced by placeholders.
+//!
+//! All cases run in one test so that every failure is reported, not only the first. Cases
+//! listed in `fixtures/known-failures.txt` may fail; the test fails when a case not listed fails
+//! (a regression) and when a listed case passes (remove it from the list: the list only
+//! shrinks). See `docs/testing.md`.
+//!
+//! Environment:
+//! - `SCHEMAPLAN_FIXTURE=pat[,pat...]`: run only cases whose `category/case` name contains one
+//!   of the patterns (e.g. `SCHEMAPLAN_FIXTURE=indexes/partial_index`).
+//! - `SCHEMAPLAN_FIXTURE_JOBS=N`: cases run in parallel (default 2).
+//! - `SCHEMAPLAN_FIXTURE_KEEP=1`: keep the databases of failing cases (useful with
+//!   `SCHEMAPLAN_TEST_URL`, as a temporary test server is deleted at exit).
+
+mod common;
+
+use schemaplan::plan::{Direction, LockLevel};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// Categories under `fixtures/` that are not before/after cases.
+const NOT_CASES: [&str; 2] = ["source", "errors"];
+
+/// Progress and report lines, written to the real stderr: the test harness's capture (which only
+/// shows output of failing tests) would hide a 10-minute run's progress.
+fn say(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{msg}");
+}
+
+fn crate_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn corpus_dir() -> PathBuf {
+    crate_root().join("../shared/corpus")
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    /// `category/case`.
+    name: String,
+    dir: PathBuf,
+}
+
+/// Every case directory, sorted by name, filtered by `SCHEMAPLAN_FIXTURE`.
+fn cases() -> Vec<Case> {
+    let root = crate_root().join("fixtures");
+    let mut out = Vec::new();
+    for cat in read_dir_sorted(&root) {
+        let cat_name = file_name(&cat);
+        if !cat.is_dir() || NOT_CASES.contains(&cat_name.as_str()) {
+            continue;
+        }
+        for dir in read_dir_sorted(&cat) {
+            if dir.join("before.sql").is_file() && dir.join("after.sql").is_file() {
+                out.push(Case {
+                    name: format!("{cat_name}/{}", file_name(&dir)),
+                    dir,
+                });
+            } else if dir.is_dir() {
+                panic!(
+                    "{}: a fixture case needs both before.sql and after.sql",
+                    dir.display()
+                );
+            }
+        }
+    }
+    if let Ok(filter) = std::env::var("SCHEMAPLAN_FIXTURE") {
+        let pats: Vec<&str> = filter
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+        if !pats.is_empty() {
+            out.retain(|c| pats.iter().any(|p| c.name.contains(p)));
+        }
+    }
+    out
+}
+
+fn read_dir_sorted(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// `fixtures/known-failures.txt`: `category/case<TAB>reason` per line, `#` comments.
+fn known_failures() -> BTreeMap<String, String> {
+    let path = crate_root().join("fixtures/known-failures.txt");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (no, line) in text.lines().enumerate() {
+        let line = line.trim_end();
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (name, reason) = match line.split_once('\t') {
+            Some((n, r)) => (n.trim(), r.trim()),
+            None => (line.trim(), ""),
+        };
+        if out.insert(name.to_string(), reason.to_string()).is_some() {
+            panic!("{}:{}: {name} listed twice", path.display(), no + 1);
+        }
+    }
+    out
+}
+
+/// A copy of the binary under test, so that a concurrent `cargo build` replacing
+/// `target/debug/schemaplan` cannot switch versions in the middle of the run.
+struct Bin {
+    path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Bin {
+    fn new() -> Bin {
+        let dir = tempfile::tempdir().expect("temp dir for the binary");
+        let path = dir.path().join("schemaplan");
+        std::fs::copy(env!("CARGO_BIN_EXE_schemaplan"), &path).expect("copy the binary");
+        Bin { path, _dir: dir }
+    }
+
+    /// Runs `schemaplan args...` in `cwd` (so a stray default `plans/` lands in the case's temp
+    /// dir), with no `DATABASE_URL` from the environment.
+    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
+        Command::new(&self.path)
+            .args(args)
+            .current_dir(cwd)
+            .env_remove("DATABASE_URL")
+            .env_remove("SCHEMAPLAN_DEV_URL")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run schemaplan")
+    }
+}
+
+fn output_text(o: &Output) -> String {
+    let mut s = String::from_utf8_lossy(&o.stderr).trim().to_string();
+    let out = String::from_utf8_lossy(&o.stdout);
+    if !out.trim().is_empty() {
+        if !s.is_empty() {
+            s.push('\n');
+        }
+        s.push_str(out.trim());
+    }
+    s
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let v: Vec<&str> = s.lines().collect();
+    let start = v.len().saturating_sub(lines);
+    v[start..].join("\n")
+}
+
+/// Both views of a database's schema: schemaplan's model and the normalized pg_dump.
+struct Snapshot {
+    schema: schemaplan::model::Schema,
+    dump: Vec<String>,
+}
+
+fn read_state(url: &str) -> Result<Snapshot, String> {
+    let mut client = schemaplan::db::connect(url).map_err(|e| format!("connect: {e}"))?;
+    let schema = schemaplan::catalog::read(&mut client).map_err(|e| format!("catalog: {e}"))?;
+    Ok(Snapshot {
+        schema,
+        dump: normalized_dump(url)?,
+    })
+}
+
+/// `pg_dump --schema-only --no-owner --no-privileges`, normalized by converge.py's
+/// `normalize_dump` (the same oracle the corpus uses). Schema `schemaplan` (where older
+/// versions kept the apply bookkeeping) is not part of the user's schema.
+fn normalized_dump(url: &str) -> Result<Vec<String>, String> {
+    let out = Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-schema=schemaplan",
+            "-d",
+            url,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("pg_dump: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("pg_dump: {}", output_text(&out)));
+    }
+    let script = "import sys, json; sys.path.insert(0, sys.argv[1]); import converge; \
+                  json.dump(converge.normalize_dump(sys.stdin.read()), sys.stdout)";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .arg(corpus_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("python3: {e}"))?;
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(&out.stdout)
+            .map_err(|e| format!("python3 stdin: {e}"))?;
+    }
+    let res = child
+        .wait_with_output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if !res.status.success() {
+        return Err(format!("normalize_dump: {}", output_text(&res)));
+    }
+    serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))
+}
+
+/// Empty when equal; else what differs, `label_a` being the database under test.
+fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let changes = schemaplan::diff::diff(&got.schema, &want.schema);
+    if !changes.is_empty() {
+        problems.push(format!(
+            "catalog differs from {what} ({} change(s) still needed):\n{}",
+            changes.len(),
+            tail(schemaplan::workflow::describe(&changes).trim_end(), 20)
+        ));
+    }
+    if got.dump != want.dump {
+        fn count(v: &[String]) -> BTreeMap<&str, i64> {
+            let mut m: BTreeMap<&str, i64> = BTreeMap::new();
+            for s in v {
+                *m.entry(s.as_str()).or_default() += 1;
+            }
+            m
+        }
+        let (a, b) = (count(&got.dump), count(&want.dump));
+        let mut lines = Vec::new();
+        for (s, n) in &a {
+            if b.get(s).copied().unwrap_or(0) < *n {
+                lines.push(format!("  only in migrated: {}", one_line(s)));
+            }
+        }
+        for (s, n) in &b {
+            if a.get(s).copied().unwrap_or(0) < *n {
+                lines.push(format!("  only in {what}: {}", one_line(s)));
+            }
+        }
+        lines.truncate(12);
+        problems.push(format!(
+            "pg_dump differs from {what}:\n{}",
+            lines.join("\n")
+        ));
+    }
+    problems
+}
+
+fn one_line(s: &str) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() > 200 {
+        format!("{}...", s.chars().take(200).collect::<String>())
+    } else {
+        s
+    }
+}
+
+/// Loads a SQL file into a database (one simple-query batch, like `psql -1` without the
+/// transaction).
+fn load(url: &str, file: &Path) -> Result<(), String> {
+    let sql = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let mut client = schemaplan::db::connect(url).map_err(|e| format!("connect: {e}"))?;
+    client
+        .batch_execute(&sql)
+        .map_err(|e| format!("{}: {}", file_name(file), schemaplan::db::error_text(&e)))
+}
+
+/// Steps that take a lock but have no lock_timeout, in `plan.sql` or `inverse.sql`.
+fn unbounded_locks(plan_dir: &Path) -> Result<Vec<String>, String> {
+    let mut bad = Vec::new();
+    for direction in [Direction::Forward, Direction::Inverse] {
+        let file =
+            schemaplan::planfile::read_dir(plan_dir, direction).map_err(|e| e.to_string())?;
+        for (i, step) in file.plan.steps.iter().enumerate() {
+            if step.lock != LockLevel::None && step.lock_timeout.is_none() {
+                bad.push(format!(
+                    "{} step {} ({}) takes {} without a lock_timeout",
+                    schemaplan::planfile::file_name(direction),
+                    i + 1,
+                    step.summary,
+                    step.lock.as_str()
+                ));
+            }
+        }
+    }
+    Ok(bad)
+}
+
+/// `expect.txt` of a case (optional): what the plan must (not) contain, for the online
+/// strategies of DESIGN.md that the four properties cannot see (a plan that takes an ACCESS
+/// EXCLUSIVE lock for an index build still converges). One check per line, `#` comments:
+///
+/// ```text
+/// plan contains CREATE INDEX CONCURRENTLY
+/// plan lacks ACCESS EXCLUSIVE
+/// inverse contains DROP INDEX CONCURRENTLY
+/// plan order CREATE INDEX CONCURRENTLY ... DROP INDEX CONCURRENTLY
+/// ```
+fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
+    let path = case_dir.join("expect.txt");
+    let Ok(spec) = std::fs::read_to_string(&path) else {
+        return Vec::new();
+    };
+    let mut problems = Vec::new();
+    for (no, line) in spec.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |m: &str| format!("expect.txt:{}: {m}", no + 1);
+        let mut words = line.splitn(3, ' ');
+        let (Some(file), Some(op), Some(arg)) = (words.next(), words.next(), words.next()) else {
+            problems.push(bad("want `<plan|inverse> <contains|lacks|order> TEXT`"));
+            continue;
+        };
+        let file_name = match file {
+            "plan" => "plan.sql",
+            "inverse" => "inverse.sql",
+            _ => {
+                problems.push(bad("the file is `plan` or `inverse`"));
+                continue;
+            }
+        };
+        let text = std::fs::read_to_string(plan_dir.join(file_name)).unwrap_or_default();
+        let ok = match op {
+            "contains" => text.contains(arg),
+            "lacks" => !text.contains(arg),
+            "order" => match arg.split_once(" ... ") {
+                Some((a, b)) => match (text.find(a), text.find(b)) {
+                    (Some(i), Some(j)) => i < j,
+                    _ => false,
+                },
+                None => {
+                    problems.push(bad("`order` wants `A ... B`"));
+                    continue;
+                }
+            },
+            _ => {
+                problems.push(bad("the check is `contains`, `lacks` or `order`"));
+                continue;
+            }
+        };
+        if !ok {
+            problems.push(format!(
+                "strategy: {file_name} fails `{line}` (expect.txt:{})",
+                no + 1
+            ));
+        }
+    }
+    problems
+}
+
+/// The plan file with its run-specific header lines replaced by placeholders.
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        let (body, nl) = match line.strip_suffix('\n') {
+            Some(b) => (b, "\n"),
+            None => (line, ""),
+        };
+        let replaced = if body.starts_with("-- from: ") {
+            "-- from: [fingerprint]"
+        } else if body.starts_with("-- to: ") {
+            "-- to: [fingerprint]"
+        } else if body.starts_with("-- id: ") {
+            "-- id: [id]"
+        } else {
+            body
+        };
+        out.push_str(replaced);
+        out.push_str(nl);
+    }
+    out
+}
+
+struct Outcome {
+    case: Case,
+    /// Empty when every property holds.
+    problems: Vec<String>,
+    /// (snapshot name, redacted text) of plan.sql and inverse.sql, when a plan was written.
+    rendered: Vec<(String, String)>,
+    seconds: f64,
+}
+
+fn run_case(case: &Case, bin: &Bin) -> Outcome {
+    let t0 = Instant::now();
+    let mut problems = Vec::new();
+    let mut rendered = Vec::new();
+    let mut timings: Vec<(&'static str, f64)> = Vec::new();
+    let mut lap = Instant::now();
+    let mut mark = |what: &'static str| {
+        timings.push((what, lap.elapsed().as_secs_f64()));
+        lap = Instant::now();
+    };
+    let server = common::server();
+    let mut dbs = Vec::new();
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let result = (|| -> Result<(), String> {
+        // B: the database to migrate; A: the desired state, loaded directly.
+        let (b_name, b_url) = server.fresh_db(&format!("fx_b_{}", case.name));
+        dbs.push(b_name);
+        let (a_name, a_url) = server.fresh_db(&format!("fx_a_{}", case.name));
+        dbs.push(a_name);
+        load(&b_url, &case.dir.join("before.sql")).map_err(|e| format!("setup: {e}"))?;
+        load(&a_url, &case.dir.join("after.sql")).map_err(|e| format!("setup: {e}"))?;
+        mark("setup");
+        let before = read_state(&b_url).map_err(|e| format!("setup: before: {e}"))?;
+        let after = read_state(&a_url).map_err(|e| format!("setup: after: {e}"))?;
+
+        let schema_dir = tmp.path().join("schema");
+        std::fs::create_dir(&schema_dir).unwrap();
+        std::fs::copy(case.dir.join("after.sql"), schema_dir.join("after.sql")).unwrap();
+        let plan_dir = tmp.path().join("plan");
+        let plan_s = plan_dir.to_str().unwrap();
+        let schema_s = schema_dir.to_str().unwrap();
+        // The shadow databases go to the test server too (`--dev-url`), unless
+        // SCHEMAPLAN_FIXTURE_EMBEDDED is set (then the embedded default cluster is used).
+        let dev_args: Vec<String> = if std::env::var_os("SCHEMAPLAN_FIXTURE_EMBEDDED").is_some() {
+            Vec::new()
+        } else {
+            vec!["--dev-url".to_string(), server.admin_url()]
+        };
+        let dev_args: Vec<&str> = dev_args.iter().map(String::as_str).collect();
+        let cwd = tmp.path();
+
+        // plan
+        let args = [
+            &[
+                "plan", "--db", &b_url, "--schema", schema_s, "--out", plan_s,
+            ][..],
+            &dev_args,
+        ]
+        .concat();
+        let o = bin.run(cwd, &args);
+        if !o.status.success() {
+            return Err(format!(
+                "plan: exit {:?}:\n{}",
+                o.status.code(),
+                tail(&output_text(&o), 15)
+            ));
+        }
+        mark("plan");
+        for (file, kind) in [("plan.sql", "plan"), ("inverse.sql", "inverse")] {
+            match std::fs::read_to_string(plan_dir.join(file)) {
+                Ok(text) => rendered.push((
+                    format!("{}__{kind}", case.name.replace('/', "__")),
+                    redact(&text),
+                )),
+                Err(e) => problems.push(format!("plan: {file}: {e}")),
+            }
+        }
+
+        // the online strategies the case expects (expect.txt)
+        problems.extend(check_expectations(&case.dir, &plan_dir));
+
+        // (3) every step that takes a lock has a lock_timeout
+        match unbounded_locks(&plan_dir) {
+            Ok(bad) => problems.extend(bad.into_iter().map(|b| format!("lock_timeout: {b}"))),
+            Err(e) => problems.push(format!("planfile: {e}")),
+        }
+
+        // apply
+        let o = bin.run(
+            cwd,
+            &[
+                "apply",
+                "--db",
+                &b_url,
+                plan_s,
+                "--phase",
+                "all",
+                "--allow-hazards",
+                "all",
+            ],
+        );
+        if !o.status.success() {
+            return Err(format!(
+                "apply: exit {:?}:\n{}",
+                o.status.code(),
+                tail(&output_text(&o), 15)
+            ));
+        }
+
+        mark("apply");
+        // (1) converges
+        let migrated = read_state(&b_url).map_err(|e| format!("after apply: {e}"))?;
+        problems.extend(
+            compare(&migrated, &after, "after.sql")
+                .into_iter()
+                .map(|p| format!("converge: {p}")),
+        );
+
+        mark("compare");
+        // (2) planning again is empty
+        let args = [
+            &["plan", "--db", &b_url, "--schema", schema_s, "--exit-code"][..],
+            &dev_args,
+        ]
+        .concat();
+        let o = bin.run(cwd, &args);
+        if o.status.code() != Some(0) {
+            problems.push(format!(
+                "re-plan: exit {:?} (want 0, no steps):\n{}",
+                o.status.code(),
+                tail(&output_text(&o), 15)
+            ));
+        }
+
+        mark("re-plan");
+        // (4) the inverse brings back before.sql
+        let o = bin.run(
+            cwd,
+            &[
+                "rollback",
+                "--db",
+                &b_url,
+                plan_s,
+                "--phase",
+                "all",
+                "--allow-hazards",
+                "all",
+            ],
+        );
+        if !o.status.success() {
+            return Err(format!(
+                "rollback: exit {:?}:\n{}",
+                o.status.code(),
+                tail(&output_text(&o), 15)
+            ));
+        }
+        mark("rollback");
+        let back = read_state(&b_url).map_err(|e| format!("after rollback: {e}"))?;
+        problems.extend(
+            compare(&back, &before, "before.sql")
+                .into_iter()
+                .map(|p| format!("rollback: {p}")),
+        );
+        mark("compare");
+        Ok(())
+    })();
+    if let Err(e) = result {
+        problems.push(e);
+    }
+    if std::env::var_os("SCHEMAPLAN_FIXTURE_VERBOSE").is_some() {
+        let t: Vec<String> = timings
+            .iter()
+            .map(|(w, s)| format!("{w} {s:.2}s"))
+            .collect();
+        say(&format!("fixture {}: {}", case.name, t.join(", ")));
+    }
+    let keep = !problems.is_empty() && std::env::var_os("SCHEMAPLAN_FIXTURE_KEEP").is_some();
+    if keep {
+        problems.push(format!(
+            "kept databases {} and {}",
+            dbs.join(", "),
+            tmp.keep().display()
+        ));
+    } else {
+        for db in &dbs {
+            server.drop_db(db);
+        }
+    }
+    Outcome {
+        case: case.clone(),
+        problems,
+        rendered,
+        seconds: t0.elapsed().as_secs_f64(),
+    }
+}
+
+/// Checks the snapshots of a passing case; returns the mismatches.
+fn check_snapshots(rendered: &[(String, String)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (name, text) in rendered {
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path(crate_root().join("tests/snapshots"));
+        settings.set_omit_expression(true);
+        settings.set_prepend_module_to_snapshot(true);
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settings.bind(|| insta::assert_snapshot!(name.as_str(), text.as_str()));
+        }));
+        if r.is_err() {
+            problems.push(format!(
+                "snapshot: tests/snapshots/fixtures__{name}.snap differs or is new \
+                 (review with `cargo insta review`, or INSTA_UPDATE=always)"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn fixtures() {
+    let cases = cases();
+    assert!(
+        !cases.is_empty() || std::env::var_os("SCHEMAPLAN_FIXTURE").is_some(),
+        "no fixture cases found under fixtures/"
+    );
+    let known = known_failures();
+    let all_names: BTreeSet<String> = cases_unfiltered_names();
+    let stale: Vec<&String> = known.keys().filter(|k| !all_names.contains(*k)).collect();
+    assert!(
+        stale.is_empty(),
+        "fixtures/known-failures.txt lists cases that do not exist: {stale:?}"
+    );
+
+    let server = common::server();
+    server.ensure_corpus_roles();
+    let bin = Bin::new();
+    let jobs: usize = std::env::var("SCHEMAPLAN_FIXTURE_JOBS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2)
+        .max(1);
+    let t0 = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Outcome>> = Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(cases.len().max(1)) {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(case) = cases.get(i) else { break };
+                let mut out = run_case(case, &bin);
+                let is_known = known.contains_key(&case.name);
+                // Snapshots are reviewed output: only a case that passes records one.
+                if out.problems.is_empty() && !is_known {
+                    out.problems = check_snapshots(&out.rendered);
+                }
+                let mark = match (out.problems.is_empty(), is_known) {
+                    (true, false) => "ok",
+                    (true, true) => "FIXED",
+                    (false, true) => "known",
+                    (false, false) => "FAIL",
+                };
+                say(&format!(
+                    "fixture {mark:<5} {} ({:.1}s)",
+                    case.name, out.seconds
+                ));
+                results.lock().unwrap().push(out);
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by(|a, b| a.case.name.cmp(&b.case.name));
+
+    let mut passed = 0;
+    let mut known_failed = Vec::new();
+    let mut regressions = Vec::new();
+    let mut fixed = Vec::new();
+    for r in &results {
+        match (r.problems.is_empty(), known.get(&r.case.name)) {
+            (true, None) => passed += 1,
+            (true, Some(_)) => fixed.push(r),
+            (false, Some(_)) => known_failed.push(r),
+            (false, None) => regressions.push(r),
+        }
+    }
+    let detail = |r: &Outcome| -> String {
+        let mut s = format!("\n=== {} ({})\n", r.case.name, r.case.dir.display());
+        for p in &r.problems {
+            for (i, l) in p.lines().enumerate() {
+                s.push_str(if i == 0 { "  - " } else { "    " });
+                s.push_str(l);
+                s.push('\n');
+            }
+        }
+        s
+    };
+    let mut report = String::new();
+    if !known_failed.is_empty() {
+        report.push_str("\n--- known failures (fixtures/known-failures.txt) ---");
+        for r in &known_failed {
+            report.push_str(&detail(r));
+        }
+    }
+    if !regressions.is_empty() {
+        report.push_str("\n--- FAILING fixtures not in fixtures/known-failures.txt ---");
+        for r in &regressions {
+            report.push_str(&detail(r));
+        }
+    }
+    if !fixed.is_empty() {
+        report.push_str(
+            "\n--- listed in fixtures/known-failures.txt but PASS now: remove them from the list ---\n",
+        );
+        for r in &fixed {
+            report.push_str(&format!("  {}\n", r.case.name));
+        }
+    }
+    say(&report);
+    say(&format!(
+        "fixtures: {} cases, {passed} passed, {} known failures, {} unexpected failures, {} fixed but still listed ({:.0}s)",
+        results.len(),
+        known_failed.len(),
+        regressions.len(),
+        fixed.len(),
+        t0.elapsed().as_secs_f64()
+    ));
+    let names = |v: &[&Outcome]| -> Vec<String> { v.iter().map(|r| r.case.name.clone()).collect() };
+    assert!(
+        regressions.is_empty() && fixed.is_empty(),
+        "fixture suite: failing (not listed): {:?}; passing but listed in fixtures/known-failures.txt: {:?}",
+        names(&regressions),
+        names(&fixed)
+    );
+}
+
+/// Every case name, ignoring `SCHEMAPLAN_FIXTURE` (to validate the known-failures list).
+fn cases_unfiltered_names() -> BTreeSet<String> {
+    let root = crate_root().join("fixtures");
+    let mut out = BTreeSet::new();
+    for cat in read_dir_sorted(&root) {
+        let cat_name = file_name(&cat);
+        if !cat.is_dir() || NOT_CASES.contains(&cat_name.as_str()) {
+            continue;
+        }
+        for dir in read_dir_sorted(&cat) {
+            if dir.join("after.sql").is_file() {
+                out.insert(format!("{cat_name}/{}", file_name(&dir)));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn redact_replaces_run_specific_header_lines() {
+    let text = "-- schemaplan plan\n-- version: 0.1.0\n-- id: 2026_x\n-- direction: forward\n-- from: abc\n-- to: def\nSELECT 1;\n";
+    assert_eq!(
+        redact(text),
+        "-- schemaplan plan\n-- version: 0.1.0\n-- id: [id]\n-- direction: forward\n-- from: [fingerprint]\n-- to: [fingerprint]\nSELECT 1;\n"
+    );
+}
