@@ -90,7 +90,8 @@ INSERT INTO app.customers VALUES (1, 'data is not schema');
 fn statement_order_does_not_change_the_fingerprint() {
     let a = read(ORDER_A);
     let b = read(ORDER_B);
-    assert_eq!(a, b);
+    // Storage options stay in the order written (what pg_dump prints); they compare as a set.
+    assert_eq!(a.canonical(), b.canonical());
     assert_eq!(catalog::fingerprint(&a), catalog::fingerprint(&b));
     assert_eq!(catalog::fingerprint(&a).len(), 64);
 }
