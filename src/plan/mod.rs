@@ -62,6 +62,18 @@ impl Ctx<'_> {
         }
     }
 
+    /// What an object altered in place depended on before and no longer does (a replaced
+    /// function's old callees, a column's dropped default sequence): steps removing those wait
+    /// for the alter.
+    pub fn released(&self, id: &ObjectId) -> Vec<ObjectId> {
+        let now: Vec<&ObjectId> = self.desired.dependencies_of(id).collect();
+        self.current
+            .dependencies_of(id)
+            .filter(|d| !now.contains(d))
+            .cloned()
+            .collect()
+    }
+
     /// Marks a step as long-running (scans or builds): long statement timeout.
     pub fn long(&self, mut s: Step) -> Step {
         s.statement_timeout = Some(StatementTimeout(self.opts.long_statement_timeout));

@@ -209,7 +209,7 @@ pub fn alter(
         );
         let mut n = Node::new(step, id.clone());
         n.alters.push(id.clone());
-        n.releases = released(ctx, &id);
+        n.releases = ctx.released(&id);
         if kinds.contains(&DropIdentity) {
             n.frees.push(identity_seq.clone());
         }
@@ -252,7 +252,7 @@ pub fn alter(
         n.alters.push(id.clone());
         n.alters.extend(inherited_copies(ctx.current, t, &to.name));
         if first.is_empty() {
-            n.releases = released(ctx, &id);
+            n.releases = ctx.released(&id);
         }
         if kinds.contains(&AddIdentity) {
             n.claims.push(identity_seq.clone());
@@ -384,16 +384,6 @@ fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
         })
     };
     user_type(&from.type_name, ctx.current) || user_type(&to.type_name, ctx.desired)
-}
-
-/// What the column depended on before and no longer does (a dropped default's sequence ...).
-fn released(ctx: &Ctx, id: &ObjectId) -> Vec<ObjectId> {
-    let now: Vec<&ObjectId> = ctx.desired.dependencies_of(id).collect();
-    ctx.current
-        .dependencies_of(id)
-        .filter(|d| !now.contains(d))
-        .cloned()
-        .collect()
 }
 
 /// `SET NOT NULL` without a long ACCESS EXCLUSIVE scan: add `CHECK (c IS NOT NULL) NOT VALID`

@@ -57,13 +57,7 @@ pub fn replace(ctx: &Ctx, from: &Function, to: &Function) -> Chain {
     );
     let mut n = Node::new(step, id(to));
     n.produces.push(id(to));
-    let now: Vec<&ObjectId> = ctx.desired.dependencies_of(&id(to)).collect();
-    n.releases = ctx
-        .current
-        .dependencies_of(&id(from))
-        .filter(|d| !now.contains(d))
-        .cloned()
-        .collect();
+    n.releases = ctx.released(&id(from));
     vec![n]
 }
 

@@ -102,13 +102,7 @@ pub fn replace(ctx: &Ctx, from: &View, to: &View) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.produces.push(id.clone());
     n.produces.extend(column_ids(to));
-    let now: Vec<&ObjectId> = ctx.desired.dependencies_of(&id).collect();
-    n.releases = ctx
-        .current
-        .dependencies_of(&id)
-        .filter(|d| !now.contains(d))
-        .cloned()
-        .collect();
+    n.releases = ctx.released(&id);
     vec![n]
 }
 
