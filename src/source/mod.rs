@@ -141,8 +141,7 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
     })
 }
 
-fn dependency_order(mut loaded: Vec<Loaded>) -> Vec<Statement> {
-    refs::link_partition_indexes(loaded.iter_mut().map(|l| &mut l.order));
+fn dependency_order(loaded: Vec<Loaded>) -> Vec<Statement> {
     let items: Vec<order::Item> = loaded.iter().map(order_item).collect();
     let sequence = order::order(&items);
     let mut slots: Vec<Option<Statement>> = loaded.into_iter().map(|l| Some(l.statement)).collect();

@@ -10,7 +10,6 @@
 
 use pg_query::protobuf::{self, AlterTableType, ConstrType, GrantTargetType, ObjectType};
 use pg_query::NodeEnum;
-use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
@@ -352,47 +351,6 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
             _ => {}
         }
     }
-}
-
-/// An index on a partitioned table adopts matching indexes already on its partitions, and
-/// creates the missing ones: so indexes on a partition (at any depth) come before indexes on its
-/// ancestors. Partitions can be declared in other files, hence this pass over all statements.
-pub(crate) fn link_partition_indexes<'a>(all: impl Iterator<Item = &'a mut OrderFacts>) {
-    let mut all: Vec<&mut OrderFacts> = all.collect();
-    let mut parents: HashMap<String, Vec<String>> = HashMap::new();
-    for (child, parent) in all.iter().flat_map(|o| &o.partitions) {
-        parents
-            .entry(child.clone())
-            .or_default()
-            .push(parent.clone());
-    }
-    for order in all.iter_mut() {
-        for table in order.index_on.clone() {
-            for ancestor in ancestors(&parents, &table) {
-                order.provides.push(partition_indexes_of(&ancestor));
-            }
-            order.needs.push(partition_indexes_of(&table));
-        }
-    }
-}
-
-fn partition_indexes_of(table: &str) -> String {
-    format!("{table}#partition-indexes")
-}
-
-/// Every ancestor of a partition (parents, their parents, ...), each once.
-fn ancestors(parents: &HashMap<String, Vec<String>>, table: &str) -> Vec<String> {
-    let mut found: Vec<String> = Vec::new();
-    let mut todo = vec![table.to_string()];
-    while let Some(t) = todo.pop() {
-        for p in parents.get(&t).into_iter().flatten() {
-            if !found.contains(p) && p != table {
-                found.push(p.clone());
-                todo.push(p.clone());
-            }
-        }
-    }
-    found
 }
 
 /// Generic walk over the serialized parse tree, recognising nodes by their fields.

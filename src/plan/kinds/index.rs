@@ -57,6 +57,25 @@ pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
             .filter(|c| c.parent_index.as_ref() == Some(&i.name))
             .map(|c| ObjectId::Index(c.name.clone())),
     );
+    // A partition's own index (not attached to a partitioned index) waits for the partitioned
+    // indexes of its parent: created first with the same definition, it would be adopted by
+    // them instead of staying a separate index.
+    if i.parent_index.is_none() {
+        let parent = ctx
+            .desired
+            .tables
+            .get(&i.table)
+            .and_then(|t| t.partition_of.as_ref());
+        if let Some((p, _)) = parent {
+            n.needs.extend(
+                ctx.desired
+                    .indexes
+                    .values()
+                    .filter(|pi| pi.table == *p && pi.on_partitioned_table)
+                    .map(|pi| ObjectId::Index(pi.name.clone())),
+            );
+        }
+    }
     vec![n]
 }
 
