@@ -766,3 +766,99 @@ fn redact_replaces_run_specific_header_lines() {
         "-- schemaplan plan\n-- version: 0.1.0\n-- id: [id]\n-- direction: forward\n-- from: [fingerprint]\n-- to: [fingerprint]\nSELECT 1;\n"
     );
 }
+
+/// The bundled example (`schema/` and its committed plan `plans/*_initial/`) stays current:
+/// planning `schema/` from an empty database gives the committed `plan.sql` and `inverse.sql`
+/// (ignoring the id and fingerprint lines), and the committed plan applies to an empty database,
+/// after which `drift` is in sync and `status` lists it as applied.
+///
+/// When the planner's output changes on purpose, regenerate the example:
+/// `rm -r plans/*_initial && cargo run -- plan --schema schema --name initial`
+/// (and update the plan id quoted in README.md).
+#[test]
+fn example_schema_plan_is_current_and_applies() {
+    let root = crate_root();
+    let committed: Vec<PathBuf> = read_dir_sorted(&root.join("plans"))
+        .into_iter()
+        .filter(|p| file_name(p).ends_with("_initial"))
+        .collect();
+    assert_eq!(
+        committed.len(),
+        1,
+        "expected exactly one plans/*_initial directory, found {committed:?}"
+    );
+    let committed = &committed[0];
+    let server = common::server();
+    let bin = Bin::new();
+    let tmp = tempfile::tempdir().unwrap();
+    let fresh = tmp.path().join("p");
+    let dev = server.admin_url();
+    let o = bin.run(
+        tmp.path(),
+        &[
+            "plan",
+            "--schema",
+            root.join("schema").to_str().unwrap(),
+            "--out",
+            fresh.to_str().unwrap(),
+            "--dev-url",
+            &dev,
+        ],
+    );
+    assert!(o.status.success(), "plan schema/: {}", output_text(&o));
+    let regenerate = "regenerate it: rm -r plans/*_initial && cargo run -- plan --schema schema \
+                      --name initial (and update the plan id in README.md)";
+    for file in ["plan.sql", "inverse.sql"] {
+        let want = std::fs::read_to_string(committed.join(file)).unwrap();
+        let got = std::fs::read_to_string(fresh.join(file)).unwrap();
+        let strip = |s: &str| {
+            redact(s)
+                .lines()
+                .filter(|l| !l.starts_with("-- from: ") && !l.starts_with("-- to: "))
+                .collect::<Vec<_>>()
+                .join("\n")
+        };
+        assert_eq!(
+            strip(&got),
+            strip(&want),
+            "{}/{file} is not what schemaplan plans for schema/ today; {regenerate}",
+            committed.display()
+        );
+    }
+    let (db, url) = server.fresh_db("example_schema");
+    let o = bin.run(
+        tmp.path(),
+        &["apply", "--db", &url, committed.to_str().unwrap()],
+    );
+    assert!(
+        o.status.success(),
+        "the committed example plan does not apply to an empty database ({regenerate}):\n{}",
+        output_text(&o)
+    );
+    let o = bin.run(
+        tmp.path(),
+        &[
+            "drift",
+            "--db",
+            &url,
+            "--schema",
+            root.join("schema").to_str().unwrap(),
+            "--dev-url",
+            &dev,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "drift: {}", output_text(&o));
+    let o = bin.run(
+        tmp.path(),
+        &[
+            "status",
+            "--db",
+            &url,
+            "--plans",
+            root.join("plans").to_str().unwrap(),
+        ],
+    );
+    let t = output_text(&o);
+    assert!(o.status.success() && t.contains("applied"), "status: {t}");
+    server.drop_db(&db);
+}
