@@ -36,7 +36,12 @@ pub struct Cli {
 pub struct ShadowArgs {
     /// Server where schemaplan may create and drop scratch databases for the desired schema
     /// (default: a private throw-away cluster started from the local PostgreSQL binaries).
-    #[arg(long, env = "SCHEMAPLAN_DEV_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SCHEMAPLAN_DEV_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub dev_url: Option<String>,
     /// Directory with the PostgreSQL server binaries for the embedded shadow cluster.
     #[arg(long, env = "SCHEMAPLAN_PG_BINDIR", value_name = "DIR")]
