@@ -6,8 +6,8 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Output;
 
 fn crate_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -20,17 +20,7 @@ fn errors_fixture(case: &str) -> PathBuf {
         .join("schema")
 }
 
-/// Runs the binary in `cwd` with no connection settings inherited from the environment.
-fn run(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run schemaplan")
-}
+use common::schemaplan as run;
 
 fn text(o: &Output) -> String {
     format!(

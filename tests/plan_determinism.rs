@@ -4,19 +4,8 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn run(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(args)
-        .current_dir(cwd)
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run schemaplan")
-}
+use common::schemaplan as run;
+use std::process::Output;
 
 fn ok(o: &Output) -> String {
     let text = format!(

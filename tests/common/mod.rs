@@ -180,3 +180,16 @@ impl TestServer {
         });
     }
 }
+
+/// Runs the `schemaplan` binary built for these tests in `cwd`, with no connection settings
+/// inherited from the environment and no standard input.
+pub fn schemaplan(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args(args)
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCHEMAPLAN_DEV_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run schemaplan")
+}
