@@ -6,31 +6,7 @@ use schemaplan::model::*;
 
 mod common;
 
-/// A database created for one test on the shared test server, dropped afterwards.
-struct ScratchDb {
-    name: String,
-    client: postgres::Client,
-}
-
-impl ScratchDb {
-    /// A fresh database loaded with `sql`.
-    fn with(tag: &str, sql: &str) -> ScratchDb {
-        let server = common::server();
-        server.ensure_roles(&["reader", "app_user"]);
-        let (name, _url) = server.fresh_db(&format!("catalog_{tag}"));
-        let mut client = server.connect(&name);
-        client
-            .batch_execute(sql)
-            .unwrap_or_else(|e| panic!("loading fixture into {name}: {e:?}"));
-        ScratchDb { name, client }
-    }
-}
-
-impl Drop for ScratchDb {
-    fn drop(&mut self) {
-        common::server().drop_db(&self.name);
-    }
-}
+use common::LoadedDb as ScratchDb;
 
 fn read(sql: &str) -> Schema {
     let mut db = ScratchDb::with("fp", sql);

@@ -84,6 +84,13 @@ impl Differ<'_> {
         }
     }
 
+    /// Whether the table (or view) exists before the plan and keeps its rows: not created,
+    /// dropped or replaced. What lives on it (indexes, triggers, policies) survives with it.
+    pub fn relation_kept(&self, q: &QName) -> bool {
+        let id = self.relation_id(q);
+        self.current.contains(&id) && self.desired.contains(&id) && !self.is_replaced(&id)
+    }
+
     pub fn is_replaced(&self, id: &ObjectId) -> bool {
         self.replaced.contains(id)
     }

@@ -367,27 +367,20 @@ fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
     d.created(ObjectId::Constraint(t.clone(), con.name.clone()));
 }
 
-/// Whether the table (or materialized view) an index is on exists before the plan and keeps
-/// its rows: not created, dropped or replaced.
-fn table_kept(d: &Differ, t: &QName) -> bool {
-    let id = d.relation_id(t);
-    d.current.contains(&id) && d.desired.contains(&id) && !d.is_replaced(&id)
-}
-
 /// Indexes. An index attached to a partitioned index (`parent_index`) is created explicitly,
 /// before its parent, under its own name; creating the parent then attaches it. It is never
 /// dropped on its own: PostgreSQL refuses, and dropping the parent (or the table) takes it.
 pub(super) fn diff_indexes(d: &mut Differ) {
     for (name, want) in &d.desired.indexes {
         let id = ObjectId::Index(name.clone());
-        let existing_table = table_kept(d, &want.table);
+        let existing_table = d.relation_kept(&want.table);
         match d.current.indexes.get(name) {
             // A changed index on a table with rows: the new one is built first, under a
             // temporary name, so queries keep an index throughout.
             Some(have)
                 if d.is_replaced(&id)
                     && existing_table
-                    && table_kept(d, &have.table)
+                    && d.relation_kept(&have.table)
                     && have.parent_index.is_none()
                     && want.parent_index.is_none()
                     && !have.on_partitioned_table
@@ -401,9 +394,9 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                 d.created(id);
             }
             Some(have)
-                if d.is_replaced(&id) || !table_kept(d, &have.table) || parent_goes(d, have) =>
+                if d.is_replaced(&id) || !d.relation_kept(&have.table) || parent_goes(d, have) =>
             {
-                if table_kept(d, &have.table) && have.parent_index.is_none() {
+                if d.relation_kept(&have.table) && have.parent_index.is_none() {
                     d.push(Change::DropIndex {
                         index: have.clone(),
                         existing_table,
@@ -431,7 +424,7 @@ pub(super) fn diff_indexes(d: &mut Differ) {
         }
     }
     for (name, have) in &d.current.indexes {
-        let table_gone = !table_kept(d, &have.table);
+        let table_gone = !d.relation_kept(&have.table);
         if !d.desired.indexes.contains_key(name) && have.parent_index.is_none() && !table_gone {
             d.push(Change::DropIndex {
                 index: have.clone(),
@@ -451,6 +444,6 @@ fn index_kept(d: &Differ, q: &QName) -> bool {
 fn parent_goes(d: &Differ, have: &Index) -> bool {
     have.parent_index.as_ref().is_some_and(|p| {
         let pid = ObjectId::Index(p.clone());
-        d.is_replaced(&pid) || !d.desired.contains(&pid) || !table_kept(d, &have.table)
+        d.is_replaced(&pid) || !d.desired.contains(&pid) || !d.relation_kept(&have.table)
     })
 }

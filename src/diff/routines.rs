@@ -110,12 +110,6 @@ pub(super) fn diff_functions(d: &mut Differ) {
     }
 }
 
-/// Whether the table of a trigger or policy is dropped (taking them along).
-fn table_dropped(d: &Differ, t: &QName) -> bool {
-    let id = d.relation_id(t);
-    !d.desired.contains(&id) || d.is_replaced(&id)
-}
-
 pub(super) fn diff_triggers(d: &mut Differ) {
     for (key, want) in &d.desired.triggers {
         let id = ObjectId::Trigger(key.0.clone(), key.1.clone());
@@ -123,7 +117,7 @@ pub(super) fn diff_triggers(d: &mut Differ) {
             .current
             .triggers
             .get(key)
-            .filter(|_| !table_dropped(d, &key.0));
+            .filter(|_| d.relation_kept(&key.0));
         match have {
             None => {
                 d.push(Change::CreateTrigger(want.clone()));
@@ -151,7 +145,7 @@ pub(super) fn diff_triggers(d: &mut Differ) {
         }
     }
     for (key, have) in &d.current.triggers {
-        if !d.desired.triggers.contains_key(key) && !table_dropped(d, &key.0) {
+        if !d.desired.triggers.contains_key(key) && d.relation_kept(&key.0) {
             d.push(Change::DropTrigger(have.clone()));
         }
     }
@@ -164,7 +158,7 @@ pub(super) fn diff_policies(d: &mut Differ) {
             .current
             .policies
             .get(key)
-            .filter(|_| !table_dropped(d, &key.0));
+            .filter(|_| d.relation_kept(&key.0));
         match have {
             None => {
                 d.push(Change::CreatePolicy(want.clone()));
@@ -183,7 +177,7 @@ pub(super) fn diff_policies(d: &mut Differ) {
         }
     }
     for (key, have) in &d.current.policies {
-        if !d.desired.policies.contains_key(key) && !table_dropped(d, &key.0) {
+        if !d.desired.policies.contains_key(key) && d.relation_kept(&key.0) {
             d.push(Change::DropPolicy(have.clone()));
         }
     }

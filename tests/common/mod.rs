@@ -193,3 +193,30 @@ pub fn schemaplan(cwd: &std::path::Path, args: &[&str]) -> std::process::Output 
         .output()
         .expect("run schemaplan")
 }
+
+/// A database created for one test on the shared test server, loaded with SQL, dropped when
+/// the value goes out of scope.
+pub struct LoadedDb {
+    pub name: String,
+    pub client: postgres::Client,
+}
+
+impl LoadedDb {
+    /// A fresh database loaded with `sql` (roles `reader` and `app_user` exist).
+    pub fn with(tag: &str, sql: &str) -> LoadedDb {
+        let server = server();
+        server.ensure_roles(&["reader", "app_user"]);
+        let (name, _url) = server.fresh_db(&format!("catalog_{tag}"));
+        let mut client = server.connect(&name);
+        client
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("loading fixture into {name}: {e:?}"));
+        LoadedDb { name, client }
+    }
+}
+
+impl Drop for LoadedDb {
+    fn drop(&mut self) {
+        server().drop_db(&self.name);
+    }
+}
