@@ -676,3 +676,50 @@ fn depends_maps_pg_depend_onto_object_ids() {
         }
     }
 }
+
+/// Plan-time size facts: the heap's bytes per table, partitioned tables as the sum of their
+/// partitions, materialized views; 0 for an empty table. They are not schema: rows change
+/// them but not the fingerprint.
+#[test]
+fn table_sizes_are_read_and_are_not_schema() {
+    let mut db = ScratchDb::with(
+        "sizes",
+        "CREATE TABLE empty (x int);
+         CREATE TABLE filled (x int);
+         INSERT INTO filled SELECT generate_series(1, 1000);
+         CREATE TABLE parted (x int) PARTITION BY RANGE (x);
+         CREATE TABLE parted_1 PARTITION OF parted FOR VALUES FROM (0) TO (100);
+         CREATE TABLE parted_2 PARTITION OF parted FOR VALUES FROM (100) TO (10000);
+         INSERT INTO parted SELECT generate_series(1, 5000);
+         CREATE MATERIALIZED VIEW mv AS SELECT x FROM filled;
+         CREATE MATERIALIZED VIEW mv_empty AS SELECT x FROM filled WITH NO DATA;
+         CREATE VIEW v AS SELECT x FROM filled;",
+    );
+    let before = read(&mut db);
+    let size = |s: &Schema, n: &str| s.sizes.get(&q("public", n)).copied();
+    let bytes = |sql: &str, db: &mut ScratchDb| -> u64 {
+        db.client.query_one(sql, &[]).unwrap().get::<_, i64>(0) as u64
+    };
+    assert_eq!(size(&before, "empty"), Some(0));
+    assert_eq!(
+        size(&before, "filled"),
+        Some(bytes("SELECT pg_relation_size('filled')", &mut db))
+    );
+    assert!(size(&before, "filled").unwrap() > 0);
+    let p1 = bytes("SELECT pg_relation_size('parted_1')", &mut db);
+    let p2 = bytes("SELECT pg_relation_size('parted_2')", &mut db);
+    assert!(p1 > 0 && p2 > 0);
+    assert_eq!(size(&before, "parted_1"), Some(p1));
+    assert_eq!(size(&before, "parted"), Some(p1 + p2));
+    assert!(size(&before, "mv").unwrap() > 0);
+    assert_eq!(size(&before, "mv_empty"), Some(0));
+    assert_eq!(size(&before, "v"), None, "a plain view has no heap");
+
+    db.client
+        .batch_execute("INSERT INTO empty SELECT generate_series(1, 1000)")
+        .unwrap();
+    let after = read(&mut db);
+    assert!(size(&after, "empty").unwrap() > 0);
+    assert_eq!(catalog::fingerprint(&before), catalog::fingerprint(&after));
+    assert_eq!(before.canonical(), after.canonical());
+}

@@ -405,6 +405,10 @@ impl<'t, 'c> Reader<'t, 'c> {
             self.resolver
                 .add_exact(PG_CLASS, oid, ObjectId::Table(name.clone()));
             self.tables.insert(oid, name.clone());
+            // NULL when the table was dropped meanwhile: size unknown
+            if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
+                self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
+            }
             self.schema.tables.insert(
                 name.clone(),
                 Table {
@@ -442,6 +446,9 @@ impl<'t, 'c> Reader<'t, 'c> {
                     .add_alias(PG_REWRITE, rule, ObjectId::View(name.clone()));
             }
             self.views.insert(oid, name.clone());
+            if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
+                self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
+            }
             // a set in the order written; compared as a set (see tables above)
             let options: Vec<String> = r.get("options")?;
             self.schema.views.insert(

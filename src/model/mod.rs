@@ -43,6 +43,14 @@ pub struct Schema {
     /// Objects that exist in the database but that schemaplan does not model. Never silently
     /// skipped: `plan` and `drift` report them.
     pub unmodeled: BTreeSet<Unmodeled>,
+    /// Plan-time facts, not schema: the heap size in bytes (`pg_relation_size`, main fork) of
+    /// each table, partition and materialized view of a live database when it was read; a
+    /// partitioned table counts the sum of its leaf partitions. 0 means empty (a heap with a
+    /// row, committed or not, has at least one page). Only the live database's reading keeps
+    /// them (`workflow::desired` clears the shadow's); left out of [`Schema::canonical`], so of
+    /// the fingerprint, and never compared by diff. The planner reads them through
+    /// `plan::Ctx::table_size`.
+    pub sizes: BTreeMap<QName, u64>,
 }
 
 /// Storage options (`WITH (...)`) compare as a set: PostgreSQL keeps them in the order written.
@@ -91,10 +99,11 @@ impl Schema {
 
     /// The schema with what is not part of its identity normalized away: column order (a plan
     /// can only append columns, and no query that names its columns can tell), extension
-    /// versions and dependency edges. Fingerprints are taken of this form.
+    /// versions, dependency edges and table sizes. Fingerprints are taken of this form.
     pub fn canonical(&self) -> Schema {
         let mut s = self.clone();
         s.depends.clear();
+        s.sizes.clear();
         for t in s.tables.values_mut() {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
             t.options.sort();

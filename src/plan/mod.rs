@@ -3,14 +3,17 @@
 
 mod graph;
 mod kinds;
+pub mod size;
 pub mod step;
 
+pub use size::TableSize;
 pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step};
 
 use crate::diff::Change;
 use crate::model::{ObjectId, QName, Schema};
 use crate::render::quote;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Knobs for step safety settings.
@@ -22,6 +25,9 @@ pub struct PlanOptions {
     pub statement_timeout: Duration,
     /// `statement_timeout` of steps that scan or build (index builds, validation, rewrites).
     pub long_statement_timeout: Duration,
+    /// `--small-table`: heap bytes up to which an existing table with rows gets the plain
+    /// forms (0: only empty tables do). See [`size::DEFAULT_SMALL_TABLE`].
+    pub small_table: u64,
     /// CHECK constraints to add with the user's own text instead of PostgreSQL's printout
     /// (`(table, name) -> "CHECK (...)"`), see `workflow::original`.
     pub check_texts: std::collections::BTreeMap<(QName, String), String>,
@@ -33,19 +39,42 @@ impl Default for PlanOptions {
             lock_timeout: Duration::from_secs(1),
             statement_timeout: Duration::from_secs(60),
             long_statement_timeout: Duration::from_secs(4 * 3600),
+            small_table: size::DEFAULT_SMALL_TABLE,
             check_texts: Default::default(),
         }
     }
 }
 
-/// What generators see: options and both schemas.
+/// What generators see: options, both schemas and which tables the plan creates.
 pub(crate) struct Ctx<'a> {
     pub opts: &'a PlanOptions,
     pub current: &'a Schema,
     pub desired: &'a Schema,
+    /// Tables and materialized views the plan creates or re-creates (empty when its later
+    /// steps run).
+    #[allow(dead_code)] // read by `table_size`, used by the generators in the next commit
+    pub created: BTreeSet<QName>,
 }
 
+#[allow(dead_code)] // used by the generators in the next commit
 impl Ctx<'_> {
+    /// How big the table (or materialized view) `q` is for the steps of this plan: created by
+    /// the plan, or its size when the live database was read, against `--small-table`.
+    /// Generators choose the plain form when [`TableSize::is_small`] and say why with
+    /// [`Ctx::size_note`].
+    pub fn table_size(&self, q: &QName) -> TableSize {
+        if self.created.contains(q) {
+            return TableSize::CreatedInPlan;
+        }
+        TableSize::of(self.current.sizes.get(q).copied(), self.opts.small_table)
+    }
+
+    /// The plan note for a step judged safe by the size of `q` (`None` when `q` is new, large
+    /// or of unknown size).
+    pub fn size_note(&self, q: &QName) -> Option<String> {
+        self.table_size(q).note(q, self.opts.small_table)
+    }
+
     /// A transactional expand-phase step with the lock and the default timeouts.
     pub fn step(&self, summary: String, sql: String, lock: LockLevel, on: Option<&QName>) -> Step {
         Step {
@@ -119,10 +148,19 @@ pub fn build_tagged(
     desired: &Schema,
     opts: &PlanOptions,
 ) -> Vec<(ObjectId, Step)> {
+    let created = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreateTable(t) => Some(t.name.clone()),
+            Change::CreateView(v) if v.materialized => Some(v.name.clone()),
+            _ => None,
+        })
+        .collect();
     let ctx = Ctx {
         opts,
         current,
         desired,
+        created,
     };
     let chains: Vec<graph::Chain> = changes
         .iter()

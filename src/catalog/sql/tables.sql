@@ -29,7 +29,14 @@ SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind AS k
        ARRAY(SELECT pc.relname::text FROM pg_inherits h JOIN pg_class pc ON pc.oid = h.inhparent
              WHERE h.inhrelid = c.oid AND NOT c.relispartition ORDER BY h.inhseqno) AS inh_names,
        -- relam is 0 for partitioned tables before 17; heap is the default
-       CASE WHEN am.amname <> 'heap' THEN am.amname::text END AS access_method
+       CASE WHEN am.amname <> 'heap' THEN am.amname::text END AS access_method,
+       -- plan-time fact, not schema (model::Schema::sizes): the heap's main fork in bytes, the
+       -- sum over the leaf partitions for a partitioned table (which has no storage itself).
+       -- pg_relation_size takes and at once releases an ACCESS SHARE lock on each relation.
+       CASE WHEN c.relkind = 'p' THEN
+         (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0)::int8
+          FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
+       ELSE pg_relation_size(c.oid) END AS heap_bytes
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class tt ON tt.oid = c.reltoastrelid

@@ -8,7 +8,9 @@ SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name,
        pg_get_viewdef(c.oid) AS definition,
        coalesce(c.reloptions, '{}') AS options,
        c.relispopulated AS populated,
-       r.oid AS rule_oid
+       r.oid AS rule_oid,
+       -- plan-time fact, not schema (see tables.sql): a materialized view's heap in bytes
+       CASE WHEN c.relkind = 'm' THEN pg_relation_size(c.oid) END AS heap_bytes
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_rewrite r ON r.ev_class = c.oid AND r.rulename = '_RETURN'
