@@ -2,8 +2,8 @@
 -- version: 0.1.0
 -- id: 20261121T114352Z_initial
 -- direction: inverse
--- from: fd2aa6b1b363dc231a2c544c2f63710d0379206e02f25936b768863e19f29434
--- to: c0e95d2a9ac288f89c63299bc3ca3d4b7d329e5e9be1e140ea010357c401bc34
+-- from: f707afab338fae5ba4892e5369a3b89c60aba6dc3aca1e21aa038fe53485e0fd
+-- to: 443a85df929be59c2c0b62c47b65e96d67578eada1f8303a72e354034634df92
 -- phases: expand
 -- hazards: data-loss, irreversible
 -- steps: 6
