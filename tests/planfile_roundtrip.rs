@@ -2,7 +2,7 @@
 //! that is hard to split (dollar quotes, semicolons in strings, comments, look-alike step lines).
 
 use schemaplan::plan::{
-    Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step,
+    Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step, TxMode,
 };
 use schemaplan::planfile::{self, PlanFileError};
 use schemaplan::render::{plan_sql, write_plan_dir};
@@ -13,7 +13,7 @@ fn step(summary: &str, sql: &str) -> Step {
         summary: summary.to_string(),
         sql: sql.to_string(),
         phase: Phase::Expand,
-        transactional: true,
+        transaction: TxMode::Transaction,
         lock: LockLevel::AccessExclusive,
         lock_target: Some("public.t".to_string()),
         lock_timeout: Some(LockTimeout(Duration::from_millis(500))),
@@ -51,7 +51,7 @@ fn tricky() -> Plan {
         "create index public.i",
         "CREATE INDEX CONCURRENTLY i ON public.t (a);",
     );
-    cic.transactional = false;
+    cic.transaction = TxMode::Alone;
     cic.lock = LockLevel::ShareUpdateExclusive;
     cic.hazards = vec![Hazard::IndexBuild, Hazard::NonTransactional];
     cic.lock_timeout = None;
@@ -60,6 +60,12 @@ fn tricky() -> Plan {
         "drop column public.t.old",
         "ALTER TABLE public.t DROP COLUMN old;",
     );
+    let mut backfill = step(
+        "backfill public.t.b",
+        "UPDATE public.t SET b = coalesce(a, 'x;y') WHERE b IS NULL;",
+    );
+    backfill.transaction = TxMode::Batched;
+    backfill.lock = LockLevel::RowExclusive;
     contract.phase = Phase::Contract;
     contract.hazards = vec![Hazard::DataLoss];
     contract.lock = LockLevel::None;
@@ -71,6 +77,7 @@ fn tricky() -> Plan {
         odd_target,
         newline,
         cic,
+        backfill,
         contract,
     ])
 }
@@ -176,7 +183,7 @@ fn truncated_file_is_refused() {
     let cut = &good[..good.find("-- step 6 |").unwrap()];
     let err = parse_err(cut);
     assert!(
-        err.contains("header says `steps: 7`") && err.contains("5 step(s)"),
+        err.contains("header says `steps: 8`") && err.contains("5 step(s)"),
         "{err}"
     );
 }
@@ -257,8 +264,16 @@ fn step_sql_is_checked_when_read() {
         parse_err(&commit)
     );
     let mut alone = step("vacuum", "VACUUM public.t;");
-    alone.transactional = false;
+    alone.transaction = TxMode::Alone;
     assert!(planfile::parse(&with(alone)).is_ok());
+    let mut batched = step("backfill", "UPDATE public.t SET a = 1;");
+    batched.transaction = TxMode::Batched;
+    let err = parse_err(&with(batched));
+    assert!(
+        err.contains("step 2: a `transaction: batched` step must be exactly one `UPDATE")
+            && err.contains("add a WHERE that excludes finished rows"),
+        "{err}"
+    );
     let broken = with(step("typo", "ALTER TABEL public.t ADD COLUMN b int;"));
     assert!(
         parse_err(&broken).contains(

@@ -7,7 +7,7 @@ use super::preflight::{self, Decision, RunPlan};
 use super::progress::{Progress, ProgressEvent};
 use super::run::{self, Runner, StepFailure};
 use super::{ApplyOptions, ApplyOutcome, ExecError, OutcomeKind};
-use crate::plan::{Direction, Plan};
+use crate::plan::{Direction, Plan, TxMode};
 use crate::planfile::{self, PlanFile};
 use crate::render::quote;
 use crate::{catalog, db};
@@ -57,7 +57,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             });
             Ok(outcome)
         }
-        Decision::Run(run) => execute(&mut session, opts, &file, &live, prior.attempted, run, out),
+        Decision::Run(run) => execute(&mut session, opts, &file, &live, prior, run, out),
     }
 }
 
@@ -92,7 +92,7 @@ fn execute(
     opts: &ApplyOptions,
     file: &PlanFile,
     live: &str,
-    attempted: Vec<usize>,
+    prior: book::Prior,
     run: RunPlan,
     out: &mut dyn Progress,
 ) -> Result<ApplyOutcome, ExecError> {
@@ -132,7 +132,7 @@ fn execute(
         count: 0,
     };
     let registration = opts.interrupt.register(session.cancel_token());
-    let result = run_units(session, opts, plan, run_id, attempted, &run, &mut retries);
+    let result = run_units(session, opts, plan, run_id, prior, &run, &mut retries);
     drop(registration);
     let retry_count = retries.count;
     match result {
@@ -216,7 +216,7 @@ fn run_units(
     opts: &ApplyOptions,
     plan: &Plan,
     run_id: i64,
-    attempted: Vec<usize>,
+    prior: book::Prior,
     run: &RunPlan,
     out: &mut dyn Progress,
 ) -> Result<(), Stop> {
@@ -226,7 +226,9 @@ fn run_units(
         run_id,
         retry: opts.retry,
         out,
-        attempted,
+        attempted: prior.attempted,
+        batches: prior.batches,
+        batch: opts.batch,
         interrupt: opts.interrupt.clone(),
     };
     for unit in planfile::units(&plan.steps, &run.to_run) {
@@ -425,20 +427,24 @@ fn dry_run_lines(plan: &Plan, run: &RunPlan) -> Vec<String> {
         ));
     }
     for unit in planfile::units(&plan.steps, &run.to_run) {
-        lines.push(if unit.transactional {
-            format!("would run step(s) {} in one transaction:", unit.range())
-        } else {
-            format!(
+        lines.push(match unit.mode {
+            TxMode::Transaction => {
+                format!("would run step(s) {} in one transaction:", unit.range())
+            }
+            TxMode::Alone => format!(
                 "would run step {} alone, outside a transaction:",
                 unit.range()
-            )
+            ),
+            TxMode::Batched => format!(
+                "would run step {} in batches, one transaction per batch:",
+                unit.range()
+            ),
         });
         for &k in &unit.steps {
             let step = &plan.steps[k - 1];
-            let set = if unit.transactional {
-                "SET LOCAL"
-            } else {
-                "SET"
+            let set = match unit.mode {
+                TxMode::Transaction | TxMode::Batched => "SET LOCAL",
+                TxMode::Alone => "SET",
             };
             lines.push(format!(
                 "  step {k}/{total} {} [lock {}{}; {}]",

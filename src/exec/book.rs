@@ -17,7 +17,6 @@
 
 use super::ExecError;
 use crate::plan::Direction;
-use crate::render::quote;
 use chrono::{DateTime, Utc};
 use postgres::{Client, GenericClient};
 use serde::{Deserialize, Serialize};
@@ -85,6 +84,33 @@ pub struct StepRecord {
     /// `running`, `succeeded`, `failed` or `interrupted`.
     pub outcome: String,
     pub error: Option<String>,
+    /// A batched step's progress: written with each batch, in the batch's transaction.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch: Option<BatchState>,
+}
+
+/// How far a batched step got: committed with each batch, so a resumed run starts after the last
+/// committed batch.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchState {
+    /// Where the next batch starts; `None` before the first batch.
+    pub cursor: Option<Cursor>,
+    /// Rows the batches updated so far (over every run of the step).
+    pub rows: u64,
+    /// Batches committed so far (over every run of the step).
+    pub batches: u64,
+}
+
+/// The position of a batched step's walk over its table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cursor {
+    /// Key walk: the last key done, one text value per key column (`column::text`).
+    Key(Vec<String>),
+    /// Block walk (no usable key): the next heap block to visit.
+    Block(u32),
+    /// The walk is over; a final pass updates pending rows it missed (the mop-up).
+    Swept,
 }
 
 impl RunRecord {
@@ -136,18 +162,10 @@ impl BookError {
     fn pg(self, client: &mut impl GenericClient) -> postgres::Error {
         match self {
             BookError::Db(e) => e,
-            BookError::Bad(problem) => {
-                let msg =
-                    format!("bookkeeping large object {BOOK_OID}: {problem}").replace('$', "");
-                let sql = format!(
-                    "DO $schemaplan$BEGIN RAISE EXCEPTION USING MESSAGE = {}; END$schemaplan$",
-                    quote::literal(&msg)
-                );
-                match client.batch_execute(&sql) {
-                    Err(e) => e,
-                    Ok(()) => unreachable!("RAISE EXCEPTION returned normally"),
-                }
-            }
+            BookError::Bad(problem) => super::run::raise(
+                client,
+                &format!("bookkeeping large object {BOOK_OID}: {problem}"),
+            ),
         }
     }
 }
@@ -366,6 +384,8 @@ pub struct Prior {
     pub done: Done,
     /// Steps some run started but did not finish (non-transactional steps leave these).
     pub attempted: Vec<usize>,
+    /// Where unfinished batched steps stopped (the latest run's state of each).
+    pub batches: BTreeMap<usize, BatchState>,
 }
 
 impl Book {
@@ -417,6 +437,9 @@ impl Book {
                     );
                 } else {
                     prior.attempted.push(s.step);
+                    if let Some(b) = &s.batch {
+                        prior.batches.insert(s.step, b.clone());
+                    }
                 }
             }
             prior.runs.push(run);
@@ -519,11 +542,31 @@ pub fn journal_done_in_tx(
             duration_secs: Some(elapsed.as_secs_f64()),
             outcome: "succeeded".into(),
             error: None,
+            batch: None,
         };
         match run.step_mut(step) {
             Some(s) => *s = record,
             None => run.insert_step(record),
         }
+        Ok(())
+    })
+    .map_err(|e| e.pg(tx))
+}
+
+/// A batched step's progress after a batch: written in the batch's transaction, so the cursor
+/// commits exactly when the batch's rows do. The step's entry exists (`journal_start`).
+pub fn journal_batch_in_tx(
+    tx: &mut impl GenericClient,
+    run_id: i64,
+    step: usize,
+    state: &BatchState,
+) -> Result<(), postgres::Error> {
+    update(tx, |book, _| {
+        let run = run_mut(book, run_id)?;
+        let record = run
+            .step_mut(step)
+            .ok_or_else(|| BookError::Bad(format!("step {step} of run {run_id} is not in it")))?;
+        record.batch = Some(state.clone());
         Ok(())
     })
     .map_err(|e| e.pg(tx))
@@ -559,6 +602,7 @@ pub fn journal_start(
                 duration_secs: None,
                 outcome: "running".into(),
                 error: None,
+                batch: None,
             }),
         }
         Ok(())
@@ -595,6 +639,7 @@ pub fn journal_end(
                 duration_secs: Some(0.0),
                 outcome: outcome.to_string(),
                 error: error.map(str::to_string),
+                batch: None,
             }),
         }
         Ok(())

@@ -3,11 +3,12 @@
 //! Owns the apply lock (one apply per database, [`lock`]), the bookkeeping (history and journal
 //! in one large object per database, invisible to `pg_dump --schema-only`; [`book`]), the checks
 //! before a run (fingerprints, hazards, resume; [`preflight`]), running steps with timeouts,
-//! grouping and retries ([`run`]), re-running interrupted concurrent index builds ([`cleanup`]),
+//! grouping and retries ([`run`]), batched backfills ([`backfill`]), re-running interrupted concurrent index builds ([`cleanup`]),
 //! progress display ([`progress`]) and the per-plan status report ([`status`]). How it works
 //! for users: `docs/executor.md`.
 
 mod apply;
+mod backfill;
 mod book;
 mod cleanup;
 mod interrupt;
@@ -18,6 +19,7 @@ mod run;
 mod status;
 
 pub use apply::apply;
+pub use backfill::BatchPolicy;
 pub use book::{BOOK_MAGIC, BOOK_OID};
 pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
@@ -127,6 +129,8 @@ pub struct ApplyOptions {
     /// How long to wait for another apply to finish.
     pub lock_wait: Duration,
     pub retry: RetryPolicy,
+    /// Batch sizes and pauses of batched steps (backfills).
+    pub batch: BatchPolicy,
     /// Stops the run cleanly when triggered (SIGINT triggers every running apply).
     pub interrupt: Interrupt,
 }
@@ -145,6 +149,7 @@ impl ApplyOptions {
             no_wait: false,
             lock_wait: Duration::from_secs(60),
             retry: RetryPolicy::default(),
+            batch: BatchPolicy::default(),
             interrupt: Interrupt::new(),
         }
     }

@@ -39,6 +39,17 @@ pub enum ProgressEvent {
         summary: String,
         elapsed: Duration,
     },
+    /// A batch of a batched step committed: `rows` updated so far (all runs) of about
+    /// `estimate`, `batch` batches so far; this one was `size` rows and took `took`.
+    Batch {
+        number: usize,
+        total: usize,
+        batch: u64,
+        rows: u64,
+        estimate: Option<u64>,
+        size: u64,
+        took: Duration,
+    },
     /// A transaction of several steps committed.
     Committed { steps: String, elapsed: Duration },
     /// A lock could not be had in time: the unit was rolled back and runs again after `delay`.
@@ -119,6 +130,19 @@ pub fn describe(e: &ProgressEvent) -> String {
             "step {number}/{total} {summary} done in {}",
             human_duration(*elapsed)
         ),
+        ProgressEvent::Batch {
+            number,
+            total,
+            batch,
+            rows,
+            estimate,
+            size,
+            took,
+        } => format!(
+            "step {number}/{total} batch {batch}: {rows}{} rows updated (batch of {size} in {})",
+            estimate.map_or(String::new(), |e| format!(" of ~{e}")),
+            human_duration(*took)
+        ),
         ProgressEvent::Committed { steps, elapsed } => format!(
             "steps {steps} committed (one transaction, {})",
             human_duration(*elapsed)
@@ -144,14 +168,22 @@ pub fn describe(e: &ProgressEvent) -> String {
     }
 }
 
-/// `2026-11-21T10:15:02Z step 3/7 create index ... done in 1.2s`, one line per event.
+/// `2026-11-21T10:15:02Z step 3/7 create index ... done in 1.2s`, one line per event; batches
+/// of a batched step at most one line per [`BATCH_LINE_EVERY`] (plus the first).
 pub struct LineProgress<W: Write> {
     out: W,
+    last_batch_line: Option<std::time::Instant>,
 }
+
+/// How often a CI log gets a line about a running backfill.
+pub const BATCH_LINE_EVERY: Duration = Duration::from_secs(5);
 
 impl<W: Write> LineProgress<W> {
     pub fn new(out: W) -> Self {
-        LineProgress { out }
+        LineProgress {
+            out,
+            last_batch_line: None,
+        }
     }
 
     pub fn into_inner(self) -> W {
@@ -163,6 +195,16 @@ impl<W: Write> Progress for LineProgress<W> {
     fn event(&mut self, e: ProgressEvent) {
         if matches!(e, ProgressEvent::StepStarted { .. }) {
             return; // the done/failed line says it; CI logs stay one line per step
+        }
+        if matches!(e, ProgressEvent::Batch { .. }) {
+            let now = std::time::Instant::now();
+            if self
+                .last_batch_line
+                .is_some_and(|t| now.duration_since(t) < BATCH_LINE_EVERY)
+            {
+                return;
+            }
+            self.last_batch_line = Some(now);
         }
         let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
         let _ = writeln!(self.out, "{now} {}", describe(&e));
@@ -211,6 +253,28 @@ impl BarProgress {
         self.step = Some(spinner);
     }
 
+    /// Turns the running step's spinner into a bar over the table's rows.
+    fn batch(&mut self, text: String, rows: u64, estimate: Option<u64>) {
+        let Some(bar) = &self.step else {
+            return;
+        };
+        if bar.length().is_none() {
+            let style = indicatif::ProgressStyle::with_template(
+                "  {msg} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar.set_length(estimate.unwrap_or(rows).max(rows));
+            bar.reset_eta();
+        }
+        if bar.length().is_some_and(|l| l < rows) {
+            bar.set_length(rows);
+        }
+        bar.set_message(text);
+        bar.set_position(rows);
+    }
+
     fn end_step(&mut self) {
         if let Some(s) = self.step.take() {
             s.finish_and_clear();
@@ -233,6 +297,16 @@ impl Progress for BarProgress {
             } => self.start_plan(plan_id, *to_run),
             ProgressEvent::StepStarted { .. } => {
                 self.start_step(describe(&e));
+                return;
+            }
+            ProgressEvent::Batch {
+                number,
+                total,
+                rows,
+                estimate,
+                ..
+            } => {
+                self.batch(format!("step {number}/{total}"), *rows, *estimate);
                 return;
             }
             ProgressEvent::StepDone { .. } | ProgressEvent::StepFailed { .. } => {

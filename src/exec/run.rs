@@ -17,15 +17,18 @@
 //!   session-level `SET` and `RESET` afterwards. Its statements are sent one by one, since
 //!   several statements in one simple query would form an implicit transaction.
 
+use super::backfill::BatchPolicy;
 use super::book;
+use super::book::BatchState;
 use super::cleanup;
 use super::progress::{Progress, ProgressEvent};
 use super::{Interrupt, RetryPolicy};
 use crate::plan::step::pg_duration;
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, Step, TxMode};
 use crate::planfile::Unit;
 use crate::render::quote;
-use postgres::Client;
+use postgres::{Client, GenericClient};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// The SQLSTATE of a server error.
@@ -34,7 +37,7 @@ pub fn sqlstate(e: &postgres::Error) -> Option<&str> {
 }
 
 /// Errors after which running the unit again can succeed.
-fn retryable(e: &postgres::Error) -> bool {
+pub(super) fn retryable(e: &postgres::Error) -> bool {
     matches!(sqlstate(e), Some("55P03") | Some("40P01"))
 }
 
@@ -54,6 +57,9 @@ pub struct Runner<'a> {
     pub out: &'a mut dyn Progress,
     /// Steps an earlier run started but did not finish (may have left partial state).
     pub attempted: Vec<usize>,
+    /// Where batched steps stand: from earlier runs at first, then after each batch.
+    pub batches: BTreeMap<usize, BatchState>,
+    pub batch: BatchPolicy,
     pub interrupt: Interrupt,
 }
 
@@ -68,12 +74,15 @@ impl Runner<'_> {
 
     /// Runs `unit`, retrying it on lock timeouts and deadlocks.
     pub fn run_unit(&mut self, unit: &Unit) -> Result<(), StepFailure> {
+        if unit.mode == TxMode::Batched {
+            // Retries are per batch, inside.
+            return self.run_batched(unit.first());
+        }
         let mut attempt = 1;
         loop {
-            let result = if unit.transactional {
-                self.try_transaction(unit)
-            } else {
-                self.try_alone(unit.first(), attempt)
+            let result = match unit.mode {
+                TxMode::Transaction => self.try_transaction(unit),
+                TxMode::Alone | TxMode::Batched => self.try_alone(unit.first(), attempt),
             };
             match result {
                 Ok(()) => return Ok(()),
@@ -102,7 +111,7 @@ impl Runner<'_> {
     }
 
     /// Waits `delay`, or less if the apply is interrupted meanwhile.
-    fn sleep(&self, delay: Duration) {
+    pub(super) fn sleep(&self, delay: Duration) {
         let until = Instant::now() + delay;
         while !self.interrupt.requested() {
             let left = until.saturating_duration_since(Instant::now());
@@ -220,6 +229,19 @@ impl Runner<'_> {
             self.client.batch_execute(statement)?;
         }
         Ok(())
+    }
+}
+
+/// A server error carrying `message` (raised with `RAISE EXCEPTION`, SQLSTATE P0001), for
+/// callers whose error type is `postgres::Error`; it also aborts the current transaction.
+pub(super) fn raise(client: &mut impl GenericClient, message: &str) -> postgres::Error {
+    let sql = format!(
+        "DO $schemaplan$BEGIN RAISE EXCEPTION USING MESSAGE = {}; END$schemaplan$",
+        quote::literal(&message.replace('$', ""))
+    );
+    match client.batch_execute(&sql) {
+        Err(e) => e,
+        Ok(()) => unreachable!("RAISE EXCEPTION returned normally"),
     }
 }
 

@@ -7,7 +7,7 @@ pub mod size;
 pub mod step;
 
 pub use size::TableSize;
-pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step};
+pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step, TxMode};
 
 use crate::diff::Change;
 use crate::model::{ObjectId, QName, Schema};
@@ -81,7 +81,7 @@ impl Ctx<'_> {
             summary,
             sql,
             phase: Phase::Expand,
-            transactional: true,
+            transaction: TxMode::Transaction,
             lock,
             lock_target: on.map(|q| q.to_string()),
             lock_timeout: (lock != LockLevel::None).then_some(LockTimeout(self.opts.lock_timeout)),
@@ -112,8 +112,14 @@ impl Ctx<'_> {
 
 impl Step {
     pub fn non_transactional(mut self) -> Step {
-        self.transactional = false;
+        self.transaction = TxMode::Alone;
         self.hazard(Hazard::NonTransactional)
+    }
+    /// A batched backfill (the SQL is one `UPDATE ... WHERE <pending>;`): runs in key-range
+    /// batches, each its own transaction, alongside traffic (ROW EXCLUSIVE).
+    pub fn batched(mut self) -> Step {
+        self.transaction = TxMode::Batched;
+        self
     }
     pub fn hazard(mut self, h: Hazard) -> Step {
         if !self.hazards.contains(&h) {

@@ -122,6 +122,33 @@ impl Phase {
     }
 }
 
+/// How the executor runs a step: the `transaction:` field of a step in `plan.sql`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxMode {
+    /// `yes`: inside a transaction, shared with adjacent `yes` steps of the same phase.
+    Transaction,
+    /// `no`: alone, in autocommit, statement by statement (`CONCURRENTLY`).
+    Alone,
+    /// `batched`: one `UPDATE <table> SET ... WHERE <pending>;` run in key-range batches, each
+    /// batch its own short transaction with the journal's cursor (see `docs/executor.md`).
+    Batched,
+}
+
+impl TxMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxMode::Transaction => "yes",
+            TxMode::Alone => "no",
+            TxMode::Batched => "batched",
+        }
+    }
+    pub fn parse(s: &str) -> Option<TxMode> {
+        [TxMode::Transaction, TxMode::Alone, TxMode::Batched]
+            .into_iter()
+            .find(|m| m.as_str() == s.trim())
+    }
+}
+
 /// Typed hazards with stable names (the names are the plan-file and `--allow-hazards` syntax).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Hazard {
@@ -182,8 +209,9 @@ pub struct Step {
     /// The SQL, one or more statements each ending in `;`.
     pub sql: String,
     pub phase: Phase,
-    /// Whether the step may run inside a transaction block (false for `CONCURRENTLY`).
-    pub transactional: bool,
+    /// How it runs: in a (shared) transaction, alone in autocommit (`CONCURRENTLY`), or as a
+    /// batched backfill.
+    pub transaction: TxMode,
     pub lock: LockLevel,
     /// The relation the lock is taken on, for the plan comment (`public.users`).
     pub lock_target: Option<String>,

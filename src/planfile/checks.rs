@@ -1,16 +1,20 @@
 //! What a step's SQL may contain, checked when the file is read (so a bad hand edit is caught at
 //! review or dry-run time, not after half the plan ran): it must parse (pg_query, the server's
 //! grammar); no step may contain transaction control (the executor owns transactions and the
-//! journal rides in them); and a `transaction: yes` step may not contain a statement PostgreSQL
-//! refuses inside a transaction block.
+//! journal rides in them); a `transaction: yes` step may not contain a statement PostgreSQL
+//! refuses inside a transaction block; and a `transaction: batched` step is exactly one
+//! `UPDATE ... WHERE <pending>` (`batched`).
 
-use crate::plan::Step;
+use crate::plan::{Step, TxMode};
 use pg_query::NodeEnum;
 
 /// `Err(message)` when the step's SQL breaks a rule.
 pub fn check_step(step: &Step, number: usize) -> Result<(), String> {
     let parsed = pg_query::parse(&step.sql)
         .map_err(|e| format!("step {number}: the SQL does not parse: {e}"))?;
+    if step.transaction == TxMode::Batched {
+        super::batched::parse(&step.sql).map_err(|m| format!("step {number}: {m}"))?;
+    }
     for raw in &parsed.protobuf.stmts {
         let Some(node) = raw.stmt.as_ref().and_then(|s| s.node.as_ref()) else {
             continue;
@@ -22,7 +26,9 @@ pub fn check_step(step: &Step, number: usize) -> Result<(), String> {
                  transaction `transaction: no`"
             ));
         }
-        if let (true, Some(what)) = (step.transactional, outside_transaction_only(node)) {
+        if let (TxMode::Transaction, Some(what)) =
+            (step.transaction, outside_transaction_only(node))
+        {
             return Err(format!(
                 "step {number} is `transaction: yes` but {what} cannot run inside a transaction \
                  block: make it a step of its own with `transaction: no`"

@@ -3,6 +3,7 @@
 //! SQL), the file checksum recorded by `apply`, and the rule that groups steps into execution
 //! units (which steps share a transaction). `render` writes what this module reads.
 
+pub mod batched;
 mod checks;
 mod parse;
 mod text;

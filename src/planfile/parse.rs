@@ -8,7 +8,9 @@
 use super::text::unescape_comment;
 use super::{compatible_version, PlanFileError};
 use crate::plan::step::{parse_pg_duration, ALL_HAZARDS};
-use crate::plan::{Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step};
+use crate::plan::{
+    Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step, TxMode,
+};
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
@@ -360,7 +362,7 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
                 ),
             )
         })?,
-        transactional: parse_yes_no(head.no, field("transaction"))?,
+        transaction: parse_tx_mode(head.no, field("transaction"))?,
         lock,
         lock_target,
         lock_timeout: parse_timeout(head.no, "lock_timeout", field("lock_timeout"))?
@@ -416,15 +418,13 @@ fn step_fields(head: &Line) -> Result<BTreeMap<String, String>> {
     Ok(fields.into_iter().collect())
 }
 
-fn parse_yes_no(line: usize, v: &str) -> Result<bool> {
-    match v.trim() {
-        "yes" => Ok(true),
-        "no" => Ok(false),
-        _ => Err(syntax(
+fn parse_tx_mode(line: usize, v: &str) -> Result<TxMode> {
+    TxMode::parse(v).ok_or_else(|| {
+        syntax(
             line,
-            format!("transaction must be `yes` or `no`, not `{v}`"),
-        )),
-    }
+            format!("transaction must be `yes`, `no` or `batched`, not `{v}`"),
+        )
+    })
 }
 
 fn parse_lock(line: usize, v: &str) -> Result<(LockLevel, Option<String>)> {

@@ -8,14 +8,15 @@
 //! EXCLUSIVE) followed by `VALIDATE` would scan the whole table under ACCESS EXCLUSIVE — exactly
 //! what splitting them was for.
 
-use crate::plan::{LockLevel, Phase, Step};
+use crate::plan::{LockLevel, Phase, Step, TxMode};
 
 /// Steps that run together: one transaction, or one non-transactional step.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Unit {
     /// 1-based step numbers, consecutive.
     pub steps: Vec<usize>,
-    pub transactional: bool,
+    /// How the unit runs: `Transaction` units may hold several steps, the others one.
+    pub mode: TxMode,
     pub phase: Phase,
 }
 
@@ -49,7 +50,7 @@ pub fn units(steps: &[Step], numbers: &[usize]) -> Vec<Unit> {
             Some(u) if joins(u, steps, step, n) => u.steps.push(n),
             _ => out.push(Unit {
                 steps: vec![n],
-                transactional: step.transactional,
+                mode: step.transaction,
                 phase: step.phase,
             }),
         }
@@ -58,8 +59,8 @@ pub fn units(steps: &[Step], numbers: &[usize]) -> Vec<Unit> {
 }
 
 fn joins(unit: &Unit, steps: &[Step], step: &Step, number: usize) -> bool {
-    unit.transactional
-        && step.transactional
+    unit.mode == TxMode::Transaction
+        && step.transaction == TxMode::Transaction
         && unit.phase == step.phase
         && unit.last() + 1 == number
         && !(runs_alongside_traffic(step) && blocks_traffic(unit, steps))
@@ -90,7 +91,11 @@ mod tests {
             summary: String::new(),
             sql: "SELECT 1;".into(),
             phase,
-            transactional,
+            transaction: if transactional {
+                TxMode::Transaction
+            } else {
+                TxMode::Alone
+            },
             lock,
             lock_target: None,
             lock_timeout: None,

@@ -26,7 +26,8 @@ struct StepJson<'a> {
     notes: &'a [String],
     sql: &'a str,
     phase: &'static str,
-    transactional: bool,
+    /// `yes`, `no` or `batched` (as in plan.sql).
+    transaction: &'static str,
     lock: &'static str,
     lock_target: Option<&'a str>,
     lock_timeout_ms: Option<u128>,
@@ -69,7 +70,7 @@ fn step_doc(number: usize, step: &Step) -> StepJson<'_> {
         notes: &step.notes,
         sql: &step.sql,
         phase: step.phase.as_str(),
-        transactional: step.transactional,
+        transaction: step.transaction.as_str(),
         lock: step.lock.as_str(),
         lock_target: step.lock_target.as_deref(),
         lock_timeout_ms: step.lock_timeout.map(|t| t.0.as_millis()),

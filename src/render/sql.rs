@@ -3,7 +3,7 @@
 
 use super::list_or_none;
 use crate::plan::step::pg_duration;
-use crate::plan::{Phase, Plan, Step};
+use crate::plan::{Phase, Plan, Step, TxMode};
 use crate::planfile::{escape_comment, units};
 use std::fmt::Write;
 
@@ -50,10 +50,15 @@ fn overview(out: &mut String, plan: &Plan) {
             .collect();
         let groups: Vec<String> = units(&plan.steps, &numbers)
             .iter()
-            .map(|u| match (u.transactional, u.steps.len()) {
-                (false, _) => format!("{} (alone, no transaction)", u.range()),
-                (true, 1) => format!("{} (one transaction)", u.range()),
-                (true, _) => format!("{} (together in one transaction)", u.range()),
+            .map(|u| match (u.mode, u.steps.len()) {
+                (TxMode::Alone, _) => format!("{} (alone, no transaction)", u.range()),
+                (TxMode::Batched, _) => {
+                    format!("{} (batched, one transaction per batch)", u.range())
+                }
+                (TxMode::Transaction, 1) => format!("{} (one transaction)", u.range()),
+                (TxMode::Transaction, _) => {
+                    format!("{} (together in one transaction)", u.range())
+                }
             })
             .collect();
         let _ = writeln!(
@@ -102,7 +107,7 @@ pub(crate) fn step_line(number: usize, step: &Step) -> String {
     format!(
         "-- step {number} | phase: {} | transaction: {} | lock: {lock} | lock_timeout: {} | statement_timeout: {} | hazards: {}",
         step.phase.as_str(),
-        if step.transactional { "yes" } else { "no" },
+        step.transaction.as_str(),
         duration_or_none(step.lock_timeout.map(|t| t.0)),
         duration_or_none(step.statement_timeout.map(|t| t.0)),
         list_or_none(&step.hazards, |h| h.as_str()),

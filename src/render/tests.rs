@@ -1,7 +1,9 @@
 //! Snapshot tests of the rendered files: reviewed like code.
 
 use super::*;
-use crate::plan::{Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step};
+use crate::plan::{
+    Direction, Hazard, LockLevel, LockTimeout, Phase, Plan, StatementTimeout, Step, TxMode,
+};
 use std::time::Duration;
 
 fn step(summary: &str, sql: &str, phase: Phase, transactional: bool) -> Step {
@@ -9,7 +11,11 @@ fn step(summary: &str, sql: &str, phase: Phase, transactional: bool) -> Step {
         summary: summary.to_string(),
         sql: sql.to_string(),
         phase,
-        transactional,
+        transaction: if transactional {
+            TxMode::Transaction
+        } else {
+            TxMode::Alone
+        },
         lock: LockLevel::AccessExclusive,
         lock_target: Some("public.users".to_string()),
         lock_timeout: Some(LockTimeout(Duration::from_secs(1))),
