@@ -1,0 +1,24 @@
+//! Numbers the documentation states that users type into psql must be the ones the code uses.
+
+use std::path::PathBuf;
+
+/// docs/executor.md tells users to read the bookkeeping with `lo_get(<oid>)` and to grant
+/// access with `GRANT ... ON LARGE OBJECT <oid>`: every OID-sized number in it must be
+/// `exec::BOOK_OID` (it once said 3545255118, which is not 0xD3504C4E).
+#[test]
+fn executor_doc_states_the_bookkeeping_oid_the_code_uses() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/executor.md");
+    let doc = std::fs::read_to_string(&path).unwrap();
+    let oid = schemaplan::exec::BOOK_OID.to_string();
+    let mut mentions = 0;
+    for (i, line) in doc.lines().enumerate() {
+        for word in line.split(|c: char| !c.is_ascii_digit()) {
+            if word.len() == oid.len() {
+                assert_eq!(word, oid, "docs/executor.md:{}: {line}", i + 1);
+                mentions += 1;
+            }
+        }
+    }
+    assert!(mentions >= 3, "docs/executor.md names the OID {oid} in its examples");
+    assert!(doc.contains(&format!("0x{:X}", schemaplan::exec::BOOK_OID)));
+}
