@@ -16,11 +16,22 @@ fn lock_impact_benchmark_runs_one_scenario_both_forms() {
     let server = common::server();
     let out = tempfile::tempdir().unwrap();
     let docs = out.path().join("benchmarks.md");
-    std::fs::write(&docs, "# Benchmarks\n\nHand-written text before the results.\n").unwrap();
+    std::fs::write(
+        &docs,
+        "# Benchmarks\n\nHand-written text before the results.\n",
+    )
+    .unwrap();
     let admin = server.admin_url();
     let result = std::process::Command::new("python3")
         .arg(crate_root().join("benches/lock_impact/run.py"))
-        .args(["--rows", "2000", "--seconds", "2", "--scenario", "add_check"])
+        .args([
+            "--rows",
+            "2000",
+            "--seconds",
+            "2",
+            "--scenario",
+            "add_check",
+        ])
         .args(["--db", &admin, "--dev-url", &admin])
         .arg("--schemaplan")
         .arg(env!("CARGO_BIN_EXE_schemaplan"))
@@ -63,7 +74,10 @@ fn lock_impact_benchmark_runs_one_scenario_both_forms() {
     let steps = sp["plan"]["summary"].as_array().unwrap();
     assert!(!steps.is_empty(), "{sp:#}");
     assert_eq!(sp["drift"], "in sync", "{sp:#}");
-    assert!(sp["journal"].as_array().unwrap().len() == steps.len(), "{sp:#}");
+    assert!(
+        sp["journal"].as_array().unwrap().len() == steps.len(),
+        "{sp:#}"
+    );
 
     // The report goes between the markers, after the hand-written text.
     let doc = std::fs::read_to_string(&docs).unwrap();

@@ -19,6 +19,9 @@ fn executor_doc_states_the_bookkeeping_oid_the_code_uses() {
             }
         }
     }
-    assert!(mentions >= 3, "docs/executor.md names the OID {oid} in its examples");
+    assert!(
+        mentions >= 3,
+        "docs/executor.md names the OID {oid} in its examples"
+    );
     assert!(doc.contains(&format!("0x{:X}", schemaplan::exec::BOOK_OID)));
 }
