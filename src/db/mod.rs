@@ -11,11 +11,15 @@
 //! `PGUSER`, `PGPASSWORD`, `PGDATABASE`); without a host, the first of `/var/run/postgresql` and
 //! `/tmp` holding a server socket is used, else `localhost`.
 //!
-//! TLS: for now connections are plain (`NoTls`). `sslmode=disable` and `sslmode=prefer` (the
-//! default) therefore work; `sslmode=require` fails with the driver's message.
+//! TLS: `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) and
+//! `sslrootcert`, or `PGSSLMODE` / `PGSSLROOTCERT`, through OpenSSL: see [`tls`].
+
+pub mod tls;
 
 use std::path::Path;
 use std::str::FromStr;
+
+pub use tls::{SslMode, TlsSettings};
 
 /// Error connecting to or talking with a server. Its message never contains a password.
 #[derive(Debug, thiserror::Error)]
@@ -34,23 +38,183 @@ pub enum DbError {
 
 /// Connects to `url` (a `postgres://` URL or a `key=value` string).
 pub fn connect(url: &str) -> Result<postgres::Client, DbError> {
-    let config = parse(url)?;
-    config
-        .connect(postgres::NoTls)
-        .map_err(|e| DbError::Connect {
+    let target = Target::new(url)?;
+    target.connect().map_err(|e| target.connect_error(url, &e))
+}
+
+/// A parsed connection string and its TLS connector: connects (again) without re-parsing.
+#[derive(Clone)]
+pub struct Target {
+    config: postgres::Config,
+    tls: TlsSettings,
+    connector: postgres_openssl::MakeTlsConnector,
+}
+
+impl Target {
+    pub fn new(url: &str) -> Result<Target, DbError> {
+        let (config, tls) = parse_with_tls(url)?;
+        let connector = tls.connector().map_err(|message| DbError::BadUrl {
             url: redact(url),
-            message: scrub(&error_text(&e), url),
+            message,
+        })?;
+        Ok(Target {
+            config,
+            tls,
+            connector,
         })
+    }
+
+    /// A new connection. A failed TLS handshake's message says what was checked.
+    pub fn connect(&self) -> Result<postgres::Client, postgres::Error> {
+        self.config.connect(self.connector.clone())
+    }
+
+    /// The error for a failed [`Target::connect`] of `url`: redacted, with a TLS hint when
+    /// the handshake failed.
+    pub fn connect_error(&self, url: &str, e: &postgres::Error) -> DbError {
+        let mut message = scrub(&error_text(e), url);
+        if let Some(hint) = self.tls.hint(&message) {
+            message.push_str(&format!(" (HINT: {hint})"));
+        }
+        DbError::Connect {
+            url: redact(url),
+            message,
+        }
+    }
+
+    pub fn tls(&self) -> &TlsSettings {
+        &self.tls
+    }
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The driver's Config prints its password: never show it.
+        f.debug_struct("Target")
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Parses `url` into a driver configuration, with libpq's environment defaults applied.
 pub fn parse(url: &str) -> Result<postgres::Config, DbError> {
-    let mut config = postgres::Config::from_str(url).map_err(|e| DbError::BadUrl {
+    parse_with_tls(url).map(|(config, _)| config)
+}
+
+/// The driver configuration and the TLS settings of `url` (see [`tls`]).
+pub fn parse_with_tls(url: &str) -> Result<(postgres::Config, TlsSettings), DbError> {
+    let bad = |message: String| DbError::BadUrl {
         url: redact(url),
-        message: scrub(&error_text(&e), url),
-    })?;
+        message: scrub(&message, url),
+    };
+    let (rest, taken) = take_params(url, &tls::KEYS);
+    let value = |k: &str| {
+        taken
+            .iter()
+            .rev()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    let tls = TlsSettings::new(value("sslmode"), value("sslrootcert")).map_err(bad)?;
+    let mut config = postgres::Config::from_str(&rest).map_err(|e| bad(error_text(&e)))?;
     apply_env_defaults(&mut config);
-    Ok(config)
+    let unix_only = config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, postgres::config::Host::Unix(_)))
+        && config.get_hostaddrs().is_empty();
+    // PostgreSQL offers no TLS on unix sockets; libpq then ignores sslmode.
+    config.ssl_mode(if unix_only {
+        postgres::config::SslMode::Disable
+    } else {
+        tls.mode.driver()
+    });
+    Ok((config, tls))
+}
+
+/// The connection string without the parameters named in `keys`, and their values (in order,
+/// unquoted / percent-decoded).
+fn take_params(url: &str, keys: &[&str]) -> (String, Vec<(String, String)>) {
+    let wanted = |k: &str| keys.iter().any(|w| w.eq_ignore_ascii_case(k));
+    let mut taken = Vec::new();
+    if is_url(url) {
+        let Some(q) = url.find('?') else {
+            return (url.to_string(), taken);
+        };
+        let kept: Vec<&str> = url[q + 1..]
+            .split('&')
+            .filter(|kv| {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                if wanted(k) {
+                    taken.push((k.to_ascii_lowercase(), percent_decode(v)));
+                    false
+                } else {
+                    true
+                }
+            })
+            .collect();
+        let mut out = url[..q].to_string();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
+        (out, taken)
+    } else {
+        let mut out = String::new();
+        let mut last = 0;
+        for p in kv_pairs(url) {
+            if wanted(p.key) {
+                out.push_str(&url[last..p.start]);
+                last = p.value.1;
+                taken.push((
+                    p.key.to_ascii_lowercase(),
+                    unquote_kv(&url[p.value.0..p.value.1]),
+                ));
+            }
+        }
+        out.push_str(&url[last..]);
+        (out, taken)
+    }
+}
+
+/// A key=value string's value as written (maybe single-quoted, backslash escapes) as text.
+fn unquote_kv(raw: &str) -> String {
+    let inner = raw
+        .strip_prefix('\'')
+        .map(|r| r.strip_suffix('\'').unwrap_or(r))
+        .unwrap_or(raw);
+    let mut out = String::new();
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Decodes `%XX` escapes (invalid escapes are kept as written).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `SHOW server_version_num` of a connected server (e.g. `150006`).
@@ -473,6 +637,47 @@ mod tests {
         ));
         assert!(parse("postgres://u@h/d?sslmode=disable").is_ok());
         assert!(parse("postgres://u@h/d?sslmode=prefer").is_ok());
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_for_the_driver() {
+        let (rest, taken) = take_params(
+            "postgres://u:p@h/d?sslmode=verify-full&application_name=x&sslrootcert=%2Fetc%2Fca%20x.crt",
+            &tls::KEYS,
+        );
+        assert_eq!(rest, "postgres://u:p@h/d?application_name=x");
+        assert_eq!(
+            taken,
+            [
+                ("sslmode".to_string(), "verify-full".to_string()),
+                ("sslrootcert".to_string(), "/etc/ca x.crt".to_string())
+            ]
+        );
+        let (rest, taken) = take_params(
+            "host=h sslmode=verify-ca sslrootcert='/a b/c\\'d.crt' dbname=x",
+            &tls::KEYS,
+        );
+        assert_eq!(rest, "host=h   dbname=x");
+        assert_eq!(taken[1].1, "/a b/c'd.crt");
+        let (rest, taken) = take_params("postgres://h/d?sslmode=require", &tls::KEYS);
+        assert_eq!((rest.as_str(), taken.len()), ("postgres://h/d", 1));
+    }
+
+    #[test]
+    fn sslmode_sets_the_driver_mode_and_unix_sockets_never_use_tls() {
+        use postgres::config::SslMode as Driver;
+        let (c, t) = parse_with_tls("postgres://u@h/d?sslmode=verify-full&sslrootcert=x").unwrap();
+        assert_eq!(
+            (c.get_ssl_mode(), t.mode),
+            (Driver::Require, SslMode::VerifyFull)
+        );
+        let (c, _) = parse_with_tls("postgres://u@h/d?sslmode=disable").unwrap();
+        assert_eq!(c.get_ssl_mode(), Driver::Disable);
+        let (c, _) = parse_with_tls("host=/tmp dbname=d sslmode=require").unwrap();
+        assert_eq!(c.get_ssl_mode(), Driver::Disable);
+        let err = parse_with_tls("postgres://u:pw12345@h/d?sslmode=allow").unwrap_err();
+        assert!(err.to_string().contains("sslmode=allow is not supported"));
+        assert!(!err.to_string().contains("pw12345"));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub enum LoadError {
 /// A statement PostgreSQL rejected. The display form is what users see: `path:line:col:
 /// message`, the offending line with a caret, then DETAIL/HINT/QUERY/CONTEXT.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{origin}: {message} (SQLSTATE {sqlstate}){}", render_extra(.snippet, .detail, .hint, .context, .internal_query, .deferred_rounds))]
+#[error("{origin}: {message} (SQLSTATE {sqlstate}){}", render_extra(.snippet, .detail, .hint, .context, .internal_query, .deferred_rounds, .notes))]
 pub struct StatementError {
     /// `path:line:col` of the error itself when PostgreSQL gave a position, else of the
     /// statement.
@@ -50,6 +50,9 @@ pub struct StatementError {
     pub snippet: Option<String>,
     /// How many retry rounds had passed (non-zero: ordering was imperfect).
     pub deferred_rounds: usize,
+    /// What the schema files say about the error (the other definition of a duplicate, the
+    /// statements of a dependency cycle, a name nothing creates), added by the caller.
+    pub notes: Vec<String>,
 }
 
 fn render_extra(
@@ -59,6 +62,7 @@ fn render_extra(
     context: &Option<String>,
     internal: &Option<(String, u32)>,
     rounds: &usize,
+    notes: &[String],
 ) -> String {
     let mut s = String::new();
     if let Some(sn) = snippet {
@@ -86,19 +90,29 @@ fn render_extra(
              undefined objects)"
         ));
     }
+    for note in notes {
+        s.push('\n');
+        s.push_str(note);
+    }
     s
 }
 
 /// Errors that may only mean "something this statement uses comes later": deferred and retried.
+const UNDEFINED: [SqlState; 5] = [
+    SqlState::UNDEFINED_TABLE,     // 42P01
+    SqlState::UNDEFINED_OBJECT,    // 42704
+    SqlState::UNDEFINED_FUNCTION,  // 42883
+    SqlState::UNDEFINED_COLUMN,    // 42703
+    SqlState::INVALID_SCHEMA_NAME, // 3F000
+];
+
 fn is_undefined(code: &SqlState) -> bool {
-    [
-        SqlState::UNDEFINED_TABLE,     // 42P01
-        SqlState::UNDEFINED_OBJECT,    // 42704
-        SqlState::UNDEFINED_FUNCTION,  // 42883
-        SqlState::UNDEFINED_COLUMN,    // 42703
-        SqlState::INVALID_SCHEMA_NAME, // 3F000
-    ]
-    .contains(code)
+    UNDEFINED.contains(code)
+}
+
+/// Whether a SQLSTATE (as text) is one of the "undefined object" errors.
+pub fn is_undefined_sqlstate(code: &str) -> bool {
+    UNDEFINED.iter().any(|c| c.code() == code)
 }
 
 /// Runs `statements` in order on `client` (simple query protocol, one statement per call, so
@@ -231,6 +245,7 @@ fn statement_error(st: &LoadStatement, db: &DbError, rounds: usize) -> LoadError
         internal_query,
         snippet,
         deferred_rounds: rounds,
+        notes: Vec::new(),
     }))
 }
 

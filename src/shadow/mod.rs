@@ -11,7 +11,7 @@ pub mod cluster;
 mod load;
 pub mod lock;
 
-pub use load::{load, LoadError, LoadStatement, StatementError};
+pub use load::{is_undefined_sqlstate, load, LoadError, LoadStatement, StatementError};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,8 @@ struct Embedded {
 
 struct Inner {
     admin_url: String,
+    /// `admin_url` parsed, with its TLS connector: reconnects the admin session.
+    target: db::Target,
     version_num: i32,
     admin: Mutex<Option<postgres::Client>>,
     scratch: Mutex<BTreeSet<String>>,
@@ -106,10 +108,14 @@ impl Shadow {
     pub fn start(opts: &ShadowOptions) -> Result<Shadow, ShadowError> {
         let inner = match &opts.dev_url {
             Some(url) => {
-                let mut client = db::connect(url)?;
+                let target = db::Target::new(url)?;
+                let mut client = target
+                    .connect()
+                    .map_err(|e| target.connect_error(url, &e))?;
                 let version_num = db::server_version_num(&mut client)?;
                 Inner {
                     admin_url: url.clone(),
+                    target,
                     version_num,
                     admin: Mutex::new(Some(client)),
                     scratch: Mutex::new(BTreeSet::new()),
@@ -306,8 +312,7 @@ impl Inner {
         for attempt in 0..2 {
             if guard.as_ref().is_none_or(|c| c.is_closed()) {
                 // Parsed successfully when the shadow started, so only connecting can fail.
-                let cfg = db::parse(&self.admin_url).unwrap_or_default();
-                *guard = Some(cfg.connect(postgres::NoTls)?);
+                *guard = Some(self.target.connect()?);
             }
             let client = guard.as_mut().expect("connected above");
             match f(client) {
@@ -549,6 +554,7 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
     };
     // From here on, dropping `inner` releases the cluster properly on error paths.
     let mut inner = Inner {
+        target: db::Target::new(&admin_url)?,
         admin_url: admin_url.clone(),
         version_num: 0,
         admin: Mutex::new(None),
