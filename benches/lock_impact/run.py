@@ -197,7 +197,7 @@ def load_scenarios(selected):
     order = [
         "create_index", "add_foreign_key", "add_check", "set_not_null", "unique_constraint",
         "add_column_volatile_default", "rename_column", "int_to_bigint",
-        "ddl_behind_long_transaction",
+        "ddl_behind_long_transaction", "create_index_behind_long_transaction",
     ]
     names.sort(key=lambda n: (order.index(n) if n in order else len(order), n))
     if selected:
