@@ -159,7 +159,7 @@ class OwnServer:
             "unix_socket_directories": f"'{self.datadir}'",
             "max_connections": "60",
             "shared_buffers": f"'{self.shared_buffers}'",
-            "max_wal_size": "'8GB'",
+            "max_wal_size": "'2GB'",
             "checkpoint_timeout": "'30min'",
             "logging_collector": "off",
             "log_lock_waits": "on",
@@ -481,7 +481,8 @@ def run_one(ctx, sc, form):
         try:
             time.sleep(args.warmup)
             if bench.poll() is not None:
-                res["error"] = "pgbench exited early: " + file_text(os.path.join(rundir, "pgbench.out"))[-300:]
+                out = file_text(os.path.join(rundir, "pgbench.out"))
+                res["error"] = "pgbench exited early: " + out[-300:]
                 return res
             if sc["blocker"]:
                 blocker = subprocess.Popen(
@@ -648,8 +649,8 @@ def markdown(ctx, scenarios, results, machine):
     lines.append("```")
     lines.append("")
     lines.append("| scenario | plan (steps; hazards) | schemaplan: duration | p99 | worst | failed "
-                 "| naive: duration | p99 | worst | failed | target (worst) | met |")
-    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+                 "| naive: duration | p99 | worst | failed | baseline p99 / worst | target (worst) | met |")
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for sc in scenarios:
         sp = results.get((sc["name"], "schemaplan"))
         nv = results.get((sc["name"], "naive"))
@@ -658,13 +659,21 @@ def markdown(ctx, scenarios, results, machine):
             p = sp["plan"]
             hz = [h for h in p["hazards"]] or ["none"]
             plan = f"{p['steps']}; {', '.join(hz)}"
+        base = [r["baseline"] for r in (sp, nv) if r and r.get("baseline")]
+        base_cell = "-"
+        if base:
+            p99 = [b["p99_ms"] for b in base if b["p99_ms"] is not None]
+            worst = [b["max_ms"] for b in base if b["max_ms"] is not None]
+            if p99 and worst:
+                base_cell = f"{fmt_ms(max(p99))} / {fmt_ms(max(worst))}"
         row = [sc["title"], plan] + cell_form(sp) + cell_form(nv) + [
-            f"{sc['target_ms']} ms", verdict(sc, sp, nv)]
+            base_cell, f"{sc['target_ms']} ms", verdict(sc, sp, nv)]
         lines.append("| " + " | ".join(row) + " |")
     base = [r["baseline"] for r in results.values() if r.get("baseline") and r["baseline"]["transactions"]]
     if base:
         lines.append("")
-        lines.append("Baseline before the change windows (warm-up, all runs): p99 "
+        lines.append("Baseline: the warm-up before the change (both runs of the scenario; no change "
+                     "running), the noise floor of the machine. Over all runs: p99 "
                      f"{fmt_ms(max(b['p99_ms'] for b in base if b['p99_ms'] is not None))} at most, "
                      f"worst {fmt_ms(max(b['max_ms'] for b in base if b['max_ms'] is not None))}.")
     lines.append("")
@@ -769,7 +778,8 @@ def main():
 
     if not os.access(args.schemaplan, os.X_OK):
         die(f"{args.schemaplan} not found: run `cargo build --release` (or pass --schemaplan)")
-    version = subprocess.run([args.schemaplan, "--version"], capture_output=True, text=True).stdout.strip().split("\n")[0]
+    version = subprocess.run([args.schemaplan, "--version"], capture_output=True,
+                             text=True).stdout.strip().split("\n")[0]
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     tools = Tools(args.pgbin)
