@@ -56,13 +56,15 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         ..PlanOptions::default()
     };
+    let renames = workflow::renames::resolve(&shadow, &src, &current.schema, &desired, &opts)?;
+    let renames = renames.as_ref();
     let (planned, report) = if a.no_proof {
         (
-            workflow::plan_both(&current.schema, &desired, &opts),
+            workflow::plan_both(&current.schema, &desired, renames, &opts),
             workflow::ProofReport::default(),
         )
     } else {
-        workflow::plan_proven(&shadow, &current.schema, &desired, &src, &opts)?
+        workflow::plan_proven(&shadow, &current.schema, &desired, &src, renames, &opts)?
     };
     if let Some(p) = &report.rebuild_problem {
         eprintln!(

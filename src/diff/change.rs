@@ -135,6 +135,49 @@ pub enum Change {
         /// true: make the entry exist; false: remove it.
         add: bool,
     },
+    /// A declared rename (`-- @renamed from=old`), done in phases: `expand` makes the new name
+    /// while the old one keeps working, `contract` removes the old name (`plan/kinds/rename.rs`).
+    Rename(Rename),
+    /// The inverse plan's undo of a [`Change::Rename`]: `expand` brings the old name back next
+    /// to the new one (undoing the forward `contract`), `contract` removes the new name
+    /// (undoing the forward `expand`).
+    UndoRename(Rename),
+}
+
+/// What a declared rename renames. The plan diffs the rest of the schema against the current
+/// schema with these renames done (`workflow::renames`), so every other change uses new names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rename {
+    /// `ALTER TABLE from RENAME TO to` plus an updatable compatibility view `from` over
+    /// `columns` (the table's columns before the plan: what the old application knows).
+    Table {
+        from: QName,
+        to: QName,
+        columns: Vec<String>,
+    },
+    /// `ALTER INDEX ... RENAME TO` (an index not backing a constraint).
+    Index { from: QName, to: QName },
+    /// `ALTER TABLE ... RENAME CONSTRAINT` (renames a backing index with it); `table` is the
+    /// table's name after the plan's table renames.
+    Constraint {
+        table: QName,
+        from: String,
+        to: String,
+    },
+    /// `ALTER TYPE ... RENAME VALUE` of an enum label.
+    EnumValue { ty: QName, from: String, to: String },
+}
+
+impl Rename {
+    /// The renamed object under its new name.
+    pub fn object(&self) -> ObjectId {
+        match self {
+            Rename::Table { to, .. } => ObjectId::Table(to.clone()),
+            Rename::Index { to, .. } => ObjectId::Index(to.clone()),
+            Rename::Constraint { table, to, .. } => ObjectId::Constraint(table.clone(), to.clone()),
+            Rename::EnumValue { ty, .. } => ObjectId::Type(ty.clone()),
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -223,6 +266,7 @@ impl Change {
             AlterDefaultPrivilege { entry, .. } => {
                 ObjectId::Schema(entry.schema.clone().unwrap_or_default())
             }
+            Rename(r) | UndoRename(r) => r.object(),
         }
     }
 }

@@ -16,7 +16,7 @@ mod relations;
 mod routines;
 mod types;
 
-pub use change::{Change, ColumnChange, EnumPosition, TableChange};
+pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
 
 use crate::model::{ObjectId, QName, Schema};
 use std::collections::BTreeSet;

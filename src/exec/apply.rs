@@ -49,8 +49,9 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
         )));
     }
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
+    let after_expand = after_expand(&mut session, opts, &file)?;
     let live = live_fingerprint(&mut session)?;
-    match preflight::decide(&file, opts, &prior, &live)? {
+    match preflight::decide(&file, opts, &prior, &live, after_expand)? {
         Decision::Stop(outcome) => {
             out.event(ProgressEvent::Finished {
                 message: outcome.message.clone(),
@@ -80,6 +81,24 @@ fn prepare_session(client: &mut Client, opts: &ApplyOptions, plan: &Plan) -> Res
              SET client_min_messages = warning"
         ))
         .map_err(ExecError::bookkeeping("set up the session"))
+}
+
+/// For a rollback: whether the forward plan stopped after its expand phase (see
+/// [`preflight::stopped_after_expand`]).
+fn after_expand(
+    client: &mut Client,
+    opts: &ApplyOptions,
+    file: &PlanFile,
+) -> Result<bool, ExecError> {
+    if opts.direction != Direction::Inverse {
+        return Ok(false);
+    }
+    let forward = planfile::read_dir(&opts.plan_dir, Direction::Forward).ok();
+    let prior = book::prior(client, &file.plan.id, Direction::Forward)?;
+    Ok(preflight::stopped_after_expand(
+        forward.as_ref().map(|f| &f.plan),
+        &prior,
+    ))
 }
 
 fn live_fingerprint(client: &mut Client) -> Result<String, ExecError> {
@@ -162,7 +181,7 @@ fn execute(
             "run {run_id}: {} steps of plan {} applied; {}",
             opts.phase.as_str(),
             plan.id,
-            preflight::next_hint(opts, *next)
+            preflight::next_hint(opts, plan, *next)
         ),
         _ => match opts.direction {
             Direction::Forward => format!("run {run_id}: plan {} applied", plan.id),
@@ -383,8 +402,9 @@ fn dry_run(
     out: &mut dyn Progress,
 ) -> Result<ApplyOutcome, ExecError> {
     let prior = book::prior(client, &file.plan.id, opts.direction)?;
+    let after_expand = after_expand(client, opts, file)?;
     let live = live_fingerprint(client)?;
-    let run = match preflight::decide(file, opts, &prior, &live)? {
+    let run = match preflight::decide(file, opts, &prior, &live, after_expand)? {
         Decision::Stop(outcome) => {
             out.event(ProgressEvent::Finished {
                 message: format!("dry run: {}", outcome.message),

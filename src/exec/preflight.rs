@@ -26,12 +26,32 @@ pub struct RunPlan {
     pub forced: bool,
 }
 
+/// Whether a rollback starts from a forward run that stopped after its `expand` phase: the
+/// forward plan has `contract` steps, its journal (the current chain) shows every `expand`
+/// step done and no `contract` step. The inverse's `expand` steps undo the forward
+/// `contract`, which never ran: the rollback runs only the inverse's `contract` steps, which
+/// undo the forward `expand` (see `workflow::plan_both`). The journal stands in for a `from`
+/// check: the intermediate state has no fingerprint in the plan.
+pub fn stopped_after_expand(forward: Option<&Plan>, forward_prior: &Prior) -> bool {
+    let Some(plan) = forward else {
+        return false;
+    };
+    let phase = |k: usize| plan.steps[k - 1].phase;
+    let steps = 1..=plan.steps.len();
+    steps.clone().any(|k| phase(k) == Phase::Contract)
+        && steps
+            .clone()
+            .all(|k| forward_prior.done.contains_key(&k) == (phase(k) == Phase::Expand))
+}
+
 /// Decides what to run from the plan file, the options, the history and the live fingerprint.
+/// `after_expand`: a rollback after a forward `expand` alone ([`stopped_after_expand`]).
 pub fn decide(
     file: &PlanFile,
     opts: &ApplyOptions,
     prior: &Prior,
     live: &str,
+    after_expand: bool,
 ) -> Result<Decision, ExecError> {
     let plan = &file.plan;
     let n = plan.steps.len();
@@ -59,8 +79,26 @@ pub fn decide(
         ));
         done.clear();
     }
+    let undo_expand = after_expand && opts.direction == Direction::Inverse;
+    if undo_expand {
+        // The inverse's expand steps undo a forward contract that never ran: count them
+        // as done, so the run starts at the inverse's contract steps without a `from` check.
+        done.extend((1..=n).filter(|&k| plan.steps[k - 1].phase == Phase::Expand));
+        warnings.push(format!(
+            "plan {} ran its expand phase only: the rollback runs the inverse's contract steps, \
+             which undo it",
+            plan.id
+        ));
+    }
     let selected: Vec<usize> = (1..=n)
-        .filter(|&k| opts.phase.includes(plan.steps[k - 1].phase))
+        .filter(|&k| {
+            let phase = plan.steps[k - 1].phase;
+            if undo_expand {
+                phase == Phase::Contract
+            } else {
+                opts.phase.includes(phase)
+            }
+        })
         .collect();
     if selected.is_empty() {
         let msg = format!(
@@ -82,12 +120,12 @@ pub fn decide(
             "the {} steps of plan {} are already applied; {}",
             opts.phase.as_str(),
             plan.id,
-            next_hint(opts, next)
+            next_hint(opts, plan, next)
         );
         return Ok(stop(plan, OutcomeKind::PhaseApplied { next }, msg));
     }
     let mut forced = false;
-    if !done.is_empty() {
+    if !prior.done.is_empty() {
         forced |= check_checksum(file, opts, prior, &done, &mut warnings)?;
     }
     let first = to_run[0];
@@ -142,7 +180,7 @@ pub fn next_phase(plan: &Plan, done: &BTreeSet<usize>) -> Option<Phase> {
 }
 
 /// What to run to continue with `next`.
-pub fn next_hint(opts: &ApplyOptions, next: Phase) -> String {
+pub fn next_hint(opts: &ApplyOptions, plan: &Plan, next: Phase) -> String {
     let command = match opts.direction {
         Direction::Forward => "apply",
         Direction::Inverse => "rollback",
@@ -151,11 +189,38 @@ pub fn next_hint(opts: &ApplyOptions, next: Phase) -> String {
         Phase::Contract => "after the application is deployed, ",
         Phase::Expand => "",
     };
+    let db = crate::db::redact(&opts.db_url);
+    let mut hazards: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| s.phase == next)
+        .flat_map(|s| s.hazards.iter().map(|h| h.as_str()))
+        .collect();
+    hazards.sort();
+    hazards.dedup();
+    let allow = if hazards.is_empty() {
+        String::new()
+    } else {
+        format!(" --allow-hazards {}", hazards.join(","))
+    };
     format!(
-        "{when}run: schemaplan {command} --phase {} {}",
-        next.as_str(),
-        opts.plan_dir.display()
+        "{when}run: schemaplan {command} --db {} {} --phase {}{allow}",
+        shell_word(&db),
+        shell_word(&opts.plan_dir.display().to_string()),
+        next.as_str()
     )
+}
+
+/// A word as a shell reads it back: single-quoted unless it is plain.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "@:/._%+,=-".contains(c));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
 
 /// The live schema must be the plan's `from` when starting at step 1. Returns whether `force`
@@ -211,7 +276,7 @@ fn check_earlier(
     let hint = if opts.phase == PhaseSelect::Contract {
         format!(
             "\nhint: apply the expand phase first: {}",
-            next_hint(opts, Phase::Expand)
+            next_hint(opts, plan, Phase::Expand)
         )
     } else {
         String::new()
@@ -238,7 +303,7 @@ fn check_checksum(
     let Some((_, run_id, recorded)) = changed else {
         return Ok(false);
     };
-    let summaries_differ = done.iter().any(|k| {
+    let summaries_differ = done.iter().filter(|k| prior.done.contains_key(k)).any(|k| {
         prior.done.get(k).map(|v| v.0.as_str()) != Some(file.plan.steps[k - 1].summary.as_str())
     });
     let refuse = |note: &str| ExecError::ChecksumChanged {

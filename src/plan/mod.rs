@@ -175,6 +175,36 @@ pub fn build_tagged(
     graph::order(chains, current, desired)
 }
 
+/// The steps of declared renames (`Change::Rename`, or `Change::UndoRename` for an inverse
+/// plan), in the order given, split into the `expand` and the `contract` steps. They frame the
+/// rest of a plan rather than being ordered with it: the rest is diffed against the current
+/// schema with the renames done, so every one of its steps needs all expand renames done
+/// first, and the contract steps remove only compatibility names that nothing else uses.
+/// `current` and `desired` are the plan's two sides.
+pub fn build_renames(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> (Vec<Step>, Vec<Step>) {
+    let ctx = Ctx {
+        opts,
+        current,
+        desired,
+    };
+    changes
+        .iter()
+        .flat_map(|c| kinds::generate(&ctx, c))
+        .flatten()
+        .map(|n| n.step)
+        .partition(|s| s.phase == Phase::Expand)
+}
+
+/// The bare rename statement of a declared rename (no compatibility objects).
+pub fn rename_statement(r: &crate::diff::Rename) -> String {
+    kinds::rename_statement(r)
+}
+
 /// `ALTER TABLE <q> ` prefix.
 pub(crate) fn alter_table(q: &QName) -> String {
     format!("ALTER TABLE {}", quote::qname(q))

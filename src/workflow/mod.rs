@@ -8,9 +8,11 @@
 mod dump;
 mod original;
 mod prove;
+pub mod renames;
 
 pub use dump::{dump_files, schema_statements};
 pub use prove::{describe, prove, ProofReport};
+pub use renames::Renames;
 
 use crate::catalog::{self, CatalogError};
 use crate::db::{self, DbError};
@@ -41,6 +43,9 @@ pub enum WorkflowError {
         objects: Vec<crate::model::ObjectId>,
         message: String,
     },
+    /// A `-- @renamed` annotation that cannot be planned (file:line and why).
+    #[error("{0}")]
+    Rename(String),
     #[error("{what}: {message}")]
     Io { what: String, message: String },
 }
@@ -151,15 +156,29 @@ pub struct Planned {
 
 /// Plans `current -> desired` and the inverse `desired -> current`. Inverse steps that
 /// re-create what a forward step destroyed say that the data does not come back.
-pub fn plan_both(current: &Schema, desired: &Schema, opts: &PlanOptions) -> Planned {
-    let forward = plan::build_tagged(&diff::diff(current, desired), current, desired, opts);
-    let inverse = plan::build_tagged(&diff::diff(desired, current), desired, current, opts);
+///
+/// With declared renames the forward plan is: the renames' `expand` steps, the diff from the
+/// current schema with the renames done to the desired one, the renames' `contract` steps.
+/// The inverse undoes each phase: its `expand` steps undo the forward `contract` (the old
+/// names come back beside the new ones), its `contract` steps undo the forward `expand` (the
+/// rest of the inverse, then the renames back). A rollback after the forward `expand` alone
+/// therefore runs only the inverse's `contract` steps (`exec::preflight`). A plan without
+/// contract steps keeps everything in `expand`, both ways.
+pub fn plan_both(
+    current: &Schema,
+    desired: &Schema,
+    renames: Option<&Renames>,
+    opts: &PlanOptions,
+) -> Planned {
+    let base = renames.map(|r| &r.current).unwrap_or(current);
+    let forward = plan::build_tagged(&diff::diff(base, desired), base, desired, opts);
+    let inverse = plan::build_tagged(&diff::diff(desired, base), desired, base, opts);
     let lost: std::collections::BTreeSet<&crate::model::ObjectId> = forward
         .iter()
         .filter(|(_, s)| s.hazards.contains(&plan::Hazard::DataLoss))
         .map(|(id, _)| id)
         .collect();
-    let inverse = inverse
+    let inverse: Vec<Step> = inverse
         .iter()
         .map(|(id, s)| {
             if lost.contains(id) && !s.hazards.contains(&plan::Hazard::DataLoss) {
@@ -171,10 +190,37 @@ pub fn plan_both(current: &Schema, desired: &Schema, opts: &PlanOptions) -> Plan
             }
         })
         .collect();
-    Planned {
-        forward: forward.into_iter().map(|(_, s)| s).collect(),
-        inverse,
-    }
+    let forward: Vec<Step> = forward.into_iter().map(|(_, s)| s).collect();
+    let Some(r) = renames else {
+        return Planned { forward, inverse };
+    };
+    let changes: Vec<diff::Change> = r.list.iter().cloned().map(diff::Change::Rename).collect();
+    let undo: Vec<diff::Change> = r
+        .list
+        .iter()
+        .rev()
+        .cloned()
+        .map(diff::Change::UndoRename)
+        .collect();
+    let (expand, contract) = plan::build_renames(&changes, current, desired, opts);
+    let (undo_expand, undo_contract) = plan::build_renames(&undo, desired, current, opts);
+    let phased = !contract.is_empty();
+    let forward = expand.into_iter().chain(forward).chain(contract).collect();
+    let inverse = undo_expand
+        .into_iter()
+        .chain(inverse.into_iter().map(|mut s| {
+            s.phase = plan::Phase::Contract;
+            s
+        }))
+        .chain(undo_contract)
+        .map(|mut s| {
+            if !phased {
+                s.phase = plan::Phase::Expand;
+            }
+            s
+        })
+        .collect();
+    Planned { forward, inverse }
 }
 
 /// Plans both directions and proves them. When the only objects that fail the proof are CHECK
@@ -185,9 +231,10 @@ pub fn plan_proven(
     current: &Schema,
     desired: &Schema,
     source: &SourceSet,
+    renames: Option<&Renames>,
     opts: &PlanOptions,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
-    let planned = plan_both(current, desired, opts);
+    let planned = plan_both(current, desired, renames, opts);
     match prove(shadow, current, desired, &planned, opts) {
         Ok(report) => Ok((planned, report)),
         Err(WorkflowError::ProofMismatch { objects, message }) => {
@@ -205,7 +252,7 @@ pub fn plan_proven(
                     None => return Err(WorkflowError::ProofMismatch { objects, message }),
                 }
             }
-            let planned = plan_both(current, desired, &opts);
+            let planned = plan_both(current, desired, renames, &opts);
             let report = prove(shadow, current, desired, &planned, &opts)?;
             Ok((planned, report))
         }

@@ -7,7 +7,7 @@ use super::{run_steps, schema_statements, Planned, WorkflowError};
 use crate::catalog;
 use crate::diff;
 use crate::model::{ObjectId, Schema};
-use crate::plan::PlanOptions;
+use crate::plan::{Phase, PlanOptions, Step};
 use crate::shadow::Shadow;
 use std::collections::BTreeSet;
 
@@ -75,8 +75,37 @@ pub fn prove(
             "after the inverse plan the schema differs from the current one:\n{}",
             describe(&left)
         ));
+        return Ok(report);
+    }
+    // A phased plan can also be rolled back after its expand phase alone: the inverse's
+    // contract steps undo the forward expand steps.
+    if planned.forward.iter().any(|s| s.phase == Phase::Contract) {
+        let expand: Vec<Step> = phase_steps(&planned.forward, Phase::Expand);
+        let undo: Vec<Step> = phase_steps(&planned.inverse, Phase::Contract);
+        let rolled = run_steps(&mut client, &expand, "applying the expand phase")
+            .and_then(|()| run_steps(&mut client, &undo, "rolling back after the expand phase"));
+        if let Err(e) = rolled {
+            report.inverse_problem = Some(e.to_string());
+            return Ok(report);
+        }
+        let back = catalog::read(&mut client)?;
+        let left: Vec<diff::Change> = diff::diff(&back, &rebuilt)
+            .into_iter()
+            .filter(|c| !excused.contains(&c.object()))
+            .collect();
+        if !left.is_empty() {
+            report.inverse_problem = Some(format!(
+                "after the expand phase and the inverse's contract phase the schema differs \
+                 from the current one:\n{}",
+                describe(&left)
+            ));
+        }
     }
     Ok(report)
+}
+
+fn phase_steps(steps: &[Step], phase: Phase) -> Vec<Step> {
+    steps.iter().filter(|s| s.phase == phase).cloned().collect()
 }
 
 /// One line per remaining change, naming the object.

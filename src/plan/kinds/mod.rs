@@ -9,6 +9,7 @@ mod grant;
 mod index;
 mod namespace;
 mod policy;
+mod rename;
 mod sequence;
 mod table;
 mod trigger;
@@ -18,6 +19,8 @@ mod view;
 use super::graph::Chain;
 use super::Ctx;
 use crate::diff::Change;
+
+pub(crate) use rename::statement as rename_statement;
 
 /// Generates the nodes of one change. Exhaustive: a new change kind does not compile until it
 /// has a generator.
@@ -89,5 +92,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         Revoke(g) => vec![grant::revoke(ctx, g)],
         ResetPrivileges { on, grantees } => vec![grant::reset(ctx, on, grantees)],
         AlterDefaultPrivilege { entry, add } => vec![grant::default_privilege(ctx, entry, *add)],
+        Rename(r) => vec![rename::rename(ctx, r)],
+        UndoRename(r) => vec![rename::undo(ctx, r)],
     }
 }

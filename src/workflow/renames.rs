@@ -1,0 +1,522 @@
+//! Declared renames: turns the `-- @renamed from=old` annotations of the schema files into
+//! typed [`Rename`]s against the live schema, and computes the current schema with those
+//! renames done (in a scratch database of the shadow, so PostgreSQL rewrites every definition
+//! that names the renamed objects). The rest of the plan is the diff from that schema to the
+//! desired one; `plan::build_renames` frames it with the renames' own steps.
+//!
+//! An annotation whose rename is already done (the new name exists live) is ignored, so it can
+//! stay in `schema/` after the rename. One whose old name names nothing live is ignored on a
+//! database without a candidate (a new database), and an error when the plan would drop an
+//! object of the same kind there instead (a misspelled name would otherwise lose data).
+
+use super::{run_steps, schema_statements, WorkflowError};
+use crate::catalog;
+use crate::diff::Rename;
+use crate::model::{QName, Schema, TypeKind};
+use crate::plan::{self, PlanOptions};
+use crate::render::quote::ident;
+use crate::shadow::Shadow;
+use crate::source::{Annotation, SourceSet, Statement};
+
+/// The renames of a plan and the current schema with them done.
+#[derive(Clone, Debug)]
+pub struct Renames {
+    /// In execution order: tables, then indexes and constraints, then enum values.
+    pub list: Vec<Rename>,
+    /// The current schema with every rename done (and nothing else changed).
+    pub current: Schema,
+}
+
+/// Reads the declared renames; `None` when there is nothing to rename.
+pub fn resolve(
+    shadow: &Shadow,
+    source: &SourceSet,
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Result<Option<Renames>, WorkflowError> {
+    let mut list = declared(source, current, desired)?;
+    if list.is_empty() {
+        return Ok(None);
+    }
+    list.sort_by_key(order);
+    let db = shadow.scratch("renames")?;
+    let mut client = db.connect()?;
+    let empty = catalog::read(&mut client)?;
+    run_steps(
+        &mut client,
+        &schema_statements(&empty, current, opts),
+        "rebuilding the current schema in the shadow",
+    )?;
+    run_renames(&mut client, &list)?;
+    let mut renamed = catalog::read(&mut client)?;
+    let implied = implied(&list, &renamed, desired);
+    if !implied.is_empty() {
+        run_renames(&mut client, &implied)?;
+        renamed = catalog::read(&mut client)?;
+        list.extend(implied);
+        list.sort_by_key(order);
+    }
+    Ok(Some(Renames {
+        list,
+        current: renamed,
+    }))
+}
+
+fn order(r: &Rename) -> u8 {
+    match r {
+        Rename::Table { .. } => 0,
+        Rename::Index { .. } | Rename::Constraint { .. } => 1,
+        Rename::EnumValue { .. } => 2,
+    }
+}
+
+fn run_renames(client: &mut postgres::Client, list: &[Rename]) -> Result<(), WorkflowError> {
+    for r in list {
+        client
+            .batch_execute(&plan::rename_statement(r))
+            .map_err(|e| {
+                WorkflowError::Rename(format!(
+                    "renaming in the shadow failed: {}: {}",
+                    plan::rename_statement(r),
+                    crate::db::error_text(&e)
+                ))
+            })?;
+    }
+    Ok(())
+}
+
+fn err(s: &Statement, line: usize, message: String) -> WorkflowError {
+    WorkflowError::Rename(format!("{}:{line}: {message}", s.file.display()))
+}
+
+/// Splits a normalized `schema.name` (see docs/source.md).
+fn qname_of(normalized: &str) -> Option<QName> {
+    let (schema, name) = normalized.split_once('.')?;
+    Some(QName::new(schema, name))
+}
+
+/// The annotations that ask for a rename still to be done.
+fn declared(
+    source: &SourceSet,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Vec<Rename>, WorkflowError> {
+    let mut tables = Vec::new();
+    let mut rest = Vec::new();
+    for s in &source.statements {
+        for a in &s.annotations {
+            let Annotation::RenamedFrom { from, column, line } = a else {
+                continue;
+            };
+            let line = *line;
+            let Some(new) = s.creates.first().and_then(|c| qname_of(c)) else {
+                continue;
+            };
+            match (s.kind.as_str(), column) {
+                ("CREATE TABLE", None) => {
+                    if let Some(r) = table(s, line, from, &new, current, desired)? {
+                        tables.push(r);
+                    }
+                }
+                ("CREATE TABLE" | "ALTER TABLE", Some(part)) => {
+                    let new = if s.kind == "ALTER TABLE" {
+                        // `schema.table.part`: the table is what precedes the part.
+                        let created = s
+                            .creates
+                            .iter()
+                            .find_map(|c| c.strip_suffix(&format!(".{part}")).and_then(qname_of));
+                        match created {
+                            Some(t) => t,
+                            None => continue,
+                        }
+                    } else {
+                        new
+                    };
+                    rest.push((s, line, from.clone(), new, part.clone()));
+                }
+                ("CREATE INDEX", None) => {
+                    if let Some(r) = index(s, line, from, &new, current, desired)? {
+                        tables.push(r);
+                    }
+                }
+                ("CREATE TYPE", Some(label)) => {
+                    if let Some(r) = enum_value(s, line, from, &new, label, current, desired)? {
+                        tables.push(r);
+                    }
+                }
+                (kind, _) => {
+                    let what = column
+                        .as_ref()
+                        .map(|c| format!("{c} of {new}"))
+                        .unwrap_or_else(|| new.to_string());
+                    return Err(err(
+                        s,
+                        line,
+                        format!(
+                            "@renamed on {kind} ({what}) is not supported: schemaplan renames \
+                             tables, columns, indexes, constraints and enum values"
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    // Columns and constraints: their table may be renamed by the same plan.
+    for (s, line, from, table, part) in rest {
+        let old_table = tables
+            .iter()
+            .find_map(|r| match r {
+                Rename::Table { from, to, .. } if *to == table => Some(from.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| table.clone());
+        if let Some(r) = part_rename(s, line, &from, &old_table, &table, &part, current, desired)? {
+            tables.push(r);
+        }
+    }
+    Ok(tables)
+}
+
+/// The old name of a relation: `from` qualified like the new name when written bare.
+fn old_name(s: &Statement, line: usize, from: &str, new: &QName) -> Result<QName, WorkflowError> {
+    let old = match from.split_once('.') {
+        Some((schema, name)) => QName::new(schema, name),
+        None => QName::new(new.schema.clone(), from),
+    };
+    if old.schema != new.schema {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on {new}: a rename cannot move an object to another \
+                 schema (ALTER ... SET SCHEMA is not planned)"
+            ),
+        ));
+    }
+    Ok(old)
+}
+
+fn relation_name_taken(schema: &Schema, q: &QName) -> bool {
+    schema.tables.contains_key(q)
+        || schema.views.contains_key(q)
+        || schema.sequences.contains_key(q)
+        || schema.indexes.contains_key(q)
+        || schema.types.contains_key(q)
+}
+
+fn nothing_live(
+    s: &Statement,
+    line: usize,
+    what: &str,
+    from: &str,
+    new: &str,
+    would_drop: &[String],
+) -> WorkflowError {
+    err(
+        s,
+        line,
+        format!(
+            "@renamed from={from} on {what} {new}: there is no {what} {from} in the database \
+             (the plan would drop {} and create {new} instead); fix the old name, or remove \
+             the annotation",
+            would_drop.join(", ")
+        ),
+    )
+}
+
+fn table(
+    s: &Statement,
+    line: usize,
+    from: &str,
+    new: &QName,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Option<Rename>, WorkflowError> {
+    let old = old_name(s, line, from, new)?;
+    let Some(have) = current.tables.get(&old) else {
+        if current.tables.contains_key(new) {
+            return Ok(None);
+        }
+        let gone: Vec<String> = current
+            .tables
+            .keys()
+            .filter(|q| q.schema == new.schema && !desired.tables.contains_key(q))
+            .map(|q| q.to_string())
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Err(nothing_live(
+            s,
+            line,
+            "table",
+            &old.to_string(),
+            &new.to_string(),
+            &gone,
+        ));
+    };
+    if relation_name_taken(current, new) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on table {new}: both {old} and {new} exist in the database"
+            ),
+        ));
+    }
+    if relation_name_taken(desired, &old) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on table {new}: the desired schema uses the old name {old} \
+                 again, which the compatibility view keeps until the contract phase; reuse the \
+                 name in a later plan"
+            ),
+        ));
+    }
+    let want = desired.tables.get(new).expect("the statement creates it");
+    let changed: Vec<&str> = have
+        .columns
+        .iter()
+        .filter(|c| {
+            !want
+                .columns
+                .iter()
+                .any(|w| w.name == c.name && w.type_name == c.type_name)
+        })
+        .map(|c| c.name.as_str())
+        .collect();
+    if !changed.is_empty() {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on table {new}: the plan also drops, renames or retypes \
+                 its column(s) {}, which the compatibility view {old} reads; rename the table \
+                 in one plan and change the columns in the next",
+                changed.join(", ")
+            ),
+        ));
+    }
+    Ok(Some(Rename::Table {
+        from: old,
+        to: new.clone(),
+        columns: have.columns.iter().map(|c| c.name.clone()).collect(),
+    }))
+}
+
+fn index(
+    s: &Statement,
+    line: usize,
+    from: &str,
+    new: &QName,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Option<Rename>, WorkflowError> {
+    let old = old_name(s, line, from, new)?;
+    if current.indexes.contains_key(new) {
+        return Ok(None);
+    }
+    let Some(have) = current.indexes.get(&old) else {
+        let table = desired.indexes.get(new).map(|i| i.table.clone());
+        let gone: Vec<String> = current
+            .indexes
+            .values()
+            .filter(|i| Some(&i.table) == table.as_ref() && !desired.indexes.contains_key(&i.name))
+            .map(|i| i.name.to_string())
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Err(nothing_live(
+            s,
+            line,
+            "index",
+            &old.to_string(),
+            &new.to_string(),
+            &gone,
+        ));
+    };
+    if desired.indexes.contains_key(&old) || relation_name_taken(current, new) {
+        return Err(err(
+            s,
+            line,
+            format!("@renamed from={from} on index {new}: both names are in use"),
+        ));
+    }
+    Ok(Some(Rename::Index {
+        from: have.name.clone(),
+        to: new.clone(),
+    }))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn part_rename(
+    s: &Statement,
+    line: usize,
+    from: &str,
+    old_table: &QName,
+    table: &QName,
+    part: &str,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Option<Rename>, WorkflowError> {
+    let want = desired.tables.get(table);
+    let have = current.tables.get(old_table);
+    let is_column = want.is_some_and(|t| t.columns.iter().any(|c| c.name == part));
+    if is_column {
+        let has = |name: &str| have.is_some_and(|t| t.columns.iter().any(|c| c.name == name));
+        if has(part) || !has(from) {
+            return Ok(None);
+        }
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on column {part} of {table}: column renames (a new column \
+                 kept in sync by a trigger, a batched backfill, then the old column dropped in \
+                 the contract phase) are not built yet; rename the column by hand, or keep \
+                 the old name"
+            ),
+        ));
+    }
+    let has = |name: &str| have.is_some_and(|t| t.constraints.contains_key(name));
+    if has(part) || have.is_none() {
+        return Ok(None);
+    }
+    if !has(from) {
+        let gone: Vec<String> = have
+            .into_iter()
+            .flat_map(|t| t.constraints.keys())
+            .filter(|c| !want.is_some_and(|w| w.constraints.contains_key(*c)))
+            .cloned()
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Err(nothing_live(
+            s,
+            line,
+            "constraint",
+            &format!("{from} on {old_table}"),
+            part,
+            &gone,
+        ));
+    }
+    Ok(Some(Rename::Constraint {
+        table: table.clone(),
+        from: from.to_string(),
+        to: part.to_string(),
+    }))
+}
+
+fn labels(schema: &Schema, ty: &QName) -> Option<Vec<String>> {
+    match &schema.types.get(ty)?.kind {
+        TypeKind::Enum(l) => Some(l.clone()),
+        _ => None,
+    }
+}
+
+fn enum_value(
+    s: &Statement,
+    line: usize,
+    from: &str,
+    ty: &QName,
+    label: &str,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Option<Rename>, WorkflowError> {
+    let Some(have) = labels(current, ty) else {
+        return Ok(None);
+    };
+    let want = labels(desired, ty).unwrap_or_default();
+    if have.iter().any(|l| l == label) {
+        return Ok(None);
+    }
+    if !have.iter().any(|l| l == from) {
+        let gone: Vec<String> = have
+            .iter()
+            .filter(|l| !want.contains(l))
+            .map(|l| format!("'{l}'"))
+            .collect();
+        if gone.is_empty() {
+            return Ok(None);
+        }
+        return Err(nothing_live(
+            s,
+            line,
+            "enum value",
+            &format!("'{from}'"),
+            &format!("'{label}' of {ty}"),
+            &gone,
+        ));
+    }
+    if want.iter().any(|l| l == from) {
+        return Err(err(
+            s,
+            line,
+            format!("@renamed from={from} on value '{label}' of {ty}: the type keeps '{from}' too"),
+        ));
+    }
+    Ok(Some(Rename::EnumValue {
+        ty: ty.clone(),
+        from: from.to_string(),
+        to: label.to_string(),
+    }))
+}
+
+/// Names PostgreSQL derived from a renamed table's old name (`members_pkey`, an index
+/// `members_email_idx`) that the desired schema has under the new table's name with the same
+/// definition: renamed with the table instead of dropped and built again.
+fn implied(list: &[Rename], renamed: &Schema, desired: &Schema) -> Vec<Rename> {
+    let mut out = Vec::new();
+    for r in list {
+        let Rename::Table { to, .. } = r else {
+            continue;
+        };
+        let (Some(have), Some(want)) = (renamed.tables.get(to), desired.tables.get(to)) else {
+            continue;
+        };
+        for (name, con) in &have.constraints {
+            if want.constraints.contains_key(name) {
+                continue;
+            }
+            let mut matches = want.constraints.iter().filter(|(n, w)| {
+                !have.constraints.contains_key(*n)
+                    && w.kind == con.kind
+                    && w.definition == con.definition
+            });
+            if let (Some((n, _)), None) = (matches.next(), matches.next()) {
+                out.push(Rename::Constraint {
+                    table: to.clone(),
+                    from: name.clone(),
+                    to: n.clone(),
+                });
+            }
+        }
+        let shape = |i: &crate::model::Index| {
+            i.definition.replacen(
+                &format!("INDEX {} ON", ident(&i.name.name)),
+                "INDEX ? ON",
+                1,
+            )
+        };
+        for i in renamed.indexes.values().filter(|i| i.table == *to) {
+            if desired.indexes.contains_key(&i.name) {
+                continue;
+            }
+            let mut matches = desired.indexes.values().filter(|w| {
+                w.table == *to && !renamed.indexes.contains_key(&w.name) && shape(w) == shape(i)
+            });
+            if let (Some(w), None) = (matches.next(), matches.next()) {
+                out.push(Rename::Index {
+                    from: i.name.clone(),
+                    to: w.name.clone(),
+                });
+            }
+        }
+    }
+    out
+}
