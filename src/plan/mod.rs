@@ -191,6 +191,7 @@ pub fn build_renames(
         opts,
         current,
         desired,
+        created: BTreeSet::new(),
     };
     changes
         .iter()

@@ -57,6 +57,22 @@ pub fn resolve(
         list.extend(implied);
         list.sort_by_key(order);
     }
+    // The shadow's tables are empty: the live sizes (what the online strategies go by) carry
+    // over, under the new table names.
+    renamed.sizes = current
+        .sizes
+        .iter()
+        .map(|(q, bytes)| {
+            let q = list
+                .iter()
+                .find_map(|r| match r {
+                    Rename::Table { from, to, .. } if from == q => Some(to.clone()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| q.clone());
+            (q, *bytes)
+        })
+        .collect();
     Ok(Some(Renames {
         list,
         current: renamed,
