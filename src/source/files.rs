@@ -84,6 +84,11 @@ fn is_sql(path: &Path) -> bool {
 /// A file's text. Not UTF-8 or holding a NUL byte is an error pointing at the bad byte.
 pub(crate) fn read_text(path: &Path) -> Result<String, SourceError> {
     let bytes = fs::read(path).map_err(|e| read_error(path, e))?;
+    decode(path, bytes)
+}
+
+/// A file's bytes as text. Not UTF-8 is an error pointing at the first bad byte.
+pub(crate) fn decode(path: &Path, bytes: Vec<u8>) -> Result<String, SourceError> {
     String::from_utf8(bytes).map_err(|err| {
         let valid = err.utf8_error().valid_up_to();
         let prefix = String::from_utf8_lossy(&err.as_bytes()[..valid]).into_owned();

@@ -80,6 +80,10 @@ pub struct SourceSet {
     /// Dependency-ordered: every statement comes after the statements creating what it uses
     /// (except inside a dependency cycle, which keeps file order).
     pub statements: Vec<Statement>,
+    /// Groups of statements that reference each other (directly or around a loop), as indexes
+    /// into `statements`. PostgreSQL loads some (a function and a table using each other can
+    /// succeed on a retry); when one fails, the error names the cycle.
+    pub cycles: Vec<Vec<usize>>,
 }
 
 /// Reads every `*.sql` under `dir` (recursively, sorted by path) and orders all statements.
@@ -134,21 +138,50 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
     if let Some(err) = SourceError::collect(errors) {
         return Err(err);
     }
+    let (statements, cycles) = dependency_order(loaded);
     Ok(SourceSet {
         dir,
         files,
-        statements: dependency_order(loaded),
+        statements,
+        cycles,
     })
 }
 
-fn dependency_order(loaded: Vec<Loaded>) -> Vec<Statement> {
+/// Reads one file's bytes as the only schema file (what the fuzz target drives: decoding,
+/// splitting, parsing, annotations and ordering, no file system).
+pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<SourceSet, SourceError> {
+    let text = files::decode(file, bytes.to_vec())?;
+    let loaded = parse_file(file, &text)?;
+    let (statements, cycles) = dependency_order(loaded);
+    Ok(SourceSet {
+        dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+        files: vec![file.to_path_buf()],
+        statements,
+        cycles,
+    })
+}
+
+/// The statements in dependency order, and the cycles as indexes into that order.
+fn dependency_order(loaded: Vec<Loaded>) -> (Vec<Statement>, Vec<Vec<usize>>) {
     let items: Vec<order::Item> = loaded.iter().map(order_item).collect();
-    let sequence = order::order(&items);
+    let ordered = order::order_with_cycles(&items);
+    let mut position = vec![0; items.len()];
+    for (at, &i) in ordered.sequence.iter().enumerate() {
+        position[i] = at;
+    }
+    let cycles = ordered
+        .cycles
+        .iter()
+        .map(|members| members.iter().map(|&i| position[i]).collect())
+        .collect();
+    drop(items);
     let mut slots: Vec<Option<Statement>> = loaded.into_iter().map(|l| Some(l.statement)).collect();
-    sequence
+    let statements = ordered
+        .sequence
         .into_iter()
         .filter_map(|i| slots[i].take())
-        .collect()
+        .collect();
+    (statements, cycles)
 }
 
 fn names(list: &[String]) -> Vec<&str> {

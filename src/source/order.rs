@@ -29,7 +29,22 @@ pub(crate) struct Item<'a> {
 }
 
 /// The order to run `items` in, as indexes into `items`.
-pub(crate) fn order(items: &[Item]) -> Vec<usize> {
+#[cfg(test)]
+fn order(items: &[Item]) -> Vec<usize> {
+    order_with_cycles(items).sequence
+}
+
+/// An order and the dependency cycles found on the way.
+pub(crate) struct Ordered {
+    /// Indexes into the items, in the order to run them.
+    pub sequence: Vec<usize>,
+    /// Each cycle (strongly connected component of more than one statement), as indexes into
+    /// the items in original order.
+    pub cycles: Vec<Vec<usize>>,
+}
+
+/// The order to run `items` in, and the cycles among them.
+pub(crate) fn order_with_cycles(items: &[Item]) -> Ordered {
     let graph = build_graph(items);
     let components = components(&graph);
     let successors = component_edges(&graph, &components);
@@ -56,7 +71,16 @@ pub(crate) fn order(items: &[Item]) -> Vec<usize> {
             }
         }
     }
-    result
+    let cycles = components
+        .members
+        .iter()
+        .filter(|m| m.len() > 1)
+        .cloned()
+        .collect();
+    Ordered {
+        sequence: result,
+        cycles,
+    }
 }
 
 /// Strongly connected components: their members (sorted by original index) and, per
@@ -168,6 +192,7 @@ mod tests {
             item(&["d"], &[]),
         ];
         assert_eq!(order(&items), [1, 2, 0, 3]);
+        assert_eq!(order_with_cycles(&items).cycles, [vec![1, 2]]);
     }
 
     #[test]

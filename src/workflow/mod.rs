@@ -6,6 +6,7 @@
 //! and exit codes.
 
 mod dump;
+mod explain;
 mod original;
 mod prove;
 pub mod renames;
@@ -111,7 +112,7 @@ pub fn desired(
         .iter()
         .map(|s| LoadStatement {
             sql: s.sql.clone(),
-            origin: format!("{}:{}:{}", s.file.display(), s.line, s.col),
+            origin: explain::origin(s),
         })
         .collect();
     // Roles are cluster-wide and never part of schema files: a role the files grant to but
@@ -133,7 +134,13 @@ pub fn desired(
                     attempts += 1;
                     shadow.ensure_roles(&[role])?;
                 }
-                _ => return Err(WorkflowError::Load(e)),
+                _ => {
+                    let mut e = e;
+                    if let LoadError::Statement(st) = &mut e {
+                        explain::explain(st, source);
+                    }
+                    return Err(WorkflowError::Load(e));
+                }
             },
         }
     }
