@@ -16,7 +16,8 @@ use std::sync::{Mutex, OnceLock};
 use schemaplan::shadow::cluster::{self, Cluster, RunAs, StartOptions};
 
 /// The password of role `alice` (SCRAM): tests check it never appears anywhere.
-pub const ALICE_PASSWORD: &str = "Al1ce-S3cret-pw";
+/// URL-special characters on purpose: it is percent-encoded in URLs.
+pub const ALICE_PASSWORD: &str = "Al1ce/S3cr@t%pw";
 
 pub struct SecureServer {
     port: u16,
@@ -188,6 +189,12 @@ impl SecureServer {
     /// A superuser connection over the unix socket.
     pub fn admin(&self) -> postgres::Client {
         schemaplan::db::connect(&self.socket_url).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// A superuser connection to database `db` over the unix socket.
+    pub fn admin_db(&self, db: &str) -> postgres::Client {
+        let url = schemaplan::db::with_database(&self.socket_url, db);
+        schemaplan::db::connect(&url).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// A new database owned by `owner`.
