@@ -155,6 +155,21 @@ pub enum Rename {
         to: QName,
         columns: Vec<String>,
     },
+    /// A column of a table the plan keeps under its name: a new column `to` kept in sync with
+    /// `from` by a trigger both ways, a batched backfill, NOT NULL and the indexes built on it
+    /// online; `from` dropped in `contract`.
+    Column {
+        table: QName,
+        /// The column as it is (current schema).
+        from: Box<Column>,
+        /// The same column under the new name (the current schema with the renames done).
+        to: Box<Column>,
+        /// Indexes on `from` (current schema, their names there).
+        from_indexes: Vec<Index>,
+        /// The same indexes on `to` (the current schema with the renames done: the names they
+        /// end with).
+        to_indexes: Vec<Index>,
+    },
     /// `ALTER INDEX ... RENAME TO` (an index not backing a constraint).
     Index { from: QName, to: QName },
     /// `ALTER TABLE ... RENAME CONSTRAINT` (renames a backing index with it); `table` is the
@@ -173,6 +188,7 @@ impl Rename {
     pub fn object(&self) -> ObjectId {
         match self {
             Rename::Table { to, .. } => ObjectId::Table(to.clone()),
+            Rename::Column { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
             Rename::Index { to, .. } => ObjectId::Index(to.clone()),
             Rename::Constraint { table, to, .. } => ObjectId::Constraint(table.clone(), to.clone()),
             Rename::EnumValue { ty, .. } => ObjectId::Type(ty.clone()),

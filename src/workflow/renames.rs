@@ -12,7 +12,7 @@
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::catalog;
 use crate::diff::Rename;
-use crate::model::{QName, Schema, TypeKind};
+use crate::model::{ObjectId, QName, Schema, TypeKind};
 use crate::plan::{self, PlanOptions};
 use crate::render::quote::ident;
 use crate::shadow::Shadow;
@@ -57,6 +57,26 @@ pub fn resolve(
         list.extend(implied);
         list.sort_by_key(order);
     }
+    for r in &mut list {
+        if let Rename::Column {
+            table,
+            from,
+            to,
+            from_indexes,
+            to_indexes,
+        } = r
+        {
+            *from_indexes = indexes_on(current, table, &from.name);
+            *to_indexes = indexes_on(&renamed, table, &to.name);
+            if let Some(c) = renamed
+                .tables
+                .get(table)
+                .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
+            {
+                **to = c.clone();
+            }
+        }
+    }
     // The shadow's tables are empty: the live sizes (what the online strategies go by) carry
     // over, under the new table names.
     renamed.sizes = current
@@ -79,11 +99,29 @@ pub fn resolve(
     }))
 }
 
+/// The indexes (not backing constraints) on a column, by the dependencies PostgreSQL records.
+fn indexes_on(schema: &Schema, table: &QName, column: &str) -> Vec<crate::model::Index> {
+    let col = ObjectId::Column(table.clone(), column.to_string());
+    schema
+        .indexes
+        .values()
+        .filter(|i| {
+            schema
+                .dependencies_of(&ObjectId::Index(i.name.clone()))
+                .any(|d| *d == col)
+        })
+        .cloned()
+        .collect()
+}
+
 fn order(r: &Rename) -> u8 {
     match r {
         Rename::Table { .. } => 0,
-        Rename::Index { .. } | Rename::Constraint { .. } => 1,
-        Rename::EnumValue { .. } => 2,
+        // Before the index renames: the inverse (reversed order) renames an index back before
+        // its column's undo drops the new column.
+        Rename::Column { .. } => 1,
+        Rename::Index { .. } | Rename::Constraint { .. } => 2,
+        Rename::EnumValue { .. } => 3,
     }
 }
 
@@ -383,20 +421,62 @@ fn part_rename(
     let have = current.tables.get(old_table);
     let is_column = want.is_some_and(|t| t.columns.iter().any(|c| c.name == part));
     if is_column {
-        let has = |name: &str| have.is_some_and(|t| t.columns.iter().any(|c| c.name == name));
-        if has(part) || !has(from) {
+        let column = |name: &str| have.and_then(|t| t.columns.iter().find(|c| c.name == name));
+        if column(part).is_some() {
             return Ok(None);
         }
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on column {part} of {table}: column renames (a new column \
-                 kept in sync by a trigger, a batched backfill, then the old column dropped in \
-                 the contract phase) are not built yet; rename the column by hand, or keep \
-                 the old name"
-            ),
-        ));
+        let Some(old) = column(from) else {
+            let gone: Vec<String> = have
+                .into_iter()
+                .flat_map(|t| &t.columns)
+                .filter(|c| !want.is_some_and(|w| w.columns.iter().any(|x| x.name == c.name)))
+                .map(|c| c.name.clone())
+                .collect();
+            if gone.is_empty() {
+                return Ok(None);
+            }
+            return Err(nothing_live(
+                s,
+                line,
+                "column",
+                &format!("{from} of {old_table}"),
+                part,
+                &gone,
+            ));
+        };
+        if old_table != table {
+            return Err(err(
+                s,
+                line,
+                format!(
+                    "@renamed from={from} on column {part} of {table}: the table is renamed by \
+                     the same plan; rename the table in one plan and its columns in the next"
+                ),
+            ));
+        }
+        let blockers = column_blockers(current, table, old);
+        if !blockers.is_empty() {
+            return Err(err(
+                s,
+                line,
+                format!(
+                    "@renamed from={from} on column {part} of {table}: a column rename keeps \
+                     two columns in sync by a trigger and drops the old one in the contract \
+                     phase; that is not planned yet for a column with {}",
+                    blockers.join(", ")
+                ),
+            ));
+        }
+        return Ok(Some(Rename::Column {
+            table: table.clone(),
+            from: Box::new(old.clone()),
+            to: Box::new(crate::model::Column {
+                name: part.to_string(),
+                ..old.clone()
+            }),
+            from_indexes: Vec::new(),
+            to_indexes: Vec::new(),
+        }));
     }
     let has = |name: &str| have.is_some_and(|t| t.constraints.contains_key(name));
     if has(part) || have.is_none() {
@@ -426,6 +506,33 @@ fn part_rename(
         from: from.to_string(),
         to: part.to_string(),
     }))
+}
+
+/// What a column rename in phases cannot carry over yet: everything that depends on the
+/// column other than plain indexes (constraints, views, triggers, policies, functions,
+/// generated columns), identity, generated and serial columns.
+fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) -> Vec<String> {
+    let mut out = Vec::new();
+    if c.identity.is_some() {
+        out.push("an identity".to_string());
+    }
+    if c.generated.is_some() {
+        out.push("a generation expression".to_string());
+    }
+    if current
+        .sequences
+        .values()
+        .any(|q| q.owned_by.as_ref() == Some(&(table.clone(), c.name.clone())))
+    {
+        out.push("an owned sequence (serial)".to_string());
+    }
+    let col = ObjectId::Column(table.clone(), c.name.clone());
+    for (dep, refs) in &current.depends {
+        if refs.contains(&col) && !matches!(dep, ObjectId::Index(_)) {
+            out.push(format!("a dependent {dep}"));
+        }
+    }
+    out
 }
 
 fn labels(schema: &Schema, ty: &QName) -> Option<Vec<String>> {
@@ -483,15 +590,21 @@ fn enum_value(
     }))
 }
 
-/// Names PostgreSQL derived from a renamed table's old name (`members_pkey`, an index
-/// `members_email_idx`) that the desired schema has under the new table's name with the same
+/// Names PostgreSQL derived from a renamed table's or column's old name (`members_pkey`, an
+/// index `members_email_idx`) that the desired schema has under the new name with the same
 /// definition: renamed with the table instead of dropped and built again.
 fn implied(list: &[Rename], renamed: &Schema, desired: &Schema) -> Vec<Rename> {
     let mut out = Vec::new();
-    for r in list {
-        let Rename::Table { to, .. } = r else {
-            continue;
-        };
+    let mut tables: Vec<&QName> = list
+        .iter()
+        .filter_map(|r| match r {
+            Rename::Table { to, .. } => Some(to),
+            Rename::Column { table, .. } => Some(table),
+            _ => None,
+        })
+        .collect();
+    tables.dedup();
+    for to in tables {
         let (Some(have), Some(want)) = (renamed.tables.get(to), desired.tables.get(to)) else {
             continue;
         };

@@ -29,6 +29,14 @@ pub(crate) fn statement(r: &Rename) -> String {
         Rename::Table { from, to, .. } => {
             format!("ALTER TABLE {} RENAME TO {};", qname(from), ident(&to.name))
         }
+        Rename::Column {
+            table, from, to, ..
+        } => format!(
+            "ALTER TABLE {} RENAME COLUMN {} TO {};",
+            qname(table),
+            ident(&from.name),
+            ident(&to.name)
+        ),
         Rename::Index { from, to } => {
             format!("ALTER INDEX {} RENAME TO {};", qname(from), ident(&to.name))
         }
@@ -59,6 +67,19 @@ fn reversed(r: &Rename) -> Rename {
             from: to,
             to: from,
             columns,
+        },
+        Rename::Column {
+            table,
+            from,
+            to,
+            from_indexes,
+            to_indexes,
+        } => Rename::Column {
+            table,
+            from: to,
+            to: from,
+            from_indexes: to_indexes,
+            to_indexes: from_indexes,
         },
         Rename::Index { from, to } => Rename::Index { from: to, to: from },
         Rename::Constraint { table, from, to } => Rename::Constraint {
@@ -112,6 +133,9 @@ fn compat_grants(ctx: &Ctx, old: &Schema, from: &QName) -> String {
 fn what(r: &Rename) -> String {
     match r {
         Rename::Table { from, to, .. } => format!("table {from} to {}", to.name),
+        Rename::Column {
+            table, from, to, ..
+        } => format!("column {table}.{} to {}", from.name, to.name),
         Rename::Index { from, to } => format!("index {from} to {}", to.name),
         Rename::Constraint { table, from, to } => format!("constraint {from} on {table} to {to}"),
         Rename::EnumValue { ty, from, to } => format!("value '{from}' of type {ty} to '{to}'"),
@@ -125,6 +149,7 @@ fn what(r: &Rename) -> String {
 fn lock(r: &Rename) -> (LockLevel, Option<QName>) {
     match r {
         Rename::Table { from, .. } => (LockLevel::AccessExclusive, Some(from.clone())),
+        Rename::Column { table, .. } => (LockLevel::AccessExclusive, Some(table.clone())),
         Rename::Index { from, .. } => (LockLevel::ShareUpdateExclusive, Some(from.clone())),
         Rename::Constraint { table, .. } => (LockLevel::AccessExclusive, Some(table.clone())),
         Rename::EnumValue { .. } => (LockLevel::None, None),
@@ -180,6 +205,7 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
                 node(in_phase(contract, Phase::Contract), r),
             ]
         }
+        Rename::Column { .. } => column_phases(ctx, r),
         Rename::Index { .. } | Rename::Constraint { .. } => {
             let step = ctx
                 .step(
@@ -247,6 +273,11 @@ pub fn undo(ctx: &Ctx, r: &Rename) -> Chain {
                 node(in_phase(contract, Phase::Contract), r),
             ]
         }
+        // The same procedure the other way: the old column comes back in sync (expand), the
+        // new one goes (contract). Names shared by both directions (trigger, function) and
+        // `IF EXISTS` on the index renames make the contract steps work from the forward
+        // intermediate state too (rollback after expand alone).
+        Rename::Column { .. } => column_phases(ctx, &back),
         Rename::Index { .. } | Rename::Constraint { .. } | Rename::EnumValue { .. } => {
             let mut step = ctx.step(summary, undo_statement(r), lock, target.as_ref());
             if matches!(r, Rename::EnumValue { .. }) {
@@ -255,4 +286,158 @@ pub fn undo(ctx: &Ctx, r: &Rename) -> Chain {
             vec![node(in_phase(step, Phase::Contract), r)]
         }
     }
+}
+
+/// Name of the sync trigger and its function: the same for both directions of a column
+/// rename, so the inverse's contract finds it whichever direction created it.
+fn sync_name(table: &QName, a: &str, b: &str) -> String {
+    let (x, y) = if a <= b { (a, b) } else { (b, a) };
+    pg_object_name(&table.name, Some(&format!("{x}_{y}")), "schemaplan_sync")
+}
+
+/// Temporary name of an index built on the new column while the old column's index (under
+/// the final name, possibly) still exists.
+fn temp_index_name(name: &str) -> String {
+    pg_object_name(name, None, "schemaplan_new")
+}
+
+/// A column rename in phases (`from` -> `to` of `Rename::Column`):
+///
+/// expand
+/// 1. `ADD COLUMN to` (nullable, no default: catalog-only under a brief ACCESS EXCLUSIVE) and a
+///    `BEFORE INSERT OR UPDATE` trigger keeping both columns equal for either application: an
+///    INSERT that sets only one of them fills the other (one that sets `to` wins), an UPDATE
+///    that changes one copies it to the other. Same transaction: no write can slip between.
+/// 2. a batched backfill `UPDATE ... SET to = from WHERE to IS DISTINCT FROM from` (key-range
+///    batches, each its own short transaction; idempotent, resumable);
+/// 3. NOT NULL through a validated CHECK (no scan under lock);
+/// 4. each index on `from` built `CONCURRENTLY` on `to` under a temporary name.
+///
+/// contract (after the new application is deployed): drop the trigger and its function, drop
+/// `from` (its indexes go with it), give `to` its default and the indexes their names.
+/// The default is set only here: during expand an INSERT by the old application must leave
+/// `to` NULL for the trigger to copy `from` into it.
+fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
+    let Rename::Column {
+        table,
+        from,
+        to,
+        to_indexes,
+        ..
+    } = r
+    else {
+        unreachable!("column_phases takes a column rename")
+    };
+    let at = crate::plan::alter_table(table);
+    let (old, new) = (ident(&from.name), ident(&to.name));
+    let sync = sync_name(table, &from.name, &to.name);
+    let function = qname(&QName::new(table.schema.clone(), sync.clone()));
+    let added = Column {
+        not_null: false,
+        default: None,
+        ..(**to).clone()
+    };
+    let body = format!(
+        "BEGIN\n\
+         \x20 IF TG_OP = 'INSERT' THEN\n\
+         \x20   IF NEW.{new} IS NULL THEN NEW.{new} := NEW.{old}; ELSE NEW.{old} := NEW.{new}; END IF;\n\
+         \x20 ELSIF NEW.{old} IS DISTINCT FROM OLD.{old} THEN\n\
+         \x20   NEW.{new} := NEW.{old};\n\
+         \x20 ELSIF NEW.{new} IS DISTINCT FROM OLD.{new} THEN\n\
+         \x20   NEW.{old} := NEW.{new};\n\
+         \x20 END IF;\n\
+         \x20 RETURN NEW;\n\
+         END"
+    );
+    let add = ctx
+        .step(
+            format!(
+                "add column {table}.{} kept in sync with {} by a trigger",
+                to.name, from.name
+            ),
+            format!(
+                "{at} ADD COLUMN {};\n\
+                 CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n{body}\n$schemaplan$;\n\
+                 CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
+                super::column::definition(&added),
+                ident(&sync),
+                qname(table)
+            ),
+            LockLevel::AccessExclusive,
+            Some(table),
+        )
+        .note(format!(
+            "both applications keep working: writes to either {} or {} reach both columns",
+            from.name, to.name
+        ));
+    let backfill = ctx
+        .long(ctx.step(
+            format!("backfill {table}.{} from {}", to.name, from.name),
+            format!(
+                "UPDATE {} SET {new} = {old} WHERE {new} IS DISTINCT FROM {old};",
+                qname(table)
+            ),
+            LockLevel::RowExclusive,
+            Some(table),
+        ))
+        .batched()
+        .note("in key-range batches, each its own short transaction");
+    let mut nodes = vec![Node::new(add, r.object()), Node::new(backfill, r.object())];
+    if to.not_null {
+        nodes.extend(super::column::set_not_null_online(ctx, table, &to.name));
+    }
+    for i in to_indexes {
+        let temp = Index {
+            name: QName::new(i.name.schema.clone(), temp_index_name(&i.name.name)),
+            definition: i.definition.replacen(
+                &format!("INDEX {} ON", ident(&i.name.name)),
+                &format!("INDEX {} ON", ident(&temp_index_name(&i.name.name))),
+                1,
+            ),
+            ..i.clone()
+        };
+        nodes.extend(super::index::create(ctx, &temp, true));
+    }
+    let mut contract = vec![
+        format!("DROP TRIGGER {} ON {};", ident(&sync), qname(table)),
+        format!("DROP FUNCTION {function}();"),
+        format!("{at} DROP COLUMN {old};"),
+    ];
+    let keeps_default = ctx
+        .desired
+        .tables
+        .get(table)
+        .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
+        .is_some_and(|c| c.default == to.default);
+    if let (Some(d), true) = (&to.default, keeps_default) {
+        contract.push(format!("{at} ALTER COLUMN {new} SET DEFAULT {d};"));
+    }
+    for i in to_indexes {
+        contract.push(format!(
+            "ALTER INDEX IF EXISTS {} RENAME TO {};",
+            qname(&QName::new(
+                i.name.schema.clone(),
+                temp_index_name(&i.name.name)
+            )),
+            ident(&i.name.name)
+        ));
+    }
+    let contract = ctx
+        .step(
+            format!("drop column {table}.{} (renamed to {})", from.name, to.name),
+            contract.join("\n"),
+            LockLevel::AccessExclusive,
+            Some(table),
+        )
+        .hazard(Hazard::RequiresDeploy)
+        .note(format!(
+            "run after the application using {} is deployed: {} stops working; its values \
+             live on in {} (catalog-only drop)",
+            to.name, from.name, to.name
+        ));
+    for n in &mut nodes {
+        n.object = r.object();
+    }
+    nodes.push(node(in_phase(contract, Phase::Contract), r));
+    nodes
 }
