@@ -205,27 +205,24 @@ fn lock_timeout_is_retried_until_the_lock_is_free() {
         }],
     );
     // Once the run has started (checks done), another session takes ACCESS EXCLUSIVE on t and
-    // keeps it for a second.
-    let (locked_tx, locked_rx) = mpsc::channel();
-    let url = f.url.clone();
-    let holder = std::thread::spawn(move || {
-        let mut c = schemaplan::db::connect(&url).unwrap();
-        let mut tx = c.transaction().unwrap();
-        tx.batch_execute("LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE")
-            .unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_secs(1));
-        tx.commit().unwrap();
-    });
-    let mut events = OnStart {
-        events: Events::default(),
-        on_start: Some(Box::new(move || locked_rx.recv().unwrap())),
+    // keeps it until the first retry is reported.
+    let mut holder = lock_holder(&f.url, "LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE");
+    let release = holder.release.clone();
+    let mut events = OnRetry {
+        inner: OnStart {
+            events: Events::default(),
+            on_start: holder.take.take(),
+        },
+        on_retry: Box::new(move |_| {
+            let _ = release.send(());
+        }),
     };
     let outcome = exec::apply(&f.opts(), &mut events).unwrap();
-    holder.join().unwrap();
+    holder.thread.join().unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Applied);
-    assert!(outcome.retries >= 1, "retried: {:?}", events.events.0);
+    assert!(outcome.retries >= 1, "retried: {:?}", events.inner.events.0);
     let retry = events
+        .inner
         .events
         .0
         .iter()
@@ -233,6 +230,206 @@ fn lock_timeout_is_retried_until_the_lock_is_free() {
     assert!(
         matches!(retry, Some(ProgressEvent::Retry { reason, attempt: 1, .. }) if reason.contains("55P03")),
         "{retry:?}"
+    );
+}
+
+/// DDL behind a long transaction, with the plan's default `lock_timeout` (100 ms) and the
+/// default retry policy: each attempt gives up quickly (releasing what it queued), the
+/// transaction is retried after a growing, jittered delay, every retry is reported (and
+/// rendered in the plain progress lines), and the step succeeds once the reader is gone.
+#[test]
+fn ddl_behind_a_long_transaction_is_retried_with_backoff_until_it_ends() {
+    let f = Fixture::new(
+        "retry_backoff",
+        &[
+            "CREATE TABLE public.t (x int)",
+            "INSERT INTO public.t VALUES (1)",
+        ],
+        vec![{
+            let mut s = tx_step(
+                "add column public.t.y",
+                "ALTER TABLE public.t ADD COLUMN y int;",
+            );
+            s.lock_timeout = Some(schemaplan::plan::LockTimeout(Duration::from_millis(
+                schemaplan::plan::DEFAULT_LOCK_TIMEOUT_MS,
+            )));
+            s
+        }],
+    );
+    // A long reader: its ACCESS SHARE lock on t conflicts with ADD COLUMN's ACCESS EXCLUSIVE.
+    // It ends after the third retry.
+    let mut reader = lock_holder(&f.url, "SELECT count(*) FROM public.t");
+    let release = reader.release.clone();
+    let mut events = OnRetry {
+        inner: OnStart {
+            events: Events::default(),
+            on_start: reader.take.take(),
+        },
+        on_retry: Box::new(move |attempt| {
+            if attempt == 3 {
+                let _ = release.send(());
+            }
+        }),
+    };
+    let opts = f.opts();
+    assert_eq!(opts.retry, schemaplan::exec::RetryPolicy::default());
+    let outcome = exec::apply(&opts, &mut events).unwrap();
+    reader.thread.join().unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    let retries: Vec<&ProgressEvent> = events
+        .inner
+        .events
+        .0
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::Retry { .. }))
+        .collect();
+    assert!(retries.len() >= 3, "{:?}", events.inner.events.0);
+    assert_eq!(outcome.retries as usize, retries.len());
+    for (i, e) in retries.iter().enumerate() {
+        let ProgressEvent::Retry {
+            attempt,
+            max_attempts,
+            reason,
+            steps,
+            ..
+        } = e
+        else {
+            unreachable!()
+        };
+        assert_eq!(*attempt as usize, i + 1, "attempts count up: {retries:?}");
+        assert_eq!(
+            *max_attempts,
+            schemaplan::exec::DEFAULT_LOCK_RETRIES + 1,
+            "{e:?}"
+        );
+        assert!(reason.contains("55P03"), "{reason}");
+        assert_eq!(steps, "1");
+    }
+    // The plain progress lines (CI logs) show each retry.
+    let mut lines = schemaplan::exec::LineProgress::new(Vec::new());
+    for e in &retries {
+        schemaplan::exec::Progress::event(&mut lines, (*e).clone());
+    }
+    let text = String::from_utf8(lines.into_inner()).unwrap();
+    let want = format!(
+        "step 1: canceling statement due to lock timeout (SQLSTATE 55P03); undone, retry 1/{} in ",
+        schemaplan::exec::DEFAULT_LOCK_RETRIES
+    );
+    assert!(text.contains(&want), "{text}");
+    assert_eq!(text.lines().count(), retries.len(), "{text}");
+    let mut c = f.connect();
+    let cols: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attname = 'y'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 1);
+}
+
+/// The retries are bounded (`apply --lock-retries`): a lock held past them fails the step with
+/// the lock timeout, says how many attempts were made, and changes nothing.
+#[test]
+fn lock_retries_are_bounded() {
+    let f = Fixture::new(
+        "retry_bounded",
+        &["CREATE TABLE public.t (x int)"],
+        vec![{
+            let mut s = tx_step(
+                "add column public.t.y",
+                "ALTER TABLE public.t ADD COLUMN y int;",
+            );
+            s.lock_timeout = Some(schemaplan::plan::LockTimeout(Duration::from_millis(50)));
+            s
+        }],
+    );
+    let mut holder = lock_holder(&f.url, "LOCK TABLE public.t IN ACCESS SHARE MODE");
+    let mut events = OnStart {
+        events: Events::default(),
+        on_start: holder.take.take(),
+    };
+    let mut opts = f.opts();
+    opts.retry.max_attempts = 3;
+    opts.retry.base = Duration::from_millis(10);
+    let err = exec::apply(&opts, &mut events).unwrap_err();
+    holder.release.send(()).unwrap();
+    holder.thread.join().unwrap();
+    match &err {
+        ExecError::Step {
+            sqlstate, attempts, ..
+        } => {
+            assert_eq!(sqlstate.as_deref(), Some("55P03"));
+            assert_eq!(*attempts, 3);
+        }
+        other => panic!("expected a step error, got {other}"),
+    }
+    assert!(err.to_string().contains("after 3 attempts"), "{err}");
+    let retries = events
+        .events
+        .0
+        .iter()
+        .filter(|e| matches!(e, ProgressEvent::Retry { .. }))
+        .count();
+    assert_eq!(retries, 2);
+    let mut c = f.connect();
+    let cols: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.t'::regclass AND attname = 'y'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(cols, 0);
+}
+
+/// A step given its plain form because its table was empty at plan time is refused when the
+/// table has grown past the threshold since (re-plan advice, nothing changed); `--force` runs it
+/// with a warning.
+#[test]
+fn table_grown_since_the_plan_is_refused_with_replan_advice() {
+    let f = Fixture::new(
+        "grew",
+        &[
+            "CREATE TABLE public.t (x int)",
+            // some 1.8 MB of heap: over the default --small-table 1MB
+            "INSERT INTO public.t SELECT generate_series(1, 50000)",
+        ],
+        vec![{
+            let mut s = tx_step(
+                "create index public.t_x",
+                "CREATE INDEX t_x ON public.t (x);",
+            );
+            s.lock = schemaplan::plan::LockLevel::Share;
+            s.notes = vec!["public.t was empty at plan time".to_string()];
+            s
+        }],
+    );
+    let err = exec::apply(&f.opts(), &mut Events::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, ExecError::TablesGrew { .. }), "{text}");
+    assert!(
+        text.contains("step 1 (create index public.t_x): public.t is ")
+            && text.contains(" now, over 1MB")
+            && text.contains("run `schemaplan plan` again"),
+        "{text}"
+    );
+    let mut c = f.connect();
+    let index: Option<String> = c
+        .query_one("SELECT to_regclass('public.t_x')::text", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(index, None, "nothing ran");
+    assert!(f.book()["runs"].as_array().is_none_or(|r| r.is_empty()));
+
+    let mut forced = f.opts();
+    forced.force = true;
+    let outcome = exec::apply(&forced, &mut Events::default()).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    assert!(
+        outcome.warnings.iter().any(|w| w.contains("tables grew")),
+        "{:?}",
+        outcome.warnings
     );
 }
 

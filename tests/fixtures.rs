@@ -321,15 +321,34 @@ fn unbounded_locks(plan_dir: &Path) -> Result<Vec<String>, String> {
     Ok(bad)
 }
 
+/// Extra `plan` arguments of a case: `plan-args ...` lines of its `expect.txt`, words split at
+/// spaces. Unless a case sets `--small-table` itself, plans are made with `--small-table 0`: a
+/// table with a few rows in `before.sql` counts as large, so the online forms are exercised,
+/// while an empty one gets the plain forms.
+fn plan_args(case_dir: &Path) -> Vec<String> {
+    let spec = std::fs::read_to_string(case_dir.join("expect.txt")).unwrap_or_default();
+    let mut args: Vec<String> = spec
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("plan-args "))
+        .flat_map(|l| l.split_whitespace().map(str::to_string))
+        .collect();
+    if !args.iter().any(|a| a == "--small-table") {
+        args.extend(["--small-table".to_string(), "0".to_string()]);
+    }
+    args
+}
+
 /// `expect.txt` of a case (optional): what the plan must (not) contain, for the online
 /// strategies of DESIGN.md that the four properties cannot see (a plan that takes an ACCESS
-/// EXCLUSIVE lock for an index build still converges). One check per line, `#` comments:
+/// EXCLUSIVE lock for an index build still converges). One check per line, `#` comments;
+/// `plan-args` lines are extra arguments of `plan` (see [`plan_args`]):
 ///
 /// ```text
 /// plan contains CREATE INDEX CONCURRENTLY
 /// plan lacks ACCESS EXCLUSIVE
 /// inverse contains DROP INDEX CONCURRENTLY
 /// plan order CREATE INDEX CONCURRENTLY ... DROP INDEX CONCURRENTLY
+/// plan-args --small-table 64kB
 /// ```
 fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
     let path = case_dir.join("expect.txt");
@@ -339,7 +358,7 @@ fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for (no, line) in spec.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
+        if line.is_empty() || line.starts_with('#') || line.starts_with("plan-args ") {
             continue;
         }
         let bad = |m: &str| format!("expect.txt:{}: {m}", no + 1);
@@ -459,10 +478,13 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         let cwd = tmp.path();
 
         // plan
+        let case_args = plan_args(&case.dir);
+        let case_args: Vec<&str> = case_args.iter().map(String::as_str).collect();
         let args = [
             &[
                 "plan", "--db", &b_url, "--schema", schema_s, "--out", plan_s,
             ][..],
+            &case_args,
             &dev_args,
         ]
         .concat();

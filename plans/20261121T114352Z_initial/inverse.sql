@@ -10,15 +10,15 @@
 --
 -- expand: 6 steps, run as 1-6 (together in one transaction)
 
--- step 1 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 1 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- drop constraint orders_user_id_fkey on public.orders
 ALTER TABLE public.orders DROP CONSTRAINT orders_user_id_fkey;
 
--- step 2 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.open_orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 2 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.open_orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- drop view public.open_orders
 DROP VIEW public.open_orders;
 
--- step 3 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: data-loss, irreversible
+-- step 3 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: data-loss, irreversible
 -- drop table public.orders
 DROP TABLE public.orders;
 
@@ -26,7 +26,7 @@ DROP TABLE public.orders;
 -- drop type public.order_status
 DROP TYPE public.order_status;
 
--- step 5 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.users | lock_timeout: 1s | statement_timeout: 1min | hazards: data-loss, irreversible
+-- step 5 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.users | lock_timeout: 100ms | statement_timeout: 1min | hazards: data-loss, irreversible
 -- drop table public.users
 DROP TABLE public.users;
 

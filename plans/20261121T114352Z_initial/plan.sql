@@ -35,27 +35,27 @@ CREATE TABLE public.users (
     updated_at timestamp with time zone DEFAULT now() NOT NULL
 );
 
--- step 4 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 4 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- add constraint orders_pkey on public.orders
 ALTER TABLE public.orders ADD CONSTRAINT orders_pkey PRIMARY KEY (id);
 
--- step 5 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 5 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- add constraint orders_total_cents_check on public.orders
 ALTER TABLE public.orders ADD CONSTRAINT orders_total_cents_check CHECK ((total_cents >= 0));
 
--- step 6 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.users | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 6 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.users | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- add constraint users_pkey on public.users
 ALTER TABLE public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
--- step 7 | phase: expand | transaction: yes | lock: SHARE ROW EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 7 | phase: expand | transaction: yes | lock: SHARE ROW EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- add constraint orders_user_id_fkey on public.orders
 ALTER TABLE public.orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
--- step 8 | phase: expand | transaction: yes | lock: SHARE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 8 | phase: expand | transaction: yes | lock: SHARE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- create index public.orders_user_id_placed_at_idx
 CREATE INDEX orders_user_id_placed_at_idx ON public.orders USING btree (user_id, placed_at DESC);
 
--- step 9 | phase: expand | transaction: yes | lock: SHARE on public.users | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 9 | phase: expand | transaction: yes | lock: SHARE on public.users | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- create index public.users_email_key
 CREATE UNIQUE INDEX users_email_key ON public.users USING btree (lower(email));
 
@@ -83,11 +83,11 @@ BEGIN
 END;
 $function$;
 
--- step 12 | phase: expand | transaction: yes | lock: SHARE ROW EXCLUSIVE on public.users | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 12 | phase: expand | transaction: yes | lock: SHARE ROW EXCLUSIVE on public.users | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- create trigger users_touch_updated_at on public.users
 CREATE TRIGGER users_touch_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.touch_updated_at();
 
--- step 13 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 1s | statement_timeout: 1min | hazards: none
+-- step 13 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- create policy orders_owner on public.orders
 CREATE POLICY orders_owner ON public.orders AS PERMISSIVE FOR ALL TO PUBLIC USING ((user_id = (current_setting('app.user_id'::text, true))::bigint));
 

@@ -32,6 +32,14 @@ pub struct ApplyArgs {
     /// How long to wait for another apply, in seconds.
     #[arg(long, default_value_t = 60, value_name = "SECONDS")]
     pub lock_wait: u64,
+    /// How many times a transaction (or non-transactional step) that could not get a lock
+    /// within its lock_timeout (SQLSTATE 55P03), or deadlocked (40P01), is rolled back and run
+    /// again, after a doubling backoff with jitter. 0: fail at the first lock timeout.
+    #[arg(long, default_value_t = exec::DEFAULT_LOCK_RETRIES, value_name = "N")]
+    pub lock_retries: u32,
+    /// Cap on one backoff delay between lock retries, in milliseconds.
+    #[arg(long, default_value_t = exec::DEFAULT_RETRY_MAX_DELAY_MS, value_name = "MS")]
+    pub lock_retry_max_delay_ms: u64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,6 +83,8 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.force = a.force;
     opts.no_wait = a.no_wait;
     opts.lock_wait = Duration::from_secs(a.lock_wait);
+    opts.retry.max_attempts = a.lock_retries.saturating_add(1);
+    opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
     let mut progress = exec::stderr_progress();
     let outcome = exec::apply(&opts, progress.as_mut())?;
     for w in &outcome.warnings {

@@ -35,9 +35,16 @@ pub struct PlanArgs {
     /// Debugging only: write the plan without proving it on a scratch database first.
     #[arg(long, hide = true)]
     pub no_proof: bool,
-    /// lock_timeout for steps that take locks, in milliseconds.
-    #[arg(long, default_value_t = 1000, value_name = "MS")]
+    /// lock_timeout for steps that take locks, in milliseconds (traffic queues behind a step
+    /// waiting for its lock for at most this long; the executor retries after a backoff).
+    #[arg(long, default_value_t = crate::plan::DEFAULT_LOCK_TIMEOUT_MS, value_name = "MS")]
     pub lock_timeout_ms: u64,
+    /// Existing tables whose heap is at most this size at plan time (PostgreSQL units: 0,
+    /// 64kB, 1MB, 1GB) get the plain forms of index builds, constraints, NOT NULL and rewrites
+    /// (their scan under lock takes milliseconds), with a note saying why; empty tables always
+    /// do; 0 = only empty tables.
+    #[arg(long, default_value = "1MB", value_name = "SIZE", value_parser = crate::plan::size::parse_size)]
+    pub small_table: u64,
 }
 
 pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
@@ -54,6 +61,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     report_unmodeled(&desired);
     let opts = PlanOptions {
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
+        small_table: a.small_table,
         ..PlanOptions::default()
     };
     let renames = workflow::renames::resolve(&shadow, &src, &current.schema, &desired, &opts)?;

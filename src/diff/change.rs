@@ -65,11 +65,10 @@ pub enum Change {
         to: Column,
         kinds: Vec<ColumnChange>,
     },
+    /// Plain or online form: the generator decides by the table's size (`plan::Ctx::small`).
     AddConstraint {
         table: QName,
         constraint: Constraint,
-        /// The table exists with rows (not created in this plan): use the online form.
-        existing_table: bool,
     },
     DropConstraint {
         table: QName,
@@ -79,16 +78,11 @@ pub enum Change {
         table: QName,
         constraint: Constraint,
     },
-    CreateIndex {
-        index: Index,
-        existing_table: bool,
-    },
-    DropIndex {
-        index: Index,
-        existing_table: bool,
-    },
-    /// A changed index on a table that keeps its rows: build the new definition concurrently
-    /// under a temporary name, drop the old one concurrently, rename.
+    /// Plain or `CONCURRENTLY`: the generator decides by the table's size.
+    CreateIndex(Index),
+    DropIndex(Index),
+    /// A changed index on a table that keeps its rows: on a large table, build the new
+    /// definition concurrently under a temporary name, drop the old one concurrently, rename.
     ReplaceIndex {
         from: Index,
         to: Index,
@@ -252,16 +246,12 @@ impl Change {
                 ObjectId::Column(table.clone(), column.name.clone())
             }
             AlterColumn { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
-            AddConstraint {
-                table, constraint, ..
-            }
+            AddConstraint { table, constraint }
             | DropConstraint { table, constraint }
             | ValidateConstraint { table, constraint } => {
                 ObjectId::Constraint(table.clone(), constraint.name.clone())
             }
-            CreateIndex { index, .. } | DropIndex { index, .. } => {
-                ObjectId::Index(index.name.clone())
-            }
+            CreateIndex(index) | DropIndex(index) => ObjectId::Index(index.name.clone()),
             ReplaceIndex { to, .. } => ObjectId::Index(to.name.clone()),
             CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),
             ReplaceView { to, .. } => ObjectId::View(to.name.clone()),

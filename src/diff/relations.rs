@@ -191,7 +191,6 @@ fn create_table(d: &mut Differ, t: &Table) {
         d.push(Change::AddConstraint {
             table: t.name.clone(),
             constraint: con.clone(),
-            existing_table: false,
         });
         d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
     }
@@ -362,7 +361,6 @@ fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
     d.push(Change::AddConstraint {
         table: t.clone(),
         constraint: con.clone(),
-        existing_table: true,
     });
     d.created(ObjectId::Constraint(t.clone(), con.name.clone()));
 }
@@ -373,13 +371,12 @@ fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
 pub(super) fn diff_indexes(d: &mut Differ) {
     for (name, want) in &d.desired.indexes {
         let id = ObjectId::Index(name.clone());
-        let existing_table = d.relation_kept(&want.table);
         match d.current.indexes.get(name) {
             // A changed index on a table with rows: the new one is built first, under a
             // temporary name, so queries keep an index throughout.
             Some(have)
                 if d.is_replaced(&id)
-                    && existing_table
+                    && d.relation_kept(&want.table)
                     && d.relation_kept(&have.table)
                     && have.parent_index.is_none()
                     && want.parent_index.is_none()
@@ -397,15 +394,9 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                 if d.is_replaced(&id) || !d.relation_kept(&have.table) || parent_goes(d, have) =>
             {
                 if d.relation_kept(&have.table) && have.parent_index.is_none() {
-                    d.push(Change::DropIndex {
-                        index: have.clone(),
-                        existing_table,
-                    });
+                    d.push(Change::DropIndex(have.clone()));
                 }
-                d.push(Change::CreateIndex {
-                    index: want.clone(),
-                    existing_table,
-                });
+                d.push(Change::CreateIndex(want.clone()));
                 d.created(id);
             }
             Some(_) => {}
@@ -415,10 +406,7 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                 d.created(id);
             }
             None => {
-                d.push(Change::CreateIndex {
-                    index: want.clone(),
-                    existing_table,
-                });
+                d.push(Change::CreateIndex(want.clone()));
                 d.created(id);
             }
         }
@@ -426,10 +414,7 @@ pub(super) fn diff_indexes(d: &mut Differ) {
     for (name, have) in &d.current.indexes {
         let table_gone = !d.relation_kept(&have.table);
         if !d.desired.indexes.contains_key(name) && have.parent_index.is_none() && !table_gone {
-            d.push(Change::DropIndex {
-                index: have.clone(),
-                existing_table: true,
-            });
+            d.push(Change::DropIndex(have.clone()));
         }
     }
 }

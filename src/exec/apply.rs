@@ -58,7 +58,16 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             });
             Ok(outcome)
         }
-        Decision::Run(run) => execute(&mut session, opts, &file, &live, prior, run, out),
+        Decision::Run(mut run) => {
+            super::sizes::check(
+                &mut session,
+                &file.plan,
+                &run.to_run,
+                opts.force,
+                &mut run.warnings,
+            )?;
+            execute(&mut session, opts, &file, &live, prior, run, out)
+        }
     }
 }
 
@@ -411,7 +420,16 @@ fn dry_run(
             });
             return Ok(outcome);
         }
-        Decision::Run(run) => run,
+        Decision::Run(mut run) => {
+            super::sizes::check(
+                client,
+                &file.plan,
+                &run.to_run,
+                opts.force,
+                &mut run.warnings,
+            )?;
+            run
+        }
     };
     for w in &run.warnings {
         out.event(ProgressEvent::Warning(w.clone()));

@@ -16,6 +16,7 @@ mod lock;
 mod preflight;
 mod progress;
 mod run;
+mod sizes;
 mod status;
 
 pub use apply::apply;
@@ -88,6 +89,14 @@ impl HazardAllow {
 }
 
 /// Retrying a unit whose lock could not be had in time (SQLSTATE 55P03) or that deadlocked.
+///
+/// The defaults are sized for DDL behind a long transaction (a 10-second report holding a
+/// lock): each attempt queues traffic for at most the step's `lock_timeout` (100 ms by
+/// default), then releases everything and waits, so the application runs normally between
+/// attempts. Delays double from 200 ms up to 5 s, each a random 50-100 % of that (jitter):
+/// 14 retries wait 25-51 s in all before the apply gives up, outlasting a 10-second
+/// transaction several times over while trying often enough (every 2.5-5 s once capped) to
+/// catch the gap after it. `apply --lock-retries` / `--lock-retry-max-delay-ms` change them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Delay before the first retry; doubles with each attempt.
@@ -98,12 +107,17 @@ pub struct RetryPolicy {
     pub max_attempts: u32,
 }
 
+/// Retries after the first attempt, by default (`apply --lock-retries`).
+pub const DEFAULT_LOCK_RETRIES: u32 = 14;
+/// Cap on one backoff delay, by default (`apply --lock-retry-max-delay-ms`).
+pub const DEFAULT_RETRY_MAX_DELAY_MS: u64 = 5000;
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             base: Duration::from_millis(200),
-            max_delay: Duration::from_secs(10),
-            max_attempts: 10,
+            max_delay: Duration::from_millis(DEFAULT_RETRY_MAX_DELAY_MS),
+            max_attempts: DEFAULT_LOCK_RETRIES + 1,
         }
     }
 }
@@ -218,6 +232,8 @@ pub enum ExecError {
         live: String,
         note: String,
     },
+    #[error("plan {plan_id}: tables grew past the size the plan judged them by; their steps take plain forms that hold their lock while they scan or build:\n{}\nhint: run `schemaplan plan` again (it will choose the online forms), or pass --force to apply as planned", steps.join("\n"))]
+    TablesGrew { plan_id: String, steps: Vec<String> },
     #[error("plan {plan_id} has steps with hazards that were not allowed:\n{}\nhint: review them, then pass {flag}", steps.join("\n"))]
     Hazards {
         plan_id: String,

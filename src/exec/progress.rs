@@ -154,8 +154,9 @@ pub fn describe(e: &ProgressEvent) -> String {
             delay,
             reason,
         } => format!(
-            "step{} {steps}: {reason}; undone, retry {attempt}/{max_attempts} in {}",
+            "step{} {steps}: {reason}; undone, retry {attempt}/{} in {}",
             if steps.contains('-') { "s" } else { "" },
+            max_attempts.saturating_sub(1),
             human_duration(*delay)
         ),
         ProgressEvent::StepFailed {

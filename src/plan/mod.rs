@@ -21,6 +21,9 @@ use std::time::Duration;
 pub struct PlanOptions {
     /// `lock_timeout` of every step that takes a lock (short: a blocked DDL queues traffic).
     pub lock_timeout: Duration,
+    /// `lock_timeout` of long steps under SHARE UPDATE EXCLUSIVE (concurrent index builds and
+    /// drops, validation): see [`Ctx::long`].
+    pub online_lock_timeout: Duration,
     /// `statement_timeout` of catalog-only steps.
     pub statement_timeout: Duration,
     /// `statement_timeout` of steps that scan or build (index builds, validation, rewrites).
@@ -33,10 +36,18 @@ pub struct PlanOptions {
     pub check_texts: std::collections::BTreeMap<(QName, String), String>,
 }
 
+/// Default `lock_timeout` of steps that take locks. While a step waits for its lock, every
+/// query that needs a conflicting lock queues behind it: the wait is the stall the application
+/// sees. 100 ms stays well inside the 250 ms worst-transaction budget even when the step never
+/// gets its lock (then the transaction is rolled back and retried later, see
+/// `exec::RetryPolicy`), and is long enough to get a lock behind ordinary short transactions.
+pub const DEFAULT_LOCK_TIMEOUT_MS: u64 = 100;
+
 impl Default for PlanOptions {
     fn default() -> Self {
         PlanOptions {
-            lock_timeout: Duration::from_secs(1),
+            lock_timeout: Duration::from_millis(DEFAULT_LOCK_TIMEOUT_MS),
+            online_lock_timeout: Duration::from_secs(10 * 60),
             statement_timeout: Duration::from_secs(60),
             long_statement_timeout: Duration::from_secs(4 * 3600),
             small_table: size::DEFAULT_SMALL_TABLE,
@@ -52,16 +63,13 @@ pub(crate) struct Ctx<'a> {
     pub desired: &'a Schema,
     /// Tables and materialized views the plan creates or re-creates (empty when its later
     /// steps run).
-    #[allow(dead_code)] // read by `table_size`, used by the generators in the next commit
     pub created: BTreeSet<QName>,
 }
 
-#[allow(dead_code)] // used by the generators in the next commit
 impl Ctx<'_> {
     /// How big the table (or materialized view) `q` is for the steps of this plan: created by
     /// the plan, or its size when the live database was read, against `--small-table`.
-    /// Generators choose the plain form when [`TableSize::is_small`] and say why with
-    /// [`Ctx::size_note`].
+    /// Generators decide between plain and online forms with [`Ctx::small`].
     pub fn table_size(&self, q: &QName) -> TableSize {
         if self.created.contains(q) {
             return TableSize::CreatedInPlan;
@@ -69,10 +77,21 @@ impl Ctx<'_> {
         TableSize::of(self.current.sizes.get(q).copied(), self.opts.small_table)
     }
 
-    /// The plan note for a step judged safe by the size of `q` (`None` when `q` is new, large
-    /// or of unknown size).
-    pub fn size_note(&self, q: &QName) -> Option<String> {
-        self.table_size(q).note(q, self.opts.small_table)
+    /// Whether a step that scans, builds on or rewrites `tables` under its lock may take the
+    /// plain form: every one of them created by the plan, empty or small. `Some(notes)` then,
+    /// one note per existing table saying why (`public.users was empty at plan time`); `None`
+    /// when one of them is large or of unknown size (the online form and its hazards).
+    pub fn small(&self, tables: &[&QName]) -> Option<Vec<String>> {
+        let mut notes = Vec::new();
+        for q in tables {
+            let size = self.table_size(q);
+            if !size.is_small() {
+                return None;
+            }
+            notes.extend(size.note(q, self.opts.small_table));
+        }
+        notes.dedup();
+        Some(notes)
     }
 
     /// A transactional expand-phase step with the lock and the default timeouts.
@@ -103,9 +122,18 @@ impl Ctx<'_> {
             .collect()
     }
 
-    /// Marks a step as long-running (scans or builds): long statement timeout.
+    /// Marks a step as long-running (scans or builds): long statement timeout. Under SHARE
+    /// UPDATE EXCLUSIVE (`CONCURRENTLY`, `VALIDATE`) also a long lock timeout: that lock lets
+    /// reads and writes go on, so waiting for it, or for older transactions to end (which a
+    /// concurrent build does after its scans, subject to `lock_timeout` too), stalls no one but
+    /// other DDL and VACUUM on the table; and a concurrent build that gives up throws its
+    /// finished scan away, so a short timeout behind one long transaction would rebuild the
+    /// index again and again.
     pub fn long(&self, mut s: Step) -> Step {
         s.statement_timeout = Some(StatementTimeout(self.opts.long_statement_timeout));
+        if s.lock == LockLevel::ShareUpdateExclusive {
+            s.lock_timeout = Some(LockTimeout(self.opts.online_lock_timeout));
+        }
         s
     }
 }
@@ -130,6 +158,10 @@ impl Step {
     }
     pub fn note(mut self, n: impl Into<String>) -> Step {
         self.notes.push(n.into());
+        self
+    }
+    pub fn notes(mut self, n: impl IntoIterator<Item = String>) -> Step {
+        self.notes.extend(n);
         self
     }
 }

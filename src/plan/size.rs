@@ -73,6 +73,20 @@ impl TableSize {
     }
 }
 
+/// The assumption a [`TableSize::note`] states, read back from a plan file by `apply` (which
+/// refuses to run the step when the table has grown past it since): the table as the note
+/// names it (`schema.name`, unquoted) and the heap size up to which the plain form is still
+/// right: the note's `--small-table`, or for a table that was empty the default threshold
+/// (the note does not say which threshold the plan used). `None` for any other note.
+pub fn note_assumption(note: &str) -> Option<(String, u64)> {
+    if let Some(table) = note.strip_suffix(" was empty at plan time") {
+        return Some((table.to_string(), DEFAULT_SMALL_TABLE));
+    }
+    let (head, threshold) = note.rsplit_once(" at plan time, within --small-table ")?;
+    let (table, _) = head.rsplit_once(" was ")?;
+    Some((table.to_string(), parse_size(threshold).ok()?))
+}
+
 /// Parses a PostgreSQL-style size: a number with an optional unit `B`, `kB`, `MB`, `GB`, `TB`
 /// (1024-based, case-insensitive, `bytes` also accepted, a space allowed before the unit);
 /// a bare number is bytes. Fractions are allowed with a unit (`1.5MB`).
@@ -221,5 +235,26 @@ mod tests {
             Some("public.users was 48 kB at plan time, within --small-table 1MB")
         );
         assert_eq!(TableSize::CreatedInPlan.note(&t, mb), None);
+    }
+
+    #[test]
+    fn notes_read_back_as_the_assumption_apply_checks() {
+        let t = QName::new("public".to_string(), "a was b".to_string());
+        let small = TableSize::Small { bytes: 49152 }
+            .note(&t, 64 << 10)
+            .unwrap();
+        assert_eq!(
+            note_assumption(&small),
+            Some(("public.a was b".to_string(), 64 << 10))
+        );
+        let empty = TableSize::Empty.note(&t, 0).unwrap();
+        assert_eq!(
+            note_assumption(&empty),
+            Some(("public.a was b".to_string(), DEFAULT_SMALL_TABLE))
+        );
+        assert_eq!(
+            note_assumption("scans the table without blocking reads or writes"),
+            None
+        );
     }
 }

@@ -285,6 +285,57 @@ impl Progress for Events {
     }
 }
 
+/// Another session that holds a lock without sleeping: `take` (run it from `on_start`)
+/// makes it run `lock_sql` in a transaction and returns once the lock is held; a message
+/// on `release` commits. Tests release it on an event (a retry), never after a delay.
+pub struct LockHolder {
+    pub take: Option<Box<dyn FnOnce() + Send>>,
+    pub release: std::sync::mpsc::Sender<()>,
+    pub thread: std::thread::JoinHandle<()>,
+}
+
+pub fn lock_holder(url: &str, lock_sql: &str) -> LockHolder {
+    use std::sync::mpsc;
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (locked_tx, locked_rx) = mpsc::channel::<()>();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let (url, lock_sql) = (url.to_string(), lock_sql.to_string());
+    let thread = std::thread::spawn(move || {
+        let mut c = schemaplan::db::connect(&url).unwrap();
+        if go_rx.recv().is_err() {
+            return;
+        }
+        let mut tx = c.transaction().unwrap();
+        tx.batch_execute(&lock_sql).unwrap();
+        locked_tx.send(()).unwrap();
+        let _ = release_rx.recv();
+        tx.commit().unwrap();
+    });
+    LockHolder {
+        take: Some(Box::new(move || {
+            go_tx.send(()).unwrap();
+            locked_rx.recv().unwrap();
+        })),
+        release,
+        thread,
+    }
+}
+
+/// Like [`OnStart`], and calls `on_retry(attempt)` for every retry event.
+pub struct OnRetry {
+    pub inner: OnStart,
+    pub on_retry: Box<dyn FnMut(u32) + Send>,
+}
+
+impl Progress for OnRetry {
+    fn event(&mut self, e: ProgressEvent) {
+        if let ProgressEvent::Retry { attempt, .. } = &e {
+            (self.on_retry)(*attempt);
+        }
+        self.inner.event(e);
+    }
+}
+
 /// Collects events and runs `on_start` when the run starts (after every check).
 pub struct OnStart {
     pub events: Events,

@@ -82,10 +82,13 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         Some(t),
     );
     if c.generated.is_some() || c.identity.is_some() {
-        step = ctx
-            .long(step)
-            .hazard(Hazard::TableRewrite)
-            .note("a generated or identity column is filled by rewriting the table");
+        step = match ctx.small(&[t]) {
+            Some(notes) => step.notes(notes),
+            None => ctx
+                .long(step)
+                .hazard(Hazard::TableRewrite)
+                .note("a generated or identity column is filled by rewriting the table"),
+        };
     } else if c.not_null && c.default.is_none() {
         step = step.note("NOT NULL without a default: fails if the table has rows");
     }
@@ -124,11 +127,16 @@ pub fn alter(
     use ColumnChange::*;
     let col = ident(&to.name);
     let id = col_id(t, &to.name);
-    let existing = ctx
-        .current
-        .tables
-        .get(t)
-        .is_some_and(|tb| tb.kind == TableKind::Ordinary);
+    // A scan or rewrite under ACCESS EXCLUSIVE is fine on an empty or small table (`small`
+    // has the notes saying so); on a large ordinary table NOT NULL goes online. A partitioned
+    // table cannot: PostgreSQL does not use a partitioned table's CHECK to skip the scan.
+    let small = ctx.small(&[t]);
+    let online = small.is_none()
+        && ctx
+            .current
+            .tables
+            .get(t)
+            .is_some_and(|tb| tb.kind == TableKind::Ordinary);
     let mut parts = Vec::new();
     let mut online_not_null = false;
     for k in kinds {
@@ -158,7 +166,7 @@ pub fn alter(
                 to.default.as_deref().unwrap_or("NULL")
             )),
             // Identity needs NOT NULL first, in the same statement.
-            SetNotNull if existing && !kinds.contains(&AddIdentity) => online_not_null = true,
+            SetNotNull if online && !kinds.contains(&AddIdentity) => online_not_null = true,
             SetNotNull => parts.push(format!("ALTER COLUMN {col} SET NOT NULL")),
             AddIdentity => {
                 let idn = to.identity.as_ref().expect("AddIdentity has an identity");
@@ -226,12 +234,13 @@ pub fn alter(
         let coercible = retype
             && from.collation == to.collation
             && binary_coercible(&from.type_name, &to.type_name);
+        let scans = kinds.contains(&SetNotNull) && !online_not_null;
         if coercible {
             step = step.note(format!(
                 "type {} -> {} is binary coercible: a catalog change, no rewrite or scan",
                 from.type_name, to.type_name
             ));
-        } else if retype {
+        } else if retype && small.is_none() {
             step = ctx
                 .long(step)
                 .hazard(Hazard::TableRewrite)
@@ -241,8 +250,11 @@ pub fn alter(
                     from.type_name, to.type_name
                 ));
         }
-        if kinds.contains(&SetNotNull) && !existing {
+        if scans && small.is_none() {
             step = ctx.long(step);
+        }
+        if (scans || (retype && !coercible)) && small.is_some() {
+            step = step.notes(small.clone().unwrap_or_default());
         }
         let mut n = Node::new(step, id.clone());
         n.produces.push(id.clone());

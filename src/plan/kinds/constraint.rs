@@ -30,12 +30,28 @@ fn is_partitioned(ctx: &Ctx, t: &QName) -> bool {
             .is_some_and(|tb| tb.partition_of.is_some())
 }
 
-/// Adding a constraint. On a table that already has rows, FOREIGN KEY and CHECK are added
-/// `NOT VALID` (a brief lock, no scan) and validated in a separate step, which scans under
-/// SHARE UPDATE EXCLUSIVE while reads and writes go on. PostgreSQL (before 18) refuses
-/// `NOT VALID` foreign keys on partitioned tables, so those are added directly.
-pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
-    if existing && c.validated && !is_partitioned(ctx, t) {
+/// The tables a constraint's validation reads under the lock of a plain `ADD CONSTRAINT`: its
+/// own, and for a foreign key on a table with rows the referenced one too (the check is an
+/// outer join, which may hash the referencing rows and scan the referenced table; with no
+/// referencing rows the join stops before reading the other side).
+fn scanned<'a>(ctx: &Ctx, t: &'a QName, c: &'a Constraint) -> Vec<&'a QName> {
+    let mut v = vec![t];
+    if ctx.table_size(t).has_rows() {
+        v.extend(c.references.as_ref().filter(|r| *r != t));
+    }
+    v
+}
+
+/// Adding a constraint. On a large table (or one of unknown size), FOREIGN KEY and CHECK are
+/// added `NOT VALID` (a brief lock, no scan) and validated in a separate step, which scans under
+/// SHARE UPDATE EXCLUSIVE while reads and writes go on; PRIMARY KEY and UNIQUE get their index
+/// built concurrently first. PostgreSQL (before 18) refuses `NOT VALID` foreign keys on
+/// partitioned tables, so those are added directly. On tables created by the plan, or empty or
+/// small at plan time, the plain form: its scan under lock takes milliseconds.
+pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
+    let small = ctx.small(&scanned(ctx, t, c));
+    let large = small.is_none();
+    if large && c.validated && !is_partitioned(ctx, t) {
         if let Some(chain) = add_using_index(ctx, t, c) {
             return chain;
         }
@@ -43,7 +59,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
     let id = con_id(t, c);
     let at = alter_table(t);
     let name = ident(&c.name);
-    let two_phase = existing
+    let two_phase = large
         && c.validated
         && matches!(c.kind, ConstraintKind::ForeignKey | ConstraintKind::Check)
         && !is_partitioned(ctx, t);
@@ -67,7 +83,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
         lock,
         Some(t),
     );
-    if existing && !two_phase && c.validated {
+    if large && !two_phase && c.validated {
         step = ctx.long(step);
         if matches!(
             c.kind,
@@ -85,6 +101,9 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint, existing: bool) -> Chain {
     }
     if two_phase {
         step = step.note("added NOT VALID: no scan under lock; validated in the next step");
+    }
+    if c.validated {
+        step = step.notes(small.unwrap_or_default());
     }
     let mut first = Node::new(step, id.clone());
     first.produces.push(id.clone());

@@ -10,11 +10,14 @@ fn concurrent_ok(i: &Index) -> bool {
     !i.on_partitioned_table
 }
 
-/// `CREATE INDEX`: on a table that already has rows, `CONCURRENTLY` (SHARE UPDATE EXCLUSIVE,
-/// writes go on; outside a transaction). On a table created by the same plan, plainly.
-pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
+/// `CREATE INDEX`: on a large table (or one of unknown size), `CONCURRENTLY` (SHARE UPDATE
+/// EXCLUSIVE, writes go on; outside a transaction). On a table created by the same plan, or
+/// empty or small at plan time, plainly: SHARE blocks writes only for a build of milliseconds,
+/// the step is transactional and it does not wait for every older transaction to finish.
+pub fn create(ctx: &Ctx, i: &Index) -> Chain {
     let id = ObjectId::Index(i.name.clone());
-    let concurrent = existing && concurrent_ok(i);
+    let small = ctx.small(&[&i.table]);
+    let concurrent = small.is_none() && concurrent_ok(i);
     // `pg_get_indexdef` prints a partitioned index as `ON ONLY parent`, which would leave it
     // invalid until every partition's index is attached; created without ONLY it attaches the
     // partitions' indexes (made first, under their own names) and builds any missing ones.
@@ -36,15 +39,15 @@ pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
         lock,
         Some(&i.table),
     );
-    if concurrent {
-        step = ctx
+    step = match small {
+        Some(notes) => step.notes(notes),
+        None if concurrent => ctx
             .long(step.non_transactional().hazard(Hazard::IndexBuild))
-            .note("built CONCURRENTLY: the table already exists; writes continue during the build");
-    } else if existing {
-        step = ctx
+            .note("built CONCURRENTLY: the table already exists; writes continue during the build"),
+        None => ctx
             .long(step.hazard(Hazard::IndexBuild))
-            .note("partitioned table: PostgreSQL cannot build this index concurrently");
-    }
+            .note("partitioned table: PostgreSQL cannot build this index concurrently"),
+    };
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
     n.claims.push(i.name.clone());
@@ -79,10 +82,12 @@ pub fn create(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     vec![n]
 }
 
-/// `DROP INDEX`: `CONCURRENTLY` on a table that keeps its rows, so queries are not blocked.
-pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
+/// `DROP INDEX`: `CONCURRENTLY` on a large table, so queries are not blocked; plainly (a brief
+/// ACCESS EXCLUSIVE, transactional) on an empty or small one.
+pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
     let id = ObjectId::Index(i.name.clone());
-    let concurrent = existing && concurrent_ok(i);
+    let small = ctx.small(&[&i.table]);
+    let concurrent = small.is_none() && concurrent_ok(i);
     let mut step = if concurrent {
         ctx.step(
             format!("drop index {}", i.name),
@@ -102,6 +107,7 @@ pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     if concurrent {
         step = ctx.long(step);
     }
+    step = step.notes(small.unwrap_or_default());
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.frees.push(i.name.clone());
@@ -116,16 +122,18 @@ pub fn drop(ctx: &Ctx, i: &Index, existing: bool) -> Chain {
     vec![n]
 }
 
-/// A changed index without a window where queries lack it: `CREATE INDEX CONCURRENTLY` of the
-/// new definition under a temporary name, `DROP INDEX CONCURRENTLY` of the old one, then
-/// `ALTER INDEX ... RENAME` (SHARE UPDATE EXCLUSIVE, a catalog update).
+/// A changed index without a window where queries lack it: on a large table,
+/// `CREATE INDEX CONCURRENTLY` of the new definition under a temporary name,
+/// `DROP INDEX CONCURRENTLY` of the old one, then `ALTER INDEX ... RENAME` (SHARE UPDATE
+/// EXCLUSIVE, a catalog update). On an empty or small table, a plain drop and create (in one
+/// transaction unless a non-transactional step falls between them).
 pub fn replace(ctx: &Ctx, from: &Index, to: &Index) -> Chain {
     let id = ObjectId::Index(to.name.clone());
     let tmp = QName::new(to.name.schema.clone(), temporary_name(&to.name.name));
     let marker = format!(" INDEX {} ON ", ident(&to.name.name));
-    if !to.definition.contains(&marker) {
-        let mut chain = drop(ctx, from, true);
-        chain.extend(create(ctx, to, true));
+    if !to.definition.contains(&marker) || ctx.small(&[&to.table]).is_some() {
+        let mut chain = drop(ctx, from);
+        chain.extend(create(ctx, to));
         return chain;
     }
     let build_sql = to.definition.replacen(

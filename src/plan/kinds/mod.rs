@@ -57,23 +57,13 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             to,
             kinds,
         } => column::alter(ctx, table, from, to, kinds),
-        AddConstraint {
-            table,
-            constraint,
-            existing_table,
-        } => vec![constraint::add(ctx, table, constraint, *existing_table)],
+        AddConstraint { table, constraint } => vec![constraint::add(ctx, table, constraint)],
         DropConstraint { table, constraint } => vec![constraint::drop(ctx, table, constraint)],
         ValidateConstraint { table, constraint } => {
             vec![constraint::validate(ctx, table, constraint)]
         }
-        CreateIndex {
-            index,
-            existing_table,
-        } => vec![index::create(ctx, index, *existing_table)],
-        DropIndex {
-            index,
-            existing_table,
-        } => vec![index::drop(ctx, index, *existing_table)],
+        CreateIndex(index) => vec![index::create(ctx, index)],
+        DropIndex(index) => vec![index::drop(ctx, index)],
         ReplaceIndex { from, to } => vec![index::replace(ctx, from, to)],
         CreateView(v) => vec![view::create(ctx, v)],
         ReplaceView { from, to } => vec![view::replace(ctx, from, to)],

@@ -333,8 +333,16 @@ pub fn alter(ctx: &Ctx, from: &Table, to: &Table, kinds: &[TableChange]) -> Chai
         LockLevel::AccessExclusive,
         Some(&to.name),
     );
-    for h in hazards {
-        step = ctx.long(step.hazard(h));
+    // A rewrite of an empty or small table takes milliseconds: no hazard, a note saying why.
+    if !hazards.is_empty() {
+        match ctx.small(&[&to.name]) {
+            Some(notes) => step = step.notes(notes),
+            None => {
+                for h in hazards {
+                    step = ctx.long(step.hazard(h));
+                }
+            }
+        }
     }
     let mut n = Node::new(step, ObjectId::Table(to.name.clone()));
     n.needs = needs;

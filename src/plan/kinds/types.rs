@@ -272,19 +272,24 @@ pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]
         if let Some(def) = &col.default {
             parts.push(format!("ALTER COLUMN {c} SET DEFAULT {def}"));
         }
-        let step = ctx
-            .long(ctx.step(
-                format!("convert column {table}.{} to the new {}", col.name, to.name),
-                format!(
-                    "{}\n    {};",
-                    crate::plan::alter_table(table),
-                    parts.join(",\n    ")
-                ),
-                LockLevel::AccessExclusive,
-                Some(table),
-            ))
-            .hazard(Hazard::TableRewrite)
-            .hazard(Hazard::AccessExclusiveLock);
+        let step = ctx.step(
+            format!("convert column {table}.{} to the new {}", col.name, to.name),
+            format!(
+                "{}\n    {};",
+                crate::plan::alter_table(table),
+                parts.join(",\n    ")
+            ),
+            LockLevel::AccessExclusive,
+            Some(table),
+        );
+        // The rewrite takes milliseconds on an empty or small table.
+        let step = match ctx.small(&[table]) {
+            Some(notes) => step.notes(notes),
+            None => ctx
+                .long(step)
+                .hazard(Hazard::TableRewrite)
+                .hazard(Hazard::AccessExclusiveLock),
+        };
         let cid = ObjectId::Column(table.clone(), col.name.clone());
         let mut n = Node::new(step, cid.clone());
         n.produces.push(cid.clone());
