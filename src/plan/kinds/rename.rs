@@ -396,7 +396,7 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
             ),
             ..i.clone()
         };
-        nodes.extend(super::index::create(ctx, &temp, true));
+        nodes.extend(super::index::create(ctx, &temp));
     }
     let mut contract = vec![
         format!("DROP TRIGGER {} ON {};", ident(&sync), qname(table)),
