@@ -13,7 +13,6 @@ use schemaplan::exec::{
 };
 use schemaplan::plan::{Direction, Hazard, Phase, TxMode};
 use std::collections::BTreeSet;
-use std::sync::mpsc;
 use std::time::Duration;
 use support::*;
 
@@ -448,33 +447,32 @@ fn interrupted_concurrent_index_build_is_dropped_and_rebuilt() {
         }],
     );
     // A transaction that wrote to t makes the build wait for it after the (invalid) index entry
-    // is committed: the lock timeout then leaves an invalid index behind.
-    let (locked_tx, locked_rx) = mpsc::channel();
-    let url = f.url.clone();
-    let writer = std::thread::spawn(move || {
-        let mut c = schemaplan::db::connect(&url).unwrap();
-        let mut tx = c.transaction().unwrap();
-        tx.batch_execute("INSERT INTO public.t VALUES (1)").unwrap();
-        locked_tx.send(()).unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        tx.commit().unwrap();
-    });
-    let mut events = OnStart {
-        events: Events::default(),
-        on_start: Some(Box::new(move || locked_rx.recv().unwrap())),
+    // is committed: the lock timeout then leaves an invalid index behind. The writer commits
+    // when the first retry is reported (no sleeps: a slow machine cannot reorder this).
+    let mut writer = lock_holder(&f.url, "INSERT INTO public.t VALUES (1)");
+    let release = writer.release.clone();
+    let mut events = OnRetry {
+        inner: OnStart {
+            events: Events::default(),
+            on_start: writer.take.take(),
+        },
+        on_retry: Box::new(move |_| {
+            let _ = release.send(());
+        }),
     };
     let outcome = exec::apply(&f.opts(), &mut events).unwrap();
-    writer.join().unwrap();
+    writer.thread.join().unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Applied);
     assert!(outcome.retries >= 1);
     assert!(
         events
+            .inner
             .events
             .0
             .iter()
             .any(|e| matches!(e, ProgressEvent::Warning(w) if w.contains("invalid index"))),
         "{:?}",
-        events.events.0
+        events.inner.events.0
     );
     let attempts = f.book()["runs"][0]["steps"][0]["attempts"]
         .as_u64()
