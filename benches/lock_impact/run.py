@@ -525,6 +525,10 @@ def run_one(ctx, sc, form):
             res["journal"] = journal_steps(tools, url)
             if r.returncode == 0:
                 res["drift"] = drift(ctx, url, os.path.join(rundir, "schema"))
+                argv = sc["apply_args"] + args.apply_arg
+                phase = argv[argv.index("--phase") + 1] if "--phase" in argv[:-1] else "expand"
+                if phase == "expand" and "contract" in res["plan"]["phases"]:
+                    res["drift"] += " (expected: the contract phase was not run)"
         w = res["window"]
         log(f"  {label}: change {res['duration_s']:.2f}s exit {r.returncode}, "
             f"{w['transactions']} tx in window, p99 {fmt_ms(w['p99_ms'])}, worst {fmt_ms(w['max_ms'])}, "
