@@ -325,6 +325,15 @@ fn ddl_behind_a_long_transaction_is_retried_with_backoff_until_it_ends() {
         .unwrap()
         .get(0);
     assert_eq!(cols, 1);
+    // The journal entry (written by the attempt that committed) counts every attempt.
+    let book = f.book();
+    let entry = &book["runs"][0]["steps"][0];
+    assert_eq!(entry["outcome"], "succeeded", "{book}");
+    assert_eq!(
+        entry["attempts"].as_u64().unwrap() as usize,
+        retries.len() + 1,
+        "{book}"
+    );
 }
 
 /// The retries are bounded (`apply --lock-retries`): a lock held past them fails the step with

@@ -518,13 +518,16 @@ pub fn finish_run(
 }
 
 /// Journal entry of a step that ran inside a transaction: written in that same transaction, so
-/// it commits or rolls back with the step. `elapsed` is how long the step took.
+/// it commits or rolls back with the step. `elapsed` is how long the step took (this attempt),
+/// `attempts` the number of this attempt at the transaction (the rolled-back attempts left no
+/// entry).
 pub fn journal_done_in_tx(
     tx: &mut impl GenericClient,
     run_id: i64,
     step: usize,
     summary: &str,
     elapsed: std::time::Duration,
+    attempts: u32,
 ) -> Result<(), postgres::Error> {
     update(tx, |book, now| {
         let run = run_mut(book, run_id)?;
@@ -536,7 +539,7 @@ pub fn journal_done_in_tx(
             step,
             summary: summary.to_string(),
             transactional: true,
-            attempts: 1,
+            attempts,
             started_at: stamp(started),
             finished_at: Some(now.stamp()),
             duration_secs: Some(elapsed.as_secs_f64()),

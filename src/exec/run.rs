@@ -81,7 +81,7 @@ impl Runner<'_> {
         let mut attempt = 1;
         loop {
             let result = match unit.mode {
-                TxMode::Transaction => self.try_transaction(unit),
+                TxMode::Transaction => self.try_transaction(unit, attempt),
                 TxMode::Alone | TxMode::Batched => self.try_alone(unit.first(), attempt),
             };
             match result {
@@ -122,8 +122,10 @@ impl Runner<'_> {
         }
     }
 
-    /// One attempt at a transaction group. Dropping the transaction on error rolls it back.
-    fn try_transaction(&mut self, unit: &Unit) -> Result<(), StepFailure> {
+    /// One attempt (number `attempt`) at a transaction group. Dropping the transaction on
+    /// error rolls it back, journal entries included: the entries of the attempt that commits
+    /// carry the attempt number, so the journal still shows how often the unit was retried.
+    fn try_transaction(&mut self, unit: &Unit, attempt: u32) -> Result<(), StepFailure> {
         let started = Instant::now();
         let fail = |step| {
             move |error| StepFailure {
@@ -145,7 +147,7 @@ impl Runner<'_> {
                 .map_err(fail(n))?;
             tx.batch_execute(&step.sql).map_err(fail(n))?;
             let elapsed = t0.elapsed();
-            book::journal_done_in_tx(&mut tx, self.run_id, n, &step.summary, elapsed)
+            book::journal_done_in_tx(&mut tx, self.run_id, n, &step.summary, elapsed, attempt)
                 .map_err(fail(n))?;
             self.out.event(ProgressEvent::StepDone {
                 number: n,
