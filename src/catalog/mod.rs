@@ -22,6 +22,19 @@ use postgres::Row;
 
 /// Oldest supported server (`server_version_num`).
 pub const MIN_SERVER_VERSION: i32 = 130000;
+/// Newest supported server: the last major version whose catalogs the queries were checked
+/// against. A newer major may have changed a catalog column the queries read, and `apply`
+/// must not run a plan whose `from` state it cannot read reliably.
+pub const MAX_SERVER_VERSION: i32 = 189999;
+
+/// Refuses a server outside [`MIN_SERVER_VERSION`]..=[`MAX_SERVER_VERSION`].
+pub fn check_server_version(version: i32) -> Result<(), CatalogError> {
+    if (MIN_SERVER_VERSION..=MAX_SERVER_VERSION).contains(&version) {
+        Ok(())
+    } else {
+        Err(CatalogError::UnsupportedVersion { version })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
@@ -38,7 +51,7 @@ pub enum CatalogError {
         #[source]
         source: postgres::Error,
     },
-    #[error("unsupported PostgreSQL server version {version} (schemaplan supports 13 and later)")]
+    #[error("unsupported PostgreSQL server version {version} (server_version_num); schemaplan supports PostgreSQL 13 to 18")]
     UnsupportedVersion { version: i32 },
     #[error("cannot parse server_version_num {value:?}")]
     BadVersion { value: String },
@@ -86,7 +99,7 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
     Ok(schema)
 }
 
-/// `server_version_num` of the connected server, checked against [`MIN_SERVER_VERSION`].
+/// `server_version_num` of the connected server, checked by [`check_server_version`].
 fn server_version(tx: &mut postgres::Transaction<'_>) -> Result<i32, CatalogError> {
     let row = tx
         .query_one("SHOW server_version_num", &[])
@@ -99,9 +112,7 @@ fn server_version(tx: &mut postgres::Transaction<'_>) -> Result<i32, CatalogErro
         .trim()
         .parse()
         .map_err(|_| CatalogError::BadVersion { value })?;
-    if version < MIN_SERVER_VERSION {
-        return Err(CatalogError::UnsupportedVersion { version });
-    }
+    check_server_version(version)?;
     Ok(version)
 }
 
@@ -133,4 +144,21 @@ pub fn fingerprint(schema: &Schema) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn supported_server_versions_are_13_to_18() {
+        for ok in [130000, 130020, 150006, 180000, 189999] {
+            assert!(super::check_server_version(ok).is_ok(), "{ok}");
+        }
+        for bad in [90624, 120017, 129999, 190000, 200001] {
+            let err = super::check_server_version(bad).unwrap_err().to_string();
+            assert!(
+                err.contains(&bad.to_string()) && err.contains("13 to 18"),
+                "{err}"
+            );
+        }
+    }
 }

@@ -36,6 +36,12 @@ pub fn run(a: StatusArgs) -> anyhow::Result<i32> {
             if let Some(e) = &r.error {
                 line.push_str(&format!("\n            error: {e}"));
             }
+            if let Some(s) = &r.stopped_in {
+                line.push_str(&format!("\n            stopped in: {s}"));
+            }
+        }
+        for n in &p.next {
+            line.push_str(&format!("\n            next: {n}"));
         }
         if let Some(c) = &p.checksum {
             line.push_str(&format!("\n            checksum {}", &c[..c.len().min(16)]));

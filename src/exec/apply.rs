@@ -19,7 +19,11 @@ use std::collections::BTreeSet;
 pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
     let mut client = db::connect(&opts.db_url)?;
-    prepare_session(&mut client, opts, &file.plan)?;
+    // Before the lock and any write: a server whose catalogs we do not know is refused with
+    // nothing changed.
+    let version = db::server_version_num(&mut client)?;
+    catalog::check_server_version(version)?;
+    prepare_session(&mut client, opts, &file.plan, version)?;
     out.event(ProgressEvent::Info(format!(
         "{} {} ({}) on {}",
         if opts.dry_run {
@@ -77,17 +81,31 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
 /// - `check_function_bodies = off`, as in pg_dump output: a function body may use objects a
 ///   later step creates (steps follow the dependencies PostgreSQL records, and the bodies of
 ///   functions other than SQL-standard ones record none);
-/// - `client_min_messages = warning`: no NOTICE chatter from the steps.
-fn prepare_session(client: &mut Client, opts: &ApplyOptions, plan: &Plan) -> Result<(), ExecError> {
+/// - `client_min_messages = warning`: no NOTICE chatter from the steps;
+/// - `client_connection_check_interval = 1s` (PostgreSQL 14+): if apply dies during a long
+///   statement (a killed process, a lost network), the server notices within a second and
+///   ends the backend instead of finishing the statement for nobody; that also releases the
+///   apply lock (and the statement's locks) promptly, so the next apply can resume.
+fn prepare_session(
+    client: &mut Client,
+    opts: &ApplyOptions,
+    plan: &Plan,
+    version: i32,
+) -> Result<(), ExecError> {
     let verb = match opts.direction {
         Direction::Forward => "apply",
         Direction::Inverse => "rollback",
     };
     let name = quote::literal(&format!("schemaplan {verb} {}", plan.id));
+    let check = if version >= 140000 {
+        "; SET client_connection_check_interval = '1s'"
+    } else {
+        ""
+    };
     client
         .batch_execute(&format!(
             "SET application_name = {name}; SET check_function_bodies = off; \
-             SET client_min_messages = warning"
+             SET client_min_messages = warning{check}"
         ))
         .map_err(ExecError::bookkeeping("set up the session"))
 }
@@ -174,13 +192,40 @@ fn execute(
                 run_id,
                 step,
                 Some(f),
+                "interrupted (Ctrl-C)",
+                out,
+            ));
+        }
+        // The backend was ended (pg_terminate_backend, server shutdown) or the network failed:
+        // not the step's fault. Recorded as interrupted, resumed by the next apply.
+        Err(Stop::Failed(f)) if run::connection_lost(&f.error) => {
+            let step = f.step;
+            let reason = format!(
+                "the connection to the server was lost ({})",
+                run::short_error(&f.error)
+            );
+            return Err(record_interrupt(
+                session,
+                opts,
+                plan,
+                run_id,
+                step,
+                Some(f),
+                &reason,
                 out,
             ));
         }
         Err(Stop::Failed(f)) => return Err(record_failure(session, opts, plan, run_id, f, out)),
         Err(Stop::Interrupted { next }) => {
             return Err(record_interrupt(
-                session, opts, plan, run_id, next, None, out,
+                session,
+                opts,
+                plan,
+                run_id,
+                next,
+                None,
+                "interrupted (Ctrl-C)",
+                out,
             ))
         }
     }
@@ -341,6 +386,7 @@ fn record_failure(
 
 /// Records an interrupted run: the step that was cancelled (if one was running) and the
 /// run's record.
+#[allow(clippy::too_many_arguments)]
 fn record_interrupt(
     session: &mut LockedSession,
     opts: &ApplyOptions,
@@ -348,10 +394,11 @@ fn record_interrupt(
     run_id: i64,
     step: usize,
     failed: Option<StepFailure>,
+    reason: &str,
     out: &mut dyn Progress,
 ) -> ExecError {
     let summary = &plan.steps[step - 1].summary;
-    let message = format!("interrupted at step {step} ({summary})");
+    let message = format!("{reason} at step {step} ({summary})");
     with_bookkeeping(session, opts, |client| {
         if let Some(f) = &failed {
             let error = run::full_error(&f.error);
@@ -367,6 +414,7 @@ fn record_interrupt(
         run_id,
         number: step,
         total: plan.steps.len(),
+        reason: reason.to_string(),
     }
 }
 

@@ -409,6 +409,11 @@ impl Book {
             .collect()
     }
 
+    /// The full record of run `run_id` (its journal included).
+    pub fn record(&self, run_id: i64) -> Option<&RunRecord> {
+        self.runs.iter().find(|r| r.run_id == run_id)
+    }
+
     fn records_of<'a>(&'a self, plan_id: &'a str) -> impl Iterator<Item = &'a RunRecord> + 'a {
         self.runs.iter().filter(move |r| r.plan_id == plan_id)
     }

@@ -3,8 +3,8 @@
 //! Lock mechanics: `pg_advisory_lock(k1, k2)` takes an advisory lock in the current database
 //! (advisory locks are per database) owned by the *session*, not a transaction: it survives our
 //! COMMITs and ROLLBACKs and is released by `pg_advisory_unlock` or when the connection ends — so
-//! a crashed or killed apply never leaves it behind. Waiting for it is an ordinary lock wait,
-//! which `lock_timeout` bounds (SQLSTATE 55P03 when it expires). The two-int4 form shows up in
+//! a crashed or killed apply never leaves it behind. A second apply waits for it by polling
+//! `pg_try_advisory_lock`, never by blocking in `pg_advisory_lock` (see [`wait_for_lock`]). The two-int4 form shows up in
 //! `pg_locks` as `classid = k1, objid = k2, objsubid = 2`, which is how we name the holder.
 
 use super::ExecError;
@@ -88,26 +88,30 @@ pub fn try_lock(client: &mut Client) -> Result<bool, ExecError> {
     Ok(row.get(0))
 }
 
-/// Blocks in `pg_advisory_lock` with a session `lock_timeout` of `wait`, then resets it.
+/// Waits up to `wait` for the apply lock by trying `pg_try_advisory_lock` every quarter second
+/// (with jitter), outside any transaction between tries.
+///
+/// Not a blocking `pg_advisory_lock` under `lock_timeout`: a session blocked in a statement
+/// holds a snapshot, and the running apply's `CREATE INDEX CONCURRENTLY` waits for every
+/// transaction with an older snapshot to end before it finishes. The waiter would wait for the
+/// apply's lock while the apply's index build waits for the waiter: a deadlock (PostgreSQL
+/// cancels one of them), or with a long `lock_timeout` a build stalled for that long.
 fn wait_for_lock(client: &mut Client, wait: Duration) -> Result<(), ExecError> {
-    // lock_timeout is an int of milliseconds: clamp absurd waits to its maximum (~24 days).
-    let ms = wait.as_millis().clamp(1, i32::MAX as u128);
-    let set = format!("SET lock_timeout = {ms}");
-    client
-        .batch_execute(&set)
-        .map_err(ExecError::bookkeeping("set lock_timeout"))?;
-    let result = client.execute(
-        "SELECT pg_advisory_lock($1, $2)",
-        &[&LOCK_CLASS, &LOCK_APPLY],
-    );
-    let _ = client.batch_execute("RESET lock_timeout");
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if super::run::sqlstate(&e) == Some("55P03") => Err(ExecError::LockBusy {
-            holder: String::new(),
-            waited: Some(wait),
-        }),
-        Err(e) => Err(ExecError::bookkeeping("wait for the apply lock")(e)),
+    use rand::Rng;
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        if try_lock(client)? {
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(ExecError::LockBusy {
+                holder: String::new(),
+                waited: Some(wait),
+            });
+        }
+        let pause = Duration::from_millis(rand::thread_rng().gen_range(200..=300));
+        std::thread::sleep(pause.min(left));
     }
 }
 

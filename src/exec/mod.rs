@@ -266,12 +266,14 @@ pub enum ExecError {
         error: String,
         attempts: u32,
     },
-    #[error("plan {plan_id}: interrupted at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step")]
+    #[error("plan {plan_id}: {reason} at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step")]
     Interrupted {
         plan_id: String,
         run_id: i64,
         number: usize,
         total: usize,
+        /// What stopped it: Ctrl-C, or the connection was lost.
+        reason: String,
     },
     #[error("plan {plan_id}: all steps ran but the live schema ({live}) is not the plan's target ({expected}); run {run_id} is recorded as failed\nhint: `schemaplan drift` shows the difference")]
     Verify {

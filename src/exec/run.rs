@@ -145,7 +145,9 @@ impl Runner<'_> {
             let t0 = Instant::now();
             tx.batch_execute(&set_timeouts(step, "SET LOCAL"))
                 .map_err(fail(n))?;
+            test_pause("before", n);
             tx.batch_execute(&step.sql).map_err(fail(n))?;
+            test_pause("after", n);
             let elapsed = t0.elapsed();
             book::journal_done_in_tx(&mut tx, self.run_id, n, &step.summary, elapsed, attempt)
                 .map_err(fail(n))?;
@@ -176,10 +178,15 @@ impl Runner<'_> {
         };
         book::journal_start(self.client, self.run_id, n, &step.summary, false).map_err(fail)?;
         let resumed = attempt == 1 && self.attempted.contains(&n);
-        if resumed && cleanup::already_built(self.client, &step).map_err(fail)? {
+        // What an earlier attempt (a retry) or an earlier run (a resume) left. An invalid index
+        // of the name the step builds is dropped even without either: the build would fail
+        // with "already exists" on it.
+        let found = cleanup::inspect(self.client, &step).map_err(fail)?;
+        if resumed && found.done {
             self.out.event(ProgressEvent::Info(format!(
-                "step {n}/{}: the interrupted run finished building the index; marking the step done",
-                self.total()
+                "step {n}/{}: the interrupted run had finished its work ({}); marking the step done",
+                self.total(),
+                found.notes.join("; ")
             )));
             return book::journal_end(
                 self.client,
@@ -191,15 +198,22 @@ impl Runner<'_> {
             )
             .map_err(fail);
         }
-        if attempt > 1 || resumed {
-            cleanup::invalid_indexes(self.client, &step, self.out).map_err(fail)?;
+        if resumed {
+            for note in &found.notes {
+                self.out.event(ProgressEvent::Info(format!(
+                    "step {n}/{}: {note}",
+                    self.total()
+                )));
+            }
         }
+        cleanup::clean(self.client, &step, &found, self.out).map_err(fail)?;
         self.out.event(ProgressEvent::StepStarted {
             number: n,
             total: self.total(),
             summary: step.summary.clone(),
         });
         let t0 = Instant::now();
+        test_pause("before", n);
         let result = self.run_statements(&step);
         // Session-level settings outlive the statement: always put them back.
         let reset = self
@@ -207,6 +221,7 @@ impl Runner<'_> {
             .batch_execute("RESET lock_timeout; RESET statement_timeout");
         result.map_err(fail)?;
         reset.map_err(fail)?;
+        test_pause("after", n);
         book::journal_end(
             self.client,
             self.run_id,
@@ -244,6 +259,41 @@ pub(super) fn raise(client: &mut impl GenericClient, message: &str) -> postgres:
     match client.batch_execute(&sql) {
         Err(e) => e,
         Ok(()) => unreachable!("RAISE EXCEPTION returned normally"),
+    }
+}
+
+/// Test hook for the fault-injection suite (`tests/fault_injection.rs`), never needed in use:
+/// with `SCHEMAPLAN_TEST_PAUSE=before:3,after:5` in the environment, apply stops right before
+/// step 3's SQL is sent (inside its transaction for a transactional step; after its `running`
+/// journal entry is committed for a non-transactional one) and right after step 5's SQL
+/// returned (before its journal entry is written or committed), prints the line
+/// `schemaplan-test-pause before:3` to stderr and waits for a line (or end of file) on standard
+/// input. The test kills the process or ends its backend there.
+fn test_pause(point: &str, step: usize) {
+    let Ok(spec) = std::env::var("SCHEMAPLAN_TEST_PAUSE") else {
+        return;
+    };
+    let here = format!("{point}:{step}");
+    if spec.split(',').any(|p| p.trim() == here) {
+        eprintln!("schemaplan-test-pause {here}");
+        let mut line = String::new();
+        let _ = std::io::stdin().read_line(&mut line);
+    }
+}
+
+/// Whether the error means the connection to the server is gone (the process on the other
+/// side was ended by `pg_terminate_backend`, a server shutdown or a network failure): the run
+/// was interrupted rather than failed by its SQL.
+pub fn connection_lost(e: &postgres::Error) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match sqlstate(e) {
+        // admin_shutdown (pg_terminate_backend), crash_shutdown, cannot_connect_now, and the
+        // connection_exception class.
+        Some(code) => matches!(code, "57P01" | "57P02" | "57P03") || code.starts_with("08"),
+        // No server error: an I/O error on the socket.
+        None => std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()),
     }
 }
 

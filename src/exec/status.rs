@@ -1,12 +1,15 @@
 //! `status`: for each plan directory, whether this database has it applied, partly applied,
 //! running, failed, interrupted, rolled back or pending, from the bookkeeping large object
-//! (read once). Read-only: it takes no lock and creates nothing.
+//! (read once); for a run that stopped (or is running), the step it stopped in and what the
+//! next `apply` will do (resume where, what it found left by cut-off non-transactional steps,
+//! using the same inspection as apply). Read-only: it takes no lock and creates nothing.
 
 use super::book::{self, Book, Run};
-use super::{lock, ExecError};
-use crate::db;
-use crate::plan::{Direction, Phase};
+use super::{cleanup, lock, ExecError};
+use crate::plan::{Direction, Phase, TxMode};
 use crate::planfile;
+use crate::{catalog, db};
+use postgres::Client;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -64,6 +67,9 @@ pub struct RunSummary {
     pub started_at: String,
     pub duration: Option<Duration>,
     pub error: Option<String>,
+    /// For a run that did not finish: the step it stopped in (or is running), and since when:
+    /// `step 13/18 (create index public.t_x), started 2026-11-21T10:15:02Z`.
+    pub stopped_in: Option<String>,
 }
 
 /// One plan directory's status.
@@ -75,6 +81,10 @@ pub struct PlanStatus {
     /// Checksum of `plan.sql` now.
     pub checksum: Option<String>,
     pub last_run: Option<RunSummary>,
+    /// What the next `apply` (or `rollback`, for a run of the inverse) of this plan will do,
+    /// one sentence per line; empty unless the plan's latest run is interrupted, failed or
+    /// running.
+    pub next: Vec<String>,
 }
 
 /// Status of every plan directory under `plans_dir` (sorted by name) on the database at
@@ -82,11 +92,12 @@ pub struct PlanStatus {
 pub fn status(db_url: &str, plans_dir: &Path) -> Result<Vec<PlanStatus>, ExecError> {
     let dirs = plan_dirs(plans_dir)?;
     let mut client = db::connect(db_url)?;
+    catalog::check_server_version(db::server_version_num(&mut client)?)?;
     let book = book::load(&mut client)?;
     let held = book.is_some() && lock::is_held(&mut client)?;
     Ok(dirs
         .iter()
-        .map(|d| plan_status(book.as_ref(), d, held))
+        .map(|d| plan_status(&mut client, book.as_ref(), d, held))
         .collect())
 }
 
@@ -108,7 +119,7 @@ fn plan_dirs(plans_dir: &Path) -> Result<Vec<PathBuf>, ExecError> {
     Ok(dirs)
 }
 
-fn plan_status(book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
+fn plan_status(client: &mut Client, book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
     let dir_name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -121,6 +132,7 @@ fn plan_status(book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
                 state: PlanState::Unreadable(e.to_string()),
                 checksum: None,
                 last_run: None,
+                next: Vec::new(),
             }
         }
     };
@@ -130,6 +142,7 @@ fn plan_status(book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
         state: PlanState::Pending,
         checksum: Some(file.checksum.clone()),
         last_run: None,
+        next: Vec::new(),
     };
     let Some(book) = book else {
         return status;
@@ -139,7 +152,16 @@ fn plan_status(book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
         return status;
     };
     status.state = state_of(book, &file, last, held);
-    status.last_run = Some(summary_of(dir, last));
+    let mut summary = summary_of(dir, last);
+    if matches!(
+        status.state,
+        PlanState::Running | PlanState::Interrupted | PlanState::Failed
+    ) {
+        let (stopped_in, next) = resume_of(client, book, dir, last, &status.state, &summary);
+        summary.stopped_in = stopped_in;
+        status.next = next;
+    }
+    status.last_run = Some(summary);
     status
 }
 
@@ -175,5 +197,139 @@ fn summary_of(dir: &Path, run: &Run) -> RunSummary {
             .filter(|s| *s >= 0.0)
             .map(Duration::from_secs_f64),
         error: run.error.clone(),
+        stopped_in: None,
+    }
+}
+
+/// Where an unfinished run stopped, and what the next apply will do about it.
+fn resume_of(
+    client: &mut Client,
+    book: &Book,
+    dir: &Path,
+    last: &Run,
+    state: &PlanState,
+    summary: &RunSummary,
+) -> (Option<String>, Vec<String>) {
+    let command = match last.direction {
+        Direction::Forward => "apply",
+        Direction::Inverse => "rollback",
+    };
+    let Ok(file) = planfile::read_dir(dir, last.direction) else {
+        return (None, Vec::new());
+    };
+    let plan = &file.plan;
+    let total = plan.steps.len();
+    let prior = book.prior(&plan.id, last.direction);
+    let done: std::collections::BTreeSet<usize> = prior.done.keys().copied().collect();
+    let Some(first) = (1..=total).find(|k| !done.contains(k)) else {
+        return (None, Vec::new());
+    };
+    let record = book.record(last.run_id);
+    // The step the run stopped in: its open or failed journal entry; a transactional unit cut
+    // off leaves none (its entries rolled back with it): then the first step not done, since
+    // the run's last recorded activity.
+    let open = record.and_then(|r| {
+        r.steps
+            .iter()
+            .filter(|s| s.outcome != "succeeded")
+            .max_by_key(|s| s.step)
+    });
+    let stopped_in = match open {
+        Some(s) if s.step <= total => format!(
+            "step {}/{total} ({}), started {}",
+            s.step,
+            s.summary,
+            short_stamp(&s.started_at)
+        ),
+        _ => {
+            let since = record
+                .and_then(|r| r.steps.iter().filter_map(|s| s.finished_at.clone()).max())
+                .map_or_else(|| summary.started_at.clone(), |t| short_stamp(&t));
+            format!(
+                "step {first}/{total} ({}), in a transaction that was rolled back; last recorded activity {since}",
+                plan.steps[first - 1].summary
+            )
+        }
+    };
+    let mut next = Vec::new();
+    if *state == PlanState::Running {
+        next.push(format!(
+            "an apply holds the lock and is running this plan; another {command} waits for it (or fails at once with --no-wait)"
+        ));
+        return (Some(stopped_in), next);
+    }
+    if !summary.checksum_matches {
+        next.push(format!(
+            "{} changed since run {}: {command} refuses to resume until the file is restored (or --force)",
+            file.path.display(),
+            last.run_id
+        ));
+    }
+    let skipped = done.len();
+    next.push(if skipped == 0 {
+        format!(
+            "{command} starts at step 1/{total} ({}): nothing of the plan is recorded as done",
+            plan.steps[0].summary
+        )
+    } else {
+        format!(
+            "{command} resumes at step {first}/{total} ({}), skipping the {skipped} step(s) recorded as done",
+            plan.steps[first - 1].summary
+        )
+    });
+    for &k in prior
+        .attempted
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if done.contains(&k) || k > total {
+            continue;
+        }
+        let step = &plan.steps[k - 1];
+        match step.transaction {
+            TxMode::Transaction => next.push(format!(
+                "step {k}: its transaction was rolled back by PostgreSQL; it runs again"
+            )),
+            TxMode::Alone => match cleanup::inspect(client, step) {
+                Ok(found) if found.done => next.push(format!(
+                    "step {k}: the cut-off run had finished its work ({}); it is marked done without running",
+                    found.notes.join("; ")
+                )),
+                Ok(found) if found.notes.is_empty() => next.push(format!(
+                    "step {k}: left nothing behind; it runs again"
+                )),
+                Ok(found) => {
+                    for note in found.notes {
+                        next.push(format!("step {k}: {note}"));
+                    }
+                }
+                Err(e) => next.push(format!(
+                    "step {k}: cannot inspect what it left: {}",
+                    db::error_text(&e)
+                )),
+            },
+            TxMode::Batched => {
+                let state = record
+                    .into_iter()
+                    .chain(book.runs.iter().rev())
+                    .flat_map(|r| r.steps.iter())
+                    .find(|s| s.step == k && s.batch.is_some())
+                    .and_then(|s| s.batch.clone())
+                    .unwrap_or_default();
+                next.push(format!(
+                    "step {k}: {} row(s) in {} committed batch(es) are done; it continues after the last committed batch",
+                    state.rows, state.batches
+                ));
+            }
+        }
+    }
+    (Some(stopped_in), next)
+}
+
+/// `2026-11-21T10:15:02.123456Z` -> `2026-11-21T10:15:02Z`.
+fn short_stamp(t: &str) -> String {
+    match t.get(..19) {
+        Some(s) => format!("{s}Z"),
+        None => t.to_string(),
     }
 }
