@@ -502,11 +502,11 @@ fn reads_every_kind() {
             true,
         ),
         g(add_id.clone(), "EXECUTE", "reader", false, true),
-        g(add_id.clone(), "EXECUTE", "PUBLIC", false, false),
+        g(add_id.clone(), "EXECUTE", "public", false, false),
         g(
             ObjectId::Type(q("app", "mood")),
             "USAGE",
-            "PUBLIC",
+            "public",
             false,
             false,
         ),
@@ -544,7 +544,7 @@ fn reads_every_kind() {
         s.default_privileges,
         [
             dp(Some("app"), "TABLES", "SELECT", "reader", true),
-            dp(None, "FUNCTIONS", "EXECUTE", "PUBLIC", false),
+            dp(None, "FUNCTIONS", "EXECUTE", "public", false),
         ]
         .into_iter()
         .collect()

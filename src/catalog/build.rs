@@ -7,6 +7,7 @@
 use super::resolve::{class::*, Resolver};
 use super::{get, CatalogError};
 use crate::model::*;
+use crate::render::quote::{ident, literal};
 use postgres::types::FromSql;
 use postgres::Row;
 use std::collections::{BTreeMap, HashMap};
@@ -325,8 +326,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                             {
                                 options.push(format!(
                                     "multirange_type_name = {}.{}",
-                                    quote_ident(schema),
-                                    quote_ident(mname)
+                                    ident(schema),
+                                    ident(mname)
                                 ));
                             }
                         }
@@ -1003,21 +1004,6 @@ fn default_multirange_name(range: &str) -> String {
     }
 }
 
-/// Minimal identifier quoting for the few names assembled here (the SQL side uses quote_ident).
-fn quote_ident(s: &str) -> String {
-    let plain = s
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && s.chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if plain {
-        s.to_string()
-    } else {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    }
-}
-
 /// The options of an identity column's sequence that differ from what `GENERATED ... AS
 /// IDENTITY` without options would create for a column of `data_type`, rendered as in
 /// `CREATE SEQUENCE` (`START WITH 5`, `INCREMENT BY 2`, `MINVALUE 0`, `MAXVALUE 100`,
@@ -1154,11 +1140,6 @@ fn aggregate_definition(r: &R<'_>, arguments: &str) -> Result<String, CatalogErr
         "CREATE AGGREGATE {qualified}({args}) (\n    {}\n);",
         opts.join(",\n    ")
     ))
-}
-
-/// A SQL string literal (standard_conforming_strings on: only quotes are doubled).
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 #[cfg(test)]

@@ -76,9 +76,13 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
     //   searched implicitly, so built-in types and functions stay unqualified);
     // - DateStyle/IntervalStyle/TimeZone/extra_float_digits/bytea_output: constants in defaults,
     //   CHECKs and view bodies are printed with the type's output function;
-    // - quote_all_identifiers: would quote every name.
+    // - quote_all_identifiers: would quote every name;
+    // - standard_conforming_strings: with it off, string constants holding a backslash are
+    //   printed as E'...' with doubled backslashes, so the same schema would read differently
+    //   (and plan files assume it on).
     tx.batch_execute(
         "SET LOCAL search_path = ''; \
+         SET LOCAL standard_conforming_strings = on; \
          SET LOCAL DateStyle = 'ISO, MDY'; \
          SET LOCAL IntervalStyle = 'postgres'; \
          SET LOCAL TimeZone = 'UTC'; \

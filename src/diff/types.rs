@@ -164,9 +164,13 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                 if from.contains(label) {
                     continue;
                 }
-                let position = match to[..i].iter().rev().find(|l| from.contains(l)) {
-                    Some(prev) => EnumPosition::After(prev.clone()),
-                    None => match to[i + 1..].iter().find(|l| from.contains(l)) {
+                // Anchored to an existing label: right after the one just before it, else
+                // before the next existing one, else last. Several new labels in a row are added
+                // in order, each before the same next label (or last), so they keep their order
+                // (anchoring each after the last *existing* label before it reversed them).
+                let position = match i.checked_sub(1).map(|p| &to[p]) {
+                    Some(prev) if from.contains(prev) => EnumPosition::After(prev.clone()),
+                    _ => match to[i + 1..].iter().find(|l| from.contains(l)) {
                         Some(next) => EnumPosition::Before(next.clone()),
                         None => EnumPosition::Last,
                     },

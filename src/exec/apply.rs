@@ -82,6 +82,9 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
 ///   later step creates (steps follow the dependencies PostgreSQL records, and the bodies of
 ///   functions other than SQL-standard ones record none);
 /// - `client_min_messages = warning`: no NOTICE chatter from the steps;
+/// - `standard_conforming_strings = on`: plan files are written for it (as schema files are
+///   read with it); a database or role set to `off` would read backslashes in string literals
+///   taken from the catalog as escapes;
 /// - `client_connection_check_interval = 1s` (PostgreSQL 14+): if apply dies during a long
 ///   statement (a killed process, a lost network), the server notices within a second and
 ///   ends the backend instead of finishing the statement for nobody; that also releases the
@@ -105,7 +108,7 @@ fn prepare_session(
     client
         .batch_execute(&format!(
             "SET application_name = {name}; SET check_function_bodies = off; \
-             SET client_min_messages = warning{check}"
+             SET client_min_messages = warning; SET standard_conforming_strings = on{check}"
         ))
         .map_err(ExecError::bookkeeping("set up the session"))
 }

@@ -296,7 +296,7 @@ pub struct Grant {
     pub on: ObjectId,
     /// `SELECT`, `INSERT`, `USAGE`, `EXECUTE`, ...
     pub privilege: String,
-    /// Role name or `PUBLIC`.
+    /// Role name, or `public` (lower case, a name no role can have) for PUBLIC.
     pub grantee: String,
     pub with_grant_option: bool,
     /// true: granted beyond the default; false: a default privilege that was revoked.

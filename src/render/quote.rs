@@ -27,9 +27,17 @@ pub fn qname(q: &QName) -> String {
     format!("{}.{}", ident(&q.schema), ident(&q.name))
 }
 
-/// A string literal. Uses `E'...'` only when needed for backslashes (standard strings otherwise).
+/// A string literal: `'...'` with quotes doubled, or `E'...'` with backslashes doubled too when
+/// the text holds a backslash. An `E'...'` string reads the same whatever
+/// `standard_conforming_strings` is; a plain one with a backslash would not (with the setting
+/// off, `\'` ends nothing and the rest of the statement becomes SQL).
 pub fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let quoted = s.replace('\'', "''");
+    if s.contains('\\') {
+        format!("E'{}'", quoted.replace('\\', "\\\\"))
+    } else {
+        format!("'{quoted}'")
+    }
 }
 
 /// Whether `word` is a keyword PostgreSQL's `quote_ident` would quote: every keyword that is not
@@ -74,5 +82,15 @@ mod tests {
             literal("x'); DROP TABLE foo; --"),
             "'x''); DROP TABLE foo; --'"
         );
+    }
+
+    #[test]
+    fn literals_with_backslashes_read_the_same_whatever_standard_conforming_strings() {
+        assert_eq!(literal("C:\\dir"), "E'C:\\\\dir'");
+        assert_eq!(
+            literal("x\\'; DROP TABLE foo; --"),
+            "E'x\\\\''; DROP TABLE foo; --'"
+        );
+        assert_eq!(literal("$$"), "'$$'");
     }
 }

@@ -118,11 +118,14 @@ pub fn is_undefined_sqlstate(code: &str) -> bool {
 /// Runs `statements` in order on `client` (simple query protocol, one statement per call, so
 /// each runs in its own implicit transaction), deferring and retrying those that fail on an
 /// undefined object while progress is made. Sets `check_function_bodies = off` (function
-/// bodies may reference objects created later) and `client_min_messages = warning` for the
-/// session.
+/// bodies may reference objects created later), `client_min_messages = warning` and
+/// `standard_conforming_strings = on` (schema files are read with it) for the session.
 pub fn load(client: &mut postgres::Client, statements: &[LoadStatement]) -> Result<(), LoadError> {
     client
-        .batch_execute("SET check_function_bodies = off; SET client_min_messages = warning;")
+        .batch_execute(
+            "SET check_function_bodies = off; SET client_min_messages = warning; \
+             SET standard_conforming_strings = on;",
+        )
         .map_err(|e| LoadError::Session(crate::db::error_text(&e)))?;
     let mut pending: Vec<usize> = (0..statements.len()).collect();
     let mut rounds = 0;

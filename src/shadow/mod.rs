@@ -197,11 +197,12 @@ impl Shadow {
     }
 
     /// Creates the roles that do not exist yet, `NOLOGIN` (roles are cluster-wide: schemas
-    /// name them in GRANT, policies and OWNER TO). `public` and `pg_*` names are skipped.
+    /// name them in GRANT, policies and OWNER TO). `public` (PUBLIC; a role `Public` or `PUBLIC` is
+    /// a real role) and `pg_*` names are skipped.
     pub fn ensure_roles(&self, roles: &[String]) -> Result<(), ShadowError> {
         let wanted: Vec<&String> = roles
             .iter()
-            .filter(|r| !r.is_empty() && !r.eq_ignore_ascii_case("public") && !r.starts_with("pg_"))
+            .filter(|r| !r.is_empty() && *r != "public" && !r.starts_with("pg_"))
             .collect();
         if wanted.is_empty() {
             return Ok(());

@@ -275,7 +275,10 @@ pub(crate) fn run_steps(
     what: &str,
 ) -> Result<(), WorkflowError> {
     client
-        .batch_execute("SET check_function_bodies = off; SET client_min_messages = warning;")
+        .batch_execute(
+            "SET check_function_bodies = off; SET client_min_messages = warning; \
+             SET standard_conforming_strings = on;",
+        )
         .map_err(|e| WorkflowError::Proof(format!("{what}: {}", db::error_text(&e))))?;
     for (i, s) in steps.iter().enumerate() {
         client.batch_execute(&s.sql).map_err(|e| {

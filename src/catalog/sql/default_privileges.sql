@@ -6,7 +6,7 @@
 SELECT pg_get_userbyid(d.defaclrole)::text AS for_role,
        n.nspname::text AS schema,
        d.defaclobjtype AS objtype,
-       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
+       CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
        x.privilege_type AS privilege, x.is_grantable AS grantable, x.granted
 FROM pg_default_acl d
 LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace,

@@ -2,7 +2,9 @@
 --   granted = true:  in the ACL, not in acldefault(kind, owner) (an explicit GRANT)
 --   granted = false: in acldefault(kind, owner), not in the ACL (an explicit REVOKE of a
 --                    default, e.g. EXECUTE from PUBLIC on a function)
--- A NULL ACL means "the defaults" and yields no rows. Grantors are ignored.
+-- A NULL ACL means "the defaults" and yields no rows. Grantors are ignored. PUBLIC is the
+-- grantee `public` (lower case): the one name no role can have (roles "PUBLIC" and "Public"
+-- can exist, and must not be mistaken for everyone).
 -- acldefault kinds: r relation, s sequence, c column, f function, n schema, T type.
 -- Columns: attacl only holds column-level grants (default: none). `public` (oid 2200) is
 -- included; its default ACL in 15+ grants USAGE to PUBLIC beyond the owner's default, which
@@ -27,7 +29,7 @@ WITH objs(classid, objid, objsubid, owner, acl, kind) AS (
   FROM pg_type t WHERE t.typacl IS NOT NULL AND t.oid >= 16384
 )
 SELECT o.classid, o.objid, o.objsubid,
-       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
+       CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
        x.privilege_type AS privilege, x.is_grantable AS grantable, x.granted
 FROM objs o,
 LATERAL (

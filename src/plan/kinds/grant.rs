@@ -6,11 +6,26 @@ use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
+/// The grantee as SQL. Everyone is the grantee `public` in lower case, the one name no role can
+/// have; a role named `PUBLIC` or `Public` is a role like any other and is quoted (rendering it
+/// bare would grant to everyone).
 fn grantee(g: &str) -> String {
-    if g.eq_ignore_ascii_case("public") {
+    if g == PUBLIC {
         "PUBLIC".to_string()
     } else {
         ident(g)
+    }
+}
+
+/// How the catalog names the PUBLIC pseudo-role.
+const PUBLIC: &str = "public";
+
+/// The grantee in step summaries (`PUBLIC` for everyone, role names as they are).
+fn shown(g: &str) -> &str {
+    if g == PUBLIC {
+        "PUBLIC"
+    } else {
+        g
     }
 }
 
@@ -55,7 +70,7 @@ fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
         ""
     };
     let step = ctx.step(
-        format!("grant {} on {} to {}", g.privilege, g.on, g.grantee),
+        format!("grant {} on {} to {}", g.privilege, g.on, shown(&g.grantee)),
         format!("GRANT {} TO {}{opt};", target(ctx, g), grantee(&g.grantee)),
         LockLevel::None,
         None,
@@ -68,7 +83,12 @@ fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
 
 fn revoke_sql(ctx: &Ctx, g: &Grant, needs_object: bool) -> Chain {
     let step = ctx.step(
-        format!("revoke {} on {} from {}", g.privilege, g.on, g.grantee),
+        format!(
+            "revoke {} on {} from {}",
+            g.privilege,
+            g.on,
+            shown(&g.grantee)
+        ),
         format!("REVOKE {} FROM {};", target(ctx, g), grantee(&g.grantee)),
         LockLevel::None,
         None,
@@ -139,7 +159,9 @@ pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {
     let step = ctx.step(
         format!(
             "default privileges: {verb} {} on {} for {}",
-            e.privilege, e.object_type, e.grantee
+            e.privilege,
+            e.object_type,
+            shown(&e.grantee)
         ),
         sql,
         LockLevel::None,

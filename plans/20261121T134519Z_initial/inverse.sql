@@ -1,9 +1,9 @@
 -- schemaplan plan
 -- version: 0.1.0
--- id: 20261121T114352Z_initial
+-- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: f707afab338fae5ba4892e5369a3b89c60aba6dc3aca1e21aa038fe53485e0fd
--- to: 443a85df929be59c2c0b62c47b65e96d67578eada1f8303a72e354034634df92
+-- from: c08646b109942e3c9dc0ec8454d060ac2ca234c500fd56eeec1c741f63f5fb9c
+-- to: 0283853f9e736bbc7c0f32d5ab65205c5ca6ead7c8b87e96690a2b1d3c2911b3
 -- phases: expand
 -- hazards: data-loss, irreversible
 -- steps: 6
