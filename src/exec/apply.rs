@@ -45,7 +45,8 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             wait,
         })
     })?;
-    book::ensure(&mut session)?;
+    // A refusal below writes nothing: the bookkeeping is created only when a run starts, and
+    // stale runs are marked only if there are any.
     let stale = book::mark_stale_runs(&mut session)?;
     if stale > 0 {
         out.event(ProgressEvent::Info(format!(
@@ -70,6 +71,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
                 opts.force,
                 &mut run.warnings,
             )?;
+            book::ensure(&mut session)?;
             execute(&mut session, opts, &file, &live, prior, run, out)
         }
     }

@@ -329,6 +329,11 @@ pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
 /// Runs left `running` by a process that died are `interrupted`. Only correct while holding the
 /// apply lock: then no other apply can be running.
 pub fn mark_stale_runs(client: &mut Client) -> Result<u64, ExecError> {
+    // No book, or nothing to mark: write nothing.
+    let stale = load(client)?.is_some_and(|b| b.runs.iter().any(|r| r.outcome == "running"));
+    if !stale {
+        return Ok(0);
+    }
     update_committed(client, |book, _| {
         let mut n = 0;
         for run in book.runs.iter_mut().filter(|r| r.outcome == "running") {
