@@ -510,7 +510,8 @@ fn part_rename(
 
 /// What a column rename in phases cannot carry over yet: everything that depends on the
 /// column other than plain indexes (constraints, views, triggers, policies, functions,
-/// generated columns), identity, generated and serial columns.
+/// generated columns), identity, generated and serial columns, and a comment or column
+/// privileges (the new column would not have them).
 fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) -> Vec<String> {
     let mut out = Vec::new();
     if c.identity.is_some() {
@@ -527,6 +528,12 @@ fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) ->
         out.push("an owned sequence (serial)".to_string());
     }
     let col = ObjectId::Column(table.clone(), c.name.clone());
+    if current.comments.contains_key(&col) {
+        out.push("a comment".to_string());
+    }
+    if current.grants.iter().any(|g| g.on == col) {
+        out.push("column privileges".to_string());
+    }
     for (dep, refs) in &current.depends {
         if refs.contains(&col) && !matches!(dep, ObjectId::Index(_)) {
             out.push(format!("a dependent {dep}"));
