@@ -163,6 +163,8 @@ class OwnServer:
             "checkpoint_timeout": "'30min'",
             "logging_collector": "off",
             "log_lock_waits": "on",
+            "log_checkpoints": "on",
+            "log_autovacuum_min_duration": "0",
         }
         with open(os.path.join(self.datadir, "postgresql.auto.conf"), "a") as f:
             for k, v in conf.items():
@@ -174,7 +176,11 @@ class OwnServer:
             die(f"pg_ctl start: {e.stderr.strip()} (see {self.datadir}/server.log)")
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
-    def stop(self):
+    def stop(self, keep_log_in=None):
+        log_path = os.path.join(self.datadir, "server.log")
+        if keep_log_in and os.path.exists(log_path):
+            # log_lock_waits and checkpoint lines: what the server was doing during a stall.
+            shutil.copy(log_path, os.path.join(keep_log_in, "server.log"))
         subprocess.run(self.as_user + [self.tools.path("pg_ctl"), "-D", self.datadir, "-m", "fast",
                                        "-w", "stop"], capture_output=True)
         shutil.rmtree(self.datadir, ignore_errors=True)
@@ -835,7 +841,7 @@ def main():
         if dbs and not args.keep:
             dbs.drop_all()
         if server and not args.keep:
-            server.stop()
+            server.stop(keep_log_in=outdir)
 
 
 if __name__ == "__main__":
