@@ -723,3 +723,37 @@ fn table_sizes_are_read_and_are_not_schema() {
     assert_eq!(catalog::fingerprint(&before), catalog::fingerprint(&after));
     assert_eq!(before.canonical(), after.canonical());
 }
+
+#[test]
+fn volatile_defaults_are_flagged_and_are_not_schema() {
+    let mut db = ScratchDb::with(
+        "volatile",
+        "CREATE FUNCTION pick() RETURNS int LANGUAGE sql VOLATILE AS 'SELECT 1';
+         CREATE TABLE t (
+             a int DEFAULT 1,
+             b timestamptz DEFAULT now(),
+             c double precision DEFAULT random() * 10,
+             d serial,
+             e uuid DEFAULT gen_random_uuid(),
+             f int DEFAULT pick() + 1,
+             g text DEFAULT lower('X'),
+             h int
+         );",
+    );
+    let schema = read(&mut db);
+    let table = &schema.tables[&q("public", "t")];
+    let volatile: Vec<&str> = table
+        .columns
+        .iter()
+        .filter(|c| c.default_volatile)
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(volatile, ["c", "d", "e", "f"]);
+    db.client
+        .batch_execute("ALTER FUNCTION pick() IMMUTABLE")
+        .unwrap();
+    let after = read(&mut db);
+    assert!(!after.tables[&q("public", "t")].columns[5].default_volatile);
+    // The function changed (its volatility is part of it); the table did not.
+    assert_eq!(schema.canonical().tables, after.canonical().tables);
+}

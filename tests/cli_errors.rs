@@ -280,3 +280,71 @@ fn workflow_exit_codes_and_no_password_in_output() {
     );
     server.drop_db(&db);
 }
+
+/// A new NOT NULL column without a default or `@backfill`, on a table with rows: `plan` stops
+/// before planning, naming the column, its file:line:col and the fix; with `-- @backfill` added
+/// it plans the batched backfill.
+#[test]
+fn new_not_null_column_without_value_is_refused_with_the_fix() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("cli_unfillable");
+    let mut c = server.connect(&db);
+    c.batch_execute(
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, email text NOT NULL);
+         INSERT INTO public.users VALUES (1, 'a@example.com');",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = errors_fixture("not_null_column_without_value");
+    let dev = server.admin_url();
+    let plan = |schema: &std::path::Path, out: &str| {
+        run(
+            tmp.path(),
+            &[
+                "plan",
+                "--schema",
+                schema.to_str().unwrap(),
+                "--db",
+                &url,
+                "--dev-url",
+                &dev,
+                "--out",
+                out,
+            ],
+        )
+    };
+    let o = plan(&fixture, "p1");
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains(
+            "users.sql:6:5: new column public.users.score is NOT NULL without a default, \
+             and public.users has rows"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("fix: add `-- @backfill <expression>`"), "{t}");
+    assert!(!tmp.path().join("p1").exists());
+
+    let fixed = tmp.path().join("schema");
+    std::fs::create_dir(&fixed).unwrap();
+    let source = std::fs::read_to_string(fixture.join("users.sql")).unwrap();
+    std::fs::write(
+        fixed.join("users.sql"),
+        source.replace(
+            "    score integer NOT NULL",
+            "    -- @backfill length(email)\n    score integer NOT NULL",
+        ),
+    )
+    .unwrap();
+    let o = plan(&fixed, "p2");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let sql = std::fs::read_to_string(tmp.path().join("p2/plan.sql")).unwrap();
+    assert!(
+        sql.contains("transaction: batched | lock: ROW EXCLUSIVE on public.users")
+            && sql.contains("UPDATE public.users SET score = length(email) WHERE score IS NULL;"),
+        "{sql}"
+    );
+    drop(c);
+    server.drop_db(&db);
+}

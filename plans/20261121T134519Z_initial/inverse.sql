@@ -2,7 +2,7 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: c08646b109942e3c9dc0ec8454d060ac2ca234c500fd56eeec1c741f63f5fb9c
+-- from: 42b6b0bd41ac7d42d17f4194c1e8706cedc4c040b5b122bb379fb1e62f1518af
 -- to: 0283853f9e736bbc7c0f32d5ab65205c5ca6ead7c8b87e96690a2b1d3c2911b3
 -- phases: expand
 -- hazards: data-loss, irreversible

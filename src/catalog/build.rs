@@ -564,6 +564,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     's' | 'v' => (None, expr),
                     _ => (expr, None),
                 };
+                let default_volatile = default.is_some() && r.get::<bool>("default_volatile")?;
                 if let Some(ad) = r.get::<Option<u32>>("attrdef_oid")? {
                     self.resolver.add_attrdef(ad, rel, attnum);
                 }
@@ -575,6 +576,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     collation,
                     not_null: r.get("not_null")?,
                     default,
+                    default_volatile,
                     identity,
                     generated,
                     generated_virtual: generated_kind == 'v',

@@ -40,6 +40,17 @@ pub struct ApplyArgs {
     /// Cap on one backoff delay between lock retries, in milliseconds.
     #[arg(long, default_value_t = exec::DEFAULT_RETRY_MAX_DELAY_MS, value_name = "MS")]
     pub lock_retry_max_delay_ms: u64,
+    /// Rows in the first batch of a batched step (backfill); later batches adapt to
+    /// --batch-target-ms.
+    #[arg(long, default_value_t = exec::BatchPolicy::default().initial_rows, value_name = "ROWS")]
+    pub batch_rows: u64,
+    /// The batch duration batch sizes adapt to (between 100 and 10,000 rows); 0 keeps every
+    /// batch at --batch-rows.
+    #[arg(long, default_value_t = exec::BatchPolicy::default().target.as_millis() as u64, value_name = "MS")]
+    pub batch_target_ms: u64,
+    /// Pause after each batch of a batched step.
+    #[arg(long, default_value_t = exec::BatchPolicy::default().pause.as_millis() as u64, value_name = "MS")]
+    pub batch_pause_ms: u64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,6 +81,27 @@ fn hazards(s: &Option<String>) -> anyhow::Result<HazardAllow> {
     Ok(HazardAllow::Some(set))
 }
 
+fn batch_policy(a: &ApplyArgs) -> exec::BatchPolicy {
+    let default = exec::BatchPolicy::default();
+    let rows = a.batch_rows.max(1);
+    if a.batch_target_ms == 0 {
+        return exec::BatchPolicy {
+            initial_rows: rows,
+            min_rows: rows,
+            max_rows: rows,
+            pause: Duration::from_millis(a.batch_pause_ms),
+            ..default
+        };
+    }
+    exec::BatchPolicy {
+        initial_rows: rows,
+        min_rows: default.min_rows.min(rows),
+        max_rows: default.max_rows.max(rows),
+        target: Duration::from_millis(a.batch_target_ms),
+        pause: Duration::from_millis(a.batch_pause_ms),
+    }
+}
+
 pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     let mut opts = ApplyOptions::new(a.db.clone(), a.plan_dir.clone());
     opts.direction = direction;
@@ -85,6 +117,7 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.lock_wait = Duration::from_secs(a.lock_wait);
     opts.retry.max_attempts = a.lock_retries.saturating_add(1);
     opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
+    opts.batch = batch_policy(&a);
     let mut progress = exec::stderr_progress();
     let outcome = exec::apply(&opts, progress.as_mut())?;
     for w in &outcome.warnings {

@@ -62,10 +62,19 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     let opts = PlanOptions {
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         small_table: a.small_table,
+        backfills: workflow::backfill::backfills(&src),
         ..PlanOptions::default()
     };
     let renames = workflow::renames::resolve(&shadow, &src, &current.schema, &desired, &opts)?;
     let renames = renames.as_ref();
+    // Before any planning: a new NOT NULL column nothing can fill stops here, with the fix.
+    workflow::backfill::check(
+        &crate::diff::diff(renames.map_or(&current.schema, |r| &r.current), &desired),
+        renames.map_or(&current.schema, |r| &r.current),
+        &desired,
+        &src,
+        &opts,
+    )?;
     let (planned, report) = if a.no_proof {
         (
             workflow::plan_both(&current.schema, &desired, renames, &opts),

@@ -99,13 +99,17 @@ impl Schema {
 
     /// The schema with what is not part of its identity normalized away: column order (a plan
     /// can only append columns, and no query that names its columns can tell), extension
-    /// versions, dependency edges and table sizes. Fingerprints are taken of this form.
+    /// versions, dependency edges, table sizes and default volatility. Fingerprints are taken of
+    /// this form.
     pub fn canonical(&self) -> Schema {
         let mut s = self.clone();
         s.depends.clear();
         s.sizes.clear();
         for t in s.tables.values_mut() {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
+            t.columns
+                .iter_mut()
+                .for_each(|c| c.default_volatile = false);
             t.options.sort();
         }
         for v in s.views.values_mut() {

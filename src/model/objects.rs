@@ -133,6 +133,10 @@ pub struct Column {
     pub not_null: bool,
     /// `pg_get_expr(adbin)` of the default; `None` for identity/generated columns.
     pub default: Option<String>,
+    /// Plan-time fact, not schema: the default calls a volatile function (`random()`,
+    /// `nextval()`, `gen_random_uuid()`...), so `ADD COLUMN` with it rewrites the table. Derived
+    /// from `default` and the functions' volatility; left out of [`Schema::canonical`].
+    pub default_volatile: bool,
     pub identity: Option<Identity>,
     /// Expression of a `GENERATED ALWAYS AS (...) STORED` column.
     pub generated: Option<String>,

@@ -34,6 +34,9 @@ pub struct PlanOptions {
     /// CHECK constraints to add with the user's own text instead of PostgreSQL's printout
     /// (`(table, name) -> "CHECK (...)"`), see `workflow::original`.
     pub check_texts: std::collections::BTreeMap<(QName, String), String>,
+    /// `-- @backfill <expression>` of new columns (`(table, column) -> expression`), see
+    /// `workflow::backfill`: the value existing rows get.
+    pub backfills: std::collections::BTreeMap<(QName, String), String>,
 }
 
 /// Default `lock_timeout` of steps that take locks. While a step waits for its lock, every
@@ -52,6 +55,7 @@ impl Default for PlanOptions {
             long_statement_timeout: Duration::from_secs(4 * 3600),
             small_table: size::DEFAULT_SMALL_TABLE,
             check_texts: Default::default(),
+            backfills: Default::default(),
         }
     }
 }
@@ -66,7 +70,30 @@ pub(crate) struct Ctx<'a> {
     pub created: BTreeSet<QName>,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// The context of planning `changes` from `current` to `desired`.
+    fn new(
+        opts: &'a PlanOptions,
+        current: &'a Schema,
+        desired: &'a Schema,
+        changes: &[Change],
+    ) -> Ctx<'a> {
+        let created = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::CreateTable(t) => Some(t.name.clone()),
+                Change::CreateView(v) if v.materialized => Some(v.name.clone()),
+                _ => None,
+            })
+            .collect();
+        Ctx {
+            opts,
+            current,
+            desired,
+            created,
+        }
+    }
+
     /// How big the table (or materialized view) `q` is for the steps of this plan: created by
     /// the plan, or its size when the live database was read, against `--small-table`.
     /// Generators decide between plain and online forms with [`Ctx::small`].
@@ -179,6 +206,29 @@ pub fn build(
         .collect()
 }
 
+/// New columns the plan cannot fill: NOT NULL without a default or `@backfill`, on a table
+/// that keeps rows through the plan (`(table, column)`). `plan` stops on these (the plain
+/// `ADD COLUMN` would fail with "contains null values").
+pub fn unfillable_columns(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<(QName, String)> {
+    let ctx = Ctx::new(opts, current, desired, changes);
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AddColumn { table, column }
+                if kinds::column::unfillable(&ctx, table, column) =>
+            {
+                Some((table.clone(), column.name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// Like [`build`], with the object each step is about (used by `dump` to group files).
 pub fn build_tagged(
     changes: &[Change],
@@ -186,20 +236,7 @@ pub fn build_tagged(
     desired: &Schema,
     opts: &PlanOptions,
 ) -> Vec<(ObjectId, Step)> {
-    let created = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::CreateTable(t) => Some(t.name.clone()),
-            Change::CreateView(v) if v.materialized => Some(v.name.clone()),
-            _ => None,
-        })
-        .collect();
-    let ctx = Ctx {
-        opts,
-        current,
-        desired,
-        created,
-    };
+    let ctx = Ctx::new(opts, current, desired, changes);
     let chains: Vec<graph::Chain> = changes
         .iter()
         .flat_map(|c| kinds::generate(&ctx, c))

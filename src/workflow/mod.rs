@@ -5,6 +5,7 @@
 //! The CLI modules only turn arguments into calls of these functions and results into output
 //! and exit codes.
 
+pub mod backfill;
 mod dump;
 mod explain;
 mod original;
@@ -49,6 +50,9 @@ pub enum WorkflowError {
     Rename(String),
     #[error("{what}: {message}")]
     Io { what: String, message: String },
+    /// New NOT NULL columns on filled tables with nothing to fill them with (one per line).
+    #[error("{0}")]
+    Unfillable(String),
 }
 
 /// The current side of a plan.

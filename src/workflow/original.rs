@@ -71,7 +71,7 @@ fn collect(node: &N, sql: &str, out: &mut CheckTexts) {
     }
 }
 
-fn qname(r: &pg_query::protobuf::RangeVar) -> QName {
+pub(super) fn qname(r: &pg_query::protobuf::RangeVar) -> QName {
     let schema = if r.schemaname.is_empty() {
         "public"
     } else {

@@ -13,6 +13,12 @@ SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
        a.attislocal AS is_local,
        ad.oid AS attrdef_oid,
        pg_get_expr(ad.adbin, ad.adrelid) AS default_expr,
+       -- the default calls a volatile function (random(), nextval(), clock_timestamp(), ...):
+       -- the function ids of the expression tree (FuncExpr :funcid, OpExpr and the like
+       -- :opfuncid) looked up in pg_proc. A volatile default makes ADD COLUMN rewrite the table.
+       coalesce((SELECT bool_or(p.provolatile = 'v')
+                 FROM regexp_matches(ad.adbin::text, ':(?:funcid|opfuncid) (\d+)', 'g') AS m(f)
+                 JOIN pg_proc p ON p.oid = m.f[1]::oid), false) AS default_volatile,
        -- attcompression: 14+, '' when the column follows default_toast_compression
        {{attcompression}} AS compression
 FROM pg_attribute a

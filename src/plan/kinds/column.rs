@@ -75,6 +75,9 @@ pub(super) fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<
 }
 
 pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
+    if let Some(value) = backfill_value(ctx, t, c) {
+        return add_with_backfill(ctx, t, c, value);
+    }
     let mut step = ctx.step(
         format!("add column {}.{}", t, c.name),
         format!("{} ADD COLUMN {};", alter_table(t), definition(c)),
@@ -95,6 +98,129 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     let mut n = Node::new(step, col_id(t, &c.name));
     n.produces.push(col_id(t, &c.name));
     vec![n]
+}
+
+/// The value existing rows of `t` get in new column `c` when a plain `ADD COLUMN` cannot give it
+/// safely, i.e. when the column needs a backfill: the table keeps rows through the plan, the
+/// column is not generated or identity (PostgreSQL fills those itself, by rewriting), and
+/// - `-- @backfill <expression>` is given: its expression;
+/// - the default is volatile (`gen_random_uuid()`, `clock_timestamp()`, `nextval()`): the
+///   default (also on a small table: the batches cost little there, and the plan's shape does
+///   not depend on how many rows the table had when it was planned);
+/// - the column is NOT NULL without a default: none (the caller's error, [`unfillable`]).
+fn backfill_value(ctx: &Ctx, t: &QName, c: &Column) -> Option<String> {
+    let size = ctx.table_size(t);
+    if !size.has_rows() || c.generated.is_some() || c.identity.is_some() {
+        return None;
+    }
+    if let Some(expr) = ctx.opts.backfills.get(&(t.clone(), c.name.clone())) {
+        return Some(expr.clone());
+    }
+    match &c.default {
+        Some(d) if c.default_volatile => Some(d.clone()),
+        _ => None,
+    }
+}
+
+/// Columns of `t` (in the desired schema) whose names appear as identifiers in `expr`: what a
+/// backfill expression may read. Over-approximates (a function argument named like a column
+/// counts), which only adds an ordering edge.
+fn mentioned_columns(ctx: &Ctx, t: &QName, expr: &str) -> Vec<String> {
+    let Some(table) = ctx.desired.tables.get(t) else {
+        return Vec::new();
+    };
+    let Ok(scan) = pg_query::scan(expr) else {
+        return Vec::new();
+    };
+    let words: Vec<String> = scan
+        .tokens
+        .iter()
+        .filter_map(|tok| expr.get(tok.start as usize..tok.end as usize))
+        .map(
+            |w| match w.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+                Some(quoted) => quoted.replace("\"\"", "\""),
+                None => w.to_lowercase(),
+            },
+        )
+        .collect();
+    table
+        .columns
+        .iter()
+        .filter(|c| words.contains(&c.name))
+        .map(|c| c.name.clone())
+        .collect()
+}
+
+/// Whether new column `c` of `t` is NOT NULL with neither a default nor `@backfill` on a table
+/// that keeps its rows: nothing can fill the existing rows, and `ADD COLUMN` would fail.
+pub(crate) fn unfillable(ctx: &Ctx, t: &QName, c: &Column) -> bool {
+    c.not_null
+        && c.default.is_none()
+        && c.generated.is_none()
+        && c.identity.is_none()
+        && ctx.table_size(t).has_rows()
+        && !ctx
+            .opts
+            .backfills
+            .contains_key(&(t.clone(), c.name.clone()))
+}
+
+/// A new column on a filled table, without rewriting it or holding ACCESS EXCLUSIVE for long:
+/// 1. `ADD COLUMN` nullable and without a default (a catalog change), and `SET DEFAULT` in the
+///    same short transaction, so rows inserted from then on get the default;
+/// 2. a batched backfill `UPDATE t SET c = <value> WHERE c IS NULL` (ROW EXCLUSIVE, key-range
+///    batches of short transactions, resumable: `docs/executor.md`);
+/// 3. for NOT NULL, the validated-CHECK path of [`set_not_null_online`].
+fn add_with_backfill(ctx: &Ctx, t: &QName, c: &Column, value: String) -> Chain {
+    let at = alter_table(t);
+    let col = ident(&c.name);
+    let bare = Column {
+        not_null: false,
+        default: None,
+        default_volatile: false,
+        ..c.clone()
+    };
+    let mut sql = format!("{at} ADD COLUMN {};", definition(&bare));
+    if let Some(d) = &c.default {
+        sql.push_str(&format!("\n{at} ALTER COLUMN {col} SET DEFAULT {d};"));
+    }
+    let add = ctx
+        .step(
+            format!("add column {}.{}", t, c.name),
+            sql,
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("added nullable and without a default (no table rewrite), then filled in batches");
+    let fill = ctx
+        .step(
+            format!("backfill column {}.{}", t, c.name),
+            format!(
+                "UPDATE {} SET {col} = {value} WHERE {col} IS NULL;",
+                qname(t)
+            ),
+            LockLevel::RowExclusive,
+            Some(t),
+        )
+        .batched()
+        .note(
+            "batched: key-range batches of ~2000 rows, each its own short transaction; resumable",
+        );
+    let id = col_id(t, &c.name);
+    let mut first = Node::new(add, id.clone());
+    first.produces.push(id.clone());
+    let mut fill = Node::new(fill, id);
+    // The value may read other columns of the row (`@backfill lower(email)`): added first.
+    fill.needs = mentioned_columns(ctx, t, &value)
+        .into_iter()
+        .filter(|other| *other != c.name)
+        .map(|other| col_id(t, &other))
+        .collect();
+    let mut chain = vec![first, fill];
+    if c.not_null {
+        chain.extend(set_not_null_online(ctx, t, &c.name));
+    }
+    chain
 }
 
 pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {

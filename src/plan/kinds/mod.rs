@@ -1,7 +1,7 @@
 //! One generator module per object kind: each turns a [`Change`] into chains of graph nodes
 //! (steps plus the objects they produce, remove, need and release).
 
-mod column;
+pub(super) mod column;
 mod comment;
 mod constraint;
 mod function;
