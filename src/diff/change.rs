@@ -175,6 +175,13 @@ pub enum Rename {
     },
     /// `ALTER TYPE ... RENAME VALUE` of an enum label.
     EnumValue { ty: QName, from: String, to: String },
+    /// `ALTER TYPE|DOMAIN ... RENAME TO` (enum, composite, range type or domain): columns,
+    /// functions and views refer to the type by OID and follow it.
+    Type {
+        from: QName,
+        to: QName,
+        domain: bool,
+    },
 }
 
 impl Rename {
@@ -186,6 +193,7 @@ impl Rename {
             Rename::Index { to, .. } => ObjectId::Index(to.clone()),
             Rename::Constraint { table, to, .. } => ObjectId::Constraint(table.clone(), to.clone()),
             Rename::EnumValue { ty, .. } => ObjectId::Type(ty.clone()),
+            Rename::Type { to, .. } => ObjectId::Type(to.clone()),
         }
     }
 }

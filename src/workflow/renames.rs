@@ -116,6 +116,8 @@ fn indexes_on(schema: &Schema, table: &QName, column: &str) -> Vec<crate::model:
 
 fn order(r: &Rename) -> u8 {
     match r {
+        // A type first: the tables' columns follow it by OID either way.
+        Rename::Type { .. } => 0,
         Rename::Table { .. } => 0,
         // Before the index renames: the inverse (reversed order) renames an index back before
         // its column's undo drops the new column.
@@ -194,6 +196,11 @@ fn declared(
                         tables.push(r);
                     }
                 }
+                ("CREATE TYPE" | "CREATE DOMAIN", None) => {
+                    if let Some(r) = type_rename(s, line, from, &new, current, desired)? {
+                        tables.push(r);
+                    }
+                }
                 ("CREATE TYPE", Some(label)) => {
                     if let Some(r) = enum_value(s, line, from, &new, label, current, desired)? {
                         tables.push(r);
@@ -209,7 +216,7 @@ fn declared(
                         line,
                         format!(
                             "@renamed on {kind} ({what}) is not supported: schemaplan renames \
-                             tables, columns, indexes, constraints and enum values"
+                             tables, columns, indexes, constraints, types and enum values"
                         ),
                     ));
                 }
@@ -540,6 +547,47 @@ fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) ->
         }
     }
     out
+}
+
+/// A type or domain rename. Unlike a table, a type holds no rows: an old name that names
+/// nothing live is ignored (the plan creates the type, and the diff shows what it drops, with
+/// its hazards), as sqldef does.
+fn type_rename(
+    s: &Statement,
+    line: usize,
+    from: &str,
+    new: &QName,
+    current: &Schema,
+    desired: &Schema,
+) -> Result<Option<Rename>, WorkflowError> {
+    let old = old_name(s, line, from, new)?;
+    let Some(have) = current.types.get(&old) else {
+        return Ok(None);
+    };
+    if relation_name_taken(current, new) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on type {new}: both {old} and {new} exist in the database"
+            ),
+        ));
+    }
+    if relation_name_taken(desired, &old) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on type {new}: the desired schema uses the old name {old} \
+                 again; reuse the name in a later plan"
+            ),
+        ));
+    }
+    Ok(Some(Rename::Type {
+        from: old,
+        to: new.clone(),
+        domain: matches!(have.kind, TypeKind::Domain(_)),
+    }))
 }
 
 fn labels(schema: &Schema, ty: &QName) -> Option<Vec<String>> {

@@ -5,11 +5,12 @@
 //!   ever sees neither name), an automatically updatable view under the old name is created
 //!   over the table's old columns: the still-deployed application keeps reading and writing
 //!   through it. `contract` drops the view once the new application is deployed.
-//! - an **index**, a **constraint** and an **enum value** have no way to answer to two names
+//! - an **index**, a **constraint**, an **enum value** and a **type** have no way to answer to two names
 //!   at once, and their renames are catalog-only (no scan, no rewrite; the lock is held for
 //!   a catalog update): one `expand` step. Ordinary queries never name an index or a
-//!   constraint; queries that do (`ON CONFLICT ON CONSTRAINT old`) and writes of the old enum
-//!   label fail afterwards, so the enum label rename carries `requires-deploy`.
+//!   constraint; queries that do (`ON CONFLICT ON CONSTRAINT old`), writes of the old enum
+//!   label and casts to the old type name (`'x'::old_type`) fail afterwards, so enum label and
+//!   type renames carry `requires-deploy`.
 //!
 //! The undo (inverse plan) mirrors it: its `expand` brings the old name back next to the new
 //! one (the compatibility view again: undoing the forward `contract`), its `contract` removes
@@ -52,6 +53,12 @@ pub(crate) fn statement(r: &Rename) -> String {
             literal(from),
             literal(to)
         ),
+        Rename::Type { from, to, domain } => format!(
+            "ALTER {} {} RENAME TO {};",
+            if *domain { "DOMAIN" } else { "TYPE" },
+            qname(from),
+            ident(&to.name)
+        ),
     }
 }
 
@@ -91,6 +98,11 @@ fn reversed(r: &Rename) -> Rename {
             ty,
             from: to,
             to: from,
+        },
+        Rename::Type { from, to, domain } => Rename::Type {
+            from: to,
+            to: from,
+            domain,
         },
     }
 }
@@ -139,6 +151,11 @@ fn what(r: &Rename) -> String {
         Rename::Index { from, to } => format!("index {from} to {}", to.name),
         Rename::Constraint { table, from, to } => format!("constraint {from} on {table} to {to}"),
         Rename::EnumValue { ty, from, to } => format!("value '{from}' of type {ty} to '{to}'"),
+        Rename::Type { from, to, domain } => format!(
+            "{} {from} to {}",
+            if *domain { "domain" } else { "type" },
+            to.name
+        ),
     }
 }
 
@@ -152,7 +169,8 @@ fn lock(r: &Rename) -> (LockLevel, Option<QName>) {
         Rename::Column { table, .. } => (LockLevel::AccessExclusive, Some(table.clone())),
         Rename::Index { from, .. } => (LockLevel::ShareUpdateExclusive, Some(from.clone())),
         Rename::Constraint { table, .. } => (LockLevel::AccessExclusive, Some(table.clone())),
-        Rename::EnumValue { .. } => (LockLevel::None, None),
+        // ACCESS EXCLUSIVE on the type object itself, which table reads and writes never lock.
+        Rename::EnumValue { .. } | Rename::Type { .. } => (LockLevel::None, None),
     }
 }
 
@@ -217,6 +235,21 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
                 .note("catalog-only: queries do not name it, one step suffices");
             vec![node(step, r)]
         }
+        Rename::Type { from, .. } => {
+            let step = ctx
+                .step(
+                    format!("rename {}", what(r)),
+                    statement(r),
+                    lock,
+                    target.as_ref(),
+                )
+                .hazard(Hazard::RequiresDeploy)
+                .note(format!(
+                    "catalog-only: columns, functions and views follow the type; queries naming \
+                     {from} (casts) fail afterwards (deploy an application that no longer does)"
+                ));
+            vec![node(step, r)]
+        }
         Rename::EnumValue { from, .. } => {
             let step = ctx
                 .step(
@@ -278,9 +311,12 @@ pub fn undo(ctx: &Ctx, r: &Rename) -> Chain {
         // `IF EXISTS` on the index renames make the contract steps work from the forward
         // intermediate state too (rollback after expand alone).
         Rename::Column { .. } => column_phases(ctx, &back),
-        Rename::Index { .. } | Rename::Constraint { .. } | Rename::EnumValue { .. } => {
+        Rename::Index { .. }
+        | Rename::Constraint { .. }
+        | Rename::EnumValue { .. }
+        | Rename::Type { .. } => {
             let mut step = ctx.step(summary, undo_statement(r), lock, target.as_ref());
-            if matches!(r, Rename::EnumValue { .. }) {
+            if matches!(r, Rename::EnumValue { .. } | Rename::Type { .. }) {
                 step = step.hazard(Hazard::RequiresDeploy);
             }
             vec![node(in_phase(step, Phase::Contract), r)]
