@@ -74,6 +74,7 @@ CREATE TABLE public.customers (
     id bigint PRIMARY KEY,
     name text NOT NULL,
     email text NOT NULL,
+    token uuid NOT NULL DEFAULT gen_random_uuid(),
     CONSTRAINT customers_email_key UNIQUE (email)
 );
 CREATE TABLE public.orders (
@@ -415,8 +416,8 @@ enum Fault {
     Terminate,
 }
 
-/// Runs apply again and checks everything the issue asks for.
-fn rerun_and_check(db: &Copy, case: &str) {
+/// Runs apply again and checks everything the issue asks for; returns the rerun's output.
+fn rerun_and_check(db: &Copy, case: &str) -> String {
     let s = suite();
     let (code, out) = Apply::start(&db.url, None, &[]).finish();
     assert_eq!(code, 0, "{case}: the rerun failed:\n{out}");
@@ -449,6 +450,7 @@ fn rerun_and_check(db: &Copy, case: &str) {
         vec!["interrupted", "succeeded"],
         "{case}: history\n{out}"
     );
+    out
 }
 
 /// Stops apply at `point` (`before:N` or `after:N`) with `fault`, then reruns and checks.
@@ -518,6 +520,10 @@ fn the_plan_mixes_the_step_kinds_under_test() {
         "validations"
     );
     assert!(has(&|s| s.sql.contains("_new")), "index replaced via _new");
+    assert!(
+        has(&|s| s.transaction == schemaplan::plan::TxMode::Batched),
+        "a batched backfill"
+    );
 }
 
 #[test]
@@ -545,6 +551,8 @@ enum Middle {
     WaitingForSnapshots,
     /// A validation scanning the table (seen running in `pg_stat_activity`).
     Scanning,
+    /// A batched backfill with some batches committed and more to go.
+    Backfilling,
 }
 
 /// The long steps and where to stop them: every concurrent index build (at its two waits,
@@ -560,6 +568,8 @@ fn long_steps() -> Vec<(usize, Middle)> {
             && s.lock_target.as_deref() == Some("public.orders")
         {
             out.push((i + 1, Middle::Scanning));
+        } else if s.transaction == schemaplan::plan::TxMode::Batched {
+            out.push((i + 1, Middle::Backfilling));
         }
     }
     out
@@ -598,16 +608,38 @@ fn stop_in_the_middle<'c>(
             .unwrap(),
         // The snapshot is taken by the first query.
         Middle::WaitingForSnapshots => held.batch_execute("SELECT 1").unwrap(),
-        Middle::Scanning => {}
+        Middle::Scanning | Middle::Backfilling => {}
     }
     // The watching connection is ready before the step starts (a validation may take only
     // tens of milliseconds).
     let mut c = db.connect();
+    if let Middle::Backfilling = middle {
+        // Committed batches are visible to another session: stop once some are and more
+        // remain (apply runs with small fixed batches and pauses, see `middle_case`).
+        apply.resume();
+        let filled =
+            "SELECT count(*) FILTER (WHERE token IS NOT NULL), count(*) FROM public.customers";
+        let mut seen = false;
+        wait_until(&format!("step {n} to commit a batch"), || {
+            let r = c.query_one(filled, &[]).unwrap();
+            let (done, all): (i64, i64) = (r.get(0), r.get(1));
+            seen = done > 0 && done < all;
+            done > 0
+        });
+        if !seen {
+            return None;
+        }
+        if let Fault::Terminate = fault {
+            db.terminate_apply_backend();
+        }
+        return Some(held);
+    }
     // The name after CONCURRENTLY / VALIDATE CONSTRAINT tells this step's statement from
     // the other steps' statements on the same backend.
     let words: Vec<&str> = step.sql.split_whitespace().collect();
     let after = match middle {
         Middle::Scanning => "CONSTRAINT",
+        Middle::Backfilling => unreachable!("handled above"),
         _ => "CONCURRENTLY",
     };
     let name = words
@@ -618,7 +650,7 @@ fn stop_in_the_middle<'c>(
     let phase = match middle {
         Middle::WaitingForWriters => "waiting for writers before build",
         Middle::WaitingForSnapshots => "waiting for old snapshots",
-        Middle::Scanning => "",
+        Middle::Scanning | Middle::Backfilling => "",
     };
     if let Middle::Scanning = middle {
         // Watched from inside the server, every millisecond, so a scan of a few tens of
@@ -689,7 +721,19 @@ fn middle_case(n: usize, middle: Middle, fault: Fault) -> bool {
     let case = format!("{fault:?} in step {n} at {middle:?}");
     let db = Copy::new(&format!("{fault:?}_mid_{n}"));
     let mut holder = db.connect();
-    let mut apply = Apply::start(&db.url, Some(&format!("before:{n},after:{n}")), &[]);
+    // A backfill runs in small fixed batches with pauses, so it is caught between batches.
+    let slow: &[&str] = match middle {
+        Middle::Backfilling => &[
+            "--batch-rows",
+            "200",
+            "--batch-target-ms",
+            "0",
+            "--batch-pause-ms",
+            "20",
+        ],
+        _ => &[],
+    };
+    let mut apply = Apply::start(&db.url, Some(&format!("before:{n},after:{n}")), slow);
     let Some(held) = stop_in_the_middle(&db, &mut holder, &mut apply, n, middle, fault) else {
         apply.kill();
         return false;
@@ -715,7 +759,13 @@ fn middle_case(n: usize, middle: Middle, fault: Fault) -> bool {
             .any(|(k, o)| *k == n as u64 && o == "succeeded"),
         "{case}: the step finished before it was cut off: {first:?}"
     );
-    rerun_and_check(&db, &case);
+    let out = rerun_and_check(&db, &case);
+    if let Middle::Backfilling = middle {
+        assert!(
+            out.contains(&format!("step {n}/")) && out.contains("resuming after batch"),
+            "{case}: the rerun did not continue the backfill after its last committed batch:\n{out}"
+        );
+    }
     true
 }
 

@@ -133,6 +133,7 @@ impl Runner<'_> {
             summary: step.summary.clone(),
         });
         let t0 = Instant::now();
+        super::run::test_pause("before", n);
         let mut size = self.batch.initial_rows;
         // Rows the mop-up updated in this run: bounded, since a SET that leaves some rows
         // pending (an expression yielding NULL for `WHERE b IS NULL`) would never finish.
@@ -201,6 +202,7 @@ impl Runner<'_> {
             size = self.batch.next_size(size, took);
             self.sleep(self.batch.pause);
         }
+        super::run::test_pause("after", n);
         book::journal_end(
             self.client,
             self.run_id,

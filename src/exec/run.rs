@@ -265,11 +265,12 @@ pub(super) fn raise(client: &mut impl GenericClient, message: &str) -> postgres:
 /// Test hook for the fault-injection suite (`tests/fault_injection.rs`), never needed in use:
 /// with `SCHEMAPLAN_TEST_PAUSE=before:3,after:5` in the environment, apply stops right before
 /// step 3's SQL is sent (inside its transaction for a transactional step; after its `running`
-/// journal entry is committed for a non-transactional one) and right after step 5's SQL
-/// returned (before its journal entry is written or committed), prints the line
+/// journal entry is committed for a non-transactional one; before the first batch of a batched
+/// one) and right after step 5's SQL returned (before its journal entry is written or
+/// committed; after the last batch of a batched step), prints the line
 /// `schemaplan-test-pause before:3` to stderr and waits for a line (or end of file) on standard
 /// input. The test kills the process or ends its backend there.
-fn test_pause(point: &str, step: usize) {
+pub(super) fn test_pause(point: &str, step: usize) {
     let Ok(spec) = std::env::var("SCHEMAPLAN_TEST_PAUSE") else {
         return;
     };
