@@ -31,6 +31,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         from: "0".repeat(64),
         to: "a".repeat(64),
         steps,
+        from_objects: Default::default(),
     }
 }
 

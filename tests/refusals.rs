@@ -141,6 +141,9 @@ fn refuses_a_database_that_is_not_the_plans_from_state() {
         &[
             "starts from schema",
             "but the database has",
+            // plan.json's digests of the `from` objects name the one that differs.
+            "what differs from the schema the plan starts from (1 object):",
+            "changed: table public.t",
             "run `schemaplan plan` again",
         ],
     );

@@ -133,6 +133,92 @@ fn get<'a, T: FromSql<'a>>(
     })
 }
 
+/// One short digest per object of the schema's canonical form, keyed by a label a reader knows
+/// (`table public.users`, `index public.users_email_idx`, `grants on Table(...)`): written into
+/// `plan.json` for the plan's `from` state, so that `apply` can say WHICH objects differ when
+/// the live fingerprint is not `from` (the fingerprint alone only says that something does).
+pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, String> {
+    use sha2::{Digest, Sha256};
+    use std::collections::BTreeMap;
+    use std::fmt::Debug;
+    let s = schema.canonical();
+    let mut out: BTreeMap<String, String> = BTreeMap::new();
+    let mut put = |label: String, value: &dyn Debug| {
+        let d = hex(&Sha256::digest(format!("{value:#?}").as_bytes()));
+        out.insert(label, d[..16].to_string());
+    };
+    for (k, v) in &s.schemas {
+        put(format!("schema {k}"), v);
+    }
+    for (k, v) in &s.extensions {
+        put(format!("extension {k}"), v);
+    }
+    for (k, v) in &s.collations {
+        put(format!("collation {k}"), v);
+    }
+    for (k, v) in &s.types {
+        put(format!("type {k}"), v);
+    }
+    for (k, v) in &s.sequences {
+        put(format!("sequence {k}"), v);
+    }
+    for (k, v) in &s.tables {
+        put(format!("table {k}"), v);
+    }
+    for (k, v) in &s.indexes {
+        put(format!("index {k}"), v);
+    }
+    for (k, v) in &s.views {
+        put(format!("view {k}"), v);
+    }
+    for ((q, args), v) in &s.functions {
+        put(format!("function {q}({args})"), v);
+    }
+    for ((q, name), v) in &s.triggers {
+        put(format!("trigger {name} on {q}"), v);
+    }
+    for ((q, name), v) in &s.policies {
+        put(format!("policy {name} on {q}"), v);
+    }
+    for (id, text) in &s.comments {
+        put(format!("comment on {id:?}"), text);
+    }
+    let mut grants: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    for g in &s.grants {
+        grants
+            .entry(format!("grants on {:?}", g.on))
+            .or_default()
+            .push(g);
+    }
+    for (label, list) in grants {
+        put(label, &list);
+    }
+    if !s.default_privileges.is_empty() {
+        put("default privileges".to_string(), &s.default_privileges);
+    }
+    out
+}
+
+/// The objects whose digests differ between two [`object_digests`] maps, one line each
+/// (`changed: table public.t`, `only in the database: ...`, `missing from the database: ...`).
+pub fn digest_differences(
+    expected: &std::collections::BTreeMap<String, String>,
+    live: &std::collections::BTreeMap<String, String>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in expected {
+        match live.get(k) {
+            None => out.push(format!("missing from the database: {k}")),
+            Some(l) if l != v => out.push(format!("changed: {k}")),
+            Some(_) => {}
+        }
+    }
+    for k in live.keys().filter(|k| !expected.contains_key(*k)) {
+        out.push(format!("only in the database: {k}"));
+    }
+    out
+}
+
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.
 ///
 /// The canonical text is the `Debug` rendering of [`Schema::canonical`] (no dependency edges,

@@ -99,16 +99,23 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| format!("{}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), a.name));
     let from = catalog::fingerprint(&current.schema);
     let to = catalog::fingerprint(&desired);
-    let make = |direction, steps, from: &str, to: &str| Plan {
+    let make = |direction, steps, from: &str, to: &str, from_schema| Plan {
         id: id.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         direction,
         from: from.to_string(),
         to: to.to_string(),
         steps,
+        from_objects: catalog::object_digests(from_schema),
     };
-    let forward = make(Direction::Forward, planned.forward, &from, &to);
-    let inverse = make(Direction::Inverse, planned.inverse, &to, &from);
+    let forward = make(
+        Direction::Forward,
+        planned.forward,
+        &from,
+        &to,
+        &current.schema,
+    );
+    let inverse = make(Direction::Inverse, planned.inverse, &to, &from, &desired);
     let empty = forward.steps.is_empty();
     let dir = match (&a.out, empty) {
         (Some(o), _) => Some(o.clone()),

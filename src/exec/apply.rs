@@ -55,8 +55,11 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
     }
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
     let after_expand = after_expand(&mut session, opts, &file)?;
-    let live = live_fingerprint(&mut session)?;
-    match preflight::decide(&file, opts, &prior, &live, after_expand)? {
+    let live_schema = catalog::read(&mut session)?;
+    let live = catalog::fingerprint(&live_schema);
+    let decision = preflight::decide(&file, opts, &prior, &live, after_expand)
+        .map_err(|e| preflight::name_differences(e, opts, &live_schema))?;
+    match decision {
         Decision::Stop(outcome) => {
             out.event(ProgressEvent::Finished {
                 message: outcome.message.clone(),
@@ -404,12 +407,19 @@ fn record_interrupt(
 ) -> ExecError {
     let summary = &plan.steps[step - 1].summary;
     let message = format!("{reason} at step {step} ({summary})");
+    // A Ctrl-C's cancel request reaches the backend asynchronously (postmaster -> SIGINT) and
+    // can land on the first statement after the stop, i.e. on these writes (57014): each is
+    // tried once more. Both only set an outcome, so a second try is harmless.
     with_bookkeeping(session, opts, |client| {
         if let Some(f) = &failed {
             let error = run::full_error(&f.error);
-            let _ = book::journal_end(client, run_id, step, summary, "interrupted", Some(&error));
+            let _ = (0..2).find(|_| {
+                book::journal_end(client, run_id, step, summary, "interrupted", Some(&error))
+                    .is_ok()
+            });
         }
-        let _ = book::finish_run(client, run_id, "interrupted", Some(&message));
+        let _ = (0..2)
+            .find(|_| book::finish_run(client, run_id, "interrupted", Some(&message)).is_ok());
     });
     out.event(ProgressEvent::Finished {
         message: format!("run {run_id} {message}"),

@@ -254,6 +254,63 @@ fn check_from(
     })
 }
 
+/// Adds to a [`ExecError::FromMismatch`] WHICH objects differ from the plan's `from`: the
+/// plan's `plan.json` carries a digest per object of that state (`catalog::object_digests`),
+/// compared here with the live schema's. A plan without them (written by hand, or `plan.json`
+/// missing) keeps the fingerprints-only message. Other errors pass through.
+pub fn name_differences(
+    e: ExecError,
+    opts: &ApplyOptions,
+    live: &crate::model::Schema,
+) -> ExecError {
+    let ExecError::FromMismatch {
+        plan_id,
+        expected,
+        live: live_fp,
+        mut note,
+    } = e
+    else {
+        return e;
+    };
+    if let Some(expected_objects) = from_objects(opts) {
+        let lines = crate::catalog::digest_differences(
+            &expected_objects,
+            &crate::catalog::object_digests(live),
+        );
+        const SHOWN: usize = 20;
+        if !lines.is_empty() {
+            note.push_str(&format!(
+                "\nwhat differs from the schema the plan starts from ({} object{}):",
+                lines.len(),
+                if lines.len() == 1 { "" } else { "s" }
+            ));
+            for l in lines.iter().take(SHOWN) {
+                note.push_str(&format!("\n  {l}"));
+            }
+            if lines.len() > SHOWN {
+                note.push_str(&format!("\n  ... and {} more", lines.len() - SHOWN));
+            }
+        }
+    }
+    ExecError::FromMismatch {
+        plan_id,
+        expected,
+        live: live_fp,
+        note,
+    }
+}
+
+/// The `from_objects` of the direction being applied, from the plan directory's `plan.json`.
+fn from_objects(opts: &ApplyOptions) -> Option<std::collections::BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(opts.plan_dir.join("plan.json")).ok()?;
+    let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let plan = match opts.direction {
+        Direction::Forward => &doc,
+        Direction::Inverse => doc.get("inverse")?,
+    };
+    serde_json::from_value(plan.get("from_objects")?.clone()).ok()
+}
+
 /// Steps before the first selected one must be done (`--phase contract` before `expand`).
 fn check_earlier(
     plan: &Plan,

@@ -309,6 +309,9 @@ pub struct Plan {
     /// Fingerprint of the schema the plan produces.
     pub to: String,
     pub steps: Vec<Step>,
+    /// Digest of each object of the `from` schema (`catalog::object_digests`), written to
+    /// `plan.json` so a refused apply can name what differs; empty when read from `plan.sql`.
+    pub from_objects: std::collections::BTreeMap<String, String>,
 }
 
 impl Plan {

@@ -71,6 +71,7 @@ pub fn parse(text: &str) -> Result<Plan> {
         from: header.fingerprint("from")?,
         to: header.fingerprint("to")?,
         steps,
+        from_objects: Default::default(),
     };
     header.check_against(&plan, &lines[header_end..])?;
     Ok(plan)

@@ -15,6 +15,10 @@ struct PlanJson<'a> {
     phases: Vec<&'static str>,
     hazards: Vec<&'static str>,
     steps: Vec<StepJson<'a>>,
+    /// Digest of each object of the `from` schema: what a refused `apply` compares the live
+    /// database with to say which objects differ.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    from_objects: &'a std::collections::BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     inverse: Option<Box<PlanJson<'a>>>,
 }
@@ -51,6 +55,7 @@ fn plan_doc(plan: &Plan) -> PlanJson<'_> {
         direction: plan.direction.as_str(),
         from: &plan.from,
         to: &plan.to,
+        from_objects: &plan.from_objects,
         phases: plan.phases().iter().map(|p| p.as_str()).collect(),
         hazards: plan.hazards().iter().map(|h| h.as_str()).collect(),
         steps: plan

@@ -65,6 +65,7 @@ pub(crate) fn sample() -> Plan {
             index,
             drop,
         ],
+        from_objects: Default::default(),
     }
 }
 

@@ -166,6 +166,7 @@ impl Fixture {
             from: from.clone(),
             to: to.clone(),
             steps,
+            from_objects: Default::default(),
         };
         let inverse = Plan {
             direction: Direction::Inverse,
