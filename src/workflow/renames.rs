@@ -258,6 +258,37 @@ fn old_name(s: &Statement, line: usize, from: &str, new: &QName) -> Result<QName
     Ok(old)
 }
 
+/// A table or type rename `old` -> `new` needs `new` free in the database (relations and types
+/// share one namespace) and `old` unused by the desired schema (`why` says what keeps it).
+fn names_free(
+    s: &Statement,
+    line: usize,
+    (kind, from, old, new): (&str, &str, &QName, &QName),
+    (current, desired): (&Schema, &Schema),
+    why: &str,
+) -> Result<(), WorkflowError> {
+    if relation_name_taken(current, new) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on {kind} {new}: both {old} and {new} exist in the database"
+            ),
+        ));
+    }
+    if relation_name_taken(desired, old) {
+        return Err(err(
+            s,
+            line,
+            format!(
+                "@renamed from={from} on {kind} {new}: the desired schema uses the old name {old} \
+                 again{why}; reuse the name in a later plan"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn relation_name_taken(schema: &Schema, q: &QName) -> bool {
     schema.tables.contains_key(q)
         || schema.views.contains_key(q)
@@ -317,26 +348,13 @@ fn table(
             &gone,
         ));
     };
-    if relation_name_taken(current, new) {
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on table {new}: both {old} and {new} exist in the database"
-            ),
-        ));
-    }
-    if relation_name_taken(desired, &old) {
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on table {new}: the desired schema uses the old name {old} \
-                 again, which the compatibility view keeps until the contract phase; reuse the \
-                 name in a later plan"
-            ),
-        ));
-    }
+    names_free(
+        s,
+        line,
+        ("table", from, &old, new),
+        (current, desired),
+        ", which the compatibility view keeps until the contract phase",
+    )?;
     let want = desired.tables.get(new).expect("the statement creates it");
     let changed: Vec<&str> = have
         .columns
@@ -564,25 +582,7 @@ fn type_rename(
     let Some(have) = current.types.get(&old) else {
         return Ok(None);
     };
-    if relation_name_taken(current, new) {
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on type {new}: both {old} and {new} exist in the database"
-            ),
-        ));
-    }
-    if relation_name_taken(desired, &old) {
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on type {new}: the desired schema uses the old name {old} \
-                 again; reuse the name in a later plan"
-            ),
-        ));
-    }
+    names_free(s, line, ("type", from, &old, new), (current, desired), "")?;
     Ok(Some(Rename::Type {
         from: old,
         to: new.clone(),

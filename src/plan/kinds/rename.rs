@@ -224,45 +224,44 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
             ]
         }
         Rename::Column { .. } => column_phases(ctx, r),
-        Rename::Index { .. } | Rename::Constraint { .. } => {
-            let step = ctx
+        Rename::Index { .. }
+        | Rename::Constraint { .. }
+        | Rename::Type { .. }
+        | Rename::EnumValue { .. } => {
+            // One catalog-only step; a name the application itself writes (a cast to the
+            // type, an enum literal) needs the deploy.
+            let (note, deploy) = match r {
+                Rename::Type { from, .. } => (
+                    format!(
+                        "catalog-only: columns, functions and views follow the type; queries \
+                         naming {from} (casts) fail afterwards (deploy an application that no \
+                         longer does)"
+                    ),
+                    true,
+                ),
+                Rename::EnumValue { from, .. } => (
+                    format!(
+                        "catalog-only, stored rows follow; queries writing the literal '{from}' \
+                         fail afterwards (deploy an application that no longer writes it)"
+                    ),
+                    true,
+                ),
+                _ => (
+                    "catalog-only: queries do not name it, one step suffices".to_string(),
+                    false,
+                ),
+            };
+            let mut step = ctx
                 .step(
                     format!("rename {}", what(r)),
                     statement(r),
                     lock,
                     target.as_ref(),
                 )
-                .note("catalog-only: queries do not name it, one step suffices");
-            vec![node(step, r)]
-        }
-        Rename::Type { from, .. } => {
-            let step = ctx
-                .step(
-                    format!("rename {}", what(r)),
-                    statement(r),
-                    lock,
-                    target.as_ref(),
-                )
-                .hazard(Hazard::RequiresDeploy)
-                .note(format!(
-                    "catalog-only: columns, functions and views follow the type; queries naming \
-                     {from} (casts) fail afterwards (deploy an application that no longer does)"
-                ));
-            vec![node(step, r)]
-        }
-        Rename::EnumValue { from, .. } => {
-            let step = ctx
-                .step(
-                    format!("rename {}", what(r)),
-                    statement(r),
-                    lock,
-                    target.as_ref(),
-                )
-                .hazard(Hazard::RequiresDeploy)
-                .note(format!(
-                    "catalog-only, stored rows follow; queries writing the literal '{from}' fail \
-                     afterwards (deploy an application that no longer writes it)"
-                ));
+                .note(note);
+            if deploy {
+                step = step.hazard(Hazard::RequiresDeploy);
+            }
             vec![node(step, r)]
         }
     }
