@@ -55,13 +55,120 @@ pub enum CatalogError {
     UnsupportedVersion { version: i32 },
     #[error("cannot parse server_version_num {value:?}")]
     BadVersion { value: String },
+    #[error("reading the catalog: a relation lock was not granted within the lock timeout, {attempts} times over {seconds:.1} s{}; another session holds ACCESS EXCLUSIVE (DDL, VACUUM FULL, ...); try again when it is done", if holders.is_empty() { String::new() } else { format!(" (held by {holders})") })]
+    LockBusy {
+        attempts: u32,
+        seconds: f64,
+        holders: String,
+    },
 }
 
-/// Reads the whole user schema of the connected database.
-///
-/// Runs in its own read-only transaction; the session's settings are untouched afterwards
-/// (`SET LOCAL` only).
+/// How the catalog read waits for relation locks. Rendering functions (`pg_get_expr`,
+/// `pg_get_viewdef`, `pg_relation_size`, ...) take ACCESS SHARE on the relation they describe
+/// and keep it until the read's transaction ends, as `pg_dump` does. ACCESS SHARE conflicts only
+/// with ACCESS EXCLUSIVE, but a read stuck behind one table's ACCESS EXCLUSIVE holder (a
+/// rewriting `ALTER TABLE`, `VACUUM FULL`, ...) would keep its locks on the tables already read,
+/// and any DDL queued behind those would stall their traffic for as long. So every lock is
+/// waited for at most `lock_timeout`; on SQLSTATE 55P03 the whole read is rolled back (its locks
+/// released) and tried again after a growing pause, `attempts` times in all.
+#[derive(Clone, Copy, Debug)]
+pub struct LockWait {
+    pub lock_timeout: std::time::Duration,
+    pub attempts: u32,
+    /// Pause after the first failed attempt; doubled after each, up to `max_pause`.
+    pub first_pause: std::time::Duration,
+    pub max_pause: std::time::Duration,
+}
+
+impl Default for LockWait {
+    /// 100 ms per lock (the plans' default `lock_timeout`), 20 attempts over about half a
+    /// minute: outlasts a short DDL, gives up with a clear error behind a long one.
+    fn default() -> Self {
+        LockWait {
+            lock_timeout: std::time::Duration::from_millis(100),
+            attempts: 20,
+            first_pause: std::time::Duration::from_millis(200),
+            max_pause: std::time::Duration::from_secs(2),
+        }
+    }
+}
+
+/// Reads the whole user schema of the connected database, waiting for relation locks as
+/// [`LockWait::default`] says.
 pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
+    read_with(client, LockWait::default())
+}
+
+/// [`read`] with an explicit lock-wait policy.
+pub fn read_with(client: &mut postgres::Client, wait: LockWait) -> Result<Schema, CatalogError> {
+    let lock_timeout = wait.lock_timeout;
+    let result = retry_on_lock(
+        wait,
+        |c| read_once(c, lock_timeout),
+        client,
+        |e| matches!(e, CatalogError::Query { source, .. } if is_lock_timeout(source)),
+    );
+    result.map_err(|failure| match failure {
+        RetryFailure::Other(e) => e,
+        RetryFailure::LockBusy { attempts, seconds } => CatalogError::LockBusy {
+            attempts,
+            seconds,
+            holders: exclusive_holders(client),
+        },
+    })
+}
+
+/// Whether a statement failed because a lock was not granted within `lock_timeout` (55P03).
+pub fn is_lock_timeout(e: &postgres::Error) -> bool {
+    e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE)
+}
+
+/// How [`retry_on_lock`] gave up.
+pub enum RetryFailure<E> {
+    /// Some other error: returned at once, never retried.
+    Other(E),
+    /// Every attempt's lock wait timed out.
+    LockBusy { attempts: u32, seconds: f64 },
+}
+
+/// Runs `attempt` (a whole transaction that set its own `lock_timeout`) until it succeeds,
+/// fails for a reason other than a lock timeout (`is_lock`), or `wait.attempts` attempts timed
+/// out, pausing between attempts as [`LockWait`] says. Catalog-side reads only: the executor's
+/// steps have their own retry with jitter (`exec::run`).
+pub fn retry_on_lock<T, E>(
+    wait: LockWait,
+    mut attempt: impl FnMut(&mut postgres::Client) -> Result<T, E>,
+    client: &mut postgres::Client,
+    is_lock: impl Fn(&E) -> bool,
+) -> Result<T, RetryFailure<E>> {
+    let started = std::time::Instant::now();
+    let attempts = wait.attempts.max(1);
+    let mut pause = wait.first_pause;
+    for n in 1..=attempts {
+        match attempt(client) {
+            Err(e) if is_lock(&e) => {
+                if n == attempts {
+                    break;
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(wait.max_pause);
+            }
+            Err(e) => return Err(RetryFailure::Other(e)),
+            Ok(v) => return Ok(v),
+        }
+    }
+    Err(RetryFailure::LockBusy {
+        attempts,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}
+
+/// One attempt: its own read-only transaction; the session's settings are untouched afterwards
+/// (`SET LOCAL` only).
+fn read_once(
+    client: &mut postgres::Client,
+    lock_timeout: std::time::Duration,
+) -> Result<Schema, CatalogError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -80,7 +187,8 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
     // - standard_conforming_strings: with it off, string constants holding a backslash are
     //   printed as E'...' with doubled backslashes, so the same schema would read differently
     //   (and plan files assume it on).
-    tx.batch_execute(
+    // And lock_timeout (see [`LockWait`]); statement_timeout off, the read may be long.
+    tx.batch_execute(&format!(
         "SET LOCAL search_path = ''; \
          SET LOCAL standard_conforming_strings = on; \
          SET LOCAL DateStyle = 'ISO, MDY'; \
@@ -88,8 +196,11 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
          SET LOCAL TimeZone = 'UTC'; \
          SET LOCAL extra_float_digits = 1; \
          SET LOCAL bytea_output = 'hex'; \
-         SET LOCAL quote_all_identifiers = off",
-    )
+         SET LOCAL quote_all_identifiers = off; \
+         SET LOCAL lock_timeout = {}; \
+         SET LOCAL statement_timeout = 0",
+        lock_timeout.as_millis().max(1)
+    ))
     .map_err(|source| CatalogError::Query {
         query: "session settings",
         source,
@@ -101,6 +212,37 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
         source,
     })?;
     Ok(schema)
+}
+
+/// Who holds ACCESS EXCLUSIVE on a relation of this database (for [`CatalogError::LockBusy`]):
+/// `public.orders (pid 4711: ALTER TABLE ...)`, best effort (empty when it cannot be read).
+pub fn exclusive_holders(client: &mut postgres::Client) -> String {
+    let rows = client.query(
+        "SELECT l.relation::regclass::text AS rel, l.pid, \
+                left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) AS query \
+         FROM pg_catalog.pg_locks l \
+         LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid \
+         WHERE l.locktype = 'relation' AND l.mode = 'AccessExclusiveLock' AND l.granted \
+           AND l.pid <> pg_catalog.pg_backend_pid() \
+           AND l.database = (SELECT oid FROM pg_catalog.pg_database \
+                             WHERE datname = pg_catalog.current_database()) \
+         ORDER BY 1, 2 LIMIT 5",
+        &[],
+    );
+    let Ok(rows) = rows else {
+        return String::new();
+    };
+    rows.iter()
+        .map(|r| {
+            format!(
+                "{} (pid {}: {})",
+                r.get::<_, String>("rel"),
+                r.get::<_, i32>("pid"),
+                r.get::<_, String>("query")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `server_version_num` of the connected server, checked by [`check_server_version`].

@@ -8,9 +8,10 @@
 //! at once per table.
 
 use super::ExecError;
+use crate::catalog;
 use crate::plan::size::{note_assumption, pretty, setting};
 use crate::plan::Plan;
-use postgres::Client;
+use postgres::{Client, Row};
 use std::collections::BTreeMap;
 
 /// Checks the size notes of the steps in `to_run`. `Ok` with warnings when `force` overrides.
@@ -36,24 +37,28 @@ pub fn check(
         return Ok(());
     }
     let names: Vec<String> = assumed.iter().map(|(_, t, _)| t.clone()).collect();
-    // Notes name tables `schema.name` unquoted; a name containing a dot could match more than
-    // one relation, and then the largest counts.
-    let rows = client
-        .query(
-            "SELECT n.nspname || '.' || c.relname AS name,
-                    max(CASE WHEN c.relkind = 'p' THEN
-                          (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0)::int8
-                           FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
-                        ELSE pg_relation_size(c.oid) END) AS bytes
-             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname || '.' || c.relname = ANY($1)
-             GROUP BY 1",
-            &[&names],
-        )
-        .map_err(|source| ExecError::Bookkeeping {
+    // pg_relation_size takes ACCESS SHARE on each table: waited for as the catalog read waits
+    // (short lock_timeout, the whole query retried), never queued behind a long DDL.
+    let wait = catalog::LockWait::default();
+    let measured = catalog::retry_on_lock(
+        wait,
+        |c| measure(c, &names, wait.lock_timeout),
+        client,
+        catalog::is_lock_timeout,
+    );
+    let rows = measured.map_err(|failure| match failure {
+        catalog::RetryFailure::Other(source) => ExecError::Bookkeeping {
             what: "measure the tables the plan judged empty or small",
             source,
-        })?;
+        },
+        catalog::RetryFailure::LockBusy { attempts, seconds } => {
+            ExecError::Catalog(catalog::CatalogError::LockBusy {
+                attempts,
+                seconds,
+                holders: catalog::exclusive_holders(client),
+            })
+        }
+    })?;
     let now: BTreeMap<String, u64> = rows
         .iter()
         .map(|r| {
@@ -89,4 +94,32 @@ pub fn check(
         plan_id: plan.id.clone(),
         steps: grown,
     })
+}
+
+/// Heap sizes of the named tables (`schema.name`), in one transaction whose lock waits end
+/// after `lock_timeout`. Notes name tables unquoted; a name containing a dot could match more
+/// than one relation, and then the largest counts.
+fn measure(
+    client: &mut Client,
+    names: &[String],
+    lock_timeout: std::time::Duration,
+) -> Result<Vec<Row>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!(
+        "SET LOCAL lock_timeout = {}",
+        lock_timeout.as_millis().max(1)
+    ))?;
+    let rows = tx.query(
+        "SELECT n.nspname || '.' || c.relname AS name,
+                max(CASE WHEN c.relkind = 'p' THEN
+                      (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0)::int8
+                       FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
+                    ELSE pg_relation_size(c.oid) END) AS bytes
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relkind IN ('r', 'p', 'm') AND n.nspname || '.' || c.relname = ANY($1)
+         GROUP BY 1",
+        &[&names],
+    )?;
+    tx.commit()?;
+    Ok(rows)
 }
