@@ -20,6 +20,10 @@
 //! count and a checksum of every table's data are those of the start, no invalid index is left,
 //! and the history has exactly one interrupted and one succeeded run.
 //!
+//! The same for `schemaplan rollback` (the plan's `inverse.sql`) on a database the plan was
+//! applied to: SIGKILL before every inverse step and after every non-transactional one, then
+//! rollback again must return to the plan's `from` with the data unchanged.
+//!
 //! Each case runs on a copy (`CREATE DATABASE ... TEMPLATE`) of one loaded database.
 #![allow(clippy::result_large_err)]
 
@@ -193,7 +197,11 @@ struct Copy {
 
 impl Copy {
     fn new(tag: &str) -> Copy {
-        let s = suite();
+        Copy::of(&suite().template, tag)
+    }
+
+    /// A copy of `template` (the loaded database, or [`applied`]'s).
+    fn of(template: &str, tag: &str) -> Copy {
         let server = common::server();
         let (name, url) = server.fresh_db(&format!("fault_{tag}"));
         let mut admin = schemaplan::db::connect(&server.admin_url()).unwrap();
@@ -205,8 +213,7 @@ impl Copy {
         let mut tries = 0;
         loop {
             match admin.batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
-                s.template
+                "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
             )) {
                 Ok(()) => break,
                 Err(e) if e.code().map(|c| c.code()) == Some("55006") && tries < 200 => {
@@ -313,9 +320,14 @@ struct Apply {
 
 impl Apply {
     fn start(url: &str, pause: Option<&str>, extra: &[&str]) -> Apply {
+        Apply::run("apply", url, pause, extra)
+    }
+
+    /// `schemaplan <command>` (`apply` or `rollback`) of the suite's plan.
+    fn run(command: &str, url: &str, pause: Option<&str>, extra: &[&str]) -> Apply {
         let s = suite();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_schemaplan"));
-        cmd.args(["apply", "--db", url])
+        cmd.args([command, "--db", url])
             .arg(&s.plan_dir)
             .args(["--allow-hazards", "all"])
             .args(extra)
@@ -933,4 +945,80 @@ fn status_shows_where_a_cut_off_run_stopped_and_what_apply_will_do() {
         "{out}"
     );
     rerun_and_check(&db, "status after a transaction was cut off");
+}
+
+/// A copy of the template with the plan applied (the forward run succeeded), itself used as the
+/// template of the rollback cases; made once.
+fn applied() -> &'static str {
+    static APPLIED: OnceLock<Copy> = OnceLock::new();
+    &APPLIED
+        .get_or_init(|| {
+            let db = Copy::new("applied");
+            let (code, out) = Apply::start(&db.url, None, &[]).finish();
+            assert_eq!(code, 0, "the forward apply failed:\n{out}");
+            db
+        })
+        .name
+}
+
+/// Kill points of the inverse plan: before every step, and after every step that is not one
+/// transaction (a transactional step cut off after its SQL is rolled back like one cut off
+/// before it; a concurrent drop or a batch run is done but not yet journaled).
+fn rollback_points() -> Vec<String> {
+    let inverse = planfile::read_dir(&suite().plan_dir, Direction::Inverse).unwrap();
+    let only = std::env::var("SCHEMAPLAN_FAULT_POINTS").ok();
+    inverse
+        .plan
+        .steps
+        .iter()
+        .enumerate()
+        .flat_map(|(i, step)| {
+            let k = i + 1;
+            let mut points = vec![format!("before:{k}")];
+            if step.transaction != schemaplan::plan::TxMode::Transaction {
+                points.push(format!("after:{k}"));
+            }
+            points
+        })
+        .filter(|p| only.as_ref().is_none_or(|o| o.split(',').any(|x| x == p)))
+        .collect()
+}
+
+#[test]
+fn rollback_killed_at_its_step_boundaries_then_rerun_returns_to_from() {
+    let s = suite();
+    let template = applied();
+    let points = rollback_points();
+    assert!(points.len() > 10, "the inverse has steps: {points:?}");
+    eprintln!("rollback kill points: {}", points.join(" "));
+    for point in points {
+        let case = format!("rollback killed at {point}");
+        let db = Copy::of(template, &format!("rollback_{point}"));
+        let mut rollback = Apply::run("rollback", &db.url, Some(&point), &[]);
+        rollback.wait_for_pause(&point);
+        rollback.kill();
+        let (code, out) = Apply::run("rollback", &db.url, None, &[]).finish();
+        assert_eq!(code, 0, "{case}: the rerun failed:\n{out}");
+        let mut c = db.connect();
+        let live = schemaplan::catalog::fingerprint(&schemaplan::catalog::read(&mut c).unwrap());
+        assert_eq!(
+            live, s.plan.plan.from,
+            "{case}: the rerun did not return to `from`:\n{out}"
+        );
+        assert_eq!(table_data(&mut c), s.data, "{case}: the data changed");
+        let invalid: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_index WHERE NOT indisvalid OR NOT indisready",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(invalid, 0, "{case}: invalid indexes left");
+        let outcomes: Vec<String> = db.history().into_iter().map(|(o, _)| o).collect();
+        assert_eq!(
+            outcomes,
+            vec!["succeeded", "interrupted", "succeeded"],
+            "{case}: history (forward, cut-off rollback, rollback)\n{out}"
+        );
+    }
 }
