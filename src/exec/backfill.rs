@@ -203,22 +203,7 @@ impl Runner<'_> {
             self.sleep(self.batch.pause);
         }
         super::run::test_pause("after", n);
-        book::journal_end(
-            self.client,
-            self.run_id,
-            n,
-            &step.summary,
-            "succeeded",
-            None,
-        )
-        .map_err(fail)?;
-        self.out.event(ProgressEvent::StepDone {
-            number: n,
-            total: self.plan.steps.len(),
-            summary: step.summary.clone(),
-            elapsed: t0.elapsed(),
-        });
-        Ok(())
+        self.step_succeeded(n, &step, t0).map_err(fail)
     }
 
     /// One batch in its own transaction: timeouts, the UPDATE, the journal's cursor, COMMIT.

@@ -68,6 +68,31 @@ impl Runner<'_> {
         self.plan.steps.len()
     }
 
+    /// A step that runs alone (non-transactional or batched) is done: its journal entry says
+    /// so (committed on its own) and the progress hears it.
+    pub(super) fn step_succeeded(
+        &mut self,
+        n: usize,
+        step: &Step,
+        started: Instant,
+    ) -> Result<(), postgres::Error> {
+        book::journal_end(
+            self.client,
+            self.run_id,
+            n,
+            &step.summary,
+            "succeeded",
+            None,
+        )?;
+        self.out.event(ProgressEvent::StepDone {
+            number: n,
+            total: self.total(),
+            summary: step.summary.clone(),
+            elapsed: started.elapsed(),
+        });
+        Ok(())
+    }
+
     fn step(&self, n: usize) -> &Step {
         &self.plan.steps[n - 1]
     }
@@ -222,22 +247,7 @@ impl Runner<'_> {
         result.map_err(fail)?;
         reset.map_err(fail)?;
         test_pause("after", n);
-        book::journal_end(
-            self.client,
-            self.run_id,
-            n,
-            &step.summary,
-            "succeeded",
-            None,
-        )
-        .map_err(fail)?;
-        self.out.event(ProgressEvent::StepDone {
-            number: n,
-            total: self.total(),
-            summary: step.summary.clone(),
-            elapsed: t0.elapsed(),
-        });
-        Ok(())
+        self.step_succeeded(n, &step, t0).map_err(fail)
     }
 
     fn run_statements(&mut self, step: &Step) -> Result<(), postgres::Error> {

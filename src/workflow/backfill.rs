@@ -63,6 +63,15 @@ pub fn check(
 
 /// The table a `CREATE TABLE` or `ALTER TABLE` statement is about (unqualified: `public`).
 fn table_of(stmt: &Statement) -> Option<QName> {
+    with_node(stmt, |node| match node {
+        N::CreateStmt(cs) => cs.relation.as_ref().map(super::original::qname),
+        N::AlterTableStmt(at) => at.relation.as_ref().map(super::original::qname),
+        _ => None,
+    })
+}
+
+/// `f` of the parse tree of the statement's (only) SQL statement.
+fn with_node<T>(stmt: &Statement, f: impl FnOnce(&N) -> Option<T>) -> Option<T> {
     let parsed = pg_query::parse(&stmt.sql).ok()?;
     let node = parsed
         .protobuf
@@ -72,25 +81,16 @@ fn table_of(stmt: &Statement) -> Option<QName> {
         .as_ref()?
         .node
         .as_ref()?;
-    match node {
-        N::CreateStmt(cs) => cs.relation.as_ref().map(super::original::qname),
-        N::AlterTableStmt(at) => at.relation.as_ref().map(super::original::qname),
-        _ => None,
-    }
+    f(node)
 }
 
 /// Byte offset of the definition of `column` in a `CREATE TABLE` or `ALTER TABLE ... ADD
 /// COLUMN` statement.
 fn column_offset(stmt: &Statement, column: &str) -> Option<i32> {
-    let parsed = pg_query::parse(&stmt.sql).ok()?;
-    let node = parsed
-        .protobuf
-        .stmts
-        .first()?
-        .stmt
-        .as_ref()?
-        .node
-        .as_ref()?;
+    with_node(stmt, |node| column_in(node, column))
+}
+
+fn column_in(node: &N, column: &str) -> Option<i32> {
     let defs: Vec<&N> = match node {
         N::CreateStmt(cs) => cs
             .table_elts

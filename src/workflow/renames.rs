@@ -297,6 +297,9 @@ fn relation_name_taken(schema: &Schema, q: &QName) -> bool {
         || schema.types.contains_key(q)
 }
 
+/// The annotation's old name is not in the database: `Ok(None)` when the plan drops nothing
+/// in its place (the rename already happened; the annotation is stale and harmless), else the
+/// error naming what the plan would drop and create instead.
 fn nothing_live(
     s: &Statement,
     line: usize,
@@ -304,8 +307,11 @@ fn nothing_live(
     from: &str,
     new: &str,
     would_drop: &[String],
-) -> WorkflowError {
-    err(
+) -> Result<Option<Rename>, WorkflowError> {
+    if would_drop.is_empty() {
+        return Ok(None);
+    }
+    Err(err(
         s,
         line,
         format!(
@@ -314,7 +320,7 @@ fn nothing_live(
              the annotation",
             would_drop.join(", ")
         ),
-    )
+    ))
 }
 
 fn table(
@@ -336,17 +342,7 @@ fn table(
             .filter(|q| q.schema == new.schema && !desired.tables.contains_key(q))
             .map(|q| q.to_string())
             .collect();
-        if gone.is_empty() {
-            return Ok(None);
-        }
-        return Err(nothing_live(
-            s,
-            line,
-            "table",
-            &old.to_string(),
-            &new.to_string(),
-            &gone,
-        ));
+        return nothing_live(s, line, "table", &old.to_string(), &new.to_string(), &gone);
     };
     names_free(
         s,
@@ -406,17 +402,7 @@ fn index(
             .filter(|i| Some(&i.table) == table.as_ref() && !desired.indexes.contains_key(&i.name))
             .map(|i| i.name.to_string())
             .collect();
-        if gone.is_empty() {
-            return Ok(None);
-        }
-        return Err(nothing_live(
-            s,
-            line,
-            "index",
-            &old.to_string(),
-            &new.to_string(),
-            &gone,
-        ));
+        return nothing_live(s, line, "index", &old.to_string(), &new.to_string(), &gone);
     };
     if desired.indexes.contains_key(&old) || relation_name_taken(current, new) {
         return Err(err(
@@ -457,17 +443,14 @@ fn part_rename(
                 .filter(|c| !want.is_some_and(|w| w.columns.iter().any(|x| x.name == c.name)))
                 .map(|c| c.name.clone())
                 .collect();
-            if gone.is_empty() {
-                return Ok(None);
-            }
-            return Err(nothing_live(
+            return nothing_live(
                 s,
                 line,
                 "column",
                 &format!("{from} of {old_table}"),
                 part,
                 &gone,
-            ));
+            );
         };
         if old_table != table {
             return Err(err(
@@ -514,17 +497,14 @@ fn part_rename(
             .filter(|c| !want.is_some_and(|w| w.constraints.contains_key(*c)))
             .cloned()
             .collect();
-        if gone.is_empty() {
-            return Ok(None);
-        }
-        return Err(nothing_live(
+        return nothing_live(
             s,
             line,
             "constraint",
             &format!("{from} on {old_table}"),
             part,
             &gone,
-        ));
+        );
     }
     Ok(Some(Rename::Constraint {
         table: table.clone(),
@@ -619,17 +599,14 @@ fn enum_value(
             .filter(|l| !want.contains(l))
             .map(|l| format!("'{l}'"))
             .collect();
-        if gone.is_empty() {
-            return Ok(None);
-        }
-        return Err(nothing_live(
+        return nothing_live(
             s,
             line,
             "enum value",
             &format!("'{from}'"),
             &format!("'{label}' of {ty}"),
             &gone,
-        ));
+        );
     }
     if want.iter().any(|l| l == from) {
         return Err(err(
