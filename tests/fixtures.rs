@@ -175,6 +175,41 @@ fn output_text(o: &Output) -> String {
     s
 }
 
+/// `schemaplan apply|rollback --db URL PLAN --phase all --allow-hazards all`; `Err` with the
+/// end of its output when it fails.
+fn run_all_phases(
+    bin: &Bin,
+    cwd: &Path,
+    command: &str,
+    db_url: &str,
+    plan: &str,
+) -> Result<(), String> {
+    let args = [
+        command,
+        "--db",
+        db_url,
+        plan,
+        "--phase",
+        "all",
+        "--allow-hazards",
+        "all",
+    ];
+    let o = bin.run(cwd, &args);
+    if o.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "{command}: exit {:?}:\n{}",
+        o.status.code(),
+        tail(&output_text(&o), 15)
+    ))
+}
+
+/// `problems`, each prefixed with `label: `.
+fn labelled(label: &str, problems: Vec<String>) -> impl Iterator<Item = String> + '_ {
+    problems.into_iter().map(move |p| format!("{label}: {p}"))
+}
+
 fn tail(s: &str, lines: usize) -> String {
     let v: Vec<&str> = s.lines().collect();
     let start = v.len().saturating_sub(lines);
@@ -517,35 +552,14 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         }
 
         // apply
-        let o = bin.run(
-            cwd,
-            &[
-                "apply",
-                "--db",
-                &b_url,
-                plan_s,
-                "--phase",
-                "all",
-                "--allow-hazards",
-                "all",
-            ],
-        );
-        if !o.status.success() {
-            return Err(format!(
-                "apply: exit {:?}:\n{}",
-                o.status.code(),
-                tail(&output_text(&o), 15)
-            ));
-        }
-
+        run_all_phases(bin, cwd, "apply", &b_url, plan_s)?;
         mark("apply");
         // (1) converges
         let migrated = read_state(&b_url).map_err(|e| format!("after apply: {e}"))?;
-        problems.extend(
-            compare(&migrated, &after, "after.sql")
-                .into_iter()
-                .map(|p| format!("converge: {p}")),
-        );
+        problems.extend(labelled(
+            "converge",
+            compare(&migrated, &after, "after.sql"),
+        ));
 
         mark("compare");
         // (2) planning again is empty
@@ -565,33 +579,10 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
 
         mark("re-plan");
         // (4) the inverse brings back before.sql
-        let o = bin.run(
-            cwd,
-            &[
-                "rollback",
-                "--db",
-                &b_url,
-                plan_s,
-                "--phase",
-                "all",
-                "--allow-hazards",
-                "all",
-            ],
-        );
-        if !o.status.success() {
-            return Err(format!(
-                "rollback: exit {:?}:\n{}",
-                o.status.code(),
-                tail(&output_text(&o), 15)
-            ));
-        }
+        run_all_phases(bin, cwd, "rollback", &b_url, plan_s)?;
         mark("rollback");
         let back = read_state(&b_url).map_err(|e| format!("after rollback: {e}"))?;
-        problems.extend(
-            compare(&back, &before, "before.sql")
-                .into_iter()
-                .map(|p| format!("rollback: {p}")),
-        );
+        problems.extend(labelled("rollback", compare(&back, &before, "before.sql")));
         mark("compare");
         Ok(())
     })();
