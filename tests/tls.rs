@@ -4,7 +4,8 @@
 //! certificate connect, for `--db` and `--dev-url` alike and through `PGSSLMODE` /
 //! `PGSSLROOTCERT`; a wrong root certificate, a host name the certificate does not name, a
 //! missing root certificate and `sslmode=disable` fail with exit 1 and a message that says why.
-//! The hostssl-only server is the proof that a successful connection was encrypted.
+//! The hostssl-only server is the proof that a successful connection was encrypted. Ctrl-C's
+//! cancel request goes over TLS too (it was sent without, which `verify-full` never delivered).
 
 mod common;
 
@@ -226,4 +227,111 @@ fn invalid_sslmode_is_a_bad_connection_string() {
     let (code, t) = drift(&url, &url, &[]);
     assert_eq!(code, 1, "{t}");
     assert!(t.contains("invalid sslmode \"verify-everything\""), "{t}");
+}
+
+/// Ctrl-C during a step over `verify-full`: the cancel request reaches the backend (sent over
+/// TLS like the connection: it carries the backend's secret cancel key), the waiting concurrent
+/// index build is cancelled at once and the run is recorded as interrupted.
+#[test]
+fn ctrl_c_over_verify_full_cancels_the_running_step() {
+    let s = secure_server();
+    let db = s.fresh_db("tls_interrupt", "postgres");
+    let mut admin = s.admin_db(&db);
+    admin
+        .batch_execute(
+            "CREATE TABLE public.t (id bigint PRIMARY KEY, v int);
+             INSERT INTO public.t SELECT g, g FROM generate_series(1, 1000) g;",
+        )
+        .unwrap();
+    let q = format!("sslmode=verify-full&sslrootcert={}", ca("ca.crt"));
+    let url = s.url("postgres", None, "localhost", &db, &q);
+    let dev = s.url("postgres", None, "localhost", "postgres", &q);
+    let tmp = workdir();
+    std::fs::write(
+        tmp.path().join("schema/t.sql"),
+        "CREATE TABLE public.t (id bigint PRIMARY KEY, v int);\n\
+         CREATE INDEX t_v_idx ON public.t (v);\n",
+    )
+    .unwrap();
+    // --small-table 0: the concurrent build, whose wait for writers is a running statement.
+    let o = run(
+        tmp.path(),
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "plans/p1",
+            "--small-table",
+            "0",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // A writer that stays open: CREATE INDEX CONCURRENTLY waits for it inside the statement.
+    let mut writer = s.admin_db(&db);
+    writer
+        .batch_execute("BEGIN; INSERT INTO public.t VALUES (1001, 1001);")
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args(["apply", "--db", &url, "plans/p1", "--allow-hazards", "all"])
+        .current_dir(tmp.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("PGSSLMODE")
+        .env_remove("PGSSLROOTCERT")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let building = |admin: &mut postgres::Client| {
+        admin
+            .query(
+                "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name LIKE 'schemaplan apply%' \
+                 AND query LIKE 'CREATE INDEX CONCURRENTLY%' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .unwrap()
+            .len()
+            == 1
+    };
+    let mut seen = false;
+    for _ in 0..1200 {
+        if building(&mut admin) {
+            seen = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if !seen {
+        let _ = child.kill();
+        panic!("{}", text(&child.wait_with_output().unwrap()));
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    // Without a delivered cancel the build would wait for the writer (never ending here):
+    // a bound turns that into a failure instead of a hang.
+    let mut exited = None;
+    for _ in 0..1200 {
+        if let Some(status) = child.try_wait().unwrap() {
+            exited = Some(status);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    writer.batch_execute("ROLLBACK").unwrap();
+    let Some(status) = exited else {
+        let _ = child.kill();
+        panic!(
+            "apply did not stop after SIGINT: the cancel request never reached the backend\n{}",
+            text(&child.wait_with_output().unwrap())
+        );
+    };
+    let out = text(&child.wait_with_output().unwrap());
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert!(out.contains("recorded as interrupted"), "{out}");
 }

@@ -85,6 +85,11 @@ impl Target {
     pub fn tls(&self) -> &TlsSettings {
         &self.tls
     }
+
+    /// The TLS connector connections are made with (also for cancel requests).
+    pub fn connector(&self) -> postgres_openssl::MakeTlsConnector {
+        self.connector.clone()
+    }
 }
 
 impl std::fmt::Debug for Target {

@@ -185,7 +185,8 @@ fn execute(
         inner: &mut *out,
         count: 0,
     };
-    let registration = opts.interrupt.register(session.cancel_token());
+    let tls = db::Target::new(&opts.db_url)?.connector();
+    let registration = opts.interrupt.register(session.cancel_token(), tls);
     let result = run_units(session, opts, plan, run_id, prior, &run, &mut retries);
     drop(registration);
     let retry_count = retries.count;

@@ -12,6 +12,7 @@
 //! own SIGINT handler first, that handler must call [`interrupt_all`].
 
 use postgres::CancelToken;
+use postgres_openssl::MakeTlsConnector;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Once, Weak};
 
@@ -24,7 +25,7 @@ pub struct Interrupt {
 #[derive(Default)]
 struct Shared {
     requested: AtomicBool,
-    cancel: Mutex<Option<CancelToken>>,
+    cancel: Mutex<Option<(CancelToken, MakeTlsConnector)>>,
 }
 
 impl std::fmt::Debug for Shared {
@@ -46,11 +47,13 @@ impl Interrupt {
     /// Asks the apply to stop: sets the flag and cancels the running statement.
     pub fn trigger(&self) {
         self.shared.requested.store(true, Ordering::SeqCst);
-        let token = lock(&self.shared.cancel).clone();
-        if let Some(token) = token {
+        let cancel = lock(&self.shared.cancel).clone();
+        if let Some((token, tls)) = cancel {
             // Best effort: if the cancel cannot be delivered, the apply stops after the
-            // running statement.
-            let _ = token.cancel_query(postgres::NoTls);
+            // running statement. The request goes over TLS as the connection did: the token
+            // carries the connection's sslmode, and with `require` or stricter a request
+            // without TLS is never sent at all (it also holds the backend's secret key).
+            let _ = token.cancel_query(tls);
         }
     }
 
@@ -58,9 +61,10 @@ impl Interrupt {
         self.shared.requested.load(Ordering::SeqCst)
     }
 
-    /// Registers this apply (and the connection to cancel) until the guard is dropped.
-    pub(crate) fn register(&self, token: CancelToken) -> Registration {
-        *lock(&self.shared.cancel) = Some(token);
+    /// Registers this apply (and the connection to cancel, with the TLS connector it was made
+    /// with) until the guard is dropped.
+    pub(crate) fn register(&self, token: CancelToken, tls: MakeTlsConnector) -> Registration {
+        *lock(&self.shared.cancel) = Some((token, tls));
         let mut active = lock(&ACTIVE);
         active.retain(|w| w.strong_count() > 0);
         active.push(Arc::downgrade(&self.shared));
