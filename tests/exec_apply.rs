@@ -206,16 +206,7 @@ fn lock_timeout_is_retried_until_the_lock_is_free() {
     // Once the run has started (checks done), another session takes ACCESS EXCLUSIVE on t and
     // keeps it until the first retry is reported.
     let mut holder = lock_holder(&f.url, "LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE");
-    let release = holder.release.clone();
-    let mut events = OnRetry {
-        inner: OnStart {
-            events: Events::default(),
-            on_start: holder.take.take(),
-        },
-        on_retry: Box::new(move |_| {
-            let _ = release.send(());
-        }),
-    };
+    let mut events = holder.events_releasing_on(|_| true);
     let outcome = exec::apply(&f.opts(), &mut events).unwrap();
     holder.thread.join().unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Applied);
@@ -258,18 +249,7 @@ fn ddl_behind_a_long_transaction_is_retried_with_backoff_until_it_ends() {
     // A long reader: its ACCESS SHARE lock on t conflicts with ADD COLUMN's ACCESS EXCLUSIVE.
     // It ends after the third retry.
     let mut reader = lock_holder(&f.url, "SELECT count(*) FROM public.t");
-    let release = reader.release.clone();
-    let mut events = OnRetry {
-        inner: OnStart {
-            events: Events::default(),
-            on_start: reader.take.take(),
-        },
-        on_retry: Box::new(move |attempt| {
-            if attempt == 3 {
-                let _ = release.send(());
-            }
-        }),
-    };
+    let mut events = reader.events_releasing_on(|attempt| attempt == 3);
     let opts = f.opts();
     assert_eq!(opts.retry, schemaplan::exec::RetryPolicy::default());
     let outcome = exec::apply(&opts, &mut events).unwrap();
@@ -459,16 +439,7 @@ fn interrupted_concurrent_index_build_is_dropped_and_rebuilt() {
     // is committed: the lock timeout then leaves an invalid index behind. The writer commits
     // when the first retry is reported (no sleeps: a slow machine cannot reorder this).
     let mut writer = lock_holder(&f.url, "INSERT INTO public.t VALUES (1)");
-    let release = writer.release.clone();
-    let mut events = OnRetry {
-        inner: OnStart {
-            events: Events::default(),
-            on_start: writer.take.take(),
-        },
-        on_retry: Box::new(move |_| {
-            let _ = release.send(());
-        }),
-    };
+    let mut events = writer.events_releasing_on(|_| true);
     let outcome = exec::apply(&f.opts(), &mut events).unwrap();
     writer.thread.join().unwrap();
     assert_eq!(outcome.kind, OutcomeKind::Applied);

@@ -322,6 +322,25 @@ pub fn lock_holder(url: &str, lock_sql: &str) -> LockHolder {
     }
 }
 
+impl LockHolder {
+    /// Progress for the apply under test: takes the lock when the run starts, releases it at
+    /// the first retry event whose attempt satisfies `when`.
+    pub fn events_releasing_on(&mut self, when: impl Fn(u32) -> bool + Send + 'static) -> OnRetry {
+        let release = self.release.clone();
+        OnRetry {
+            inner: OnStart {
+                events: Events::default(),
+                on_start: self.take.take(),
+            },
+            on_retry: Box::new(move |attempt| {
+                if when(attempt) {
+                    let _ = release.send(());
+                }
+            }),
+        }
+    }
+}
+
 /// Like [`OnStart`], and calls `on_retry(attempt)` for every retry event.
 pub struct OnRetry {
     pub inner: OnStart,
