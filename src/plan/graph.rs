@@ -12,7 +12,8 @@
 //! 5. steps generated from one change keep their order.
 //!
 //! Among ready steps, the one with the smallest priority key runs first: creates and alters
-//! before drops, then by object kind and name, then by generation order. Cycles (which the
+//! before drops, brief steps before those that run alongside traffic (long scans and builds),
+//! then by object kind and name, then by generation order. Cycles (which the
 //! catalog should not produce) are broken deterministically at the smallest key.
 
 use super::Step;
@@ -188,7 +189,8 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
     topo_sort(nodes, &edges)
 }
 
-type Key = (Rank, ObjectId, usize);
+/// (rank, runs alongside traffic, object, generation order): see [`topo_sort`].
+type Key = (Rank, bool, ObjectId, usize);
 
 fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectId, Step)> {
     let n = nodes.len();
@@ -198,7 +200,18 @@ fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectI
         indeg[b] += 1;
         out[a].push(b);
     }
-    let key = |i: usize| -> Key { (nodes[i].rank, nodes[i].object.clone(), i) };
+    // Among ready steps of a rank, the brief ones first and those that run alongside traffic
+    // (validations, backfills, concurrent builds: long) after them, so a long step never
+    // stands between a drop and the re-creation it waits for (a view dropped around a column
+    // change comes back in the transaction that dropped it, not after a validation scan).
+    let key = |i: usize| -> Key {
+        (
+            nodes[i].rank,
+            nodes[i].step.runs_alongside_traffic(),
+            nodes[i].object.clone(),
+            i,
+        )
+    };
     let mut heap: BinaryHeap<Reverse<Key>> = (0..n)
         .filter(|&i| indeg[i] == 0)
         .map(|i| Reverse(key(i)))
@@ -207,7 +220,7 @@ fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectI
     let mut order = Vec::with_capacity(n);
     while order.len() < n {
         let i = match heap.pop() {
-            Some(Reverse(k)) => k.2,
+            Some(Reverse(k)) => k.3,
             // A cycle: take the smallest remaining node.
             None => (0..n)
                 .filter(|&i| !done[i])

@@ -221,3 +221,17 @@ pub struct Step {
     /// Why the step was judged safe or what to watch for (shown in the plan).
     pub notes: Vec<String>,
 }
+
+impl Step {
+    /// A step the planner made to run alongside traffic because it may run long: a lock that
+    /// lets reads and writes go on (ROW EXCLUSIVE: a backfill; SHARE UPDATE EXCLUSIVE: a
+    /// `VALIDATE` scan, a concurrent build), or no transaction at all (`CONCURRENTLY`,
+    /// batches).
+    pub fn runs_alongside_traffic(&self) -> bool {
+        self.transaction != TxMode::Transaction
+            || matches!(
+                self.lock,
+                LockLevel::RowExclusive | LockLevel::ShareUpdateExclusive
+            )
+    }
+}

@@ -8,7 +8,7 @@
 //! EXCLUSIVE) followed by `VALIDATE` would scan the whole table under ACCESS EXCLUSIVE — exactly
 //! what splitting them was for.
 
-use crate::plan::{LockLevel, Phase, Step, TxMode};
+use crate::plan::{Phase, Step, TxMode};
 
 /// Steps that run together: one transaction, or one non-transactional step.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,15 +63,7 @@ fn joins(unit: &Unit, steps: &[Step], step: &Step, number: usize) -> bool {
         && step.transaction == TxMode::Transaction
         && unit.phase == step.phase
         && unit.last() + 1 == number
-        && !(runs_alongside_traffic(step) && blocks_traffic(unit, steps))
-}
-
-/// A step the planner gave a lock that lets reads and writes continue, because it may run long.
-fn runs_alongside_traffic(step: &Step) -> bool {
-    matches!(
-        step.lock,
-        LockLevel::RowExclusive | LockLevel::ShareUpdateExclusive
-    )
+        && !(step.runs_alongside_traffic() && blocks_traffic(unit, steps))
 }
 
 /// Whether the unit's transaction holds a lock that queues application traffic.
