@@ -383,6 +383,7 @@ fn plan_args(case_dir: &Path) -> Vec<String> {
 /// plan lacks ACCESS EXCLUSIVE
 /// inverse contains DROP INDEX CONCURRENTLY
 /// plan order CREATE INDEX CONCURRENTLY ... DROP INDEX CONCURRENTLY
+/// plan order DROP COLUMN ... RENAME COLUMN ... SET DEFAULT   (first occurrences in this order)
 /// plan-args --small-table 64kB
 /// ```
 fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
@@ -414,16 +415,16 @@ fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
         let ok = match op {
             "contains" => text.contains(arg),
             "lacks" => !text.contains(arg),
-            "order" => match arg.split_once(" ... ") {
-                Some((a, b)) => match (text.find(a), text.find(b)) {
-                    (Some(i), Some(j)) => i < j,
-                    _ => false,
-                },
-                None => {
+            // `A ... B [... C]`: the first occurrences appear in this order.
+            "order" => {
+                let parts: Vec<&str> = arg.split(" ... ").collect();
+                if parts.len() < 2 {
                     problems.push(bad("`order` wants `A ... B`"));
                     continue;
                 }
-            },
+                let at: Vec<Option<usize>> = parts.iter().map(|p| text.find(p)).collect();
+                at.iter().all(Option::is_some) && at.windows(2).all(|w| w[0] < w[1])
+            }
             _ => {
                 problems.push(bad("the check is `contains`, `lacks` or `order`"));
                 continue;
