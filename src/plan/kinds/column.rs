@@ -35,7 +35,7 @@ pub fn definition(c: &Column) -> String {
     s
 }
 
-fn identity_clause(id: &Identity) -> String {
+pub(super) fn identity_clause(id: &Identity) -> String {
     let kind = if id.always { "ALWAYS" } else { "BY DEFAULT" };
     if id.sequence_options.is_empty() {
         format!(" GENERATED {kind} AS IDENTITY")
@@ -47,7 +47,7 @@ fn identity_clause(id: &Identity) -> String {
     }
 }
 
-fn col_id(t: &QName, c: &str) -> ObjectId {
+pub(super) fn col_id(t: &QName, c: &str) -> ObjectId {
     ObjectId::Column(t.clone(), c.to_string())
 }
 
@@ -251,7 +251,7 @@ pub fn alter(
     kinds: &[ColumnChange],
 ) -> Vec<Chain> {
     use ColumnChange::*;
-    if let Some(chain) = online_retype(ctx, t, from, to, kinds) {
+    if let Some(chain) = super::retype::online_retype(ctx, t, from, to, kinds) {
         return vec![chain];
     }
     let col = ident(&to.name);
@@ -407,159 +407,12 @@ pub fn alter(
 }
 
 /// The `USING` expression of a type change of `col` (a column reference, e.g. `NEW.amount`).
-fn using_expr(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
+pub(super) fn using_expr(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
     if via_text(ctx, from, to) {
         format!("{col}::text::{}", to.type_name)
     } else {
         format!("{col}::{}", to.type_name)
     }
-}
-
-/// A rewriting type change on a table that keeps its rows and is over `--small-table`, done
-/// without holding ACCESS EXCLUSIVE during a rewrite (all in `expand`; the application keeps
-/// the column's name, so no deploy is needed between the steps):
-/// 1. a shadow column of the new type, kept equal to the column by a `BEFORE INSERT OR UPDATE`
-///    trigger (same transaction as the `ADD COLUMN`, catalog-only);
-/// 2. a batched backfill (`transaction: batched`: key-range batches, each its own transaction);
-/// 3. NOT NULL on the shadow column through a validated CHECK;
-/// 4. the swap, one short transaction of catalog changes: drop the trigger and function, drop
-///    the column, rename the shadow column to its name, set the default.
-///
-/// `None` (the plain `ALTER COLUMN ... TYPE` with `table-rewrite`) when the table is new,
-/// empty or small, the change is binary coercible, the column has identity, generation, an
-/// owned sequence, an index or a constraint on it (those would be dropped by the swap), or the
-/// change has parts other than type, default and NOT NULL. Views, functions, triggers and
-/// policies reading the column are dropped and re-created around it by the diff, as for any
-/// type change. The column moves to the end of the table (`SELECT *` order).
-fn online_retype(
-    ctx: &Ctx,
-    t: &QName,
-    from: &Column,
-    to: &Column,
-    kinds: &[ColumnChange],
-) -> Option<Chain> {
-    use ColumnChange::*;
-    let retype = kinds.contains(&Type)
-        && !(from.collation == to.collation && binary_coercible(&from.type_name, &to.type_name));
-    let simple = kinds.iter().all(|k| {
-        matches!(
-            k,
-            Type | DropDefault | SetDefault | DropNotNull | SetNotNull
-        )
-    });
-    let ordinary = ctx
-        .current
-        .tables
-        .get(t)
-        .is_some_and(|tb| tb.kind == TableKind::Ordinary && tb.partition_of.is_none());
-    let id = col_id(t, &from.name);
-    let owned = ctx
-        .current
-        .sequences
-        .values()
-        .any(|q| q.owned_by.as_ref() == Some(&(t.clone(), from.name.clone())));
-    let on_column = ctx.current.depends.iter().any(|(dep, refs)| {
-        refs.contains(&id) && matches!(dep, ObjectId::Index(_) | ObjectId::Constraint(..))
-    });
-    // A comment or column privileges would be lost with the dropped column.
-    let decorated =
-        ctx.current.comments.contains_key(&id) || ctx.current.grants.iter().any(|g| g.on == id);
-    if !retype
-        || !simple
-        || !ordinary
-        || ctx.table_size(t).is_small()
-        || from.identity.is_some()
-        || from.generated.is_some()
-        || to.generated.is_some()
-        || to.identity.is_some()
-        || owned
-        || on_column
-        || decorated
-        || !inherited_copies(ctx.current, t, &from.name).is_empty()
-    {
-        return None;
-    }
-    let at = alter_table(t);
-    let col = ident(&to.name);
-    let shadow_name = pg_object_name(&to.name, None, "schemaplan_new");
-    let shadow = ident(&shadow_name);
-    let sync = pg_object_name(&t.name, Some(&to.name), "schemaplan_retype");
-    let function = qname(&QName::new(t.schema.clone(), sync.clone()));
-    let added = Column {
-        name: shadow_name.clone(),
-        not_null: false,
-        default: None,
-        identity: None,
-        generated: None,
-        ..to.clone()
-    };
-    let add = ctx
-        .step(
-            format!("add shadow column {t}.{shadow_name} ({}) kept equal to {} by a trigger", to.type_name, to.name),
-            format!(
-                "{at} ADD COLUMN {};\n\
-                 CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n\
-                 BEGIN\n  NEW.{shadow} := {};\n  RETURN NEW;\nEND\n$schemaplan$;\n\
-                 CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
-                definition(&added),
-                using_expr(ctx, &format!("NEW.{col}"), from, to),
-                ident(&sync),
-                qname(t)
-            ),
-            LockLevel::AccessExclusive,
-            Some(t),
-        )
-        .note(format!(
-            "type {} -> {} rewrites the table: done online through a shadow column instead",
-            from.type_name, to.type_name
-        ));
-    let using = using_expr(ctx, &col, from, to);
-    let backfill = ctx
-        .long(ctx.step(
-            format!("backfill {t}.{shadow_name}"),
-            format!(
-                "UPDATE {} SET {shadow} = {using} WHERE {shadow} IS DISTINCT FROM {using};",
-                qname(t)
-            ),
-            LockLevel::RowExclusive,
-            Some(t),
-        ))
-        .batched()
-        .note("in key-range batches, each its own short transaction");
-    let mut nodes = vec![Node::new(add, id.clone()), Node::new(backfill, id.clone())];
-    if to.not_null {
-        nodes.extend(set_not_null_online(ctx, t, &shadow_name));
-    }
-    let mut swap = vec![
-        format!("DROP TRIGGER {} ON {};", ident(&sync), qname(t)),
-        format!("DROP FUNCTION {function}();"),
-        format!("{at} DROP COLUMN {col};"),
-        format!("{at} RENAME COLUMN {shadow} TO {col};"),
-    ];
-    if let Some(d) = &to.default {
-        swap.push(format!("{at} ALTER COLUMN {col} SET DEFAULT {d};"));
-    }
-    let swap = ctx
-        .step(
-            format!(
-                "swap {t}.{} for its {} shadow column",
-                to.name, to.type_name
-            ),
-            swap.join("\n"),
-            LockLevel::AccessExclusive,
-            Some(t),
-        )
-        .note("catalog changes only: the lock is held for moments");
-    let mut last = Node::new(swap, id.clone());
-    last.produces.push(id.clone());
-    last.removes.push(id.clone());
-    last.alters.push(id.clone());
-    last.releases = ctx.released(&id);
-    // Only the swap alters the column: views the diff drops and re-creates around the type
-    // change are dropped just before it and re-created just after (one transaction with it),
-    // so they keep working through the backfill.
-    nodes.push(last);
-    Some(nodes)
 }
 
 fn identity_options(c: &Column) -> Vec<String> {
@@ -637,7 +490,7 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
 /// Type changes PostgreSQL makes without rewriting or scanning the table: widening or removing
 /// a length limit (`varchar(n)` -> `varchar(m >= n)`, `varchar`, `text`), `text` <-> `varchar`,
 /// more precision at the same scale for `numeric`, a wider `varbit`.
-fn binary_coercible(from: &str, to: &str) -> bool {
+pub(super) fn binary_coercible(from: &str, to: &str) -> bool {
     fn split(t: &str) -> (&str, Vec<i64>) {
         match t.find('(') {
             Some(i) if t.ends_with(')') => {

@@ -63,15 +63,20 @@ pub fn revoke(ctx: &Ctx, g: &Grant) -> Chain {
     revoke_sql(ctx, g, false)
 }
 
-fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
+/// The `GRANT` statement of a granted entry.
+pub(super) fn statement(ctx: &Ctx, g: &Grant) -> String {
     let opt = if g.with_grant_option {
         " WITH GRANT OPTION"
     } else {
         ""
     };
+    format!("GRANT {} TO {}{opt};", target(ctx, g), grantee(&g.grantee))
+}
+
+fn grant_sql(ctx: &Ctx, g: &Grant) -> Chain {
     let step = ctx.step(
         format!("grant {} on {} to {}", g.privilege, g.on, shown(&g.grantee)),
-        format!("GRANT {} TO {}{opt};", target(ctx, g), grantee(&g.grantee)),
+        statement(ctx, g),
         LockLevel::None,
         None,
     );

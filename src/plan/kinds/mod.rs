@@ -10,6 +10,7 @@ mod index;
 mod namespace;
 mod policy;
 mod rename;
+mod retype;
 mod sequence;
 mod table;
 mod trigger;
