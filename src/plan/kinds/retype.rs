@@ -75,7 +75,10 @@ struct Attached {
 ///   that also uses another column whose type changes in the plan (e.g. `users.id` and
 ///   `orders.user_id` both to `bigint`: each is planned with the plain form);
 /// - a foreign key on the column referencing its own table, or with `ON DELETE SET NULL (...)`
-///   column lists;
+///   column lists; a foreign key referencing the column from a partitioned table or a partition
+///   (PostgreSQL before 18 cannot add it `NOT VALID` there);
+/// - an index or constraint whose printed definition changes with the type (an expression
+///   index on `c % 10` prints `c % (10)::bigint` on a bigint): the diff replaces it;
 /// - a comment or privileges on the column, or comments on what is re-created, that the plan
 ///   changes too.
 ///
