@@ -67,10 +67,18 @@ pub fn alter(ctx: &Ctx, from: &Sequence, to: &Sequence) -> Chain {
         let l = if to.unlogged { "UNLOGGED" } else { "LOGGED" };
         sql.push_str(&format!("\nALTER SEQUENCE {} SET {l};", qname(&to.name)));
     }
+    // ALTER SEQUENCE takes SHARE ROW EXCLUSIVE on the sequence (nextval's ROW EXCLUSIVE waits
+    // behind it: inserts that draw from it pause for the moment); SET LOGGED / UNLOGGED goes
+    // through ALTER TABLE and rewrites the sequence under ACCESS EXCLUSIVE.
+    let lock = if from.unlogged != to.unlogged {
+        LockLevel::AccessExclusive
+    } else {
+        LockLevel::ShareRowExclusive
+    };
     let step = ctx.step(
         format!("alter sequence {}", to.name),
         sql,
-        LockLevel::RowExclusive,
+        lock,
         Some(&to.name),
     );
     let mut n = Node::new(step, id);
