@@ -348,3 +348,85 @@ fn new_not_null_column_without_value_is_refused_with_the_fix() {
     drop(c);
     server.drop_db(&db);
 }
+
+/// A column type change PostgreSQL has no cast for (`bigint` -> `timestamptz`), on a table with
+/// rows: `plan` stops before planning, naming the column, its file:line:col and the fix; with
+/// `-- @using <expression>` added it plans `ALTER COLUMN ... TYPE ... USING (<expression>)`,
+/// and the plan converts the rows.
+#[test]
+fn type_change_without_cast_on_rows_is_refused_with_the_fix() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("cli_no_cast");
+    let mut c = server.connect(&db);
+    c.batch_execute(
+        "CREATE TABLE public.events (id bigint PRIMARY KEY, happened bigint NOT NULL);
+         INSERT INTO public.events VALUES (1, 86400);",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = errors_fixture("type_change_without_cast");
+    let dev = server.admin_url();
+    let plan = |schema: &std::path::Path, out: &str| {
+        run(
+            tmp.path(),
+            &[
+                "plan",
+                "--schema",
+                schema.to_str().unwrap(),
+                "--db",
+                &url,
+                "--dev-url",
+                &dev,
+                "--out",
+                out,
+            ],
+        )
+    };
+    let o = plan(&fixture, "p1");
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains(
+            "events.sql:5:5: column public.events.happened changes type from bigint to \
+             timestamp with time zone, and PostgreSQL has no cast"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("fix: add `-- @using <expression>`"), "{t}");
+    assert!(!tmp.path().join("p1").exists());
+
+    let fixed = tmp.path().join("schema");
+    std::fs::create_dir(&fixed).unwrap();
+    let source = std::fs::read_to_string(fixture.join("events.sql")).unwrap();
+    std::fs::write(
+        fixed.join("events.sql"),
+        source.replace(
+            "    happened timestamp",
+            "    -- @using to_timestamp(happened)\n    happened timestamp",
+        ),
+    )
+    .unwrap();
+    let o = plan(&fixed, "p2");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let sql = std::fs::read_to_string(tmp.path().join("p2/plan.sql")).unwrap();
+    assert!(
+        sql.contains(
+            "ALTER COLUMN happened TYPE timestamp with time zone USING (to_timestamp(happened))"
+        ),
+        "{sql}"
+    );
+    let o = run(
+        tmp.path(),
+        &["apply", "--db", &url, "p2", "--allow-hazards", "all"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let row = c
+        .query_one(
+            "SELECT happened = timestamptz '1970-01-02 00:00:00+00' FROM public.events",
+            &[],
+        )
+        .unwrap();
+    assert!(row.get::<_, bool>(0));
+    drop(c);
+    server.drop_db(&db);
+}

@@ -2,7 +2,7 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: 42b6b0bd41ac7d42d17f4194c1e8706cedc4c040b5b122bb379fb1e62f1518af
+-- from: 17ef8b7df9d3d3ee122744ebf7d5892008e9369846fe19b91d03ab477710db4f
 -- to: 0283853f9e736bbc7c0f32d5ab65205c5ca6ead7c8b87e96690a2b1d3c2911b3
 -- phases: expand
 -- hazards: data-loss, irreversible

@@ -613,6 +613,9 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn constraints(&mut self) -> Result<(), CatalogError> {
+        // Inherited copies on partitions: (oid, index oid, parent constraint oid).
+        let mut copies: Vec<(u32, Option<u32>, u32)> = Vec::new();
+        let mut listed: HashMap<u32, ObjectId> = HashMap::new();
         for row in self.run(&CONSTRAINTS)? {
             let r = R {
                 row: &row,
@@ -647,6 +650,10 @@ impl<'t, 'c> Reader<'t, 'c> {
             if !is_local {
                 // Only inherited (a partition's copy of its parent's PK, a child's copy of an
                 // inherited CHECK): created by the parent's constraint, not declared here.
+                let parent: u32 = r.get("parent_constraint")?;
+                if parent != 0 {
+                    copies.push((oid, r.get("index_oid")?, parent));
+                }
                 continue;
             }
             let kind = match r.char("kind")? {
@@ -658,6 +665,7 @@ impl<'t, 'c> Reader<'t, 'c> {
             };
             let id = ObjectId::Constraint(tname.clone(), name.clone());
             self.resolver.add_exact(PG_CONSTRAINT, oid, id.clone());
+            listed.insert(oid, id.clone());
             if let Some(ix) = r.get::<Option<u32>>("index_oid")? {
                 if ix != 0 {
                     self.resolver.add_alias(PG_CLASS, ix, id);
@@ -671,9 +679,27 @@ impl<'t, 'c> Reader<'t, 'c> {
                 is_local,
                 references: qname_opt(r.get("ref_schema")?, r.get("ref_name")?),
                 columns: r.get("columns")?,
+                parent_index: qname_opt(r.get("index_parent_schema")?, r.get("index_parent_name")?),
             };
             if let Some(t) = self.schema.tables.get_mut(&tname) {
                 t.constraints.insert(name, constraint);
+            }
+        }
+        // A foreign key to a partition records the unique index it uses, which may be the
+        // partition's copy of its partitioned table's PRIMARY KEY / UNIQUE: that index stands
+        // for the partitioned table's constraint (through every level), which creates it.
+        let parents: HashMap<u32, u32> = copies.iter().map(|&(o, _, p)| (o, p)).collect();
+        for (_, index, parent) in &copies {
+            let (mut at, mut hops) = (*parent, 0);
+            while let Some(&up) = parents.get(&at) {
+                at = up;
+                hops += 1;
+                if hops > 64 {
+                    break;
+                }
+            }
+            if let (Some(ix), Some(id)) = (index.filter(|&i| i != 0), listed.get(&at)) {
+                self.resolver.add_alias(PG_CLASS, ix, id.clone());
             }
         }
         Ok(())

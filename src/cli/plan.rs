@@ -59,22 +59,22 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     }
     let desired = workflow::desired(&shadow, &src, &current.roles)?;
     report_unmodeled(&desired);
-    let opts = PlanOptions {
+    let mut opts = PlanOptions {
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         small_table: a.small_table,
         backfills: workflow::backfill::backfills(&src),
+        usings: workflow::casts::usings(&src),
         ..PlanOptions::default()
     };
     let renames = workflow::renames::resolve(&shadow, &src, &current.schema, &desired, &opts)?;
     let renames = renames.as_ref();
-    // Before any planning: a new NOT NULL column nothing can fill stops here, with the fix.
-    workflow::backfill::check(
-        &crate::diff::diff(renames.map_or(&current.schema, |r| &r.current), &desired),
-        renames.map_or(&current.schema, |r| &r.current),
-        &desired,
-        &src,
-        &opts,
-    )?;
+    let base = renames.map_or(&current.schema, |r| &r.current);
+    let changes = crate::diff::diff(base, &desired);
+    opts.no_cast = workflow::casts::missing(&shadow, &changes)?;
+    // Before any planning: a new NOT NULL column nothing can fill, or a type change without a
+    // cast on a table with rows, stops here, with the fix.
+    workflow::backfill::check(&changes, base, &desired, &src, &opts)?;
+    workflow::casts::check(&changes, base, &desired, &src, &opts)?;
     let (planned, report) = if a.no_proof {
         (
             workflow::plan_both(&current.schema, &desired, renames, &opts),

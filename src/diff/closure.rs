@@ -47,6 +47,21 @@ pub(super) fn close_over_dependents(d: &mut Differ) {
             }
         }
     }
+    // A foreign key whose columns change type (on either side) is dropped before the change
+    // and added again after it: PostgreSQL re-creates it after each ALTER TABLE, one table at
+    // a time, and refuses when the two sides then have no equality operator in common
+    // (`bigint` -> `timestamp` on both sides). Within one family of types comparable with each
+    // other (`integer` -> `bigint`, `varchar(n)` -> `text`) it is kept: PostgreSQL re-checks it.
+    for col in d.retyped.clone() {
+        if same_key_family(d, &col) {
+            continue;
+        }
+        for y in dependents.get(&col).into_iter().flatten() {
+            if is_foreign_key(d, y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
+                work.push((*y).clone());
+            }
+        }
+    }
     while let Some(x) = work.pop() {
         for y in dependents.get(&x).into_iter().flatten() {
             if recreatable(y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
@@ -67,4 +82,92 @@ fn gone_objects(d: &Differ) -> Vec<ObjectId> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect()
+}
+
+fn is_foreign_key(d: &Differ, id: &ObjectId) -> bool {
+    let ObjectId::Constraint(t, name) = id else {
+        return false;
+    };
+    d.current
+        .tables
+        .get(t)
+        .and_then(|t| t.constraints.get(name))
+        .is_some_and(|c| c.kind == crate::model::ConstraintKind::ForeignKey)
+}
+
+/// Whether a column's old and new type compare with each other in one btree operator family
+/// (so a foreign key between the old type on one side and the new type on the other still has
+/// an equality operator).
+fn same_key_family(d: &Differ, col: &ObjectId) -> bool {
+    let ObjectId::Column(t, name) = col else {
+        return true;
+    };
+    let type_of = |s: &crate::model::Schema| {
+        s.tables
+            .get(t)
+            .and_then(|t| t.columns.iter().find(|c| &c.name == name))
+            .map(|c| c.type_name.clone())
+    };
+    match (type_of(d.current), type_of(d.desired)) {
+        (Some(a), Some(b)) => {
+            let (a, b) = (without_modifiers(&a), without_modifiers(&b));
+            a == b || key_family(&a).is_some_and(|f| key_family(&b) == Some(f))
+        }
+        _ => true,
+    }
+}
+
+/// A type name as `format_type` prints it, without its modifiers: `character varying(20)` ->
+/// `character varying`, `timestamp(3) with time zone` -> `timestamp with time zone`.
+fn without_modifiers(t: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for ch in t.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ if depth == 0 => out.push(ch),
+            _ => {}
+        }
+    }
+    out.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The btree operator family of built-in types with cross-type comparisons.
+fn key_family(t: &str) -> Option<&'static str> {
+    Some(match t {
+        "smallint" | "integer" | "bigint" => "integer",
+        "real" | "double precision" => "float",
+        "text" | "character varying" => "text",
+        "date" | "timestamp without time zone" | "timestamp with time zone" => "datetime",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modifiers_are_stripped() {
+        assert_eq!(
+            without_modifiers("character varying(20)"),
+            "character varying"
+        );
+        assert_eq!(
+            without_modifiers("timestamp(3) with time zone"),
+            "timestamp with time zone"
+        );
+        assert_eq!(without_modifiers("numeric(10,2)[]"), "numeric[]");
+    }
+
+    #[test]
+    fn families() {
+        assert_eq!(key_family("integer"), key_family("bigint"));
+        assert_ne!(
+            key_family("bigint"),
+            key_family("timestamp without time zone")
+        );
+        assert_eq!(key_family("uuid"), None);
+    }
 }

@@ -62,12 +62,70 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if d.current
             .indexes
             .get(name)
-            // An index left invalid by a failed concurrent build is rebuilt.
-            .is_some_and(|have| have.definition != want.definition || !have.valid)
+            // An index left invalid by a failed concurrent build is rebuilt; a partitioned
+            // index created `ON ONLY` stays invalid until every partition has an index attached,
+            // and is only rebuilt when the desired one is valid.
+            .is_some_and(|have| {
+                have.definition != want.definition
+                    || (!have.valid && (want.valid || !want.on_partitioned_table))
+            })
         {
             d.replaced.insert(ObjectId::Index(name.clone()));
         }
     }
+    replace_when_attachments_change(d);
+}
+
+/// A partitioned index whose attached partition indexes change on partitions that stay is
+/// dropped and created again: PostgreSQL cannot detach a partition index, nor drop an attached
+/// one (or the constraint owning it) while its parent index stays. Partitions created or
+/// dropped by the plan do not count: their indexes come and go with them.
+fn replace_when_attachments_change(d: &mut Differ) {
+    let mut more = Vec::new();
+    for name in d.desired.indexes.keys() {
+        let id = ObjectId::Index(name.clone());
+        if !d.current.indexes.contains_key(name) || d.is_replaced(&id) {
+            continue;
+        }
+        let on_kept = |s: &Schema| -> Vec<ObjectId> {
+            s.attached_to(name)
+                .into_iter()
+                .filter(|(_, table, _)| d.relation_kept(table))
+                .map(|(child, _, _)| child)
+                .collect()
+        };
+        let (have, want) = (on_kept(d.current), on_kept(d.desired));
+        if have != want || have.iter().any(|c| d.is_replaced(c)) {
+            more.push(id);
+        }
+    }
+    d.replaced.extend(more);
+    // What is attached to an index that goes is dropped with it: the partitions' indexes and
+    // constraints that the desired schema keeps are created again (and what depends on them,
+    // such as foreign keys to a partition's key, by the closure over dependents).
+    let mut again = Vec::new();
+    for name in d.current.indexes.keys() {
+        let id = ObjectId::Index(name.clone());
+        if d.desired.contains(&id) && !d.is_replaced(&id) {
+            continue;
+        }
+        for (child, table, _) in d.current.attached_to(name) {
+            if d.relation_kept(&table) && d.desired.contains(&child) {
+                again.push(child);
+            }
+        }
+    }
+    d.replaced.extend(again);
+}
+
+/// Whether a partition's constraint goes with its parent index: its index is attached to a
+/// partitioned index that the plan drops (or drops and re-creates), and dropping that takes it
+/// along (PostgreSQL refuses to drop it alone).
+fn goes_with_parent_index(d: &Differ, con: &Constraint) -> bool {
+    con.parent_index.as_ref().is_some_and(|p| {
+        let pid = ObjectId::Index(p.clone());
+        d.is_replaced(&pid) || !d.desired.contains(&pid)
+    })
 }
 
 /// A table that must be dropped and created: it changes between ordinary and partitioned,
@@ -332,11 +390,13 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
         let id = ObjectId::Constraint(t.clone(), name.clone());
         match have.constraints.get(name) {
             None if !con.is_local => {}
-            Some(old) if d.is_replaced(&id) => {
-                d.push(Change::DropConstraint {
-                    table: t.clone(),
-                    constraint: old.clone(),
-                });
+            Some(old) if d.is_replaced(&id) || goes_with_parent_index(d, old) => {
+                if !goes_with_parent_index(d, old) {
+                    d.push(Change::DropConstraint {
+                        table: t.clone(),
+                        constraint: old.clone(),
+                    });
+                }
                 add_constraint(d, t, con);
             }
             None => add_constraint(d, t, con),
@@ -348,7 +408,7 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
         }
     }
     for (name, old) in &have.constraints {
-        if !want.constraints.contains_key(name) && old.is_local {
+        if !want.constraints.contains_key(name) && old.is_local && !goes_with_parent_index(d, old) {
             d.push(Change::DropConstraint {
                 table: t.clone(),
                 constraint: old.clone(),

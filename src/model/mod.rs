@@ -121,6 +121,37 @@ impl Schema {
         s
     }
 
+    /// The partition indexes attached to partitioned index `parent`: indexes
+    /// ([`Index::parent_index`]) and partitions' own PRIMARY KEY / UNIQUE / EXCLUDE constraints
+    /// ([`Constraint::parent_index`]), as (object, its table, the index's name), sorted.
+    pub fn attached_to(&self, parent: &QName) -> Vec<(ObjectId, QName, QName)> {
+        let mut v: Vec<(ObjectId, QName, QName)> = self
+            .indexes
+            .values()
+            .filter(|i| i.parent_index.as_ref() == Some(parent))
+            .map(|i| {
+                (
+                    ObjectId::Index(i.name.clone()),
+                    i.table.clone(),
+                    i.name.clone(),
+                )
+            })
+            .collect();
+        for t in self.tables.values() {
+            for c in t.constraints.values() {
+                if c.parent_index.as_ref() == Some(parent) {
+                    v.push((
+                        ObjectId::Constraint(t.name.clone(), c.name.clone()),
+                        t.name.clone(),
+                        QName::new(t.name.schema.clone(), c.name.clone()),
+                    ));
+                }
+            }
+        }
+        v.sort();
+        v
+    }
+
     /// Whether an object with this id exists in the schema.
     pub fn contains(&self, id: &ObjectId) -> bool {
         match id {

@@ -180,6 +180,11 @@ pub struct Constraint {
     pub references: Option<QName>,
     /// Columns the constraint covers (in key order).
     pub columns: Vec<String>,
+    /// PRIMARY KEY / UNIQUE / EXCLUDE on a partition whose index is attached to an index of
+    /// the partitioned parent (`ALTER INDEX parent ATTACH PARTITION`, or adopted when the
+    /// parent index was created): that index. PostgreSQL then refuses to drop the constraint
+    /// alone; dropping the parent index takes it along.
+    pub parent_index: Option<QName>,
 }
 
 impl Constraint {

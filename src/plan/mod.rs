@@ -37,6 +37,13 @@ pub struct PlanOptions {
     /// `-- @backfill <expression>` of new columns (`(table, column) -> expression`), see
     /// `workflow::backfill`: the value existing rows get.
     pub backfills: std::collections::BTreeMap<(QName, String), String>,
+    /// `-- @using <expression>` of columns whose type changes (`(table, column) -> expression`
+    /// of the old row, see `workflow::casts`): the `USING` of `ALTER COLUMN ... TYPE`.
+    pub usings: std::collections::BTreeMap<(QName, String), String>,
+    /// Type changes PostgreSQL has no cast for, as `(from, to)` type names the way
+    /// `format_type` prints them (asked of the server, see `workflow::casts`): converted
+    /// through text (`col::text::to`) where the table is empty.
+    pub no_cast: BTreeSet<(String, String)>,
 }
 
 /// Default `lock_timeout` of steps that take locks. While a step waits for its lock, every
@@ -56,6 +63,8 @@ impl Default for PlanOptions {
             small_table: size::DEFAULT_SMALL_TABLE,
             check_texts: Default::default(),
             backfills: Default::default(),
+            usings: Default::default(),
+            no_cast: Default::default(),
         }
     }
 }
@@ -68,6 +77,12 @@ pub(crate) struct Ctx<'a> {
     /// Tables and materialized views the plan creates or re-creates (empty when its later
     /// steps run).
     pub created: BTreeSet<QName>,
+    /// New partitions created as tables of their own and then attached to their partitioned
+    /// table (`ATTACH PARTITION`), because they have a PRIMARY KEY / UNIQUE / EXCLUDE of their
+    /// own that an index of the partitioned table, which exists before the plan, must adopt
+    /// (`CREATE TABLE ... PARTITION OF` would build a second index for it instead). See
+    /// `kinds::table::attach_later`.
+    pub attach_later: BTreeSet<QName>,
 }
 
 impl<'a> Ctx<'a> {
@@ -86,11 +101,13 @@ impl<'a> Ctx<'a> {
                 _ => None,
             })
             .collect();
+        let attach_later = kinds::table::attach_later(current, changes);
         Ctx {
             opts,
             current,
             desired,
             created,
+            attach_later,
         }
     }
 
@@ -229,6 +246,32 @@ pub fn unfillable_columns(
         .collect()
 }
 
+/// Type changes of columns on tables that have rows, with no cast between the two types and
+/// no `@using`: `(table, column, from type, to type)`. `plan` stops on these (`ALTER COLUMN
+/// ... TYPE` cannot be written for them; through text it would fail on the first row).
+pub fn uncastable_columns(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<(QName, String, String, String)> {
+    let ctx = Ctx::new(opts, current, desired, changes);
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AlterColumn {
+                table, from, to, ..
+            } if kinds::column::uncastable(&ctx, table, from, to) => Some((
+                table.clone(),
+                to.name.clone(),
+                from.type_name.clone(),
+                to.type_name.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Like [`build`], with the object each step is about (used by `dump` to group files).
 pub fn build_tagged(
     changes: &[Change],
@@ -261,6 +304,7 @@ pub fn build_renames(
         current,
         desired,
         created: BTreeSet::new(),
+        attach_later: BTreeSet::new(),
     };
     changes
         .iter()

@@ -1,5 +1,5 @@
-//! Annotations: `-- @renamed from=old_name` (alias `@rename`, sqldef compatible) and
-//! `-- @backfill <expression>`, read from comments and attached to a statement or to one of its
+//! Annotations: `-- @renamed from=old_name` (alias `@rename`, sqldef compatible),
+//! `-- @backfill <expression>` and `-- @using <expression>`, read from comments and attached to a statement or to one of its
 //! elements (a column or constraint of a table, a value of an enum).
 //!
 //! Where an annotation comment sits decides what it is attached to (`docs/source.md`):
@@ -54,6 +54,7 @@ pub(crate) struct Target<'a> {
 enum Said {
     Renamed(String),
     Backfill(String),
+    Using(String),
 }
 
 /// Statement kinds whose own object can be declared renamed.
@@ -190,7 +191,7 @@ fn annotation_error(src: &SourceText, offset: usize, message: String) -> SourceE
     }
 }
 
-/// `Some` when the comment is an annotation (`@renamed`, `@rename`, `@backfill`); other
+/// `Some` when the comment is an annotation (`@renamed`, `@rename`, `@backfill`, `@using`); other
 /// comments, including ones that merely start with another `@word`, are prose.
 fn read_comment(comment: &str) -> Option<Result<Said, String>> {
     let body = comment
@@ -201,7 +202,8 @@ fn read_comment(comment: &str) -> Option<Result<Said, String>> {
     let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
     match word {
         "renamed" | "rename" => Some(read_renamed(args.trim())),
-        "backfill" => Some(read_backfill(args.trim())),
+        "backfill" => Some(read_expression("backfill", args.trim()).map(Said::Backfill)),
+        "using" => Some(read_expression("using", args.trim()).map(Said::Using)),
         _ => None,
     }
 }
@@ -218,15 +220,23 @@ fn read_renamed(args: &str) -> Result<Said, String> {
     Ok(Said::Renamed(parts.join(".")))
 }
 
-fn read_backfill(expr: &str) -> Result<Said, String> {
+/// The expression of `@backfill <expression>` / `@using <expression>` (`word`).
+fn read_expression(word: &str, expr: &str) -> Result<String, String> {
     if expr.is_empty() {
-        return Err("expected `@backfill <expression>`, e.g. `@backfill lower(email)`".into());
+        let example = if word == "using" {
+            "to_timestamp(created)"
+        } else {
+            "lower(email)"
+        };
+        return Err(format!(
+            "expected `@{word} <expression>`, e.g. `@{word} {example}`"
+        ));
     }
     match pg_query::parse(&format!("SELECT {expr}")) {
-        Ok(tree) if tree.protobuf.stmts.len() == 1 => Ok(Said::Backfill(expr.to_string())),
-        Ok(_) => Err(format!("@backfill takes one expression, got `{expr}`")),
+        Ok(tree) if tree.protobuf.stmts.len() == 1 => Ok(expr.to_string()),
+        Ok(_) => Err(format!("@{word} takes one expression, got `{expr}`")),
         Err(err) => Err(format!(
-            "@backfill expression `{expr}` does not parse: {}",
+            "@{word} expression `{expr}` does not parse: {}",
             super::split::error_message(err)
         )),
     }
@@ -319,6 +329,10 @@ fn statement_level<'t>(said: &Said, target: &'t Target) -> Result<Option<&'t Ele
         Said::Backfill(_) => {
             Err("@backfill must be on or just before the line of the column it fills".to_string())
         }
+        Said::Using(_) => Err(
+            "@using must be on or just before the line of the column whose type changes"
+                .to_string(),
+        ),
     }
 }
 
@@ -340,6 +354,11 @@ fn annotation(said: Said, element: Option<&Element>, line: usize) -> Result<Anno
             column.unwrap_or_default()
         )),
         Said::Backfill(expr) => Ok(Annotation::Backfill { expr, column, line }),
+        Said::Using(_) if element.is_some_and(|e| !e.is_column) => Err(format!(
+            "@using applies to a column, not to `{}`",
+            column.unwrap_or_default()
+        )),
+        Said::Using(expr) => Ok(Annotation::Using { expr, column, line }),
     }
 }
 

@@ -69,6 +69,13 @@ pub enum Annotation {
         column: Option<String>,
         line: usize,
     },
+    /// `-- @using <expression>` on/before a column line: how a type change computes the
+    /// column's new value from the old row (`ALTER COLUMN ... TYPE ... USING`).
+    Using {
+        expr: String,
+        column: Option<String>,
+        line: usize,
+    },
 }
 
 /// All statements of a schema directory (or a list of files), in dependency order.

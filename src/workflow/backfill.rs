@@ -62,7 +62,7 @@ pub fn check(
 }
 
 /// The table a `CREATE TABLE` or `ALTER TABLE` statement is about (unqualified: `public`).
-fn table_of(stmt: &Statement) -> Option<QName> {
+pub(super) fn table_of(stmt: &Statement) -> Option<QName> {
     with_node(stmt, |node| match node {
         N::CreateStmt(cs) => cs.relation.as_ref().map(super::original::qname),
         N::AlterTableStmt(at) => at.relation.as_ref().map(super::original::qname),
@@ -114,7 +114,7 @@ fn column_in(node: &N, column: &str) -> Option<i32> {
 }
 
 /// Where column `column` of `table` is defined in the schema files.
-fn column_location(source: &SourceSet, table: &QName, column: &str) -> Option<Location> {
+pub(super) fn column_location(source: &SourceSet, table: &QName, column: &str) -> Option<Location> {
     source.statements.iter().find_map(|stmt| {
         if table_of(stmt).as_ref() != Some(table) {
             return None;

@@ -6,6 +6,7 @@
 //! and exit codes.
 
 pub mod backfill;
+pub mod casts;
 mod dump;
 mod explain;
 mod original;
@@ -53,6 +54,9 @@ pub enum WorkflowError {
     /// New NOT NULL columns on filled tables with nothing to fill them with (one per line).
     #[error("{0}")]
     Unfillable(String),
+    /// Type changes without a cast on filled tables, without `@using` (one per line).
+    #[error("{0}")]
+    NoCast(String),
 }
 
 /// The current side of a plan.

@@ -7,6 +7,12 @@
 -- partitions) are read too but dropped in Rust: the parent's constraint creates them.
 -- The index a p/u/x constraint owns is conindid (for an FK conindid is the *referenced*
 -- unique index, hence the CASE).
+-- parent_constraint: conparentid, the constraint of the partitioned parent an inherited copy
+-- on a partition comes from (0 otherwise); references to the copy's index are mapped onto the
+-- parent's constraint in Rust.
+-- index_parent_*: the index of the partitioned parent that the constraint's index is attached
+-- to (pg_inherits between indexes): a partition's own PRIMARY KEY / UNIQUE adopted by a
+-- partitioned index (`ALTER INDEX parent ATTACH PARTITION`).
 SELECT co.oid, co.conname::text AS name, co.contype AS kind,
        co.conrelid, co.contypid,
        pg_get_constraintdef(co.oid) AS definition,
@@ -16,11 +22,16 @@ SELECT co.oid, co.conname::text AS name, co.contype AS kind,
              FROM unnest(co.conkey) WITH ORDINALITY k(attnum, ord)
              JOIN pg_attribute a ON a.attrelid = co.conrelid AND a.attnum = k.attnum
              ORDER BY k.ord) AS columns,
-       CASE WHEN co.contype IN ('p', 'u', 'x') THEN co.conindid END AS index_oid
+       CASE WHEN co.contype IN ('p', 'u', 'x') THEN co.conindid END AS index_oid,
+       co.conparentid AS parent_constraint,
+       ipn.nspname::text AS index_parent_schema, ipc.relname::text AS index_parent_name
 FROM pg_constraint co
 JOIN pg_namespace n ON n.oid = co.connamespace
 LEFT JOIN pg_class rc ON rc.oid = co.confrelid AND co.contype = 'f'
 LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
+LEFT JOIN pg_inherits ih ON ih.inhrelid = co.conindid AND co.contype IN ('p', 'u', 'x')
+LEFT JOIN pg_class ipc ON ipc.oid = ih.inhparent
+LEFT JOIN pg_namespace ipn ON ipn.oid = ipc.relnamespace
 WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'

@@ -3,7 +3,7 @@
 use crate::diff::ColumnChange;
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
-use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
+use crate::plan::{alter_table, Ctx, Hazard, LockLevel, TableSize};
 use crate::render::quote::{ident, qname};
 
 /// A column definition as in `CREATE TABLE` / `ADD COLUMN`.
@@ -279,7 +279,10 @@ pub fn alter(
                     .as_ref()
                     .map(|c| format!(" COLLATE {}", qname(c)))
                     .unwrap_or_default();
-                let using = using_expr(ctx, &col, from, to);
+                let using = match ctx.opts.usings.get(&(t.clone(), to.name.clone())) {
+                    Some(expr) => format!("({expr})"),
+                    None => using_expr(ctx, &col, from, to),
+                };
                 parts.push(format!(
                     "ALTER COLUMN {col} TYPE {}{coll} USING {using}",
                     to.type_name
@@ -360,6 +363,15 @@ pub fn alter(
             && from.collation == to.collation
             && binary_coercible(&from.type_name, &to.type_name);
         let scans = kinds.contains(&SetNotNull) && !online_not_null;
+        if retype && ctx.opts.usings.contains_key(&(t.clone(), to.name.clone())) {
+            step = step.note("converted with the column's @using expression");
+        } else if retype && no_cast(ctx, from, to) {
+            step = step.note(format!(
+                "no cast from {} to {}: converted through text, which fails (rolling the step \
+                 back) on the first value {} does not accept",
+                from.type_name, to.type_name, to.type_name
+            ));
+        }
         if coercible {
             step = step.note(format!(
                 "type {} -> {} is binary coercible: a catalog change, no rewrite or scan",
@@ -406,9 +418,12 @@ pub fn alter(
     chains
 }
 
-/// The `USING` expression of a type change of `col` (a column reference, e.g. `NEW.amount`).
+/// The `USING` expression of a type change of `col` (a column reference, e.g. `NEW.amount`):
+/// a cast, or through text where there is no cast (enums and other user types, and built-in
+/// pairs such as `bigint` -> `timestamp`: every type has a text form, and the new type's input
+/// function refuses, failing the step, any value it cannot take).
 pub(super) fn using_expr(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
-    if via_text(ctx, from, to) {
+    if via_text(ctx, from, to) || no_cast(ctx, from, to) {
         format!("{col}::text::{}", to.type_name)
     } else {
         format!("{col}::{}", to.type_name)
@@ -519,6 +534,25 @@ pub(super) fn binary_coercible(from: &str, to: &str) -> bool {
         ("bit varying", "bit varying") => ta.is_empty() || (!fa.is_empty() && fa[0] <= ta[0]),
         _ => false,
     }
+}
+
+/// Whether PostgreSQL has no cast from the old to the new type (`PlanOptions::no_cast`).
+fn no_cast(ctx: &Ctx, from: &Column, to: &Column) -> bool {
+    ctx.opts
+        .no_cast
+        .contains(&(from.type_name.clone(), to.type_name.clone()))
+}
+
+/// A type change the plan cannot write: no cast between the types, no `@using`, and the table
+/// has rows (through text, the first row whose text the new type does not accept fails it).
+pub(crate) fn uncastable(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
+    from.type_name != to.type_name
+        && no_cast(ctx, from, to)
+        && !ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()))
+        && matches!(
+            ctx.table_size(t),
+            TableSize::Small { .. } | TableSize::Large { .. }
+        )
 }
 
 /// Enums (and other user types) have no casts to each other: convert through their text form.

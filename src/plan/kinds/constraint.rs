@@ -49,6 +49,10 @@ fn scanned<'a>(ctx: &Ctx, t: &'a QName, c: &'a Constraint) -> Vec<&'a QName> {
 /// partitioned tables, so those are added directly. On tables created by the plan, or empty or
 /// small at plan time, the plain form: its scan under lock takes milliseconds.
 pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
+    // Made with its table, before the table is attached as a partition (`table::attach_later`).
+    if c.parent_index.is_some() && ctx.attach_later.contains(t) {
+        return Vec::new();
+    }
     let small = ctx.small(&scanned(ctx, t, c));
     let large = small.is_none();
     if large && c.validated && !is_partitioned(ctx, t) {
@@ -109,6 +113,8 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     first.produces.push(id.clone());
     if let Some(q) = index_name(t, c) {
         first.claims.push(q);
+        first.claims.extend(adoptable_on_partitions(ctx, t));
+        first.claims.extend(parents_keys_going(ctx, t));
     }
     if let Some(r) = &c.references {
         first.needs.push(ObjectId::Table(r.clone()));
@@ -117,6 +123,72 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         return vec![first];
     }
     vec![first, validate_node(ctx, t, c)]
+}
+
+/// A PRIMARY KEY / UNIQUE / EXCLUDE added to a partitioned table gives every partition an
+/// index, adopting a matching PRIMARY KEY / UNIQUE / EXCLUDE the partition has of its own (it
+/// becomes the inherited copy). The partitions' own ones that the plan drops must therefore
+/// be gone first: the new constraint claims their names (`<partition>_pkey` is also the name
+/// PostgreSQL gives the copy it builds), so it orders after the drops that free them.
+fn adoptable_on_partitions(ctx: &Ctx, t: &QName) -> Vec<QName> {
+    let mut out = Vec::new();
+    let mut work = vec![t.clone()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(p) = work.pop() {
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        for part in ctx.current.tables.values() {
+            if part.partition_of.as_ref().map(|(q, _)| q) != Some(&p) {
+                continue;
+            }
+            work.push(part.name.clone());
+            let want = ctx.desired.tables.get(&part.name);
+            for c in part.constraints.values() {
+                let kept = want
+                    .and_then(|w| w.constraints.get(&c.name))
+                    .is_some_and(|w| w.definition == c.definition);
+                if !kept && index_name(&part.name, c).is_some() {
+                    out.push(QName::new(part.name.schema.clone(), c.name.clone()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The other way round: a partition whose partitioned table (or an ancestor) loses a PRIMARY
+/// KEY / UNIQUE / EXCLUDE still has that key's copy, under a name the model does not list
+/// (often the very name of the partition's own new key), until the ancestor's key is dropped:
+/// the partition's new key claims the going keys' names, so it orders after their drops.
+fn parents_keys_going(ctx: &Ctx, t: &QName) -> Vec<QName> {
+    let mut out = Vec::new();
+    let mut at = ctx
+        .current
+        .tables
+        .get(t)
+        .and_then(|x| x.partition_of.as_ref());
+    let mut hops = 0;
+    while let Some((p, _)) = at {
+        let Some(parent) = ctx.current.tables.get(p) else {
+            break;
+        };
+        let want = ctx.desired.tables.get(p);
+        for c in parent.constraints.values() {
+            let kept = want
+                .and_then(|w| w.constraints.get(&c.name))
+                .is_some_and(|w| w.definition == c.definition);
+            if !kept {
+                out.extend(index_name(p, c));
+            }
+        }
+        hops += 1;
+        if hops > 64 {
+            break;
+        }
+        at = parent.partition_of.as_ref();
+    }
+    out
 }
 
 fn validate_node(ctx: &Ctx, t: &QName, c: &Constraint) -> Node {

@@ -15,13 +15,13 @@ fn concurrent_ok(i: &Index) -> bool {
 /// empty or small at plan time, plainly: SHARE blocks writes only for a build of milliseconds,
 /// the step is transactional and it does not wait for every older transaction to finish.
 pub fn create(ctx: &Ctx, i: &Index) -> Chain {
+    if i.on_partitioned_table {
+        return create_partitioned(ctx, i);
+    }
     let id = ObjectId::Index(i.name.clone());
     let small = ctx.small(&[&i.table]);
     let concurrent = small.is_none() && concurrent_ok(i);
-    // `pg_get_indexdef` prints a partitioned index as `ON ONLY parent`, which would leave it
-    // invalid until every partition's index is attached; created without ONLY it attaches the
-    // partitions' indexes (made first, under their own names) and builds any missing ones.
-    let definition = i.definition.replacen(" ON ONLY ", " ON ", 1);
+    let definition = &i.definition;
     let (sql, lock) = if concurrent {
         (
             format!(
@@ -41,25 +41,15 @@ pub fn create(ctx: &Ctx, i: &Index) -> Chain {
     );
     step = match small {
         Some(notes) => step.notes(notes),
-        None if concurrent => ctx
+        None => ctx
             .long(step.non_transactional().hazard(Hazard::IndexBuild))
             .note("built CONCURRENTLY: the table already exists; writes continue during the build"),
-        None => ctx
-            .long(step.hazard(Hazard::IndexBuild))
-            .note("partitioned table: PostgreSQL cannot build this index concurrently"),
     };
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
     n.claims.push(i.name.clone());
     n.needs.push(ObjectId::Table(i.table.clone()));
     n.needs.push(ObjectId::View(i.table.clone()));
-    n.needs.extend(
-        ctx.desired
-            .indexes
-            .values()
-            .filter(|c| c.parent_index.as_ref() == Some(&i.name))
-            .map(|c| ObjectId::Index(c.name.clone())),
-    );
     // A partition's own index (not attached to a partitioned index) waits for the partitioned
     // indexes of its parent: created first with the same definition, it would be adopted by
     // them instead of staying a separate index.
@@ -82,6 +72,41 @@ pub fn create(ctx: &Ctx, i: &Index) -> Chain {
     vec![n]
 }
 
+/// An index on a partitioned table, the way `pg_dump` makes one: `CREATE INDEX ... ON ONLY`
+/// (the parent's catalog entry, no build), then `ALTER INDEX ... ATTACH PARTITION` of each
+/// partition's index (indexes and partitions' own PRIMARY KEY / UNIQUE constraints, built
+/// before, concurrently where their partition is large). Each attachment is explicit: created
+/// without ONLY, PostgreSQL would adopt whichever matching index of a partition it finds first,
+/// or build one under a generated name. The index is valid once every partition has one
+/// attached; the desired schema says which.
+fn create_partitioned(ctx: &Ctx, i: &Index) -> Chain {
+    let id = ObjectId::Index(i.name.clone());
+    let children = ctx.desired.attached_to(&i.name);
+    let mut sql = format!("{};", i.definition);
+    for (_, _, child) in &children {
+        sql.push_str(&format!(
+            "\nALTER INDEX {} ATTACH PARTITION {};",
+            qname(&i.name),
+            qname(child)
+        ));
+    }
+    let step = ctx
+        .step(
+            format!("create index {}", i.name),
+            sql,
+            LockLevel::Share,
+            Some(&i.table),
+        )
+        .note("partitioned index: created ON ONLY and the partitions' indexes attached (catalog changes, no build)");
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n.claims.push(i.name.clone());
+    n.needs.push(ObjectId::Table(i.table.clone()));
+    n.needs
+        .extend(children.into_iter().map(|(child, _, _)| child));
+    vec![n]
+}
+
 /// `DROP INDEX`: `CONCURRENTLY` on a large table, so queries are not blocked; plainly (a brief
 /// ACCESS EXCLUSIVE, transactional) on an empty or small one.
 pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
@@ -97,12 +122,34 @@ pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
         )
         .non_transactional()
     } else {
-        ctx.step(
+        // A partition's PRIMARY KEY / UNIQUE whose index is attached to this one can be dropped
+        // neither alone (PostgreSQL: "index ... requires it") nor implicitly with this index
+        // ("constraint ... depends on index ..."): only by CASCADE. Whatever depends on those
+        // constraints (foreign keys to them) is dropped by earlier steps of the plan.
+        let keys: Vec<String> = ctx
+            .current
+            .attached_to(&i.name)
+            .into_iter()
+            .filter_map(|(child, _, _)| match child {
+                ObjectId::Constraint(t, c) => Some(format!("{c} on {t}")),
+                _ => None,
+            })
+            .collect();
+        let cascade = if keys.is_empty() { "" } else { " CASCADE" };
+        let step = ctx.step(
             format!("drop index {}", i.name),
-            format!("DROP INDEX {};", qname(&i.name)),
+            format!("DROP INDEX {}{cascade};", qname(&i.name)),
             LockLevel::AccessExclusive,
             Some(&i.table),
-        )
+        );
+        if keys.is_empty() {
+            step
+        } else {
+            step.note(format!(
+                "CASCADE drops the partitions' constraints whose indexes are attached to it: {}",
+                keys.join(", ")
+            ))
+        }
     };
     if concurrent {
         step = ctx.long(step);
@@ -111,12 +158,11 @@ pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.frees.push(i.name.clone());
-    // Partition indexes attached to this one go with it.
-    for child in ctx.current.indexes.values() {
-        if child.parent_index.as_ref() == Some(&i.name) {
-            n.removes.push(ObjectId::Index(child.name.clone()));
-            n.frees.push(child.name.clone());
-        }
+    // Partition indexes attached to this one go with it, and so do partitions' constraints
+    // whose index is attached to it.
+    for (child, _, index_name) in ctx.current.attached_to(&i.name) {
+        n.removes.push(child);
+        n.frees.push(index_name);
     }
     n.rank = Rank::Drop;
     vec![n]

@@ -12,7 +12,7 @@ mod policy;
 mod rename;
 mod retype;
 mod sequence;
-mod table;
+pub(super) mod table;
 mod trigger;
 mod types;
 mod view;

@@ -80,7 +80,8 @@ struct Attached {
 /// - an index or constraint whose printed definition changes with the type (an expression
 ///   index on `c % 10` prints `c % (10)::bigint` on a bigint): the diff replaces it;
 /// - a comment or privileges on the column, or comments on what is re-created, that the plan
-///   changes too.
+///   changes too;
+/// - a `-- @using` expression on the column (it may read other columns of the row).
 ///
 /// Views, functions, triggers and policies reading the column are dropped and re-created
 /// around the swap by the diff, as for any type change. The column moves to the end of the
@@ -103,7 +104,10 @@ pub(super) fn online_retype(
     });
     let table = ctx.current.tables.get(t)?;
     let ordinary = table.kind == TableKind::Ordinary && table.partition_of.is_none();
+    // A `@using` expression reads the row's columns by name, which the trigger's `NEW.` cannot.
+    let using = ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()));
     if !retype
+        || using
         || !simple
         || !ordinary
         || ctx.table_size(t).is_small()

@@ -2,11 +2,12 @@
 //! table-level properties (logged, storage options, RLS, replica identity, inheritance).
 
 use super::column;
-use crate::diff::TableChange;
+use crate::diff::{Change, TableChange};
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, qname};
+use std::collections::BTreeSet;
 
 fn create_sql(t: &Table, parent: Option<&Table>) -> String {
     let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
@@ -117,7 +118,153 @@ fn replica_index_needs(t: &Table) -> Vec<ObjectId> {
     }
 }
 
+/// New partitions that must be attached rather than created `PARTITION OF`: one of their own
+/// PRIMARY KEY / UNIQUE / EXCLUDE constraints is attached, in the desired schema, to an index of
+/// the partitioned table that exists before the plan and stays. `CREATE TABLE ... PARTITION OF`
+/// would give the partition a copy of that index under a generated name, and the constraint a
+/// second, unattached index; `ATTACH PARTITION` adopts the matching index the constraint made.
+pub(crate) fn attach_later(current: &Schema, changes: &[Change]) -> BTreeSet<QName> {
+    let touched: BTreeSet<&QName> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreateIndex(i) | Change::DropIndex(i) => Some(&i.name),
+            Change::ReplaceIndex { from, .. } => Some(&from.name),
+            _ => None,
+        })
+        .collect();
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::CreateTable(t) if t.partition_of.is_some() => Some(t),
+            _ => None,
+        })
+        .filter(|t| {
+            adopted(t).any(|(_, p)| current.indexes.contains_key(p) && !touched.contains(p))
+        })
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// The table's constraints whose index is attached to a partitioned index, with that index.
+fn adopted(t: &Table) -> impl Iterator<Item = (&Constraint, &QName)> {
+    t.constraints
+        .values()
+        .filter(|c| c.is_local)
+        .filter_map(|c| c.parent_index.as_ref().map(|p| (c, p)))
+}
+
+/// CHECK constraints a table attached as a partition must already have: those of its
+/// partitioned table and that table's ancestors (`NO INHERIT` ones excepted), as `(name,
+/// definition)`.
+fn inherited_checks(schema: &Schema, t: &Table) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut at = t.partition_of.as_ref().map(|(p, _)| p);
+    let mut seen = BTreeSet::new();
+    while let Some(p) = at {
+        let Some(parent) = schema.tables.get(p) else {
+            break;
+        };
+        if !seen.insert(p) {
+            break;
+        }
+        for c in parent.constraints.values() {
+            if c.kind == ConstraintKind::Check && !c.definition.ends_with(" NO INHERIT") {
+                out.push((c.name.clone(), c.definition.clone()));
+            }
+        }
+        at = parent.partition_of.as_ref().map(|(q, _)| q);
+    }
+    out
+}
+
+/// A new partition made the way `pg_dump` restores one (see [`attach_later`]): a table of its
+/// own with the partition's columns, the CHECKs of its ancestors and its constraints whose
+/// indexes the partitioned table's indexes adopt; then `ATTACH PARTITION`, which attaches those
+/// indexes, creates the partition's copies of the other partitioned indexes and keys, and
+/// clones foreign keys and triggers. The table is new and empty: attaching scans nothing.
+fn create_then_attach(ctx: &Ctx, t: &Table, parent: &QName, bound: &str) -> Chain {
+    let id = ObjectId::Table(t.name.clone());
+    let name = qname(&t.name);
+    let at = alter_table(&t.name);
+    let cols: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| format!("    {}", column::definition(c)))
+        .collect();
+    let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
+    let mut sql = format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"));
+    if let Some(k) = &t.partition_key {
+        sql.push_str(&format!(" PARTITION BY {k}"));
+    }
+    if let Some(am) = &t.access_method {
+        sql.push_str(&format!(" USING {}", ident(am)));
+    }
+    if !t.options.is_empty() {
+        sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
+    }
+    sql.push(';');
+    for (cname, def) in inherited_checks(ctx.desired, t) {
+        sql.push_str(&format!("\n{at} ADD CONSTRAINT {} {def};", ident(&cname)));
+    }
+    let mut adopted_ids = Vec::new();
+    let mut claims = vec![t.name.clone()];
+    for (c, _) in adopted(t) {
+        sql.push_str(&format!(
+            "\n{at} ADD CONSTRAINT {} {};",
+            ident(&c.name),
+            c.definition
+        ));
+        adopted_ids.push(ObjectId::Constraint(t.name.clone(), c.name.clone()));
+        claims.push(QName::new(t.name.schema.clone(), c.name.clone()));
+    }
+    for extra in properties_sql(t) {
+        sql.push_str(&format!("\n{at} {extra};"));
+    }
+    let step = ctx
+        .step(
+            format!("create table {} (to attach as a partition)", t.name),
+            sql,
+            LockLevel::None,
+            None,
+        )
+        .note(format!(
+            "made apart and then attached, so that the indexes of {parent} adopt its own keys"
+        ));
+    let mut first = Node::new(step, id.clone());
+    first.produces.extend(
+        t.columns
+            .iter()
+            .map(|c| ObjectId::Column(t.name.clone(), c.name.clone())),
+    );
+    first.produces.extend(adopted_ids);
+    // The table as such is there once attached (below); what is made here only needs it made.
+    first.ignore_needs.push(id.clone());
+    first.claims = claims;
+    let step = ctx.step(
+        format!("attach {} as a partition of {parent}", t.name),
+        format!("{} ATTACH PARTITION {name} {bound};", alter_table(parent)),
+        LockLevel::ShareUpdateExclusive,
+        Some(parent),
+    );
+    let mut attach = Node::new(step, id.clone());
+    attach.produces.push(id);
+    attach.needs.push(ObjectId::Table(parent.clone()));
+    for i in ctx.desired.indexes.values().filter(|i| i.table == t.name) {
+        if i.parent_index
+            .as_ref()
+            .is_some_and(|p| ctx.current.indexes.contains_key(p))
+        {
+            attach.produces.push(ObjectId::Index(i.name.clone()));
+            attach.claims.push(i.name.clone());
+        }
+    }
+    vec![first, attach]
+}
+
 pub fn create(ctx: &Ctx, t: &Table) -> Chain {
+    if let (true, Some((parent, bound))) = (ctx.attach_later.contains(&t.name), &t.partition_of) {
+        return create_then_attach(ctx, t, parent, bound);
+    }
     let id = ObjectId::Table(t.name.clone());
     let parent = t
         .partition_of
