@@ -398,17 +398,63 @@ fn owned_parts(t: &Table, schema: &Schema, desired: &Schema) -> Vec<ObjectId> {
     v
 }
 
+/// Whether a foreign key of the current schema references `t` or one of its partitioned
+/// ancestors (other than from `t` itself).
+fn referenced_through_ancestors(schema: &Schema, t: &Table) -> Option<QName> {
+    let mut at = t.partition_of.as_ref().map(|(p, _)| p);
+    let mut hops = 0;
+    while let Some(p) = at {
+        let referenced = schema.tables.values().any(|o| {
+            o.name != t.name
+                && o.constraints.values().any(|c| {
+                    c.kind == ConstraintKind::ForeignKey && c.references.as_ref() == Some(p)
+                })
+        });
+        if referenced {
+            return t.partition_of.as_ref().map(|(q, _)| q.clone());
+        }
+        hops += 1;
+        if hops > 64 {
+            break;
+        }
+        at = schema
+            .tables
+            .get(p)
+            .and_then(|x| x.partition_of.as_ref())
+            .map(|(q, _)| q);
+    }
+    None
+}
+
 pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
     let id = ObjectId::Table(t.name.clone());
-    let step = ctx
+    // A partition of a partitioned table that foreign keys reference holds the keys' copies
+    // for its rows: PostgreSQL refuses to drop it ("constraint ... depends on table ...") until
+    // it is detached (which checks that no referencing row points into it).
+    let detach = referenced_through_ancestors(ctx.current, t)
+        .map(|parent| {
+            format!(
+                "{} DETACH PARTITION {};\n",
+                alter_table(&parent),
+                qname(&t.name)
+            )
+        })
+        .unwrap_or_default();
+    let mut step = ctx
         .step(
             format!("drop table {}", t.name),
-            format!("DROP TABLE {};", qname(&t.name)),
+            format!("{detach}DROP TABLE {};", qname(&t.name)),
             LockLevel::AccessExclusive,
             Some(&t.name),
         )
         .hazard(Hazard::DataLoss)
         .hazard(Hazard::Irreversible);
+    if !detach.is_empty() {
+        step = step.note(
+            "detached first: foreign keys reference its partitioned table, and PostgreSQL drops \
+             such a partition only once detached",
+        );
+    }
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     n.removes.extend(owned_parts(t, ctx.current, ctx.desired));
