@@ -283,7 +283,13 @@ fn constraint(rel: &str, table_name: &str, con: &protobuf::Constraint, f: &mut F
         index => sibling(rel, index),
     };
     f.refer(adopted.clone());
-    f.order.provides.extend(adopted.clone());
+    // Users of the index wait for the adoption, unless the constraint renames the index: then
+    // the old name is gone afterwards, and what names it (`ALTER INDEX i ATTACH PARTITION`)
+    // keeps its place before.
+    let renamed = !con.conname.is_empty() && adopted != sibling(rel, &con.conname);
+    if !renamed {
+        f.order.provides.extend(adopted.clone());
+    }
     if !con.conname.is_empty() {
         f.create(Some(part_of(rel, &con.conname)));
         let index = sibling(rel, &con.conname);
@@ -742,6 +748,11 @@ mod tests {
         let f = of("ALTER TABLE app.t ADD CONSTRAINT pk PRIMARY KEY USING INDEX t_idx");
         assert!(f.creates.contains(&"app.pk".into()));
         assert!(f.references.contains(&"app.t_idx".into()));
+        // The index is renamed to pk: statements naming t_idx (ALTER INDEX p ATTACH PARTITION
+        // t_idx) keep their place before it instead of waiting for it.
+        assert!(!f.order.provides.contains(&"app.t_idx".into()));
+        let f = of("ALTER TABLE ONLY app.t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_pkey");
+        assert!(f.order.provides.contains(&"app.t_pkey".into()));
         assert!(refs("ALTER TABLE t CLUSTER ON t_idx").contains(&"public.t_idx".into()));
         assert!(
             refs("ALTER TABLE t REPLICA IDENTITY USING INDEX t_uk").contains(&"public.t_uk".into())
