@@ -102,5 +102,19 @@ fn empty_database_reads_as_public_and_plpgsql_only() {
     assert_eq!(s.extensions.keys().collect::<Vec<_>>(), ["plpgsql"]);
     assert!(s.tables.is_empty() && s.functions.is_empty() && s.types.is_empty());
     assert!(s.unmodeled.is_empty(), "{:?}", s.unmodeled);
+    // `public`'s ACL beyond its owner's default: USAGE for PUBLIC, and before 15 CREATE too.
+    let mut public_grants: Vec<(&str, &str, bool)> = s
+        .grants
+        .iter()
+        .filter(|g| g.on == schemaplan::model::ObjectId::Schema("public".into()))
+        .map(|g| (g.privilege.as_str(), g.grantee.as_str(), g.granted))
+        .collect();
+    public_grants.sort();
+    let want: &[(&str, &str, bool)] = if common::server().version_num() >= 150000 {
+        &[("USAGE", "public", true)]
+    } else {
+        &[("CREATE", "public", true), ("USAGE", "public", true)]
+    };
+    assert_eq!(public_grants, want, "{:?}", s.grants);
     eprintln!("{s:#?}");
 }

@@ -216,19 +216,71 @@ fn tail(s: &str, lines: usize) -> String {
     v[start..].join("\n")
 }
 
-/// Both views of a database's schema: schemaplan's model and the normalized pg_dump.
+/// What the test server is, and whether the `pg_dump` oracle can be used on it. Decided once per
+/// run and printed (never silently): `pg_dump` refuses to dump a server of a newer major
+/// ("aborting because of server version mismatch"), and the one on the machine is Debian's
+/// PostgreSQL 15, so against 16+ (the version matrix, `scripts/pg-matrix`) the fixture suite
+/// keeps the catalog oracle, the re-plan, the lock check and the rollback, and skips the dump
+/// comparison.
+struct ServerInfo {
+    /// `server_version_num` of the test server.
+    version_num: u32,
+    /// `Err(reason)` when pg_dump is not used as the second oracle.
+    dump: Result<(), String>,
+}
+
+static SERVER_INFO: std::sync::OnceLock<ServerInfo> = std::sync::OnceLock::new();
+
+fn server_info() -> &'static ServerInfo {
+    SERVER_INFO.get_or_init(|| {
+        let server = common::server();
+        let mut client = server.connect("postgres");
+        let version_num: u32 = client
+            .query_one("SELECT current_setting('server_version_num')::int", &[])
+            .map(|r| r.get::<_, i32>(0) as u32)
+            .expect("server_version_num");
+        let dump = match pg_dump_major() {
+            Err(e) => panic!("pg_dump (the fixture suite's second oracle): {e}"),
+            Ok(dump_major) if dump_major < version_num / 10000 => Err(format!(
+                "pg_dump {dump_major} cannot dump a PostgreSQL {} server (pg_dump refuses \
+                 servers newer than itself); the dump oracle is skipped, the catalog oracle, \
+                 re-plan, lock and rollback checks run",
+                version_num / 10000
+            )),
+            Ok(_) => Ok(()),
+        };
+        ServerInfo { version_num, dump }
+    })
+}
+
+/// Major version of the `pg_dump` on PATH (`pg_dump (PostgreSQL) 15.14 (Debian ...)`).
+fn pg_dump_major() -> Result<u32, String> {
+    let out = Command::new("pg_dump")
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    text.split_whitespace()
+        .find_map(|w| w.split('.').next()?.parse::<u32>().ok())
+        .ok_or_else(|| format!("cannot read the version from `{}`", text.trim()))
+}
+
+/// Both views of a database's schema: schemaplan's model and the normalized pg_dump (`None`
+/// when the dump oracle is skipped on this server, see [`ServerInfo`]).
 struct Snapshot {
     schema: schemaplan::model::Schema,
-    dump: Vec<String>,
+    dump: Option<Vec<String>>,
 }
 
 fn read_state(url: &str) -> Result<Snapshot, String> {
     let mut client = schemaplan::db::connect(url).map_err(|e| format!("connect: {e}"))?;
     let schema = schemaplan::catalog::read(&mut client).map_err(|e| format!("catalog: {e}"))?;
-    Ok(Snapshot {
-        schema,
-        dump: normalized_dump(url)?,
-    })
+    let dump = match server_info().dump {
+        Ok(()) => Some(normalized_dump(url)?),
+        Err(_) => None,
+    };
+    Ok(Snapshot { schema, dump })
 }
 
 /// `pg_dump --schema-only --no-owner --no-privileges`, normalized by converge.py's
@@ -287,7 +339,10 @@ fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
             tail(schemaplan::workflow::describe(&changes).trim_end(), 20)
         ));
     }
-    if got.dump != want.dump {
+    if let (Some(got_dump), Some(want_dump)) = (&got.dump, &want.dump) {
+        if got_dump == want_dump {
+            return problems;
+        }
         fn count(v: &[String]) -> BTreeMap<&str, i64> {
             let mut m: BTreeMap<&str, i64> = BTreeMap::new();
             for s in v {
@@ -295,7 +350,7 @@ fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
             }
             m
         }
-        let (a, b) = (count(&got.dump), count(&want.dump));
+        let (a, b) = (count(got_dump), count(want_dump));
         let mut lines = Vec::new();
         for (s, n) in &a {
             if b.get(s).copied().unwrap_or(0) < *n {
@@ -394,7 +449,11 @@ fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     for (no, line) in spec.lines().enumerate() {
         let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with("plan-args ") {
+        if line.is_empty()
+            || line.starts_with('#')
+            || line.starts_with("plan-args ")
+            || line.starts_with("min-version ")
+        {
             continue;
         }
         let bad = |m: &str| format!("expect.txt:{}: {m}", no + 1);
@@ -438,6 +497,33 @@ fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
         }
     }
     problems
+}
+
+/// The oldest PostgreSQL major a case runs on: a `min-version N` line of its `expect.txt`
+/// (`N` a major, e.g. `15` for `NULLS NOT DISTINCT`), with the reason after a `#` on the same
+/// line. A case whose SQL an older server cannot load is skipped there, and the skip is printed
+/// with the reason: it is never silently passed, and never deleted.
+fn min_version(case_dir: &Path) -> Option<(u32, String)> {
+    let spec = std::fs::read_to_string(case_dir.join("expect.txt")).unwrap_or_default();
+    let line = spec
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("min-version "))?;
+    let (num, why) = match line.split_once('#') {
+        Some((n, w)) => (n.trim(), w.trim()),
+        None => (line.trim(), ""),
+    };
+    let major: u32 = num.parse().unwrap_or_else(|_| {
+        panic!(
+            "{}: `min-version {line}`: want a major version number",
+            case_dir.join("expect.txt").display()
+        )
+    });
+    assert!(
+        !why.is_empty(),
+        "{}: `min-version {major}` needs a reason after `#`",
+        case_dir.join("expect.txt").display()
+    );
+    Some((major, why.to_string()))
 }
 
 /// The plan file with its run-specific header lines replaced by placeholders.
@@ -617,20 +703,58 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
     }
 }
 
+/// The PostgreSQL major the snapshots in `tests/snapshots/` were recorded on (Debian's 15, what
+/// CI and the development machines run). Plans quote what the server prints
+/// (`pg_get_function_identity_arguments`, the default ACL of `public`, ...), so on another major
+/// a plan may differ for reasons that are not schemaplan's: see [`snapshot_dir`].
+const SNAPSHOT_MAJOR: u32 = 15;
+
+/// Where a case's snapshot is checked on this server: `tests/snapshots/` on
+/// [`SNAPSHOT_MAJOR`]; on another major `tests/snapshots/pg<major>/`, unless the reference
+/// snapshot is exactly what this major renders (the common case: then nothing is duplicated).
+/// A version-specific snapshot is reviewed and recorded like any other
+/// (`INSTA_UPDATE=always scripts/pg-matrix 13` writes only under `pg13/`).
+fn snapshot_dir(name: &str, text: &str) -> PathBuf {
+    let base = crate_root().join("tests/snapshots");
+    let major = server_info().version_num / 10000;
+    if major == SNAPSHOT_MAJOR {
+        return base;
+    }
+    let own = base.join(format!("pg{major}"));
+    if own.join(format!("fixtures__{name}.snap")).is_file() {
+        return own;
+    }
+    let reference =
+        std::fs::read_to_string(base.join(format!("fixtures__{name}.snap"))).unwrap_or_default();
+    // The snapshot body follows the second `---` line of insta's header.
+    let body = reference.splitn(3, "---\n").nth(2).unwrap_or("");
+    if body.trim_end() == text.trim_end() {
+        base
+    } else {
+        own
+    }
+}
+
 /// Checks the snapshots of a passing case; returns the mismatches.
 fn check_snapshots(rendered: &[(String, String)]) -> Vec<String> {
     let mut problems = Vec::new();
     for (name, text) in rendered {
+        let dir = snapshot_dir(name, text);
         let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path(crate_root().join("tests/snapshots"));
+        settings.set_snapshot_path(&dir);
         settings.set_omit_expression(true);
         settings.set_prepend_module_to_snapshot(true);
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             settings.bind(|| insta::assert_snapshot!(name.as_str(), text.as_str()));
         }));
         if r.is_err() {
+            let shown = dir
+                .strip_prefix(crate_root())
+                .unwrap_or(&dir)
+                .display()
+                .to_string();
             problems.push(format!(
-                "snapshot: tests/snapshots/fixtures__{name}.snap differs or is new \
+                "snapshot: {shown}/fixtures__{name}.snap differs or is new \
                  (review with `cargo insta review`, or INSTA_UPDATE=always)"
             ));
         }
@@ -655,6 +779,17 @@ fn fixtures() {
 
     let server = common::server();
     server.ensure_corpus_roles();
+    let info = server_info();
+    let server_major = info.version_num / 10000;
+    say(&format!(
+        "fixtures: PostgreSQL server_version_num {}; pg_dump oracle: {}",
+        info.version_num,
+        match &info.dump {
+            Ok(()) => "used".to_string(),
+            Err(why) => format!("SKIPPED: {why}"),
+        }
+    ));
+    let skipped: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let bin = Bin::new();
     let jobs: usize = std::env::var("SCHEMAPLAN_FIXTURE_JOBS")
         .ok()
@@ -669,6 +804,19 @@ fn fixtures() {
             s.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(case) = cases.get(i) else { break };
+                if let Some((min, why)) = min_version(&case.dir) {
+                    if server_major < min {
+                        say(&format!(
+                            "fixture skip  {} (needs PostgreSQL {min}+: {why})",
+                            case.name
+                        ));
+                        skipped
+                            .lock()
+                            .unwrap()
+                            .push(format!("{} (PostgreSQL {min}+: {why})", case.name));
+                        continue;
+                    }
+                }
                 let mut out = run_case(case, &bin);
                 let is_known = known.contains_key(&case.name);
                 // Snapshots are reviewed output: only a case that passes records one.
@@ -736,13 +884,28 @@ fn fixtures() {
             report.push_str(&format!("  {}\n", r.case.name));
         }
     }
+    let mut skipped = skipped.into_inner().unwrap();
+    skipped.sort();
+    if !skipped.is_empty() {
+        report.push_str(&format!(
+            "\n--- skipped on PostgreSQL {server_major} (min-version in expect.txt) ---\n"
+        ));
+        for s in &skipped {
+            report.push_str(&format!("  {s}\n"));
+        }
+    }
+    if let Err(why) = &info.dump {
+        report.push_str(&format!("\npg_dump oracle not used: {why}\n"));
+    }
     say(&report);
     say(&format!(
-        "fixtures: {} cases, {passed} passed, {} known failures, {} unexpected failures, {} fixed but still listed ({:.0}s)",
-        results.len(),
+        "fixtures: {} cases, {passed} passed, {} known failures, {} unexpected failures, {} fixed but still listed, {} skipped (PostgreSQL {server_major}, pg_dump oracle {}) ({:.0}s)",
+        results.len() + skipped.len(),
         known_failed.len(),
         regressions.len(),
         fixed.len(),
+        skipped.len(),
+        if info.dump.is_ok() { "used" } else { "skipped" },
         t0.elapsed().as_secs_f64()
     ));
     let names = |v: &[&Outcome]| -> Vec<String> { v.iter().map(|r| r.case.name.clone()).collect() };
@@ -840,9 +1003,23 @@ fn example_schema_plan_is_current_and_applies() {
         );
     }
     let (db, url) = server.fresh_db("example_schema");
+    // The committed plan starts from the fingerprint of an empty database on PostgreSQL 15.
+    // An empty database reads differently on other majors (13 and 14 grant CREATE on `public`
+    // to PUBLIC), and `apply` rightly refuses a plan whose `from` is not the live schema: there
+    // the plan just made (same steps, checked above) is applied instead.
+    let major = server_info().version_num / 10000;
+    let to_apply = if major == SNAPSHOT_MAJOR {
+        committed.clone()
+    } else {
+        say(&format!(
+            "example plan: applying the fresh plan, not the committed one: its `from` is an \
+             empty database on PostgreSQL {SNAPSHOT_MAJOR}, this server is {major}"
+        ));
+        fresh.clone()
+    };
     let o = bin.run(
         tmp.path(),
-        &["apply", "--db", &url, committed.to_str().unwrap()],
+        &["apply", "--db", &url, to_apply.to_str().unwrap()],
     );
     assert!(
         o.status.success(),
@@ -869,7 +1046,8 @@ fn example_schema_plan_is_current_and_applies() {
             "--db",
             &url,
             "--plans",
-            root.join("plans").to_str().unwrap(),
+            // the folder of the plan that was applied
+            to_apply.parent().unwrap().to_str().unwrap(),
         ],
     );
     let t = output_text(&o);

@@ -94,6 +94,19 @@ impl TestServer {
         self.port
     }
 
+    /// `server_version_num` of this server (e.g. 130023, 180004): tests that use syntax or
+    /// catalog columns of newer majors branch on it (the version matrix, `scripts/pg-matrix`,
+    /// runs them against PostgreSQL 13 to 18).
+    pub fn version_num(&self) -> u32 {
+        static V: OnceLock<u32> = OnceLock::new();
+        *V.get_or_init(|| {
+            self.connect("postgres")
+                .query_one("SELECT current_setting('server_version_num')::int", &[])
+                .map(|r| r.get::<_, i32>(0) as u32)
+                .unwrap_or_else(|e| panic!("server_version_num: {e}"))
+        })
+    }
+
     /// A new connection to database `db`.
     pub fn connect(&self, db: &str) -> postgres::Client {
         schemaplan::db::connect(&self.url(db)).unwrap_or_else(|e| panic!("{e}"))
