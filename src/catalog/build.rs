@@ -135,7 +135,9 @@ impl<'t, 'c> Reader<'t, 'c> {
                 } else if v >= 150000 {
                     "c.colliculocale"
                 } else {
-                    "NULL::text"
+                    // 13, 14: an ICU collation's locale is its collcollate (= collctype), so
+                    // the model and the plan (`locale = ...`) are the same on every major.
+                    "CASE WHEN c.collprovider = 'i' THEN c.collcollate::text END"
                 },
             ),
             (

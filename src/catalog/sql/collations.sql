@@ -1,7 +1,8 @@
 -- User-created collations (oid >= 16384 leaves out the ones initdb imported from the OS and
 -- from ICU into pg_catalog anyway).
--- The locale column moved between versions: none on 13/14 (ICU used collcollate),
--- colliculocale on 15/16, colllocale on 17+ ({{colllocale}}). collcollate/collctype were
+-- The locale column moved between versions: none on 13/14 (ICU used collcollate, which is
+-- read as the locale of an ICU collation there), colliculocale on 15/16, colllocale on 17+
+-- ({{colllocale}}). collcollate/collctype were
 -- `name` before 15 and nullable `text` since, hence the casts.
 SELECT c.oid, n.nspname::text AS schema, c.collname::text AS name,
        c.collprovider AS provider,
