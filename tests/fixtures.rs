@@ -22,6 +22,12 @@
 //! (a regression) and when a listed case passes (remove it from the list: the list only
 //! shrinks). See `docs/testing.md`.
 //!
+//! Other PostgreSQL majors (`scripts/pg-matrix`, `SCHEMAPLAN_PG_BINDIR`): the pg_dump oracle is
+//! skipped, with the reason printed, where Debian's pg_dump 15 cannot dump the server (16+);
+//! a case with `min-version N` in its `expect.txt` is skipped (and listed) on older servers;
+//! snapshots are 15's, with `tests/snapshots/pg<major>/` where a major prints a plan
+//! differently (see [`snapshot_dir`]).
+//!
 //! Environment:
 //! - `SCHEMAPLAN_FIXTURE=pat[,pat...]`: run only cases whose `category/case` name contains one
 //!   of the patterns (e.g. `SCHEMAPLAN_FIXTURE=indexes/partial_index`).
