@@ -13,17 +13,25 @@ use std::collections::BTreeMap;
 
 /// `(table, column) -> expression` of every `@backfill` annotation.
 pub fn backfills(source: &SourceSet) -> BTreeMap<(QName, String), String> {
+    column_expressions(source, |a| match a {
+        Annotation::Backfill {
+            expr,
+            column: Some(column),
+            ..
+        } => Some((column, expr)),
+        _ => None,
+    })
+}
+
+/// `(table, column) -> expression` of the column annotations `pick` chooses (it returns the
+/// annotation's column and expression), keyed by the table of the statement carrying them.
+pub(super) fn column_expressions(
+    source: &SourceSet,
+    pick: impl Fn(&Annotation) -> Option<(&String, &String)>,
+) -> BTreeMap<(QName, String), String> {
     let mut out = BTreeMap::new();
     for stmt in &source.statements {
-        for a in &stmt.annotations {
-            let Annotation::Backfill {
-                expr,
-                column: Some(column),
-                ..
-            } = a
-            else {
-                continue;
-            };
+        for (column, expr) in stmt.annotations.iter().filter_map(&pick) {
             if let Some(table) = table_of(stmt) {
                 out.insert((table, column.clone()), expr.clone());
             }
@@ -62,7 +70,7 @@ pub fn check(
 }
 
 /// The table a `CREATE TABLE` or `ALTER TABLE` statement is about (unqualified: `public`).
-pub(super) fn table_of(stmt: &Statement) -> Option<QName> {
+fn table_of(stmt: &Statement) -> Option<QName> {
     with_node(stmt, |node| match node {
         N::CreateStmt(cs) => cs.relation.as_ref().map(super::original::qname),
         N::AlterTableStmt(at) => at.relation.as_ref().map(super::original::qname),

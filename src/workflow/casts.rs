@@ -9,7 +9,7 @@
 //! new type's input function refuses any value it cannot take and fails the step, and the
 //! step's `was empty at plan time` note makes `apply` refuse it if the table has rows by then.
 
-use super::backfill::{column_location, table_of};
+use super::backfill::{column_expressions, column_location};
 use super::WorkflowError;
 use crate::db;
 use crate::diff::{Change, ColumnChange};
@@ -21,23 +21,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// `(table, column) -> expression` of every `@using` annotation.
 pub fn usings(source: &SourceSet) -> BTreeMap<(QName, String), String> {
-    let mut out = BTreeMap::new();
-    for stmt in &source.statements {
-        for a in &stmt.annotations {
-            let Annotation::Using {
-                expr,
-                column: Some(column),
-                ..
-            } = a
-            else {
-                continue;
-            };
-            if let Some(table) = table_of(stmt) {
-                out.insert((table, column.clone()), expr.clone());
-            }
-        }
-    }
-    out
+    column_expressions(source, |a| match a {
+        Annotation::Using {
+            expr,
+            column: Some(column),
+            ..
+        } => Some((column, expr)),
+        _ => None,
+    })
 }
 
 /// The `(from, to)` type pairs of the column type changes in `changes` (both directions: the
