@@ -56,7 +56,7 @@ pub fn check(
         .iter()
         .map(|(table, column)| {
             let at = column_location(source, table, column)
-                .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.col))
+                .map(|l| format!("{l}: "))
                 .unwrap_or_default();
             format!(
                 "{at}new column {table}.{column} is NOT NULL without a default, and {table} has rows: \

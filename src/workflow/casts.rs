@@ -95,7 +95,7 @@ pub fn check(
         .iter()
         .map(|(table, column, from, to)| {
             let at = column_location(source, table, column)
-                .map(|l| format!("{}:{}:{}: ", l.file.display(), l.line, l.col))
+                .map(|l| format!("{l}: "))
                 .unwrap_or_default();
             format!(
                 "{at}column {table}.{column} changes type from {from} to {to}, and PostgreSQL \

@@ -37,16 +37,7 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
             s
         }
     };
-    if let Some(k) = &t.partition_key {
-        sql.push_str(&format!(" PARTITION BY {k}"));
-    }
-    if let Some(am) = &t.access_method {
-        sql.push_str(&format!(" USING {}", ident(am)));
-    }
-    if !t.options.is_empty() {
-        sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
-    }
-    sql.push(';');
+    sql.push_str(&storage_clauses(t));
     for extra in partition_column_fixes(t, parent) {
         sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
     }
@@ -193,16 +184,7 @@ fn create_then_attach(ctx: &Ctx, t: &Table, parent: &QName, bound: &str) -> Chai
         .collect();
     let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
     let mut sql = format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"));
-    if let Some(k) = &t.partition_key {
-        sql.push_str(&format!(" PARTITION BY {k}"));
-    }
-    if let Some(am) = &t.access_method {
-        sql.push_str(&format!(" USING {}", ident(am)));
-    }
-    if !t.options.is_empty() {
-        sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
-    }
-    sql.push(';');
+    sql.push_str(&storage_clauses(t));
     for (cname, def) in inherited_checks(ctx.desired, t) {
         sql.push_str(&format!("\n{at} ADD CONSTRAINT {} {def};", ident(&cname)));
     }
@@ -540,4 +522,21 @@ pub fn alter(ctx: &Ctx, from: &Table, to: &Table, kinds: &[TableChange]) -> Chai
     let mut n = Node::new(step, ObjectId::Table(to.name.clone()));
     n.needs = needs;
     vec![n]
+}
+
+/// What follows a `CREATE TABLE`'s parentheses: `PARTITION BY`, `USING` and `WITH (...)`,
+/// and the closing `;`.
+fn storage_clauses(t: &Table) -> String {
+    let mut sql = String::new();
+    if let Some(k) = &t.partition_key {
+        sql.push_str(&format!(" PARTITION BY {k}"));
+    }
+    if let Some(am) = &t.access_method {
+        sql.push_str(&format!(" USING {}", ident(am)));
+    }
+    if !t.options.is_empty() {
+        sql.push_str(&format!(" WITH ({})", t.options.join(", ")));
+    }
+    sql.push(';');
+    sql
 }
