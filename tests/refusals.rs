@@ -227,3 +227,112 @@ fn refuses_to_resume_from_a_plan_file_changed_after_its_run_started() {
         ],
     );
 }
+
+/// Rows of `public.t`, to show a refused plan deleted none.
+fn rows(c: &Case) -> i64 {
+    common::server()
+        .connect(&c.db)
+        .query_one("SELECT count(*) FROM public.t", &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn refuses_a_step_whose_concurrently_was_removed() {
+    let c = Case::new("concurrently");
+    edit(&c.plan_sql(), |s| {
+        assert!(s.contains("CREATE INDEX CONCURRENTLY"), "{s}");
+        s.replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX")
+    });
+    let needles = [
+        "plan.sql:",
+        "CREATE INDEX (without CONCURRENTLY) on public.t takes SHARE (blocks writes)",
+        "`lock: SHARE UPDATE EXCLUSIVE`",
+    ];
+    c.refused(&["--dry-run"], &needles);
+    c.refused(&[], &needles);
+}
+
+#[test]
+fn refuses_rows_deleted_by_a_step_that_declares_no_data_loss() {
+    let c = Case::new("dml");
+    for added in [
+        "DELETE FROM public.t;",
+        "TRUNCATE public.t CASCADE;",
+        "ALTER TABLE public.t DROP COLUMN x;",
+        "DO $$ BEGIN DELETE FROM public.t; END $$;",
+    ] {
+        let original = std::fs::read_to_string(c.plan_sql()).unwrap();
+        edit(&c.plan_sql(), |s| {
+            let add = "ADD COLUMN y text;";
+            assert!(s.contains(add), "{s}");
+            s.replacen(add, &format!("{add}\n{added}"), 1)
+        });
+        let t = c.refused(&[], &["deletes or overwrites rows", "`data-loss`"]);
+        assert!(t.contains("step 1"), "{t}");
+        assert_eq!(rows(&c), 100, "{added}");
+        std::fs::write(c.plan_sql(), original).unwrap();
+    }
+    // A header that owns up to the loss is a reviewed hand edit: it runs (with the flag).
+    edit(&c.plan_sql(), |s| {
+        s.replacen(
+            "ADD COLUMN y text;",
+            "ADD COLUMN y text;\nDELETE FROM public.t WHERE id > 90;",
+            1,
+        )
+        .replacen(
+            "hazards: none\n-- add column",
+            "hazards: data-loss\n-- add column",
+            1,
+        )
+        .replacen(
+            "-- hazards: index-build",
+            "-- hazards: data-loss, index-build",
+            1,
+        )
+    });
+    let out = c.apply(&[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(rows(&c), 90);
+}
+
+#[test]
+fn refuses_a_lock_timeout_of_zero() {
+    let c = Case::new("lock_timeout_zero");
+    edit(&c.plan_sql(), |s| {
+        s.replacen("lock_timeout: 100ms", "lock_timeout: 0ms", 1)
+    });
+    c.refused(&[], &["lock_timeout must be between 1ms", "wait forever"]);
+    // And `plan` never writes one.
+    let out = c.run(&[
+        "plan",
+        "--db",
+        &c.url,
+        "--lock-timeout-ms",
+        "0",
+        "--out",
+        "plans/q",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("--lock-timeout-ms"), "{}", text(&out));
+    assert!(!c.dir.path().join("plans/q").exists());
+}
+
+#[test]
+fn lint_reads_a_plan_directory_like_apply_without_a_database() {
+    let c = Case::new("lint");
+    let out = c.run(&["lint", "plans/p"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("plan.sql:"), "{}", text(&out));
+    assert!(text(&out).contains("inverse.sql:"), "{}", text(&out));
+    edit(&c.plan_sql(), |s| {
+        s.replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX")
+    });
+    let out = c.run(&["lint", "plans/p"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("takes SHARE (blocks writes)"),
+        "{}",
+        text(&out)
+    );
+}

@@ -5,6 +5,7 @@
 mod apply;
 mod drift;
 mod dump;
+mod lint;
 mod plan;
 mod status;
 
@@ -62,11 +63,22 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// List plans and whether each is applied, failed, running or pending on a database.
     Status(status::StatusArgs),
+    /// Check a plan directory without a database: syntax, and that every step's header says
+    /// at least what its SQL does (locks that block traffic, rows lost).
+    Lint(lint::LintArgs),
 }
 
 /// Parses arguments, runs the command, prints errors, returns the exit code.
 pub fn run() -> i32 {
-    let cli = Cli::parse();
+    // Usage errors exit 1 like every other error: 2 means "differences found", and a CI job
+    // must be able to tell a typo from drift. `--help` and `--version` exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
+        }
+    };
     let result = match cli.command {
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a, crate::plan::Direction::Forward),
@@ -74,6 +86,7 @@ pub fn run() -> i32 {
         Command::Drift(a) => drift::run(a),
         Command::Dump(a) => dump::run(a),
         Command::Status(a) => status::run(a),
+        Command::Lint(a) => lint::run(a),
     };
     match result {
         Ok(code) => code,

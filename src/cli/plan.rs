@@ -37,7 +37,9 @@ pub struct PlanArgs {
     pub no_proof: bool,
     /// lock_timeout for steps that take locks, in milliseconds (traffic queues behind a step
     /// waiting for its lock for at most this long; the executor retries after a backoff).
-    #[arg(long, default_value_t = crate::plan::DEFAULT_LOCK_TIMEOUT_MS, value_name = "MS")]
+    /// 1 to 2147483647: PostgreSQL reads 0 as "wait forever".
+    #[arg(long, default_value_t = crate::plan::DEFAULT_LOCK_TIMEOUT_MS, value_name = "MS",
+          value_parser = clap::value_parser!(u64).range(1..=i32::MAX as u64))]
     pub lock_timeout_ms: u64,
     /// Existing tables whose heap is at most this size at plan time (PostgreSQL units: 0,
     /// 64kB, 1MB, 1GB) get the plain forms of index builds, constraints, NOT NULL and rewrites

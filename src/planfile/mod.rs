@@ -5,6 +5,7 @@
 
 pub mod batched;
 mod checks;
+mod honesty;
 mod parse;
 mod text;
 mod units;

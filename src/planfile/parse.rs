@@ -313,9 +313,12 @@ fn parse_steps(lines: &[Line]) -> Result<Vec<Step>> {
         .filter(|&i| step_number(&lines[i]).is_some())
         .collect();
     let mut steps: Vec<Step> = Vec::new();
+    let mut created = super::honesty::Created::default();
     for (k, &i) in starts.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(lines.len());
         let step = parse_step(&lines[i..end], k + 1)?;
+        super::honesty::check_step(&step, k + 1, &mut created)
+            .map_err(|m| syntax(lines[i].no, m))?;
         if let Some(prev) = steps.last() {
             if step.phase < prev.phase {
                 return Err(syntax(
@@ -366,8 +369,7 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
         transaction: parse_tx_mode(head.no, field("transaction"))?,
         lock,
         lock_target,
-        lock_timeout: parse_timeout(head.no, "lock_timeout", field("lock_timeout"))?
-            .map(LockTimeout),
+        lock_timeout: parse_lock_timeout(head.no, field("lock_timeout"))?.map(LockTimeout),
         statement_timeout: parse_timeout(head.no, "statement_timeout", field("statement_timeout"))?
             .map(StatementTimeout),
         hazards: parse_hazards(head.no, field("hazards"))?,
@@ -452,6 +454,26 @@ fn parse_timeout(line: usize, key: &str, v: &str) -> Result<Option<std::time::Du
             format!("{key} must be `none` or a duration such as 500ms, 2s, 5min, 1h; not `{v}`"),
         )
     })
+}
+
+/// A step's `lock_timeout`: `none`, or a duration PostgreSQL takes as a bound. `0` is not one:
+/// PostgreSQL reads `lock_timeout = 0` as "wait forever", and a step waiting forever for its
+/// lock queues every query on the table behind it.
+fn parse_lock_timeout(line: usize, v: &str) -> Result<Option<std::time::Duration>> {
+    let t = parse_timeout(line, "lock_timeout", v)?;
+    if let Some(d) = t {
+        if d.is_zero() || d.as_millis() > i32::MAX as u128 {
+            return Err(syntax(
+                line,
+                format!(
+                    "lock_timeout must be between 1ms and {}ms (PostgreSQL reads 0 as \"wait \
+                     forever\", which queues traffic behind the step); not `{v}`",
+                    i32::MAX
+                ),
+            ));
+        }
+    }
+    Ok(t)
 }
 
 fn parse_hazards(line: usize, v: &str) -> Result<Vec<Hazard>> {

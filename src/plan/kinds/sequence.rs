@@ -95,11 +95,19 @@ pub fn set_owner(ctx: &Ctx, seq: &QName, owner: &Option<(QName, String)>) -> Cha
         ),
         None => ("NONE".to_string(), Vec::new()),
     };
+    // ALTER SEQUENCE takes SHARE ROW EXCLUSIVE even for OWNED BY (inserts drawing from the
+    // sequence wait behind it); a sequence this plan creates is not contended.
+    let existing = ctx.current.sequences.contains_key(seq);
+    let (lock, target_rel) = if existing {
+        (LockLevel::ShareRowExclusive, Some(seq))
+    } else {
+        (LockLevel::None, None)
+    };
     let step = ctx.step(
         format!("set owner of sequence {seq} to {}", target.replace('"', "")),
         format!("ALTER SEQUENCE {} OWNED BY {target};", qname(seq)),
-        LockLevel::None,
-        None,
+        lock,
+        target_rel,
     );
     let mut n = Node::new(step, id.clone());
     n.needs = needs;
