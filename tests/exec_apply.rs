@@ -264,6 +264,28 @@ fn ddl_behind_a_long_transaction_is_retried_with_backoff_until_it_ends() {
         .collect();
     assert!(retries.len() >= 3, "{:?}", events.inner.events.0);
     assert_eq!(outcome.retries as usize, retries.len());
+    // Each retry names who holds the lock: the reader's session, idle in its transaction.
+    let blocked: Vec<String> = events
+        .inner
+        .events
+        .0
+        .iter()
+        .filter_map(|e| match e {
+            ProgressEvent::Blocked { sessions, .. } => Some(sessions.join("; ")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(blocked.len(), retries.len(), "{blocked:?}");
+    for b in &blocked {
+        for needle in [
+            "idle in transaction",
+            "transaction open",
+            "AccessShareLock on public.t",
+            "SELECT count(*) FROM public.t",
+        ] {
+            assert!(b.contains(needle), "{needle:?} not in {b}");
+        }
+    }
     for (i, e) in retries.iter().enumerate() {
         let ProgressEvent::Retry {
             attempt,
@@ -874,6 +896,7 @@ fn expand_then_contract() {
         "ALTER TABLE public.t DROP COLUMN old;",
     );
     contract.phase = Phase::Contract;
+    contract.hazards = vec![Hazard::DataLoss];
     let f = Fixture::new(
         "phases",
         &["CREATE TABLE public.t (id int, old text)"],
@@ -933,7 +956,11 @@ fn status_and_rollback() {
             "create table public.t",
             "CREATE TABLE public.t (x int);",
         )],
-        vec![tx_step("drop table public.t", "DROP TABLE public.t;")],
+        vec![{
+            let mut drop = tx_step("drop table public.t", "DROP TABLE public.t;");
+            drop.hazards = vec![Hazard::DataLoss, Hazard::Irreversible];
+            drop
+        }],
     );
     let pending = exec::status(&f.url, f.plans.path()).unwrap();
     assert_eq!(pending.len(), 1);

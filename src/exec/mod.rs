@@ -9,6 +9,7 @@
 
 mod apply;
 mod backfill;
+mod blockers;
 mod book;
 mod cleanup;
 mod interrupt;

@@ -53,6 +53,12 @@ pub enum ProgressEvent {
     /// A transaction of several steps committed.
     Committed { steps: String, elapsed: Duration },
     /// A lock could not be had in time: the unit was rolled back and runs again after `delay`.
+    /// Sessions holding a conflicting lock on the relation a unit could not lock (printed
+    /// before the retry that follows).
+    Blocked {
+        steps: String,
+        sessions: Vec<String>,
+    },
     Retry {
         steps: String,
         attempt: u32,
@@ -146,6 +152,11 @@ pub fn describe(e: &ProgressEvent) -> String {
         ProgressEvent::Committed { steps, elapsed } => format!(
             "steps {steps} committed (one transaction, {})",
             human_duration(*elapsed)
+        ),
+        ProgressEvent::Blocked { steps, sessions } => format!(
+            "step{} {steps}: the lock is held by {}",
+            if steps.contains('-') { "s" } else { "" },
+            sessions.join("; ")
         ),
         ProgressEvent::Retry {
             steps,

@@ -116,6 +116,9 @@ impl Runner<'_> {
                         && attempt < self.retry.max_attempts
                         && !self.interrupt.requested() =>
                 {
+                    if crate::catalog::is_lock_timeout(&f.error) {
+                        self.report_blockers(unit);
+                    }
                     let delay = self.retry.delay(attempt);
                     self.out.event(ProgressEvent::Retry {
                         steps: unit.range(),
@@ -132,6 +135,27 @@ impl Runner<'_> {
                     return Err(f);
                 }
             }
+        }
+    }
+
+    /// After a lock timeout: who holds a conflicting lock on the unit's relations.
+    fn report_blockers(&mut self, unit: &Unit) {
+        let mut sessions = Vec::new();
+        for &n in &unit.steps {
+            let step = &self.plan.steps[n - 1];
+            if let Some(target) = &step.lock_target {
+                for b in super::blockers::blockers(self.client, target, step.lock) {
+                    if !sessions.contains(&b) {
+                        sessions.push(b);
+                    }
+                }
+            }
+        }
+        if !sessions.is_empty() {
+            self.out.event(ProgressEvent::Blocked {
+                steps: unit.range(),
+                sessions,
+            });
         }
     }
 
