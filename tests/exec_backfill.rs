@@ -222,6 +222,85 @@ fn backfill_without_a_key_walks_blocks_and_mops_up() {
     assert_eq!(wrong, 0);
 }
 
+/// The block walk of a table without a key, interrupted after three batches: the journal's
+/// cursor is a heap block, and the next run continues there without rewriting a row the
+/// interrupted run finished, and without leaving the rest to the mop-up.
+#[test]
+fn backfill_without_a_key_resumes_after_the_last_committed_block_range() {
+    let f = Fixture::new(
+        "backfill_blocks_resume",
+        &[&format!(
+            "CREATE TABLE public.t (id bigint NOT NULL, a int NOT NULL);
+             INSERT INTO public.t SELECT g, g FROM generate_series(1, {ROWS}) g;
+             ANALYZE public.t;"
+        )],
+        add_not_null_column_steps("public.t"),
+    );
+    let mut opts = f.opts();
+    opts.batch = fixed_batches(5_000);
+    let mut first = StopAfter {
+        events: Events::default(),
+        after: 3,
+        interrupt: opts.interrupt.clone(),
+    };
+    let err = exec::apply(&opts, &mut first).unwrap_err();
+    assert!(
+        matches!(err, ExecError::Interrupted { number: 2, .. }),
+        "{err}"
+    );
+    let done = backfilled_versions(&f);
+    let first_batches = batches(&first.events.0);
+    assert_eq!(first_batches.len(), 3, "{first_batches:?}");
+    assert_eq!(done.len() as u64, first_batches[2].1);
+    assert!(
+        (10_000..20_000).contains(&done.len()),
+        "three block ranges of ~5,000 rows: {}",
+        done.len()
+    );
+    let book = f.book();
+    let step = &book["runs"][0]["steps"][1];
+    let block = step["batch"]["cursor"]["block"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{step}"));
+    // Every row in the blocks walked is done.
+    let mut c = f.connect();
+    let pending_before_cursor: i64 = c
+        .query_one(
+            &format!("SELECT count(*) FROM public.t WHERE b IS NULL AND ctid < '({block},0)'::tid"),
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(block > 0);
+    assert_eq!(pending_before_cursor, 0);
+
+    let mut opts = f.opts();
+    opts.batch = fixed_batches(5_000);
+    let mut second = Events::default();
+    let outcome = exec::apply(&opts, &mut second).unwrap();
+    assert_eq!(outcome.kind, OutcomeKind::Applied);
+    let resumed = batches(&second.0);
+    assert_eq!(resumed.first().map(|b| b.0), Some(4), "{resumed:?}");
+    assert_eq!(
+        resumed.last().map(|b| b.1),
+        Some(ROWS as u64),
+        "every row once"
+    );
+    let after = backfilled_versions(&f);
+    for (id, xmin) in &done {
+        assert_eq!(&after[id], xmin, "row {id} was backfilled twice");
+    }
+    let wrong: i64 = c
+        .query_one(
+            "SELECT count(*) FROM public.t WHERE b IS DISTINCT FROM a * 2",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(wrong, 0);
+    assert_eq!(f.history_outcomes(), ["interrupted", "succeeded"]);
+}
+
 #[test]
 fn backfill_waits_for_row_locks_and_retries_the_batch() {
     let f = Fixture::new(

