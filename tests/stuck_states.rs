@@ -74,6 +74,21 @@ impl Case {
     fn count(&self, sql: &str) -> i64 {
         self.connect().query_one(sql, &[]).unwrap().get(0)
     }
+
+    /// `name: definition [NOT VALID]` of the table's CHECK constraints, sorted.
+    fn checks(&self, table: &str) -> Vec<String> {
+        self.connect()
+            .query(
+                "SELECT conname || ': ' || pg_get_constraintdef(oid) \
+                 FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'c' \
+                 ORDER BY 1",
+                &[&table],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
 }
 
 impl Drop for Case {
@@ -173,5 +188,73 @@ fn backfill_whose_expression_yields_null_stops_at_once_saying_which_rows() {
     assert_eq!(
         case.count("SELECT count(*) FROM public.items WHERE label IS DISTINCT FROM upper(code)"),
         0
+    );
+}
+
+/// A CHECK made stricter on a table with rows that violate the new one. The plan adds the new
+/// CHECK beside the old one (NOT VALID, temporary name), validates it, and only then drops the
+/// old one. The validation fails: the old CHECK is still there and the new one is taken back,
+/// the message counts the rows and shows the query; `rollback` has nothing to undo, and after
+/// the rows are fixed `apply` runs the plan to its end.
+#[test]
+fn stricter_check_that_rows_violate_leaves_the_old_check_and_both_rollback_and_apply_work() {
+    let case = Case::new(
+        "stricter_check",
+        "CREATE TABLE public.products (
+             id int PRIMARY KEY,
+             price numeric NOT NULL,
+             CONSTRAINT products_price_check CHECK (price >= 0)
+         );
+         INSERT INTO public.products SELECT g, g FROM generate_series(1, 1000) g;",
+        "CREATE TABLE public.products (
+             id int PRIMARY KEY,
+             price numeric NOT NULL,
+             CONSTRAINT products_price_check CHECK (price >= 0 AND price < 900)
+         );",
+    );
+    let old = vec!["products_price_check: CHECK ((price >= (0)::numeric))".to_string()];
+    assert_eq!(case.checks("public.products"), old);
+    let plan = case.plan();
+    let o = case.apply("apply", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("101 rows of public.products violate constraint products_price_check_schemaplan_new; see them: `SELECT * FROM public.products WHERE NOT (((price >= (0)::numeric) AND (price < (900)::numeric)))`")
+            && t.contains("was dropped again")
+            && t.contains("`rollback` has nothing to undo")
+            && t.contains("next: fix those rows and apply again"),
+        "{t}"
+    );
+    assert_eq!(
+        case.checks("public.products"),
+        old,
+        "the old CHECK stays, the new one is taken back:\n{plan}"
+    );
+    // The application is held to the old rule only.
+    let mut c = case.connect();
+    c.batch_execute("INSERT INTO public.products VALUES (2001, 5000)")
+        .unwrap();
+    assert!(c
+        .batch_execute("INSERT INTO public.products VALUES (2002, -1)")
+        .is_err());
+
+    let o = case.apply("rollback", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(t.contains("nothing to roll back"), "{t}");
+    assert_eq!(case.checks("public.products"), old);
+
+    c.batch_execute("UPDATE public.products SET price = 899 WHERE price >= 900")
+        .unwrap();
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        case.checks("public.products"),
+        ["products_price_check: CHECK (((price >= (0)::numeric) AND (price < (900)::numeric)))"]
+    );
+    assert!(
+        plan.contains("ADD CONSTRAINT products_price_check_schemaplan_new CHECK")
+            && plan.contains("VALIDATE CONSTRAINT products_price_check_schemaplan_new"),
+        "{plan}"
     );
 }

@@ -78,6 +78,15 @@ pub enum Change {
         table: QName,
         constraint: Constraint,
     },
+    /// A CHECK whose expression changes, on a table that keeps its rows: the generator adds
+    /// the new one beside the old one (under a temporary name, `NOT VALID`), validates it, and
+    /// only then drops the old one and renames the new one, so a validation that fails leaves
+    /// the old CHECK in force.
+    ReplaceCheck {
+        table: QName,
+        from: Constraint,
+        to: Constraint,
+    },
     /// Plain or `CONCURRENTLY`: the generator decides by the table's size.
     CreateIndex(Index),
     DropIndex(Index),
@@ -259,6 +268,7 @@ impl Change {
             | ValidateConstraint { table, constraint } => {
                 ObjectId::Constraint(table.clone(), constraint.name.clone())
             }
+            ReplaceCheck { table, to, .. } => ObjectId::Constraint(table.clone(), to.name.clone()),
             CreateIndex(index) | DropIndex(index) => ObjectId::Index(index.name.clone()),
             ReplaceIndex { to, .. } => ObjectId::Index(to.name.clone()),
             CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),

@@ -390,6 +390,14 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
         let id = ObjectId::Constraint(t.clone(), name.clone());
         match have.constraints.get(name) {
             None if !con.is_local => {}
+            Some(old) if d.is_replaced(&id) && check_replaced_beside(d, have, old, con) => {
+                d.push(Change::ReplaceCheck {
+                    table: t.clone(),
+                    from: old.clone(),
+                    to: con.clone(),
+                });
+                d.created(id);
+            }
             Some(old) if d.is_replaced(&id) || goes_with_parent_index(d, old) => {
                 if !goes_with_parent_index(d, old) {
                     d.push(Change::DropConstraint {
@@ -415,6 +423,35 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             });
         }
     }
+}
+
+/// Whether a replaced CHECK can be replaced beside the old one ([`Change::ReplaceCheck`]):
+/// only its expression changes (both CHECKs, both validated and local), on an ordinary table
+/// that keeps its rows and that no other table inherits from (a CHECK added to a parent is
+/// added to its children, under the same name), and nothing it reads changes (a column it
+/// reads being retyped, or a function it calls re-created, needs the old CHECK gone first).
+fn check_replaced_beside(d: &Differ, have: &Table, old: &Constraint, new: &Constraint) -> bool {
+    let id = ObjectId::Constraint(have.name.clone(), old.name.clone());
+    let reads_nothing_changing = d.current.depends.get(&id).is_none_or(|refs| {
+        refs.iter()
+            .all(|r| !d.is_replaced(r) && !d.retyped.contains(r) && d.desired.contains(r))
+    });
+    old.kind == ConstraintKind::Check
+        && new.kind == ConstraintKind::Check
+        && old.validated
+        && new.validated
+        && old.is_local
+        && new.is_local
+        && old.definition != new.definition
+        && have.kind == TableKind::Ordinary
+        && have.partition_of.is_none()
+        && d.relation_kept(&have.name)
+        && !d
+            .current
+            .tables
+            .values()
+            .any(|c| c.inherits.contains(&have.name))
+        && reads_nothing_changing
 }
 
 fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {

@@ -387,10 +387,31 @@ fn record_failure(
         );
         let _ = book::finish_run(client, run_id, "failed", Some(&history_error));
     });
+    let mut next = None;
+    if !session.is_closed() {
+        // The journal (this run's steps included) says which steps are done.
+        let done = book::prior(session, &plan.id, opts.direction)
+            .map(|p| p.done.keys().copied().collect())
+            .unwrap_or_default();
+        if let Some(undone) =
+            super::undo::after_failed_validation(session, plan, f.step, &f.error, &done)
+        {
+            let add = &plan.steps[undone.add_step - 1];
+            let _ = book::journal_end(
+                session,
+                run_id,
+                undone.add_step,
+                &add.summary,
+                "undone",
+                None,
+            );
+            next = Some(undone.message);
+        }
+    }
     out.event(ProgressEvent::Finished {
         message: format!("run {run_id} failed at step {}", f.step),
     });
-    step_error(plan, run_id, &f, error)
+    step_error(plan, run_id, &f, error, next)
 }
 
 /// Records an interrupted run: the step that was cancelled (if one was running) and the
@@ -453,7 +474,13 @@ fn with_bookkeeping(
     }
 }
 
-fn step_error(plan: &Plan, run_id: i64, f: &StepFailure, error: String) -> ExecError {
+fn step_error(
+    plan: &Plan,
+    run_id: i64,
+    f: &StepFailure,
+    error: String,
+    next: Option<String>,
+) -> ExecError {
     ExecError::Step {
         plan_id: plan.id.clone(),
         run_id,
@@ -461,8 +488,9 @@ fn step_error(plan: &Plan, run_id: i64, f: &StepFailure, error: String) -> ExecE
         total: plan.steps.len(),
         summary: plan.steps[f.step - 1].summary.clone(),
         sqlstate: run::sqlstate(&f.error).map(str::to_string),
-        error,
+        error: Box::new(error),
         attempts: f.attempts,
+        next: next.map(Box::new),
     }
 }
 

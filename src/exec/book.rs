@@ -81,7 +81,8 @@ pub struct StepRecord {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_secs: Option<f64>,
-    /// `running`, `succeeded`, `failed` or `interrupted`.
+    /// `running`, `succeeded`, `failed`, `interrupted`, or `undone` (done, then taken back
+    /// after a later step failed: `exec::undo`; the step counts as not done).
     pub outcome: String,
     pub error: Option<String>,
     /// A batched step's progress: written with each batch, in the batch's transaction.
@@ -445,6 +446,9 @@ impl Book {
                         s.step,
                         (s.summary.clone(), record.run_id, record.checksum.clone()),
                     );
+                } else if s.outcome == "undone" {
+                    // Taken back after a later step failed (`exec::undo`): runs again.
+                    prior.done.remove(&s.step);
                 } else {
                     prior.attempted.push(s.step);
                     if let Some(b) = &s.batch {

@@ -19,6 +19,7 @@ mod progress;
 mod run;
 mod sizes;
 mod status;
+mod undo;
 
 pub use apply::apply;
 pub use backfill::BatchPolicy;
@@ -255,7 +256,7 @@ pub enum ExecError {
         missing: Vec<usize>,
         hint: String,
     },
-    #[error("plan {plan_id}: step {number}/{total} ({summary}) failed{}: {error}\nrun {run_id} is recorded as failed; fix the cause and apply again to resume at this step", if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() })]
+    #[error("plan {plan_id}: step {number}/{total} ({summary}) failed{}: {error}\nrun {run_id} is recorded as failed; {}", if *attempts > 1 { format!(" after {attempts} attempts") } else { String::new() }, next.as_deref().map_or("fix the cause and apply again to resume at this step", |n| n.as_str()))]
     Step {
         plan_id: String,
         run_id: i64,
@@ -263,9 +264,13 @@ pub enum ExecError {
         total: usize,
         summary: String,
         sqlstate: Option<String>,
-        /// PostgreSQL's message, detail, hint and context.
-        error: String,
+        /// PostgreSQL's message, detail, hint and context (boxed, like `next`: the error stays
+        /// small enough to return by value).
+        error: Box<String>,
         attempts: u32,
+        /// What the failure left and what to do next, when it is more than "fix the cause
+        /// and apply again" (`exec::undo`).
+        next: Option<Box<String>>,
     },
     #[error("plan {plan_id}: {reason} at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step")]
     Interrupted {

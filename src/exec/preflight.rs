@@ -130,6 +130,22 @@ pub fn decide(
     }
     let first = to_run[0];
     let missing: Vec<usize> = (1..first).filter(|k| !done.contains(k)).collect();
+    if done.is_empty()
+        && missing.is_empty()
+        && opts.direction == Direction::Inverse
+        && live == plan.to
+        && live != plan.from
+        && !opts.force
+    {
+        // E.g. the forward run failed at a validation and took back what it had done
+        // (`exec::undo`): there is nothing to undo.
+        let msg = format!(
+            "the database already has the schema plan {} starts from (the rollback's target): \
+             nothing to roll back",
+            plan.id
+        );
+        return Ok(stop(plan, OutcomeKind::NothingToDo, msg));
+    }
     if done.is_empty() && missing.is_empty() {
         forced |= check_from(plan, opts, live, &mut warnings)?;
     } else if !missing.is_empty() {

@@ -76,11 +76,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     } else {
         ""
     };
-    let definition = match ctx.opts.check_texts.get(&(t.clone(), c.name.clone())) {
-        Some(text) if c.definition.ends_with(" NO INHERIT") => format!("{text} NO INHERIT"),
-        Some(text) => text.clone(),
-        None => c.definition.clone(),
-    };
+    let definition = definition_text(ctx, t, c);
     let mut step = ctx.step(
         format!("add constraint {} on {t}", c.name),
         format!("{at} ADD CONSTRAINT {name} {definition}{not_valid};"),
@@ -123,6 +119,80 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         return vec![first];
     }
     vec![first, validate_node(ctx, t, c)]
+}
+
+/// The constraint's definition as the plan writes it: a CHECK as written in the schema files
+/// when PostgreSQL's deparse of it is not a fixed point (`workflow::original`).
+fn definition_text(ctx: &Ctx, t: &QName, c: &Constraint) -> String {
+    match ctx.opts.check_texts.get(&(t.clone(), c.name.clone())) {
+        Some(text) if c.definition.ends_with(" NO INHERIT") => format!("{text} NO INHERIT"),
+        Some(text) => text.clone(),
+        None => c.definition.clone(),
+    }
+}
+
+/// A CHECK whose expression changes (`diff::Change::ReplaceCheck`). On an empty or small
+/// table: drop and add in one transaction (the plain add scans under the lock; if a row
+/// violates the new CHECK the transaction, drop included, is rolled back). Otherwise the new
+/// CHECK is built beside the old one and the old one goes last:
+/// 1. `ADD CONSTRAINT <name>_schemaplan_new CHECK (...) NOT VALID` (brief ACCESS EXCLUSIVE,
+///    no scan; new writes are checked from now on);
+/// 2. `VALIDATE CONSTRAINT <name>_schemaplan_new` (SHARE UPDATE EXCLUSIVE: reads and writes go
+///    on while it scans);
+/// 3. `DROP CONSTRAINT <name>` and `RENAME CONSTRAINT <name>_schemaplan_new TO <name>` in one
+///    transaction (catalog changes under a brief ACCESS EXCLUSIVE).
+///
+/// If the validation fails (rows violate the new CHECK), the old CHECK is still in force and
+/// only the NOT VALID one was added, which the executor removes again (`exec::undo`): the
+/// table is as it was, and the plan can be applied again once the rows are fixed.
+pub fn replace_check(ctx: &Ctx, t: &QName, from: &Constraint, to: &Constraint) -> Vec<Chain> {
+    if ctx.small(&[t]).is_some() {
+        return vec![drop(ctx, t, from), add(ctx, t, to)];
+    }
+    let id = con_id(t, to);
+    let at = alter_table(t);
+    let tmp = pg_object_name(&to.name, None, "schemaplan_new");
+    let add = ctx
+        .step(
+            format!("add the new definition of constraint {} on {t} as {tmp} (not valid)", to.name),
+            format!(
+                "{at} ADD CONSTRAINT {} {} NOT VALID;",
+                ident(&tmp),
+                definition_text(ctx, t, to)
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("added beside the old CHECK, NOT VALID (no scan under lock); the old one stays until the new one is validated");
+    let validate = ctx
+        .long(ctx.step(
+            format!("validate constraint {tmp} on {t}"),
+            format!("{at} VALIDATE CONSTRAINT {};", ident(&tmp)),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    let swap = ctx
+        .step(
+            format!("replace constraint {} on {t} by {tmp}", to.name),
+            format!(
+                "{at} DROP CONSTRAINT {name};\n{at} RENAME CONSTRAINT {} TO {name};",
+                ident(&tmp),
+                name = ident(&to.name)
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("catalog changes under a brief lock");
+    let mut n1 = Node::new(add, id.clone());
+    n1.needs.push(ObjectId::Table(t.clone()));
+    n1.needs
+        .extend(ctx.desired.depends.get(&id).into_iter().flatten().cloned());
+    let n2 = Node::new(validate, id.clone());
+    let mut n3 = Node::new(swap, id.clone());
+    n3.removes.push(id.clone());
+    n3.produces.push(id);
+    vec![vec![n1, n2, n3]]
 }
 
 /// A PRIMARY KEY / UNIQUE / EXCLUDE added to a partitioned table gives every partition an

@@ -63,6 +63,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         ValidateConstraint { table, constraint } => {
             vec![constraint::validate(ctx, table, constraint)]
         }
+        ReplaceCheck { table, from, to } => constraint::replace_check(ctx, table, from, to),
         CreateIndex(index) => vec![index::create(ctx, index)],
         DropIndex(index) => vec![index::drop(ctx, index)],
         ReplaceIndex { from, to } => vec![index::replace(ctx, from, to)],
