@@ -258,3 +258,84 @@ fn stricter_check_that_rows_violate_leaves_the_old_check_and_both_rollback_and_a
         "{plan}"
     );
 }
+
+/// The application (an old version that does not know the new column) inserts a row between
+/// the backfill of a new NOT NULL column without a default and the NOT VALID check: the row
+/// gets NULL. The validation must not fail on it (it did on every re-run: the backfill never
+/// ran again): the validation step fills such rows first.
+#[test]
+fn row_inserted_between_backfill_and_not_null_check_does_not_make_validation_fail() {
+    use std::io::{BufRead, BufReader, Write};
+    let case = Case::new(
+        "late_insert",
+        "CREATE TABLE public.accounts (id bigint PRIMARY KEY, email text NOT NULL);
+         INSERT INTO public.accounts SELECT g, 'user' || g || '@example.com'
+             FROM generate_series(1, 5000) g;",
+        "CREATE TABLE public.accounts (
+             id bigint PRIMARY KEY,
+             email text NOT NULL,
+             -- @backfill length(email)
+             score integer NOT NULL
+         );",
+    );
+    case.plan();
+    let file =
+        schemaplan::planfile::read_dir(&case.plan_dir(), schemaplan::plan::Direction::Forward)
+            .unwrap();
+    let check = 1 + file
+        .plan
+        .steps
+        .iter()
+        .position(|s| s.sql.contains("IS NOT NULL) NOT VALID"))
+        .expect("a NOT VALID NOT NULL check");
+    assert_eq!(
+        file.plan.steps[check - 2].transaction,
+        schemaplan::plan::TxMode::Batched,
+        "the check follows the backfill"
+    );
+    let pause = format!("before:{check}");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args(["apply", "--db", &case.url, "plan", "--allow-hazards", "all"])
+        .current_dir(case.dir.path())
+        .env_remove("DATABASE_URL")
+        .env("SCHEMAPLAN_TEST_PAUSE", &pause)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "apply ended before {pause}:\n{seen}"
+        );
+        seen.push_str(&line);
+        if line.contains(&format!("schemaplan-test-pause {pause}")) {
+            break;
+        }
+    }
+    case.connect()
+        .batch_execute("INSERT INTO public.accounts (id, email) VALUES (5001, 'late@example.com')")
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{seen}{rest}");
+    assert_eq!(
+        case.count(
+            "SELECT count(*) FROM public.accounts WHERE score IS DISTINCT FROM length(email)"
+        ),
+        0
+    );
+    assert_eq!(
+        case.count(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.accounts'::regclass \
+             AND attname = 'score' AND attnotnull"
+        ),
+        1
+    );
+}

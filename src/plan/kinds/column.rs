@@ -218,9 +218,30 @@ fn add_with_backfill(ctx: &Ctx, t: &QName, c: &Column, value: String) -> Chain {
         .collect();
     let mut chain = vec![first, fill];
     if c.not_null {
-        chain.extend(set_not_null_online(ctx, t, &c.name));
+        let mut not_null = set_not_null_online(ctx, t, &c.name);
+        refill_before_validation(&mut not_null[1], t, &col, &value);
+        chain.extend(not_null);
     }
     chain
+}
+
+/// Rows written with NULL into the new column after the backfill passed them and before the
+/// NOT VALID check was added (an INSERT of the running application, which does not name the
+/// column: it gets NULL when the column has no default; an explicit NULL) would make the
+/// validation fail on every run. So the validation step fills them first, in its own
+/// transaction: the check added by the step before refuses new NULLs, so none is left for the
+/// VALIDATE (the UPDATE scans the table once and locks only the rows it fills). Being one
+/// transaction, a failed validation re-runs the fill too.
+fn refill_before_validation(node: &mut Node, t: &QName, col: &str, value: &str) {
+    node.step.sql = format!(
+        "UPDATE {} SET {col} = {value} WHERE {col} IS NULL;\n{}",
+        qname(t),
+        node.step.sql
+    );
+    node.step = node
+        .step
+        .clone()
+        .note("first fills rows written with NULL since the backfill (the check refuses new ones)");
 }
 
 pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
