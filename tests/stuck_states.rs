@@ -9,6 +9,8 @@
 //!   check does not make every later run fail.
 
 mod common;
+#[path = "common/exec.rs"]
+mod support;
 
 use std::path::PathBuf;
 use std::process::Output;
@@ -338,4 +340,65 @@ fn row_inserted_between_backfill_and_not_null_check_does_not_make_validation_fai
         ),
         1
     );
+}
+
+/// The taking back of a failed validation's NOT VALID constraint (`exec::undo`) never leaves a
+/// table with neither rule: when a done step of the plan had dropped a constraint of that name
+/// first (a changed foreign key is dropped and added again), the NOT VALID one stays.
+#[test]
+fn failed_validation_keeps_the_not_valid_constraint_when_the_old_one_was_dropped_first() {
+    let step = support::tx_step;
+    let f = support::Fixture::with_target(
+        "stuck_dropped_first",
+        &["CREATE TABLE public.t (a int, CONSTRAINT t_a_check CHECK (a > 0));"],
+        vec![
+            step(
+                "drop constraint t_a_check on public.t",
+                "ALTER TABLE public.t DROP CONSTRAINT t_a_check;",
+            ),
+            step(
+                "add constraint t_a_check on public.t",
+                "ALTER TABLE public.t ADD CONSTRAINT t_a_check CHECK (a > 50) NOT VALID;",
+            ),
+            schemaplan::plan::Step {
+                lock: schemaplan::plan::LockLevel::ShareUpdateExclusive,
+                ..step(
+                    "validate constraint t_a_check on public.t",
+                    "ALTER TABLE public.t VALIDATE CONSTRAINT t_a_check;",
+                )
+            },
+        ],
+        &[
+            "ALTER TABLE public.t DROP CONSTRAINT t_a_check",
+            "ALTER TABLE public.t ADD CONSTRAINT t_a_check CHECK (a > 50)",
+        ],
+    );
+    // Rows after the fixture is made: its `to` is computed on a copy without them.
+    f.connect()
+        .batch_execute("INSERT INTO public.t SELECT g FROM generate_series(1, 100) g")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let o = common::schemaplan(
+        dir.path(),
+        &[
+            "apply",
+            "--db",
+            &f.url,
+            f.dir.to_str().unwrap(),
+            "--allow-hazards",
+            "all",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(t.contains("fix the cause and apply again"), "{t}");
+    let def: String = f
+        .connect()
+        .query_one(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 't_a_check'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(def, "CHECK ((a > 50)) NOT VALID");
 }

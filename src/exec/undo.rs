@@ -35,9 +35,19 @@ pub struct Undone {
     pub message: String,
 }
 
-/// `(table as written, constraint)` of a step's `ALTER TABLE <t> VALIDATE CONSTRAINT <c>`, or
-/// of an `ADD CONSTRAINT <c> ... NOT VALID` when `added` is set.
-fn constraint_of(sql: &str, added: bool) -> Option<(String, String)> {
+/// What a step does to a constraint.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// `ALTER TABLE <t> VALIDATE CONSTRAINT <c>`
+    Validate,
+    /// `ALTER TABLE <t> ADD CONSTRAINT <c> ... NOT VALID`
+    AddNotValid,
+    /// `ALTER TABLE <t> DROP CONSTRAINT <c>`
+    Drop,
+}
+
+/// `(table as written, constraint)` of the step's first `ALTER TABLE` command doing `action`.
+fn constraint_of(sql: &str, action: Action) -> Option<(String, String)> {
     let parsed = pg_query::parse(sql).ok()?;
     for raw in &parsed.protobuf.stmts {
         let Some(NodeEnum::AlterTableStmt(alter)) = raw.stmt.as_ref().and_then(|s| s.node.as_ref())
@@ -58,12 +68,14 @@ fn constraint_of(sql: &str, added: bool) -> Option<(String, String)> {
             let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
                 continue;
             };
-            let validate = pg_query::protobuf::AlterTableType::AtValidateConstraint as i32;
-            let add = pg_query::protobuf::AlterTableType::AtAddConstraint as i32;
-            if !added && cmd.subtype == validate {
+            use pg_query::protobuf::AlterTableType as T;
+            let is = |t: T| cmd.subtype == t as i32;
+            if (action == Action::Validate && is(T::AtValidateConstraint))
+                || (action == Action::Drop && is(T::AtDropConstraint))
+            {
                 return Some((table, cmd.name.clone()));
             }
-            if added && cmd.subtype == add {
+            if action == Action::AddNotValid && is(T::AtAddConstraint) {
                 if let Some(NodeEnum::Constraint(c)) =
                     cmd.def.as_ref().and_then(|d| d.node.as_ref())
                 {
@@ -91,12 +103,20 @@ pub fn after_failed_validation(
     if !matches!(sqlstate(error), Some("23514") | Some("23503")) {
         return None;
     }
-    let (table, name) = constraint_of(&plan.steps[failed - 1].sql, false)?;
-    let add_step = (1..failed).rev().find(|k| {
-        done.contains(k)
-            && constraint_of(&plan.steps[k - 1].sql, true).as_ref()
-                == Some(&(table.clone(), name.clone()))
-    })?;
+    let target = constraint_of(&plan.steps[failed - 1].sql, Action::Validate)?;
+    let (table, name) = target.clone();
+    let step_does = |k: usize, action: Action| {
+        constraint_of(&plan.steps[k - 1].sql, action).as_ref() == Some(&target)
+    };
+    let add_step = (1..failed)
+        .rev()
+        .find(|&k| done.contains(&k) && step_does(k, Action::AddNotValid))?;
+    // A constraint of the same name that a done step dropped before (a changed foreign key is
+    // dropped and added again) is not there to fall back on: the NOT VALID one stays, checking
+    // new writes, rather than leaving the table with neither.
+    if (1..add_step).any(|k| done.contains(&k) && step_does(k, Action::Drop)) {
+        return None;
+    }
     let add = &plan.steps[add_step - 1];
     let rows = violating_rows(client, &table, &name, &plan.steps[failed - 1]);
     let dropped = drop_constraint(client, &table, &name, add);
@@ -208,21 +228,26 @@ fn drop_constraint(client: &mut Client, table: &str, name: &str, add: &Step) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::constraint_of;
+    use super::{constraint_of, Action};
 
     #[test]
     fn finds_the_validated_and_the_added_constraint() {
         let v = "UPDATE public.t SET b = 1 WHERE b IS NULL;\nALTER TABLE public.t VALIDATE CONSTRAINT \"T_b\";";
         assert_eq!(
-            constraint_of(v, false),
+            constraint_of(v, Action::Validate),
             Some(("public.t".into(), "T_b".into()))
         );
         let a = "ALTER TABLE public.t ADD CONSTRAINT \"T_b\" CHECK (b IS NOT NULL) NOT VALID;";
         assert_eq!(
-            constraint_of(a, true),
+            constraint_of(a, Action::AddNotValid),
             Some(("public.t".into(), "T_b".into()))
         );
         let plain = "ALTER TABLE public.t ADD CONSTRAINT c CHECK (b > 0);";
-        assert_eq!(constraint_of(plain, true), None);
+        assert_eq!(constraint_of(plain, Action::AddNotValid), None);
+        let drop = "ALTER TABLE public.t DROP CONSTRAINT \"T_b\";";
+        assert_eq!(
+            constraint_of(drop, Action::Drop),
+            Some(("public.t".into(), "T_b".into()))
+        );
     }
 }
