@@ -193,11 +193,12 @@ fn backfill_whose_expression_yields_null_stops_at_once_saying_which_rows() {
     );
 }
 
-/// A CHECK made stricter on a table with rows that violate the new one. The plan adds the new
-/// CHECK beside the old one (NOT VALID, temporary name), validates it, and only then drops the
-/// old one. The validation fails: the old CHECK is still there and the new one is taken back,
-/// the message counts the rows and shows the query; `rollback` has nothing to undo, and after
-/// the rows are fixed `apply` runs the plan to its end.
+/// A CHECK made stricter on a table with rows that violate the new one: `plan` refuses, with
+/// the count and the query. Fixed, the plan adds the new CHECK beside the old one (NOT VALID,
+/// temporary name), validates it, and only then drops the old one. Rows written between plan
+/// and apply violate it again: the validation fails, the old CHECK is still there and the new
+/// one is taken back, the message counts the rows and shows the query; `rollback` has nothing
+/// to undo, and after the rows are fixed `apply` runs the plan to its end.
 #[test]
 fn stricter_check_that_rows_violate_leaves_the_old_check_and_both_rollback_and_apply_work() {
     let case = Case::new(
@@ -216,7 +217,31 @@ fn stricter_check_that_rows_violate_leaves_the_old_check_and_both_rollback_and_a
     );
     let old = vec!["products_price_check: CHECK ((price >= (0)::numeric))".to_string()];
     assert_eq!(case.checks("public.products"), old);
+    let o = case.run(&[
+        "plan",
+        "--db",
+        &case.url,
+        "--dev-url",
+        &common::server().admin_url(),
+        "--out",
+        "plan",
+    ]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("constraint products_price_check on public.products: 101 rows violate CHECK (((price >= (0)::numeric) AND (price < (900)::numeric))); see them: `SELECT * FROM public.products WHERE NOT (((price >= (0)::numeric) AND (price < (900)::numeric)))`"),
+        "{t}"
+    );
+    assert!(!case.plan_dir().exists());
+    let mut c = case.connect();
+    c.batch_execute("UPDATE public.products SET price = 899 WHERE price >= 900")
+        .unwrap();
     let plan = case.plan();
+    // Written by the application after the plan was made.
+    c.batch_execute(
+        "INSERT INTO public.products SELECT g, 900 + g FROM generate_series(1001, 1101) g",
+    )
+    .unwrap();
     let o = case.apply("apply", &[]);
     let t = text(&o);
     assert_eq!(code(&o), 1, "{t}");
@@ -233,7 +258,6 @@ fn stricter_check_that_rows_violate_leaves_the_old_check_and_both_rollback_and_a
         "the old CHECK stays, the new one is taken back:\n{plan}"
     );
     // The application is held to the old rule only.
-    let mut c = case.connect();
     c.batch_execute("INSERT INTO public.products VALUES (2001, 5000)")
         .unwrap();
     assert!(c

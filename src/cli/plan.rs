@@ -77,6 +77,9 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     // cast on a table with rows, stops here, with the fix.
     workflow::backfill::check(&changes, base, &desired, &src, &opts)?;
     workflow::casts::check(&changes, base, &desired, &src, &opts)?;
+    if let Some(url) = a.db.as_deref() {
+        workflow::checks::check(url, &changes)?;
+    }
     let (planned, report) = if a.no_proof {
         (
             workflow::plan_both(&current.schema, &desired, renames, &opts),

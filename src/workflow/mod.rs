@@ -7,6 +7,7 @@
 
 pub mod backfill;
 pub mod casts;
+pub mod checks;
 mod dump;
 mod explain;
 mod original;
@@ -57,6 +58,9 @@ pub enum WorkflowError {
     /// Type changes without a cast on filled tables, without `@using` (one per line).
     #[error("{0}")]
     NoCast(String),
+    /// New or changed CHECKs that live rows violate (one per line).
+    #[error("{0}")]
+    Violated(String),
 }
 
 /// The current side of a plan.
