@@ -115,7 +115,7 @@ pub(super) fn statement(
             }
         }
         NodeEnum::UpdateStmt(s) => {
-            if let (Some(r), false) = (&s.relation, batched) {
+            if let (Some(r), false, false) = (&s.relation, batched, fills_nulls_only(s)) {
                 e.loses(format!("UPDATE {}", qname(r)));
             }
         }
@@ -432,6 +432,42 @@ fn range_var(n: &Node) -> Option<&RangeVar> {
         Some(NodeEnum::RangeVar(r)) => Some(r),
         _ => None,
     }
+}
+
+/// `UPDATE t SET c = <expr> WHERE c IS NULL` (one column, nothing else): it writes only where
+/// the column has no value, so no value is lost. The planner re-runs a backfill this way just
+/// before validating its NOT NULL check, for rows an application wrote since.
+fn fills_nulls_only(s: &pg_query::protobuf::UpdateStmt) -> bool {
+    let [target] = s.target_list.as_slice() else {
+        return false;
+    };
+    let Some(NodeEnum::ResTarget(t)) = &target.node else {
+        return false;
+    };
+    if !t.indirection.is_empty()
+        || !s.from_clause.is_empty()
+        || !s.returning_list.is_empty()
+        || s.with_clause.is_some()
+    {
+        return false;
+    }
+    let Some(NodeEnum::NullTest(test)) = s.where_clause.as_ref().and_then(|w| w.node.as_ref())
+    else {
+        return false;
+    };
+    let Some(NodeEnum::ColumnRef(col)) = test.arg.as_ref().and_then(|a| a.node.as_ref()) else {
+        return false;
+    };
+    let names: Vec<String> = col
+        .fields
+        .iter()
+        .filter_map(|f| match &f.node {
+            Some(NodeEnum::String(s)) => Some(s.sval.clone()),
+            _ => None,
+        })
+        .collect();
+    test.nulltesttype == pg_query::protobuf::NullTestType::IsNull as i32
+        && names.last() == Some(&t.name)
 }
 
 /// PostgreSQL's LOCKMODE numbers (lockdefs.h).
