@@ -430,3 +430,69 @@ fn type_change_without_cast_on_rows_is_refused_with_the_fix() {
     drop(c);
     server.drop_db(&db);
 }
+
+#[test]
+fn usage_errors_exit_1_not_the_differences_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["plan", "--no-such-option"][..],
+        &["drift", "--db"][..],
+        &["plan", "--lock-timeout-ms", "0"][..],
+        &["no-such-command"][..],
+    ] {
+        let o = run(tmp.path(), args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
+    }
+    let o = run(tmp.path(), &["--help"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+#[test]
+fn plan_name_cannot_leave_the_plans_folder() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(
+        tmp.path().join("schema/t.sql"),
+        "CREATE TABLE public.t (a int);\n",
+    )
+    .unwrap();
+    for name in ["../../x", "a/b", ".hidden", ""] {
+        let o = run(tmp.path(), &["plan", "--name", name]);
+        let t = text(&o);
+        assert_eq!(code(&o), 1, "{name:?}: {t}");
+        assert!(t.contains("is not a plan name"), "{name:?}: {t}");
+    }
+    assert!(!tmp.path().join("plans").exists());
+    assert!(!tmp.path().parent().unwrap().join("x").exists());
+}
+
+#[test]
+fn plan_check_writes_nothing_and_exits_2_when_there_are_steps() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("cli_plan_check");
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(
+        tmp.path().join("schema/t.sql"),
+        "CREATE TABLE public.t (a int);\n",
+    )
+    .unwrap();
+    let dev = server.admin_url();
+    let o = run(
+        tmp.path(),
+        &["plan", "--check", "--db", &url, "--dev-url", &dev],
+    );
+    assert_eq!(code(&o), 2, "{}", text(&o));
+    assert!(text(&o).contains("create table public.t"), "{}", text(&o));
+    assert!(!tmp.path().join("plans").exists(), "--check wrote a plan");
+    server
+        .connect(&db)
+        .batch_execute("CREATE TABLE public.t (a int)")
+        .unwrap();
+    let o = run(
+        tmp.path(),
+        &["plan", "--check", "--db", &url, "--dev-url", &dev],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    server.drop_db(&db);
+}

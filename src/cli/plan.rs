@@ -23,8 +23,9 @@ pub struct PlanArgs {
     /// Plan directory to write (default: plans/<UTC timestamp>_<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Name part of the plan directory.
-    #[arg(long, default_value = "plan")]
+    /// Name part of the plan directory: letters, digits, `_`, `-` and `.` (not first), at
+    /// most 100 characters, so the plan stays inside plans/.
+    #[arg(long, default_value = "plan", value_parser = plan_name)]
     pub name: String,
     /// Summary format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
@@ -32,6 +33,11 @@ pub struct PlanArgs {
     /// Exit with 2 when the plan has steps (0 when the database is already up to date).
     #[arg(long)]
     pub exit_code: bool,
+    /// Check only: prove the plan, write nothing, exit 2 when it has steps and 0 when the
+    /// database is up to date (for CI: `plan --check` fails a job whose schema files and
+    /// database differ, and says how).
+    #[arg(long, conflicts_with = "out")]
+    pub check: bool,
     /// Debugging only: write the plan without proving it on a scratch database first.
     #[arg(long, hide = true)]
     pub no_proof: bool,
@@ -123,6 +129,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     let inverse = make(Direction::Inverse, planned.inverse, &to, &from, &desired);
     let empty = forward.steps.is_empty();
     let dir = match (&a.out, empty) {
+        _ if a.check => None,
         (Some(o), _) => Some(o.clone()),
         (None, false) => Some(PathBuf::from("plans").join(&id)),
         (None, true) => None,
@@ -147,7 +154,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
             }
         }
     }
-    Ok(if a.exit_code && !empty {
+    Ok(if (a.exit_code || a.check) && !empty {
         EXIT_DIFFERENCES
     } else {
         EXIT_OK
@@ -161,5 +168,23 @@ pub(crate) fn report_unmodeled(s: &crate::model::Schema) {
             "warning: {} {} is not modeled by schemaplan and is left as it is",
             u.kind, u.identity
         );
+    }
+}
+
+/// `--name`: one safe path component (no `/`, no `..`, no leading `.`), so the plan directory
+/// is always `plans/<timestamp>_<name>`.
+fn plan_name(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 100
+        && !s.starts_with('.')
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "{s:?} is not a plan name: use letters, digits, `_`, `-` and `.` (not first), at most \
+             100 characters"
+        ))
     }
 }
