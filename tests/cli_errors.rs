@@ -496,3 +496,73 @@ fn plan_check_writes_nothing_and_exits_2_when_there_are_steps() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     server.drop_db(&db);
 }
+
+/// `@backfill` and `@using` expressions are pasted into the plan's SQL: text that would end the
+/// expression and add SQL of its own (a second assignment that overwrites another column in
+/// every row, a comment that removes the `WHERE`, query clauses, a `)` closing the wrapper) is
+/// refused by the loader at the comment's file:line:col, before anything is planned.
+#[test]
+fn annotation_expressions_that_escape_the_expression_are_refused() {
+    let cases: [(&str, &str, &str); 9] = [
+        (
+            "-- @backfill 0, a = 42",
+            "t.sql:4:21: @backfill takes exactly one expression: `0, a = 42` is 2 expressions",
+            "overwrites a",
+        ),
+        (
+            "-- @backfill 0 -- note",
+            "t.sql:4:20: @backfill takes exactly one expression: `-- note` is a comment",
+            "comments out the WHERE",
+        ),
+        (
+            "/* @backfill 0 /* note */ */",
+            "@backfill takes exactly one expression: `/* note */` is a comment",
+            "C comment",
+        ),
+        (
+            "-- @backfill 0 FROM x",
+            "t.sql:4:18: @backfill takes exactly one expression: `0 FROM x` has a FROM clause",
+            "FROM",
+        ),
+        (
+            "-- @backfill 0) , a = (42",
+            "t.sql:4:19: @backfill takes exactly one expression: this `)` closes a parenthesis",
+            "closes the wrapper",
+        ),
+        (
+            "-- @backfill 0; UPDATE t SET a = 42",
+            "t.sql:4:19: @backfill takes exactly one expression: `;` ends the statement",
+            "semicolon",
+        ),
+        (
+            "-- @backfill count(*)",
+            "`count(*)` uses an aggregate",
+            "aggregate",
+        ),
+        (
+            "-- @backfill row_number() OVER ()",
+            "uses a window function",
+            "window",
+        ),
+        (
+            "-- @using a::text, a = 42",
+            "t.sql:4:24: @using takes exactly one expression: `a::text, a = 42` is 2 expressions",
+            "using",
+        ),
+    ];
+    for (annotation, want, what) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir(tmp.path().join("schema")).unwrap();
+        std::fs::write(
+            tmp.path().join("schema/t.sql"),
+            format!("CREATE TABLE public.t (\n    id bigint PRIMARY KEY,\n    a integer,\n    {annotation}\n    b integer NOT NULL\n);\n"),
+        )
+        .unwrap();
+        let o = run(tmp.path(), &["plan", "--out", "p"]);
+        let t = text(&o);
+        assert_eq!(code(&o), 1, "{what}: {t}");
+        assert!(t.contains(want), "{what}: want `{want}` in:\n{t}");
+        assert!(!tmp.path().join("p").exists(), "{what}: a plan was written");
+    }
+}
+

@@ -170,7 +170,7 @@ pub(crate) fn attach(
             continue;
         };
         let placed = said
-            .map_err(|message| annotation_error(src, comment.start, message))
+            .map_err(|(offset, message)| annotation_error(src, comment.start + offset, message))
             .and_then(|said| place(src, *comment, said, targets));
         match placed {
             Ok((index, annotation)) => result[index].push(annotation),
@@ -192,18 +192,34 @@ fn annotation_error(src: &SourceText, offset: usize, message: String) -> SourceE
 }
 
 /// `Some` when the comment is an annotation (`@renamed`, `@rename`, `@backfill`, `@using`); other
-/// comments, including ones that merely start with another `@word`, are prose.
-fn read_comment(comment: &str) -> Option<Result<Said, String>> {
+/// comments, including ones that merely start with another `@word`, are prose. An error carries
+/// the byte offset in the comment it is about.
+fn read_comment(comment: &str) -> Option<Result<Said, (usize, String)>> {
     let body = comment
         .strip_prefix("--")
         .or_else(|| comment.strip_prefix("/*")?.strip_suffix("*/"))?
         .trim();
     let rest = body.strip_prefix('@')?;
     let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    let args = args.trim();
+    // Where `args` starts in `comment` (0 when there are none: `""` is not a slice of it).
+    let at = (args.as_ptr() as usize)
+        .checked_sub(comment.as_ptr() as usize)
+        .filter(|at| *at <= comment.len())
+        .unwrap_or(0);
+    let whole = |message: String| (0, message);
     match word {
-        "renamed" | "rename" => Some(read_renamed(args.trim())),
-        "backfill" => Some(read_expression("backfill", args.trim()).map(Said::Backfill)),
-        "using" => Some(read_expression("using", args.trim()).map(Said::Using)),
+        "renamed" | "rename" => Some(read_renamed(args).map_err(whole)),
+        "backfill" => Some(
+            read_expression("backfill", args)
+                .map(Said::Backfill)
+                .map_err(|(offset, message)| (at + offset, message)),
+        ),
+        "using" => Some(
+            read_expression("using", args)
+                .map(Said::Using)
+                .map_err(|(offset, message)| (at + offset, message)),
+        ),
         _ => None,
     }
 }
@@ -220,26 +236,22 @@ fn read_renamed(args: &str) -> Result<Said, String> {
     Ok(Said::Renamed(parts.join(".")))
 }
 
-/// The expression of `@backfill <expression>` / `@using <expression>` (`word`).
-fn read_expression(word: &str, expr: &str) -> Result<String, String> {
+/// The expression of `@backfill <expression>` / `@using <expression>` (`word`): exactly one
+/// scalar expression ([`super::expr`]); an error carries the byte offset in `expr`.
+fn read_expression(word: &str, expr: &str) -> Result<String, (usize, String)> {
     if expr.is_empty() {
         let example = if word == "using" {
             "to_timestamp(created)"
         } else {
             "lower(email)"
         };
-        return Err(format!(
-            "expected `@{word} <expression>`, e.g. `@{word} {example}`"
+        return Err((
+            0,
+            format!("expected `@{word} <expression>`, e.g. `@{word} {example}`"),
         ));
     }
-    match pg_query::parse(&format!("SELECT {expr}")) {
-        Ok(tree) if tree.protobuf.stmts.len() == 1 => Ok(expr.to_string()),
-        Ok(_) => Err(format!("@{word} takes one expression, got `{expr}`")),
-        Err(err) => Err(format!(
-            "@{word} expression `{expr}` does not parse: {}",
-            super::split::error_message(err)
-        )),
-    }
+    super::expr::check(word, expr).map_err(|r| (r.offset, r.message))?;
+    Ok(expr.to_string())
 }
 
 /// Where an annotation at `comment` goes: the target's index and the attached annotation.

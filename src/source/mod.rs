@@ -12,6 +12,7 @@
 mod annotate;
 mod classify;
 mod error;
+mod expr;
 mod files;
 mod names;
 mod order;
