@@ -566,3 +566,68 @@ fn annotation_expressions_that_escape_the_expression_are_refused() {
     }
 }
 
+/// A connection string in a form schemaplan does not take (another scheme, capitals, `jdbc:`,
+/// no scheme) is refused naming the forms it takes, and neither it nor a valid-looking one
+/// prints its password, through every command, as `--db` and as `--dev-url`.
+#[test]
+fn password_in_a_url_of_another_form_is_never_printed() {
+    let server = common::server();
+    let dev = server.admin_url();
+    let plan_dir = crate_root().join("plans/20261121T134519Z_initial");
+    let plan_dir = plan_dir.to_str().unwrap();
+    let plans = crate_root().join("plans").to_str().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(
+        tmp.path().join("schema/a.sql"),
+        "CREATE TABLE public.a (id integer);\n",
+    )
+    .unwrap();
+    let forms = [
+        (
+            "jdbc:postgresql://bob:Hunter2Secret@127.0.0.1:1/appdb",
+            true,
+        ),
+        ("POSTGRESQL://bob:Hunter2Secret@127.0.0.1:1/appdb", true),
+        ("postgress://bob:Hunter2Secret@127.0.0.1:1/appdb", true),
+        ("bob:Hunter2Secret@127.0.0.1:1/appdb", true),
+        (
+            "jdbc:postgresql://127.0.0.1:1/appdb?user=bob&password=Hunter2Secret",
+            true,
+        ),
+        (
+            "postgresql://bob@127.0.0.1:1/appdb?PASSWORD=Hunter2Secret",
+            false,
+        ),
+        (
+            "host=127.0.0.1 port=1 user=bob PassWord=Hunter2Secret",
+            false,
+        ),
+    ];
+    for (url, refused_form) in forms {
+        for args in [
+            vec!["plan", "--db", url, "--dev-url", &dev, "--out", "p"],
+            vec!["plan", "--dev-url", url, "--out", "p"],
+            vec!["drift", "--db", url, "--dev-url", &dev],
+            vec!["drift", "--db", &dev, "--dev-url", url],
+            vec!["dump", "--db", url, "--dev-url", &dev, "--out", "d"],
+            vec!["status", "--db", url, "--plans", &plans],
+            vec!["apply", "--db", url, plan_dir],
+            vec!["rollback", "--db", url, plan_dir],
+        ] {
+            let o = run(tmp.path(), &args);
+            let t = text(&o);
+            assert_eq!(code(&o), 1, "{args:?}: {t}");
+            assert!(
+                !t.contains("Hunter2Secret"),
+                "{args:?} printed the password: {t}"
+            );
+            if refused_form {
+                assert!(
+                    t.contains("schemaplan takes `postgres://` or `postgresql://` URLs"),
+                    "{args:?}: the accepted forms are named: {t}"
+                );
+            }
+        }
+    }
+}

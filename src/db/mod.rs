@@ -14,11 +14,13 @@
 //! TLS: `sslmode` (`disable`, `prefer`, `require`, `verify-ca`, `verify-full`) and
 //! `sslrootcert`, or `PGSSLMODE` / `PGSSLROOTCERT`, through OpenSSL: see [`tls`].
 
+mod redact;
 pub mod tls;
 
 use std::path::Path;
 use std::str::FromStr;
 
+pub use redact::{redact, scrub};
 pub use tls::{SslMode, TlsSettings};
 
 /// Error connecting to or talking with a server. Its message never contains a password.
@@ -112,6 +114,7 @@ pub fn parse_with_tls(url: &str) -> Result<(postgres::Config, TlsSettings), DbEr
         url: redact(url),
         message: scrub(&message, url),
     };
+    check_form(url).map_err(bad)?;
     let (rest, taken) = take_params(url, &tls::KEYS);
     let value = |k: &str| {
         taken
@@ -264,29 +267,6 @@ pub fn error_text(e: &postgres::Error) -> String {
     }
 }
 
-/// Removes the password of `url` (raw and percent-encoded) from a message.
-pub fn scrub(message: &str, url: &str) -> String {
-    let mut out = message.to_string();
-    if let Some(pw) = password_of(url) {
-        if pw.len() >= 2 {
-            out = out.replace(&pw, "***");
-            let enc = percent_encode(&pw);
-            if enc != pw {
-                out = out.replace(&enc, "***");
-            }
-        }
-    }
-    out
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let from_config = postgres::Config::from_str(url).ok().and_then(|c| {
-        c.get_password()
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-    });
-    from_config.or_else(|| std::env::var("PGPASSWORD").ok())
-}
-
 fn apply_env_defaults(config: &mut postgres::Config) {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
@@ -335,67 +315,43 @@ fn apply_env_defaults(config: &mut postgres::Config) {
     }
 }
 
+/// A connection string is a `postgres://` / `postgresql://` URL or a key=value string, as for
+/// libpq. Anything else that looks like a URL (another scheme, a scheme in capitals, `jdbc:`,
+/// none at all) is refused here with the forms that work, instead of being misread as
+/// key=value pairs by the driver.
+fn check_form(url: &str) -> Result<(), String> {
+    const FORMS: &str = "schemaplan takes `postgres://` or `postgresql://` URLs \
+                         (`postgresql://user:password@host:5432/db`) or key=value strings \
+                         (`host=... user=... dbname=...`)";
+    let t = url.trim();
+    if let Some(i) = t.find("://") {
+        let scheme = &t[..i];
+        if !scheme.contains(|c: char| c.is_whitespace() || c == '=') {
+            if matches!(scheme, "postgres" | "postgresql") {
+                return Ok(());
+            }
+            let lower = scheme.to_ascii_lowercase();
+            let hint = if matches!(lower.as_str(), "postgres" | "postgresql") {
+                " (schemes are lower case)"
+            } else if lower.ends_with(":postgresql") || lower.ends_with(":postgres") {
+                " (drop the prefix before `postgresql://`)"
+            } else {
+                ""
+            };
+            return Err(format!("unsupported scheme `{scheme}://`{hint}: {FORMS}"));
+        }
+    }
+    if let Some(at) = t.find('@') {
+        if !t.contains(char::is_whitespace) && !t[..at].contains('=') {
+            return Err(format!("this looks like a URL without a scheme: {FORMS}"));
+        }
+    }
+    Ok(())
+}
+
 fn is_url(s: &str) -> bool {
     let t = s.trim_start();
     t.starts_with("postgres://") || t.starts_with("postgresql://")
-}
-
-/// The connection string with any password replaced by `***` (URL user-info, `?password=` and
-/// `password=` in key=value strings).
-pub fn redact(url: &str) -> String {
-    if is_url(url) {
-        redact_url(url)
-    } else {
-        let mut out = String::new();
-        let mut last = 0;
-        for p in kv_pairs(url) {
-            if p.key.eq_ignore_ascii_case("password") {
-                out.push_str(&url[last..p.value.0]);
-                out.push_str("***");
-                last = p.value.1;
-            }
-        }
-        out.push_str(&url[last..]);
-        out
-    }
-}
-
-fn redact_url(url: &str) -> String {
-    let scheme_end = url.find("://").map(|i| i + 3).unwrap_or(0);
-    let (head, query) = match url[scheme_end..].find('?') {
-        Some(q) => url.split_at(scheme_end + q),
-        None => (url, ""),
-    };
-    let mut out = String::new();
-    // The user-info ends at the last '@' before the query: a password with an unencoded '/'
-    // or '@' is still covered.
-    match head[scheme_end..].rfind('@') {
-        Some(at) => {
-            let userinfo = &head[scheme_end..scheme_end + at];
-            out.push_str(&head[..scheme_end]);
-            match userinfo.find(':') {
-                Some(c) => {
-                    out.push_str(&userinfo[..c]);
-                    out.push_str(":***");
-                }
-                None => out.push_str(userinfo),
-            }
-            out.push_str(&head[scheme_end + at..]);
-        }
-        None => out.push_str(head),
-    }
-    if !query.is_empty() {
-        let params: Vec<String> = query[1..]
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
 }
 
 /// The same server connection string, pointed at database `dbname` (any `dbname` parameter is
@@ -556,50 +512,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redacts_url_password() {
-        assert_eq!(
-            redact("postgres://alice:s3cret@db.example.com:5432/app?sslmode=disable"),
-            "postgres://alice:***@db.example.com:5432/app?sslmode=disable"
-        );
-        assert_eq!(
-            redact("postgresql://alice:p%40ss/w@db/app"),
-            "postgresql://alice:***@db/app"
-        );
-        assert_eq!(
-            redact("postgres://alice@db/app?password=hunter2&sslmode=prefer"),
-            "postgres://alice@db/app?password=***&sslmode=prefer"
-        );
-        assert_eq!(redact("postgres://db/app"), "postgres://db/app");
-        assert_eq!(
-            redact("postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db"),
-            "postgresql://postgres@%2Fvar%2Ftmp%2Fx:5432/db"
-        );
-    }
-
-    #[test]
-    fn redacts_key_value_password() {
-        assert_eq!(
-            redact("host=localhost password=hunter2 user=bob"),
-            "host=localhost password=*** user=bob"
-        );
-        assert_eq!(
-            redact("host=x password = 'with \\' quote and space' dbname=d"),
-            "host=x password = *** dbname=d"
-        );
-        assert_eq!(redact("host=/tmp user=bob"), "host=/tmp user=bob");
-        assert_eq!(redact("PASSWORD=x"), "PASSWORD=***");
-    }
-
-    #[test]
-    fn scrub_removes_password_from_messages() {
-        let url = "postgres://u:topsecret@127.0.0.1:1/d";
-        assert_eq!(
-            scrub("failed for topsecret here", url),
-            "failed for *** here"
-        );
-    }
-
-    #[test]
     fn with_database_rewrites_urls() {
         assert_eq!(
             with_database("postgres://u:p@h:5432/app?sslmode=disable", "scratch_1"),
@@ -683,6 +595,25 @@ mod tests {
         let err = parse_with_tls("postgres://u:pw12345@h/d?sslmode=allow").unwrap_err();
         assert!(err.to_string().contains("sslmode=allow is not supported"));
         assert!(!err.to_string().contains("pw12345"));
+    }
+
+    #[test]
+    fn other_url_forms_are_refused_naming_the_accepted_ones() {
+        for (url, hint) in [
+            ("jdbc:postgresql://u:pw999@h/d", "drop the prefix"),
+            ("POSTGRESQL://u:pw999@h/d", "lower case"),
+            (
+                "postgress://u:pw999@h/d",
+                "unsupported scheme `postgress://`",
+            ),
+            ("u:pw999@h/d", "without a scheme"),
+        ] {
+            let err = parse(url).unwrap_err().to_string();
+            assert!(err.contains(hint), "{url}: {err}");
+            assert!(err.contains("postgresql://user:password@host"), "{err}");
+            assert!(!err.contains("pw999"), "{err}");
+        }
+        assert!(parse("host=/tmp user=bob@corp dbname=d").is_ok());
     }
 
     #[test]
