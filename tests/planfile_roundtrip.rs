@@ -32,6 +32,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         to: "a".repeat(64),
         steps,
         from_objects: Default::default(),
+        unproven: None,
     }
 }
 

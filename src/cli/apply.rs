@@ -26,6 +26,9 @@ pub struct ApplyArgs {
     /// Run even if the live schema is not the plan's `from` state.
     #[arg(long)]
     pub force: bool,
+    /// Run a plan file marked `proven: no` (an inverse whose proof failed at plan time).
+    #[arg(long)]
+    pub allow_unproven: bool,
     /// Fail at once if another apply holds the lock.
     #[arg(long)]
     pub no_wait: bool,
@@ -113,6 +116,7 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.allow_hazards = hazards(&a.allow_hazards)?;
     opts.dry_run = a.dry_run;
     opts.force = a.force;
+    opts.allow_unproven = a.allow_unproven;
     opts.no_wait = a.no_wait;
     opts.lock_wait = Duration::from_secs(a.lock_wait);
     opts.retry.max_attempts = a.lock_retries.saturating_add(1);

@@ -100,7 +100,10 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         );
     }
     if let Some(p) = &report.inverse_problem {
-        eprintln!("warning: the inverse plan did not prove out: {p}");
+        eprintln!(
+            "warning: the inverse plan did not prove out: {p}\n  inverse.sql is marked \
+             `proven: no`; `rollback` refuses it without --allow-unproven"
+        );
     }
     let id = a
         .out
@@ -118,15 +121,22 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         to: to.to_string(),
         steps,
         from_objects: catalog::object_digests(from_schema),
+        unproven: None,
     };
-    let forward = make(
+    let mut forward = make(
         Direction::Forward,
         planned.forward,
         &from,
         &to,
         &current.schema,
     );
-    let inverse = make(Direction::Inverse, planned.inverse, &to, &from, &desired);
+    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &desired);
+    inverse.unproven = report.inverse_problem.clone();
+    if a.no_proof {
+        let why = Some("written with --no-proof".to_string());
+        forward.unproven = why.clone();
+        inverse.unproven = why;
+    }
     let empty = forward.steps.is_empty();
     let dir = match (&a.out, empty) {
         _ if a.check => None,

@@ -18,6 +18,12 @@ use std::collections::BTreeSet;
 /// `docs/executor.md`.
 pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
+    if let (Some(why), false) = (&file.plan.unproven, opts.allow_unproven) {
+        return Err(ExecError::Unproven {
+            path: file.path.clone(),
+            why: why.clone(),
+        });
+    }
     let mut client = db::connect(&opts.db_url)?;
     // Before the lock and any write: a server whose catalogs we do not know is refused with
     // nothing changed.

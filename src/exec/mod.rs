@@ -140,6 +140,9 @@ pub struct ApplyOptions {
     /// Run even though the live schema is not the plan's `from` (or the plan file changed
     /// since an unfinished run), with a loud warning.
     pub force: bool,
+    /// Run a plan file marked `proven: no` (an inverse whose proof failed, a plan written with
+    /// `--no-proof`); refused otherwise.
+    pub allow_unproven: bool,
     /// Fail at once when another apply holds the lock.
     pub no_wait: bool,
     /// How long to wait for another apply to finish.
@@ -162,6 +165,7 @@ impl ApplyOptions {
             allow_hazards: HazardAllow::None,
             dry_run: false,
             force: false,
+            allow_unproven: false,
             no_wait: false,
             lock_wait: Duration::from_secs(60),
             retry: RetryPolicy::default(),
@@ -227,6 +231,8 @@ pub enum ExecError {
         holder: String,
         waited: Option<Duration>,
     },
+    #[error("{}: this plan was not proven: {why}\nhint: schemaplan could not show on a scratch database that it does what it should; read it (and fix it by hand, or re-plan), then pass --allow-unproven to run it anyway", path.display())]
+    Unproven { path: PathBuf, why: String },
     #[error("plan {plan_id} starts from schema {expected} but the database has {live}{note}\nhint: the database changed since the plan was made: run `schemaplan plan` again (or pass --force to apply anyway)")]
     FromMismatch {
         plan_id: String,

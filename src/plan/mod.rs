@@ -146,7 +146,9 @@ impl<'a> Ctx<'a> {
             phase: Phase::Expand,
             transaction: TxMode::Transaction,
             lock,
-            lock_target: on.map(|q| q.to_string()),
+            // Quoted, so the plan file's step line reads back unambiguously (a name may hold
+            // ` | `, `: ` or a line break).
+            lock_target: on.map(quote::qname),
             lock_timeout: (lock != LockLevel::None).then_some(LockTimeout(self.opts.lock_timeout)),
             statement_timeout: Some(StatementTimeout(self.opts.statement_timeout)),
             hazards: Vec::new(),
@@ -356,6 +358,11 @@ pub struct Plan {
     /// Digest of each object of the `from` schema (`catalog::object_digests`), written to
     /// `plan.json` so a refused apply can name what differs; empty when read from `plan.sql`.
     pub from_objects: std::collections::BTreeMap<String, String>,
+    /// Set when the plan was not proven (why): the plan file says `-- proven: no (<why>)` and
+    /// `apply` / `rollback` refuse it without `--allow-unproven`. An inverse whose replay on
+    /// the scratch database failed, or any plan written with `--no-proof`.
+    #[serde(default)]
+    pub unproven: Option<String>,
 }
 
 impl Plan {

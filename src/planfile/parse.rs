@@ -25,6 +25,9 @@ const HEADER_KEYS: [&str; 8] = [
     "hazards",
     "steps",
 ];
+/// Header keys that may be absent: `proven` (`no (<why>)` on a plan that was not proven;
+/// absent or `yes` otherwise).
+const OPTIONAL_HEADER_KEYS: [&str; 1] = ["proven"];
 const STEP_KEYS: [&str; 6] = [
     "phase",
     "transaction",
@@ -72,6 +75,7 @@ pub fn parse(text: &str) -> Result<Plan> {
         to: header.fingerprint("to")?,
         steps,
         from_objects: Default::default(),
+        unproven: header.proven()?,
     };
     header.check_against(&plan, &lines[header_end..])?;
     Ok(plan)
@@ -186,9 +190,11 @@ impl Header {
             syntax(
                 line.no,
                 format!(
-                    "malformed header line `{}`: expected `-- key: value` with key one of {}",
+                    "malformed header line `{}`: expected `-- key: value` with key one of {} \
+                     (and optionally {})",
                     line.text,
-                    HEADER_KEYS.join(", ")
+                    HEADER_KEYS.join(", "),
+                    OPTIONAL_HEADER_KEYS.join(", ")
                 ),
             )
         };
@@ -199,6 +205,7 @@ impl Header {
         let (key, value) = body.split_once(':').ok_or_else(malformed)?;
         let key = HEADER_KEYS
             .iter()
+            .chain(OPTIONAL_HEADER_KEYS.iter())
             .find(|k| **k == key.trim())
             .ok_or_else(malformed)?;
         let previous = self.values.insert(key, (line.no, value.trim().to_string()));
@@ -247,6 +254,30 @@ impl Header {
                 format!("direction must be `forward` or `inverse`, not `{v}`"),
             )),
         }
+    }
+
+    /// `proven:` absent or `yes`: `None`; `no (<why>)`: why the plan was not proven.
+    fn proven(&self) -> Result<Option<String>> {
+        let Some((line, v)) = self.values.get("proven") else {
+            return Ok(None);
+        };
+        if v == "yes" {
+            return Ok(None);
+        }
+        let why = v
+            .strip_prefix("no")
+            .map(str::trim)
+            .and_then(|r| match r {
+                "" => Some("no reason given"),
+                r => r.strip_prefix('(')?.strip_suffix(')'),
+            })
+            .ok_or_else(|| {
+                syntax(
+                    *line,
+                    format!("`proven:` must be `yes` or `no (<why>)`, not `{v}`"),
+                )
+            })?;
+        Ok(Some(unescape_comment(why)))
     }
 
     fn fingerprint(&self, key: &'static str) -> Result<String> {
@@ -379,10 +410,11 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
     Ok(step)
 }
 
-/// `key: value` pairs of a step line. Pieces that do not start with a known key belong to the
-/// previous value (a lock target may contain ` | `).
+/// `key: value` pairs of a step line, separated by ` | ` outside double quotes (a lock target is
+/// a quoted name, which may hold ` | ` and `key: `). Pieces that do not start with a known key
+/// belong to the previous value (an unquoted lock target of a hand edit may contain ` | `).
 fn step_fields(head: &Line) -> Result<BTreeMap<String, String>> {
-    let mut pieces = head.text.split(" | ");
+    let mut pieces = split_outside_quotes(head.text, " | ").into_iter();
     pieces.next(); // `-- step N`
     let mut fields: Vec<(String, String)> = Vec::new();
     for piece in pieces {
@@ -419,6 +451,28 @@ fn step_fields(head: &Line) -> Result<BTreeMap<String, String>> {
         ));
     }
     Ok(fields.into_iter().collect())
+}
+
+/// `text` split on `sep` where `sep` is not inside a double-quoted identifier (`""` inside one
+/// is an escaped quote: the state toggles twice).
+fn split_outside_quotes<'a>(text: &'a str, sep: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    let mut i = 0;
+    while i < text.len() {
+        if text.as_bytes()[i] == b'"' {
+            quoted = !quoted;
+        } else if !quoted && text.as_bytes()[i..].starts_with(sep.as_bytes()) {
+            out.push(&text[start..i]);
+            i += sep.len();
+            start = i;
+            continue;
+        }
+        i += 1;
+    }
+    out.push(&text[start..]);
+    out
 }
 
 fn parse_tx_mode(line: usize, v: &str) -> Result<TxMode> {

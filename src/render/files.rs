@@ -11,13 +11,17 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `plan.sql`, `inverse.sql` and `plan.json` into `dir`.
+/// Writes `plan.sql`, `inverse.sql` and `plan.json` into `dir`, after checking that the plan
+/// files read back, through the plan-file parser `apply` uses, as exactly the plans rendered
+/// ([`super::reread`]).
 pub fn write_plan_dir(dir: &Path, plan: &Plan, inverse: &Plan) -> Result<(), RenderError> {
     let files = [
         ("plan.sql", plan_sql(plan)),
         ("inverse.sql", plan_sql(inverse)),
         ("plan.json", plan_json(plan, inverse)),
     ];
+    super::reread::check("plan.sql", &files[0].1, plan)?;
+    super::reread::check("inverse.sql", &files[1].1, inverse)?;
     match fs::metadata(dir) {
         Ok(meta) if !meta.is_dir() => Err(RenderError::NotADirectory {
             path: dir.to_path_buf(),

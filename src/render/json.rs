@@ -19,6 +19,9 @@ struct PlanJson<'a> {
     /// database with to say which objects differ.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     from_objects: &'a std::collections::BTreeMap<String, String>,
+    /// Why the plan was not proven (`proven: no (...)` in the plan file); absent when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unproven: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     inverse: Option<Box<PlanJson<'a>>>,
 }
@@ -56,6 +59,7 @@ fn plan_doc(plan: &Plan) -> PlanJson<'_> {
         from: &plan.from,
         to: &plan.to,
         from_objects: &plan.from_objects,
+        unproven: plan.unproven.as_deref(),
         phases: plan.phases().iter().map(|p| p.as_str()).collect(),
         hazards: plan.hazards().iter().map(|h| h.as_str()).collect(),
         steps: plan

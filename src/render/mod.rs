@@ -7,6 +7,7 @@
 mod files;
 mod json;
 pub mod quote;
+mod reread;
 mod sql;
 mod summary;
 
@@ -29,6 +30,13 @@ pub enum RenderError {
     },
     #[error("{} exists and is not a directory", path.display())]
     NotADirectory { path: PathBuf },
+    /// The rendered file does not read back as the plan that was rendered: `apply` would run
+    /// something else than what was planned and proven. Nothing is written.
+    #[error(
+        "{file} as rendered does not read back as the plan ({problem}); no plan was written: \
+             this is a bug in schemaplan, or a name it cannot write into a plan file"
+    )]
+    Unreadable { file: &'static str, problem: String },
 }
 
 /// `expand, contract` or `none`.

@@ -34,6 +34,9 @@ fn header(out: &mut String, plan: &Plan) {
         list_or_none(&hazards, |h| h.as_str())
     );
     let _ = writeln!(out, "-- steps: {}", plan.steps.len());
+    if let Some(why) = &plan.unproven {
+        let _ = writeln!(out, "-- proven: no ({})", escape_comment(why));
+    }
     out.push_str("--\n");
     overview(out, plan);
 }

@@ -66,6 +66,7 @@ pub(crate) fn sample() -> Plan {
             drop,
         ],
         from_objects: Default::default(),
+        unproven: None,
     }
 }
 

@@ -167,6 +167,7 @@ impl Fixture {
             to: to.clone(),
             steps,
             from_objects: Default::default(),
+            unproven: None,
         };
         let inverse = Plan {
             direction: Direction::Inverse,

@@ -1,0 +1,150 @@
+//! Input nobody here wrote, through the real binary against the test server: names that look
+//! like plan-file structure, names that are not file names, names longer than PostgreSQL
+//! keeps, and an inverse whose proof failed. Each case is something a user or an attacker
+//! controls (a table name, a schema name, an annotation) and each once broke a promise: a plan
+//! `apply` could not read or read differently, a dump that wrote outside `--out` or that the
+//! loader skipped, a rename that was not found, an unproven inverse written silently.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use common::schemaplan as run;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().expect("exit code (not killed by a signal)")
+}
+
+/// A working directory with `schema/<name>` holding `sql`.
+fn workdir(name: &str, sql: &str) -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(tmp.path().join("schema").join(name), sql).unwrap();
+    tmp
+}
+
+fn plan(cwd: &Path, url: &str, dev: &str, out: &str) -> Output {
+    run(cwd, &["plan", "--db", url, "--dev-url", dev, "--out", out])
+}
+
+/// Table names holding ` | hazards: none`, a line break, `--`, `/*` and `*/`: the plan's step
+/// lines name them, and `apply` must read back exactly the plan that was proven (here: the
+/// `data-loss` hazard of dropping a column is still there and refused).
+#[test]
+fn names_that_look_like_plan_structure_read_back_as_themselves() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("input_structure_names");
+    let tables = ["t | hazards: none", "n\nl -- x */ /* y", "s | lock: none"];
+    let mut c = server.connect(&db);
+    for t in tables {
+        let q = t.replace('"', "\"\"");
+        c.batch_execute(&format!(
+            "CREATE TABLE public.\"{q}\" (id int PRIMARY KEY, old int);
+             INSERT INTO public.\"{q}\" VALUES (1, 1);"
+        ))
+        .unwrap();
+    }
+    let schema: String = tables
+        .iter()
+        .map(|t| format!("CREATE TABLE public.\"{t}\" (id int PRIMARY KEY);\n"))
+        .collect();
+    let tmp = workdir("t.sql", &schema);
+    let dev = server.admin_url();
+    let o = plan(tmp.path(), &url, &dev, "p");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let sql = std::fs::read_to_string(tmp.path().join("p/plan.sql")).unwrap();
+    assert!(
+        sql.contains("lock: ACCESS EXCLUSIVE on public.\"t | hazards: none\" | lock_timeout:"),
+        "the lock target is quoted:\n{sql}"
+    );
+    let o = run(tmp.path(), &["apply", "--db", &url, "p"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("hazards that were not allowed")
+            && t.contains(
+                "step 3 (drop column public.t | hazards: none.old): data-loss, irreversible"
+            ),
+        "apply reads the step's hazards, not the name's `hazards: none`: {t}"
+    );
+    let o = run(
+        tmp.path(),
+        &[
+            "apply",
+            "--db",
+            &url,
+            "p",
+            "--phase",
+            "all",
+            "--allow-hazards",
+            "all",
+        ],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = run(tmp.path(), &["drift", "--db", &url, "--dev-url", &dev]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    drop(c);
+    server.drop_db(&db);
+}
+
+/// `@using to_timestamp(a)` converts bigint to timestamptz; back, there is no cast and the
+/// expression cannot be reused, so the inverse does not prove out. It is written marked
+/// `proven: no (...)`, and `rollback` refuses it (changing nothing) unless `--allow-unproven`.
+#[test]
+fn unproven_inverse_is_marked_and_rollback_refuses_it() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("input_unproven_inverse");
+    let mut c = server.connect(&db);
+    c.batch_execute(
+        "CREATE TABLE public.e (id int PRIMARY KEY, a bigint NOT NULL);
+         INSERT INTO public.e VALUES (1, 86400);",
+    )
+    .unwrap();
+    let tmp = workdir(
+        "e.sql",
+        "CREATE TABLE public.e (\n    id int PRIMARY KEY,\n    -- @using to_timestamp(a)\n    a timestamptz NOT NULL\n);\n",
+    );
+    let o = plan(tmp.path(), &url, &server.admin_url(), "p");
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(t.contains("the inverse plan did not prove out"), "{t}");
+    let inverse = std::fs::read_to_string(tmp.path().join("p/inverse.sql")).unwrap();
+    assert!(inverse.contains("\n-- proven: no ("), "{inverse}");
+    let forward = std::fs::read_to_string(tmp.path().join("p/plan.sql")).unwrap();
+    assert!(!forward.contains("-- proven:"), "{forward}");
+    let o = run(
+        tmp.path(),
+        &["apply", "--db", &url, "p", "--allow-hazards", "all"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = run(
+        tmp.path(),
+        &["rollback", "--db", &url, "p", "--allow-hazards", "all"],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("inverse.sql: this plan was not proven") && t.contains("--allow-unproven"),
+        "{t}"
+    );
+    let kind: String = c
+        .query_one(
+            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = 'public.e'::regclass AND attname = 'a'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(kind, "timestamp with time zone", "rollback changed nothing");
+    drop(c);
+    server.drop_db(&db);
+}
