@@ -121,6 +121,68 @@ fn two_definitions_of_one_table_name_both_places() {
     );
 }
 
+/// `IF NOT EXISTS` and `OR REPLACE` make PostgreSQL keep one of two definitions silently, the
+/// load order (file names) choosing which: a column could vanish. The loader refuses them,
+/// naming both places, across files and within one.
+#[test]
+fn two_lenient_definitions_of_one_object_name_both_places() {
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a [u8])], &'a str);
+    let cases: [Case; 4] = [
+        (
+            "bad_twice_if_not_exists",
+            &[
+                (
+                    "a.sql",
+                    b"CREATE TABLE IF NOT EXISTS public.users (id bigint, name text);\n",
+                ),
+                (
+                    "b.sql",
+                    b"\nCREATE TABLE IF NOT EXISTS public.users (id bigint);\n",
+                ),
+            ],
+            "schema/b.sql:2:1: public.users is defined twice: here and at schema/a.sql:1:1 \
+             (CREATE TABLE); keep one definition (IF NOT EXISTS would make PostgreSQL keep one",
+        ),
+        (
+            "bad_twice_or_replace",
+            &[(
+                "v.sql",
+                b"CREATE TABLE public.t (a int, b int);\n\
+                  CREATE OR REPLACE VIEW public.v AS SELECT a FROM public.t;\n\
+                  CREATE OR REPLACE VIEW public.v AS SELECT a, b FROM public.t;\n",
+            )],
+            "schema/v.sql:3:1: public.v is defined twice: here and at schema/v.sql:2:1 \
+             (CREATE VIEW)",
+        ),
+        (
+            "bad_twice_add_column",
+            &[
+                ("a.sql", b"CREATE TABLE public.users (id bigint, name text);\n"),
+                (
+                    "b.sql",
+                    b"ALTER TABLE public.users ADD COLUMN IF NOT EXISTS name integer;\n",
+                ),
+            ],
+            "schema/b.sql:1:1: public.users.name is defined twice: here and at schema/a.sql:1:1",
+        ),
+        (
+            "bad_twice_function",
+            &[(
+                "f.sql",
+                b"CREATE OR REPLACE FUNCTION public.f(a integer) RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+                  CREATE OR REPLACE FUNCTION public.f(a text) RETURNS int LANGUAGE sql AS 'SELECT 2';\n\
+                  CREATE OR REPLACE FUNCTION public.f(b int) RETURNS int LANGUAGE sql AS 'SELECT 3';\n",
+            )],
+            "schema/f.sql:3:1: public.f(int4) is defined twice: here and at schema/f.sql:1:1 \
+             (CREATE FUNCTION)",
+        ),
+    ];
+    for (case, files, want) in cases {
+        let t = plan_fails(case, "", files);
+        assert!(t.contains(want), "{case}: want `{want}` in:\n{t}");
+    }
+}
+
 #[test]
 fn two_definitions_of_one_index_name_both_places() {
     let t = plan_fails(

@@ -68,6 +68,12 @@ pub enum SourceError {
     #[error("{at}: {message}{}", .at.snippet())]
     Annotation { at: Location, message: String },
 
+    /// Two statements define the same object and one of them says `IF NOT EXISTS` or
+    /// `OR REPLACE`, so PostgreSQL would take one silently and the order decide which
+    /// (`source::twice` words the message).
+    #[error("{at}: {message}{}", .at.snippet())]
+    DefinedTwice { at: Location, message: String },
+
     /// The file is not UTF-8 text (or holds a NUL byte, which PostgreSQL cannot take).
     #[error("{at}: {message}{}", .at.snippet())]
     Encoding { at: Location, message: String },
@@ -125,6 +131,7 @@ impl SourceError {
             | SourceError::NotSchema { at, .. }
             | SourceError::MetaCommand { at, .. }
             | SourceError::Annotation { at, .. }
+            | SourceError::DefinedTwice { at, .. }
             | SourceError::Encoding { at, .. } => Some(at),
             _ => None,
         }

@@ -19,6 +19,7 @@ mod order;
 mod refs;
 mod split;
 mod text;
+mod twice;
 
 use std::path::{Path, PathBuf};
 
@@ -124,6 +125,9 @@ pub fn parse_text(file: &Path, text: &str) -> Result<Vec<Statement>, SourceError
 struct Loaded {
     statement: Statement,
     order: refs::OrderFacts,
+    /// Where the statement starts (for errors about it as a whole).
+    at: Location,
+    defines: twice::Defines,
 }
 
 /// A parsed statement before annotations are attached.
@@ -143,6 +147,7 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
             Err(err) => errors.extend(err.into_list()),
         }
     }
+    errors.extend(defined_twice(&loaded));
     if let Some(err) = SourceError::collect(errors) {
         return Err(err);
     }
@@ -160,6 +165,9 @@ fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
 pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<SourceSet, SourceError> {
     let text = files::decode(file, bytes.to_vec())?;
     let loaded = parse_file(file, &text)?;
+    if let Some(err) = SourceError::collect(defined_twice(&loaded)) {
+        return Err(err);
+    }
     let (statements, cycles) = dependency_order(loaded);
     Ok(SourceSet {
         dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
@@ -167,6 +175,19 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<SourceSet, SourceError> {
         statements,
         cycles,
     })
+}
+
+/// Objects defined twice with `IF NOT EXISTS` / `OR REPLACE` (see [`twice`]), in load order.
+fn defined_twice(loaded: &[Loaded]) -> Vec<SourceError> {
+    let entries: Vec<twice::Entry> = loaded
+        .iter()
+        .map(|l| twice::Entry {
+            at: &l.at,
+            kind: &l.statement.kind,
+            defines: &l.defines,
+        })
+        .collect();
+    twice::check(&entries)
 }
 
 /// The statements in dependency order, and the cycles as indexes into that order.
@@ -269,7 +290,10 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
         references,
         order,
     } = parsed.facts;
+    let defines = twice::defines(&parsed.node, &parsed.kind, &creates);
     Loaded {
+        at: src.location(parsed.span.start),
+        defines,
         statement: Statement {
             sql: src.text[parsed.span.start..parsed.span.end].to_string(),
             file: src.file.to_path_buf(),

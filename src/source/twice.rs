@@ -1,0 +1,325 @@
+//! Objects defined twice where PostgreSQL would not say so. Two `CREATE TABLE t` fail when the
+//! shadow loads them ("relation already exists"; `workflow::explain` names both places), but
+//! with `IF NOT EXISTS` the second is skipped and with `OR REPLACE` it replaces the first: the
+//! load order (file names) would decide which definition wins, and a column could vanish
+//! without a word. So when two statements define the same object and one of them is lenient
+//! (`CREATE ... IF NOT EXISTS`, `CREATE OR REPLACE ...`, `ADD COLUMN IF NOT EXISTS`), the later
+//! one is an error naming both places. Identical statements (same parse tree) are allowed:
+//! `CREATE SCHEMA IF NOT EXISTS app;` at the top of several files decides nothing.
+//!
+//! Functions, procedures and aggregates are identified by name and argument types, so
+//! overloads are not duplicates (types compared as the grammar reads them: `int` and `integer`
+//! are both `int4`; a type written once qualified and once not is not recognised as the same).
+
+use pg_query::protobuf::{self, AlterTableType, FunctionParameterMode, ObjectType};
+use pg_query::NodeEnum;
+use serde_json::Value;
+
+use super::error::{Location, SourceError};
+use super::names::{part_of, relation};
+
+/// What the duplicate check needs of a statement.
+pub(crate) struct Defines {
+    /// `IF NOT EXISTS` / `OR REPLACE` when the statement says so.
+    pub lenient: Option<&'static str>,
+    /// The identities of the objects it defines.
+    pub objects: Vec<String>,
+    /// The parse tree without positions, to recognise identical statements.
+    pub shape: Value,
+}
+
+/// What `node` (a statement of kind `kind`) defines; `creates` are its normalized created names
+/// (`refs::facts`), the first being its own object.
+pub(crate) fn defines(node: &NodeEnum, kind: &str, creates: &[String]) -> Defines {
+    use NodeEnum as N;
+    let own = |space: &str| -> Vec<String> {
+        creates
+            .first()
+            .map(|c| vec![format!("{space}|{c}")])
+            .unwrap_or_default()
+    };
+    let routine = |args: String| -> Vec<String> {
+        creates
+            .first()
+            .map(|c| vec![format!("routine|{c}({args})")])
+            .unwrap_or_default()
+    };
+    let objects = match node {
+        // Tables, views, indexes, sequences and composite types share one namespace.
+        N::CreateStmt(s) => table(own("relation"), creates.first(), &s.table_elts),
+        N::CreateForeignTableStmt(s) => table(
+            own("relation"),
+            creates.first(),
+            s.base_stmt.as_ref().map_or(&[][..], |b| &b.table_elts),
+        ),
+        N::CreateTableAsStmt(_)
+        | N::ViewStmt(_)
+        | N::IndexStmt(_)
+        | N::CreateSeqStmt(_)
+        | N::CompositeTypeStmt(_) => own("relation"),
+        N::AlterTableStmt(s) => added_columns(s),
+        N::CreateFunctionStmt(s) => routine(function_args(&s.parameters)),
+        N::DefineStmt(s) if s.kind == ObjectType::ObjectAggregate as i32 => {
+            routine(serde_json::to_string(&without_locations(json(&s.args))).unwrap_or_default())
+        }
+        _ => own(kind),
+    };
+    Defines {
+        lenient: lenient(node),
+        objects,
+        shape: without_locations(json(node)),
+    }
+}
+
+/// A table and its columns.
+fn table(mut own: Vec<String>, rel: Option<&String>, elements: &[protobuf::Node]) -> Vec<String> {
+    if let Some(rel) = rel {
+        own.extend(elements.iter().filter_map(|e| match &e.node {
+            Some(NodeEnum::ColumnDef(c)) => Some(format!("column|{}", part_of(rel, &c.colname))),
+            _ => None,
+        }));
+    }
+    own
+}
+
+/// The columns an `ALTER TABLE` adds.
+fn added_columns(s: &protobuf::AlterTableStmt) -> Vec<String> {
+    let Some(rel) = s
+        .relation
+        .as_ref()
+        .and_then(|r| relation(&r.schemaname, &r.relname))
+    else {
+        return Vec::new();
+    };
+    s.cmds
+        .iter()
+        .filter_map(|c| match &c.node {
+            Some(NodeEnum::AlterTableCmd(cmd))
+                if cmd.subtype == AlterTableType::AtAddColumn as i32 =>
+            {
+                match cmd.def.as_ref()?.node.as_ref()? {
+                    NodeEnum::ColumnDef(col) => {
+                        Some(format!("column|{}", part_of(&rel, &col.colname)))
+                    }
+                    _ => None,
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn lenient(node: &NodeEnum) -> Option<&'static str> {
+    use NodeEnum as N;
+    let if_not_exists = match node {
+        N::CreateStmt(s) => s.if_not_exists,
+        N::CreateForeignTableStmt(s) => s.base_stmt.as_ref().is_some_and(|b| b.if_not_exists),
+        N::CreateTableAsStmt(s) => s.if_not_exists,
+        N::IndexStmt(s) => s.if_not_exists,
+        N::CreateSeqStmt(s) => s.if_not_exists,
+        N::CreateSchemaStmt(s) => s.if_not_exists,
+        N::CreateExtensionStmt(s) => s.if_not_exists,
+        N::CreateStatsStmt(s) => s.if_not_exists,
+        N::CreateForeignServerStmt(s) => s.if_not_exists,
+        N::DefineStmt(s) => s.if_not_exists,
+        N::AlterTableStmt(s) => s.cmds.iter().any(|c| {
+            matches!(&c.node, Some(N::AlterTableCmd(cmd))
+                if cmd.missing_ok && cmd.subtype == AlterTableType::AtAddColumn as i32)
+        }),
+        _ => false,
+    };
+    let or_replace = match node {
+        N::CreateFunctionStmt(s) => s.replace,
+        N::ViewStmt(s) => s.replace,
+        N::CreateTrigStmt(s) => s.replace,
+        N::RuleStmt(s) => s.replace,
+        N::CreatePlangStmt(s) => s.replace,
+        N::DefineStmt(s) => s.replace,
+        N::CreateTransformStmt(s) => s.replace,
+        _ => false,
+    };
+    if if_not_exists {
+        Some("IF NOT EXISTS")
+    } else if or_replace {
+        Some("OR REPLACE")
+    } else {
+        None
+    }
+}
+
+/// The types of a routine's input arguments (`int4,text[]`), as its identity.
+fn function_args(params: &[protobuf::Node]) -> String {
+    let inputs = [
+        FunctionParameterMode::FuncParamIn,
+        FunctionParameterMode::FuncParamInout,
+        FunctionParameterMode::FuncParamVariadic,
+        FunctionParameterMode::FuncParamDefault,
+    ];
+    params
+        .iter()
+        .filter_map(|p| match &p.node {
+            Some(NodeEnum::FunctionParameter(p)) if inputs.iter().any(|m| *m as i32 == p.mode) => {
+                p.arg_type.as_ref().map(type_name)
+            }
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn type_name(t: &protobuf::TypeName) -> String {
+    let mut names: Vec<&str> = t
+        .names
+        .iter()
+        .filter_map(|n| match &n.node {
+            Some(NodeEnum::String(s)) => Some(s.sval.as_str()),
+            _ => None,
+        })
+        .collect();
+    if names.first() == Some(&"pg_catalog") {
+        names.remove(0);
+    }
+    format!("{}{}", names.join("."), "[]".repeat(t.array_bounds.len()))
+}
+
+fn without_locations(mut v: Value) -> Value {
+    fn strip(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.remove("location");
+                map.remove("stmt_location");
+                map.remove("stmt_len");
+                map.values_mut().for_each(strip);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    strip(&mut v);
+    v
+}
+
+/// One statement as the check sees it: where it is, its kind, and what it defines.
+pub(crate) struct Entry<'a> {
+    pub at: &'a Location,
+    pub kind: &'a str,
+    pub defines: &'a Defines,
+}
+
+/// An error for every statement that defines, leniently or next to a lenient definition, an
+/// object an earlier statement (in load order) defines differently.
+pub(crate) fn check(entries: &[Entry]) -> Vec<SourceError> {
+    let mut by_object: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    let mut errors = Vec::new();
+    for (j, later) in entries.iter().enumerate() {
+        let twice = later.defines.objects.iter().find_map(|name| {
+            let earlier = by_object.get(name.as_str())?.iter().find_map(|&i| {
+                let earlier = &entries[i];
+                let lenient = later.defines.lenient.or(earlier.defines.lenient)?;
+                (later.defines.shape != earlier.defines.shape).then_some((earlier, lenient))
+            })?;
+            Some((name, earlier))
+        });
+        if let Some((name, (earlier, lenient))) = twice {
+            let name = name.split_once('|').map_or(name.as_str(), |(_, n)| n);
+            errors.push(SourceError::DefinedTwice {
+                at: later.at.clone(),
+                message: format!(
+                    "{name} is defined twice: here and at {}:{}:{} ({}); keep one definition \
+                     ({lenient} would make PostgreSQL keep one of them silently, chosen by the \
+                     order the files are loaded in)",
+                    earlier.at.file.display(),
+                    earlier.at.line,
+                    earlier.at.col,
+                    earlier.kind
+                ),
+            });
+        }
+        for name in &later.defines.objects {
+            by_object.entry(name.as_str()).or_default().push(j);
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    /// The errors for `sqls`, one statement each, in this order.
+    fn errors(sqls: &[&str]) -> Vec<String> {
+        let parsed: Vec<(Location, String, Defines)> = sqls
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| {
+                let tree = pg_query::parse(sql).unwrap();
+                let node = tree.protobuf.stmts[0]
+                    .stmt
+                    .as_ref()
+                    .unwrap()
+                    .node
+                    .clone()
+                    .unwrap();
+                let facts = super::super::refs::facts(&node);
+                let at = Location {
+                    file: PathBuf::from("s.sql"),
+                    line: i + 1,
+                    col: 1,
+                    source_line: sql.to_string(),
+                };
+                (
+                    at,
+                    "CREATE".to_string(),
+                    defines(&node, "CREATE", &facts.creates),
+                )
+            })
+            .collect();
+        let entries: Vec<Entry> = parsed
+            .iter()
+            .map(|(at, kind, defines)| Entry { at, kind, defines })
+            .collect();
+        check(&entries).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn identical_lenient_statements_and_overloads_are_not_duplicates() {
+        assert!(errors(&[
+            "CREATE SCHEMA IF NOT EXISTS app",
+            "CREATE SCHEMA IF NOT EXISTS app",
+            "CREATE OR REPLACE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE OR REPLACE FUNCTION f(text) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE OR REPLACE FUNCTION f(int[]) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE TABLE IF NOT EXISTS t (audit int)",
+            "CREATE TRIGGER audit AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION g()",
+        ])
+        .is_empty());
+    }
+
+    #[test]
+    fn differing_lenient_definitions_are_duplicates() {
+        let e = errors(&[
+            "CREATE OR REPLACE FUNCTION f(integer) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "CREATE OR REPLACE FUNCTION f(int4) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+        ]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].starts_with("s.sql:2:1: public.f(int4) is defined twice"),
+            "{e:?}"
+        );
+        let e = errors(&[
+            "CREATE TABLE t (a int)",
+            "CREATE VIEW t AS SELECT 1 AS a",
+            "CREATE MATERIALIZED VIEW IF NOT EXISTS t AS SELECT 1",
+        ]);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains("s.sql:3:1: public.t is defined twice: here and at s.sql:1:1"),
+            "{e:?}"
+        );
+    }
+}
