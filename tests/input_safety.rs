@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use common::schemaplan as run;
@@ -92,6 +92,70 @@ fn names_that_look_like_plan_structure_read_back_as_themselves() {
     assert_eq!(code(&o), 0, "{}", text(&o));
     let o = run(tmp.path(), &["drift", "--db", &url, "--dev-url", &dev]);
     assert_eq!(code(&o), 0, "{}", text(&o));
+    drop(c);
+    server.drop_db(&db);
+}
+
+/// Every file under `dir`, recursively.
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Schema and table names that are not file names (`..`, `.`, `.hidden`, `/`, `\`, a line
+/// break, names differing only in case): `dump` writes every file inside `--out`, none that the
+/// loader skips, and the dump loads back in sync.
+#[test]
+fn dump_of_names_that_are_not_file_names_stays_inside_and_loads_back() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("input_dump_names");
+    let mut c = server.connect(&db);
+    c.batch_execute(
+        "CREATE SCHEMA \"..\";
+         CREATE TABLE \"..\".\"..\" (id int);
+         CREATE SCHEMA \".hidden\";
+         CREATE TABLE \".hidden\".\".\" (id int);
+         CREATE SCHEMA \"a/b\";
+         CREATE TABLE \"a/b\".\"c\\d\" (id int);
+         CREATE TABLE public.\"line\nbreak\" (id int);
+         CREATE TABLE public.\"Users\" (id int);
+         CREATE TABLE public.users (id int, name text);
+         CREATE VIEW public.\"%2E%2E\" AS SELECT 1 AS one;",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let dev = server.admin_url();
+    let o = run(
+        &root,
+        &["dump", "--db", &url, "--dev-url", &dev, "--out", "d"],
+    );
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut written = Vec::new();
+    files(tmp.path(), &mut written);
+    for p in &written {
+        let rel = p
+            .strip_prefix(root.join("d"))
+            .unwrap_or_else(|_| panic!("{} was written outside --out: {written:?}", p.display()));
+        assert!(
+            !rel.components()
+                .any(|c| c.as_os_str().to_string_lossy().starts_with('.')),
+            "{} is hidden from the loader",
+            rel.display()
+        );
+    }
+    let o = run(
+        &root,
+        &["drift", "--db", &url, "--schema", "d", "--dev-url", &dev],
+    );
+    assert_eq!(code(&o), 0, "the dump loads back in sync: {}", text(&o));
     drop(c);
     server.drop_db(&db);
 }

@@ -3,7 +3,7 @@
 
 use super::WorkflowError;
 use crate::diff;
-use crate::model::{ObjectId, Schema};
+use crate::model::{ObjectId, QName, Schema};
 use crate::plan::{self, PlanOptions, Step};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,43 +15,29 @@ pub fn schema_statements(empty: &Schema, schema: &Schema, opts: &PlanOptions) ->
 
 /// Which file of a dump an object goes to: tables with their columns, constraints, indexes,
 /// triggers and policies; one file per view, function, type, sequence; schemas and extensions
-/// in one file each.
+/// in one file each. Every part made of a name goes through [`component`].
 fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
-    let name = |s: &str| sanitize(s);
+    let file = |q: &QName, kind: &str| {
+        PathBuf::from(component(&q.schema))
+            .join(kind)
+            .join(format!("{}.sql", component(&q.name)))
+    };
     match id {
         ObjectId::Schema(_) => PathBuf::from("00_schemas.sql"),
         ObjectId::Extension(_) => PathBuf::from("01_extensions.sql"),
-        ObjectId::Collation(q) => PathBuf::from(&q.schema)
-            .join("collations")
-            .join(format!("{}.sql", name(&q.name))),
-        ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => PathBuf::from(&q.schema)
-            .join("types")
-            .join(format!("{}.sql", name(&q.name))),
+        ObjectId::Collation(q) => file(q, "collations"),
+        ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => file(q, "types"),
         ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
-            Some((t, _)) => PathBuf::from(&t.schema)
-                .join("tables")
-                .join(format!("{}.sql", name(&t.name))),
-            None => PathBuf::from(&q.schema)
-                .join("sequences")
-                .join(format!("{}.sql", name(&q.name))),
+            Some((t, _)) => file(&t, "tables"),
+            None => file(q, "sequences"),
         },
         ObjectId::Index(q) => match schema.indexes.get(q) {
-            Some(i) if schema.views.contains_key(&i.table) => PathBuf::from(&i.table.schema)
-                .join("views")
-                .join(format!("{}.sql", name(&i.table.name))),
-            Some(i) => PathBuf::from(&i.table.schema)
-                .join("tables")
-                .join(format!("{}.sql", name(&i.table.name))),
-            None => PathBuf::from(&q.schema)
-                .join("indexes")
-                .join(format!("{}.sql", name(&q.name))),
+            Some(i) if schema.views.contains_key(&i.table) => file(&i.table, "views"),
+            Some(i) => file(&i.table, "tables"),
+            None => file(q, "indexes"),
         },
-        ObjectId::View(q) => PathBuf::from(&q.schema)
-            .join("views")
-            .join(format!("{}.sql", name(&q.name))),
-        ObjectId::Function(q, _) => PathBuf::from(&q.schema)
-            .join("functions")
-            .join(format!("{}.sql", name(&q.name))),
+        ObjectId::View(q) => file(q, "views"),
+        ObjectId::Function(q, _) => file(q, "functions"),
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
@@ -62,30 +48,54 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
             } else {
                 "tables"
             };
-            PathBuf::from(&q.schema)
-                .join(dir)
-                .join(format!("{}.sql", name(&q.name)))
+            file(q, dir)
         }
     }
 }
 
-/// A file-name-safe form of an object name.
-fn sanitize(s: &str) -> String {
-    let out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
+/// A PostgreSQL name as one safe path component, different names giving different components:
+/// letters and digits (any script), `_` and `-` are kept; every other byte, `%` included, is
+/// written `%XX`. So `..`, `.hidden`, `a/b`, `a\b`, NUL, line breaks and other control
+/// characters can neither leave the dump directory nor make a file the loader skips (it skips
+/// names starting with `.`). A name is at most 63 bytes, so a component at most 189 (+ `.sql`):
+/// within every file system's 255.
+fn component(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_alphanumeric() || c == '_' || c == '-' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
             }
-        })
-        .collect();
-    if out.is_empty() {
-        "_".into()
-    } else {
-        out
+        }
     }
+    if out.is_empty() {
+        out.push_str("%00");
+    }
+    out
+}
+
+/// Paths that differ only in letter case name one file on a case-insensitive file system
+/// (macOS, Windows): the later of such paths gets `~2`, `~3`, ... before `.sql`, so no file
+/// overwrites another.
+fn distinct_on_any_file_system(
+    files: BTreeMap<PathBuf, Vec<String>>,
+) -> Vec<(PathBuf, Vec<String>)> {
+    let mut taken = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (path, stmts) in files {
+        let mut candidate = path.clone();
+        let mut n = 1;
+        while !taken.insert(candidate.to_string_lossy().to_lowercase()) {
+            n += 1;
+            let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+            candidate = path.with_file_name(format!("{stem}~{n}.sql"));
+        }
+        out.push((candidate, stmts));
+    }
+    out
 }
 
 /// Writes `schema` as schema files under `out` (which must be empty or absent); returns the
@@ -121,7 +131,7 @@ pub fn dump_files(
         });
     }
     let mut written = Vec::new();
-    for (rel, stmts) in files {
+    for (rel, stmts) in distinct_on_any_file_system(files) {
         let path = out.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;
@@ -131,4 +141,24 @@ pub fn dump_files(
         written.push(path);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::component;
+
+    #[test]
+    fn every_name_is_one_safe_distinct_component() {
+        assert_eq!(component("users"), "users");
+        assert_eq!(component("Ünïcode_1-x"), "Ünïcode_1-x");
+        assert_eq!(component(".."), "%2E%2E");
+        assert_eq!(component("."), "%2E");
+        assert_eq!(component(".hidden"), "%2Ehidden");
+        assert_eq!(component("a/b\\c"), "a%2Fb%5Cc");
+        assert_eq!(component("nul\0\nline"), "nul%00%0Aline");
+        assert_eq!(component("a.b"), "a%2Eb");
+        assert_ne!(component("a.b"), component("a_b"));
+        assert_ne!(component("%2E"), component("."));
+        assert!(component(&"\u{7f}".repeat(63)).len() + ".sql".len() <= 255);
+    }
 }
