@@ -160,6 +160,38 @@ fn dump_of_names_that_are_not_file_names_stays_inside_and_loads_back() {
     server.drop_db(&db);
 }
 
+/// PostgreSQL cuts identifiers to 63 bytes: a table created with a 70-byte name is called by
+/// its first 63 bytes, and `@renamed from=` with the 70-byte name names that table.
+#[test]
+fn renamed_from_a_name_longer_than_postgresql_keeps_names_the_cut_table() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("input_long_rename");
+    // 70 bytes; the cut at 63 falls inside the é, so PostgreSQL keeps the 62 a's.
+    let long = format!("{}é{}", "a".repeat(62), "b".repeat(6));
+    let mut c = server.connect(&db);
+    c.batch_execute(&format!(
+        "CREATE TABLE public.\"{long}\" (id int); INSERT INTO public.\"{long}\" VALUES (1);"
+    ))
+    .unwrap();
+    let tmp = workdir(
+        "t.sql",
+        &format!("-- @renamed from=\"{long}\"\nCREATE TABLE public.short (id int);\n"),
+    );
+    let o = plan(tmp.path(), &url, &server.admin_url(), "p");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let sql = std::fs::read_to_string(tmp.path().join("p/plan.sql")).unwrap();
+    assert!(
+        sql.contains(&format!(
+            "ALTER TABLE public.{} RENAME TO short;",
+            "a".repeat(62)
+        )),
+        "{sql}"
+    );
+    assert!(!sql.contains("DROP TABLE"), "{sql}");
+    drop(c);
+    server.drop_db(&db);
+}
+
 /// `@using to_timestamp(a)` converts bigint to timestamptz; back, there is no cast and the
 /// expression cannot be reused, so the inverse does not prove out. It is written marked
 /// `proven: no (...)`, and `rollback` refuses it (changing nothing) unless `--allow-unproven`.

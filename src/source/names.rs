@@ -180,11 +180,31 @@ pub(crate) fn parse_dotted(text: &str) -> Option<Vec<String>> {
     }
 }
 
+/// The longest identifier PostgreSQL keeps, in bytes (`NAMEDATALEN - 1`).
+pub(crate) const MAX_IDENTIFIER_BYTES: usize = 63;
+
+/// `name` cut the way PostgreSQL's scanner cuts a longer identifier (`truncate_identifier`,
+/// with a NOTICE there): to at most 63 bytes, on a character boundary. The parse trees of
+/// pg_query hold names cut this way already; a name read from an annotation or a string
+/// literal is cut here so that it names the same object.
+pub(crate) fn truncate_identifier(name: &str) -> &str {
+    if name.len() <= MAX_IDENTIFIER_BYTES {
+        return name;
+    }
+    let mut end = MAX_IDENTIFIER_BYTES;
+    while !name.is_char_boundary(end) {
+        end -= 1;
+    }
+    &name[..end]
+}
+
 /// One identifier at the start of `text`: quoted (kept as written, `""` unescaped) or bare
-/// (folded to lower case). Returns it and the remaining text.
+/// (folded to lower case), cut to 63 bytes as PostgreSQL does. Returns it and the remaining
+/// text.
 fn parse_identifier(text: &str) -> Option<(String, &str)> {
     if let Some(quoted) = text.strip_prefix('"') {
-        return parse_quoted(quoted);
+        let (name, rest) = parse_quoted(quoted)?;
+        return Some((truncate_identifier(&name).to_string(), rest));
     }
     let end = text
         .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
@@ -192,7 +212,8 @@ fn parse_identifier(text: &str) -> Option<(String, &str)> {
     if end == 0 {
         return None;
     }
-    Some((text[..end].to_ascii_lowercase(), &text[end..]))
+    let name = text[..end].to_ascii_lowercase();
+    Some((truncate_identifier(&name).to_string(), &text[end..]))
 }
 
 /// The body of a quoted identifier whose opening quote is already consumed.
@@ -215,6 +236,16 @@ fn parse_quoted(text: &str) -> Option<(String, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_names_are_cut_like_postgresql_cuts_them() {
+        let long = "a".repeat(70);
+        assert_eq!(parse_dotted(&long), Some(vec!["a".repeat(63)]));
+        // 62 ASCII bytes and a 2-byte character: the character does not fit whole.
+        let name = format!("\"{}éé\"", "b".repeat(62));
+        assert_eq!(parse_dotted(&name), Some(vec!["b".repeat(62)]));
+        assert_eq!(truncate_identifier("short"), "short");
+    }
 
     fn parts(names: &[&str]) -> Vec<String> {
         names.iter().map(|s| s.to_string()).collect()
