@@ -117,7 +117,31 @@ fn as_stored(sql: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::as_stored;
+    use super::*;
+    use crate::render::plan_sql;
+
+    fn refused(plan: &Plan) -> String {
+        match check("plan.sql", &plan_sql(plan), plan) {
+            Err(e) => e.to_string(),
+            Ok(()) => panic!("accepted:\n{}", plan_sql(plan)),
+        }
+    }
+
+    #[test]
+    fn a_plan_that_reads_back_differently_is_refused() {
+        let sample = crate::render::tests::sample();
+        assert!(check("plan.sql", &plan_sql(&sample), &sample).is_ok());
+        let mut plan = sample.clone();
+        plan.id = "x\n-- steps: 0".into();
+        assert!(refused(&plan).starts_with("plan.sql as rendered does not read back"));
+        let mut plan = sample.clone();
+        plan.steps[0].sql = "SELECT 'a\r\nb';".into();
+        assert!(refused(&plan).contains("step 1: `SQL` reads back as"));
+        let mut plan = sample;
+        plan.steps[0].lock_target = Some("public.t | hazards: none".into());
+        // Unquoted (not what the planner writes): caught, whatever it reads back as.
+        assert!(refused(&plan).starts_with("plan.sql as rendered does not read back"));
+    }
 
     #[test]
     fn stored_sql_drops_only_leading_blank_lines_and_trailing_space() {
