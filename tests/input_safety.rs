@@ -244,3 +244,30 @@ fn unproven_inverse_is_marked_and_rollback_refuses_it() {
     drop(c);
     server.drop_db(&db);
 }
+
+/// A plain aggregate in `@backfill` (`sum(a)`) looks like any function call to the loader; the
+/// server refuses it when the proof replays the plan, so `plan` fails and writes nothing.
+#[test]
+fn aggregate_backfill_is_refused_by_the_proof() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("input_aggregate_backfill");
+    let mut c = server.connect(&db);
+    c.batch_execute(
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int); INSERT INTO public.t VALUES (1, 1);",
+    )
+    .unwrap();
+    let tmp = workdir(
+        "t.sql",
+        "CREATE TABLE public.t (\n    id int PRIMARY KEY,\n    a int,\n    -- @backfill sum(a)\n    b int NOT NULL\n);\n",
+    );
+    let o = plan(tmp.path(), &url, &server.admin_url(), "p");
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("aggregate functions are not allowed in UPDATE"),
+        "{t}"
+    );
+    assert!(!tmp.path().join("p").exists(), "{t}");
+    drop(c);
+    server.drop_db(&db);
+}
