@@ -117,7 +117,7 @@ impl Runner<'_> {
                         && !self.interrupt.requested() =>
                 {
                     if crate::catalog::is_lock_timeout(&f.error) {
-                        self.report_blockers(unit);
+                        self.report_blockers(&unit.steps, unit.range());
                     }
                     let delay = self.retry.delay(attempt);
                     self.out.event(ProgressEvent::Retry {
@@ -139,9 +139,9 @@ impl Runner<'_> {
     }
 
     /// After a lock timeout: who holds a conflicting lock on the unit's relations.
-    fn report_blockers(&mut self, unit: &Unit) {
+    pub(super) fn report_blockers(&mut self, steps: &[usize], range: String) {
         let mut sessions = Vec::new();
-        for &n in &unit.steps {
+        for &n in steps {
             let step = &self.plan.steps[n - 1];
             if let Some(target) = &step.lock_target {
                 for b in super::blockers::blockers(self.client, target, step.lock) {
@@ -153,7 +153,7 @@ impl Runner<'_> {
         }
         if !sessions.is_empty() {
             self.out.event(ProgressEvent::Blocked {
-                steps: unit.range(),
+                steps: range,
                 sessions,
             });
         }
