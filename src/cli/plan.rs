@@ -78,14 +78,24 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
     let changes = crate::diff::diff(base, &desired);
-    opts.no_cast = workflow::casts::missing(&shadow, &changes)?;
-    // Before any planning: a new NOT NULL column nothing can fill, or a type change without a
-    // cast on a table with rows, stops here, with the fix.
+    workflow::casts::probe(&shadow, &changes, &mut opts)?;
+    // Before any planning: a new NOT NULL column nothing can fill, a type change without a
+    // cast on a table with rows, or one that would change or fail on live rows, stops here,
+    // with the fix.
     workflow::backfill::check(&changes, base, &desired, &src, &opts)?;
     workflow::casts::check(&changes, base, &desired, &src, &opts)?;
     if let Some(url) = a.db.as_deref() {
         workflow::checks::check(url, &changes)?;
     }
+    workflow::lossy::check(
+        a.db.as_deref(),
+        &current.schema,
+        &changes,
+        base,
+        &desired,
+        &src,
+        &opts,
+    )?;
     let (planned, report) = if a.no_proof {
         (
             workflow::plan_both(&current.schema, &desired, renames, &opts),

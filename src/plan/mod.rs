@@ -6,6 +6,7 @@ mod kinds;
 pub mod size;
 pub mod step;
 
+pub use kinds::convert::LossCheck;
 pub use size::TableSize;
 pub use step::{Hazard, LockLevel, LockTimeout, Phase, StatementTimeout, Step, TxMode};
 
@@ -44,6 +45,15 @@ pub struct PlanOptions {
     /// `format_type` prints them (asked of the server, see `workflow::casts`): converted
     /// through text (`col::text::to`) where the table is empty.
     pub no_cast: BTreeSet<(String, String)>,
+    /// Type pairs whose only cast is explicit (`text` -> `integer`): converted with an
+    /// explicit cast to the new type without its typmod (see `kinds::convert`). The others
+    /// with a cast are assigned as they are, so PostgreSQL's assignment coercion applies.
+    pub explicit_only: BTreeSet<(String, String)>,
+    /// Types without an equality operator (`json`): values compared as text.
+    pub incomparable: BTreeSet<String>,
+    /// Type pairs the shadow server knows both types of (asked about above): only those get
+    /// the plan-time data check of `workflow::lossy`.
+    pub probed: BTreeSet<(String, String)>,
 }
 
 /// Default `lock_timeout` of steps that take locks. While a step waits for its lock, every
@@ -65,6 +75,9 @@ impl Default for PlanOptions {
             backfills: Default::default(),
             usings: Default::default(),
             no_cast: Default::default(),
+            explicit_only: Default::default(),
+            incomparable: Default::default(),
+            probed: Default::default(),
         }
     }
 }
@@ -269,6 +282,32 @@ pub fn uncastable_columns(
                 from.type_name.clone(),
                 to.type_name.clone(),
             )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Type changes of columns on tables with rows that may change or lose values (not lossless
+/// by their types, no `@using`): the data check `workflow::lossy` runs on the live database
+/// before planning, refusing when a row would change (see `kinds::convert`).
+pub fn lossy_columns(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<LossCheck> {
+    let ctx = Ctx::new(opts, current, desired, changes);
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AlterColumn {
+                table,
+                from,
+                to,
+                kinds,
+            } if kinds.contains(&crate::diff::ColumnChange::Type) => {
+                kinds::convert::loss_check(&ctx, table, from, to)
+            }
             _ => None,
         })
         .collect()

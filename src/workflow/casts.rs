@@ -31,14 +31,24 @@ pub fn usings(source: &SourceSet) -> BTreeMap<(QName, String), String> {
     })
 }
 
-/// The `(from, to)` type pairs of the column type changes in `changes` (both directions: the
-/// inverse plan converts back) that PostgreSQL cannot cast, asked of an empty scratch database
-/// of the shadow (`SELECT NULL::from::to`, SQLSTATE 42846 `cannot_coerce`). Types the scratch
-/// database does not know (user types: converted through text anyway) are left out.
-pub fn missing(
+/// Asks an empty scratch database of the shadow about the `(from, to)` type pairs of the column
+/// type changes in `changes` (both directions: the inverse plan converts back), and records the
+/// answers in `opts` (see `plan::kinds::convert` for how they are used):
+/// - `no_cast`: `SELECT NULL::from::to` fails with SQLSTATE 42846 `cannot_coerce`;
+/// - `explicit_only`: a cast exists but not in assignment context: `INSERT` of a `from` value
+///   into a `to` column fails with 42804 `datatype_mismatch` (asked this way rather than read
+///   from `pg_cast`, which does not describe the I/O conversions to string types, array,
+///   domain and typmod coercions that assignment also allows);
+/// - `incomparable`: the type has no `=` operator (`json`): 42883 `undefined_function`;
+/// - `probed`: pairs both of whose types the scratch database knows.
+///
+/// Types the scratch database does not know (user types: converted through text anyway) are
+/// left out.
+pub fn probe(
     shadow: &Shadow,
     changes: &[Change],
-) -> Result<BTreeSet<(String, String)>, WorkflowError> {
+    opts: &mut PlanOptions,
+) -> Result<(), WorkflowError> {
     let mut pairs = BTreeSet::new();
     for c in changes {
         if let Change::AlterColumn {
@@ -51,31 +61,65 @@ pub fn missing(
             }
         }
     }
-    let mut out = BTreeSet::new();
     if pairs.is_empty() {
-        return Ok(out);
+        return Ok(());
     }
     let scratch = shadow.scratch("casts")?;
     let mut client = scratch.connect()?;
-    for (from, to) in pairs {
+    let fail = |what: String, e: &postgres::Error| {
+        WorkflowError::Proof(format!(
+            "asking the shadow server {what}: {}",
+            db::error_text(e)
+        ))
+    };
+    // `Ok(None)`: fine; `Ok(Some(code))`: refused with that SQLSTATE; `Err`: not a server answer.
+    let mut ask = |sql: &str, what: String| match client.batch_execute(sql) {
+        Ok(()) => Ok(None),
+        Err(e) => match e.code() {
+            Some(code) if e.as_db_error().is_some() => Ok(Some(code.clone())),
+            _ => Err(fail(what, &e)),
+        },
+    };
+    use postgres::error::SqlState;
+    let types: BTreeSet<&String> = pairs.iter().map(|(f, _)| f).collect();
+    for ty in types {
         // Type names as format_type prints them: valid SQL, schema-qualified where needed.
-        let probe = format!("SELECT NULL::{from}::{to}");
-        match client.simple_query(&probe) {
-            Ok(_) => {}
-            Err(e) if e.code() == Some(&postgres::error::SqlState::CANNOT_COERCE) => {
-                out.insert((from, to));
-            }
-            // Unknown here (a user or extension type): decided elsewhere.
-            Err(e) if e.as_db_error().is_some() => {}
-            Err(e) => {
-                return Err(WorkflowError::Proof(format!(
-                    "asking the shadow server for a cast from {from} to {to}: {}",
-                    db::error_text(&e)
-                )))
-            }
+        let answer = ask(
+            &format!("SELECT NULL::{ty} IS DISTINCT FROM NULL::{ty}"),
+            format!("whether {ty} has an equality operator"),
+        )?;
+        if answer == Some(SqlState::UNDEFINED_FUNCTION) {
+            opts.incomparable.insert(ty.clone());
         }
     }
-    Ok(out)
+    for (i, (from, to)) in pairs.into_iter().enumerate() {
+        match ask(
+            &format!("SELECT NULL::{from}::{to}"),
+            format!("for a cast from {from} to {to}"),
+        )? {
+            None => {}
+            Some(code) if code == SqlState::CANNOT_COERCE => {
+                opts.no_cast.insert((from.clone(), to.clone()));
+                opts.probed.insert((from, to));
+                continue;
+            }
+            // Unknown here (a user or extension type): decided elsewhere.
+            Some(_) => continue,
+        }
+        let table = format!("schemaplan_probe_{i}");
+        let answer = ask(
+            &format!(
+                "CREATE TABLE {table} (c {to});
+                 EXPLAIN INSERT INTO {table} VALUES (NULL::{from});"
+            ),
+            format!("whether {from} is assignable to {to}"),
+        )?;
+        if answer == Some(SqlState::DATATYPE_MISMATCH) {
+            opts.explicit_only.insert((from.clone(), to.clone()));
+        }
+        opts.probed.insert((from, to));
+    }
+    Ok(())
 }
 
 /// Stops the plan when a column changes to a type its old one cannot be cast to, on a table

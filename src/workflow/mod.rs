@@ -10,6 +10,7 @@ pub mod casts;
 pub mod checks;
 mod dump;
 mod explain;
+pub mod lossy;
 mod original;
 mod prove;
 pub mod renames;
@@ -61,6 +62,9 @@ pub enum WorkflowError {
     /// New or changed CHECKs that live rows violate (one per line).
     #[error("{0}")]
     Violated(String),
+    /// Type changes that would change or fail on rows of the live database (one per line).
+    #[error("{0}")]
+    Lossy(String),
 }
 
 /// The current side of a plan.

@@ -1,5 +1,6 @@
 //! Columns: add, drop and alter (type, default, NOT NULL, identity, generated).
 
+use super::convert;
 use crate::diff::ColumnChange;
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
@@ -302,7 +303,7 @@ pub fn alter(
                     .unwrap_or_default();
                 let using = match ctx.opts.usings.get(&(t.clone(), to.name.clone())) {
                     Some(expr) => format!("({expr})"),
-                    None => using_expr(ctx, &col, from, to),
+                    None => convert::assigned(ctx, &col, from, to),
                 };
                 parts.push(format!(
                     "ALTER COLUMN {col} TYPE {}{coll} USING {using}",
@@ -373,20 +374,43 @@ pub fn alter(
         first.push(n);
     }
     if !parts.is_empty() {
+        let retype = kinds.contains(&Type);
+        // A conversion that may change values is checked in the same transaction, under the
+        // ACCESS EXCLUSIVE lock the type change takes anyway (`convert::plain_guard`).
+        let guarded = retype && convert::guarded(ctx, t, from, to);
+        let guard = if guarded {
+            convert::plain_guard(ctx, t, from, to)
+        } else {
+            String::new()
+        };
         let mut step = ctx.step(
             format!("alter column {}.{}", t, to.name),
-            format!("{}\n    {};", alter_table(t), parts.join(",\n    ")),
+            format!("{guard}{}\n    {};", alter_table(t), parts.join(",\n    ")),
             LockLevel::AccessExclusive,
             Some(t),
         );
-        let retype = kinds.contains(&Type);
+        if guarded {
+            step = step.note(format!(
+                "type {} -> {} can change values: the check {} fails the step if any \
+                 row's value would not convert back unchanged",
+                from.type_name,
+                to.type_name,
+                convert::guard_name(t, &from.name)
+            ));
+        }
+        if retype && convert::declared_loss(ctx, t, from, to) {
+            step = step.hazard(Hazard::DataLoss).note(format!(
+                "type {} -> {} can change or lose values, and the plan cannot check them",
+                from.type_name, to.type_name
+            ));
+        }
         let coercible = retype
             && from.collation == to.collation
-            && binary_coercible(&from.type_name, &to.type_name);
+            && convert::binary_coercible(&from.type_name, &to.type_name);
         let scans = kinds.contains(&SetNotNull) && !online_not_null;
         if retype && ctx.opts.usings.contains_key(&(t.clone(), to.name.clone())) {
             step = step.note("converted with the column's @using expression");
-        } else if retype && no_cast(ctx, from, to) {
+        } else if retype && convert::no_cast(ctx, &from.type_name, &to.type_name) {
             step = step.note(format!(
                 "no cast from {} to {}: converted through text, which fails (rolling the step \
                  back) on the first value {} does not accept",
@@ -437,18 +461,6 @@ pub fn alter(
         chains.push(set_not_null_online(ctx, t, &to.name));
     }
     chains
-}
-
-/// The `USING` expression of a type change of `col` (a column reference, e.g. `NEW.amount`):
-/// a cast, or through text where there is no cast (enums and other user types, and built-in
-/// pairs such as `bigint` -> `timestamp`: every type has a text form, and the new type's input
-/// function refuses, failing the step, any value it cannot take).
-pub(super) fn using_expr(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
-    if via_text(ctx, from, to) || no_cast(ctx, from, to) {
-        format!("{col}::text::{}", to.type_name)
-    } else {
-        format!("{col}::{}", to.type_name)
-    }
 }
 
 fn identity_options(c: &Column) -> Vec<String> {
@@ -523,68 +535,16 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
     out.join(" ")
 }
 
-/// Type changes PostgreSQL makes without rewriting or scanning the table: widening or removing
-/// a length limit (`varchar(n)` -> `varchar(m >= n)`, `varchar`, `text`), `text` <-> `varchar`,
-/// more precision at the same scale for `numeric`, a wider `varbit`.
-pub(super) fn binary_coercible(from: &str, to: &str) -> bool {
-    fn split(t: &str) -> (&str, Vec<i64>) {
-        match t.find('(') {
-            Some(i) if t.ends_with(')') => {
-                let args = t[i + 1..t.len() - 1]
-                    .split(',')
-                    .filter_map(|a| a.trim().parse().ok())
-                    .collect();
-                (&t[..i], args)
-            }
-            _ => (t, Vec::new()),
-        }
-    }
-    let ((fb, fa), (tb, ta)) = (split(from), split(to));
-    let stringish = |b: &str| b == "character varying" || b == "text";
-    match (fb, tb) {
-        (f, t) if stringish(f) && stringish(t) => {
-            // Unbounded targets accept everything; a bounded target needs a bounded, shorter source.
-            ta.is_empty() || (f == "character varying" && !fa.is_empty() && fa[0] <= ta[0])
-        }
-        ("numeric", "numeric") => match (fa.as_slice(), ta.as_slice()) {
-            (_, []) => true,
-            ([fp, fs], [tp, ts]) => fs == ts && tp >= fp,
-            ([fp], [tp]) => tp >= fp,
-            _ => false,
-        },
-        ("bit varying", "bit varying") => ta.is_empty() || (!fa.is_empty() && fa[0] <= ta[0]),
-        _ => false,
-    }
-}
-
-/// Whether PostgreSQL has no cast from the old to the new type (`PlanOptions::no_cast`).
-fn no_cast(ctx: &Ctx, from: &Column, to: &Column) -> bool {
-    ctx.opts
-        .no_cast
-        .contains(&(from.type_name.clone(), to.type_name.clone()))
-}
-
 /// A type change the plan cannot write: no cast between the types, no `@using`, and the table
 /// has rows (through text, the first row whose text the new type does not accept fails it).
 pub(crate) fn uncastable(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
     from.type_name != to.type_name
-        && no_cast(ctx, from, to)
+        && convert::no_cast(ctx, &from.type_name, &to.type_name)
         && !ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()))
         && matches!(
             ctx.table_size(t),
             TableSize::Small { .. } | TableSize::Large { .. }
         )
-}
-
-/// Enums (and other user types) have no casts to each other: convert through their text form.
-fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
-    let user_type = |name: &str, s: &Schema| {
-        let bare = name.trim_end_matches("[]");
-        s.types.keys().any(|q| {
-            bare == format!("{}.{}", q.schema, q.name) || bare == q.name || bare == qname(q)
-        })
-    };
-    user_type(&from.type_name, ctx.current) || user_type(&to.type_name, ctx.desired)
 }
 
 /// `SET NOT NULL` without a long ACCESS EXCLUSIVE scan: add `CHECK (c IS NOT NULL) NOT VALID`
@@ -641,29 +601,6 @@ fn helper_name(table: &str, column: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn widening_and_unbounding_strings_is_binary_coercible() {
-        assert!(binary_coercible(
-            "character varying(100)",
-            "character varying(255)"
-        ));
-        assert!(binary_coercible("character varying(100)", "text"));
-        assert!(binary_coercible("text", "character varying"));
-        assert!(binary_coercible("numeric(10,2)", "numeric(12,2)"));
-        assert!(binary_coercible("numeric(10,2)", "numeric"));
-    }
-
-    #[test]
-    fn narrowing_or_changing_representation_is_not() {
-        assert!(!binary_coercible(
-            "character varying(255)",
-            "character varying(100)"
-        ));
-        assert!(!binary_coercible("text", "character varying(10)"));
-        assert!(!binary_coercible("integer", "bigint"));
-        assert!(!binary_coercible("numeric(10,2)", "numeric(12,3)"));
-    }
 
     #[test]
     fn identity_options_are_set_together_and_reset_to_defaults() {

@@ -4,6 +4,7 @@
 pub(super) mod column;
 mod comment;
 mod constraint;
+pub(super) mod convert;
 mod function;
 mod grant;
 mod index;

@@ -6,10 +6,8 @@
 //! foreign keys in both directions, CHECKs, the serial sequence or identity, comment and column
 //! privileges) are carried over to the shadow column. See [`online_retype`].
 
-use super::column::{
-    binary_coercible, col_id, definition, identity_clause, inherited_copies, set_not_null_online,
-    using_expr,
-};
+use super::column::{col_id, definition, identity_clause, inherited_copies, set_not_null_online};
+use super::convert::{self, binary_coercible};
 use crate::diff::ColumnChange;
 use crate::model::*;
 use crate::plan::graph::{Chain, Node};
@@ -186,7 +184,7 @@ pub(super) fn online_retype(
                  BEGIN\n  NEW.{shadow} := {};\n  RETURN NEW;\nEND\n$schemaplan$;\n\
                  CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
                 definition(&added),
-                using_expr(ctx, &format!("NEW.{col}"), from, to),
+                convert::assigned(ctx, &format!("NEW.{col}"), from, to),
                 ident(&sync),
                 qname(t)
             ),
@@ -197,12 +195,16 @@ pub(super) fn online_retype(
             "type {} -> {} rewrites the table: done online through a shadow column instead",
             from.type_name, to.type_name
         ));
-    let using = using_expr(ctx, &col, from, to);
+    // Assigned as the trigger assigns it (an error, not a truncation, for a value the new type
+    // cannot hold); pending while the shadow differs from the value an explicit cast gives,
+    // which equals the assigned one whenever the assignment succeeds.
+    let value = convert::assigned(ctx, &col, from, to);
+    let pending = convert::cast(ctx, &col, from, to);
     let backfill = ctx
         .long(ctx.step(
             format!("backfill {t}.{shadow_name}"),
             format!(
-                "UPDATE {} SET {shadow} = {using} WHERE {shadow} IS DISTINCT FROM {using};",
+                "UPDATE {} SET {shadow} = {value} WHERE {shadow} IS DISTINCT FROM {pending};",
                 qname(t)
             ),
             LockLevel::RowExclusive,
@@ -213,6 +215,14 @@ pub(super) fn online_retype(
     let mut nodes = vec![Node::new(add, id.clone()), Node::new(backfill, id.clone())];
     if to.not_null {
         nodes.extend(set_not_null_online(ctx, t, &shadow_name));
+    }
+    // A conversion that may change values: before the old column goes, a validated CHECK
+    // proves every shadow value converts back to the old one (writes that would break it fail
+    // from its NOT VALID add on).
+    let guard = convert::guarded(ctx, t, from, to).then(|| convert::guard_name(t, &from.name));
+    if let Some(g) = &guard {
+        let cond = convert::unchanged(ctx, &shadow, &col, from);
+        nodes.extend(guard_online(ctx, t, &id, g, &cond, from, to));
     }
 
     // The twins on the shadow column, built while the old objects keep serving queries and
@@ -278,6 +288,9 @@ pub(super) fn online_retype(
             alter_table(r),
             ident(&c.name)
         ));
+    }
+    if let Some(g) = &guard {
+        swap.push(format!("{at} DROP CONSTRAINT {};", ident(g)));
     }
     swap.push(format!("DROP TRIGGER {} ON {};", ident(&sync), qname(t)));
     swap.push(format!("DROP FUNCTION {function}();"));
@@ -376,6 +389,14 @@ pub(super) fn online_retype(
             Some(t),
         )
         .note("catalog changes only: the lock is held for moments");
+    if convert::declared_loss(ctx, t, from, to) {
+        swap_step = swap_step
+            .hazard(crate::plan::Hazard::DataLoss)
+            .note(format!(
+                "type {} -> {} can change or lose values, and the plan cannot check them",
+                from.type_name, to.type_name
+            ));
+    }
     if !attached.referencing.is_empty() {
         let mut tables: Vec<String> = attached
             .referencing
@@ -405,6 +426,43 @@ pub(super) fn online_retype(
         }
     }
     Some(nodes)
+}
+
+/// The guard of an online type change that may change values: `ADD CONSTRAINT <guard> CHECK
+/// (<shadow converts back to the column>) NOT VALID` (a brief lock, no scan; from then on a
+/// write whose value would change fails), then `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE:
+/// reads and writes go on) in its own transaction. The swap drops it.
+fn guard_online(
+    ctx: &Ctx,
+    t: &QName,
+    id: &ObjectId,
+    name: &str,
+    cond: &str,
+    from: &Column,
+    to: &Column,
+) -> Vec<Node> {
+    let at = alter_table(t);
+    let g = ident(name);
+    let add = ctx
+        .step(
+            format!("add check {name} on {t} (not valid)"),
+            format!("{at} ADD CONSTRAINT {g} CHECK ({cond}) NOT VALID;"),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note(format!(
+            "type {} -> {} can change values: every row's new value must convert back unchanged",
+            from.type_name, to.type_name
+        ));
+    let validate = ctx
+        .long(ctx.step(
+            format!("validate check {name} on {t}"),
+            format!("{at} VALIDATE CONSTRAINT {g};"),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    vec![Node::new(add, id.clone()), Node::new(validate, id.clone())]
 }
 
 /// `<name>_schemaplan_new`, within 63 bytes: the twin of an index or constraint while the

@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, Hazard, LockLevel};
-use crate::render::quote::{ident, qname};
+use crate::render::quote::{ident, literal, qname};
 
 fn options(s: &Sequence) -> String {
     let cycle = if s.cycle { "CYCLE" } else { "NO CYCLE" };
@@ -25,21 +25,76 @@ fn owner_columns(s: &Sequence, schema: &Schema) -> Vec<ObjectId> {
 pub fn create(ctx: &Ctx, s: &Sequence) -> Chain {
     let id = ObjectId::Sequence(s.name.clone());
     let unlogged = if s.unlogged { "UNLOGGED " } else { "" };
-    let step = ctx.step(
-        format!("create sequence {}", s.name),
-        format!(
-            "CREATE {unlogged}SEQUENCE {} {};",
-            qname(&s.name),
-            options(s)
-        ),
-        LockLevel::None,
-        None,
+    let mut sql = format!(
+        "CREATE {unlogged}SEQUENCE {} {};",
+        qname(&s.name),
+        options(s)
     );
+    let step = match position_past_values(ctx, s) {
+        Some((table, position)) => {
+            sql.push('\n');
+            sql.push_str(&position);
+            ctx.step(
+                format!("create sequence {}", s.name),
+                sql,
+                LockLevel::AccessShare,
+                Some(&table),
+            )
+            .note(format!(
+                "positioned past the values {table} already has, so the next nextval does not \
+                 repeat one"
+            ))
+        }
+        None => ctx.step(
+            format!("create sequence {}", s.name),
+            sql,
+            LockLevel::None,
+            None,
+        ),
+    };
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
     n.claims.push(s.name.clone());
     n.ignore_needs = owner_columns(s, ctx.desired);
     vec![n]
+}
+
+/// A sequence the plan creates for a column that already holds values (`integer` -> `serial`;
+/// the rollback of `serial` -> `integer`, which re-creates the dropped sequence) would start
+/// again at its `START WITH` and hand out values rows already have: the next INSERT would
+/// fail on a duplicate key. `(table, SELECT setval(...))` moving it past the column's highest
+/// value (lowest, for a descending sequence) when that is at or beyond its start; nothing on
+/// an empty table. `None` for a sequence of a new column or table, or of a non-integer column.
+fn position_past_values(ctx: &Ctx, s: &Sequence) -> Option<(QName, String)> {
+    let (t, c) = s.owned_by.as_ref()?;
+    if ctx.created.contains(t) {
+        return None;
+    }
+    let column = ctx
+        .current
+        .tables
+        .get(t)?
+        .columns
+        .iter()
+        .find(|x| x.name == *c)?;
+    if !matches!(column.type_name.as_str(), "smallint" | "integer" | "bigint") {
+        return None;
+    }
+    let (agg, cmp) = if s.increment > 0 {
+        ("max", ">=")
+    } else {
+        ("min", "<=")
+    };
+    Some((
+        t.clone(),
+        format!(
+            "SELECT setval({}, v.m) FROM (SELECT {agg}({}) AS m FROM {}) AS v WHERE v.m {cmp} {};",
+            literal(&qname(&s.name)),
+            ident(c),
+            qname(t),
+            s.start
+        ),
+    ))
 }
 
 pub fn drop(ctx: &Ctx, s: &Sequence) -> Chain {
