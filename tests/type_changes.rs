@@ -310,3 +310,56 @@ fn serial_to_integer_rollback_continues_after_the_existing_keys() {
         .get(0);
     assert_eq!(id, 8);
 }
+
+/// How long the plan-time data check takes on a 1M-row table (on demand: `cargo test --test
+/// type_changes -- --ignored --nocapture`): `plan` of `text` -> `varchar(20)` whose values fit
+/// (the quick count), and of `bigint` -> `integer` with one value out of range (the quick count
+/// fails, then the exact row-by-row count).
+#[test]
+#[ignore]
+fn data_check_timing_on_a_million_rows() {
+    for (tag, before, after) in [
+        (
+            "fits",
+            "CREATE TABLE t (id int PRIMARY KEY, s text);
+             INSERT INTO t SELECT g, 'value ' || g FROM generate_series(1, 1000000) g;",
+            "CREATE TABLE t (id int PRIMARY KEY, s varchar(20));\n",
+        ),
+        (
+            "out_of_range",
+            "CREATE TABLE t (id int PRIMARY KEY, b bigint);
+             INSERT INTO t SELECT g, g FROM generate_series(1, 1000000) g;
+             UPDATE t SET b = 3000000000 WHERE id = 500000;",
+            "CREATE TABLE t (id int PRIMARY KEY, b integer);\n",
+        ),
+    ] {
+        let c = Case::new(&format!("timing_{tag}"), before, after);
+        let start = std::time::Instant::now();
+        let o = c.plan("p", &["--no-proof"]);
+        eprintln!(
+            "{tag}: plan exit {} in {:.1}s\n{}",
+            code(&o),
+            start.elapsed().as_secs_f64(),
+            text(&o)
+        );
+    }
+}
+
+/// To a domain over `varchar(5)` (a user type, converted through text): the cast goes to the
+/// base type without its length and the assignment to the domain refuses a longer value,
+/// instead of an explicit cast to the domain cutting it.
+#[test]
+fn text_to_a_domain_over_varchar_refuses_long_values_at_apply() {
+    let mut c = Case::new(
+        "domain",
+        "CREATE DOMAIN public.code AS varchar(5);
+         CREATE TABLE t (id int PRIMARY KEY, s text);
+         INSERT INTO t VALUES (1, 'abcdefgh');",
+        "CREATE DOMAIN public.code AS varchar(5);\nCREATE TABLE t (id int PRIMARY KEY, s public.code);\n",
+    );
+    let o = c.plan("p", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let o = c.apply("apply", "p");
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    assert_eq!(c.values("s"), vec![Some("abcdefgh".to_string())]);
+}

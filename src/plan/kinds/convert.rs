@@ -91,7 +91,8 @@ pub(super) fn binary_coercible(from: &str, to: &str) -> bool {
 /// Whether every value of type `from` converts to `to` and back unchanged, by the types alone
 /// (no data needed): the binary-coercible changes, integer and float widenings, integers into
 /// a numeric with room for their digits, more numeric scale and integer digits, `date` ->
-/// `timestamp`, more fractional-second precision, and arrays of these element-wise.
+/// `timestamp`, more fractional-second precision, numbers, `uuid`, `boolean` and `date` into
+/// unbounded text, and arrays of these element-wise.
 pub(crate) fn lossless(from: &str, to: &str) -> bool {
     if from == to || binary_coercible(from, to) {
         return true;
@@ -141,6 +142,11 @@ pub(crate) fn lossless(from: &str, to: &str) -> bool {
             (Some(fd), Some(td)) => td >= fd && scale(&ta) >= scale(&fa),
         },
         ("date", "timestamp without time zone") => true,
+        // Into text: these types print every value distinctly and read it back unchanged.
+        (
+            "smallint" | "integer" | "bigint" | "numeric" | "uuid" | "boolean" | "date",
+            "text" | "character varying",
+        ) => ta.is_empty(),
         (f, t) if f == t && precision_types.contains(&f) => {
             ta.is_empty() || fa.first().is_some_and(|p| ta[0] >= *p)
         }
@@ -166,6 +172,23 @@ pub(super) fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
     user_type(&from.type_name, ctx.current) || user_type(&to.type_name, ctx.desired)
 }
 
+/// The base type of domain `name` (as `format_type` prints it) in `schema`, for an array of a
+/// domain the base type's array; `None` when `name` is no domain there.
+fn domain_base(schema: &Schema, name: &str) -> Option<String> {
+    let (bare, array) = match name.strip_suffix("[]") {
+        Some(b) => (b, "[]"),
+        None => (name, ""),
+    };
+    schema.types.iter().find_map(|(q, t)| match &t.kind {
+        TypeKind::Domain(d)
+            if bare == format!("{}.{}", q.schema, q.name) || bare == q.name || bare == qname(q) =>
+        {
+            Some(format!("{}{array}", d.base_type))
+        }
+        _ => None,
+    })
+}
+
 /// The value written to the column of the new type from `col` (a column reference, e.g.
 /// `NEW.amount`), with assignment semantics (see the module comment): `col` itself where an
 /// implicit or assignment cast exists, otherwise an explicit cast (or one through text for user
@@ -174,7 +197,14 @@ pub(super) fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
 pub(super) fn assigned(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
     let pair = (from.type_name.clone(), to.type_name.clone());
     if via_text(ctx, from, to) || no_cast(ctx, &from.type_name, &to.type_name) {
-        format!("{col}::text::{}", typmod_free(&to.type_name))
+        // To a domain: through its base type (a cast to the domain itself would apply the base
+        // type's typmod explicitly, cutting a text too long for a domain over varchar(5)); the
+        // assignment to the column then makes it the domain, checking typmod and CHECKs.
+        let target = match domain_base(ctx.desired, &to.type_name) {
+            Some(base) => base,
+            None => to.type_name.clone(),
+        };
+        format!("{col}::text::{}", typmod_free(&target))
     } else if from.type_name == to.type_name {
         col.to_string()
     } else if ctx.opts.explicit_only.contains(&pair) || !ctx.opts.probed.contains(&pair) {
@@ -213,9 +243,12 @@ pub(super) fn unverifiable(ctx: &Ctx, from: &Column, to: &Column) -> bool {
 }
 
 fn may_lose(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
+    // A domain holds what its base type holds (and its CHECKs refuse the rest, loudly).
+    let domain = domain_base(ctx.desired, &to.type_name);
+    let target = domain.as_deref().unwrap_or(&to.type_name);
     from.type_name != to.type_name
-        && !lossless(&from.type_name, &to.type_name)
-        && !via_text(ctx, from, to)
+        && !lossless(&from.type_name, target)
+        && (domain.is_some() || !via_text(ctx, from, to))
         && !no_cast(ctx, &from.type_name, &to.type_name)
         && !using(ctx, t, to)
         && !matches!(
@@ -370,6 +403,8 @@ mod tests {
                 "timestamp without time zone",
             ),
             ("character varying(5)", "text"),
+            ("numeric(12,2)", "text"),
+            ("integer", "character varying"),
         ] {
             assert!(lossless(from, to), "{from} -> {to}");
         }
@@ -388,6 +423,8 @@ mod tests {
             ),
             ("timestamp with time zone", "timestamp without time zone"),
             ("text", "integer"),
+            ("integer", "character varying(5)"),
+            ("timestamp with time zone", "text"),
         ] {
             assert!(!lossless(from, to), "{from} -> {to}");
         }
