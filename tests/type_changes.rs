@@ -363,3 +363,24 @@ fn text_to_a_domain_over_varchar_refuses_long_values_at_apply() {
     assert_eq!(code(&o), 1, "{}", text(&o));
     assert_eq!(c.values("s"), vec![Some("abcdefgh".to_string())]);
 }
+
+/// An extension's type (`citext`) is known to the cast probe: `text` -> `citext` is checked and
+/// guarded like a built-in change, not marked `data-loss` for want of knowing the type.
+#[test]
+fn text_to_an_extension_type_is_checked_not_marked_data_loss() {
+    let mut c = Case::new(
+        "citext",
+        "CREATE EXTENSION citext;
+         CREATE TABLE t (id int PRIMARY KEY, s text);
+         INSERT INTO t VALUES (1, 'Mixed Case'), (2, NULL);",
+        "CREATE EXTENSION citext;\nCREATE TABLE t (id int PRIMARY KEY, s citext);\n",
+    );
+    let original = c.values("s");
+    let o = c.plan("p", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let plan = std::fs::read_to_string(c.dir().join("p/plan.sql")).unwrap();
+    assert!(!plan.contains("data-loss"), "{plan}");
+    let o = c.apply("apply", "p");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(c.values("s"), original);
+}

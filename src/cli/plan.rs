@@ -78,7 +78,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
     let changes = crate::diff::diff(base, &desired);
-    workflow::casts::probe(&shadow, &changes, &mut opts)?;
+    workflow::casts::probe(&shadow, &desired, &changes, &mut opts)?;
     // Before any planning: a new NOT NULL column nothing can fill, a type change without a
     // cast on a table with rows, or one that would change or fail on live rows, stops here,
     // with the fix.

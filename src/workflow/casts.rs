@@ -42,10 +42,11 @@ pub fn usings(source: &SourceSet) -> BTreeMap<(QName, String), String> {
 /// - `incomparable`: the type has no `=` operator (`json`): 42883 `undefined_function`;
 /// - `probed`: pairs both of whose types the scratch database knows.
 ///
-/// Types the scratch database does not know (user types: converted through text anyway) are
-/// left out.
+/// The desired schema's extensions are created in the scratch database first. Types it still
+/// does not know (user types: converted through text anyway) are left out.
 pub fn probe(
     shadow: &Shadow,
+    desired: &Schema,
     changes: &[Change],
     opts: &mut PlanOptions,
 ) -> Result<(), WorkflowError> {
@@ -81,6 +82,19 @@ pub fn probe(
         },
     };
     use postgres::error::SqlState;
+    // The desired schema's extensions, so their types and casts (`citext`) are known too; one
+    // that cannot be created here leaves its types unknown, as before.
+    for e in desired.extensions.values() {
+        let schema = crate::render::quote::ident(&e.schema);
+        let _ = ask(
+            &format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema};
+                 CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {schema} CASCADE;",
+                crate::render::quote::ident(&e.name)
+            ),
+            format!("to create extension {}", e.name),
+        );
+    }
     let types: BTreeSet<&String> = pairs.iter().map(|(f, _)| f).collect();
     for ty in types {
         // Type names as format_type prints them: valid SQL, schema-qualified where needed.

@@ -237,9 +237,16 @@ pub(super) fn guarded(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool 
 }
 
 /// A change that may lose values and that no guard can check: there is no cast from the new
-/// type back to the old one to compare with. The step carries `data-loss`.
+/// type back to the old one to compare with, or the shadow's empty database does not know the
+/// types (an extension type: whether a cast back exists is unknown). The step carries
+/// `data-loss`. A domain target is compared through its base type's casts.
 pub(super) fn unverifiable(ctx: &Ctx, from: &Column, to: &Column) -> bool {
+    let probed = ctx
+        .opts
+        .probed
+        .contains(&(from.type_name.clone(), to.type_name.clone()));
     no_cast(ctx, &to.type_name, &from.type_name)
+        || (!probed && domain_base(ctx.desired, &to.type_name).is_none())
 }
 
 fn may_lose(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
