@@ -59,10 +59,13 @@ pub fn check(
             }
         };
         let what = match (changed, failed) {
-            (n, 0) => format!("{} would change (truncated, rounded or cut)", rows(n)),
+            (n, 0) => format!(
+                "{} would change (truncated, rounded or reformatted)",
+                rows(n)
+            ),
             (0, n) => format!("{} cannot be converted (too long or out of range)", rows(n)),
             (n, m) => format!(
-                "{} would change (truncated, rounded or cut) and {} cannot be converted",
+                "{} would change (truncated, rounded or reformatted) and {} cannot be converted",
                 rows(n),
                 rows(m)
             ),

@@ -24,7 +24,8 @@
 //!   keeps every value).
 
 use crate::model::*;
-use crate::plan::Ctx;
+use crate::plan::graph::Node;
+use crate::plan::{alter_table, Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 /// A type name split into its base and its typmod arguments: `numeric(12,2)` -> (`numeric`,
@@ -304,9 +305,46 @@ pub(super) fn guard_name(t: &QName, column: &str) -> String {
 pub(super) fn plain_guard(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> String {
     let col = ident(&from.name);
     let cond = unchanged(ctx, &cast(ctx, &col, from, to), &col, from);
-    let at = crate::plan::alter_table(t);
+    let at = alter_table(t);
     let g = ident(&guard_name(t, &from.name));
     format!("{at} ADD CONSTRAINT {g} CHECK ({cond});\n{at} DROP CONSTRAINT {g};\n")
+}
+
+/// The guard of an online type change that may change values: `ADD CONSTRAINT <guard> CHECK
+/// (<shadow converts back to the column>) NOT VALID` (a brief lock, no scan; from then on a
+/// write whose value would change fails), then `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE:
+/// reads and writes go on) in its own transaction. The swap drops it.
+pub(super) fn online_guard(
+    ctx: &Ctx,
+    t: &QName,
+    id: &ObjectId,
+    name: &str,
+    cond: &str,
+    from: &Column,
+    to: &Column,
+) -> Vec<Node> {
+    let at = alter_table(t);
+    let g = ident(name);
+    let add = ctx
+        .step(
+            format!("add check {name} on {t} (not valid)"),
+            format!("{at} ADD CONSTRAINT {g} CHECK ({cond}) NOT VALID;"),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note(format!(
+            "type {} -> {} can change values: every row's new value must convert back unchanged",
+            from.type_name, to.type_name
+        ));
+    let validate = ctx
+        .long(ctx.step(
+            format!("validate check {name} on {t}"),
+            format!("{at} VALIDATE CONSTRAINT {g};"),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    vec![Node::new(add, id.clone()), Node::new(validate, id.clone())]
 }
 
 /// What `workflow::lossy` runs on the live database before planning a change that may lose

@@ -222,7 +222,7 @@ pub(super) fn online_retype(
     let guard = convert::guarded(ctx, t, from, to).then(|| convert::guard_name(t, &from.name));
     if let Some(g) = &guard {
         let cond = convert::unchanged(ctx, &shadow, &col, from);
-        nodes.extend(guard_online(ctx, t, &id, g, &cond, from, to));
+        nodes.extend(convert::online_guard(ctx, t, &id, g, &cond, from, to));
     }
 
     // The twins on the shadow column, built while the old objects keep serving queries and
@@ -426,43 +426,6 @@ pub(super) fn online_retype(
         }
     }
     Some(nodes)
-}
-
-/// The guard of an online type change that may change values: `ADD CONSTRAINT <guard> CHECK
-/// (<shadow converts back to the column>) NOT VALID` (a brief lock, no scan; from then on a
-/// write whose value would change fails), then `VALIDATE CONSTRAINT` (SHARE UPDATE EXCLUSIVE:
-/// reads and writes go on) in its own transaction. The swap drops it.
-fn guard_online(
-    ctx: &Ctx,
-    t: &QName,
-    id: &ObjectId,
-    name: &str,
-    cond: &str,
-    from: &Column,
-    to: &Column,
-) -> Vec<Node> {
-    let at = alter_table(t);
-    let g = ident(name);
-    let add = ctx
-        .step(
-            format!("add check {name} on {t} (not valid)"),
-            format!("{at} ADD CONSTRAINT {g} CHECK ({cond}) NOT VALID;"),
-            LockLevel::AccessExclusive,
-            Some(t),
-        )
-        .note(format!(
-            "type {} -> {} can change values: every row's new value must convert back unchanged",
-            from.type_name, to.type_name
-        ));
-    let validate = ctx
-        .long(ctx.step(
-            format!("validate check {name} on {t}"),
-            format!("{at} VALIDATE CONSTRAINT {g};"),
-            LockLevel::ShareUpdateExclusive,
-            Some(t),
-        ))
-        .note("scans the table without blocking reads or writes");
-    vec![Node::new(add, id.clone()), Node::new(validate, id.clone())]
 }
 
 /// `<name>_schemaplan_new`, within 63 bytes: the twin of an index or constraint while the
