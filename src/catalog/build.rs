@@ -47,6 +47,10 @@ query!(GRANTS, "grants");
 query!(DEFAULT_PRIVILEGES, "default_privileges");
 query!(DEPENDS, "depends");
 query!(UNMODELED, "unmodeled");
+query!(OWNERS, "owners");
+
+mod owners;
+mod unmodeled;
 
 /// One row of a named query, with typed, error-reporting column access.
 struct R<'a> {
@@ -115,6 +119,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         self.triggers()?;
         self.policies()?;
         self.comments()?;
+        self.owners()?;
         self.grants()?;
         self.default_privileges()?;
         self.depends()?;
@@ -1003,20 +1008,6 @@ impl<'t, 'c> Reader<'t, 'c> {
         for (a, b) in edges {
             self.schema.add_dependency(a, b);
         }
-    }
-
-    fn unmodeled(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&UNMODELED)? {
-            let r = R {
-                row: &row,
-                query: UNMODELED.name,
-            };
-            self.schema.unmodeled.insert(Unmodeled {
-                kind: r.get("kind")?,
-                identity: r.get("identity")?,
-            });
-        }
-        Ok(())
     }
 }
 

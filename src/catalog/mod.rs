@@ -338,6 +338,9 @@ pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, Str
     if !s.default_privileges.is_empty() {
         put("default privileges".to_string(), &s.default_privileges);
     }
+    for u in &s.unmodeled {
+        put(format!("{} {} (not modeled)", u.kind, u.identity), u);
+    }
     out
 }
 
@@ -359,6 +362,17 @@ pub fn digest_differences(
         out.push(format!("only in the database: {k}"));
     }
     out
+}
+
+/// `schema` with the unmodeled objects of `live` instead of its own: the state a plan from
+/// `live` to `schema` ends in. A plan leaves unmodeled objects as they are (carrying over
+/// those it would drop, refusing the rest) and never creates any, so the fingerprint `apply`
+/// checks after the last step must count the live database's, not the shadow's.
+pub fn with_unmodeled_of(schema: &Schema, live: &Schema) -> Schema {
+    let mut s = schema.clone();
+    s.unmodeled.clone_from(&live.unmodeled);
+    s.unmodeled_deps.clone_from(&live.unmodeled_deps);
+    s
 }
 
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.

@@ -32,13 +32,37 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         .map(|l| l.trim_start_matches("  - ").to_string())
         .filter(|l| !l.is_empty())
         .collect();
+    // Unmodeled objects are neither drift nor silence: listed after the verdict, one line
+    // each, without changing the exit code.
+    let unmodeled: Vec<String> = current
+        .schema
+        .unmodeled
+        .iter()
+        .map(|u| format!("{} {}", u.kind, u.identity))
+        .collect();
+    let print_unmodeled = || {
+        if !unmodeled.is_empty() {
+            println!(
+                "Not modeled by schemaplan, not compared ({}):",
+                unmodeled.len()
+            );
+            for u in &unmodeled {
+                println!("  - {u}");
+            }
+        }
+    };
     match a.format {
         Format::Json => println!(
             "{}",
-            serde_json::json!({ "in_sync": changes.is_empty(), "differences": lines })
+            serde_json::json!({
+                "in_sync": changes.is_empty(),
+                "differences": lines,
+                "unmodeled": unmodeled,
+            })
         ),
         Format::Text if changes.is_empty() => {
-            println!("In sync: the database matches {}.", a.schema.display())
+            println!("In sync: the database matches {}.", a.schema.display());
+            print_unmodeled();
         }
         Format::Text => {
             println!(
@@ -49,6 +73,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
             for l in &lines {
                 println!("  - {l}");
             }
+            print_unmodeled();
         }
     }
     Ok(if changes.is_empty() {

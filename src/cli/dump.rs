@@ -21,8 +21,11 @@ pub struct DumpArgs {
 
 pub fn run(a: DumpArgs) -> anyhow::Result<i32> {
     let mut client = db::connect(&a.db)?;
-    let schema = catalog::read(&mut client)?;
+    let mut schema = catalog::read(&mut client)?;
     super::plan::report_unmodeled(&schema);
+    // Owners stay the database's business unless the user declares them: dumped files say
+    // nothing about them (a plan keeps the live owner of every object it re-creates).
+    schema.owners.clear();
     // What an empty database looks like (schema public ...), read from the shadow server.
     let shadow = start_shadow(&a.shadow)?;
     let empty = workflow::empty_schema(&shadow)?;

@@ -96,6 +96,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         &src,
         &opts,
     )?;
+    workflow::unmodeled::check(&changes, &current.schema, &desired)?;
     let (planned, report) = if a.no_proof {
         (
             workflow::plan_both(&current.schema, &desired, renames, &opts),
@@ -121,8 +122,11 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         .and_then(|o| o.file_name())
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| format!("{}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), a.name));
+    // The plan ends in the desired schema with the current database's unmodeled objects,
+    // which it leaves as they are (or carries over): that is what `apply` checks at the end.
+    let target = catalog::with_unmodeled_of(&desired, &current.schema);
     let from = catalog::fingerprint(&current.schema);
-    let to = catalog::fingerprint(&desired);
+    let to = catalog::fingerprint(&target);
     let make = |direction, steps, from: &str, to: &str, from_schema| Plan {
         id: id.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -140,7 +144,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         &to,
         &current.schema,
     );
-    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &desired);
+    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &target);
     inverse.unproven = report.inverse_problem.clone();
     if a.no_proof {
         let why = Some("written with --no-proof".to_string());

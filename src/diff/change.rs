@@ -125,6 +125,11 @@ pub enum Change {
         on: ObjectId,
         comment: Option<String>,
     },
+    /// `ALTER ... OWNER TO`: an owner the schema files declare, on an object the plan keeps.
+    SetOwner {
+        on: ObjectId,
+        owner: String,
+    },
     Grant(Grant),
     Revoke(Grant),
     /// `REVOKE ALL` on a freshly created object from the grantees of default privileges that
@@ -284,7 +289,7 @@ impl Change {
             }
             CreatePolicy(p) | DropPolicy(p) => ObjectId::Policy(p.table.clone(), p.name.clone()),
             AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.clone()),
-            SetComment { on, .. } => on.clone(),
+            SetComment { on, .. } | SetOwner { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
             ResetPrivileges { on, .. } => on.clone(),
             AlterDefaultPrivilege { entry, .. } => {

@@ -11,6 +11,7 @@
 
 mod change;
 mod closure;
+mod owners;
 mod privileges;
 mod relations;
 mod routines;
@@ -59,6 +60,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
     routines::diff_functions(&mut d);
     routines::diff_triggers(&mut d);
     routines::diff_policies(&mut d);
+    owners::diff_owners(&mut d);
     privileges::diff_comments(&mut d);
     privileges::diff_grants(&mut d);
     privileges::diff_default_privileges(&mut d);

@@ -40,9 +40,20 @@ pub struct Schema {
     /// Dependency edges `(dependent, referenced)` as PostgreSQL records them in `pg_depend`,
     /// mapped onto object ids (a view depends on the columns it reads, a column on its type ...).
     pub depends: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
+    /// Owner (role name) of each schema, collation, type, sequence, table, view and function
+    /// created after initdb (`public` is not listed). A live database lists every owner; the
+    /// desired schema only the owners its files declare (`ALTER ... OWNER TO`,
+    /// `CREATE SCHEMA ... AUTHORIZATION`; `workflow::desired`). Diff compares an owner only
+    /// where both sides list one, and a plan that creates an object again gives it its owner
+    /// back (`plan/kinds/owner.rs`). Left out of [`Schema::canonical`], so of the
+    /// fingerprint: the two sides of a plan never list the same set of owners.
+    pub owners: BTreeMap<ObjectId, String>,
     /// Objects that exist in the database but that schemaplan does not model. Never silently
     /// skipped: `plan` and `drift` report them.
     pub unmodeled: BTreeSet<Unmodeled>,
+    /// What each unmodeled object depends on among the modeled ones, and how to create it
+    /// again (see [`UnmodeledDeps`]). Not schema identity: left out of [`Schema::canonical`].
+    pub unmodeled_deps: BTreeMap<Unmodeled, UnmodeledDeps>,
     /// Plan-time facts, not schema: the heap size in bytes (`pg_relation_size`, main fork) of
     /// each table, partition and materialized view of a live database when it was read; a
     /// partitioned table counts the sum of its leaf partitions. 0 means empty (a heap with a
@@ -105,6 +116,8 @@ impl Schema {
         let mut s = self.clone();
         s.depends.clear();
         s.sizes.clear();
+        s.owners.clear();
+        s.unmodeled_deps.clear();
         for t in s.tables.values_mut() {
             t.columns.sort_by(|a, b| a.name.cmp(&b.name));
             t.columns

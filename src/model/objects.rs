@@ -335,3 +335,14 @@ pub struct Unmodeled {
     pub kind: String,
     pub identity: String,
 }
+
+/// How an unmodeled object hangs on modeled ones: dropping any of `depends_on` (or its table)
+/// drops it too, with no word from PostgreSQL (its `pg_depend` row is `a`, or the drop
+/// cascades), so a plan that drops one must create the object again or refuse.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnmodeledDeps {
+    pub depends_on: std::collections::BTreeSet<ObjectId>,
+    /// The statement that creates it again, as PostgreSQL prints it (`pg_get_ruledef`,
+    /// `pg_get_statisticsobjdef`); `None` when there is no such printer.
+    pub definition: Option<String>,
+}

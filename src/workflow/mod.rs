@@ -14,6 +14,7 @@ pub mod lossy;
 mod original;
 mod prove;
 pub mod renames;
+pub mod unmodeled;
 
 pub use dump::{dump_files, schema_statements};
 pub use prove::{describe, prove, ProofReport};
@@ -65,6 +66,9 @@ pub enum WorkflowError {
     /// Type changes that would change or fail on rows of the live database (one per line).
     #[error("{0}")]
     Lossy(String),
+    /// Unmodeled objects the plan would drop and cannot create again (one per line).
+    #[error("{0}")]
+    Unmodeled(String),
 }
 
 /// The current side of a plan.
@@ -143,6 +147,7 @@ pub fn desired(
                 // nothing is judged small by them (an inverse plan treats them as unknown).
                 let mut schema = catalog::read(&mut client)?;
                 schema.sizes.clear();
+                declared_owners(&mut client, &mut schema)?;
                 return Ok(schema);
             }
             Err(e) => match missing_role(&e) {
@@ -160,6 +165,26 @@ pub fn desired(
             },
         }
     }
+}
+
+/// Keeps only the owners the schema files declare. The shadow loads them as its own role, so
+/// every object it owns was created without an owner in mind; any other owner was set by an
+/// `ALTER ... OWNER TO` or `CREATE SCHEMA ... AUTHORIZATION` of the files (an `OWNER TO` naming
+/// the shadow's own role therefore declares nothing). An undeclared owner is whatever the
+/// database has: diff compares owners only where both sides list one.
+fn declared_owners(
+    client: &mut postgres::Client,
+    schema: &mut Schema,
+) -> Result<(), WorkflowError> {
+    let me: String = client
+        .query_one("SELECT current_user::text", &[])
+        .map_err(|e| WorkflowError::Io {
+            what: "reading the shadow's role".to_string(),
+            message: db::error_text(&e),
+        })?
+        .get(0);
+    schema.owners.retain(|_, owner| *owner != me);
+    Ok(())
 }
 
 /// The role name of a `role "x" does not exist` load error.
@@ -194,8 +219,11 @@ pub fn plan_both(
     opts: &PlanOptions,
 ) -> Planned {
     let base = renames.map(|r| &r.current).unwrap_or(current);
-    let forward = plan::build_tagged(&diff::diff(base, desired), base, desired, opts);
-    let inverse = plan::build_tagged(&diff::diff(desired, base), desired, base, opts);
+    let (there, back) = (diff::diff(base, desired), diff::diff(desired, base));
+    let forward = plan::build_tagged(&there, base, desired, opts);
+    let forward = unmodeled::carry_over(&there, forward, current, desired, opts);
+    let inverse = plan::build_tagged(&back, desired, base, opts);
+    let inverse = unmodeled::carry_over(&back, inverse, current, base, opts);
     let lost: std::collections::BTreeSet<&crate::model::ObjectId> = forward
         .iter()
         .filter(|(_, s)| s.hazards.contains(&plan::Hazard::DataLoss))

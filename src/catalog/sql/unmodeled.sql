@@ -14,6 +14,9 @@ WITH objs(classid, objid) AS (
   UNION ALL SELECT 'pg_user_mapping'::regclass, umid FROM pg_user_mappings WHERE umid >= 16384
   UNION ALL SELECT 'pg_event_trigger'::regclass, oid FROM pg_event_trigger WHERE oid >= 16384
   UNION ALL SELECT 'pg_publication'::regclass, oid FROM pg_publication WHERE oid >= 16384
+  -- a table's membership of a publication (`FOR TABLE t`, `ADD TABLE t`): dropping the table
+  -- drops it (its pg_depend row on the table is 'a'), so it is listed with what it depends on
+  UNION ALL SELECT 'pg_publication_rel'::regclass, oid FROM pg_publication_rel WHERE oid >= 16384
   -- subscriptions are cluster-wide rows tied to one database; only the oid column is read
   -- (subconninfo is not readable by ordinary roles)
   UNION ALL SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s
@@ -39,7 +42,28 @@ WITH objs(classid, objid) AS (
             WHERE t.oid >= 16384 AND t.typtype IN ('b', 'p')
               AND NOT (t.typelem <> 0 AND t.typlen = -1)
 )
-SELECT i.type AS kind, i.identity
+-- definition: what re-creates the object after the plan dropped it with what it depends on
+-- (rules and statistics objects, whose definitions PostgreSQL prints; NULL for the rest).
+-- ref_*: the user objects it depends on (pg_depend 'n' and 'a'), one array per column in the
+-- same order, mapped onto modeled objects in Rust: a plan that drops one of them must carry
+-- the object over or refuse (`workflow::unmodeled`).
+SELECT i.type AS kind, i.identity,
+       CASE o.classid
+         WHEN 'pg_rewrite'::regclass THEN pg_catalog.pg_get_ruledef(o.objid)
+         WHEN 'pg_statistic_ext'::regclass THEN pg_catalog.pg_get_statisticsobjdef(o.objid)
+       END AS definition,
+       ARRAY(SELECT d.refclassid FROM pg_depend d
+             WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('n', 'a')
+               AND d.refobjid >= 16384
+             ORDER BY d.refclassid, d.refobjid, d.refobjsubid) AS ref_classids,
+       ARRAY(SELECT d.refobjid FROM pg_depend d
+             WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('n', 'a')
+               AND d.refobjid >= 16384
+             ORDER BY d.refclassid, d.refobjid, d.refobjsubid) AS ref_objids,
+       ARRAY(SELECT d.refobjsubid FROM pg_depend d
+             WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('n', 'a')
+               AND d.refobjid >= 16384
+             ORDER BY d.refclassid, d.refobjid, d.refobjsubid) AS ref_subids
 FROM objs o,
 LATERAL pg_identify_object(o.classid, o.objid, 0) i
 WHERE NOT EXISTS (SELECT 1 FROM pg_depend e

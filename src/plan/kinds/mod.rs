@@ -9,6 +9,7 @@ mod function;
 mod grant;
 mod index;
 mod namespace;
+mod owner;
 mod policy;
 mod rename;
 mod retype;
@@ -24,9 +25,15 @@ use crate::diff::Change;
 
 pub(crate) use rename::statement as rename_statement;
 
-/// Generates the nodes of one change. Exhaustive: a new change kind does not compile until it
-/// has a generator.
+/// Generates the nodes of one change; an object it creates gets its owner (`owner::keep`).
 pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
+    let mut chains = generate_one(ctx, change);
+    owner::keep(ctx, change, &mut chains);
+    chains
+}
+
+/// Exhaustive: a new change kind does not compile until it has a generator.
+fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
     use Change::*;
     match change {
         CreateSchema(n) => vec![namespace::create_schema(ctx, n)],
@@ -81,6 +88,7 @@ pub(crate) fn generate(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         DropPolicy(p) => vec![policy::drop(ctx, p)],
         AlterPolicy { from, to } => vec![policy::alter(ctx, from, to)],
         SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
+        SetOwner { on, owner } => vec![owner::set(ctx, on, owner)],
         Grant(g) => vec![grant::grant(ctx, g)],
         Revoke(g) => vec![grant::revoke(ctx, g)],
         ResetPrivileges { on, grantees } => vec![grant::reset(ctx, on, grantees)],

@@ -1,0 +1,38 @@
+//! Owners of the objects a plan may create or re-create (`Schema::owners`).
+
+use super::{Reader, OWNERS, R};
+use crate::catalog::CatalogError;
+use crate::model::ObjectId;
+
+impl Reader<'_, '_> {
+    /// Runs after every modeled object is registered in the resolver: rows of objects that
+    /// are not modeled (extension members, unmodeled kinds, tables' row types) map onto
+    /// nothing and are dropped. An identity sequence is not a `Sequence` (it follows its
+    /// column's table), and a sequence `OWNED BY` a column follows its table's owner too
+    /// (`ALTER TABLE ... OWNER TO` moves it; `ALTER SEQUENCE ... OWNER TO` refuses it), but it
+    /// is kept here: a re-created table's owner must be set before `OWNED BY` links them.
+    pub(super) fn owners(&mut self) -> Result<(), CatalogError> {
+        for row in self.run(&OWNERS)? {
+            let r = R {
+                row: &row,
+                query: OWNERS.name,
+            };
+            let Some(id) = self.resolver.exact(r.get("classid")?, r.get("objid")?, 0) else {
+                continue;
+            };
+            if matches!(
+                id,
+                ObjectId::Schema(_)
+                    | ObjectId::Collation(_)
+                    | ObjectId::Type(_)
+                    | ObjectId::Sequence(_)
+                    | ObjectId::Table(_)
+                    | ObjectId::View(_)
+                    | ObjectId::Function(..)
+            ) {
+                self.schema.owners.insert(id, r.get("owner")?);
+            }
+        }
+        Ok(())
+    }
+}

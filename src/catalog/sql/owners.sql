@@ -1,0 +1,21 @@
+-- The owner of every user object that has one and that a plan may create or re-create:
+-- schemas, collations, types and domains, tables, views, materialized views, sequences,
+-- functions, procedures and aggregates. Mapped onto ObjectIds in Rust (exact addresses only:
+-- array types, tables' row types, indexes and identity sequences are not listed there; they
+-- follow their owner). oid >= 16384 leaves out what initdb created (`public` included: its
+-- owner is the database's business, never a plan's).
+SELECT 'pg_namespace'::regclass::oid AS classid, n.oid AS objid,
+       pg_catalog.pg_get_userbyid(n.nspowner)::text AS owner
+FROM pg_namespace n WHERE n.oid >= 16384
+UNION ALL
+SELECT 'pg_collation'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.collowner)::text
+FROM pg_collation c WHERE c.oid >= 16384
+UNION ALL
+SELECT 'pg_type'::regclass::oid, t.oid, pg_catalog.pg_get_userbyid(t.typowner)::text
+FROM pg_type t WHERE t.oid >= 16384
+UNION ALL
+SELECT 'pg_class'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.relowner)::text
+FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+UNION ALL
+SELECT 'pg_proc'::regclass::oid, p.oid, pg_catalog.pg_get_userbyid(p.proowner)::text
+FROM pg_proc p WHERE p.oid >= 16384

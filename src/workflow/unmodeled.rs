@@ -1,0 +1,184 @@
+//! Objects schemaplan does not model never vanish with a plan.
+//!
+//! PostgreSQL drops some of them silently with a modeled object they hang on: a rule with its
+//! view (dropped and created again around a column change), a statistics object with a
+//! column (the online type change drops the old column), a table's membership of a
+//! publication with the table. The catalog lists what each depends on
+//! (`Schema::unmodeled_deps`, from `pg_depend`). Before planning, [`check`] refuses a plan
+//! that would drop one it cannot create again, naming it; [`carry_over`] adds the steps that
+//! create the others again right after the last step about what they depend on (rules with
+//! `CREATE OR REPLACE RULE`, statistics objects with `CREATE STATISTICS IF NOT EXISTS`, from
+//! PostgreSQL's own printed definitions).
+
+use super::WorkflowError;
+use crate::diff::{Change, ColumnChange};
+use crate::model::{ObjectId, Schema, Unmodeled, UnmodeledDeps};
+use crate::plan::{LockLevel, LockTimeout, PlanOptions, StatementTimeout, Step, TxMode};
+use std::collections::BTreeSet;
+
+/// The objects a plan drops, created again or not: dropped objects, the old type of a swap,
+/// and retyped columns (the online form drops the old column).
+fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
+    use Change::*;
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            DropSchema(_)
+            | DropExtension(_)
+            | DropCollation(_)
+            | DropType(_)
+            | DropSequence(_)
+            | DropTable(_)
+            | DropColumn { .. }
+            | DropConstraint { .. }
+            | DropIndex(_)
+            | DropView(_)
+            | DropFunction(_)
+            | DropTrigger(_)
+            | DropPolicy(_)
+            | SwapType { .. } => Some(c.object()),
+            AlterColumn {
+                table, from, kinds, ..
+            } if kinds.contains(&ColumnChange::Type) => {
+                Some(ObjectId::Column(table.clone(), from.name.clone()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// What of `deps` the plan drops (itself or its table).
+fn hit<'a>(deps: &'a UnmodeledDeps, dropped: &BTreeSet<ObjectId>) -> Vec<&'a ObjectId> {
+    deps.depends_on
+        .iter()
+        .filter(|id| dropped.contains(id) || id.parent().is_some_and(|p| dropped.contains(&p)))
+        .collect()
+}
+
+/// The statement that creates the object again whatever the plan left of it, when there is
+/// one and everything it depends on exists after the plan.
+fn recreate(u: &Unmodeled, deps: &UnmodeledDeps, after: &Schema) -> Option<String> {
+    if !deps.depends_on.iter().all(|id| after.contains(id)) {
+        return None;
+    }
+    let def = deps.definition.as_deref()?.trim_end().trim_end_matches(';');
+    match u.kind.as_str() {
+        "rule" => def
+            .strip_prefix("CREATE RULE ")
+            .map(|r| format!("CREATE OR REPLACE RULE {r};")),
+        "statistics object" => def
+            .strip_prefix("CREATE STATISTICS ")
+            .map(|r| format!("CREATE STATISTICS IF NOT EXISTS {r};")),
+        _ => None,
+    }
+}
+
+/// Refuses a plan (`changes` from `current` to `desired`) that would drop an unmodeled object
+/// it cannot create again: one line per object, what it depends on and what to do.
+pub fn check(changes: &[Change], current: &Schema, desired: &Schema) -> Result<(), WorkflowError> {
+    let dropped = dropped(changes);
+    let mut lines = Vec::new();
+    for (u, deps) in &current.unmodeled_deps {
+        let hits = hit(deps, &dropped);
+        if hits.is_empty() || recreate(u, deps, desired).is_some() {
+            continue;
+        }
+        let what: Vec<String> = hits
+            .iter()
+            .map(|id| {
+                let gone = if desired.contains(id) {
+                    "drops and creates again"
+                } else {
+                    "drops"
+                };
+                format!("{id}, which the plan {gone}")
+            })
+            .collect();
+        lines.push(format!(
+            "{} {} is not modeled by schemaplan and would be dropped with {}",
+            u.kind,
+            u.identity,
+            what.join(", ")
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(WorkflowError::Unmodeled(format!(
+        "the plan would drop objects schemaplan does not model and cannot create again:\n{}\n\
+         Drop them by hand first (and create them again after the apply), or change the \
+         schema so that what they depend on stays.",
+        lines
+            .iter()
+            .map(|l| format!("  - {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )))
+}
+
+/// Inserts, after the last step about an object that each carried-over unmodeled object
+/// depends on, the step creating it again, in that step's phase (the same transaction when
+/// both are transactional and adjacent, which is where it lands). `steps` are tagged with the
+/// object each is about (`plan::build_tagged`); `unmodeled` is the live database's.
+pub fn carry_over(
+    changes: &[Change],
+    mut steps: Vec<(ObjectId, Step)>,
+    unmodeled: &Schema,
+    after: &Schema,
+    opts: &PlanOptions,
+) -> Vec<(ObjectId, Step)> {
+    let dropped = dropped(changes);
+    for (u, deps) in &unmodeled.unmodeled_deps {
+        let hits = hit(deps, &dropped);
+        if hits.is_empty() {
+            continue;
+        }
+        let Some(sql) = recreate(u, deps, after) else {
+            continue; // refused by `check` (forward), or left as it is (inverse)
+        };
+        let about = |id: &ObjectId| {
+            hits.iter().any(|h| {
+                *h == id || h.parent().as_ref() == Some(id) || id.parent().as_ref() == Some(*h)
+            })
+        };
+        let Some(at) = steps.iter().rposition(|(id, _)| about(id)) else {
+            continue;
+        };
+        let phase = steps[at].1.phase;
+        let relation = deps.depends_on.iter().find_map(|id| match id {
+            ObjectId::Table(q) | ObjectId::View(q) | ObjectId::Column(q, _) => Some(q.clone()),
+            _ => None,
+        });
+        // CREATE RULE takes ACCESS EXCLUSIVE on its relation, CREATE STATISTICS SHARE UPDATE
+        // EXCLUSIVE on its table; both are catalog updates.
+        let lock = if u.kind == "rule" {
+            LockLevel::AccessExclusive
+        } else {
+            LockLevel::ShareUpdateExclusive
+        };
+        let step = Step {
+            summary: format!(
+                "carry over {} {} (not modeled by schemaplan)",
+                u.kind, u.identity
+            ),
+            sql,
+            phase,
+            transaction: TxMode::Transaction,
+            lock,
+            lock_target: relation.map(|q| q.to_string()),
+            lock_timeout: Some(LockTimeout(opts.lock_timeout)),
+            statement_timeout: Some(StatementTimeout(opts.statement_timeout)),
+            hazards: Vec::new(),
+            notes: vec![format!(
+                "the plan drops what it depends on ({}); created again from its definition",
+                hits.iter()
+                    .map(|h| h.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )],
+        };
+        let tag = steps[at].0.clone();
+        steps.insert(at + 1, (tag, step));
+    }
+    steps
+}

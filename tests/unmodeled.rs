@@ -1,0 +1,256 @@
+//! Objects schemaplan does not model never break an apply and never vanish, through the
+//! binary: a publication, a statistics object and a text search configuration in the target
+//! leave `apply` succeeding (its final fingerprint check counts them on both sides), a rule on
+//! a view the plan creates again and a statistics object on a column retyped online are
+//! carried over, a publication membership of a dropped table is refused at plan time, and
+//! `drift` lists them instead of staying silent.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn run(cwd: &Path, args: &[&str], want: i32) -> String {
+    let o = common::schemaplan(cwd, args);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(want), "schemaplan {args:?}:\n{t}");
+    t
+}
+
+fn count(c: &mut postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
+}
+
+/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
+fn setup(
+    tag: &str,
+    before: &str,
+    after: &str,
+) -> (String, String, tempfile::TempDir, postgres::Client) {
+    let server = common::server();
+    let (_db, url) = server.fresh_db(tag);
+    let mut c = schemaplan::db::connect(&url).unwrap();
+    c.batch_execute(before).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
+    (url, server.admin_url(), tmp, c)
+}
+
+#[test]
+fn publication_statistics_and_text_search_config_do_not_fail_the_apply() {
+    let (url, dev, tmp, mut c) = setup(
+        "unmodeled_apply",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int);
+         INSERT INTO public.t SELECT g, g % 7, g % 11 FROM generate_series(1, 100) g;
+         CREATE PUBLICATION pub FOR TABLE public.t;
+         CREATE STATISTICS public.t_ab (dependencies) ON a, b FROM public.t;
+         CREATE TEXT SEARCH CONFIGURATION public.cfg (COPY = pg_catalog.english);",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int, c text);",
+    );
+    let cwd = tmp.path();
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("Not modeled by schemaplan"), "{t}");
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    let t = run(cwd, &["status", "--db", &url, "--plans", "plans"], 0);
+    assert!(t.contains("applied") && !t.contains("failed"), "{t}");
+    // Applying again is a no-op, not a stale-plan refusal.
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub' AND tablename = 't'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_ab'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_ts_config WHERE cfgname = 'cfg'"
+        ),
+        1
+    );
+    // In sync, and the unmodeled objects are listed, one line each.
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    assert!(t.contains("In sync"), "{t}");
+    for line in [
+        "publication pub",
+        "statistics object public.t_ab",
+        "text search configuration public.cfg",
+    ] {
+        assert!(t.contains(&format!("  - {line}")), "{line} listed in:\n{t}");
+    }
+    // And the rollback returns without failing either.
+    run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn rule_on_a_recreated_view_is_carried_over() {
+    let (url, dev, tmp, mut c) = setup(
+        "unmodeled_rule",
+        "CREATE TABLE public.t (a int);
+         CREATE TABLE public.audit (n int);
+         CREATE VIEW public.v AS SELECT a FROM public.t;
+         CREATE RULE v_insert AS ON INSERT TO public.v DO INSTEAD
+           (INSERT INTO public.t VALUES (new.a); INSERT INTO public.audit VALUES (1));",
+        "CREATE TABLE public.t (a bigint);
+         CREATE TABLE public.audit (n int);
+         CREATE VIEW public.v AS SELECT a FROM public.t;",
+    );
+    let cwd = tmp.path();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(plan.contains("CREATE OR REPLACE RULE v_insert"), "{plan}");
+    run(
+        cwd,
+        &["apply", "--db", &url, "plans/p", "--allow-hazards", "all"],
+        0,
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_rules WHERE rulename = 'v_insert'"
+        ),
+        1
+    );
+    c.batch_execute("INSERT INTO public.v VALUES (7)").unwrap();
+    assert_eq!(
+        count(&mut c, "SELECT count(*) FROM public.audit"),
+        1,
+        "the rule still fires"
+    );
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_rules WHERE rulename = 'v_insert'"
+        ),
+        1
+    );
+}
+
+#[test]
+fn statistics_on_a_column_retyped_online_are_carried_over() {
+    let (url, dev, tmp, mut c) = setup(
+        "unmodeled_stats_online",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int);
+         INSERT INTO public.t SELECT g, g % 7, g % 11 FROM generate_series(1, 2000) g;
+         CREATE STATISTICS public.t_ab (dependencies, ndistinct) ON a, b FROM public.t;",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a bigint, b int);",
+    );
+    let cwd = tmp.path();
+    // --small-table 0: a table with rows takes the online form (shadow column, swap).
+    run(
+        cwd,
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "plans/p",
+            "--small-table",
+            "0",
+        ],
+        0,
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(
+        plan.contains("a_schemaplan_new"),
+        "online form expected:\n{plan}"
+    );
+    run(
+        cwd,
+        &["apply", "--db", &url, "plans/p", "--allow-hazards", "all"],
+        0,
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_statistic_ext s JOIN pg_attribute a \
+             ON a.attrelid = s.stxrelid AND a.attnum = ANY (s.stxkeys) \
+             WHERE s.stxname = 't_ab' AND a.attname IN ('a', 'b')"
+        ),
+        2,
+        "the statistics object exists on a and b"
+    );
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+}
+
+#[test]
+fn publication_membership_of_a_dropped_table_is_refused() {
+    let (url, dev, tmp, mut c) = setup(
+        "unmodeled_refused",
+        "CREATE TABLE public.t (id int PRIMARY KEY);
+         CREATE TABLE public.keep (id int);
+         CREATE PUBLICATION pub FOR TABLE public.t;",
+        "CREATE TABLE public.keep (id int);",
+    );
+    let cwd = tmp.path();
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert!(
+        t.contains("publication relation public.t in publication pub is not modeled by schemaplan")
+            && t.contains("table public.t, which the plan drops"),
+        "{t}"
+    );
+    assert!(!cwd.join("plans/p").exists());
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub'"
+        ),
+        1
+    );
+}
