@@ -196,3 +196,37 @@ fn declared_owner_is_set_and_a_changed_owner_is_drift() {
     let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
     assert!(t.contains("count_secrets"), "{t}");
 }
+
+/// A function whose parameter type changes is dropped and created under another signature:
+/// the new one takes the owner of the overload it replaces.
+#[test]
+fn function_with_changed_arguments_keeps_the_replaced_owner() {
+    let server = common::server();
+    server.ensure_roles(&["app_owner"]);
+    let (_db, url) = server.fresh_db("owners_overload");
+    let dev = server.admin_url();
+    let mut c = schemaplan::db::connect(&url).unwrap();
+    c.batch_execute(
+        "CREATE FUNCTION public.count_secrets(n int) RETURNS int LANGUAGE sql \
+         SECURITY DEFINER AS 'SELECT n';
+         ALTER FUNCTION public.count_secrets(int) OWNER TO app_owner;",
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    std::fs::create_dir(cwd.join("schema")).unwrap();
+    std::fs::write(
+        cwd.join("schema/f.sql"),
+        "CREATE FUNCTION public.count_secrets(n bigint) RETURNS bigint LANGUAGE sql \
+         SECURITY DEFINER AS 'SELECT n';\n",
+    )
+    .unwrap();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    assert_eq!(function_owner(&mut c), "app_owner");
+    run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+}

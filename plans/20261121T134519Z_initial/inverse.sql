@@ -2,8 +2,8 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: 17ef8b7df9d3d3ee122744ebf7d5892008e9369846fe19b91d03ab477710db4f
--- to: 0283853f9e736bbc7c0f32d5ab65205c5ca6ead7c8b87e96690a2b1d3c2911b3
+-- from: 7ea84b4528ce1983b1956e7b9f17f55db83ff6ddae8a08a2906e6eb3837b4fe0
+-- to: 859463487c081709b25817e564435a345852fe8874c69f217b271f2986906bf7
 -- phases: expand
 -- hazards: data-loss, irreversible
 -- steps: 6

@@ -1,6 +1,7 @@
 -- Objects in user schemas (and database-level user objects) that schemaplan does not model,
 -- named by pg_identify_object so they can be reported. Extension members are excluded: the
--- extension owns them. oid >= 16384 leaves out what initdb created.
+-- extension owns them; so are objects internal to another one. oid >= 16384 leaves out what
+-- initdb created.
 WITH objs(classid, objid) AS (
   -- foreign tables
   SELECT 'pg_class'::regclass, c.oid FROM pg_class c
@@ -66,8 +67,10 @@ SELECT i.type AS kind, i.identity,
              ORDER BY d.refclassid, d.refobjid, d.refobjsubid) AS ref_subids
 FROM objs o,
 LATERAL pg_identify_object(o.classid, o.objid, 0) i
+-- 'i': part of another object, created and dropped with it (the cast from a range type to
+-- its multirange that CREATE TYPE ... AS RANGE makes)
 WHERE NOT EXISTS (SELECT 1 FROM pg_depend e
-                  WHERE e.classid = o.classid AND e.objid = o.objid AND e.deptype = 'e')
+                  WHERE e.classid = o.classid AND e.objid = o.objid AND e.deptype IN ('e', 'i'))
   -- objects in system schemas created by a superuser after initdb are still system-ish; keep
   -- only user schemas (a NULL schema means a database-level object)
   AND (i.schema IS NULL

@@ -75,6 +75,7 @@ pub fn keep(ctx: &Ctx, change: &Change, chains: &mut Vec<Chain>) {
         .owners
         .get(&id)
         .or_else(|| ctx.current.owners.get(&id))
+        .or_else(|| replaced_overload_owner(ctx, &id))
     else {
         return;
     };
@@ -87,4 +88,27 @@ pub fn keep(ctx: &Ctx, change: &Change, chains: &mut Vec<Chain>) {
         Some(n) => n.step.sql = format!("{}\n{sql}", n.step.sql.trim_end()),
         None => chains.push(set(ctx, &id, owner)),
     }
+}
+
+/// A function whose arguments change is another object to PostgreSQL (`f(integer)` dropped,
+/// `f(bigint)` created), but the same function to its reader: the new one takes the owner of
+/// the overloads of that name the plan drops, when they all had the same one. Otherwise a
+/// `SECURITY DEFINER` function would move to the applying role by changing a parameter type.
+fn replaced_overload_owner<'a>(ctx: &'a Ctx, id: &ObjectId) -> Option<&'a String> {
+    let ObjectId::Function(q, _) = id else {
+        return None;
+    };
+    let mut owners = ctx
+        .current
+        .functions
+        .keys()
+        .filter(|(name, _)| name == q)
+        .filter(|key| !ctx.desired.functions.contains_key(*key))
+        .filter_map(|(name, args)| {
+            ctx.current
+                .owners
+                .get(&ObjectId::Function(name.clone(), args.clone()))
+        });
+    let first = owners.next()?;
+    owners.all(|o| o == first).then_some(first)
 }
