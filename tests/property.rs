@@ -200,6 +200,22 @@ fn minimise(case: &gen::Case, bin: &Bin, classes: &BTreeSet<&'static str>) -> ge
                 c += 1;
             }
         }
+        // The table itself: drop columns, constraints, indexes, ... one at a time.
+        loop {
+            let mut progressed = false;
+            for smaller in cur.units[u].shrunk() {
+                let mut t = cur.clone();
+                t.units[u] = smaller;
+                if still_fails(&t, bin, classes) {
+                    cur = t;
+                    progressed = true;
+                    break;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
         // Rows: all, then halves, then one at a time (bounded).
         let mut t = cur.clone();
         t.units[u].rows.clear();

@@ -203,7 +203,9 @@ pub enum IndexKind {
     Unique,
     /// `WHERE c IS NOT NULL`
     Partial,
-    /// `(md5(c::text))`: valid for every type, so it survives any type change.
+    /// `(md5(c::text))` on numbers, strings and booleans (whose text output is immutable),
+    /// `((c IS NULL))` on dates, timestamps and enums (theirs depends on settings, and an index
+    /// expression must be immutable); kept by a type change within the family.
     Expr,
 }
 
@@ -341,6 +343,58 @@ pub struct Unit {
 }
 
 impl Unit {
+    /// Smaller forms of `before` for the minimiser: each drops one thing (a column with its
+    /// values, a constraint, an index, the view, ...); changes that referred to it no longer
+    /// apply and are skipped by [`Unit::after`].
+    pub fn shrunk(&self) -> Vec<Unit> {
+        let Some(t) = &self.before else {
+            return vec![];
+        };
+        let mut out = Vec::new();
+        let mut with = |f: &dyn Fn(&mut Table)| {
+            let mut u = self.clone();
+            f(u.before.as_mut().unwrap());
+            if u.before != self.before {
+                out.push(u);
+            }
+        };
+        with(&|t| t.view = None);
+        with(&|t| t.seq = None);
+        with(&|t| t.comment = None);
+        with(&|t| t.grants.clear());
+        with(&|t| t.checks.clear());
+        with(&|t| t.uniques.clear());
+        with(&|t| t.indexes.clear());
+        with(&|t| t.pk = false);
+        with(&|t| t.fk = false);
+        with(&|t| {
+            for c in &mut t.cols {
+                c.comment = None;
+                c.default = None;
+            }
+        });
+        for (k, c) in t.cols.iter().enumerate() {
+            if c.name == "id" {
+                continue;
+            }
+            let mut u = self.clone();
+            let bt = u.before.as_mut().unwrap();
+            bt.forget_col(&c.name);
+            bt.cols.remove(k);
+            if c.ty == Ty::Enum {
+                bt.enum_labels = None;
+            }
+            if c.name == "ref_id" {
+                bt.has_ref = false;
+            }
+            for r in &mut u.rows {
+                r.remove(k);
+            }
+            out.push(u);
+        }
+        out
+    }
+
     /// `before` with the changes applied; a change that no longer applies (the minimiser
     /// removed what it needed) is skipped.
     pub fn after(&self) -> Option<Table> {
@@ -1079,7 +1133,14 @@ fn ddl(t: &Table, annotate: bool, out: &mut String) {
             IndexKind::Plain => ("", i.col.clone(), String::new()),
             IndexKind::Unique => ("UNIQUE ", i.col.clone(), String::new()),
             IndexKind::Partial => ("", i.col.clone(), format!(" WHERE {} IS NOT NULL", i.col)),
-            IndexKind::Expr => ("", format!("md5({}::text)", i.col), String::new()),
+            IndexKind::Expr => {
+                let ty = &t.col(&i.col).expect("indexed column").ty;
+                let e = match ty.family() {
+                    Family::Num | Family::Str | Family::Bool => format!("md5({}::text)", i.col),
+                    Family::Time | Family::Enum => format!("({} IS NULL)", i.col),
+                };
+                ("", e, String::new())
+            }
         };
         let _ = writeln!(
             out,
