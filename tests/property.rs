@@ -25,12 +25,16 @@
 //! (keep databases and plan of failing runs).
 
 mod common;
+#[path = "property/draw.rs"]
+mod draw;
 #[path = "property/gen.rs"]
 mod gen;
 #[path = "property/oracle.rs"]
 mod oracle;
 #[path = "property/run.rs"]
 mod run;
+#[path = "property/sql.rs"]
+mod sql;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -118,7 +122,7 @@ fn run_seeds(range: std::ops::Range<u64>, bin: &Bin) -> Vec<Outcome> {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = seeds.get(i) else { break };
                 let t0 = Instant::now();
-                let verdict = run::check(&gen::case(seed), bin);
+                let verdict = run::check(&draw::case(seed), bin);
                 let seconds = t0.elapsed().as_secs_f64();
                 let classes: Vec<&str> = verdict.classes().into_iter().collect();
                 let refused = if verdict.refused.is_empty() {
@@ -266,7 +270,7 @@ fn write_fixture(case: &gen::Case, classes: &BTreeSet<&'static str>) -> PathBuf 
 
 /// Prints a failure and its minimal form.
 fn explain(seed: u64, v: &Verdict, bin: &Bin, minimise_it: bool) -> String {
-    let case = gen::case(seed);
+    let case = draw::case(seed);
     let mut s = report(&case, v);
     let classes = v.classes();
     let minimise_it =
@@ -340,7 +344,7 @@ fn check_range(range: std::ops::Range<u64>, soak: bool) {
     let changes: usize = range
         .clone()
         .map(|s| {
-            gen::case(s)
+            draw::case(s)
                 .units
                 .iter()
                 .map(|u| u.changes.len())
@@ -381,7 +385,7 @@ fn property_soak() {
 #[test]
 fn generator_is_deterministic() {
     for seed in 0..50 {
-        let (a, b) = (gen::case(seed), gen::case(seed));
+        let (a, b) = (draw::case(seed), draw::case(seed));
         assert_eq!(a.before_sql(), b.before_sql());
         assert_eq!(a.after_sql(), b.after_sql());
     }

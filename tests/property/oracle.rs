@@ -157,21 +157,26 @@ pub fn col_names(t: &Table) -> Vec<String> {
 }
 
 /// Whether `after` (text of a value of the new type) is `before` (text of the old type's value)
-/// once read back as the old type: `numeric(10,2)` `1.50` -> `numeric(12,4)` `1.5000` is the same
-/// value, `text` `abcdefgh` -> `varchar(5)` `abcde` is not. A value the old type cannot take
-/// back (an error) is a change.
+/// once cast back to the old type: `numeric(10,2)` `1.50` -> `numeric(12,4)` `1.5000` and
+/// `integer` `-931` -> `numeric(12,2)` `-931.00` keep the value, `text` `abcdefgh` ->
+/// `varchar(5)` `abcde` does not. A value the old type cannot take back (an error) is a change.
 pub fn same_value(
     client: &mut postgres::Client,
     before: &Option<String>,
     after: &Option<String>,
     old: &Ty,
+    new: &Ty,
     base: &str,
 ) -> bool {
     match (before, after) {
         (None, None) => true,
         (Some(b), Some(a)) if a == b => true,
         (Some(b), Some(a)) => {
-            let sql = format!("SELECT ($1::text)::{}::text", old.sql(base));
+            let sql = format!(
+                "SELECT (($1::text)::{new}::{old})::text",
+                new = new.sql(base),
+                old = old.sql(base)
+            );
             match client.query_one(sql.as_str(), &[a]) {
                 Ok(r) => r.get::<_, String>(0) == *b,
                 Err(_) => false,
@@ -200,7 +205,7 @@ pub fn lossy_rows(
     for (key, vals) in rows {
         let Some(v) = &vals[0] else { continue };
         let sql = format!(
-            "SELECT (($1::text)::{old}::{new})::text::{old}::text",
+            "SELECT (($1::text)::{old}::{new})::{old}::text",
             old = old.sql(&t.base),
             new = new.sql(&t.base)
         );

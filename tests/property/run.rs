@@ -385,7 +385,7 @@ fn run_steps(
                 let was = &vals[*k];
                 let is = now.get(key).map(|r| r[j].clone()).unwrap_or(None);
                 let same = if retyped {
-                    oracle::same_value(&mut client, was, &is, &bc.ty, &bt.base)
+                    oracle::same_value(&mut client, was, &is, &bc.ty, &ac.ty, &bt.base)
                 } else {
                     *was == is
                 };
