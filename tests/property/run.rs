@@ -416,6 +416,49 @@ fn run_steps(
         }
     }
 
+    // Columns the plan added to a table with rows hold what after.sql declares: the constant
+    // default, or the `@backfill` expression of each row.
+    for u in &case.units {
+        let (Some(bt), Some(at)) = (&u.before, u.after()) else {
+            continue;
+        };
+        for ac in &at.cols {
+            let added = ac.renamed_from.is_none() && bt.col(&ac.name).is_none();
+            let expr = match (&ac.backfill, &ac.default) {
+                (Some(b), _) => b.clone(),
+                (None, Some(d)) if !d.contains("CURRENT") => d.clone(),
+                _ => continue,
+            };
+            if !added {
+                continue;
+            }
+            let sql = format!(
+                "SELECT count(*) FROM public.{t} WHERE {c} IS DISTINCT FROM ({expr})::{ty}",
+                t = at.name,
+                c = ac.name,
+                ty = ac.ty.sql(&at.base)
+            );
+            match client.query_one(sql.as_str(), &[]) {
+                Ok(r) if r.get::<_, i64>(0) == 0 => {}
+                Ok(r) => fail(
+                    v,
+                    "data",
+                    format!(
+                        "new column {}.{}: {} row(s) do not hold `{expr}`",
+                        at.name,
+                        ac.name,
+                        r.get::<_, i64>(0)
+                    ),
+                ),
+                Err(e) => fail(
+                    v,
+                    "data",
+                    format!("{sql}: {}", schemaplan::db::error_text(&e)),
+                ),
+            }
+        }
+    }
+
     // Planning again is empty.
     let o = bin.run(
         dir,
