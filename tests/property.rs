@@ -128,7 +128,10 @@ fn run_seeds(range: std::ops::Range<u64>, bin: &Bin) -> Vec<Outcome> {
                 let refused = if verdict.refused.is_empty() {
                     String::new()
                 } else {
-                    format!(" (plan refused lossy units {:?}: pass)", verdict.refused)
+                    format!(
+                        " (plan refused units {:?}, a pass: {})",
+                        verdict.refused, verdict.refusal
+                    )
                 };
                 say(&format!(
                     "property seed {seed}: {}{refused} ({seconds:.1}s)",
@@ -319,9 +322,19 @@ fn check_range(range: std::ops::Range<u64>, soak: bool) {
             (false, None) if soak && classes.is_subset(&known_classes) => {
                 known_failed.push(o.seed);
                 text.push_str(&format!(
-                    "\nseed {} fails with known classes {classes:?} (not minimised)",
+                    "\nseed {} fails with known classes {classes:?} (not minimised):",
                     o.seed
                 ));
+                // The first line of each failure: a known class can hide a new cause.
+                for f in &o.verdict.failures {
+                    let first = f
+                        .detail
+                        .lines()
+                        .find(|l| l.starts_with("error"))
+                        .or_else(|| f.detail.lines().next())
+                        .unwrap_or("");
+                    text.push_str(&format!("\n  {}: {}", f.class, first));
+                }
             }
             (false, _) => {
                 unexpected.push(o.seed);

@@ -110,6 +110,9 @@ impl Ty {
     /// out without checking the rows). Any other type change may be refused by `plan`.
     pub fn widens_to(&self, to: &Ty) -> bool {
         use Ty::*;
+        if self == to {
+            return true;
+        }
         match (self, to) {
             (_, Text) => true,
             (SmallInt, Int | BigInt | Float8 | Real) | (Int, BigInt | Float8) => true,
@@ -275,6 +278,8 @@ impl Table {
                 .is_some_and(|v| v.iter().any(|c| c == name))
             || name == "id"
             || name == "ref_id"
+            // (`plan` refuses renaming a column with a comment: not planned yet)
+            || self.col(name).is_some_and(|c| c.comment.is_some())
     }
     /// Removes what refers to column `name` (what the user deletes with it).
     pub fn forget_col(&mut self, name: &str) {

@@ -80,6 +80,8 @@ pub struct Verdict {
     /// Units whose type change loses values of their rows and that `plan` refused: a pass.
     pub refused: Vec<usize>,
     pub failures: Vec<Failure>,
+    /// What `plan` said when it refused (the refusal counted as a pass).
+    pub refusal: String,
     /// `plan.sql` (empty when none was written).
     pub plan: String,
 }
@@ -106,6 +108,7 @@ pub fn check(case: &Case, bin: &Bin) -> Verdict {
     }
     let mut again = run_once(&rest, bin);
     again.refused = v.refused;
+    again.refusal = v.refusal;
     again
 }
 
@@ -256,6 +259,11 @@ fn run_steps(
             .collect();
         if !refusable.is_empty() {
             v.refused = refusable.into_iter().collect();
+            v.refusal = text(&o)
+                .lines()
+                .find(|l| l.contains("error"))
+                .unwrap_or("")
+                .to_string();
             return Ok(());
         }
         return Err(failure(
