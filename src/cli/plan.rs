@@ -1,8 +1,6 @@
 //! `schemaplan plan`: schema files + database -> proven plan directory.
 
 use super::{start_shadow, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
-use crate::catalog;
-use crate::plan::{Direction, Plan, PlanOptions};
 use crate::render;
 use crate::source;
 use crate::workflow;
@@ -56,101 +54,26 @@ pub struct PlanArgs {
 }
 
 pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
-    let src = source::load_dir(&a.schema)?;
+    let source = source::load_dir(&a.schema)?;
     let shadow = start_shadow(&a.shadow)?;
-    let current = workflow::current(a.db.as_deref(), &shadow)?;
-    if let Some(w) = current
-        .server_version_num
-        .and_then(|v| shadow.version_warning(v))
-    {
-        eprintln!("warning: {w}");
-    }
-    let desired = workflow::desired(&shadow, &src, &current.roles)?;
-    report_unmodeled(&desired);
-    let mut opts = PlanOptions {
-        lock_timeout: Duration::from_millis(a.lock_timeout_ms),
-        small_table: a.small_table,
-        backfills: workflow::backfill::backfills(&src),
-        usings: workflow::casts::usings(&src),
-        ..PlanOptions::default()
-    };
-    let renames = workflow::renames::resolve(&shadow, &src, &current.schema, &desired, &opts)?;
-    let renames = renames.as_ref();
-    let base = renames.map_or(&current.schema, |r| &r.current);
-    let changes = crate::diff::diff(base, &desired);
-    workflow::casts::probe(&shadow, &desired, &changes, &mut opts)?;
-    // Before any planning: a new NOT NULL column nothing can fill, a type change without a
-    // cast on a table with rows, or one that would change or fail on live rows, stops here,
-    // with the fix.
-    workflow::backfill::check(&changes, base, &desired, &src, &opts)?;
-    workflow::casts::check(&changes, base, &desired, &src, &opts)?;
-    if let Some(url) = a.db.as_deref() {
-        workflow::checks::check(url, &changes)?;
-    }
-    workflow::lossy::check(
-        a.db.as_deref(),
-        &current.schema,
-        &changes,
-        base,
-        &desired,
-        &src,
-        &opts,
-    )?;
-    workflow::unmodeled::check(&changes, &current.schema, &desired)?;
-    let (planned, report) = if a.no_proof {
-        (
-            workflow::plan_both(&current.schema, &desired, renames, &opts),
-            workflow::ProofReport::default(),
-        )
-    } else {
-        workflow::plan_proven(&shadow, &current.schema, &desired, &src, renames, &opts)?
-    };
-    if let Some(p) = &report.rebuild_problem {
-        eprintln!(
-            "warning: the current schema could not be reproduced exactly in the shadow:\n{p}"
-        );
-    }
-    if let Some(p) = &report.inverse_problem {
-        eprintln!(
-            "warning: the inverse plan did not prove out: {p}\n  inverse.sql is marked \
-             `proven: no`; `rollback` refuses it without --allow-unproven"
-        );
-    }
     let id = a
         .out
         .as_ref()
         .and_then(|o| o.file_name())
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| format!("{}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), a.name));
-    // The plan ends in the desired schema with the current database's unmodeled objects,
-    // which it leaves as they are (or carries over): that is what `apply` checks at the end.
-    let target = catalog::with_unmodeled_of(&desired, &current.schema);
-    let from = catalog::fingerprint(&current.schema);
-    let to = catalog::fingerprint(&target);
-    let make = |direction, steps, from: &str, to: &str, from_schema| Plan {
-        id: id.clone(),
-        version: env!("CARGO_PKG_VERSION").to_string(),
-        direction,
-        from: from.to_string(),
-        to: to.to_string(),
-        steps,
-        from_objects: catalog::object_digests(from_schema),
-        unproven: None,
+    let request = workflow::PlanRequest {
+        db: a.db.as_deref(),
+        source: &source,
+        lock_timeout: Duration::from_millis(a.lock_timeout_ms),
+        small_table: a.small_table,
+        id,
+        no_proof: a.no_proof,
     };
-    let mut forward = make(
-        Direction::Forward,
-        planned.forward,
-        &from,
-        &to,
-        &current.schema,
-    );
-    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &target);
-    inverse.unproven = report.inverse_problem.clone();
-    if a.no_proof {
-        let why = Some("written with --no-proof".to_string());
-        forward.unproven = why.clone();
-        inverse.unproven = why;
-    }
+    let mut warn = |w: String| eprintln!("warning: {w}");
+    let workflow::ProvenPlans { forward, inverse } =
+        workflow::make_plan(&request, &shadow, &mut warn)?;
+    let id = forward.id.clone();
     let empty = forward.steps.is_empty();
     let dir = match (&a.out, empty) {
         _ if a.check => None,
@@ -187,11 +110,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
 
 /// Objects schemaplan does not manage are reported, never silently skipped.
 pub(crate) fn report_unmodeled(s: &crate::model::Schema) {
-    for u in &s.unmodeled {
-        eprintln!(
-            "warning: {} {} is not modeled by schemaplan and is left as it is",
-            u.kind, u.identity
-        );
+    for w in workflow::unmodeled_warnings(s) {
+        eprintln!("warning: {w}");
     }
 }
 

@@ -12,11 +12,13 @@ mod dump;
 mod explain;
 pub mod lossy;
 mod original;
+mod pipeline;
 mod prove;
 pub mod renames;
 pub mod unmodeled;
 
 pub use dump::{dump_files, schema_statements};
+pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use prove::{describe, prove, ProofReport};
 pub use renames::Renames;
 

@@ -1,0 +1,149 @@
+//! `schemaplan plan`'s pipeline, end to end: schema files and the live database in, the
+//! proven forward and inverse [`Plan`]s out. Order matters and is fixed here: read both sides,
+//! resolve declared renames, diff, ask the shadow about casts, run every plan-time refusal
+//! against the live rows (new NOT NULL columns nothing fills, conversions without a cast or
+//! that would change values, CHECKs rows violate, unmodeled objects the plan would drop),
+//! then plan and prove. The CLI turns arguments into a [`PlanRequest`] and the result into
+//! files and output.
+
+use crate::catalog;
+use crate::model::Schema;
+use crate::plan::{Direction, Plan, PlanOptions, Step};
+use crate::shadow::Shadow;
+use crate::source::SourceSet;
+use std::time::Duration;
+
+/// What to plan.
+pub struct PlanRequest<'a> {
+    /// The live database (`None`: an empty one).
+    pub db: Option<&'a str>,
+    /// The schema files, loaded and ordered (before the shadow starts, so a syntax error
+    /// costs no server).
+    pub source: &'a SourceSet,
+    pub lock_timeout: Duration,
+    pub small_table: u64,
+    /// The plan id written into both files.
+    pub id: String,
+    /// Debugging only: skip the proof (both plans are then marked unproven).
+    pub no_proof: bool,
+}
+
+/// The proven plans.
+pub struct ProvenPlans {
+    pub forward: Plan,
+    pub inverse: Plan,
+}
+
+/// One warning per object schemaplan does not manage: reported, never silently skipped.
+pub fn unmodeled_warnings(s: &Schema) -> Vec<String> {
+    s.unmodeled
+        .iter()
+        .map(|u| {
+            format!(
+                "{} {} is not modeled by schemaplan and is left as it is",
+                u.kind, u.identity
+            )
+        })
+        .collect()
+}
+
+/// Runs the pipeline. Every refusal comes back as an error before anything is planned;
+/// `warn` hears what the user should know on the way, as soon as it is known (a shadow of
+/// another major can explain a later error).
+pub fn make_plan(
+    req: &PlanRequest,
+    shadow: &Shadow,
+    warn: &mut dyn FnMut(String),
+) -> anyhow::Result<ProvenPlans> {
+    let src = req.source;
+    let current = super::current(req.db, shadow)?;
+    if let Some(w) = current
+        .server_version_num
+        .and_then(|v| shadow.version_warning(v))
+    {
+        warn(w);
+    }
+    let desired = super::desired(shadow, src, &current.roles)?;
+    unmodeled_warnings(&desired)
+        .into_iter()
+        .for_each(&mut *warn);
+    let mut opts = PlanOptions {
+        lock_timeout: req.lock_timeout,
+        small_table: req.small_table,
+        backfills: super::backfill::backfills(src),
+        usings: super::casts::usings(src),
+        ..PlanOptions::default()
+    };
+    let renames = super::renames::resolve(shadow, src, &current.schema, &desired, &opts)?;
+    let renames = renames.as_ref();
+    let base = renames.map_or(&current.schema, |r| &r.current);
+    let changes = crate::diff::diff(base, &desired);
+    super::casts::probe(shadow, &desired, &changes, &mut opts)?;
+    // Before any planning: a new NOT NULL column nothing can fill, a type change without a
+    // cast on a table with rows, or one that would change or fail on live rows, a CHECK live
+    // rows violate, an unmodeled object the plan would drop: each stops here, with the fix.
+    super::backfill::check(&changes, base, &desired, src, &opts)?;
+    super::casts::check(&changes, base, &desired, src, &opts)?;
+    if let Some(url) = req.db {
+        super::checks::check(url, &changes)?;
+    }
+    super::lossy::check(
+        req.db,
+        &current.schema,
+        &changes,
+        base,
+        &desired,
+        src,
+        &opts,
+    )?;
+    super::unmodeled::check(&changes, &current.schema, &desired)?;
+    let (planned, report) = if req.no_proof {
+        (
+            super::plan_both(&current.schema, &desired, renames, &opts),
+            super::ProofReport::default(),
+        )
+    } else {
+        super::plan_proven(shadow, &current.schema, &desired, src, renames, &opts)?
+    };
+    if let Some(p) = &report.rebuild_problem {
+        warn(format!(
+            "the current schema could not be reproduced exactly in the shadow:\n{p}"
+        ));
+    }
+    if let Some(p) = &report.inverse_problem {
+        warn(format!(
+            "the inverse plan did not prove out: {p}\n  inverse.sql is marked `proven: no`; \
+             `rollback` refuses it without --allow-unproven"
+        ));
+    }
+    // The plan ends in the desired schema with the current database's unmodeled objects,
+    // which it leaves as they are (or carries over): that is what `apply` checks at the end.
+    let target = catalog::with_unmodeled_of(&desired, &current.schema);
+    let from = catalog::fingerprint(&current.schema);
+    let to = catalog::fingerprint(&target);
+    let make = |direction, steps: Vec<Step>, from: &str, to: &str, from_schema: &Schema| Plan {
+        id: req.id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        direction,
+        from: from.to_string(),
+        to: to.to_string(),
+        steps,
+        from_objects: catalog::object_digests(from_schema),
+        unproven: None,
+    };
+    let mut forward = make(
+        Direction::Forward,
+        planned.forward,
+        &from,
+        &to,
+        &current.schema,
+    );
+    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &target);
+    inverse.unproven = report.inverse_problem.clone();
+    if req.no_proof {
+        let why = Some("written with --no-proof".to_string());
+        forward.unproven = why.clone();
+        inverse.unproven = why;
+    }
+    Ok(ProvenPlans { forward, inverse })
+}
