@@ -8,8 +8,13 @@
 use crate::plan::{Step, TxMode};
 use pg_query::NodeEnum;
 
-/// `Err(message)` when the step's SQL breaks a rule.
-pub fn check_step(step: &Step, number: usize) -> Result<(), String> {
+/// `Err(message)` when the step's SQL breaks a rule, or its header says less than the SQL
+/// does (`honesty`, on the same parse). `created`: relations earlier steps of the file create.
+pub fn check_step(
+    step: &Step,
+    number: usize,
+    created: &mut super::honesty::Created,
+) -> Result<(), String> {
     let parsed = pg_query::parse(&step.sql)
         .map_err(|e| format!("step {number}: the SQL does not parse: {e}"))?;
     if step.transaction == TxMode::Batched {
@@ -35,7 +40,8 @@ pub fn check_step(step: &Step, number: usize) -> Result<(), String> {
             ));
         }
     }
-    Ok(())
+    let statements = super::honesty::statement_nodes(&parsed);
+    super::honesty::check_parsed(step, number, &statements, created)
 }
 
 /// Names a statement PostgreSQL refuses inside a transaction block.

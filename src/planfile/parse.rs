@@ -348,7 +348,7 @@ fn parse_steps(lines: &[Line]) -> Result<Vec<Step>> {
     for (k, &i) in starts.iter().enumerate() {
         let end = starts.get(k + 1).copied().unwrap_or(lines.len());
         let step = parse_step(&lines[i..end], k + 1)?;
-        super::honesty::check_step(&step, k + 1, &mut created)
+        super::checks::check_step(&step, k + 1, &mut created)
             .map_err(|m| syntax(lines[i].no, m))?;
         if let Some(prev) = steps.last() {
             if step.phase < prev.phase {
@@ -406,7 +406,6 @@ fn parse_step(lines: &[Line], expected: usize) -> Result<Step> {
         hazards: parse_hazards(head.no, field("hazards"))?,
         notes,
     };
-    super::checks::check_step(&step, number).map_err(|m| syntax(head.no, m))?;
     Ok(step)
 }
 

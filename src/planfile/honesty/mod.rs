@@ -110,9 +110,14 @@ impl Effects {
 
 /// `Err(message)` when the step's statements do more than its header says. `created`
 /// carries the relations earlier steps of the same file created.
-pub fn check_step(step: &Step, number: usize, created: &mut Created) -> Result<(), String> {
-    let effects = sql_effects(&step.sql, step.transaction == TxMode::Batched, created)
-        .map_err(|m| format!("step {number}: {m}"))?;
+/// `statements` are the step's SQL as parsed once by the caller (`checks::check_step`).
+pub fn check_parsed(
+    step: &Step,
+    number: usize,
+    statements: &[&NodeEnum],
+    created: &mut Created,
+) -> Result<(), String> {
+    let effects = node_effects(statements, step.transaction == TxMode::Batched, created);
     if let Some(what) = &effects.unreadable {
         if step.lock < LockLevel::AccessExclusive || !step.hazards.contains(&Hazard::DataLoss) {
             return Err(format!(
@@ -158,18 +163,33 @@ pub(super) fn sql_effects(
     created: &mut Created,
 ) -> Result<Effects, String> {
     let parsed = pg_query::parse(sql).map_err(|e| format!("the SQL does not parse: {e}"))?;
-    let nodes: Vec<&NodeEnum> = parsed
+    Ok(node_effects(&statement_nodes(&parsed), batched, created))
+}
+
+/// The statements of a parse result, in order.
+pub(super) fn statement_nodes(parsed: &pg_query::ParseResult) -> Vec<&NodeEnum> {
+    parsed
         .protobuf
         .stmts
         .iter()
         .filter_map(|raw| raw.stmt.as_ref().and_then(|s| s.node.as_ref()))
-        .collect();
-    let swaps = column_swaps(&nodes);
+        .collect()
+}
+
+fn node_effects(nodes: &[&NodeEnum], batched: bool, created: &mut Created) -> Effects {
+    let swaps = column_swaps(nodes);
     let mut all = Effects::default();
     for node in nodes {
         all.merge(statements::statement(node, batched, created, &swaps));
     }
-    Ok(all)
+    all
+}
+
+/// [`check_parsed`] on the step's own SQL (the unit tests' entry).
+#[cfg(test)]
+pub fn check_step(step: &Step, number: usize, created: &mut Created) -> Result<(), String> {
+    let parsed = pg_query::parse(&step.sql).map_err(|e| format!("step {number}: {e}"))?;
+    check_parsed(step, number, &statement_nodes(&parsed), created)
 }
 
 /// `(table, column)` pairs some statement renames a column *to*: dropping that column in the
