@@ -12,18 +12,8 @@ use std::process::Output;
 
 use common::schemaplan as run;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code (not killed by a signal)")
-}
-
+use common::exit_code as code;
+use common::output_text as text;
 /// A working directory with `schema/<name>` holding `sql`.
 fn workdir(name: &str, sql: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();

@@ -99,18 +99,8 @@ impl Drop for Case {
     }
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
+use common::exit_code as code;
+use common::output_text as text;
 /// 250,000 rows and no primary key or unique NOT NULL key: the backfill of a new NOT NULL
 /// column walks heap blocks. Every row must be filled by the walk, far past the bound
 /// (10 x the largest batch, 100,000 rows) the mop-up stops at.

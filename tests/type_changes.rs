@@ -14,18 +14,8 @@ use std::process::Output;
 
 use common::schemaplan as run;
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exit code (not killed by a signal)")
-}
-
+use common::exit_code as code;
+use common::output_text as text;
 /// A database loaded with `before`, a schema folder holding `after` as `schema/t.sql`.
 struct Case {
     db: String,

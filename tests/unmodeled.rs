@@ -7,24 +7,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Output;
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn run(cwd: &Path, args: &[&str], want: i32) -> String {
-    let o = common::schemaplan(cwd, args);
-    let t = text(&o);
-    assert_eq!(o.status.code(), Some(want), "schemaplan {args:?}:\n{t}");
-    t
-}
-
+use common::schemaplan_expect as run;
 fn count(c: &mut postgres::Client, sql: &str) -> i64 {
     c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
 }

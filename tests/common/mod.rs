@@ -209,6 +209,28 @@ pub fn schemaplan(cwd: &std::path::Path, args: &[&str]) -> std::process::Output 
         .expect("run schemaplan")
 }
 
+/// What a run printed, stdout then stderr (for assertions and failure messages).
+pub fn output_text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The exit code of a run (-1 when a signal ended it).
+pub fn exit_code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// Runs `schemaplan` in `cwd`, asserts its exit code is `want`, returns what it printed.
+pub fn schemaplan_expect(cwd: &std::path::Path, args: &[&str], want: i32) -> String {
+    let o = schemaplan(cwd, args);
+    let t = output_text(&o);
+    assert_eq!(exit_code(&o), want, "schemaplan {args:?}:\n{t}");
+    t
+}
+
 /// A database created for one test on the shared test server, loaded with SQL, dropped when
 /// the value goes out of scope.
 pub struct LoadedDb {
