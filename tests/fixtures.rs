@@ -37,6 +37,8 @@
 
 mod common;
 
+use common::oracle::{dump_differences, normalized_dump, Bin};
+
 use schemaplan::plan::{Direction, LockLevel};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -57,10 +59,6 @@ fn say(msg: &str) {
 
 fn crate_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn corpus_dir() -> PathBuf {
-    crate_root().join("../shared/corpus")
 }
 
 #[derive(Clone, Debug)]
@@ -138,35 +136,6 @@ fn known_failures() -> BTreeMap<String, String> {
         }
     }
     out
-}
-
-/// A copy of the binary under test, so that a concurrent `cargo build` replacing
-/// `target/debug/schemaplan` cannot switch versions in the middle of the run.
-struct Bin {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Bin {
-    fn new() -> Bin {
-        let dir = tempfile::tempdir().expect("temp dir for the binary");
-        let path = dir.path().join("schemaplan");
-        std::fs::copy(env!("CARGO_BIN_EXE_schemaplan"), &path).expect("copy the binary");
-        Bin { path, _dir: dir }
-    }
-
-    /// Runs `schemaplan args...` in `cwd` (so a stray default `plans/` lands in the case's temp
-    /// dir), with no `DATABASE_URL` from the environment.
-    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(&self.path)
-            .args(args)
-            .current_dir(cwd)
-            .env_remove("DATABASE_URL")
-            .env_remove("SCHEMAPLAN_DEV_URL")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run schemaplan")
-    }
 }
 
 fn output_text(o: &Output) -> String {
@@ -289,51 +258,6 @@ fn read_state(url: &str) -> Result<Snapshot, String> {
     Ok(Snapshot { schema, dump })
 }
 
-/// `pg_dump --schema-only --no-owner --no-privileges`, normalized by converge.py's
-/// `normalize_dump` (the same oracle the corpus uses). Schema `schemaplan` (where older
-/// versions kept the apply bookkeeping) is not part of the user's schema.
-fn normalized_dump(url: &str) -> Result<Vec<String>, String> {
-    let out = Command::new("pg_dump")
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            "--exclude-schema=schemaplan",
-            "-d",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("pg_dump: {e}"))?;
-    if !out.status.success() {
-        return Err(format!("pg_dump: {}", output_text(&out)));
-    }
-    let script = "import sys, json; sys.path.insert(0, sys.argv[1]); import converge; \
-                  json.dump(converge.normalize_dump(sys.stdin.read()), sys.stdout)";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(corpus_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python3: {e}"))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(&out.stdout)
-            .map_err(|e| format!("python3 stdin: {e}"))?;
-    }
-    let res = child
-        .wait_with_output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !res.status.success() {
-        return Err(format!("normalize_dump: {}", output_text(&res)));
-    }
-    serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))
-}
-
 /// Empty when equal; else what differs, `label_a` being the database under test.
 fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
     let mut problems = Vec::new();
@@ -346,44 +270,9 @@ fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
         ));
     }
     if let (Some(got_dump), Some(want_dump)) = (&got.dump, &want.dump) {
-        if got_dump == want_dump {
-            return problems;
-        }
-        fn count(v: &[String]) -> BTreeMap<&str, i64> {
-            let mut m: BTreeMap<&str, i64> = BTreeMap::new();
-            for s in v {
-                *m.entry(s.as_str()).or_default() += 1;
-            }
-            m
-        }
-        let (a, b) = (count(got_dump), count(want_dump));
-        let mut lines = Vec::new();
-        for (s, n) in &a {
-            if b.get(s).copied().unwrap_or(0) < *n {
-                lines.push(format!("  only in migrated: {}", one_line(s)));
-            }
-        }
-        for (s, n) in &b {
-            if a.get(s).copied().unwrap_or(0) < *n {
-                lines.push(format!("  only in {what}: {}", one_line(s)));
-            }
-        }
-        lines.truncate(12);
-        problems.push(format!(
-            "pg_dump differs from {what}:\n{}",
-            lines.join("\n")
-        ));
+        problems.extend(dump_differences(got_dump, want_dump, what));
     }
     problems
-}
-
-fn one_line(s: &str) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > 200 {
-        format!("{}...", s.chars().take(200).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// Loads a SQL file into a database (one simple-query batch, like `psql -1` without the

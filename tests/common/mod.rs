@@ -10,6 +10,7 @@
 //! Usage: `mod common;` then `let (name, url) = common::server().fresh_db("case");`.
 #![allow(dead_code)]
 
+pub mod oracle;
 pub mod secure;
 
 use std::sync::atomic::{AtomicU64, Ordering};

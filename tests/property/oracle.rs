@@ -4,10 +4,9 @@
 //! by the unit's row key `id`).
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Stdio};
 
 use super::gen::{Case, Table, Ty};
+use crate::common::oracle::{dump_differences, normalized_dump};
 
 /// Both views of a database's schema.
 pub struct Snapshot {
@@ -24,50 +23,6 @@ pub fn read_state(url: &str) -> Result<Snapshot, String> {
     })
 }
 
-/// `pg_dump --schema-only --no-owner --no-privileges`, normalized by `converge.py`'s
-/// `normalize_dump` (column order, statement order, comments and `SET` lines do not count).
-fn normalized_dump(url: &str) -> Result<Vec<String>, String> {
-    let out = Command::new("pg_dump")
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("pg_dump: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "pg_dump: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let script = "import sys, json; sys.path.insert(0, sys.argv[1]); import converge; \
-                  json.dump(converge.normalize_dump(sys.stdin.read()), sys.stdout)";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(corpus)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python3: {e}"))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(&out.stdout)
-            .map_err(|e| format!("python3 stdin: {e}"))?;
-    }
-    let res = child
-        .wait_with_output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !res.status.success() {
-        return Err(format!(
-            "normalize_dump: {}",
-            String::from_utf8_lossy(&res.stderr).trim()
-        ));
-    }
-    serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))
-}
-
 /// Empty when equal; else what differs (`got` is the database under test).
 pub fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
     let mut problems = Vec::new();
@@ -79,34 +34,8 @@ pub fn compare(got: &Snapshot, want: &Snapshot, what: &str) -> Vec<String> {
             schemaplan::workflow::describe(&changes).trim_end()
         ));
     }
-    if got.dump != want.dump {
-        let mut lines = Vec::new();
-        for s in &got.dump {
-            if !want.dump.contains(s) {
-                lines.push(format!("  only in migrated: {}", one_line(s)));
-            }
-        }
-        for s in &want.dump {
-            if !got.dump.contains(s) {
-                lines.push(format!("  only in {what}: {}", one_line(s)));
-            }
-        }
-        lines.truncate(12);
-        problems.push(format!(
-            "pg_dump differs from {what}:\n{}",
-            lines.join("\n")
-        ));
-    }
+    problems.extend(dump_differences(&got.dump, &want.dump, what));
     problems
-}
-
-fn one_line(s: &str) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() > 200 {
-        format!("{}...", s.chars().take(200).collect::<String>())
-    } else {
-        s
-    }
 }
 
 /// The values of some columns of one table: row key (`id` as text) -> value as text per column.

@@ -19,39 +19,15 @@
 //! differs from before).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 
 use schemaplan::plan::{Direction, Hazard, LockLevel, Step};
 
 use super::gen::{Case, Change};
 use super::oracle;
 
-/// A copy of the binary under test (a concurrent `cargo build` cannot swap it mid-run).
-pub struct Bin {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Bin {
-    pub fn new() -> Bin {
-        let dir = tempfile::tempdir().expect("temp dir for the binary");
-        let path = dir.path().join("schemaplan");
-        std::fs::copy(env!("CARGO_BIN_EXE_schemaplan"), &path).expect("copy the binary");
-        Bin { path, _dir: dir }
-    }
-
-    fn run(&self, cwd: &Path, args: &[&str]) -> Output {
-        Command::new(&self.path)
-            .args(args)
-            .current_dir(cwd)
-            .env_remove("DATABASE_URL")
-            .env_remove("SCHEMAPLAN_DEV_URL")
-            .stdin(Stdio::null())
-            .output()
-            .expect("run schemaplan")
-    }
-}
+pub use crate::common::oracle::Bin;
 
 fn text(o: &Output) -> String {
     let mut s = String::from_utf8_lossy(&o.stderr).trim().to_string();
