@@ -30,6 +30,19 @@ pub const EXIT_DIFFERENCES: i32 = 2;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Project file (default: schemaplan.toml in the working directory or the nearest folder
+    /// above it). Its values are option defaults: a flag or its environment variable wins.
+    #[arg(long, global = true, env = "SCHEMAPLAN_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Environment of the project file to use (its [env.NAME] table: database URL, shadow,
+    /// option overrides).
+    #[arg(
+        long = "env",
+        global = true,
+        env = "SCHEMAPLAN_ENV",
+        value_name = "NAME"
+    )]
+    pub environment: Option<String>,
 }
 
 /// Options shared by commands that need the shadow database.
@@ -63,6 +76,8 @@ pub enum Command {
     Dump(dump::DumpArgs),
     /// List plans and whether each is applied, failed, running or pending on a database.
     Status(status::StatusArgs),
+    /// Write a commented starter schemaplan.toml and the schema/ and plans/ folders here.
+    Init,
     /// Check a plan directory without a database: syntax, and that every step's header says
     /// at least what its SQL does (locks that block traffic, rows lost).
     Lint(lint::LintArgs),
@@ -72,12 +87,9 @@ pub enum Command {
 pub fn run() -> i32 {
     // Usage errors exit 1 like every other error: 2 means "differences found", and a CI job
     // must be able to tell a typo from drift. `--help` and `--version` exit 0.
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return if e.use_stderr() { EXIT_ERROR } else { EXIT_OK };
-        }
+        Err(code) => return code,
     };
     let result = match cli.command {
         Command::Plan(a) => plan::run(a),
@@ -87,6 +99,7 @@ pub fn run() -> i32 {
         Command::Dump(a) => dump::run(a),
         Command::Status(a) => status::run(a),
         Command::Lint(a) => lint::run(a),
+        Command::Init => init(),
     };
     match result {
         Ok(code) => code,
@@ -95,6 +108,66 @@ pub fn run() -> i32 {
             EXIT_ERROR
         }
     }
+}
+
+/// Reads the project file (if any) into option defaults, then the arguments; on failure
+/// prints the message and gives the exit code (0 for `--help` / `--version`).
+fn parse() -> Result<Cli, i32> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let fail = |e: &dyn std::fmt::Display| {
+        eprintln!("error: {e}");
+        EXIT_ERROR
+    };
+    let (config, env) = crate::config::prescan(&args);
+    let cwd = std::env::current_dir().map_err(|e| fail(&e))?;
+    let project = crate::config::Project::find(config.as_deref(), &cwd).map_err(|e| fail(&e))?;
+    let mut cmd = Cli::command();
+    let mut injected = crate::config::Injected::default();
+    match (&project, &env) {
+        (Some(p), _) => {
+            (cmd, injected) = crate::config::inject(cmd, p, env.as_deref()).map_err(|e| fail(&e))?
+        }
+        (None, Some(name)) => {
+            return Err(fail(&format!(
+                "--env {name}: no {} in {} or above it (`schemaplan init` writes one, \
+                 --config names one)",
+                crate::config::FILE_NAME,
+                cwd.display()
+            )))
+        }
+        (None, None) => {}
+    }
+    let matches = cmd.try_get_matches_from(&args).map_err(|e| {
+        let _ = e.print();
+        if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+            for note in injected.unresolved() {
+                eprintln!("note: {note}");
+            }
+        }
+        if e.use_stderr() {
+            EXIT_ERROR
+        } else {
+            EXIT_OK
+        }
+    })?;
+    for w in injected.check(&matches).map_err(|e| fail(&e))? {
+        eprintln!("warning: {w}");
+    }
+    Cli::from_arg_matches(&matches).map_err(|e| {
+        let _ = e.print();
+        EXIT_ERROR
+    })
+}
+
+/// `schemaplan init`.
+fn init() -> anyhow::Result<i32> {
+    let dir = std::env::current_dir()?;
+    for p in crate::config::init(&dir)? {
+        let shown = p.strip_prefix(&dir).unwrap_or(&p);
+        println!("created {}", shown.display());
+    }
+    Ok(EXIT_OK)
 }
 
 /// The error and its causes, each cause added only when the message does not already say it

@@ -18,9 +18,12 @@ pub struct PlanArgs {
     pub schema: PathBuf,
     #[command(flatten)]
     pub shadow: ShadowArgs,
-    /// Plan directory to write (default: plans/<UTC timestamp>_<name>).
+    /// Plan directory to write (default: <plans>/<UTC timestamp>_<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Folder of plan directories, where a plan goes without --out.
+    #[arg(long, default_value = "plans", value_name = "DIR")]
+    pub plans: PathBuf,
     /// Name part of the plan directory: letters, digits, `_`, `-` and `.` (not first), at
     /// most 100 characters, so the plan stays inside plans/.
     #[arg(long, default_value = "plan", value_parser = plan_name)]
@@ -78,7 +81,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     let dir = match (&a.out, empty) {
         _ if a.check => None,
         (Some(o), _) => Some(o.clone()),
-        (None, false) => Some(PathBuf::from("plans").join(&id)),
+        (None, false) => Some(a.plans.join(&id)),
         (None, true) => None,
     };
     if let Some(dir) = &dir {

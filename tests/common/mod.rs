@@ -205,6 +205,8 @@ pub fn schemaplan(cwd: &std::path::Path, args: &[&str]) -> std::process::Output 
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
         .env_remove("SCHEMAPLAN_DEV_URL")
+        .env_remove("SCHEMAPLAN_ENV")
+        .env_remove("SCHEMAPLAN_CONFIG")
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run schemaplan")

@@ -1,0 +1,288 @@
+//! The project file through the binary: found upward, paths relative to it, environments
+//! with their databases, and the precedence flag > environment variable > `[env.NAME]` > file >
+//! built-in (docs/configuration.md), on a real server.
+
+mod common;
+
+use common::{exit_code, output_text, server};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// Runs the binary in `cwd` with exactly the environment variables given (connection and
+/// project variables of the test process removed).
+fn run(cwd: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_schemaplan"));
+    cmd.args(args).current_dir(cwd).stdin(Stdio::null());
+    for v in [
+        "DATABASE_URL",
+        "SCHEMAPLAN_DEV_URL",
+        "SCHEMAPLAN_ENV",
+        "SCHEMAPLAN_CONFIG",
+    ] {
+        cmd.env_remove(v);
+    }
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run schemaplan")
+}
+
+fn expect(cwd: &Path, args: &[&str], vars: &[(&str, &str)], want: i32) -> String {
+    let o = run(cwd, args, vars);
+    let t = output_text(&o);
+    assert_eq!(exit_code(&o), want, "schemaplan {args:?} {vars:?}:\n{t}");
+    t
+}
+
+/// A project: `db/schema/t.sql` declaring table `t`, and `schemaplan.toml` with `toml`.
+fn project(toml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("db/schema")).unwrap();
+    std::fs::write(
+        dir.path().join("db/schema/t.sql"),
+        "CREATE TABLE public.t (id integer PRIMARY KEY, note text);\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("schemaplan.toml"), toml).unwrap();
+    dir
+}
+
+/// Two databases: `in_sync` has table `t` as declared, `behind` lacks its column `note` (a
+/// plan adds it under a lock, with the lock_timeout chosen).
+fn two_databases() -> (String, String) {
+    let s = server();
+    let (a, in_sync) = s.fresh_db("project_in_sync");
+    s.connect(&a)
+        .batch_execute("CREATE TABLE public.t (id integer PRIMARY KEY, note text)")
+        .unwrap();
+    let (b, behind) = s.fresh_db("project_behind");
+    s.connect(&b)
+        .batch_execute("CREATE TABLE public.t (id integer PRIMARY KEY)")
+        .unwrap();
+    (in_sync, behind)
+}
+
+#[test]
+fn environment_database_is_used_and_flag_and_variable_come_first() {
+    let (in_sync, behind) = two_databases();
+    let dir = project(
+        "schema = \"db/schema\"\n[env.staging]\nurl = { env = \"STAGING_URL\" }\n\
+         [env.prod]\nurl = { env = \"PROD_URL\" }\n",
+    );
+    let d = dir.path();
+    // The environment's database, from the variable it names.
+    let t = expect(
+        d,
+        &["drift", "--env", "staging"],
+        &[("STAGING_URL", &in_sync)],
+        0,
+    );
+    assert!(t.contains("In sync"), "{t}");
+    expect(d, &["drift", "--env", "prod"], &[("PROD_URL", &behind)], 2);
+    // $SCHEMAPLAN_ENV chooses it too.
+    expect(
+        d,
+        &["drift"],
+        &[("SCHEMAPLAN_ENV", "prod"), ("PROD_URL", &behind)],
+        2,
+    );
+    // $DATABASE_URL comes before the environment, and a warning says so.
+    let t = expect(
+        d,
+        &["drift", "--env", "prod"],
+        &[("PROD_URL", &behind), ("DATABASE_URL", &in_sync)],
+        0,
+    );
+    assert!(
+        t.contains("warning: the database is $DATABASE_URL, not [env.prod] url"),
+        "{t}"
+    );
+    // A flag comes before both.
+    expect(
+        d,
+        &["drift", "--env", "staging", "--db", &behind],
+        &[("STAGING_URL", &in_sync), ("DATABASE_URL", &in_sync)],
+        2,
+    );
+}
+
+#[test]
+fn project_file_is_found_from_a_subfolder_and_its_paths_are_relative_to_it() {
+    let (in_sync, _) = two_databases();
+    let dir = project("schema = \"db/schema\"\n");
+    let sub = dir.path().join("src/deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let t = expect(&sub, &["drift", "--db", &in_sync], &[], 0);
+    assert!(t.contains("In sync"), "{t}");
+    // Without the file, the built-in `schema/` (absent here) is used and that is an error.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let o = run(elsewhere.path(), &["drift", "--db", &in_sync], &[]);
+    assert_eq!(exit_code(&o), 1, "{}", output_text(&o));
+    // --config names a file elsewhere; its paths are relative to it.
+    let cfg = dir.path().join("schemaplan.toml");
+    expect(
+        elsewhere.path(),
+        &["drift", "--db", &in_sync, "--config", cfg.to_str().unwrap()],
+        &[],
+        0,
+    );
+}
+
+/// `lock_timeout` in the written plan's step headers says which value won.
+fn planned_lock_timeout(cwd: &Path, extra: &[&str], vars: &[(&str, &str)]) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let plan_dir = out.path().join("p");
+    let mut args = vec!["plan", "--out", plan_dir.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    expect(cwd, &args, vars, 0);
+    let sql = std::fs::read_to_string(plan_dir.join("plan.sql")).unwrap();
+    sql.lines()
+        .filter(|l| l.starts_with("-- step ") && !l.contains("lock_timeout: none"))
+        .find_map(|l| l.split("lock_timeout: ").nth(1))
+        .and_then(|v| v.split(' ').next())
+        .unwrap_or_else(|| panic!("no step with a lock_timeout in\n{sql}"))
+        .to_string()
+}
+
+#[test]
+fn option_defaults_layer_flag_over_environment_over_file_over_builtin() {
+    let (_, behind) = two_databases();
+    let file = "schema = \"db/schema\"\n[plan]\nlock_timeout_ms = 1111\n\
+                [env.staging]\nurl = { env = \"STAGING_URL\" }\n[env.staging.plan]\nlock_timeout_ms = 2222\n\
+                [env.dev]\nurl = { env = \"DEV_URL\" }\n";
+    let dir = project(file);
+    let d = dir.path();
+    let vars = [
+        ("STAGING_URL", behind.as_str()),
+        ("DEV_URL", behind.as_str()),
+    ];
+    assert_eq!(planned_lock_timeout(d, &["--env", "dev"], &vars), "1111ms");
+    assert_eq!(
+        planned_lock_timeout(d, &["--env", "staging"], &vars),
+        "2222ms"
+    );
+    assert_eq!(
+        planned_lock_timeout(d, &["--env", "staging", "--lock-timeout-ms", "3333"], &vars),
+        "3333ms"
+    );
+    // Built-in when the file says nothing.
+    let bare = project("schema = \"db/schema\"\n");
+    assert_eq!(
+        planned_lock_timeout(bare.path(), &["--db", &behind], &[]),
+        "100ms"
+    );
+    // A value from the file goes through the flag's own checks.
+    let zero = project("schema = \"db/schema\"\n[plan]\nlock_timeout_ms = 0\n");
+    let t = expect(zero.path(), &["plan", "--db", &behind, "--check"], &[], 1);
+    assert!(t.contains("lock-timeout-ms"), "{t}");
+}
+
+#[test]
+fn production_environment_demands_phase_and_takes_hazards_only_by_flag() {
+    let s = server();
+    let (name, url) = s.fresh_db("project_prod");
+    s.connect(&name)
+        .batch_execute(
+            "CREATE TABLE public.t (id integer PRIMARY KEY, note text);\
+             CREATE TABLE public.old (id integer);\
+             INSERT INTO public.old SELECT generate_series(1, 5);",
+        )
+        .unwrap();
+    let file =
+        "schema = \"db/schema\"\n[apply]\nallow_hazards = [\"data-loss\", \"irreversible\"]\n\
+                [env.production]\nurl = { env = \"PROD_URL\" }\nrequire_phase = true\n\
+                hazards_by_flag_only = true\n[env.staging]\nurl = { env = \"PROD_URL\" }\n";
+    let dir = project(file);
+    let d = dir.path();
+    let vars = [("PROD_URL", url.as_str())];
+    let plan_dir = d.join("plans/drop_old");
+    expect(
+        d,
+        &["plan", "--env", "production", "--out", "plans/drop_old"],
+        &vars,
+        0,
+    );
+    let p = plan_dir.to_str().unwrap();
+    let t = expect(d, &["apply", "--env", "production", p], &vars, 1);
+    assert!(t.contains("environment production requires --phase"), "{t}");
+    // The file's allow_hazards does not count in production: the drop is refused.
+    let t = expect(
+        d,
+        &["apply", "--env", "production", "--phase", "all", p],
+        &vars,
+        1,
+    );
+    assert!(t.contains("data-loss"), "{t}");
+    let rows: i64 = s
+        .connect(&name)
+        .query_one("SELECT count(*) FROM public.old", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 5, "nothing ran");
+    // With the flag it runs.
+    expect(
+        d,
+        &[
+            "apply",
+            "--env",
+            "production",
+            "--phase",
+            "all",
+            "--allow-hazards",
+            "data-loss,irreversible",
+            p,
+        ],
+        &vars,
+        0,
+    );
+    expect(d, &["drift", "--env", "staging"], &vars, 0);
+}
+
+#[test]
+fn project_file_errors_name_file_line_and_never_print_a_password() {
+    let dir = project("[env.prod]\nurl = \"postgres://app:hunter2@db.example/app\"\n");
+    let t = expect(dir.path(), &["status", "--env", "prod"], &[], 1);
+    assert!(
+        t.contains("schemaplan.toml:2:7: a password in the project file"),
+        "{t}"
+    );
+    assert!(!t.contains("hunter2"), "{t}");
+    let dir = project("[apply]\nlock_retry = 3\n");
+    let t = expect(
+        dir.path(),
+        &["status", "--db", "postgres://x@localhost/x"],
+        &[],
+        1,
+    );
+    assert!(
+        t.contains("schemaplan.toml:2:1: unknown field `lock_retry`"),
+        "{t}"
+    );
+    let dir = project("[env.prod]\nurl = { env = \"PROD_URL\" }\n");
+    let t = expect(dir.path(), &["plan", "--env", "prod", "--check"], &[], 1);
+    assert!(
+        t.contains("[env.prod] url is read from $PROD_URL") && t.contains("which is not set"),
+        "an environment whose database is unset must not plan against an empty one: {t}"
+    );
+    let t = expect(dir.path(), &["drift", "--env", "staging"], &[], 1);
+    assert!(t.contains("environment \"staging\" is not in"), "{t}");
+    assert!(t.contains("known: prod"), "{t}");
+    let nowhere = tempfile::tempdir().unwrap();
+    let t = expect(nowhere.path(), &["drift", "--env", "prod"], &[], 1);
+    assert!(t.contains("no schemaplan.toml"), "{t}");
+}
+
+#[test]
+fn init_writes_a_starter_project_and_never_overwrites() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = expect(dir.path(), &["init"], &[], 0);
+    assert!(t.contains("created schemaplan.toml"), "{t}");
+    assert!(dir.path().join("schema").is_dir() && dir.path().join("plans").is_dir());
+    std::fs::write(dir.path().join("schemaplan.toml"), "# mine\n").unwrap();
+    let t = expect(dir.path(), &["init"], &[], 1);
+    assert!(t.contains("never overwrites"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("schemaplan.toml")).unwrap(),
+        "# mine\n"
+    );
+}
