@@ -4,7 +4,7 @@ use super::{plan::report_unmodeled, start_shadow, Format, ShadowArgs, EXIT_DIFFE
 use crate::diff;
 use crate::source;
 use crate::workflow;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
 pub struct DriftArgs {
@@ -27,11 +27,12 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let desired = workflow::desired(&shadow, &src, &current.roles)?;
     report_unmodeled(&current.schema);
     let changes = diff::diff(&current.schema, &desired);
-    let lines: Vec<String> = workflow::describe(&changes)
-        .lines()
-        .map(|l| l.trim_start_matches("  - ").to_string())
-        .filter(|l| !l.is_empty())
-        .collect();
+    let objects = if changes.is_empty() {
+        Vec::new()
+    } else {
+        let empty = workflow::empty_schema(&shadow)?;
+        workflow::object_drifts(&empty, &current.schema, &desired, &changes)
+    };
     // Unmodeled objects are neither drift nor silence: listed after the verdict, one line
     // each, without changing the exit code.
     let unmodeled: Vec<String> = current
@@ -40,45 +41,57 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         .iter()
         .map(|u| format!("{} {}", u.kind, u.identity))
         .collect();
-    let print_unmodeled = || {
-        if !unmodeled.is_empty() {
-            println!(
-                "Not modeled by schemaplan, not compared ({}):",
-                unmodeled.len()
-            );
-            for u in &unmodeled {
-                println!("  - {u}");
-            }
-        }
-    };
     match a.format {
         Format::Json => println!(
             "{}",
             serde_json::json!({
                 "in_sync": changes.is_empty(),
-                "differences": lines,
+                "objects": objects,
                 "unmodeled": unmodeled,
             })
         ),
-        Format::Text if changes.is_empty() => {
-            println!("In sync: the database matches {}.", a.schema.display());
-            print_unmodeled();
-        }
-        Format::Text => {
-            println!(
-                "Drift: the database differs from {} in {} place(s):",
-                a.schema.display(),
-                lines.len()
-            );
-            for l in &lines {
-                println!("  - {l}");
-            }
-            print_unmodeled();
-        }
+        Format::Text => print!("{}", text(&a.schema, &objects, &unmodeled)),
     }
     Ok(if changes.is_empty() {
         EXIT_OK
     } else {
         EXIT_DIFFERENCES
     })
+}
+
+/// The text report: the verdict, then each object with what differs and the unified diff of
+/// its definitions, then the objects not compared.
+fn text(schema: &Path, objects: &[workflow::ObjectDrift], unmodeled: &[String]) -> String {
+    let mut out = String::new();
+    if objects.is_empty() {
+        out.push_str(&format!(
+            "In sync: the database matches {}.\n",
+            schema.display()
+        ));
+    } else {
+        out.push_str(&format!(
+            "Drift: the database differs from {} in {} object(s):\n",
+            schema.display(),
+            objects.len()
+        ));
+        for o in objects {
+            out.push_str(&format!("\n{} {}\n", o.kind, o.identity));
+            for c in &o.changes {
+                out.push_str(&format!("  - {c}\n"));
+            }
+            for l in o.diff.lines() {
+                out.push_str(&format!("    {l}\n"));
+            }
+        }
+    }
+    if !unmodeled.is_empty() {
+        out.push_str(&format!(
+            "Not modeled by schemaplan, not compared ({}):\n",
+            unmodeled.len()
+        ));
+        for u in unmodeled {
+            out.push_str(&format!("  - {u}\n"));
+        }
+    }
+    out
 }

@@ -13,43 +13,64 @@ pub fn schema_statements(empty: &Schema, schema: &Schema, opts: &PlanOptions) ->
     plan::build(&diff::diff(empty, schema), empty, schema, opts)
 }
 
-/// Which file of a dump an object goes to: tables with their columns, constraints, indexes,
-/// triggers and policies; one file per view, function, type, sequence; schemas and extensions
-/// in one file each. Every part made of a name goes through [`component`].
+/// The object a reader looks up for `id`: a table (or view) for its columns, constraints,
+/// indexes, triggers and policies and for a sequence it owns, a domain for its constraints,
+/// the object itself otherwise. A dump writes one file per such object, `drift` shows one
+/// definition per such object.
+pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
+    let relation = |q: &QName| {
+        if schema.views.contains_key(q) {
+            ObjectId::View(q.clone())
+        } else {
+            ObjectId::Table(q.clone())
+        }
+    };
+    match id {
+        ObjectId::Schema(_)
+        | ObjectId::Extension(_)
+        | ObjectId::Collation(_)
+        | ObjectId::Type(_)
+        | ObjectId::View(_)
+        | ObjectId::Function(_, _) => id.clone(),
+        ObjectId::DomainConstraint(q, _) => ObjectId::Type(q.clone()),
+        ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
+            Some((t, _)) => relation(&t),
+            None => id.clone(),
+        },
+        ObjectId::Index(q) => match schema.indexes.get(q) {
+            Some(i) => relation(&i.table),
+            None => id.clone(),
+        },
+        ObjectId::Table(q)
+        | ObjectId::Column(q, _)
+        | ObjectId::Constraint(q, _)
+        | ObjectId::Trigger(q, _)
+        | ObjectId::Policy(q, _) => relation(q),
+    }
+}
+
+/// Which file of a dump an object goes to: the file of its [`unit_of`] (schemas and
+/// extensions in one file each). Every part made of a name goes through [`component`].
 fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
     let file = |q: &QName, kind: &str| {
         PathBuf::from(component(&q.schema))
             .join(kind)
             .join(format!("{}.sql", component(&q.name)))
     };
-    match id {
+    match unit_of(id, schema) {
         ObjectId::Schema(_) => PathBuf::from("00_schemas.sql"),
         ObjectId::Extension(_) => PathBuf::from("01_extensions.sql"),
-        ObjectId::Collation(q) => file(q, "collations"),
-        ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => file(q, "types"),
-        ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
-            Some((t, _)) => file(&t, "tables"),
-            None => file(q, "sequences"),
-        },
-        ObjectId::Index(q) => match schema.indexes.get(q) {
-            Some(i) if schema.views.contains_key(&i.table) => file(&i.table, "views"),
-            Some(i) => file(&i.table, "tables"),
-            None => file(q, "indexes"),
-        },
-        ObjectId::View(q) => file(q, "views"),
-        ObjectId::Function(q, _) => file(q, "functions"),
+        ObjectId::Collation(q) => file(&q, "collations"),
+        ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => file(&q, "types"),
+        ObjectId::Sequence(q) => file(&q, "sequences"),
+        ObjectId::Index(q) => file(&q, "indexes"),
+        ObjectId::View(q) => file(&q, "views"),
+        ObjectId::Function(q, _) => file(&q, "functions"),
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
-        | ObjectId::Policy(q, _) => {
-            let dir = if schema.views.contains_key(q) {
-                "views"
-            } else {
-                "tables"
-            };
-            file(q, dir)
-        }
+        | ObjectId::Policy(q, _) => file(&q, "tables"),
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod backfill;
 pub mod casts;
 pub mod checks;
+mod drift;
 mod dump;
 mod explain;
 pub mod lossy;
@@ -17,6 +18,7 @@ mod prove;
 pub mod renames;
 pub mod unmodeled;
 
+pub use drift::{object_drifts, ObjectDrift};
 pub use dump::{dump_files, schema_statements};
 pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use prove::{describe, prove, ProofReport};

@@ -1,0 +1,165 @@
+//! What `drift` reports: each object that differs between the live database and the schema
+//! files, with its definition on both sides and a unified diff of the two.
+//!
+//! An object here is what a reader looks up ([`super::dump::unit_of`]: a table with its
+//! columns, constraints, indexes, triggers, policies and owned sequences; a view; a function
+//! ...), and its definition is the statements that would create it in an empty database, the
+//! same text `dump` writes to its file. Only the objects a difference touches are rendered, so
+//! the cost follows the drift, not the size of the schema.
+
+use super::dump::unit_of;
+use crate::diff::{self, Change};
+use crate::model::{ObjectId, Schema};
+use crate::plan::{self, PlanOptions};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One object that differs.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectDrift {
+    /// `table`, `view`, `function`, `type`, ...
+    pub kind: &'static str,
+    /// As users write it: `public.users`, `public.f(integer)`, `audit`.
+    pub identity: String,
+    /// What differs, one short line each (`column email: type changed`, ...).
+    pub changes: Vec<String>,
+    /// Its definition in the live database; `None` when only the schema files have it.
+    pub live: Option<String>,
+    /// Its definition in the schema files; `None` when only the database has it.
+    pub desired: Option<String>,
+    /// Unified diff from `live` to `desired` (headers `live` and `schema files`).
+    pub diff: String,
+}
+
+/// The objects `changes` (from `diff::diff(live, desired)`) touch, in a stable order.
+pub fn object_drifts(
+    empty: &Schema,
+    live: &Schema,
+    desired: &Schema,
+    changes: &[Change],
+) -> Vec<ObjectDrift> {
+    let mut touched: BTreeMap<ObjectId, Vec<String>> = BTreeMap::new();
+    for c in changes {
+        let id = c.object();
+        // A dropped object is known to the live side only, a created one to the desired side.
+        let unit = if desired_knows(desired, &id) {
+            unit_of(&id, desired)
+        } else {
+            unit_of(&id, live)
+        };
+        let line = describe(c, &id, &unit);
+        let lines = touched.entry(unit).or_default();
+        if !lines.contains(&line) {
+            lines.push(line);
+        }
+    }
+    let units: BTreeSet<ObjectId> = touched.keys().cloned().collect();
+    // Owners are compared only where both sides name one (the files declare few): the
+    // definitions show them on the same terms, or every live object would differ by its
+    // `OWNER TO`.
+    let (mut live, mut desired) = (live.clone(), desired.clone());
+    let both: BTreeSet<ObjectId> = live
+        .owners
+        .keys()
+        .filter(|id| desired.owners.contains_key(id))
+        .cloned()
+        .collect();
+    live.owners.retain(|id, _| both.contains(id));
+    desired.owners.retain(|id, _| both.contains(id));
+    let live_defs = definitions(empty, &live, &units);
+    let desired_defs = definitions(empty, &desired, &units);
+    touched
+        .into_iter()
+        .map(|(unit, changes)| {
+            let live = live_defs.get(&unit).cloned();
+            let desired = desired_defs.get(&unit).cloned();
+            let diff = similar::TextDiff::from_lines(
+                live.as_deref().unwrap_or(""),
+                desired.as_deref().unwrap_or(""),
+            )
+            .unified_diff()
+            .context_radius(3)
+            .header("live", "schema files")
+            .to_string();
+            let shown = unit.to_string();
+            let identity = shown
+                .strip_prefix(unit.kind_name())
+                .map(|s| s.trim_start().to_string())
+                .unwrap_or(shown);
+            ObjectDrift {
+                kind: unit.kind_name(),
+                identity,
+                changes,
+                live,
+                desired,
+                diff,
+            }
+        })
+        .collect()
+}
+
+/// Whether `id`'s object (or the table / type holding it) exists in `schema`.
+fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
+    match id {
+        ObjectId::Schema(n) => schema.schemas.contains_key(n),
+        ObjectId::Extension(n) => schema.extensions.contains_key(n),
+        ObjectId::Collation(q) => schema.collations.contains_key(q),
+        ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => schema.types.contains_key(q),
+        ObjectId::Sequence(q) => schema.sequences.contains_key(q),
+        ObjectId::Index(q) => schema.indexes.contains_key(q),
+        ObjectId::View(q) => schema.views.contains_key(q),
+        ObjectId::Function(q, a) => schema.functions.contains_key(&(q.clone(), a.clone())),
+        ObjectId::Table(q)
+        | ObjectId::Column(q, _)
+        | ObjectId::Constraint(q, _)
+        | ObjectId::Trigger(q, _)
+        | ObjectId::Policy(q, _) => schema.tables.contains_key(q) || schema.views.contains_key(q),
+    }
+}
+
+/// One line for a change: the part of the object it is about, and what happens to it when
+/// the database is brought to the schema files (the verb of the change).
+fn describe(c: &Change, id: &ObjectId, unit: &ObjectId) -> String {
+    let verb = format!("{c:?}");
+    let verb = verb.split(['(', ' ', '{']).next().unwrap_or("change");
+    let what = words(verb);
+    if id == unit {
+        what
+    } else {
+        format!("{id}: {what}")
+    }
+}
+
+/// `AlterColumn` -> `alter column`.
+fn words(camel: &str) -> String {
+    let mut out = String::new();
+    for (i, ch) in camel.chars().enumerate() {
+        if ch.is_uppercase() && i > 0 {
+            out.push(' ');
+        }
+        out.extend(ch.to_lowercase());
+    }
+    out
+}
+
+/// The definition of each of `units` in `schema`: the statements creating it from `empty`.
+fn definitions(
+    empty: &Schema,
+    schema: &Schema,
+    units: &BTreeSet<ObjectId>,
+) -> BTreeMap<ObjectId, String> {
+    let changes: Vec<Change> = diff::diff(empty, schema)
+        .into_iter()
+        .filter(|c| units.contains(&unit_of(&c.object(), schema)))
+        .collect();
+    let mut defs: BTreeMap<ObjectId, String> = BTreeMap::new();
+    for (id, step) in plan::build_tagged(&changes, empty, schema, &PlanOptions::default()) {
+        let text = defs.entry(unit_of(&id, schema)).or_default();
+        if !text.is_empty() {
+            text.push('\n');
+        }
+        text.push_str(step.sql.trim_end());
+        text.push('\n');
+    }
+    defs
+}
