@@ -631,3 +631,65 @@ fn password_in_a_url_of_another_form_is_never_printed() {
         }
     }
 }
+
+#[test]
+fn json_format_errors_are_one_json_object_on_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    for cmd in ["plan", "drift"] {
+        let o = run(
+            dir.path(),
+            &[
+                cmd,
+                "--db",
+                "postgres://nobody:secret@127.0.0.1:1/x",
+                "--schema",
+                "missing",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(code(&o), 1, "{}", text(&o));
+        assert!(o.stdout.is_empty(), "no result on stdout: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let v: serde_json::Value = serde_json::from_str(stderr.trim())
+            .unwrap_or_else(|e| panic!("{cmd}: stderr is not one JSON object ({e}): {stderr}"));
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains("missing"), "{v}");
+        assert_eq!(v["error"]["exit_code"], 1);
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+}
+
+#[test]
+fn completions_and_man_page_cover_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let o = run(dir.path(), &["completions", shell]);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        let script = String::from_utf8_lossy(&o.stdout);
+        for word in [
+            "plan", "apply", "rollback", "drift", "status", "dump", "lint", "init",
+        ] {
+            assert!(script.contains(word), "{shell} completions lack {word}");
+        }
+        assert!(script.contains("allow-hazards"), "{shell}: options too");
+    }
+    let o = run(dir.path(), &["man"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let page = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH schemaplan 1"),
+        "{page}"
+    );
+    assert!(
+        page.contains("schemaplan\\-drift") || page.contains("drift"),
+        "{page}"
+    );
+    let o = run(dir.path(), &["completions", "tcsh"]);
+    assert_eq!(
+        code(&o),
+        1,
+        "an unknown shell is a usage error: {}",
+        text(&o)
+    );
+}

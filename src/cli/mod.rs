@@ -78,6 +78,13 @@ pub enum Command {
     Status(status::StatusArgs),
     /// Write a commented starter schemaplan.toml and the schema/ and plans/ folders here.
     Init,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) to stdout: `schemaplan man > schemaplan.1`.
+    Man,
     /// Check a plan directory without a database: syntax, and that every step's header says
     /// at least what its SQL does (locks that block traffic, rows lost).
     Lint(lint::LintArgs),
@@ -91,6 +98,7 @@ pub fn run() -> i32 {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    let json_errors = cli.command.json_output();
     let result = match cli.command {
         Command::Plan(a) => plan::run(a),
         Command::Apply(a) => apply::run(a, crate::plan::Direction::Forward),
@@ -100,9 +108,23 @@ pub fn run() -> i32 {
         Command::Status(a) => status::run(a),
         Command::Lint(a) => lint::run(a),
         Command::Init => init(),
+        Command::Completions { shell } => completions(shell),
+        Command::Man => man(),
     };
     match result {
         Ok(code) => code,
+        Err(e) if json_errors => {
+            // One JSON object on stderr, so a pipeline reading --format json output can tell
+            // an error from a result without parsing prose.
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            eprintln!(
+                "{}",
+                serde_json::json!({
+                    "error": { "message": error_text(&e), "causes": causes, "exit_code": EXIT_ERROR }
+                })
+            );
+            EXIT_ERROR
+        }
         Err(e) => {
             eprintln!("error: {}", error_text(&e));
             EXIT_ERROR
@@ -158,6 +180,51 @@ fn parse() -> Result<Cli, i32> {
         let _ = e.print();
         EXIT_ERROR
     })
+}
+
+impl Command {
+    /// Whether the command was asked for JSON output (then errors are JSON too).
+    fn json_output(&self) -> bool {
+        match self {
+            Command::Plan(a) => a.format == Format::Json,
+            Command::Drift(a) => a.format == Format::Json,
+            Command::Apply(_)
+            | Command::Rollback(_)
+            | Command::Dump(_)
+            | Command::Status(_)
+            | Command::Lint(_)
+            | Command::Init
+            | Command::Completions { .. }
+            | Command::Man => false,
+        }
+    }
+}
+
+/// `schemaplan completions SHELL`.
+fn completions(shell: clap_complete::Shell) -> anyhow::Result<i32> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "schemaplan", &mut out);
+    write_stdout(&out)
+}
+
+/// `schemaplan man`.
+fn man() -> anyhow::Result<i32> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out)?;
+    write_stdout(&out)
+}
+
+/// Writes generated text to stdout; a reader that stops early (`| head`) is not an error.
+fn write_stdout(bytes: &[u8]) -> anyhow::Result<i32> {
+    use std::io::Write;
+    match std::io::stdout().write_all(bytes) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(EXIT_OK),
+    }
 }
 
 /// `schemaplan init`.
