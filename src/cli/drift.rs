@@ -51,6 +51,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
             })
         ),
         Format::Text => print!("{}", text(&a.schema, &objects, &unmodeled)),
+        Format::Markdown => print!("{}", markdown(&a.schema, &objects, &unmodeled)),
     }
     Ok(if changes.is_empty() {
         EXIT_OK
@@ -91,6 +92,39 @@ fn text(schema: &Path, objects: &[workflow::ObjectDrift], unmodeled: &[String]) 
         ));
         for u in unmodeled {
             out.push_str(&format!("  - {u}\n"));
+        }
+    }
+    out
+}
+
+/// The report as Markdown (a CI job summary or an issue comment): one section per object with
+/// its changes and the diff in a `diff` block.
+fn markdown(schema: &Path, objects: &[workflow::ObjectDrift], unmodeled: &[String]) -> String {
+    use crate::render::markdown::{cell, fenced};
+    let mut out = String::new();
+    let shown = cell(&schema.display().to_string());
+    if objects.is_empty() {
+        out.push_str(&format!("### In sync\n\nThe database matches {shown}.\n"));
+    } else {
+        out.push_str(&format!(
+            "### Drift: {} object(s) differ from {shown}\n",
+            objects.len()
+        ));
+        for o in objects {
+            out.push_str(&format!("\n#### {} {}\n\n", o.kind, cell(&o.identity)));
+            for c in &o.changes {
+                out.push_str(&format!("- {}\n", cell(c)));
+            }
+            out.push_str(&format!("\n{}\n", fenced("diff", &o.diff)));
+        }
+    }
+    if !unmodeled.is_empty() {
+        out.push_str(&format!(
+            "\nNot modeled by schemaplan, not compared ({}):\n\n",
+            unmodeled.len()
+        ));
+        for u in unmodeled {
+            out.push_str(&format!("- {}\n", cell(u)));
         }
     }
     out

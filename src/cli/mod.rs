@@ -267,4 +267,6 @@ pub enum Format {
     #[default]
     Text,
     Json,
+    /// A review summary to post as a pull-request comment.
+    Markdown,
 }

@@ -90,6 +90,12 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     }
     match a.format {
         Format::Json => println!("{}", render::plan_json(&forward, &inverse)),
+        Format::Markdown => {
+            print!("{}", render::markdown(&forward, &inverse));
+            if let Some(dir) = &dir {
+                eprintln!("Plan written to {}", dir.display());
+            }
+        }
         Format::Text => {
             if empty {
                 println!(

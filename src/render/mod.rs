@@ -6,6 +6,7 @@
 
 mod files;
 mod json;
+pub mod markdown;
 pub mod quote;
 mod reread;
 mod sql;
@@ -13,6 +14,7 @@ mod summary;
 
 pub use files::write_plan_dir;
 pub use json::plan_json;
+pub use markdown::markdown;
 pub use sql::plan_sql;
 pub use summary::summary;
 

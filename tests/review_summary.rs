@@ -1,0 +1,83 @@
+//! The Markdown a pull request gets, through the binary on a real server with rows in the
+//! table: `plan --format markdown` (hazards and blocking locks first, steps by phase with their
+//! notes, the inverse, both files folded) and `drift --format markdown`; names with Markdown
+//! characters stay inert.
+
+mod common;
+
+use common::{schemaplan_expect, server};
+
+const LIVE: &str = r#"
+CREATE TABLE public.accounts (id integer PRIMARY KEY, email text, legacy text, "a|b" integer);
+INSERT INTO public.accounts SELECT g, 'u' || g || '@example.com', 'x', g FROM generate_series(1, 100) g;
+"#;
+
+const DESIRED: &str = r#"
+CREATE TABLE public.accounts (
+    id integer PRIMARY KEY,
+    email text CONSTRAINT "email_*has*_at" CHECK (email LIKE '%@%'),
+    "a|b" integer
+);
+CREATE INDEX accounts_email_idx ON public.accounts (email);
+"#;
+
+fn setup() -> (tempfile::TempDir, String) {
+    let s = server();
+    let (name, url) = s.fresh_db("review_summary");
+    s.connect(&name).batch_execute(LIVE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schema")).unwrap();
+    std::fs::write(dir.path().join("schema/app.sql"), DESIRED).unwrap();
+    (dir, url)
+}
+
+#[test]
+fn plan_markdown_puts_hazards_and_blocking_locks_first_and_escapes_names() {
+    let (dir, url) = setup();
+    let dev = server().admin_url();
+    let md = schemaplan_expect(
+        dir.path(),
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "review",
+            "--small-table",
+            "0",
+            "--format",
+            "markdown",
+        ],
+        0,
+    );
+    assert!(md.contains("**hazards:** `data-loss`"), "{md}");
+    assert!(md.contains("Applying needs `--allow-hazards"), "{md}");
+    assert!(md.contains("**Locks that block traffic**"), "{md}");
+    // Outside the folded SQL, names are inert: a pipe cannot split a table cell, asterisks
+    // cannot start emphasis.
+    let prose = md.split("<details>").next().unwrap();
+    assert!(
+        !prose.contains("*has*"),
+        "emphasis in a name is escaped: {md}"
+    );
+    assert!(!prose.replace("\\|", "").contains("a|b"), "{md}");
+    insta::assert_snapshot!("plan_markdown", md);
+}
+
+#[test]
+fn drift_markdown_has_a_section_and_a_diff_block_per_object() {
+    let (dir, url) = setup();
+    let md = schemaplan_expect(
+        dir.path(),
+        &["drift", "--db", &url, "--format", "markdown"],
+        2,
+    );
+    assert!(
+        md.starts_with("### Drift: 1 object(s) differ from schema"),
+        "{md}"
+    );
+    assert!(md.contains("#### table public.accounts"), "{md}");
+    assert!(md.contains("```diff\n--- live\n+++ schema files"), "{md}");
+}
