@@ -27,8 +27,9 @@ fn code(o: &Output) -> i32 {
     o.status.code().expect("exit code (not killed by a signal)")
 }
 
-/// The schema of a database (relations with their columns, schemas) and how many large
-/// objects it has (the bookkeeping is one). Equal before and after = nothing changed.
+/// The schema of a database (relations with their columns, schemas; schemaplan's bookkeeping
+/// schema apart), how many runs its bookkeeping holds (`none` without schema `schemaplan`) and
+/// how many large objects it has. Equal before and after = nothing changed.
 fn contents(url: &str) -> String {
     let mut c = schemaplan::db::connect(url).unwrap_or_else(|e| panic!("{e}"));
     let row = c
@@ -39,14 +40,24 @@ fn contents(url: &str) -> String {
                                   WHERE attrelid = c.oid AND attnum > 0 AND NOT attisdropped), '') \
                        || ')', ',' ORDER BY 1) \
                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')), \
-               (SELECT string_agg(nspname, ',' ORDER BY 1) FROM pg_namespace), \
-               (SELECT count(*) FROM pg_largeobject_metadata)::text",
+                 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast', 'schemaplan')), \
+               (SELECT string_agg(nspname, ',' ORDER BY 1) FROM pg_namespace WHERE nspname <> 'schemaplan'), \
+               (SELECT count(*) FROM pg_largeobject_metadata)::text, \
+               to_regclass('schemaplan.runs') IS NOT NULL",
             &[],
         )
         .unwrap();
+    let bookkeeping = if row.get::<_, bool>(3) {
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM schemaplan.runs", &[])
+            .unwrap()
+            .get(0);
+        format!("runs:{n}")
+    } else {
+        "none".to_string()
+    };
     format!(
-        "relations={:?} schemas={:?} large_objects={}",
+        "relations={:?} schemas={:?} large_objects={} bookkeeping={bookkeeping}",
         row.get::<_, Option<String>>(0),
         row.get::<_, Option<String>>(1),
         row.get::<_, String>(2)
@@ -603,10 +614,10 @@ fn server_that_disappears_during_apply() {
     );
     c.start(start).unwrap();
     // The schema is as it was (the step's transaction died with the server); the only new
-    // thing is the bookkeeping large object, which holds the run.
+    // thing is the bookkeeping (schema `schemaplan`), which holds the run.
     assert_eq!(
         contents(&url),
-        was.replace("large_objects=0", "large_objects=1"),
+        was.replace("bookkeeping=none", "bookkeeping=runs:1"),
         "the step was rolled back: {t}"
     );
     assert!(was.contains("public.t:r(id)"), "{was}");

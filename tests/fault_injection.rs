@@ -230,40 +230,37 @@ impl Copy {
         schemaplan::db::connect(&self.url).unwrap()
     }
 
-    /// Outcomes of the runs in the bookkeeping, oldest first.
+    /// Outcomes of the runs in the bookkeeping, oldest first, each with `(step, outcome)` of
+    /// its journal: read with SQL from `schemaplan.runs` and `schemaplan.steps`.
     fn history(&self) -> Vec<(String, Vec<(u64, String)>)> {
-        let rows = self
-            .connect()
-            .query(
-                "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata WHERE oid = $1",
-                &[&schemaplan::exec::BOOK_OID],
-            )
-            .unwrap();
-        let Some(row) = rows.first() else {
-            return Vec::new();
-        };
-        let text: String = row.get(0);
-        let json: serde_json::Value =
-            serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
-        json["runs"]
-            .as_array()
+        let mut c = self.connect();
+        let exists: bool = c
+            .query_one("SELECT to_regclass('schemaplan.runs') IS NOT NULL", &[])
             .unwrap()
-            .iter()
-            .map(|r| {
-                let steps = r["steps"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|s| {
-                        (
-                            s["step"].as_u64().unwrap(),
-                            s["outcome"].as_str().unwrap().to_string(),
-                        )
-                    })
-                    .collect();
-                (r["outcome"].as_str().unwrap().to_string(), steps)
-            })
-            .collect()
+            .get(0);
+        if !exists {
+            return Vec::new();
+        }
+        c.query(
+            "SELECT r.outcome, coalesce(json_agg(json_build_array(s.step, s.outcome) \
+                ORDER BY s.step) FILTER (WHERE s.step IS NOT NULL), '[]')::text \
+             FROM schemaplan.runs r LEFT JOIN schemaplan.steps s ON s.run_id = r.run_id \
+             GROUP BY r.run_id, r.outcome ORDER BY r.run_id",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| {
+            let steps: serde_json::Value = serde_json::from_str(row.get::<_, &str>(1)).unwrap();
+            let steps = steps
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| (p[0].as_u64().unwrap(), p[1].as_str().unwrap().to_string()))
+                .collect();
+            (row.get::<_, String>(0), steps)
+        })
+        .collect()
     }
 
     /// Backend pids of apply sessions on this database.

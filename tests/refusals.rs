@@ -1,6 +1,6 @@
 //! Every refusal of `schemaplan apply`, through the binary on a real server: a clear message,
-//! exit 1, and nothing changed (the live schema's fingerprint and the bookkeeping large object
-//! are byte for byte what they were). The concurrent-apply refusal (`--no-wait`) is in
+//! exit 1, and nothing changed (the live schema's fingerprint and every row of the bookkeeping
+//! tables are what they were; a refused first apply creates no schema `schemaplan`). The concurrent-apply refusal (`--no-wait`) is in
 //! `tests/fault_injection.rs` (`two_applies_started_together_run_the_plan_once`); an
 //! unsupported server version cannot be produced with the one local PostgreSQL, so its check
 //! (`catalog::check_server_version`, run before the lock and any write) has a unit test.
@@ -18,18 +18,27 @@ fn text(o: &Output) -> String {
     )
 }
 
-/// What "nothing changed" compares: the schema's fingerprint and the bookkeeping's bytes.
-fn state(url: &str) -> (String, Option<Vec<u8>>) {
+/// What "nothing changed" compares: the schema's fingerprint and the whole content of the
+/// bookkeeping tables (`None` while schema `schemaplan` does not exist: a refused first apply
+/// must not create it).
+fn state(url: &str) -> (String, Option<String>) {
     let mut c = schemaplan::db::connect(url).unwrap();
     let fp = schemaplan::catalog::fingerprint(&schemaplan::catalog::read(&mut c).unwrap());
-    let book = c
-        .query(
-            "SELECT lo_get(oid) FROM pg_largeobject_metadata WHERE oid = $1",
-            &[&schemaplan::exec::BOOK_OID],
+    let exists: bool = c
+        .query_one("SELECT to_regnamespace('schemaplan') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    let book = exists.then(|| {
+        c.query_one(
+            "SELECT (SELECT coalesce(string_agg(r::text, E'\\n' ORDER BY run_id), '') \
+                     FROM schemaplan.runs r) || E'\\n' || \
+                    (SELECT coalesce(string_agg(s::text, E'\\n' ORDER BY run_id, step), '') \
+                     FROM schemaplan.steps s)",
+            &[],
         )
         .unwrap()
-        .first()
-        .map(|r| r.get::<_, Vec<u8>>(0));
+        .get(0)
+    });
     (fp, book)
 }
 

@@ -37,7 +37,6 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SCENARIOS_DIR = os.path.join(HERE, "scenarios")
 WORKLOAD_DIR = os.path.join(HERE, "workload")
 BASE_DIR = os.path.join(SCENARIOS_DIR, "_base")
-BOOK_OID = 0xD3504C4E  # schemaplan's bookkeeping large object (exec::BOOK_OID, docs/executor.md)
 DOC_BEGIN = "<!-- lock_impact results: begin (written by benches/lock_impact/run.py) -->"
 DOC_END = "<!-- lock_impact results: end -->"
 
@@ -554,17 +553,21 @@ def last_error_line(text):
 
 
 def journal_steps(tools, url):
-    """Step durations and attempts from schemaplan's journal (docs/executor.md)."""
-    out = psql(tools, url, f"SELECT convert_from(lo_get({BOOK_OID}), 'UTF8')", check=False)
+    """Step durations and attempts of the last run, from schemaplan's journal table
+    schemaplan.steps (docs/executor.md, "Bookkeeping")."""
+    out = psql(tools, url,
+               "SELECT coalesce(json_agg(json_build_object('step', step, 'summary', summary, "
+               "'attempts', attempts, 'duration_secs', duration_secs, 'outcome', outcome) "
+               "ORDER BY step), '[]') FROM schemaplan.steps "
+               "WHERE run_id = (SELECT max(run_id) FROM schemaplan.runs)", check=False)
     try:
-        doc = json.loads(out.split("\n", 1)[1])
-        run = doc["runs"][-1]
-    except (IndexError, KeyError, ValueError):
+        steps = json.loads(out.strip())
+    except ValueError:
         return None
     return [
         {"step": s.get("step"), "summary": s.get("summary"), "attempts": s.get("attempts"),
          "duration_s": s.get("duration_secs"), "outcome": s.get("outcome")}
-        for s in run.get("steps", [])
+        for s in steps
     ]
 
 

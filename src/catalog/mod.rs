@@ -206,12 +206,67 @@ fn read_once(
         source,
     })?;
     let version = server_version(&mut tx)?;
-    let schema = build::Reader::new(&mut tx, version).read()?;
+    let mut schema = build::Reader::new(&mut tx, version).read()?;
+    without_bookkeeping(&mut schema);
     tx.commit().map_err(|source| CatalogError::Query {
         query: "commit",
         source,
     })?;
     Ok(schema)
+}
+
+/// The schema `apply` keeps its history and journal in (`exec::book`, `docs/executor.md`).
+pub const BOOKKEEPING_SCHEMA: &str = "schemaplan";
+
+/// Leaves schema [`BOOKKEEPING_SCHEMA`] and everything in it out of a schema read from a
+/// database: it is schemaplan's bookkeeping, not the application's, so `plan`, `drift`,
+/// `dump` and the fingerprints never see it. Done once here, after the per-kind queries,
+/// rather than in each query's namespace filter: the queries that select by OID (owners,
+/// grants, comments, dependencies, unmodeled objects) have no namespace filter to extend.
+pub fn without_bookkeeping(schema: &mut Schema) {
+    use crate::model::ObjectId;
+    let ours = |q: &crate::model::QName| q.schema == BOOKKEEPING_SCHEMA;
+    let id_ours = |id: &ObjectId| match id {
+        ObjectId::Schema(n) => n == BOOKKEEPING_SCHEMA,
+        ObjectId::Extension(_) => false,
+        ObjectId::Collation(q)
+        | ObjectId::Type(q)
+        | ObjectId::DomainConstraint(q, _)
+        | ObjectId::Sequence(q)
+        | ObjectId::Table(q)
+        | ObjectId::Column(q, _)
+        | ObjectId::Constraint(q, _)
+        | ObjectId::Index(q)
+        | ObjectId::View(q)
+        | ObjectId::Function(q, _)
+        | ObjectId::Trigger(q, _)
+        | ObjectId::Policy(q, _) => ours(q),
+    };
+    schema.schemas.remove(BOOKKEEPING_SCHEMA);
+    schema.collations.retain(|q, _| !ours(q));
+    schema.types.retain(|q, _| !ours(q));
+    schema.sequences.retain(|q, _| !ours(q));
+    schema.tables.retain(|q, _| !ours(q));
+    schema.indexes.retain(|q, _| !ours(q));
+    schema.views.retain(|q, _| !ours(q));
+    schema.functions.retain(|(q, _), _| !ours(q));
+    schema.triggers.retain(|(q, _), _| !ours(q));
+    schema.policies.retain(|(q, _), _| !ours(q));
+    schema.comments.retain(|id, _| !id_ours(id));
+    schema.grants.retain(|g| !id_ours(&g.on));
+    schema
+        .default_privileges
+        .retain(|d| d.schema.as_deref() != Some(BOOKKEEPING_SCHEMA));
+    schema.depends.retain(|id, _| !id_ours(id));
+    for targets in schema.depends.values_mut() {
+        targets.retain(|t| !id_ours(t));
+    }
+    schema.owners.retain(|id, _| !id_ours(id));
+    schema.sizes.retain(|q, _| !ours(q));
+    let prefix = format!("{BOOKKEEPING_SCHEMA}.");
+    let foreign = |u: &crate::model::Unmodeled| u.identity.starts_with(&prefix);
+    schema.unmodeled.retain(|u| !foreign(u));
+    schema.unmodeled_deps.retain(|u, _| !foreign(u));
 }
 
 /// Who holds ACCESS EXCLUSIVE on a relation of this database (for [`CatalogError::LockBusy`]):

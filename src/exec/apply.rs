@@ -51,12 +51,19 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             wait,
         })
     })?;
-    // A refusal below writes nothing: the bookkeeping is created only when a run starts, and
-    // stale runs are marked only if there are any.
-    let stale = book::mark_stale_runs(&mut session)?;
-    if stale > 0 {
+    // A refusal below writes nothing: the bookkeeping tables are created (or the old large
+    // object migrated into them) only once every check has passed, and stale runs are marked
+    // only if there are any.
+    let settled = book::mark_stale_runs(&mut session, live_fingerprint)?;
+    if settled.interrupted > 0 {
         out.event(ProgressEvent::Info(format!(
-            "{stale} earlier run(s) had stopped without finishing; marked interrupted"
+            "{} earlier run(s) had stopped without finishing; marked interrupted",
+            settled.interrupted
+        )));
+    }
+    for (run_id, outcome) in &settled.verified {
+        out.event(ProgressEvent::Info(format!(
+            "run {run_id} had committed every step but its final check was cut off; checked now: {outcome}"
         )));
     }
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
@@ -67,6 +74,11 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
         .map_err(|e| preflight::name_differences(e, opts, &live_schema))?;
     match decision {
         Decision::Stop(outcome) => {
+            // Nothing to run, but the checks passed: a history still in the old large object
+            // moves into the tables now.
+            if book::is_old(&mut *session)? {
+                book::ensure(&mut session)?;
+            }
             out.event(ProgressEvent::Finished {
                 message: outcome.message.clone(),
             });
@@ -318,6 +330,8 @@ fn run_units(
         batches: prior.batches,
         batch: opts.batch,
         interrupt: opts.interrupt.clone(),
+        final_step: run.to_run.iter().max().copied(),
+        completes: run.completes,
     };
     for unit in planfile::units(&plan.steps, &run.to_run) {
         if opts.interrupt.requested() {
@@ -344,6 +358,9 @@ fn finish(
         let next = preflight::next_phase(plan, &done).unwrap_or(crate::plan::Phase::Contract);
         return Ok(OutcomeKind::PhaseApplied { next });
     }
+    // The last step's transaction recorded the run `verifying`: a kill from here on is settled
+    // by the next apply (`book::mark_stale_runs`).
+    run::test_pause("verify", plan.steps.len());
     let live = live_fingerprint(session)?;
     if live != plan.to {
         let msg = format!(
@@ -404,7 +421,7 @@ fn record_failure(
         {
             let add = &plan.steps[undone.add_step - 1];
             let _ = book::journal_end(
-                session,
+                &mut **session,
                 run_id,
                 undone.add_step,
                 &add.summary,
@@ -501,7 +518,7 @@ fn step_error(
 }
 
 /// Runs every check, lists what would run, changes nothing (no lock, no bookkeeping writes,
-/// no large object created).
+/// no schema created, no migration of an old large object).
 fn dry_run(
     client: &mut Client,
     opts: &ApplyOptions,

@@ -164,6 +164,8 @@ impl Runner<'_> {
                             self.report_blockers(
                                 &[n],
                                 format!("{n} (batch {})", state.batches + 1),
+                                n,
+                                attempt,
                             );
                         }
                         let delay = self.retry.delay(attempt);

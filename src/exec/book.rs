@@ -1,38 +1,153 @@
-//! Bookkeeping: the apply history and the step journal, kept in ONE large object per database
-//! at the fixed OID [`BOOK_OID`], never in tables.
+//! Bookkeeping: the apply history and the step journal, kept in two tables of schema
+//! `schemaplan` in the target database: `schemaplan.runs` (one row per run) and
+//! `schemaplan.steps` (one row per step of a run). Columns and example queries:
+//! `docs/executor.md`, "Bookkeeping".
 //!
-//! Why a large object: `pg_dump --schema-only` does not dump large objects, so the bookkeeping
-//! never shows up in a schema dump (an acceptance check compares dumps with no exclusions);
-//! large-object writes are transactional, so journal entries written in a step group's
-//! transaction commit or roll back with its DDL; and with `lo_compat_privileges = off` (the
-//! default) only the owner (the role that applied first) and superusers can read or write it.
+//! - **Created by the first run that passed its checks** ([`ensure`], called under the apply
+//!   lock after the preflight checks, the from-fingerprint check and the hazard gate): a run
+//!   refused by any check creates nothing.
+//! - **Transactional, row by row.** A transactional step's row is written in the step's own
+//!   transaction, so it commits or rolls back with the step's DDL; a batched step's cursor is
+//!   updated in each batch's transaction. Every write is one single-row `INSERT` or `UPDATE`
+//!   by primary key (`runs.run_id`, `steps (run_id, step)`): a write costs the same at step
+//!   30,000 as at step 1 (`benches/journal_writes.rs`). Writers hold the apply lock, so there
+//!   is never a concurrent writer; readers (`status`, `--dry-run`) take no lock and see the
+//!   last commit.
+//! - **Invisible to plans**: `catalog::without_bookkeeping` leaves the schema out of every
+//!   catalog read, so `plan`, `drift`, `dump` and the fingerprints never see it.
+//! - **Privileges** are PostgreSQL's ordinary ones: the role that ran the first apply owns
+//!   the schema and tables; another role needs `USAGE` on the schema and `SELECT` (status) or
+//!   `SELECT, INSERT, UPDATE` (apply) on the tables. A missing one is reported with the GRANT
+//!   that fixes it ([`ExecError::BookPrivileges`]), before anything is written.
+//! - **Verification pending.** The transaction of the last step of a run also records the run
+//!   as `verifying` (or `succeeded`, for a run of one phase, which is not verified): a run
+//!   whose last step committed is never left `running`, so never marked `interrupted`. A run
+//!   cut off while `verifying` is settled by the next apply ([`mark_stale_runs`]: the live
+//!   schema is compared with the run's `to`, the run recorded `succeeded` or `failed`);
+//!   `status` shows the verdict without writing it.
+//! - **Migration from the large object.** Earlier versions kept everything in ONE large
+//!   object at OID [`BOOK_OID`] (`vacuumlo` deleted it, logical replication did not carry it,
+//!   every journal write rewrote it whole). While a database has only that object, reads use
+//!   it (read-only, [`parse`] is the old format's parser); the next apply that passes its
+//!   checks copies it into the tables and unlinks it, in one transaction ([`ensure`]).
 //!
-//! Content: the line [`BOOK_MAGIC`], then a JSON document ([`Book`]). Every update reads the
-//! document, changes it and writes it back (`lo_put` + `lo_truncate64`, which need UPDATE on the
-//! object, not ownership) in the caller's transaction, while holding the apply lock: there is
-//! never a concurrent writer. Reads (`status`, dry runs) take no lock and see the last commit.
-//! Timestamps are the server's `clock_timestamp()`, in UTC.
-//!
-//! An older `schemaplan` schema with `history` and `journal` tables is ignored, not migrated.
+//! Timestamps are the server's `clock_timestamp()`, stored as `timestamptz` and read back in
+//! UTC.
 
 use super::ExecError;
+use crate::catalog::BOOKKEEPING_SCHEMA;
 use crate::plan::Direction;
-use chrono::{DateTime, Utc};
-use postgres::{Client, GenericClient};
+use crate::render::quote;
+use postgres::{Client, GenericClient, Row};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// OID of the bookkeeping large object: the ASCII bytes `SPLN` (0x53504C4E) with the top bit set,
-/// high in the OID range where the server's OID counter rarely is.
+/// OID of the large object older versions kept the bookkeeping in: the ASCII bytes `SPLN`
+/// (0x53504C4E) with the top bit set. Read only to migrate it ([`ensure`]).
 pub const BOOK_OID: u32 = 0xD350_4C4E;
 
-/// First line of the bookkeeping large object; anything else at [`BOOK_OID`] is not ours.
+/// First line of the old bookkeeping large object; anything else at [`BOOK_OID`] is not ours.
 pub const BOOK_MAGIC: &str = "schemaplan-book v1";
 
-/// `INV_WRITE` of `lo_open`.
-const INV_WRITE: i32 = 0x0002_0000;
+/// The tables, created by [`ensure`]. `IF NOT EXISTS`: a schema named `schemaplan` the user
+/// made (or left empty) is used as it is.
+const CREATE_TABLES: &str = "\
+CREATE SCHEMA IF NOT EXISTS schemaplan;
+CREATE TABLE IF NOT EXISTS schemaplan.runs (
+    run_id           bigint PRIMARY KEY,
+    plan_id          text NOT NULL,
+    direction        text NOT NULL CHECK (direction IN ('forward', 'inverse')),
+    phases           text NOT NULL,
+    checksum         text NOT NULL,
+    from_fingerprint text NOT NULL,
+    to_fingerprint   text NOT NULL,
+    live_fingerprint text NOT NULL,
+    forced           boolean NOT NULL DEFAULT false,
+    started_by       text NOT NULL,
+    started_at       timestamptz NOT NULL,
+    finished_at      timestamptz,
+    duration_secs    double precision,
+    outcome          text NOT NULL,
+    error            text
+);
+CREATE INDEX IF NOT EXISTS runs_plan_id_idx ON schemaplan.runs (plan_id, run_id);
+CREATE TABLE IF NOT EXISTS schemaplan.steps (
+    run_id        bigint NOT NULL REFERENCES schemaplan.runs ON DELETE CASCADE,
+    step          integer NOT NULL,
+    summary       text NOT NULL,
+    transactional boolean NOT NULL,
+    attempts      integer NOT NULL,
+    started_at    timestamptz NOT NULL,
+    finished_at   timestamptz,
+    duration_secs double precision,
+    outcome       text NOT NULL,
+    error         text,
+    batch_cursor  jsonb,
+    batch_rows    bigint,
+    batch_batches bigint,
+    blockers      jsonb,
+    PRIMARY KEY (run_id, step)
+);";
 
-/// The whole bookkeeping document.
+/// Every column of the two tables, in order (the docs list each one; `tests/book.rs` checks this
+/// against the tables [`CREATE_TABLES`] makes).
+pub const BOOKKEEPING_COLUMNS: &[(&str, &[&str])] = &[
+    (
+        "runs",
+        &[
+            "run_id",
+            "plan_id",
+            "direction",
+            "phases",
+            "checksum",
+            "from_fingerprint",
+            "to_fingerprint",
+            "live_fingerprint",
+            "forced",
+            "started_by",
+            "started_at",
+            "finished_at",
+            "duration_secs",
+            "outcome",
+            "error",
+        ],
+    ),
+    (
+        "steps",
+        &[
+            "run_id",
+            "step",
+            "summary",
+            "transactional",
+            "attempts",
+            "started_at",
+            "finished_at",
+            "duration_secs",
+            "outcome",
+            "error",
+            "batch_cursor",
+            "batch_rows",
+            "batch_batches",
+            "blockers",
+        ],
+    ),
+];
+
+/// The columns of `runs` as [`RunRecord`] reads them (stamps in UTC, microseconds).
+const RUN_COLUMNS: &str = "run_id, plan_id, direction, phases, checksum, from_fingerprint, \
+    to_fingerprint, live_fingerprint, forced, started_by, \
+    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS started_at, \
+    to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS finished_at, \
+    duration_secs, outcome, error";
+
+/// The columns of `steps` as [`StepRecord`] reads them.
+const STEP_COLUMNS: &str = "run_id, step, summary, transactional, attempts, \
+    to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS started_at, \
+    to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS finished_at, \
+    duration_secs, outcome, error, batch_cursor::text AS batch_cursor, batch_rows, batch_batches, \
+    blockers::text AS blockers";
+
+/// The whole bookkeeping as read: the tables, or the old large object's document.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Book {
     /// The id the next run gets (ids are never reused).
@@ -41,7 +156,7 @@ pub struct Book {
     pub runs: Vec<RunRecord>,
 }
 
-/// One apply run (a former `history` row) with its journal.
+/// One apply run (a row of `schemaplan.runs`) with its journal.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RunRecord {
     pub run_id: i64,
@@ -63,7 +178,8 @@ pub struct RunRecord {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_secs: Option<f64>,
-    /// `running`, `succeeded`, `failed` or `interrupted`.
+    /// `running`, `verifying` (every step committed, the check of `to` not recorded yet),
+    /// `succeeded`, `failed` or `interrupted`.
     pub outcome: String,
     pub error: Option<String>,
     /// Journal entries, by step number.
@@ -71,7 +187,7 @@ pub struct RunRecord {
     pub steps: Vec<StepRecord>,
 }
 
-/// One step of a run (a former `journal` row).
+/// One step of a run (a row of `schemaplan.steps`).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StepRecord {
     pub step: usize,
@@ -88,6 +204,19 @@ pub struct StepRecord {
     /// A batched step's progress: written with each batch, in the batch's transaction.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub batch: Option<BatchState>,
+    /// The sessions that held a conflicting lock on each lock-timeout retry (`exec::blockers`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub blockers: Vec<Blocked>,
+}
+
+/// One lock-timeout retry of a step: who held the lock (one `exec::blockers` line each).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The attempt that timed out.
+    pub attempt: u32,
+    /// UTC stamp of the report.
+    pub at: String,
+    pub sessions: Vec<String>,
 }
 
 /// How far a batched step got: committed with each batch, so a resumed run starts after the last
@@ -102,7 +231,8 @@ pub struct BatchState {
     pub batches: u64,
 }
 
-/// The position of a batched step's walk over its table.
+/// The position of a batched step's walk over its table (`steps.batch_cursor`, as JSON:
+/// `{"key": ["42"]}`, `{"block": 1200}` or `"swept"`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Cursor {
@@ -122,247 +252,527 @@ impl RunRecord {
             Direction::Forward
         }
     }
+}
 
-    fn step_mut(&mut self, step: usize) -> Option<&mut StepRecord> {
-        self.steps.iter_mut().find(|s| s.step == step)
-    }
+fn db_error(what: &'static str) -> impl FnOnce(postgres::Error) -> ExecError {
+    ExecError::bookkeeping(what)
+}
 
-    /// Adds an entry, keeping the entries ordered by step.
-    fn insert_step(&mut self, record: StepRecord) {
-        let at = self.steps.partition_point(|s| s.step < record.step);
-        self.steps.insert(at, record);
+// ---------------------------------------------------------------------------------------------
+// Where the bookkeeping is, and whether this role may use it.
+
+/// What this database has.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Layout {
+    /// `schemaplan.runs` and `schemaplan.steps` exist.
+    Tables(Access),
+    /// No tables (the schema may exist, empty or the user's).
+    None { schema: Option<Access> },
+}
+
+/// This role's privileges on what exists.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Access {
+    role: String,
+    usage: bool,
+    create: bool,
+    /// (table, SELECT, INSERT, UPDATE) for each of `runs`, `steps` that exists.
+    tables: Vec<(String, bool, bool, bool)>,
+}
+
+/// Reads the layout from the catalogs only: no lookup by name that would fail with
+/// "permission denied for schema" before we can say which GRANT is missing.
+fn layout(client: &mut impl GenericClient) -> Result<Layout, ExecError> {
+    let rows = client
+        .query(
+            "SELECT current_user::text, has_schema_privilege(n.oid, 'USAGE'), \
+                    has_schema_privilege(n.oid, 'CREATE'), c.relname::text, \
+                    coalesce(has_table_privilege(c.oid, 'SELECT'), false), \
+                    coalesce(has_table_privilege(c.oid, 'INSERT'), false), \
+                    coalesce(has_table_privilege(c.oid, 'UPDATE'), false) \
+             FROM pg_catalog.pg_namespace n \
+             LEFT JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relkind = 'r' \
+                  AND c.relname IN ('runs', 'steps') \
+             WHERE n.nspname = $1 ORDER BY c.relname",
+            &[&BOOKKEEPING_SCHEMA],
+        )
+        .map_err(db_error("read the catalog for schema schemaplan"))?;
+    let Some(first) = rows.first() else {
+        return Ok(Layout::None { schema: None });
+    };
+    let access = Access {
+        role: first.get(0),
+        usage: first.get(1),
+        create: first.get(2),
+        tables: rows
+            .iter()
+            .filter_map(|r| {
+                let name: Option<String> = r.get(3);
+                name.map(|n| (n, r.get(4), r.get(5), r.get(6)))
+            })
+            .collect(),
+    };
+    if access.tables.len() == 2 {
+        Ok(Layout::Tables(access))
+    } else {
+        Ok(Layout::None {
+            schema: Some(access),
+        })
     }
 }
 
-/// Why reading or writing the book failed.
-enum BookError {
-    Db(postgres::Error),
-    /// The large object's content is not a bookkeeping document this version can use.
+/// Refuses, with the GRANT statements that would allow it, a role that lacks what it needs:
+/// `write` for apply (SELECT, INSERT, UPDATE), else status (SELECT).
+fn check_access(access: &Access, write: bool) -> Result<(), ExecError> {
+    let mut missing = Vec::new();
+    if !access.usage {
+        missing.push(format!("USAGE on schema {BOOKKEEPING_SCHEMA}"));
+    }
+    for (table, select, insert, update) in &access.tables {
+        let mut privs = Vec::new();
+        if !select {
+            privs.push("SELECT");
+        }
+        if write && !insert {
+            privs.push("INSERT");
+        }
+        if write && !update {
+            privs.push("UPDATE");
+        }
+        if !privs.is_empty() {
+            missing.push(format!(
+                "{} on {BOOKKEEPING_SCHEMA}.{table}",
+                privs.join(", ")
+            ));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let role = quote::ident(&access.role);
+    let privs = if write {
+        "SELECT, INSERT, UPDATE"
+    } else {
+        "SELECT"
+    };
+    Err(ExecError::BookPrivileges {
+        role: access.role.clone(),
+        doing: if write {
+            "record runs in"
+        } else {
+            "read the history in"
+        },
+        missing: missing.join(", "),
+        grants: format!(
+            "GRANT USAGE ON SCHEMA {BOOKKEEPING_SCHEMA} TO {role}; \
+             GRANT {privs} ON ALL TABLES IN SCHEMA {BOOKKEEPING_SCHEMA} TO {role};"
+        ),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading.
+
+/// The bookkeeping, or `None` if this database has none yet (read-only, no lock): the tables,
+/// or while there are none the old large object.
+pub fn load(client: &mut impl GenericClient) -> Result<Option<Book>, ExecError> {
+    match layout(client)? {
+        Layout::Tables(access) => {
+            check_access(&access, false)?;
+            read_tables(client).map(Some)
+        }
+        Layout::None { .. } => read_old(client),
+    }
+}
+
+fn read_tables(client: &mut impl GenericClient) -> Result<Book, ExecError> {
+    let read = db_error("read schemaplan.runs and schemaplan.steps");
+    let runs = client
+        .query(
+            &format!("SELECT {RUN_COLUMNS} FROM schemaplan.runs ORDER BY run_id"),
+            &[],
+        )
+        .map_err(read)?;
+    let steps = client
+        .query(
+            &format!("SELECT {STEP_COLUMNS} FROM schemaplan.steps ORDER BY run_id, step"),
+            &[],
+        )
+        .map_err(db_error("read schemaplan.steps"))?;
+    let mut book = Book {
+        next_run_id: 1,
+        runs: runs.iter().map(run_record).collect(),
+    };
+    let index: BTreeMap<i64, usize> = book
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.run_id, i))
+        .collect();
+    for row in &steps {
+        let run_id: i64 = row.get("run_id");
+        if let Some(&i) = index.get(&run_id) {
+            book.runs[i].steps.push(step_record(row));
+        }
+    }
+    book.next_run_id = book.runs.iter().map(|r| r.run_id + 1).max().unwrap_or(1);
+    Ok(book)
+}
+
+fn run_record(row: &Row) -> RunRecord {
+    RunRecord {
+        run_id: row.get("run_id"),
+        plan_id: row.get("plan_id"),
+        direction: row.get("direction"),
+        phases: row.get("phases"),
+        checksum: row.get("checksum"),
+        from_fingerprint: row.get("from_fingerprint"),
+        to_fingerprint: row.get("to_fingerprint"),
+        live_fingerprint: row.get("live_fingerprint"),
+        forced: row.get("forced"),
+        started_by: row.get("started_by"),
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+        duration_secs: row.get("duration_secs"),
+        outcome: row.get("outcome"),
+        error: row.get("error"),
+        steps: Vec::new(),
+    }
+}
+
+fn step_record(row: &Row) -> StepRecord {
+    let rows: Option<i64> = row.get("batch_rows");
+    let cursor: Option<String> = row.get("batch_cursor");
+    let blockers: Option<String> = row.get("blockers");
+    StepRecord {
+        step: row.get::<_, i32>("step") as usize,
+        summary: row.get("summary"),
+        transactional: row.get("transactional"),
+        attempts: row.get::<_, i32>("attempts") as u32,
+        started_at: row.get("started_at"),
+        finished_at: row.get("finished_at"),
+        duration_secs: row.get("duration_secs"),
+        outcome: row.get("outcome"),
+        error: row.get("error"),
+        batch: rows.map(|rows| BatchState {
+            cursor: cursor.and_then(|c| serde_json::from_str(&c).ok()),
+            rows: rows as u64,
+            batches: row.get::<_, Option<i64>>("batch_batches").unwrap_or(0) as u64,
+        }),
+        blockers: blockers
+            .and_then(|b| serde_json::from_str(&b).ok())
+            .unwrap_or_default(),
+    }
+}
+
+/// The old large object's document, if there is one of ours. A large object at [`BOOK_OID`]
+/// that is not ours is not our concern any more (the bookkeeping is in tables now) and is
+/// left alone.
+fn read_old(client: &mut impl GenericClient) -> Result<Option<Book>, ExecError> {
+    let rows = match client.query(
+        "SELECT lo_get(m.oid) FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = $1",
+        &[&BOOK_OID],
+    ) {
+        Ok(rows) => rows,
+        Err(e) if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+            let role: String = client
+                .query_one("SELECT current_user::text", &[])
+                .map(|r| r.get(0))
+                .unwrap_or_else(|_| "<role>".into());
+            return Err(ExecError::BookPrivileges {
+                role: role.clone(),
+                doing: "read the history (still in the large object of older versions) in",
+                missing: format!("SELECT on large object {BOOK_OID}"),
+                grants: format!(
+                    "GRANT SELECT ON LARGE OBJECT {BOOK_OID} TO {}; (or run apply once as its owner: it moves the history into tables of schema {BOOKKEEPING_SCHEMA})",
+                    quote::ident(&role)
+                ),
+            });
+        }
+        Err(e) => {
+            return Err(ExecError::bookkeeping(
+                "read the old bookkeeping large object",
+            )(e))
+        }
+    };
+    match rows.first() {
+        None => Ok(None),
+        Some(r) => match parse(r.get::<_, &[u8]>(0)) {
+            Ok(book) => Ok(Some(book)),
+            Err(Old::NotOurs) => Ok(None),
+            Err(Old::Bad(problem)) => Err(ExecError::BookUnreadable {
+                oid: BOOK_OID,
+                problem,
+            }),
+        },
+    }
+}
+
+/// Why the old large object cannot be used.
+#[derive(Debug)]
+enum Old {
+    /// Not a bookkeeping document: someone else's large object.
+    NotOurs,
+    /// Ours, but damaged or from an unknown version.
     Bad(String),
 }
 
-impl From<postgres::Error> for BookError {
-    fn from(e: postgres::Error) -> Self {
-        BookError::Db(e)
-    }
-}
-
-impl BookError {
-    fn exec(self, what: &'static str) -> ExecError {
-        match self {
-            BookError::Db(source) => ExecError::Bookkeeping { what, source },
-            BookError::Bad(problem) => ExecError::BookUnreadable {
-                oid: BOOK_OID,
-                problem,
-            },
-        }
-    }
-
-    /// As a server error, for callers whose error type is `postgres::Error` (the step runner):
-    /// raised through the server, which also aborts the current transaction.
-    fn pg(self, client: &mut impl GenericClient) -> postgres::Error {
-        match self {
-            BookError::Db(e) => e,
-            BookError::Bad(problem) => super::run::raise(
-                client,
-                &format!("bookkeeping large object {BOOK_OID}: {problem}"),
-            ),
-        }
-    }
-}
-
-/// The document in the large object's bytes.
-fn parse(bytes: &[u8]) -> Result<Book, BookError> {
+/// The old format (kept to migrate it): the line [`BOOK_MAGIC`], then the JSON of [`Book`].
+fn parse(bytes: &[u8]) -> Result<Book, Old> {
     let (first, rest) = match bytes.iter().position(|&b| b == b'\n') {
         Some(i) => (&bytes[..i], &bytes[i + 1..]),
         None => (bytes, &[][..]),
     };
     if first != BOOK_MAGIC.as_bytes() {
         let first = String::from_utf8_lossy(&first[..first.len().min(40)]).into_owned();
-        return Err(BookError::Bad(if first.starts_with("schemaplan-book ") {
-            format!("it is in format {first:?}, which this version of schemaplan does not know (it writes {BOOK_MAGIC:?}); use a newer schemaplan")
+        return Err(if first.starts_with("schemaplan-book ") {
+            Old::Bad(format!("it is in format {first:?}, which this version of schemaplan does not know (it reads {BOOK_MAGIC:?}); use a newer schemaplan"))
         } else {
-            format!("a large object at this OID exists but is not schemaplan's (it does not start with {BOOK_MAGIC:?}); schemaplan keeps its bookkeeping at this fixed OID and will not touch it\nhint: move that large object to another OID, then apply again")
-        }));
+            Old::NotOurs
+        });
     }
     serde_json::from_slice(rest).map_err(|e| {
-        BookError::Bad(format!(
-            "the bookkeeping document is damaged ({e}); nothing was changed\nhint: inspect it with SELECT convert_from(lo_get({BOOK_OID}), 'UTF8')"
+        Old::Bad(format!(
+            "the old bookkeeping document is damaged ({e}); nothing was changed\nhint: inspect it with SELECT convert_from(lo_get({BOOK_OID}), 'UTF8')"
         ))
     })
 }
 
-fn serialize(book: &Book) -> Vec<u8> {
-    let mut bytes = format!("{BOOK_MAGIC}\n").into_bytes();
-    serde_json::to_writer(&mut bytes, book).expect("the book serializes");
-    bytes.push(b'\n');
-    bytes
-}
+// ---------------------------------------------------------------------------------------------
+// Creating, migrating, settling.
 
-/// The book, or `None` if this database has none yet. No lock needed: sees the last commit.
-fn read(client: &mut impl GenericClient) -> Result<Option<Book>, BookError> {
-    let rows = client.query(
-        "SELECT lo_get(m.oid) FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = $1",
-        &[&BOOK_OID],
-    )?;
-    match rows.first() {
-        None => Ok(None),
-        Some(r) => parse(r.get::<_, &[u8]>(0)).map(Some),
-    }
-}
-
-/// The server's clock and the current role, for the records an update writes.
-struct Now {
-    at: DateTime<Utc>,
-    user: String,
-}
-
-impl Now {
-    fn stamp(&self) -> String {
-        stamp(self.at)
-    }
-}
-
-fn stamp(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
-
-/// Seconds from `start` (a stamp) to `end`; `None` if `start` does not parse.
-fn seconds_since(start: &str, end: DateTime<Utc>) -> Option<f64> {
-    let start = DateTime::parse_from_rfc3339(start).ok()?;
-    let micros = (end - start.with_timezone(&Utc)).num_microseconds()?;
-    Some(micros as f64 / 1e6)
-}
-
-/// Reads the book, lets `change` edit it, writes it back: all in the caller's transaction, which
-/// must hold the apply lock (no other writer). The book must exist ([`ensure`]).
-fn update<T>(
-    client: &mut impl GenericClient,
-    change: impl FnOnce(&mut Book, &Now) -> Result<T, BookError>,
-) -> Result<T, BookError> {
-    let rows = client.query(
-        "SELECT lo_get(m.oid), \
-                to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
-                current_user::text \
-         FROM pg_catalog.pg_largeobject_metadata m WHERE m.oid = $1",
-        &[&BOOK_OID],
-    )?;
-    let Some(row) = rows.first() else {
-        return Err(BookError::Bad(
-            "it disappeared during the apply (someone unlinked it)".into(),
-        ));
-    };
-    let mut book = parse(row.get::<_, &[u8]>(0))?;
-    let at = DateTime::parse_from_rfc3339(row.get(1))
-        .map_err(|e| {
-            BookError::Bad(format!(
-                "the server's clock_timestamp() does not parse: {e}"
-            ))
-        })?
-        .with_timezone(&Utc);
-    let now = Now {
-        at,
-        user: row.get(2),
-    };
-    let result = change(&mut book, &now)?;
-    write(client, &book)?;
-    Ok(result)
-}
-
-/// Replaces the content. `lo_put` then `lo_truncate64` (in either order, each sees the other's
-/// effect): both need UPDATE on the object only, so a role granted it can apply too.
-fn write(client: &mut impl GenericClient, book: &Book) -> Result<(), postgres::Error> {
-    let bytes = serialize(book);
-    let len = bytes.len() as i64;
-    client.execute(
-        "SELECT lo_put($1, 0, $2), lo_truncate64(lo_open($1, $3), $4)",
-        &[&BOOK_OID, &bytes, &INV_WRITE, &len],
-    )?;
-    Ok(())
-}
-
-/// [`update`] in a transaction of its own, committed before returning.
-fn update_committed<T>(
-    client: &mut Client,
-    change: impl FnOnce(&mut Book, &Now) -> Result<T, BookError>,
-) -> Result<T, BookError> {
-    let mut tx = client.transaction()?;
-    match update(&mut tx, change) {
-        Ok(v) => {
-            tx.commit()?;
-            Ok(v)
-        }
-        // Dropping the transaction rolls it back.
-        Err(e) => Err(e),
-    }
-}
-
-fn run_mut(book: &mut Book, run_id: i64) -> Result<&mut RunRecord, BookError> {
-    book.runs
-        .iter_mut()
-        .find(|r| r.run_id == run_id)
-        .ok_or_else(|| BookError::Bad(format!("run {run_id} is not in it")))
-}
-
-/// The book, or `None` if there is none yet (read-only, no lock).
-pub fn load(client: &mut Client) -> Result<Option<Book>, ExecError> {
-    read(client).map_err(|e| e.exec("read the bookkeeping large object"))
-}
-
-/// Creates an empty book when missing; checks an existing one is ours and readable. Call only
-/// while holding the apply lock (two first applies must not both create it).
+/// Creates the tables when missing, moving an old large object's history into them (rows
+/// inserted, the large object unlinked, in one transaction), and checks that this role may
+/// write them. Call only under the apply lock, after every check of the run has passed.
 pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
-    if load(client)?.is_some() {
-        return Ok(());
+    let mut tx = client
+        .transaction()
+        .map_err(db_error("begin the bookkeeping setup"))?;
+    match layout(&mut tx)? {
+        Layout::Tables(access) => return check_access(&access, true),
+        Layout::None { schema } => {
+            if let Some(access) = schema.filter(|a| !a.create) {
+                return Err(ExecError::BookPrivileges {
+                    role: access.role.clone(),
+                    doing: "create its tables in",
+                    missing: format!("CREATE on schema {BOOKKEEPING_SCHEMA}"),
+                    grants: format!(
+                        "GRANT USAGE, CREATE ON SCHEMA {BOOKKEEPING_SCHEMA} TO {};",
+                        quote::ident(&access.role)
+                    ),
+                });
+            }
+        }
     }
-    let empty = serialize(&Book {
-        next_run_id: 1,
-        runs: Vec::new(),
-    });
-    client
-        .execute("SELECT lo_from_bytea($1, $2)", &[&BOOK_OID, &empty])
-        .map_err(ExecError::bookkeeping(
-            "create the bookkeeping large object",
-        ))?;
+    let old = read_old(&mut tx)?;
+    if let Err(e) = tx.batch_execute(CREATE_TABLES) {
+        if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
+            let role: String = tx
+                .query_one("SELECT current_user::text", &[])
+                .map(|r| r.get(0))
+                .unwrap_or_else(|_| "<role>".into());
+            return Err(ExecError::BookPrivileges {
+                role: role.clone(),
+                doing: "create schema schemaplan (its history and journal) in",
+                missing: "CREATE on the database".into(),
+                grants: "GRANT CREATE ON DATABASE <this database> TO ...; or run the first apply as the database owner".into(),
+            });
+        }
+        return Err(ExecError::bookkeeping(
+            "create schema schemaplan and its tables",
+        )(e));
+    }
+    if let Some(book) = old {
+        migrate(&mut tx, &book).map_err(db_error("move the old bookkeeping into tables"))?;
+    }
+    tx.commit()
+        .map_err(db_error("create schema schemaplan and its tables"))
+}
+
+/// Whether the history is still in the old large object (nothing in tables yet).
+pub fn is_old(client: &mut impl GenericClient) -> Result<bool, ExecError> {
+    Ok(matches!(layout(client)?, Layout::None { .. }) && read_old(client)?.is_some())
+}
+
+/// Copies the old document into the tables and unlinks the large object, in the caller's
+/// transaction. Runs left `running` become `interrupted`, as [`mark_stale_runs`] would.
+fn migrate(tx: &mut impl GenericClient, book: &Book) -> Result<(), postgres::Error> {
+    let interrupted = "the apply stopped before finishing (process killed or connection lost)";
+    for r in &book.runs {
+        let running = r.outcome == "running";
+        let end = r
+            .steps
+            .iter()
+            .filter_map(|s| s.finished_at.clone())
+            .max()
+            .unwrap_or_else(|| r.started_at.clone());
+        tx.execute(
+            "INSERT INTO schemaplan.runs (run_id, plan_id, direction, phases, checksum, \
+                from_fingerprint, to_fingerprint, live_fingerprint, forced, started_by, started_at, \
+                finished_at, duration_secs, outcome, error) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::text::timestamptz, \
+                $12::text::timestamptz, \
+                coalesce($13, extract(epoch FROM $12::text::timestamptz - $11::text::timestamptz)::float8), \
+                $14, $15)",
+            &[
+                &r.run_id,
+                &r.plan_id,
+                &r.direction,
+                &r.phases,
+                &r.checksum,
+                &r.from_fingerprint,
+                &r.to_fingerprint,
+                &r.live_fingerprint,
+                &r.forced,
+                &r.started_by,
+                &r.started_at,
+                &if running { Some(end) } else { r.finished_at.clone() },
+                &r.duration_secs,
+                &if running { "interrupted" } else { r.outcome.as_str() },
+                &if running {
+                    Some(interrupted.to_string())
+                } else {
+                    r.error.clone()
+                },
+            ],
+        )?;
+        for s in &r.steps {
+            let stale = running && s.outcome == "running";
+            let batch = s.batch.as_ref();
+            tx.execute(
+                "INSERT INTO schemaplan.steps (run_id, step, summary, transactional, attempts, \
+                    started_at, finished_at, duration_secs, outcome, error, batch_cursor, \
+                    batch_rows, batch_batches) \
+                 VALUES ($1, $2, $3, $4, $5, $6::text::timestamptz, $7::text::timestamptz, $8, \
+                    $9, $10, $11::text::jsonb, $12, $13)",
+                &[
+                    &r.run_id,
+                    &(s.step as i32),
+                    &s.summary,
+                    &s.transactional,
+                    &(s.attempts as i32),
+                    &s.started_at,
+                    &s.finished_at,
+                    &s.duration_secs,
+                    &if stale {
+                        "interrupted"
+                    } else {
+                        s.outcome.as_str()
+                    },
+                    &if stale {
+                        Some(
+                            "the apply stopped during this step (process killed or connection lost)"
+                                .to_string(),
+                        )
+                    } else {
+                        s.error.clone()
+                    },
+                    &batch.and_then(|b| b.cursor.as_ref()).map(cursor_json),
+                    &batch.map(|b| b.rows as i64),
+                    &batch.map(|b| b.batches as i64),
+                ],
+            )?;
+        }
+    }
+    tx.execute("SELECT lo_unlink($1)", &[&BOOK_OID])?;
     Ok(())
 }
 
-/// Runs left `running` by a process that died are `interrupted`. Only correct while holding the
-/// apply lock: then no other apply can be running.
-pub fn mark_stale_runs(client: &mut Client) -> Result<u64, ExecError> {
-    // No book, or nothing to mark: write nothing.
-    let stale = load(client)?.is_some_and(|b| b.runs.iter().any(|r| r.outcome == "running"));
-    if !stale {
-        return Ok(0);
+fn cursor_json(c: &Cursor) -> String {
+    serde_json::to_string(c).expect("a cursor serializes")
+}
+
+/// What [`mark_stale_runs`] did.
+#[derive(Debug, Default)]
+pub struct Settled {
+    /// Runs left `running` by a dead apply, now `interrupted`.
+    pub interrupted: u64,
+    /// Runs whose last step had committed but whose final check was cut off, now settled:
+    /// `(run id, outcome)`.
+    pub verified: Vec<(i64, String)>,
+}
+
+/// Runs left `running` by a process that died are `interrupted`; runs left `verifying` (every
+/// step committed, the check of `to` cut off) are checked now: `succeeded` if the live
+/// schema's fingerprint (`live`, asked for only when there is such a run) is the run's `to`,
+/// else `failed`. Only correct while holding the apply lock: then no other apply can be
+/// running. Writes nothing when there is nothing to settle (or no tables yet).
+pub fn mark_stale_runs(
+    client: &mut Client,
+    live: impl FnOnce(&mut Client) -> Result<String, ExecError>,
+) -> Result<Settled, ExecError> {
+    let mut settled = Settled::default();
+    let Layout::Tables(access) = layout(client)? else {
+        // The old large object's `running` runs are marked when it is migrated.
+        return Ok(settled);
+    };
+    check_access(&access, true)?;
+    let what = "mark interrupted runs";
+    let stale: i64 = client
+        .query_one(
+            "SELECT count(*) FROM schemaplan.runs WHERE outcome = 'running'",
+            &[],
+        )
+        .map_err(db_error(what))?
+        .get(0);
+    if stale > 0 {
+        let mut tx = client.transaction().map_err(db_error(what))?;
+        tx.execute(
+            "UPDATE schemaplan.steps s SET outcome = 'interrupted', \
+                error = 'the apply stopped during this step (process killed or connection lost)' \
+             FROM schemaplan.runs r \
+             WHERE r.run_id = s.run_id AND r.outcome = 'running' AND s.outcome = 'running'",
+            &[],
+        )
+        .map_err(db_error(what))?;
+        settled.interrupted = tx
+            .execute(
+                "UPDATE schemaplan.runs r SET outcome = 'interrupted', \
+                    error = 'the apply stopped before finishing (process killed or connection lost)', \
+                    finished_at = e.end_at, \
+                    duration_secs = extract(epoch FROM e.end_at - r.started_at)::float8 \
+                 FROM (SELECT r2.run_id, coalesce(max(s.finished_at), r2.started_at) AS end_at \
+                       FROM schemaplan.runs r2 \
+                       LEFT JOIN schemaplan.steps s ON s.run_id = r2.run_id \
+                       WHERE r2.outcome = 'running' GROUP BY r2.run_id) e \
+                 WHERE r.run_id = e.run_id",
+                &[],
+            )
+            .map_err(db_error(what))?;
+        tx.commit().map_err(db_error(what))?;
     }
-    update_committed(client, |book, _| {
-        let mut n = 0;
-        for run in book.runs.iter_mut().filter(|r| r.outcome == "running") {
-            for s in run.steps.iter_mut().filter(|s| s.outcome == "running") {
-                s.outcome = "interrupted".into();
-                s.error = Some(
-                    "the apply stopped during this step (process killed or connection lost)".into(),
-                );
-            }
-            let end = run
-                .steps
-                .iter()
-                .filter_map(|s| s.finished_at.clone())
-                .max()
-                .unwrap_or_else(|| run.started_at.clone());
-            run.duration_secs = DateTime::parse_from_rfc3339(&end)
-                .ok()
-                .and_then(|e| seconds_since(&run.started_at, e.with_timezone(&Utc)));
-            run.finished_at = Some(end);
-            run.outcome = "interrupted".into();
-            run.error = Some(
-                "the apply stopped before finishing (process killed or connection lost)".into(),
-            );
-            n += 1;
-        }
-        Ok(n)
-    })
-    .map_err(|e| e.exec("mark interrupted runs"))
+    let verifying = client
+        .query(
+            "SELECT run_id, to_fingerprint FROM schemaplan.runs WHERE outcome = 'verifying' \
+             ORDER BY run_id",
+            &[],
+        )
+        .map_err(db_error("read runs waiting for verification"))?;
+    if verifying.is_empty() {
+        return Ok(settled);
+    }
+    let live = live(client)?;
+    for row in verifying {
+        let (run_id, to): (i64, String) = (row.get(0), row.get(1));
+        let (outcome, error) = if live == to {
+            ("succeeded", None)
+        } else {
+            (
+                "failed",
+                Some(format!(
+                    "every step committed, but the final check was cut off; checked later, the live schema fingerprint is {live}, not the plan's `to` {to}"
+                )),
+            )
+        };
+        client
+            .execute(
+                "UPDATE schemaplan.runs SET outcome = $2, error = $3 WHERE run_id = $1",
+                &[&run_id, &outcome, &error],
+            )
+            .map_err(db_error("record the verification of a run"))?;
+        settled.verified.push((run_id, outcome.to_string()));
+    }
+    Ok(settled)
 }
 
 /// A run as `status` and the checks before a run see it.
@@ -483,34 +893,36 @@ pub struct NewRun<'a> {
     pub client: String,
 }
 
-/// Records a `running` run (committed at once) and returns its run id.
+// ---------------------------------------------------------------------------------------------
+// Writing: every write is one single-row statement by primary key.
+
+/// Records a `running` run (committed at once) and returns its run id (the next after the
+/// highest: ids are never reused; under the apply lock there is no concurrent insert).
 pub fn start_run(client: &mut Client, run: &NewRun) -> Result<i64, ExecError> {
-    update_committed(client, |book, now| {
-        let run_id = book
-            .next_run_id
-            .max(book.runs.iter().map(|r| r.run_id + 1).max().unwrap_or(1));
-        book.next_run_id = run_id + 1;
-        book.runs.push(RunRecord {
-            run_id,
-            plan_id: run.plan_id.to_string(),
-            direction: run.direction.as_str().to_string(),
-            phases: run.phases.clone(),
-            checksum: run.checksum.to_string(),
-            from_fingerprint: run.from.to_string(),
-            to_fingerprint: run.to.to_string(),
-            live_fingerprint: run.live.to_string(),
-            forced: run.forced,
-            started_by: format!("{} ({})", now.user, run.client),
-            started_at: now.stamp(),
-            finished_at: None,
-            duration_secs: None,
-            outcome: "running".into(),
-            error: None,
-            steps: Vec::new(),
-        });
-        Ok(run_id)
-    })
-    .map_err(|e| e.exec("record the start of the run"))
+    let row = client
+        .query_one(
+            "INSERT INTO schemaplan.runs (run_id, plan_id, direction, phases, checksum, \
+                from_fingerprint, to_fingerprint, live_fingerprint, forced, started_by, \
+                started_at, outcome) \
+             SELECT coalesce(max(run_id), 0) + 1, $1::text, $2::text, $3::text, $4::text, \
+                $5::text, $6::text, $7::text, $8::boolean, \
+                current_user::text || ' (' || $9::text || ')', clock_timestamp(), 'running' \
+             FROM schemaplan.runs \
+             RETURNING run_id",
+            &[
+                &run.plan_id,
+                &run.direction.as_str(),
+                &run.phases,
+                &run.checksum,
+                &run.from,
+                &run.to,
+                &run.live,
+                &run.forced,
+                &run.client,
+            ],
+        )
+        .map_err(db_error("record the start of the run"))?;
+    Ok(row.get(0))
 }
 
 /// Sets the final outcome of a run (committed at once).
@@ -520,21 +932,44 @@ pub fn finish_run(
     outcome: &str,
     error: Option<&str>,
 ) -> Result<(), ExecError> {
-    update_committed(client, |book, now| {
-        let run = run_mut(book, run_id)?;
-        run.outcome = outcome.to_string();
-        run.error = error.map(str::to_string);
-        run.finished_at = Some(now.stamp());
-        run.duration_secs = seconds_since(&run.started_at, now.at);
-        Ok(())
-    })
-    .map_err(|e| e.exec("record the outcome of the run"))
+    client
+        .execute(
+            "UPDATE schemaplan.runs SET outcome = $2, error = $3, finished_at = clock_timestamp(), \
+                duration_secs = extract(epoch FROM clock_timestamp() - started_at)::float8 \
+             WHERE run_id = $1",
+            &[&run_id, &outcome, &error],
+        )
+        .map_err(db_error("record the outcome of the run"))?;
+    Ok(())
+}
+
+/// In the transaction of the run's last step: every step of the run has now committed. A run
+/// that completes the plan becomes `verifying` (the check of `to` follows; a kill before it is
+/// settled by the next apply, [`mark_stale_runs`]), any other `succeeded`: either way never
+/// `running` again, so never marked `interrupted`.
+pub fn steps_committed_in_tx(
+    tx: &mut impl GenericClient,
+    run_id: i64,
+    completes_plan: bool,
+) -> Result<(), postgres::Error> {
+    let outcome = if completes_plan {
+        "verifying"
+    } else {
+        "succeeded"
+    };
+    tx.execute(
+        "UPDATE schemaplan.runs SET outcome = $2, finished_at = clock_timestamp(), \
+            duration_secs = extract(epoch FROM clock_timestamp() - started_at)::float8 \
+         WHERE run_id = $1",
+        &[&run_id, &outcome],
+    )?;
+    Ok(())
 }
 
 /// Journal entry of a step that ran inside a transaction: written in that same transaction, so
 /// it commits or rolls back with the step. `elapsed` is how long the step took (this attempt),
 /// `attempts` the number of this attempt at the transaction (the rolled-back attempts left no
-/// entry).
+/// entry, except the blockers recorded on their retries, which are kept).
 pub fn journal_done_in_tx(
     tx: &mut impl GenericClient,
     run_id: i64,
@@ -543,31 +978,19 @@ pub fn journal_done_in_tx(
     elapsed: std::time::Duration,
     attempts: u32,
 ) -> Result<(), postgres::Error> {
-    update(tx, |book, now| {
-        let run = run_mut(book, run_id)?;
-        let started = chrono::Duration::from_std(elapsed)
-            .ok()
-            .and_then(|d| now.at.checked_sub_signed(d))
-            .unwrap_or(now.at);
-        let record = StepRecord {
-            step,
-            summary: summary.to_string(),
-            transactional: true,
-            attempts,
-            started_at: stamp(started),
-            finished_at: Some(now.stamp()),
-            duration_secs: Some(elapsed.as_secs_f64()),
-            outcome: "succeeded".into(),
-            error: None,
-            batch: None,
-        };
-        match run.step_mut(step) {
-            Some(s) => *s = record,
-            None => run.insert_step(record),
-        }
-        Ok(())
-    })
-    .map_err(|e| e.pg(tx))
+    let secs = elapsed.as_secs_f64();
+    tx.execute(
+        "INSERT INTO schemaplan.steps AS s (run_id, step, summary, transactional, attempts, \
+            started_at, finished_at, duration_secs, outcome) \
+         VALUES ($1, $2, $3, true, $4, clock_timestamp() - make_interval(secs => $5), \
+            clock_timestamp(), $5, 'succeeded') \
+         ON CONFLICT (run_id, step) DO UPDATE SET summary = EXCLUDED.summary, \
+            transactional = true, attempts = EXCLUDED.attempts, started_at = EXCLUDED.started_at, \
+            finished_at = EXCLUDED.finished_at, duration_secs = EXCLUDED.duration_secs, \
+            outcome = 'succeeded', error = NULL",
+        &[&run_id, &(step as i32), &summary, &(attempts as i32), &secs],
+    )?;
+    Ok(())
 }
 
 /// A batched step's progress after a batch: written in the batch's transaction, so the cursor
@@ -578,90 +1001,106 @@ pub fn journal_batch_in_tx(
     step: usize,
     state: &BatchState,
 ) -> Result<(), postgres::Error> {
-    update(tx, |book, _| {
-        let run = run_mut(book, run_id)?;
-        let record = run
-            .step_mut(step)
-            .ok_or_else(|| BookError::Bad(format!("step {step} of run {run_id} is not in it")))?;
-        record.batch = Some(state.clone());
-        Ok(())
-    })
-    .map_err(|e| e.pg(tx))
+    let n = tx.execute(
+        "UPDATE schemaplan.steps SET batch_cursor = $3::text::jsonb, batch_rows = $4, \
+            batch_batches = $5 \
+         WHERE run_id = $1 AND step = $2",
+        &[
+            &run_id,
+            &(step as i32),
+            &state.cursor.as_ref().map(cursor_json),
+            &(state.rows as i64),
+            &(state.batches as i64),
+        ],
+    )?;
+    if n == 0 {
+        return Err(super::run::raise(
+            tx,
+            &format!("bookkeeping: step {step} of run {run_id} is not in schemaplan.steps"),
+        ));
+    }
+    Ok(())
 }
 
 /// Journal entry of a step about to run outside a transaction (committed before it runs), or of
 /// a retry of it (attempts counted).
 pub fn journal_start(
-    client: &mut Client,
+    client: &mut impl GenericClient,
     run_id: i64,
     step: usize,
     summary: &str,
     transactional: bool,
 ) -> Result<(), postgres::Error> {
-    update_committed(client, |book, now| {
-        let run = run_mut(book, run_id)?;
-        match run.step_mut(step) {
-            Some(s) => {
-                s.attempts += 1;
-                s.started_at = now.stamp();
-                s.finished_at = None;
-                s.duration_secs = None;
-                s.outcome = "running".into();
-                s.error = None;
-            }
-            None => run.insert_step(StepRecord {
-                step,
-                summary: summary.to_string(),
-                transactional,
-                attempts: 1,
-                started_at: now.stamp(),
-                finished_at: None,
-                duration_secs: None,
-                outcome: "running".into(),
-                error: None,
-                batch: None,
-            }),
-        }
-        Ok(())
-    })
-    .map_err(|e| e.pg(client))
+    client.execute(
+        "INSERT INTO schemaplan.steps AS s (run_id, step, summary, transactional, attempts, \
+            started_at, outcome) \
+         VALUES ($1, $2, $3, $4, 1, clock_timestamp(), 'running') \
+         ON CONFLICT (run_id, step) DO UPDATE SET attempts = s.attempts + 1, \
+            started_at = EXCLUDED.started_at, finished_at = NULL, duration_secs = NULL, \
+            outcome = 'running', error = NULL",
+        &[&run_id, &(step as i32), &summary, &transactional],
+    )?;
+    Ok(())
 }
 
 /// Final journal state of a step (after `journal_start`, or for a failed transactional step
-/// whose own entries were rolled back), committed at once.
+/// whose own entries were rolled back); committed at once unless `client` is a transaction.
 pub fn journal_end(
-    client: &mut Client,
+    client: &mut impl GenericClient,
     run_id: i64,
     step: usize,
     summary: &str,
     outcome: &str,
     error: Option<&str>,
 ) -> Result<(), postgres::Error> {
-    update_committed(client, |book, now| {
-        let run = run_mut(book, run_id)?;
-        match run.step_mut(step) {
-            Some(s) => {
-                s.finished_at = Some(now.stamp());
-                s.duration_secs = seconds_since(&s.started_at, now.at);
-                s.outcome = outcome.to_string();
-                s.error = error.map(str::to_string);
-            }
-            None => run.insert_step(StepRecord {
-                step,
-                summary: summary.to_string(),
-                transactional: true,
-                attempts: 1,
-                started_at: now.stamp(),
-                finished_at: Some(now.stamp()),
-                duration_secs: Some(0.0),
-                outcome: outcome.to_string(),
-                error: error.map(str::to_string),
-                batch: None,
-            }),
-        }
-        Ok(())
-    })
-    .map_err(|e| e.pg(client))
+    client.execute(
+        "INSERT INTO schemaplan.steps AS s (run_id, step, summary, transactional, attempts, \
+            started_at, finished_at, duration_secs, outcome, error) \
+         VALUES ($1, $2, $3, true, 1, clock_timestamp(), clock_timestamp(), 0, $4, $5) \
+         ON CONFLICT (run_id, step) DO UPDATE SET finished_at = clock_timestamp(), \
+            duration_secs = extract(epoch FROM clock_timestamp() - s.started_at)::float8, \
+            outcome = EXCLUDED.outcome, error = EXCLUDED.error",
+        &[&run_id, &(step as i32), &summary, &outcome, &error],
+    )?;
+    Ok(())
+}
+
+/// After a lock-timeout retry of `step` (its attempt `attempt` was rolled back): who held the
+/// lock, appended to the step's `blockers` (committed at once, outside any transaction). A
+/// transactional step whose attempts all rolled back gets its row here, `running`; the attempt
+/// that commits (or the failure) completes it and keeps the blockers.
+pub fn journal_blockers(
+    client: &mut impl GenericClient,
+    run_id: i64,
+    step: usize,
+    summary: &str,
+    transactional: bool,
+    attempt: u32,
+    sessions: &[String],
+) -> Result<(), postgres::Error> {
+    let entry = serde_json::json!([{
+        "attempt": attempt,
+        "sessions": sessions,
+    }])
+    .to_string();
+    client.execute(
+        "INSERT INTO schemaplan.steps AS s (run_id, step, summary, transactional, attempts, \
+            started_at, outcome, blockers) \
+         VALUES ($1, $2, $3, $4, $5, clock_timestamp(), 'running', \
+            jsonb_set($6::text::jsonb, '{0,at}', to_jsonb(to_char(clock_timestamp() AT TIME ZONE 'UTC', \
+                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')))) \
+         ON CONFLICT (run_id, step) DO UPDATE SET \
+            blockers = coalesce(s.blockers, '[]'::jsonb) || EXCLUDED.blockers",
+        &[
+            &run_id,
+            &(step as i32),
+            &summary,
+            &transactional,
+            &(attempt as i32),
+            &entry,
+        ],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -669,31 +1108,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_and_refuses_foreign_content() {
-        let book = Book {
-            next_run_id: 3,
-            runs: Vec::new(),
-        };
-        let bytes = serialize(&book);
-        assert!(bytes.starts_with(b"schemaplan-book v1\n{"));
-        assert_eq!(parse(&bytes).ok().unwrap().next_run_id, 3);
+    fn reads_the_old_format_and_leaves_foreign_objects_alone() {
+        let bytes = format!("{BOOK_MAGIC}\n{{\"next_run_id\":3,\"runs\":[]}}\n");
+        assert_eq!(parse(bytes.as_bytes()).unwrap().next_run_id, 3);
+        assert!(matches!(parse(b"hello"), Err(Old::NotOurs)));
         assert!(
-            matches!(parse(b"hello"), Err(BookError::Bad(m)) if m.contains("not schemaplan's"))
+            matches!(parse(b"schemaplan-book v9\n{}"), Err(Old::Bad(m)) if m.contains("newer"))
         );
         assert!(
-            matches!(parse(b"schemaplan-book v9\n{}"), Err(BookError::Bad(m)) if m.contains("newer"))
-        );
-        assert!(
-            matches!(parse(b"schemaplan-book v1\n{"), Err(BookError::Bad(m)) if m.contains("damaged"))
+            matches!(parse(b"schemaplan-book v1\n{"), Err(Old::Bad(m)) if m.contains("damaged"))
         );
     }
 
     #[test]
-    fn durations_from_stamps() {
-        let end = DateTime::parse_from_rfc3339("2026-11-21T10:15:03.500000Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(seconds_since("2026-11-21T10:15:02.000000Z", end), Some(1.5));
-        assert_eq!(stamp(end), "2026-11-21T10:15:03.500000Z");
+    fn cursors_are_stored_as_documented() {
+        assert_eq!(
+            cursor_json(&Cursor::Key(vec!["42".into()])),
+            r#"{"key":["42"]}"#
+        );
+        assert_eq!(cursor_json(&Cursor::Block(7)), r#"{"block":7}"#);
+        assert_eq!(cursor_json(&Cursor::Swept), r#""swept""#);
     }
 }

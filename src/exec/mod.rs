@@ -1,7 +1,7 @@
 //! `apply` and `status`: running a reviewed plan file against a live database.
 //!
 //! Owns the apply lock (one apply per database, [`lock`]), the bookkeeping (history and journal
-//! in one large object per database, invisible to `pg_dump --schema-only`; [`book`]), the checks
+//! in tables of schema `schemaplan`, which plans never see; [`book`]), the checks
 //! before a run (fingerprints, hazards, resume; [`preflight`]), running steps with timeouts,
 //! grouping and retries ([`run`]), batched backfills ([`backfill`]), re-running interrupted concurrent index builds ([`cleanup`]),
 //! progress display ([`progress`]) and the per-plan status report ([`status`]). How it works
@@ -21,9 +21,10 @@ mod sizes;
 mod status;
 mod undo;
 
+pub use crate::catalog::BOOKKEEPING_SCHEMA;
 pub use apply::apply;
 pub use backfill::BatchPolicy;
-pub use book::{BOOK_MAGIC, BOOK_OID};
+pub use book::{BOOKKEEPING_COLUMNS, BOOK_MAGIC, BOOK_OID};
 pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
 pub use progress::{
@@ -226,6 +227,13 @@ pub enum ExecError {
     },
     #[error("cannot use the bookkeeping large object {oid}: {problem}")]
     BookUnreadable { oid: u32, problem: String },
+    #[error("role {role} cannot {doing} schemaplan's bookkeeping (schema schemaplan): it lacks {missing}\nhint: as the owner of schema schemaplan (the role that applied first) or a superuser, run: {grants}")]
+    BookPrivileges {
+        role: String,
+        doing: &'static str,
+        missing: String,
+        grants: String,
+    },
     #[error("another schemaplan apply is running on this database ({holder}){}\nhint: let it finish; if it is stuck or its process is gone, end its session with SELECT pg_terminate_backend(<pid>)", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
     LockBusy {
         holder: String,

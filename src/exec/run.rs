@@ -5,9 +5,10 @@
 //! - In a transaction group every step is preceded by `SET LOCAL lock_timeout` and
 //!   `SET LOCAL statement_timeout` (LOCAL: they end with the transaction). Locks taken by a step
 //!   are held until COMMIT, so a later step of the group never waits for a lock the group
-//!   already has. The journal entries of the group are written inside the same transaction (the
-//!   bookkeeping large object is transactional), so the journal never claims a step that was
-//!   rolled back.
+//!   already has. The journal rows of the group are written inside the same transaction, so
+//!   the journal never claims a step that was rolled back; the transaction of the run's last
+//!   step also records the run as `verifying` (or `succeeded`), so a run whose last step
+//!   committed is never taken for an interrupted one.
 //! - When a lock cannot be had within `lock_timeout` PostgreSQL raises 55P03
 //!   (lock_not_available); a deadlock is 40P01. Either way the whole transaction is rolled back
 //!   (releasing every lock it held, so the traffic queued behind us proceeds) and the group runs
@@ -61,6 +62,11 @@ pub struct Runner<'a> {
     pub batches: BTreeMap<usize, BatchState>,
     pub batch: BatchPolicy,
     pub interrupt: Interrupt,
+    /// The last step this run runs: its transaction also records the run's steps as all
+    /// committed (`book::steps_committed_in_tx`).
+    pub final_step: Option<usize>,
+    /// Whether this run completes the plan (then it is verified against `to` afterwards).
+    pub completes: bool,
 }
 
 impl Runner<'_> {
@@ -76,14 +82,7 @@ impl Runner<'_> {
         step: &Step,
         started: Instant,
     ) -> Result<(), postgres::Error> {
-        book::journal_end(
-            self.client,
-            self.run_id,
-            n,
-            &step.summary,
-            "succeeded",
-            None,
-        )?;
+        self.close_step(n, &step.summary)?;
         self.out.event(ProgressEvent::StepDone {
             number: n,
             total: self.total(),
@@ -91,6 +90,18 @@ impl Runner<'_> {
             elapsed: started.elapsed(),
         });
         Ok(())
+    }
+
+    /// Journals step `n` (run alone) as succeeded; for the run's last step, in one
+    /// transaction with the run's record that every step committed.
+    fn close_step(&mut self, n: usize, summary: &str) -> Result<(), postgres::Error> {
+        if self.final_step != Some(n) {
+            return book::journal_end(self.client, self.run_id, n, summary, "succeeded", None);
+        }
+        let mut tx = self.client.transaction()?;
+        book::journal_end(&mut tx, self.run_id, n, summary, "succeeded", None)?;
+        book::steps_committed_in_tx(&mut tx, self.run_id, self.completes)?;
+        tx.commit()
     }
 
     fn step(&self, n: usize) -> &Step {
@@ -117,7 +128,7 @@ impl Runner<'_> {
                         && !self.interrupt.requested() =>
                 {
                     if crate::catalog::is_lock_timeout(&f.error) {
-                        self.report_blockers(&unit.steps, unit.range());
+                        self.report_blockers(&unit.steps, unit.range(), f.step, attempt);
                     }
                     let delay = self.retry.delay(attempt);
                     self.out.event(ProgressEvent::Retry {
@@ -138,8 +149,16 @@ impl Runner<'_> {
         }
     }
 
-    /// After a lock timeout: who holds a conflicting lock on the unit's relations.
-    pub(super) fn report_blockers(&mut self, steps: &[usize], range: String) {
+    /// After a lock timeout of attempt `attempt`: who holds a conflicting lock on the unit's
+    /// relations, on the progress output and in the journal row of `failed` (the step that
+    /// timed out; best effort: the report never stops the retry).
+    pub(super) fn report_blockers(
+        &mut self,
+        steps: &[usize],
+        range: String,
+        failed: usize,
+        attempt: u32,
+    ) {
         let mut sessions = Vec::new();
         for &n in steps {
             let step = &self.plan.steps[n - 1];
@@ -152,6 +171,16 @@ impl Runner<'_> {
             }
         }
         if !sessions.is_empty() {
+            let step = &self.plan.steps[failed - 1];
+            let _ = book::journal_blockers(
+                self.client,
+                self.run_id,
+                failed,
+                &step.summary,
+                step.transaction == TxMode::Transaction,
+                attempt,
+                &sessions,
+            );
             self.out.event(ProgressEvent::Blocked {
                 steps: range,
                 sessions,
@@ -207,6 +236,10 @@ impl Runner<'_> {
                 elapsed,
             });
         }
+        if let Some(last) = self.final_step.filter(|k| unit.steps.contains(k)) {
+            book::steps_committed_in_tx(&mut tx, self.run_id, self.completes)
+                .map_err(fail(last))?;
+        }
         tx.commit().map_err(fail(unit.last()))?;
         if unit.steps.len() > 1 {
             self.out.event(ProgressEvent::Committed {
@@ -237,15 +270,7 @@ impl Runner<'_> {
                 self.total(),
                 found.notes.join("; ")
             )));
-            return book::journal_end(
-                self.client,
-                self.run_id,
-                n,
-                &step.summary,
-                "succeeded",
-                None,
-            )
-            .map_err(fail);
+            return self.close_step(n, &step.summary).map_err(fail);
         }
         if resumed {
             for note in &found.notes {

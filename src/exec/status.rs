@@ -1,8 +1,12 @@
 //! `status`: for each plan directory, whether this database has it applied, partly applied,
-//! running, failed, interrupted, rolled back or pending, from the bookkeeping large object
-//! (read once); for a run that stopped (or is running), the step it stopped in and what the
+//! running, failed, interrupted, rolled back or pending, from the bookkeeping tables
+//! `schemaplan.runs` and `schemaplan.steps` (read once; or, on a database still holding the
+//! large object of older versions, from that object, without migrating it); for a run that stopped (or is running), the step it stopped in and what the
 //! next `apply` will do (resume where, what it found left by cut-off non-transactional steps,
-//! using the same inspection as apply). Read-only: it takes no lock and creates nothing.
+//! using the same inspection as apply). A run whose last step committed but whose final check
+//! was cut off (`verifying`, no apply running) is checked here against the live schema and
+//! shown as applied or failed; the next apply records that verdict. Read-only: it takes no
+//! lock and creates nothing.
 
 use super::book::{self, Book, Run};
 use super::{cleanup, lock, ExecError};
@@ -95,9 +99,18 @@ pub fn status(db_url: &str, plans_dir: &Path) -> Result<Vec<PlanStatus>, ExecErr
     catalog::check_server_version(db::server_version_num(&mut client)?)?;
     let book = book::load(&mut client)?;
     let held = book.is_some() && lock::is_held(&mut client)?;
+    // A run cut off during its final check: what the check would say now.
+    let verifying = book
+        .as_ref()
+        .is_some_and(|b| b.runs.iter().any(|r| r.outcome == "verifying"));
+    let live = if verifying && !held {
+        Some(catalog::fingerprint(&catalog::read(&mut client)?))
+    } else {
+        None
+    };
     Ok(dirs
         .iter()
-        .map(|d| plan_status(&mut client, book.as_ref(), d, held))
+        .map(|d| plan_status(&mut client, book.as_ref(), d, held, live.as_deref()))
         .collect())
 }
 
@@ -119,7 +132,13 @@ fn plan_dirs(plans_dir: &Path) -> Result<Vec<PathBuf>, ExecError> {
     Ok(dirs)
 }
 
-fn plan_status(client: &mut Client, book: Option<&Book>, dir: &Path, held: bool) -> PlanStatus {
+fn plan_status(
+    client: &mut Client,
+    book: Option<&Book>,
+    dir: &Path,
+    held: bool,
+    live: Option<&str>,
+) -> PlanStatus {
     let dir_name = dir
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -151,23 +170,44 @@ fn plan_status(client: &mut Client, book: Option<&Book>, dir: &Path, held: bool)
     let Some(last) = runs.last() else {
         return status;
     };
-    status.state = state_of(book, &file, last, held);
+    status.state = state_of(book, &file, last, held, live);
     let mut summary = summary_of(dir, last);
+    if last.outcome == "verifying" && !held {
+        let verdict = match status.state {
+            PlanState::Failed => "the live schema is NOT the plan's `to` (`schemaplan drift` shows the difference); the next apply records the run failed",
+            _ => "the live schema is the plan's `to`; the next apply records the run succeeded",
+        };
+        status.next.push(format!(
+            "run {} committed every step but its final check was cut off; checked now: {verdict}",
+            last.run_id
+        ));
+    }
     if matches!(
         status.state,
         PlanState::Running | PlanState::Interrupted | PlanState::Failed
     ) {
         let (stopped_in, next) = resume_of(client, book, dir, last, &status.state, &summary);
         summary.stopped_in = stopped_in;
-        status.next = next;
+        status.next.extend(next);
     }
     status.last_run = Some(summary);
     status
 }
 
-fn state_of(book: &Book, file: &planfile::PlanFile, last: &Run, held: bool) -> PlanState {
+fn state_of(
+    book: &Book,
+    file: &planfile::PlanFile,
+    last: &Run,
+    held: bool,
+    live: Option<&str>,
+) -> PlanState {
+    let verified = || {
+        let to = book.record(last.run_id).map(|r| r.to_fingerprint.as_str());
+        live.is_some() && live == to
+    };
     match (last.outcome.as_str(), last.direction) {
-        ("running", _) if held => PlanState::Running,
+        ("running" | "verifying", _) if held => PlanState::Running,
+        ("verifying", _) if !verified() => PlanState::Failed,
         ("running", _) | ("interrupted", _) => PlanState::Interrupted,
         ("failed", _) => PlanState::Failed,
         (_, Direction::Inverse) => PlanState::RolledBack,

@@ -31,7 +31,15 @@ pub fn pg_dump_schema(url: &str) -> String {
         .find(|p| std::path::Path::new(p).exists())
         .unwrap_or("pg_dump");
     let out = std::process::Command::new(bin)
-        .args(["--schema-only", "--no-owner", "--no-privileges", "-d", url])
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            // schemaplan's bookkeeping tables, not the application's schema.
+            "--exclude-schema=schemaplan",
+            "-d",
+            url,
+        ])
         .output()
         .expect("pg_dump runs");
     assert!(
@@ -199,22 +207,10 @@ impl Fixture {
         schemaplan::db::connect(&self.url).unwrap()
     }
 
-    /// The bookkeeping document (`Null` when there is none).
+    /// The bookkeeping as one JSON document (`Null` when there is none), read with SQL from
+    /// `schemaplan.runs` and `schemaplan.steps` ([`BOOK_JSON_SQL`]).
     pub fn book(&self) -> serde_json::Value {
-        let rows = self
-            .connect()
-            .query(
-                "SELECT convert_from(lo_get(oid), 'UTF8') FROM pg_largeobject_metadata WHERE oid = $1",
-                &[&schemaplan::exec::BOOK_OID],
-            )
-            .unwrap();
-        let Some(row) = rows.first() else {
-            return serde_json::Value::Null;
-        };
-        let text: String = row.get(0);
-        let (magic, json) = text.split_once('\n').unwrap();
-        assert_eq!(magic, schemaplan::exec::BOOK_MAGIC);
-        serde_json::from_str(json).unwrap()
+        book_json(&mut self.connect())
     }
 
     /// Outcomes of the runs, oldest first.
@@ -372,4 +368,32 @@ impl Progress for OnStart {
         }
         self.events.event(e);
     }
+}
+
+/// The bookkeeping tables as one JSON document shaped like the old large object's (`runs`,
+/// each with its `steps`; a batched step's `batch_*` columns as `batch: {cursor, rows,
+/// batches}`), for the tests that read the history. Plain SQL over the documented tables.
+pub const BOOK_JSON_SQL: &str = "\
+SELECT json_build_object('runs', coalesce(json_agg(r.doc ORDER BY r.run_id), '[]'))::text
+FROM (
+  SELECT r.run_id, to_jsonb(r) || jsonb_build_object('steps', coalesce((
+    SELECT jsonb_agg(to_jsonb(s) - 'batch_cursor' - 'batch_rows' - 'batch_batches'
+             || CASE WHEN s.batch_rows IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('batch',
+                  jsonb_build_object('cursor', s.batch_cursor, 'rows', s.batch_rows,
+                                     'batches', s.batch_batches)) END
+           ORDER BY s.step)
+    FROM schemaplan.steps s WHERE s.run_id = r.run_id), '[]'::jsonb)) AS doc
+  FROM schemaplan.runs r) r";
+
+/// [`BOOK_JSON_SQL`] on `c`; `Null` when the tables do not exist.
+pub fn book_json(c: &mut postgres::Client) -> serde_json::Value {
+    let exists: bool = c
+        .query_one("SELECT to_regclass('schemaplan.runs') IS NOT NULL", &[])
+        .unwrap()
+        .get(0);
+    if !exists {
+        return serde_json::Value::Null;
+    }
+    let text: String = c.query_one(BOOK_JSON_SQL, &[]).unwrap().get(0);
+    serde_json::from_str(&text).unwrap()
 }
