@@ -743,7 +743,11 @@ fn bookkeeping_tables_are_queryable_and_excluded_from_the_dump() {
         .collect();
     assert_eq!(
         runs,
-        vec![(1, "20261121T101500Z_pg_dump".to_string(), "succeeded".to_string())]
+        vec![(
+            1,
+            "20261121T101500Z_pg_dump".to_string(),
+            "succeeded".to_string()
+        )]
     );
     let steps: i64 = c
         .query_one(
