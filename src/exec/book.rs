@@ -358,10 +358,11 @@ fn check_access(access: &Access, write: bool) -> Result<(), ExecError> {
     Err(ExecError::BookPrivileges {
         role: access.role.clone(),
         doing: if write {
-            "record runs in"
+            "record its run in schemaplan's history (tables schemaplan.runs and schemaplan.steps)"
         } else {
-            "read the history in"
+            "read schemaplan's history (tables schemaplan.runs and schemaplan.steps)"
         },
+        grantor: "as the owner of schema schemaplan (the role that applied first) or a superuser",
         missing: missing.join(", "),
         grants: format!(
             "GRANT USAGE ON SCHEMA {BOOKKEEPING_SCHEMA} TO {role}; \
@@ -481,8 +482,9 @@ fn read_old(client: &mut impl GenericClient) -> Result<Option<Book>, ExecError> 
                 .unwrap_or_else(|_| "<role>".into());
             return Err(ExecError::BookPrivileges {
                 role: role.clone(),
-                doing: "read the history (still in the large object of older versions) in",
+                doing: "read schemaplan's history, still in the large object older versions kept it in",
                 missing: format!("SELECT on large object {BOOK_OID}"),
+                grantor: "as the owner of that large object (the role that applied first) or a superuser",
                 grants: format!(
                     "GRANT SELECT ON LARGE OBJECT {BOOK_OID} TO {}; (or run apply once as its owner: it moves the history into tables of schema {BOOKKEEPING_SCHEMA})",
                     quote::ident(&role)
@@ -554,8 +556,9 @@ pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
             if let Some(access) = schema.filter(|a| !a.create) {
                 return Err(ExecError::BookPrivileges {
                     role: access.role.clone(),
-                    doing: "create its tables in",
+                    doing: "create schemaplan's history tables in the existing schema schemaplan",
                     missing: format!("CREATE on schema {BOOKKEEPING_SCHEMA}"),
+                    grantor: "as the owner of schema schemaplan or a superuser",
                     grants: format!(
                         "GRANT USAGE, CREATE ON SCHEMA {BOOKKEEPING_SCHEMA} TO {};",
                         quote::ident(&access.role)
@@ -565,17 +568,22 @@ pub fn ensure(client: &mut Client) -> Result<(), ExecError> {
         }
     }
     let old = read_old(&mut tx)?;
+    let who = tx
+        .query_one("SELECT current_user::text, current_database()::text", &[])
+        .map_err(db_error("read the current role"))?;
+    let (role, database): (String, String) = (who.get(0), who.get(1));
     if let Err(e) = tx.batch_execute(CREATE_TABLES) {
         if e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) {
-            let role: String = tx
-                .query_one("SELECT current_user::text", &[])
-                .map(|r| r.get(0))
-                .unwrap_or_else(|_| "<role>".into());
             return Err(ExecError::BookPrivileges {
-                role: role.clone(),
-                doing: "create schema schemaplan (its history and journal) in",
-                missing: "CREATE on the database".into(),
-                grants: "GRANT CREATE ON DATABASE <this database> TO ...; or run the first apply as the database owner".into(),
+                missing: format!("CREATE on database {database}"),
+                grants: format!(
+                    "GRANT CREATE ON DATABASE {} TO {};",
+                    quote::ident(&database),
+                    quote::ident(&role)
+                ),
+                role,
+                doing: "create schema schemaplan for schemaplan's history (the first apply to a database does; nothing was changed)",
+                grantor: "as the database's owner or a superuser (or run the first apply as a role that may create schemas)",
             });
         }
         return Err(ExecError::bookkeeping(

@@ -227,11 +227,15 @@ pub enum ExecError {
     },
     #[error("cannot use the bookkeeping large object {oid}: {problem}")]
     BookUnreadable { oid: u32, problem: String },
-    #[error("role {role} cannot {doing} schemaplan's bookkeeping (schema schemaplan): it lacks {missing}\nhint: as the owner of schema schemaplan (the role that applied first) or a superuser, run: {grants}")]
+    #[error("role {role} cannot {doing}: it lacks {missing}\nhint: {grantor}, run: {grants}")]
     BookPrivileges {
         role: String,
+        /// What it tried: `read schemaplan's history (...)`.
         doing: &'static str,
         missing: String,
+        /// Who can grant it: `as the owner of schema schemaplan ... or a superuser`.
+        grantor: &'static str,
+        /// The statements to run, for this role.
         grants: String,
     },
     #[error("another schemaplan apply is running on this database ({holder}){}\nhint: let it finish; if it is stuck or its process is gone, end its session with SELECT pg_terminate_backend(<pid>)", match waited { Some(w) => format!("; gave up after waiting {}", human_duration(*w)), None => "; not waiting (--no-wait)".to_string() })]
