@@ -456,3 +456,23 @@ fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
     assert!(t.contains(&format!("applied     {id}")), "{t}");
     assert!(!t.contains("cut off"), "{t}");
 }
+
+/// Schema files that create schema `schemaplan` are refused by `plan`: every catalog read
+/// leaves that schema out, so its objects would otherwise be ignored without a word.
+#[test]
+fn schema_files_cannot_use_the_bookkeeping_schema() {
+    let c = Case::new("reserved");
+    std::fs::write(
+        c.dir.path().join("schema/reserved.sql"),
+        "CREATE SCHEMA schemaplan;\nCREATE TABLE schemaplan.x (id int);\n",
+    )
+    .unwrap();
+    let mut args = c.plan_args();
+    args[6] = "plans/r".into();
+    let t = c.expect(&args, 1);
+    assert!(
+        t.contains("the schema files create schema schemaplan: that name is reserved"),
+        "{t}"
+    );
+    assert!(!c.dir.path().join("plans/r").exists());
+}

@@ -73,6 +73,29 @@ pub enum WorkflowError {
     /// Unmodeled objects the plan would drop and cannot create again (one per line).
     #[error("{0}")]
     Unmodeled(String),
+    /// The schema files create schema `schemaplan`, which holds apply's bookkeeping and which
+    /// every catalog read leaves out: its objects would be silently ignored.
+    #[error("the schema files create schema {0}: that name is reserved for schemaplan's own bookkeeping (tables {0}.runs and {0}.steps, docs/executor.md), which plan, drift and dump leave out, so nothing in it would ever be planned\nhint: give the schema another name")]
+    ReservedSchema(&'static str),
+}
+
+/// Refuses desired schema files that create the bookkeeping schema (see
+/// [`WorkflowError::ReservedSchema`]); the catalog read would drop it without a word.
+fn reserved_schema(client: &mut postgres::Client) -> Result<(), WorkflowError> {
+    let found: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = $1)",
+            &[&catalog::BOOKKEEPING_SCHEMA],
+        )
+        .map_err(|source| CatalogError::Query {
+            query: "bookkeeping schema in the desired schema",
+            source,
+        })?
+        .get(0);
+    if found {
+        return Err(WorkflowError::ReservedSchema(catalog::BOOKKEEPING_SCHEMA));
+    }
+    Ok(())
 }
 
 /// The current side of a plan.
@@ -147,6 +170,7 @@ pub fn desired(
         let mut client = db.connect()?;
         match shadow::load(&mut client, &statements) {
             Ok(()) => {
+                reserved_schema(&mut client)?;
                 // The shadow's tables are empty: the desired schema has no size facts, so
                 // nothing is judged small by them (an inverse plan treats them as unknown).
                 let mut schema = catalog::read(&mut client)?;
