@@ -313,6 +313,21 @@ fn old_large_object_is_read_by_status_and_migrated_by_apply() {
     assert!(t.contains("boom"), "{t}");
     assert!(lo_exists(&mut db), "status migrated");
     assert!(!c.has_schema(), "status created the schema");
+    // Another role cannot read the large object: told the GRANT, not a raw error.
+    let other = c.role("sp_lo");
+    let role = url::Url::parse(&other).unwrap().username().to_string();
+    let out = c.run(&["status", "--db", &other]);
+    let t = text(&out);
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains(&format!(
+            "GRANT SELECT ON LARGE OBJECT {} TO {role}",
+            schemaplan::exec::BOOK_OID
+        )),
+        "{t}"
+    );
+    assert!(!t.contains("db error"), "{t}");
+    db.batch_execute(&format!("DROP ROLE {role}")).unwrap();
 
     let out = c.apply_as(&c.url);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -401,13 +416,9 @@ fn roles_without_privileges_are_told_which_grants_they_need() {
         .unwrap();
 }
 
-/// A kill during the final verification (every step committed) leaves the run `verifying`,
-/// never `running`/`interrupted`: `status` checks the live schema against `to` and says
-/// applied (writing nothing), the next apply records the run succeeded.
-#[test]
-fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
-    let c = Case::new("verify_kill");
-    let id = c.plan_id();
+/// Runs apply on `c`'s plan and SIGKILLs it once every step committed, before its final check
+/// (the `verify:2` test pause).
+fn kill_during_verification(c: &Case) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
         .args(["apply", "--db", &c.url, "plans/p", "--allow-hazards", "all"])
         .current_dir(c.dir.path())
@@ -434,6 +445,16 @@ fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
     child.kill().unwrap();
     child.wait().unwrap();
     drop(child.stdin.take().map(|mut s| s.write_all(b"\n")));
+}
+
+/// A kill during the final verification (every step committed) leaves the run `verifying`,
+/// never `running`/`interrupted`: `status` checks the live schema against `to` and says
+/// applied (writing nothing), the next apply records the run succeeded.
+#[test]
+fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
+    let c = Case::new("verify_kill");
+    let id = c.plan_id();
+    kill_during_verification(&c);
     assert_eq!(c.runs(), vec![(1, id.clone(), "verifying".to_string())]);
 
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
@@ -475,4 +496,31 @@ fn schema_files_cannot_use_the_bookkeeping_schema() {
         "{t}"
     );
     assert!(!c.dir.path().join("plans/r").exists());
+}
+
+/// The same kill, then the schema changes before anyone looks: `status` says the run failed
+/// its (late) check, and the next apply records it failed, saying so.
+#[test]
+fn kill_during_final_verification_then_a_changed_schema_is_recorded_failed() {
+    let c = Case::new("verify_kill_changed");
+    let id = c.plan_id();
+    kill_during_verification(&c);
+    c.connect()
+        .batch_execute("DROP INDEX public.t_x_idx")
+        .unwrap();
+    let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
+    assert!(t.contains(&format!("failed      {id}")), "{t}");
+    assert!(t.contains("is NOT the plan's `to`"), "{t}");
+    assert_eq!(c.runs(), vec![(1, id.clone(), "verifying".to_string())]);
+    let out = c.apply_as(&c.url);
+    let t = text(&out);
+    assert!(t.contains("checked now: failed"), "{t}");
+    let runs = c.runs();
+    assert_eq!(runs[0], (1, id.clone(), "failed".to_string()), "{t}");
+    let error: String = c
+        .connect()
+        .query_one("SELECT error FROM schemaplan.runs WHERE run_id = 1", &[])
+        .unwrap()
+        .get(0);
+    assert!(error.contains("final check was cut off"), "{error}");
 }
