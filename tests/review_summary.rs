@@ -81,3 +81,28 @@ fn drift_markdown_has_a_section_and_a_diff_block_per_object() {
     assert!(md.contains("#### table public.accounts"), "{md}");
     assert!(md.contains("```diff\n--- live\n+++ schema files"), "{md}");
 }
+
+#[test]
+fn plan_out_refuses_a_directory_holding_a_plan_unless_forced() {
+    let (dir, url) = setup();
+    let dev = server().admin_url();
+    let args = ["plan", "--db", &url, "--dev-url", &dev, "--out", "reviewed"];
+    schemaplan_expect(dir.path(), &args, 0);
+    let reviewed = std::fs::read_to_string(dir.path().join("reviewed/plan.sql")).unwrap();
+    std::fs::write(
+        dir.path().join("schema/more.sql"),
+        "CREATE TABLE public.more (id integer);",
+    )
+    .unwrap();
+    let t = schemaplan_expect(dir.path(), &args, 1);
+    assert!(t.contains("reviewed already holds a plan"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("reviewed/plan.sql")).unwrap(),
+        reviewed,
+        "the reviewed plan is untouched"
+    );
+    let forced = [&args[..], &["--force"]].concat();
+    schemaplan_expect(dir.path(), &forced, 0);
+    let replaced = std::fs::read_to_string(dir.path().join("reviewed/plan.sql")).unwrap();
+    assert!(replaced.contains("public.more"), "{replaced}");
+}

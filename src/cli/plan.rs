@@ -21,6 +21,10 @@ pub struct PlanArgs {
     /// Plan directory to write (default: <plans>/<UTC timestamp>_<name>).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Replace the plan already in --out (without it, a directory holding a plan is refused:
+    /// a reviewed or applied plan is never overwritten by accident).
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// Folder of plan directories, where a plan goes without --out.
     #[arg(long, default_value = "plans", value_name = "DIR")]
     pub plans: PathBuf,
@@ -57,6 +61,14 @@ pub struct PlanArgs {
 }
 
 pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
+    if let Some(out) = a.out.as_ref().filter(|_| !a.force && !a.check) {
+        if out.join("plan.sql").exists() {
+            anyhow::bail!(
+                "{} already holds a plan: choose another --out, or pass --force to replace it",
+                out.display()
+            );
+        }
+    }
     let source = source::load_dir(&a.schema)?;
     let shadow = start_shadow(&a.shadow)?;
     let id = a
