@@ -85,3 +85,98 @@ fn lock_impact_benchmark_runs_one_scenario_both_forms() {
     assert!(doc.contains("| add CHECK | "), "{doc}");
     assert_eq!(doc.matches("lock_impact results: begin").count(), 1);
 }
+
+/// The plan-scale benchmark script (`benches/plan_scale/run.py`) works end to end at a tiny
+/// size against the test server: the generated schema loads with `psql -1`, and every stage
+/// (pg_dump -s, schemaplan dump, the load, drift cold and warm, plan cold, warm and of the ~5%
+/// change) ran and produced its output. Times, CPU and RSS are recorded but not asserted.
+#[test]
+fn plan_scale_benchmark_runs_every_stage_at_thirty_tables() {
+    let server = common::server();
+    let out = tempfile::tempdir().unwrap();
+    let docs = out.path().join("benchmarks.md");
+    std::fs::write(
+        &docs,
+        "# Benchmarks\n\nHand-written text before the results.\n",
+    )
+    .unwrap();
+    let admin = server.admin_url();
+    let result = std::process::Command::new("python3")
+        .arg(crate_root().join("benches/plan_scale/run.py"))
+        .args(["--tables", "30", "--quick"])
+        .args(["--db", &admin, "--dev-url", &admin])
+        .arg("--schemaplan")
+        .arg(env!("CARGO_BIN_EXE_schemaplan"))
+        .arg("--out")
+        .arg(out.path().join("results"))
+        .arg("--docs")
+        .arg(&docs)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCHEMAPLAN_DEV_URL")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run python3 benches/plan_scale/run.py");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&result.stdout),
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(result.status.success(), "benchmark failed:\n{text}");
+
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("results/results.json")).unwrap(),
+    )
+    .unwrap();
+    let sizes = json["sizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 1, "{json:#}");
+    let size = &sizes[0];
+    assert_eq!(size["tables"], 30, "{size:#}");
+    let stages = &size["stages"];
+    for stage in [
+        "pg_dump",
+        "sp_dump",
+        "load",
+        "drift_cold",
+        "drift_warm",
+        "plan_cold",
+        "plan_warm",
+        "plan_five",
+    ] {
+        let runs = stages[stage].as_array().unwrap();
+        assert_eq!(runs.len(), 1, "{stage}: {size:#}");
+        let run = &runs[0];
+        assert_eq!(run["ok"], true, "{stage}: {run:#}");
+        assert!(run["wall_s"].as_f64().is_some(), "{stage}: {run:#}");
+        assert!(run["rss_mib"].as_f64().unwrap() > 0.0, "{stage}: {run:#}");
+    }
+    // migra is optional: absent here means skipped, present means it ran.
+    for run in stages["migra"].as_array().unwrap() {
+        assert_eq!(run["ok"], true, "migra: {run:#}");
+    }
+    // The load made the 30 tables, schemaplan dump wrote files, drift found the unchanged
+    // schema in sync both times, and every plan wrote its files.
+    assert_eq!(stages["load"][0]["tables"], 30, "{size:#}");
+    assert!(stages["sp_dump"][0]["files"].as_u64().unwrap() > 0, "{size:#}");
+    for stage in ["drift_cold", "drift_warm"] {
+        assert_eq!(stages[stage][0]["outcome"], "in sync", "{stage}: {size:#}");
+    }
+    for stage in ["plan_cold", "plan_warm", "plan_five"] {
+        let files = stages[stage][0]["plan_files"].as_array().unwrap();
+        assert!(
+            files.iter().any(|f| f.as_str() == Some("plan.sql")),
+            "{stage}: no plan.sql: {size:#}"
+        );
+    }
+    // The one-object change is one new table: the cold and the warm plan create it.
+    let root = out.path().join("results/n30");
+    for plan in ["plan_cold_1", "plan_warm_1"] {
+        let sql = std::fs::read_to_string(root.join(plan).join("plan.sql")).unwrap();
+        assert!(sql.contains("added_00030"), "{plan}:\n{sql}");
+    }
+
+    // The report goes between the markers, after the hand-written text.
+    let doc = std::fs::read_to_string(&docs).unwrap();
+    assert!(doc.starts_with("# Benchmarks\n\nHand-written text before the results.\n"));
+    assert!(doc.contains("| 30 ("), "{doc}");
+    assert_eq!(doc.matches("plan_scale results: begin").count(), 1);
+}
