@@ -135,6 +135,8 @@ def measure(cmd, logpath, env=None, cwd=None):
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
+    log(f"  {os.path.basename(logpath)[:-4]}: {wall:.1f}s wall, "
+        f"{ru.ru_utime + ru.ru_stime:.1f}s cpu, {ru.ru_maxrss / 1024.0:.0f} MiB, exit {proc.returncode}")
     return {
         "exit": proc.returncode,
         "wall_s": round(wall, 3),
