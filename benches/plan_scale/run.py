@@ -122,9 +122,31 @@ def psql(tools, url, sql, check=True):
 # Measuring one child process
 
 
+SERVER_PID = None  # the throw-away server's postmaster, for the server CPU (None with --db)
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def server_cpu():
+    """CPU seconds of the server's processes that have exited so far: the postmaster's own
+    time plus its reaped children's (cutime + cstime), i.e. the backends of the connections
+    that closed. None when the server is not ours (--db) or /proc is not there."""
+    if SERVER_PID is None:
+        return None
+    try:
+        with open(f"/proc/{SERVER_PID}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command name: state is field 3; utime, stime, cutime, cstime are 14-17.
+    return sum(int(x) for x in fields[11:15]) / TICKS
+
+
 def measure(cmd, logpath, env=None, cwd=None):
     """Runs cmd with stdout+stderr to logpath; returns wall time, the child's CPU (user+sys,
-    including the children it waited for) and its peak RSS, from os.wait4."""
+    including the children it waited for) and its peak RSS, from os.wait4, and with our own
+    server the CPU its backends used meanwhile (counted when they exit, so a short wait after
+    the command for the postmaster to reap them)."""
+    srv0 = server_cpu()
     with open(logpath, "w") as out:
         out.write("$ " + " ".join(shlex.quote(redact(c) if c.startswith("postgres") else c)
                                   for c in cmd) + "\n")
@@ -135,8 +157,14 @@ def measure(cmd, logpath, env=None, cwd=None):
         _, status, ru = os.wait4(proc.pid, 0)
         wall = time.monotonic() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
+    srv = None
+    if srv0 is not None:
+        time.sleep(0.2)
+        srv1 = server_cpu()
+        srv = None if srv1 is None else round(srv1 - srv0, 2)
     log(f"  {os.path.basename(logpath)[:-4]}: {wall:.1f}s wall, "
-        f"{ru.ru_utime + ru.ru_stime:.1f}s cpu, {ru.ru_maxrss / 1024.0:.0f} MiB, exit {proc.returncode}")
+        f"{ru.ru_utime + ru.ru_stime:.1f}s cpu, {ru.ru_maxrss / 1024.0:.0f} MiB, exit {proc.returncode}"
+        + ("" if srv is None else f", server cpu {srv:.1f}s"))
     return {
         "exit": proc.returncode,
         "wall_s": round(wall, 3),
@@ -144,6 +172,7 @@ def measure(cmd, logpath, env=None, cwd=None):
         "user_s": round(ru.ru_utime, 3),
         "sys_s": round(ru.ru_stime, 3),
         "rss_mib": round(ru.ru_maxrss / 1024.0, 1),  # ru_maxrss is in KiB on Linux
+        "server_cpu_s": srv,
         "log": logpath,
     }
 
@@ -214,6 +243,13 @@ class OwnServer:
         except subprocess.CalledProcessError as e:
             die(f"pg_ctl start: {e.stderr.strip()} (see {self.datadir}/server.log)")
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def postmaster_pid(self):
+        try:
+            with open(os.path.join(self.datadir, "postmaster.pid")) as f:
+                return int(f.readline().strip())
+        except (OSError, ValueError):
+            return None
 
     def stop(self, keep_log_in=None):
         log_path = os.path.join(self.datadir, "server.log")
@@ -416,7 +452,7 @@ def summary(rs):
     good = [r for r in rs if r.get("ok")]
     if not good:
         return None
-    return {k: median([r[k] for r in good]) for k in ("wall_s", "cpu_s", "rss_mib")}
+    return {k: median([r.get(k) for r in good]) for k in ("wall_s", "cpu_s", "rss_mib", "server_cpu_s")}
 
 
 def cell(s, what):
@@ -424,6 +460,8 @@ def cell(s, what):
         return "-"
     if what == "wall":
         return f"{s['wall_s']:.1f} s"
+    if what == "server":
+        return "-" if s["server_cpu_s"] is None else f"{s['server_cpu_s']:.1f} s"
     return f"{s['cpu_s']:.1f} s, {s['rss_mib']:.0f} MiB"
 
 
@@ -486,6 +524,17 @@ def markdown(ctx, sizes, machine):
     for s in sizes:
         lines.append(f"| {s['tables']:,} | " + " | ".join(cell(summary(s["stages"][k]), "cpu")
                                                       for k, _ in stages) + " |")
+    if any(summary(s["stages"][k]) and summary(s["stages"][k])["server_cpu_s"] is not None
+           for s in sizes for k, _ in stages):
+        lines.append("")
+        lines.append("Server CPU (the backends of the stage's connections, schemaplan's shadow "
+                     "included when it is the benchmark's own server):")
+        lines.append("")
+        lines.append("| tables | " + " | ".join(t for _, t in stages) + " |")
+        lines.append("|---" * (len(stages) + 1) + "|")
+        for s in sizes:
+            lines.append(f"| {s['tables']:,} | " + " | ".join(cell(summary(s["stages"][k]), "server")
+                                                          for k, _ in stages) + " |")
     if len(sizes) >= 2:
         a, b = sizes[0], sizes[-1]
         growth = []
@@ -506,7 +555,9 @@ def markdown(ctx, sizes, machine):
                     notes.append(f"N={s['tables']}: {t} failed (exit {r['exit']}): `{r.get('error', '')[:200]}`")
                     break
     notes.append("Client CPU and RSS are schemaplan's (or psql's, pg_dump's, migra's) own; the "
-                 "server's work is in the wall time only. `schemaplan dump` is the closest the "
+                 "server's work is in the wall time and, with the throw-away server, in the server "
+                 "CPU (its backends' time, counted when they exit; with `--db` it is not "
+                 "measured). `schemaplan dump` is the closest the "
                  "binary has to a catalog read alone (it also renders and writes the files).")
     lines.append("")
     for n in notes:
@@ -587,6 +638,8 @@ def main():
         log(f"starting a throw-away PostgreSQL server in {server.datadir} (port {server.port})")
         admin = server.start()
         dev_url = args.dev_url or admin
+        global SERVER_PID
+        SERVER_PID = server.postmaster_pid()
     dbs = None
     try:
         dbs = Databases(tools, admin)
