@@ -156,7 +156,10 @@ fn plan_scale_benchmark_runs_every_stage_at_thirty_tables() {
     // The load made the 30 tables, schemaplan dump wrote files, drift found the unchanged
     // schema in sync both times, and every plan wrote its files.
     assert_eq!(stages["load"][0]["tables"], 30, "{size:#}");
-    assert!(stages["sp_dump"][0]["files"].as_u64().unwrap() > 0, "{size:#}");
+    assert!(
+        stages["sp_dump"][0]["files"].as_u64().unwrap() > 0,
+        "{size:#}"
+    );
     for stage in ["drift_cold", "drift_warm"] {
         assert_eq!(stages[stage][0]["outcome"], "in sync", "{stage}: {size:#}");
     }

@@ -188,10 +188,10 @@ impl Command {
         match self {
             Command::Plan(a) => a.format == Format::Json,
             Command::Drift(a) => a.format == Format::Json,
+            Command::Status(a) => a.format == status::StatusFormat::Json,
             Command::Apply(_)
             | Command::Rollback(_)
             | Command::Dump(_)
-            | Command::Status(_)
             | Command::Lint(_)
             | Command::Init
             | Command::Completions { .. }
