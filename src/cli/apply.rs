@@ -29,6 +29,11 @@ pub struct ApplyArgs {
     /// Run a plan file marked `proven: no` (an inverse whose proof failed at plan time).
     #[arg(long)]
     pub allow_unproven: bool,
+    /// Take back what a failed or interrupted run of the plan installed (temporary columns,
+    /// triggers, NOT VALID constraints, indexes) since its last consistent point, instead of
+    /// running the plan; recorded as an aborted run (docs/executor.md, "Abort").
+    #[arg(long, conflicts_with_all = ["dry_run", "force", "phase", "allow_hazards"])]
+    pub abort: bool,
     /// Fail at once if another apply holds the lock.
     #[arg(long)]
     pub no_wait: bool,
@@ -123,7 +128,11 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
     opts.batch = batch_policy(&a);
     let mut progress = exec::stderr_progress();
-    let outcome = exec::apply(&opts, progress.as_mut())?;
+    let outcome = if a.abort {
+        exec::abort(&opts, progress.as_mut())?
+    } else {
+        exec::apply(&opts, progress.as_mut())?
+    };
     for w in &outcome.warnings {
         eprintln!("warning: {w}");
     }

@@ -112,7 +112,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
 ///   statement (a killed process, a lost network), the server notices within a second and
 ///   ends the backend instead of finishing the statement for nobody; that also releases the
 ///   apply lock (and the statement's locks) promptly, so the next apply can resume.
-fn prepare_session(
+pub(super) fn prepare_session(
     client: &mut Client,
     opts: &ApplyOptions,
     plan: &Plan,
@@ -431,6 +431,12 @@ fn record_failure(
             next = Some(undone.message);
         }
     }
+    if let Some(hint) = abort_hint(session, opts, plan) {
+        next = Some(match next {
+            Some(n) => format!("{n}\n{hint}"),
+            None => format!("fix the cause and apply again to resume at this step; {hint}"),
+        });
+    }
     out.event(ProgressEvent::Finished {
         message: format!("run {run_id} failed at step {}", f.step),
     });
@@ -475,7 +481,24 @@ fn record_interrupt(
         number: step,
         total: plan.steps.len(),
         reason: reason.to_string(),
+        abort_hint: abort_hint(session, opts, plan).map(Box::new),
     }
+}
+
+/// `apply --abort` and what it would take back, read from the journal (on the session, or a
+/// new connection when the session's is gone: the read takes no lock), when it has something
+/// to take back.
+fn abort_hint(session: &mut LockedSession, opts: &ApplyOptions, plan: &Plan) -> Option<String> {
+    let prior = if session.is_closed() {
+        let mut fresh = db::connect(&opts.db_url).ok()?;
+        book::prior(&mut fresh, &plan.id, opts.direction).ok()?
+    } else {
+        book::prior(session, &plan.id, opts.direction).ok()?
+    };
+    let done: BTreeSet<usize> = prior.done.keys().copied().collect();
+    let attempted: BTreeSet<usize> = prior.attempted.iter().copied().collect();
+    let undo = super::abort::undo_plan(plan, &done, &attempted);
+    super::abort::hint(opts, plan, &undo)
 }
 
 /// Runs `write` on the session, or on a new connection if the session's connection is gone

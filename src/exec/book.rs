@@ -865,8 +865,12 @@ impl Book {
                         (s.summary.clone(), record.run_id, record.checksum.clone()),
                     );
                 } else if s.outcome == "undone" {
-                    // Taken back after a later step failed (`exec::undo`): runs again.
+                    // Taken back after a later step failed (`exec::undo`) or by `--abort`
+                    // (`exec::abort`): runs again, from its beginning (a batched step's cursor
+                    // went with the column it filled).
                     prior.done.remove(&s.step);
+                    prior.attempted.retain(|&k| k != s.step);
+                    prior.batches.remove(&s.step);
                 } else {
                     prior.attempted.push(s.step);
                     if let Some(b) = &s.batch {

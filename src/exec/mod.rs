@@ -7,6 +7,7 @@
 //! progress display ([`progress`]) and the per-plan status report ([`status`]). How it works
 //! for users: `docs/executor.md`.
 
+mod abort;
 mod apply;
 mod backfill;
 mod blockers;
@@ -22,6 +23,7 @@ mod status;
 mod undo;
 
 pub use crate::catalog::BOOKKEEPING_SCHEMA;
+pub use abort::abort;
 pub use apply::apply;
 pub use backfill::BatchPolicy;
 pub use book::{BOOKKEEPING_COLUMNS, BOOK_MAGIC, BOOK_OID};
@@ -189,6 +191,9 @@ pub enum OutcomeKind {
     NothingToDo,
     /// `dry_run`: nothing was changed.
     DryRun,
+    /// `--abort`: the temporary machinery of the steps done since the last consistent point
+    /// was taken back (`exec::abort`).
+    Aborted,
 }
 
 /// What `apply` did.
@@ -290,7 +295,13 @@ pub enum ExecError {
         /// and apply again" (`exec::undo`).
         next: Option<Box<String>>,
     },
-    #[error("plan {plan_id}: {reason} at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step")]
+    #[error("plan {plan_id}: abort stopped: {error}; run {run_id} is recorded as failed\nhint: every undo is idempotent: fix the cause (a lock held too long, ...) and run the abort again")]
+    Abort {
+        plan_id: String,
+        run_id: i64,
+        error: String,
+    },
+    #[error("plan {plan_id}: {reason} at step {number}/{total}; run {run_id} is recorded as interrupted\nhint: apply again to resume at that step{}", abort_hint.as_deref().map_or(String::new(), |h| format!("; {h}")))]
     Interrupted {
         plan_id: String,
         run_id: i64,
@@ -298,6 +309,8 @@ pub enum ExecError {
         total: usize,
         /// What stopped it: Ctrl-C, or the connection was lost.
         reason: String,
+        /// `apply --abort` and what it would take back, when it has something to.
+        abort_hint: Option<Box<String>>,
     },
     #[error("plan {plan_id}: all steps ran but the live schema ({live}) is not the plan's target ({expected}); run {run_id} is recorded as failed\nhint: `schemaplan drift` shows the difference")]
     Verify {

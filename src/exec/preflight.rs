@@ -228,7 +228,7 @@ pub fn next_hint(opts: &ApplyOptions, plan: &Plan, next: Phase) -> String {
 }
 
 /// A word as a shell reads it back: single-quoted unless it is plain.
-fn shell_word(s: &str) -> String {
+pub(super) fn shell_word(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "@:/._%+,=-".contains(c));

@@ -35,6 +35,8 @@ pub enum PlanState {
     Interrupted,
     /// The latest run applied the inverse.
     RolledBack,
+    /// The latest run was `apply --abort`: what it took back runs again on the next apply.
+    Aborted,
     /// The plan file cannot be read.
     Unreadable(String),
 }
@@ -44,6 +46,7 @@ impl fmt::Display for PlanState {
         match self {
             PlanState::Pending => f.write_str("pending"),
             PlanState::Applied => f.write_str("applied"),
+            PlanState::Aborted => f.write_str("aborted"),
             PlanState::PartiallyApplied { next } => {
                 write!(f, "partly applied ({} pending)", next.as_str())
             }
@@ -210,6 +213,7 @@ fn state_of(
         ("verifying", _) if !verified() => PlanState::Failed,
         ("running", _) | ("interrupted", _) => PlanState::Interrupted,
         ("failed", _) => PlanState::Failed,
+        ("aborted", _) => PlanState::Aborted,
         (_, Direction::Inverse) => PlanState::RolledBack,
         _ => {
             let prior = book.prior(&file.plan.id, Direction::Forward);

@@ -1,0 +1,391 @@
+//! `apply --abort` (and `rollback --abort`): the way out of a plan that failed or was cut off
+//! in the middle of an online strategy. Through the binary, on tables with rows, for each
+//! strategy that installs temporary machinery: a failure or a kill is injected mid-way, then
+//! `--abort` must leave the schema dump exactly as before the plan (column order included) and
+//! every row as it was, record the run `aborted`, and a later `apply` must run the plan from
+//! its first step to its end.
+
+mod common;
+
+use common::exit_code as code;
+use common::output_text as text;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+/// A database loaded with `before`, a `schema/` folder holding `after`, and a temporary
+/// directory for plans; the database is dropped with the value.
+struct Case {
+    db: String,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new(tag: &str, before: &str, after: &str) -> Case {
+        let server = common::server();
+        let (db, url) = server.fresh_db(&format!("abort_{tag}"));
+        server
+            .connect(&db)
+            .batch_execute(before)
+            .unwrap_or_else(|e| panic!("loading {tag}: {e:?}"));
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("schema")).unwrap();
+        std::fs::write(dir.path().join("schema/schema.sql"), after).unwrap();
+        Case { db, url, dir }
+    }
+
+    fn connect(&self) -> postgres::Client {
+        common::server().connect(&self.db)
+    }
+
+    fn plan_dir(&self) -> PathBuf {
+        self.dir.path().join("plan")
+    }
+
+    /// `schemaplan plan` into `plan/` (online forms whatever the table sizes).
+    fn plan(&self) -> String {
+        let o = self.run(&[
+            "plan",
+            "--db",
+            &self.url,
+            "--dev-url",
+            &common::server().admin_url(),
+            "--out",
+            "plan",
+            "--small-table",
+            "0",
+        ]);
+        assert_eq!(code(&o), 0, "plan: {}", text(&o));
+        std::fs::read_to_string(self.plan_dir().join("plan.sql")).unwrap()
+    }
+
+    /// The 1-based number of the first step of `direction` whose SQL contains `needle`.
+    fn step_with(&self, direction: schemaplan::plan::Direction, needle: &str) -> usize {
+        let file = schemaplan::planfile::read_dir(&self.plan_dir(), direction).unwrap();
+        1 + file
+            .plan
+            .steps
+            .iter()
+            .position(|s| s.sql.contains(needle))
+            .unwrap_or_else(|| panic!("no step contains {needle:?}"))
+    }
+
+    /// `schemaplan <command> --db URL plan --allow-hazards all <extra>`.
+    fn apply(&self, command: &str, extra: &[&str]) -> Output {
+        let mut args = vec![command, "--db", &self.url, "plan", "--allow-hazards", "all"];
+        args.extend_from_slice(extra);
+        self.run(&args)
+    }
+
+    /// `schemaplan <command> --abort --db URL plan`.
+    fn abort(&self, command: &str) -> Output {
+        self.run(&[command, "--abort", "--db", &self.url, "plan"])
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        common::schemaplan(self.dir.path(), args)
+    }
+
+    /// Runs `schemaplan <command>` with the test pause at `pause` (e.g. `before:7`); at the
+    /// pause, `at_pause` runs; then the process is killed (`kill`) or let go on.
+    fn paused(
+        &self,
+        command: &str,
+        extra: &[&str],
+        pause: &str,
+        kill: bool,
+        at_pause: impl FnOnce(),
+    ) -> String {
+        let mut args = vec![command, "--db", &self.url, "plan", "--allow-hazards", "all"];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+            .args(&args)
+            .current_dir(self.dir.path())
+            .env_remove("DATABASE_URL")
+            .env("SCHEMAPLAN_TEST_PAUSE", pause)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "{command} ended before {pause}:\n{seen}"
+            );
+            seen.push_str(&line);
+            if line.contains(&format!("schemaplan-test-pause {pause}")) {
+                break;
+            }
+        }
+        at_pause();
+        if kill {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return seen;
+        }
+        child.stdin.take().unwrap().write_all(b"\n").unwrap();
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let mut stdout = String::new();
+        std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut stdout).unwrap();
+        child.wait().unwrap();
+        format!("{stdout}{seen}{rest}")
+    }
+
+    /// `pg_dump --schema-only` of the database, exactly (column order counts), without the
+    /// bookkeeping.
+    fn schema_dump(&self) -> String {
+        let out = Command::new("pg_dump")
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--exclude-schema=schemaplan",
+                "-d",
+                &self.url,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "pg_dump: {}", text(&out));
+        // pg_dump 13.22/14.19/15.14/16.10/17.6 and later fence the script with a random key.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.starts_with("\\restrict ") && !l.starts_with("\\unrestrict "))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Every row of `table` as text, in key order.
+    fn rows(&self, table: &str) -> String {
+        self.connect()
+            .query_one(
+                &format!("SELECT coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '') FROM {table} t"),
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    }
+
+    fn status(&self) -> String {
+        let o = self.run(&["status", "--db", &self.url, "--plans", "."]);
+        text(&o)
+    }
+
+    /// The schema and rows before the plan; after the abort they must be the same.
+    fn snapshot(&self, table: &str) -> (String, String) {
+        (self.schema_dump(), self.rows(table))
+    }
+
+    /// `--abort` leaves the database as `before`; the run shows as aborted; the plan then
+    /// applies from its first step.
+    fn assert_aborted_to(&self, command: &str, before: &(String, String), table: &str) {
+        let o = self.abort(command);
+        let t = text(&o);
+        assert_eq!(code(&o), 0, "{t}");
+        assert!(t.contains("aborted: took back steps"), "{t}");
+        assert!(t.contains("at the plan's `from` again"), "{t}");
+        assert_eq!(
+            self.schema_dump(),
+            before.0,
+            "the schema after --abort is not the one before the plan"
+        );
+        assert_eq!(self.rows(table), before.1, "rows changed");
+        let s = self.status();
+        assert!(s.contains("aborted"), "{s}");
+        // Aborting again finds nothing left.
+        let o = self.abort(command);
+        assert_eq!(code(&o), 0, "{}", text(&o));
+        assert!(text(&o).contains("nothing to abort"), "{}", text(&o));
+    }
+}
+
+impl Drop for Case {
+    fn drop(&mut self) {
+        common::server().drop_db(&self.db);
+    }
+}
+
+use schemaplan::plan::Direction::Forward;
+
+/// Online `integer -> bigint` (shadow column, sync trigger and function, backfill, NOT NULL
+/// check), killed right before its swap: the abort drops trigger, function and shadow column,
+/// and the plan then applies from step 1.
+#[test]
+fn abort_of_an_online_retype_killed_before_its_swap_restores_the_table() {
+    let case = Case::new(
+        "retype",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL DEFAULT 0);
+         INSERT INTO public.orders SELECT g, g * 7 FROM generate_series(1, 5000) g;",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount bigint NOT NULL DEFAULT 0);",
+    );
+    let before = case.snapshot("public.orders");
+    case.plan();
+    let swap = case.step_with(Forward, "DROP COLUMN amount");
+    case.paused("apply", &[], &format!("before:{swap}"), true, || {});
+    // The machinery is there, acting on the application's writes.
+    assert!(case
+        .schema_dump()
+        .contains("orders_amount_schemaplan_retype"));
+    case.assert_aborted_to("apply", &before, "public.orders");
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(case
+        .schema_dump()
+        .contains("amount bigint DEFAULT 0 NOT NULL"));
+}
+
+/// The rollback of that plan narrows `bigint -> integer` through the same machinery. With a row
+/// at 3e9 its backfill fails, leaving a trigger doing `::integer` that makes the application's
+/// writes of large values fail. The failure says how to get out: `rollback --abort`, which
+/// removes the machinery; large values can be written again, and the schema and rows are as
+/// after the forward plan.
+#[test]
+fn rollback_abort_removes_the_narrowing_trigger_that_blocks_large_values() {
+    let case = Case::new(
+        "narrowing",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL DEFAULT 0);
+         INSERT INTO public.orders SELECT g, g FROM generate_series(1, 3000) g;",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount bigint NOT NULL DEFAULT 0);",
+    );
+    case.plan();
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut app = case.connect();
+    app.batch_execute("UPDATE public.orders SET amount = 3000000000 WHERE id = 1500")
+        .unwrap();
+    let applied = case.snapshot("public.orders");
+    let o = case.apply("rollback", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("out of range") && t.contains("schemaplan rollback --abort --db"),
+        "{t}"
+    );
+    assert!(
+        app.batch_execute("INSERT INTO public.orders VALUES (9000001, 3000000001)")
+            .is_err(),
+        "the half-done rollback's trigger refuses large values"
+    );
+    case.assert_aborted_to("rollback", &applied, "public.orders");
+    app.batch_execute("INSERT INTO public.orders VALUES (9000001, 3000000001)")
+        .unwrap();
+}
+
+/// A declared column rename (new column kept in sync by a trigger, backfill, NOT NULL through a
+/// validated check, the index built concurrently under a temporary name), killed while the
+/// index build step runs: abort drops the index, the NOT NULL, the trigger, its function and
+/// the new column.
+#[test]
+fn abort_of_a_cut_off_column_rename_restores_the_table() {
+    let case = Case::new(
+        "rename",
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, mail text NOT NULL);
+         CREATE INDEX users_mail_idx ON public.users (mail);
+         INSERT INTO public.users SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 4000) g;",
+        "CREATE TABLE public.users (
+             id bigint PRIMARY KEY,
+             -- @renamed from=mail
+             email text NOT NULL
+         );
+         CREATE INDEX users_email_idx ON public.users (email);",
+    );
+    let before = case.snapshot("public.users");
+    case.plan();
+    let build = case.step_with(Forward, "CREATE INDEX CONCURRENTLY");
+    case.paused("apply", &[], &format!("after:{build}"), true, || {});
+    assert!(case
+        .schema_dump()
+        .contains("users_email_mail_schemaplan_sync"));
+    case.assert_aborted_to("apply", &before, "public.users");
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+/// SET NOT NULL of an existing column through a NOT VALID check: killed before the validation,
+/// abort drops the check.
+#[test]
+fn abort_of_a_cut_off_set_not_null_drops_its_check() {
+    let case = Case::new(
+        "not_null",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, code text);
+         INSERT INTO public.items SELECT g, 'c' || g FROM generate_series(1, 4000) g;",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, code text NOT NULL);",
+    );
+    let before = case.snapshot("public.items");
+    case.plan();
+    let validate = case.step_with(Forward, "VALIDATE CONSTRAINT");
+    case.paused("apply", &[], &format!("before:{validate}"), true, || {});
+    assert!(case.schema_dump().contains("NOT VALID"));
+    case.assert_aborted_to("apply", &before, "public.items");
+}
+
+/// A changed CHECK (`<name>_schemaplan_new` NOT VALID beside the old one, validated, then
+/// swapped): killed before the swap, abort drops the new one; the old one stays.
+#[test]
+fn abort_of_a_cut_off_check_change_keeps_the_old_check() {
+    let case = Case::new(
+        "check",
+        "CREATE TABLE public.products (
+             id int PRIMARY KEY,
+             price numeric NOT NULL,
+             CONSTRAINT products_price_check CHECK (price >= 0)
+         );
+         INSERT INTO public.products SELECT g, g FROM generate_series(1, 3000) g;",
+        "CREATE TABLE public.products (
+             id int PRIMARY KEY,
+             price numeric NOT NULL,
+             CONSTRAINT products_price_check CHECK (price >= 0 AND price < 100000)
+         );",
+    );
+    let before = case.snapshot("public.products");
+    case.plan();
+    let swap = case.step_with(Forward, "DROP CONSTRAINT products_price_check;");
+    case.paused("apply", &[], &format!("before:{swap}"), true, || {});
+    assert!(case
+        .schema_dump()
+        .contains("products_price_check_schemaplan_new"));
+    case.assert_aborted_to("apply", &before, "public.products");
+}
+
+/// A changed index (`<name>_new` built concurrently beside the old one): killed
+/// after the build, abort drops the new index concurrently; the old one stays.
+#[test]
+fn abort_of_a_cut_off_index_change_drops_the_new_index() {
+    let case = Case::new(
+        "index",
+        "CREATE TABLE public.events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text);
+         CREATE INDEX events_at_idx ON public.events (at);
+         INSERT INTO public.events SELECT g, now() - g * interval '1 minute', 'k' || (g % 7)
+             FROM generate_series(1, 4000) g;",
+        "CREATE TABLE public.events (id bigint PRIMARY KEY, at timestamptz NOT NULL, kind text);
+         CREATE INDEX events_at_idx ON public.events (at, kind);",
+    );
+    let before = case.snapshot("public.events");
+    case.plan();
+    let build = case.step_with(Forward, "events_at_idx_new ON");
+    case.paused("apply", &[], &format!("after:{build}"), true, || {});
+    assert!(case.schema_dump().contains("events_at_idx_new"));
+    case.assert_aborted_to("apply", &before, "public.events");
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+}
+
+/// Nothing recorded: abort says so and changes nothing.
+#[test]
+fn abort_without_a_run_has_nothing_to_do() {
+    let case = Case::new(
+        "nothing",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a bigint);",
+    );
+    case.plan();
+    let o = case.abort("apply");
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(text(&o).contains("nothing to abort"), "{}", text(&o));
+}
