@@ -3,7 +3,8 @@
 //! strategy that installs temporary machinery: a failure or a kill is injected mid-way, then
 //! `--abort` must leave the schema dump exactly as before the plan (column order included) and
 //! every row as it was, record the run `aborted`, and a later `apply` must run the plan from
-//! its first step to its end.
+//! its first step to its end. And the check that keeps a narrowing rollback from getting
+//! stuck half-way in the first place (`exec::narrowing`).
 
 mod common;
 
@@ -211,7 +212,7 @@ impl Drop for Case {
     }
 }
 
-use schemaplan::plan::Direction::Forward;
+use schemaplan::plan::Direction::{Forward, Inverse};
 
 /// Online `integer -> bigint` (shadow column, sync trigger and function, backfill, NOT NULL
 /// check), killed right before its swap: the abort drops trigger, function and shadow column,
@@ -240,11 +241,10 @@ fn abort_of_an_online_retype_killed_before_its_swap_restores_the_table() {
         .contains("amount bigint DEFAULT 0 NOT NULL"));
 }
 
-/// The rollback of that plan narrows `bigint -> integer` through the same machinery. With a row
-/// at 3e9 its backfill fails, leaving a trigger doing `::integer` that makes the application's
-/// writes of large values fail. The failure says how to get out: `rollback --abort`, which
-/// removes the machinery; large values can be written again, and the schema and rows are as
-/// after the forward plan.
+/// The rollback of that plan narrows `bigint -> integer` through the same machinery; killed
+/// mid-way (before its lossless guard) it leaves a trigger doing `::integer` that makes the
+/// application's writes of large values fail. `rollback --abort` removes it: large values can
+/// be written again, and the schema and rows are as after the forward plan.
 #[test]
 fn rollback_abort_removes_the_narrowing_trigger_that_blocks_large_values() {
     let case = Case::new(
@@ -256,17 +256,10 @@ fn rollback_abort_removes_the_narrowing_trigger_that_blocks_large_values() {
     case.plan();
     let o = case.apply("apply", &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    let mut app = case.connect();
-    app.batch_execute("UPDATE public.orders SET amount = 3000000000 WHERE id = 1500")
-        .unwrap();
     let applied = case.snapshot("public.orders");
-    let o = case.apply("rollback", &[]);
-    let t = text(&o);
-    assert_eq!(code(&o), 1, "{t}");
-    assert!(
-        t.contains("out of range") && t.contains("schemaplan rollback --abort --db"),
-        "{t}"
-    );
+    let guard = case.step_with(Inverse, "schemaplan_lossless CHECK");
+    case.paused("rollback", &[], &format!("before:{guard}"), true, || {});
+    let mut app = case.connect();
     assert!(
         app.batch_execute("INSERT INTO public.orders VALUES (9000001, 3000000001)")
             .is_err(),
@@ -275,6 +268,50 @@ fn rollback_abort_removes_the_narrowing_trigger_that_blocks_large_values() {
     case.assert_aborted_to("rollback", &applied, "public.orders");
     app.batch_execute("INSERT INTO public.orders VALUES (9000001, 3000000001)")
         .unwrap();
+}
+
+/// The same rollback with a row at 3e9 written after the forward plan: it used to fail in its
+/// backfill, leaving the trigger behind. Now it checks the rows before installing anything and
+/// refuses with the count and the query that lists them; nothing is changed or recorded, and
+/// once the row is fixed the rollback runs.
+#[test]
+fn narrowing_rollback_refuses_rows_that_do_not_fit_before_installing_anything() {
+    let case = Case::new(
+        "narrowing_check",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL DEFAULT 0);
+         INSERT INTO public.orders SELECT g, g FROM generate_series(1, 3000) g;",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount bigint NOT NULL DEFAULT 0);",
+    );
+    case.plan();
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut app = case.connect();
+    app.batch_execute("UPDATE public.orders SET amount = 3000000000 WHERE id = 1500")
+        .unwrap();
+    let applied = case.snapshot("public.orders");
+    let status_before = case.status();
+    for dry in [true, false] {
+        let o = case.apply("rollback", if dry { &["--dry-run"] } else { &[] });
+        let t = text(&o);
+        assert_eq!(code(&o), 1, "{t}");
+        assert!(
+            t.contains("column amount of public.orders narrows to integer, and in public.orders 1 row cannot be converted (out of range or too long) (its guard orders_amount_schemaplan_lossless would refuse them only after the backfill)")
+                && t.contains("see them: `SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647`")
+                && t.contains("nothing was changed"),
+            "{t}"
+        );
+    }
+    assert_eq!(case.snapshot("public.orders"), applied);
+    assert_eq!(case.status(), status_before, "nothing recorded");
+    app.batch_execute("INSERT INTO public.orders VALUES (9000001, 3000000001)")
+        .unwrap();
+    app.batch_execute("DELETE FROM public.orders WHERE amount > 2147483647")
+        .unwrap();
+    let o = case.apply("rollback", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert!(case
+        .schema_dump()
+        .contains("amount integer DEFAULT 0 NOT NULL"));
 }
 
 /// A declared column rename (new column kept in sync by a trigger, backfill, NOT NULL through a

@@ -92,6 +92,8 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
                 opts.force,
                 &mut run.warnings,
             )?;
+            // Before anything is installed or recorded.
+            super::narrowing::check(&mut session, &file.plan, &run.to_run)?;
             book::ensure(&mut session)?;
             execute(&mut session, opts, &file, &live, prior, run, out)
         }
@@ -566,6 +568,7 @@ fn dry_run(
                 opts.force,
                 &mut run.warnings,
             )?;
+            super::narrowing::check(client, &file.plan, &run.to_run)?;
             run
         }
     };

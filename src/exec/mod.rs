@@ -15,6 +15,7 @@ mod book;
 mod cleanup;
 mod interrupt;
 mod lock;
+mod narrowing;
 mod preflight;
 mod progress;
 mod run;
@@ -259,6 +260,13 @@ pub enum ExecError {
     },
     #[error("plan {plan_id}: tables grew past the size the plan judged them by; their steps take plain forms that hold their lock while they scan or build:\n{}\nhint: run `schemaplan plan` again (it will choose the online forms), or pass --force to apply as planned", steps.join("\n"))]
     TablesGrew { plan_id: String, steps: Vec<String> },
+    #[error("plan {plan_id}: rows do not fit a narrowing type change, whose online machinery (a shadow column and a trigger converting every write) would fail on them half-way; nothing was changed:\n{}\nhint: change or remove those rows (or widen the type in the schema and plan again), then run it again", problems.join("\n"))]
+    Narrowing {
+        plan_id: String,
+        problems: Vec<String>,
+    },
+    #[error("plan {plan_id}: cannot check the rows of a narrowing type change: {error}")]
+    NarrowingCheck { plan_id: String, error: String },
     #[error("plan {plan_id} has steps with hazards that were not allowed:\n{}\nhint: review them, then pass {flag}", steps.join("\n"))]
     Hazards {
         plan_id: String,

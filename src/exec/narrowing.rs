@@ -1,0 +1,334 @@
+//! The data check of a narrowing type change before its online machinery is installed.
+//!
+//! A type change that may change or lose values (`bigint -> integer`, a shorter `varchar`,
+//! `numeric` precision down; `plan::kinds::convert::guarded`) done online installs a shadow
+//! column of the new type and a trigger that assigns `NEW.<shadow> := NEW.<column>`; its
+//! `<table>_<column>_schemaplan_lossless` guard is validated only after the backfill. The
+//! forward plan's rows are checked at plan time (`workflow::lossy`), but an *inverse* (the
+//! rollback of `integer -> bigint`) meets rows written since: with one value at 3e9 its backfill
+//! failed, and the trigger stayed, failing every application write of a large value. So before
+//! anything runs, `apply` counts, for each such change whose shadow column a step to run adds,
+//! the rows whose value would not convert back unchanged or cannot be converted at all, and
+//! refuses with the count and a query that lists them; nothing is installed or recorded.
+//!
+//! The change is read from the plan's own steps: the guard step (`ADD CONSTRAINT
+//! <..._schemaplan_lossless> CHECK (<cond on the shadow column>) NOT VALID`) and the backfill
+//! (`UPDATE t SET <shadow> = ... WHERE <shadow> IS DISTINCT FROM <conversion of the column>`):
+//! the guard's condition with the shadow column replaced by the conversion is what every row
+//! must satisfy. Lock mechanics: one read-only scan (ACCESS SHARE: blocks no reads or writes)
+//! under the guard's validation timeout; when a value makes the conversion fail (SQLSTATE class
+//! 22: out of range, too long), a second read-only pass counts row by row.
+
+use super::run::full_error;
+use super::ExecError;
+use crate::plan::Plan;
+use crate::render::quote;
+use pg_query::protobuf::AlterTableType as T;
+use pg_query::NodeEnum;
+use postgres::Client;
+
+/// One narrowing change to check: the rows of `table` must satisfy `cond`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Narrowing {
+    /// The step that installs the shadow column (first to run of the strategy).
+    step: usize,
+    table: String,
+    column: String,
+    /// The shadow column's type (what the values must fit).
+    to: String,
+    cond: String,
+    /// The guard constraint, which would refuse the rows only after the backfill.
+    guard: String,
+}
+
+/// `(table, constraint, the CHECK's text "(...)")` of a `..._schemaplan_lossless` guard added
+/// NOT VALID by `sql`.
+fn guard_of(sql: &str) -> Option<(String, String, String)> {
+    for statement in pg_query::split_with_parser(sql).ok()? {
+        let parsed = pg_query::parse(statement).ok()?;
+        let Some(NodeEnum::AlterTableStmt(alter)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|s| s.node.as_ref())
+        else {
+            continue;
+        };
+        let rel = alter.relation.as_ref()?;
+        for cmd in &alter.cmds {
+            let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
+                continue;
+            };
+            if cmd.subtype != T::AtAddConstraint as i32 {
+                continue;
+            }
+            let Some(NodeEnum::Constraint(c)) = cmd.def.as_ref().and_then(|d| d.node.as_ref())
+            else {
+                continue;
+            };
+            if !c.conname.ends_with("_schemaplan_lossless") || !c.skip_validation {
+                continue;
+            }
+            let text = statement.trim().trim_end_matches(';');
+            let check = text.split_once(" CHECK ")?.1.strip_suffix(" NOT VALID")?;
+            return Some((table_name(rel), c.conname.clone(), check.to_string()));
+        }
+    }
+    None
+}
+
+fn table_name(rel: &pg_query::protobuf::RangeVar) -> String {
+    if rel.schemaname.is_empty() {
+        quote::ident(&rel.relname)
+    } else {
+        format!(
+            "{}.{}",
+            quote::ident(&rel.schemaname),
+            quote::ident(&rel.relname)
+        )
+    }
+}
+
+/// The narrowing changes of `plan` whose shadow column a step in `to_run` adds.
+fn narrowings(plan: &Plan, to_run: &[usize]) -> Vec<Narrowing> {
+    let mut out = Vec::new();
+    for (g, guard_step) in plan.steps.iter().enumerate() {
+        let Some((table, guard, check)) = guard_of(&guard_step.sql) else {
+            continue;
+        };
+        // The backfill before it: `UPDATE <table> SET <shadow> = ... WHERE <shadow> IS
+        // DISTINCT FROM <conversion>;`
+        let update_prefix = format!("UPDATE {table} SET ");
+        let Some((shadow, conversion)) = plan.steps[..g].iter().rev().find_map(|s| {
+            let rest = s.sql.trim().strip_prefix(&update_prefix)?;
+            let (shadow, _) = rest.split_once(" = ")?;
+            let (_, conversion) = rest.split_once(&format!(" WHERE {shadow} IS DISTINCT FROM "))?;
+            Some((
+                shadow.to_string(),
+                conversion.trim_end_matches(';').to_string(),
+            ))
+        }) else {
+            continue;
+        };
+        // The step adding the shadow column, and its type.
+        let add_prefix = format!("ALTER TABLE {table} ADD COLUMN {shadow} ");
+        let Some((step, to)) = plan.steps[..g].iter().enumerate().find_map(|(k, s)| {
+            s.sql.lines().find_map(|l| {
+                l.strip_prefix(&add_prefix)
+                    .map(|ty| (k + 1, ty.trim_end_matches(';').to_string()))
+            })
+        }) else {
+            continue;
+        };
+        if !to_run.contains(&step) {
+            // Installed by an earlier run: the guard checks from there on.
+            continue;
+        }
+        // `(<shadow>)::from IS NOT DISTINCT FROM <column>`: the column is the right side.
+        let column = check
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .rsplit(" IS NOT DISTINCT FROM ")
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('(')
+            .trim_end_matches(")::text")
+            .to_string();
+        let cond = check.replace(&format!("({shadow})"), &format!("({conversion})"));
+        out.push(Narrowing {
+            step,
+            table,
+            column,
+            to,
+            cond,
+            guard,
+        });
+    }
+    out
+}
+
+/// A query listing the rows whose value does not fit: by range or length where the type says
+/// it, else the rows the conversion changes.
+fn see_query(n: &Narrowing) -> String {
+    let col = &n.column;
+    let range = match n.to.as_str() {
+        "smallint" => Some(("-32768", "32767")),
+        "integer" => Some(("-2147483648", "2147483647")),
+        _ => None,
+    };
+    if let Some((lo, hi)) = range {
+        return format!(
+            "SELECT * FROM {} WHERE {col} NOT BETWEEN {lo} AND {hi}",
+            n.table
+        );
+    }
+    let digits: String = n.to.chars().filter(char::is_ascii_digit).collect();
+    if (n.to.starts_with("character varying(") || n.to.starts_with("character("))
+        && !digits.is_empty()
+    {
+        return format!(
+            "SELECT * FROM {} WHERE char_length({col}) > {digits}",
+            n.table
+        );
+    }
+    format!("SELECT * FROM {} WHERE NOT ({})", n.table, n.cond)
+}
+
+/// Refuses the run when rows do not fit a narrowing change a step to run would install.
+pub fn check(client: &mut Client, plan: &Plan, to_run: &[usize]) -> Result<(), ExecError> {
+    let mut problems = Vec::new();
+    for n in narrowings(plan, to_run) {
+        let (changed, failed) = count(client, &n).map_err(|e| ExecError::NarrowingCheck {
+            plan_id: plan.id.clone(),
+            error: format!("counting the rows of {} that fit {}: {e}", n.table, n.to),
+        })?;
+        if changed + failed == 0 {
+            continue;
+        }
+        let rows = |k: i64| {
+            if k == 1 {
+                "1 row".to_string()
+            } else {
+                format!("{k} rows")
+            }
+        };
+        let what = match (changed, failed) {
+            (c, 0) => format!("{} would change (rounded, truncated)", rows(c)),
+            (0, f) => format!("{} cannot be converted (out of range or too long)", rows(f)),
+            (c, f) => format!(
+                "{} would change and {} cannot be converted",
+                rows(c),
+                rows(f)
+            ),
+        };
+        problems.push(format!(
+            "step {} ({}): column {} of {} narrows to {}, and in {} {what} (its guard {} would \
+             refuse them only after the backfill); see them: `{}`",
+            n.step,
+            plan.steps[n.step - 1].summary,
+            n.column,
+            n.table,
+            n.to,
+            n.table,
+            quote::ident(&n.guard),
+            see_query(&n)
+        ));
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(ExecError::Narrowing {
+        plan_id: plan.id.clone(),
+        problems,
+    })
+}
+
+/// `(changed, failed)`: rows whose value the conversion changes, and rows it fails on.
+fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .map_err(|e| full_error(&e))?;
+    tx.batch_execute("SET LOCAL statement_timeout TO '4h'")
+        .map_err(|e| full_error(&e))?;
+    match tx.query_one(
+        &format!("SELECT count(*) FROM {} WHERE NOT ({})", n.table, n.cond),
+        &[],
+    ) {
+        Ok(row) => return Ok((row.get(0), 0)),
+        Err(e) if e.code().is_some_and(|s| s.code().starts_with("22")) => {}
+        Err(e) => return Err(full_error(&e)),
+    }
+    drop(tx);
+    // A value the conversion fails on: row by row, each in a subtransaction.
+    let mut tx = client
+        .build_transaction()
+        .read_only(true)
+        .start()
+        .map_err(|e| full_error(&e))?;
+    let exact = format!(
+        "SET LOCAL statement_timeout TO '4h';\n\
+         DO $schemaplan$\n\
+         DECLARE\n  r record;\n  changed bigint := 0;\n  failed bigint := 0;\n\
+         BEGIN\n\
+         \x20 FOR r IN SELECT ctid AS at FROM {table} LOOP\n\
+         \x20   BEGIN\n\
+         \x20     PERFORM 1 FROM {table} WHERE ctid = r.at AND NOT ({cond});\n\
+         \x20     IF FOUND THEN changed := changed + 1; END IF;\n\
+         \x20   EXCEPTION WHEN data_exception THEN failed := failed + 1;\n\
+         \x20   END;\n\
+         \x20 END LOOP;\n\
+         \x20 PERFORM set_config('schemaplan.changed', changed::text, true),\n\
+         \x20         set_config('schemaplan.failed', failed::text, true);\n\
+         END\n$schemaplan$;",
+        table = n.table,
+        cond = n.cond,
+    );
+    tx.batch_execute(&exact).map_err(|e| full_error(&e))?;
+    let row = tx
+        .query_one(
+            "SELECT current_setting('schemaplan.changed')::bigint, \
+                    current_setting('schemaplan.failed')::bigint",
+            &[],
+        )
+        .map_err(|e| full_error(&e))?;
+    Ok((row.get(0), row.get(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Direction, LockLevel, Phase, Step, TxMode};
+
+    fn step(sql: &str) -> Step {
+        Step {
+            summary: "s".into(),
+            sql: sql.into(),
+            phase: Phase::Expand,
+            transaction: TxMode::Transaction,
+            lock: LockLevel::AccessExclusive,
+            lock_target: None,
+            lock_timeout: None,
+            statement_timeout: None,
+            hazards: vec![],
+            notes: vec![],
+        }
+    }
+
+    #[test]
+    fn reads_the_narrowing_from_the_shadow_backfill_and_guard_steps() {
+        let plan = Plan {
+            id: "p".into(),
+            version: String::new(),
+            direction: Direction::Inverse,
+            from: String::new(),
+            to: String::new(),
+            steps: vec![
+                step("ALTER TABLE public.orders ADD COLUMN amount_schemaplan_new integer;\nCREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $x$BEGIN RETURN NEW; END$x$;"),
+                step("UPDATE public.orders SET amount_schemaplan_new = amount WHERE amount_schemaplan_new IS DISTINCT FROM (amount)::integer;"),
+                step("ALTER TABLE public.orders ADD CONSTRAINT orders_amount_schemaplan_lossless CHECK ((amount_schemaplan_new)::bigint IS NOT DISTINCT FROM amount) NOT VALID;"),
+            ],
+            from_objects: Default::default(),
+            unproven: None,
+        };
+        let n = narrowings(&plan, &[1, 2, 3]);
+        assert_eq!(
+            n,
+            [Narrowing {
+                step: 1,
+                table: "public.orders".into(),
+                column: "amount".into(),
+                to: "integer".into(),
+                cond: "(((amount)::integer)::bigint IS NOT DISTINCT FROM amount)".into(),
+                guard: "orders_amount_schemaplan_lossless".into(),
+            }]
+        );
+        assert_eq!(
+            see_query(&n[0]),
+            "SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647"
+        );
+        assert!(narrowings(&plan, &[2, 3]).is_empty(), "installed already");
+    }
+}
