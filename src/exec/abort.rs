@@ -267,7 +267,15 @@ fn step_undo(sql: &str) -> Result<StepUndo, String> {
 /// What abort takes back of `plan`, given the steps the journal records done (`done`) and
 /// started but not finished (`attempted`). Pure: used by abort and by a failure's message.
 pub fn undo_plan(plan: &Plan, done: &BTreeSet<usize>, attempted: &BTreeSet<usize>) -> UndoPlan {
-    let touched: BTreeSet<usize> = done.union(attempted).copied().collect();
+    // A transactional step that did not finish was rolled back whole by PostgreSQL: it left
+    // nothing. Only steps run outside a transaction (concurrent builds, batched backfills)
+    // leave partial work.
+    let touched: BTreeSet<usize> = attempted
+        .iter()
+        .copied()
+        .filter(|&k| plan.steps[k - 1].transaction != crate::plan::TxMode::Transaction)
+        .chain(done.iter().copied())
+        .collect();
     let Some(&top) = touched.iter().next_back() else {
         return UndoPlan::default();
     };
@@ -714,7 +722,10 @@ mod tests {
         let p = plan(vec![
             step("ALTER TABLE public.t ADD COLUMN b int;"),
             step("UPDATE public.t SET a = 1;"),
-            step("CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);"),
+            Step {
+                transaction: TxMode::Alone,
+                ..step("CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);")
+            },
         ]);
         let u = undo_plan(&p, &[1, 2].into(), &[3].into());
         assert_eq!(u.stops_at.as_ref().map(|s| s.0), Some(2));
@@ -726,6 +737,9 @@ mod tests {
                 unless_added: None,
             }]
         );
+        // A transactional step that did not finish was rolled back whole: nothing to undo.
+        let u = undo_plan(&p, &BTreeSet::new(), &[1].into());
+        assert!(u.steps.is_empty() && u.stops_at.is_none());
     }
 
     #[test]
