@@ -1,10 +1,13 @@
+//! Operations on a deploy day (issue 12, points 4 and 5), through the binary on tables with rows.
+//!
 //! `apply --abort` (and `rollback --abort`): the way out of a plan that failed or was cut off
 //! in the middle of an online strategy. Through the binary, on tables with rows, for each
 //! strategy that installs temporary machinery: a failure or a kill is injected mid-way, then
 //! `--abort` must leave the schema dump exactly as before the plan (column order included) and
 //! every row as it was, record the run `aborted`, and a later `apply` must run the plan from
 //! its first step to its end. And the check that keeps a narrowing rollback from getting
-//! stuck half-way in the first place (`exec::narrowing`).
+//! stuck half-way in the first place (`exec::narrowing`). And a brief lock upgrade after a long
+//! validation, in a transaction of its own (`planfile::units`).
 
 mod common;
 
@@ -425,4 +428,59 @@ fn abort_without_a_run_has_nothing_to_do() {
     let o = case.abort("apply");
     assert_eq!(code(&o), 0, "{}", text(&o));
     assert!(text(&o).contains("nothing to abort"), "{}", text(&o));
+}
+
+/// SET NOT NULL of an existing column: `ADD CONSTRAINT ... NOT VALID`, `VALIDATE` (a scan under
+/// SHARE UPDATE EXCLUSIVE), `SET NOT NULL` (a brief ACCESS EXCLUSIVE). A reader holding the
+/// table when the upgrade comes makes it fail on its lock_timeout: only the upgrade is rolled
+/// back, in its own transaction; the validation's scan stays committed and is not repeated by
+/// the retry or by the next apply.
+#[test]
+fn brief_lock_upgrade_after_a_validation_is_retried_without_repeating_the_scan() {
+    let case = Case::new(
+        "upgrade",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, code text);
+         INSERT INTO public.items SELECT g, 'c' || g FROM generate_series(1, 4000) g;",
+        "CREATE TABLE public.items (id bigint PRIMARY KEY, code text NOT NULL);",
+    );
+    let plan = case.plan();
+    let validate = case.step_with(Forward, "VALIDATE CONSTRAINT");
+    let upgrade = case.step_with(Forward, "SET NOT NULL");
+    assert_eq!(upgrade, validate + 1, "{plan}");
+    assert!(
+        plan.contains(&format!(
+            "{validate} (one transaction), {upgrade} (one transaction)"
+        )),
+        "{plan}"
+    );
+    let mut reader = case.connect();
+    let out = case.paused(
+        "apply",
+        &["--lock-retries", "0"],
+        &format!("before:{upgrade}"),
+        false,
+        || {
+            reader
+                .batch_execute("BEGIN; SELECT count(*) FROM public.items;")
+                .unwrap();
+        },
+    );
+    assert!(
+        out.contains(&format!("step {upgrade}/"))
+            && out.contains("lock timeout")
+            && !out.contains(&format!("{validate}-{upgrade}")),
+        "{out}"
+    );
+    reader.batch_execute("ROLLBACK").unwrap();
+    // The validation is recorded done: the next apply starts at the upgrade.
+    let o = case.apply("apply", &["--dry-run"]);
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    let skipped: Vec<String> = (1..upgrade).map(|k| k.to_string()).collect();
+    assert!(
+        t.contains(&format!("would skip steps {}", skipped.join(", "))),
+        "{t}"
+    );
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
 }

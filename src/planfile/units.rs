@@ -7,6 +7,19 @@
 //! lock that blocks traffic (SHARE or stronger). Otherwise `ADD CONSTRAINT ... NOT VALID` (ACCESS
 //! EXCLUSIVE) followed by `VALIDATE` would scan the whole table under ACCESS EXCLUSIVE — exactly
 //! what splitting them was for.
+//!
+//! And the other way round: a brief lock upgrade after a long step starts its own transaction.
+//! A step is long when the plan gives it more than the 1-minute `statement_timeout` of catalog
+//! changes (a `VALIDATE CONSTRAINT` scan, 4h) while taking a lock that lets traffic run (SHARE
+//! UPDATE EXCLUSIVE, ROW EXCLUSIVE). If a step taking a blocking lock (`SET NOT NULL`, a swap:
+//! ACCESS EXCLUSIVE for a catalog change) shared its transaction, two things would go wrong:
+//! the ACCESS EXCLUSIVE request queues behind every running query on the table while the
+//! transaction already holds the scan's lock, and when it cannot get it within its short
+//! `lock_timeout` (55P03) the executor rolls the whole unit back and retries it, so every retry
+//! would repeat the scan (minutes or hours) just to try the brief upgrade again. In a
+//! transaction of its own, the scan commits once and only the brief step is retried. Nothing is
+//! lost between the two: the validated constraint (or the backfilled rows) stays committed, and
+//! the brief step relies only on what is committed.
 
 use crate::plan::{Phase, Step, TxMode};
 
@@ -64,6 +77,18 @@ fn joins(unit: &Unit, steps: &[Step], step: &Step, number: usize) -> bool {
         && unit.phase == step.phase
         && unit.last() + 1 == number
         && !(step.runs_alongside_traffic() && blocks_traffic(unit, steps))
+        && !(step.lock.blocks_traffic() && has_long_step(unit, steps))
+}
+
+/// Whether the unit holds a step that may run long under a lock that lets traffic run (see
+/// the module doc): retrying the unit would repeat it.
+fn has_long_step(unit: &Unit, steps: &[Step]) -> bool {
+    unit.steps.iter().any(|&n| {
+        let s = &steps[n - 1];
+        s.runs_alongside_traffic()
+            && s.statement_timeout
+                .is_some_and(|t| t.0 > std::time::Duration::from_secs(60))
+    })
 }
 
 /// Whether the unit's transaction holds a lock that queues application traffic.
@@ -133,6 +158,13 @@ mod tests {
             step(RowExclusive, true, Phase::Expand),    // backfill
         ];
         assert_eq!(ranges(&steps, &[1, 2, 3, 4]), ["1", "2-3", "4"]);
+        // A long validation (4h statement_timeout) is not followed by a brief upgrade in its
+        // transaction: a lock-timeout retry of the upgrade would repeat the scan.
+        let mut long = steps.clone();
+        long[1].statement_timeout = Some(crate::plan::step::StatementTimeout(
+            std::time::Duration::from_secs(4 * 3600),
+        ));
+        assert_eq!(ranges(&long, &[1, 2, 3, 4]), ["1", "2", "3", "4"]);
         let quiet = vec![
             step(ShareUpdateExclusive, true, Phase::Expand),
             step(RowExclusive, true, Phase::Expand),
