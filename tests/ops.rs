@@ -484,3 +484,64 @@ fn brief_lock_upgrade_after_a_validation_is_retried_without_repeating_the_scan()
     let o = case.apply("apply", &[]);
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
+
+/// A type change through a shadow column swap and a column renamed through a new column leave
+/// the column last in its table (`SELECT *`, positional INSERT and COPY without a column list
+/// see it elsewhere): the step says so in plan.sql and lists the column in plan.json's
+/// `moves_to_end`; and it is true of the table after apply.
+#[test]
+fn steps_that_move_a_column_to_the_end_say_so_in_plan_sql_and_plan_json() {
+    let case = Case::new(
+        "moves",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL, mail text, note text);
+         INSERT INTO public.orders SELECT g, g, 'm' || g, 'n' FROM generate_series(1, 2000) g;",
+        "CREATE TABLE public.orders (
+             id bigint PRIMARY KEY,
+             amount bigint NOT NULL,
+             -- @renamed from=mail
+             email text,
+             note text
+         );",
+    );
+    let plan = case.plan();
+    for column in ["public.orders.amount", "public.orders.email"] {
+        assert!(
+            plan.contains(&format!(
+                "-- note: moves column {column} to the end of its table: `SELECT *`, INSERT and COPY without a column list see it last"
+            )),
+            "{plan}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(case.plan_dir().join("plan.json")).unwrap())
+            .unwrap();
+    let mut moved: Vec<String> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["moves_to_end"].as_array().cloned().unwrap_or_default())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    moved.sort();
+    assert_eq!(
+        moved,
+        ["public.orders.amount", "public.orders.email"],
+        "{json}"
+    );
+    let o = case.apply("apply", &["--phase", "all"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut columns: Vec<String> = case
+        .connect()
+        .query(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = 'public.orders'::regclass \
+             AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(columns[..2], ["id", "note"], "the moved columns come last");
+    columns[2..].sort();
+    assert_eq!(columns[2..], ["amount", "email"]);
+}

@@ -223,6 +223,19 @@ pub struct Step {
 }
 
 impl Step {
+    /// The columns (`table.column` as written in the note) the step moves to the end of their
+    /// table: from its [`moves_to_end_note`] notes, for `plan.json`.
+    pub fn columns_moved_to_end(&self) -> Vec<String> {
+        self.notes
+            .iter()
+            .filter_map(|n| {
+                n.strip_prefix(MOVES_TO_END_PREFIX)?
+                    .split_once(MOVES_TO_END_INFIX)
+                    .map(|(c, _)| c.to_string())
+            })
+            .collect()
+    }
+
     /// A step the planner made to run alongside traffic because it may run long: a lock that
     /// lets reads and writes go on (ROW EXCLUSIVE: a backfill; SHARE UPDATE EXCLUSIVE: a
     /// `VALIDATE` scan, a concurrent build), or no transaction at all (`CONCURRENTLY`,
@@ -234,4 +247,18 @@ impl Step {
                 LockLevel::RowExclusive | LockLevel::ShareUpdateExclusive
             )
     }
+}
+
+const MOVES_TO_END_PREFIX: &str = "moves column ";
+const MOVES_TO_END_INFIX: &str = " to the end of its table";
+
+/// The note of a step after which a column is the last of its table (a type change through a
+/// shadow column swap, a column renamed through a new column): PostgreSQL appends an added
+/// column, so `SELECT *`, an `INSERT` without a column list and `COPY` without a column list
+/// see it in another position than before. `column` is `schema.table.column` as quoted in SQL.
+pub fn moves_to_end_note(column: &str) -> String {
+    format!(
+        "{MOVES_TO_END_PREFIX}{column}{MOVES_TO_END_INFIX}: `SELECT *`, INSERT and COPY \
+         without a column list see it last"
+    )
 }

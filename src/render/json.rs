@@ -31,6 +31,11 @@ struct StepJson<'a> {
     number: usize,
     summary: &'a str,
     notes: &'a [String],
+    /// Columns (`schema.table.column`) the step leaves last in their table (a shadow column
+    /// swapped in, a renamed column added anew): `SELECT *`, INSERT and COPY without a column
+    /// list see them in another position. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    moves_to_end: Vec<String>,
     sql: &'a str,
     phase: &'static str,
     /// `yes`, `no` or `batched` (as in plan.sql).
@@ -77,6 +82,7 @@ fn step_doc(number: usize, step: &Step) -> StepJson<'_> {
         number,
         summary: &step.summary,
         notes: &step.notes,
+        moves_to_end: step.columns_moved_to_end(),
         sql: &step.sql,
         phase: step.phase.as_str(),
         transaction: step.transaction.as_str(),

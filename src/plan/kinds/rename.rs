@@ -404,7 +404,11 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
         .note(format!(
             "both applications keep working: writes to either {} or {} reach both columns",
             from.name, to.name
-        ));
+        ))
+        .note(crate::plan::step::moves_to_end_note(&format!(
+            "{}.{new}",
+            qname(table)
+        )));
     let backfill = ctx
         .long(ctx.step(
             format!("backfill {table}.{} from {}", to.name, from.name),

@@ -388,7 +388,11 @@ pub(super) fn online_retype(
             LockLevel::AccessExclusive,
             Some(t),
         )
-        .note("catalog changes only: the lock is held for moments");
+        .note("catalog changes only: the lock is held for moments")
+        .note(crate::plan::step::moves_to_end_note(&format!(
+            "{}.{col}",
+            qname(t)
+        )));
     if convert::declared_loss(ctx, t, from, to) {
         swap_step = swap_step
             .hazard(crate::plan::Hazard::DataLoss)
