@@ -545,3 +545,56 @@ fn steps_that_move_a_column_to_the_end_say_so_in_plan_sql_and_plan_json() {
     columns[2..].sort();
     assert_eq!(columns[2..], ["amount", "email"]);
 }
+
+/// `apply --mark-applied`: refused, naming what differs, while the database is not the plan's
+/// `to` (at `from`; after a partial hand fix); once a hand hotfix made exactly the change, the
+/// plan is recorded applied without running, `status` shows it `succeeded (marked)` and a
+/// later `apply` has nothing to do.
+#[test]
+fn mark_applied_records_a_hotfixed_plan_and_refuses_otherwise() {
+    let case = Case::new(
+        "mark",
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, email text);
+         INSERT INTO public.users SELECT g, 'u' || g FROM generate_series(1, 100) g;",
+        "CREATE TABLE public.users (id bigint PRIMARY KEY, email text, name text);
+         CREATE INDEX users_email_idx ON public.users (email);",
+    );
+    case.plan();
+    let mark = || case.run(&["apply", "--mark-applied", "--db", &case.url, "plan"]);
+    let o = mark();
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("cannot mark it applied")
+            && t.contains("still at the plan's `from`")
+            && t.contains("table public.users")
+            && t.contains("index public.users_email_idx"),
+        "{t}"
+    );
+    let mut c = case.connect();
+    c.batch_execute("ALTER TABLE public.users ADD COLUMN name text")
+        .unwrap();
+    let o = mark();
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("index public.users_email_idx") && !t.contains("still at"),
+        "{t}"
+    );
+    assert!(!case.status().contains("succeeded"), "nothing recorded");
+    c.batch_execute("CREATE INDEX users_email_idx ON public.users (email)")
+        .unwrap();
+    let o = mark();
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(t.contains("marked applied without running it"), "{t}");
+    let s = case.status();
+    assert!(
+        s.contains("applied") && s.contains("succeeded (marked)"),
+        "{s}"
+    );
+    let o = case.apply("apply", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(t.contains("already applied"), "{t}");
+}

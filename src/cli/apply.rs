@@ -34,6 +34,10 @@ pub struct ApplyArgs {
     /// running the plan; recorded as an aborted run (docs/executor.md, "Abort").
     #[arg(long, conflicts_with_all = ["dry_run", "force", "phase", "allow_hazards"])]
     pub abort: bool,
+    /// Record the plan as applied without running it, when the live schema already is its
+    /// `to` (a hotfix made by hand, a baseline); refused, naming what differs, otherwise.
+    #[arg(long, conflicts_with_all = ["abort", "dry_run", "force", "phase", "allow_hazards"])]
+    pub mark_applied: bool,
     /// Fail at once if another apply holds the lock.
     #[arg(long)]
     pub no_wait: bool,
@@ -128,7 +132,9 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
     opts.batch = batch_policy(&a);
     let mut progress = exec::stderr_progress();
-    let outcome = if a.abort {
+    let outcome = if a.mark_applied {
+        exec::mark_applied(&opts, progress.as_mut())?
+    } else if a.abort {
         exec::abort(&opts, progress.as_mut())?
     } else {
         exec::apply(&opts, progress.as_mut())?

@@ -4,7 +4,9 @@
 //! in tables of schema `schemaplan`, which plans never see; [`book`]), the checks
 //! before a run (fingerprints, hazards, resume; [`preflight`]), running steps with timeouts,
 //! grouping and retries ([`run`]), batched backfills ([`backfill`]), re-running interrupted concurrent index builds ([`cleanup`]),
-//! progress display ([`progress`]) and the per-plan status report ([`status`]). How it works
+//! progress display ([`progress`]), the per-plan status report ([`status`]), the way out of a
+//! half-done online strategy ([`abort`]), the row check of narrowing type changes
+//! ([`narrowing`]) and recording a hotfixed plan as applied ([`mark`]). How it works
 //! for users: `docs/executor.md`.
 
 mod abort;
@@ -15,6 +17,7 @@ mod book;
 mod cleanup;
 mod interrupt;
 mod lock;
+mod mark;
 mod narrowing;
 mod preflight;
 mod progress;
@@ -30,6 +33,7 @@ pub use backfill::BatchPolicy;
 pub use book::{BOOKKEEPING_COLUMNS, BOOK_MAGIC, BOOK_OID};
 pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
+pub use mark::mark_applied;
 pub use progress::{
     describe, human_duration, stderr_progress, BarProgress, LineProgress, Progress, ProgressEvent,
 };
@@ -195,6 +199,8 @@ pub enum OutcomeKind {
     /// `--abort`: the temporary machinery of the steps done since the last consistent point
     /// was taken back (`exec::abort`).
     Aborted,
+    /// `--mark-applied`: recorded as applied without running (`exec::mark`).
+    Marked,
 }
 
 /// What `apply` did.
@@ -260,6 +266,14 @@ pub enum ExecError {
     },
     #[error("plan {plan_id}: tables grew past the size the plan judged them by; their steps take plain forms that hold their lock while they scan or build:\n{}\nhint: run `schemaplan plan` again (it will choose the online forms), or pass --force to apply as planned", steps.join("\n"))]
     TablesGrew { plan_id: String, steps: Vec<String> },
+    #[error("plan {plan_id}: cannot mark it applied: the live schema ({live}) is not the plan's `to` ({expected}){note}{}\nhint: `schemaplan drift` shows the difference with the schema files; apply the plan (or finish the hotfix) instead", if differences.is_empty() { String::new() } else { format!("\nwhat differs from the schema the plan leads to ({} object{}):\n  {}", differences.len(), if differences.len() == 1 { "" } else { "s" }, differences.iter().take(20).cloned().collect::<Vec<_>>().join("\n  ")) })]
+    NotAtTarget {
+        plan_id: String,
+        expected: String,
+        live: String,
+        note: String,
+        differences: Vec<String>,
+    },
     #[error("plan {plan_id}: rows do not fit a narrowing type change, whose online machinery (a shadow column and a trigger converting every write) would fail on them half-way; nothing was changed:\n{}\nhint: change or remove those rows (or widen the type in the schema and plan again), then run it again", problems.join("\n"))]
     Narrowing {
         plan_id: String,
