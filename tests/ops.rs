@@ -430,6 +430,32 @@ fn abort_without_a_run_has_nothing_to_do() {
     assert!(text(&o).contains("nothing to abort"), "{}", text(&o));
 }
 
+/// An applied plan whose only step installs something abort knows how to take back (a new
+/// index built concurrently) is not taken back: a completed phase is a consistent point.
+#[test]
+fn abort_after_a_completed_phase_takes_nothing_back() {
+    let case = Case::new(
+        "completed",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+         INSERT INTO public.t SELECT g, g FROM generate_series(1, 1000) g;",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+         CREATE INDEX t_a_idx ON public.t (a);",
+    );
+    let plan = case.plan();
+    assert!(plan.contains("CREATE INDEX CONCURRENTLY t_a_idx"), "{plan}");
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let applied = case.snapshot("public.t");
+    let o = case.abort("apply");
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(
+        t.contains("nothing to abort: the expand phase is complete"),
+        "{t}"
+    );
+    assert_eq!(case.snapshot("public.t"), applied);
+}
+
 /// SET NOT NULL of an existing column: `ADD CONSTRAINT ... NOT VALID`, `VALIDATE` (a scan under
 /// SHARE UPDATE EXCLUSIVE), `SET NOT NULL` (a brief ACCESS EXCLUSIVE). A reader holding the
 /// table when the upgrade comes makes it fail on its lock_timeout: only the upgrade is rolled

@@ -280,6 +280,19 @@ pub fn undo_plan(plan: &Plan, done: &BTreeSet<usize>, attempted: &BTreeSet<usize
         return UndoPlan::default();
     };
     let phase = plan.steps[top - 1].phase;
+    // A phase every step of which is done is a consistent point itself (the plan applied, or
+    // expand done before the deploy): abort never takes back completed work; that is
+    // `rollback`'s job.
+    if (1..=plan.steps.len())
+        .filter(|&k| plan.steps[k - 1].phase == phase)
+        .all(|k| done.contains(&k))
+    {
+        return UndoPlan {
+            steps: BTreeMap::new(),
+            stops_at: Some((top, format!("the {} phase is complete", phase.as_str()))),
+            phase: Some(phase),
+        };
+    }
     // The phase's steps that ran (or were cut off), highest first, with their undos.
     let candidates: Vec<(usize, Result<StepUndo, String>)> = touched
         .iter()
@@ -447,6 +460,10 @@ pub fn abort(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
                 "nothing to abort: step {k} ({}) was cut off and cannot be taken back ({why}); \
                  apply again to finish it",
                 file.plan.steps[k - 1].summary
+            ),
+            Some((_, why)) if why.ends_with("phase is complete") => format!(
+                "nothing to abort: {why} (abort only takes back a phase that stopped half-way; \
+                 `rollback` undoes an applied plan)"
             ),
             Some((k, why)) => format!(
                 "nothing to abort: the last step done, {k} ({}), is the plan's own work, not \
@@ -737,6 +754,13 @@ mod tests {
                 unless_added: None,
             }]
         );
+        // A completed phase is never taken back.
+        let built = plan(vec![Step {
+            transaction: TxMode::Alone,
+            ..step("CREATE INDEX CONCURRENTLY t_b_idx ON public.t (b);")
+        }]);
+        let u = undo_plan(&built, &[1].into(), &BTreeSet::new());
+        assert!(u.steps.is_empty() && u.stops_at.is_some());
         // A transactional step that did not finish was rolled back whole: nothing to undo.
         let u = undo_plan(&p, &BTreeSet::new(), &[1].into());
         assert!(u.steps.is_empty() && u.stops_at.is_none());
@@ -748,6 +772,7 @@ mod tests {
             step("ALTER TABLE public.t ADD CONSTRAINT t_a_nn CHECK (a IS NOT NULL) NOT VALID;"),
             step("ALTER TABLE public.t VALIDATE CONSTRAINT t_a_nn;"),
             step("ALTER TABLE public.t ALTER COLUMN a SET NOT NULL;\nALTER TABLE public.t DROP CONSTRAINT t_a_nn;"),
+            step("CREATE TABLE public.u (a int);"), // not run: the phase is incomplete
         ]);
         let u = undo_plan(&p, &[1, 2, 3].into(), &BTreeSet::new());
         assert!(u.stops_at.is_none());
