@@ -128,6 +128,7 @@ fn state_key(s: &exec::PlanState) -> &'static str {
         exec::PlanState::Failed => "failed",
         exec::PlanState::Interrupted => "interrupted",
         exec::PlanState::RolledBack => "rolled-back",
+        exec::PlanState::Aborted => "aborted",
         exec::PlanState::Unreadable(_) => "unreadable",
     }
 }

@@ -420,12 +420,7 @@ pub fn abort(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             wait,
         })
     })?;
-    let stale = book::mark_stale_runs(&mut session)?;
-    if stale > 0 {
-        out.event(ProgressEvent::Info(format!(
-            "{stale} earlier run(s) had stopped without finishing; marked interrupted"
-        )));
-    }
+    super::apply::settle_stale_runs(&mut session, out)?;
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
     let done: BTreeSet<usize> = prior.done.keys().copied().collect();
     let attempted: BTreeSet<usize> = prior

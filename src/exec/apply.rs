@@ -54,18 +54,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
     // A refusal below writes nothing: the bookkeeping tables are created (or the old large
     // object migrated into them) only once every check has passed, and stale runs are marked
     // only if there are any.
-    let settled = book::mark_stale_runs(&mut session, live_fingerprint)?;
-    if settled.interrupted > 0 {
-        out.event(ProgressEvent::Info(format!(
-            "{} earlier run(s) had stopped without finishing; marked interrupted",
-            settled.interrupted
-        )));
-    }
-    for (run_id, outcome) in &settled.verified {
-        out.event(ProgressEvent::Info(format!(
-            "run {run_id} had committed every step but its final check was cut off; checked now: {outcome}"
-        )));
-    }
+    settle_stale_runs(&mut session, out)?;
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
     let after_expand = after_expand(&mut session, opts, &file)?;
     let live_schema = catalog::read(&mut session)?;
@@ -158,6 +147,27 @@ fn after_expand(
 
 fn live_fingerprint(client: &mut Client) -> Result<String, ExecError> {
     Ok(catalog::fingerprint(&catalog::read(client)?))
+}
+
+/// Under the apply lock, before anything else: runs a dead apply left `running` become
+/// `interrupted`, runs cut off during their final check are checked now; says so.
+pub(super) fn settle_stale_runs(
+    session: &mut Client,
+    out: &mut dyn Progress,
+) -> Result<(), ExecError> {
+    let settled = book::mark_stale_runs(session, live_fingerprint)?;
+    if settled.interrupted > 0 {
+        out.event(ProgressEvent::Info(format!(
+            "{} earlier run(s) had stopped without finishing; marked interrupted",
+            settled.interrupted
+        )));
+    }
+    for (run_id, outcome) in &settled.verified {
+        out.event(ProgressEvent::Info(format!(
+            "run {run_id} had committed every step but its final check was cut off; checked now: {outcome}"
+        )));
+    }
+    Ok(())
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -44,7 +44,7 @@ pub fn mark_applied(
             wait,
         })
     })?;
-    book::mark_stale_runs(&mut session)?;
+    super::apply::settle_stale_runs(&mut session, out)?;
     let live_schema = catalog::read(&mut session)?;
     let live = catalog::fingerprint(&live_schema);
     if live != plan.to {
@@ -101,7 +101,7 @@ pub fn mark_applied(
     )?;
     for (i, step) in plan.steps.iter().enumerate() {
         book::journal_end(
-            &mut session,
+            &mut *session,
             run_id,
             i + 1,
             &step.summary,
