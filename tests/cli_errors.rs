@@ -79,21 +79,34 @@ fn insert_in_a_schema_file_is_rejected() {
     assert!(!tmp.path().join("p").exists());
 }
 
+/// An imperative `DROP` is accepted (it runs in written order in the shadow), so a `DROP` of an
+/// object no statement creates is PostgreSQL's error, at the statement's `file:line:col`.
 #[test]
-fn drop_in_a_schema_file_is_rejected_with_a_hint() {
+fn drop_of_an_object_no_file_creates_fails_at_its_line() {
+    let server = common::server();
+    let (_, url) = server.fresh_db("cli_drop_uncreated");
     let tmp = tempfile::tempdir().unwrap();
-    let schema = errors_fixture("drop_rejected");
+    let schema = errors_fixture("drop_of_uncreated_object");
+    let dev = server.url("postgres");
     let o = run(
         tmp.path(),
-        &["plan", "--schema", schema.to_str().unwrap(), "--out", "p"],
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--schema",
+            schema.to_str().unwrap(),
+            "--out",
+            "p",
+        ],
     );
     let t = text(&o);
     assert_eq!(code(&o), 1, "{t}");
-    assert!(
-        t.contains("tables.sql:2:1: DROP TABLE does not belong"),
-        "{t}"
-    );
-    assert!(t.contains("delete its definition"), "{t}");
+    assert!(t.contains("tables.sql:2:1"), "{t}");
+    assert!(t.contains("does not exist"), "{t}");
+    assert!(!tmp.path().join("p").exists());
 }
 
 #[test]

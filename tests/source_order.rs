@@ -163,3 +163,33 @@ fn like_comes_after_everything_it_copies() {
     );
     assert_eq!(got[3], "CREATE TABLE copy (LIKE src INCLUDING ALL)");
 }
+
+/// Imperative statements (`DROP`, `RENAME`, `ALTER ... DROP COLUMN`) keep their written position
+/// against every statement naming the same objects, so the file means what running it in
+/// order means (docs/source.md, "What a schema file may contain").
+#[test]
+fn imperative_statements_run_in_written_order_against_their_objects() {
+    let got = order_of(
+        "DROP SCHEMA IF EXISTS app CASCADE;\n\
+         DROP VIEW IF EXISTS public.v;\n\
+         CREATE VIEW public.v AS SELECT id FROM app.t;\n\
+         CREATE SCHEMA app;\n\
+         CREATE TABLE app.t (id int, gone int);\n\
+         ALTER TABLE app.t DROP COLUMN gone;\n\
+         ALTER TABLE app.t RENAME TO u;\n\
+         CREATE INDEX u_id_idx ON app.u (id);\n",
+    );
+    assert_eq!(
+        got,
+        [
+            "DROP SCHEMA IF EXISTS app CASCADE",
+            "CREATE SCHEMA app",
+            "DROP VIEW IF EXISTS public.v",
+            "CREATE TABLE app.t (id int, gone int)",
+            "CREATE VIEW public.v AS SELECT id FROM app.t",
+            "ALTER TABLE app.t DROP COLUMN gone",
+            "ALTER TABLE app.t RENAME TO u",
+            "CREATE INDEX u_id_idx ON app.u (id)",
+        ]
+    );
+}

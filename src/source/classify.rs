@@ -1,10 +1,14 @@
 //! What kind of statement a parse tree is (`CREATE TABLE`, `GRANT`, ...) and whether it belongs
 //! in a schema file.
 //!
-//! The rule: a statement that only describes state is accepted; one that moves or deletes data,
-//! drops, renames, or changes session or cluster state is rejected with the reason. The
-//! harmless session settings pg_dump writes at the top of a dump are skipped (see
-//! [`Verdict::Skip`] and `docs/source.md`).
+//! The rule: a statement with a well-defined result on a fresh database is accepted; one that
+//! moves or deletes data, or changes session, transaction or cluster state, is rejected with
+//! the reason. Statements that act on an object another statement made (`DROP`, `ALTER ...
+//! DROP COLUMN`, `RENAME`, `SET SCHEMA`, `ALTER COLUMN ... TYPE`) are accepted as
+//! *imperative* ([`is_imperative`]): the ordering keeps them in written order relative to every
+//! statement naming the same objects, and the shadow elaborates them. The harmless session
+//! settings pg_dump writes at the top of a dump are skipped (see [`Verdict::Skip`] and
+//! `docs/source.md`).
 
 use pg_query::protobuf::{self, AlterTableType, ObjectType, TransactionStmtKind, VariableSetKind};
 use pg_query::NodeEnum;
@@ -19,11 +23,6 @@ pub(crate) enum Verdict {
 }
 
 const DATA: &str = "schema files describe the desired schema with CREATE statements";
-const DROP: &str =
-    "to drop an object, delete its definition from the schema files and the plan will drop it";
-const RENAME: &str = "declare a rename with `-- @renamed from=old_name` on the new definition";
-const ALTER_DROP: &str =
-    "to remove it, delete it from the definition in the schema files and the plan will drop it";
 const ROLES: &str = "roles are cluster-wide and are managed outside schema files";
 const CLUSTER: &str = "databases, tablespaces and server settings are cluster-wide and are \
                        managed outside schema files";
@@ -60,7 +59,6 @@ fn creates_temporary(node: &NodeEnum) -> bool {
 fn classify_kind(node: &NodeEnum) -> (String, Verdict) {
     use NodeEnum as N;
     let accept = |kind: &str| (kind.to_string(), Verdict::Accept);
-    let reject = |kind: &str, why: &str| (kind.to_string(), Verdict::Reject(why.to_string()));
     match node {
         N::CreateStmt(_) => accept("CREATE TABLE"),
         N::CreateTableAsStmt(s) => create_table_as(s),
@@ -103,9 +101,7 @@ fn classify_kind(node: &NodeEnum) -> (String, Verdict) {
         N::DoStmt(_) => accept("DO"),
         N::AlterTableStmt(s) => alter_table(s),
         N::AlterSeqStmt(_) => accept("ALTER SEQUENCE"),
-        N::AlterEnumStmt(s) if !s.old_val.is_empty() => {
-            reject("ALTER TYPE ... RENAME VALUE", RENAME)
-        }
+        N::AlterEnumStmt(s) if !s.old_val.is_empty() => accept("ALTER TYPE ... RENAME VALUE"),
         N::AlterEnumStmt(_) => accept("ALTER TYPE"),
         N::AlterTypeStmt(_) => accept("ALTER TYPE"),
         N::AlterFunctionStmt(s) => accept(&format!("ALTER {}", object_words(s.objtype))),
@@ -122,14 +118,20 @@ fn classify_kind(node: &NodeEnum) -> (String, Verdict) {
         N::AlterTsdictionaryStmt(_) => accept("ALTER TEXT SEARCH DICTIONARY"),
         N::AlterOperatorStmt(_) => accept("ALTER OPERATOR"),
         N::AlterCollationStmt(_) => accept("ALTER COLLATION"),
-        N::AlterOpFamilyStmt(s) if s.is_drop => {
-            reject("ALTER OPERATOR FAMILY ... DROP", ALTER_DROP)
-        }
+        N::AlterOpFamilyStmt(s) if s.is_drop => accept("ALTER OPERATOR FAMILY ... DROP"),
         N::AlterOpFamilyStmt(_) => accept("ALTER OPERATOR FAMILY"),
         N::AlterPublicationStmt(_) => accept("ALTER PUBLICATION"),
         N::AlterSubscriptionStmt(_) => accept("ALTER SUBSCRIPTION"),
         N::AlterObjectDependsStmt(_) => accept("ALTER ... DEPENDS ON EXTENSION"),
         N::AlterExtensionContentsStmt(_) => accept("ALTER EXTENSION"),
+        N::DropStmt(s) => drop(s),
+        N::DropUserMappingStmt(_) => accept("DROP USER MAPPING"),
+        N::DropSubscriptionStmt(_) => accept("DROP SUBSCRIPTION"),
+        N::RenameStmt(s) => rename(s),
+        N::AlterObjectSchemaStmt(s) => accept(&format!(
+            "ALTER {} ... SET SCHEMA",
+            object_words(s.object_type)
+        )),
         N::VariableSetStmt(s) => session_setting(s),
         N::SelectStmt(s) => select(s),
         other => rejected(other),
@@ -146,15 +148,7 @@ fn rejected(node: &NodeEnum) -> (String, Verdict) {
         N::MergeStmt(_) => ("MERGE".into(), DATA),
         N::CopyStmt(_) => ("COPY".into(), DATA),
         N::TruncateStmt(_) => ("TRUNCATE".into(), DATA),
-        N::DropStmt(s) => (format!("DROP {}", object_words(s.remove_type)), DROP),
-        N::DropOwnedStmt(_) => ("DROP OWNED".into(), DROP),
-        N::DropUserMappingStmt(_) => ("DROP USER MAPPING".into(), DROP),
-        N::DropSubscriptionStmt(_) => ("DROP SUBSCRIPTION".into(), DROP),
-        N::RenameStmt(s) => (rename_words(s), RENAME),
-        N::AlterObjectSchemaStmt(s) => (
-            format!("ALTER {} ... SET SCHEMA", object_words(s.object_type)),
-            "write the object in the schema it belongs to; moving it is a change, not a state",
-        ),
+        N::DropOwnedStmt(_) => ("DROP OWNED".into(), ROLES),
         N::TransactionStmt(s) => (transaction_words(s.kind).into(), TRANSACTION),
         N::CreateRoleStmt(_) => ("CREATE ROLE".into(), ROLES),
         N::AlterRoleStmt(_) | N::AlterRoleSetStmt(_) => ("ALTER ROLE".into(), ROLES),
@@ -230,58 +224,103 @@ fn create_table_as(s: &protobuf::CreateTableAsStmt) -> (String, Verdict) {
     (kind.to_string(), Verdict::Accept)
 }
 
-/// `ALTER TABLE` (and `ALTER INDEX/VIEW/SEQUENCE/...` in the same node): accepted when every
-/// subcommand describes state.
+/// `ALTER TABLE` (and `ALTER INDEX/VIEW/SEQUENCE/...` in the same node): accepted; the kind
+/// names the first subcommand that acts on what is already there (`ALTER TABLE ... DROP
+/// COLUMN`), which makes the statement imperative.
 fn alter_table(s: &protobuf::AlterTableStmt) -> (String, Verdict) {
     let base = format!("ALTER {}", object_words(s.objtype));
-    for cmd in &s.cmds {
-        if let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node {
-            if let Some((what, why)) = alter_table_cmd_problem(cmd) {
-                return (
-                    format!("{base} ... {what}"),
-                    Verdict::Reject(why.to_string()),
-                );
-            }
-        }
-    }
-    (base, Verdict::Accept)
+    let kind = s
+        .cmds
+        .iter()
+        .find_map(|cmd| match &cmd.node {
+            Some(NodeEnum::AlterTableCmd(cmd)) => imperative_cmd(cmd),
+            _ => None,
+        })
+        .map_or(base.clone(), |what| format!("{base} ... {what}"));
+    (kind, Verdict::Accept)
 }
 
-/// Why an `ALTER TABLE` subcommand does not describe state, if it does not.
-fn alter_table_cmd_problem(cmd: &protobuf::AlterTableCmd) -> Option<(&'static str, &'static str)> {
+/// The words of an `ALTER TABLE` subcommand that acts on what is already there (removes,
+/// retypes), if it is one.
+fn imperative_cmd(cmd: &protobuf::AlterTableCmd) -> Option<&'static str> {
     use AlterTableType as T;
     let subtype = T::try_from(cmd.subtype).ok()?;
-    let problem = match subtype {
-        T::AtDropColumn => ("DROP COLUMN", ALTER_DROP),
-        T::AtDropConstraint => ("DROP CONSTRAINT", ALTER_DROP),
-        T::AtDropNotNull => ("DROP NOT NULL", ALTER_DROP),
-        T::AtColumnDefault if cmd.def.is_none() => ("DROP DEFAULT", ALTER_DROP),
-        T::AtDropIdentity => ("DROP IDENTITY", ALTER_DROP),
-        T::AtDropExpression => ("DROP EXPRESSION", ALTER_DROP),
-        T::AtDropInherit => ("NO INHERIT", ALTER_DROP),
-        T::AtDropOf => ("NOT OF", ALTER_DROP),
-        T::AtDropOids => ("SET WITHOUT OIDS", ALTER_DROP),
-        T::AtDetachPartition | T::AtDetachPartitionFinalize => ("DETACH PARTITION", ALTER_DROP),
-        T::AtAlterColumnType => (
-            "ALTER COLUMN ... TYPE",
-            "write the desired type in the column definition",
-        ),
+    let words = match subtype {
+        T::AtDropColumn => "DROP COLUMN",
+        T::AtDropConstraint => "DROP CONSTRAINT",
+        T::AtDropNotNull => "DROP NOT NULL",
+        T::AtColumnDefault if cmd.def.is_none() => "DROP DEFAULT",
+        T::AtDropIdentity => "DROP IDENTITY",
+        T::AtDropExpression => "DROP EXPRESSION",
+        T::AtDropInherit => "NO INHERIT",
+        T::AtDropOf => "NOT OF",
+        T::AtDropOids => "SET WITHOUT OIDS",
+        T::AtDetachPartition | T::AtDetachPartitionFinalize => "DETACH PARTITION",
+        T::AtAlterColumnType => "ALTER COLUMN ... TYPE",
         _ => return None,
     };
-    Some(problem)
+    Some(words)
 }
 
 fn alter_domain(s: &protobuf::AlterDomainStmt) -> (String, Verdict) {
-    match s.subtype.as_str() {
-        "N" => reject_kind("ALTER DOMAIN ... DROP NOT NULL", ALTER_DROP),
-        "X" => reject_kind("ALTER DOMAIN ... DROP CONSTRAINT", ALTER_DROP),
-        "T" if s.def.is_none() => reject_kind("ALTER DOMAIN ... DROP DEFAULT", ALTER_DROP),
-        _ => ("ALTER DOMAIN".to_string(), Verdict::Accept),
-    }
+    let kind = match s.subtype.as_str() {
+        "N" => "ALTER DOMAIN ... DROP NOT NULL",
+        "X" => "ALTER DOMAIN ... DROP CONSTRAINT",
+        "T" if s.def.is_none() => "ALTER DOMAIN ... DROP DEFAULT",
+        _ => "ALTER DOMAIN",
+    };
+    (kind.to_string(), Verdict::Accept)
 }
 
 fn reject_kind(kind: &str, why: &str) -> (String, Verdict) {
     (kind.to_string(), Verdict::Reject(why.to_string()))
+}
+
+/// `DROP ...` of an object a schema file may create: accepted (imperative). `DROP ROLE`,
+/// `DROP DATABASE` and `DROP TABLESPACE` are other nodes and stay rejected.
+fn drop(s: &protobuf::DropStmt) -> (String, Verdict) {
+    (
+        format!("DROP {}", object_words(s.remove_type)),
+        Verdict::Accept,
+    )
+}
+
+/// `ALTER ... RENAME`: accepted (imperative), except for the cluster-wide objects.
+fn rename(s: &protobuf::RenameStmt) -> (String, Verdict) {
+    use ObjectType as O;
+    let words = rename_words(s);
+    match O::try_from(s.rename_type) {
+        Ok(O::ObjectRole) => (words, Verdict::Reject(ROLES.to_string())),
+        Ok(O::ObjectDatabase | O::ObjectTablespace) => {
+            (words, Verdict::Reject(CLUSTER.to_string()))
+        }
+        _ => (words, Verdict::Accept),
+    }
+}
+
+/// Whether an accepted statement acts on an object another statement made rather than only
+/// making or describing one: `DROP`, the dropping `ALTER` forms, `RENAME`, `SET SCHEMA`,
+/// `ALTER COLUMN ... TYPE`. The ordering runs such a statement in written order (files by
+/// path, then statements) relative to every statement that names the same objects.
+pub(crate) fn is_imperative(node: &NodeEnum) -> bool {
+    use NodeEnum as N;
+    match node {
+        N::DropStmt(_)
+        | N::DropUserMappingStmt(_)
+        | N::DropSubscriptionStmt(_)
+        | N::RenameStmt(_)
+        | N::AlterObjectSchemaStmt(_) => true,
+        N::AlterEnumStmt(s) => !s.old_val.is_empty(),
+        N::AlterOpFamilyStmt(s) => s.is_drop,
+        N::AlterDomainStmt(s) => {
+            matches!(s.subtype.as_str(), "N" | "X") || (s.subtype == "T" && s.def.is_none())
+        }
+        N::AlterTableStmt(s) => s.cmds.iter().any(|cmd| match &cmd.node {
+            Some(N::AlterTableCmd(cmd)) => imperative_cmd(cmd).is_some(),
+            _ => false,
+        }),
+        _ => false,
+    }
 }
 
 /// `SET name = value`: skipped when it is one of pg_dump's harmless preamble settings.
@@ -535,25 +574,62 @@ mod tests {
     }
 
     #[test]
-    fn data_drops_and_renames_are_rejected_with_names() {
+    fn imperative_statements_are_accepted_and_marked() {
+        for (sql, expected) in [
+            ("DROP TABLE t", "DROP TABLE"),
+            ("DROP SCHEMA IF EXISTS app CASCADE", "DROP SCHEMA"),
+            ("ALTER TABLE t RENAME TO u", "ALTER TABLE ... RENAME"),
+            (
+                "ALTER TABLE t RENAME x TO y",
+                "ALTER TABLE ... RENAME COLUMN",
+            ),
+            ("ALTER TABLE t DROP COLUMN x", "ALTER TABLE ... DROP COLUMN"),
+            (
+                "ALTER TABLE t ALTER x TYPE int",
+                "ALTER TABLE ... ALTER COLUMN ... TYPE",
+            ),
+            ("ALTER TABLE t SET SCHEMA app", "ALTER TABLE ... SET SCHEMA"),
+            (
+                "ALTER TYPE e RENAME VALUE 'a' TO 'b'",
+                "ALTER TYPE ... RENAME VALUE",
+            ),
+            (
+                "ALTER DOMAIN d DROP NOT NULL",
+                "ALTER DOMAIN ... DROP NOT NULL",
+            ),
+        ] {
+            assert_eq!(kind(sql), expected, "{sql}");
+            let node = pg_query::parse(sql).unwrap().protobuf.stmts[0]
+                .stmt
+                .as_ref()
+                .unwrap()
+                .node
+                .clone()
+                .unwrap();
+            assert!(is_imperative(&node), "{sql}");
+        }
+        let node = pg_query::parse("ALTER TABLE t ADD COLUMN x int")
+            .unwrap()
+            .protobuf
+            .stmts[0]
+            .stmt
+            .as_ref()
+            .unwrap()
+            .node
+            .clone()
+            .unwrap();
+        assert!(!is_imperative(&node));
+    }
+
+    #[test]
+    fn data_transactions_sessions_and_roles_are_rejected_with_names() {
         assert_eq!(rejected_kind("INSERT INTO t VALUES (1)"), "INSERT");
-        assert_eq!(rejected_kind("DROP TABLE t"), "DROP TABLE");
         assert_eq!(
-            rejected_kind("ALTER TABLE t RENAME TO u"),
-            "ALTER TABLE ... RENAME"
+            rejected_kind("ALTER ROLE r RENAME TO s"),
+            "ALTER ROLE ... RENAME"
         );
-        assert_eq!(
-            rejected_kind("ALTER TABLE t RENAME x TO y"),
-            "ALTER TABLE ... RENAME COLUMN"
-        );
-        assert_eq!(
-            rejected_kind("ALTER TABLE t DROP COLUMN x"),
-            "ALTER TABLE ... DROP COLUMN"
-        );
-        assert_eq!(
-            rejected_kind("ALTER TABLE t ALTER x TYPE int"),
-            "ALTER TABLE ... ALTER COLUMN ... TYPE"
-        );
+        assert_eq!(rejected_kind("DROP OWNED BY r"), "DROP OWNED");
+        assert_eq!(rejected_kind("DROP ROLE r"), "DROP ROLE");
         assert_eq!(rejected_kind("BEGIN"), "BEGIN");
         assert_eq!(rejected_kind("CREATE ROLE r"), "CREATE ROLE");
         assert_eq!(rejected_kind("SELECT setval('s', 3)"), "SELECT setval");

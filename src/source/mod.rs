@@ -2,7 +2,9 @@
 //!
 //! Owns reading `schema/**/*.sql`, splitting and parsing them with pg_query (the PostgreSQL
 //! grammar), compiler-style diagnostics (`file:line:col`, the line, a caret), rejecting
-//! statements that do not describe schema (`INSERT`, `DROP`, renames, transaction control, ...),
+//! statements without a well-defined result on a fresh database (`INSERT`, transaction control,
+//! session settings, psql meta-commands, ...), keeping imperative statements (`DROP`,
+//! `RENAME`, `ALTER ... DROP COLUMN`) in their written order against the objects they name,
 //! reading `-- @renamed` / `-- @backfill` annotations, and ordering all statements of all files
 //! by what they create and reference, so file order never matters. See `docs/source.md`.
 //!
@@ -128,6 +130,8 @@ struct Loaded {
     /// Where the statement starts (for errors about it as a whole).
     at: Location,
     defines: twice::Defines,
+    /// Acts on objects other statements made (see `classify::is_imperative`).
+    imperative: bool,
 }
 
 /// A parsed statement before annotations are attached.
@@ -226,6 +230,7 @@ fn order_item(loaded: &Loaded) -> order::Item<'_> {
         provides: names(&loaded.order.provides),
         takes,
         priority: priority(&s.kind),
+        imperative: loaded.imperative,
     }
 }
 
@@ -292,6 +297,7 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
     } = parsed.facts;
     let defines = twice::defines(&parsed.node, &parsed.kind, &creates);
     Loaded {
+        imperative: classify::is_imperative(&parsed.node),
         at: src.location(parsed.span.start),
         defines,
         statement: Statement {

@@ -26,6 +26,10 @@ pub(crate) struct Item<'a> {
     pub takes: Vec<&'a str>,
     /// Lower runs earlier among statements that are ready at the same time.
     pub priority: u8,
+    /// A statement that acts on objects other statements made (`DROP`, `RENAME`, `ALTER ...
+    /// DROP COLUMN`): it keeps its written position (the items' index order) relative to every
+    /// statement naming one of the same objects (see [`related`]).
+    pub imperative: bool,
 }
 
 /// The order to run `items` in, as indexes into `items`.
@@ -127,9 +131,14 @@ fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
     for i in 0..items.len() {
         graph.add_node(i);
     }
+    // An imperative statement is ordered by written order alone (`written_order`): as a
+    // creator or user of names it would pull `DROP TABLE IF EXISTS t` after `CREATE TABLE t`.
     let creators = index_by_name(items, |item| &item.creates);
     let providers = index_by_name(items, |item| &item.provides);
     for (i, item) in items.iter().enumerate() {
+        if item.imperative {
+            continue;
+        }
         let mut from = BTreeSet::new();
         for name in &item.takes {
             from.extend(creators.get(name).into_iter().flatten());
@@ -142,7 +151,53 @@ fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
             graph.add_edge(NodeIndex::new(g), NodeIndex::new(i), ());
         }
     }
+    written_order(items, &mut graph);
     graph
+}
+
+/// Pins every imperative statement in written order against the statements naming the same
+/// objects: `DROP TABLE IF EXISTS t` written before `CREATE TABLE t` stays before it (a no-op on
+/// the fresh shadow), `ALTER TABLE t DROP COLUMN c` written after it stays after it, and a
+/// statement written after a rename or drop sees its result, as when the files run in order.
+fn written_order(items: &[Item], graph: &mut DiGraph<usize, ()>) {
+    let mentions: Vec<Vec<&str>> = items.iter().map(mentions).collect();
+    for (i, item) in items.iter().enumerate() {
+        if !item.imperative {
+            continue;
+        }
+        for (j, other) in mentions.iter().enumerate() {
+            let shared = j != i
+                && mentions[i]
+                    .iter()
+                    .any(|a| other.iter().any(|b| related(a, b)));
+            if shared {
+                let (from, to) = if j < i { (j, i) } else { (i, j) };
+                graph.update_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+            }
+        }
+    }
+}
+
+/// Every object name a statement creates, adds to or uses, without ordering-only suffixes.
+fn mentions<'a>(item: &Item<'a>) -> Vec<&'a str> {
+    item.creates
+        .iter()
+        .chain(&item.provides)
+        .chain(&item.takes)
+        .map(|n| n.split_once('#').map_or(*n, |(base, _)| base))
+        .collect()
+}
+
+/// Whether two names are the same object or one contains the other (`s` and `s.t`, `s.t` and
+/// `s.t.c`).
+fn related(a: &str, b: &str) -> bool {
+    let inside = |part: &str, whole: &str| {
+        part.len() > whole.len()
+            && part.starts_with(whole)
+            && part.as_bytes()[whole.len()] == b'.'
+            && !whole.contains(':')
+    };
+    a == b || inside(a, b) || inside(b, a)
 }
 
 fn index_by_name<'a>(
@@ -150,7 +205,11 @@ fn index_by_name<'a>(
     names: impl Fn(&'a Item<'a>) -> &'a [&'a str],
 ) -> HashMap<&'a str, Vec<usize>> {
     let mut index: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| !item.imperative)
+    {
         for name in names(item) {
             index.entry(name).or_default().push(i);
         }
@@ -168,7 +227,48 @@ mod tests {
             provides: Vec::new(),
             takes: takes.to_vec(),
             priority: 1,
+            imperative: false,
         }
+    }
+
+    #[test]
+    fn imperative_statements_keep_written_order_against_the_same_objects() {
+        let mut drop_if_exists = item(&[], &["t"]);
+        drop_if_exists.imperative = true;
+        let mut drop_column = item(&[], &["t"]);
+        drop_column.imperative = true;
+        let items = [
+            item(&["u"], &[]),
+            drop_if_exists,
+            item(&["v"], &["t"]),
+            item(&["t", "t.c"], &[]),
+            drop_column,
+        ];
+        // By dependencies alone, `DROP TABLE IF EXISTS t` would wait for `CREATE TABLE t` and
+        // drop it again.
+        assert_eq!(order(&items), [0, 1, 3, 2, 4]);
+        assert!(order_with_cycles(&items).cycles.is_empty());
+    }
+
+    #[test]
+    fn a_dropped_schema_pins_the_objects_inside_it() {
+        let mut create_schema = item(&["app"], &[]);
+        create_schema.priority = 0;
+        let mut again = item(&["app"], &[]);
+        again.priority = 0;
+        let mut drop_schema = item(&[], &["app"]);
+        drop_schema.imperative = true;
+        let items = [
+            create_schema,
+            item(&["app.t"], &["app"]),
+            drop_schema,
+            again,
+            item(&["app.u"], &["app"]),
+        ];
+        // The schema created again after `DROP SCHEMA app CASCADE` is not pulled before it,
+        // and what is written after the drop lands in the new schema.
+        assert_eq!(order(&items), [0, 1, 2, 3, 4]);
+        assert!(related("app", "app.t") && related("s.t.c", "s.t") && !related("app", "apps"));
     }
 
     #[test]

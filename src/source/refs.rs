@@ -172,8 +172,65 @@ fn creates(node: &NodeEnum, f: &mut Facts) {
         N::CreateConversionStmt(s) => f.create(qualify(&strings(&s.conversion_name))),
         N::CreateAmStmt(s) => f.create(Some(format!("access_method:{}", s.amname))),
         N::AlterTableStmt(s) => alter_table(s, f),
+        N::RenameStmt(s) => rename(s, f),
+        N::AlterObjectSchemaStmt(s) => set_schema(s, f),
         _ => {}
     }
+}
+
+/// `ALTER ... RENAME`: refers to the old name and creates the new one, so statements using the
+/// new name come after it.
+fn rename(s: &protobuf::RenameStmt, f: &mut Facts) {
+    if let Some(r) = &s.relation {
+        let Some(rel) = relation(&r.schemaname, &r.relname) else {
+            return;
+        };
+        if is_part(s.rename_type) {
+            f.refer(Some(part_of(&rel, &s.subname)));
+            f.create(Some(part_of(&rel, &s.newname)));
+        } else {
+            f.create(relation(&r.schemaname, &s.newname));
+        }
+        return;
+    }
+    match s.object.as_deref().and_then(|o| o.node.as_ref()) {
+        Some(NodeEnum::String(_)) => f.create(global_name(s.rename_type, &s.newname)),
+        Some(NodeEnum::List(list)) if !is_part(s.rename_type) => {
+            let mut parts = strings(&list.items);
+            if let Some(last) = parts.last_mut() {
+                last.clone_from(&s.newname);
+            }
+            f.create(qualify(&parts));
+        }
+        _ => {}
+    }
+}
+
+/// `ALTER ... SET SCHEMA s`: creates the object's name in `s`.
+fn set_schema(s: &protobuf::AlterObjectSchemaStmt, f: &mut Facts) {
+    if let Some(r) = &s.relation {
+        f.create(relation(&s.newschema, &r.relname));
+        return;
+    }
+    if let Some(NodeEnum::List(list)) = s.object.as_deref().and_then(|o| o.node.as_ref()) {
+        if let Some(name) = strings(&list.items).last() {
+            f.create(qualify(&[s.newschema.clone(), name.clone()]));
+        }
+    }
+}
+
+/// Whether an object type is a part of a table (named `schema.table.part`).
+fn is_part(objtype: i32) -> bool {
+    use ObjectType as O;
+    [
+        O::ObjectColumn,
+        O::ObjectTrigger,
+        O::ObjectPolicy,
+        O::ObjectRule,
+        O::ObjectTabconstraint,
+    ]
+    .iter()
+    .any(|t| *t as i32 == objtype)
 }
 
 /// `CREATE SCHEMA s [CREATE TABLE ...]`: the schema and whatever its elements create.
@@ -489,6 +546,13 @@ fn named_references(node: &NodeEnum, f: &mut Facts) {
         N::CreateForeignTableStmt(s) => f.refer(Some(format!("server:{}", s.servername))),
         N::CreateUserMappingStmt(s) => f.refer(Some(format!("server:{}", s.servername))),
         N::AlterPolicyStmt(s) => f.refer(range_var(&s.table).map(|t| part_of(&t, &s.policy_name))),
+        N::DropStmt(s) => {
+            for object in &s.objects {
+                object_refs(s.remove_type, Some(object), f);
+            }
+        }
+        N::RenameStmt(s) => object_refs(s.rename_type, s.object.as_deref(), f),
+        N::AlterObjectSchemaStmt(s) => object_refs(s.object_type, s.object.as_deref(), f),
         _ => {}
     }
 }
@@ -505,15 +569,7 @@ fn object_refs(objtype: i32, object: Option<&protobuf::Node>, f: &mut Facts) {
 
 fn qualified_object(objtype: i32, parts: &[String], f: &mut Facts) {
     use ObjectType as O;
-    let is_part = [
-        O::ObjectColumn,
-        O::ObjectTrigger,
-        O::ObjectPolicy,
-        O::ObjectRule,
-        O::ObjectTabconstraint,
-    ]
-    .iter()
-    .any(|t| *t as i32 == objtype);
+    let is_part = is_part(objtype);
     if objtype == O::ObjectDomconstraint as i32 {
         return;
     }
