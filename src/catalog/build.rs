@@ -773,6 +773,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                 Function {
                     name,
                     identity_args,
+                    arg_types: r.get("arg_types")?,
                     kind,
                     definition,
                     result: r.get("result")?,

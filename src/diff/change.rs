@@ -32,6 +32,9 @@ pub enum Change {
         name: QName,
         from: Domain,
         to: Domain,
+        /// CHECKs whose text stays but that are dropped and added again because something
+        /// they call is re-created (`diff::closure`: a function dropped and created again).
+        recreate: Vec<String>,
     },
     CreateSequence(Sequence),
     DropSequence(Sequence),

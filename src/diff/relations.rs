@@ -465,14 +465,26 @@ fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
 /// Indexes. An index attached to a partitioned index (`parent_index`) is created explicitly,
 /// before its parent, under its own name; creating the parent then attaches it. It is never
 /// dropped on its own: PostgreSQL refuses, and dropping the parent (or the table) takes it.
+/// Whether every object `id` depends on stays as it is (neither dropped and created again nor
+/// gone from the desired schema).
+fn reads_nothing_dropped(d: &Differ, id: &ObjectId) -> bool {
+    d.current.depends.get(id).is_none_or(|refs| {
+        refs.iter()
+            .all(|r| !d.is_replaced(r) && d.desired.contains(r))
+    })
+}
+
 pub(super) fn diff_indexes(d: &mut Differ) {
     for (name, want) in &d.desired.indexes {
         let id = ObjectId::Index(name.clone());
         match d.current.indexes.get(name) {
             // A changed index on a table with rows: the new one is built first, under a
-            // temporary name, so queries keep an index throughout.
+            // temporary name, so queries keep an index throughout. Not when it calls a
+            // function the plan drops (re-created under the same signature, or gone): built
+            // beside, the new index would call the old function and keep it from being dropped.
             Some(have)
                 if d.is_replaced(&id)
+                    && reads_nothing_dropped(d, &id)
                     && d.relation_kept(&want.table)
                     && d.relation_kept(&have.table)
                     && have.parent_index.is_none()

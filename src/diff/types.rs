@@ -182,7 +182,22 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                 });
             }
         }
-        (TypeKind::Domain(from), TypeKind::Domain(to)) if from != to => {
+        (TypeKind::Domain(from), TypeKind::Domain(to)) => {
+            let recreate: Vec<String> = to
+                .constraints
+                .iter()
+                .filter(|(name, c)| {
+                    from.constraints.get(*name) == Some(*c)
+                        && d.is_replaced(&ObjectId::DomainConstraint(
+                            want.name.clone(),
+                            (*name).clone(),
+                        ))
+                })
+                .map(|(name, _)| name.clone())
+                .collect();
+            if from == to && recreate.is_empty() {
+                return;
+            }
             for name in to.constraints.keys() {
                 let id = ObjectId::DomainConstraint(want.name.clone(), name.clone());
                 if !from.constraints.contains_key(name) || d.is_replaced(&id) {
@@ -193,6 +208,7 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                 name: want.name.clone(),
                 from: from.clone(),
                 to: to.clone(),
+                recreate,
             });
         }
         _ => {}

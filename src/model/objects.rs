@@ -243,11 +243,15 @@ impl View {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Function {
     pub name: QName,
     /// Identity argument types, as `pg_get_function_identity_arguments` prints them.
     pub identity_args: String,
+    /// The input argument types alone (`oidvectortypes(proargtypes)`): what makes two
+    /// functions of one name the same function to PostgreSQL. A parameter renamed keeps it
+    /// and changes `identity_args`.
+    pub arg_types: String,
     pub kind: FunctionKind,
     /// Full `CREATE OR REPLACE ...` text from `pg_get_functiondef` (aggregates: rendered).
     pub definition: String,
@@ -255,6 +259,23 @@ pub struct Function {
     pub result: Option<String>,
     /// `pg_get_function_arguments` with defaults and names: parameter renames need drop + create.
     pub arguments: String,
+}
+
+/// Written out like `#[derive(Debug)]` would, without `arg_types`: the schema fingerprint is
+/// the `Debug` text of the canonical schema (`catalog::fingerprint`), and `arg_types` is
+/// derived from `identity_args` (its types without the names), so leaving it out keeps the
+/// fingerprints of plans written before it existed.
+impl std::fmt::Debug for Function {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Function")
+            .field("name", &self.name)
+            .field("identity_args", &self.identity_args)
+            .field("kind", &self.kind)
+            .field("definition", &self.definition)
+            .field("result", &self.result)
+            .field("arguments", &self.arguments)
+            .finish()
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 SELECT p.oid, n.nspname::text AS schema, p.proname::text AS name, p.prokind AS kind,
        quote_ident(n.nspname) || '.' || quote_ident(p.proname) AS qualified,
        pg_get_function_identity_arguments(p.oid) AS identity_args,
+       oidvectortypes(p.proargtypes) AS arg_types,
        CASE WHEN p.prokind <> 'a' THEN pg_get_functiondef(p.oid) END AS definition,
        pg_get_function_result(p.oid) AS result,
        pg_get_function_arguments(p.oid) AS arguments,

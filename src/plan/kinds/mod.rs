@@ -50,7 +50,12 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             position,
         } => vec![types::add_enum_value(ctx, ty, value, position)],
         SwapType { from, to, columns } => vec![types::swap(ctx, from, to, columns)],
-        AlterDomain { name, from, to } => vec![types::alter_domain(ctx, name, from, to)],
+        AlterDomain {
+            name,
+            from,
+            to,
+            recreate,
+        } => vec![types::alter_domain(ctx, name, from, to, recreate)],
         CreateSequence(s) => vec![sequence::create(ctx, s)],
         DropSequence(s) => vec![sequence::drop(ctx, s)],
         AlterSequence { from, to } => vec![sequence::alter(ctx, from, to)],

@@ -142,16 +142,25 @@ pub fn add_enum_value(ctx: &Ctx, ty: &QName, value: &str, pos: &EnumPosition) ->
     vec![n]
 }
 
-pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chain {
+/// `recreate`: CHECKs dropped and added again with the same text (what they call is re-created).
+pub fn alter_domain(
+    ctx: &Ctx,
+    name: &QName,
+    from: &Domain,
+    to: &Domain,
+    recreate: &[String],
+) -> Chain {
     let q = qname(name);
     let mut sql = Vec::new();
     let mut removes = Vec::new();
     let mut produces = vec![ObjectId::Type(name.clone())];
+    let again = |c: &String| recreate.contains(c);
     for (c, old) in &from.constraints {
-        if to
-            .constraints
-            .get(c)
-            .is_none_or(|new| new.definition != old.definition)
+        if again(c)
+            || to
+                .constraints
+                .get(c)
+                .is_none_or(|new| new.definition != old.definition)
         {
             sql.push(format!("ALTER DOMAIN {q} DROP CONSTRAINT {};", ident(c)));
             removes.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
@@ -173,7 +182,7 @@ pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chai
     let mut to_validate = Vec::new();
     for (c, new) in &to.constraints {
         match from.constraints.get(c) {
-            Some(old) if old.definition == new.definition => {
+            Some(old) if old.definition == new.definition && !again(c) => {
                 if !old.validated && new.validated {
                     to_validate.push(c.clone());
                 } else if old.validated && !new.validated {
@@ -199,6 +208,22 @@ pub fn alter_domain(ctx: &Ctx, name: &QName, from: &Domain, to: &Domain) -> Chai
         }
     }
     let mut chain = Vec::new();
+    // Constraints that go are dropped in a step of their own when the domain also gets new
+    // ones: a CHECK calling a function the plan re-creates must go before the old function is
+    // dropped, and its replacement can only be added after the new one exists.
+    let dropped = removes.len();
+    if dropped > 0 && sql.len() > dropped {
+        let drops: Vec<String> = sql.drain(..dropped).collect();
+        let step = ctx.step(
+            format!("drop constraints of domain {name}"),
+            drops.join("\n"),
+            LockLevel::Share,
+            None,
+        );
+        let mut n = Node::new(step, ObjectId::Type(name.clone()));
+        n.removes = std::mem::take(&mut removes);
+        chain.push(n);
+    }
     if !sql.is_empty() {
         let mut step = ctx.step(
             format!("alter domain {name}"),
