@@ -180,6 +180,12 @@ pub enum Rename {
         /// The same indexes on `to` (the current schema with the renames done: the names they
         /// end with).
         to_indexes: Vec<Index>,
+        /// PRIMARY KEY, UNIQUE and CHECK constraints covering `from` (current schema).
+        from_constraints: Vec<Constraint>,
+        /// The same constraints covering `to` (the current schema with the renames done):
+        /// built on `to` in `expand` under temporary names, given their names in `contract`
+        /// once `from` (and the old constraints with it) is dropped.
+        to_constraints: Vec<Constraint>,
     },
     /// `ALTER INDEX ... RENAME TO` (an index not backing a constraint).
     Index { from: QName, to: QName },

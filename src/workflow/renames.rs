@@ -12,7 +12,7 @@
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::catalog;
 use crate::diff::Rename;
-use crate::model::{ObjectId, QName, Schema, TypeKind};
+use crate::model::{Constraint, ConstraintKind, ObjectId, QName, Schema, TypeKind};
 use crate::plan::{self, PlanOptions};
 use crate::render::quote::ident;
 use crate::shadow::Shadow;
@@ -64,10 +64,14 @@ pub fn resolve(
             to,
             from_indexes,
             to_indexes,
+            from_constraints,
+            to_constraints,
         } = r
         {
             *from_indexes = indexes_on(current, table, &from.name);
             *to_indexes = indexes_on(&renamed, table, &to.name);
+            *from_constraints = constraints_on(current, table, &from.name);
+            *to_constraints = constraints_on(&renamed, table, &to.name);
             if let Some(c) = renamed
                 .tables
                 .get(table)
@@ -112,6 +116,30 @@ fn indexes_on(schema: &Schema, table: &QName, column: &str) -> Vec<crate::model:
         })
         .cloned()
         .collect()
+}
+
+/// The constraints a column rename rebuilds on the new column (see [`carried_constraint`]),
+/// in name order.
+fn constraints_on(schema: &Schema, table: &QName, column: &str) -> Vec<Constraint> {
+    schema
+        .tables
+        .get(table)
+        .into_iter()
+        .flat_map(|t| t.constraints.values())
+        .filter(|c| c.columns.iter().any(|col| col == column) && carried_constraint(c))
+        .cloned()
+        .collect()
+}
+
+/// A constraint a column rename carries over to the new column: a local CHECK, or a local
+/// PRIMARY KEY / UNIQUE whose index is its own (not attached to a partitioned parent's).
+fn carried_constraint(c: &Constraint) -> bool {
+    c.is_local
+        && c.parent_index.is_none()
+        && matches!(
+            c.kind,
+            ConstraintKind::Check | ConstraintKind::PrimaryKey | ConstraintKind::Unique
+        )
 }
 
 fn order(r: &Rename) -> u8 {
@@ -352,33 +380,24 @@ fn table(
         ", which the compatibility view keeps until the contract phase",
     )?;
     let want = desired.tables.get(new).expect("the statement creates it");
-    let changed: Vec<&str> = have
+    // The compatibility view reads the columns the plan keeps as they are. Columns it drops,
+    // renames or retypes are left out: the view would block those changes (PostgreSQL
+    // refuses to drop or retype a column a view reads), and the old application loses them
+    // through the old name exactly as it would through the new one.
+    let columns = have
         .columns
         .iter()
         .filter(|c| {
-            !want
-                .columns
+            want.columns
                 .iter()
                 .any(|w| w.name == c.name && w.type_name == c.type_name)
         })
-        .map(|c| c.name.as_str())
+        .map(|c| c.name.clone())
         .collect();
-    if !changed.is_empty() {
-        return Err(err(
-            s,
-            line,
-            format!(
-                "@renamed from={from} on table {new}: the plan also drops, renames or retypes \
-                 its column(s) {}, which the compatibility view {old} reads; rename the table \
-                 in one plan and change the columns in the next",
-                changed.join(", ")
-            ),
-        ));
-    }
     Ok(Some(Rename::Table {
         from: old,
         to: new.clone(),
-        columns: have.columns.iter().map(|c| c.name.clone()).collect(),
+        columns,
     }))
 }
 
@@ -484,6 +503,8 @@ fn part_rename(
             }),
             from_indexes: Vec::new(),
             to_indexes: Vec::new(),
+            from_constraints: Vec::new(),
+            to_constraints: Vec::new(),
         }));
     }
     let has = |name: &str| have.is_some_and(|t| t.constraints.contains_key(name));
@@ -513,10 +534,10 @@ fn part_rename(
     }))
 }
 
-/// What a column rename in phases cannot carry over yet: everything that depends on the
-/// column other than plain indexes (constraints, views, triggers, policies, functions,
-/// generated columns), identity, generated and serial columns, and a comment or column
-/// privileges (the new column would not have them).
+/// What a column rename in phases cannot carry over yet: identity, generated and serial
+/// columns, and objects depending on the column other than indexes, its comment, its column
+/// privileges and the constraints [`carried_constraint`] accepts (views, triggers, policies,
+/// functions, generated columns, foreign keys, and keys that foreign keys reference).
 fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) -> Vec<String> {
     let mut out = Vec::new();
     if c.identity.is_some() {
@@ -533,15 +554,29 @@ fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) ->
         out.push("an owned sequence (serial)".to_string());
     }
     let col = ObjectId::Column(table.clone(), c.name.clone());
-    if current.comments.contains_key(&col) {
-        out.push("a comment".to_string());
-    }
-    if current.grants.iter().any(|g| g.on == col) {
-        out.push("column privileges".to_string());
-    }
+    let constraint = |name: &str| {
+        current
+            .tables
+            .get(table)
+            .and_then(|t| t.constraints.get(name))
+    };
     for (dep, refs) in &current.depends {
-        if refs.contains(&col) && !matches!(dep, ObjectId::Index(_)) {
-            out.push(format!("a dependent {dep}"));
+        if !refs.contains(&col) {
+            continue;
+        }
+        match dep {
+            ObjectId::Index(_) => {}
+            ObjectId::Constraint(t, name)
+                if t == table && constraint(name).is_some_and(carried_constraint) =>
+            {
+                // The key is dropped with the old column in contract: nothing else may need it.
+                for (user, needs) in &current.depends {
+                    if needs.contains(dep) && !matches!(user, ObjectId::Index(_)) && user != dep {
+                        out.push(format!("{dep} used by {user}"));
+                    }
+                }
+            }
+            _ => out.push(format!("a dependent {dep}")),
         }
     }
     out

@@ -305,7 +305,7 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
 /// `PRIMARY KEY (a, b)` / `UNIQUE (a) INCLUDE (x) DEFERRABLE` split into the key clause, the
 /// index column list, an INCLUDE list and the trailing deferrability; `None` for anything else
 /// (expressions, NULLS NOT DISTINCT, storage options), which is added directly.
-pub(super) fn simple_key(def: &str) -> Option<(&'static str, &str, Option<&str>, &str)> {
+pub(crate) fn simple_key(def: &str) -> Option<(&'static str, &str, Option<&str>, &str)> {
     let (kw, rest) = if let Some(r) = def.strip_prefix("PRIMARY KEY (") {
         ("PRIMARY KEY", r)
     } else if let Some(r) = def.strip_prefix("UNIQUE (") {

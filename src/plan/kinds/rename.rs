@@ -81,12 +81,16 @@ fn reversed(r: &Rename) -> Rename {
             to,
             from_indexes,
             to_indexes,
+            from_constraints,
+            to_constraints,
         } => Rename::Column {
             table,
             from: to,
             to: from,
             from_indexes: to_indexes,
             to_indexes: from_indexes,
+            from_constraints: to_constraints,
+            to_constraints: from_constraints,
         },
         Rename::Index { from, to } => Rename::Index { from: to, to: from },
         Rename::Constraint { table, from, to } => Rename::Constraint {
@@ -118,6 +122,27 @@ fn compat_view(from: &QName, to: &QName, columns: &[String]) -> String {
         cols.join(", "),
         qname(to)
     )
+}
+
+/// A note naming the old table's columns the compatibility view leaves out (the same plan
+/// drops, renames or retypes them), if any.
+fn left_out(ctx: &Ctx, from: &QName, columns: &[String]) -> Vec<String> {
+    let gone: Vec<&str> = ctx
+        .current
+        .tables
+        .get(from)
+        .into_iter()
+        .flat_map(|t| &t.columns)
+        .filter(|c| !columns.contains(&c.name))
+        .map(|c| c.name.as_str())
+        .collect();
+    if gone.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the compatibility view leaves out {}, which this plan drops, renames or retypes",
+        gone.join(", ")
+    )]
 }
 
 /// The privileges granted on the table (and its columns) before the rename, granted again on
@@ -206,7 +231,8 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
                 .note(format!(
                     "the application still deployed keeps using {from}: an updatable view over \
                      the renamed table until the contract phase"
-                ));
+                ))
+                .notes(left_out(ctx, from, columns));
             let contract = ctx
                 .step(
                     format!("drop compatibility view {from} (renamed to {to})"),
@@ -330,6 +356,115 @@ fn sync_name(table: &QName, a: &str, b: &str) -> String {
     pg_object_name(&table.name, Some(&format!("{x}_{y}")), "schemaplan_sync")
 }
 
+/// The comment and the column privileges of `from` (in `ctx.current`, the plan's starting
+/// side), set on `to` in the step that adds it: the rest of the plan is diffed against the
+/// schema with the rename done, where they already belong to `to`.
+fn column_decorations(ctx: &Ctx, table: &QName, from: &str, to: &str) -> String {
+    let old = ObjectId::Column(table.clone(), from.to_string());
+    let new = ObjectId::Column(table.clone(), to.to_string());
+    let mut out = String::new();
+    if let Some(text) = ctx.current.comments.get(&old) {
+        out.push_str(&format!(
+            "\nCOMMENT ON COLUMN {}.{} IS {};",
+            qname(table),
+            ident(to),
+            literal(text)
+        ));
+    }
+    for g in ctx
+        .current
+        .grants
+        .iter()
+        .filter(|g| g.granted && g.on == old)
+    {
+        let g = Grant {
+            on: new.clone(),
+            ..g.clone()
+        };
+        for n in super::grant::grant(ctx, &g) {
+            out.push('\n');
+            out.push_str(&n.step.sql);
+        }
+    }
+    out
+}
+
+/// The PRIMARY KEY, UNIQUE and CHECK constraints on `to` (names they end with), built in
+/// `expand` under temporary names beside the old column's (a unique index `CONCURRENTLY`, a
+/// CHECK `NOT VALID` then validated: the old application's writes reach `to` through the sync
+/// trigger before the checks run, so they pass whenever the old constraints pass), and the
+/// `contract` statements that give them their names once `DROP COLUMN` has taken the old ones
+/// along. Those statements are conditional (`DO` blocks on the catalog): a rollback after
+/// `expand` alone runs the inverse's `contract` without its `expand`, where the old column's
+/// constraints still hold their names and no temporary one exists.
+fn carried_constraints(
+    ctx: &Ctx,
+    table: &QName,
+    constraints: &[Constraint],
+) -> (Chain, Vec<String>) {
+    let mut nodes = Vec::new();
+    let mut named = Vec::new();
+    let at = crate::plan::alter_table(table);
+    for c in constraints {
+        let temp = temp_index_name(&c.name);
+        match c.kind {
+            ConstraintKind::PrimaryKey | ConstraintKind::Unique => {
+                let Some((kw, cols, include, tail)) = super::constraint::simple_key(&c.definition)
+                else {
+                    continue;
+                };
+                let include = include
+                    .map(|i| format!(" INCLUDE ({i})"))
+                    .unwrap_or_default();
+                let index = Index {
+                    name: QName::new(table.schema.clone(), temp.clone()),
+                    table: table.clone(),
+                    definition: format!(
+                        "CREATE UNIQUE INDEX {} ON {} USING btree ({cols}){include}",
+                        ident(&temp),
+                        qname(table)
+                    ),
+                    unique: true,
+                    on_partitioned_table: false,
+                    parent_index: None,
+                    valid: true,
+                };
+                nodes.extend(super::index::create(ctx, &index));
+                named.push(format!(
+                    "DO $schemaplan$ BEGIN\n\
+                     \x20 IF to_regclass({}) IS NOT NULL THEN\n\
+                     \x20   {at} ADD CONSTRAINT {} {kw} USING INDEX {}{tail};\n\
+                     \x20 END IF;\n\
+                     END $schemaplan$;",
+                    literal(&qname(&index.name)),
+                    ident(&c.name),
+                    ident(&temp)
+                ));
+            }
+            ConstraintKind::Check => {
+                let built = Constraint {
+                    name: temp.clone(),
+                    ..c.clone()
+                };
+                nodes.extend(super::constraint::add(ctx, table, &built));
+                named.push(format!(
+                    "DO $schemaplan$ BEGIN\n\
+                     \x20 IF EXISTS (SELECT FROM pg_catalog.pg_constraint WHERE conrelid = {}::regclass AND conname = {}) THEN\n\
+                     \x20   {at} RENAME CONSTRAINT {} TO {};\n\
+                     \x20 END IF;\n\
+                     END $schemaplan$;",
+                    literal(&qname(table)),
+                    literal(&temp),
+                    ident(&temp),
+                    ident(&c.name)
+                ));
+            }
+            _ => {}
+        }
+    }
+    (nodes, named)
+}
+
 /// Temporary name of an index built on the new column while the old column's index (under
 /// the final name, possibly) still exists.
 fn temp_index_name(name: &str) -> String {
@@ -358,6 +493,7 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
         from,
         to,
         to_indexes,
+        to_constraints,
         ..
     } = r
     else {
@@ -393,10 +529,11 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
             format!(
                 "{at} ADD COLUMN {};\n\
                  CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n{body}\n$schemaplan$;\n\
-                 CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
+                 CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();{}",
                 super::column::definition(&added),
                 ident(&sync),
-                qname(table)
+                qname(table),
+                column_decorations(ctx, table, &from.name, &to.name)
             ),
             LockLevel::AccessExclusive,
             Some(table),
@@ -437,11 +574,14 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
         };
         nodes.extend(super::index::create(ctx, &temp));
     }
+    let (built, named) = carried_constraints(ctx, table, to_constraints);
+    nodes.extend(built);
     let mut contract = vec![
         format!("DROP TRIGGER {} ON {};", ident(&sync), qname(table)),
         format!("DROP FUNCTION {function}();"),
         format!("{at} DROP COLUMN {old};"),
     ];
+    contract.extend(named);
     let keeps_default = ctx
         .desired
         .tables
