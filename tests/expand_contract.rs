@@ -1003,3 +1003,206 @@ fn online_identity_primary_key_to_bigint_continues_the_sequence() {
     assert_eq!(seq_after, seq_before);
     case.replan_is_empty();
 }
+
+/// A column with a UNIQUE constraint, a CHECK, a comment and column privileges, renamed.
+const KEYED_BEFORE: &str = "
+CREATE TABLE public.logins (
+    id integer PRIMARY KEY,
+    login text NOT NULL CONSTRAINT logins_login_check CHECK (login <> ''),
+    CONSTRAINT logins_login_key UNIQUE (login)
+);
+COMMENT ON COLUMN public.logins.login IS 'what users type';
+INSERT INTO public.logins SELECT g, 'user' || g FROM generate_series(1, 2000) g;
+GRANT SELECT (id, login), INSERT (id, login), UPDATE (login) ON public.logins TO app_user;
+";
+
+const KEYED_AFTER: &str = "
+CREATE TABLE public.logins (
+    id integer PRIMARY KEY,
+    -- @renamed from=login
+    username text NOT NULL CONSTRAINT logins_login_check CHECK (username <> ''),
+    CONSTRAINT logins_login_key UNIQUE (username)
+);
+COMMENT ON COLUMN public.logins.username IS 'what users type';
+GRANT SELECT (id, username), INSERT (id, username), UPDATE (username) ON public.logins TO app_user;
+";
+
+/// `(constraint, its definition)` of `public.logins`, and the comment and `app_user`'s
+/// column privileges on `column`.
+fn keyed_state(
+    c: &mut postgres::Client,
+    column: &str,
+) -> (Vec<(String, String)>, Option<String>, bool) {
+    let constraints = c
+        .query(
+            "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid = 'public.logins'::regclass AND contype IN ('u', 'c') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let comment = c
+        .query_one(
+            "SELECT col_description('public.logins'::regclass, \
+             (SELECT attnum FROM pg_attribute WHERE attrelid = 'public.logins'::regclass AND attname = $1))",
+            &[&column],
+        )
+        .unwrap()
+        .get(0);
+    let privileges = c
+        .query_one(
+            "SELECT has_column_privilege('app_user', 'public.logins', $1, 'SELECT') \
+             AND has_column_privilege('app_user', 'public.logins', $1, 'UPDATE')",
+            &[&column],
+        )
+        .unwrap()
+        .get(0);
+    (constraints, comment, privileges)
+}
+
+/// Renaming a column that a UNIQUE constraint and a CHECK cover, with a comment and column
+/// privileges: during expand both applications work and the key holds for both names (a
+/// duplicate written through either name fails); after contract the key, the CHECK, the
+/// comment and the privileges are on the new column under their names; a rollback after
+/// expand alone gives the old column all of them back.
+#[test]
+fn column_rename_carries_keys_checks_comment_and_privileges() {
+    let case = Case::with("column_rename_keyed", KEYED_BEFORE, KEYED_AFTER);
+    let mut c = case.client();
+    let before = keyed_state(&mut c, "login");
+    case.plan();
+    let all = "requires-deploy,index-build,non-transactional";
+    case.run(&["apply", "--db", &case.url, "p", "--allow-hazards", all]);
+    c.batch_execute("SET ROLE app_user").unwrap();
+    c.batch_execute("INSERT INTO public.logins (id, login) VALUES (5001, 'old-app')")
+        .unwrap();
+    c.batch_execute("INSERT INTO public.logins (id, username) VALUES (5002, 'new-app')")
+        .unwrap();
+    let seen: String = c
+        .query_one("SELECT username FROM public.logins WHERE id = 5001", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, "old-app");
+    for dup in [
+        "INSERT INTO public.logins (id, login) VALUES (5003, 'new-app')",
+        "INSERT INTO public.logins (id, username) VALUES (5004, 'old-app')",
+        "INSERT INTO public.logins (id, username) VALUES (5005, '')",
+    ] {
+        assert!(c.batch_execute(dup).is_err(), "{dup} must fail");
+    }
+    c.batch_execute("RESET ROLE").unwrap();
+    case.run(&[
+        "apply",
+        "--db",
+        &case.url,
+        "p",
+        "--phase",
+        "contract",
+        "--allow-hazards",
+        "requires-deploy",
+    ]);
+    let (constraints, comment, privileges) = keyed_state(&mut c, "username");
+    assert_eq!(
+        constraints,
+        [
+            (
+                "logins_login_check".to_string(),
+                "CHECK ((username <> ''::text))".to_string()
+            ),
+            (
+                "logins_login_key".to_string(),
+                "UNIQUE (username)".to_string()
+            ),
+        ]
+    );
+    assert_eq!(comment.as_deref(), Some("what users type"));
+    assert!(privileges);
+    case.replan_is_empty();
+
+    let case = Case::with("column_rename_keyed_rollback", KEYED_BEFORE, KEYED_AFTER);
+    let mut c = case.client();
+    case.plan();
+    case.run(&["apply", "--db", &case.url, "p", "--allow-hazards", all]);
+    case.run(&["rollback", "--db", &case.url, "p", "--allow-hazards", all]);
+    assert!(has_logins_column(&mut c, "login") && !has_logins_column(&mut c, "username"));
+    assert_eq!(keyed_state(&mut c, "login"), before);
+}
+
+fn has_logins_column(c: &mut postgres::Client, column: &str) -> bool {
+    c.query_one(
+        "SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = 'public.logins'::regclass \
+         AND attname = $1 AND NOT attisdropped)",
+        &[&column],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// A table renamed while the same plan drops one of its columns and retypes another: the
+/// compatibility view reads the columns that stay as they are, so the old application keeps
+/// reading and writing them by the old name during expand; contract drops the view.
+#[test]
+fn table_rename_with_column_changes_keeps_the_old_name_for_the_kept_columns() {
+    let before = "
+CREATE TABLE public.members (id integer PRIMARY KEY, email text NOT NULL, legacy boolean, qty integer);
+INSERT INTO public.members SELECT g, 'u' || g || '@example.com', true, g FROM generate_series(1, 1000) g;
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.members TO app_user;
+";
+    let after = "
+-- @renamed from=members
+CREATE TABLE public.users (id integer PRIMARY KEY, email text NOT NULL, qty bigint);
+GRANT SELECT, INSERT, UPDATE, DELETE ON public.users TO app_user;
+";
+    let case = Case::with("table_rename_column_changes", before, after);
+    let mut c = case.client();
+    let emails = checksum_of(&mut c, "SELECT id, email FROM public.members");
+    case.plan();
+    let plan = case.plan_text("plan.sql");
+    assert!(plan.contains("leaves out legacy, qty"), "{plan}");
+    let all = "requires-deploy,data-loss,table-rewrite,access-exclusive-lock,index-build,non-transactional,irreversible";
+    case.run(&["apply", "--db", &case.url, "p", "--allow-hazards", all]);
+    assert_eq!(
+        checksum_of(&mut c, "SELECT id, email FROM public.members"),
+        emails
+    );
+    assert_eq!(
+        checksum_of(&mut c, "SELECT id, email FROM public.users"),
+        emails
+    );
+    c.batch_execute("SET ROLE app_user").unwrap();
+    c.batch_execute("INSERT INTO members (id, email) VALUES (5001, 'old-app@example.com')")
+        .unwrap();
+    c.batch_execute("UPDATE members SET email = 'changed@example.com' WHERE id = 1")
+        .unwrap();
+    let seen: String = c
+        .query_one("SELECT email FROM users WHERE id = 5001", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(seen, "old-app@example.com");
+    c.batch_execute("RESET ROLE").unwrap();
+    case.run(&[
+        "apply",
+        "--db",
+        &case.url,
+        "p",
+        "--phase",
+        "contract",
+        "--allow-hazards",
+        all,
+    ]);
+    assert_eq!(exists(&mut c, "public.members"), None);
+    case.replan_is_empty();
+}
+
+fn checksum_of(c: &mut postgres::Client, query: &str) -> String {
+    c.query_one(
+        &format!(
+            "SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM ({query}) t"
+        ),
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
