@@ -53,6 +53,11 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
                 Some(FunctionKind::Aggregate) => "AGGREGATE",
                 _ => "FUNCTION",
             };
+            // A zero-argument aggregate is written `agg(*)`: `AGGREGATE agg()` is a syntax error.
+            let args = match (kw, args.as_str()) {
+                ("AGGREGATE", "") => "*",
+                _ => args.as_str(),
+            };
             format!("{kw} {}({args})", qname(q))
         }
         ObjectId::Trigger(q, t) => format!("TRIGGER {} ON {}", ident(t), qname(q)),

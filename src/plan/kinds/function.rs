@@ -34,6 +34,15 @@ fn definition(f: &Function) -> String {
     format!("{d};")
 }
 
+/// The argument list that names `f` in `DROP` / `ALTER`: `*` for a zero-argument aggregate
+/// (`DROP AGGREGATE agg()` is a syntax error).
+fn signature_args(f: &Function) -> &str {
+    match (f.kind, f.identity_args.as_str()) {
+        (FunctionKind::Aggregate, "") => "*",
+        (_, args) => args,
+    }
+}
+
 /// The claim a function's name makes among its overloads (not a relation name: prefixed).
 fn overload_name(f: &Function) -> QName {
     QName::new(f.name.schema.clone(), format!("function {}", f.name.name))
@@ -191,7 +200,7 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
     let kw = kind(f).to_uppercase();
     let step = ctx.step(
         format!("drop {} {}({})", kind(f), f.name, f.identity_args),
-        format!("DROP {kw} {}({});", qname(&f.name), f.identity_args),
+        format!("DROP {kw} {}({});", qname(&f.name), signature_args(f)),
         LockLevel::None,
         None,
     );
