@@ -253,7 +253,13 @@ fn workflow_exit_codes_and_no_password_in_output() {
         &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p2"],
         0,
     );
-    let t = step(&["apply", "--db", &url, "plans/p2"], 1);
+    // The drop waits for the contract phase (after the new application is deployed).
+    let t = step(&["apply", "--db", &url, "plans/p2"], 0);
+    assert!(t.contains("no expand steps"), "{t}");
+    let t = step(
+        &["apply", "--db", &url, "plans/p2", "--phase", "contract"],
+        1,
+    );
     assert!(t.contains("data-loss"), "{t}");
     // The hint names the exact flag to pass; passing it works.
     let allowed = t
@@ -268,6 +274,8 @@ fn workflow_exit_codes_and_no_password_in_output() {
             "--db",
             &url,
             "plans/p2",
+            "--phase",
+            "contract",
             "--allow-hazards",
             &allowed,
         ],

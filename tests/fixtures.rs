@@ -306,6 +306,18 @@ fn unbounded_locks(plan_dir: &Path) -> Result<Vec<String>, String> {
     Ok(bad)
 }
 
+/// What a case's rollback is expected to leave beyond `before.sql`: `rollback-leaves SQL`
+/// lines of its `expect.txt`, run after `before.sql` on the database the rollback is compared
+/// with. Only for a difference the inverse plan declares in a note (a dropped `NOT NULL`
+/// column whose values are gone comes back nullable: `workflow::contract::unrestorable`).
+fn rollback_leaves(case_dir: &Path) -> Vec<String> {
+    let spec = std::fs::read_to_string(case_dir.join("expect.txt")).unwrap_or_default();
+    spec.lines()
+        .filter_map(|l| l.trim().strip_prefix("rollback-leaves "))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Extra `plan` arguments of a case: `plan-args ...` lines of its `expect.txt`, words split at
 /// spaces. Unless a case sets `--small-table` itself, plans are made with `--small-table 0`: a
 /// table with a few rows in `before.sql` counts as large, so the online forms are exercised,
@@ -335,6 +347,7 @@ fn plan_args(case_dir: &Path) -> Vec<String> {
 /// plan order CREATE INDEX CONCURRENTLY ... DROP INDEX CONCURRENTLY
 /// plan order DROP COLUMN ... RENAME COLUMN ... SET DEFAULT   (first occurrences in this order)
 /// plan-args --small-table 64kB
+/// rollback-leaves ALTER TABLE public.t ALTER c DROP NOT NULL   (see [`rollback_leaves`])
 /// ```
 fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
     let path = case_dir.join("expect.txt");
@@ -347,6 +360,7 @@ fn check_expectations(case_dir: &Path, plan_dir: &Path) -> Vec<String> {
         if line.is_empty()
             || line.starts_with('#')
             || line.starts_with("plan-args ")
+            || line.starts_with("rollback-leaves ")
             || line.starts_with("min-version ")
         {
             continue;
@@ -564,7 +578,24 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         run_all_phases(bin, cwd, "rollback", &b_url, plan_s)?;
         mark("rollback");
         let back = read_state(&b_url).map_err(|e| format!("after rollback: {e}"))?;
-        problems.extend(labelled("rollback", compare(&back, &before, "before.sql")));
+        let leaves = rollback_leaves(&case.dir);
+        if leaves.is_empty() {
+            problems.extend(labelled("rollback", compare(&back, &before, "before.sql")));
+        } else {
+            let (c_name, c_url) = server.fresh_db(&format!("fx_c_{}", case.name));
+            dbs.push(c_name);
+            load(&c_url, &case.dir.join("before.sql")).map_err(|e| format!("setup: {e}"))?;
+            let mut client =
+                schemaplan::db::connect(&c_url).map_err(|e| format!("connect: {e}"))?;
+            for sql in &leaves {
+                client
+                    .batch_execute(sql)
+                    .map_err(|e| format!("rollback-leaves: {sql}: {e}"))?;
+            }
+            let want = read_state(&c_url).map_err(|e| format!("rollback-leaves: {e}"))?;
+            let what = "before.sql + rollback-leaves";
+            problems.extend(labelled("rollback", compare(&back, &want, what)));
+        }
         mark("compare");
         Ok(())
     })();

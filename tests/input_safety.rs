@@ -56,7 +56,7 @@ fn names_that_look_like_plan_structure_read_back_as_themselves() {
         sql.contains("lock: ACCESS EXCLUSIVE on public.\"t | hazards: none\" | lock_timeout:"),
         "the lock target is quoted:\n{sql}"
     );
-    let o = run(tmp.path(), &["apply", "--db", &url, "p"]);
+    let o = run(tmp.path(), &["apply", "--db", &url, "p", "--phase", "all"]);
     let t = text(&o);
     assert_eq!(code(&o), 1, "{t}");
     assert!(

@@ -104,11 +104,20 @@ fn workflow(tag: &str, url: &str, dev: &str, env: &[(&str, &str)]) {
         &["plan", "--db", url, "--dev-url", dev, "--out", "plans/p2"],
         0,
     );
-    // Refused (data-loss), then allowed.
-    let t = step(&["apply", "--db", url, "plans/p2"], 1);
+    // Refused (data-loss), then allowed (the drop is in the contract phase).
+    let t = step(&["apply", "--db", url, "plans/p2", "--phase", "all"], 1);
     assert!(t.contains("data-loss"), "{t}");
     step(
-        &["apply", "--db", url, "plans/p2", "--allow-hazards", "all"],
+        &[
+            "apply",
+            "--db",
+            url,
+            "plans/p2",
+            "--phase",
+            "all",
+            "--allow-hazards",
+            "all",
+        ],
         0,
     );
     step(

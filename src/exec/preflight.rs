@@ -38,7 +38,9 @@ pub fn stopped_after_expand(forward: Option<&Plan>, forward_prior: &Prior) -> bo
     };
     let phase = |k: usize| plan.steps[k - 1].phase;
     let steps = 1..=plan.steps.len();
+    // A plan without expand steps has no state "after expand" other than its start.
     steps.clone().any(|k| phase(k) == Phase::Contract)
+        && steps.clone().any(|k| phase(k) == Phase::Expand)
         && steps
             .clone()
             .all(|k| forward_prior.done.contains_key(&k) == (phase(k) == Phase::Expand))

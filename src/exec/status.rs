@@ -377,3 +377,30 @@ fn short_stamp(t: &str) -> String {
         None => t.to_string(),
     }
 }
+
+/// Plans whose `expand` phase ran and whose `contract` phase has not: for each plan id in the
+/// journal, its latest run that changed something is a forward run of `--phase expand` that
+/// succeeded, and the live schema (fingerprint `live`) is not that run's `to` (a plan without
+/// contract steps reaches `to` with its expand run). `drift` reads this once; the only place
+/// outside `status` that reads the journal.
+pub fn contract_pending(client: &mut Client, live: &str) -> Result<Vec<String>, ExecError> {
+    let Some(book) = book::load(client)? else {
+        return Ok(Vec::new());
+    };
+    let mut latest: std::collections::BTreeMap<&str, &book::RunRecord> = Default::default();
+    for r in &book.runs {
+        if r.steps.iter().any(|s| s.outcome == "succeeded") {
+            latest.insert(&r.plan_id, r);
+        }
+    }
+    Ok(latest
+        .into_iter()
+        .filter(|(_, r)| {
+            r.direction == "forward"
+                && r.phases == "expand"
+                && r.outcome == "succeeded"
+                && r.to_fingerprint != live
+        })
+        .map(|(id, _)| id.to_string())
+        .collect())
+}

@@ -8,6 +8,7 @@
 pub mod backfill;
 pub mod casts;
 pub mod checks;
+pub mod contract;
 mod drift;
 mod dump;
 mod explain;
@@ -27,7 +28,7 @@ pub use renames::Renames;
 use crate::catalog::{self, CatalogError};
 use crate::db::{self, DbError};
 use crate::diff;
-use crate::model::Schema;
+use crate::model::{ObjectId, Schema};
 use crate::plan::{self, PlanOptions, Step};
 use crate::shadow::{self, LoadError, LoadStatement, Shadow, ShadowError};
 use crate::source::{SourceError, SourceSet};
@@ -228,31 +229,126 @@ fn missing_role(e: &LoadError) -> Option<String> {
 pub struct Planned {
     pub forward: Vec<Step>,
     pub inverse: Vec<Step>,
+    /// Columns the inverse adds back without their `NOT NULL` (see
+    /// `contract::unrestorable`): the proof expects them to differ from the current schema
+    /// in that alone.
+    pub unrestored: Vec<crate::model::ObjectId>,
+    /// Whether the drops wait for `contract` ([`contract`]); false when the desired schema
+    /// drops nothing or the phased plan did not prove out ([`plan_proven`]).
+    pub contract_drops: bool,
+}
+
+/// Steps tagged with the object each is about, all in `phase`.
+fn in_phase(steps: Vec<(ObjectId, Step)>, phase: plan::Phase) -> Vec<(ObjectId, Step)> {
+    steps
+        .into_iter()
+        .map(|(id, mut s)| {
+            s.phase = phase;
+            (id, s)
+        })
+        .collect()
+}
+
+/// The steps from `from` to `to`, with the unmodeled objects of `live` they must carry over.
+fn part(from: &Schema, to: &Schema, live: &Schema, opts: &PlanOptions) -> Vec<(ObjectId, Step)> {
+    let changes = diff::diff(from, to);
+    let steps = plan::build_tagged(&changes, from, to, opts);
+    unmodeled::carry_over(&changes, steps, live, to, opts)
 }
 
 /// Plans `current -> desired` and the inverse `desired -> current`. Inverse steps that
 /// re-create what a forward step destroyed say that the data does not come back.
 ///
-/// With declared renames the forward plan is: the renames' `expand` steps, the diff from the
-/// current schema with the renames done to the desired one, the renames' `contract` steps.
-/// The inverse undoes each phase: its `expand` steps undo the forward `contract` (the old
-/// names come back beside the new ones), its `contract` steps undo the forward `expand` (the
+/// What the desired schema drops waits for `contract` (see [`contract`]): the forward plan is
+/// `current -> middle` (expand) then `middle -> desired` (contract), the inverse
+/// `desired -> middle` (expand) then `middle -> current` (contract). With declared renames the
+/// forward plan is framed by the renames' `expand` steps before and their `contract` steps
+/// after: the rest is diffed from the current schema with the renames done. The inverse undoes
+/// each phase: its `expand` steps undo the forward `contract` (the old names and the dropped
+/// objects come back beside the new ones), its `contract` steps undo the forward `expand` (the
 /// rest of the inverse, then the renames back). A rollback after the forward `expand` alone
 /// therefore runs only the inverse's `contract` steps (`exec::preflight`). A plan without
-/// contract steps keeps everything in `expand`, both ways.
+/// contract steps keeps everything in `expand`, both ways. `contract_drops: false` plans the
+/// drops in `expand` (the fallback of [`plan_proven`]).
 pub fn plan_both(
     current: &Schema,
     desired: &Schema,
     renames: Option<&Renames>,
     opts: &PlanOptions,
+    contract_drops: bool,
 ) -> Planned {
+    use plan::Phase::{Contract, Expand};
     let base = renames.map(|r| &r.current).unwrap_or(current);
-    let (there, back) = (diff::diff(base, desired), diff::diff(desired, base));
-    let forward = plan::build_tagged(&there, base, desired, opts);
-    let forward = unmodeled::carry_over(&there, forward, current, desired, opts);
-    let inverse = plan::build_tagged(&back, desired, base, opts);
-    let inverse = unmodeled::carry_over(&back, inverse, current, base, opts);
-    let lost: std::collections::BTreeSet<&crate::model::ObjectId> = forward
+    let middle = contract_drops
+        .then(|| contract::middle(base, desired))
+        .flatten();
+    let mut unrestored = Vec::new();
+    let (forward, inverse) = match &middle {
+        None => (
+            in_phase(part(base, desired, current, opts), Expand),
+            in_phase(
+                part(desired, base, current, opts),
+                if renames.is_some() { Contract } else { Expand },
+            ),
+        ),
+        Some(m) => {
+            let forward_expand = part(base, &m.schema, current, opts)
+                .into_iter()
+                .map(|(id, s)| {
+                    let notes = m.notes.iter().filter(|(o, _)| *o == id);
+                    let mut s = s.notes(notes.map(|(_, n)| n.clone()));
+                    if m.relaxed
+                        .iter()
+                        .any(|(q, c)| id == ObjectId::Column(q.clone(), c.clone()))
+                    {
+                        s = s.note(
+                            "NOT NULL is dropped in expand because the column is dropped in \
+                             contract: the new application inserts without it",
+                        );
+                    }
+                    (id, s)
+                })
+                .collect();
+            // The inverse sees the middle like the desired schema: sizes unknown.
+            let mut back_middle = m.schema.clone();
+            back_middle.sizes.clear();
+            let lost = contract::unrestorable(m, base);
+            let mut target = base.clone();
+            for (q, c) in &lost {
+                if let Some(col) = target
+                    .tables
+                    .get_mut(q)
+                    .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
+                {
+                    col.not_null = false;
+                }
+                unrestored.push(ObjectId::Column(q.clone(), c.clone()));
+            }
+            let inverse_expand = part(desired, &back_middle, current, opts)
+                .into_iter()
+                .map(|(id, s)| {
+                    if unrestored.contains(&id) {
+                        let s = s.note(
+                            "added back without its NOT NULL: the rows kept through the plan \
+                             have no value for it (set it by hand once they do)",
+                        );
+                        (id, s)
+                    } else {
+                        (id, s)
+                    }
+                })
+                .collect();
+            let mut forward = in_phase(forward_expand, Expand);
+            forward.extend(in_phase(part(&m.schema, desired, current, opts), Contract));
+            let mut inverse = in_phase(inverse_expand, Expand);
+            inverse.extend(in_phase(
+                part(&back_middle, &target, current, opts),
+                Contract,
+            ));
+            (forward, inverse)
+        }
+    };
+    let lost: std::collections::BTreeSet<&ObjectId> = forward
         .iter()
         .filter(|(_, s)| s.hazards.contains(&plan::Hazard::DataLoss))
         .map(|(id, _)| id)
@@ -270,41 +366,60 @@ pub fn plan_both(
         })
         .collect();
     let forward: Vec<Step> = forward.into_iter().map(|(_, s)| s).collect();
-    let Some(r) = renames else {
-        return Planned { forward, inverse };
+    let contract_drops = forward.iter().any(|s| s.phase == Contract);
+    let (forward, inverse) = match renames {
+        None => (forward, inverse),
+        Some(r) => {
+            let changes: Vec<diff::Change> =
+                r.list.iter().cloned().map(diff::Change::Rename).collect();
+            let undo: Vec<diff::Change> = r
+                .list
+                .iter()
+                .rev()
+                .cloned()
+                .map(diff::Change::UndoRename)
+                .collect();
+            let (expand, contract) = plan::build_renames(&changes, current, desired, opts);
+            let (undo_expand, undo_contract) = plan::build_renames(&undo, desired, current, opts);
+            let forward = expand.into_iter().chain(forward).chain(contract).collect();
+            let inverse = undo_expand
+                .into_iter()
+                .chain(inverse)
+                .chain(undo_contract)
+                .collect();
+            (forward, inverse)
+        }
     };
-    let changes: Vec<diff::Change> = r.list.iter().cloned().map(diff::Change::Rename).collect();
-    let undo: Vec<diff::Change> = r
-        .list
-        .iter()
-        .rev()
-        .cloned()
-        .map(diff::Change::UndoRename)
-        .collect();
-    let (expand, contract) = plan::build_renames(&changes, current, desired, opts);
-    let (undo_expand, undo_contract) = plan::build_renames(&undo, desired, current, opts);
-    let phased = !contract.is_empty();
-    let forward = expand.into_iter().chain(forward).chain(contract).collect();
-    let inverse = undo_expand
-        .into_iter()
-        .chain(inverse.into_iter().map(|mut s| {
-            s.phase = plan::Phase::Contract;
-            s
-        }))
-        .chain(undo_contract)
-        .map(|mut s| {
-            if !phased {
-                s.phase = plan::Phase::Expand;
-            }
-            s
-        })
-        .collect();
-    Planned { forward, inverse }
+    // A plan without contract steps keeps everything in `expand`, both ways.
+    let phased = forward.iter().any(|s| s.phase == Contract);
+    let flat = |steps: Vec<Step>| -> Vec<Step> {
+        steps
+            .into_iter()
+            .map(|mut s| {
+                if !phased {
+                    s.phase = Expand;
+                }
+                s
+            })
+            .collect()
+    };
+    Planned {
+        forward: flat(forward),
+        inverse: flat(inverse),
+        unrestored,
+        contract_drops,
+    }
 }
 
 /// Plans both directions and proves them. When the only objects that fail the proof are CHECK
 /// constraints PostgreSQL cannot print back faithfully, plans once more with the user's own
 /// text for them (see `original`) and proves that.
+///
+/// A plan whose drops wait for `contract` goes through an intermediate schema PostgreSQL may
+/// refuse in a case [`contract::middle`] does not foresee (a dropped view reading a column
+/// whose type changes, ...). When that plan fails its proof, or its inverse does and the
+/// plan with the drops in `expand` has a proven inverse, the latter is used and
+/// [`ProofReport::drops_in_expand`] says why.
 pub fn plan_proven(
     shadow: &Shadow,
     current: &Schema,
@@ -313,7 +428,39 @@ pub fn plan_proven(
     renames: Option<&Renames>,
     opts: &PlanOptions,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
-    let planned = plan_both(current, desired, renames, opts);
+    let phased = plan_proven_with(shadow, current, desired, source, renames, opts, true);
+    let why = match &phased {
+        Ok((p, _)) if !p.contract_drops => return phased,
+        Ok((_, report)) => match &report.inverse_problem {
+            None => return phased,
+            Some(p) => format!("its inverse did not prove out: {p}"),
+        },
+        Err(WorkflowError::Proof(m)) | Err(WorkflowError::ProofMismatch { message: m, .. }) => {
+            format!("it did not prove out: {m}")
+        }
+        Err(_) => return phased,
+    };
+    match plan_proven_with(shadow, current, desired, source, renames, opts, false) {
+        Ok((planned, mut report)) if phased.is_err() || report.inverse_problem.is_none() => {
+            report.drops_in_expand = Some(format!(
+                "the plan with the drops in the contract phase was not used, {why}"
+            ));
+            Ok((planned, report))
+        }
+        _ => phased,
+    }
+}
+
+fn plan_proven_with(
+    shadow: &Shadow,
+    current: &Schema,
+    desired: &Schema,
+    source: &SourceSet,
+    renames: Option<&Renames>,
+    opts: &PlanOptions,
+    contract_drops: bool,
+) -> Result<(Planned, ProofReport), WorkflowError> {
+    let planned = plan_both(current, desired, renames, opts, contract_drops);
     match prove(shadow, current, desired, &planned, opts) {
         Ok(report) => Ok((planned, report)),
         Err(WorkflowError::ProofMismatch { objects, message }) => {
@@ -331,7 +478,7 @@ pub fn plan_proven(
                     None => return Err(WorkflowError::ProofMismatch { objects, message }),
                 }
             }
-            let planned = plan_both(current, desired, renames, &opts);
+            let planned = plan_both(current, desired, renames, &opts, contract_drops);
             let report = prove(shadow, current, desired, &planned, &opts)?;
             Ok((planned, report))
         }

@@ -99,12 +99,15 @@ pub fn make_plan(
     super::unmodeled::check(&changes, &current.schema, &desired)?;
     let (planned, report) = if req.no_proof {
         (
-            super::plan_both(&current.schema, &desired, renames, &opts),
+            super::plan_both(&current.schema, &desired, renames, &opts, true),
             super::ProofReport::default(),
         )
     } else {
         super::plan_proven(shadow, &current.schema, &desired, src, renames, &opts)?
     };
+    if let Some(p) = &report.drops_in_expand {
+        warn(format!("the drops run in the expand phase: {p}"));
+    }
     if let Some(p) = &report.rebuild_problem {
         warn(format!(
             "the current schema could not be reproduced exactly in the shadow:\n{p}"
@@ -138,7 +141,22 @@ pub fn make_plan(
         &to,
         &current.schema,
     );
-    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &from, &target);
+    // The inverse ends where it started, but for the dropped NOT NULL columns it adds back
+    // nullable (`contract::unrestorable`): its `to` says so.
+    let mut back = current.schema.clone();
+    for id in &planned.unrestored {
+        if let crate::model::ObjectId::Column(q, c) = id {
+            let column = back
+                .tables
+                .get_mut(q)
+                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c));
+            if let Some(column) = column {
+                column.not_null = false;
+            }
+        }
+    }
+    let back = catalog::fingerprint(&back);
+    let mut inverse = make(Direction::Inverse, planned.inverse, &to, &back, &target);
     inverse.unproven = report.inverse_problem.clone();
     if req.no_proof {
         let why = Some("written with --no-proof".to_string());

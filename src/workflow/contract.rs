@@ -1,0 +1,346 @@
+//! Contract-phase drops: the intermediate schema between a plan's `expand` and `contract`.
+//!
+//! Dropping what the desired schema no longer has (a column, table, view, function, type,
+//! sequence, index, constraint, and the schemas, extensions and collations they live in)
+//! breaks the application version that is still deployed while `expand` runs: it still reads
+//! and writes them. So a plan goes through [`middle`]: the desired schema plus every object of
+//! the current side (after declared renames) that the desired side no longer has.
+//!
+//! - forward: `diff(current -> middle)` in `expand` (everything additive or changed), then
+//!   `diff(middle -> desired)` in `contract` (the drops, and whatever PostgreSQL makes follow
+//!   them);
+//! - inverse: `diff(desired -> middle)` in `expand` (the dropped objects come back beside the
+//!   new ones), then `diff(middle -> current)` in `contract`.
+//!
+//! So "rollback after expand = the inverse's contract" holds exactly, and the proof's third
+//! run (forward expand + inverse contract) checks it.
+//!
+//! A dropped column that is `NOT NULL` without a default (nor identity, nor generated) stays
+//! in the middle schema without its `NOT NULL`: the new application does not write it, and its
+//! INSERTs would fail on the constraint between `expand` and `contract` (the zero-downtime
+//! checklists drop `NOT NULL` first). `expand` runs `DROP NOT NULL`; the inverse's `contract`
+//! sets it again only where it can ([`unrestorable`]).
+//!
+//! The middle schema must be a schema PostgreSQL can hold: a dropped object whose name a new
+//! object of the desired schema takes (an index name reused, a dropped table whose name a new
+//! type takes: relations, indexes, types and constraint indexes share one namespace per
+//! schema), or a dropped primary key of a table that gets another one, is dropped in `expand`
+//! as before, with a note saying why ([`Middle::notes`]).
+
+use super::{run_steps, schema_statements, WorkflowError};
+use crate::catalog;
+use crate::diff;
+use crate::model::{ConstraintKind, ObjectId, QName, Schema};
+use crate::plan::{PlanOptions, Step};
+use crate::shadow::Shadow;
+use std::collections::BTreeSet;
+
+/// Why a dropped object whose name the desired schema reuses is dropped in `expand`.
+const TAKEN: &str =
+    "dropped in expand, not contract: a new object of the desired schema takes its name";
+
+/// The intermediate schema of a plan with contract-phase drops.
+pub struct Middle {
+    pub schema: Schema,
+    /// Dropped objects that could not wait for `contract`, and why: they are dropped in
+    /// `expand`, as plans without contract-phase drops do (the step says why in a note).
+    pub notes: Vec<(ObjectId, String)>,
+    /// Dropped `NOT NULL` columns whose `NOT NULL` the middle schema leaves out.
+    pub relaxed: Vec<(QName, String)>,
+}
+
+/// The middle schema between `current` (the current side after declared renames) and
+/// `desired`; `None` when the desired schema drops nothing (the plan keeps everything in
+/// `expand`).
+pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
+    let mut m = desired.clone();
+    let mut added: BTreeSet<ObjectId> = BTreeSet::new();
+    let mut notes = Vec::new();
+    let mut relaxed = Vec::new();
+    let taken = relation_names(desired);
+    let clash = |q: &QName| taken.contains(&(q.schema.clone(), q.name.clone()));
+
+    for (n, s) in &current.schemas {
+        if !m.schemas.contains_key(n) {
+            m.schemas.insert(n.clone(), s.clone());
+            added.insert(ObjectId::Schema(n.clone()));
+        }
+    }
+    for (n, e) in &current.extensions {
+        if !m.extensions.contains_key(n) {
+            m.extensions.insert(n.clone(), e.clone());
+            added.insert(ObjectId::Extension(n.clone()));
+        }
+    }
+    for (q, c) in &current.collations {
+        if !m.collations.contains_key(q) {
+            m.collations.insert(q.clone(), c.clone());
+            added.insert(ObjectId::Collation(q.clone()));
+        }
+    }
+    for (q, t) in &current.types {
+        if m.types.contains_key(q) {
+            continue;
+        }
+        if clash(q) {
+            notes.push((ObjectId::Type(q.clone()), TAKEN.to_string()));
+            continue;
+        }
+        m.types.insert(q.clone(), t.clone());
+        added.insert(ObjectId::Type(q.clone()));
+    }
+    for (q, s) in &current.sequences {
+        if m.sequences.contains_key(q) {
+            continue;
+        }
+        if clash(q) {
+            notes.push((ObjectId::Sequence(q.clone()), TAKEN.to_string()));
+            continue;
+        }
+        m.sequences.insert(q.clone(), s.clone());
+        added.insert(ObjectId::Sequence(q.clone()));
+    }
+    for (q, t) in &current.tables {
+        match m.tables.get_mut(q) {
+            None => {
+                if clash(q) {
+                    notes.push((ObjectId::Table(q.clone()), TAKEN.to_string()));
+                    continue;
+                }
+                m.tables.insert(q.clone(), t.clone());
+                added.insert(ObjectId::Table(q.clone()));
+                added.extend(
+                    t.columns
+                        .iter()
+                        .map(|c| ObjectId::Column(q.clone(), c.name.clone())),
+                );
+                added.extend(
+                    t.constraints
+                        .keys()
+                        .map(|n| ObjectId::Constraint(q.clone(), n.clone())),
+                );
+                for ((tq, n), tr) in &current.triggers {
+                    if tq == q && !m.triggers.contains_key(&(tq.clone(), n.clone())) {
+                        m.triggers.insert((tq.clone(), n.clone()), tr.clone());
+                        added.insert(ObjectId::Trigger(tq.clone(), n.clone()));
+                    }
+                }
+                for ((tq, n), p) in &current.policies {
+                    if tq == q && !m.policies.contains_key(&(tq.clone(), n.clone())) {
+                        m.policies.insert((tq.clone(), n.clone()), p.clone());
+                        added.insert(ObjectId::Policy(tq.clone(), n.clone()));
+                    }
+                }
+            }
+            Some(kept) => {
+                // Columns the desired table no longer has, at the end (a column added back
+                // by ALTER TABLE lands there too).
+                let partitioned_or_inherited = kept.partition_of.is_some()
+                    || !kept.inherits.is_empty()
+                    || kept.partition_key.is_some();
+                for c in &t.columns {
+                    if kept.columns.iter().any(|k| k.name == c.name) || c.inherited {
+                        continue;
+                    }
+                    if partitioned_or_inherited {
+                        notes.push((
+                            ObjectId::Column(q.clone(), c.name.clone()),
+                            "dropped in expand, not contract: its table is part of a \
+                             partitioning or inheritance tree"
+                                .to_string(),
+                        ));
+                        continue;
+                    }
+                    let mut c = c.clone();
+                    let in_key = t.constraints.values().any(|k| {
+                        k.kind == ConstraintKind::PrimaryKey && k.columns.contains(&c.name)
+                    });
+                    if c.not_null
+                        && c.default.is_none()
+                        && c.identity.is_none()
+                        && c.generated.is_none()
+                        && !in_key
+                    {
+                        c.not_null = false;
+                        relaxed.push((q.clone(), c.name.clone()));
+                    }
+                    added.insert(ObjectId::Column(q.clone(), c.name.clone()));
+                    kept.columns.push(c);
+                }
+                let has_pk = kept
+                    .constraints
+                    .values()
+                    .any(|k| k.kind == ConstraintKind::PrimaryKey);
+                for (n, k) in &t.constraints {
+                    if kept.constraints.contains_key(n) || !k.is_local {
+                        continue;
+                    }
+                    let indexed = matches!(
+                        k.kind,
+                        ConstraintKind::PrimaryKey
+                            | ConstraintKind::Unique
+                            | ConstraintKind::Exclude
+                    );
+                    let why = if k.kind == ConstraintKind::PrimaryKey && has_pk {
+                        Some("the table gets another primary key")
+                    } else if indexed && clash(&QName::new(&q.schema, n)) {
+                        Some("a new object of the desired schema takes its index's name")
+                    } else if k
+                        .columns
+                        .iter()
+                        .any(|c| !kept.columns.iter().any(|k| &k.name == c))
+                    {
+                        Some("a column it covers is dropped in expand")
+                    } else {
+                        None
+                    };
+                    if let Some(why) = why {
+                        notes.push((
+                            ObjectId::Constraint(q.clone(), n.clone()),
+                            format!("dropped in expand, not contract: {why}"),
+                        ));
+                        continue;
+                    }
+                    kept.constraints.insert(n.clone(), k.clone());
+                    added.insert(ObjectId::Constraint(q.clone(), n.clone()));
+                }
+            }
+        }
+    }
+    for (q, v) in &current.views {
+        if m.views.contains_key(q) {
+            continue;
+        }
+        if clash(q) {
+            notes.push((ObjectId::View(q.clone()), TAKEN.to_string()));
+            continue;
+        }
+        m.views.insert(q.clone(), v.clone());
+        added.insert(ObjectId::View(q.clone()));
+    }
+    for (q, i) in &current.indexes {
+        if m.indexes.contains_key(q) {
+            continue;
+        }
+        if !m.tables.contains_key(&i.table) && !m.views.contains_key(&i.table) {
+            // On a table or materialized view that is dropped in expand.
+            continue;
+        }
+        if clash(q) {
+            notes.push((ObjectId::Index(q.clone()), TAKEN.to_string()));
+            continue;
+        }
+        m.indexes.insert(q.clone(), i.clone());
+        added.insert(ObjectId::Index(q.clone()));
+    }
+    for (k, f) in &current.functions {
+        if !m.functions.contains_key(k) {
+            m.functions.insert(k.clone(), f.clone());
+            added.insert(ObjectId::Function(k.0.clone(), k.1.clone()));
+        }
+    }
+    if added.is_empty() {
+        return None;
+    }
+    // What belongs to the objects kept: their dependencies (the order of the contract's
+    // drops), comments, privileges and owners.
+    for (dependent, on) in &current.depends {
+        if added.contains(dependent) {
+            m.depends
+                .entry(dependent.clone())
+                .or_default()
+                .extend(on.iter().cloned());
+        }
+    }
+    for (id, c) in &current.comments {
+        if added.contains(id) {
+            m.comments.insert(id.clone(), c.clone());
+        }
+    }
+    for g in &current.grants {
+        if added.contains(&g.on) {
+            m.grants.insert(g.clone());
+        }
+    }
+    for (id, o) in &current.owners {
+        if added.contains(id) {
+            m.owners.insert(id.clone(), o.clone());
+        }
+    }
+    m.sizes = current.sizes.clone();
+    Some(Middle {
+        schema: m,
+        notes,
+        relaxed,
+    })
+}
+
+/// Relaxed columns ([`Middle::relaxed`]) whose `NOT NULL` the inverse cannot set again: on a
+/// table that has (or may have) rows. After the forward `contract` the column is gone with its
+/// values; the inverse adds it back empty, and `SET NOT NULL` would fail on the first row
+/// (SQLSTATE 23502). The inverse leaves these columns nullable and says so.
+pub fn unrestorable(middle: &Middle, current: &Schema) -> Vec<(QName, String)> {
+    middle
+        .relaxed
+        .iter()
+        .filter(|(q, _)| current.sizes.get(q).copied() != Some(0))
+        .cloned()
+        .collect()
+}
+
+/// `(schema, name)` of every relation, index, type and constraint index of `s`: PostgreSQL
+/// keeps them in one namespace per schema (`pg_class` and the row types in `pg_type`).
+fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
+    let mut names = BTreeSet::new();
+    let mut add = |q: &QName| {
+        names.insert((q.schema.clone(), q.name.clone()));
+    };
+    s.tables.keys().for_each(&mut add);
+    s.views.keys().for_each(&mut add);
+    s.sequences.keys().for_each(&mut add);
+    s.indexes.keys().for_each(&mut add);
+    s.types.keys().for_each(&mut add);
+    for (q, t) in &s.tables {
+        for (n, k) in &t.constraints {
+            if matches!(
+                k.kind,
+                ConstraintKind::PrimaryKey | ConstraintKind::Unique | ConstraintKind::Exclude
+            ) {
+                add(&QName::new(&q.schema, n));
+            }
+        }
+    }
+    names
+}
+
+/// Whether running `contract` (the contract steps of a plan whose expand ran) on a copy of
+/// `live` in the shadow gives exactly `desired`: then every difference between the two is
+/// one the pending contract explains (`drift`). Objects the shadow cannot rebuild exactly from
+/// `live` are left out of the comparison, as in the proof.
+pub fn explains(
+    shadow: &Shadow,
+    live: &Schema,
+    desired: &Schema,
+    contract: &[Step],
+) -> Result<bool, WorkflowError> {
+    let db = shadow.scratch("drift")?;
+    let mut client = db.connect()?;
+    let empty = catalog::read(&mut client)?;
+    run_steps(
+        &mut client,
+        &schema_statements(&empty, live, &PlanOptions::default()),
+        "rebuilding the live schema in the shadow",
+    )?;
+    let rebuilt = catalog::read(&mut client)?;
+    let excused: BTreeSet<ObjectId> = diff::diff(&rebuilt, live)
+        .iter()
+        .map(|c| c.object())
+        .collect();
+    if contract.is_empty() || run_steps(&mut client, contract, "the contract phase").is_err() {
+        return Ok(false);
+    }
+    let after = catalog::read(&mut client)?;
+    Ok(diff::diff(&after, desired)
+        .iter()
+        .all(|c| excused.contains(&c.object())))
+}
