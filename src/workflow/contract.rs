@@ -51,7 +51,8 @@ pub struct Middle {
 
 /// The middle schema between `current` (the current side after declared renames) and
 /// `desired`; `None` when the desired schema drops nothing (the plan keeps everything in
-/// `expand`).
+/// `expand`). When every drop must stay in `expand` ([`Middle::notes`]), the middle schema is
+/// the desired one and only the notes matter.
 pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
     let mut m = desired.clone();
     let mut added: BTreeSet<ObjectId> = BTreeSet::new();
@@ -230,6 +231,15 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
             notes.push((ObjectId::Index(q.clone()), TAKEN.to_string()));
             continue;
         }
+        if i.on_partitioned_table || i.parent_index.is_some() {
+            // Its partitions' indexes are attached to it: whether the desired schema keeps
+            // them (as indexes of their own) or not, the middle schema could not say both.
+            notes.push((
+                ObjectId::Index(q.clone()),
+                "dropped in expand, not contract: an index of a partitioned table".to_string(),
+            ));
+            continue;
+        }
         m.indexes.insert(q.clone(), i.clone());
         added.insert(ObjectId::Index(q.clone()));
     }
@@ -239,7 +249,7 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
             added.insert(ObjectId::Function(k.0.clone(), k.1.clone()));
         }
     }
-    if added.is_empty() {
+    if added.is_empty() && notes.is_empty() {
         return None;
     }
     // What belongs to the objects kept: their dependencies (the order of the contract's
@@ -288,8 +298,9 @@ pub fn unrestorable(middle: &Middle, current: &Schema) -> Vec<(QName, String)> {
         .collect()
 }
 
-/// `(schema, name)` of every relation, index, type and constraint index of `s`: PostgreSQL
-/// keeps them in one namespace per schema (`pg_class` and the row types in `pg_type`).
+/// `(schema, name)` of every relation, index, type, constraint index and identity sequence of
+/// `s`: PostgreSQL keeps them in one namespace per schema (`pg_class` and the row types in
+/// `pg_type`).
 fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
     let mut names = BTreeSet::new();
     let mut add = |q: &QName| {
@@ -301,6 +312,14 @@ fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
     s.indexes.keys().for_each(&mut add);
     s.types.keys().for_each(&mut add);
     for (q, t) in &s.tables {
+        // The implicit sequence of an identity column: a dropped serial's sequence keeps the
+        // name, and the identity would get another one (`t_id_seq1`).
+        for c in t.columns.iter().filter(|c| c.identity.is_some()) {
+            add(&QName::new(
+                &q.schema,
+                crate::model::pg_object_name(&q.name, Some(&c.name), "seq"),
+            ));
+        }
         for (n, k) in &t.constraints {
             if matches!(
                 k.kind,
