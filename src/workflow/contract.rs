@@ -244,6 +244,18 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
         added.insert(ObjectId::Index(q.clone()));
     }
     for (k, f) in &current.functions {
+        if !m.functions.contains_key(k) && desired.functions.keys().any(|d| d.0 == k.0) {
+            // Replaced by a function of the same name with other argument types: with both
+            // there, the new application's calls could resolve to the old one (`f(5)` picks
+            // `f(integer)` over `f(bigint)`).
+            notes.push((
+                ObjectId::Function(k.0.clone(), k.1.clone()),
+                "dropped in expand, not contract: a function of the same name with other \
+                 argument types replaces it, and calls could resolve to the old one"
+                    .to_string(),
+            ));
+            continue;
+        }
         if !m.functions.contains_key(k) {
             m.functions.insert(k.clone(), f.clone());
             added.insert(ObjectId::Function(k.0.clone(), k.1.clone()));
