@@ -1,9 +1,9 @@
 //! Objects schemaplan does not model never break an apply and never vanish, through the
-//! binary: a publication, a statistics object and a text search configuration in the target
-//! leave `apply` succeeding (its final fingerprint check counts them on both sides), a rule on
-//! a view the plan creates again and a statistics object on a column retyped online are
-//! carried over, a publication membership of a dropped table is refused at plan time, and
-//! `drift` lists them instead of staying silent.
+//! binary: a statistics object and a text search configuration in the target leave `apply`
+//! succeeding (its final fingerprint check counts them on both sides), a rule on a view the
+//! plan creates again and a statistics object on a column retyped online are carried over, a
+//! rule on a dropped table is refused at plan time, and `drift` lists them instead of staying
+//! silent. (Publications and event triggers are modeled: `tests/publications.rs`.)
 
 mod common;
 
@@ -29,12 +29,11 @@ fn setup(
 }
 
 #[test]
-fn publication_statistics_and_text_search_config_do_not_fail_the_apply() {
+fn statistics_and_text_search_config_do_not_fail_the_apply() {
     let (url, dev, tmp, mut c) = setup(
         "unmodeled_apply",
         "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int);
          INSERT INTO public.t SELECT g, g % 7, g % 11 FROM generate_series(1, 100) g;
-         CREATE PUBLICATION pub FOR TABLE public.t;
          CREATE STATISTICS public.t_ab (dependencies) ON a, b FROM public.t;
          CREATE TEXT SEARCH CONFIGURATION public.cfg (COPY = pg_catalog.english);",
         "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int, c text);",
@@ -55,13 +54,6 @@ fn publication_statistics_and_text_search_config_do_not_fail_the_apply() {
     assert_eq!(
         count(
             &mut c,
-            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub' AND tablename = 't'"
-        ),
-        1
-    );
-    assert_eq!(
-        count(
-            &mut c,
             "SELECT count(*) FROM pg_statistic_ext WHERE stxname = 't_ab'"
         ),
         1
@@ -77,7 +69,6 @@ fn publication_statistics_and_text_search_config_do_not_fail_the_apply() {
     let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
     assert!(t.contains("In sync"), "{t}");
     for line in [
-        "publication pub",
         "statistics object public.t_ab",
         "text search configuration public.cfg",
     ] {
@@ -209,12 +200,12 @@ fn statistics_on_a_column_retyped_online_are_carried_over() {
 }
 
 #[test]
-fn publication_membership_of_a_dropped_table_is_refused() {
+fn rule_on_a_dropped_table_is_refused() {
     let (url, dev, tmp, mut c) = setup(
         "unmodeled_refused",
         "CREATE TABLE public.t (id int PRIMARY KEY);
          CREATE TABLE public.keep (id int);
-         CREATE PUBLICATION pub FOR TABLE public.t;",
+         CREATE RULE t_ignore AS ON INSERT TO public.t DO INSTEAD NOTHING;",
         "CREATE TABLE public.keep (id int);",
     );
     let cwd = tmp.path();
@@ -224,7 +215,7 @@ fn publication_membership_of_a_dropped_table_is_refused() {
         1,
     );
     assert!(
-        t.contains("publication relation public.t in publication pub is not modeled by schemaplan")
+        t.contains("rule t_ignore on public.t is not modeled by schemaplan")
             && t.contains("table public.t, which the plan drops"),
         "{t}"
     );
@@ -232,7 +223,7 @@ fn publication_membership_of_a_dropped_table_is_refused() {
     assert_eq!(
         count(
             &mut c,
-            "SELECT count(*) FROM pg_publication_tables WHERE pubname = 'pub'"
+            "SELECT count(*) FROM pg_rewrite WHERE rulename = 't_ignore'"
         ),
         1
     );

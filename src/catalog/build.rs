@@ -48,8 +48,14 @@ query!(DEFAULT_PRIVILEGES, "default_privileges");
 query!(DEPENDS, "depends");
 query!(UNMODELED, "unmodeled");
 query!(OWNERS, "owners");
+query!(PUBLICATIONS, "publications");
+query!(PUBLICATION_TABLES, "publication_tables");
+query!(PUBLICATION_SCHEMAS, "publication_schemas");
+query!(EVENT_TRIGGERS, "event_triggers");
 
+mod event_triggers;
 mod owners;
+mod publications;
 mod unmodeled;
 
 /// One row of a named query, with typed, error-reporting column access.
@@ -118,6 +124,8 @@ impl<'t, 'c> Reader<'t, 'c> {
         self.functions()?;
         self.triggers()?;
         self.policies()?;
+        self.publications()?;
+        self.event_triggers()?;
         self.comments()?;
         self.owners()?;
         self.grants()?;
@@ -132,7 +140,7 @@ impl<'t, 'c> Reader<'t, 'c> {
     fn sql(&self, q: &Query) -> String {
         let v = self.version;
         let mut text = q.text.to_string();
-        let subst: [(&str, &str); 4] = [
+        let subst: [(&str, &str); 7] = [
             (
                 "{{colllocale}}",
                 if v >= 170000 {
@@ -161,6 +169,34 @@ impl<'t, 'c> Reader<'t, 'c> {
                      WHERE mt.oid = r.rngmultitypid)"
                 } else {
                     "NULL::text[]"
+                },
+            ),
+            (
+                "{{pubgencols}}",
+                if v >= 180000 {
+                    "CASE p.pubgencols WHEN 's' THEN 'stored' ELSE 'none' END"
+                } else {
+                    "NULL::text"
+                },
+            ),
+            (
+                "{{prattrs}}",
+                if v >= 150000 {
+                    "CASE WHEN pr.prattrs IS NOT NULL THEN ARRAY(\
+                     SELECT a.attname::text \
+                     FROM unnest(pr.prattrs::int2[]) WITH ORDINALITY k(attnum, i) \
+                     JOIN pg_attribute a ON a.attrelid = pr.prrelid AND a.attnum = k.attnum \
+                     ORDER BY k.i) END"
+                } else {
+                    "NULL::text[]"
+                },
+            ),
+            (
+                "{{prqual}}",
+                if v >= 150000 {
+                    "pg_get_expr(pr.prqual, pr.prrelid)"
+                } else {
+                    "NULL::text"
                 },
             ),
             (

@@ -377,6 +377,18 @@ pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, Str
     for ((q, name), v) in &s.policies {
         put(format!("policy {name} on {q}"), v);
     }
+    for (k, v) in &s.publications {
+        put(format!("publication {k}"), v);
+    }
+    for ((p, q), v) in &s.publication_tables {
+        put(format!("table {q} in publication {p}"), v);
+    }
+    for (p, n) in &s.publication_schemas {
+        put(format!("schema {n} in publication {p}"), &(p, n));
+    }
+    for (k, v) in &s.event_triggers {
+        put(format!("event trigger {k}"), v);
+    }
     for (id, text) in &s.comments {
         put(format!("comment on {id:?}"), text);
     }

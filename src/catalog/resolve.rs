@@ -33,6 +33,10 @@ pub mod class {
     pub const PG_EXTENSION: u32 = 3079;
     pub const PG_POLICY: u32 = 3256;
     pub const PG_COLLATION: u32 = 3456;
+    pub const PG_EVENT_TRIGGER: u32 = 3466;
+    pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_PUBLICATION_REL: u32 = 6106;
+    pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
 }
 
 use class::*;

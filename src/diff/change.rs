@@ -124,6 +124,37 @@ pub enum Change {
         from: Policy,
         to: Policy,
     },
+    CreatePublication(Publication),
+    /// Stops the subscriptions that read it (hazard `replication`).
+    DropPublication(Publication),
+    /// `ALTER PUBLICATION ... SET (publish = ..., ...)`: options only (`FOR ALL TABLES` cannot
+    /// change in place: the publication is dropped and created again).
+    AlterPublication {
+        from: Publication,
+        to: Publication,
+    },
+    /// `ALTER PUBLICATION ... ADD TABLE ONLY t (cols) WHERE (...)`.
+    AddPublicationTable(PublicationTable),
+    /// `ALTER PUBLICATION ... DROP TABLE ONLY t`.
+    DropPublicationTable(PublicationTable),
+    /// A changed column list or row filter: dropped and added again in one transaction.
+    AlterPublicationTable {
+        from: PublicationTable,
+        to: PublicationTable,
+    },
+    /// `ALTER PUBLICATION ... ADD TABLES IN SCHEMA s` (PostgreSQL 15+).
+    AddPublicationSchema {
+        publication: String,
+        schema: String,
+    },
+    DropPublicationSchema {
+        publication: String,
+        schema: String,
+    },
+    CreateEventTrigger(EventTrigger),
+    DropEventTrigger(EventTrigger),
+    /// `ALTER EVENT TRIGGER ... ENABLE / DISABLE / ENABLE REPLICA / ENABLE ALWAYS`.
+    SetEventTriggerEnabled(EventTrigger),
     SetComment {
         on: ObjectId,
         comment: Option<String>,
@@ -298,6 +329,25 @@ impl Change {
             }
             CreatePolicy(p) | DropPolicy(p) => ObjectId::Policy(p.table.clone(), p.name.clone()),
             AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.clone()),
+            CreatePublication(p) | DropPublication(p) => ObjectId::Publication(p.name.clone()),
+            AlterPublication { to, .. } => ObjectId::Publication(to.name.clone()),
+            AddPublicationTable(m) | DropPublicationTable(m) => {
+                ObjectId::PublicationTable(m.publication.clone(), m.table.clone())
+            }
+            AlterPublicationTable { to, .. } => {
+                ObjectId::PublicationTable(to.publication.clone(), to.table.clone())
+            }
+            AddPublicationSchema {
+                publication,
+                schema,
+            }
+            | DropPublicationSchema {
+                publication,
+                schema,
+            } => ObjectId::PublicationSchema(publication.clone(), schema.clone()),
+            CreateEventTrigger(e) | DropEventTrigger(e) | SetEventTriggerEnabled(e) => {
+                ObjectId::EventTrigger(e.name.clone())
+            }
             SetComment { on, .. } | SetOwner { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
             ResetPrivileges { on, .. } => on.clone(),

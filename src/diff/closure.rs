@@ -13,6 +13,8 @@ fn recreatable(id: &ObjectId) -> bool {
             | ObjectId::Function(..)
             | ObjectId::Trigger(..)
             | ObjectId::Policy(..)
+            | ObjectId::PublicationTable(..)
+            | ObjectId::EventTrigger(_)
             | ObjectId::Constraint(..)
             | ObjectId::Index(_)
             | ObjectId::DomainConstraint(..)
@@ -20,11 +22,17 @@ fn recreatable(id: &ObjectId) -> bool {
 }
 
 /// Kinds PostgreSQL refuses to keep across `ALTER COLUMN ... TYPE` (indexes and constraints
-/// it rebuilds itself).
+/// it rebuilds itself). A publication membership whose column list or row filter names the
+/// column is one ("cannot alter type of a column used by a publication WHERE clause"): it
+/// leaves the publication before the change and joins it again after.
 fn blocks_retype(id: &ObjectId) -> bool {
     matches!(
         id,
-        ObjectId::View(_) | ObjectId::Function(..) | ObjectId::Trigger(..) | ObjectId::Policy(..)
+        ObjectId::View(_)
+            | ObjectId::Function(..)
+            | ObjectId::Trigger(..)
+            | ObjectId::Policy(..)
+            | ObjectId::PublicationTable(..)
     )
 }
 

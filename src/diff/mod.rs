@@ -13,6 +13,7 @@ mod change;
 mod closure;
 mod owners;
 mod privileges;
+mod publications;
 mod relations;
 mod routines;
 mod types;
@@ -49,6 +50,7 @@ pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
     types::find_replacements(&mut d);
     relations::find_replacements(&mut d);
     routines::find_replacements(&mut d);
+    publications::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
 
     types::diff_namespaces(&mut d);
@@ -60,6 +62,8 @@ pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
     routines::diff_functions(&mut d);
     routines::diff_triggers(&mut d);
     routines::diff_policies(&mut d);
+    publications::diff_publications(&mut d);
+    routines::diff_event_triggers(&mut d);
     owners::diff_owners(&mut d);
     privileges::diff_comments(&mut d);
     privileges::diff_grants(&mut d);

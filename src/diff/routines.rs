@@ -1,5 +1,6 @@
-//! Views, materialized views, functions, triggers and policies: objects defined by text that
-//! PostgreSQL prints back, changed in place when PostgreSQL allows it, else replaced.
+//! Views, materialized views, functions, triggers, event triggers and policies: objects defined
+//! by text that PostgreSQL prints back, changed in place when PostgreSQL allows it, else
+//! replaced.
 
 use super::{Change, Differ};
 use crate::model::*;
@@ -25,6 +26,14 @@ pub(super) fn find_replacements(d: &mut Differ) {
             if have.definition != want.definition {
                 d.replaced
                     .insert(ObjectId::Trigger(key.0.clone(), key.1.clone()));
+            }
+        }
+    }
+    for (name, want) in &d.desired.event_triggers {
+        if let Some(have) = d.current.event_triggers.get(name) {
+            if have.event != want.event || have.tags != want.tags || have.function != want.function
+            {
+                d.replaced.insert(ObjectId::EventTrigger(name.clone()));
             }
         }
     }
@@ -179,6 +188,40 @@ pub(super) fn diff_policies(d: &mut Differ) {
     for (key, have) in &d.current.policies {
         if !d.desired.policies.contains_key(key) && d.relation_kept(&key.0) {
             d.push(Change::DropPolicy(have.clone()));
+        }
+    }
+}
+
+/// An event trigger whose event, tag filter or function changes is dropped and created again
+/// (`ALTER EVENT TRIGGER` changes only the enabled state and the owner); one the closure
+/// replaces (its function is dropped and created again) too.
+pub(super) fn diff_event_triggers(d: &mut Differ) {
+    for (name, want) in &d.desired.event_triggers {
+        let id = ObjectId::EventTrigger(name.clone());
+        let fresh = match d.current.event_triggers.get(name) {
+            None => true,
+            Some(have) if d.is_replaced(&id) => {
+                d.push(Change::DropEventTrigger(have.clone()));
+                true
+            }
+            Some(have) => {
+                if have.enabled != want.enabled {
+                    d.push(Change::SetEventTriggerEnabled(want.clone()));
+                }
+                false
+            }
+        };
+        if fresh {
+            d.push(Change::CreateEventTrigger(want.clone()));
+            d.created(id);
+            if want.enabled != 'O' {
+                d.push(Change::SetEventTriggerEnabled(want.clone()));
+            }
+        }
+    }
+    for (name, have) in &d.current.event_triggers {
+        if !d.desired.event_triggers.contains_key(name) {
+            d.push(Change::DropEventTrigger(have.clone()));
         }
     }
 }

@@ -50,6 +50,14 @@ pub enum ObjectId {
     Function(QName, String),
     Trigger(QName, String),
     Policy(QName, String),
+    /// A publication, by name (database-wide).
+    Publication(String),
+    /// A table's membership of a publication: publication, table.
+    PublicationTable(String, QName),
+    /// A `TABLES IN SCHEMA` membership of a publication: publication, schema.
+    PublicationSchema(String, String),
+    /// An event trigger, by name (database-wide).
+    EventTrigger(String),
 }
 
 impl ObjectId {
@@ -70,12 +78,18 @@ impl ObjectId {
             ObjectId::Function(..) => "function",
             ObjectId::Trigger(..) => "trigger",
             ObjectId::Policy(..) => "policy",
+            ObjectId::Publication(_) => "publication",
+            ObjectId::PublicationTable(..) => "publication table",
+            ObjectId::PublicationSchema(..) => "publication schema",
+            ObjectId::EventTrigger(_) => "event trigger",
         }
     }
 
-    /// The table (or type, for domain constraints) an object belongs to, if any.
+    /// The table (or type, for domain constraints) an object belongs to, if any. A table's
+    /// membership of a publication belongs to the table: dropping the table drops it.
     pub fn parent(&self) -> Option<ObjectId> {
         match self {
+            ObjectId::PublicationTable(_, t) => Some(ObjectId::Table(t.clone())),
             ObjectId::Column(t, _)
             | ObjectId::Constraint(t, _)
             | ObjectId::Trigger(t, _)
@@ -89,7 +103,14 @@ impl ObjectId {
 impl fmt::Display for ObjectId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ObjectId::Schema(n) | ObjectId::Extension(n) => write!(f, "{} {}", self.kind_name(), n),
+            ObjectId::Schema(n)
+            | ObjectId::Extension(n)
+            | ObjectId::Publication(n)
+            | ObjectId::EventTrigger(n) => {
+                write!(f, "{} {}", self.kind_name(), n)
+            }
+            ObjectId::PublicationTable(p, q) => write!(f, "table {q} in publication {p}"),
+            ObjectId::PublicationSchema(p, n) => write!(f, "schema {n} in publication {p}"),
             ObjectId::Collation(q)
             | ObjectId::Type(q)
             | ObjectId::Sequence(q)

@@ -31,6 +31,14 @@ pub struct Schema {
     pub triggers: BTreeMap<(QName, String), Trigger>,
     /// Keyed by table and policy name.
     pub policies: BTreeMap<(QName, String), Policy>,
+    /// Keyed by name (publications are per database, not in a schema).
+    pub publications: BTreeMap<String, Publication>,
+    /// Keyed by publication and table.
+    pub publication_tables: BTreeMap<(String, QName), PublicationTable>,
+    /// `FOR TABLES IN SCHEMA` members (PostgreSQL 15+): (publication, schema).
+    pub publication_schemas: BTreeSet<(String, String)>,
+    /// Keyed by name (event triggers are per database, not in a schema).
+    pub event_triggers: BTreeMap<String, EventTrigger>,
     /// `COMMENT ON` text of any object.
     pub comments: BTreeMap<ObjectId, String>,
     /// Privileges granted on objects (not the owner's implicit ones).
@@ -40,8 +48,8 @@ pub struct Schema {
     /// Dependency edges `(dependent, referenced)` as PostgreSQL records them in `pg_depend`,
     /// mapped onto object ids (a view depends on the columns it reads, a column on its type ...).
     pub depends: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
-    /// Owner (role name) of each schema, collation, type, sequence, table, view and function
-    /// created after initdb (`public` is not listed). A live database lists every owner; the
+    /// Owner (role name) of each schema, collation, type, sequence, table, view, function and
+    /// publication and event trigger created after initdb (`public` is not listed). A live database lists every owner; the
     /// desired schema only the owners its files declare (`ALTER ... OWNER TO`,
     /// `CREATE SCHEMA ... AUTHORIZATION`; `workflow::desired`). Diff compares an owner only
     /// where both sides list one, and a plan that creates an object again gives it its owner
@@ -187,6 +195,14 @@ impl Schema {
             ObjectId::Function(q, a) => self.functions.contains_key(&(q.clone(), a.clone())),
             ObjectId::Trigger(q, n) => self.triggers.contains_key(&(q.clone(), n.clone())),
             ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.clone())),
+            ObjectId::Publication(n) => self.publications.contains_key(n),
+            ObjectId::EventTrigger(n) => self.event_triggers.contains_key(n),
+            ObjectId::PublicationTable(p, q) => self
+                .publication_tables
+                .contains_key(&(p.clone(), q.clone())),
+            ObjectId::PublicationSchema(p, n) => {
+                self.publication_schemas.contains(&(p.clone(), n.clone()))
+            }
             ObjectId::DomainConstraint(q, n) => self.types.get(q).is_some_and(
                 |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n)),
             ),

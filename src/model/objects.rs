@@ -308,6 +308,50 @@ pub struct Policy {
     pub with_check: Option<String>,
 }
 
+/// A publication (`CREATE PUBLICATION`): what logical replication sends. Its members (tables
+/// and, from PostgreSQL 15, schemas) are separate objects ([`PublicationTable`],
+/// `Schema::publication_schemas`), each added and removed on its own (`ALTER PUBLICATION ...
+/// ADD / DROP`), so a table created or dropped by a plan joins or leaves it in its own step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Publication {
+    pub name: String,
+    /// `FOR ALL TABLES` (cannot be changed in place: the publication is created again).
+    pub all_tables: bool,
+    /// The `publish` option: the subset of `insert`, `update`, `delete`, `truncate`, in that
+    /// order.
+    pub publish: Vec<String>,
+    /// `publish_via_partition_root` (PostgreSQL 13+).
+    pub via_root: bool,
+    /// `publish_generated_columns` (PostgreSQL 18+: `none` or `stored`); `None` before 18.
+    pub generated_columns: Option<String>,
+}
+
+/// A table's membership of a publication (`ALTER PUBLICATION p ADD TABLE ONLY t (cols) WHERE
+/// (filter)`). Dropping the table drops it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicationTable {
+    pub publication: String,
+    pub table: QName,
+    /// The column list (PostgreSQL 15+), in attribute order; `None`: every column.
+    pub columns: Option<Vec<String>>,
+    /// The row filter (PostgreSQL 15+), as `pg_get_expr` prints it.
+    pub row_filter: Option<String>,
+}
+
+/// An event trigger (`CREATE EVENT TRIGGER`): database-wide, fires on DDL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventTrigger {
+    pub name: String,
+    /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite`, `login` (17+).
+    pub event: String,
+    /// `WHEN TAG IN (...)` filter, as stored; empty: every command.
+    pub tags: Vec<String>,
+    /// The function it executes (`RETURNS event_trigger`, no arguments).
+    pub function: QName,
+    /// `O` enabled, `D` disabled, `R` replica, `A` always.
+    pub enabled: char,
+}
+
 /// One privilege on one object (or column) for one grantee, relative to the object kind's
 /// built-in default ACL (`acldefault(kind, owner)`).
 ///

@@ -166,9 +166,12 @@ pub enum Hazard {
     RequiresDeploy,
     /// The step cannot be undone by the inverse plan.
     Irreversible,
+    /// Logical replication consumers are affected: a dropped publication (or one dropped and
+    /// created again) stops the subscriptions that read it.
+    Replication,
 }
 
-pub const ALL_HAZARDS: [Hazard; 7] = [
+pub const ALL_HAZARDS: [Hazard; 8] = [
     Hazard::DataLoss,
     Hazard::TableRewrite,
     Hazard::AccessExclusiveLock,
@@ -176,6 +179,7 @@ pub const ALL_HAZARDS: [Hazard; 7] = [
     Hazard::NonTransactional,
     Hazard::RequiresDeploy,
     Hazard::Irreversible,
+    Hazard::Replication,
 ];
 
 impl Hazard {
@@ -188,6 +192,7 @@ impl Hazard {
             Hazard::NonTransactional => "non-transactional",
             Hazard::RequiresDeploy => "requires-deploy",
             Hazard::Irreversible => "irreversible",
+            Hazard::Replication => "replication",
         }
     }
     pub fn parse(s: &str) -> Option<Hazard> {

@@ -46,11 +46,16 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
         | ObjectId::Policy(q, _) => relation(q),
+        ObjectId::Publication(_) | ObjectId::EventTrigger(_) => id.clone(),
+        ObjectId::PublicationTable(p, _) | ObjectId::PublicationSchema(p, _) => {
+            ObjectId::Publication(p.clone())
+        }
     }
 }
 
 /// Which file of a dump an object goes to: the file of its [`unit_of`] (schemas and
-/// extensions in one file each). Every part made of a name goes through [`component`].
+/// extensions in one file each; one file per publication with its members, one per event
+/// trigger). Every part made of a name goes through [`component`].
 fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
     let file = |q: &QName, kind: &str| {
         PathBuf::from(component(&q.schema))
@@ -66,6 +71,14 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
         ObjectId::Index(q) => file(&q, "indexes"),
         ObjectId::View(q) => file(&q, "views"),
         ObjectId::Function(q, _) => file(&q, "functions"),
+        ObjectId::Publication(p)
+        | ObjectId::PublicationTable(p, _)
+        | ObjectId::PublicationSchema(p, _) => {
+            PathBuf::from("02_publications").join(format!("{}.sql", component(&p)))
+        }
+        ObjectId::EventTrigger(n) => {
+            PathBuf::from("03_event_triggers").join(format!("{}.sql", component(&n)))
+        }
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)

@@ -2,8 +2,9 @@
 //!
 //! PostgreSQL drops some of them silently with a modeled object they hang on: a rule with its
 //! view (dropped and created again around a column change), a statistics object with a
-//! column (the online type change drops the old column), a table's membership of a
-//! publication with the table. The catalog lists what each depends on
+//! column (the online type change drops the old column). (Publications and their members
+//! are modeled: `diff/publications.rs`; `docs/kinds.md` lists every kind and its status.)
+//! The catalog lists what each depends on
 //! (`Schema::unmodeled_deps`, from `pg_depend`). Before planning, [`check`] refuses a plan
 //! that would drop one it cannot create again, naming it; [`carry_over`] adds the steps that
 //! create the others again right after the last step about what they depend on (rules with

@@ -29,6 +29,8 @@ impl Reader<'_, '_> {
                     | ObjectId::Table(_)
                     | ObjectId::View(_)
                     | ObjectId::Function(..)
+                    | ObjectId::Publication(_)
+                    | ObjectId::EventTrigger(_)
             ) {
                 self.schema.owners.insert(id, r.get("owner")?);
             }

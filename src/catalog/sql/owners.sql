@@ -1,6 +1,6 @@
 -- The owner of every user object that has one and that a plan may create or re-create:
 -- schemas, collations, types and domains, tables, views, materialized views, sequences,
--- functions, procedures and aggregates. Mapped onto ObjectIds in Rust (exact addresses only:
+-- functions, procedures and aggregates, publications, event triggers. Mapped onto ObjectIds in Rust (exact addresses only:
 -- array types, tables' row types, indexes and identity sequences are not listed there; they
 -- follow their owner). oid >= 16384 leaves out what initdb created (`public` included: its
 -- owner is the database's business, never a plan's).
@@ -19,3 +19,9 @@ FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
 UNION ALL
 SELECT 'pg_proc'::regclass::oid, p.oid, pg_catalog.pg_get_userbyid(p.proowner)::text
 FROM pg_proc p WHERE p.oid >= 16384
+UNION ALL
+SELECT 'pg_publication'::regclass::oid, p.oid, pg_catalog.pg_get_userbyid(p.pubowner)::text
+FROM pg_publication p WHERE p.oid >= 16384
+UNION ALL
+SELECT 'pg_event_trigger'::regclass::oid, e.oid, pg_catalog.pg_get_userbyid(e.evtowner)::text
+FROM pg_event_trigger e WHERE e.oid >= 16384

@@ -13,11 +13,7 @@ WITH objs(classid, objid) AS (
   UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server WHERE oid >= 16384
   -- pg_user_mapping itself is not readable by everyone (umoptions may hold passwords)
   UNION ALL SELECT 'pg_user_mapping'::regclass, umid FROM pg_user_mappings WHERE umid >= 16384
-  UNION ALL SELECT 'pg_event_trigger'::regclass, oid FROM pg_event_trigger WHERE oid >= 16384
-  UNION ALL SELECT 'pg_publication'::regclass, oid FROM pg_publication WHERE oid >= 16384
-  -- a table's membership of a publication (`FOR TABLE t`, `ADD TABLE t`): dropping the table
-  -- drops it (its pg_depend row on the table is 'a'), so it is listed with what it depends on
-  UNION ALL SELECT 'pg_publication_rel'::regclass, oid FROM pg_publication_rel WHERE oid >= 16384
+  -- (publications, their members and event triggers are modeled: catalog/build/)
   -- subscriptions are cluster-wide rows tied to one database; only the oid column is read
   -- (subconninfo is not readable by ordinary roles)
   UNION ALL SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s

@@ -62,6 +62,11 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
         }
         ObjectId::Trigger(q, t) => format!("TRIGGER {} ON {}", ident(t), qname(q)),
         ObjectId::Policy(q, p) => format!("POLICY {} ON {}", ident(p), qname(q)),
+        ObjectId::EventTrigger(n) => format!("EVENT TRIGGER {}", ident(n)),
+        // members have no comment, owner or privileges of their own: their publication does
+        ObjectId::Publication(p)
+        | ObjectId::PublicationTable(p, _)
+        | ObjectId::PublicationSchema(p, _) => format!("PUBLICATION {}", ident(p)),
     }
 }
 

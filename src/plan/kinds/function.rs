@@ -198,6 +198,12 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
         chain.push(n);
     }
     let kw = kind(f).to_uppercase();
+    // a zero-argument aggregate is `agg(*)` in DROP AGGREGATE; `agg()` is a syntax error
+    let args = if f.kind == FunctionKind::Aggregate && f.identity_args.is_empty() {
+        "*"
+    } else {
+        f.identity_args.as_str()
+    };
     let step = ctx.step(
         format!("drop {} {}({})", kind(f), f.name, f.identity_args),
         format!("DROP {kw} {}({});", qname(&f.name), signature_args(f)),

@@ -5,12 +5,14 @@ pub(super) mod column;
 mod comment;
 mod constraint;
 pub(super) mod convert;
+mod event_trigger;
 mod function;
 mod grant;
 mod index;
 mod namespace;
 mod owner;
 mod policy;
+mod publication;
 mod rename;
 mod retype;
 mod sequence;
@@ -92,6 +94,23 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         CreatePolicy(p) => vec![policy::create(ctx, p)],
         DropPolicy(p) => vec![policy::drop(ctx, p)],
         AlterPolicy { from, to } => vec![policy::alter(ctx, from, to)],
+        CreatePublication(p) => vec![publication::create(ctx, p)],
+        DropPublication(p) => vec![publication::drop(ctx, p)],
+        AlterPublication { from, to } => vec![publication::alter(ctx, from, to)],
+        AddPublicationTable(m) => vec![publication::add_table(ctx, m)],
+        DropPublicationTable(m) => vec![publication::drop_table(ctx, m)],
+        AlterPublicationTable { from, to } => vec![publication::alter_table(ctx, from, to)],
+        AddPublicationSchema {
+            publication,
+            schema,
+        } => vec![publication::add_schema(ctx, publication, schema)],
+        DropPublicationSchema {
+            publication,
+            schema,
+        } => vec![publication::drop_schema(ctx, publication, schema)],
+        CreateEventTrigger(e) => vec![event_trigger::create(ctx, e)],
+        DropEventTrigger(e) => vec![event_trigger::drop(ctx, e)],
+        SetEventTriggerEnabled(e) => vec![event_trigger::set_enabled(ctx, e)],
         SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
         SetOwner { on, owner } => vec![owner::set(ctx, on, owner)],
         Grant(g) => vec![grant::grant(ctx, g)],

@@ -56,7 +56,9 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateSequence(_)
         | CreateTable(_)
         | CreateView(_)
-        | CreateFunction(_) => Some(change.object()),
+        | CreateFunction(_)
+        | CreatePublication(_)
+        | CreateEventTrigger(_) => Some(change.object()),
         _ => None,
     }
 }

@@ -1,0 +1,255 @@
+//! Publications and event triggers through the binary, as a user meets them: dropping a
+//! publication is the `replication` hazard (apply refuses it until allowed) and `rollback`
+//! brings it back with its column list, row filter and comment; a table a plan drops leaves a
+//! publication that stays, in its own step before the table goes, with the other members'
+//! rows untouched; an event trigger is planned, and disabling it by hand is drift.
+//! (Plan shapes of every kind are in the fixture suite: `fixtures/publications/`,
+//! `fixtures/event_triggers/`.)
+
+mod common;
+
+use common::schemaplan_expect as run;
+
+fn count(c: &mut postgres::Client, sql: &str) -> i64 {
+    c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
+}
+
+fn text(c: &mut postgres::Client, sql: &str) -> Option<String> {
+    c.query_one(sql, &[]).unwrap().get::<_, Option<String>>(0)
+}
+
+/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
+fn setup(
+    tag: &str,
+    before: &str,
+    after: &str,
+) -> (String, String, tempfile::TempDir, postgres::Client) {
+    let server = common::server();
+    let (_db, url) = server.fresh_db(tag);
+    let mut c = schemaplan::db::connect(&url).unwrap();
+    c.batch_execute(before).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
+    (url, server.admin_url(), tmp, c)
+}
+
+#[test]
+fn dropping_a_publication_is_a_replication_hazard_and_rollback_brings_it_back() {
+    let (url, dev, tmp, mut c) = setup(
+        "pub_drop",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int, secret text);
+         INSERT INTO public.t SELECT g, g, 's' FROM generate_series(1, 500) g;
+         CREATE PUBLICATION feed FOR TABLE public.t (id, a) WHERE (a > 5) WITH (publish = 'insert');
+         COMMENT ON PUBLICATION feed IS 'read by the warehouse';",
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int, secret text);",
+    );
+    let cwd = tmp.path();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(plan.contains("DROP PUBLICATION feed;"), "{plan}");
+    assert!(plan.contains("hazards: replication"), "{plan}");
+    assert!(
+        plan.contains("subscriptions reading this publication stop"),
+        "{plan}"
+    );
+    // Not without saying so.
+    let t = run(cwd, &["apply", "--db", &url, "plans/p"], 1);
+    assert!(t.contains("--allow-hazards replication"), "{t}");
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_publication WHERE pubname = 'feed'"
+        ),
+        1
+    );
+    run(
+        cwd,
+        &[
+            "apply",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "replication",
+        ],
+        0,
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_publication WHERE pubname = 'feed'"
+        ),
+        0
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM public.t"), 500);
+    run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT pg_get_expr(pr.prqual, pr.prrelid) FROM pg_publication_rel pr \
+             JOIN pg_publication p ON p.oid = pr.prpubid WHERE p.pubname = 'feed'"
+        )
+        .as_deref(),
+        Some("(a > 5)")
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT array_to_string(attnames, ',') FROM pg_publication_tables \
+             WHERE pubname = 'feed' AND tablename = 't'"
+        )
+        .as_deref(),
+        Some("id,a")
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT obj_description(oid, 'pg_publication') FROM pg_publication \
+             WHERE pubname = 'feed'"
+        )
+        .as_deref(),
+        Some("read by the warehouse")
+    );
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_publication WHERE pubname = 'feed' \
+             AND pubinsert AND NOT pubupdate AND NOT pubdelete AND NOT pubtruncate"
+        ),
+        1
+    );
+}
+
+#[test]
+fn a_table_dropped_from_a_kept_publication_leaves_it_first() {
+    let (url, dev, tmp, mut c) = setup(
+        "pub_member_drop",
+        "CREATE TABLE public.t (id int PRIMARY KEY);
+         CREATE TABLE public.keep (id int PRIMARY KEY);
+         INSERT INTO public.t SELECT generate_series(1, 100);
+         INSERT INTO public.keep SELECT generate_series(1, 100);
+         CREATE PUBLICATION pub FOR TABLE public.t, public.keep;",
+        "CREATE TABLE public.keep (id int PRIMARY KEY);
+         CREATE PUBLICATION pub FOR TABLE public.keep;",
+    );
+    let cwd = tmp.path();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    let leave = plan
+        .find("ALTER PUBLICATION pub DROP TABLE ONLY public.t;")
+        .unwrap_or_else(|| panic!("no membership step in:\n{plan}"));
+    let drop = plan.find("DROP TABLE public.t;").unwrap();
+    assert!(
+        leave < drop,
+        "the table leaves the publication first:\n{plan}"
+    );
+    assert!(!plan.contains("DROP PUBLICATION"), "{plan}");
+    run(
+        cwd,
+        &[
+            "apply",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "data-loss,irreversible",
+        ],
+        0,
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT string_agg(tablename, ',') FROM pg_publication_tables WHERE pubname = 'pub'"
+        )
+        .as_deref(),
+        Some("keep")
+    );
+    assert_eq!(count(&mut c, "SELECT count(*) FROM public.keep"), 100);
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    assert!(t.contains("In sync"), "{t}");
+    // The inverse creates the table again (empty: the data is not restored) and puts it back.
+    run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_publication_tables \
+             WHERE pubname = 'pub'"
+        )
+        .as_deref(),
+        Some("keep,t")
+    );
+}
+
+#[test]
+fn an_event_trigger_is_planned_and_disabling_it_by_hand_is_drift() {
+    let function = "CREATE FUNCTION public.note_ddl() RETURNS event_trigger LANGUAGE plpgsql \
+                    AS $$ BEGIN RAISE NOTICE 'ddl: %', tg_tag; END $$;";
+    let (url, dev, tmp, mut c) = setup(
+        "event_trigger",
+        function,
+        &format!(
+            "{function}
+             CREATE EVENT TRIGGER note_tables ON ddl_command_end
+               WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.note_ddl();"
+        ),
+    );
+    let cwd = tmp.path();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(
+        plan.contains(
+            "CREATE EVENT TRIGGER note_tables ON ddl_command_end WHEN TAG IN ('CREATE TABLE') \
+             EXECUTE FUNCTION public.note_ddl();"
+        ),
+        "{plan}"
+    );
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT count(*) FROM pg_event_trigger WHERE evtname = 'note_tables' AND evtenabled = 'O'"
+        ),
+        1
+    );
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    assert!(t.contains("In sync"), "{t}");
+    c.batch_execute("ALTER EVENT TRIGGER note_tables DISABLE")
+        .unwrap();
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("note_tables"), "{t}");
+}
