@@ -2,8 +2,8 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: 7ea84b4528ce1983b1956e7b9f17f55db83ff6ddae8a08a2906e6eb3837b4fe0
--- to: 859463487c081709b25817e564435a345852fe8874c69f217b271f2986906bf7
+-- from: 24a51a7d75b68904261dfba53d0daf542e02c99e58ab518b960949778784d373
+-- to: 70b8617c178c7f5acfcb7dec1fd3122753b20558551b25f221a4fcea2927562a
 -- phases: expand
 -- hazards: data-loss, irreversible
 -- steps: 6
