@@ -253,3 +253,33 @@ fn an_event_trigger_is_planned_and_disabling_it_by_hand_is_drift() {
     let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
     assert!(t.contains("note_tables"), "{t}");
 }
+
+#[test]
+fn a_subscription_in_schema_files_is_reported_and_never_planned() {
+    // The publisher does not exist: loading CREATE SUBSCRIPTION into the shadow would try to
+    // connect to it and fail the plan.
+    let (url, dev, tmp, mut c) = setup(
+        "subscription_in_files",
+        "CREATE TABLE public.t (id int PRIMARY KEY);",
+        "CREATE TABLE public.t (id int PRIMARY KEY, note text);
+         CREATE SUBSCRIPTION from_upstream
+           CONNECTION 'host=127.0.0.1 port=1 dbname=upstream connect_timeout=2'
+           PUBLICATION feed;
+         COMMENT ON SUBSCRIPTION from_upstream IS 'copy of upstream';",
+    );
+    let cwd = tmp.path();
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    assert!(
+        t.contains("CREATE SUBSCRIPTION is not planned: a subscription needs a live publisher"),
+        "{t}"
+    );
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(!plan.to_uppercase().contains("SUBSCRIPTION"), "{plan}");
+    assert!(plan.contains("ADD COLUMN note text"), "{plan}");
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM pg_subscription"), 0);
+}

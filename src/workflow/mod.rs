@@ -149,6 +149,37 @@ pub fn empty_schema(shadow: &Shadow) -> Result<Schema, WorkflowError> {
 }
 
 /// Loads the schema files into a fresh shadow database and reads them back.
+/// Whether a schema-file statement creates, alters or comments on a subscription. Such
+/// statements are never loaded into the shadow nor planned: `CREATE SUBSCRIPTION` connects to
+/// its publisher, which a shadow cannot (and must not) reach. They are reported instead
+/// ([`subscription_warnings`]); a live subscription is reported as not modeled.
+fn about_subscription(s: &crate::source::Statement) -> bool {
+    s.kind.ends_with(" SUBSCRIPTION")
+        || s.creates
+            .iter()
+            .chain(&s.references)
+            .any(|n| n.starts_with("subscription:"))
+}
+
+/// One warning per schema-file statement about a subscription (left out of the plan).
+pub fn subscription_warnings(source: &SourceSet) -> Vec<String> {
+    source
+        .statements
+        .iter()
+        .filter(|s| about_subscription(s))
+        .map(|s| {
+            format!(
+                "{}:{}:{}: {} is not planned: a subscription needs a live publisher, so \
+                 schemaplan leaves subscriptions to be created and changed by hand",
+                s.file.display(),
+                s.line,
+                s.col,
+                s.kind
+            )
+        })
+        .collect()
+}
+
 pub fn desired(
     shadow: &Shadow,
     source: &SourceSet,
@@ -158,6 +189,7 @@ pub fn desired(
     let statements: Vec<LoadStatement> = source
         .statements
         .iter()
+        .filter(|s| !about_subscription(s))
         .map(|s| LoadStatement {
             sql: s.sql.clone(),
             origin: explain::origin(s),

@@ -63,6 +63,9 @@ pub fn make_plan(
     {
         warn(w);
     }
+    super::subscription_warnings(src)
+        .into_iter()
+        .for_each(&mut *warn);
     let desired = super::desired(shadow, src, &current.roles)?;
     unmodeled_warnings(&desired)
         .into_iter()
