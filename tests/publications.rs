@@ -283,3 +283,44 @@ fn a_subscription_in_schema_files_is_reported_and_never_planned() {
     run(cwd, &["apply", "--db", &url, "plans/p"], 0);
     assert_eq!(count(&mut c, "SELECT count(*) FROM pg_subscription"), 0);
 }
+
+#[test]
+fn dump_writes_publications_and_event_triggers_that_plan_back_to_nothing() {
+    let (url, dev, tmp, _c) = setup(
+        "pub_dump",
+        "CREATE SCHEMA s;
+         CREATE TABLE s.a (id int PRIMARY KEY);
+         CREATE TABLE public.t (id int PRIMARY KEY, a int, b text);
+         CREATE PUBLICATION cols FOR TABLE public.t (id, a) WHERE (a > 0)
+           WITH (publish = 'insert, update', publish_via_partition_root = true);
+         CREATE PUBLICATION by_schema FOR TABLES IN SCHEMA s;
+         COMMENT ON PUBLICATION by_schema IS 'all of s';
+         CREATE FUNCTION public.note_ddl() RETURNS event_trigger LANGUAGE plpgsql
+           AS $$ BEGIN RAISE NOTICE 'ddl'; END $$;
+         CREATE EVENT TRIGGER note ON ddl_command_end WHEN TAG IN ('CREATE TABLE')
+           EXECUTE FUNCTION public.note_ddl();
+         ALTER EVENT TRIGGER note ENABLE REPLICA;",
+        "",
+    );
+    let cwd = tmp.path();
+    std::fs::remove_dir_all(cwd.join("schema")).unwrap();
+    run(
+        cwd,
+        &["dump", "--db", &url, "--dev-url", &dev, "--out", "schema"],
+        0,
+    );
+    let cols = std::fs::read_to_string(cwd.join("schema/02_publications/cols.sql")).unwrap();
+    assert!(
+        cols.contains("CREATE PUBLICATION cols WITH (publish = 'insert, update', publish_via_partition_root = true);")
+            && cols.contains("ALTER PUBLICATION cols ADD TABLE ONLY public.t (id, a) WHERE ((a > 0));"),
+        "{cols}"
+    );
+    let note = std::fs::read_to_string(cwd.join("schema/03_event_triggers/note.sql")).unwrap();
+    assert!(
+        note.contains("ALTER EVENT TRIGGER note ENABLE REPLICA;"),
+        "{note}"
+    );
+    // The dump read back is the database: nothing to plan, no drift.
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    assert!(t.contains("In sync"), "{t}");
+}
