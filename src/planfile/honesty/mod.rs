@@ -75,6 +75,8 @@ pub(super) struct Effects {
     rename_contract_ok: bool,
     /// SQL whose effects cannot be derived (dynamic SQL in a DO block).
     unreadable: Option<String>,
+    /// Stops logical replication consumers (`DROP PUBLICATION`): what does.
+    stops_replication: Option<String>,
 }
 
 impl Effects {
@@ -104,6 +106,9 @@ impl Effects {
         }
         if self.unreadable.is_none() {
             self.unreadable = other.unreadable;
+        }
+        if self.stops_replication.is_none() {
+            self.stops_replication = other.stops_replication;
         }
     }
 }
@@ -140,6 +145,16 @@ pub fn check_parsed(
                  `CONCURRENTLY` removed?); restore the planned statement or re-plan",
                 level.as_str(),
                 step.lock.as_str()
+            ));
+        }
+    }
+    if let Some(what) = &effects.stops_replication {
+        if !step.hazards.contains(&Hazard::Replication) {
+            return Err(format!(
+                "step {number}: {what} stops the subscriptions that read it but the step's \
+                 hazards do not include `replication`, so `apply` would run it without \
+                 `--allow-hazards`: add the hazard to the header (and have it reviewed) or \
+                 remove the statement"
             ));
         }
     }

@@ -167,3 +167,32 @@ fn weak_locks_rounded_down_are_not_lies() {
     .unwrap_err();
     assert!(err.contains("ALTER TABLE public.t (ADD COLUMN)"), "{err}");
 }
+
+#[test]
+fn dropping_a_publication_must_declare_replication() {
+    let err = check("DROP PUBLICATION feed;", LockLevel::None, &[]).unwrap_err();
+    assert!(
+        err.contains("DROP PUBLICATION feed") && err.contains("`replication`"),
+        "{err}"
+    );
+    // data-loss is not the hazard that covers it
+    assert!(check(
+        "DROP PUBLICATION feed;",
+        LockLevel::None,
+        &[Hazard::DataLoss]
+    )
+    .is_err());
+    assert!(check(
+        "DROP PUBLICATION feed;",
+        LockLevel::None,
+        &[Hazard::Replication]
+    )
+    .is_ok());
+    // membership changes and options are not drops of the publication
+    assert!(check(
+        "ALTER PUBLICATION feed DROP TABLE ONLY public.t;",
+        LockLevel::ShareUpdateExclusive,
+        &[]
+    )
+    .is_ok());
+}
