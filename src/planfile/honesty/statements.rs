@@ -382,10 +382,8 @@ fn drop(s: &pg_query::protobuf::DropStmt, created: &Created, e: &mut Effects) {
             }
             // Subscriptions reading it stop (a publication is never created earlier in a plan
             // and dropped later in it, so there is no `created` exception).
-            ObjectType::ObjectPublication => {
-                if e.stops_replication.is_none() {
-                    e.stops_replication = Some(format!("DROP PUBLICATION {name}"));
-                }
+            ObjectType::ObjectPublication if e.stops_replication.is_none() => {
+                e.stops_replication = Some(format!("DROP PUBLICATION {name}"));
             }
             _ => {}
         }
