@@ -241,6 +241,11 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::Function(q, _)
         | ObjectId::Trigger(q, _)
         | ObjectId::Policy(q, _) => ours(q),
+        // Database-wide objects; a publication's members are tables or schemas of the
+        // application (a member in the bookkeeping schema is left out below).
+        ObjectId::Publication(_) | ObjectId::EventTrigger(_) => false,
+        ObjectId::PublicationTable(_, q) => ours(q),
+        ObjectId::PublicationSchema(_, n) => n == BOOKKEEPING_SCHEMA,
     };
     schema.schemas.remove(BOOKKEEPING_SCHEMA);
     schema.collations.retain(|q, _| !ours(q));
@@ -252,6 +257,10 @@ pub fn without_bookkeeping(schema: &mut Schema) {
     schema.functions.retain(|(q, _), _| !ours(q));
     schema.triggers.retain(|(q, _), _| !ours(q));
     schema.policies.retain(|(q, _), _| !ours(q));
+    schema.publication_tables.retain(|(_, q), _| !ours(q));
+    schema
+        .publication_schemas
+        .retain(|(_, n)| n != BOOKKEEPING_SCHEMA);
     schema.comments.retain(|id, _| !id_ours(id));
     schema.grants.retain(|g| !id_ours(&g.on));
     schema

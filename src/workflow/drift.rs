@@ -114,6 +114,10 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
         | ObjectId::Policy(q, _) => schema.tables.contains_key(q) || schema.views.contains_key(q),
+        ObjectId::Publication(n)
+        | ObjectId::PublicationTable(n, _)
+        | ObjectId::PublicationSchema(n, _) => schema.publications.contains_key(n),
+        ObjectId::EventTrigger(n) => schema.event_triggers.contains_key(n),
     }
 }
 

@@ -198,14 +198,8 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
         chain.push(n);
     }
     let kw = kind(f).to_uppercase();
-    // a zero-argument aggregate is `agg(*)` in DROP AGGREGATE; `agg()` is a syntax error
-    let args = if f.kind == FunctionKind::Aggregate && f.identity_args.is_empty() {
-        "*"
-    } else {
-        f.identity_args.as_str()
-    };
     let step = ctx.step(
-        format!("drop {} {}({})", kind(f), f.name, f.identity_args),
+        format!("drop {} {}({})", kind(f), f.name, signature_args(f)),
         format!("DROP {kw} {}({});", qname(&f.name), signature_args(f)),
         LockLevel::None,
         None,
