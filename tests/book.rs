@@ -308,7 +308,7 @@ fn old_large_object_is_read_by_status_and_migrated_by_apply() {
     };
 
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
-    assert!(t.contains(&format!("failed      {id}")), "{t}");
+    assert!(common::status_row(&t, "failed", &id), "{t}");
     assert!(t.contains("run 2 failed by deployer (ci@runner-7)"), "{t}");
     assert!(t.contains("boom"), "{t}");
     assert!(lo_exists(&mut db), "status migrated");
@@ -355,7 +355,7 @@ fn old_large_object_is_read_by_status_and_migrated_by_apply() {
     assert!(migrated.get::<_, bool>(4));
     assert_eq!(migrated.get::<_, String>(5), "deployer (ci@runner-7)");
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
-    assert!(t.contains(&format!("applied     {id}")), "{t}");
+    assert!(common::status_row(&t, "applied", &id), "{t}");
     assert!(t.contains("run 3 succeeded"), "{t}");
 }
 
@@ -458,7 +458,7 @@ fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
     assert_eq!(c.runs(), vec![(1, id.clone(), "verifying".to_string())]);
 
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
-    assert!(t.contains(&format!("applied     {id}")), "{t}");
+    assert!(common::status_row(&t, "applied", &id), "{t}");
     assert!(t.contains("final check was cut off"), "{t}");
     assert!(t.contains("records the run succeeded"), "{t}");
     assert_eq!(
@@ -474,7 +474,7 @@ fn kill_during_final_verification_is_settled_by_the_next_status_and_apply() {
     assert!(t.contains("already applied"), "{t}");
     assert_eq!(c.runs(), vec![(1, id.clone(), "succeeded".to_string())]);
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
-    assert!(t.contains(&format!("applied     {id}")), "{t}");
+    assert!(common::status_row(&t, "applied", &id), "{t}");
     assert!(!t.contains("cut off"), "{t}");
 }
 
@@ -509,7 +509,7 @@ fn kill_during_final_verification_then_a_changed_schema_is_recorded_failed() {
         .batch_execute("DROP INDEX public.t_x_idx")
         .unwrap();
     let t = c.expect(&["status".into(), "--db".into(), c.url.clone()], 0);
-    assert!(t.contains(&format!("failed      {id}")), "{t}");
+    assert!(common::status_row(&t, "failed", &id), "{t}");
     assert!(t.contains("is NOT the plan's `to`"), "{t}");
     assert_eq!(c.runs(), vec![(1, id.clone(), "verifying".to_string())]);
     let out = c.apply_as(&c.url);

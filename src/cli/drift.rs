@@ -97,8 +97,8 @@ impl Report<'_> {
             format!("In sync: the database matches {shown}.")
         } else if self.pending.explained {
             format!(
-                "In sync but for a pending contract phase: contract pending: {}, {} object(s) \
-                 differ as its contract phase expects (what it drops):",
+                "In sync but for a pending contract phase: contract pending: {}, {} difference(s) \
+                 explained (objects its contract phase drops):",
                 self.pending.plans.join(", "),
                 self.objects.len()
             )

@@ -260,3 +260,14 @@ impl Drop for LoadedDb {
         server().drop_db(&self.name);
     }
 }
+
+/// Whether `schemaplan status` output `text` has a row for plan `id` in state `state` (the
+/// table's first two columns).
+pub fn status_row(text: &str, state: &str, id: &str) -> bool {
+    text.lines().any(|l| {
+        let l = l.trim_start();
+        l.starts_with(state)
+            && l[state.len()..].starts_with(' ')
+            && l[state.len()..].trim_start().split_whitespace().next() == Some(id)
+    })
+}
