@@ -268,6 +268,6 @@ pub fn status_row(text: &str, state: &str, id: &str) -> bool {
         let l = l.trim_start();
         l.starts_with(state)
             && l[state.len()..].starts_with(' ')
-            && l[state.len()..].trim_start().split_whitespace().next() == Some(id)
+            && l[state.len()..].split_whitespace().next() == Some(id)
     })
 }
