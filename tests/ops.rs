@@ -14,56 +14,11 @@ mod common;
 use common::exit_code as code;
 use common::output_text as text;
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 
-/// A database loaded with `before`, a `schema/` folder holding `after`, and a temporary
-/// directory for plans; the database is dropped with the value.
-struct Case {
-    db: String,
-    url: String,
-    dir: tempfile::TempDir,
-}
+use common::case::Case;
 
 impl Case {
-    fn new(tag: &str, before: &str, after: &str) -> Case {
-        let server = common::server();
-        let (db, url) = server.fresh_db(&format!("abort_{tag}"));
-        server
-            .connect(&db)
-            .batch_execute(before)
-            .unwrap_or_else(|e| panic!("loading {tag}: {e:?}"));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("schema")).unwrap();
-        std::fs::write(dir.path().join("schema/schema.sql"), after).unwrap();
-        Case { db, url, dir }
-    }
-
-    fn connect(&self) -> postgres::Client {
-        common::server().connect(&self.db)
-    }
-
-    fn plan_dir(&self) -> PathBuf {
-        self.dir.path().join("plan")
-    }
-
-    /// `schemaplan plan` into `plan/` (online forms whatever the table sizes).
-    fn plan(&self) -> String {
-        let o = self.run(&[
-            "plan",
-            "--db",
-            &self.url,
-            "--dev-url",
-            &common::server().admin_url(),
-            "--out",
-            "plan",
-            "--small-table",
-            "0",
-        ]);
-        assert_eq!(code(&o), 0, "plan: {}", text(&o));
-        std::fs::read_to_string(self.plan_dir().join("plan.sql")).unwrap()
-    }
-
     /// The 1-based number of the first step of `direction` whose SQL contains `needle`.
     fn step_with(&self, direction: schemaplan::plan::Direction, needle: &str) -> usize {
         let file = schemaplan::planfile::read_dir(&self.plan_dir(), direction).unwrap();
@@ -75,20 +30,9 @@ impl Case {
             .unwrap_or_else(|| panic!("no step contains {needle:?}"))
     }
 
-    /// `schemaplan <command> --db URL plan --allow-hazards all <extra>`.
-    fn apply(&self, command: &str, extra: &[&str]) -> Output {
-        let mut args = vec![command, "--db", &self.url, "plan", "--allow-hazards", "all"];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
     /// `schemaplan <command> --abort --db URL plan`.
     fn abort(&self, command: &str) -> Output {
         self.run(&[command, "--abort", "--db", &self.url, "plan"])
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::schemaplan(self.dir.path(), args)
     }
 
     /// Runs `schemaplan <command>` with the test pause at `pause` (e.g. `before:7`); at the
@@ -206,12 +150,6 @@ impl Case {
         let o = self.abort(command);
         assert_eq!(code(&o), 0, "{}", text(&o));
         assert!(text(&o).contains("nothing to abort"), "{}", text(&o));
-    }
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        common::server().drop_db(&self.db);
     }
 }
 

@@ -12,67 +12,9 @@ mod common;
 #[path = "common/exec.rs"]
 mod support;
 
-use std::path::PathBuf;
-use std::process::Output;
-
-/// A database loaded with `before`, a `schema/` folder holding `after`, and a temporary
-/// directory for plans; the database is dropped with the value.
-struct Case {
-    db: String,
-    url: String,
-    dir: tempfile::TempDir,
-}
+use common::case::Case;
 
 impl Case {
-    fn new(tag: &str, before: &str, after: &str) -> Case {
-        let server = common::server();
-        let (db, url) = server.fresh_db(&format!("stuck_{tag}"));
-        server
-            .connect(&db)
-            .batch_execute(before)
-            .unwrap_or_else(|e| panic!("loading {tag}: {e:?}"));
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("schema")).unwrap();
-        std::fs::write(dir.path().join("schema/schema.sql"), after).unwrap();
-        Case { db, url, dir }
-    }
-
-    fn connect(&self) -> postgres::Client {
-        common::server().connect(&self.db)
-    }
-
-    fn plan_dir(&self) -> PathBuf {
-        self.dir.path().join("plan")
-    }
-
-    /// `schemaplan plan` into `plan/` (online forms whatever the table sizes).
-    fn plan(&self) -> String {
-        let o = self.run(&[
-            "plan",
-            "--db",
-            &self.url,
-            "--dev-url",
-            &common::server().admin_url(),
-            "--out",
-            "plan",
-            "--small-table",
-            "0",
-        ]);
-        assert_eq!(code(&o), 0, "plan: {}", text(&o));
-        std::fs::read_to_string(self.plan_dir().join("plan.sql")).unwrap()
-    }
-
-    /// `schemaplan <command> --db URL plan --allow-hazards all <extra>`.
-    fn apply(&self, command: &str, extra: &[&str]) -> Output {
-        let mut args = vec![command, "--db", &self.url, "plan", "--allow-hazards", "all"];
-        args.extend_from_slice(extra);
-        self.run(&args)
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        common::schemaplan(self.dir.path(), args)
-    }
-
     fn count(&self, sql: &str) -> i64 {
         self.connect().query_one(sql, &[]).unwrap().get(0)
     }
@@ -90,12 +32,6 @@ impl Case {
             .iter()
             .map(|r| r.get(0))
             .collect()
-    }
-}
-
-impl Drop for Case {
-    fn drop(&mut self) {
-        common::server().drop_db(&self.db);
     }
 }
 
