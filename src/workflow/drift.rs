@@ -124,9 +124,7 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
 /// One line for a change: the part of the object it is about, and what happens to it when
 /// the database is brought to the schema files (the verb of the change).
 fn describe(c: &Change, id: &ObjectId, unit: &ObjectId) -> String {
-    let verb = format!("{c:?}");
-    let verb = verb.split(['(', ' ', '{']).next().unwrap_or("change");
-    let what = words(verb);
+    let what = words(&super::prove::change_verb(c));
     if id == unit {
         what
     } else {

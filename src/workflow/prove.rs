@@ -129,7 +129,14 @@ pub fn describe(changes: &[diff::Change]) -> String {
 }
 
 fn summary(c: &diff::Change) -> String {
+    format!("{} ({})", c.object(), change_verb(c))
+}
+
+/// The variant name of a change (`AlterColumn`), for messages.
+pub(crate) fn change_verb(c: &diff::Change) -> String {
     let dbg = format!("{c:?}");
-    let verb = dbg.split(['(', ' ', '{']).next().unwrap_or("change");
-    format!("{} ({verb})", c.object())
+    dbg.split(['(', ' ', '{'])
+        .next()
+        .unwrap_or("change")
+        .to_string()
 }
