@@ -286,3 +286,76 @@ fn init_writes_a_starter_project_and_never_overwrites() {
         "# mine\n"
     );
 }
+
+#[test]
+fn status_all_envs_shows_each_plan_on_each_environment_and_reports_unreachable_ones() {
+    let s = server();
+    let mut urls = Vec::new();
+    for db in ["project_envs_staging", "project_envs_production"] {
+        let (name, url) = s.fresh_db(db);
+        s.connect(&name)
+            .batch_execute(
+                "CREATE TABLE public.t (id integer PRIMARY KEY);\
+                 INSERT INTO public.t SELECT generate_series(1, 3);",
+            )
+            .unwrap();
+        urls.push(url);
+    }
+    // qa's variable is not set; `down` names a port nothing listens on.
+    let dir = project(
+        "schema = \"db/schema\"\n\
+         [env.staging]\nurl = { env = \"STAGING_URL\" }\n\
+         [env.production]\nurl = { env = \"PROD_URL\" }\n\
+         [env.qa]\nurl = { env = \"QA_URL\" }\n\
+         [env.down]\nurl = \"postgres://app@127.0.0.1:1/app\"\n",
+    );
+    let d = dir.path();
+    let vars = [
+        ("STAGING_URL", urls[0].as_str()),
+        ("PROD_URL", urls[1].as_str()),
+    ];
+    expect(
+        d,
+        &["plan", "--env", "staging", "--out", "plans/add_note"],
+        &vars,
+        0,
+    );
+    let p = d.join("plans/add_note");
+    expect(
+        d,
+        &["apply", "--env", "staging", p.to_str().unwrap()],
+        &vars,
+        0,
+    );
+
+    let t = expect(d, &["status", "--all-envs"], &vars, 0);
+    let row = t
+        .lines()
+        .find(|l| l.contains("add_note"))
+        .unwrap_or_else(|| panic!("no row for the plan:\n{t}"));
+    let header = t.lines().find(|l| l.contains("PLAN")).expect("header");
+    // Columns in the file's (sorted) order: down, production, qa, staging.
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    assert!(header.find("DOWN") < header.find("PRODUCTION"), "{t}");
+    assert_eq!(cells[1..], ["?", "pending", "?", "applied"], "{t}");
+    assert!(t.contains("qa: not read:") && t.contains("$QA_URL"), "{t}");
+    assert!(t.contains("down: not read:"), "{t}");
+
+    let j = expect(d, &["status", "--all-envs", "--format", "json"], &vars, 0);
+    let v: serde_json::Value =
+        serde_json::from_str(j.trim()).unwrap_or_else(|e| panic!("{e}: {j}"));
+    let envs = v["environments"].as_array().unwrap();
+    let state = |name: &str| {
+        let e = envs.iter().find(|e| e["name"] == name).unwrap();
+        (e["error"].is_null(), e["plans"][0]["state"].clone())
+    };
+    assert_eq!(state("staging"), (true, serde_json::json!("applied")));
+    assert_eq!(state("production"), (true, serde_json::json!("pending")));
+    assert!(!state("qa").0 && !state("down").0, "{j}");
+
+    // One environment, as before; none readable is an error.
+    let t = expect(d, &["status", "--env", "production"], &vars, 0);
+    assert!(t.contains("pending"), "{t}");
+    let t = expect(d, &["status", "--all-envs"], &[], 1);
+    assert!(t.contains("no environment could be read"), "{t}");
+}

@@ -105,7 +105,7 @@ pub fn run() -> i32 {
         Command::Rollback(a) => apply::run(a, crate::plan::Direction::Inverse),
         Command::Drift(a) => drift::run(a),
         Command::Dump(a) => dump::run(a),
-        Command::Status(a) => status::run(a),
+        Command::Status(a) => status::run(a, cli.config.as_deref()),
         Command::Lint(a) => lint::run(a),
         Command::Init => init(),
         Command::Completions { shell } => completions(shell),
@@ -239,7 +239,7 @@ fn init() -> anyhow::Result<i32> {
 
 /// The error and its causes, each cause added only when the message does not already say it
 /// (most module errors include their source's text).
-fn error_text(e: &anyhow::Error) -> String {
+pub(crate) fn error_text(e: &anyhow::Error) -> String {
     let mut text = e.to_string();
     for cause in e.chain().skip(1) {
         let c = cause.to_string();

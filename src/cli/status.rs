@@ -2,17 +2,29 @@
 
 use super::EXIT_OK;
 use crate::exec;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
-    /// Database to ask (default: $DATABASE_URL).
-    #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
-    pub db: String,
+    /// Database to ask (default: $DATABASE_URL, or the environment's url).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        required_unless_present = "all_envs"
+    )]
+    pub db: Option<String>,
+    /// Ask every environment of the project file (each with its own url) and show plans x
+    /// environments; one that cannot be reached is reported, not fatal.
+    #[arg(long)]
+    pub all_envs: bool,
     /// Folder of plan directories.
     #[arg(long, default_value = "plans", value_name = "DIR")]
     pub plans: PathBuf,
-    /// Output format: a table, or JSON (`{"plans": [...]}`).
+    /// Output format: a table, or JSON (`{"plans": [...]}`; with --all-envs
+    /// `{"environments": [...]}`).
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     pub format: StatusFormat,
 }
@@ -24,8 +36,18 @@ pub enum StatusFormat {
     Json,
 }
 
-pub fn run(a: StatusArgs) -> anyhow::Result<i32> {
-    let list = exec::status(&a.db, &a.plans)?;
+/// How long `--all-envs` waits for each environment's server to accept a connection (when
+/// its URL sets no `connect_timeout`).
+const ENV_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn run(a: StatusArgs, config: Option<&Path>) -> anyhow::Result<i32> {
+    if a.all_envs {
+        return all_envs(&a, config);
+    }
+    let db =
+        a.db.as_deref()
+            .expect("clap requires --db without --all-envs");
+    let list = exec::status(db, &a.plans)?;
     match a.format {
         StatusFormat::Json => {
             let plans: Vec<serde_json::Value> = list.iter().map(json).collect();
@@ -37,6 +59,112 @@ pub fn run(a: StatusArgs) -> anyhow::Result<i32> {
         StatusFormat::Text => println!("{}", table(&list)),
     }
     Ok(EXIT_OK)
+}
+
+/// `status --all-envs`: every environment of the project file read with its own URL, one
+/// after the other; the table is plan x environment. An environment without a usable URL or
+/// whose server does not answer is reported under the table; the command fails only when no
+/// environment could be read.
+fn all_envs(a: &StatusArgs, config: Option<&Path>) -> anyhow::Result<i32> {
+    let cwd = std::env::current_dir()?;
+    let project = crate::config::Project::find(config, &cwd)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "--all-envs reads the environments of {}: there is none in {} or above it \
+             (`schemaplan init` writes one, --config names one)",
+            crate::config::FILE_NAME,
+            cwd.display()
+        )
+    })?;
+    let envs: Vec<EnvStatus> = project
+        .environment_urls()
+        .into_iter()
+        .map(|(name, url)| {
+            let result = url.map_err(anyhow::Error::from).and_then(|u| {
+                exec::status_within(&u, &a.plans, Some(ENV_CONNECT_TIMEOUT)).map_err(Into::into)
+            });
+            EnvStatus {
+                name,
+                result: result.map_err(|e| super::error_text(&e)),
+            }
+        })
+        .collect();
+    if envs.is_empty() {
+        anyhow::bail!(
+            "{} has no [env.NAME] tables for --all-envs to read",
+            project.path.display()
+        );
+    }
+    match a.format {
+        StatusFormat::Json => println!("{}", envs_json(&envs)),
+        StatusFormat::Text => {
+            println!("{}", envs_table(&envs));
+            for e in &envs {
+                if let Err(why) = &e.result {
+                    println!("{}: not read: {why}", e.name);
+                }
+            }
+        }
+    }
+    if envs.iter().all(|e| e.result.is_err()) {
+        anyhow::bail!("no environment could be read");
+    }
+    Ok(EXIT_OK)
+}
+
+/// One environment's answer to `status --all-envs`.
+struct EnvStatus {
+    name: String,
+    result: Result<Vec<exec::PlanStatus>, String>,
+}
+
+/// Plans (rows, in the order of the plans folder) x environments (columns): each cell the
+/// plan's state there, `?` where the environment could not be read.
+fn envs_table(envs: &[EnvStatus]) -> comfy_table::Table {
+    let mut plans: Vec<&str> = Vec::new();
+    for e in envs {
+        for p in e.result.iter().flatten() {
+            if !plans.contains(&p.plan_id.as_str()) {
+                plans.push(&p.plan_id);
+            }
+        }
+    }
+    let mut t = comfy_table::Table::new();
+    t.load_style(comfy_table::presets::NOTHING)
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    let mut header = vec!["PLAN".to_string()];
+    header.extend(envs.iter().map(|e| e.name.to_uppercase()));
+    t.set_header(header);
+    for id in plans {
+        let mut row = vec![id.to_string()];
+        for e in envs {
+            row.push(match &e.result {
+                Ok(list) => list
+                    .iter()
+                    .find(|p| p.plan_id == id)
+                    .map(|p| p.state.to_string())
+                    .unwrap_or_else(|| "-".to_string()),
+                Err(_) => "?".to_string(),
+            });
+        }
+        t.add_row(row);
+    }
+    t
+}
+
+/// `{"environments": [{"name", "error", "plans": [...]}]}`, each plan as `status --format json`.
+fn envs_json(envs: &[EnvStatus]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = envs
+        .iter()
+        .map(|e| match &e.result {
+            Ok(plans) => serde_json::json!({
+                "name": e.name,
+                "error": null,
+                "plans": plans.iter().map(json).collect::<Vec<_>>(),
+            }),
+            Err(why) => serde_json::json!({ "name": e.name, "error": why, "plans": null }),
+        })
+        .collect();
+    serde_json::json!({ "environments": list })
 }
 
 /// One row per plan: its state, id, last run, and what to know (error, where it stopped, what

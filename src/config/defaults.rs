@@ -156,8 +156,11 @@ pub fn inject(
                     let v: &'static str = Box::leak(v.into_boxed_str());
                     let secret = matches!(id, "db" | "dev_url");
                     s = s.mut_arg(id, |a| {
+                        // A value from the file satisfies "required" in every form
+                        // (`status --db` is required unless --all-envs).
                         a.default_value(v)
                             .required(false)
+                            .required_unless_present(clap::builder::Resettable::<clap::Id>::Reset)
                             .hide_default_value(secret)
                     });
                 }

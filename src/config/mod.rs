@@ -277,6 +277,26 @@ impl Project {
         }
     }
 
+    /// Every `[env.NAME]` with its database URL resolved now (sorted by name): an environment
+    /// without `url`, or whose variable is not set, gives the reason instead, so a caller that
+    /// reads them all (`status --all-envs`) reports it and goes on.
+    pub fn environment_urls(&self) -> Vec<(String, Result<String, ConfigError>)> {
+        self.file
+            .env
+            .iter()
+            .map(|(name, e)| {
+                let url = match &e.get_ref().url {
+                    Some(u) => self.url_value(u, &format!("[env.{name}] url")),
+                    None => Err(ConfigError::Usage(format!(
+                        "[env.{name}] has no url in {}",
+                        self.path.display()
+                    ))),
+                };
+                (name.clone(), url)
+            })
+            .collect()
+    }
+
     /// A path of the file, relative to its folder.
     fn path_value(&self, p: &str) -> String {
         let p = Path::new(p);

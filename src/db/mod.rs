@@ -44,6 +44,20 @@ pub fn connect(url: &str) -> Result<postgres::Client, DbError> {
     target.connect().map_err(|e| target.connect_error(url, &e))
 }
 
+/// Connects to `url`, giving up after `timeout` when the URL sets no `connect_timeout` of its
+/// own (libpq's default is to wait as long as the network does): for reads of many databases
+/// in a row, where one unreachable host must not hold up the others.
+pub fn connect_within(
+    url: &str,
+    timeout: std::time::Duration,
+) -> Result<postgres::Client, DbError> {
+    let mut target = Target::new(url)?;
+    if target.config.get_connect_timeout().is_none() {
+        target.config.connect_timeout(timeout);
+    }
+    target.connect().map_err(|e| target.connect_error(url, &e))
+}
+
 /// A parsed connection string and its TLS connector: connects (again) without re-parsing.
 #[derive(Clone)]
 pub struct Target {

@@ -37,7 +37,7 @@ pub use mark::mark_applied;
 pub use progress::{
     describe, human_duration, stderr_progress, BarProgress, LineProgress, Progress, ProgressEvent,
 };
-pub use status::{contract_pending, status, PlanState, PlanStatus, RunSummary};
+pub use status::{contract_pending, status, status_within, PlanState, PlanStatus, RunSummary};
 
 use crate::catalog::CatalogError;
 use crate::db::DbError;

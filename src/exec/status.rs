@@ -97,8 +97,20 @@ pub struct PlanStatus {
 /// Status of every plan directory under `plans_dir` (sorted by name) on the database at
 /// `db_url`. A database without bookkeeping (never applied to) has every plan pending.
 pub fn status(db_url: &str, plans_dir: &Path) -> Result<Vec<PlanStatus>, ExecError> {
+    status_within(db_url, plans_dir, None)
+}
+
+/// [`status`], giving up connecting after `connect_timeout` (when the URL sets none).
+pub fn status_within(
+    db_url: &str,
+    plans_dir: &Path,
+    connect_timeout: Option<std::time::Duration>,
+) -> Result<Vec<PlanStatus>, ExecError> {
     let dirs = plan_dirs(plans_dir)?;
-    let mut client = db::connect(db_url)?;
+    let mut client = match connect_timeout {
+        Some(t) => db::connect_within(db_url, t)?,
+        None => db::connect(db_url)?,
+    };
     catalog::check_server_version(db::server_version_num(&mut client)?)?;
     let book = book::load(&mut client)?;
     let held = book.is_some() && lock::is_held(&mut client)?;
