@@ -562,3 +562,61 @@ fn mark_applied_records_a_hotfixed_plan_and_refuses_otherwise() {
     assert_eq!(code(&o), 0, "{t}");
     assert!(t.contains("already applied"), "{t}");
 }
+
+/// The narrowing check reads the table in batches of heap blocks, each its own read-only
+/// statement (no snapshot held across the whole table): with batches of 2 blocks, rows that do
+/// not fit in the first, a middle and the last block are all counted. The inverse step says
+/// `narrowing`.
+#[test]
+fn narrowing_check_in_block_batches_counts_rows_in_every_batch() {
+    let case = Case::new(
+        "narrowing_batches",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount integer NOT NULL DEFAULT 0);
+         INSERT INTO public.orders SELECT g, g FROM generate_series(1, 3000) g;",
+        "CREATE TABLE public.orders (id bigint PRIMARY KEY, amount bigint NOT NULL DEFAULT 0);",
+    );
+    case.plan();
+    let inverse = std::fs::read_to_string(case.plan_dir().join("inverse.sql")).unwrap();
+    assert!(
+        inverse.contains("hazards: narrowing"),
+        "the narrowing inverse carries its hazard:\n{inverse}"
+    );
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    let mut app = case.connect();
+    app.batch_execute(
+        "UPDATE public.orders SET amount = 3000000000 WHERE id IN (1, 1500);
+         UPDATE public.orders SET amount = -3000000000 WHERE id = 3000;",
+    )
+    .unwrap();
+    let blocks: i64 = app
+        .query_one(
+            "SELECT pg_relation_size('public.orders') / current_setting('block_size')::bigint",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(
+        blocks > 6,
+        "the table spans several batches ({blocks} blocks)"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .current_dir(case.dir.path())
+        .args([
+            "rollback",
+            "--db",
+            &case.url,
+            "plan",
+            "--allow-hazards",
+            "all",
+        ])
+        .env("SCHEMAPLAN_NARROWING_BATCH_BLOCKS", "2")
+        .output()
+        .unwrap();
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("in public.orders 3 rows cannot be converted"),
+        "{t}"
+    );
+}

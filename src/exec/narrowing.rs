@@ -15,9 +15,9 @@
 //! <..._schemaplan_lossless> CHECK (<cond on the shadow column>) NOT VALID`) and the backfill
 //! (`UPDATE t SET <shadow> = ... WHERE <shadow> IS DISTINCT FROM <conversion of the column>`):
 //! the guard's condition with the shadow column replaced by the conversion is what every row
-//! must satisfy. Lock mechanics: one read-only scan (ACCESS SHARE: blocks no reads or writes)
-//! under the guard's validation timeout; when a value makes the conversion fail (SQLSTATE class
-//! 22: out of range, too long), a second read-only pass counts row by row.
+//! must satisfy. Lock mechanics: read-only scans (ACCESS SHARE: blocks no reads or writes),
+//! in batches of heap blocks (`count`); when a value makes the conversion fail (SQLSTATE class
+//! 22: out of range, too long), a second read-only pass counts that batch row by row.
 
 use super::run::full_error;
 use super::ExecError;
@@ -224,8 +224,71 @@ pub fn check(client: &mut Client, plan: &Plan, to_run: &[usize]) -> Result<(), E
     })
 }
 
-/// `(changed, failed)`: rows whose value the conversion changes, and rows it fails on.
+/// Heap blocks per batch of the scan: ~80 MiB of table each, one short read-only query.
+/// `$SCHEMAPLAN_NARROWING_BATCH_BLOCKS` sets another size (the tests use a few blocks to check
+/// that batches cover the whole table).
+const BATCH_BLOCKS: i64 = 10_000;
+
+fn batch_blocks() -> i64 {
+    std::env::var("SCHEMAPLAN_NARROWING_BATCH_BLOCKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&b: &i64| b > 0)
+        .unwrap_or(BATCH_BLOCKS)
+}
+
+/// `(rows that would change, rows that cannot be converted)` in `n.table`.
+///
+/// Read in batches of [`BATCH_BLOCKS`] heap blocks (`ctid` ranges, a TID range scan on
+/// PostgreSQL 14+), each its own read-only statement: no snapshot is held for the whole
+/// table, so a long check holds back no vacuum, and each batch takes ACCESS SHARE only while
+/// it runs. The table's size is read again after each batch, so pages a concurrent insert
+/// adds are read too. PostgreSQL 13 has no TID range scan (each batch would read the whole
+/// table): there the table is one batch. A batch whose conversion fails (SQLSTATE class 22:
+/// out of range, too long) is counted again row by row.
 fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
+    let e = |e: postgres::Error| full_error(&e);
+    let tid_ranges = client
+        .query_one(
+            "SELECT current_setting('server_version_num')::int >= 140000",
+            &[],
+        )
+        .map_err(e)?
+        .get::<_, bool>(0);
+    let blocks_sql = format!(
+        "SELECT pg_relation_size({}::regclass) / current_setting('block_size')::bigint",
+        quote::literal(&n.table)
+    );
+    let (mut changed, mut failed) = (0i64, 0i64);
+    let mut from = 0i64;
+    let batch = batch_blocks();
+    loop {
+        let blocks: i64 = client.query_one(&blocks_sql, &[]).map_err(e)?.get(0);
+        if from >= blocks && from > 0 {
+            break;
+        }
+        let range = if tid_ranges {
+            let to = from + batch;
+            let r = format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid");
+            from = to;
+            r
+        } else {
+            from = i64::MAX;
+            "true".to_string()
+        };
+        let (c, f) = count_batch(client, n, &range)?;
+        changed += c;
+        failed += f;
+        if from == i64::MAX {
+            break;
+        }
+    }
+    Ok((changed, failed))
+}
+
+/// The counts of one batch (`range`: a condition on `ctid`): one read-only statement, and
+/// only when a value makes the conversion fail, a second pass row by row.
+fn count_batch(client: &mut Client, n: &Narrowing, range: &str) -> Result<(i64, i64), String> {
     let mut tx = client
         .build_transaction()
         .read_only(true)
@@ -234,7 +297,10 @@ fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
     tx.batch_execute("SET LOCAL statement_timeout TO '4h'")
         .map_err(|e| full_error(&e))?;
     match tx.query_one(
-        &format!("SELECT count(*) FROM {} WHERE NOT ({})", n.table, n.cond),
+        &format!(
+            "SELECT count(*) FROM {} WHERE {range} AND NOT ({})",
+            n.table, n.cond
+        ),
         &[],
     ) {
         Ok(row) => return Ok((row.get(0), 0)),
@@ -242,7 +308,6 @@ fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
         Err(e) => return Err(full_error(&e)),
     }
     drop(tx);
-    // A value the conversion fails on: row by row, each in a subtransaction.
     let mut tx = client
         .build_transaction()
         .read_only(true)
@@ -253,7 +318,7 @@ fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
          DO $schemaplan$\n\
          DECLARE\n  r record;\n  changed bigint := 0;\n  failed bigint := 0;\n\
          BEGIN\n\
-         \x20 FOR r IN SELECT ctid AS at FROM {table} LOOP\n\
+         \x20 FOR r IN SELECT ctid AS at FROM {table} WHERE {range} LOOP\n\
          \x20   BEGIN\n\
          \x20     PERFORM 1 FROM {table} WHERE ctid = r.at AND NOT ({cond});\n\
          \x20     IF FOUND THEN changed := changed + 1; END IF;\n\

@@ -169,9 +169,14 @@ pub enum Hazard {
     /// Logical replication consumers are affected: a dropped publication (or one dropped and
     /// created again) stops the subscriptions that read it.
     Replication,
+    /// Values must fit a narrower type (`bigint -> integer`, a shorter `varchar`, less
+    /// numeric scale), typically a rollback of a widening: rows written since the plan may
+    /// not fit. `apply` counts them before anything runs and refuses with the count
+    /// (`exec::narrowing`); the step's guard refuses any it would change.
+    Narrowing,
 }
 
-pub const ALL_HAZARDS: [Hazard; 8] = [
+pub const ALL_HAZARDS: [Hazard; 9] = [
     Hazard::DataLoss,
     Hazard::TableRewrite,
     Hazard::AccessExclusiveLock,
@@ -180,6 +185,7 @@ pub const ALL_HAZARDS: [Hazard; 8] = [
     Hazard::RequiresDeploy,
     Hazard::Irreversible,
     Hazard::Replication,
+    Hazard::Narrowing,
 ];
 
 impl Hazard {
@@ -193,6 +199,7 @@ impl Hazard {
             Hazard::RequiresDeploy => "requires-deploy",
             Hazard::Irreversible => "irreversible",
             Hazard::Replication => "replication",
+            Hazard::Narrowing => "narrowing",
         }
     }
     pub fn parse(s: &str) -> Option<Hazard> {

@@ -390,7 +390,7 @@ pub fn alter(
             Some(t),
         );
         if guarded {
-            step = step.note(format!(
+            step = step.hazard(Hazard::Narrowing).note(format!(
                 "type {} -> {} can change values: the check {} fails the step if any \
                  row's value would not convert back unchanged",
                 from.type_name,

@@ -175,7 +175,8 @@ pub(super) fn online_retype(
         generated: None,
         ..to.clone()
     };
-    let add = ctx
+    let narrowing = convert::guarded(ctx, t, from, to);
+    let mut add = ctx
         .step(
             format!("add shadow column {t}.{shadow_name} ({}) kept equal to {} by a trigger", to.type_name, to.name),
             format!(
@@ -195,6 +196,15 @@ pub(super) fn online_retype(
             "type {} -> {} rewrites the table: done online through a shadow column instead",
             from.type_name, to.type_name
         ));
+    if narrowing {
+        // The trigger installed here would fail application writes of values that do not fit;
+        // `apply` counts such rows before this step runs (`exec::narrowing`).
+        add = add.hazard(crate::plan::Hazard::Narrowing).note(format!(
+            "{} -> {} narrows: apply first counts the rows whose value would not fit or \
+             would change, and refuses before installing anything if there are any",
+            from.type_name, to.type_name
+        ));
+    }
     // Assigned as the trigger assigns it (an error, not a truncation, for a value the new type
     // cannot hold); pending while the shadow differs from the value an explicit cast gives,
     // which equals the assigned one whenever the assignment succeeds.
@@ -212,14 +222,24 @@ pub(super) fn online_retype(
         ))
         .batched()
         .note("in key-range batches, each its own short transaction");
-    let mut nodes = vec![Node::new(add, id.clone()), Node::new(backfill, id.clone())];
+    // The shadow column has the new type from its first step: that type (and collation) must
+    // exist under its name by then, not only by the swap (a type replaced in the same plan is
+    // renamed aside and dropped; a shadow column made before would keep the old one).
+    let mut first = Node::new(add, id.clone());
+    first.needs.extend(
+        ctx.desired
+            .dependencies_of(&id)
+            .filter(|d| matches!(d, ObjectId::Type(_) | ObjectId::Collation(_)))
+            .cloned(),
+    );
+    let mut nodes = vec![first, Node::new(backfill, id.clone())];
     if to.not_null {
         nodes.extend(set_not_null_online(ctx, t, &shadow_name));
     }
     // A conversion that may change values: before the old column goes, a validated CHECK
     // proves every shadow value converts back to the old one (writes that would break it fail
     // from its NOT VALID add on).
-    let guard = convert::guarded(ctx, t, from, to).then(|| convert::guard_name(t, &from.name));
+    let guard = narrowing.then(|| convert::guard_name(t, &from.name));
     if let Some(g) = &guard {
         let cond = convert::unchanged(ctx, &shadow, &col, from);
         nodes.extend(convert::online_guard(ctx, t, &id, g, &cond, from, to));
