@@ -18,6 +18,15 @@ fn index_name(t: &QName, c: &Constraint) -> Option<QName> {
     .then(|| QName::new(t.schema.clone(), c.name.clone()))
 }
 
+/// A table has one primary key: its "slot", a pseudo-name (no relation is named with a space
+/// and this prefix) that adding a primary key claims and dropping one frees, so a key that
+/// moves to other columns under another name is dropped before the new one is added
+/// ("multiple primary keys for table" otherwise).
+fn primary_key_slot(t: &QName, c: &Constraint) -> Option<QName> {
+    (c.kind == ConstraintKind::PrimaryKey)
+        .then(|| QName::new(t.schema.clone(), format!("primary key of {}", t.name)))
+}
+
 fn is_partitioned(ctx: &Ctx, t: &QName) -> bool {
     ctx.desired
         .tables
@@ -112,6 +121,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         first.claims.extend(adoptable_on_partitions(ctx, t));
         first.claims.extend(parents_keys_going(ctx, t));
     }
+    first.claims.extend(primary_key_slot(t, c));
     if let Some(r) = &c.references {
         first.needs.push(ObjectId::Table(r.clone()));
     }
@@ -293,6 +303,7 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     if let Some(q) = index_name(t, c) {
         n.frees.push(q);
     }
+    n.frees.extend(primary_key_slot(t, c));
     // Its copies on partitions go too: they held the partitions' columns (NOT NULL, ...).
     for col in &c.columns {
         n.releases
@@ -377,6 +388,7 @@ fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
             .map(|col| ObjectId::Column(t.clone(), col.clone())),
     );
     let mut n2 = Node::new(attach, id.clone());
+    n2.claims.extend(primary_key_slot(t, c));
     n2.produces.push(id);
     Some(vec![n1, n2])
 }
