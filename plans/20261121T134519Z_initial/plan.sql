@@ -2,8 +2,8 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: forward
--- from: 70b8617c178c7f5acfcb7dec1fd3122753b20558551b25f221a4fcea2927562a
--- to: 24a51a7d75b68904261dfba53d0daf542e02c99e58ab518b960949778784d373
+-- from: 5a98b76a7d23a153785bb4d19c79b589eaaa284bb74e2f20fd2293e1b01172ea
+-- to: eed607aa52e415918f86ef07c09b5b42c616e6930d67469e306d7cb481fc47ee
 -- phases: expand
 -- hazards: none
 -- steps: 15

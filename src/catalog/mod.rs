@@ -458,10 +458,34 @@ pub fn with_unmodeled_of(schema: &Schema, live: &Schema) -> Schema {
 /// collection in the model is ordered (`BTreeMap`/`BTreeSet`/`Vec` in catalog order), so the
 /// text is deterministic. Catalog oids never enter the model, so two databases loaded from the
 /// same statements in different orders fingerprint the same.
+///
+/// Fields holding their empty value (`[]`, `{}`, `None`, `false`, `""`, `0`) are left out of
+/// the text, so a field a later version adds to the model, empty wherever the feature is
+/// unused, leaves the fingerprints of schemas without it unchanged: a plan written before the
+/// upgrade still matches the database it was made for. Pretty `Debug` prints each field on a
+/// line of its own and escapes line breaks inside strings, so a left-out line is always a whole
+/// field, and a field with any other value is still printed.
 pub fn fingerprint(schema: &Schema) -> String {
     use sha2::{Digest, Sha256};
     let text = format!("{:#?}", schema.canonical());
-    hex(&Sha256::digest(text.as_bytes()))
+    let mut hasher = Sha256::new();
+    for line in text.lines().filter(|l| !empty_field(l)) {
+        hasher.update(line.as_bytes());
+        hasher.update(b"\n");
+    }
+    hex(&hasher.finalize())
+}
+
+/// Whether a line of pretty `Debug` output is a named field with its type's empty value.
+fn empty_field(line: &str) -> bool {
+    let Some((name, value)) = line.trim_start().split_once(": ") else {
+        return false;
+    };
+    let named = name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+    named && matches!(value, "[]," | "{}," | "None," | "false," | "\"\"," | "0,")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -470,6 +494,32 @@ fn hex(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn empty_fields_are_left_out_of_the_fingerprint_text_and_nothing_else() {
+        for empty in [
+            "    comment: None,",
+            "        grants: [],",
+            "  options: {},",
+            "    unlogged: false,",
+            "    name: \"\",",
+            "    statistics_target: 0,",
+        ] {
+            assert!(super::empty_field(empty), "{empty}");
+        }
+        for kept in [
+            "    comment: Some(",
+            "    unlogged: true,",
+            "    grants: [",
+            "        None,",
+            "    name: \"x\",",
+            "    statistics_target: 10,",
+            "    Column {",
+            "            \"a: None,\",",
+        ] {
+            assert!(!super::empty_field(kept), "{kept}");
+        }
+    }
+
     #[test]
     fn supported_server_versions_are_13_to_18() {
         for ok in [130000, 130020, 150006, 180000, 189999] {
