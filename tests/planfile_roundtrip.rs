@@ -33,6 +33,7 @@ fn plan(steps: Vec<Step>) -> Plan {
         steps,
         from_objects: Default::default(),
         unproven: None,
+        scope: Default::default(),
     }
 }
 

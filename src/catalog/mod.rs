@@ -15,6 +15,9 @@
 
 mod build;
 mod resolve;
+pub mod scope;
+
+pub use scope::Scope;
 
 use crate::model::Schema;
 use postgres::types::FromSql;
@@ -97,6 +100,12 @@ impl Default for LockWait {
 /// [`LockWait::default`] says.
 pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
     read_with(client, LockWait::default())
+}
+
+/// [`read`], then only the part of it in `scope` (`catalog::scope`): what a plan made with
+/// that scope fingerprints, and what `apply` compares with it.
+pub fn read_scoped(client: &mut postgres::Client, scope: &Scope) -> Result<Schema, CatalogError> {
+    Ok(scope.inside(&read(client)?))
 }
 
 /// [`read`] with an explicit lock-wait policy.

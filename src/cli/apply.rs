@@ -63,6 +63,10 @@ pub struct ApplyArgs {
     /// Pause after each batch of a batched step.
     #[arg(long, default_value_t = exec::BatchPolicy::default().pause.as_millis() as u64, value_name = "MS")]
     pub batch_pause_ms: u64,
+    /// The scope of the configuration: a plan made with another scope is refused (its
+    /// fingerprints cover other objects); the live reads use the plan's scope.
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,6 +135,7 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.retry.max_attempts = a.lock_retries.saturating_add(1);
     opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
     opts.batch = batch_policy(&a);
+    opts.scope = Some(a.scope.scope()?);
     let mut progress = exec::stderr_progress();
     let outcome = if a.mark_applied {
         exec::mark_applied(&opts, progress.as_mut())?

@@ -29,20 +29,33 @@ pub struct DriftArgs {
     pub shadow: ShadowArgs,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
 }
 
 pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
+    let scope = a.scope.scope()?;
     let src = source::load_dir(&a.schema)?;
     let shadow = start_shadow(&a.shadow)?;
-    let current = workflow::current(Some(&a.db), &shadow)?;
-    let desired = workflow::desired(&shadow, &src, &current.roles)?;
+    let current = workflow::current_in(Some(&a.db), &shadow, &scope)?;
+    let desired = workflow::desired_in(&shadow, &src, &current.roles, &current.context)?;
     report_unmodeled(&current.schema);
+    if let Some(n) = current.context.note() {
+        eprintln!("note: {n}");
+    }
     let changes = diff::diff(&current.schema, &desired);
     let (pending, objects) = if changes.is_empty() {
         (Pending::default(), Vec::new())
     } else {
-        let pending = contract_explains(&a.db, &a.plans, &shadow, &current.schema, &desired)?;
-        let empty = workflow::empty_schema(&shadow)?;
+        let pending = contract_explains(
+            &a.db,
+            &a.plans,
+            &shadow,
+            &current.context,
+            &current.schema,
+            &desired,
+        )?;
+        let empty = scope.inside(&workflow::empty_schema(&shadow)?);
         let objects = workflow::object_drifts(&empty, &current.schema, &desired, &changes);
         (pending, objects)
     };
@@ -69,6 +82,8 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
                 "contract_pending": pending.plans,
                 "explained_by_pending_contract": pending.explained,
                 "unmodeled": unmodeled,
+                "out_of_scope": current.context.out_of_scope,
+                "scope": &scope,
             })
         ),
         Format::Text => print!("{}", report.text()),
@@ -195,6 +210,7 @@ fn contract_explains(
     url: &str,
     plans_dir: &Path,
     shadow: &crate::shadow::Shadow,
+    ctx: &workflow::Context,
     live: &Schema,
     desired: &Schema,
 ) -> anyhow::Result<Pending> {
@@ -223,7 +239,7 @@ fn contract_explains(
             }
         }
     }
-    let explained = workflow::contract::explains(shadow, live, desired, &steps)?;
+    let explained = workflow::contract::explains(shadow, ctx, live, desired, &steps)?;
     Ok(Pending {
         plans,
         explained,

@@ -62,6 +62,28 @@ pub struct ShadowArgs {
     pub pg_bindir: Option<PathBuf>,
 }
 
+/// Which objects are the project's (`catalog::scope`, docs/configuration.md "Scope"). Given
+/// on the command line, a list replaces the project file's (`--exclude ''` empties it).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct ScopeArgs {
+    /// Only objects matching KIND:GLOB are in scope (repeatable; none: everything), e.g.
+    /// `schema:app`, `table:public.orders_*`. Kinds: schema, extension, collation, type,
+    /// sequence, table, view, function, publication, event_trigger.
+    #[arg(long = "include", value_name = "KIND:GLOB")]
+    pub include: Vec<String>,
+    /// Objects matching KIND:GLOB are out of scope (repeatable), e.g. `schema:audit`,
+    /// `table:public.legacy_*`: invisible to plan, drift and dump on both sides.
+    #[arg(long = "exclude", value_name = "KIND:GLOB")]
+    pub exclude: Vec<String>,
+}
+
+impl ScopeArgs {
+    /// The scope; a bad pattern is an error naming it.
+    pub fn scope(&self) -> anyhow::Result<crate::catalog::Scope> {
+        crate::catalog::Scope::new(&self.include, &self.exclude).map_err(anyhow::Error::msg)
+    }
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Diff schema files against a database and write a proven plan and its inverse.

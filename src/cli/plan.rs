@@ -58,6 +58,8 @@ pub struct PlanArgs {
     /// do; 0 = only empty tables.
     #[arg(long, default_value = "1MB", value_name = "SIZE", value_parser = crate::plan::size::parse_size)]
     pub small_table: u64,
+    #[command(flatten)]
+    pub scope: super::ScopeArgs,
 }
 
 pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
@@ -69,6 +71,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
             );
         }
     }
+    let scope = a.scope.scope()?;
     let source = source::load_dir(&a.schema)?;
     let shadow = start_shadow(&a.shadow)?;
     let id = a
@@ -84,10 +87,17 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         small_table: a.small_table,
         id,
         no_proof: a.no_proof,
+        scope,
     };
     let mut warn = |w: String| eprintln!("warning: {w}");
-    let workflow::ProvenPlans { forward, inverse } =
-        workflow::make_plan(&request, &shadow, &mut warn)?;
+    let workflow::ProvenPlans {
+        forward,
+        inverse,
+        scope_note,
+    } = workflow::make_plan(&request, &shadow, &mut warn)?;
+    if let Some(n) = scope_note {
+        eprintln!("note: {n}");
+    }
     let id = forward.id.clone();
     let empty = forward.steps.is_empty();
     let dir = match (&a.out, empty) {

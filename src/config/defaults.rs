@@ -108,6 +108,13 @@ pub fn inject(
         .as_ref()
         .map(|s| project.path_value(s.get_ref()));
     let plan = merged_plan(&f.plan, &e.plan);
+    // `[env.NAME.scope]` replaces each list it names; a flag replaces the list again.
+    let list = |v: &Option<Vec<toml::Spanned<String>>>| {
+        v.as_ref()
+            .map(|v| v.iter().map(|p| p.get_ref().clone()).collect::<Vec<_>>())
+    };
+    let include = list(&e.scope.include).or_else(|| list(&f.scope.include));
+    let exclude = list(&e.scope.exclude).or_else(|| list(&f.scope.exclude));
     let apply = merged_apply(&f.apply, &e.apply, e.hazards_by_flag_only);
 
     for sub in ["plan", "apply", "rollback", "drift", "dump", "status"] {
@@ -149,7 +156,28 @@ pub fn inject(
             add("batch_target_ms", &apply.batch_target_ms);
             add("batch_pause_ms", &apply.batch_pause_ms);
         }
+        let mut lists: Vec<(&str, Vec<String>)> = Vec::new();
+        if matches!(
+            sub,
+            "plan" | "drift" | "dump" | "apply" | "rollback" | "status"
+        ) {
+            // An empty list in the file is a value too (nothing included = everything).
+            for (id, v) in [("include", &include), ("exclude", &exclude)] {
+                if let Some(v) = v {
+                    lists.push((id, v.clone()));
+                }
+            }
+        }
         cmd = cmd.mut_subcommand(sub, |mut s| {
+            for (id, v) in lists {
+                if s.get_arguments().any(|a| a.get_id() == id) {
+                    let v: Vec<&'static str> = v
+                        .into_iter()
+                        .map(|p| &*Box::leak(p.into_boxed_str()))
+                        .collect();
+                    s = s.mut_arg(id, |a| a.default_values(v));
+                }
+            }
             for (id, v) in values {
                 if s.get_arguments().any(|a| a.get_id() == id) {
                     // clap keeps defaults as `'static`; a few bytes once per run.

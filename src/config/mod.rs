@@ -67,7 +67,18 @@ struct File {
     #[serde(default)]
     shadow: ShadowDefaults,
     #[serde(default)]
+    scope: ScopeDefaults,
+    #[serde(default)]
     env: BTreeMap<String, Spanned<Env>>,
+}
+
+/// `[scope]`: which objects are the project's (`catalog::scope`); the default of `--include`
+/// and `--exclude` on `plan`, `drift`, `dump`, `apply`, `rollback` and `status`.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDefaults {
+    pub include: Option<Vec<Spanned<String>>>,
+    pub exclude: Option<Vec<Spanned<String>>>,
 }
 
 /// Defaults of `plan` options.
@@ -119,6 +130,9 @@ pub struct Env {
     pub plan: PlanDefaults,
     #[serde(default)]
     pub apply: ApplyDefaults,
+    /// Replaces the file's `[scope]` lists it names (`include`, `exclude`).
+    #[serde(default)]
+    pub scope: ScopeDefaults,
 }
 
 /// A URL in the file: a literal, or the name of the environment variable holding it.
@@ -222,6 +236,15 @@ impl Project {
                             ),
                         ));
                     }
+                }
+            }
+        }
+        let scopes = std::iter::once(&self.file.scope)
+            .chain(self.file.env.values().map(|e| &e.get_ref().scope));
+        for sc in scopes {
+            for p in sc.include.iter().chain(&sc.exclude).flatten() {
+                if let Err(message) = crate::catalog::scope::Pattern::parse(p.get_ref()) {
+                    return Err(self.at(p.span().start, message));
                 }
             }
         }
@@ -397,6 +420,21 @@ mod tests {
         assert!(error("[apply]\nphase = \"both\"\n").contains("unknown phase"));
         assert!(error("[apply]\nallow_hazards = [\"dataloss\"]\n").contains("unknown hazard"));
         assert!(error("default_env = \"stage\"\n").contains("no [env.stage] table"));
+    }
+
+    #[test]
+    fn a_bad_scope_pattern_is_an_error_at_its_line() {
+        let e = error("[scope]\nexclude = [\n  \"schema:audit\",\n  \"tabel:public.x\",\n]\n");
+        assert!(
+            e.starts_with(":4:3: scope pattern \"tabel:public.x\": unknown kind"),
+            "{e}"
+        );
+        let e = error("[env.prod.scope]\ninclude = [\"public\"]\n");
+        assert!(
+            e.starts_with(":2:12: scope pattern \"public\" has no kind"),
+            "{e}"
+        );
+        load("[scope]\nexclude = [\"schema:audit\", \"table:public.legacy_*\"]\n").unwrap();
     }
 
     #[test]

@@ -41,6 +41,12 @@ plans = "plans"
 # dev_url = { env = "SCHEMAPLAN_DEV_URL" }
 # pg_bindir = "/usr/lib/postgresql/16/bin"
 
+[scope]
+# Which objects are the project's: KIND:GLOB patterns (docs/configuration.md, "Scope").
+# Out-of-scope objects are never planned, dropped, reported as drift or dumped.
+# include = []                       # empty: everything
+# exclude = ["schema:audit", "table:public.legacy_*"]
+
 # One table per environment: its database (never a literal password: name the environment
 # variable that holds the URL) and what differs there. Use with --env NAME.
 [env.development]

@@ -403,6 +403,7 @@ pub fn hint(opts: &ApplyOptions, plan: &Plan, undo: &UndoPlan) -> Option<String>
 /// the module doc).
 pub fn abort(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
+    super::check_scope(opts, &file)?;
     let mut client = db::connect(&opts.db_url)?;
     let version = db::server_version_num(&mut client)?;
     catalog::check_server_version(version)?;
@@ -420,7 +421,7 @@ pub fn abort(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
             wait,
         })
     })?;
-    super::apply::settle_stale_runs(&mut session, out)?;
+    super::apply::settle_stale_runs(&mut session, &file.plan.scope, out)?;
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
     let done: BTreeSet<usize> = prior.done.keys().copied().collect();
     let attempted: BTreeSet<usize> = prior
@@ -469,7 +470,7 @@ pub fn abort(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
         });
     }
     book::ensure(&mut session)?;
-    let live = catalog::fingerprint(&catalog::read(&mut session)?);
+    let live = catalog::fingerprint(&catalog::read_scoped(&mut session, &file.plan.scope)?);
     let run_id = book::start_run(
         &mut session,
         &NewRun {
@@ -563,7 +564,7 @@ fn run_undo(
             plan.steps[k - 1].summary
         )),
         None if !earlier_in_phase && first_phase(plan, undo.phase) => {
-            let live = catalog::read(client)
+            let live = catalog::read_scoped(client, &plan.scope)
                 .map(|s| catalog::fingerprint(&s))
                 .map_err(|e| (first, e.to_string()))?;
             if live == plan.from {
@@ -694,6 +695,7 @@ mod tests {
             steps,
             from_objects: Default::default(),
             unproven: None,
+            scope: Default::default(),
         }
     }
 

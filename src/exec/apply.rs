@@ -18,6 +18,7 @@ use std::collections::BTreeSet;
 /// `docs/executor.md`.
 pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
+    super::check_scope(opts, &file)?;
     if let (Some(why), false) = (&file.plan.unproven, opts.allow_unproven) {
         return Err(ExecError::Unproven {
             path: file.path.clone(),
@@ -54,10 +55,10 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
     // A refusal below writes nothing: the bookkeeping tables are created (or the old large
     // object migrated into them) only once every check has passed, and stale runs are marked
     // only if there are any.
-    settle_stale_runs(&mut session, out)?;
+    settle_stale_runs(&mut session, &file.plan.scope, out)?;
     let prior = book::prior(&mut session, &file.plan.id, opts.direction)?;
     let after_expand = after_expand(&mut session, opts, &file)?;
-    let live_schema = catalog::read(&mut session)?;
+    let live_schema = catalog::read_scoped(&mut session, &file.plan.scope)?;
     let live = catalog::fingerprint(&live_schema);
     let decision = preflight::decide(&file, opts, &prior, &live, after_expand)
         .map_err(|e| preflight::name_differences(e, opts, &live_schema))?;
@@ -145,17 +146,23 @@ fn after_expand(
     ))
 }
 
-fn live_fingerprint(client: &mut Client) -> Result<String, ExecError> {
-    Ok(catalog::fingerprint(&catalog::read(client)?))
+/// The fingerprint of the live schema's part in `scope` (the plan's: its `from` and `to`
+/// cover only that part).
+fn live_fingerprint(client: &mut Client, scope: &catalog::Scope) -> Result<String, ExecError> {
+    Ok(catalog::fingerprint(&catalog::read_scoped(client, scope)?))
 }
 
 /// Under the apply lock, before anything else: runs a dead apply left `running` become
 /// `interrupted`, runs cut off during their final check are checked now; says so.
+///
+/// A run cut off in its final check is checked through `scope`, the scope of the plan being
+/// applied now (normally the same plan, applied again).
 pub(super) fn settle_stale_runs(
     session: &mut Client,
+    scope: &catalog::Scope,
     out: &mut dyn Progress,
 ) -> Result<(), ExecError> {
-    let settled = book::mark_stale_runs(session, live_fingerprint)?;
+    let settled = book::mark_stale_runs(session, |c| live_fingerprint(c, scope))?;
     if settled.interrupted > 0 {
         out.event(ProgressEvent::Info(format!(
             "{} earlier run(s) had stopped without finishing; marked interrupted",
@@ -373,7 +380,7 @@ fn finish(
     // The last step's transaction recorded the run `verifying`: a kill from here on is settled
     // by the next apply (`book::mark_stale_runs`).
     run::test_pause("verify", plan.steps.len());
-    let live = live_fingerprint(session)?;
+    let live = live_fingerprint(session, &plan.scope)?;
     if live != plan.to {
         let msg = format!(
             "after the last step the live schema fingerprint is {live}, not the plan's `to` {}",
@@ -562,7 +569,7 @@ fn dry_run(
 ) -> Result<ApplyOutcome, ExecError> {
     let prior = book::prior(client, &file.plan.id, opts.direction)?;
     let after_expand = after_expand(client, opts, file)?;
-    let live = live_fingerprint(client)?;
+    let live = live_fingerprint(client, &file.plan.scope)?;
     let run = match preflight::decide(file, opts, &prior, &live, after_expand)? {
         Decision::Stop(outcome) => {
             out.event(ProgressEvent::Finished {

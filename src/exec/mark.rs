@@ -32,6 +32,7 @@ pub fn mark_applied(
     out: &mut dyn Progress,
 ) -> Result<ApplyOutcome, ExecError> {
     let file = planfile::read_dir(&opts.plan_dir, opts.direction)?;
+    super::check_scope(opts, &file)?;
     let plan = &file.plan;
     let mut client = db::connect(&opts.db_url)?;
     let version = db::server_version_num(&mut client)?;
@@ -44,8 +45,8 @@ pub fn mark_applied(
             wait,
         })
     })?;
-    super::apply::settle_stale_runs(&mut session, out)?;
-    let live_schema = catalog::read(&mut session)?;
+    super::apply::settle_stale_runs(&mut session, &plan.scope, out)?;
+    let live_schema = catalog::read_scoped(&mut session, &plan.scope)?;
     let live = catalog::fingerprint(&live_schema);
     if live != plan.to {
         let mut differences = Vec::new();

@@ -160,6 +160,22 @@ pub struct ApplyOptions {
     pub batch: BatchPolicy,
     /// Stops the run cleanly when triggered (SIGINT triggers every running apply).
     pub interrupt: Interrupt,
+    /// The scope of the current configuration: a plan made with another is refused
+    /// ([`check_scope`]). `None`: not checked (the live reads use the plan's scope anyway).
+    pub scope: Option<crate::catalog::Scope>,
+}
+
+/// The stale-plan rule for scope: a plan whose scope differs from the configuration's is
+/// refused before anything is read or written.
+pub fn check_scope(opts: &ApplyOptions, file: &crate::planfile::PlanFile) -> Result<(), ExecError> {
+    match &opts.scope {
+        Some(current) if *current != file.plan.scope => Err(ExecError::ScopeChanged {
+            path: file.path.clone(),
+            planned: file.plan.scope.to_string(),
+            current: current.to_string(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl ApplyOptions {
@@ -179,6 +195,7 @@ impl ApplyOptions {
             retry: RetryPolicy::default(),
             batch: BatchPolicy::default(),
             interrupt: Interrupt::new(),
+            scope: None,
         }
     }
 }
@@ -227,6 +244,14 @@ pub struct ApplyOutcome {
 pub enum ExecError {
     #[error(transparent)]
     PlanFile(#[from] PlanFileError),
+    /// The plan was made with another scope than the configuration's (stale-plan rule): its
+    /// fingerprints cover other objects than this command would read.
+    #[error("{}: the plan was made with scope {planned}, but the current scope is {current}: its fingerprints cover other objects\nhint: plan again with the current scope, or run with the plan's (--include/--exclude, [scope] in schemaplan.toml)", path.display())]
+    ScopeChanged {
+        path: std::path::PathBuf,
+        planned: String,
+        current: String,
+    },
     #[error(transparent)]
     Db(#[from] DbError),
     #[error("reading the live schema: {0}")]

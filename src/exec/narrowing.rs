@@ -377,6 +377,7 @@ mod tests {
             ],
             from_objects: Default::default(),
             unproven: None,
+            scope: Default::default(),
         };
         let n = narrowings(&plan, &[1, 2, 3]);
         assert_eq!(

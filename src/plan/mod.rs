@@ -402,6 +402,12 @@ pub struct Plan {
     /// the scratch database failed, or any plan written with `--no-proof`.
     #[serde(default)]
     pub unproven: Option<String>,
+    /// The scope the plan was made with (`catalog::scope`): its fingerprints and object digests
+    /// cover only the objects in it, so `apply` reads the live database through it and refuses
+    /// a plan whose scope is not the current configuration's. Written as the header's
+    /// `scope:` line (absent: everything).
+    #[serde(default)]
+    pub scope: crate::catalog::Scope,
 }
 
 impl Plan {

@@ -27,7 +27,8 @@ const HEADER_KEYS: [&str; 8] = [
 ];
 /// Header keys that may be absent: `proven` (`no (<why>)` on a plan that was not proven;
 /// absent or `yes` otherwise).
-const OPTIONAL_HEADER_KEYS: [&str; 1] = ["proven"];
+/// `scope` (`include [..] exclude [..]` on a plan made with a scope; absent: everything).
+const OPTIONAL_HEADER_KEYS: [&str; 2] = ["proven", "scope"];
 const STEP_KEYS: [&str; 6] = [
     "phase",
     "transaction",
@@ -76,6 +77,7 @@ pub fn parse(text: &str) -> Result<Plan> {
         steps,
         from_objects: Default::default(),
         unproven: header.proven()?,
+        scope: header.scope()?,
     };
     header.check_against(&plan, &lines[header_end..])?;
     Ok(plan)
@@ -278,6 +280,15 @@ impl Header {
                 )
             })?;
         Ok(Some(unescape_comment(why)))
+    }
+
+    /// `scope:` absent: everything; else the [`crate::catalog::Scope`] it writes.
+    fn scope(&self) -> Result<crate::catalog::Scope> {
+        match self.values.get("scope") {
+            None => Ok(crate::catalog::Scope::default()),
+            Some((line, v)) => crate::catalog::Scope::parse_display(&unescape_comment(v))
+                .map_err(|e| syntax(*line, format!("`scope:` {e}"))),
+        }
     }
 
     fn fingerprint(&self, key: &'static str) -> Result<String> {

@@ -22,6 +22,10 @@ struct PlanJson<'a> {
     /// Why the plan was not proven (`proven: no (...)` in the plan file); absent when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     unproven: Option<&'a str>,
+    /// The scope the plan was made with (`include` and `exclude` patterns); absent when
+    /// everything was in scope.
+    #[serde(skip_serializing_if = "everything")]
+    scope: &'a crate::catalog::Scope,
     #[serde(skip_serializing_if = "Option::is_none")]
     inverse: Option<Box<PlanJson<'a>>>,
 }
@@ -56,6 +60,10 @@ pub fn plan_json(plan: &Plan, inverse: &Plan) -> String {
     text
 }
 
+fn everything(s: &&crate::catalog::Scope) -> bool {
+    s.is_everything()
+}
+
 fn plan_doc(plan: &Plan) -> PlanJson<'_> {
     PlanJson {
         version: &plan.version,
@@ -65,6 +73,7 @@ fn plan_doc(plan: &Plan) -> PlanJson<'_> {
         to: &plan.to,
         from_objects: &plan.from_objects,
         unproven: plan.unproven.as_deref(),
+        scope: &plan.scope,
         phases: plan.phases().iter().map(|p| p.as_str()).collect(),
         hazards: plan.hazards().iter().map(|h| h.as_str()).collect(),
         steps: plan

@@ -37,6 +37,9 @@ fn header(out: &mut String, plan: &Plan) {
     if let Some(why) = &plan.unproven {
         let _ = writeln!(out, "-- proven: no ({})", escape_comment(why));
     }
+    if !plan.scope.is_everything() {
+        let _ = writeln!(out, "-- scope: {}", escape_comment(&plan.scope.to_string()));
+    }
     out.push_str("--\n");
     overview(out, plan);
 }

@@ -67,6 +67,7 @@ pub(crate) fn sample() -> Plan {
         ],
         from_objects: Default::default(),
         unproven: None,
+        scope: Default::default(),
     }
 }
 

@@ -28,7 +28,6 @@
 //! as before, with a note saying why ([`Middle::notes`]).
 
 use super::{run_steps, schema_statements, WorkflowError};
-use crate::catalog;
 use crate::diff;
 use crate::model::{ConstraintKind, ObjectId, QName, Schema};
 use crate::plan::{PlanOptions, Step};
@@ -350,19 +349,20 @@ fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
 /// `live` are left out of the comparison, as in the proof.
 pub fn explains(
     shadow: &Shadow,
+    ctx: &super::Context,
     live: &Schema,
     desired: &Schema,
     contract: &[Step],
 ) -> Result<bool, WorkflowError> {
     let db = shadow.scratch("drift")?;
     let mut client = db.connect()?;
-    let empty = catalog::read(&mut client)?;
+    let empty = ctx.prepare(&mut client)?;
     run_steps(
         &mut client,
         &schema_statements(&empty, live, &PlanOptions::default()),
         "rebuilding the live schema in the shadow",
     )?;
-    let rebuilt = catalog::read(&mut client)?;
+    let rebuilt = ctx.read(&mut client)?;
     let excused: BTreeSet<ObjectId> = diff::diff(&rebuilt, live)
         .iter()
         .map(|c| c.object())
@@ -370,7 +370,7 @@ pub fn explains(
     if contract.is_empty() || run_steps(&mut client, contract, "the contract phase").is_err() {
         return Ok(false);
     }
-    let after = catalog::read(&mut client)?;
+    let after = ctx.read(&mut client)?;
     Ok(diff::diff(&after, desired)
         .iter()
         .all(|c| excused.contains(&c.object())))

@@ -17,6 +17,7 @@ mod original;
 mod pipeline;
 mod prove;
 pub mod renames;
+pub mod scope;
 pub mod unmodeled;
 
 pub use drift::{object_drifts, ObjectDrift};
@@ -24,6 +25,7 @@ pub use dump::{dump_files, schema_statements};
 pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use prove::{describe, prove, ProofReport};
 pub use renames::Renames;
+pub use scope::Context;
 
 use crate::catalog::{self, CatalogError};
 use crate::db::{self, DbError};
@@ -57,6 +59,9 @@ pub enum WorkflowError {
     /// A `-- @renamed` annotation that cannot be planned (file:line and why).
     #[error("{0}")]
     Rename(String),
+    /// A schema file defines an out-of-scope object, or the context could not be created.
+    #[error("{0}")]
+    Scope(String),
     #[error("{what}: {message}")]
     Io { what: String, message: String },
     /// New NOT NULL columns on filled tables with nothing to fill them with (one per line).
@@ -101,7 +106,10 @@ fn reserved_schema(client: &mut postgres::Client) -> Result<(), WorkflowError> {
 
 /// The current side of a plan.
 pub struct Current {
+    /// The part in scope (everything without a scope).
     pub schema: Schema,
+    /// The out-of-scope part the desired schema may depend on (`workflow::scope`).
+    pub context: Context,
     /// Role names that exist on the target server (created in the shadow so GRANTs load).
     pub roles: Vec<String>,
     pub server_version_num: Option<i32>,
@@ -109,6 +117,26 @@ pub struct Current {
 
 /// Reads the live database, or an empty database of the shadow when there is none.
 pub fn current(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, WorkflowError> {
+    current_in(db_url, shadow, &catalog::Scope::default())
+}
+
+/// [`current`], split by `scope` into the part in scope and the context.
+pub fn current_in(
+    db_url: Option<&str>,
+    shadow: &Shadow,
+    scope: &catalog::Scope,
+) -> Result<Current, WorkflowError> {
+    let mut c = current_full(db_url, shadow)?;
+    if !scope.is_everything() {
+        let empty = empty_schema(shadow)?;
+        let (inside, outside) = scope.split(&c.schema);
+        c.context = Context::new(scope, &c.schema, &outside, &empty);
+        c.schema = inside;
+    }
+    Ok(c)
+}
+
+fn current_full(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, WorkflowError> {
     match db_url {
         Some(url) => {
             let mut client = db::connect(url)?;
@@ -129,12 +157,14 @@ pub fn current(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, Workflo
             let v = db::server_version_num(&mut client)?;
             Ok(Current {
                 schema,
+                context: Context::default(),
                 roles,
                 server_version_num: Some(v),
             })
         }
         None => Ok(Current {
             schema: empty_schema(shadow)?,
+            context: Context::default(),
             roles: Vec::new(),
             server_version_num: None,
         }),
@@ -185,6 +215,18 @@ pub fn desired(
     source: &SourceSet,
     roles: &[String],
 ) -> Result<Schema, WorkflowError> {
+    desired_in(shadow, source, roles, &Context::default())
+}
+
+/// [`desired`] with a scope: the context objects are created before the schema files, a file
+/// that defines an out-of-scope object is refused, and only the part in scope is returned.
+pub fn desired_in(
+    shadow: &Shadow,
+    source: &SourceSet,
+    roles: &[String],
+    ctx: &Context,
+) -> Result<Schema, WorkflowError> {
+    scope::check_source(source, &ctx.scope)?;
     shadow.ensure_roles(roles)?;
     let statements: Vec<LoadStatement> = source
         .statements
@@ -201,12 +243,15 @@ pub fn desired(
     loop {
         let db = shadow.scratch("desired")?;
         let mut client = db.connect()?;
+        ctx.load(&mut client)?;
         match shadow::load(&mut client, &statements) {
             Ok(()) => {
                 reserved_schema(&mut client)?;
                 // The shadow's tables are empty: the desired schema has no size facts, so
                 // nothing is judged small by them (an inverse plan treats them as unknown).
-                let mut schema = catalog::read(&mut client)?;
+                let full = catalog::read(&mut client)?;
+                scope::check_loaded(&full, ctx)?;
+                let mut schema = ctx.scope.inside(&full);
                 schema.sizes.clear();
                 declared_owners(&mut client, &mut schema)?;
                 return Ok(schema);
@@ -454,13 +499,14 @@ pub fn plan_both(
 /// [`ProofReport::drops_in_expand`] says why.
 pub fn plan_proven(
     shadow: &Shadow,
+    ctx: &Context,
     current: &Schema,
     desired: &Schema,
     source: &SourceSet,
     renames: Option<&Renames>,
     opts: &PlanOptions,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
-    let phased = plan_proven_with(shadow, current, desired, source, renames, opts, true);
+    let phased = plan_proven_with(shadow, ctx, current, desired, source, renames, opts, true);
     let why = match &phased {
         Ok((p, _)) if !p.contract_drops => return phased,
         Ok((_, report)) => match &report.inverse_problem {
@@ -472,7 +518,7 @@ pub fn plan_proven(
         }
         Err(_) => return phased,
     };
-    match plan_proven_with(shadow, current, desired, source, renames, opts, false) {
+    match plan_proven_with(shadow, ctx, current, desired, source, renames, opts, false) {
         Ok((planned, mut report)) if phased.is_err() || report.inverse_problem.is_none() => {
             report.drops_in_expand = Some(format!(
                 "the plan with the drops in the contract phase was not used, {why}"
@@ -483,8 +529,10 @@ pub fn plan_proven(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn plan_proven_with(
     shadow: &Shadow,
+    ctx: &Context,
     current: &Schema,
     desired: &Schema,
     source: &SourceSet,
@@ -493,7 +541,7 @@ fn plan_proven_with(
     contract_drops: bool,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
     let planned = plan_both(current, desired, renames, opts, contract_drops);
-    match prove(shadow, current, desired, &planned, opts) {
+    match prove(shadow, ctx, current, desired, &planned, opts) {
         Ok(report) => Ok((planned, report)),
         Err(WorkflowError::ProofMismatch { objects, message }) => {
             let texts = original::check_texts(source);
@@ -511,7 +559,7 @@ fn plan_proven_with(
                 }
             }
             let planned = plan_both(current, desired, renames, &opts, contract_drops);
-            let report = prove(shadow, current, desired, &planned, &opts)?;
+            let report = prove(shadow, ctx, current, desired, &planned, &opts)?;
             Ok((planned, report))
         }
         Err(e) => Err(e),

@@ -26,12 +26,16 @@ pub struct PlanRequest<'a> {
     pub id: String,
     /// Debugging only: skip the proof (both plans are then marked unproven).
     pub no_proof: bool,
+    /// Which objects are the project's (`catalog::scope`); recorded in both plans.
+    pub scope: crate::catalog::Scope,
 }
 
 /// The proven plans.
 pub struct ProvenPlans {
     pub forward: Plan,
     pub inverse: Plan,
+    /// How many objects of the database were out of scope, said when any were.
+    pub scope_note: Option<String>,
 }
 
 /// One warning per object schemaplan does not manage: reported, never silently skipped.
@@ -47,6 +51,15 @@ pub fn unmodeled_warnings(s: &Schema) -> Vec<String> {
         .collect()
 }
 
+/// Whether warning `w` about a live unmodeled object was already said about the desired
+/// schema (the same object on both sides is reported once).
+fn desired_has_same(desired: &Schema, live: &Schema, w: &str) -> bool {
+    live.unmodeled
+        .iter()
+        .filter(|u| desired.unmodeled.contains(*u))
+        .any(|u| w.starts_with(&format!("{} {} ", u.kind, u.identity)))
+}
+
 /// Runs the pipeline. Every refusal comes back as an error before anything is planned;
 /// `warn` hears what the user should know on the way, as soon as it is known (a shadow of
 /// another major can explain a later error).
@@ -56,7 +69,7 @@ pub fn make_plan(
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<ProvenPlans> {
     let src = req.source;
-    let current = super::current(req.db, shadow)?;
+    let current = super::current_in(req.db, shadow, &req.scope)?;
     if let Some(w) = current
         .server_version_num
         .and_then(|v| shadow.version_warning(v))
@@ -66,10 +79,17 @@ pub fn make_plan(
     super::subscription_warnings(src)
         .into_iter()
         .for_each(&mut *warn);
-    let desired = super::desired(shadow, src, &current.roles)?;
+    let desired = super::desired_in(shadow, src, &current.roles, &current.context)?;
+    // Objects schemaplan does not model, on both sides: reported, never silently skipped.
     unmodeled_warnings(&desired)
         .into_iter()
+        .chain(
+            unmodeled_warnings(&current.schema)
+                .into_iter()
+                .filter(|w| !desired_has_same(&desired, &current.schema, w)),
+        )
         .for_each(&mut *warn);
+
     let mut opts = PlanOptions {
         lock_timeout: req.lock_timeout,
         small_table: req.small_table,
@@ -77,7 +97,14 @@ pub fn make_plan(
         usings: super::casts::usings(src),
         ..PlanOptions::default()
     };
-    let renames = super::renames::resolve(shadow, src, &current.schema, &desired, &opts)?;
+    let renames = super::renames::resolve(
+        shadow,
+        &current.context,
+        src,
+        &current.schema,
+        &desired,
+        &opts,
+    )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
     let changes = crate::diff::diff(base, &desired);
@@ -106,7 +133,15 @@ pub fn make_plan(
             super::ProofReport::default(),
         )
     } else {
-        super::plan_proven(shadow, &current.schema, &desired, src, renames, &opts)?
+        super::plan_proven(
+            shadow,
+            &current.context,
+            &current.schema,
+            &desired,
+            src,
+            renames,
+            &opts,
+        )?
     };
     if let Some(p) = &report.drops_in_expand {
         warn(format!("the drops run in the expand phase: {p}"));
@@ -136,6 +171,7 @@ pub fn make_plan(
         steps,
         from_objects: catalog::object_digests(from_schema),
         unproven: None,
+        scope: req.scope.clone(),
     };
     let mut forward = make(
         Direction::Forward,
@@ -166,5 +202,9 @@ pub fn make_plan(
         forward.unproven = why.clone();
         inverse.unproven = why;
     }
-    Ok(ProvenPlans { forward, inverse })
+    Ok(ProvenPlans {
+        forward,
+        inverse,
+        scope_note: current.context.note(),
+    })
 }

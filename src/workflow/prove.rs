@@ -4,7 +4,6 @@
 //! nothing, and that the inverse plan returns to the current schema.
 
 use super::{run_steps, schema_statements, Planned, WorkflowError};
-use crate::catalog;
 use crate::diff;
 use crate::model::{ObjectId, Schema};
 use crate::plan::{Phase, PlanOptions, Step};
@@ -24,8 +23,12 @@ pub struct ProofReport {
 }
 
 /// Proves `planned` on a scratch copy of `current`; an error names what differs.
+///
+/// With a scope, the context objects are created first and only the part in scope of each
+/// reading is compared (`workflow::scope`).
 pub fn prove(
     shadow: &Shadow,
+    ctx: &super::Context,
     current: &Schema,
     desired: &Schema,
     planned: &Planned,
@@ -34,19 +37,19 @@ pub fn prove(
     let mut report = ProofReport::default();
     let db = shadow.scratch("proof")?;
     let mut client = db.connect()?;
-    let empty = catalog::read(&mut client)?;
+    let empty = ctx.prepare(&mut client)?;
     run_steps(
         &mut client,
         &schema_statements(&empty, current, opts),
         "rebuilding the current schema in the shadow",
     )?;
-    let rebuilt = catalog::read(&mut client)?;
+    let rebuilt = ctx.read(&mut client)?;
     let gap = diff::diff(&rebuilt, current);
     if !gap.is_empty() {
         report.rebuild_problem = Some(describe(&gap));
     }
     run_steps(&mut client, &planned.forward, "applying the plan")?;
-    let after = catalog::read(&mut client)?;
+    let after = ctx.read(&mut client)?;
     // Objects the shadow could not reproduce from the current schema are excluded: the proof
     // proves what it can (they are reported as a rebuild problem).
     let excused: BTreeSet<ObjectId> = gap.iter().map(|c| c.object()).collect();
@@ -74,7 +77,7 @@ pub fn prove(
         report.inverse_problem = Some(e.to_string());
         return Ok(report);
     }
-    let back = catalog::read(&mut client)?;
+    let back = ctx.read(&mut client)?;
     let left = diff::diff(&back, &rebuilt);
     let left: Vec<diff::Change> = left
         .into_iter()
@@ -98,7 +101,7 @@ pub fn prove(
             report.inverse_problem = Some(e.to_string());
             return Ok(report);
         }
-        let back = catalog::read(&mut client)?;
+        let back = ctx.read(&mut client)?;
         let left: Vec<diff::Change> = diff::diff(&back, &rebuilt)
             .into_iter()
             .filter(|c| !excused.contains(&c.object()) && !unrestored(c))

@@ -10,7 +10,6 @@
 //! object of the same kind there instead (a misspelled name would otherwise lose data).
 
 use super::{run_steps, schema_statements, WorkflowError};
-use crate::catalog;
 use crate::diff::Rename;
 use crate::model::{Constraint, ConstraintKind, ObjectId, QName, Schema, TypeKind};
 use crate::plan::{self, PlanOptions};
@@ -30,6 +29,7 @@ pub struct Renames {
 /// Reads the declared renames; `None` when there is nothing to rename.
 pub fn resolve(
     shadow: &Shadow,
+    ctx: &super::Context,
     source: &SourceSet,
     current: &Schema,
     desired: &Schema,
@@ -42,18 +42,18 @@ pub fn resolve(
     list.sort_by_key(order);
     let db = shadow.scratch("renames")?;
     let mut client = db.connect()?;
-    let empty = catalog::read(&mut client)?;
+    let empty = ctx.prepare(&mut client)?;
     run_steps(
         &mut client,
         &schema_statements(&empty, current, opts),
         "rebuilding the current schema in the shadow",
     )?;
     run_renames(&mut client, &list)?;
-    let mut renamed = catalog::read(&mut client)?;
+    let mut renamed = ctx.read(&mut client)?;
     let implied = implied(&list, &renamed, desired);
     if !implied.is_empty() {
         run_renames(&mut client, &implied)?;
-        renamed = catalog::read(&mut client)?;
+        renamed = ctx.read(&mut client)?;
         list.extend(implied);
         list.sort_by_key(order);
     }

@@ -176,6 +176,7 @@ impl Fixture {
             steps,
             from_objects: Default::default(),
             unproven: None,
+            scope: Default::default(),
         };
         let inverse = Plan {
             direction: Direction::Inverse,

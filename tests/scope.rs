@@ -1,0 +1,329 @@
+//! Scope through the binary, on a real server with rows in the tables: `--include` /
+//! `--exclude` and `[scope]` make objects that are not the project's invisible to `plan`,
+//! `drift` and `dump` on both sides, desired objects that depend on them are planned against
+//! them, and `apply` refuses a plan made with another scope (docs/configuration.md, "Scope").
+
+mod common;
+
+use common::{schemaplan_expect, server};
+use std::path::Path;
+
+/// A work directory with `schema/<name>` files.
+fn workdir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("schema")).unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join("schema").join(name), text).unwrap();
+    }
+    dir
+}
+
+/// A fresh database loaded with `sql`; its URL.
+fn database(tag: &str, sql: &str) -> (String, String) {
+    let s = server();
+    let (name, url) = s.fresh_db(tag);
+    s.connect(&name).batch_execute(sql).unwrap();
+    (name, url)
+}
+
+/// `schemaplan CMD --db URL --dev-url ADMIN ARGS...`, expecting exit code `want`.
+fn run(dir: &Path, cmd: &str, url: &str, args: &[&str], want: i32) -> String {
+    let admin = server().admin_url();
+    let mut all = vec![cmd, "--db", url];
+    if matches!(cmd, "plan" | "drift" | "dump") {
+        all.extend(["--dev-url", admin.as_str()]);
+    }
+    all.extend(args);
+    schemaplan_expect(dir, &all, want)
+}
+
+const AUDIT: &str = "CREATE SCHEMA audit;
+CREATE TABLE audit.log (id bigint PRIMARY KEY, what text NOT NULL);
+INSERT INTO audit.log SELECT g, 'row ' || g FROM generate_series(1, 50) g;
+CREATE TABLE audit.users (id integer PRIMARY KEY, name text);
+INSERT INTO audit.users SELECT g, 'user ' || g FROM generate_series(1, 20) g;
+CREATE FUNCTION audit.stamp() RETURNS trigger LANGUAGE plpgsql AS
+  $$BEGIN NEW.changed_at := now(); RETURN NEW; END$$;
+CREATE TABLE public.accounts (id integer PRIMARY KEY, email text);
+INSERT INTO public.accounts SELECT g, 'a' || g || '@x' FROM generate_series(1, 30) g;
+";
+
+const ACCOUNTS: &str = "CREATE TABLE public.accounts (id integer PRIMARY KEY, email text);\n";
+
+#[test]
+fn a_foreign_schema_is_left_alone_and_counted() {
+    let (_, url) = database("scope_foreign", AUDIT);
+    let dir = workdir(&[("accounts.sql", ACCOUNTS)]);
+    let d = dir.path();
+    // Without a scope the other team's schema would be dropped.
+    let t = run(d, "plan", &url, &["--check"], 2);
+    assert!(t.contains("audit"), "{t}");
+    // With it, nothing to do, and the run says how much it left alone.
+    let t = run(
+        d,
+        "plan",
+        &url,
+        &["--check", "--exclude", "schema:audit"],
+        0,
+    );
+    assert!(t.contains("No changes"), "{t}");
+    assert!(
+        t.contains("4 object(s) of the database are out of scope (exclude [\"schema:audit\"])"),
+        "{t}"
+    );
+    // A plan with changes records its scope in the header and in plan.json.
+    std::fs::write(
+        d.join("schema/accounts.sql"),
+        "CREATE TABLE public.accounts (id integer PRIMARY KEY, email text, note text);\n",
+    )
+    .unwrap();
+    let t = run(
+        d,
+        "plan",
+        &url,
+        &["--out", "plans/p", "--exclude", "schema:audit"],
+        0,
+    );
+    assert!(!t.contains("DROP"), "{t}");
+    let sql = std::fs::read_to_string(d.join("plans/p/plan.sql")).unwrap();
+    assert!(
+        sql.contains("-- scope: exclude [\"schema:audit\"]\n"),
+        "{sql}"
+    );
+    assert!(!sql.to_lowercase().contains("audit.log"), "{sql}");
+    let json = std::fs::read_to_string(d.join("plans/p/plan.json")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["scope"]["exclude"][0], "schema:audit", "{json}");
+    run(
+        d,
+        "apply",
+        &url,
+        &["plans/p", "--exclude", "schema:audit"],
+        0,
+    );
+    let rows: i64 = server()
+        .connect(url.rsplit('/').next().unwrap())
+        .query_one("SELECT count(*) FROM audit.log", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 50);
+}
+
+#[test]
+fn desired_objects_are_planned_against_out_of_scope_ones() {
+    let (_, url) = database("scope_context", AUDIT);
+    let dir = workdir(&[
+        ("accounts.sql", ACCOUNTS),
+        (
+            "orders.sql",
+            // An FK to an excluded table, a trigger calling an excluded function.
+            "CREATE TABLE public.orders (
+               id integer PRIMARY KEY,
+               user_id integer NOT NULL REFERENCES audit.users (id),
+               changed_at timestamptz
+             );
+             CREATE TRIGGER orders_stamp BEFORE UPDATE ON public.orders
+               FOR EACH ROW EXECUTE FUNCTION audit.stamp();\n",
+        ),
+    ]);
+    let d = dir.path();
+    let scope = ["--exclude", "schema:audit"];
+    let mut args = vec!["--out", "plans/p"];
+    args.extend(scope);
+    let t = run(d, "plan", &url, &args, 0);
+    assert!(t.contains("Plan written"), "{t}");
+    let sql = std::fs::read_to_string(d.join("plans/p/plan.sql")).unwrap();
+    assert!(sql.contains("REFERENCES audit.users"), "{sql}");
+    assert!(!sql.contains("CREATE TABLE audit"), "{sql}");
+    assert!(!sql.contains("CREATE FUNCTION audit"), "{sql}");
+    let mut args = vec!["plans/p"];
+    args.extend(scope);
+    run(d, "apply", &url, &args, 0);
+    let t = run(d, "drift", &url, &scope, 0);
+    assert!(t.contains("In sync"), "{t}");
+}
+
+#[test]
+fn a_view_over_an_excluded_table_is_planned_against_it() {
+    let (_, url) = database(
+        "scope_view",
+        "CREATE TABLE public.legacy_orders (id integer PRIMARY KEY, total numeric);
+         INSERT INTO public.legacy_orders SELECT g, g * 1.5 FROM generate_series(1, 40) g;",
+    );
+    let dir = workdir(&[(
+        "v.sql",
+        "CREATE VIEW public.big_orders AS SELECT id, total FROM public.legacy_orders WHERE total > 10;\n",
+    )]);
+    let d = dir.path();
+    let scope = ["--exclude", "table:public.legacy_*"];
+    let mut args = vec!["--out", "plans/p"];
+    args.extend(scope);
+    run(d, "plan", &url, &args, 0);
+    let sql = std::fs::read_to_string(d.join("plans/p/plan.sql")).unwrap();
+    assert!(sql.contains("CREATE VIEW public.big_orders"), "{sql}");
+    assert!(!sql.contains("DROP TABLE"), "{sql}");
+    let mut args = vec!["plans/p"];
+    args.extend(scope);
+    run(d, "apply", &url, &args, 0);
+    run(d, "drift", &url, &scope, 0);
+}
+
+#[test]
+fn a_file_defining_an_out_of_scope_object_is_an_error() {
+    let (_, url) = database("scope_defines", AUDIT);
+    let dir = workdir(&[
+        ("accounts.sql", ACCOUNTS),
+        (
+            "audit.sql",
+            "-- the other team's\nCREATE TABLE audit.extra (id integer);\n",
+        ),
+    ]);
+    let t = run(
+        dir.path(),
+        "plan",
+        &url,
+        &["--check", "--exclude", "schema:audit"],
+        1,
+    );
+    assert!(
+        t.contains("audit.sql:2:1: CREATE TABLE defines audit.extra, which is out of scope (exclude \"schema:audit\")"),
+        "{t}"
+    );
+    // A bad pattern on the command line: exit 1, naming it.
+    let t = run(
+        dir.path(),
+        "plan",
+        &url,
+        &["--check", "--exclude", "tabel:audit.x"],
+        1,
+    );
+    assert!(t.contains("unknown kind \"tabel\""), "{t}");
+}
+
+#[test]
+fn apply_refuses_a_plan_made_with_another_scope() {
+    let (_, url) = database("scope_stale", AUDIT);
+    let dir = workdir(&[(
+        "accounts.sql",
+        "CREATE TABLE public.accounts (id integer PRIMARY KEY, email text, note text);\n",
+    )]);
+    let d = dir.path();
+    run(
+        d,
+        "plan",
+        &url,
+        &["--out", "plans/p", "--exclude", "schema:audit"],
+        0,
+    );
+    for args in [
+        vec!["plans/p"],
+        vec![
+            "plans/p",
+            "--exclude",
+            "schema:audit",
+            "--exclude",
+            "table:public.x_*",
+        ],
+        vec!["plans/p", "--dry-run"],
+    ] {
+        let t = run(d, "apply", &url, &args, 1);
+        assert!(
+            t.contains(
+                "the plan was made with scope exclude [\"schema:audit\"], but the current scope is"
+            ),
+            "{t}"
+        );
+    }
+    run(
+        d,
+        "apply",
+        &url,
+        &["plans/p", "--dry-run", "--exclude", "schema:audit"],
+        0,
+    );
+}
+
+#[test]
+fn drift_and_dump_ignore_what_is_out_of_scope() {
+    let (_, url) = database("scope_drift", AUDIT);
+    let dir = workdir(&[("accounts.sql", ACCOUNTS)]);
+    let d = dir.path();
+    let t = run(d, "drift", &url, &[], 2);
+    assert!(t.contains("audit"), "{t}");
+    let t = run(d, "drift", &url, &["--exclude", "schema:audit"], 0);
+    assert!(t.contains("In sync"), "{t}");
+    assert!(t.contains("out of scope"), "{t}");
+    run(
+        d,
+        "dump",
+        &url,
+        &["--out", "dumped", "--exclude", "schema:audit"],
+        0,
+    );
+    let mut all = String::new();
+    for e in walk(&d.join("dumped")) {
+        all.push_str(&std::fs::read_to_string(e).unwrap());
+    }
+    assert!(all.contains("public.accounts"), "{all}");
+    assert!(!all.contains("audit"), "{all}");
+}
+
+#[test]
+fn the_project_file_scope_applies_and_flags_replace_it() {
+    let (_, url) = database("scope_file", AUDIT);
+    let dir = workdir(&[("accounts.sql", ACCOUNTS)]);
+    let d = dir.path();
+    std::fs::write(
+        d.join("schemaplan.toml"),
+        "[scope]\nexclude = [\n  \"schema:audit\",\n]\n",
+    )
+    .unwrap();
+    run(d, "drift", &url, &[], 0);
+    // A flag replaces the file's list: audit is in scope again.
+    run(
+        d,
+        "drift",
+        &url,
+        &["--exclude", "table:public.nothing_*"],
+        2,
+    );
+    std::fs::write(
+        d.join("schemaplan.toml"),
+        "[scope]\nexclude = [\n  \"schema:audit\",\n  \"tables:public.x\",\n]\n",
+    )
+    .unwrap();
+    let t = run(d, "drift", &url, &[], 1);
+    assert!(
+        t.contains("schemaplan.toml:4:3: scope pattern \"tables:public.x\": unknown kind"),
+        "{t}"
+    );
+}
+
+#[test]
+fn plan_warns_about_unmodeled_objects_of_the_live_database() {
+    let (_, url) = database(
+        "scope_unmodeled",
+        "CREATE TABLE public.accounts (id integer PRIMARY KEY, email text);
+         INSERT INTO public.accounts VALUES (1, 'a@x');
+         CREATE STATISTICS accounts_stats ON id, email FROM public.accounts;",
+    );
+    let dir = workdir(&[("accounts.sql", ACCOUNTS)]);
+    let t = run(dir.path(), "plan", &url, &["--check"], 0);
+    assert!(
+        t.contains("public.accounts_stats is not modeled by schemaplan"),
+        "{t}"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
