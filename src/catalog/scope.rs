@@ -578,7 +578,9 @@ pub fn object_count(schema: &Schema) -> usize {
 /// in-scope objects exist: without what depends on an in-scope object of `full`, directly or
 /// through other context objects. The rest of the context is left out of the shadow; desired
 /// objects cannot depend on it anyway without a cycle through the project's own objects.
-pub fn loadable_context(context: &Schema, full: &Schema) -> Schema {
+/// An in-scope schema that `empty` (a fresh database: `public`) already has is no obstacle:
+/// an excluded table may live in `public`.
+pub fn loadable_context(context: &Schema, full: &Schema, empty: &Schema) -> Schema {
     let in_context = |id: &ObjectId| context.contains(id);
     let mut dropped: BTreeSet<ObjectId> = BTreeSet::new();
     loop {
@@ -590,7 +592,7 @@ pub fn loadable_context(context: &Schema, full: &Schema) -> Schema {
             let bad = targets.iter().any(|t| {
                 dropped.contains(t)
                     || t.parent().is_some_and(|p| dropped.contains(&p))
-                    || (full.contains(t) && !in_context(t))
+                    || (full.contains(t) && !in_context(t) && !empty.contains(t))
             });
             if bad {
                 dropped.insert(id.clone());

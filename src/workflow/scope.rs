@@ -37,7 +37,7 @@ impl Context {
         if scope.is_everything() {
             return Context::default();
         }
-        let mut schema = scope::loadable_context(outside, full);
+        let mut schema = scope::loadable_context(outside, full, empty);
         // Owners of objects not ours are not ours to reproduce either.
         schema.owners.clear();
         let (_, empty_outside) = scope.split(empty);
