@@ -287,6 +287,15 @@ fn the_project_file_scope_applies_and_flags_replace_it() {
         &["--exclude", "table:public.nothing_*"],
         2,
     );
+    run(d, "drift", &url, &["--exclude", ""], 2);
+    // So does an environment's own list.
+    std::fs::write(
+        d.join("schemaplan.toml"),
+        "[scope]\nexclude = [\"schema:audit\"]\n[env.all]\n[env.all.scope]\nexclude = []\n",
+    )
+    .unwrap();
+    run(d, "drift", &url, &[], 0);
+    run(d, "drift", &url, &["--env", "all"], 2);
     std::fs::write(
         d.join("schemaplan.toml"),
         "[scope]\nexclude = [\n  \"schema:audit\",\n  \"tables:public.x\",\n]\n",
@@ -326,4 +335,33 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn an_include_list_keeps_everything_else_out() {
+    let (_, url) = database(
+        "scope_include",
+        "CREATE SCHEMA app;
+         CREATE TABLE public.people (id integer PRIMARY KEY);
+         CREATE TABLE app.items (id integer PRIMARY KEY, owner integer REFERENCES public.people (id));
+         INSERT INTO public.people SELECT generate_series(1, 10);",
+    );
+    let dir = workdir(&[(
+        "app.sql",
+        "CREATE SCHEMA app;
+         CREATE TABLE app.items (id integer PRIMARY KEY, owner integer REFERENCES public.people (id), note text);\n",
+    )]);
+    let d = dir.path();
+    let t = run(
+        d,
+        "plan",
+        &url,
+        &["--out", "plans/p", "--include", "schema:app"],
+        0,
+    );
+    assert!(t.contains("note"), "{t}");
+    let sql = std::fs::read_to_string(d.join("plans/p/plan.sql")).unwrap();
+    assert!(!sql.contains("DROP"), "{sql}");
+    run(d, "apply", &url, &["plans/p", "--include", "schema:app"], 0);
+    run(d, "drift", &url, &["--include", "schema:app"], 0);
 }
