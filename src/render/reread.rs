@@ -36,6 +36,7 @@ fn difference(plan: &Plan, back: &Plan) -> Option<String> {
             format!("{:?}", plan.unproven),
             format!("{:?}", back.unproven),
         ),
+        ("scope", plan.scope.to_string(), back.scope.to_string()),
         (
             "steps",
             plan.steps.len().to_string(),

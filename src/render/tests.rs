@@ -123,3 +123,31 @@ fn writes_a_whole_directory_and_replaces_it() {
     let leftovers = std::fs::read_dir(dir.parent().unwrap()).unwrap().count();
     assert_eq!(leftovers, 1);
 }
+
+#[test]
+fn a_plan_scope_is_written_in_the_header_and_reads_back() {
+    let scope = crate::catalog::Scope::new(
+        &["schema:app".to_string()],
+        &[
+            "schema:audit".to_string(),
+            "table:app.legacy_{a,b}".to_string(),
+        ],
+    )
+    .unwrap();
+    let plan = Plan {
+        scope: scope.clone(),
+        ..sample()
+    };
+    let text = plan_sql(&plan);
+    assert!(
+        text.contains(
+            "-- scope: include [\"schema:app\"] exclude [\"schema:audit\",\"table:app.legacy_{a,b}\"]\n"
+        ),
+        "{text}"
+    );
+    let back = crate::planfile::parse(&text).unwrap();
+    assert_eq!(back.scope, scope);
+    // Everything in scope: no line at all (plans made before scopes read the same).
+    assert!(!plan_sql(&sample()).contains("-- scope:"));
+    assert!(plan_json(&plan, &empty_inverse()).contains("\"exclude\": ["));
+}
