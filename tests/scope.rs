@@ -241,6 +241,78 @@ fn apply_refuses_a_plan_made_with_another_scope() {
         &["plans/p", "--dry-run", "--exclude", "schema:audit"],
         0,
     );
+    run(
+        d,
+        "apply",
+        &url,
+        &["plans/p", "--exclude", "schema:audit"],
+        0,
+    );
+    let t = run(d, "rollback", &url, &["plans/p"], 1);
+    assert!(t.contains("the plan was made with scope"), "{t}");
+    run(
+        d,
+        "rollback",
+        &url,
+        &[
+            "plans/p",
+            "--exclude",
+            "schema:audit",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+}
+
+#[test]
+fn a_declared_rename_is_planned_beside_out_of_scope_objects() {
+    let (_, url) = database(
+        "scope_rename",
+        &format!(
+            "{AUDIT}
+             CREATE TABLE public.orders (id integer PRIMARY KEY,
+               buyer integer NOT NULL REFERENCES audit.users (id), note text);
+             INSERT INTO public.orders SELECT g, g, 'n' FROM generate_series(1, 20) g;"
+        ),
+    );
+    let dir = workdir(&[
+        ("accounts.sql", ACCOUNTS),
+        (
+            "orders.sql",
+            "CREATE TABLE public.orders (id integer PRIMARY KEY,
+               buyer integer NOT NULL REFERENCES audit.users (id),
+               -- @renamed from=note
+               remark text);\n",
+        ),
+    ]);
+    let d = dir.path();
+    run(
+        d,
+        "plan",
+        &url,
+        &["--out", "plans/p", "--exclude", "schema:audit"],
+        0,
+    );
+    let sql = std::fs::read_to_string(d.join("plans/p/plan.sql")).unwrap();
+    assert!(sql.contains("remark"), "{sql}");
+    assert!(!sql.contains("audit.log"), "{sql}");
+    run(
+        d,
+        "apply",
+        &url,
+        &[
+            "plans/p",
+            "--exclude",
+            "schema:audit",
+            "--phase",
+            "all",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    run(d, "drift", &url, &["--exclude", "schema:audit"], 0);
 }
 
 #[test]
