@@ -157,10 +157,7 @@ pub fn inject(
             add("batch_pause_ms", &apply.batch_pause_ms);
         }
         let mut lists: Vec<(&str, Vec<String>)> = Vec::new();
-        if matches!(
-            sub,
-            "plan" | "drift" | "dump" | "apply" | "rollback" | "status"
-        ) {
+        if matches!(sub, "plan" | "drift" | "dump" | "apply" | "rollback") {
             // An empty list in the file is a value too (nothing included = everything).
             for (id, v) in [("include", &include), ("exclude", &exclude)] {
                 if let Some(v) = v {

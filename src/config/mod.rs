@@ -73,7 +73,7 @@ struct File {
 }
 
 /// `[scope]`: which objects are the project's (`catalog::scope`); the default of `--include`
-/// and `--exclude` on `plan`, `drift`, `dump`, `apply`, `rollback` and `status`.
+/// and `--exclude` on `plan`, `drift`, `dump`, `apply` and `rollback`.
 #[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScopeDefaults {
