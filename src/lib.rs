@@ -17,4 +17,5 @@ pub mod planfile;
 pub mod render;
 pub mod shadow;
 pub mod source;
+pub mod timing;
 pub mod workflow;

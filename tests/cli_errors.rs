@@ -673,11 +673,25 @@ fn json_format_errors_are_one_json_object_on_stderr() {
         assert_eq!(code(&o), 1, "{}", text(&o));
         assert!(o.stdout.is_empty(), "no result on stdout: {}", text(&o));
         let stderr = String::from_utf8_lossy(&o.stderr);
-        let v: serde_json::Value = serde_json::from_str(stderr.trim())
-            .unwrap_or_else(|e| panic!("{cmd}: stderr is not one JSON object ({e}): {stderr}"));
+        let v = common::schemas::parse_valid("error", &stderr);
         let message = v["error"]["message"].as_str().unwrap();
         assert!(message.contains("missing"), "{v}");
         assert_eq!(v["error"]["exit_code"], 1);
+        assert!(!stderr.contains("secret"), "{stderr}");
+    }
+    // Every other command with --format json: the same one object, and nothing on stdout.
+    let bad = "postgres://nobody:secret@127.0.0.1:1/x";
+    for args in [
+        &["status", "--db", bad, "--format", "json"][..],
+        &["dump", "--db", bad, "--out", "d", "--format", "json"][..],
+        &["apply", "--db", bad, "missing", "--format", "json"][..],
+        &["rollback", "--db", bad, "missing", "--format", "json"][..],
+    ] {
+        let o = run(dir.path(), args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        common::schemas::parse_valid("error", &stderr);
         assert!(!stderr.contains("secret"), "{stderr}");
     }
 }

@@ -45,7 +45,7 @@ fn drift_json_has_kind_identity_changes_and_both_definitions_per_object() {
     let (dir, url) = setup();
     let out = common::schemaplan(dir.path(), &["drift", "--db", &url, "--format", "json"]);
     assert_eq!(common::exit_code(&out), 2, "{}", common::output_text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    let v = common::schemas::parse_valid("drift", &String::from_utf8_lossy(&out.stdout));
     assert_eq!(v["in_sync"], false);
     let objects = v["objects"].as_array().unwrap();
     let find = |kind: &str, identity: &str| {
@@ -79,7 +79,7 @@ fn drift_json_has_kind_identity_changes_and_both_definitions_per_object() {
     s.connect(&name).batch_execute(DESIRED).unwrap();
     let out = common::schemaplan(dir.path(), &["drift", "--db", &url2, "--format", "json"]);
     assert_eq!(common::exit_code(&out), 0, "{}", common::output_text(&out));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = common::schemas::parse_valid("drift", &String::from_utf8_lossy(&out.stdout));
     assert_eq!(v["in_sync"], true);
     assert_eq!(v["objects"].as_array().unwrap().len(), 0);
 }

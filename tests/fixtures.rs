@@ -528,6 +528,15 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
             ));
         }
         mark("plan");
+        // plan.json matches its published schema (docs/schemas/plan.json).
+        match std::fs::read_to_string(plan_dir.join("plan.json")) {
+            Ok(text) => problems.extend(
+                common::schemas::violations_of_text("plan", &text)
+                    .into_iter()
+                    .map(|v| format!("plan.json does not match docs/schemas/plan.json: {v}")),
+            ),
+            Err(e) => problems.push(format!("plan: plan.json: {e}")),
+        }
         for (file, kind) in [("plan.sql", "plan"), ("inverse.sql", "inverse")] {
             match std::fs::read_to_string(plan_dir.join(file)) {
                 Ok(text) => rendered.push((

@@ -1,6 +1,10 @@
 //! `schemaplan apply` and `schemaplan rollback`: run a reviewed plan file.
+//!
+//! Progress goes to stderr (a bar on a terminal, timestamped lines otherwise, nothing but
+//! warnings with `-q`); with `--format json` it is JSON lines of events on stdout instead,
+//! ending with one `run_finished` line (docs/json.md).
 
-use super::EXIT_OK;
+use super::{style, TextOrJson, EXIT_OK};
 use crate::exec::{self, ApplyOptions, HazardAllow, PhaseSelect};
 use crate::plan::step::ALL_HAZARDS;
 use crate::plan::{Direction, Hazard};
@@ -67,6 +71,9 @@ pub struct ApplyArgs {
     /// fingerprints cover other objects); the live reads use the plan's scope.
     #[command(flatten)]
     pub scope: super::ScopeArgs,
+    /// Output: progress lines for people, or JSON lines of events on stdout (docs/json.md).
+    #[arg(long, value_enum, default_value_t = TextOrJson::Text)]
+    pub format: TextOrJson,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -136,18 +143,47 @@ pub fn run(a: ApplyArgs, direction: Direction) -> anyhow::Result<i32> {
     opts.retry.max_delay = Duration::from_millis(a.lock_retry_max_delay_ms);
     opts.batch = batch_policy(&a);
     opts.scope = Some(a.scope.scope()?);
-    let mut progress = exec::stderr_progress();
-    let outcome = if a.mark_applied {
-        exec::mark_applied(&opts, progress.as_mut())?
-    } else if a.abort {
-        exec::abort(&opts, progress.as_mut())?
-    } else {
-        exec::apply(&opts, progress.as_mut())?
+    let execute = |progress: &mut dyn exec::Progress| {
+        if a.mark_applied {
+            exec::mark_applied(&opts, progress)
+        } else if a.abort {
+            exec::abort(&opts, progress)
+        } else {
+            exec::apply(&opts, progress)
+        }
     };
-    for w in &outcome.warnings {
-        eprintln!("warning: {w}");
+    if a.format == TextOrJson::Json {
+        let mut events = exec::JsonProgress::new(std::io::stdout());
+        let result = execute(&mut events);
+        events.finish(match &result {
+            Ok(o) => exec::RunEnd::Outcome(o),
+            Err(e) => exec::RunEnd::Error(e),
+        });
+        result?;
+        return Ok(EXIT_OK);
     }
-    println!("{}", outcome.message);
+    let mut progress: Box<dyn exec::Progress> = if style::quiet() {
+        Box::new(exec::QuietProgress)
+    } else {
+        exec::stderr_progress()
+    };
+    let outcome = execute(progress.as_mut())?;
+    for w in &outcome.warnings {
+        style::warning(w);
+    }
+    let colour = match outcome.kind {
+        exec::OutcomeKind::DryRun | exec::OutcomeKind::PhaseApplied { .. } => style::NOTE,
+        _ => style::GOOD,
+    };
+    // The first line (what happened) coloured on a terminal; the rest says what to run next.
+    let (first, rest) = outcome
+        .message
+        .split_once('\n')
+        .map_or((outcome.message.as_str(), None), |(f, r)| (f, Some(r)));
+    anstream::println!("{}", style::paint(colour, first));
+    if let Some(rest) = rest {
+        println!("{rest}");
+    }
     // Failures arrive as errors; every outcome is a success.
     Ok(EXIT_OK)
 }

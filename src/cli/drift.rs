@@ -7,7 +7,9 @@
 //! files' schema (`workflow::contract::explains`), drift says `contract pending` and exits 0;
 //! any other difference exits 2 as always.
 
-use super::{plan::report_unmodeled, start_shadow, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
+use super::{
+    plan::report_unmodeled, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK,
+};
 use crate::diff;
 use crate::model::Schema;
 use crate::source;
@@ -35,15 +37,19 @@ pub struct DriftArgs {
 
 pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
-    let src = source::load_dir(&a.schema)?;
-    let shadow = start_shadow(&a.shadow)?;
-    let current = workflow::current_in(Some(&a.db), &shadow, &scope)?;
-    let desired = workflow::desired_in(&shadow, &src, &current.roles, &current.context)?;
+    let src = crate::timing::time("source", || source::load_dir(&a.schema))?;
+    let shadow = crate::timing::time("shadow start", || start_shadow(&a.shadow))?;
+    let current = crate::timing::time("catalog reads", || {
+        workflow::current_in(Some(&a.db), &shadow, &scope)
+    })?;
+    let desired = crate::timing::time("shadow load", || {
+        workflow::desired_in(&shadow, &src, &current.roles, &current.context)
+    })?;
     report_unmodeled(&current.schema);
     if let Some(n) = current.context.note() {
         eprintln!("note: {n}");
     }
-    let changes = diff::diff(&current.schema, &desired);
+    let changes = crate::timing::time("diff", || diff::diff(&current.schema, &desired));
     let (pending, objects) = if changes.is_empty() {
         (Pending::default(), Vec::new())
     } else {
@@ -86,7 +92,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
                 "scope": &scope,
             })
         ),
-        Format::Text => print!("{}", report.text()),
+        Format::Text => anstream::print!("{}", report.text()),
         Format::Markdown => print!("{}", report.markdown()),
     }
     Ok(if changes.is_empty() || pending.explained {
@@ -139,8 +145,15 @@ impl Report<'_> {
 
     /// Each object with what differs and the unified diff of its definitions (only the
     /// changes when a pending contract explains them), then the objects not compared.
+    /// Coloured where the stream takes colour (anstream strips the codes elsewhere): the
+    /// verdict green or red, diff lines green (+) and red (-).
     fn text(&self) -> String {
-        let mut out = format!("{}\n", self.verdict());
+        let verdict = if self.objects.is_empty() || self.pending.explained {
+            style::GOOD
+        } else {
+            style::BAD
+        };
+        let mut out = format!("{}\n", style::paint(verdict, &self.verdict()));
         for o in self.objects {
             out.push_str(&format!("\n{} {}\n", o.kind, o.identity));
             for c in &o.changes {
@@ -148,6 +161,11 @@ impl Report<'_> {
             }
             if !self.pending.explained {
                 for l in o.diff.lines() {
+                    let l = match l.as_bytes().first().copied() {
+                        Some(b'+') if !l.starts_with("+++") => style::paint(style::ADDED, l),
+                        Some(b'-') if !l.starts_with("---") => style::paint(style::REMOVED, l),
+                        _ => l.to_string(),
+                    };
                     out.push_str(&format!("    {l}\n"));
                 }
             }

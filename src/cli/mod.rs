@@ -1,6 +1,10 @@
-//! Command line: argument parsing (clap), one module per command, exit codes.
+//! Command line: argument parsing (clap), one module per command, exit codes; `style` owns
+//! colour and verbosity.
 //!
 //! Exit codes: 0 success, 1 error, 2 differences found (`drift`, `plan --exit-code`).
+//! With `--format json` a command's result is JSON on stdout (JSON lines of events for
+//! `apply` / `rollback`) and an error is one JSON object on stderr; the documents are
+//! described by the JSON Schemas in docs/schemas/ (docs/json.md).
 
 mod apply;
 mod drift;
@@ -8,6 +12,7 @@ mod dump;
 mod lint;
 mod plan;
 mod status;
+pub mod style;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -20,6 +25,9 @@ pub const EXIT_DIFFERENCES: i32 = 2;
 #[command(
     name = "schemaplan",
     version,
+    // Help is wrapped to the terminal (clap's wrap_help: its width, else $COLUMNS), and never
+    // wider than 100 columns, which stays readable on a wide terminal.
+    max_term_width = 100,
     about = "Desired-state schema tool for PostgreSQL: safe, ordered, reviewable plans",
     long_about = "Keep the schema you want in schema/*.sql as CREATE statements. `schemaplan plan` \
                   diffs it against a live database and writes a reviewed, safe plan (and its \
@@ -43,6 +51,17 @@ pub struct Cli {
         value_name = "NAME"
     )]
     pub environment: Option<String>,
+    /// Less output: no progress and no notes on stderr (results, warnings and errors remain).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More output: `-v` prints how long each stage took (source, shadow start, catalog reads,
+    /// shadow load, diff, plan and proof, write) on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// When to colour output: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
+    /// forces it), always, never. JSON output is never coloured.
+    #[arg(long, global = true, value_enum, default_value_t = style::ColorWhen::Auto, value_name = "WHEN")]
+    pub color: style::ColorWhen,
 }
 
 /// Options shared by commands that need the shadow database.
@@ -120,6 +139,7 @@ pub fn run() -> i32 {
         Ok(cli) => cli,
         Err(code) => return code,
     };
+    style::set_verbosity(cli.quiet, cli.verbose);
     let json_errors = cli.command.json_output();
     let result = match cli.command {
         Command::Plan(a) => plan::run(a),
@@ -148,7 +168,7 @@ pub fn run() -> i32 {
             EXIT_ERROR
         }
         Err(e) => {
-            eprintln!("error: {}", error_text(&e));
+            style::error(&error_text(&e));
             EXIT_ERROR
         }
     }
@@ -160,13 +180,14 @@ fn parse() -> Result<Cli, i32> {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let fail = |e: &dyn std::fmt::Display| {
-        eprintln!("error: {e}");
+        style::error(&e.to_string());
         EXIT_ERROR
     };
+    let color = style::set_color(style::prescan_color(&args));
     let (config, env) = crate::config::prescan(&args);
     let cwd = std::env::current_dir().map_err(|e| fail(&e))?;
     let project = crate::config::Project::find(config.as_deref(), &cwd).map_err(|e| fail(&e))?;
-    let mut cmd = Cli::command();
+    let mut cmd = Cli::command().color(color);
     let mut injected = crate::config::Injected::default();
     match (&project, &env) {
         (Some(p), _) => {
@@ -196,7 +217,7 @@ fn parse() -> Result<Cli, i32> {
         }
     })?;
     for w in injected.check(&matches).map_err(|e| fail(&e))? {
-        eprintln!("warning: {w}");
+        style::warning(&w);
     }
     Cli::from_arg_matches(&matches).map_err(|e| {
         let _ = e.print();
@@ -211,13 +232,9 @@ impl Command {
             Command::Plan(a) => a.format == Format::Json,
             Command::Drift(a) => a.format == Format::Json,
             Command::Status(a) => a.format == status::StatusFormat::Json,
-            Command::Apply(_)
-            | Command::Rollback(_)
-            | Command::Dump(_)
-            | Command::Lint(_)
-            | Command::Init
-            | Command::Completions { .. }
-            | Command::Man => false,
+            Command::Apply(a) | Command::Rollback(a) => a.format == TextOrJson::Json,
+            Command::Dump(a) => a.format == TextOrJson::Json,
+            Command::Lint(_) | Command::Init | Command::Completions { .. } | Command::Man => false,
         }
     }
 }
@@ -291,4 +308,13 @@ pub enum Format {
     Json,
     /// A review summary to post as a pull-request comment.
     Markdown,
+}
+
+/// Output format of `apply`, `rollback` and `dump`: lines for people, or JSON
+/// (docs/json.md).
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TextOrJson {
+    #[default]
+    Text,
+    Json,
 }

@@ -1,6 +1,6 @@
 //! `schemaplan plan`: schema files + database -> proven plan directory.
 
-use super::{start_shadow, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
+use super::{start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
 use crate::render;
 use crate::source;
 use crate::workflow;
@@ -72,8 +72,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         }
     }
     let scope = a.scope.scope()?;
-    let source = source::load_dir(&a.schema)?;
-    let shadow = start_shadow(&a.shadow)?;
+    let source = crate::timing::time("source", || source::load_dir(&a.schema))?;
+    let shadow = crate::timing::time("shadow start", || start_shadow(&a.shadow))?;
     let id = a
         .out
         .as_ref()
@@ -89,7 +89,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         no_proof: a.no_proof,
         scope,
     };
-    let mut warn = |w: String| eprintln!("warning: {w}");
+    let mut warn = |w: String| style::warning(&w);
     let workflow::ProvenPlans {
         forward,
         inverse,
@@ -107,23 +107,24 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         (None, true) => None,
     };
     if let Some(dir) = &dir {
-        render::write_plan_dir(dir, &forward, &inverse)
+        crate::timing::time("write", || render::write_plan_dir(dir, &forward, &inverse))
             .with_context(|| format!("writing the plan to {}", dir.display()))?;
     }
     match a.format {
         Format::Json => println!("{}", render::plan_json(&forward, &inverse)),
         Format::Markdown => {
             print!("{}", render::markdown(&forward, &inverse));
-            if let Some(dir) = &dir {
+            if let Some(dir) = dir.as_ref().filter(|_| !style::quiet()) {
                 eprintln!("Plan written to {}", dir.display());
             }
         }
         Format::Text => {
             if empty {
-                println!(
+                let line = format!(
                     "No changes: the database already matches {}.",
                     a.schema.display()
                 );
+                anstream::println!("{}", style::paint(style::GOOD, &line));
             } else {
                 print!("{}", render::summary(&forward));
             }
@@ -142,7 +143,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
 /// Objects schemaplan does not manage are reported, never silently skipped.
 pub(crate) fn report_unmodeled(s: &crate::model::Schema) {
     for w in workflow::unmodeled_warnings(s) {
-        eprintln!("warning: {w}");
+        style::warning(&w);
     }
 }
 

@@ -35,7 +35,8 @@ pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
 pub use mark::mark_applied;
 pub use progress::{
-    describe, human_duration, stderr_progress, BarProgress, LineProgress, Progress, ProgressEvent,
+    describe, human_duration, outcome_key, stderr_progress, BarProgress, JsonProgress,
+    LineProgress, Progress, ProgressEvent, QuietProgress, RunEnd,
 };
 pub use status::{contract_pending, status, status_within, PlanState, PlanStatus, RunSummary};
 

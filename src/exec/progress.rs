@@ -1,5 +1,6 @@
-//! What `apply` reports while it runs, and two ways to show it: an indicatif bar for the plan
-//! plus a spinner for the running step on a terminal, plain timestamped lines otherwise (CI logs).
+//! What `apply` reports while it runs, and three ways to show it: an indicatif bar for the plan
+//! plus a spinner for the running step on a terminal, plain timestamped lines otherwise (CI logs),
+//! and JSON lines on stdout for `--format json` ([`JsonProgress`], docs/json.md).
 //! Events never carry a connection string with a password (callers pass `db::redact`ed URLs).
 
 use std::io::{IsTerminal, Write};
@@ -81,6 +82,17 @@ pub trait Progress {
     fn event(&mut self, e: ProgressEvent);
 }
 
+/// Drops every event but warnings, which go to stderr (`apply -q`).
+pub struct QuietProgress;
+
+impl Progress for QuietProgress {
+    fn event(&mut self, e: ProgressEvent) {
+        if let ProgressEvent::Warning(_) = e {
+            eprintln!("{}", describe(&e));
+        }
+    }
+}
+
 /// A bar on a terminal, plain lines otherwise; both on stderr.
 pub fn stderr_progress() -> Box<dyn Progress> {
     if std::io::stderr().is_terminal() {
@@ -88,6 +100,16 @@ pub fn stderr_progress() -> Box<dyn Progress> {
     } else {
         Box::new(LineProgress::new(std::io::stderr()))
     }
+}
+
+/// A rate of rows as whole rows per second with thousands separators: `28,578/s`.
+pub fn rate_text(per_sec: f64) -> String {
+    let whole = if per_sec.is_finite() && per_sec > 0.0 {
+        per_sec.round() as u64
+    } else {
+        0
+    };
+    format!("{}/s", indicatif::HumanCount(whole))
 }
 
 /// `1.2s`, `350ms`, `2m05s`.
@@ -271,10 +293,18 @@ impl BarProgress {
             return;
         };
         if bar.length().is_none() {
+            // Whole rows per second (indicatif's {per_sec} prints `28,578.859/s`) and the time
+            // left at that rate.
             let style = indicatif::ProgressStyle::with_template(
-                "  {msg} [{bar:30}] {human_pos}/{human_len} rows {per_sec} {elapsed}",
+                "  {msg} [{bar:30}] {human_pos}/{human_len} rows {rate} ETA {eta} {elapsed}",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key(
+                "rate",
+                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = w.write_str(&rate_text(s.per_sec()));
+                },
+            )
             .progress_chars("=> ");
             bar.set_style(style);
             bar.set_length(estimate.unwrap_or(rows).max(rows));
@@ -329,15 +359,340 @@ impl Progress for BarProgress {
             }
             ProgressEvent::Retry { .. } => self.end_step(),
             ProgressEvent::Finished { .. } => {
-                // The caller shows the outcome (or the error); the bar just stops.
+                // The caller shows the outcome (or the error); the bar just stops. A run that
+                // stopped early (Ctrl-C, a failed step) leaves the bar where it stopped:
+                // `finish` would move it to the end and show `14/14 steps` for 3 done.
                 self.end_step();
                 if let Some(b) = self.plan.take() {
-                    b.finish();
+                    if b.length().is_some_and(|len| b.position() >= len) {
+                        b.finish();
+                    } else {
+                        b.abandon();
+                    }
                 }
                 return;
             }
             _ => {}
         }
         let _ = self.multi.println(describe(&e));
+    }
+}
+
+/// `--format json`: one JSON object per line and event on `out` (stdout), no bar. Every line
+/// has `event` (its type) and `time` (RFC 3339, UTC); the keys of each type are documented in
+/// docs/json.md and fixed by docs/schemas/apply-event.json. Two events are shaped here rather
+/// than passed through: a `Blocked` event is held and its sessions go into the `retry` event
+/// that follows it (the blocker of that retry), and the executor's `Finished` event is held
+/// for [`JsonProgress::finish`], which writes the one `run_finished` line with the outcome.
+pub struct JsonProgress<W: Write> {
+    out: W,
+    /// Attempts so far of steps that were retried (a unit's retry counts for all its steps).
+    attempts: std::collections::BTreeMap<usize, u32>,
+    /// Sessions of the last `Blocked` event, for the next `retry`.
+    blockers: Vec<String>,
+    /// The executor's closing sentence (`Finished`), for `run_finished`.
+    finished: Option<String>,
+}
+
+/// How a run ended, for the `run_finished` event.
+pub enum RunEnd<'a> {
+    /// The run returned an outcome (applied, phase applied, nothing to do, dry run, ...).
+    Outcome(&'a super::ApplyOutcome),
+    /// The run stopped with an error (`interrupted` when Ctrl-C or a lost connection
+    /// stopped it, `failed` otherwise); the error itself goes to stderr.
+    Error(&'a super::ExecError),
+}
+
+impl<W: Write> JsonProgress<W> {
+    pub fn new(out: W) -> Self {
+        JsonProgress {
+            out,
+            attempts: Default::default(),
+            blockers: Vec::new(),
+            finished: None,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn write(&mut self, event: &str, fields: serde_json::Value) {
+        let mut line = serde_json::json!({
+            "event": event,
+            "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+            line.extend(fields);
+        }
+        let _ = writeln!(self.out, "{line}");
+        let _ = self.out.flush();
+    }
+
+    /// The attempts a step took (1 unless a retry event named it).
+    fn attempts_of(&mut self, number: usize) -> u32 {
+        self.attempts.remove(&number).unwrap_or(1)
+    }
+
+    /// Writes the `run_finished` line: the outcome and the executor's closing sentence.
+    pub fn finish(&mut self, end: RunEnd<'_>) {
+        let message = self.finished.take();
+        let fields = match end {
+            RunEnd::Outcome(o) => serde_json::json!({
+                "outcome": outcome_key(&o.kind),
+                "next_phase": match &o.kind {
+                    super::OutcomeKind::PhaseApplied { next } => Some(next.as_str()),
+                    _ => None,
+                },
+                "plan_id": o.plan_id,
+                "run_id": o.run_id,
+                "steps_run": o.steps_run,
+                "steps_skipped": o.steps_skipped,
+                "retries": o.retries,
+                "warnings": o.warnings,
+                "message": o.message,
+            }),
+            RunEnd::Error(e) => serde_json::json!({
+                "outcome": if matches!(e, super::ExecError::Interrupted { .. }) {
+                    "interrupted"
+                } else {
+                    "failed"
+                },
+                "message": message,
+            }),
+        };
+        self.write("run_finished", fields);
+    }
+}
+
+/// The JSON name of an outcome (`run_finished`'s `outcome`).
+pub fn outcome_key(k: &super::OutcomeKind) -> &'static str {
+    match k {
+        super::OutcomeKind::Applied => "applied",
+        super::OutcomeKind::PhaseApplied { .. } => "phase-applied",
+        super::OutcomeKind::AlreadyApplied => "already-applied",
+        super::OutcomeKind::NothingToDo => "nothing-to-do",
+        super::OutcomeKind::DryRun => "dry-run",
+        super::OutcomeKind::Aborted => "aborted",
+        super::OutcomeKind::Marked => "marked-applied",
+    }
+}
+
+/// The steps of a unit's range text (`3`, `3-5`); none when it is not one.
+fn step_range(steps: &str) -> Vec<usize> {
+    let mut parts = steps.split('-').map(|p| p.trim().parse::<usize>().ok());
+    match (parts.next().flatten(), parts.next().flatten()) {
+        (Some(a), Some(b)) => (a..=b).collect(),
+        (Some(a), None) => vec![a],
+        _ => Vec::new(),
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis().min(u64::MAX as u128) as u64
+}
+
+impl<W: Write> Progress for JsonProgress<W> {
+    fn event(&mut self, e: ProgressEvent) {
+        use serde_json::json;
+        match e {
+            ProgressEvent::Info(m) => self.write("info", json!({ "message": m })),
+            ProgressEvent::Warning(m) => self.write("warning", json!({ "message": m })),
+            ProgressEvent::WaitingForLock { holder, wait } => self.write(
+                "waiting_for_lock",
+                json!({ "holder": holder, "wait_ms": ms(wait) }),
+            ),
+            ProgressEvent::Started {
+                plan_id,
+                run_id,
+                to_run,
+                total,
+            } => self.write(
+                "run_started",
+                json!({ "plan_id": plan_id, "run_id": run_id, "steps_to_run": to_run,
+                        "steps_total": total }),
+            ),
+            ProgressEvent::StepSkipped {
+                number,
+                total,
+                summary,
+            } => self.write(
+                "step_skipped",
+                json!({ "step": number, "steps_total": total, "summary": summary }),
+            ),
+            ProgressEvent::StepStarted {
+                number,
+                total,
+                summary,
+            } => self.write(
+                "step_started",
+                json!({ "step": number, "steps_total": total, "summary": summary }),
+            ),
+            ProgressEvent::StepDone {
+                number,
+                total,
+                summary,
+                elapsed,
+            } => {
+                let attempts = self.attempts_of(number);
+                self.write(
+                    "step_finished",
+                    json!({ "step": number, "steps_total": total, "summary": summary,
+                            "duration_ms": ms(elapsed), "attempts": attempts }),
+                )
+            }
+            ProgressEvent::Batch {
+                number,
+                total,
+                batch,
+                rows,
+                estimate,
+                size,
+                took,
+            } => self.write(
+                "batch",
+                json!({ "step": number, "steps_total": total, "batch": batch, "rows_done": rows,
+                        "rows_estimate": estimate, "batch_rows": size,
+                        "duration_ms": ms(took) }),
+            ),
+            ProgressEvent::Committed { steps, elapsed } => self.write(
+                "committed",
+                json!({ "steps": steps, "duration_ms": ms(elapsed) }),
+            ),
+            ProgressEvent::Blocked { sessions, .. } => self.blockers = sessions,
+            ProgressEvent::Retry {
+                steps,
+                attempt,
+                max_attempts,
+                delay,
+                reason,
+            } => {
+                for n in step_range(&steps) {
+                    self.attempts.insert(n, attempt + 1);
+                }
+                let blockers = std::mem::take(&mut self.blockers);
+                self.write(
+                    "retry",
+                    json!({ "steps": steps, "attempt": attempt, "max_attempts": max_attempts,
+                            "delay_ms": ms(delay), "reason": reason, "blockers": blockers }),
+                )
+            }
+            ProgressEvent::StepFailed {
+                number,
+                total,
+                summary,
+                message,
+            } => {
+                let attempts = self.attempts_of(number);
+                self.write(
+                    "step_failed",
+                    json!({ "step": number, "steps_total": total, "summary": summary,
+                            "message": message, "attempts": attempts }),
+                )
+            }
+            ProgressEvent::Finished { message } => self.finished = Some(message),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_are_whole_rows_per_second() {
+        assert_eq!(rate_text(28_578.859), "28,579/s");
+        assert_eq!(rate_text(0.4), "0/s");
+        assert_eq!(rate_text(f64::NAN), "0/s");
+    }
+
+    fn hidden_bar() -> BarProgress {
+        BarProgress {
+            multi: indicatif::MultiProgress::with_draw_target(
+                indicatif::ProgressDrawTarget::hidden(),
+            ),
+            plan: None,
+            step: None,
+        }
+    }
+
+    fn run_steps(p: &mut BarProgress, done: usize, to_run: usize) -> indicatif::ProgressBar {
+        p.event(ProgressEvent::Started {
+            plan_id: "p".into(),
+            run_id: 1,
+            to_run,
+            total: to_run,
+        });
+        let bar = p.plan.clone().expect("plan bar");
+        for number in 1..=done {
+            p.event(ProgressEvent::StepStarted {
+                number,
+                total: to_run,
+                summary: "s".into(),
+            });
+            p.event(ProgressEvent::StepDone {
+                number,
+                total: to_run,
+                summary: "s".into(),
+                elapsed: Duration::from_millis(1),
+            });
+        }
+        p.event(ProgressEvent::Finished {
+            message: "m".into(),
+        });
+        bar
+    }
+
+    #[test]
+    fn interrupted_run_leaves_the_bar_where_it_stopped() {
+        let bar = run_steps(&mut hidden_bar(), 3, 14);
+        assert!(bar.is_finished());
+        assert_eq!(bar.position(), 3, "an abandoned bar keeps 3/14, not 14/14");
+    }
+
+    #[test]
+    fn complete_run_finishes_the_bar() {
+        let bar = run_steps(&mut hidden_bar(), 4, 4);
+        assert!(bar.is_finished());
+        assert_eq!(bar.position(), 4);
+    }
+
+    #[test]
+    fn json_lines_carry_attempts_blockers_and_outcome() {
+        let mut p = JsonProgress::new(Vec::new());
+        p.event(ProgressEvent::Blocked {
+            steps: "2-3".into(),
+            sessions: vec!["pid 42 (psql) holds AccessShareLock".into()],
+        });
+        p.event(ProgressEvent::Retry {
+            steps: "2-3".into(),
+            attempt: 1,
+            max_attempts: 4,
+            delay: Duration::from_millis(250),
+            reason: "lock timeout".into(),
+        });
+        p.event(ProgressEvent::StepDone {
+            number: 3,
+            total: 3,
+            summary: "s".into(),
+            elapsed: Duration::from_millis(1500),
+        });
+        p.event(ProgressEvent::Finished {
+            message: "run 1 failed at step 3".into(),
+        });
+        let text = String::from_utf8(p.into_inner()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["event"], "retry");
+        assert_eq!(
+            lines[0]["blockers"][0],
+            "pid 42 (psql) holds AccessShareLock"
+        );
+        assert_eq!(lines[1]["event"], "step_finished");
+        assert_eq!(lines[1]["attempts"], 2);
+        assert_eq!(lines[1]["duration_ms"], 1500);
     }
 }

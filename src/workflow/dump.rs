@@ -140,14 +140,48 @@ pub fn dump_files(
     opts: &PlanOptions,
     out: &Path,
 ) -> Result<Vec<PathBuf>, WorkflowError> {
+    Ok(dump(empty, schema, opts, out)?.files)
+}
+
+/// What [`dump`] wrote.
+pub struct Dump {
+    /// The files written, in order.
+    pub files: Vec<PathBuf>,
+    /// The objects of the dump by unit ([`unit_of`]: a table with its columns, indexes, ...),
+    /// in the order of their identities, with the file each went to (`dump --format json`).
+    pub objects: Vec<DumpedObject>,
+}
+
+/// One unit of a dump.
+pub struct DumpedObject {
+    /// `table`, `view`, `function`, ... (as in `drift`).
+    pub kind: &'static str,
+    /// As users write it: `public.users`, `public.f(integer)`.
+    pub identity: String,
+    /// The file it was written to.
+    pub file: PathBuf,
+    /// Its statements, as written to the file.
+    pub sql: String,
+}
+
+/// [`dump_files`], also saying which object went where.
+pub fn dump(
+    empty: &Schema,
+    schema: &Schema,
+    opts: &PlanOptions,
+    out: &Path,
+) -> Result<Dump, WorkflowError> {
     let changes = diff::diff(empty, schema);
     let steps = plan::build_tagged(&changes, empty, schema, opts);
     let mut files: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
+    let mut units: BTreeMap<ObjectId, (PathBuf, Vec<String>)> = BTreeMap::new();
     for (id, step) in steps {
-        files
-            .entry(file_for(&id, schema))
-            .or_default()
-            .push(step.sql);
+        let file = file_for(&id, schema);
+        let unit = units
+            .entry(unit_of(&id, schema))
+            .or_insert_with(|| (file.clone(), Vec::new()));
+        unit.1.push(step.sql.clone());
+        files.entry(file).or_default().push(step.sql);
     }
     let io = |what: String, e: std::io::Error| WorkflowError::Io {
         what,
@@ -164,17 +198,48 @@ pub fn dump_files(
             message: "directory is not empty; dump writes into an empty or new directory".into(),
         });
     }
+    let planned: Vec<PathBuf> = files.keys().cloned().collect();
     let mut written = Vec::new();
-    for (rel, stmts) in distinct_on_any_file_system(files) {
+    let mut renamed: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();
+    for (planned, (rel, stmts)) in planned.into_iter().zip(distinct_on_any_file_system(files)) {
         let path = out.join(&rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| io(parent.display().to_string(), e))?;
         }
         let text = format!("-- written by schemaplan dump\n\n{}\n", stmts.join("\n\n"));
         std::fs::write(&path, text).map_err(|e| io(path.display().to_string(), e))?;
+        renamed.insert(planned, path.clone());
         written.push(path);
     }
-    Ok(written)
+    let objects = units
+        .into_iter()
+        .map(|(unit, (file, sql))| {
+            let (kind, identity) = kind_and_identity(&unit);
+            DumpedObject {
+                kind,
+                identity,
+                file: renamed
+                    .get(&file)
+                    .cloned()
+                    .unwrap_or_else(|| out.join(file)),
+                sql: sql.join("\n\n"),
+            }
+        })
+        .collect();
+    Ok(Dump {
+        files: written,
+        objects,
+    })
+}
+
+/// An object's kind and its identity as users write it (`table`, `public.users`).
+pub fn kind_and_identity(id: &ObjectId) -> (&'static str, String) {
+    let shown = id.to_string();
+    let identity = shown
+        .strip_prefix(id.kind_name())
+        .map(|s| s.trim_start().to_string())
+        .unwrap_or(shown);
+    (id.kind_name(), identity)
 }
 
 #[cfg(test)]

@@ -69,7 +69,10 @@ pub fn make_plan(
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<ProvenPlans> {
     let src = req.source;
-    let current = super::current_in(req.db, shadow, &req.scope)?;
+    // Stage timings for `-v` (crate::timing): catalog reads, shadow load, diff, proof.
+    let current = crate::timing::time("catalog reads", || {
+        super::current_in(req.db, shadow, &req.scope)
+    })?;
     if let Some(w) = current
         .server_version_num
         .and_then(|v| shadow.version_warning(v))
@@ -79,7 +82,9 @@ pub fn make_plan(
     super::subscription_warnings(src)
         .into_iter()
         .for_each(&mut *warn);
-    let desired = super::desired_in(shadow, src, &current.roles, &current.context)?;
+    let desired = crate::timing::time("shadow load", || {
+        super::desired_in(shadow, src, &current.roles, &current.context)
+    })?;
     // Objects schemaplan does not model, on both sides: reported, never silently skipped.
     unmodeled_warnings(&desired)
         .into_iter()
@@ -97,6 +102,7 @@ pub fn make_plan(
         usings: super::casts::usings(src),
         ..PlanOptions::default()
     };
+    let diff_stage = crate::timing::stage("diff");
     let renames = super::renames::resolve(
         shadow,
         &current.context,
@@ -127,6 +133,8 @@ pub fn make_plan(
         &opts,
     )?;
     super::unmodeled::check(&changes, &current.schema, &desired)?;
+    drop(diff_stage);
+    let proof_stage = crate::timing::stage("plan and proof");
     let (planned, report) = if req.no_proof {
         (
             super::plan_both(&current.schema, &desired, renames, &opts, true),
@@ -143,6 +151,7 @@ pub fn make_plan(
             &opts,
         )?
     };
+    drop(proof_stage);
     if let Some(p) = &report.drops_in_expand {
         warn(format!("the drops run in the expand phase: {p}"));
     }

@@ -50,6 +50,8 @@ impl Case {
             "0",
         ]);
         assert_eq!(super::exit_code(&o), 0, "plan: {}", super::output_text(&o));
+        let json = std::fs::read_to_string(self.plan_dir().join("plan.json")).unwrap();
+        super::schemas::parse_valid("plan", &json);
         std::fs::read_to_string(self.plan_dir().join("plan.sql")).unwrap()
     }
 

@@ -12,6 +12,7 @@
 
 pub mod case;
 pub mod oracle;
+pub mod schemas;
 pub mod secure;
 
 use std::sync::atomic::{AtomicU64, Ordering};
