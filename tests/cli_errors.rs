@@ -679,7 +679,8 @@ fn json_format_errors_are_one_json_object_on_stderr() {
         assert_eq!(v["error"]["exit_code"], 1);
         assert!(!stderr.contains("secret"), "{stderr}");
     }
-    // Every other command with --format json: the same one object, and nothing on stdout.
+    // Every other command with --format json: the same one object; nothing on stdout but, for
+    // apply and rollback, the closing `run_finished` event saying `failed`.
     let bad = "postgres://nobody:secret@127.0.0.1:1/x";
     for args in [
         &["status", "--db", bad, "--format", "json"][..],
@@ -689,7 +690,16 @@ fn json_format_errors_are_one_json_object_on_stderr() {
     ] {
         let o = run(dir.path(), args);
         assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
-        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+        if ["apply", "rollback"].contains(&args[0]) {
+            let events = common::schemas::parse_valid_lines(
+                "apply-event",
+                &String::from_utf8_lossy(&o.stdout),
+            );
+            assert_eq!(events.len(), 1, "{args:?}: {}", text(&o));
+            assert_eq!(events[0]["outcome"], "failed");
+        } else {
+            assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+        }
         let stderr = String::from_utf8_lossy(&o.stderr);
         common::schemas::parse_valid("error", &stderr);
         assert!(!stderr.contains("secret"), "{stderr}");
