@@ -102,6 +102,21 @@ pub fn stderr_progress() -> Box<dyn Progress> {
     }
 }
 
+/// The bar of a batched step: whole rows per second (indicatif's `{per_sec}` prints
+/// `28,578.859/s`) and the time left at that rate.
+fn batch_style() -> Result<indicatif::ProgressStyle, indicatif::style::TemplateError> {
+    Ok(indicatif::ProgressStyle::with_template(
+        "  {msg} [{bar:30}] {human_pos}/{human_len} rows {rate} ETA {eta} {elapsed}",
+    )?
+    .with_key(
+        "rate",
+        |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = w.write_str(&rate_text(s.per_sec()));
+        },
+    )
+    .progress_chars("=> "))
+}
+
 /// A rate of rows as whole rows per second with thousands separators: `28,578/s`.
 pub fn rate_text(per_sec: f64) -> String {
     let whole = if per_sec.is_finite() && per_sec > 0.0 {
@@ -293,19 +308,7 @@ impl BarProgress {
             return;
         };
         if bar.length().is_none() {
-            // Whole rows per second (indicatif's {per_sec} prints `28,578.859/s`) and the time
-            // left at that rate.
-            let style = indicatif::ProgressStyle::with_template(
-                "  {msg} [{bar:30}] {human_pos}/{human_len} rows {rate} ETA {eta} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
-            .with_key(
-                "rate",
-                |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = w.write_str(&rate_text(s.per_sec()));
-                },
-            )
-            .progress_chars("=> ");
+            let style = batch_style().unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
             bar.set_style(style);
             bar.set_length(estimate.unwrap_or(rows).max(rows));
             bar.reset_eta();
@@ -598,6 +601,12 @@ impl<W: Write> Progress for JsonProgress<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batch_bar_template_is_valid() {
+        // An invalid template would fall back to a plain bar without rate or ETA.
+        assert!(batch_style().is_ok());
+    }
 
     #[test]
     fn rates_are_whole_rows_per_second() {
