@@ -140,6 +140,7 @@ struct Parsed {
     kind: String,
     node: pg_query::NodeEnum,
     facts: Facts,
+    defines: twice::Defines,
 }
 
 fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
@@ -295,7 +296,7 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
         references,
         order,
     } = parsed.facts;
-    let defines = twice::defines(&parsed.node, &parsed.kind, &creates);
+    let defines = parsed.defines;
     Loaded {
         imperative: classify::is_imperative(&parsed.node),
         at: src.location(parsed.span.start),
@@ -350,12 +351,19 @@ fn parse_statement(
     };
     let (kind, verdict) = classify::classify(&node);
     match verdict {
-        Verdict::Accept => Ok(vec![Parsed {
-            span,
-            kind,
-            facts: refs::facts(&node),
-            node,
-        }]),
+        Verdict::Accept => {
+            // The parse tree as JSON serves both generic walks; made once, dropped here.
+            let tree = refs::tree(&node);
+            let facts = refs::facts_of(&node, &tree);
+            let defines = twice::defines_of(&node, &kind, &facts.creates, tree);
+            Ok(vec![Parsed {
+                span,
+                kind,
+                facts,
+                defines,
+                node,
+            }])
+        }
         Verdict::Skip => Ok(Vec::new()),
         Verdict::Reject(reason) => Err(SourceError::NotSchema {
             at: src.location(span.start),

@@ -87,14 +87,22 @@ fn dedup_keep_order(names: &mut Vec<String>) {
 
 /// What the statement creates and references.
 pub(crate) fn facts(node: &NodeEnum) -> Facts {
+    facts_of(node, &tree(node))
+}
+
+/// [`facts`] with the statement's parse tree as JSON ([`tree`]) made by the caller, who uses
+/// it again (`twice::defines_of`): converting the tree is the costliest part of reading a
+/// statement, so it is done once.
+pub(crate) fn facts_of(node: &NodeEnum, tree: &Value) -> Facts {
     let mut facts = Facts::default();
     creates(node, &mut facts);
-    walk(&to_json(node), &mut facts);
+    walk(tree, &mut facts);
     named_references(node, &mut facts);
     facts.finish()
 }
 
-fn to_json(node: &NodeEnum) -> Value {
+/// The parse tree as JSON, for the generic walks over every node.
+pub(crate) fn tree(node: &NodeEnum) -> Value {
     serde_json::to_value(node).unwrap_or(Value::Null)
 }
 
@@ -678,7 +686,7 @@ fn function_body(options: &[protobuf::Node], f: &mut Facts) {
             if let Ok(tree) = pg_query::parse(&text) {
                 for stmt in tree.protobuf.stmts.iter().filter_map(|s| s.stmt.as_ref()) {
                     if let Some(node) = &stmt.node {
-                        walk(&to_json(node), f);
+                        walk(&self::tree(node), f);
                     }
                 }
             }
