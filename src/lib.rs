@@ -18,4 +18,5 @@ pub mod render;
 pub mod shadow;
 pub mod source;
 pub mod timing;
+pub mod timings;
 pub mod workflow;

@@ -109,29 +109,30 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     pub fn read(mut self) -> Result<Schema, CatalogError> {
-        self.extension_members()?;
-        self.schemas()?;
-        self.extensions()?;
-        self.collations()?;
-        self.type_index()?;
-        self.types()?;
-        self.tables()?;
-        self.views()?;
-        self.sequences()?;
-        self.columns()?;
-        self.constraints()?;
-        self.indexes()?;
-        self.functions()?;
-        self.triggers()?;
-        self.policies()?;
-        self.publications()?;
-        self.event_triggers()?;
-        self.comments()?;
-        self.owners()?;
-        self.grants()?;
-        self.default_privileges()?;
-        self.depends()?;
-        self.unmodeled()?;
+        use crate::timings::stage;
+        stage("catalog: extension_members", || self.extension_members())?;
+        stage("catalog: schemas", || self.schemas())?;
+        stage("catalog: extensions", || self.extensions())?;
+        stage("catalog: collations", || self.collations())?;
+        stage("catalog: type_index", || self.type_index())?;
+        stage("catalog: types", || self.types())?;
+        stage("catalog: tables", || self.tables())?;
+        stage("catalog: views", || self.views())?;
+        stage("catalog: sequences", || self.sequences())?;
+        stage("catalog: columns", || self.columns())?;
+        stage("catalog: constraints", || self.constraints())?;
+        stage("catalog: indexes", || self.indexes())?;
+        stage("catalog: functions", || self.functions())?;
+        stage("catalog: triggers", || self.triggers())?;
+        stage("catalog: policies", || self.policies())?;
+        stage("catalog: publications", || self.publications())?;
+        stage("catalog: event_triggers", || self.event_triggers())?;
+        stage("catalog: comments", || self.comments())?;
+        stage("catalog: owners", || self.owners())?;
+        stage("catalog: grants", || self.grants())?;
+        stage("catalog: default_privileges", || self.default_privileges())?;
+        stage("catalog: depends", || self.depends())?;
+        stage("catalog: unmodeled", || self.unmodeled())?;
         Ok(self.schema)
     }
 

@@ -113,7 +113,7 @@ pub fn read_with(client: &mut postgres::Client, wait: LockWait) -> Result<Schema
     let lock_timeout = wait.lock_timeout;
     let result = retry_on_lock(
         wait,
-        |c| read_once(c, lock_timeout),
+        |c| crate::timings::stage("catalog read", || read_once(c, lock_timeout)),
         client,
         |e| matches!(e, CatalogError::Query { source, .. } if is_lock_timeout(source)),
     );
@@ -353,13 +353,16 @@ fn get<'a, T: FromSql<'a>>(
 /// `plan.json` for the plan's `from` state, so that `apply` can say WHICH objects differ when
 /// the live fingerprint is not `from` (the fingerprint alone only says that something does).
 pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, String> {
-    use sha2::{Digest, Sha256};
+    crate::timings::stage("object digests", || object_digests_of(schema))
+}
+
+fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, String> {
     use std::collections::BTreeMap;
     use std::fmt::Debug;
     let s = schema.canonical();
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |label: String, value: &dyn Debug| {
-        let d = hex(&Sha256::digest(format!("{value:#?}").as_bytes()));
+        let d = hex(&debug_digest(value));
         out.insert(label, d[..16].to_string());
     };
     for (k, v) in &s.schemas {
@@ -475,14 +478,66 @@ pub fn with_unmodeled_of(schema: &Schema, live: &Schema) -> Schema {
 /// line of its own and escapes line breaks inside strings, so a left-out line is always a whole
 /// field, and a field with any other value is still printed.
 pub fn fingerprint(schema: &Schema) -> String {
+    crate::timings::stage("fingerprint", || {
+        hex(&debug_digest_without_empty_fields(&schema.canonical()))
+    })
+}
+
+/// SHA-256 of `value`'s `{:#?}` text, hashed as it is written: the text of a big schema is
+/// never held in memory whole (it is several times the size of the schema itself).
+fn debug_digest(value: &dyn std::fmt::Debug) -> Vec<u8> {
     use sha2::{Digest, Sha256};
-    let text = format!("{:#?}", schema.canonical());
-    let mut hasher = Sha256::new();
-    for line in text.lines().filter(|l| !empty_field(l)) {
-        hasher.update(line.as_bytes());
-        hasher.update(b"\n");
+    struct Hashing(Sha256);
+    impl std::fmt::Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
     }
-    hex(&hasher.finalize())
+    let mut h = Hashing(Sha256::new());
+    std::fmt::Write::write_fmt(&mut h, format_args!("{value:#?}")).expect("hashing cannot fail");
+    h.0.finalize().to_vec()
+}
+
+/// [`debug_digest`] of the text without the lines of fields holding their empty value
+/// ([`empty_field`]), filtered line by line as it is written.
+fn debug_digest_without_empty_fields(value: &dyn std::fmt::Debug) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    struct Lines {
+        hasher: Sha256,
+        line: String,
+    }
+    impl Lines {
+        fn end_line(&mut self) {
+            if !empty_field(&self.line) {
+                self.hasher.update(self.line.as_bytes());
+                self.hasher.update(b"\n");
+            }
+            self.line.clear();
+        }
+    }
+    impl std::fmt::Write for Lines {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let mut parts = s.split('\n');
+            if let Some(first) = parts.next() {
+                self.line.push_str(first);
+            }
+            for part in parts {
+                self.end_line();
+                self.line.push_str(part);
+            }
+            Ok(())
+        }
+    }
+    let mut h = Lines {
+        hasher: Sha256::new(),
+        line: String::new(),
+    };
+    std::fmt::Write::write_fmt(&mut h, format_args!("{value:#?}")).expect("hashing cannot fail");
+    if !h.line.is_empty() {
+        h.end_line();
+    }
+    h.hasher.finalize().to_vec()
 }
 
 /// Whether a line of pretty `Debug` output is a named field with its type's empty value.

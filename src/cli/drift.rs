@@ -39,10 +39,10 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
     let src = crate::timing::time("source", || source::load_dir(&a.schema))?;
     let shadow = crate::timing::time("shadow start", || start_shadow(&a.shadow))?;
-    let current = crate::timing::time("catalog reads", || {
+    let mut current = crate::timing::time("catalog reads", || {
         workflow::current_in(Some(&a.db), &shadow, &scope)
     })?;
-    let desired = crate::timing::time("shadow load", || {
+    let mut desired = crate::timing::time("shadow load", || {
         workflow::desired_in(&shadow, &src, &current.roles, &current.context)
     })?;
     report_unmodeled(&current.schema);
@@ -62,7 +62,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
             &desired,
         )?;
         let empty = scope.inside(&workflow::empty_schema(&shadow)?);
-        let objects = workflow::object_drifts(&empty, &current.schema, &desired, &changes);
+        let objects = workflow::object_drifts(&empty, &mut current.schema, &mut desired, &changes);
         (pending, objects)
     };
     // Unmodeled objects are neither drift nor silence: listed after the verdict, one line

@@ -153,6 +153,7 @@ pub fn run() -> i32 {
         Command::Completions { shell } => completions(shell),
         Command::Man => man(),
     };
+    crate::timings::print_if_asked();
     match result {
         Ok(code) => code,
         Err(e) if json_errors => {

@@ -39,6 +39,10 @@ pub(crate) struct Differ<'a> {
 
 /// Compares `current` with `desired` and returns the changes that turn one into the other.
 pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
+    crate::timings::stage("diff", || diff_untimed(current, desired))
+}
+
+fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     let mut d = Differ {
         current,
         desired,

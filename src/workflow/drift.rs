@@ -32,10 +32,13 @@ pub struct ObjectDrift {
 }
 
 /// The objects `changes` (from `diff::diff(live, desired)`) touch, in a stable order.
+///
+/// `live` and `desired` are borrowed mutably only to render the definitions with their
+/// owners aligned (see below); both come back as they were.
 pub fn object_drifts(
     empty: &Schema,
-    live: &Schema,
-    desired: &Schema,
+    live: &mut Schema,
+    desired: &mut Schema,
     changes: &[Change],
 ) -> Vec<ObjectDrift> {
     let mut touched: BTreeMap<ObjectId, Vec<String>> = BTreeMap::new();
@@ -56,18 +59,23 @@ pub fn object_drifts(
     let units: BTreeSet<ObjectId> = touched.keys().cloned().collect();
     // Owners are compared only where both sides name one (the files declare few): the
     // definitions show them on the same terms, or every live object would differ by its
-    // `OWNER TO`.
-    let (mut live, mut desired) = (live.clone(), desired.clone());
-    let both: BTreeSet<ObjectId> = live
-        .owners
-        .keys()
-        .filter(|id| desired.owners.contains_key(id))
-        .cloned()
-        .collect();
-    live.owners.retain(|id, _| both.contains(id));
-    desired.owners.retain(|id, _| both.contains(id));
-    let live_defs = definitions(empty, &live, &units);
-    let desired_defs = definitions(empty, &desired, &units);
+    // `OWNER TO`. Only the owner maps are swapped for the shared part while the definitions
+    // are rendered (the schemas are not cloned: on a big schema that doubled the memory of
+    // every drifted run), and put back after.
+    let live_owners = std::mem::take(&mut live.owners);
+    let desired_owners = std::mem::take(&mut desired.owners);
+    let shared = |mine: &BTreeMap<ObjectId, String>, other: &BTreeMap<ObjectId, String>| {
+        mine.iter()
+            .filter(|(id, _)| other.contains_key(*id))
+            .map(|(id, o)| (id.clone(), o.clone()))
+            .collect()
+    };
+    live.owners = shared(&live_owners, &desired_owners);
+    desired.owners = shared(&desired_owners, &live_owners);
+    let live_defs = definitions(empty, live, &units);
+    let desired_defs = definitions(empty, desired, &units);
+    live.owners = live_owners;
+    desired.owners = desired_owners;
     touched
         .into_iter()
         .map(|(unit, changes)| {
