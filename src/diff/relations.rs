@@ -2,6 +2,7 @@
 
 use super::{Change, ColumnChange, Differ, TableChange};
 use crate::model::*;
+use std::collections::BTreeMap;
 
 pub(super) fn find_replacements(d: &mut Differ) {
     for (name, want) in &d.desired.tables {
@@ -81,20 +82,24 @@ pub(super) fn find_replacements(d: &mut Differ) {
 /// one (or the constraint owning it) while its parent index stays. Partitions created or
 /// dropped by the plan do not count: their indexes come and go with them.
 fn replace_when_attachments_change(d: &mut Differ) {
+    let current_attached = d.current.attachments();
+    let desired_attached = d.desired.attachments();
     let mut more = Vec::new();
     for name in d.desired.indexes.keys() {
         let id = ObjectId::Index(name.clone());
         if !d.current.indexes.contains_key(name) || d.is_replaced(&id) {
             continue;
         }
-        let on_kept = |s: &Schema| -> Vec<ObjectId> {
-            s.attached_to(name)
+        let on_kept = |attached: &BTreeMap<QName, Vec<(ObjectId, QName, QName)>>| {
+            attached
+                .get(name)
                 .into_iter()
+                .flatten()
                 .filter(|(_, table, _)| d.relation_kept(table))
-                .map(|(child, _, _)| child)
-                .collect()
+                .map(|(child, _, _)| child.clone())
+                .collect::<Vec<ObjectId>>()
         };
-        let (have, want) = (on_kept(d.current), on_kept(d.desired));
+        let (have, want) = (on_kept(&current_attached), on_kept(&desired_attached));
         if have != want || have.iter().any(|c| d.is_replaced(c)) {
             more.push(id);
         }
@@ -109,9 +114,9 @@ fn replace_when_attachments_change(d: &mut Differ) {
         if d.desired.contains(&id) && !d.is_replaced(&id) {
             continue;
         }
-        for (child, table, _) in d.current.attached_to(name) {
-            if d.relation_kept(&table) && d.desired.contains(&child) {
-                again.push(child);
+        for (child, table, _) in current_attached.get(name).into_iter().flatten() {
+            if d.relation_kept(table) && d.desired.contains(child) {
+                again.push(child.clone());
             }
         }
     }

@@ -142,9 +142,39 @@ impl Schema {
         s
     }
 
+    /// [`Schema::attached_to`] of every partitioned index at once, keyed by the parent index,
+    /// in one pass over the indexes and constraints: for callers that ask about many indexes
+    /// (one scan per index would make them quadratic in the size of the schema).
+    pub fn attachments(&self) -> BTreeMap<QName, Vec<(ObjectId, QName, QName)>> {
+        let mut by_parent: BTreeMap<QName, Vec<(ObjectId, QName, QName)>> = BTreeMap::new();
+        for i in self.indexes.values() {
+            if let Some(parent) = &i.parent_index {
+                by_parent.entry(parent.clone()).or_default().push((
+                    ObjectId::Index(i.name.clone()),
+                    i.table.clone(),
+                    i.name.clone(),
+                ));
+            }
+        }
+        for t in self.tables.values() {
+            for c in t.constraints.values() {
+                if let Some(parent) = &c.parent_index {
+                    by_parent.entry(parent.clone()).or_default().push((
+                        ObjectId::Constraint(t.name.clone(), c.name.clone()),
+                        t.name.clone(),
+                        QName::new(t.name.schema.clone(), c.name.clone()),
+                    ));
+                }
+            }
+        }
+        by_parent.values_mut().for_each(|v| v.sort());
+        by_parent
+    }
+
     /// The partition indexes attached to partitioned index `parent`: indexes
     /// ([`Index::parent_index`]) and partitions' own PRIMARY KEY / UNIQUE / EXCLUDE constraints
     /// ([`Constraint::parent_index`]), as (object, its table, the index's name), sorted.
+    /// One scan of the schema: see [`Schema::attachments`] for many indexes.
     pub fn attached_to(&self, parent: &QName) -> Vec<(ObjectId, QName, QName)> {
         let mut v: Vec<(ObjectId, QName, QName)> = self
             .indexes

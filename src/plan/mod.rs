@@ -96,7 +96,14 @@ pub(crate) struct Ctx<'a> {
     /// (`CREATE TABLE ... PARTITION OF` would build a second index for it instead). See
     /// `kinds::table::attach_later`.
     pub attach_later: BTreeSet<QName>,
+    /// [`Schema::attachments`] of `current` and `desired`, computed on first use: generators
+    /// ask about one index at a time, and a scan of the schema per dropped index made a plan
+    /// dropping many indexes quadratic.
+    attached: [std::cell::OnceCell<Attachments>; 2],
 }
+
+/// Partition indexes and constraints by the partitioned index they are attached to.
+type Attachments = std::collections::BTreeMap<QName, Vec<(ObjectId, QName, QName)>>;
 
 impl<'a> Ctx<'a> {
     /// The context of planning `changes` from `current` to `desired`.
@@ -121,7 +128,20 @@ impl<'a> Ctx<'a> {
             desired,
             created,
             attach_later,
+            attached: Default::default(),
         }
+    }
+
+    /// [`Schema::attached_to`] of the current schema, from one pass over it.
+    pub fn attached_in_current(&self, parent: &QName) -> &[(ObjectId, QName, QName)] {
+        let all = self.attached[0].get_or_init(|| self.current.attachments());
+        all.get(parent).map_or(&[], Vec::as_slice)
+    }
+
+    /// [`Schema::attached_to`] of the desired schema, from one pass over it.
+    pub fn attached_in_desired(&self, parent: &QName) -> &[(ObjectId, QName, QName)] {
+        let all = self.attached[1].get_or_init(|| self.desired.attachments());
+        all.get(parent).map_or(&[], Vec::as_slice)
     }
 
     /// How big the table (or materialized view) `q` is for the steps of this plan: created by
@@ -320,12 +340,17 @@ pub fn build_tagged(
     desired: &Schema,
     opts: &PlanOptions,
 ) -> Vec<(ObjectId, Step)> {
-    let ctx = Ctx::new(opts, current, desired, changes);
-    let chains: Vec<graph::Chain> = changes
-        .iter()
-        .flat_map(|c| kinds::generate(&ctx, c))
-        .collect();
-    graph::order(chains, current, desired)
+    use crate::timings::stage;
+    let ctx = stage("plan: context", || {
+        Ctx::new(opts, current, desired, changes)
+    });
+    let chains: Vec<graph::Chain> = stage("plan: steps", || {
+        changes
+            .iter()
+            .flat_map(|c| kinds::generate(&ctx, c))
+            .collect()
+    });
+    stage("plan: order", || graph::order(chains, current, desired))
 }
 
 /// The steps of declared renames (`Change::Rename`, or `Change::UndoRename` for an inverse
@@ -346,6 +371,7 @@ pub fn build_renames(
         desired,
         created: BTreeSet::new(),
         attach_later: BTreeSet::new(),
+        attached: Default::default(),
     };
     changes
         .iter()

@@ -81,9 +81,9 @@ pub fn create(ctx: &Ctx, i: &Index) -> Chain {
 /// attached; the desired schema says which.
 fn create_partitioned(ctx: &Ctx, i: &Index) -> Chain {
     let id = ObjectId::Index(i.name.clone());
-    let children = ctx.desired.attached_to(&i.name);
+    let children = ctx.attached_in_desired(&i.name);
     let mut sql = format!("{};", i.definition);
-    for (_, _, child) in &children {
+    for (_, _, child) in children {
         sql.push_str(&format!(
             "\nALTER INDEX {} ATTACH PARTITION {};",
             qname(&i.name),
@@ -103,7 +103,7 @@ fn create_partitioned(ctx: &Ctx, i: &Index) -> Chain {
     n.claims.push(i.name.clone());
     n.needs.push(ObjectId::Table(i.table.clone()));
     n.needs
-        .extend(children.into_iter().map(|(child, _, _)| child));
+        .extend(children.iter().map(|(child, _, _)| child.clone()));
     vec![n]
 }
 
@@ -127,9 +127,8 @@ pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
         // ("constraint ... depends on index ..."): only by CASCADE. Whatever depends on those
         // constraints (foreign keys to them) is dropped by earlier steps of the plan.
         let keys: Vec<String> = ctx
-            .current
-            .attached_to(&i.name)
-            .into_iter()
+            .attached_in_current(&i.name)
+            .iter()
             .filter_map(|(child, _, _)| match child {
                 ObjectId::Constraint(t, c) => Some(format!("{c} on {t}")),
                 _ => None,
@@ -160,9 +159,9 @@ pub fn drop(ctx: &Ctx, i: &Index) -> Chain {
     n.frees.push(i.name.clone());
     // Partition indexes attached to this one go with it, and so do partitions' constraints
     // whose index is attached to it.
-    for (child, _, index_name) in ctx.current.attached_to(&i.name) {
-        n.removes.push(child);
-        n.frees.push(index_name);
+    for (child, _, index_name) in ctx.attached_in_current(&i.name) {
+        n.removes.push(child.clone());
+        n.frees.push(index_name.clone());
     }
     n.rank = Rank::Drop;
     vec![n]
