@@ -617,10 +617,12 @@ fn reads_every_kind() {
         .iter()
         .map(|u| (u.kind.as_str(), u.identity.as_str()))
         .collect();
+    // foreign-data wrappers are modeled (catalog/build/foreign.rs), no longer reported
     assert!(
-        kinds.contains(&("foreign-data wrapper", "dummy_fdw")),
+        !kinds.contains(&("foreign-data wrapper", "dummy_fdw")),
         "{kinds:?}"
     );
+    assert!(s.foreign_data_wrappers.contains_key("dummy_fdw"));
     assert!(
         kinds.contains(&("statistics object", "app.users_stats")),
         "{kinds:?}"

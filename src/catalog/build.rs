@@ -52,10 +52,19 @@ query!(PUBLICATIONS, "publications");
 query!(PUBLICATION_TABLES, "publication_tables");
 query!(PUBLICATION_SCHEMAS, "publication_schemas");
 query!(EVENT_TRIGGERS, "event_triggers");
+query!(FOREIGN_DATA_WRAPPERS, "foreign_data_wrappers");
+query!(FOREIGN_SERVERS, "foreign_servers");
+query!(USER_MAPPINGS, "user_mappings");
+query!(CASTS, "casts");
+query!(TS_DICTIONARIES, "ts_dictionaries");
+query!(TS_CONFIGS, "ts_configs");
 
+mod casts;
 mod event_triggers;
+mod foreign;
 mod owners;
 mod publications;
+mod text_search;
 mod unmodeled;
 
 /// One row of a named query, with typed, error-reporting column access.
@@ -127,6 +136,13 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: policies", || self.policies())?;
         stage("catalog: publications", || self.publications())?;
         stage("catalog: event_triggers", || self.event_triggers())?;
+        stage("catalog: foreign_data_wrappers", || {
+            self.foreign_data_wrappers()
+        })?;
+        stage("catalog: foreign_servers", || self.foreign_servers())?;
+        stage("catalog: user_mappings", || self.user_mappings())?;
+        stage("catalog: casts", || self.casts())?;
+        stage("catalog: text_search", || self.text_search())?;
         stage("catalog: comments", || self.comments())?;
         stage("catalog: owners", || self.owners())?;
         stage("catalog: grants", || self.grants())?;
@@ -141,7 +157,9 @@ impl<'t, 'c> Reader<'t, 'c> {
     fn sql(&self, q: &Query) -> String {
         let v = self.version;
         let mut text = q.text.to_string();
-        let subst: [(&str, &str); 7] = [
+        let subst: [(&str, &str); 8] = [
+            // Option keys whose values are secrets, never selected (model::is_secret_option).
+            ("{{FDW_SECRET_KEY}}", "pass|secret|token|credential|key"),
             (
                 "{{colllocale}}",
                 if v >= 170000 {

@@ -249,10 +249,17 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::View(q)
         | ObjectId::Function(q, _)
         | ObjectId::Trigger(q, _)
-        | ObjectId::Policy(q, _) => ours(q),
+        | ObjectId::Policy(q, _)
+        | ObjectId::TextSearchDictionary(q)
+        | ObjectId::TextSearchConfiguration(q) => ours(q),
         // Database-wide objects; a publication's members are tables or schemas of the
         // application (a member in the bookkeeping schema is left out below).
-        ObjectId::Publication(_) | ObjectId::EventTrigger(_) => false,
+        ObjectId::Publication(_)
+        | ObjectId::EventTrigger(_)
+        | ObjectId::ForeignDataWrapper(_)
+        | ObjectId::ForeignServer(_)
+        | ObjectId::UserMapping(..)
+        | ObjectId::Cast(..) => false,
         ObjectId::PublicationTable(_, q) => ours(q),
         ObjectId::PublicationSchema(_, n) => n == BOOKKEEPING_SCHEMA,
     };
@@ -267,6 +274,8 @@ pub fn without_bookkeeping(schema: &mut Schema) {
     schema.triggers.retain(|(q, _), _| !ours(q));
     schema.policies.retain(|(q, _), _| !ours(q));
     schema.publication_tables.retain(|(_, q), _| !ours(q));
+    schema.ts_dictionaries.retain(|q, _| !ours(q));
+    schema.ts_configurations.retain(|q, _| !ours(q));
     schema
         .publication_schemas
         .retain(|(_, n)| n != BOOKKEEPING_SCHEMA);
@@ -409,6 +418,24 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     }
     for (k, v) in &s.event_triggers {
         put(format!("event trigger {k}"), v);
+    }
+    for (k, v) in &s.foreign_data_wrappers {
+        put(format!("foreign-data wrapper {k}"), v);
+    }
+    for (k, v) in &s.foreign_servers {
+        put(format!("server {k}"), v);
+    }
+    for ((srv, u), v) in &s.user_mappings {
+        put(format!("user mapping for {u} on server {srv}"), v);
+    }
+    for ((from, to), v) in &s.casts {
+        put(format!("cast ({from} AS {to})"), v);
+    }
+    for (k, v) in &s.ts_dictionaries {
+        put(format!("text search dictionary {k}"), v);
+    }
+    for (k, v) in &s.ts_configurations {
+        put(format!("text search configuration {k}"), v);
     }
     for (id, text) in &s.comments {
         put(format!("comment on {id:?}"), text);

@@ -26,6 +26,9 @@ pub mod class {
     pub const PG_PROC: u32 = 1255;
     pub const PG_CLASS: u32 = 1259;
     pub const PG_ATTRDEF: u32 = 2604;
+    pub const PG_CAST: u32 = 2605;
+    pub const PG_TS_DICT: u32 = 3600;
+    pub const PG_TS_CONFIG: u32 = 3602;
     pub const PG_CONSTRAINT: u32 = 2606;
     pub const PG_REWRITE: u32 = 2618;
     pub const PG_TRIGGER: u32 = 2620;
@@ -35,6 +38,9 @@ pub mod class {
     pub const PG_COLLATION: u32 = 3456;
     pub const PG_EVENT_TRIGGER: u32 = 3466;
     pub const PG_PUBLICATION: u32 = 6104;
+    pub const PG_FOREIGN_DATA_WRAPPER: u32 = 2328;
+    pub const PG_FOREIGN_SERVER: u32 = 1417;
+    pub const PG_USER_MAPPING: u32 = 1418;
     pub const PG_PUBLICATION_REL: u32 = 6106;
     pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
 }

@@ -40,10 +40,17 @@ enum Kind {
     Function,
     Publication,
     EventTrigger,
+    /// Foreign-data wrappers, servers and their user mappings (by server).
+    ForeignDataWrapper,
+    Server,
+    /// Casts, by `SOURCE AS TARGET` type names.
+    Cast,
+    /// Text search dictionaries and configurations.
+    TextSearch,
 }
 
 /// Every kind word, as written in a pattern.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 14] = [
     "schema",
     "extension",
     "collation",
@@ -54,6 +61,10 @@ pub const KINDS: [&str; 10] = [
     "function",
     "publication",
     "event_trigger",
+    "foreign_data_wrapper",
+    "server",
+    "cast",
+    "text_search",
 ];
 
 impl Kind {
@@ -69,6 +80,10 @@ impl Kind {
             "function" | "procedure" | "aggregate" => Kind::Function,
             "publication" => Kind::Publication,
             "event_trigger" => Kind::EventTrigger,
+            "foreign_data_wrapper" => Kind::ForeignDataWrapper,
+            "server" | "user_mapping" => Kind::Server,
+            "cast" => Kind::Cast,
+            "text_search" => Kind::TextSearch,
             _ => return None,
         })
     }
@@ -77,7 +92,13 @@ impl Kind {
     fn qualified(self) -> bool {
         !matches!(
             self,
-            Kind::Schema | Kind::Extension | Kind::Publication | Kind::EventTrigger
+            Kind::Schema
+                | Kind::Extension
+                | Kind::Publication
+                | Kind::EventTrigger
+                | Kind::ForeignDataWrapper
+                | Kind::Server
+                | Kind::Cast
         )
     }
 }
@@ -450,6 +471,24 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
             schema: None,
             name: n.clone(),
         },
+        ObjectId::ForeignDataWrapper(n) => Subject {
+            kind: Kind::ForeignDataWrapper,
+            schema: None,
+            name: n.clone(),
+        },
+        ObjectId::ForeignServer(n) | ObjectId::UserMapping(n, _) => Subject {
+            kind: Kind::Server,
+            schema: None,
+            name: n.clone(),
+        },
+        ObjectId::Cast(from, to) => Subject {
+            kind: Kind::Cast,
+            schema: None,
+            name: format!("{from} AS {to}"),
+        },
+        ObjectId::TextSearchDictionary(q) | ObjectId::TextSearchConfiguration(q) => {
+            Subject::in_schema(Kind::TextSearch, q)
+        }
         ObjectId::Collation(q) => Subject::in_schema(Kind::Collation, q),
         ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => Subject::in_schema(Kind::Type, q),
         ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {

@@ -155,6 +155,43 @@ pub enum Change {
     DropEventTrigger(EventTrigger),
     /// `ALTER EVENT TRIGGER ... ENABLE / DISABLE / ENABLE REPLICA / ENABLE ALWAYS`.
     SetEventTriggerEnabled(EventTrigger),
+    CreateForeignDataWrapper(ForeignDataWrapper),
+    DropForeignDataWrapper(ForeignDataWrapper),
+    /// `ALTER FOREIGN DATA WRAPPER ... HANDLER / VALIDATOR / OPTIONS`.
+    AlterForeignDataWrapper {
+        from: ForeignDataWrapper,
+        to: ForeignDataWrapper,
+    },
+    CreateServer(ForeignServer),
+    DropServer(ForeignServer),
+    /// `ALTER SERVER ... VERSION / OPTIONS` (a new wrapper or type re-creates the server).
+    AlterServer {
+        from: ForeignServer,
+        to: ForeignServer,
+    },
+    CreateUserMapping(UserMapping),
+    DropUserMapping(UserMapping),
+    /// `ALTER USER MAPPING ... OPTIONS`.
+    AlterUserMapping {
+        from: UserMapping,
+        to: UserMapping,
+    },
+    CreateCast(Cast),
+    DropCast(Cast),
+    CreateTsDictionary(TextSearchDictionary),
+    DropTsDictionary(TextSearchDictionary),
+    /// `ALTER TEXT SEARCH DICTIONARY ... (key = value, removed_key)`.
+    AlterTsDictionary {
+        from: TextSearchDictionary,
+        to: TextSearchDictionary,
+    },
+    CreateTsConfiguration(TextSearchConfiguration),
+    DropTsConfiguration(TextSearchConfiguration),
+    /// `ALTER TEXT SEARCH CONFIGURATION ... ADD / ALTER / DROP MAPPING FOR ...`.
+    AlterTsConfiguration {
+        from: TextSearchConfiguration,
+        to: TextSearchConfiguration,
+    },
     SetComment {
         on: ObjectId,
         comment: Option<String>,
@@ -348,6 +385,27 @@ impl Change {
             CreateEventTrigger(e) | DropEventTrigger(e) | SetEventTriggerEnabled(e) => {
                 ObjectId::EventTrigger(e.name.clone())
             }
+            CreateForeignDataWrapper(w) | DropForeignDataWrapper(w) => {
+                ObjectId::ForeignDataWrapper(w.name.clone())
+            }
+            AlterForeignDataWrapper { to, .. } => ObjectId::ForeignDataWrapper(to.name.clone()),
+            CreateServer(s) | DropServer(s) => ObjectId::ForeignServer(s.name.clone()),
+            AlterServer { to, .. } => ObjectId::ForeignServer(to.name.clone()),
+            CreateUserMapping(m) | DropUserMapping(m) => {
+                ObjectId::UserMapping(m.server.clone(), m.user.clone())
+            }
+            AlterUserMapping { to, .. } => {
+                ObjectId::UserMapping(to.server.clone(), to.user.clone())
+            }
+            CreateCast(c) | DropCast(c) => ObjectId::Cast(c.source.clone(), c.target.clone()),
+            CreateTsDictionary(t) | DropTsDictionary(t) => {
+                ObjectId::TextSearchDictionary(t.name.clone())
+            }
+            AlterTsDictionary { to, .. } => ObjectId::TextSearchDictionary(to.name.clone()),
+            CreateTsConfiguration(t) | DropTsConfiguration(t) => {
+                ObjectId::TextSearchConfiguration(t.name.clone())
+            }
+            AlterTsConfiguration { to, .. } => ObjectId::TextSearchConfiguration(to.name.clone()),
             SetComment { on, .. } | SetOwner { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
             ResetPrivileges { on, .. } => on.clone(),

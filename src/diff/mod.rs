@@ -9,13 +9,16 @@
 //! 3. emit per-kind changes (one module per kind), then comments and privileges, which also
 //!    have to be restored on every object that is created afresh.
 
+mod casts;
 mod change;
 mod closure;
+mod foreign;
 mod owners;
 mod privileges;
 mod publications;
 mod relations;
 mod routines;
+mod text_search;
 mod types;
 
 pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
@@ -55,6 +58,9 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     relations::find_replacements(&mut d);
     routines::find_replacements(&mut d);
     publications::find_replacements(&mut d);
+    foreign::find_replacements(&mut d);
+    casts::find_replacements(&mut d);
+    text_search::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
 
     types::diff_namespaces(&mut d);
@@ -68,6 +74,9 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     routines::diff_policies(&mut d);
     publications::diff_publications(&mut d);
     routines::diff_event_triggers(&mut d);
+    foreign::diff_foreign(&mut d);
+    casts::diff_casts(&mut d);
+    text_search::diff_text_search(&mut d);
     owners::diff_owners(&mut d);
     privileges::diff_comments(&mut d);
     privileges::diff_grants(&mut d);

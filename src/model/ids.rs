@@ -58,6 +58,16 @@ pub enum ObjectId {
     PublicationSchema(String, String),
     /// An event trigger, by name (database-wide).
     EventTrigger(String),
+    /// A foreign-data wrapper, by name (database-wide).
+    ForeignDataWrapper(String),
+    /// A foreign server, by name (database-wide).
+    ForeignServer(String),
+    /// A user mapping: server, role (`public` for PUBLIC).
+    UserMapping(String, String),
+    /// A cast: source and target type as `format_type` prints them (database-wide).
+    Cast(String, String),
+    TextSearchDictionary(QName),
+    TextSearchConfiguration(QName),
 }
 
 impl ObjectId {
@@ -82,6 +92,12 @@ impl ObjectId {
             ObjectId::PublicationTable(..) => "publication table",
             ObjectId::PublicationSchema(..) => "publication schema",
             ObjectId::EventTrigger(_) => "event trigger",
+            ObjectId::ForeignDataWrapper(_) => "foreign-data wrapper",
+            ObjectId::ForeignServer(_) => "server",
+            ObjectId::UserMapping(..) => "user mapping",
+            ObjectId::Cast(..) => "cast",
+            ObjectId::TextSearchDictionary(_) => "text search dictionary",
+            ObjectId::TextSearchConfiguration(_) => "text search configuration",
         }
     }
 
@@ -106,9 +122,13 @@ impl fmt::Display for ObjectId {
             ObjectId::Schema(n)
             | ObjectId::Extension(n)
             | ObjectId::Publication(n)
-            | ObjectId::EventTrigger(n) => {
+            | ObjectId::EventTrigger(n)
+            | ObjectId::ForeignDataWrapper(n)
+            | ObjectId::ForeignServer(n) => {
                 write!(f, "{} {}", self.kind_name(), n)
             }
+            ObjectId::UserMapping(s, u) => write!(f, "user mapping for {u} on server {s}"),
+            ObjectId::Cast(s, t) => write!(f, "cast ({s} AS {t})"),
             ObjectId::PublicationTable(p, q) => write!(f, "table {q} in publication {p}"),
             ObjectId::PublicationSchema(p, n) => write!(f, "schema {n} in publication {p}"),
             ObjectId::Collation(q)
@@ -116,7 +136,9 @@ impl fmt::Display for ObjectId {
             | ObjectId::Sequence(q)
             | ObjectId::Table(q)
             | ObjectId::Index(q)
-            | ObjectId::View(q) => write!(f, "{} {}", self.kind_name(), q),
+            | ObjectId::View(q)
+            | ObjectId::TextSearchDictionary(q)
+            | ObjectId::TextSearchConfiguration(q) => write!(f, "{} {}", self.kind_name(), q),
             ObjectId::Column(q, c) => write!(f, "column {}.{}", q, c),
             ObjectId::Function(q, a) => write!(f, "function {}({})", q, a),
             ObjectId::Constraint(q, n)

@@ -39,6 +39,16 @@ pub struct Schema {
     pub publication_schemas: BTreeSet<(String, String)>,
     /// Keyed by name (event triggers are per database, not in a schema).
     pub event_triggers: BTreeMap<String, EventTrigger>,
+    /// Keyed by name (wrappers are per database, not in a schema).
+    pub foreign_data_wrappers: BTreeMap<String, ForeignDataWrapper>,
+    /// Keyed by name (servers are per database, not in a schema).
+    pub foreign_servers: BTreeMap<String, ForeignServer>,
+    /// Keyed by server and role (`public` for PUBLIC).
+    pub user_mappings: BTreeMap<(String, String), UserMapping>,
+    /// User-defined casts, keyed by source and target type (`format_type`'s text).
+    pub casts: BTreeMap<(String, String), Cast>,
+    pub ts_dictionaries: BTreeMap<QName, TextSearchDictionary>,
+    pub ts_configurations: BTreeMap<QName, TextSearchConfiguration>,
     /// `COMMENT ON` text of any object.
     pub comments: BTreeMap<ObjectId, String>,
     /// Privileges granted on objects (not the owner's implicit ones).
@@ -118,7 +128,8 @@ impl Schema {
 
     /// The schema with what is not part of its identity normalized away: column order (a plan
     /// can only append columns, and no query that names its columns can tell), extension
-    /// versions, dependency edges, table sizes and default volatility. Fingerprints are taken of
+    /// versions, dependency edges, table sizes, default volatility and the order of text search
+    /// dictionary options. Fingerprints are taken of
     /// this form.
     pub fn canonical(&self) -> Schema {
         let mut s = self.clone();
@@ -138,6 +149,9 @@ impl Schema {
         }
         for e in s.extensions.values_mut() {
             e.version.clear();
+        }
+        for d in s.ts_dictionaries.values_mut() {
+            d.options.sort();
         }
         s
     }
@@ -227,6 +241,12 @@ impl Schema {
             ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.clone())),
             ObjectId::Publication(n) => self.publications.contains_key(n),
             ObjectId::EventTrigger(n) => self.event_triggers.contains_key(n),
+            ObjectId::ForeignDataWrapper(n) => self.foreign_data_wrappers.contains_key(n),
+            ObjectId::ForeignServer(n) => self.foreign_servers.contains_key(n),
+            ObjectId::UserMapping(s, u) => self.user_mappings.contains_key(&(s.clone(), u.clone())),
+            ObjectId::Cast(s, t) => self.casts.contains_key(&(s.clone(), t.clone())),
+            ObjectId::TextSearchDictionary(q) => self.ts_dictionaries.contains_key(q),
+            ObjectId::TextSearchConfiguration(q) => self.ts_configurations.contains_key(q),
             ObjectId::PublicationTable(p, q) => self
                 .publication_tables
                 .contains_key(&(p.clone(), q.clone())),

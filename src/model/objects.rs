@@ -2,6 +2,7 @@
 //! (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, ...).
 
 use super::{ObjectId, QName};
+use std::collections::BTreeMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Namespace {
@@ -350,6 +351,109 @@ pub struct EventTrigger {
     pub function: QName,
     /// `O` enabled, `D` disabled, `R` replica, `A` always.
     pub enabled: char,
+}
+
+/// One option of a foreign-data wrapper, server, user mapping (`OPTIONS (key 'value')`).
+///
+/// A secret (see [`is_secret_option`]) is read by key only: the catalog query never selects
+/// its value, so no output can print it. Diff compares secrets by presence; a plan that would
+/// have to write one into a database is refused (`workflow::secrets`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FdwOption {
+    pub key: String,
+    /// `None`: a secret, whose value is never read.
+    pub value: Option<String>,
+}
+
+/// Whether an option key names a secret: one that contains `pass` (`password`, `passfile`,
+/// `sslpassword`, `passphrase`), `secret`, `token`, `credential` or `key` (`api_key`,
+/// `sslkey`), in any case. The catalog query applies the same rule (`FDW_SECRET_KEY` in
+/// `catalog/sql`): keep the two in step.
+pub fn is_secret_option(key: &str) -> bool {
+    let k = key.to_lowercase();
+    ["pass", "secret", "token", "credential", "key"]
+        .iter()
+        .any(|w| k.contains(w))
+}
+
+/// What a statement that would have to write a secret writes instead of it: the value is never
+/// read. Only the proof's scratch databases and `dump`'s files see it: a plan that would write
+/// it into a database is refused (`workflow::secrets`).
+pub const SECRET_PLACEHOLDER: &str = "schemaplan: secret not read";
+
+/// A foreign-data wrapper (`CREATE FOREIGN DATA WRAPPER`) not created by an extension
+/// (`postgres_fdw`, `file_fdw` make theirs: those belong to the extension).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignDataWrapper {
+    pub name: String,
+    /// `HANDLER f` (no arguments, `RETURNS fdw_handler`).
+    pub handler: Option<QName>,
+    /// `VALIDATOR f` (arguments `text[], oid`).
+    pub validator: Option<QName>,
+    pub options: Vec<FdwOption>,
+}
+
+/// A foreign server (`CREATE SERVER`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignServer {
+    pub name: String,
+    /// Its wrapper (cannot change in place: the server is created again).
+    pub fdw: String,
+    /// `TYPE '...'` (cannot change in place).
+    pub server_type: Option<String>,
+    /// `VERSION '...'` (`ALTER SERVER ... VERSION`).
+    pub version: Option<String>,
+    pub options: Vec<FdwOption>,
+}
+
+/// A user mapping (`CREATE USER MAPPING FOR role SERVER s`). Its options are where a password
+/// usually lives: see [`FdwOption`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserMapping {
+    pub server: String,
+    /// Role name, or `public` (lower case) for PUBLIC, as grantees.
+    pub user: String,
+    pub options: Vec<FdwOption>,
+}
+
+/// A user-defined cast (`CREATE CAST (source AS target)`). There is no `ALTER CAST`: any
+/// change drops and creates it again. Casts have no owner (their types' owners decide who may
+/// create or drop them) and no privileges.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cast {
+    /// Source and target types as `format_type` prints them (SQL, quoted where needed).
+    pub source: String,
+    pub target: String,
+    /// `f` `WITH FUNCTION`, `b` `WITHOUT FUNCTION` (binary coercible), `i` `WITH INOUT`.
+    pub method: char,
+    /// The function (name, identity arguments) for method `f`.
+    pub function: Option<(QName, String)>,
+    /// `e` explicit only, `a` `AS ASSIGNMENT`, `i` `AS IMPLICIT`.
+    pub context: char,
+}
+
+/// A text search dictionary (`CREATE TEXT SEARCH DICTIONARY`): a template and its options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextSearchDictionary {
+    pub name: QName,
+    /// Cannot change in place: the dictionary is created again (with the configurations
+    /// using it).
+    pub template: QName,
+    /// (key, value) as SQL text, as PostgreSQL serializes them (`language`, `'english'`), in
+    /// the order written; compared as a set (`ALTER` keeps a key where it was, so the order
+    /// is no difference: [`Schema::canonical`] sorts them, diff compares them sorted); `ALTER TEXT SEARCH DICTIONARY` sets and removes them.
+    pub options: Vec<(String, String)>,
+}
+
+/// A text search configuration (`CREATE TEXT SEARCH CONFIGURATION`): a parser and, per token
+/// type, the dictionaries consulted in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextSearchConfiguration {
+    pub name: QName,
+    /// Cannot change in place: the configuration is created again.
+    pub parser: QName,
+    /// Token type alias (`asciiword`) -> dictionaries in order.
+    pub mappings: BTreeMap<String, Vec<QName>>,
 }
 
 /// One privilege on one object (or column) for one grantee, relative to the object kind's

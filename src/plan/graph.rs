@@ -90,7 +90,9 @@ fn structural_deps(id: &ObjectId) -> Vec<ObjectId> {
         | ObjectId::Table(q)
         | ObjectId::Index(q)
         | ObjectId::View(q)
-        | ObjectId::Function(q, _) => Some(q.schema.clone()),
+        | ObjectId::Function(q, _)
+        | ObjectId::TextSearchDictionary(q)
+        | ObjectId::TextSearchConfiguration(q) => Some(q.schema.clone()),
         _ => None,
     };
     if let Some(s) = schema {

@@ -126,6 +126,13 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
         | ObjectId::PublicationTable(n, _)
         | ObjectId::PublicationSchema(n, _) => schema.publications.contains_key(n),
         ObjectId::EventTrigger(n) => schema.event_triggers.contains_key(n),
+        ObjectId::ForeignDataWrapper(n) => schema.foreign_data_wrappers.contains_key(n),
+        ObjectId::ForeignServer(n) | ObjectId::UserMapping(n, _) => {
+            schema.foreign_servers.contains_key(n)
+        }
+        ObjectId::Cast(s, t) => schema.casts.contains_key(&(s.clone(), t.clone())),
+        ObjectId::TextSearchDictionary(q) => schema.ts_dictionaries.contains_key(q),
+        ObjectId::TextSearchConfiguration(q) => schema.ts_configurations.contains_key(q),
     }
 }
 

@@ -31,7 +31,9 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::Collation(_)
         | ObjectId::Type(_)
         | ObjectId::View(_)
-        | ObjectId::Function(_, _) => id.clone(),
+        | ObjectId::Function(_, _)
+        | ObjectId::TextSearchDictionary(_)
+        | ObjectId::TextSearchConfiguration(_) => id.clone(),
         ObjectId::DomainConstraint(q, _) => ObjectId::Type(q.clone()),
         ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
             Some((t, _)) => relation(&t),
@@ -46,16 +48,21 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
         | ObjectId::Policy(q, _) => relation(q),
-        ObjectId::Publication(_) | ObjectId::EventTrigger(_) => id.clone(),
+        ObjectId::Publication(_)
+        | ObjectId::EventTrigger(_)
+        | ObjectId::ForeignDataWrapper(_)
+        | ObjectId::ForeignServer(_)
+        | ObjectId::Cast(..) => id.clone(),
         ObjectId::PublicationTable(p, _) | ObjectId::PublicationSchema(p, _) => {
             ObjectId::Publication(p.clone())
         }
+        ObjectId::UserMapping(s, _) => ObjectId::ForeignServer(s.clone()),
     }
 }
 
 /// Which file of a dump an object goes to: the file of its [`unit_of`] (schemas and
 /// extensions in one file each; one file per publication with its members, one per event
-/// trigger). Every part made of a name goes through [`component`].
+/// trigger, one per foreign-data wrapper, one per server with its user mappings, one per cast). Every part made of a name goes through [`component`].
 fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
     let file = |q: &QName, kind: &str| {
         PathBuf::from(component(&q.schema))
@@ -71,6 +78,9 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
         ObjectId::Index(q) => file(&q, "indexes"),
         ObjectId::View(q) => file(&q, "views"),
         ObjectId::Function(q, _) => file(&q, "functions"),
+        ObjectId::TextSearchDictionary(q) | ObjectId::TextSearchConfiguration(q) => {
+            file(&q, "text_search")
+        }
         ObjectId::Publication(p)
         | ObjectId::PublicationTable(p, _)
         | ObjectId::PublicationSchema(p, _) => {
@@ -78,6 +88,15 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
         }
         ObjectId::EventTrigger(n) => {
             PathBuf::from("03_event_triggers").join(format!("{}.sql", component(&n)))
+        }
+        ObjectId::ForeignDataWrapper(n) => {
+            PathBuf::from("04_foreign_data_wrappers").join(format!("{}.sql", component(&n)))
+        }
+        ObjectId::ForeignServer(n) | ObjectId::UserMapping(n, _) => {
+            PathBuf::from("05_servers").join(format!("{}.sql", component(&n)))
+        }
+        ObjectId::Cast(s, t) => {
+            PathBuf::from("06_casts").join(format!("{}-{}.sql", component(&s), component(&t)))
         }
         ObjectId::Table(q)
         | ObjectId::Column(q, _)

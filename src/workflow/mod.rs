@@ -18,6 +18,7 @@ mod pipeline;
 mod prove;
 pub mod renames;
 pub mod scope;
+pub mod secrets;
 pub mod unmodeled;
 
 pub use drift::{object_drifts, ObjectDrift};
@@ -79,6 +80,10 @@ pub enum WorkflowError {
     /// Unmodeled objects the plan would drop and cannot create again (one per line).
     #[error("{0}")]
     Unmodeled(String),
+    /// Secrets (user mapping passwords) the plan or its inverse would have to write (one per
+    /// line): never read, never printed (`workflow::secrets`).
+    #[error("{0}")]
+    Secret(String),
     /// The schema files create schema `schemaplan`, which holds apply's bookkeeping and which
     /// every catalog read leaves out: its objects would be silently ignored.
     #[error("the schema files create schema {0}: that name is reserved for schemaplan's own bookkeeping (tables {0}.runs and {0}.steps, docs/executor.md), which plan, drift and dump leave out, so nothing in it would ever be planned\nhint: give the schema another name")]

@@ -2,7 +2,8 @@
 //! proven forward and inverse [`Plan`]s out. Order matters and is fixed here: read both sides,
 //! resolve declared renames, diff, ask the shadow about casts, run every plan-time refusal
 //! against the live rows (new NOT NULL columns nothing fills, conversions without a cast or
-//! that would change values, CHECKs rows violate, unmodeled objects the plan would drop),
+//! that would change values, CHECKs rows violate, unmodeled objects the plan would drop,
+//! secrets the plan or its inverse would have to write),
 //! then plan and prove. The CLI turns arguments into a [`PlanRequest`] and the result into
 //! files and output.
 
@@ -133,6 +134,7 @@ pub fn make_plan(
         &opts,
     )?;
     super::unmodeled::check(&changes, &current.schema, &desired)?;
+    super::secrets::check(&changes, base, &desired)?;
     drop(diff_stage);
     let proof_stage = crate::timing::stage("plan and proof");
     let (planned, report) = if req.no_proof {

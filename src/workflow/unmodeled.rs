@@ -37,6 +37,12 @@ fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
             | DropFunction(_)
             | DropTrigger(_)
             | DropPolicy(_)
+            | DropForeignDataWrapper(_)
+            | DropServer(_)
+            | DropUserMapping(_)
+            | DropCast(_)
+            | DropTsDictionary(_)
+            | DropTsConfiguration(_)
             | SwapType { .. } => Some(c.object()),
             AlterColumn {
                 table, from, kinds, ..

@@ -31,6 +31,10 @@ impl Reader<'_, '_> {
                     | ObjectId::Function(..)
                     | ObjectId::Publication(_)
                     | ObjectId::EventTrigger(_)
+                    | ObjectId::ForeignDataWrapper(_)
+                    | ObjectId::ForeignServer(_)
+                    | ObjectId::TextSearchDictionary(_)
+                    | ObjectId::TextSearchConfiguration(_)
             ) {
                 self.schema.owners.insert(id, r.get("owner")?);
             }

@@ -5,7 +5,8 @@
 -- A NULL ACL means "the defaults" and yields no rows. Grantors are ignored. PUBLIC is the
 -- grantee `public` (lower case): the one name no role can have (roles "PUBLIC" and "Public"
 -- can exist, and must not be mistaken for everyone).
--- acldefault kinds: r relation, s sequence, c column, f function, n schema, T type.
+-- acldefault kinds: r relation, s sequence, c column, f function, n schema, T type,
+-- F foreign-data wrapper, S foreign server.
 -- Columns: attacl only holds column-level grants (default: none). `public` (oid 2200) is
 -- included; its default ACL in 15+ grants USAGE to PUBLIC beyond the owner's default, which
 -- therefore shows up here on both sides.
@@ -27,6 +28,12 @@ WITH objs(classid, objid, objsubid, owner, acl, kind) AS (
   UNION ALL
   SELECT 'pg_type'::regclass::oid, t.oid, 0, t.typowner, t.typacl, 'T'::"char"
   FROM pg_type t WHERE t.typacl IS NOT NULL AND t.oid >= 16384
+  UNION ALL
+  SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, 0, w.fdwowner, w.fdwacl, 'F'::"char"
+  FROM pg_foreign_data_wrapper w WHERE w.fdwacl IS NOT NULL AND w.oid >= 16384
+  UNION ALL
+  SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0, s.srvowner, s.srvacl, 'S'::"char"
+  FROM pg_foreign_server s WHERE s.srvacl IS NOT NULL AND s.oid >= 16384
 )
 SELECT o.classid, o.objid, o.objsubid,
        CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,

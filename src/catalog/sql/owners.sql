@@ -1,6 +1,7 @@
 -- The owner of every user object that has one and that a plan may create or re-create:
 -- schemas, collations, types and domains, tables, views, materialized views, sequences,
--- functions, procedures and aggregates, publications, event triggers. Mapped onto ObjectIds in Rust (exact addresses only:
+-- functions, procedures and aggregates, publications, event triggers, foreign-data wrappers,
+-- foreign servers, text search dictionaries and configurations. Mapped onto ObjectIds in Rust (exact addresses only:
 -- array types, tables' row types, indexes and identity sequences are not listed there; they
 -- follow their owner). oid >= 16384 leaves out what initdb created (`public` included: its
 -- owner is the database's business, never a plan's).
@@ -25,3 +26,15 @@ FROM pg_publication p WHERE p.oid >= 16384
 UNION ALL
 SELECT 'pg_event_trigger'::regclass::oid, e.oid, pg_catalog.pg_get_userbyid(e.evtowner)::text
 FROM pg_event_trigger e WHERE e.oid >= 16384
+UNION ALL
+SELECT 'pg_foreign_data_wrapper'::regclass::oid, w.oid, pg_catalog.pg_get_userbyid(w.fdwowner)::text
+FROM pg_foreign_data_wrapper w WHERE w.oid >= 16384
+UNION ALL
+SELECT 'pg_foreign_server'::regclass::oid, s.oid, pg_catalog.pg_get_userbyid(s.srvowner)::text
+FROM pg_foreign_server s WHERE s.oid >= 16384
+UNION ALL
+SELECT 'pg_ts_dict'::regclass::oid, d.oid, pg_catalog.pg_get_userbyid(d.dictowner)::text
+FROM pg_ts_dict d WHERE d.oid >= 16384
+UNION ALL
+SELECT 'pg_ts_config'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.cfgowner)::text
+FROM pg_ts_config c WHERE c.oid >= 16384

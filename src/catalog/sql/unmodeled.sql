@@ -9,10 +9,7 @@ WITH objs(classid, objid) AS (
   WHERE c.relkind = 'f'
     AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
     AND n.nspname !~ '^pg_(toast|temp_)'
-  UNION ALL SELECT 'pg_foreign_data_wrapper'::regclass, oid FROM pg_foreign_data_wrapper WHERE oid >= 16384
-  UNION ALL SELECT 'pg_foreign_server'::regclass, oid FROM pg_foreign_server WHERE oid >= 16384
-  -- pg_user_mapping itself is not readable by everyone (umoptions may hold passwords)
-  UNION ALL SELECT 'pg_user_mapping'::regclass, umid FROM pg_user_mappings WHERE umid >= 16384
+  -- (foreign-data wrappers, servers and user mappings are modeled: catalog/build/foreign.rs)
   -- (publications, their members and event triggers are modeled: catalog/build/)
   -- subscriptions are cluster-wide rows tied to one database; only the oid column is read
   -- (subconninfo is not readable by ordinary roles)
@@ -25,10 +22,8 @@ WITH objs(classid, objid) AS (
   UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator WHERE oid >= 16384
   UNION ALL SELECT 'pg_opclass'::regclass, oid FROM pg_opclass WHERE oid >= 16384
   UNION ALL SELECT 'pg_opfamily'::regclass, oid FROM pg_opfamily WHERE oid >= 16384
-  UNION ALL SELECT 'pg_cast'::regclass, oid FROM pg_cast WHERE oid >= 16384
+  -- (casts, text search dictionaries and configurations are modeled: catalog/build/)
   UNION ALL SELECT 'pg_conversion'::regclass, oid FROM pg_conversion WHERE oid >= 16384
-  UNION ALL SELECT 'pg_ts_config'::regclass, oid FROM pg_ts_config WHERE oid >= 16384
-  UNION ALL SELECT 'pg_ts_dict'::regclass, oid FROM pg_ts_dict WHERE oid >= 16384
   UNION ALL SELECT 'pg_ts_parser'::regclass, oid FROM pg_ts_parser WHERE oid >= 16384
   UNION ALL SELECT 'pg_ts_template'::regclass, oid FROM pg_ts_template WHERE oid >= 16384
   UNION ALL SELECT 'pg_language'::regclass, oid FROM pg_language WHERE oid >= 16384

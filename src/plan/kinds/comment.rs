@@ -63,6 +63,18 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
         ObjectId::Trigger(q, t) => format!("TRIGGER {} ON {}", ident(t), qname(q)),
         ObjectId::Policy(q, p) => format!("POLICY {} ON {}", ident(p), qname(q)),
         ObjectId::EventTrigger(n) => format!("EVENT TRIGGER {}", ident(n)),
+        ObjectId::ForeignDataWrapper(n) => format!("FOREIGN DATA WRAPPER {}", ident(n)),
+        ObjectId::ForeignServer(n) => format!("SERVER {}", ident(n)),
+        // format_type's text, already SQL
+        ObjectId::Cast(s, t) => format!("CAST ({s} AS {t})"),
+        ObjectId::TextSearchDictionary(q) => format!("TEXT SEARCH DICTIONARY {}", qname(q)),
+        ObjectId::TextSearchConfiguration(q) => {
+            format!("TEXT SEARCH CONFIGURATION {}", qname(q))
+        }
+        // no comment, owner or privileges of its own; named for completeness
+        ObjectId::UserMapping(s, u) => {
+            format!("USER MAPPING {}", super::user_mapping::target(s, u))
+        }
         // members have no comment, owner or privileges of their own: their publication does
         ObjectId::Publication(p)
         | ObjectId::PublicationTable(p, _)

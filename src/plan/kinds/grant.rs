@@ -43,6 +43,8 @@ fn target(ctx: &Ctx, g: &Grant) -> String {
             };
             format!("{} ON {kw} {}({args})", g.privilege, qname(q))
         }
+        // `COMMENT ON SERVER s` but `GRANT ... ON FOREIGN SERVER s`
+        ObjectId::ForeignServer(n) => format!("{} ON FOREIGN SERVER {}", g.privilege, ident(n)),
         other => format!("{} ON {}", g.privilege, object_ref(ctx, other)),
     }
 }

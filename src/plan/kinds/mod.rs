@@ -1,11 +1,13 @@
 //! One generator module per object kind: each turns a [`Change`] into chains of graph nodes
 //! (steps plus the objects they produce, remove, need and release).
 
+mod cast;
 pub(super) mod column;
 mod comment;
 mod constraint;
 pub(super) mod convert;
 mod event_trigger;
+mod foreign_data_wrapper;
 mod function;
 mod grant;
 mod index;
@@ -16,9 +18,13 @@ mod publication;
 mod rename;
 mod retype;
 mod sequence;
+mod server;
 pub(super) mod table;
 mod trigger;
+mod ts_configuration;
+mod ts_dictionary;
 mod types;
+mod user_mapping;
 mod view;
 
 use super::graph::Chain;
@@ -111,6 +117,23 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         CreateEventTrigger(e) => vec![event_trigger::create(ctx, e)],
         DropEventTrigger(e) => vec![event_trigger::drop(ctx, e)],
         SetEventTriggerEnabled(e) => vec![event_trigger::set_enabled(ctx, e)],
+        CreateForeignDataWrapper(w) => vec![foreign_data_wrapper::create(ctx, w)],
+        DropForeignDataWrapper(w) => vec![foreign_data_wrapper::drop(ctx, w)],
+        AlterForeignDataWrapper { from, to } => vec![foreign_data_wrapper::alter(ctx, from, to)],
+        CreateServer(s) => vec![server::create(ctx, s)],
+        DropServer(s) => vec![server::drop(ctx, s)],
+        AlterServer { from, to } => vec![server::alter(ctx, from, to)],
+        CreateUserMapping(m) => vec![user_mapping::create(ctx, m)],
+        DropUserMapping(m) => vec![user_mapping::drop(ctx, m)],
+        AlterUserMapping { from, to } => vec![user_mapping::alter(ctx, from, to)],
+        CreateCast(c) => vec![cast::create(ctx, c)],
+        DropCast(c) => vec![cast::drop(ctx, c)],
+        CreateTsDictionary(t) => vec![ts_dictionary::create(ctx, t)],
+        DropTsDictionary(t) => vec![ts_dictionary::drop(ctx, t)],
+        AlterTsDictionary { from, to } => vec![ts_dictionary::alter(ctx, from, to)],
+        CreateTsConfiguration(t) => vec![ts_configuration::create(ctx, t)],
+        DropTsConfiguration(t) => vec![ts_configuration::drop(ctx, t)],
+        AlterTsConfiguration { from, to } => vec![ts_configuration::alter(ctx, from, to)],
         SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
         SetOwner { on, owner } => vec![owner::set(ctx, on, owner)],
         Grant(g) => vec![grant::grant(ctx, g)],

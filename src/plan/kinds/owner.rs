@@ -58,7 +58,11 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateView(_)
         | CreateFunction(_)
         | CreatePublication(_)
-        | CreateEventTrigger(_) => Some(change.object()),
+        | CreateEventTrigger(_)
+        | CreateForeignDataWrapper(_)
+        | CreateServer(_)
+        | CreateTsDictionary(_)
+        | CreateTsConfiguration(_) => Some(change.object()),
         _ => None,
     }
 }

@@ -1,0 +1,300 @@
+//! Foreign-data wrappers, servers and user mappings through the binary, as a user meets them:
+//! a secret option (a user mapping's `password`) is never printed by any command nor written
+//! into any file schemaplan makes; a plan that would have to write one, forward or in its
+//! inverse, is refused naming the mapping and the key; a mapping's other options change in
+//! place with the password untouched; `dump` writes servers and mappings that read back in
+//! sync. (Plan shapes are in the fixture suite: `fixtures/foreign_data/`.)
+
+mod common;
+
+use common::schemaplan_expect as run;
+use std::path::Path;
+
+/// The password in the live database, and the one in the schema files: neither may appear.
+const LIVE_SECRET: &str = "Live-Canary-7f3a9c";
+const FILE_SECRET: &str = "File-Canary-2b8d41";
+
+fn text(c: &mut postgres::Client, sql: &str) -> Option<String> {
+    c.query_one(sql, &[]).unwrap().get::<_, Option<String>>(0)
+}
+
+/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
+fn setup(
+    tag: &str,
+    before: &str,
+    after: &str,
+) -> (String, String, tempfile::TempDir, postgres::Client) {
+    let server = common::server();
+    server.ensure_roles(&["reader", "app_user"]);
+    let (_db, url) = server.fresh_db(tag);
+    let mut c = schemaplan::db::connect(&url).unwrap();
+    c.batch_execute(before).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
+    (url, server.admin_url(), tmp, c)
+}
+
+/// Every file under `dir` (but the schema files the test wrote), with its text.
+fn files_under(dir: &Path, out: &mut Vec<(String, String)>) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "schema") {
+                continue;
+            }
+            files_under(&p, out);
+        } else {
+            let t = String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned();
+            out.push((p.display().to_string(), t));
+        }
+    }
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for s in [LIVE_SECRET, FILE_SECRET] {
+        assert!(!text.contains(s), "{what} prints the secret {s}:\n{text}");
+    }
+}
+
+const LIVE: &str = "
+    CREATE TABLE public.t (id int PRIMARY KEY, a int);
+    INSERT INTO public.t SELECT g, g FROM generate_series(1, 100) g;
+    CREATE FOREIGN DATA WRAPPER plain_fdw;
+    CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');";
+
+#[test]
+fn a_user_mapping_password_is_never_printed_by_any_command() {
+    let (url, dev, tmp, mut c) = setup(
+        "fdw_secret",
+        &format!(
+            "{LIVE}
+             CREATE USER MAPPING FOR app_user SERVER archive
+               OPTIONS (user 'app', password '{LIVE_SECRET}');"
+        ),
+        &format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+             CREATE FOREIGN DATA WRAPPER plain_fdw;
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'new.internal');
+             CREATE USER MAPPING FOR app_user SERVER archive
+               OPTIONS (user 'app2', password '{FILE_SECRET}');"
+        ),
+    );
+    let cwd = tmp.path();
+    let mut outputs = Vec::new();
+    // Drift: the user and host differ, the passwords (different values) are not compared.
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(
+        t.contains("user mapping for app_user on server archive"),
+        "{t}"
+    );
+    outputs.push(("drift".to_string(), t));
+    let t = run(
+        cwd,
+        &["drift", "--db", &url, "--dev-url", &dev, "--format", "json"],
+        2,
+    );
+    outputs.push(("drift --format json".to_string(), t));
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    outputs.push(("plan".to_string(), t));
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(
+        plan.contains(
+            "ALTER USER MAPPING FOR app_user SERVER archive OPTIONS (SET \"user\" 'app2');"
+        ),
+        "{plan}"
+    );
+    assert!(!plan.contains("password"), "{plan}");
+    let t = run(
+        cwd,
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "plans/j",
+            "--format",
+            "json",
+        ],
+        0,
+    );
+    outputs.push(("plan --format json".to_string(), t));
+    let t = run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    outputs.push(("apply".to_string(), t));
+    // The option changed in place; the live password is the one it was.
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT array_to_string(ARRAY(SELECT o FROM unnest(umoptions) o ORDER BY o), ',') \
+             FROM pg_user_mappings WHERE usename = 'app_user'"
+        )
+        .as_deref(),
+        Some(format!("password={LIVE_SECRET},user=app2").as_str())
+    );
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    outputs.push(("drift after apply".to_string(), t));
+    let t = run(cwd, &["status", "--db", &url, "--plans", "plans"], 0);
+    outputs.push(("status".to_string(), t));
+    let t = run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
+    outputs.push(("dump".to_string(), t));
+    let t = run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    outputs.push(("rollback".to_string(), t));
+    for (what, t) in &outputs {
+        assert_no_secret(what, t);
+    }
+    let mut files = Vec::new();
+    files_under(cwd, &mut files);
+    assert!(
+        files.iter().any(|(p, _)| p.ends_with("archive.sql")),
+        "{files:?}"
+    );
+    for (path, t) in &files {
+        assert_no_secret(path, t);
+    }
+    // The dump names the mapping's password key, never its value.
+    let dumped = files
+        .iter()
+        .find(|(p, _)| p.contains("05_servers") && p.ends_with("archive.sql"))
+        .map(|(_, t)| t.clone())
+        .unwrap();
+    assert!(
+        dumped.contains("CREATE USER MAPPING FOR app_user SERVER archive"),
+        "{dumped}"
+    );
+    assert!(
+        dumped.contains("password 'schemaplan: secret not read'"),
+        "{dumped}"
+    );
+}
+
+#[test]
+fn creating_a_user_mapping_with_a_password_is_refused_naming_the_mapping_and_key() {
+    let (url, dev, tmp, mut c) = setup(
+        "fdw_refuse_create",
+        LIVE,
+        &format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+             CREATE FOREIGN DATA WRAPPER plain_fdw;
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');
+             CREATE USER MAPPING FOR app_user SERVER archive
+               OPTIONS (user 'app', password '{FILE_SECRET}');"
+        ),
+    );
+    let cwd = tmp.path();
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert!(
+        t.contains("user mapping for app_user on server archive: option password holds a secret"),
+        "{t}"
+    );
+    assert_no_secret("refused plan", &t);
+    assert!(!cwd.join("plans/p/plan.sql").exists());
+    // Created by hand (with any password), the files and the database agree.
+    c.batch_execute(&format!(
+        "CREATE USER MAPPING FOR app_user SERVER archive OPTIONS (user 'app', password '{LIVE_SECRET}')"
+    ))
+    .unwrap();
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    assert_no_secret("drift", &t);
+}
+
+#[test]
+fn dropping_a_user_mapping_with_a_password_is_refused_because_the_inverse_would_set_it() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_refuse_drop",
+        &format!(
+            "{LIVE}
+             CREATE USER MAPPING FOR PUBLIC SERVER archive OPTIONS (password '{LIVE_SECRET}');"
+        ),
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+         CREATE FOREIGN DATA WRAPPER plain_fdw;
+         CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');",
+    );
+    let t = run(
+        tmp.path(),
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert!(
+        t.contains("user mapping for public on server archive: option password")
+            && t.contains("inverse plan"),
+        "{t}"
+    );
+    assert_no_secret("refused plan", &t);
+}
+
+#[test]
+fn dump_writes_wrappers_servers_and_mappings_that_read_back_in_sync() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_dump",
+        "CREATE TABLE public.t (id int PRIMARY KEY);
+         INSERT INTO public.t VALUES (1);
+         CREATE FOREIGN DATA WRAPPER \"Odd FDW\" VALIDATOR postgresql_fdw_validator;
+         COMMENT ON FOREIGN DATA WRAPPER \"Odd FDW\" IS 'quoted';
+         CREATE SERVER s1 TYPE 'x' VERSION '1' FOREIGN DATA WRAPPER \"Odd FDW\" OPTIONS (host 'h', port '1');
+         GRANT USAGE ON FOREIGN SERVER s1 TO reader;
+         CREATE USER MAPPING FOR reader SERVER s1 OPTIONS (user 'r');
+         CREATE USER MAPPING FOR PUBLIC SERVER s1;",
+        "",
+    );
+    let cwd = tmp.path();
+    run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
+    let t = run(
+        cwd,
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--schema",
+            "dumped",
+            "--exit-code",
+            "--out",
+            "plans/p",
+        ],
+        0,
+    );
+    assert!(!t.contains("not modeled"), "{t}");
+}
+
+#[test]
+fn a_foreign_table_on_a_dropped_server_refuses_the_plan() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_foreign_table",
+        "CREATE FOREIGN DATA WRAPPER plain_fdw;
+         CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw;
+         CREATE FOREIGN TABLE public.remote (id int) SERVER archive;",
+        "CREATE FOREIGN DATA WRAPPER plain_fdw;",
+    );
+    let t = run(
+        tmp.path(),
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert!(
+        t.contains("foreign table public.remote is not modeled")
+            && t.contains("server archive, which the plan drops"),
+        "{t}"
+    );
+}
