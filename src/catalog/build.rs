@@ -157,7 +157,15 @@ impl<'t, 'c> Reader<'t, 'c> {
     fn sql(&self, q: &Query) -> String {
         let v = self.version;
         let mut text = q.text.to_string();
-        let subst: [(&str, &str); 8] = [
+        let subst: [(&str, &str); 9] = [
+            (
+                "{{attstattarget}}",
+                if v >= 170000 {
+                    "a.attstattarget::int"
+                } else {
+                    "NULLIF(a.attstattarget, -1)::int"
+                },
+            ),
             // Option keys whose values are secrets, never selected (model::is_secret_option).
             ("{{FDW_SECRET_KEY}}", "pass|secret|token|credential|key"),
             (
@@ -643,6 +651,12 @@ impl<'t, 'c> Reader<'t, 'c> {
                     generated,
                     generated_virtual: generated_kind == 'v',
                     compression: r.get("compression")?,
+                    storage: r
+                        .get::<Option<String>>("storage")?
+                        .map(|s| storage_name(&s).to_string()),
+                    default_storage: storage_name(&r.get::<String>("default_storage")?).to_string(),
+                    statistics: r.get("statistics")?,
+                    attoptions: r.get("attoptions")?,
                     inherited: r.get("inherited")?,
                     is_local: r.get("is_local")?,
                 };
@@ -1217,6 +1231,16 @@ fn aggregate_definition(r: &R<'_>, arguments: &str) -> Result<String, CatalogErr
         "CREATE AGGREGATE {qualified}({args}) (\n    {}\n);",
         opts.join(",\n    ")
     ))
+}
+
+/// `attstorage` / `typstorage` as `SET STORAGE` spells it.
+fn storage_name(code: &str) -> &'static str {
+    match code {
+        "p" => "PLAIN",
+        "e" => "EXTERNAL",
+        "m" => "MAIN",
+        _ => "EXTENDED",
+    }
 }
 
 #[cfg(test)]

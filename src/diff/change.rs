@@ -310,6 +310,9 @@ pub enum ColumnChange {
     SetIdentityKind,
     IdentityOptions,
     Compression,
+    Storage,
+    Statistics,
+    AttOptions,
 }
 
 /// Table-level changes other than columns and constraints.

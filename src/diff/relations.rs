@@ -374,6 +374,16 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     if old.compression != new.compression {
         k.push(Compression);
     }
+    // ALTER COLUMN TYPE resets the storage to the new type's default.
+    if old.storage != new.storage || (retype && new.storage.is_some()) {
+        k.push(Storage);
+    }
+    if old.statistics != new.statistics {
+        k.push(Statistics);
+    }
+    if !crate::model::same_options(&old.attoptions, &new.attoptions) {
+        k.push(AttOptions);
+    }
     match (&old.identity, &new.identity) {
         (None, Some(_)) => k.push(AddIdentity),
         (Some(a), Some(b)) => {

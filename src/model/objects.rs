@@ -147,9 +147,17 @@ pub struct Column {
     /// `COMPRESSION` method set explicitly on the column (`pglz`, `lz4`); `None` when the column
     /// follows `default_toast_compression` (PostgreSQL 14+; always `None` on 13).
     pub compression: Option<String>,
+    /// `SET STORAGE` (`PLAIN`, `EXTERNAL`, `MAIN`, `EXTENDED`) when it is not the type's
+    /// default; `None`: the default. A type change resets it to the new type's default.
+    pub storage: Option<String>,
+    /// The type's default storage (what `None` means; 13-15 cannot say `SET STORAGE DEFAULT`).
+    pub default_storage: String,
+    /// `SET STATISTICS n`; `None`: the default (`default_statistics_target`).
+    pub statistics: Option<i32>,
+    /// `SET (n_distinct = ..., n_distinct_inherited = ...)`: `attoptions`, `key=value`.
+    pub attoptions: Vec<String>,
     /// Inherited from a parent table or partitioned table (not declared locally).
     pub inherited: bool,
-    /// Storage / statistics target left out on purpose: not part of the desired-state language.
     pub is_local: bool,
 }
 

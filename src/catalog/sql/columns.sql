@@ -20,7 +20,15 @@ SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
                  FROM regexp_matches(ad.adbin::text, ':(?:funcid|opfuncid) (\d+)', 'g') AS m(f)
                  JOIN pg_proc p ON p.oid = m.f[1]::oid), false) AS default_volatile,
        -- attcompression: 14+, '' when the column follows default_toast_compression
-       {{attcompression}} AS compression
+       {{attcompression}} AS compression,
+       -- SET STORAGE: attstorage when it is not the type's typstorage (the default), and the
+       -- default itself (13-15 have no SET STORAGE DEFAULT: a reset names it)
+       CASE WHEN a.attstorage <> t.typstorage THEN a.attstorage::text END AS storage,
+       t.typstorage::text AS default_storage,
+       -- SET STATISTICS: NULL when default (-1 before 17, NULL from 17)
+       {{attstattarget}} AS statistics,
+       -- SET (n_distinct = ..., n_distinct_inherited = ...)
+       coalesce(a.attoptions::text[], ARRAY[]::text[]) AS attoptions
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -7,6 +7,61 @@ use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel, TableSize};
 use crate::render::quote::{ident, qname};
 
+/// A column's storage, statistics target and attribute options as `ALTER TABLE` sub-commands
+/// (`CREATE TABLE` accepts `STORAGE` only from PostgreSQL 16, the others never): appended to
+/// the statement that creates the table or adds the column, under the lock it holds.
+pub fn settings(c: &Column) -> Vec<String> {
+    let col = ident(&c.name);
+    let mut v = Vec::new();
+    if let Some(s) = &c.storage {
+        v.push(format!("ALTER COLUMN {col} SET STORAGE {s}"));
+    }
+    if let Some(n) = c.statistics {
+        v.push(format!("ALTER COLUMN {col} SET STATISTICS {n}"));
+    }
+    if !c.attoptions.is_empty() {
+        v.push(format!(
+            "ALTER COLUMN {col} SET ({})",
+            c.attoptions.join(", ")
+        ));
+    }
+    v
+}
+
+/// `ALTER TABLE t ADD COLUMN <def>;` with the `settings` of the column after it, in one
+/// statement.
+fn add_sql(t: &QName, def: &Column, settings_of: &Column) -> String {
+    let extra = settings(settings_of);
+    if extra.is_empty() {
+        return format!("{} ADD COLUMN {};", alter_table(t), definition(def));
+    }
+    format!(
+        "{}\n    ADD COLUMN {},\n    {};",
+        alter_table(t),
+        definition(def),
+        extra.join(",\n    ")
+    )
+}
+
+/// `SET (k=v)` for new or changed attribute options, `RESET (k)` for removed ones.
+fn attoptions_changes(col: &str, from: &[String], to: &[String]) -> Vec<String> {
+    let key = |o: &String| o.split('=').next().unwrap_or_default().to_string();
+    let set: Vec<String> = to.iter().filter(|o| !from.contains(o)).cloned().collect();
+    let reset: Vec<String> = from
+        .iter()
+        .map(key)
+        .filter(|k| !to.iter().any(|o| &key(o) == k))
+        .collect();
+    let mut v = Vec::new();
+    if !set.is_empty() {
+        v.push(format!("ALTER COLUMN {col} SET ({})", set.join(", ")));
+    }
+    if !reset.is_empty() {
+        v.push(format!("ALTER COLUMN {col} RESET ({})", reset.join(", ")));
+    }
+    v
+}
+
 /// A column definition as in `CREATE TABLE` / `ADD COLUMN`.
 pub fn definition(c: &Column) -> String {
     let mut s = format!("{} {}", ident(&c.name), c.type_name);
@@ -81,7 +136,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     }
     let mut step = ctx.step(
         format!("add column {}.{}", t, c.name),
-        format!("{} ADD COLUMN {};", alter_table(t), definition(c)),
+        add_sql(t, c, c),
         LockLevel::AccessExclusive,
         Some(t),
     );
@@ -181,7 +236,7 @@ fn add_with_backfill(ctx: &Ctx, t: &QName, c: &Column, value: String) -> Chain {
         default_volatile: false,
         ..c.clone()
     };
-    let mut sql = format!("{at} ADD COLUMN {};", definition(&bare));
+    let mut sql = add_sql(t, &bare, c);
     if let Some(d) = &c.default {
         sql.push_str(&format!("\n{at} ALTER COLUMN {col} SET DEFAULT {d};"));
     }
@@ -331,6 +386,16 @@ pub fn alter(
                 let m = to.compression.as_deref().unwrap_or("default");
                 parts.push(format!("ALTER COLUMN {col} SET COMPRESSION {}", ident(m)))
             }
+            Storage => parts.push(format!(
+                "ALTER COLUMN {col} SET STORAGE {}",
+                to.storage.as_deref().unwrap_or(&to.default_storage)
+            )),
+            // -1: back to default_statistics_target (NULL from 17)
+            Statistics => parts.push(format!(
+                "ALTER COLUMN {col} SET STATISTICS {}",
+                to.statistics.unwrap_or(-1)
+            )),
+            AttOptions => parts.extend(attoptions_changes(&col, &from.attoptions, &to.attoptions)),
             IdentityOptions => {
                 let (from_opts, to_opts) = (identity_options(from), identity_options(to));
                 parts.push(format!(
@@ -383,10 +448,17 @@ pub fn alter(
         } else {
             String::new()
         };
+        // SET STATISTICS and SET (n_distinct ...) take SHARE UPDATE EXCLUSIVE (reads and
+        // writes go on); every other sub-command here ACCESS EXCLUSIVE.
+        let lock = if kinds.iter().all(|k| matches!(k, Statistics | AttOptions)) {
+            LockLevel::ShareUpdateExclusive
+        } else {
+            LockLevel::AccessExclusive
+        };
         let mut step = ctx.step(
             format!("alter column {}.{}", t, to.name),
             format!("{guard}{}\n    {};", alter_table(t), parts.join(",\n    ")),
-            LockLevel::AccessExclusive,
+            lock,
             Some(t),
         );
         if guarded {

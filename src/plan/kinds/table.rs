@@ -44,6 +44,11 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
     for extra in properties_sql(t) {
         sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
     }
+    for c in &t.columns {
+        for extra in column::settings(c) {
+            sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
+        }
+    }
     sql
 }
 
