@@ -342,3 +342,43 @@ fn a_cast_without_function_dumps_and_reads_back_in_sync() {
     );
     assert!(!t.contains("not modeled"), "{t}");
 }
+
+#[test]
+fn an_error_on_a_line_with_a_password_shows_the_line_without_it() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_error_line",
+        "CREATE TABLE public.t (id int PRIMARY KEY);",
+        &format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY);
+             CREATE FOREIGN DATA WRAPPER plain_fdw;
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw;
+             CREATE USER MAPPING FOR PUBLIC SERVER archive OPTIONS (user 'u', password '{FILE_SECRET}' bogus);"
+        ),
+    );
+    // A syntax error (source stage) ...
+    let t = run(
+        tmp.path(),
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert!(
+        t.contains("syntax error") && t.contains("OPTIONS (user 'u', password '*"),
+        "{t}"
+    );
+    assert_no_secret("syntax error", &t);
+    // ... and one PostgreSQL reports while loading the shadow.
+    std::fs::write(
+        tmp.path().join("schema/all.sql"),
+        format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY);
+             CREATE SERVER archive FOREIGN DATA WRAPPER no_such_fdw OPTIONS (password '{FILE_SECRET}');"
+        ),
+    )
+    .unwrap();
+    let t = run(
+        tmp.path(),
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        1,
+    );
+    assert_no_secret("load error", &t);
+}

@@ -384,6 +384,54 @@ pub fn is_secret_option(key: &str) -> bool {
         .any(|w| k.contains(w))
 }
 
+/// `text` (a line of SQL shown in an error) with the inside of every quoted literal that
+/// follows a secret option key (`password 'x'`, `"api_key" 'y'`) replaced by as many `*`:
+/// same length, so a caret under the line still points where it did.
+pub fn mask_option_secrets(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<char> = chars.clone();
+    let mut word = String::new();
+    let mut last_word = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let secret = is_secret_option(&last_word);
+            let mut j = i + 1;
+            while j < chars.len() {
+                if chars[j] == '\'' {
+                    if chars.get(j + 1) == Some(&'\'') {
+                        if secret {
+                            out[j] = '*';
+                            out[j + 1] = '*';
+                        }
+                        j += 2;
+                        continue;
+                    }
+                    break;
+                }
+                if secret {
+                    out[j] = '*';
+                }
+                j += 1;
+            }
+            last_word.clear();
+            word.clear();
+            i = j + 1;
+            continue;
+        }
+        if c.is_alphanumeric() || c == '_' || c == '"' {
+            if c != '"' {
+                word.push(c);
+            }
+        } else if !word.is_empty() {
+            last_word = std::mem::take(&mut word);
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
 /// What a statement that would have to write a secret writes instead of it: the value is never
 /// read. Only the proof's scratch databases and `dump`'s files see it: a plan that would write
 /// it into a database is refused (`workflow::secrets`).

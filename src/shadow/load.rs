@@ -226,6 +226,8 @@ fn statement_error(st: &LoadStatement, db: &DbError, rounds: usize) -> LoadError
                     .take(shown_col.saturating_sub(1))
                     .map(|c| if c == '\t' { '\t' } else { ' ' })
                     .collect();
+                // A password in an OPTIONS clause is never shown (same length: the caret holds).
+                let text = crate::model::mask_option_secrets(text);
                 snippet = Some(format!(
                     "{gutter}{text}\n{}| {pad}^",
                     " ".repeat(gutter.len() - 2)

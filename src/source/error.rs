@@ -20,9 +20,10 @@ impl Location {
         let number = self.line.to_string();
         let gutter = " ".repeat(number.len());
         let caret = caret_padding(&self.source_line, self.col);
+        // A password in an OPTIONS clause is never shown, not even the user's own.
         format!(
             "\n{gutter} |\n{number} | {}\n{gutter} | {caret}^",
-            self.source_line
+            crate::model::mask_option_secrets(&self.source_line)
         )
     }
 }
