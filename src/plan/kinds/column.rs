@@ -28,6 +28,15 @@ pub fn settings(c: &Column) -> Vec<String> {
     v
 }
 
+/// The [`settings`] of column `c` of `t` as statements of their own, each after a line break
+/// (empty without settings): for a shadow column added with `ADD COLUMN` in a longer batch.
+pub fn settings_statements(t: &QName, c: &Column) -> String {
+    settings(c)
+        .into_iter()
+        .map(|s| format!("\n{} {s};", alter_table(t)))
+        .collect()
+}
+
 /// `ALTER TABLE t ADD COLUMN <def>;` with the `settings` of the column after it, in one
 /// statement.
 fn add_sql(t: &QName, def: &Column, settings_of: &Column) -> String {

@@ -527,10 +527,11 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
                 to.name, from.name
             ),
             format!(
-                "{at} ADD COLUMN {};\n\
+                "{at} ADD COLUMN {};{}\n\
                  CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n{body}\n$schemaplan$;\n\
                  CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();{}",
                 super::column::definition(&added),
+                super::column::settings_statements(table, &added),
                 ident(&sync),
                 qname(table),
                 column_decorations(ctx, table, &from.name, &to.name)

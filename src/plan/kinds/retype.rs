@@ -180,11 +180,13 @@ pub(super) fn online_retype(
         .step(
             format!("add shadow column {t}.{shadow_name} ({}) kept equal to {} by a trigger", to.type_name, to.name),
             format!(
-                "{at} ADD COLUMN {};\n\
+                "{at} ADD COLUMN {};{}\n\
                  CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n\
                  BEGIN\n  NEW.{shadow} := {};\n  RETURN NEW;\nEND\n$schemaplan$;\n\
                  CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
                 definition(&added),
+                // storage, statistics target, options: the shadow column becomes the column
+                super::column::settings_statements(t, &added),
                 convert::assigned(ctx, &format!("NEW.{col}"), from, to),
                 ident(&sync),
                 qname(t)
