@@ -69,6 +69,11 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
             return chain;
         }
     }
+    if large && c.validated {
+        if let Some(chain) = add_on_partitions(ctx, t, c) {
+            return chain;
+        }
+    }
     let id = con_id(t, c);
     let at = alter_table(t);
     let name = ident(&c.name);
@@ -391,6 +396,146 @@ fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
     n2.claims.extend(primary_key_slot(t, c));
     n2.produces.push(id);
     Some(vec![n1, n2])
+}
+
+/// PRIMARY KEY / UNIQUE on a partitioned table with rows, without building any index under
+/// lock. A plain `ADD CONSTRAINT` on the partitioned table builds an index on every partition
+/// while it holds ACCESS EXCLUSIVE on all of them. Instead, the way `pg_dump` restores one:
+/// 1. each leaf partition gets its copy of the key as a key of its own, the index built
+///    `CONCURRENTLY` and then `ADD CONSTRAINT ... USING INDEX` (brief ACCESS EXCLUSIVE on
+///    that partition only; a small partition takes the plain `ADD CONSTRAINT`); a
+///    sub-partitioned partition gets its key by this same recipe one level down;
+/// 2. `ALTER TABLE ONLY parent ADD CONSTRAINT ...` makes the parent's key and its (empty,
+///    invalid) partitioned index, no build, and `ALTER INDEX ... ATTACH PARTITION` of each
+///    partition's key index makes it valid: catalog changes, in one transaction, under ACCESS
+///    EXCLUSIVE on the parent (ACCESS EXCLUSIVE on the partitions' indexes, ACCESS SHARE on the
+///    partitions themselves).
+///
+/// The model does not list the partitions' copies of a key (`catalog::build`): they get the
+/// names PostgreSQL gives them when it makes them ([`partition_key_name`]). `None` (the plain
+/// form) when the key is not a simple column list (expressions, `INCLUDE`, `NULLS NOT
+/// DISTINCT`, storage options), a partition is new in this plan, or a generated name is taken.
+fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
+    let table = ctx.desired.tables.get(t)?;
+    if table.kind != TableKind::Partitioned
+        || !matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
+    {
+        return None;
+    }
+    let (_, _, include, _) = simple_key(&c.definition)?;
+    if include.is_some() {
+        return None;
+    }
+    let index = QName::new(t.schema.clone(), c.name.clone());
+    let mut chain = Vec::new();
+    let mut attach = String::new();
+    let mut child_ids = Vec::new();
+    for part in ctx
+        .desired
+        .tables
+        .values()
+        .filter(|p| p.partition_of.as_ref().map(|(q, _)| q) == Some(t))
+    {
+        let pt = &part.name;
+        if !ctx.current.tables.contains_key(pt) || ctx.created.contains(pt) {
+            return None;
+        }
+        let name = partition_key_name(pt, c);
+        let child_index = QName::new(pt.schema.clone(), name.clone());
+        if name_taken(ctx.desired, &child_index) {
+            return None;
+        }
+        let cc = Constraint {
+            name: name.clone(),
+            is_local: true,
+            parent_index: None,
+            ..c.clone()
+        };
+        let child = con_id(pt, &cc);
+        if part.kind == TableKind::Partitioned {
+            chain.extend(add_on_partitions(ctx, pt, &cc)?);
+        } else if let Some(notes) = ctx.small(&[pt]) {
+            let step = ctx
+                .step(
+                    format!("add constraint {name} on {pt} (to attach to {index})"),
+                    format!(
+                        "{} ADD CONSTRAINT {} {};",
+                        alter_table(pt),
+                        ident(&name),
+                        cc.definition
+                    ),
+                    LockLevel::AccessExclusive,
+                    Some(pt),
+                )
+                .notes(notes);
+            let mut n = Node::new(step, child.clone());
+            n.produces.push(child.clone());
+            n.claims.push(child_index.clone());
+            n.needs.push(ObjectId::Table(pt.clone()));
+            chain.push(n);
+        } else {
+            chain.extend(add_using_index(ctx, pt, &cc)?);
+        }
+        attach.push_str(&format!(
+            "\nALTER INDEX {} ATTACH PARTITION {};",
+            qname(&index),
+            qname(&child_index)
+        ));
+        child_ids.push(child);
+    }
+    let id = con_id(t, c);
+    let step = ctx
+        .step(
+            format!("add constraint {} on {t} over its partitions' keys", c.name),
+            format!(
+                "ALTER TABLE ONLY {} ADD CONSTRAINT {} {};{attach}",
+                qname(t),
+                ident(&c.name),
+                c.definition
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("made ON ONLY (no build) and the partitions' keys attached: catalog changes under a brief lock");
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n.claims.push(index);
+    n.claims.extend(parents_keys_going(ctx, t));
+    n.needs.push(ObjectId::Table(t.clone()));
+    n.needs.extend(
+        c.columns
+            .iter()
+            .map(|col| ObjectId::Column(t.clone(), col.clone())),
+    );
+    n.needs.extend(child_ids);
+    chain.push(n);
+    Some(chain)
+}
+
+/// The name PostgreSQL gives a partition's copy of its partitioned table's key (`DefineIndex`
+/// through `ChooseIndexName`): `<partition>_pkey`, or `<partition>_<columns>_key` for a
+/// UNIQUE, shortened like `makeObjectName`. PostgreSQL appends a number when the name is
+/// taken; the plan then takes the plain form instead ([`name_taken`]).
+fn partition_key_name(partition: &QName, c: &Constraint) -> String {
+    match c.kind {
+        ConstraintKind::PrimaryKey => pg_object_name(&partition.name, None, "pkey"),
+        _ => pg_object_name(&partition.name, Some(&c.columns.join("_")), "key"),
+    }
+}
+
+/// Whether a relation (table, view, sequence, index, or the index of a key) of the desired
+/// schema has the name `q`.
+fn name_taken(s: &Schema, q: &QName) -> bool {
+    s.tables.contains_key(q)
+        || s.views.contains_key(q)
+        || s.sequences.contains_key(q)
+        || s.indexes.contains_key(q)
+        || s.tables.values().any(|t| {
+            t.name.schema == q.schema
+                && t.constraints
+                    .get(&q.name)
+                    .is_some_and(|k| index_name(&t.name, k).is_some())
+        })
 }
 
 #[cfg(test)]
