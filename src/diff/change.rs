@@ -325,6 +325,9 @@ pub enum TableChange {
     ReplicaIdentity,
     Inherits,
     AccessMethod,
+    /// The table leaves its partitioned table, joins one, or changes its bounds
+    /// (`DETACH PARTITION` / `ATTACH PARTITION`; its rows stay).
+    Partition,
 }
 
 impl Change {

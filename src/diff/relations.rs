@@ -138,7 +138,27 @@ fn goes_with_parent_index(d: &Differ, con: &Constraint) -> bool {
 fn table_needs_replace(have: &Table, want: &Table) -> bool {
     have.kind != want.kind
         || have.partition_key != want.partition_key
-        || have.partition_of != want.partition_of
+        || (have.partition_of != want.partition_of && !repartitioned_in_place(have, want))
+}
+
+/// Whether a table that leaves a partitioned table, joins one or changes its bounds keeps its
+/// rows: `DETACH PARTITION` and `ATTACH PARTITION` ([`TableChange::Partition`]) instead of
+/// dropping and creating it. Not for tables in an inheritance tree (`INHERITS`), which cannot
+/// be partitions.
+fn repartitioned_in_place(have: &Table, want: &Table) -> bool {
+    have.inherits.is_empty() && want.inherits.is_empty()
+}
+
+/// Whether the table is detached from its partitioned table by the plan (and not dropped):
+/// the indexes and key copies it had from that table stay on it as its own, and go by their
+/// own steps when the desired schema lacks them.
+fn detached(d: &Differ, t: &QName) -> bool {
+    let (Some(have), Some(want)) = (d.current.tables.get(t), d.desired.tables.get(t)) else {
+        return false;
+    };
+    have.partition_of.is_some()
+        && have.partition_of != want.partition_of
+        && !d.is_replaced(&ObjectId::Table(t.clone()))
 }
 
 pub(super) fn diff_sequences(d: &mut Differ) {
@@ -295,6 +315,9 @@ fn table_changes(have: &Table, want: &Table) -> Vec<TableChange> {
     if have.access_method != want.access_method {
         k.push(TableChange::AccessMethod);
     }
+    if have.partition_of != want.partition_of {
+        k.push(TableChange::Partition);
+    }
     k
 }
 
@@ -431,7 +454,8 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
         }
     }
     for (name, old) in &have.constraints {
-        if !want.constraints.contains_key(name) && old.is_local && !goes_with_parent_index(d, old) {
+        let own = old.is_local || detached(d, t);
+        if !want.constraints.contains_key(name) && own && !goes_with_parent_index(d, old) {
             d.push(Change::DropConstraint {
                 table: t.clone(),
                 constraint: old.clone(),
@@ -537,7 +561,8 @@ pub(super) fn diff_indexes(d: &mut Differ) {
     }
     for (name, have) in &d.current.indexes {
         let table_gone = !d.relation_kept(&have.table);
-        if !d.desired.indexes.contains_key(name) && have.parent_index.is_none() && !table_gone {
+        let own = have.parent_index.is_none() || detached(d, &have.table);
+        if !d.desired.indexes.contains_key(name) && own && !table_gone {
             d.push(Change::DropIndex(have.clone()));
         }
     }
