@@ -21,6 +21,11 @@ pub fn create(ctx: &Ctx, i: &Index) -> Chain {
     let id = ObjectId::Index(i.name.clone());
     let small = ctx.small(&[&i.table]);
     let concurrent = small.is_none() && concurrent_ok(i);
+    if concurrent && i.parent_index.is_some() && ctx.current.indexes.contains_key(&i.name) {
+        if let Some(chain) = build_beside(ctx, i) {
+            return chain;
+        }
+    }
     let definition = &i.definition;
     let (sql, lock) = if concurrent {
         (
@@ -70,6 +75,55 @@ pub fn create(ctx: &Ctx, i: &Index) -> Chain {
         }
     }
     vec![n]
+}
+
+/// A partition's index for a partitioned index that the plan drops and creates again, whose
+/// name the old partition index still holds (a changed definition with the same columns gets
+/// the same generated names): built `CONCURRENTLY` under a temporary name first, while the old
+/// index serves queries, then renamed once the old one is gone (the drop of the partitioned
+/// index takes it). The builds run before the drop, so the drop, the renames and the
+/// re-created partitioned index (`create_partitioned`, which attaches it) are catalog changes.
+fn build_beside(ctx: &Ctx, i: &Index) -> Option<Chain> {
+    let id = ObjectId::Index(i.name.clone());
+    let tmp = QName::new(i.name.schema.clone(), temporary_name(&i.name.name));
+    let marker = format!(" INDEX {} ON ", ident(&i.name.name));
+    if !i.definition.contains(&marker) || ctx.current.indexes.contains_key(&tmp) {
+        return None;
+    }
+    let sql = i.definition.replacen(
+        &marker,
+        &format!(" INDEX CONCURRENTLY {} ON ", ident(&tmp.name)),
+        1,
+    );
+    let build = ctx
+        .long(
+            ctx.step(
+                format!("build index {} as {}", i.name, tmp.name),
+                format!("{sql};"),
+                LockLevel::ShareUpdateExclusive,
+                Some(&i.table),
+            )
+            .non_transactional()
+            .hazard(Hazard::IndexBuild),
+        )
+        .note("built CONCURRENTLY beside the old index of the same name, which keeps serving queries until its partitioned index is dropped");
+    let rename = ctx.step(
+        format!("rename index {} to {}", tmp.name, i.name.name),
+        format!(
+            "ALTER INDEX {} RENAME TO {};",
+            qname(&tmp),
+            ident(&i.name.name)
+        ),
+        LockLevel::ShareUpdateExclusive,
+        Some(&i.table),
+    );
+    let mut n1 = Node::new(build, id.clone());
+    n1.claims.push(tmp);
+    n1.needs.push(ObjectId::Table(i.table.clone()));
+    let mut n2 = Node::new(rename, id.clone());
+    n2.produces.push(id);
+    n2.claims.push(i.name.clone());
+    Some(vec![n1, n2])
 }
 
 /// An index on a partitioned table, the way `pg_dump` makes one: `CREATE INDEX ... ON ONLY`
