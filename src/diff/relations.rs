@@ -346,7 +346,18 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                 d.created(id);
             }
             Some(old) => {
-                let kinds = column_changes(old, col);
+                let mut kinds = column_changes(old, col);
+                // A partition's identity is its partitioned table's (PostgreSQL 17+): set and
+                // changed there, it reaches the partitions; on a partition it is refused.
+                if want.partition_of.is_some() && !col.declared_locally() {
+                    use ColumnChange::*;
+                    kinds.retain(|k| {
+                        !matches!(
+                            k,
+                            AddIdentity | SetIdentityKind | IdentityOptions | DropIdentity
+                        )
+                    });
+                }
                 if !kinds.is_empty() {
                     d.push(Change::AlterColumn {
                         table: t.clone(),
