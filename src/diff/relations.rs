@@ -9,7 +9,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
         let Some(have) = d.current.tables.get(name) else {
             continue;
         };
-        if table_needs_replace(have, want) {
+        if table_needs_replace(have, want) || joins_new_parent(d, have, want) {
             d.replaced.insert(ObjectId::Table(name.clone()));
             continue;
         }
@@ -147,6 +147,27 @@ fn table_needs_replace(have: &Table, want: &Table) -> bool {
 /// be partitions.
 fn repartitioned_in_place(have: &Table, want: &Table) -> bool {
     have.inherits.is_empty() && want.inherits.is_empty()
+}
+
+/// Whether a table joins (or moves to) a partitioned table that is new or created again by the
+/// plan: then it is created again as its partition, as before (attaching a table to a
+/// partitioned table made in the same plan clones that table's triggers and keys onto
+/// whatever the table still has of its own under the same names).
+fn joins_new_parent(d: &Differ, have: &Table, want: &Table) -> bool {
+    let Some((p, _)) = &want.partition_of else {
+        return false;
+    };
+    if have.partition_of == want.partition_of {
+        return false;
+    }
+    match (d.current.tables.get(p), d.desired.tables.get(p)) {
+        (Some(old), Some(new)) => {
+            old.kind != new.kind
+                || old.partition_key != new.partition_key
+                || old.partition_of != new.partition_of
+        }
+        _ => true,
+    }
 }
 
 /// Whether the table is detached from its partitioned table by the plan (and not dropped):
