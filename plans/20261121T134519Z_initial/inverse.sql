@@ -2,7 +2,7 @@
 -- version: 0.1.0
 -- id: 20261121T134519Z_initial
 -- direction: inverse
--- from: eed607aa52e415918f86ef07c09b5b42c616e6930d67469e306d7cb481fc47ee
+-- from: b869b213a397112ae61eefc7ccca496b982e7c87173ac4f6309b1e117716fb47
 -- to: 5a98b76a7d23a153785bb4d19c79b589eaaa284bb74e2f20fd2293e1b01172ea
 -- phases: expand
 -- hazards: data-loss, irreversible

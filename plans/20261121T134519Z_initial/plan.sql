@@ -3,7 +3,7 @@
 -- id: 20261121T134519Z_initial
 -- direction: forward
 -- from: 5a98b76a7d23a153785bb4d19c79b589eaaa284bb74e2f20fd2293e1b01172ea
--- to: eed607aa52e415918f86ef07c09b5b42c616e6930d67469e306d7cb481fc47ee
+-- to: b869b213a397112ae61eefc7ccca496b982e7c87173ac4f6309b1e117716fb47
 -- phases: expand
 -- hazards: none
 -- steps: 15
