@@ -79,6 +79,10 @@ pub struct ShadowArgs {
     /// Directory with the PostgreSQL server binaries for the embedded shadow cluster.
     #[arg(long, env = "SCHEMAPLAN_PG_BINDIR", value_name = "DIR")]
     pub pg_bindir: Option<PathBuf>,
+    /// Load the schema files afresh and keep nothing: without it, the embedded shadow keeps
+    /// the loaded desired schema and reuses it while files, server and settings are unchanged.
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// Which objects are the project's (`catalog::scope`, docs/configuration.md "Scope"). Given
@@ -297,6 +301,7 @@ pub(crate) fn start_shadow(a: &ShadowArgs) -> anyhow::Result<crate::shadow::Shad
         dev_url: a.dev_url.clone(),
         bindir: a.pg_bindir.clone(),
         cache_dir: None,
+        no_cache: a.no_cache,
     };
     Ok(crate::shadow::Shadow::start(&opts)?)
 }

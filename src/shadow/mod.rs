@@ -60,6 +60,8 @@ pub struct ShadowOptions {
     pub bindir: Option<PathBuf>,
     /// Where the embedded cluster is kept (else `$SCHEMAPLAN_CACHE_DIR`, ...).
     pub cache_dir: Option<PathBuf>,
+    /// `--no-cache`: keep no loaded database between runs and use none ([`Shadow::warm_copy`]).
+    pub no_cache: bool,
 }
 
 /// A running shadow server. Cheap to share by reference across threads.
@@ -90,6 +92,7 @@ struct Inner {
     admin: Mutex<Option<postgres::Client>>,
     scratch: Mutex<BTreeSet<String>>,
     embedded: Mutex<Option<Embedded>>,
+    no_cache: bool,
 }
 
 /// Scratch database numbering, unique within the process (all shadows).
@@ -102,6 +105,12 @@ static CTRLC: Once = Once::new();
 /// directory (no TCP), so it never conflicts with anything.
 const EMBEDDED_PORT: u16 = 5432;
 const SCRATCH_PREFIX: &str = "schemaplan_shadow_";
+/// Databases kept between runs ([`Shadow::warm_keep`]): `schemaplan_warm_<key>`. Not scratch
+/// databases: never dropped as orphans, only evicted by [`WARM_KEEP`].
+const WARM_PREFIX: &str = "schemaplan_warm_";
+/// How many kept databases the embedded cluster holds (the newest by creation): a working
+/// copy of the schema files and one or two others (a branch switched back and forth).
+const WARM_KEEP: usize = 3;
 
 impl Shadow {
     /// Connects to the `--dev-url` server, or starts (or joins) the embedded cluster.
@@ -120,6 +129,7 @@ impl Shadow {
                     admin: Mutex::new(Some(client)),
                     scratch: Mutex::new(BTreeSet::new()),
                     embedded: Mutex::new(None),
+                    no_cache: opts.no_cache,
                 }
             }
             None => start_embedded(opts)?,
@@ -158,6 +168,119 @@ impl Shadow {
 
     /// Creates an empty, uniquely named database (`schemaplan_shadow_<pid>_<n>_<purpose>`).
     pub fn scratch(&self, purpose: &str) -> Result<ScratchDb, ShadowError> {
+        self.create_scratch(purpose, "template0")
+    }
+
+    /// Creates a scratch database that is a copy of `template` (`CREATE DATABASE ...
+    /// TEMPLATE`): PostgreSQL copies the files (or, 15+, the blocks through the WAL) instead of
+    /// replaying statements, so a copy of a loaded schema costs a fraction of loading it again.
+    /// Nobody may be connected to `template` meanwhile: PostgreSQL waits up to 5 s for sessions
+    /// that are closing (a connection just dropped) and then refuses, which comes back as an
+    /// error here; callers close their sessions on `template` first.
+    pub fn scratch_copy(
+        &self,
+        template: &ScratchDb,
+        purpose: &str,
+    ) -> Result<ScratchDb, ShadowError> {
+        self.create_scratch(purpose, &template.name)
+    }
+
+    /// Whether loaded databases are kept between runs ([`Shadow::warm_keep`]): only on the
+    /// embedded cluster, which lives in the cache folder (a `--dev-url` server is the user's,
+    /// where schemaplan leaves nothing behind), and not with `--no-cache`.
+    pub fn warm_enabled(&self) -> bool {
+        !self.inner.no_cache && self.is_embedded()
+    }
+
+    /// What a database loaded from given statements depends on besides them, as text for the
+    /// key of a kept database: the server's exact version, its settings (the time zone turns a
+    /// `timestamptz` default into a different constant, `lc_*` and text search defaults change
+    /// what is stored ...), the versions `CREATE EXTENSION` would install, and the role that
+    /// loads (it owns what is loaded).
+    pub fn warm_context(&self) -> Result<String, ShadowError> {
+        self.inner
+            .with_admin(|c| {
+                let row = c.query_one(
+                    "SELECT current_setting('server_version_num') || ' ' || current_user, \
+                     (SELECT string_agg(name || '=' || setting, E'\\n' ORDER BY name) \
+                        FROM pg_settings WHERE name <> 'application_name'), \
+                     (SELECT string_agg(name || '=' || coalesce(default_version, ''), E'\\n' \
+                        ORDER BY name) FROM pg_available_extensions)",
+                    &[],
+                )?;
+                let parts: Vec<Option<String>> = (0..3).map(|i| row.get(i)).collect();
+                Ok(parts
+                    .into_iter()
+                    .map(Option::unwrap_or_default)
+                    .collect::<Vec<_>>()
+                    .join("\n--\n"))
+            })
+            .map_err(|e| self.inner.sql_error("reading the shadow's settings", &e))
+    }
+
+    /// A scratch copy of the database kept under `key`, when there is one (`None` also when
+    /// the copy fails, e.g. because another process evicted it meanwhile: the caller loads
+    /// afresh). The kept database itself is never connected to: every use is a copy, so it
+    /// cannot change, and copies by concurrent processes do not block each other (each holds
+    /// a share lock on it; eviction's `DROP DATABASE` waits for them).
+    pub fn warm_copy(&self, key: &str, purpose: &str) -> Option<ScratchDb> {
+        if !self.warm_enabled() {
+            return None;
+        }
+        let name = warm_name(key);
+        let exists = self
+            .inner
+            .with_admin(|c| {
+                c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                    .map(|r| r.is_some())
+            })
+            .unwrap_or(false);
+        if !exists {
+            return None;
+        }
+        self.create_scratch(purpose, &name).ok()
+    }
+
+    /// Keeps a copy of `db` under `key` for later runs ([`Shadow::warm_copy`]), then evicts all
+    /// but the [`WARM_KEEP`] newest kept databases. Publication is atomic: `CREATE DATABASE`
+    /// commits the new name only once the copy is complete, and when a concurrent run keeps
+    /// the same key first, ours is not needed. Nobody may be connected to `db`. Best effort: a
+    /// cache that cannot be written is only slower next time.
+    pub fn warm_keep(&self, db: &ScratchDb, key: &str) {
+        if !self.warm_enabled() {
+            return;
+        }
+        let name = warm_name(key);
+        let sql = format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote::ident(&name),
+            quote::ident(&db.name)
+        );
+        if self.inner.admin_execute(&sql).is_err() {
+            return;
+        }
+        let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
+        let old: Vec<String> = self
+            .inner
+            .with_admin(|c| {
+                c.query(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE $1 \
+                     ORDER BY oid DESC OFFSET $2",
+                    &[&pattern, &(WARM_KEEP as i64)],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            })
+            .unwrap_or_default();
+        for name in old {
+            // No FORCE: nobody connects to a kept database, and a copy in progress holds a
+            // share lock that this waits for.
+            let _ = self
+                .inner
+                .admin_execute(&format!("DROP DATABASE IF EXISTS {}", quote::ident(&name)));
+        }
+    }
+
+    fn create_scratch(&self, purpose: &str, template: &str) -> Result<ScratchDb, ShadowError> {
         let purpose: String = purpose
             .chars()
             .map(|c| {
@@ -172,7 +295,11 @@ impl Shadow {
             let n = COUNTER.fetch_add(1, Ordering::SeqCst);
             let mut name = format!("{SCRATCH_PREFIX}{}_{n}_{purpose}", std::process::id());
             name.truncate(63); // NAMEDATALEN - 1; all ASCII
-            let sql = format!("CREATE DATABASE {} TEMPLATE template0", quote::ident(&name));
+            let sql = format!(
+                "CREATE DATABASE {} TEMPLATE {}",
+                quote::ident(&name),
+                quote::ident(template)
+            );
             // Register first: a Ctrl-C between CREATE and registration must not leak it.
             self.inner.lock_scratch().insert(name.clone());
             match self.inner.admin_execute(&sql) {
@@ -251,6 +378,13 @@ impl Shadow {
              {theirs} binaries."
         ))
     }
+}
+
+/// The kept database of `key` (a hex digest; cut to PostgreSQL's 63-byte names).
+fn warm_name(key: &str) -> String {
+    let mut name = format!("{WARM_PREFIX}{key}");
+    name.truncate(63);
+    name
 }
 
 /// Major version from `server_version_num`: `150006` -> "15", `90624` -> "9.6".
@@ -561,6 +695,7 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
         admin: Mutex::new(None),
         scratch: Mutex::new(BTreeSet::new()),
         embedded: Mutex::new(Some(embedded)),
+        no_cache: opts.no_cache,
     };
     let mut client = db::connect(&admin_url)?;
     inner.version_num = db::server_version_num(&mut client)?;

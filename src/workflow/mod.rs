@@ -33,7 +33,7 @@ use crate::db::{self, DbError};
 use crate::diff;
 use crate::model::{ObjectId, Schema};
 use crate::plan::{self, PlanOptions, Step};
-use crate::shadow::{self, LoadError, LoadStatement, Shadow, ShadowError};
+use crate::shadow::{self, LoadError, LoadStatement, ScratchDb, Shadow, ShadowError};
 use crate::source::{SourceError, SourceSet};
 
 /// Everything that can stop a command before it changes anything.
@@ -231,6 +231,81 @@ pub fn desired_in(
     roles: &[String],
     ctx: &Context,
 ) -> Result<Schema, WorkflowError> {
+    Ok(desired_db(shadow, source, roles, ctx)?.schema)
+}
+
+/// The desired schema and the shadow database it was read from, kept for the proof: the
+/// proof starts from a copy of it ([`prove`]) instead of loading the current schema again.
+pub struct Desired {
+    pub schema: Schema,
+    /// The loaded database, untouched after the read (no session left open on it, so it can
+    /// be the template of a copy). Dropped with this value.
+    pub db: ScratchDb,
+    /// Whether it is a copy of the database a previous run loaded from the same statements
+    /// (the embedded shadow keeps it: [`Shadow::warm_keep`]) instead of a fresh load.
+    pub warm: bool,
+}
+
+/// The key of a kept desired database: everything the loaded database depends on. The
+/// statements as loaded (so a file edited during the run changes nothing: what was read is
+/// what is keyed), the roles created in the shadow beforehand, the shadow's version, settings
+/// and available extensions ([`Shadow::warm_context`]), and schemaplan's version (the loader's
+/// session settings). Anything else differing gives another key, i.e. a fresh load.
+fn warm_key(
+    shadow: &Shadow,
+    statements: &[LoadStatement],
+    roles: &[String],
+) -> Result<String, WorkflowError> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    let mut put = |part: &str| {
+        // Length-prefixed, so no two different lists hash alike.
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    };
+    put(concat!(
+        "schemaplan ",
+        env!("CARGO_PKG_VERSION"),
+        " desired load"
+    ));
+    put(&shadow.warm_context()?);
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    put(&roles.join("\n"));
+    for s in statements {
+        put(&s.sql);
+    }
+    Ok(h.finalize()
+        .iter()
+        .take(20)
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// The desired schema (its part in scope) as read from its loaded database `client` is
+/// connected to.
+fn read_desired(client: &mut postgres::Client, ctx: &Context) -> Result<Schema, WorkflowError> {
+    reserved_schema(client)?;
+    // The shadow's tables are empty: the desired schema has no size facts, so nothing is
+    // judged small by them (an inverse plan treats them as unknown).
+    let full = catalog::read(client)?;
+    scope::check_loaded(&full, ctx)?;
+    let mut schema = ctx.scope.inside(&full);
+    schema.sizes.clear();
+    declared_owners(client, &mut schema)?;
+    Ok(schema)
+}
+
+/// Like [`desired_in`], keeping the loaded database. A scoped run (context objects created
+/// before the files) neither uses nor keeps a warm database: its key would have to cover the
+/// live context too.
+pub fn desired_db(
+    shadow: &Shadow,
+    source: &SourceSet,
+    roles: &[String],
+    ctx: &Context,
+) -> Result<Desired, WorkflowError> {
     scope::check_source(source, &ctx.scope)?;
     shadow.ensure_roles(roles)?;
     let statements: Vec<LoadStatement> = source
@@ -242,6 +317,20 @@ pub fn desired_in(
             origin: explain::origin(s),
         })
         .collect();
+    let key = match shadow.warm_enabled() && ctx.steps.is_empty() {
+        true => Some(warm_key(shadow, &statements, roles)?),
+        false => None,
+    };
+    if let Some(db) = key.as_deref().and_then(|k| shadow.warm_copy(k, "desired")) {
+        let mut client = db.connect()?;
+        let schema = read_desired(&mut client, ctx)?;
+        drop(client);
+        return Ok(Desired {
+            schema,
+            db,
+            warm: true,
+        });
+    }
     // Roles are cluster-wide and never part of schema files: a role the files grant to but
     // the shadow lacks is created there (NOLOGIN) and the load is retried.
     let mut attempts = 0;
@@ -251,15 +340,17 @@ pub fn desired_in(
         ctx.load(&mut client)?;
         match shadow::load(&mut client, &statements) {
             Ok(()) => {
-                reserved_schema(&mut client)?;
-                // The shadow's tables are empty: the desired schema has no size facts, so
-                // nothing is judged small by them (an inverse plan treats them as unknown).
-                let full = catalog::read(&mut client)?;
-                scope::check_loaded(&full, ctx)?;
-                let mut schema = ctx.scope.inside(&full);
-                schema.sizes.clear();
-                declared_owners(&mut client, &mut schema)?;
-                return Ok(schema);
+                let schema = read_desired(&mut client, ctx)?;
+                // Closed before copying: a copy needs its template unused.
+                drop(client);
+                if let Some(k) = &key {
+                    shadow.warm_keep(&db, k);
+                }
+                return Ok(Desired {
+                    schema,
+                    db,
+                    warm: false,
+                });
             }
             Err(e) => match missing_role(&e) {
                 Some(role) if attempts < 50 => {
@@ -505,13 +596,16 @@ pub fn plan_both(
 pub fn plan_proven(
     shadow: &Shadow,
     ctx: &Context,
+    desired_db: Option<&ScratchDb>,
     current: &Schema,
     desired: &Schema,
     source: &SourceSet,
     renames: Option<&Renames>,
     opts: &PlanOptions,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
-    let phased = plan_proven_with(shadow, ctx, current, desired, source, renames, opts, true);
+    let phased = plan_proven_with(
+        shadow, ctx, desired_db, current, desired, source, renames, opts, true,
+    );
     let why = match &phased {
         Ok((p, _)) if !p.contract_drops => return phased,
         Ok((_, report)) => match &report.inverse_problem {
@@ -523,7 +617,9 @@ pub fn plan_proven(
         }
         Err(_) => return phased,
     };
-    match plan_proven_with(shadow, ctx, current, desired, source, renames, opts, false) {
+    match plan_proven_with(
+        shadow, ctx, desired_db, current, desired, source, renames, opts, false,
+    ) {
         Ok((planned, mut report)) if phased.is_err() || report.inverse_problem.is_none() => {
             report.drops_in_expand = Some(format!(
                 "the plan with the drops in the contract phase was not used, {why}"
@@ -538,6 +634,7 @@ pub fn plan_proven(
 fn plan_proven_with(
     shadow: &Shadow,
     ctx: &Context,
+    desired_db: Option<&ScratchDb>,
     current: &Schema,
     desired: &Schema,
     source: &SourceSet,
@@ -546,7 +643,7 @@ fn plan_proven_with(
     contract_drops: bool,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
     let planned = plan_both(current, desired, renames, opts, contract_drops);
-    match prove(shadow, ctx, current, desired, &planned, opts) {
+    match prove(shadow, ctx, desired_db, current, desired, &planned, opts) {
         Ok(report) => Ok((planned, report)),
         Err(WorkflowError::ProofMismatch { objects, message }) => {
             let texts = original::check_texts(source);
@@ -564,7 +661,7 @@ fn plan_proven_with(
                 }
             }
             let planned = plan_both(current, desired, renames, &opts, contract_drops);
-            let report = prove(shadow, ctx, current, desired, &planned, &opts)?;
+            let report = prove(shadow, ctx, desired_db, current, desired, &planned, &opts)?;
             Ok((planned, report))
         }
         Err(e) => Err(e),

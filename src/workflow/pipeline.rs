@@ -83,8 +83,13 @@ pub fn make_plan(
     super::subscription_warnings(src)
         .into_iter()
         .for_each(&mut *warn);
-    let desired = crate::timing::time("shadow load", || {
-        super::desired_in(shadow, src, &current.roles, &current.context)
+    // The loaded database stays until the proof, which starts from a copy of it.
+    let super::Desired {
+        schema: desired,
+        db: desired_db,
+        ..
+    } = crate::timing::time("shadow load", || {
+        super::desired_db(shadow, src, &current.roles, &current.context)
     })?;
     // Objects schemaplan does not model, on both sides: reported, never silently skipped.
     unmodeled_warnings(&desired)
@@ -146,6 +151,7 @@ pub fn make_plan(
         super::plan_proven(
             shadow,
             &current.context,
+            Some(&desired_db),
             &current.schema,
             &desired,
             src,
@@ -154,6 +160,8 @@ pub fn make_plan(
         )?
     };
     drop(proof_stage);
+    // The proof is done with it: drop it now rather than after the files are written.
+    drop(desired_db);
     if let Some(p) = &report.drops_in_expand {
         warn(format!("the drops run in the expand phase: {p}"));
     }

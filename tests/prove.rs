@@ -1,0 +1,231 @@
+//! The proof without a second full load (`src/workflow/prove.rs`): it starts from a copy of the
+//! loaded desired database taken back to the current schema by the inverse plan (repaired where
+//! the inverse leaves a difference), and it still catches a wrong plan, forward or inverse.
+//!
+//! These tests call the workflow as a library: a wrong step is not something a user can write
+//! into a plan, so it is injected between planning and proving. The live databases hold rows.
+
+mod common;
+
+use schemaplan::catalog;
+use schemaplan::plan::{PlanOptions, Step};
+use schemaplan::shadow::{Shadow, ShadowOptions};
+use schemaplan::workflow::{self, Planned, WorkflowError};
+
+const LIVE: &str = "
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, legacy_code text NOT NULL);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id),
+    total numeric(12,2) NOT NULL CHECK (total >= 0)
+);
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE VIEW big_orders AS SELECT id, total FROM orders WHERE total > 100;
+COMMENT ON TABLE orders IS 'one row per order';
+INSERT INTO customers VALUES (1, 'a', 'x'), (2, 'b', 'y');
+INSERT INTO orders VALUES (10, 1, 5), (11, 2, 500);
+";
+
+/// The desired schema: a new column and index, a changed view and comment, and a NOT NULL
+/// column dropped (the phased inverse adds it back nullable, which the proof must repair).
+const DESIRED: &str = "
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id),
+    total numeric(12,2) NOT NULL CHECK (total >= 0)
+);
+CREATE INDEX orders_customer ON orders (customer_id);
+CREATE INDEX customers_email ON customers (email);
+CREATE VIEW big_orders AS SELECT id, total, customer_id FROM orders WHERE total > 100;
+COMMENT ON TABLE orders IS 'one row per order, ever';
+";
+
+struct Setup {
+    shadow: Shadow,
+    current: schemaplan::model::Schema,
+    desired: workflow::Desired,
+    source: schemaplan::source::SourceSet,
+    _dir: tempfile::TempDir,
+}
+
+fn setup(live: &str, desired: &str) -> Setup {
+    let server = common::server();
+    let (_, url) = server.fresh_db("prove");
+    schemaplan::db::connect(&url)
+        .unwrap()
+        .batch_execute(live)
+        .unwrap();
+    let shadow = Shadow::start(&ShadowOptions {
+        dev_url: Some(server.admin_url()),
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schema")).unwrap();
+    std::fs::write(dir.path().join("schema/schema.sql"), desired).unwrap();
+    let source = schemaplan::source::load_dir(&dir.path().join("schema")).unwrap();
+    let current = workflow::current(Some(&url), &shadow).unwrap();
+    let desired = workflow::desired_db(
+        &shadow,
+        &source,
+        &current.roles,
+        &workflow::Context::default(),
+    )
+    .unwrap();
+    Setup {
+        shadow,
+        current: current.schema,
+        desired,
+        source,
+        _dir: dir,
+    }
+}
+
+fn planned(s: &Setup) -> Planned {
+    workflow::plan_both(
+        &s.current,
+        &s.desired.schema,
+        None,
+        &PlanOptions::default(),
+        true,
+    )
+}
+
+fn prove(
+    s: &Setup,
+    planned: &Planned,
+    from_copy: bool,
+) -> Result<workflow::ProofReport, WorkflowError> {
+    workflow::prove(
+        &s.shadow,
+        &workflow::Context::default(),
+        from_copy.then_some(&s.desired.db),
+        &s.current,
+        &s.desired.schema,
+        planned,
+        &PlanOptions::default(),
+    )
+}
+
+/// Replaces the step whose SQL contains `needle` with `sql`.
+fn tamper(steps: &mut [Step], needle: &str, sql: &str) {
+    let step = steps
+        .iter_mut()
+        .find(|s| s.sql.contains(needle))
+        .unwrap_or_else(|| panic!("no step contains {needle:?}"));
+    step.sql = sql.to_string();
+}
+
+#[test]
+fn proof_starts_from_a_copy_of_the_desired_database_and_repairs_what_the_inverse_leaves() {
+    let s = setup(LIVE, DESIRED);
+    let planned = planned(&s);
+    // The phased plan drops legacy_code in contract; its inverse adds it back nullable.
+    assert!(planned.contract_drops, "{:#?}", planned.forward);
+    assert!(!planned.unrestored.is_empty());
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        report.rebuilt, None,
+        "the proof loaded the current schema again"
+    );
+    assert_eq!(report.inverse_problem, None);
+    assert_eq!(report.rebuild_problem, None);
+    // The desired database is left as it was loaded (a copy was changed, not it).
+    let mut c = s.desired.db.connect().unwrap();
+    let after = catalog::read(&mut c).unwrap();
+    assert_eq!(
+        catalog::fingerprint(&after),
+        catalog::fingerprint(&s.desired.schema)
+    );
+}
+
+#[test]
+fn proof_without_a_desired_database_rebuilds_the_current_schema() {
+    let s = setup(LIVE, DESIRED);
+    let report = prove(&s, &planned(&s), false).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.rebuilt.is_some());
+    assert_eq!(report.inverse_problem, None);
+}
+
+#[test]
+fn a_wrong_forward_step_fails_the_proof_on_the_copy_and_on_a_rebuild() {
+    let s = setup(LIVE, DESIRED);
+    for from_copy in [true, false] {
+        let mut planned = planned(&s);
+        // The index is built on the wrong column: the statement runs, the schema differs.
+        tamper(
+            &mut planned.forward,
+            "customers_email",
+            "CREATE INDEX customers_email ON public.customers (name);",
+        );
+        match prove(&s, &planned, from_copy) {
+            Err(WorkflowError::ProofMismatch { message, .. }) => {
+                assert!(message.contains("customers_email"), "{message}")
+            }
+            other => panic!("from_copy={from_copy}: wrong plan not caught: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_wrong_inverse_step_is_reported_although_the_repair_reaches_the_current_schema() {
+    let s = setup(LIVE, DESIRED);
+    let mut planned = planned(&s);
+    // The inverse puts the old comment back wrong: the proof's start is repaired (so the
+    // forward plan is still proven from the current schema), and the inverse is flagged.
+    tamper(
+        &mut planned.inverse,
+        "one row per order'",
+        "COMMENT ON TABLE public.orders IS 'something else';",
+    );
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.rebuilt, None);
+    let problem = report
+        .inverse_problem
+        .expect("the wrong inverse was not reported");
+    assert!(problem.contains("orders"), "{problem}");
+}
+
+#[test]
+fn an_inverse_that_fails_on_the_desired_database_falls_back_to_a_rebuild() {
+    let s = setup(LIVE, DESIRED);
+    let mut planned = planned(&s);
+    tamper(
+        &mut planned.inverse,
+        "one row per order'",
+        "COMMENT ON TABLE public.no_such_table IS 'x';",
+    );
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    let why = report.rebuilt.expect("no rebuild after the inverse failed");
+    assert!(why.contains("no_such_table"), "{why}");
+    assert!(report.inverse_problem.is_some());
+}
+
+#[test]
+fn plan_through_the_binary_is_proven_from_the_copy() {
+    // The user's view: plan and apply reach the desired schema with the rows kept.
+    let s = setup(LIVE, DESIRED);
+    let server = common::server();
+    let (_, url) = server.fresh_db("prove_cli");
+    schemaplan::db::connect(&url)
+        .unwrap()
+        .batch_execute(LIVE)
+        .unwrap();
+    let dir = s._dir.path();
+    let out = common::schemaplan_expect(
+        dir,
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &server.admin_url(),
+            "--out",
+            "plans",
+        ],
+        0,
+    );
+    assert!(!out.contains("did not prove out"), "{out}");
+    let _ = s.source;
+}
