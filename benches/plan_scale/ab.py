@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""A/B of two schemaplan binaries on `plan` at one table count, interleaved, for a change that
+touches one stage (e.g. the proof): the same live database, the same shadow server, the binaries
+alternating round by round so a load spike on a busy machine hits both. Reports wall time,
+client CPU, server CPU (the throw-away server's backends) and peak RSS per run, the medians, and
+the ratios B/A. Uses run.py's server, generator and measurement.
+
+    benches/plan_scale/ab.py --a OLD_BINARY --b NEW_BINARY --tables 1000 --repeat 2
+
+Variants measured: `one` (one new table) and, with --five, the ~5% change, each run with an
+empty cache folder and the benchmark's server as shadow (`--dev-url`): a cold plan. With
+--warm, also `same`: `plan` of the unchanged base files with the embedded shadow and one cache
+folder per binary, primed by a first run that is not measured (a binary that keeps the loaded
+desired database between runs reuses it; server CPU is not measured there: the embedded
+cluster is not the benchmark's server).
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import generate  # noqa: E402
+import run  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--a", required=True, help="binary A (the baseline)")
+    ap.add_argument("--b", required=True, help="binary B (the change)")
+    ap.add_argument("--tables", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--five", action="store_true", help="also the ~5%% change")
+    ap.add_argument("--warm", action="store_true",
+                    help="also plan the unchanged files again with a primed embedded cache")
+    ap.add_argument("--out", help="result directory (default: a temporary one, deleted)")
+    ap.add_argument("--pgbin")
+    ap.add_argument("--port", type=int)
+    ap.add_argument("--shared-buffers", default="512MB")
+    args = ap.parse_args()
+    tools = run.Tools(args.pgbin)
+    out = os.path.abspath(args.out) if args.out else tempfile.mkdtemp(prefix="plan-ab-")
+    os.makedirs(out, exist_ok=True)
+    server = run.OwnServer(tools, args)
+    admin = server.start()
+    run.SERVER_PID = server.postmaster_pid()
+    try:
+        dbs = run.Databases(tools, admin)
+        generate.generate(args.tables, args.seed, os.path.join(out, "schema"))
+        _, live = dbs.create("live")
+        r = run.measure(run.load_cmd(tools, live, os.path.join(out, "schema", "base")),
+                        os.path.join(out, "setup_live.log"))
+        if r["exit"] != 0:
+            run.die(f"loading the base schema failed: {run.tail(r['log'])}")
+        variants = ["one"] + (["five"] if args.five else []) + (["same"] if args.warm else [])
+        results = {(v, w): [] for v in variants for w in "ab"}
+        # The embedded shadow runs as nobody when we are root: its cache folder must be
+        # reachable, so it lives in /dev/shm (0755), one per binary, kept across the rounds.
+        shm = f"/dev/shm/plan-ab-{os.getpid()}"
+        warm_cache = {w: os.path.join(shm, w) for w in "ab"}
+
+        def plan(w, v, tag, cache, shadow):
+            binary = args.a if w == "a" else args.b
+            env = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache)
+            env.pop("DATABASE_URL", None)
+            env.pop("SCHEMAPLAN_DEV_URL", None)
+            schema = os.path.join(out, "schema", "base" if v == "same" else v)
+            r = run.measure([binary, "plan", "--db", live, "--schema", schema, "--out",
+                             os.path.join(out, f"plan_{tag}")] + shadow,
+                            os.path.join(out, f"{tag}.log"), env=env)
+            if r["exit"] != 0:
+                run.die(f"{tag} failed: {run.tail(r['log'])}")
+            if v == "same":
+                r["server_cpu_s"] = None
+            return r
+
+        if args.warm:
+            for w in "ab":
+                os.makedirs(warm_cache[w], exist_ok=True)
+                os.chmod(shm, 0o755)
+                os.chmod(warm_cache[w], 0o755)
+                plan(w, "same", f"prime_{w}", warm_cache[w], [])
+        for rnd in range(args.repeat):
+            order = "ab" if rnd % 2 == 0 else "ba"
+            for v in variants:
+                for w in order:
+                    tag = f"{v}_{w}_{rnd + 1}"
+                    if v == "same":
+                        results[(v, w)].append(plan(w, v, tag, warm_cache[w], []))
+                        continue
+                    cache = tempfile.mkdtemp(prefix=f"cache-{tag}-", dir=out)
+                    results[(v, w)].append(plan(w, v, tag, cache, ["--dev-url", admin]))
+                    shutil.rmtree(cache, ignore_errors=True)
+        print(f"\nN={args.tables}, {args.repeat} interleaved round(s), medians; "
+              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        print("| variant | binary | wall | client CPU | server CPU | peak RSS |")
+        print("|---|---|---|---|---|---|")
+        for v in variants:
+            med = {}
+            for w in "ab":
+                rs = results[(v, w)]
+                med[w] = {k: run.median([x[k] for x in rs])
+                          for k in ("wall_s", "cpu_s", "server_cpu_s", "rss_mib")}
+                m = med[w]
+                srv = "-" if m["server_cpu_s"] is None else f"{m['server_cpu_s']:.1f} s"
+                print(f"| {v} | {w.upper()} | {m['wall_s']:.1f} s | {m['cpu_s']:.1f} s | "
+                      f"{srv} | {m['rss_mib']:.0f} MiB |")
+            ratio = {k: f"{med['b'][k] / med['a'][k]:.2f}" if med["a"][k] and med["b"][k] is not None
+                     else "-" for k in med["a"]}
+            print(f"| {v} | B/A | {ratio['wall_s']} | {ratio['cpu_s']} | "
+                  f"{ratio['server_cpu_s']} | {ratio['rss_mib']} |")
+    finally:
+        server.stop()
+        for w in "ab":
+            # Stops the embedded cluster of each cache folder (no schemaplan runs any more).
+            pid_file = os.path.join(f"/dev/shm/plan-ab-{os.getpid()}", w)
+            for d in (os.listdir(pid_file) if os.path.isdir(pid_file) else []):
+                data = os.path.join(pid_file, d, "data")
+                if os.path.isdir(data):
+                    run_as = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+                    subprocess.run(run_as + [tools.path("pg_ctl"), "-D", data, "-m", "fast", "-w",
+                                             "stop"], capture_output=True)
+        shutil.rmtree(f"/dev/shm/plan-ab-{os.getpid()}", ignore_errors=True)
+        if not args.out:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
