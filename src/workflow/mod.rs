@@ -593,6 +593,9 @@ pub fn plan_both(
 /// whose type changes, ...). When that plan fails its proof, or its inverse does and the
 /// plan with the drops in `expand` has a proven inverse, the latter is used and
 /// [`ProofReport::drops_in_expand`] says why.
+// The scope's context and the loaded desired database joined the proof's inputs together: a
+// `ProofInputs` value would carry them (left for the issue 9 follow-up).
+#[allow(clippy::too_many_arguments)]
 pub fn plan_proven(
     shadow: &Shadow,
     ctx: &Context,
