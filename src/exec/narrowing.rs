@@ -259,27 +259,22 @@ fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
         "SELECT pg_relation_size({}::regclass) / current_setting('block_size')::bigint",
         quote::literal(&n.table)
     );
+    if !tid_ranges {
+        return count_batch(client, n, "true");
+    }
     let (mut changed, mut failed) = (0i64, 0i64);
-    let mut from = 0i64;
     let batch = batch_blocks();
+    let mut from = 0i64;
+    // At least one batch (an empty table has 0 blocks), then while pages remain.
     loop {
-        let blocks: i64 = client.query_one(&blocks_sql, &[]).map_err(e)?.get(0);
-        if from >= blocks && from > 0 {
-            break;
-        }
-        let range = if tid_ranges {
-            let to = from + batch;
-            let r = format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid");
-            from = to;
-            r
-        } else {
-            from = i64::MAX;
-            "true".to_string()
-        };
+        let to = from + batch;
+        let range = format!("ctid >= '({from},0)'::tid AND ctid < '({to},0)'::tid");
         let (c, f) = count_batch(client, n, &range)?;
         changed += c;
         failed += f;
-        if from == i64::MAX {
+        from = to;
+        let blocks: i64 = client.query_one(&blocks_sql, &[]).map_err(e)?.get(0);
+        if from >= blocks {
             break;
         }
     }
