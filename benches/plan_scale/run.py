@@ -350,6 +350,9 @@ def run_size(ctx, n):
 
     def fresh_cache(label):
         d = tempfile.mkdtemp(prefix=f"cache-{label}-", dir=root)
+        # mkdtemp makes it 0700; the embedded shadow's server runs as an unprivileged user
+        # when we are root and must reach its socket in there.
+        os.chmod(d, 0o755)
         return d
 
     for rnd in range(args.repeat):
@@ -593,8 +596,11 @@ def main():
                     help="one round, for a smoke test (e.g. --tables 30 --quick)")
     ap.add_argument("--db", help="postgresql:// URL of an existing server (a role that may create "
                     "databases); default: start a throw-away server")
-    ap.add_argument("--dev-url", help="shadow server for schemaplan plan/drift (default: the "
-                    "benchmark's own server; with --db, schemaplan's embedded shadow)")
+    ap.add_argument("--dev-url", help="shadow server for schemaplan plan/drift (default: schemaplan's "
+                    "embedded shadow; see --shadow)")
+    ap.add_argument("--shadow", choices=["embedded", "server"], default="embedded",
+                    help="without --dev-url: schemaplan's embedded shadow in each stage's cache "
+                    "folder (default; the only one with warm runs), or the benchmark's own server")
     ap.add_argument("--port", type=int, help="port of the throw-away server (default: a free one)")
     ap.add_argument("--shared-buffers", default="512MB", help="of the throw-away server")
     ap.add_argument("--pgbin", help="directory of psql/pg_dump/initdb/pg_ctl (default: PATH, "
@@ -637,7 +643,9 @@ def main():
         server = OwnServer(tools, args)
         log(f"starting a throw-away PostgreSQL server in {server.datadir} (port {server.port})")
         admin = server.start()
-        dev_url = args.dev_url or admin
+        # The embedded shadow (the default a user gets) unless --shadow server: the warm stages
+        # only exist there (a --dev-url server is the user's and keeps nothing between runs).
+        dev_url = args.dev_url or (admin if args.shadow == "server" else None)
         global SERVER_PID
         SERVER_PID = server.postmaster_pid()
     dbs = None
