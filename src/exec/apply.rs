@@ -43,7 +43,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
         db::redact(&opts.db_url)
     )));
     if opts.dry_run {
-        return dry_run(&mut client, opts, &file, out);
+        return dry_run(&mut client, opts, &file, version, out);
     }
     let wait = (!opts.no_wait).then_some(opts.lock_wait);
     let mut session = lock::acquire(client, wait, &mut |holder, wait| {
@@ -83,7 +83,7 @@ pub fn apply(opts: &ApplyOptions, out: &mut dyn Progress) -> Result<ApplyOutcome
                 &mut run.warnings,
             )?;
             // Before anything is installed or recorded.
-            super::narrowing::check(&mut session, &file.plan, &run.to_run)?;
+            super::narrowing::check(&mut session, &file.plan, &run.to_run, version)?;
             book::ensure(&mut session)?;
             execute(&mut session, opts, &file, &live, prior, run, out)
         }
@@ -565,6 +565,7 @@ fn dry_run(
     client: &mut Client,
     opts: &ApplyOptions,
     file: &PlanFile,
+    version: i32,
     out: &mut dyn Progress,
 ) -> Result<ApplyOutcome, ExecError> {
     let prior = book::prior(client, &file.plan.id, opts.direction)?;
@@ -585,7 +586,7 @@ fn dry_run(
                 opts.force,
                 &mut run.warnings,
             )?;
-            super::narrowing::check(client, &file.plan, &run.to_run)?;
+            super::narrowing::check(client, &file.plan, &run.to_run, version)?;
             run
         }
     };

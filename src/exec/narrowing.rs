@@ -176,13 +176,21 @@ fn see_query(n: &Narrowing) -> String {
 }
 
 /// Refuses the run when rows do not fit a narrowing change a step to run would install.
-pub fn check(client: &mut Client, plan: &Plan, to_run: &[usize]) -> Result<(), ExecError> {
+/// `server_version` is `server_version_num`, as the caller read it when it connected.
+pub fn check(
+    client: &mut Client,
+    plan: &Plan,
+    to_run: &[usize],
+    server_version: i32,
+) -> Result<(), ExecError> {
+    let tid_ranges = server_version >= 140000;
     let mut problems = Vec::new();
     for n in narrowings(plan, to_run) {
-        let (changed, failed) = count(client, &n).map_err(|e| ExecError::NarrowingCheck {
-            plan_id: plan.id.clone(),
-            error: format!("counting the rows of {} that fit {}: {e}", n.table, n.to),
-        })?;
+        let (changed, failed) =
+            count(client, &n, tid_ranges).map_err(|e| ExecError::NarrowingCheck {
+                plan_id: plan.id.clone(),
+                error: format!("counting the rows of {} that fit {}: {e}", n.table, n.to),
+            })?;
         if changed + failed == 0 {
             continue;
         }
@@ -237,7 +245,8 @@ fn batch_blocks() -> i64 {
         .unwrap_or(BATCH_BLOCKS)
 }
 
-/// `(rows that would change, rows that cannot be converted)` in `n.table`.
+/// `(rows that would change, rows that cannot be converted)` in `n.table`; `tid_ranges`: the
+/// server has TID range scans (14+).
 ///
 /// Read in batches of [`BATCH_BLOCKS`] heap blocks (`ctid` ranges, a TID range scan on
 /// PostgreSQL 14+), each its own read-only statement: no snapshot is held for the whole
@@ -246,15 +255,8 @@ fn batch_blocks() -> i64 {
 /// adds are read too. PostgreSQL 13 has no TID range scan (each batch would read the whole
 /// table): there the table is one batch. A batch whose conversion fails (SQLSTATE class 22:
 /// out of range, too long) is counted again row by row.
-fn count(client: &mut Client, n: &Narrowing) -> Result<(i64, i64), String> {
+fn count(client: &mut Client, n: &Narrowing, tid_ranges: bool) -> Result<(i64, i64), String> {
     let e = |e: postgres::Error| full_error(&e);
-    let tid_ranges = client
-        .query_one(
-            "SELECT current_setting('server_version_num')::int >= 140000",
-            &[],
-        )
-        .map_err(e)?
-        .get::<_, bool>(0);
     let blocks_sql = format!(
         "SELECT pg_relation_size({}::regclass) / current_setting('block_size')::bigint",
         quote::literal(&n.table)
