@@ -6,27 +6,8 @@
 
 mod common;
 
+use common::project::{count, setup};
 use common::schemaplan_expect as run;
-
-fn count(c: &mut postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
-}
-
-/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
-fn setup(
-    tag: &str,
-    before: &str,
-    after: &str,
-) -> (String, String, tempfile::TempDir, postgres::Client) {
-    let server = common::server();
-    let (_db, url) = server.fresh_db(tag);
-    let mut c = schemaplan::db::connect(&url).unwrap();
-    c.batch_execute(before).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("schema")).unwrap();
-    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
-    (url, server.admin_url(), tmp, c)
-}
 
 fn plan_apply(cwd: &std::path::Path, url: &str, dev: &str) -> String {
     run(

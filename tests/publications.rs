@@ -8,31 +8,8 @@
 
 mod common;
 
+use common::project::{count, setup, text};
 use common::schemaplan_expect as run;
-
-fn count(c: &mut postgres::Client, sql: &str) -> i64 {
-    c.query_one(sql, &[]).unwrap().get::<_, i64>(0)
-}
-
-fn text(c: &mut postgres::Client, sql: &str) -> Option<String> {
-    c.query_one(sql, &[]).unwrap().get::<_, Option<String>>(0)
-}
-
-/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
-fn setup(
-    tag: &str,
-    before: &str,
-    after: &str,
-) -> (String, String, tempfile::TempDir, postgres::Client) {
-    let server = common::server();
-    let (_db, url) = server.fresh_db(tag);
-    let mut c = schemaplan::db::connect(&url).unwrap();
-    c.batch_execute(before).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("schema")).unwrap();
-    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
-    (url, server.admin_url(), tmp, c)
-}
 
 #[test]
 fn dropping_a_publication_is_a_replication_hazard_and_rollback_brings_it_back() {

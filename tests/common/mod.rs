@@ -12,6 +12,7 @@
 
 pub mod case;
 pub mod oracle;
+pub mod project;
 pub mod schemas;
 pub mod secure;
 
