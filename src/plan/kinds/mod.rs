@@ -13,6 +13,7 @@ mod grant;
 mod index;
 mod namespace;
 mod owner;
+mod partition;
 mod policy;
 mod publication;
 mod rename;

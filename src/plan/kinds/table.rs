@@ -1,7 +1,7 @@
 //! Tables: create (ordinary, partitioned, partitions, inheritance children), drop, and
 //! table-level properties (logged, storage options, RLS, replica identity, inheritance).
 
-use super::column;
+use super::{column, partition};
 use crate::diff::{Change, TableChange};
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
@@ -510,122 +510,24 @@ pub fn alter(ctx: &Ctx, from: &Table, to: &Table, kinds: &[TableChange]) -> Chai
         }
     }
     let mut chain = Vec::new();
+    let attach = kinds
+        .contains(&TableChange::Partition)
+        .then(|| partition::attach(ctx, from, to))
+        .flatten();
+    let (before_detach, after_detach, attach) = match attach {
+        Some(a) => (a.before_detach, a.after_detach, Some(a.attach)),
+        None => (Vec::new(), Vec::new(), None),
+    };
+    chain.extend(before_detach);
     if kinds.contains(&TableChange::Partition) {
-        chain.extend(detach(ctx, from, to));
+        chain.extend(partition::detach(ctx, from, to));
     }
     if !sql.is_empty() {
         chain.push(alter_node(ctx, to, sql, hazards, needs));
     }
-    if kinds.contains(&TableChange::Partition) {
-        chain.extend(attach(ctx, from, to));
-    }
+    chain.extend(after_detach);
+    chain.extend(attach);
     chain
-}
-
-/// `DETACH PARTITION` of a table that leaves its partitioned table or changes its bounds: a
-/// catalog change (no scan) under ACCESS EXCLUSIVE on the partitioned table and the partition.
-/// The rows stay in the table. The indexes and key copies it had from the partitioned table
-/// become its own (they keep their names): the ones the desired schema lacks are dropped by
-/// their own steps, after this one; columns and constraints change after it too.
-///
-/// Not `CONCURRENTLY` (PostgreSQL 14+, SHARE UPDATE EXCLUSIVE): a plan does not know the
-/// major it will be applied to (13 lacks it), and it cannot be used while the partitioned
-/// table has a default partition. The brief lock is taken under `lock_timeout`, and retried.
-fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
-    let (parent, _) = from.partition_of.as_ref()?;
-    let step = ctx
-        .step(
-            format!("detach {} from {parent}", from.name),
-            format!(
-                "{} DETACH PARTITION {};",
-                alter_table(parent),
-                qname(&from.name)
-            ),
-            LockLevel::AccessExclusive,
-            Some(parent),
-        )
-        .note("a catalog change: the rows stay in the table; not CONCURRENTLY (PostgreSQL 14+ only, and not with a default partition)");
-    let mut n = Node::new(step, ObjectId::Table(to.name.clone()));
-    // What it had from the partitioned table is its own once detached: changes to its columns,
-    // and drops of those indexes and constraints, come after.
-    n.releases.extend(
-        from.columns
-            .iter()
-            .map(|c| ObjectId::Column(from.name.clone(), c.name.clone())),
-    );
-    n.releases.extend(
-        ctx.current
-            .indexes
-            .values()
-            .filter(|i| i.table == from.name && i.parent_index.is_some())
-            .map(|i| ObjectId::Index(i.name.clone())),
-    );
-    n.releases.extend(
-        from.constraints
-            .values()
-            .filter(|c| !c.is_local || c.parent_index.is_some())
-            .map(|c| ObjectId::Constraint(from.name.clone(), c.name.clone())),
-    );
-    n.releases.push(ObjectId::Table(parent.clone()));
-    Some(n)
-}
-
-/// `ATTACH PARTITION` of a table that joins a partitioned table or changes its bounds. The
-/// table's columns must match the partitioned table's, so it runs after the column changes.
-/// PostgreSQL checks that every row fits the bounds: a scan of the table under its ACCESS
-/// EXCLUSIVE lock (SHARE UPDATE EXCLUSIVE on the partitioned table, so its other partitions
-/// stay readable and writable), and of the default partition when there is one. There is no
-/// online form in general: a validated CHECK constraint that implies the bounds lets
-/// PostgreSQL skip the scan, which the plan does not derive; on a large table the step says so
-/// (hazard `access-exclusive-lock`). It gives the table copies of the partitioned table's
-/// indexes and keys (adopting matching ones) and clones its foreign keys and triggers.
-fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
-    let (parent, bound) = to.partition_of.as_ref()?;
-    let mut scanned = vec![&to.name];
-    let default = ctx.current.tables.values().find(|p| {
-        p.partition_of
-            .as_ref()
-            .is_some_and(|(q, b)| q == parent && b == "DEFAULT")
-            && p.name != to.name
-    });
-    scanned.extend(default.map(|p| &p.name));
-    let mut step = ctx.step(
-        format!("attach {} as a partition of {parent}", to.name),
-        format!(
-            "{} ATTACH PARTITION {} {bound};",
-            alter_table(parent),
-            qname(&to.name)
-        ),
-        LockLevel::AccessExclusive,
-        Some(&to.name),
-    );
-    step = match ctx.small(&scanned) {
-        Some(notes) => step.notes(notes),
-        None => ctx
-            .long(step.hazard(Hazard::AccessExclusiveLock))
-            .note("checks that every row fits the bounds by scanning under lock (no online form: a validated CHECK implying the bounds, added beforehand, would spare the scan)"),
-    };
-    let mut n = Node::new(step, ObjectId::Table(to.name.clone()));
-    n.needs.push(ObjectId::Table(parent.clone()));
-    n.needs.extend(
-        to.columns
-            .iter()
-            .map(|c| ObjectId::Column(to.name.clone(), c.name.clone())),
-    );
-    // Copies of the partitioned table's indexes that exist before the plan.
-    for i in ctx.desired.indexes.values().filter(|i| i.table == to.name) {
-        if i.parent_index
-            .as_ref()
-            .is_some_and(|p| ctx.current.indexes.contains_key(p))
-        {
-            n.produces.push(ObjectId::Index(i.name.clone()));
-            n.claims.push(i.name.clone());
-        }
-    }
-    if from.partition_of.is_none() {
-        n.claims.push(from.name.clone());
-    }
-    Some(n)
 }
 
 fn alter_node(
