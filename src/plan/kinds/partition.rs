@@ -86,7 +86,14 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
         .desired
         .tables
         .get(parent)
-        .filter(|p| large && default.is_none() && p.partition_of.is_none())
+        // A partitioned table that joins is left to the plain form (its leaves are what
+        // PostgreSQL scans).
+        .filter(|p| {
+            large
+                && default.is_none()
+                && p.partition_of.is_none()
+                && to.kind != TableKind::Partitioned
+        })
         .and_then(|p| p.partition_key.as_deref())
         .and_then(|key| bound_check(key, bound));
     let (prepare, step) = match (check, ctx.small(&scanned)) {
