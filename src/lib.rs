@@ -17,6 +17,5 @@ pub mod planfile;
 pub mod render;
 pub mod shadow;
 pub mod source;
-pub mod timing;
 pub mod timings;
 pub mod workflow;

@@ -1,11 +1,18 @@
-//! Client-side stage timings of one run: wall time, this process's CPU time (user + system)
-//! and its peak RSS after each stage of the pipeline (source parsing, catalog reads, shadow
-//! load, diff, planning, proof, rendering ...), for profiling big schemas (issue 9,
-//! `docs/benchmarks.md`).
+//! Client-side stage timings of one run, the one place that measures them: wall time, this
+//! process's CPU time (user + system) and its peak RSS after each stage of the pipeline
+//! (source files, shadow start, catalog reads, shadow load, diff, plan and proof, write, and
+//! the stages inside them: each catalog query, the plan's context, steps and order ...).
 //!
-//! The stages record into one process-wide list; nothing is printed unless asked: with
-//! `SCHEMAPLAN_TIMINGS=1` in the environment the CLI prints the list on stderr when the
-//! command ends ([`print_if_asked`]); a front end (`-v`) can read [`recorded`] itself.
+//! Callers wrap a stage in [`stage`] (or hold a [`start`] guard over a stretch of code);
+//! nothing else in the crate reads clocks for this. The stages record into one process-wide
+//! list, and two readers show it, both on stderr so stdout (a summary, or JSON) stays the
+//! same:
+//! - `-v` ([`set_verbosity`]): one line per top-level stage as it ends
+//!   (`timing: shadow load 1.3s (CPU 0.2s, peak RSS 41 MiB)`); `-vv` adds the nested stages,
+//!   indented;
+//! - `SCHEMAPLAN_TIMINGS=1`: the whole list as a table when the command ends
+//!   ([`print_if_asked`]), for profiling big schemas (issue 9, `docs/benchmarks.md`).
+//!
 //! Stages nest (the catalog read inside the desired-schema stage): each records its depth,
 //! and a nested stage's time is included in its parent's. The CPU time is the whole
 //! process's (`getrusage(RUSAGE_SELF)`): the pipeline runs on one thread, and the servers'
@@ -13,6 +20,7 @@
 //! wall time.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -31,34 +39,90 @@ pub struct Timing {
 
 static RECORDED: Mutex<Vec<Timing>> = Mutex::new(Vec::new());
 
+/// Which stages print a line as they end: 0 none, 1 the top-level ones (`-v`), 2 all (`-vv`).
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
 thread_local! {
     static DEPTH: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Runs `f` as stage `name` and records its timing.
+/// Makes stages print a line on stderr as they end: `verbose` 1 (`-v`) the top-level stages,
+/// 2 (`-vv`) and more every stage, 0 none (the CLI sets it from `-v`).
+pub fn set_verbosity(verbose: u8) {
+    VERBOSITY.store(verbose, Ordering::Relaxed);
+}
+
+/// Whether a stage `depth` deep prints its line.
+fn printed(depth: usize) -> bool {
+    match VERBOSITY.load(Ordering::Relaxed) {
+        0 => false,
+        1 => depth == 0,
+        _ => true,
+    }
+}
+
+/// Runs `f` as stage `name` and records its timing (also when `f` fails).
 pub fn stage<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
+    let _guard = start(name);
+    f()
+}
+
+/// Starts stage `name`; it ends, and is recorded, when the guard is dropped.
+pub fn start(name: &'static str) -> Stage {
     let depth = DEPTH.with(|d| {
         let depth = d.get();
         d.set(depth + 1);
         depth
     });
-    let (cpu0, _) = usage();
-    let wall0 = Instant::now();
-    let out = f();
-    let wall = wall0.elapsed();
-    let (cpu1, max_rss_kib) = usage();
-    DEPTH.with(|d| d.set(depth));
-    let timing = Timing {
-        stage: name,
+    let (cpu, _) = usage();
+    Stage {
+        name,
         depth,
-        wall,
-        cpu: cpu1.saturating_sub(cpu0),
-        max_rss_kib,
-    };
-    if let Ok(mut list) = RECORDED.lock() {
-        list.push(timing);
+        wall: Instant::now(),
+        cpu,
     }
-    out
+}
+
+/// A running stage (see [`start`]).
+pub struct Stage {
+    name: &'static str,
+    depth: usize,
+    wall: Instant,
+    cpu: Duration,
+}
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let wall = self.wall.elapsed();
+        let (cpu, max_rss_kib) = usage();
+        DEPTH.with(|d| d.set(self.depth));
+        let timing = Timing {
+            stage: self.name,
+            depth: self.depth,
+            wall,
+            cpu: cpu.saturating_sub(self.cpu),
+            max_rss_kib,
+        };
+        if printed(self.depth) {
+            eprintln!("{}", verbose_line(&timing));
+        }
+        if let Ok(mut list) = RECORDED.lock() {
+            list.push(timing);
+        }
+    }
+}
+
+/// `-v`'s line: `timing: diff 12ms (CPU 10ms, peak RSS 41 MiB)`, nested stages indented.
+fn verbose_line(t: &Timing) -> String {
+    format!(
+        "timing: {:indent$}{} {} (CPU {}, peak RSS {} MiB)",
+        "",
+        t.stage,
+        crate::exec::human_duration(t.wall),
+        crate::exec::human_duration(t.cpu),
+        t.max_rss_kib / 1024,
+        indent = t.depth * 2,
+    )
 }
 
 /// The stages finished so far, in the order they finished (a nested stage before its parent).
@@ -106,4 +170,22 @@ fn usage() -> (Duration, u64) {
         tv(ru.ru_utime) + tv(ru.ru_stime),
         ru.ru_maxrss.max(0) as u64,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_stages_record_their_depth_and_end_before_their_parent() {
+        stage("outer (test)", || {
+            let _inner = start("inner (test)");
+        });
+        let mine: Vec<(&str, usize)> = recorded()
+            .iter()
+            .filter(|t| t.stage.ends_with("(test)"))
+            .map(|t| (t.stage, t.depth))
+            .collect();
+        assert_eq!(mine, [("inner (test)", 1), ("outer (test)", 0)]);
+    }
 }

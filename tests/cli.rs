@@ -251,8 +251,8 @@ fn exit_codes_of_every_command() {
     server.drop_db(&db);
 }
 
-/// `-v` prints one timing line per stage on stderr and leaves stdout as it is; `-q` leaves
-/// apply's progress out.
+/// `-v` prints one timing line per stage (wall, CPU, peak RSS) on stderr and leaves stdout as
+/// it is, `-vv` the stages inside them too; `-q` leaves apply's progress out.
 #[test]
 fn verbose_prints_stage_timings_and_quiet_hides_progress() {
     let server = common::server();
@@ -295,6 +295,25 @@ fn verbose_prints_stage_timings_and_quiet_hides_progress() {
             "no {stage} timing in:\n{err}"
         );
     }
+    // Each line also has the client's CPU time and peak RSS (src/timings.rs); only the
+    // top-level stages, unless -vv.
+    assert!(
+        err.lines()
+            .filter(|l| l.starts_with("timing: "))
+            .all(|l| l.contains(" (CPU ") && l.ends_with(" MiB)")),
+        "{err}"
+    );
+    assert!(
+        !err.contains("timing:   "),
+        "-v: top-level stages only:\n{err}"
+    );
+    let very = plan(&["-vv"], "plans/c");
+    let err = stderr(&very);
+    assert!(
+        err.lines()
+            .any(|l| l.starts_with("timing:   ") && l.contains(" catalog: tables ")),
+        "-vv: the stages inside them, indented:\n{err}"
+    );
     assert_eq!(
         stdout(&quiet)
             .replace("plans/a", "plans/b")
@@ -314,5 +333,81 @@ fn verbose_prints_stage_timings_and_quiet_hides_progress() {
         .code(0);
     assert!(stderr(&a).is_empty(), "-q: {}", stderr(&a));
     assert!(stdout(&a).contains("applied"), "{}", stdout(&a));
+    server.drop_db(&db);
+}
+
+/// `status` is a table: the columns stay aligned under their headers whatever the length of
+/// a state or of the error in a row's details (here a run failed on a lock timeout, whose
+/// error is several lines long).
+#[test]
+fn status_is_a_table_whose_columns_hold_with_a_long_error() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("cli_status_table");
+    server
+        .connect(&db)
+        .batch_execute("CREATE TABLE public.t (a int); INSERT INTO public.t VALUES (1), (2);")
+        .unwrap();
+    let dev = server.admin_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    std::fs::create_dir(cwd.join("schema")).unwrap();
+    std::fs::write(
+        cwd.join("schema/t.sql"),
+        "CREATE TABLE public.t (a int, b int);\n",
+    )
+    .unwrap();
+    for out in ["plans/p1_first", "plans/p2_a_plan_with_a_longer_name"] {
+        sp(cwd)
+            .args(["plan", "--db", &url, "--dev-url", &dev, "--out", out])
+            .assert()
+            .code(0);
+    }
+    // A reader in an open transaction makes the first plan's step time out: a failed run.
+    let mut reader = server.connect(&db);
+    reader
+        .batch_execute("BEGIN; SELECT count(*) FROM public.t;")
+        .unwrap();
+    sp(cwd)
+        .args([
+            "apply",
+            "--db",
+            &url,
+            "plans/p1_first",
+            "--lock-retries",
+            "0",
+        ])
+        .assert()
+        .code(1);
+    reader.batch_execute("ROLLBACK").unwrap();
+    let a = sp(cwd).args(["status", "--db", &url]).assert().code(0);
+    let out = stdout(&a);
+    let lines: Vec<&str> = out.lines().collect();
+    let header = lines
+        .iter()
+        .find(|l| l.contains("STATE") && l.contains("DETAILS"))
+        .unwrap_or_else(|| panic!("no header:\n{out}"));
+    let column = |name: &str| header.find(name).unwrap();
+    let (plan_col, details_col) = (column("PLAN"), column("DETAILS"));
+    for (state, plan) in [
+        ("failed", "p1_first"),
+        ("pending", "p2_a_plan_with_a_longer_name"),
+    ] {
+        let row = lines
+            .iter()
+            .find(|l| l.trim_start().starts_with(state) && l.contains(plan))
+            .unwrap_or_else(|| panic!("no {state} row for {plan}:\n{out}"));
+        assert_eq!(row.find(plan), Some(plan_col), "{plan} under PLAN:\n{out}");
+    }
+    // The error is in the details column, its continuation lines too.
+    let error = lines
+        .iter()
+        .position(|l| l.contains("error: "))
+        .unwrap_or_else(|| panic!("no error in the details:\n{out}"));
+    assert_eq!(
+        lines[error].find("error: "),
+        Some(details_col),
+        "the error starts under DETAILS:\n{out}"
+    );
+    assert!(out.contains("lock timeout"), "{out}");
     server.drop_db(&db);
 }

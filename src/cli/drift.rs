@@ -1,19 +1,17 @@
-//! `schemaplan drift`: does the live database still match the schema files?
+//! `schemaplan drift`: does the live database still match the schema files? Arguments and
+//! the report (text, Markdown, JSON); the work is the workflow's.
 //!
 //! Between a plan's `expand` and `contract` phases the database still has what the contract
-//! drops: that is the planned window, not drift. When the journal has a plan whose contract is
-//! pending (`exec::contract_pending`) and running that plan's contract steps (read from its
-//! `plan.sql` under `--plans`) on a shadow copy of the live schema gives exactly the schema
-//! files' schema (`workflow::contract::explains`), drift says `contract pending` and exits 0;
-//! any other difference exits 2 as always.
+//! drops: that is the planned window, not drift. When a pending contract phase explains the
+//! differences exactly (`workflow::pending_contract`), drift says `contract pending` and exits
+//! 0; any other difference exits 2 as always.
 
 use super::{
     plan::report_unmodeled, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK,
 };
 use crate::diff;
-use crate::model::Schema;
 use crate::source;
-use crate::workflow;
+use crate::workflow::{self, PendingContract};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug)]
@@ -37,23 +35,23 @@ pub struct DriftArgs {
 
 pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
-    let src = crate::timing::time("source", || source::load_dir(&a.schema))?;
-    let shadow = crate::timing::time("shadow start", || start_shadow(&a.shadow))?;
-    let mut current = crate::timing::time("catalog reads", || {
+    let src = crate::timings::stage("source", || source::load_dir(&a.schema))?;
+    let shadow = crate::timings::stage("shadow start", || start_shadow(&a.shadow))?;
+    let mut current = crate::timings::stage("catalog reads", || {
         workflow::current_in(Some(&a.db), &shadow, &scope)
     })?;
-    let mut desired = crate::timing::time("shadow load", || {
+    let mut desired = crate::timings::stage("shadow load", || {
         workflow::desired_in(&shadow, &src, &current.roles, &current.context)
     })?;
     report_unmodeled(&current.schema);
     if let Some(n) = current.context.note() {
         eprintln!("note: {n}");
     }
-    let changes = crate::timing::time("diff", || diff::diff(&current.schema, &desired));
+    let changes = crate::timings::stage("diff", || diff::diff(&current.schema, &desired));
     let (pending, objects) = if changes.is_empty() {
-        (Pending::default(), Vec::new())
+        (PendingContract::default(), Vec::new())
     } else {
-        let pending = contract_explains(
+        let pending = workflow::pending_contract(
             &a.db,
             &a.plans,
             &shadow,
@@ -106,7 +104,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
 struct Report<'a> {
     schema: &'a Path,
     objects: &'a [workflow::ObjectDrift],
-    pending: &'a Pending,
+    pending: &'a PendingContract,
     unmodeled: &'a [String],
 }
 
@@ -211,70 +209,4 @@ impl Report<'_> {
         }
         out
     }
-}
-
-/// What a pending contract phase says about the differences.
-#[derive(Default)]
-struct Pending {
-    /// Plans whose expand ran and whose contract did not (from the journal).
-    plans: Vec<String>,
-    /// Their contract steps, run on a copy of the live schema, give the desired schema.
-    explained: bool,
-    /// Why not, when that could not be checked (` (...)`, or empty).
-    why_not: String,
-}
-
-fn contract_explains(
-    url: &str,
-    plans_dir: &Path,
-    shadow: &crate::shadow::Shadow,
-    ctx: &workflow::Context,
-    live: &Schema,
-    desired: &Schema,
-) -> anyhow::Result<Pending> {
-    let mut client = crate::db::connect(url)?;
-    let plans = crate::exec::contract_pending(&mut client, &crate::catalog::fingerprint(live))?;
-    if plans.is_empty() {
-        return Ok(Pending::default());
-    }
-    let mut steps = Vec::new();
-    for id in &plans {
-        match find_plan(plans_dir, id) {
-            Some(plan) => steps.extend(
-                plan.steps
-                    .into_iter()
-                    .filter(|s| s.phase == crate::plan::Phase::Contract),
-            ),
-            None => {
-                return Ok(Pending {
-                    plans,
-                    explained: false,
-                    why_not: format!(
-                        " (its plan.sql is not under {}: pass --plans)",
-                        plans_dir.display()
-                    ),
-                })
-            }
-        }
-    }
-    let explained = workflow::contract::explains(shadow, ctx, live, desired, &steps)?;
-    Ok(Pending {
-        plans,
-        explained,
-        why_not: String::new(),
-    })
-}
-
-/// The forward plan with id `id` among the plan directories of `dir` (or `dir` itself).
-fn find_plan(dir: &Path, id: &str) -> Option<crate::plan::Plan> {
-    let mut dirs = vec![dir.to_path_buf()];
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        let mut subs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        subs.sort();
-        dirs.extend(subs.into_iter().filter(|p| p.is_dir()));
-    }
-    dirs.into_iter()
-        .filter_map(|d| crate::planfile::read_dir(&d, crate::plan::Direction::Forward).ok())
-        .map(|f| f.plan)
-        .find(|p| p.id == id)
 }

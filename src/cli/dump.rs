@@ -28,7 +28,7 @@ pub struct DumpArgs {
 pub fn run(a: DumpArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
     let mut client = db::connect(&a.db)?;
-    let full = crate::timing::time("catalog reads", || catalog::read(&mut client))?;
+    let full = crate::timings::stage("catalog reads", || catalog::read(&mut client))?;
     // Out-of-scope objects are not the project's: not written (and counted).
     let (mut schema, outside) = scope.split(&full);
     super::plan::report_unmodeled(&schema);
@@ -49,7 +49,7 @@ pub fn run(a: DumpArgs) -> anyhow::Result<i32> {
     // What an empty database looks like (schema public ...), read from the shadow server.
     let shadow = start_shadow(&a.shadow)?;
     let empty = scope.inside(&workflow::empty_schema(&shadow)?);
-    let dump = crate::timing::time("write", || {
+    let dump = crate::timings::stage("write", || {
         workflow::dump(&empty, &schema, &PlanOptions::default(), &a.out)
     })?;
     match a.format {

@@ -72,8 +72,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         }
     }
     let scope = a.scope.scope()?;
-    let source = crate::timing::time("source", || source::load_dir(&a.schema))?;
-    let shadow = crate::timing::time("shadow start", || start_shadow(&a.shadow))?;
+    let source = crate::timings::stage("source", || source::load_dir(&a.schema))?;
+    let shadow = crate::timings::stage("shadow start", || start_shadow(&a.shadow))?;
     let id = a
         .out
         .as_ref()
@@ -107,7 +107,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         (None, true) => None,
     };
     if let Some(dir) = &dir {
-        crate::timing::time("write", || render::write_plan_dir(dir, &forward, &inverse))
+        crate::timings::stage("write", || render::write_plan_dir(dir, &forward, &inverse))
             .with_context(|| format!("writing the plan to {}", dir.display()))?;
     }
     match a.format {

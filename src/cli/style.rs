@@ -59,7 +59,7 @@ pub fn set_color(when: ColorWhen) -> clap::ColorChoice {
 /// -1 quiet, 0 normal, 1+ verbose.
 static VERBOSITY: AtomicI8 = AtomicI8::new(0);
 
-/// Sets the level from `-q` / `-v` (and turns the stage timings of `-v` on).
+/// Sets the level from `-q` / `-v` (and turns the stage timings of `-v` / `-vv` on).
 pub fn set_verbosity(quiet: bool, verbose: u8) {
     let level = if quiet {
         -1
@@ -67,7 +67,7 @@ pub fn set_verbosity(quiet: bool, verbose: u8) {
         verbose.min(i8::MAX as u8) as i8
     };
     VERBOSITY.store(level, Ordering::Relaxed);
-    crate::timing::enable(level >= 1);
+    crate::timings::set_verbosity(if quiet { 0 } else { verbose });
 }
 
 /// `-q`: no progress and no notes on stderr; results (stdout), warnings and errors remain.

@@ -6,6 +6,10 @@
 //! ...), and its definition is the statements that would create it in an empty database, the
 //! same text `dump` writes to its file. Only the objects a difference touches are rendered, so
 //! the cost follows the drift, not the size of the schema.
+//!
+//! Between a plan's `expand` and `contract` phases the database still has what the contract
+//! drops: the planned window, not drift. [`pending_contract`] says whether a contract phase
+//! the journal has pending explains the differences exactly.
 
 use super::dump::unit_of;
 use crate::diff::{self, Change};
@@ -179,4 +183,75 @@ fn definitions(
         text.push('\n');
     }
     defs
+}
+
+/// What a pending contract phase says about the differences `drift` found.
+#[derive(Debug, Default)]
+pub struct PendingContract {
+    /// Plans whose expand ran and whose contract did not (from the journal).
+    pub plans: Vec<String>,
+    /// Their contract steps, run on a copy of the live schema, give the desired schema.
+    pub explained: bool,
+    /// Why not, when that could not be checked (` (...)`, or empty).
+    pub why_not: String,
+}
+
+/// Whether a pending contract phase explains the differences between `live` (the database
+/// at `url`) and `desired`: the journal's plans whose expand ran and whose contract did not
+/// (`exec::contract_pending`), their `plan.sql` found under `plans_dir`, and their contract
+/// steps run on a shadow copy of the live schema (`contract::explains`) giving exactly the
+/// desired schema. A plan whose file is not there is named in `why_not`, not an error.
+pub fn pending_contract(
+    url: &str,
+    plans_dir: &std::path::Path,
+    shadow: &crate::shadow::Shadow,
+    ctx: &super::Context,
+    live: &Schema,
+    desired: &Schema,
+) -> anyhow::Result<PendingContract> {
+    let mut client = crate::db::connect(url)?;
+    let plans = crate::exec::contract_pending(&mut client, &crate::catalog::fingerprint(live))?;
+    if plans.is_empty() {
+        return Ok(PendingContract::default());
+    }
+    let mut steps = Vec::new();
+    for id in &plans {
+        match find_plan(plans_dir, id) {
+            Some(plan) => steps.extend(
+                plan.steps
+                    .into_iter()
+                    .filter(|s| s.phase == crate::plan::Phase::Contract),
+            ),
+            None => {
+                return Ok(PendingContract {
+                    plans,
+                    explained: false,
+                    why_not: format!(
+                        " (its plan.sql is not under {}: pass --plans)",
+                        plans_dir.display()
+                    ),
+                })
+            }
+        }
+    }
+    let explained = super::contract::explains(shadow, ctx, live, desired, &steps)?;
+    Ok(PendingContract {
+        plans,
+        explained,
+        why_not: String::new(),
+    })
+}
+
+/// The forward plan with id `id` among the plan directories of `dir` (or `dir` itself).
+fn find_plan(dir: &std::path::Path, id: &str) -> Option<crate::plan::Plan> {
+    let mut dirs = vec![dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        let mut subs: Vec<std::path::PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        subs.sort();
+        dirs.extend(subs.into_iter().filter(|p| p.is_dir()));
+    }
+    dirs.into_iter()
+        .filter_map(|d| crate::planfile::read_dir(&d, crate::plan::Direction::Forward).ok())
+        .map(|f| f.plan)
+        .find(|p| p.id == id)
 }

@@ -21,7 +21,7 @@ pub mod scope;
 pub mod secrets;
 pub mod unmodeled;
 
-pub use drift::{object_drifts, ObjectDrift};
+pub use drift::{object_drifts, pending_contract, ObjectDrift, PendingContract};
 pub use dump::{dump, dump_files, kind_and_identity, schema_statements, Dump, DumpedObject};
 pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use prove::{describe, prove, ProofReport};

@@ -70,8 +70,8 @@ pub fn make_plan(
     warn: &mut dyn FnMut(String),
 ) -> anyhow::Result<ProvenPlans> {
     let src = req.source;
-    // Stage timings for `-v` (crate::timing): catalog reads, shadow load, diff, proof.
-    let current = crate::timing::time("catalog reads", || {
+    // Stage timings (crate::timings, `-v`): catalog reads, shadow load, diff, proof.
+    let current = crate::timings::stage("catalog reads", || {
         super::current_in(req.db, shadow, &req.scope)
     })?;
     if let Some(w) = current
@@ -88,7 +88,7 @@ pub fn make_plan(
         schema: desired,
         db: desired_db,
         ..
-    } = crate::timing::time("shadow load", || {
+    } = crate::timings::stage("shadow load", || {
         super::desired_db(shadow, src, &current.roles, &current.context)
     })?;
     // Objects schemaplan does not model, on both sides: reported, never silently skipped.
@@ -108,7 +108,7 @@ pub fn make_plan(
         usings: super::casts::usings(src),
         ..PlanOptions::default()
     };
-    let diff_stage = crate::timing::stage("diff");
+    let diff_stage = crate::timings::start("diff");
     let renames = super::renames::resolve(
         shadow,
         &current.context,
@@ -141,7 +141,7 @@ pub fn make_plan(
     super::unmodeled::check(&changes, &current.schema, &desired)?;
     super::secrets::check(&changes, base, &desired)?;
     drop(diff_stage);
-    let proof_stage = crate::timing::stage("plan and proof");
+    let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {
         (
             super::plan_both(&current.schema, &desired, renames, &opts, true),
