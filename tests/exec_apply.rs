@@ -272,7 +272,13 @@ fn ddl_behind_a_long_transaction_is_retried_with_backoff_until_it_ends() {
         .0
         .iter()
         .filter_map(|e| match e {
-            ProgressEvent::Blocked { sessions, .. } => Some(sessions.join("; ")),
+            ProgressEvent::Blocked { sessions, .. } => Some(
+                sessions
+                    .iter()
+                    .map(|b| b.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
             _ => None,
         })
         .collect();

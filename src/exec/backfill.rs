@@ -160,14 +160,13 @@ impl Runner<'_> {
                             && attempt < self.retry.max_attempts
                             && !self.interrupt.requested() =>
                     {
-                        if crate::catalog::is_lock_timeout(&e) {
-                            self.report_blockers(
-                                &[n],
-                                format!("{n} (batch {})", state.batches + 1),
-                                n,
-                                attempt,
-                            );
-                        }
+                        self.report_blockers(
+                            &[n],
+                            format!("{n} (batch {})", state.batches + 1),
+                            n,
+                            attempt,
+                            &e,
+                        );
                         let delay = self.retry.delay(attempt);
                         self.out.event(ProgressEvent::Retry {
                             steps: format!("{n} (batch {})", state.batches + 1),

@@ -30,6 +30,7 @@ pub use crate::catalog::BOOKKEEPING_SCHEMA;
 pub use abort::abort;
 pub use apply::apply;
 pub use backfill::BatchPolicy;
+pub use blockers::Blocker;
 pub use book::{BOOKKEEPING_COLUMNS, BOOK_MAGIC, BOOK_OID};
 pub use interrupt::{interrupt_all, Interrupt};
 pub use lock::{LOCK_APPLY, LOCK_CLASS};
@@ -376,6 +377,78 @@ pub enum ExecError {
 }
 
 impl ExecError {
+    /// The run's closing sentence for `run_finished` (`apply --format json`): what failed and
+    /// what to run next (resume, `--abort`, re-plan ...), on one line. The error itself keeps
+    /// every detail (the server's message, its context) for stderr.
+    pub fn closing_sentence(&self) -> String {
+        let one_line = |s: &str| {
+            s.lines()
+                .map(|l| l.trim().trim_start_matches("hint: "))
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        match self {
+            ExecError::Step {
+                run_id,
+                number,
+                total,
+                summary,
+                attempts,
+                next,
+                ..
+            } => format!(
+                "run {run_id} failed at step {number}/{total} ({summary}){}; {}",
+                if *attempts > 1 {
+                    format!(" after {attempts} attempts")
+                } else {
+                    String::new()
+                },
+                one_line(next.as_deref().map_or(
+                    "fix the cause and apply again to resume at this step",
+                    |n| n.as_str()
+                ))
+            ),
+            ExecError::Interrupted {
+                run_id,
+                number,
+                total,
+                reason,
+                abort_hint,
+                ..
+            } => format!(
+                "run {run_id} stopped at step {number}/{total}: {reason}; apply again to resume \
+                 at that step{}",
+                abort_hint
+                    .as_deref()
+                    .map_or(String::new(), |h| format!("; {}", one_line(h.as_str())))
+            ),
+            ExecError::Abort { run_id, error, .. } => format!(
+                "run {run_id} (abort) stopped: {}; every undo is idempotent: fix the cause and \
+                 run the abort again",
+                one_line(error.as_str())
+            ),
+            ExecError::Verify { run_id, .. } => format!(
+                "run {run_id} ran every step but the live schema is not the plan's target; \
+                 `schemaplan drift` shows the difference"
+            ),
+            // Refused before any step ran (hazards, a changed schema ...), or stopped by the
+            // connection or the bookkeeping: the error's first line says what, its hints what
+            // to do.
+            other => {
+                let text = other.to_string();
+                let mut lines = text.lines();
+                let what = lines.next().unwrap_or_default().trim_end_matches(':');
+                let hints: Vec<&str> = lines.filter_map(|l| l.strip_prefix("hint: ")).collect();
+                if hints.is_empty() {
+                    format!("stopped: {what}")
+                } else {
+                    format!("stopped: {what}; {}", hints.join("; "))
+                }
+            }
+        }
+    }
+
     fn bookkeeping(what: &'static str) -> impl FnOnce(postgres::Error) -> ExecError {
         move |source| ExecError::Bookkeeping { what, source }
     }

@@ -53,13 +53,15 @@ pub enum ProgressEvent {
     },
     /// A transaction of several steps committed.
     Committed { steps: String, elapsed: Duration },
-    /// A lock could not be had in time: the unit was rolled back and runs again after `delay`.
-    /// Sessions holding a conflicting lock on the relation a unit could not lock (printed
-    /// before the retry that follows).
+    /// The sessions that stood in a unit's way: holding a conflicting lock on the relation it
+    /// could not lock in time, or the other side of the deadlock it lost (printed before the
+    /// retry that follows, `exec::blockers`).
     Blocked {
         steps: String,
-        sessions: Vec<String>,
+        sessions: Vec<super::blockers::Blocker>,
     },
+    /// A lock could not be had in time (or a deadlock): the unit was rolled back and runs
+    /// again after `delay`.
     Retry {
         steps: String,
         attempt: u32,
@@ -191,9 +193,18 @@ pub fn describe(e: &ProgressEvent) -> String {
             human_duration(*elapsed)
         ),
         ProgressEvent::Blocked { steps, sessions } => format!(
-            "step{} {steps}: the lock is held by {}",
+            "step{} {steps}: {} {}",
             if steps.contains('-') { "s" } else { "" },
-            sessions.join("; ")
+            if sessions.iter().any(|b| b.cause == "deadlock") {
+                "deadlocked with"
+            } else {
+                "the lock is held by"
+            },
+            sessions
+                .iter()
+                .map(|b| b.to_string())
+                .collect::<Vec<_>>()
+                .join("; ")
         ),
         ProgressEvent::Retry {
             steps,
@@ -385,16 +396,15 @@ impl Progress for BarProgress {
 /// has `event` (its type) and `time` (RFC 3339, UTC); the keys of each type are documented in
 /// docs/json.md and fixed by docs/schemas/apply-event.json. Two events are shaped here rather
 /// than passed through: a `Blocked` event is held and its sessions go into the `retry` event
-/// that follows it (the blocker of that retry), and the executor's `Finished` event is held
-/// for [`JsonProgress::finish`], which writes the one `run_finished` line with the outcome.
+/// that follows it (the blocker of that retry), and the executor's `Finished` event is left
+/// to [`JsonProgress::finish`], which writes the one `run_finished` line with the outcome (or
+/// the error's closing sentence).
 pub struct JsonProgress<W: Write> {
     out: W,
     /// Attempts so far of steps that were retried (a unit's retry counts for all its steps).
     attempts: std::collections::BTreeMap<usize, u32>,
     /// Sessions of the last `Blocked` event, for the next `retry`.
-    blockers: Vec<String>,
-    /// The executor's closing sentence (`Finished`), for `run_finished`.
-    finished: Option<String>,
+    blockers: Vec<super::blockers::Blocker>,
 }
 
 /// How a run ended, for the `run_finished` event.
@@ -412,7 +422,6 @@ impl<W: Write> JsonProgress<W> {
             out,
             attempts: Default::default(),
             blockers: Vec::new(),
-            finished: None,
         }
     }
 
@@ -437,9 +446,9 @@ impl<W: Write> JsonProgress<W> {
         self.attempts.remove(&number).unwrap_or(1)
     }
 
-    /// Writes the `run_finished` line: the outcome and the executor's closing sentence.
+    /// Writes the `run_finished` line: the outcome and the closing sentence (on an error:
+    /// what failed and what to run next, [`super::ExecError::closing_sentence`]).
     pub fn finish(&mut self, end: RunEnd<'_>) {
-        let message = self.finished.take();
         let fields = match end {
             RunEnd::Outcome(o) => serde_json::json!({
                 "outcome": outcome_key(&o.kind),
@@ -461,7 +470,7 @@ impl<W: Write> JsonProgress<W> {
                 } else {
                     "failed"
                 },
-                "message": message,
+                "message": e.closing_sentence(),
             }),
         };
         self.write("run_finished", fields);
@@ -593,7 +602,8 @@ impl<W: Write> Progress for JsonProgress<W> {
                             "message": message, "attempts": attempts }),
                 )
             }
-            ProgressEvent::Finished { message } => self.finished = Some(message),
+            // `finish` writes the one `run_finished` line, from the outcome or the error.
+            ProgressEvent::Finished { .. } => {}
         }
     }
 }
@@ -671,7 +681,20 @@ mod tests {
         let mut p = JsonProgress::new(Vec::new());
         p.event(ProgressEvent::Blocked {
             steps: "2-3".into(),
-            sessions: vec!["pid 42 (psql) holds AccessShareLock".into()],
+            sessions: vec![crate::exec::Blocker {
+                cause: "lock_timeout",
+                pid: 42,
+                user: Some("app".into()),
+                application_name: Some("psql".into()),
+                state: Some("idle in transaction".into()),
+                mode: Some("AccessShareLock".into()),
+                relation: Some("public.t".into()),
+                xact_start: Some("2026-12-05T06:00:00.000Z".into()),
+                query_start: Some("2026-12-05T06:00:00.001Z".into()),
+                transaction_secs: Some(12),
+                query: Some("SELECT 1".into()),
+                waited_for: None,
+            }],
         });
         p.event(ProgressEvent::Retry {
             steps: "2-3".into(),
@@ -696,10 +719,8 @@ mod tests {
             .collect();
         assert_eq!(lines.len(), 2, "{text}");
         assert_eq!(lines[0]["event"], "retry");
-        assert_eq!(
-            lines[0]["blockers"][0],
-            "pid 42 (psql) holds AccessShareLock"
-        );
+        assert_eq!(lines[0]["blockers"][0]["pid"], 42);
+        assert_eq!(lines[0]["blockers"][0]["mode"], "AccessShareLock");
         assert_eq!(lines[1]["event"], "step_finished");
         assert_eq!(lines[1]["attempts"], 2);
         assert_eq!(lines[1]["duration_ms"], 1500);

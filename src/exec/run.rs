@@ -12,7 +12,9 @@
 //! - When a lock cannot be had within `lock_timeout` PostgreSQL raises 55P03
 //!   (lock_not_available); a deadlock is 40P01. Either way the whole transaction is rolled back
 //!   (releasing every lock it held, so the traffic queued behind us proceeds) and the group runs
-//!   again after an exponential backoff with jitter.
+//!   again after an exponential backoff with jitter. Before the retry, the sessions that stood
+//!   in the way (`exec::blockers`: the holders of a conflicting lock, or the deadlock's other
+//!   side) are journaled and reported with it.
 //! - A non-transactional step (`CONCURRENTLY`) runs outside any transaction block: its journal
 //!   entry is committed before it starts and updated after it ends; the timeouts are set with
 //!   session-level `SET` and `RESET` afterwards. Its statements are sent one by one, since
@@ -127,9 +129,7 @@ impl Runner<'_> {
                         && attempt < self.retry.max_attempts
                         && !self.interrupt.requested() =>
                 {
-                    if crate::catalog::is_lock_timeout(&f.error) {
-                        self.report_blockers(&unit.steps, unit.range(), f.step, attempt);
-                    }
+                    self.report_blockers(&unit.steps, unit.range(), f.step, attempt, &f.error);
                     let delay = self.retry.delay(attempt);
                     self.out.event(ProgressEvent::Retry {
                         steps: unit.range(),
@@ -149,29 +149,42 @@ impl Runner<'_> {
         }
     }
 
-    /// After a lock timeout of attempt `attempt`: who holds a conflicting lock on the unit's
-    /// relations, on the progress output and in the journal row of `failed` (the step that
-    /// timed out; best effort: the report never stops the retry).
+    /// After a lock timeout or a deadlock (`error`) of attempt `attempt`: who stood in the
+    /// way (`exec::blockers`), on the progress output (the `retry` event that follows carries
+    /// them) and in the journal row of `failed` (the step that timed out or deadlocked). Best
+    /// effort: the report never stops the retry.
     pub(super) fn report_blockers(
         &mut self,
         steps: &[usize],
         range: String,
         failed: usize,
         attempt: u32,
+        error: &postgres::Error,
     ) {
-        let mut sessions = Vec::new();
-        for &n in steps {
-            let step = &self.plan.steps[n - 1];
-            if let Some(target) = &step.lock_target {
-                for b in super::blockers::blockers(self.client, target, step.lock) {
-                    if !sessions.contains(&b) {
-                        sessions.push(b);
+        let mut sessions: Vec<super::blockers::Blocker> = Vec::new();
+        if crate::catalog::is_lock_timeout(error) {
+            // The sessions holding a conflicting lock on a relation the unit locks.
+            for &n in steps {
+                let step = &self.plan.steps[n - 1];
+                if let Some(target) = &step.lock_target {
+                    for b in super::blockers::blockers(self.client, target, step.lock) {
+                        if !sessions.contains(&b) {
+                            sessions.push(b);
+                        }
                     }
                 }
             }
+        } else if sqlstate(error) == Some("40P01") {
+            // The other side of the deadlock, from the error's detail.
+            let targets: Vec<String> = steps
+                .iter()
+                .filter_map(|&n| self.plan.steps[n - 1].lock_target.clone())
+                .collect();
+            sessions = super::blockers::deadlock_blockers(self.client, error, &targets);
         }
         if !sessions.is_empty() {
             let step = &self.plan.steps[failed - 1];
+            let lines: Vec<String> = sessions.iter().map(|b| b.to_string()).collect();
             let _ = book::journal_blockers(
                 self.client,
                 self.run_id,
@@ -179,7 +192,7 @@ impl Runner<'_> {
                 &step.summary,
                 step.transaction == TxMode::Transaction,
                 attempt,
-                &sessions,
+                &lines,
             );
             self.out.event(ProgressEvent::Blocked {
                 steps: range,
