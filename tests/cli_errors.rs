@@ -469,6 +469,95 @@ fn usage_errors_exit_1_not_the_differences_code() {
     assert_eq!(code(&o), 0, "{}", text(&o));
 }
 
+/// Arguments that ask for JSON output get their usage error as the one JSON error object on
+/// stderr (kind `usage`, clap's message), exit 1; without them, and when the value of
+/// `--format` itself is what is wrong, it stays clap's text.
+#[test]
+fn usage_errors_under_format_json_are_one_json_error_object() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (&["drift", "--format", "json", "--bogus"][..], "--bogus"),
+        (&["drift", "--format=json"][..], "--db"),
+        (&["status", "--format", "json"][..], "--db"),
+        (
+            &[
+                "apply",
+                "--db",
+                "postgres://x@127.0.0.1:1/x",
+                "--format",
+                "json",
+            ][..],
+            "PLAN_DIR",
+        ),
+        (
+            &[
+                "apply",
+                "p",
+                "--db",
+                "postgres://x@127.0.0.1:1/x",
+                "--format",
+                "json",
+                "--lock-retries",
+                "many",
+            ][..],
+            "many",
+        ),
+        (&["lint", "--format", "json"][..], "PLAN_DIR"),
+    ] {
+        let o = run(tmp.path(), args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let v = common::schemas::parse_valid("error", &stderr);
+        assert_eq!(v["error"]["kind"], "usage", "{args:?}: {v}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{args:?}: {v}");
+        assert!(!message.starts_with("error:"), "{args:?}: {v}");
+        assert!(!message.contains('\u{1b}'), "never coloured: {v}");
+    }
+    // Text as before: no JSON asked for, or the --format value is the error.
+    for args in [
+        &["drift", "--bogus"][..],
+        &["drift", "--format", "yaml"][..],
+        &["drift", "--format", "json", "--format", "yaml"][..],
+        &["drift", "--bogus", "--", "--format", "json"][..],
+    ] {
+        let o = run(tmp.path(), args);
+        assert_eq!(code(&o), 1, "{args:?}: {}", text(&o));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(
+            serde_json::from_str::<serde_json::Value>(stderr.trim()).is_err(),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+/// `drift` in a CI job whose DATABASE_URL did not reach the step: a usage error (exit 1, not
+/// the drift code 2) that names the variable, in text and in JSON.
+#[test]
+fn missing_database_url_is_named_in_the_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(tmp.path(), &["drift"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(stderr.contains("--db"), "{stderr}");
+    assert!(
+        stderr.contains("note: --db can also be given as $DATABASE_URL, which is not set"),
+        "{stderr}"
+    );
+    let o = run(tmp.path(), &["drift", "--format", "json"]);
+    assert_eq!(code(&o), 1, "{}", text(&o));
+    let v = common::schemas::parse_valid("error", &String::from_utf8_lossy(&o.stderr));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("$DATABASE_URL, which is not set"),
+        "{v}"
+    );
+}
+
 #[test]
 fn plan_name_cannot_leave_the_plans_folder() {
     let tmp = tempfile::tempdir().unwrap();

@@ -64,6 +64,19 @@ fn every_json_output_matches_its_published_schema() {
         "{printed:#}"
     );
 
+    // lint: both files read, with their steps.
+    let lint = parse_valid(
+        "lint",
+        &stdout(&run(cwd, &["lint", "plans/p1", "--format", "json"], 0)),
+    );
+    assert_eq!(lint["ok"], true, "{lint:#}");
+    assert_eq!(lint["files"][0]["direction"], "forward", "{lint:#}");
+    assert_eq!(
+        lint["files"][0]["steps"].as_u64().unwrap() as usize,
+        printed["steps"].as_array().unwrap().len(),
+        "{lint:#}"
+    );
+
     // drift before apply: drifted, one object (the table with its index).
     let mut args = vec!["drift", "--format", "json"];
     args.extend(db_args);
@@ -161,8 +174,9 @@ fn every_json_output_matches_its_published_schema() {
 }
 
 /// A step that cannot get its lock: the `retry` event names the session holding the lock
-/// (exec/blockers.rs), the failed step and `run_finished` say `failed`, and the error is the
-/// one JSON object on stderr.
+/// (exec/blockers.rs: pid, application, lock mode, query start), the failed step says
+/// `failed`, `run_finished` says what failed and what to run next, and the error is the one
+/// JSON object on stderr.
 #[test]
 fn apply_json_retry_names_the_blocker_and_the_failure() {
     let server = common::server();
@@ -190,8 +204,15 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
     // A reader idle in its transaction: its ACCESS SHARE lock blocks ADD COLUMN.
     let mut reader = server.connect(&db);
     reader
-        .batch_execute("BEGIN; SELECT count(*) FROM public.t /* the blocker */;")
+        .batch_execute(
+            "SET application_name = the_reader; \
+             BEGIN; SELECT count(*) FROM public.t /* the blocker */;",
+        )
         .unwrap();
+    let reader_pid: i32 = reader
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
     let o = run(
         cwd,
         &[
@@ -212,22 +233,237 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
     let events = parse_valid_lines("apply-event", &stdout(&o));
     let retries = events_named(&events, "retry");
     assert_eq!(retries.len(), 1, "{events:#?}");
+    // The blocker as an object: who (pid, application), what it holds, since when.
     let blockers = retries[0]["blockers"].as_array().unwrap();
-    assert!(
-        blockers
-            .iter()
-            .any(|b| b.as_str().unwrap().contains("the blocker")),
-        "{retries:#?}"
-    );
+    let b = blockers
+        .iter()
+        .find(|b| {
+            b["query"]
+                .as_str()
+                .is_some_and(|q| q.contains("the blocker"))
+        })
+        .unwrap_or_else(|| panic!("{retries:#?}"));
+    assert_eq!(b["cause"], "lock_timeout", "{b:#}");
+    assert_eq!(b["pid"], reader_pid, "{b:#}");
+    assert_eq!(b["mode"], "AccessShareLock", "{b:#}");
+    assert_eq!(b["relation"], "public.t", "{b:#}");
+    assert_eq!(b["application_name"], "the_reader", "{b:#}");
+    assert_eq!(b["state"], "idle in transaction", "{b:#}");
+    assert!(b["query_start"].is_string(), "{b:#}");
     let failed = events_named(&events, "step_failed");
     assert_eq!(failed.len(), 1, "{events:#?}");
     assert_eq!(failed[0]["attempts"], 2, "{failed:#?}");
-    assert_eq!(events.last().unwrap()["outcome"], "failed");
+    // run_finished closes with what failed and what to run next.
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"], "failed");
+    let message = last["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{last:#}"));
+    assert!(
+        message.contains("failed at step 1/1") && message.contains("after 2 attempts"),
+        "{last:#}"
+    );
+    assert!(message.contains("apply again to resume"), "{last:#}");
     let err = parse_valid("error", &String::from_utf8_lossy(&o.stderr));
     assert!(
         err["error"]["message"].as_str().unwrap().contains("step 1"),
         "{err:#}"
     );
+    server.drop_db(&db);
+}
+
+/// `lint --format json` of a broken plan directory: each file with its problem (and the line
+/// the reader points at), `ok` false, exit 1, and nothing but the document (no text error).
+#[test]
+fn lint_json_reports_each_file_with_its_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    let dir = cwd.join("plans/broken");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("plan.sql"), "-- not a plan\nSELECT 1;\n").unwrap();
+    let o = run(cwd, &["lint", "plans/broken", "--format", "json"], 1);
+    assert!(o.stderr.is_empty(), "{}", output_text(&o));
+    let lint = parse_valid("lint", &stdout(&o));
+    assert_eq!(lint["ok"], false, "{lint:#}");
+    let files = lint["files"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{lint:#}");
+    for f in files {
+        assert_eq!(f["ok"], false, "{lint:#}");
+        assert!(f["steps"].is_null(), "{lint:#}");
+        let problem = f["problem"]["message"].as_str().unwrap();
+        assert!(problem.contains(f["file"].as_str().unwrap()), "{lint:#}");
+    }
+    // inverse.sql is missing: a read error, no line.
+    assert_eq!(files[1]["direction"], "inverse");
+    assert!(files[1]["problem"]["line"].is_null(), "{lint:#}");
+    // The text output still says it as errors.
+    let o = run(cwd, &["lint", "plans/broken"], 1);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).starts_with("error: "),
+        "{}",
+        output_text(&o)
+    );
+}
+
+/// A unit that loses a deadlock: the `retry` event names the other side of the cycle (its
+/// pid, application, what it waited for and the lock it holds), and the run goes on.
+///
+/// The two steps (ADD COLUMN on `a` and `b`) run in one transaction. Another session holds
+/// `b` (ACCESS SHARE) before the apply starts; when the apply, holding `a`, waits for `b`, the
+/// session reads `a`: a cycle. Its own deadlock check is put off (`deadlock_timeout` 10min)
+/// so that the apply's (5s, set on the database) is the one that finds the cycle; the
+/// session commits when the `retry` event arrives, and the retry succeeds.
+#[test]
+fn apply_json_retry_after_a_deadlock_names_the_other_side() {
+    use std::io::BufRead;
+    let server = common::server();
+    let (db, url) = server.fresh_db("json_deadlock");
+    server
+        .connect(&db)
+        .batch_execute(&format!(
+            "CREATE TABLE public.a (x int); INSERT INTO public.a SELECT generate_series(1, 100);
+             CREATE TABLE public.b (x int); INSERT INTO public.b SELECT generate_series(1, 100);
+             ALTER DATABASE {db} SET deadlock_timeout = '5s';"
+        ))
+        .unwrap();
+    let dev = server.admin_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    std::fs::create_dir(cwd.join("schema")).unwrap();
+    std::fs::write(
+        cwd.join("schema/t.sql"),
+        "CREATE TABLE public.a (x int, y int);\nCREATE TABLE public.b (x int, y int);\n",
+    )
+    .unwrap();
+    let plan = parse_valid(
+        "plan",
+        &stdout(&run(
+            cwd,
+            &[
+                "plan",
+                "--db",
+                &url,
+                "--dev-url",
+                &dev,
+                "--out",
+                "plans/p1",
+                "--format",
+                "json",
+                "--lock-timeout-ms",
+                "120000",
+            ],
+            0,
+        )),
+    );
+    let steps = plan["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "{plan:#}");
+    assert!(
+        steps.iter().all(|s| s["transaction"] == "yes"),
+        "one transaction: {plan:#}"
+    );
+    // The table the apply locks first, and the one it waits for.
+    let (first, second) = if steps[0]["summary"].as_str().unwrap().contains("public.a") {
+        ("public.a", "public.b")
+    } else {
+        ("public.b", "public.a")
+    };
+
+    // The other session: holds `second`, then (on `go`) reads `first`, commits on `release`.
+    let (pid_tx, pid_rx) = std::sync::mpsc::channel::<i32>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let other_db = db.clone();
+    let other = std::thread::spawn(move || {
+        let mut c = common::server().connect(&other_db);
+        c.batch_execute(&format!(
+            "SET application_name = the_other_side; SET deadlock_timeout = '10min'; \
+             BEGIN; LOCK TABLE {second} IN ACCESS SHARE MODE;"
+        ))
+        .unwrap();
+        let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+        pid_tx.send(pid).unwrap();
+        go_rx.recv().unwrap();
+        c.batch_execute(&format!("SELECT count(*) FROM {first}"))
+            .unwrap();
+        let _ = release_rx.recv();
+        c.batch_execute("COMMIT").unwrap();
+    });
+    let other_pid = pid_rx.recv().unwrap();
+
+    let mut apply = std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args([
+            "apply",
+            "--db",
+            &url,
+            "plans/p1",
+            "--format",
+            "json",
+            "--lock-retries",
+            "3",
+            "--lock-retry-max-delay-ms",
+            "10",
+        ])
+        .current_dir(cwd)
+        .env_remove("DATABASE_URL")
+        .env_remove("SCHEMAPLAN_CONFIG")
+        .env_remove("SCHEMAPLAN_ENV")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the apply waits for `second`, the other session closes the cycle.
+    let mut watch = server.connect(&db);
+    let waiting = format!(
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = '{second}'::regclass"
+    );
+    while watch.query_one(&waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(
+            apply.try_wait().unwrap().is_none(),
+            "the apply ended before it waited for {second}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    go_tx.send(()).unwrap();
+    let mut events = Vec::new();
+    for line in std::io::BufReader::new(apply.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let event = parse_valid("apply-event", &line);
+        if event["event"] == "retry" {
+            let _ = release_tx.send(());
+        }
+        events.push(event);
+    }
+    let status = apply.wait().unwrap();
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut apply.stderr.take().unwrap(), &mut err).unwrap();
+    let _ = release_tx.send(());
+    other.join().unwrap();
+    assert!(status.success(), "{events:#?}\n{err}");
+    let retries = events_named(&events, "retry");
+    assert_eq!(retries.len(), 1, "{events:#?}");
+    assert!(
+        retries[0]["reason"].as_str().unwrap().contains("40P01"),
+        "{retries:#?}"
+    );
+    let blockers = retries[0]["blockers"].as_array().unwrap();
+    let b = blockers
+        .iter()
+        .find(|b| b["pid"] == other_pid)
+        .unwrap_or_else(|| panic!("the other side (pid {other_pid}) in {retries:#?}"));
+    assert_eq!(b["cause"], "deadlock", "{b:#}");
+    assert_eq!(b["application_name"], "the_other_side", "{b:#}");
+    assert!(
+        b["waited_for"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("AccessShareLock on relation")),
+        "{b:#}"
+    );
+    assert_eq!(b["mode"], "AccessShareLock", "{b:#}");
+    assert_eq!(b["relation"], second, "{b:#}");
+    let last = events.last().unwrap();
+    assert_eq!(last["outcome"], "applied", "{events:#?}");
+    assert_eq!(last["retries"], 1, "{last:#}");
     server.drop_db(&db);
 }
 

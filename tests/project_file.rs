@@ -341,9 +341,12 @@ fn status_all_envs_shows_each_plan_on_each_environment_and_reports_unreachable_o
     assert!(t.contains("qa: not read:") && t.contains("$QA_URL"), "{t}");
     assert!(t.contains("down: not read:"), "{t}");
 
-    let j = expect(d, &["status", "--all-envs", "--format", "json"], &vars, 0);
-    let v: serde_json::Value =
-        serde_json::from_str(j.trim()).unwrap_or_else(|e| panic!("{e}: {j}"));
+    // The document is the --all-envs shape of the published schema (docs/schemas/status.json),
+    // on stdout alone.
+    let o = run(d, &["status", "--all-envs", "--format", "json"], &vars);
+    assert_eq!(exit_code(&o), 0, "{}", output_text(&o));
+    let j = String::from_utf8_lossy(&o.stdout).to_string();
+    let v = common::schemas::parse_valid("status", &j);
     let envs = v["environments"].as_array().unwrap();
     let state = |name: &str| {
         let e = envs.iter().find(|e| e["name"] == name).unwrap();

@@ -55,7 +55,8 @@ pub struct Cli {
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
     /// More output: `-v` prints how long each stage took (source, shadow start, catalog reads,
-    /// shadow load, diff, plan and proof, write) on stderr.
+    /// shadow load, diff, plan and proof, write), with CPU time and peak RSS, on stderr; `-vv`
+    /// also the stages inside them.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// When to colour output: auto (on a terminal, unless NO_COLOR is set; CLICOLOR_FORCE
@@ -168,7 +169,8 @@ pub fn run() -> i32 {
             eprintln!(
                 "{}",
                 serde_json::json!({
-                    "error": { "message": error_text(&e), "causes": causes, "exit_code": EXIT_ERROR }
+                    "error": { "kind": "error", "message": error_text(&e), "causes": causes,
+                               "exit_code": EXIT_ERROR }
                 })
             );
             EXIT_ERROR
@@ -185,8 +187,11 @@ pub fn run() -> i32 {
 fn parse() -> Result<Cli, i32> {
     use clap::{CommandFactory, FromArgMatches};
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // Before the arguments are parsed the command's `format` is not known: when they ask for
+    // JSON output, errors found while reading them are the one JSON object on stderr too.
+    let json = prescan_json(&args);
     let fail = |e: &dyn std::fmt::Display| {
-        style::error(&e.to_string());
+        print_error(json, ErrorKind::Error, &e.to_string(), &[]);
         EXIT_ERROR
     };
     let color = style::set_color(style::prescan_color(&args));
@@ -209,26 +214,122 @@ fn parse() -> Result<Cli, i32> {
         }
         (None, None) => {}
     }
-    let matches = cmd.try_get_matches_from(&args).map_err(|e| {
-        let _ = e.print();
-        if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
-            for note in injected.unresolved() {
-                eprintln!("note: {note}");
-            }
-        }
-        if e.use_stderr() {
-            EXIT_ERROR
+    let matches = cmd.try_get_matches_from_mut(&args).map_err(|e| {
+        let notes = if e.kind() == clap::error::ErrorKind::MissingRequiredArgument {
+            let mut notes: Vec<String> = injected.unresolved().map(str::to_string).collect();
+            notes.extend(unset_env_notes(&cmd, &e));
+            notes
         } else {
-            EXIT_OK
-        }
+            Vec::new()
+        };
+        usage_error(json, &e, &notes)
     })?;
     for w in injected.check(&matches).map_err(|e| fail(&e))? {
         style::warning(&w);
     }
-    Cli::from_arg_matches(&matches).map_err(|e| {
+    Cli::from_arg_matches(&matches).map_err(|e| usage_error(json, &e, &[]))
+}
+
+/// Prints clap's error (`--help` and `--version` are "errors" printed on stdout, exit 0) and
+/// gives the exit code. A usage error under `--format json` is the JSON error object, of kind
+/// `usage`, with clap's message (without its `error: ` prefix, and never coloured).
+fn usage_error(json: bool, e: &clap::Error, notes: &[String]) -> i32 {
+    if !e.use_stderr() {
         let _ = e.print();
-        EXIT_ERROR
-    })
+        return EXIT_OK;
+    }
+    if json {
+        // `render` gives styled text; its Display is the plain text.
+        let text = e.render().to_string();
+        let message = text.trim().strip_prefix("error: ").unwrap_or(text.trim());
+        print_error(true, ErrorKind::Usage, message, notes);
+    } else {
+        let _ = e.print();
+        for note in notes {
+            eprintln!("note: {note}");
+        }
+    }
+    EXIT_ERROR
+}
+
+/// For each missing option that could have come from an environment variable (`--db` from
+/// `DATABASE_URL`), a note saying so: clap names only the option, and a CI job whose variable
+/// did not reach the step would otherwise not learn which one to set.
+fn unset_env_notes(cmd: &clap::Command, e: &clap::Error) -> Vec<String> {
+    use clap::error::{ContextKind, ContextValue};
+    let Some(ContextValue::Strings(missing)) = e.get(ContextKind::InvalidArg) else {
+        return Vec::new();
+    };
+    missing
+        .iter()
+        .filter_map(|m| {
+            let long = m.split_whitespace().next()?.strip_prefix("--")?;
+            let arg = std::iter::once(cmd)
+                .chain(cmd.get_subcommands())
+                .flat_map(|c| c.get_arguments())
+                .find(|a| a.get_long() == Some(long) && a.get_env().is_some())?;
+            let env = arg.get_env()?.to_string_lossy();
+            Some(format!(
+                "--{long} can also be given as ${env}, which is not set"
+            ))
+        })
+        .collect()
+}
+
+/// What kind of failure a JSON error object reports (its `kind`, docs/schemas/error.json).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ErrorKind {
+    /// The arguments: an unknown option, a missing or bad value (clap's message).
+    Usage,
+    /// Anything else: the command failed.
+    Error,
+}
+
+/// An error on stderr: `error: ...` for people, or with `json` the one JSON object
+/// `{"error": {"kind", "message", "causes", "exit_code"}}` (docs/schemas/error.json); `notes`
+/// are added to the message as `note: ` lines.
+fn print_error(json: bool, kind: ErrorKind, message: &str, notes: &[String]) {
+    if !json {
+        style::error(message);
+        return;
+    }
+    let mut message = message.to_string();
+    for note in notes {
+        message.push_str(&format!("\nnote: {note}"));
+    }
+    let kind = match kind {
+        ErrorKind::Usage => "usage",
+        ErrorKind::Error => "error",
+    };
+    eprintln!(
+        "{}",
+        serde_json::json!({
+            "error": { "kind": kind, "message": message, "causes": [], "exit_code": EXIT_ERROR }
+        })
+    );
+}
+
+/// Whether the raw arguments ask for JSON output (`--format json` or `--format=json`, the
+/// last `--format` winning as in clap), read before parsing so that a usage error can be
+/// reported in the format asked for. A bad `--format` value itself is text: the arguments
+/// did not ask for JSON.
+fn prescan_json(args: &[std::ffi::OsString]) -> bool {
+    let mut json = false;
+    let mut it = args.iter().skip(1).map(|a| a.to_string_lossy().to_string());
+    while let Some(a) = it.next() {
+        if a == "--" {
+            break;
+        }
+        let value = match a.strip_prefix("--format=") {
+            Some(v) => Some(v.to_string()),
+            None if a == "--format" => it.next(),
+            None => None,
+        };
+        if let Some(v) = value {
+            json = v == "json";
+        }
+    }
+    json
 }
 
 impl Command {
@@ -240,7 +341,8 @@ impl Command {
             Command::Status(a) => a.format == status::StatusFormat::Json,
             Command::Apply(a) | Command::Rollback(a) => a.format == TextOrJson::Json,
             Command::Dump(a) => a.format == TextOrJson::Json,
-            Command::Lint(_) | Command::Init | Command::Completions { .. } | Command::Man => false,
+            Command::Lint(a) => a.format == TextOrJson::Json,
+            Command::Init | Command::Completions { .. } | Command::Man => false,
         }
     }
 }
@@ -317,7 +419,7 @@ pub enum Format {
     Markdown,
 }
 
-/// Output format of `apply`, `rollback` and `dump`: lines for people, or JSON
+/// Output format of `apply`, `rollback`, `dump` and `lint`: lines for people, or JSON
 /// (docs/json.md).
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TextOrJson {
