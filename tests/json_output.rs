@@ -203,16 +203,16 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
     );
     // A reader idle in its transaction: its ACCESS SHARE lock blocks ADD COLUMN.
     let mut reader = server.connect(&db);
-    reader
-        .batch_execute(
-            "SET application_name = the_reader; \
-             BEGIN; SELECT count(*) FROM public.t /* the blocker */;",
-        )
-        .unwrap();
     let reader_pid: i32 = reader
         .query_one("SELECT pg_backend_pid()", &[])
         .unwrap()
         .get(0);
+    reader
+        .batch_execute("SET application_name = the_reader")
+        .unwrap();
+    reader
+        .batch_execute("BEGIN; SELECT count(*) FROM public.t /* the blocker */;")
+        .unwrap();
     let o = run(
         cwd,
         &[

@@ -210,7 +210,11 @@ pub fn deadlock_blockers(
         "SELECT a.pid, l.mode, l.relation, {SESSION_COLUMNS} \
          FROM pg_catalog.pg_stat_activity a \
          LEFT JOIN LATERAL ( \
-             SELECT l.mode::text AS mode, l.relation::pg_catalog.regclass::text AS relation \
+             SELECT l.mode::text AS mode, \
+                    (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) \
+                     FROM pg_catalog.pg_class c \
+                     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE c.oid = l.relation) AS relation \
              FROM pg_catalog.pg_locks l \
              WHERE l.pid = a.pid AND l.granted AND l.locktype = 'relation' \
                AND l.relation IN (SELECT pg_catalog.to_regclass(t) \
