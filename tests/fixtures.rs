@@ -22,6 +22,13 @@
 //! (a regression) and when a listed case passes (remove it from the list: the list only
 //! shrinks). See `docs/testing.md`.
 //!
+//! Scoped cases (`plan-args --exclude schema:audit`, see [`scope_args`]): `context.sql` holds
+//! the objects that are not the project's (with rows); it is loaded into both databases before
+//! `before.sql` / `after.sql`, so the full comparisons above also prove them left alone. Every
+//! command of such a case (apply, re-plan, `drift`, rollback) gets the same scope, `drift`
+//! must say in sync after apply, and the rows of the out-of-scope tables must be unchanged
+//! after apply and after rollback.
+//!
 //! Other PostgreSQL majors (`scripts/pg-matrix`, `SCHEMAPLAN_PG_BINDIR`): the pg_dump oracle is
 //! skipped, with the reason printed, where Debian's pg_dump 15 cannot dump the server (16+);
 //! a case with `min-version N` in its `expect.txt` is skipped (and listed) on older servers;
@@ -150,25 +157,30 @@ fn output_text(o: &Output) -> String {
     s
 }
 
-/// `schemaplan apply|rollback --db URL PLAN --phase all --allow-hazards all`; `Err` with the
-/// end of its output when it fails.
+/// `schemaplan apply|rollback --db URL PLAN --phase all --allow-hazards all [SCOPE]`; `Err`
+/// with the end of its output when it fails.
 fn run_all_phases(
     bin: &Bin,
     cwd: &Path,
     command: &str,
     db_url: &str,
     plan: &str,
+    scope: &[&str],
 ) -> Result<(), String> {
     let args = [
-        command,
-        "--db",
-        db_url,
-        plan,
-        "--phase",
-        "all",
-        "--allow-hazards",
-        "all",
-    ];
+        &[
+            command,
+            "--db",
+            db_url,
+            plan,
+            "--phase",
+            "all",
+            "--allow-hazards",
+            "all",
+        ][..],
+        scope,
+    ]
+    .concat();
     let o = bin.run(cwd, &args);
     if o.status.success() {
         return Ok(());
@@ -335,6 +347,71 @@ fn plan_args(case_dir: &Path) -> Vec<String> {
     args
 }
 
+/// The scope arguments among a case's `plan-args` (`--include X`, `--exclude X`, also written
+/// `--exclude=X`): given to every command of the case, not only `plan`: `apply` and `rollback`
+/// refuse a plan made with another scope, and the re-plan and `drift` must see what `plan`
+/// saw.
+fn scope_args(case_dir: &Path) -> Vec<String> {
+    let args = plan_args(case_dir);
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--include" || a == "--exclude" {
+            out.push(a.clone());
+            out.extend(it.next().cloned());
+        } else if a.starts_with("--include=") || a.starts_with("--exclude=") {
+            out.push(a.clone());
+        }
+    }
+    out
+}
+
+/// The case's scope (`scope_args` read the way the binary reads them), to judge which tables
+/// are out of scope.
+fn case_scope(scope_args: &[&str]) -> schemaplan::catalog::Scope {
+    let (mut include, mut exclude) = (Vec::new(), Vec::new());
+    let mut it = scope_args.iter();
+    while let Some(a) = it.next() {
+        let (flag, value) = match a.split_once('=') {
+            Some((f, v)) => (f, Some(v.to_string())),
+            None => (*a, it.next().map(|v| v.to_string())),
+        };
+        let list = if flag == "--include" {
+            &mut include
+        } else {
+            &mut exclude
+        };
+        list.extend(value);
+    }
+    schemaplan::catalog::Scope::new(&include, &exclude).expect("the case's scope patterns")
+}
+
+/// Row count and checksum of every table of `schema` that is out of `scope`, by name: the
+/// rows a scoped plan, its apply and its rollback must leave exactly as they were.
+fn out_of_scope_rows(
+    url: &str,
+    schema: &schemaplan::model::Schema,
+    scope: &schemaplan::catalog::Scope,
+) -> Result<BTreeMap<String, (i64, String)>, String> {
+    let (_, outside) = scope.split(schema);
+    let mut client = schemaplan::db::connect(url).map_err(|e| format!("connect: {e}"))?;
+    let ident = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut rows = BTreeMap::new();
+    for q in outside.tables.keys() {
+        let sql = format!(
+            "SELECT count(*)::bigint, coalesce(md5(string_agg(x::text, '|' ORDER BY x::text)), '') \
+             FROM {}.{} x",
+            ident(&q.schema),
+            ident(&q.name)
+        );
+        let row = client
+            .query_one(sql.as_str(), &[])
+            .map_err(|e| format!("{q}: {}", schemaplan::db::error_text(&e)))?;
+        rows.insert(q.to_string(), (row.get(0), row.get(1)));
+    }
+    Ok(rows)
+}
+
 /// `expect.txt` of a case (optional): what the plan must (not) contain, for the online
 /// strategies of DESIGN.md that the four properties cannot see (a plan that takes an ACCESS
 /// EXCLUSIVE lock for an index build still converges). One check per line, `#` comments;
@@ -486,11 +563,39 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         dbs.push(b_name);
         let (a_name, a_url) = server.fresh_db(&format!("fx_a_{}", case.name));
         dbs.push(a_name);
+        // context.sql (scoped cases): the out-of-scope objects, in both databases first.
+        let context = case.dir.join("context.sql");
+        if context.is_file() {
+            load(&b_url, &context).map_err(|e| format!("setup: {e}"))?;
+            load(&a_url, &context).map_err(|e| format!("setup: {e}"))?;
+        }
         load(&b_url, &case.dir.join("before.sql")).map_err(|e| format!("setup: {e}"))?;
         load(&a_url, &case.dir.join("after.sql")).map_err(|e| format!("setup: {e}"))?;
         mark("setup");
         let before = read_state(&b_url).map_err(|e| format!("setup: before: {e}"))?;
         let after = read_state(&a_url).map_err(|e| format!("setup: after: {e}"))?;
+        // The scope of the case (plan-args), for every command; the out-of-scope rows.
+        let scope = scope_args(&case.dir);
+        let scope: Vec<&str> = scope.iter().map(String::as_str).collect();
+        let scope_of_case = case_scope(&scope);
+        let rows_before = if scope.is_empty() {
+            BTreeMap::new()
+        } else {
+            out_of_scope_rows(&b_url, &before.schema, &scope_of_case)
+                .map_err(|e| format!("setup: out-of-scope rows: {e}"))?
+        };
+        let rows_unchanged = |when: &str| -> Vec<String> {
+            if scope.is_empty() {
+                return Vec::new();
+            }
+            match out_of_scope_rows(&b_url, &before.schema, &scope_of_case) {
+                Ok(now) if now == rows_before => Vec::new(),
+                Ok(now) => vec![format!(
+                    "{when}: rows of out-of-scope tables changed: {rows_before:?} -> {now:?}"
+                )],
+                Err(e) => vec![format!("{when}: out-of-scope rows: {e}")],
+            }
+        };
 
         let schema_dir = tmp.path().join("schema");
         std::fs::create_dir(&schema_dir).unwrap();
@@ -557,8 +662,9 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         }
 
         // apply
-        run_all_phases(bin, cwd, "apply", &b_url, plan_s)?;
+        run_all_phases(bin, cwd, "apply", &b_url, plan_s, &scope)?;
         mark("apply");
+        problems.extend(labelled("converge", rows_unchanged("after apply")));
         // (1) converges
         let migrated = read_state(&b_url).map_err(|e| format!("after apply: {e}"))?;
         problems.extend(labelled(
@@ -570,6 +676,7 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         // (2) planning again is empty
         let args = [
             &["plan", "--db", &b_url, "--schema", schema_s, "--exit-code"][..],
+            &scope,
             &dev_args,
         ]
         .concat();
@@ -581,11 +688,29 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
                 tail(&output_text(&o), 15)
             ));
         }
+        // A scoped case: drift with the same scope sees the database in sync.
+        if !scope.is_empty() {
+            let args = [
+                &["drift", "--db", &b_url, "--schema", schema_s][..],
+                &scope,
+                &dev_args,
+            ]
+            .concat();
+            let o = bin.run(cwd, &args);
+            if o.status.code() != Some(0) {
+                problems.push(format!(
+                    "re-plan: drift exit {:?} (want 0, in sync):\n{}",
+                    o.status.code(),
+                    tail(&output_text(&o), 15)
+                ));
+            }
+        }
 
         mark("re-plan");
         // (4) the inverse brings back before.sql
-        run_all_phases(bin, cwd, "rollback", &b_url, plan_s)?;
+        run_all_phases(bin, cwd, "rollback", &b_url, plan_s, &scope)?;
         mark("rollback");
+        problems.extend(labelled("rollback", rows_unchanged("after rollback")));
         let back = read_state(&b_url).map_err(|e| format!("after rollback: {e}"))?;
         let leaves = rollback_leaves(&case.dir);
         if leaves.is_empty() {
@@ -593,6 +718,9 @@ fn run_case(case: &Case, bin: &Bin) -> Outcome {
         } else {
             let (c_name, c_url) = server.fresh_db(&format!("fx_c_{}", case.name));
             dbs.push(c_name);
+            if context.is_file() {
+                load(&c_url, &context).map_err(|e| format!("setup: {e}"))?;
+            }
             load(&c_url, &case.dir.join("before.sql")).map_err(|e| format!("setup: {e}"))?;
             let mut client =
                 schemaplan::db::connect(&c_url).map_err(|e| format!("connect: {e}"))?;
