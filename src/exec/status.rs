@@ -5,7 +5,8 @@
 //! next `apply` will do (resume where, what it found left by cut-off non-transactional steps,
 //! using the same inspection as apply). A run whose last step committed but whose final check
 //! was cut off (`verifying`, no apply running) is checked here against the live schema and
-//! shown as applied or failed; the next apply records that verdict. Read-only: it takes no
+//! shown as applied or failed (the live schema read through the plan's recorded scope, as
+//! apply's own check reads it); the next apply records that verdict. Read-only: it takes no
 //! lock and creates nothing.
 
 use super::book::{self, Book, Run};
@@ -114,18 +115,20 @@ pub fn status_within(
     catalog::check_server_version(db::server_version_num(&mut client)?)?;
     let book = book::load(&mut client)?;
     let held = book.is_some() && lock::is_held(&mut client)?;
-    // A run cut off during its final check: what the check would say now.
+    // A run cut off during its final check: what the check would say now. The live schema is
+    // read once; each such plan's check fingerprints the part in its own scope (the one its
+    // `to` covers, as apply's final check does), in `plan_status`.
     let verifying = book
         .as_ref()
         .is_some_and(|b| b.runs.iter().any(|r| r.outcome == "verifying"));
     let live = if verifying && !held {
-        Some(catalog::fingerprint(&catalog::read(&mut client)?))
+        Some(catalog::read(&mut client)?)
     } else {
         None
     };
     Ok(dirs
         .iter()
-        .map(|d| plan_status(&mut client, book.as_ref(), d, held, live.as_deref()))
+        .map(|d| plan_status(&mut client, book.as_ref(), d, held, live.as_ref()))
         .collect())
 }
 
@@ -152,7 +155,7 @@ fn plan_status(
     book: Option<&Book>,
     dir: &Path,
     held: bool,
-    live: Option<&str>,
+    live: Option<&crate::model::Schema>,
 ) -> PlanStatus {
     let dir_name = dir
         .file_name()
@@ -185,7 +188,12 @@ fn plan_status(
     let Some(last) = runs.last() else {
         return status;
     };
-    status.state = state_of(book, &file, last, held, live);
+    // The fingerprint the cut-off final check would compute: the live schema in the plan's
+    // recorded scope (objects out of it are not in its `to`).
+    let live = live
+        .filter(|_| last.outcome == "verifying")
+        .map(|s| catalog::fingerprint(&file.plan.scope.inside(s)));
+    status.state = state_of(book, &file, last, held, live.as_deref());
     let mut summary = summary_of(dir, last);
     if last.outcome == "verifying" && !held {
         let verdict = match status.state {

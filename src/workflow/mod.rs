@@ -60,7 +60,8 @@ pub enum WorkflowError {
     /// A `-- @renamed` annotation that cannot be planned (file:line and why).
     #[error("{0}")]
     Rename(String),
-    /// A schema file defines an out-of-scope object, or the context could not be created.
+    /// A schema file defines an out-of-scope object, the context could not be created, or the
+    /// plan drops what an out-of-scope object depends on (`workflow::scope`).
     #[error("{0}")]
     Scope(String),
     #[error("{what}: {message}")]

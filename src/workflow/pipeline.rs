@@ -3,7 +3,8 @@
 //! resolve declared renames, diff, ask the shadow about casts, run every plan-time refusal
 //! against the live rows (new NOT NULL columns nothing fills, conversions without a cast or
 //! that would change values, CHECKs rows violate, unmodeled objects the plan would drop,
-//! secrets the plan or its inverse would have to write),
+//! out-of-scope objects that depend on what the plan drops, secrets the plan or its inverse
+//! would have to write),
 //! then plan and prove. The CLI turns arguments into a [`PlanRequest`] and the result into
 //! files and output.
 
@@ -139,6 +140,8 @@ pub fn make_plan(
         &opts,
     )?;
     super::unmodeled::check(&changes, &current.schema, &desired)?;
+    // Out-of-scope objects that need what the plan drops: not in the shadow, so refused here.
+    super::scope::check_dependents(&changes, &current.context, &desired)?;
     super::secrets::check(&changes, base, &desired)?;
     drop(diff_stage);
     let proof_stage = crate::timings::start("plan and proof");

@@ -11,12 +11,26 @@
 //! A schema file that defines an out-of-scope object is an error naming the object, the
 //! pattern and the statement's `file:line` ([`check_source`] before loading, by the names the
 //! parser saw; [`check_loaded`] after, by what the shadow holds).
+//!
+//! Context objects that depend on in-scope ones (an out-of-scope view over an in-scope table,
+//! an out-of-scope FK to it, an out-of-scope column of an in-scope type, a trigger of an
+//! out-of-scope table calling an in-scope function) are not in the shadow: they cannot be
+//! created before the in-scope objects they need, and they are not the project's to recreate.
+//! A plan that drops, drops and creates again, or retypes what such an object depends on would
+//! be proven without it and then fail on the live database (PostgreSQL refuses to drop an
+//! object others depend on; schemaplan never adds `CASCADE`, which would drop the other team's
+//! object, rows and all). [`check_dependents`] refuses such a plan before anything is planned,
+//! naming each dependent, why it is out of scope, and what the plan would do to what it needs.
+//! Plans that leave those objects alone (add a column, change another one, a default ...) go
+//! ahead: PostgreSQL keeps the dependents as they are.
 
 use super::{schema_statements, WorkflowError};
 use crate::catalog::scope::{self, Scope};
+use crate::diff::{Change, ColumnChange};
 use crate::model::{ObjectId, Schema};
 use crate::plan::{PlanOptions, Step};
 use crate::source::SourceSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The out-of-scope side of a run.
 #[derive(Clone, Debug, Default)]
@@ -28,6 +42,19 @@ pub struct Context {
     pub steps: Vec<Step>,
     /// How many objects of the database were out of scope (`scope::object_count`).
     pub out_of_scope: usize,
+    /// Out-of-scope objects of the live database that depend on in-scope ones (left out of
+    /// the shadow; [`check_dependents`]).
+    pub dependents: Vec<Dependent>,
+}
+
+/// An out-of-scope object that depends on in-scope objects.
+#[derive(Clone, Debug)]
+pub struct Dependent {
+    pub id: ObjectId,
+    /// The pattern that puts it out of scope (`exclude "schema:audit"`).
+    pub why: String,
+    /// The in-scope objects it depends on (pg_depend, as the catalog maps it).
+    pub on: BTreeSet<ObjectId>,
 }
 
 impl Context {
@@ -47,6 +74,7 @@ impl Context {
             out_of_scope: scope::object_count(outside),
             schema,
             steps,
+            dependents: dependents(scope, full),
         }
     }
 
@@ -86,6 +114,102 @@ impl Context {
             )
         })
     }
+}
+
+/// The out-of-scope objects of `full` that depend on in-scope ones, from its dependency edges.
+fn dependents(scope: &Scope, full: &Schema) -> Vec<Dependent> {
+    let mut found: BTreeMap<ObjectId, BTreeSet<ObjectId>> = BTreeMap::new();
+    for (id, targets) in &full.depends {
+        if scope.contains(id, full) {
+            continue;
+        }
+        for t in targets {
+            if full.contains(t) && scope.contains(t, full) {
+                found.entry(id.clone()).or_default().insert(t.clone());
+            }
+        }
+    }
+    found
+        .into_iter()
+        .map(|(id, on)| Dependent {
+            why: scope.excluded_by(&id, full).unwrap_or_default(),
+            id,
+            on,
+        })
+        .collect()
+}
+
+/// Refuses a plan (`changes`, towards `desired`) that drops, drops and creates again, or
+/// retypes an in-scope object that an out-of-scope object depends on: one line per dependent,
+/// with what it needs and what the plan does to it, then the ways out. The shadow proved the
+/// plan without these objects, and on the live database PostgreSQL would refuse the `DROP`
+/// (schemaplan never writes `CASCADE`, which would take the other team's object with it).
+pub fn check_dependents(
+    changes: &[Change],
+    ctx: &Context,
+    desired: &Schema,
+) -> Result<(), WorkflowError> {
+    if ctx.dependents.is_empty() {
+        return Ok(());
+    }
+    let dropped = super::unmodeled::dropped(changes);
+    let retyped: BTreeSet<ObjectId> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AlterColumn {
+                table, from, kinds, ..
+            } if kinds.contains(&ColumnChange::Type) => {
+                Some(ObjectId::Column(table.clone(), from.name.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    // The object the plan drops that `id` needs: itself, or the table it belongs to.
+    let hit = |id: &ObjectId| -> Option<ObjectId> {
+        if dropped.contains(id) {
+            Some(id.clone())
+        } else {
+            id.parent().filter(|p| dropped.contains(p))
+        }
+    };
+    let mut lines = Vec::new();
+    for d in &ctx.dependents {
+        let hits: BTreeSet<ObjectId> = d.on.iter().filter_map(&hit).collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let what: Vec<String> = hits
+            .iter()
+            .map(|h| {
+                let done = if retyped.contains(h) {
+                    "changes the type of"
+                } else if desired.contains(h) {
+                    "drops and creates again"
+                } else {
+                    "drops"
+                };
+                format!("{h}, which the plan {done}")
+            })
+            .collect();
+        lines.push(format!(
+            "  - {} (out of scope: {}) depends on {}",
+            d.id,
+            d.why,
+            what.join("; ")
+        ));
+    }
+    if lines.is_empty() {
+        return Ok(());
+    }
+    Err(WorkflowError::Scope(format!(
+        "the plan would break objects outside the scope that depend on objects it changes \
+         (PostgreSQL refuses to drop what others depend on, and schemaplan never uses CASCADE, \
+         which would drop them with their rows):\n{}\n\
+         Bring them into scope (define them in the schema files, and the plan takes care of \
+         them), drop them by hand before the apply and create them again after it, or change \
+         the schema files so that what they depend on stays.",
+        lines.join("\n")
+    )))
 }
 
 /// Refuses schema-file statements that create an out-of-scope object, naming the statement's

@@ -18,8 +18,9 @@ use crate::plan::{LockLevel, LockTimeout, PlanOptions, StatementTimeout, Step, T
 use std::collections::BTreeSet;
 
 /// The objects a plan drops, created again or not: dropped objects, the old type of a swap,
-/// and retyped columns (the online form drops the old column).
-fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
+/// and retyped columns (the online form drops the old column). Also what
+/// `workflow::scope::check_dependents` judges out-of-scope dependents by.
+pub(super) fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
     use Change::*;
     changes
         .iter()
