@@ -362,3 +362,143 @@ fn status_all_envs_shows_each_plan_on_each_environment_and_reports_unreachable_o
     let t = expect(d, &["status", "--all-envs"], &[], 1);
     assert!(t.contains("no environment could be read"), "{t}");
 }
+
+/// Every kind of bad project-file input (a TOML syntax error, an unknown key, a literal
+/// password, a variable that is not set, an unknown environment) stops `plan` and `apply` with
+/// the file and line, exit 1, and nothing changed: no plan written, no step run, no
+/// bookkeeping created.
+#[test]
+fn bad_project_file_input_changes_nothing_and_names_file_and_line() {
+    let (_, behind) = two_databases();
+    let dir = project("schema = \"db/schema\"\n");
+    let d = dir.path();
+    // A good plan first (it adds column `note`), to try applying it under bad files.
+    expect(d, &["plan", "--db", &behind, "--out", "plans/p"], &[], 0);
+    let cases: [(&str, &[&str], &str); 5] = [
+        (
+            "schema = \"db/schema\"\n[plan\nlock_timeout_ms = 5\n",
+            &[],
+            "schemaplan.toml:2:",
+        ),
+        (
+            "schema = \"db/schema\"\n[plan]\nlock_timout_ms = 5\n",
+            &[],
+            "schemaplan.toml:3:1: unknown field `lock_timout_ms`",
+        ),
+        (
+            "schema = \"db/schema\"\n[env.prod]\nurl = \"postgres://app:hunter2@127.0.0.1/x\"\n",
+            &["--env", "prod"],
+            "schemaplan.toml:3:7: a password in the project file",
+        ),
+        (
+            "schema = \"db/schema\"\n[env.prod]\nurl = { env = \"UNSET_PROD_URL\" }\n",
+            &["--env", "prod"],
+            "is read from $UNSET_PROD_URL (",
+        ),
+        (
+            "schema = \"db/schema\"\n[env.prod]\nurl = { env = \"UNSET_PROD_URL\" }\n",
+            &["--env", "staging"],
+            "environment \"staging\" is not in",
+        ),
+    ];
+    let columns = || -> i64 {
+        let s = server();
+        let name = behind.rsplit('/').next().unwrap();
+        s.connect(name)
+            .query_one(
+                "SELECT count(*) FROM information_schema.columns WHERE table_name = 't'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
+    for (toml, env_args, want) in cases {
+        std::fs::write(d.join("schemaplan.toml"), toml).unwrap();
+        let db_args: Vec<&str> = if env_args.is_empty() {
+            vec!["--db", behind.as_str()]
+        } else {
+            env_args.to_vec()
+        };
+        let mut plan = vec!["plan", "--out", "plans/q"];
+        plan.extend(&db_args);
+        let t = expect(d, &plan, &[], 1);
+        assert!(
+            t.contains(want),
+            "plan with {toml:?}: want {want:?} in:\n{t}"
+        );
+        assert!(t.contains("schemaplan.toml"), "{t}");
+        assert!(!t.contains("hunter2"), "{t}");
+        assert!(
+            !d.join("plans/q").exists(),
+            "a plan was written with {toml:?}"
+        );
+        let mut apply = vec!["apply", "plans/p"];
+        apply.extend(&db_args);
+        let t = expect(d, &apply, &[], 1);
+        assert!(
+            t.contains(want),
+            "apply with {toml:?}: want {want:?} in:\n{t}"
+        );
+        assert_eq!(columns(), 1, "apply ran a step with {toml:?}");
+    }
+    let s = server();
+    let book: bool = s
+        .connect(behind.rsplit('/').next().unwrap())
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_namespace WHERE nspname = 'schemaplan')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!book, "bookkeeping created by a refused apply");
+}
+
+/// `--env` and `$SCHEMAPLAN_ENV` work on every command that reads a database, `dump` and
+/// `rollback` included (the others are covered above).
+#[test]
+fn dump_and_rollback_take_their_database_from_the_environment() {
+    let (_, behind) = two_databases();
+    let dir = project("schema = \"db/schema\"\n[env.staging]\nurl = { env = \"STAGING_URL\" }\n");
+    let d = dir.path();
+    let vars = [("STAGING_URL", behind.as_str())];
+    expect(
+        d,
+        &["plan", "--env", "staging", "--out", "plans/p"],
+        &vars,
+        0,
+    );
+    expect(d, &["apply", "--env", "staging", "plans/p"], &vars, 0);
+    expect(
+        d,
+        &["dump", "--env", "staging", "--out", "dumped"],
+        &vars,
+        0,
+    );
+    fn read_all(dir: &Path, into: &mut String) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                read_all(&p, into);
+            } else {
+                into.push_str(&std::fs::read_to_string(p).unwrap());
+            }
+        }
+    }
+    let mut dumped = String::new();
+    read_all(&d.join("dumped"), &mut dumped);
+    assert!(
+        dumped.contains("note"),
+        "the dump is not staging's:\n{dumped}"
+    );
+    let with_env = [
+        ("STAGING_URL", behind.as_str()),
+        ("SCHEMAPLAN_ENV", "staging"),
+    ];
+    expect(
+        d,
+        &["rollback", "plans/p", "--allow-hazards", "all"],
+        &with_env,
+        0,
+    );
+    expect(d, &["drift"], &with_env, 2);
+}
