@@ -502,3 +502,31 @@ fn dump_and_rollback_take_their_database_from_the_environment() {
     );
     expect(d, &["drift"], &with_env, 2);
 }
+
+/// An environment's `dev_url` is the shadow `plan` uses there: a server that does not answer
+/// fails the plan (nothing written), the test server's makes it.
+#[test]
+fn an_environments_dev_url_is_the_shadow_of_its_plans() {
+    let (_, behind) = two_databases();
+    let dir = project(
+        "schema = \"db/schema\"\n[env.staging]\nurl = { env = \"STAGING_URL\" }\n\
+         dev_url = { env = \"STAGING_DEV_URL\" }\n",
+    );
+    let d = dir.path();
+    let nowhere = "postgres://postgres@127.0.0.1:1/postgres";
+    let t = expect(
+        d,
+        &["plan", "--env", "staging", "--out", "plans/p"],
+        &[("STAGING_URL", &behind), ("STAGING_DEV_URL", nowhere)],
+        1,
+    );
+    assert!(t.contains("127.0.0.1:1"), "not the dev_url's server:\n{t}");
+    assert!(!d.join("plans/p").exists());
+    let admin = server().admin_url();
+    expect(
+        d,
+        &["plan", "--env", "staging", "--out", "plans/p"],
+        &[("STAGING_URL", &behind), ("STAGING_DEV_URL", &admin)],
+        0,
+    );
+}
