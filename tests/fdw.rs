@@ -3,7 +3,9 @@
 //! into any file schemaplan makes; a plan that would have to write one, forward or in its
 //! inverse, is refused naming the mapping and the key; a mapping's other options change in
 //! place with the password untouched; `dump` writes servers and mappings that read back in
-//! sync; a binary-coercible cast (which PostgreSQL 18 no longer allows on range types, so no
+//! sync; foreign tables are dropped with their server (and come back on rollback), change their
+//! options in place with a secret option untouched and unprinted, and dump back in sync; a
+//! binary-coercible cast (which PostgreSQL 18 no longer allows on range types, so no
 //! fixture can hold it on every major) reads, dumps and plans back in sync. (Plan shapes are
 //! in the fixture suite: `fixtures/foreign_data/`, `fixtures/casts/`.)
 
@@ -281,24 +283,202 @@ fn dump_writes_wrappers_servers_and_mappings_that_read_back_in_sync() {
 }
 
 #[test]
-fn a_foreign_table_on_a_dropped_server_refuses_the_plan() {
-    let (url, dev, tmp, _c) = setup(
-        "fdw_foreign_table",
-        "CREATE FOREIGN DATA WRAPPER plain_fdw;
+fn foreign_table_on_a_dropped_server_is_dropped_with_it_and_comes_back_on_rollback() {
+    let (url, dev, tmp, mut c) = setup(
+        "fdw_foreign_table_drop",
+        "CREATE TABLE public.t (id int PRIMARY KEY);
+         INSERT INTO public.t SELECT g FROM generate_series(1, 20) g;
+         CREATE FOREIGN DATA WRAPPER plain_fdw;
          CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw;
-         CREATE FOREIGN TABLE public.remote (id int) SERVER archive;",
-        "CREATE FOREIGN DATA WRAPPER plain_fdw;",
+         CREATE FOREIGN TABLE public.remote (id int NOT NULL, note text OPTIONS (column_name 'n'))
+           SERVER archive OPTIONS (table_name 'remote_t');
+         COMMENT ON FOREIGN TABLE public.remote IS 'lives elsewhere';
+         GRANT SELECT ON public.remote TO reader;",
+        "CREATE TABLE public.t (id int PRIMARY KEY);
+         CREATE FOREIGN DATA WRAPPER plain_fdw;",
     );
+    let cwd = tmp.path();
     let t = run(
-        tmp.path(),
+        cwd,
         &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    assert!(!t.contains("not modeled"), "{t}");
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    let (ft, srv) = (
+        plan.find("DROP FOREIGN TABLE public.remote;"),
+        plan.find("DROP SERVER archive;"),
+    );
+    assert!(ft.is_some() && srv.is_some() && ft < srv, "{plan}");
+    assert!(plan.contains("no rows are lost"), "{plan}");
+    run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    assert_eq!(
+        text(&mut c, "SELECT to_regclass('public.remote')::text"),
+        None
+    );
+    run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    // The inverse creates both again, with the options, comment and grant.
+    run(
+        cwd,
+        &[
+            "rollback",
+            "--db",
+            &url,
+            "plans/p",
+            "--allow-hazards",
+            "all",
+        ],
+        0,
+    );
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT array_to_string(ftoptions, ',') || ' ' || \
+             obj_description('public.remote'::regclass, 'pg_class') || ' ' || \
+             array_to_string((SELECT attfdwoptions FROM pg_attribute \
+                              WHERE attrelid = 'public.remote'::regclass AND attname = 'note'), ',') \
+             FROM pg_foreign_table WHERE ftrelid = 'public.remote'::regclass"
+        )
+        .as_deref(),
+        Some("table_name=remote_t lives elsewhere column_name=n")
+    );
+    assert_eq!(
+        text(&mut c, "SELECT count(*)::text FROM public.t").as_deref(),
+        Some("20")
+    );
+}
+
+#[test]
+fn foreign_table_options_change_in_place_and_a_secret_option_is_never_printed() {
+    let (url, dev, tmp, mut c) = setup(
+        "fdw_foreign_table_secret",
+        &format!(
+            "{LIVE}
+             CREATE FOREIGN TABLE public.remote (id int OPTIONS (column_name 'rid'))
+               SERVER archive OPTIONS (table_name 'old', api_key '{LIVE_SECRET}');"
+        ),
+        &format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+             CREATE FOREIGN DATA WRAPPER plain_fdw;
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');
+             CREATE FOREIGN TABLE public.remote (id int OPTIONS (column_name 'remote_id'))
+               SERVER archive OPTIONS (table_name 'new', api_key '{FILE_SECRET}');"
+        ),
+    );
+    let cwd = tmp.path();
+    let mut outputs = Vec::new();
+    // Drift sees the table and column options, not the secret's value.
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("public.remote"), "{t}");
+    outputs.push(("drift".to_string(), t));
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p"],
+        0,
+    );
+    outputs.push(("plan".to_string(), t));
+    let plan = std::fs::read_to_string(cwd.join("plans/p/plan.sql")).unwrap();
+    assert!(
+        plan.contains("ALTER FOREIGN TABLE public.remote OPTIONS (SET table_name 'new');"),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("ALTER COLUMN id OPTIONS (SET column_name 'remote_id')"),
+        "{plan}"
+    );
+    assert!(!plan.contains("api_key"), "{plan}");
+    let t = run(cwd, &["apply", "--db", &url, "plans/p"], 0);
+    outputs.push(("apply".to_string(), t));
+    // Changed in place: the live secret is the one it was.
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT array_to_string(ARRAY(SELECT o FROM unnest(ftoptions) o ORDER BY o), ',') \
+             FROM pg_foreign_table WHERE ftrelid = 'public.remote'::regclass"
+        )
+        .as_deref(),
+        Some(format!("api_key={LIVE_SECRET},table_name=new").as_str())
+    );
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
+    outputs.push(("drift after apply".to_string(), t));
+    let t = run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
+    outputs.push(("dump".to_string(), t));
+    for (what, t) in &outputs {
+        assert_no_secret(what, t);
+    }
+    let mut files = Vec::new();
+    files_under(cwd, &mut files);
+    for (path, t) in &files {
+        assert_no_secret(path, t);
+    }
+    assert!(
+        files.iter().any(|(p, t)| p.ends_with("remote.sql")
+            && t.contains("CREATE FOREIGN TABLE public.remote")
+            && t.contains("api_key 'schemaplan: secret not read'")),
+        "{files:?}"
+    );
+    // A new foreign table with a secret cannot be planned: refused, naming table and key.
+    std::fs::write(
+        cwd.join("schema/all.sql"),
+        format!(
+            "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+             CREATE FOREIGN DATA WRAPPER plain_fdw;
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');
+             CREATE FOREIGN TABLE public.remote (id int OPTIONS (column_name 'remote_id'))
+               SERVER archive OPTIONS (table_name 'new', api_key '{FILE_SECRET}');
+             CREATE FOREIGN TABLE public.other (id int) SERVER archive OPTIONS (token '{FILE_SECRET}');"
+        ),
+    )
+    .unwrap();
+    let t = run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/q"],
         1,
     );
     assert!(
-        t.contains("foreign table public.remote is not modeled")
-            && t.contains("server archive, which the plan drops"),
+        t.contains("table public.other: option token holds a secret"),
         "{t}"
     );
+    assert_no_secret("refused plan", &t);
+}
+
+#[test]
+fn dump_writes_foreign_tables_and_foreign_partitions_that_read_back_in_sync() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_foreign_table_dump",
+        "CREATE FOREIGN DATA WRAPPER plain_fdw;
+         CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw;
+         CREATE TABLE public.m (id int NOT NULL, taken date NOT NULL) PARTITION BY RANGE (taken);
+         CREATE TABLE public.m_2024 PARTITION OF public.m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+         INSERT INTO public.m VALUES (1, '2024-03-01');
+         CREATE FOREIGN TABLE public.m_2019 PARTITION OF public.m
+           FOR VALUES FROM ('2019-01-01') TO ('2020-01-01') SERVER archive OPTIONS (table_name 'm');
+         ALTER FOREIGN TABLE public.m_2019 ALTER COLUMN taken OPTIONS (ADD column_name 'day');
+         CREATE FOREIGN TABLE \"Odd Schema Table\" (\"Id\" int DEFAULT 1 NOT NULL CHECK (\"Id\" > 0))
+           SERVER archive OPTIONS (\"quoted key\" 'it''s');
+         COMMENT ON FOREIGN TABLE \"Odd Schema Table\" IS 'quoted';
+         ALTER FOREIGN TABLE \"Odd Schema Table\" OWNER TO app_user;",
+        "",
+    );
+    let cwd = tmp.path();
+    run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
+    let t = run(
+        cwd,
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--schema",
+            "dumped",
+            "--exit-code",
+            "--out",
+            "plans/p",
+        ],
+        0,
+    );
+    assert!(!t.contains("not modeled"), "{t}");
 }
 
 #[test]

@@ -473,6 +473,14 @@ impl<'t, 'c> Reader<'t, 'c> {
                 .zip(r.get::<Vec<String>>("inh_names")?)
                 .map(|(s, n)| QName::new(s, n))
                 .collect();
+            // A foreign table: its server and options (secrets by key only).
+            let foreign = match r.get::<Option<String>>("foreign_server")? {
+                Some(server) => Some(ForeignTable {
+                    server,
+                    options: foreign::options_from(&r, "option_keys", "option_values")?,
+                }),
+                None => None,
+            };
             self.resolver
                 .add_exact(PG_CLASS, oid, ObjectId::Table(name.clone()));
             self.tables.insert(oid, name.clone());
@@ -496,6 +504,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     rls_forced: r.get("rls_forced")?,
                     replica_identity,
                     access_method: r.get("access_method")?,
+                    foreign,
                 },
             );
         }
@@ -659,6 +668,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     attoptions: r.get("attoptions")?,
                     inherited: r.get("inherited")?,
                     is_local: r.get("is_local")?,
+                    fdw_options: foreign::options_from(&r, "fdw_option_keys", "fdw_option_values")?,
                 };
                 if let Some(t) = self.schema.tables.get_mut(tname) {
                     t.columns.push(column);
@@ -720,7 +730,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                 continue;
             }
             let Some(tname) = self.tables.get(&conrelid).cloned() else {
-                continue; // a constraint of an unmodeled relation (foreign table, extension)
+                continue; // a constraint of an unmodeled relation (an extension member)
             };
             let is_local: bool = r.get("is_local")?;
             if !is_local {
@@ -944,7 +954,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                 self.resolver
                     .exact(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
             else {
-                continue; // an object that is not modeled (extension member, foreign table)
+                continue; // an object that is not modeled (extension member)
             };
             self.schema.grants.insert(Grant {
                 on,

@@ -7,7 +7,8 @@
 //! - An empty `include` means everything; otherwise an object is in scope when an include
 //!   pattern matches it. An object matched by an exclude pattern is out of scope either way.
 //! - `schema:GLOB` matches a schema and every object in it; `KIND:SCHEMA.NAME` matches objects
-//!   of that kind (`table` also partitions, `view` also materialized views, `function` also
+//!   of that kind (`table` also partitions and foreign tables, `foreign_table` foreign tables
+//!   only, `view` also materialized views, `function` also
 //!   procedures and aggregates, `type` also domains). Database-wide kinds (`extension`,
 //!   `publication`, `event_trigger`) match by name. Globs are globset's (`*`, `?`, `[..]`,
 //!   `{a,b}`), against the unquoted names.
@@ -36,6 +37,8 @@ enum Kind {
     Type,
     Sequence,
     Table,
+    /// Foreign tables (a `table` pattern matches them too).
+    ForeignTable,
     View,
     Function,
     Publication,
@@ -50,13 +53,14 @@ enum Kind {
 }
 
 /// Every kind word, as written in a pattern.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 15] = [
     "schema",
     "extension",
     "collation",
     "type",
     "sequence",
     "table",
+    "foreign_table",
     "view",
     "function",
     "publication",
@@ -76,6 +80,7 @@ impl Kind {
             "type" | "domain" => Kind::Type,
             "sequence" => Kind::Sequence,
             "table" => Kind::Table,
+            "foreign_table" => Kind::ForeignTable,
             "view" | "materialized_view" => Kind::View,
             "function" | "procedure" | "aggregate" => Kind::Function,
             "publication" => Kind::Publication,
@@ -156,7 +161,7 @@ impl Pattern {
         match self.kind {
             Kind::Schema => s.schema.as_deref().is_some_and(|n| self.glob.is_match(n)),
             k => {
-                k == s.kind
+                (k == s.kind || (k == Kind::Table && s.kind == Kind::ForeignTable))
                     && match &s.schema {
                         Some(schema) if k.qualified() => {
                             self.glob.is_match(format!("{schema}.{}", s.name))
@@ -379,6 +384,8 @@ impl Scope {
                     Kind::Type
                 } else if k.contains("COLLATION") {
                     Kind::Collation
+                } else if k.contains("FOREIGN TABLE") {
+                    Kind::ForeignTable
                 } else if k.contains("TABLE") {
                     Kind::Table
                 } else {
@@ -441,6 +448,8 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
     let relation = |q: &QName| {
         if schema.views.contains_key(q) {
             Subject::in_schema(Kind::View, q)
+        } else if schema.tables.get(q).is_some_and(|t| t.is_foreign()) {
+            Subject::in_schema(Kind::ForeignTable, q)
         } else {
             Subject::in_schema(Kind::Table, q)
         }
@@ -650,6 +659,7 @@ pub fn loadable_context(context: &Schema, full: &Schema, empty: &Schema) -> Sche
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{ForeignTable, ReplicaIdentity, Table, TableKind};
 
     fn scope(include: &[&str], exclude: &[&str]) -> Scope {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect::<Vec<_>>();
@@ -684,6 +694,50 @@ mod tests {
         assert!(only.contains(&ObjectId::View(QName::new("app", "v")), &s));
         assert!(!only.contains(&ObjectId::View(QName::new("public", "v")), &s));
         assert!(!only.contains(&ObjectId::Extension("pgcrypto".into()), &s));
+    }
+
+    #[test]
+    fn foreign_table_patterns_match_foreign_tables_only_and_table_patterns_both() {
+        let mut s = Schema::default();
+        let remote = QName::new("public", "remote_orders");
+        let local = QName::new("public", "remote_cache");
+        for (q, foreign) in [(&remote, true), (&local, false)] {
+            s.tables.insert(
+                q.clone(),
+                Table {
+                    name: q.clone(),
+                    kind: TableKind::Ordinary,
+                    unlogged: false,
+                    columns: Vec::new(),
+                    constraints: Default::default(),
+                    partition_key: None,
+                    partition_of: None,
+                    inherits: Vec::new(),
+                    options: Vec::new(),
+                    rls_enabled: false,
+                    rls_forced: false,
+                    replica_identity: ReplicaIdentity::Default,
+                    access_method: None,
+                    foreign: foreign.then(|| ForeignTable {
+                        server: "archive".into(),
+                        options: Vec::new(),
+                    }),
+                },
+            );
+        }
+        let ft = scope(&[], &["foreign_table:public.remote_*"]);
+        assert!(!ft.contains(&ObjectId::Table(remote.clone()), &s));
+        assert!(!ft.contains(&ObjectId::Column(remote.clone(), "id".into()), &s));
+        assert!(ft.contains(&ObjectId::Table(local.clone()), &s));
+        let tables = scope(&[], &["table:public.remote_*"]);
+        assert!(!tables.contains(&ObjectId::Table(remote.clone()), &s));
+        assert!(!tables.contains(&ObjectId::Table(local), &s));
+        assert!(ft
+            .source_excluded_by("CREATE FOREIGN TABLE", "public.remote_orders")
+            .is_some());
+        assert!(ft
+            .source_excluded_by("CREATE TABLE", "public.remote_orders")
+            .is_none());
     }
 
     #[test]

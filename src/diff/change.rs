@@ -313,6 +313,8 @@ pub enum ColumnChange {
     Storage,
     Statistics,
     AttOptions,
+    /// A foreign table column's `OPTIONS (...)` (`ALTER COLUMN c OPTIONS (ADD / SET / DROP)`).
+    FdwOptions,
 }
 
 /// Table-level changes other than columns and constraints.
@@ -328,6 +330,9 @@ pub enum TableChange {
     /// The table leaves its partitioned table, joins one, or changes its bounds
     /// (`DETACH PARTITION` / `ATTACH PARTITION`; its rows stay).
     Partition,
+    /// A foreign table's own `OPTIONS (...)` (`ALTER FOREIGN TABLE ... OPTIONS (ADD / SET /
+    /// DROP)`); its server cannot change in place.
+    ForeignOptions,
 }
 
 impl Change {

@@ -25,6 +25,16 @@ fn recreatable(id: &ObjectId) -> bool {
     )
 }
 
+/// A foreign table (on both sides): it keeps no rows locally, so it is created again like a
+/// view when what it reads through (its server) is.
+fn foreign_table(d: &Differ, id: &ObjectId) -> bool {
+    let ObjectId::Table(q) = id else {
+        return false;
+    };
+    let foreign = |s: &crate::model::Schema| s.tables.get(q).is_some_and(|t| t.is_foreign());
+    foreign(d.current) && foreign(d.desired)
+}
+
 /// Kinds PostgreSQL refuses to keep across `ALTER COLUMN ... TYPE` (indexes and constraints
 /// it rebuilds itself). A publication membership whose column list or row filter names the
 /// column is one ("cannot alter type of a column used by a publication WHERE clause"): it
@@ -76,7 +86,8 @@ pub(super) fn close_over_dependents(d: &mut Differ) {
     }
     while let Some(x) = work.pop() {
         for y in dependents.get(&x).into_iter().flatten() {
-            if recreatable(y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
+            let again = recreatable(y) || foreign_table(d, y);
+            if again && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
                 work.push((*y).clone());
             }
         }

@@ -3,8 +3,8 @@
 //! A wrapper changes in place (`ALTER FOREIGN DATA WRAPPER` sets handler, validator and
 //! options). A server whose wrapper or `TYPE` changes is dropped and created again (`ALTER
 //! SERVER` sets only the version and options), and so are its user mappings (the closure
-//! over `pg_depend`); a foreign table on it is not modeled, so such a plan is refused by
-//! `workflow::unmodeled`. Options compare as the sorted lists the catalog reads, where a
+//! over `pg_depend`), and so are the foreign tables on it (`closure::foreign_table`; they keep
+//! no rows locally). Foreign tables are tables (`diff/relations.rs`). Options compare as the sorted lists the catalog reads, where a
 //! secret has no value on either side: a secret compares by presence only (its value is never
 //! read, `model::FdwOption`).
 

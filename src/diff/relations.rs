@@ -133,10 +133,14 @@ fn goes_with_parent_index(d: &Differ, con: &Constraint) -> bool {
     })
 }
 
-/// A table that must be dropped and created: it changes between ordinary and partitioned,
-/// gets another partition key, or moves to another partitioned parent.
+/// A table that must be dropped and created: it changes between ordinary and partitioned (or
+/// foreign), gets another partition key or server, or moves to another partitioned parent.
 fn table_needs_replace(have: &Table, want: &Table) -> bool {
+    let server = |t: &Table| t.foreign.as_ref().map(|f| f.server.clone());
     have.kind != want.kind
+        // a table that becomes foreign or stops being one, or a foreign table on another
+        // server (`ALTER FOREIGN TABLE` cannot set the server)
+        || server(have) != server(want)
         || have.partition_key != want.partition_key
         || (have.partition_of != want.partition_of && !repartitioned_in_place(have, want))
 }
@@ -339,6 +343,11 @@ fn table_changes(have: &Table, want: &Table) -> Vec<TableChange> {
     if have.partition_of != want.partition_of {
         k.push(TableChange::Partition);
     }
+    if let (Some(a), Some(b)) = (&have.foreign, &want.foreign) {
+        if a.options != b.options {
+            k.push(TableChange::ForeignOptions);
+        }
+    }
     k
 }
 
@@ -438,6 +447,9 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     }
     if !crate::model::same_options(&old.attoptions, &new.attoptions) {
         k.push(AttOptions);
+    }
+    if old.fdw_options != new.fdw_options {
+        k.push(FdwOptions);
     }
     match (&old.identity, &new.identity) {
         (None, Some(_)) => k.push(AddIdentity),

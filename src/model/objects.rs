@@ -114,6 +114,26 @@ pub struct Table {
     pub replica_identity: ReplicaIdentity,
     /// Table access method when not the default heap (e.g. columnar stores).
     pub access_method: Option<String>,
+    /// A foreign table (`CREATE FOREIGN TABLE ... SERVER s OPTIONS (...)`): its server and
+    /// table options. `None` for every other table. A foreign table keeps no rows locally,
+    /// so dropping and creating it again loses nothing (its server's data stays).
+    pub foreign: Option<ForeignTable>,
+}
+
+/// What makes a table foreign: the server it reads through and its `OPTIONS (...)`, sorted by
+/// key, secrets by key only (as [`ForeignServer::options`]). A new server cannot be set in
+/// place: the table is dropped and created again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ForeignTable {
+    pub server: String,
+    pub options: Vec<FdwOption>,
+}
+
+impl Table {
+    /// Whether this is a foreign table.
+    pub fn is_foreign(&self) -> bool {
+        self.foreign.is_some()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -159,6 +179,9 @@ pub struct Column {
     /// Inherited from a parent table or partitioned table (not declared locally).
     pub inherited: bool,
     pub is_local: bool,
+    /// A foreign table's per-column `OPTIONS (...)` (`column_name 'remote_name'`), sorted by
+    /// key, secrets by key only; always empty on other tables.
+    pub fdw_options: Vec<FdwOption>,
 }
 
 impl Column {

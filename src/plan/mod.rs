@@ -151,6 +151,11 @@ impl<'a> Ctx<'a> {
         if self.created.contains(q) {
             return TableSize::CreatedInPlan;
         }
+        // on either side: the inverse plan has no size facts, but a foreign table needs none
+        let foreign = |s: &Schema| s.tables.get(q).is_some_and(|t| t.is_foreign());
+        if foreign(self.current) && foreign(self.desired) {
+            return TableSize::Foreign;
+        }
         TableSize::of(self.current.sizes.get(q).copied(), self.opts.small_table)
     }
 

@@ -29,6 +29,9 @@ pub enum TableSize {
     /// Exists before the step but its size is not known (the inverse plan: the desired side
     /// of a plan has no size facts). Treated like [`TableSize::Large`].
     Unknown,
+    /// A foreign table: it keeps no rows locally, so nothing is scanned, built or rewritten
+    /// under its lock (PostgreSQL verifies neither NOT NULL nor CHECKs against the remote).
+    Foreign,
 }
 
 impl TableSize {
@@ -48,13 +51,19 @@ impl TableSize {
     pub fn is_small(self) -> bool {
         matches!(
             self,
-            TableSize::CreatedInPlan | TableSize::Empty | TableSize::Small { .. }
+            TableSize::CreatedInPlan
+                | TableSize::Empty
+                | TableSize::Small { .. }
+                | TableSize::Foreign
         )
     }
 
     /// Whether the table existed with rows (so a new NOT NULL column needs values for them).
     pub fn has_rows(self) -> bool {
-        !matches!(self, TableSize::CreatedInPlan | TableSize::Empty)
+        !matches!(
+            self,
+            TableSize::CreatedInPlan | TableSize::Empty | TableSize::Foreign
+        )
     }
 
     /// Why a step on an existing table was judged safe in its plain form, for the plan

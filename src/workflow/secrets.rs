@@ -1,4 +1,5 @@
-//! Secrets in foreign-data wrapper, server and user mapping options are never printed.
+//! Secrets in foreign-data wrapper, server, user mapping and foreign table (and column) options
+//! are never printed.
 //!
 //! The stance (docs/kinds.md, "Secrets"): the catalog never reads a secret's value
 //! (`model::FdwOption`, `model::is_secret_option`), so it is in no output: not in `plan.sql`,
@@ -48,6 +49,26 @@ fn written(c: &Change) -> Vec<(ObjectId, String)> {
         Change::AlterForeignDataWrapper { from, to } => added(&from.options, &to.options),
         Change::AlterServer { from, to } => added(&from.options, &to.options),
         Change::AlterUserMapping { from, to } => added(&from.options, &to.options),
+        // a foreign table's and its columns' options
+        Change::CreateTable(t) => t
+            .foreign
+            .iter()
+            .flat_map(|f| f.options.iter())
+            .chain(t.columns.iter().flat_map(|c| c.fdw_options.iter()))
+            .filter(secret)
+            .map(|o| o.key.clone())
+            .collect(),
+        Change::AlterTable { from, to, .. } => match (&from.foreign, &to.foreign) {
+            (Some(a), Some(b)) => added(&a.options, &b.options),
+            _ => Vec::new(),
+        },
+        Change::AddColumn { column, .. } => column
+            .fdw_options
+            .iter()
+            .filter(secret)
+            .map(|o| o.key.clone())
+            .collect(),
+        Change::AlterColumn { from, to, .. } => added(&from.fdw_options, &to.fdw_options),
         _ => Vec::new(),
     };
     keys.into_iter().map(|k| (c.object(), k)).collect()

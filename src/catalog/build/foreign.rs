@@ -1,5 +1,6 @@
 //! Foreign-data wrappers, foreign servers and user mappings (`Schema::foreign_data_wrappers`,
-//! `foreign_servers`, `user_mappings`).
+//! `foreign_servers`, `user_mappings`). Foreign tables are tables (`Table::foreign`), read
+//! with the others in `catalog/build.rs`; their options go through [`options_from`].
 //!
 //! Options come as two arrays sorted by key; a secret's value is NULL because the query never
 //! selects it (`model::is_secret_option`): it is not in this process's memory, so no output
@@ -11,8 +12,18 @@ use crate::catalog::CatalogError;
 use crate::model::{FdwOption, ForeignDataWrapper, ForeignServer, ObjectId, QName, UserMapping};
 
 fn options(r: &R) -> Result<Vec<FdwOption>, CatalogError> {
-    let keys: Vec<String> = r.get("option_keys")?;
-    let values: Vec<Option<String>> = r.get("option_values")?;
+    options_from(r, "option_keys", "option_values")
+}
+
+/// Options from two arrays sorted by key (keys, values; a secret's value NULL). Also read by
+/// the tables' reader: a foreign table's and its columns' options.
+pub(super) fn options_from(
+    r: &R,
+    keys: &'static str,
+    values: &'static str,
+) -> Result<Vec<FdwOption>, CatalogError> {
+    let keys: Vec<String> = r.get(keys)?;
+    let values: Vec<Option<String>> = r.get(values)?;
     Ok(keys
         .into_iter()
         .zip(values)

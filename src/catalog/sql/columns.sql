@@ -1,4 +1,4 @@
--- Columns of tables (r, p), views (v, m) and attributes of composite types (c), in attnum
+-- Columns of tables (r, p, f), views (v, m) and attributes of composite types (c), in attnum
 -- order. attnum <= 0 are system columns; dropped columns stay in pg_attribute as
 -- "........pg.dropped.N........" with attisdropped.
 SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
@@ -28,7 +28,14 @@ SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
        -- SET STATISTICS: NULL when default (-1 before 17, NULL from 17)
        {{attstattarget}} AS statistics,
        -- SET (n_distinct = ..., n_distinct_inherited = ...)
-       coalesce(a.attoptions::text[], ARRAY[]::text[]) AS attoptions
+       coalesce(a.attoptions::text[], ARRAY[]::text[]) AS attoptions,
+       -- a foreign table column's OPTIONS (column_name 'x'), sorted by key, secret values
+       -- never selected (as foreign_servers.sql)
+       ARRAY(SELECT o.option_name::text FROM pg_options_to_table(a.attfdwoptions) o
+             ORDER BY o.option_name) AS fdw_option_keys,
+       ARRAY(SELECT CASE WHEN o.option_name ~* '{{FDW_SECRET_KEY}}' THEN NULL
+                         ELSE o.option_value::text END
+             FROM pg_options_to_table(a.attfdwoptions) o ORDER BY o.option_name) AS fdw_option_values
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -37,7 +44,7 @@ LEFT JOIN pg_collation co ON co.oid = a.attcollation AND a.attcollation <> t.typ
 LEFT JOIN pg_namespace cn ON cn.oid = co.collnamespace
 LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped
-  AND c.relkind IN ('r', 'p', 'v', 'm', 'c')
+  AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'c')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e

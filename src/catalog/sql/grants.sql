@@ -14,7 +14,7 @@ WITH objs(classid, objid, objsubid, owner, acl, kind) AS (
   SELECT 'pg_class'::regclass::oid, c.oid, 0, c.relowner, c.relacl,
          CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END::"char"
   FROM pg_class c
-  WHERE c.relacl IS NOT NULL AND c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+  WHERE c.relacl IS NOT NULL AND c.oid >= 16384 AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
   UNION ALL
   SELECT 'pg_class'::regclass::oid, a.attrelid, a.attnum::int, c.relowner, a.attacl, 'c'::"char"
   FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid

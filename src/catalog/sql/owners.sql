@@ -16,7 +16,7 @@ SELECT 'pg_type'::regclass::oid, t.oid, pg_catalog.pg_get_userbyid(t.typowner)::
 FROM pg_type t WHERE t.oid >= 16384
 UNION ALL
 SELECT 'pg_class'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.relowner)::text
-FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+FROM pg_class c WHERE c.oid >= 16384 AND c.relkind IN ('r', 'p', 'f', 'v', 'm', 'S')
 UNION ALL
 SELECT 'pg_proc'::regclass::oid, p.oid, pg_catalog.pg_get_userbyid(p.proowner)::text
 FROM pg_proc p WHERE p.oid >= 16384

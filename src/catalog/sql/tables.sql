@@ -1,11 +1,12 @@
--- Ordinary (r) and partitioned (p) tables, partitions included.
+-- Ordinary (r), partitioned (p) and foreign (f) tables, partitions included.
 SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind AS kind,
        c.relpersistence = 'u' AS unlogged,
        coalesce(c.reloptions, '{}') AS options,
        -- WITH (toast.autovacuum_enabled = off) lands on the toast table, not on the table
        coalesce(ARRAY(SELECT 'toast.' || o FROM unnest(tt.reloptions) o), '{}') AS toast_options,
        c.relrowsecurity AS rls_enabled, c.relforcerowsecurity AS rls_forced,
-       c.relreplident AS replident,
+       -- a foreign table has relreplident 'n' and cannot change it: read as the default
+       CASE WHEN c.relkind = 'f' THEN 'd'::"char" ELSE c.relreplident END AS replident,
        (SELECT ic.relname::text FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
         WHERE i.indrelid = c.oid AND i.indisreplident LIMIT 1) AS replident_index,
        -- pg_get_partkeydef prints the clause without the PARTITION BY keywords: `RANGE (a)`
@@ -33,15 +34,27 @@ SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind AS k
        -- plan-time fact, not schema (model::Schema::sizes): the heap's main fork in bytes, the
        -- sum over the leaf partitions for a partitioned table (which has no storage itself).
        -- pg_relation_size takes and at once releases an ACCESS SHARE lock on each relation.
+       -- A foreign table has no local storage: 0 (its rows live behind its server).
        CASE WHEN c.relkind = 'p' THEN
          (SELECT coalesce(sum(pg_relation_size(pt.relid)), 0)::int8
           FROM pg_partition_tree(c.oid) pt WHERE pt.isleaf)
-       ELSE pg_relation_size(c.oid) END AS heap_bytes
+       WHEN c.relkind = 'f' THEN 0::int8
+       ELSE pg_relation_size(c.oid) END AS heap_bytes,
+       -- foreign tables: the server, and OPTIONS as in foreign_servers.sql (sorted by key,
+       -- secret values never selected); NULL / empty for other tables
+       fs.srvname::text AS foreign_server,
+       ARRAY(SELECT o.option_name::text FROM pg_options_to_table(ft.ftoptions) o
+             ORDER BY o.option_name) AS option_keys,
+       ARRAY(SELECT CASE WHEN o.option_name ~* '{{FDW_SECRET_KEY}}' THEN NULL
+                         ELSE o.option_value::text END
+             FROM pg_options_to_table(ft.ftoptions) o ORDER BY o.option_name) AS option_values
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_class tt ON tt.oid = c.reltoastrelid
 LEFT JOIN pg_am am ON am.oid = c.relam
-WHERE c.relkind IN ('r', 'p')
+LEFT JOIN pg_foreign_table ft ON ft.ftrelid = c.oid
+LEFT JOIN pg_foreign_server fs ON fs.oid = ft.ftserver
+WHERE c.relkind IN ('r', 'p', 'f')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'
   AND NOT EXISTS (SELECT 1 FROM pg_depend e

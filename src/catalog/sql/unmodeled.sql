@@ -3,17 +3,12 @@
 -- extension owns them; so are objects internal to another one. oid >= 16384 leaves out what
 -- initdb created.
 WITH objs(classid, objid) AS (
-  -- foreign tables
-  SELECT 'pg_class'::regclass, c.oid FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind = 'f'
-    AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
-    AND n.nspname !~ '^pg_(toast|temp_)'
-  -- (foreign-data wrappers, servers and user mappings are modeled: catalog/build/foreign.rs)
+  -- (foreign-data wrappers, servers, user mappings and foreign tables are modeled:
+  -- catalog/build/foreign.rs, tables in catalog/build.rs)
   -- (publications, their members and event triggers are modeled: catalog/build/)
   -- subscriptions are cluster-wide rows tied to one database; only the oid column is read
   -- (subconninfo is not readable by ordinary roles)
-  UNION ALL SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s
+  SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s
             WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   -- rules other than the _RETURN rule that implements a view
   UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r

@@ -77,6 +77,8 @@ pub fn definition(c: &Column) -> String {
     if let Some(m) = &c.compression {
         s.push_str(&format!(" COMPRESSION {}", ident(m)));
     }
+    // a foreign table's column options come before the constraints (`columnDef` grammar)
+    s.push_str(&super::foreign_data_wrapper::options_clause(&c.fdw_options));
     if let Some(coll) = &c.collation {
         s.push_str(&format!(" COLLATE {}", qname(coll)));
     }
@@ -352,6 +354,10 @@ pub fn alter(
             .tables
             .get(t)
             .is_some_and(|tb| tb.kind == TableKind::Ordinary);
+    // A foreign table's rows are behind its server: its type change is a catalog change with
+    // no USING (PostgreSQL refuses one there) and no value check (that would query the
+    // remote); the wrapper converts, or fails, on read.
+    let foreign = ctx.current.tables.get(t).is_some_and(|tb| tb.is_foreign());
     let mut parts = Vec::new();
     let mut online_not_null = false;
     for k in kinds {
@@ -366,11 +372,12 @@ pub fn alter(
                     .map(|c| format!(" COLLATE {}", qname(c)))
                     .unwrap_or_default();
                 let using = match ctx.opts.usings.get(&(t.clone(), to.name.clone())) {
-                    Some(expr) => format!("({expr})"),
-                    None => convert::assigned(ctx, &col, from, to),
+                    _ if foreign => String::new(),
+                    Some(expr) => format!(" USING ({expr})"),
+                    None => format!(" USING {}", convert::assigned(ctx, &col, from, to)),
                 };
                 parts.push(format!(
-                    "ALTER COLUMN {col} TYPE {}{coll} USING {using}",
+                    "ALTER COLUMN {col} TYPE {}{coll}{using}",
                     to.type_name
                 ))
             }
@@ -405,6 +412,11 @@ pub fn alter(
                 to.statistics.unwrap_or(-1)
             )),
             AttOptions => parts.extend(attoptions_changes(&col, &from.attoptions, &to.attoptions)),
+            FdwOptions => parts.push(super::foreign_table::column_options_change(
+                &to.name,
+                &from.fdw_options,
+                &to.fdw_options,
+            )),
             IdentityOptions => {
                 let (from_opts, to_opts) = (identity_options(from), identity_options(to));
                 parts.push(format!(
@@ -451,7 +463,7 @@ pub fn alter(
         let retype = kinds.contains(&Type);
         // A conversion that may change values is checked in the same transaction, under the
         // ACCESS EXCLUSIVE lock the type change takes anyway (`convert::plain_guard`).
-        let guarded = retype && convert::guarded(ctx, t, from, to);
+        let guarded = retype && !foreign && convert::guarded(ctx, t, from, to);
         let guard = if guarded {
             convert::plain_guard(ctx, t, from, to)
         } else {

@@ -15,6 +15,12 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
             .get(q)
             .or_else(|| ctx.current.views.get(q))
     };
+    let find_table = |q: &QName| {
+        ctx.desired
+            .tables
+            .get(q)
+            .or_else(|| ctx.current.tables.get(q))
+    };
     let find_type = |q: &QName| {
         ctx.desired
             .types
@@ -33,6 +39,10 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
             format!("CONSTRAINT {} ON DOMAIN {}", ident(c), qname(q))
         }
         ObjectId::Sequence(q) => format!("SEQUENCE {}", qname(q)),
+        // `COMMENT ON TABLE` refuses a foreign table (`is not a table`)
+        ObjectId::Table(q) if find_table(q).is_some_and(|t| t.is_foreign()) => {
+            format!("FOREIGN TABLE {}", qname(q))
+        }
         ObjectId::Table(q) => format!("TABLE {}", qname(q)),
         ObjectId::Column(q, c) => format!("COLUMN {}.{}", qname(q), ident(c)),
         ObjectId::Constraint(q, c) => format!("CONSTRAINT {} ON {}", ident(c), qname(q)),

@@ -261,7 +261,9 @@ fn may_lose(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
         && !using(ctx, t, to)
         && !matches!(
             ctx.table_size(t),
-            crate::plan::TableSize::CreatedInPlan | crate::plan::TableSize::Empty
+            crate::plan::TableSize::CreatedInPlan
+                | crate::plan::TableSize::Empty
+                | crate::plan::TableSize::Foreign
         )
 }
 

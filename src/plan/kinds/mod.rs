@@ -8,6 +8,7 @@ mod constraint;
 pub(super) mod convert;
 mod event_trigger;
 mod foreign_data_wrapper;
+mod foreign_table;
 mod function;
 mod grant;
 mod index;

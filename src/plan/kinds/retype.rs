@@ -101,7 +101,8 @@ pub(super) fn online_retype(
         )
     });
     let table = ctx.current.tables.get(t)?;
-    let ordinary = table.kind == TableKind::Ordinary && table.partition_of.is_none();
+    let ordinary =
+        table.kind == TableKind::Ordinary && table.partition_of.is_none() && !table.is_foreign();
     // A `@using` expression reads the row's columns by name, which the trigger's `NEW.` cannot.
     let using = ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()));
     if !retype

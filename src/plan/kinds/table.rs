@@ -1,7 +1,9 @@
-//! Tables: create (ordinary, partitioned, partitions, inheritance children), drop, and
-//! table-level properties (logged, storage options, RLS, replica identity, inheritance).
+//! Tables: create (ordinary, partitioned, partitions, inheritance children, foreign), drop,
+//! and table-level properties (logged, storage options, RLS, replica identity, inheritance).
+//! What only foreign tables have (server, options, `DROP FOREIGN TABLE`) is in
+//! `foreign_table.rs`.
 
-use super::{column, partition};
+use super::{column, foreign_table, partition};
 use crate::diff::{Change, TableChange};
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
@@ -11,10 +13,15 @@ use std::collections::BTreeSet;
 
 fn create_sql(t: &Table, parent: Option<&Table>) -> String {
     let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
+    let kw = if t.is_foreign() {
+        "FOREIGN TABLE"
+    } else {
+        "TABLE"
+    };
     let name = qname(&t.name);
     let mut sql = match &t.partition_of {
         Some((p, bound)) => format!(
-            "CREATE {unlogged}TABLE {name} PARTITION OF {} {bound}",
+            "CREATE {unlogged}{kw} {name} PARTITION OF {} {bound}",
             qname(p)
         ),
         None => {
@@ -29,7 +36,7 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
             } else {
                 format!("(\n{}\n)", cols.join(",\n"))
             };
-            let mut s = format!("CREATE {unlogged}TABLE {name} {body}");
+            let mut s = format!("CREATE {unlogged}{kw} {name} {body}");
             if !t.inherits.is_empty() {
                 let p: Vec<String> = t.inherits.iter().map(qname).collect();
                 s.push_str(&format!(" INHERITS ({})", p.join(", ")));
@@ -37,7 +44,15 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
             s
         }
     };
-    sql.push_str(&storage_clauses(t));
+    match &t.foreign {
+        Some(f) => {
+            sql.push_str(&foreign_table::server_clause(f));
+            if t.partition_of.is_some() {
+                sql.push_str(&foreign_table::partition_column_options(t));
+            }
+        }
+        None => sql.push_str(&storage_clauses(t)),
+    }
     for extra in partition_column_fixes(t, parent) {
         sql.push_str(&format!("\n{} {extra};", alter_table(&t.name)));
     }
@@ -267,14 +282,22 @@ pub fn create(ctx: &Ctx, t: &Table) -> Chain {
     } else {
         LockLevel::None
     };
+    let what = if t.is_foreign() {
+        "foreign table"
+    } else {
+        "table"
+    };
     let step = ctx.step(
-        format!("create table {}", t.name),
+        format!("create {what} {}", t.name),
         create_sql(t, parent),
         lock,
         lock_on,
     );
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
+    if let Some(f) = &t.foreign {
+        n.needs.push(ObjectId::ForeignServer(f.server.clone()));
+    }
     n.produces.extend(
         t.columns
             .iter()
@@ -414,6 +437,10 @@ fn referenced_through_ancestors(schema: &Schema, t: &Table) -> Option<QName> {
 }
 
 pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
+    if t.is_foreign() {
+        let parts = owned_parts(t, ctx.current, ctx.desired);
+        return foreign_table::drop(ctx, t, parts);
+    }
     let id = ObjectId::Table(t.name.clone());
     // A partition of a partitioned table that foreign keys reference holds the keys' copies
     // for its rows: PostgreSQL refuses to drop it ("constraint ... depends on table ...") until
@@ -507,6 +534,11 @@ pub fn alter(ctx: &Ctx, from: &Table, to: &Table, kinds: &[TableChange]) -> Chai
             }
             // Its own steps, around the column and constraint changes (below).
             TableChange::Partition => {}
+            TableChange::ForeignOptions => {
+                if let (Some(a), Some(b)) = (&from.foreign, &to.foreign) {
+                    sql.push(foreign_table::alter_options(&to.name, a, b));
+                }
+            }
         }
     }
     let mut chain = Vec::new();

@@ -34,6 +34,11 @@ pub(super) fn statement(
                 created.add(r);
             }
         }
+        NodeEnum::CreateForeignTableStmt(s) => {
+            if let Some(r) = s.base_stmt.as_ref().and_then(|b| b.relation.as_ref()) {
+                created.add(r);
+            }
+        }
         NodeEnum::CreateTableAsStmt(s) => {
             if let Some(r) = s.into.as_ref().and_then(|i| i.rel.as_ref()) {
                 created.add(r);
@@ -348,6 +353,10 @@ fn drop(s: &pg_query::protobuf::DropStmt, created: &Created, e: &mut Effects) {
                 };
                 e.lock(AccessExclusive, format!("DROP {word} {label}"));
                 e.loses(format!("DROP {word} {label}"));
+            }
+            // no rows are lost: a foreign table keeps none locally
+            ObjectType::ObjectForeignTable if preexisting => {
+                e.lock(AccessExclusive, format!("DROP FOREIGN TABLE {label}"));
             }
             ObjectType::ObjectIndex if preexisting => {
                 let (level, what) = if s.concurrent {
