@@ -58,10 +58,15 @@ query!(USER_MAPPINGS, "user_mappings");
 query!(CASTS, "casts");
 query!(TS_DICTIONARIES, "ts_dictionaries");
 query!(TS_CONFIGS, "ts_configs");
+query!(OPERATORS, "operators");
+query!(OPERATOR_FAMILIES, "operator_families");
+query!(OPERATOR_CLASSES, "operator_classes");
+query!(OPERATOR_MEMBERS, "operator_members");
 
 mod casts;
 mod event_triggers;
 mod foreign;
+mod operators;
 mod owners;
 mod publications;
 mod text_search;
@@ -90,7 +95,7 @@ pub struct Reader<'t, 'c> {
     version: i32,
     schema: Schema,
     resolver: Resolver,
-    /// Table oid -> name (relkind r, p).
+    /// Table oid -> name (relkind r, p, f).
     tables: HashMap<u32, QName>,
     /// View oid -> name (relkind v, m).
     views: HashMap<u32, QName>,
@@ -143,6 +148,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: user_mappings", || self.user_mappings())?;
         stage("catalog: casts", || self.casts())?;
         stage("catalog: text_search", || self.text_search())?;
+        stage("catalog: operators", || self.operators())?;
         stage("catalog: comments", || self.comments())?;
         stage("catalog: owners", || self.owners())?;
         stage("catalog: grants", || self.grants())?;

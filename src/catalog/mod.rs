@@ -251,7 +251,10 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::Trigger(q, _)
         | ObjectId::Policy(q, _)
         | ObjectId::TextSearchDictionary(q)
-        | ObjectId::TextSearchConfiguration(q) => ours(q),
+        | ObjectId::TextSearchConfiguration(q)
+        | ObjectId::Operator(q, _)
+        | ObjectId::OperatorClass(q, _)
+        | ObjectId::OperatorFamily(q, _) => ours(q),
         // Database-wide objects; a publication's members are tables or schemas of the
         // application (a member in the bookkeeping schema is left out below).
         ObjectId::Publication(_)
@@ -276,6 +279,9 @@ pub fn without_bookkeeping(schema: &mut Schema) {
     schema.publication_tables.retain(|(_, q), _| !ours(q));
     schema.ts_dictionaries.retain(|q, _| !ours(q));
     schema.ts_configurations.retain(|q, _| !ours(q));
+    schema.operators.retain(|(q, _), _| !ours(q));
+    schema.operator_families.retain(|(q, _), _| !ours(q));
+    schema.operator_classes.retain(|(q, _), _| !ours(q));
     schema
         .publication_schemas
         .retain(|(_, n)| n != BOOKKEEPING_SCHEMA);
@@ -436,6 +442,15 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     }
     for (k, v) in &s.ts_configurations {
         put(format!("text search configuration {k}"), v);
+    }
+    for ((q, args), v) in &s.operators {
+        put(format!("operator {q}({args})"), v);
+    }
+    for ((q, m), v) in &s.operator_families {
+        put(format!("operator family {q} using {m}"), v);
+    }
+    for ((q, m), v) in &s.operator_classes {
+        put(format!("operator class {q} using {m}"), v);
     }
     for (id, text) in &s.comments {
         put(format!("comment on {id:?}"), text);

@@ -43,6 +43,9 @@ pub mod class {
     pub const PG_USER_MAPPING: u32 = 1418;
     pub const PG_PUBLICATION_REL: u32 = 6106;
     pub const PG_PUBLICATION_NAMESPACE: u32 = 6237;
+    pub const PG_OPERATOR: u32 = 2617;
+    pub const PG_OPCLASS: u32 = 2616;
+    pub const PG_OPFAMILY: u32 = 2753;
 }
 
 use class::*;

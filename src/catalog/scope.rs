@@ -50,10 +50,13 @@ enum Kind {
     Cast,
     /// Text search dictionaries and configurations.
     TextSearch,
+    Operator,
+    OperatorClass,
+    OperatorFamily,
 }
 
 /// Every kind word, as written in a pattern.
-pub const KINDS: [&str; 15] = [
+pub const KINDS: [&str; 18] = [
     "schema",
     "extension",
     "collation",
@@ -69,6 +72,9 @@ pub const KINDS: [&str; 15] = [
     "server",
     "cast",
     "text_search",
+    "operator",
+    "operator_class",
+    "operator_family",
 ];
 
 impl Kind {
@@ -89,6 +95,9 @@ impl Kind {
             "server" | "user_mapping" => Kind::Server,
             "cast" => Kind::Cast,
             "text_search" => Kind::TextSearch,
+            "operator" => Kind::Operator,
+            "operator_class" => Kind::OperatorClass,
+            "operator_family" => Kind::OperatorFamily,
             _ => return None,
         })
     }
@@ -371,6 +380,12 @@ impl Scope {
                 let parts: Vec<&str> = rest.splitn(3, '.').collect();
                 let kind = if k.contains("SCHEMA") && parts.len() == 1 {
                     Kind::Schema
+                } else if k.contains("OPERATOR CLASS") {
+                    Kind::OperatorClass
+                } else if k.contains("OPERATOR FAMILY") {
+                    Kind::OperatorFamily
+                } else if k.contains("OPERATOR") {
+                    Kind::Operator
                 } else if k.contains("MATERIALIZED VIEW") || k.contains("VIEW") {
                     Kind::View
                 } else if k.contains("FUNCTION")
@@ -499,6 +514,9 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
             Subject::in_schema(Kind::TextSearch, q)
         }
         ObjectId::Collation(q) => Subject::in_schema(Kind::Collation, q),
+        ObjectId::Operator(q, _) => Subject::in_schema(Kind::Operator, q),
+        ObjectId::OperatorClass(q, _) => Subject::in_schema(Kind::OperatorClass, q),
+        ObjectId::OperatorFamily(q, _) => Subject::in_schema(Kind::OperatorFamily, q),
         ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => Subject::in_schema(Kind::Type, q),
         ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
             Some((t, _)) => relation(&t),

@@ -93,7 +93,8 @@ pub struct ScopeArgs {
     /// Only objects matching KIND:GLOB are in scope (repeatable; none: everything), e.g.
     /// `schema:app`, `table:public.orders_*`. Kinds: schema, extension, collation, type,
     /// sequence, table, foreign_table, view, function, publication, event_trigger,
-    /// foreign_data_wrapper, server, cast, text_search.
+    /// foreign_data_wrapper, server, cast, text_search, operator, operator_class,
+    /// operator_family.
     #[arg(long = "include", value_name = "KIND:GLOB")]
     pub include: Vec<String>,
     /// Objects matching KIND:GLOB are out of scope (repeatable), e.g. `schema:audit`,

@@ -192,6 +192,17 @@ pub enum Change {
         from: TextSearchConfiguration,
         to: TextSearchConfiguration,
     },
+    CreateOperator(Operator),
+    DropOperator(Operator),
+    CreateOperatorFamily(OperatorFamily),
+    DropOperatorFamily(OperatorFamily),
+    /// `ALTER OPERATOR FAMILY ... ADD / DROP` of its loose members.
+    AlterOperatorFamily {
+        from: OperatorFamily,
+        to: OperatorFamily,
+    },
+    CreateOperatorClass(OperatorClass),
+    DropOperatorClass(OperatorClass),
     SetComment {
         on: ObjectId,
         comment: Option<String>,
@@ -417,6 +428,16 @@ impl Change {
                 ObjectId::TextSearchConfiguration(t.name.clone())
             }
             AlterTsConfiguration { to, .. } => ObjectId::TextSearchConfiguration(to.name.clone()),
+            CreateOperator(o) | DropOperator(o) => ObjectId::Operator(o.name.clone(), o.args()),
+            CreateOperatorFamily(f) | DropOperatorFamily(f) => {
+                ObjectId::OperatorFamily(f.name.clone(), f.method.clone())
+            }
+            AlterOperatorFamily { to, .. } => {
+                ObjectId::OperatorFamily(to.name.clone(), to.method.clone())
+            }
+            CreateOperatorClass(c) | DropOperatorClass(c) => {
+                ObjectId::OperatorClass(c.name.clone(), c.method.clone())
+            }
             SetComment { on, .. } | SetOwner { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
             ResetPrivileges { on, .. } => on.clone(),

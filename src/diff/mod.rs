@@ -13,6 +13,7 @@ mod casts;
 mod change;
 mod closure;
 mod foreign;
+mod operators;
 mod owners;
 mod privileges;
 mod publications;
@@ -61,6 +62,7 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     foreign::find_replacements(&mut d);
     casts::find_replacements(&mut d);
     text_search::find_replacements(&mut d);
+    operators::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
 
     types::diff_namespaces(&mut d);
@@ -77,6 +79,7 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     foreign::diff_foreign(&mut d);
     casts::diff_casts(&mut d);
     text_search::diff_text_search(&mut d);
+    operators::diff_operators(&mut d);
     owners::diff_owners(&mut d);
     privileges::diff_comments(&mut d);
     privileges::diff_grants(&mut d);

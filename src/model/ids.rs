@@ -68,6 +68,12 @@ pub enum ObjectId {
     Cast(String, String),
     TextSearchDictionary(QName),
     TextSearchConfiguration(QName),
+    /// An operator: schema and symbol, argument types (`integer, integer`, `NONE, integer`).
+    Operator(QName, String),
+    /// An operator class: name, index access method.
+    OperatorClass(QName, String),
+    /// An operator family: name, index access method.
+    OperatorFamily(QName, String),
 }
 
 impl ObjectId {
@@ -98,6 +104,9 @@ impl ObjectId {
             ObjectId::Cast(..) => "cast",
             ObjectId::TextSearchDictionary(_) => "text search dictionary",
             ObjectId::TextSearchConfiguration(_) => "text search configuration",
+            ObjectId::Operator(..) => "operator",
+            ObjectId::OperatorClass(..) => "operator class",
+            ObjectId::OperatorFamily(..) => "operator family",
         }
     }
 
@@ -141,6 +150,10 @@ impl fmt::Display for ObjectId {
             | ObjectId::TextSearchConfiguration(q) => write!(f, "{} {}", self.kind_name(), q),
             ObjectId::Column(q, c) => write!(f, "column {}.{}", q, c),
             ObjectId::Function(q, a) => write!(f, "function {}({})", q, a),
+            ObjectId::Operator(q, a) => write!(f, "operator {}({})", q, a),
+            ObjectId::OperatorClass(q, m) | ObjectId::OperatorFamily(q, m) => {
+                write!(f, "{} {} using {}", self.kind_name(), q, m)
+            }
             ObjectId::Constraint(q, n)
             | ObjectId::DomainConstraint(q, n)
             | ObjectId::Trigger(q, n)

@@ -49,6 +49,12 @@ pub struct Schema {
     pub casts: BTreeMap<(String, String), Cast>,
     pub ts_dictionaries: BTreeMap<QName, TextSearchDictionary>,
     pub ts_configurations: BTreeMap<QName, TextSearchConfiguration>,
+    /// Keyed by schema-qualified symbol and argument types ([`Operator::args`]).
+    pub operators: BTreeMap<(QName, String), Operator>,
+    /// Keyed by name and access method.
+    pub operator_families: BTreeMap<(QName, String), OperatorFamily>,
+    /// Keyed by name and access method.
+    pub operator_classes: BTreeMap<(QName, String), OperatorClass>,
     /// `COMMENT ON` text of any object.
     pub comments: BTreeMap<ObjectId, String>,
     /// Privileges granted on objects (not the owner's implicit ones).
@@ -247,6 +253,13 @@ impl Schema {
             ObjectId::Cast(s, t) => self.casts.contains_key(&(s.clone(), t.clone())),
             ObjectId::TextSearchDictionary(q) => self.ts_dictionaries.contains_key(q),
             ObjectId::TextSearchConfiguration(q) => self.ts_configurations.contains_key(q),
+            ObjectId::Operator(q, a) => self.operators.contains_key(&(q.clone(), a.clone())),
+            ObjectId::OperatorClass(q, m) => {
+                self.operator_classes.contains_key(&(q.clone(), m.clone()))
+            }
+            ObjectId::OperatorFamily(q, m) => {
+                self.operator_families.contains_key(&(q.clone(), m.clone()))
+            }
             ObjectId::PublicationTable(p, q) => self
                 .publication_tables
                 .contains_key(&(p.clone(), q.clone())),

@@ -535,6 +535,91 @@ pub struct TextSearchConfiguration {
     pub mappings: BTreeMap<String, Vec<QName>>,
 }
 
+/// An operator (`CREATE OPERATOR`): a symbol in a schema over one or two argument types,
+/// implemented by a function. There is no `ALTER OPERATOR` for most of it (and what there is
+/// differs between 13 and 17): any change drops and creates it again, with what depends on
+/// it (views, operator classes and families, and through those, indexes).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operator {
+    /// Schema and symbol (`public`, `===`).
+    pub name: QName,
+    /// `LEFTARG` as `format_type` prints it; `None` for a prefix operator.
+    pub left: Option<String>,
+    /// `RIGHTARG`; `None` only for a postfix operator (PostgreSQL 13).
+    pub right: Option<String>,
+    /// `FUNCTION`: name and identity arguments.
+    pub function: (QName, String),
+    /// `COMMUTATOR`, `NEGATOR`: schema and symbol (the argument types follow from this one's).
+    pub commutator: Option<QName>,
+    pub negator: Option<QName>,
+    /// `RESTRICT`, `JOIN` estimators (functions by name).
+    pub restrict: Option<QName>,
+    pub join: Option<QName>,
+    pub hashes: bool,
+    pub merges: bool,
+}
+
+impl Operator {
+    /// The argument types as `DROP OPERATOR` and `COMMENT ON OPERATOR` name them, and as the
+    /// key of [`ObjectId::Operator`]: `integer, integer`, `NONE, integer`.
+    pub fn args(&self) -> String {
+        format!(
+            "{}, {}",
+            self.left.as_deref().unwrap_or("NONE"),
+            self.right.as_deref().unwrap_or("NONE")
+        )
+    }
+}
+
+/// One operator or support function of an operator family (`OPERATOR 1 public.<<< (integer,
+/// integer)`, `FUNCTION 1 (integer, integer) public.cmp(integer, integer)`), either part of an
+/// operator class or a loose member of the family (`ALTER OPERATOR FAMILY ... ADD`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpFamilyMember {
+    /// A support function (`FUNCTION`) rather than an operator.
+    pub function: bool,
+    /// Strategy or support number.
+    pub number: i16,
+    /// The member's left and right types (`format_type`).
+    pub left: String,
+    pub right: String,
+    /// The operator (`schema.symbol`) or function (`schema.name(args)`), as SQL.
+    pub target: String,
+    /// `FOR ORDER BY` sort family (`schema.name`, as SQL) of an ordering operator.
+    pub order_by: Option<String>,
+}
+
+/// An operator family (`CREATE OPERATOR FAMILY f USING btree`) and its loose members: those
+/// that belong to no operator class of it. Members are added and dropped in place (`ALTER
+/// OPERATOR FAMILY ... ADD / DROP`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorFamily {
+    pub name: QName,
+    /// Index access method (`btree`, `hash`, ...).
+    pub method: String,
+    /// Sorted.
+    pub members: Vec<OpFamilyMember>,
+}
+
+/// An operator class (`CREATE OPERATOR CLASS c [DEFAULT] FOR TYPE t USING m FAMILY f AS ...`).
+/// There is no way to change one in place: any change drops and creates it again, with the
+/// indexes (and keys) that use it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OperatorClass {
+    pub name: QName,
+    pub method: String,
+    /// The indexed type (`format_type`).
+    pub type_name: String,
+    pub default: bool,
+    /// Its family (always written: a class created without `FAMILY` gets a family of its own
+    /// name, which is then a separate object).
+    pub family: QName,
+    /// `STORAGE` type, when not the indexed type.
+    pub storage: Option<String>,
+    /// Sorted.
+    pub members: Vec<OpFamilyMember>,
+}
+
 /// One privilege on one object (or column) for one grantee, relative to the object kind's
 /// built-in default ACL (`acldefault(kind, owner)`).
 ///

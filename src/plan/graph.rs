@@ -92,7 +92,10 @@ fn structural_deps(id: &ObjectId) -> Vec<ObjectId> {
         | ObjectId::View(q)
         | ObjectId::Function(q, _)
         | ObjectId::TextSearchDictionary(q)
-        | ObjectId::TextSearchConfiguration(q) => Some(q.schema.clone()),
+        | ObjectId::TextSearchConfiguration(q)
+        | ObjectId::Operator(q, _)
+        | ObjectId::OperatorClass(q, _)
+        | ObjectId::OperatorFamily(q, _) => Some(q.schema.clone()),
         _ => None,
     };
     if let Some(s) = schema {

@@ -96,6 +96,10 @@ pub(crate) struct Ctx<'a> {
     /// (`CREATE TABLE ... PARTITION OF` would build a second index for it instead). See
     /// `kinds::table::attach_later`.
     pub attach_later: BTreeSet<QName>,
+    /// Operator classes the plan drops and creates again: an index built with one cannot be
+    /// built anew beside the old one (the new class needs the old one's name, which the old
+    /// index keeps taken), see `kinds::index::replace`.
+    pub recreated_classes: BTreeSet<ObjectId>,
     /// [`Schema::attachments`] of `current` and `desired`, computed on first use: generators
     /// ask about one index at a time, and a scan of the schema per dropped index made a plan
     /// dropping many indexes quadratic.
@@ -122,12 +126,23 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         let attach_later = kinds::table::attach_later(current, changes);
+        let recreated_classes = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::DropOperatorClass(k) => {
+                    Some(ObjectId::OperatorClass(k.name.clone(), k.method.clone()))
+                }
+                _ => None,
+            })
+            .filter(|id| desired.contains(id))
+            .collect();
         Ctx {
             opts,
             current,
             desired,
             created,
             attach_later,
+            recreated_classes,
             attached: Default::default(),
         }
     }
@@ -376,6 +391,7 @@ pub fn build_renames(
         desired,
         created: BTreeSet::new(),
         attach_later: BTreeSet::new(),
+        recreated_classes: BTreeSet::new(),
         attached: Default::default(),
     };
     changes

@@ -27,6 +27,13 @@ pub fn qname(q: &QName) -> String {
     format!("{}.{}", ident(&q.schema), ident(&q.name))
 }
 
+/// An operator's name, `schema.symbol`: the schema quoted as needed, the symbol as it is (an
+/// operator symbol is never quoted: it is made of `+ - * / < > = ~ ! @ # % ^ & | \` ?` only,
+/// which the catalog guarantees).
+pub fn operator(q: &QName) -> String {
+    format!("{}.{}", ident(&q.schema), q.name)
+}
+
 /// A string literal: `'...'` with quotes doubled, or `E'...'` with backslashes doubled too when
 /// the text holds a backslash. An `E'...'` string reads the same whatever
 /// `standard_conforming_strings` is; a plain one with a backslash would not (with the setting

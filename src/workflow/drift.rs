@@ -137,6 +137,13 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
         ObjectId::Cast(s, t) => schema.casts.contains_key(&(s.clone(), t.clone())),
         ObjectId::TextSearchDictionary(q) => schema.ts_dictionaries.contains_key(q),
         ObjectId::TextSearchConfiguration(q) => schema.ts_configurations.contains_key(q),
+        ObjectId::Operator(q, a) => schema.operators.contains_key(&(q.clone(), a.clone())),
+        ObjectId::OperatorClass(q, m) => schema
+            .operator_classes
+            .contains_key(&(q.clone(), m.clone())),
+        ObjectId::OperatorFamily(q, m) => schema
+            .operator_families
+            .contains_key(&(q.clone(), m.clone())),
     }
 }
 

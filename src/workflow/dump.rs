@@ -33,7 +33,10 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::View(_)
         | ObjectId::Function(_, _)
         | ObjectId::TextSearchDictionary(_)
-        | ObjectId::TextSearchConfiguration(_) => id.clone(),
+        | ObjectId::TextSearchConfiguration(_)
+        | ObjectId::Operator(..)
+        | ObjectId::OperatorClass(..)
+        | ObjectId::OperatorFamily(..) => id.clone(),
         ObjectId::DomainConstraint(q, _) => ObjectId::Type(q.clone()),
         ObjectId::Sequence(q) => match schema.sequences.get(q).and_then(|s| s.owned_by.clone()) {
             Some((t, _)) => relation(&t),
@@ -80,6 +83,14 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
         ObjectId::Function(q, _) => file(&q, "functions"),
         ObjectId::TextSearchDictionary(q) | ObjectId::TextSearchConfiguration(q) => {
             file(&q, "text_search")
+        }
+        // One file per schema for its operators, operator families and classes, in the plan's
+        // (dependency) order: a family names operators, a class its family, and the loader
+        // does not see those names (it would otherwise read the files in name order).
+        ObjectId::Operator(q, _)
+        | ObjectId::OperatorClass(q, _)
+        | ObjectId::OperatorFamily(q, _) => {
+            PathBuf::from(component(&q.schema)).join("operators.sql")
         }
         ObjectId::Publication(p)
         | ObjectId::PublicationTable(p, _)

@@ -44,6 +44,9 @@ pub(super) fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
             | DropCast(_)
             | DropTsDictionary(_)
             | DropTsConfiguration(_)
+            | DropOperator(_)
+            | DropOperatorFamily(_)
+            | DropOperatorClass(_)
             | SwapType { .. } => Some(c.object()),
             AlterColumn {
                 table, from, kinds, ..

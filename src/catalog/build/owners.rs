@@ -35,6 +35,9 @@ impl Reader<'_, '_> {
                     | ObjectId::ForeignServer(_)
                     | ObjectId::TextSearchDictionary(_)
                     | ObjectId::TextSearchConfiguration(_)
+                    | ObjectId::Operator(..)
+                    | ObjectId::OperatorClass(..)
+                    | ObjectId::OperatorFamily(..)
             ) {
                 self.schema.owners.insert(id, r.get("owner")?);
             }

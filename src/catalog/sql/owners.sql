@@ -38,3 +38,12 @@ FROM pg_ts_dict d WHERE d.oid >= 16384
 UNION ALL
 SELECT 'pg_ts_config'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.cfgowner)::text
 FROM pg_ts_config c WHERE c.oid >= 16384
+UNION ALL
+SELECT 'pg_operator'::regclass::oid, o.oid, pg_catalog.pg_get_userbyid(o.oprowner)::text
+FROM pg_operator o WHERE o.oid >= 16384
+UNION ALL
+SELECT 'pg_opclass'::regclass::oid, c.oid, pg_catalog.pg_get_userbyid(c.opcowner)::text
+FROM pg_opclass c WHERE c.oid >= 16384
+UNION ALL
+SELECT 'pg_opfamily'::regclass::oid, f.oid, pg_catalog.pg_get_userbyid(f.opfowner)::text
+FROM pg_opfamily f WHERE f.oid >= 16384

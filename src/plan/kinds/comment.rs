@@ -3,7 +3,7 @@
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
 use crate::plan::{Ctx, LockLevel};
-use crate::render::quote::{ident, literal, qname};
+use crate::render::quote::{ident, literal, operator, qname};
 
 /// The object as `COMMENT ON` names it: `TABLE public.t`, `COLUMN public.t.c`,
 /// `FUNCTION public.f(integer)`, `CONSTRAINT c ON public.t` ... Looks the object up in either
@@ -80,6 +80,13 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
         ObjectId::TextSearchDictionary(q) => format!("TEXT SEARCH DICTIONARY {}", qname(q)),
         ObjectId::TextSearchConfiguration(q) => {
             format!("TEXT SEARCH CONFIGURATION {}", qname(q))
+        }
+        ObjectId::Operator(q, args) => format!("OPERATOR {} ({args})", operator(q)),
+        ObjectId::OperatorClass(q, m) => {
+            format!("OPERATOR CLASS {} USING {}", qname(q), ident(m))
+        }
+        ObjectId::OperatorFamily(q, m) => {
+            format!("OPERATOR FAMILY {} USING {}", qname(q), ident(m))
         }
         // no comment, owner or privileges of its own; named for completeness
         ObjectId::UserMapping(s, u) => {

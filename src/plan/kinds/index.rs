@@ -230,8 +230,23 @@ pub fn replace(ctx: &Ctx, from: &Index, to: &Index) -> Chain {
     let id = ObjectId::Index(to.name.clone());
     let tmp = QName::new(to.name.schema.clone(), temporary_name(&to.name.name));
     let marker = format!(" INDEX {} ON ", ident(&to.name.name));
-    if !to.definition.contains(&marker) || ctx.small(&[&to.table]).is_some() {
+    // Built with an operator class the plan creates again: the new class takes the old one's
+    // name, which the old index holds on to, so the new index cannot be built first. Dropped
+    // (CONCURRENTLY on a large table), then built again once the class is back.
+    let class_again = ctx
+        .current
+        .dependencies_of(&ObjectId::Index(from.name.clone()))
+        .any(|d| ctx.recreated_classes.contains(d));
+    if !to.definition.contains(&marker) || ctx.small(&[&to.table]).is_some() || class_again {
         let mut chain = drop(ctx, from);
+        if class_again {
+            if let Some(n) = chain.first_mut() {
+                n.step = n.step.clone().note(
+                    "its operator class is created again: the index is dropped first and built \
+                     again after it, so queries go without it in between",
+                );
+            }
+        }
         chain.extend(create(ctx, to));
         return chain;
     }

@@ -13,6 +13,9 @@ mod function;
 mod grant;
 mod index;
 mod namespace;
+mod operator;
+mod operator_class;
+mod operator_family;
 mod owner;
 mod partition;
 mod policy;
@@ -136,6 +139,13 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         CreateTsConfiguration(t) => vec![ts_configuration::create(ctx, t)],
         DropTsConfiguration(t) => vec![ts_configuration::drop(ctx, t)],
         AlterTsConfiguration { from, to } => vec![ts_configuration::alter(ctx, from, to)],
+        CreateOperator(o) => vec![operator::create(ctx, o)],
+        DropOperator(o) => vec![operator::drop(ctx, o)],
+        CreateOperatorFamily(f) => vec![operator_family::create(ctx, f)],
+        DropOperatorFamily(f) => vec![operator_family::drop(ctx, f)],
+        AlterOperatorFamily { from, to } => vec![operator_family::alter(ctx, from, to)],
+        CreateOperatorClass(c) => vec![operator_class::create(ctx, c)],
+        DropOperatorClass(c) => vec![operator_class::drop(ctx, c)],
         SetComment { on, comment } => vec![comment::set(ctx, on, comment.as_deref())],
         SetOwner { on, owner } => vec![owner::set(ctx, on, owner)],
         Grant(g) => vec![grant::grant(ctx, g)],

@@ -62,7 +62,10 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateForeignDataWrapper(_)
         | CreateServer(_)
         | CreateTsDictionary(_)
-        | CreateTsConfiguration(_) => Some(change.object()),
+        | CreateTsConfiguration(_)
+        | CreateOperator(_)
+        | CreateOperatorFamily(_)
+        | CreateOperatorClass(_) => Some(change.object()),
         _ => None,
     }
 }
