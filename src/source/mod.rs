@@ -52,6 +52,10 @@ pub struct Statement {
     /// Normalized names it refers to (sorted; without its own creates).
     pub references: Vec<String>,
     pub annotations: Vec<Annotation>,
+    /// Acts on objects other statements made (`DROP`, `RENAME`, `ALTER ... DROP COLUMN`, ...;
+    /// see `classify::is_imperative`): the incremental warm shadow cannot undo such a
+    /// statement, so a schema with one is always loaded afresh when it changes.
+    pub imperative: bool,
 }
 
 /// An annotation read from a comment.
@@ -297,8 +301,9 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
         order,
     } = parsed.facts;
     let defines = parsed.defines;
+    let imperative = classify::is_imperative(&parsed.node);
     Loaded {
-        imperative: classify::is_imperative(&parsed.node),
+        imperative,
         at: src.location(parsed.span.start),
         defines,
         statement: Statement {
@@ -310,6 +315,7 @@ fn loaded(src: &SourceText, parsed: Parsed, annotations: Vec<Annotation>) -> Loa
             creates,
             references,
             annotations,
+            imperative,
         },
         order,
     }
