@@ -121,12 +121,71 @@ pub fn is_undefined_sqlstate(code: &str) -> bool {
 /// bodies may reference objects created later), `client_min_messages = warning` and
 /// `standard_conforming_strings = on` (schema files are read with it) for the session.
 pub fn load(client: &mut postgres::Client, statements: &[LoadStatement]) -> Result<(), LoadError> {
+    run(client, statements, false).map(drop)
+}
+
+/// The OIDs a statement's objects got: every object it created has an OID in `lo < oid < hi`
+/// (see [`load_tracked`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OidRange {
+    pub lo: u32,
+    pub hi: u32,
+}
+
+impl OidRange {
+    pub fn contains(&self, oid: u32) -> bool {
+        self.lo < oid && oid < self.hi
+    }
+}
+
+/// Allocates an OID from the cluster-wide counter (superuser only, PostgreSQL 12+). Every
+/// object PostgreSQL creates takes its OID from that same counter, which only grows (until
+/// it wraps around at 2^32, which [`load_tracked`]'s callers detect as a range that does not
+/// grow), so two calls around a statement bracket the OIDs of everything it created.
+const OID_MARK: &str = "SELECT pg_catalog.pg_nextoid('pg_catalog.pg_class'::pg_catalog.regclass, \
+                        'oid', 'pg_catalog.pg_class_oid_index'::pg_catalog.regclass)";
+
+/// One round trip (the simple query protocol: no separate parse step).
+fn oid_mark(client: &mut postgres::Client) -> Result<u32, LoadError> {
+    let failed = |why: String| LoadError::Session(format!("marking OIDs: {why}"));
+    let messages = client
+        .simple_query(OID_MARK)
+        .map_err(|e| failed(crate::db::error_text(&e)))?;
+    messages
+        .iter()
+        .find_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row) => row.get(0).and_then(|v| v.parse().ok()),
+            _ => None,
+        })
+        .ok_or_else(|| failed("no OID returned".to_string()))
+}
+
+/// [`load`], also telling which OIDs each statement's objects got (by statement index): the
+/// incremental warm shadow (`shadow::warm`) maps the objects of a loaded database back to the
+/// statements that made them. Costs one extra round trip per statement (a `pg_nextoid` call
+/// after it), so it needs a superuser session: the embedded cluster's.
+pub fn load_tracked(
+    client: &mut postgres::Client,
+    statements: &[LoadStatement],
+) -> Result<Vec<OidRange>, LoadError> {
+    run(client, statements, true)
+}
+
+fn run(
+    client: &mut postgres::Client,
+    statements: &[LoadStatement],
+    track: bool,
+) -> Result<Vec<OidRange>, LoadError> {
+    let mut ranges = vec![OidRange { lo: 0, hi: 0 }; if track { statements.len() } else { 0 }];
     client
         .batch_execute(
             "SET check_function_bodies = off; SET client_min_messages = warning; \
              SET standard_conforming_strings = on;",
         )
         .map_err(|e| LoadError::Session(crate::db::error_text(&e)))?;
+    // A failed attempt creates nothing (its implicit transaction is rolled back), so the mark
+    // after the last success is the low end of the next statement's range.
+    let mut mark = if track { oid_mark(client)? } else { 0 };
     let mut pending: Vec<usize> = (0..statements.len()).collect();
     let mut rounds = 0;
     loop {
@@ -136,7 +195,14 @@ pub fn load(client: &mut postgres::Client, statements: &[LoadStatement]) -> Resu
         for &i in &pending {
             let st = &statements[i];
             match client.batch_execute(&st.sql) {
-                Ok(()) => progress = true,
+                Ok(()) => {
+                    progress = true;
+                    if track {
+                        let next = oid_mark(client)?;
+                        ranges[i] = OidRange { lo: mark, hi: next };
+                        mark = next;
+                    }
+                }
                 Err(e) => {
                     let Some(db) = e.as_db_error() else {
                         return Err(LoadError::Connection {
@@ -155,7 +221,7 @@ pub fn load(client: &mut postgres::Client, statements: &[LoadStatement]) -> Resu
             }
         }
         match first_error {
-            None => return Ok(()),
+            None => return Ok(ranges),
             Some((i, e)) if !progress => {
                 let db = e.as_db_error().expect("checked above");
                 return Err(statement_error(&statements[i], db, rounds));

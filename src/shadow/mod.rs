@@ -4,14 +4,18 @@
 //! Owns: choosing the server (`--dev-url`, or the embedded cluster kept in the cache folder and
 //! shared between concurrent schemaplan processes), scratch databases (created per use, dropped
 //! on drop and on Ctrl-C), creating referenced roles, the version-mismatch warning, and loading
-//! statements ([`load`]). The cluster mechanics (binaries, initdb, start/stop) live in
+//! statements ([`load`]), and the kept ("warm") desired databases with their manifests
+//! ([`warm`] updates one incrementally). The cluster mechanics (binaries, initdb, start/stop) live in
 //! [`cluster`] and are reused by the test harness. See `docs/shadow.md`.
 
 pub mod cluster;
 mod load;
 pub mod lock;
+pub mod warm;
 
-pub use load::{is_undefined_sqlstate, load, LoadError, LoadStatement, StatementError};
+pub use load::{
+    is_undefined_sqlstate, load, load_tracked, LoadError, LoadStatement, OidRange, StatementError,
+};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -241,12 +245,52 @@ impl Shadow {
         self.create_scratch(purpose, &name).ok()
     }
 
-    /// Keeps a copy of `db` under `key` for later runs ([`Shadow::warm_copy`]), then evicts all
-    /// but the [`WARM_KEEP`] newest kept databases. Publication is atomic: `CREATE DATABASE`
-    /// commits the new name only once the copy is complete, and when a concurrent run keeps
-    /// the same key first, ours is not needed. Nobody may be connected to `db`. Best effort: a
-    /// cache that cannot be written is only slower next time.
-    pub fn warm_keep(&self, db: &ScratchDb, key: &str) {
+    /// The kept databases whose manifest ([`warm::Manifest`]) has context `context`, newest
+    /// first: the bases an incremental update may start from. A kept database without a
+    /// manifest (an older schemaplan's, or one whose comment is not written yet) is none.
+    pub fn warm_bases(&self, context: &str) -> Vec<(String, warm::Manifest)> {
+        if !self.warm_enabled() {
+            return Vec::new();
+        }
+        let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
+        let rows: Vec<(String, Option<String>)> = self
+            .inner
+            .with_admin(|c| {
+                c.query(
+                    "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
+                     FROM pg_catalog.pg_database WHERE datname LIKE $1 ORDER BY oid DESC",
+                    &[&pattern],
+                )
+                .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+            })
+            .unwrap_or_default();
+        rows.into_iter()
+            .filter_map(|(name, comment)| {
+                let m: warm::Manifest = serde_json::from_str(comment.as_deref()?).ok()?;
+                (m.format == warm::MANIFEST_FORMAT && m.context == context).then_some((name, m))
+            })
+            .collect()
+    }
+
+    /// A scratch copy of the kept database `name` (one of [`Shadow::warm_bases`]), to update;
+    /// `None` when it is gone (evicted by another process meanwhile).
+    pub fn warm_copy_named(&self, name: &str, purpose: &str) -> Option<ScratchDb> {
+        if !self.warm_enabled() || !name.starts_with(WARM_PREFIX) {
+            return None;
+        }
+        self.create_scratch(purpose, name).ok()
+    }
+
+    /// Keeps a copy of `db` under `key` for later runs ([`Shadow::warm_copy`]), with the
+    /// manifest of the statements it was loaded from as the kept database's comment (for
+    /// [`Shadow::warm_bases`]), then evicts all but the [`WARM_KEEP`] newest kept databases.
+    /// Publication is atomic: `CREATE DATABASE` commits the new name only once the copy is
+    /// complete, and when a concurrent run keeps the same key first, ours is not needed (nor
+    /// is our manifest written over theirs: its OIDs are those of their copy). The comment is
+    /// written after the copy, so a kept database is briefly without one: it is then only no
+    /// base for updates. Nobody may be connected to `db`. Best effort: a cache that cannot be
+    /// written is only slower next time.
+    pub fn warm_keep(&self, db: &ScratchDb, key: &str, manifest: Option<&warm::Manifest>) {
         if !self.warm_enabled() {
             return;
         }
@@ -259,6 +303,13 @@ impl Shadow {
         );
         if self.inner.admin_execute(&sql).is_err() {
             return;
+        }
+        if let Some(json) = manifest.and_then(|m| serde_json::to_string(m).ok()) {
+            let _ = self.inner.admin_execute(&format!(
+                "COMMENT ON DATABASE {} IS {}",
+                quote::ident(&name),
+                quote::literal(&json)
+            ));
         }
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
         let old: Vec<String> = self
