@@ -245,43 +245,91 @@ pub struct Desired {
     /// Whether it is a copy of the database a previous run loaded from the same statements
     /// (the embedded shadow keeps it: [`Shadow::warm_keep`]) instead of a fresh load.
     pub warm: bool,
+    /// When it is a kept database of other statements brought up to date incrementally
+    /// (`shadow::warm`): how many statements re-ran.
+    pub incremental: Option<usize>,
+    /// Why a kept database of other statements was not updated incrementally, when there was
+    /// one and the load was fresh instead.
+    pub fallback: Option<String>,
 }
 
-/// The key of a kept desired database: everything the loaded database depends on. The
-/// statements as loaded (so a file edited during the run changes nothing: what was read is
-/// what is keyed), the roles created in the shadow beforehand, the shadow's version, settings
-/// and available extensions ([`Shadow::warm_context`]), and schemaplan's version (the loader's
-/// session settings). Anything else differing gives another key, i.e. a fresh load.
-fn warm_key(
-    shadow: &Shadow,
-    statements: &[LoadStatement],
-    roles: &[String],
-) -> Result<String, WorkflowError> {
+/// Length-prefixed SHA-256 (no two different lists hash alike), cut to 40 hex digits.
+fn digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    let mut put = |part: &str| {
-        // Length-prefixed, so no two different lists hash alike.
+    for part in parts {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part.as_bytes());
-    };
-    put(concat!(
-        "schemaplan ",
-        env!("CARGO_PKG_VERSION"),
-        " desired load"
-    ));
-    put(&shadow.warm_context()?);
-    let mut roles = roles.to_vec();
-    roles.sort();
-    roles.dedup();
-    put(&roles.join("\n"));
-    for s in statements {
-        put(&s.sql);
     }
-    Ok(h.finalize()
+    h.finalize()
         .iter()
         .take(20)
         .map(|b| format!("{b:02x}"))
-        .collect())
+        .collect()
+}
+
+/// The key of what a loaded desired database depends on besides its statements: the roles
+/// created in the shadow beforehand, the shadow's version, settings and available extensions
+/// ([`Shadow::warm_context`]), and schemaplan's version (the loader's session settings). A
+/// kept database of another context is neither reused nor updated.
+fn warm_context(shadow: &Shadow, roles: &[String]) -> Result<String, WorkflowError> {
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    let settings = shadow.warm_context()?;
+    let roles = roles.join("\n");
+    Ok(digest([
+        concat!("schemaplan ", env!("CARGO_PKG_VERSION"), " desired load"),
+        settings.as_str(),
+        roles.as_str(),
+    ]))
+}
+
+/// The key of a kept desired database: its context ([`warm_context`]) and every statement as
+/// loaded (so a file edited during the run changes nothing: what was read is what is keyed),
+/// by digest ([`warm_statement`]). Anything else differing gives another key.
+fn warm_key(context: &str, statements: &[shadow::warm::WarmStatement]) -> String {
+    digest(std::iter::once(context).chain(statements.iter().map(|s| s.digest.as_str())))
+}
+
+/// What the incremental warm shadow needs to know of a statement: its digest (text and
+/// annotations), the names it creates and references, and how it may be undone
+/// ([`shadow::warm::Mode`]).
+fn warm_statement(s: &crate::source::Statement) -> shadow::warm::WarmStatement {
+    use crate::source::Annotation as A;
+    use shadow::warm::Mode;
+    // What each annotation says, not where: a statement moved to another line is the same.
+    let annotations: String = s
+        .annotations
+        .iter()
+        .map(|a| match a {
+            A::RenamedFrom { from, column, .. } => format!("renamed {from:?} {column:?}\n"),
+            A::Backfill { expr, column, .. } => format!("backfill {expr:?} {column:?}\n"),
+            A::Using { expr, column, .. } => format!("using {expr:?} {column:?}\n"),
+        })
+        .collect();
+    let upper = s.sql.to_ascii_uppercase();
+    let mode = if s.imperative
+        || matches!(
+            s.kind.as_str(),
+            "DO" | "ALTER DEFAULT PRIVILEGES" | "CREATE EVENT TRIGGER" | "ALTER EVENT TRIGGER"
+        )
+        // `GRANT ... ON ALL TABLES IN SCHEMA s` reaches the objects that exist when it runs.
+        || (matches!(s.kind.as_str(), "GRANT" | "REVOKE") && upper.contains(" IN SCHEMA "))
+    {
+        Mode::Unsafe
+    } else if s.kind.starts_with("CREATE ") || s.kind == "IMPORT FOREIGN SCHEMA" {
+        Mode::Creates
+    } else {
+        Mode::Attached
+    };
+    shadow::warm::WarmStatement {
+        digest: digest([s.sql.as_str(), annotations.as_str()]),
+        mode,
+        creates: s.creates.clone(),
+        references: s.references.clone(),
+        kind: s.kind.clone(),
+    }
 }
 
 /// The desired schema (its part in scope) as read from its loaded database `client` is
@@ -298,9 +346,49 @@ fn read_desired(client: &mut postgres::Client, ctx: &Context) -> Result<Schema, 
     Ok(schema)
 }
 
+/// A kept database of other statements (the one sharing the most with these), copied and
+/// brought up to date incrementally (`shadow::warm::update`), with its new manifest. `Ok(None)`
+/// when there is none; `Err` says why the incremental path gave up (the copy is dropped).
+fn warm_update(
+    shadow: &Shadow,
+    context: &str,
+    statements: &[LoadStatement],
+    warm: &[shadow::warm::WarmStatement],
+) -> Result<Option<(ScratchDb, shadow::warm::Updated)>, String> {
+    let Some((name, manifest)) = shadow
+        .warm_bases(context)
+        .into_iter()
+        .map(|(name, m)| (m.shared(warm), name, m))
+        // Newest first: the newest of the best.
+        .fold(None, |best: Option<(usize, String, _)>, cand| match &best {
+            Some(b) if b.0 >= cand.0 => best,
+            _ => Some(cand),
+        })
+        // Sharing less than half, re-running would cost about what a fresh load does.
+        .filter(|(shared, _, _)| shared * 2 >= warm.len())
+        .map(|(_, name, m)| (name, m))
+    else {
+        return Ok(None);
+    };
+    let Some(db) = shadow.warm_copy_named(&name, "desired") else {
+        return Ok(None);
+    };
+    let mut client = db.connect().map_err(|e| e.to_string())?;
+    let updated = crate::timings::stage("warm shadow update", || {
+        shadow::warm::update(&mut client, &manifest, statements, warm)
+    })
+    .map_err(|e| e.0)?;
+    Ok(Some((db, updated)))
+}
+
 /// Like [`desired_in`], keeping the loaded database. A scoped run (context objects created
 /// before the files) neither uses nor keeps a warm database: its key would have to cover the
 /// live context too.
+///
+/// On the embedded shadow, in this order: a copy of the database kept for exactly these
+/// statements; else a copy of the kept database sharing the most statements, updated
+/// incrementally (`shadow::warm`); else (or when the update gives up) a fresh load. Every
+/// loaded or updated database is kept with its manifest for the next run.
 pub fn desired_db(
     shadow: &Shadow,
     source: &SourceSet,
@@ -309,19 +397,28 @@ pub fn desired_db(
 ) -> Result<Desired, WorkflowError> {
     scope::check_source(source, &ctx.scope)?;
     shadow.ensure_roles(roles)?;
-    let statements: Vec<LoadStatement> = source
+    let loaded: Vec<&crate::source::Statement> = source
         .statements
         .iter()
         .filter(|s| !about_subscription(s))
+        .collect();
+    let statements: Vec<LoadStatement> = loaded
+        .iter()
         .map(|s| LoadStatement {
             sql: s.sql.clone(),
             origin: explain::origin(s),
         })
         .collect();
-    let key = match shadow.warm_enabled() && ctx.steps.is_empty() {
-        true => Some(warm_key(shadow, &statements, roles)?),
+    let warm_enabled = shadow.warm_enabled() && ctx.steps.is_empty();
+    let warm: Vec<shadow::warm::WarmStatement> = match warm_enabled {
+        true => loaded.iter().map(|s| warm_statement(s)).collect(),
+        false => Vec::new(),
+    };
+    let context = match warm_enabled {
+        true => Some(warm_context(shadow, roles)?),
         false => None,
     };
+    let key = context.as_deref().map(|c| warm_key(c, &warm));
     if let Some(db) = key.as_deref().and_then(|k| shadow.warm_copy(k, "desired")) {
         let mut client = db.connect()?;
         let schema = read_desired(&mut client, ctx)?;
@@ -330,7 +427,29 @@ pub fn desired_db(
             schema,
             db,
             warm: true,
+            incremental: None,
+            fallback: None,
         });
+    }
+    let mut fallback = None;
+    if let (Some(context), Some(key)) = (&context, &key) {
+        match warm_update(shadow, context, &statements, &warm) {
+            Ok(Some((db, updated))) => {
+                let mut client = db.connect()?;
+                let schema = read_desired(&mut client, ctx)?;
+                drop(client);
+                shadow.warm_keep(&db, key, Some(&updated.manifest));
+                return Ok(Desired {
+                    schema,
+                    db,
+                    warm: false,
+                    incremental: Some(updated.rerun),
+                    fallback: None,
+                });
+            }
+            Ok(None) => {}
+            Err(why) => fallback = Some(why),
+        }
     }
     // Roles are cluster-wide and never part of schema files: a role the files grant to but
     // the shadow lacks is created there (NOLOGIN) and the load is retried.
@@ -339,18 +458,26 @@ pub fn desired_db(
         let db = shadow.scratch("desired")?;
         let mut client = db.connect()?;
         ctx.load(&mut client)?;
-        match shadow::load(&mut client, &statements) {
-            Ok(()) => {
+        // Kept loads record which OIDs each statement's objects got, for later updates.
+        let result = match &context {
+            Some(_) => shadow::load_tracked(&mut client, &statements).map(Some),
+            None => shadow::load(&mut client, &statements).map(|()| None),
+        };
+        match result {
+            Ok(oids) => {
                 let schema = read_desired(&mut client, ctx)?;
                 // Closed before copying: a copy needs its template unused.
                 drop(client);
-                if let Some(k) = &key {
-                    shadow.warm_keep(&db, k);
+                if let (Some(k), Some(c), Some(oids)) = (&key, &context, oids) {
+                    let manifest = shadow::warm::Manifest::new(c, &warm, &oids);
+                    shadow.warm_keep(&db, k, Some(&manifest));
                 }
                 return Ok(Desired {
                     schema,
                     db,
                     warm: false,
+                    incremental: None,
+                    fallback,
                 });
             }
             Err(e) => match missing_role(&e) {
