@@ -12,11 +12,16 @@ empty cache folder and the benchmark's server as shadow (`--dev-url`): a cold pl
 --warm, also `same`: `plan` of the unchanged base files with the embedded shadow and one cache
 folder per binary, primed by a first run that is not measured (a binary that keeps the loaded
 desired database between runs reuses it; server CPU is not measured there: the embedded
-cluster is not the benchmark's server).
+cluster is not the benchmark's server). With --warm-edit, also `edit`: in each round, a fresh
+embedded cache folder per binary is primed (unmeasured) by planning the base files, then `plan`
+of the one-object change is measured with it (a binary that updates the kept database
+incrementally re-runs only the new table's statements). Every run has SCHEMAPLAN_TIMINGS=1;
+the `shadow load` stage's wall time is reported when the binary records it.
 """
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -38,6 +43,8 @@ def main():
     ap.add_argument("--five", action="store_true", help="also the ~5%% change")
     ap.add_argument("--warm", action="store_true",
                     help="also plan the unchanged files again with a primed embedded cache")
+    ap.add_argument("--warm-edit", action="store_true",
+                    help="also plan the one-object change with a cache primed by the base files")
     ap.add_argument("--out", help="result directory (default: a temporary one, deleted)")
     ap.add_argument("--pgbin")
     ap.add_argument("--port", type=int)
@@ -57,7 +64,8 @@ def main():
                         os.path.join(out, "setup_live.log"))
         if r["exit"] != 0:
             run.die(f"loading the base schema failed: {run.tail(r['log'])}")
-        variants = ["one"] + (["five"] if args.five else []) + (["same"] if args.warm else [])
+        variants = (["one"] + (["five"] if args.five else []) + (["same"] if args.warm else [])
+                    + (["edit"] if args.warm_edit else []))
         results = {(v, w): [] for v in variants for w in "ab"}
         # The embedded shadow runs as nobody when we are root: its cache folder must be
         # reachable, so it lives in /dev/shm (0755), one per binary, kept across the rounds.
@@ -66,18 +74,29 @@ def main():
 
         def plan(w, v, tag, cache, shadow):
             binary = args.a if w == "a" else args.b
-            env = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache)
+            env = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache, SCHEMAPLAN_TIMINGS="1")
             env.pop("DATABASE_URL", None)
             env.pop("SCHEMAPLAN_DEV_URL", None)
-            schema = os.path.join(out, "schema", "base" if v == "same" else v)
+            folder = {"same": "base", "edit": "one", "prime": "base"}.get(v, v)
+            schema = os.path.join(out, "schema", folder)
             r = run.measure([binary, "plan", "--db", live, "--schema", schema, "--out",
                              os.path.join(out, f"plan_{tag}")] + shadow,
                             os.path.join(out, f"{tag}.log"), env=env)
             if r["exit"] != 0:
                 run.die(f"{tag} failed: {run.tail(r['log'])}")
-            if v == "same":
+            if v in ("same", "edit", "prime"):
                 r["server_cpu_s"] = None
+            r["load_s"] = shadow_load(r["log"])
             return r
+
+        def shadow_load(logpath):
+            # `shadow load` in SCHEMAPLAN_TIMINGS's report: "  shadow load   12.345 s ...".
+            with open(logpath) as f:
+                for line in f:
+                    m = re.match(r"^\s+shadow load\s+([0-9.]+) s", line)
+                    if m:
+                        return float(m.group(1))
+            return None
 
         if args.warm:
             for w in "ab":
@@ -93,41 +112,56 @@ def main():
                     if v == "same":
                         results[(v, w)].append(plan(w, v, tag, warm_cache[w], []))
                         continue
+                    if v == "edit":
+                        cache = os.path.join(shm, f"edit-{w}-{rnd + 1}")
+                        os.makedirs(cache, exist_ok=True)
+                        os.chmod(shm, 0o755)
+                        os.chmod(cache, 0o755)
+                        plan(w, "prime", f"prime_edit_{w}_{rnd + 1}", cache, [])
+                        results[(v, w)].append(plan(w, v, tag, cache, []))
+                        stop_embedded(cache)
+                        shutil.rmtree(cache, ignore_errors=True)
+                        continue
                     cache = tempfile.mkdtemp(prefix=f"cache-{tag}-", dir=out)
                     results[(v, w)].append(plan(w, v, tag, cache, ["--dev-url", admin]))
                     shutil.rmtree(cache, ignore_errors=True)
         print(f"\nN={args.tables}, {args.repeat} interleaved round(s), medians; "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print("| variant | binary | wall | client CPU | server CPU | peak RSS |")
-        print("|---|---|---|---|---|---|")
+        print("| variant | binary | wall | client CPU | server CPU | peak RSS | shadow load |")
+        print("|---|---|---|---|---|---|---|")
         for v in variants:
             med = {}
             for w in "ab":
                 rs = results[(v, w)]
-                med[w] = {k: run.median([x[k] for x in rs])
-                          for k in ("wall_s", "cpu_s", "server_cpu_s", "rss_mib")}
+                med[w] = {k: run.median([x[k] for x in rs if x.get(k) is not None] or [None])
+                          for k in ("wall_s", "cpu_s", "server_cpu_s", "rss_mib", "load_s")}
                 m = med[w]
                 srv = "-" if m["server_cpu_s"] is None else f"{m['server_cpu_s']:.1f} s"
+                load = "-" if m["load_s"] is None else f"{m['load_s']:.1f} s"
                 print(f"| {v} | {w.upper()} | {m['wall_s']:.1f} s | {m['cpu_s']:.1f} s | "
-                      f"{srv} | {m['rss_mib']:.0f} MiB |")
+                      f"{srv} | {m['rss_mib']:.0f} MiB | {load} |")
             ratio = {k: f"{med['b'][k] / med['a'][k]:.2f}" if med["a"][k] and med["b"][k] is not None
                      else "-" for k in med["a"]}
             print(f"| {v} | B/A | {ratio['wall_s']} | {ratio['cpu_s']} | "
-                  f"{ratio['server_cpu_s']} | {ratio['rss_mib']} |")
+                  f"{ratio['server_cpu_s']} | {ratio['rss_mib']} | {ratio['load_s']} |")
     finally:
         server.stop()
         for w in "ab":
-            # Stops the embedded cluster of each cache folder (no schemaplan runs any more).
-            pid_file = os.path.join(f"/dev/shm/plan-ab-{os.getpid()}", w)
-            for d in (os.listdir(pid_file) if os.path.isdir(pid_file) else []):
-                data = os.path.join(pid_file, d, "data")
-                if os.path.isdir(data):
-                    run_as = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-                    subprocess.run(run_as + [tools.path("pg_ctl"), "-D", data, "-m", "fast", "-w",
-                                             "stop"], capture_output=True)
+            stop_embedded(os.path.join(f"/dev/shm/plan-ab-{os.getpid()}", w))
         shutil.rmtree(f"/dev/shm/plan-ab-{os.getpid()}", ignore_errors=True)
         if not args.out:
             shutil.rmtree(out, ignore_errors=True)
+
+
+def stop_embedded(cache):
+    """Stops the embedded cluster of a cache folder (no schemaplan runs on it any more)."""
+    tools = run.Tools(None)
+    for d in (os.listdir(cache) if os.path.isdir(cache) else []):
+        data = os.path.join(cache, d, "data")
+        if os.path.isdir(data):
+            run_as = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
+            subprocess.run(run_as + [tools.path("pg_ctl"), "-D", data, "-m", "fast", "-w",
+                                     "stop"], capture_output=True)
 
 
 if __name__ == "__main__":
