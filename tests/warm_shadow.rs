@@ -311,7 +311,8 @@ fn edits_update_the_kept_database_incrementally_and_give_what_a_fresh_load_gives
     assert_eq!(n, None, "an empty cache updated something");
 
     // (what, files, whether the update must be incremental, most statements it may re-run)
-    let steps: Vec<(&str, Vec<(&str, String)>, bool, usize)> = vec![
+    type Step<'a> = (&'a str, Vec<(&'a str, String)>, bool, usize);
+    let steps: Vec<Step> = vec![
         (
             "a column added to a table with a view over it",
             f(

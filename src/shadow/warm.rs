@@ -473,7 +473,7 @@ pub fn plan_update(
         })
         .map(|&oid| (class_of[&oid], oid))
         .collect();
-    drop.sort_by(|a, b| b.1.cmp(&a.1));
+    drop.sort_by_key(|o| std::cmp::Reverse(o.1));
     let kept = carry
         .iter()
         .enumerate()
@@ -858,7 +858,7 @@ mod tests {
         let old = manifest(&[a.clone(), d.clone()]);
         let b = st("b", Mode::Creates, &["public.b"], &[]);
         assert!(plan_update(&old, &[a.clone(), d, b.clone()], &Objects::default()).is_err());
-        let old = manifest(&[a.clone()]);
+        let old = manifest(std::slice::from_ref(&a));
         let stray = Objects {
             objects: vec![(1259, 99999)],
             ..Default::default()
