@@ -105,7 +105,7 @@ pub fn read(client: &mut postgres::Client) -> Result<Schema, CatalogError> {
 /// [`read`], then only the part of it in `scope` (`catalog::scope`): what a plan made with
 /// that scope fingerprints, and what `apply` compares with it.
 pub fn read_scoped(client: &mut postgres::Client, scope: &Scope) -> Result<Schema, CatalogError> {
-    Ok(scope.inside(&read(client)?))
+    Ok(scope.into_inside(read(client)?))
 }
 
 /// [`read`] with an explicit lock-wait policy.
@@ -374,7 +374,9 @@ pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, Str
 fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, String> {
     use std::collections::BTreeMap;
     use std::fmt::Debug;
-    let s = schema.canonical();
+    // Each object in its canonical form (`model::canonical`), normalized one at a time: no
+    // canonical copy of the whole schema.
+    let s = schema;
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |label: String, value: &dyn Debug| {
         let d = hex(&debug_digest(value));
@@ -384,7 +386,10 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
         put(format!("schema {k}"), v);
     }
     for (k, v) in &s.extensions {
-        put(format!("extension {k}"), v);
+        put(
+            format!("extension {k}"),
+            &crate::model::canonical_extension(v),
+        );
     }
     for (k, v) in &s.collations {
         put(format!("collation {k}"), v);
@@ -396,13 +401,13 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
         put(format!("sequence {k}"), v);
     }
     for (k, v) in &s.tables {
-        put(format!("table {k}"), v);
+        put(format!("table {k}"), &crate::model::canonical_table(v));
     }
     for (k, v) in &s.indexes {
         put(format!("index {k}"), v);
     }
     for (k, v) in &s.views {
-        put(format!("view {k}"), v);
+        put(format!("view {k}"), &crate::model::canonical_view(v));
     }
     for ((q, args), v) in &s.functions {
         put(format!("function {q}({args})"), v);
@@ -438,7 +443,10 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
         put(format!("cast ({from} AS {to})"), v);
     }
     for (k, v) in &s.ts_dictionaries {
-        put(format!("text search dictionary {k}"), v);
+        put(
+            format!("text search dictionary {k}"),
+            &crate::model::canonical_ts_dictionary(v),
+        );
     }
     for (k, v) in &s.ts_configurations {
         put(format!("text search configuration {k}"), v);
@@ -498,14 +506,17 @@ pub fn digest_differences(
 /// `live` to `schema` ends in. A plan leaves unmodeled objects as they are (carrying over
 /// those it would drop, refusing the rest) and never creates any, so the fingerprint `apply`
 /// checks after the last step must count the live database's, not the shadow's.
-pub fn with_unmodeled_of(schema: &Schema, live: &Schema) -> Schema {
-    let mut s = schema.clone();
-    s.unmodeled.clone_from(&live.unmodeled);
-    s.unmodeled_deps.clone_from(&live.unmodeled_deps);
-    s
+/// Takes `schema` by value: the caller is done with it, and a copy of a big schema is what
+/// issue 9's memory target cannot afford.
+pub fn with_unmodeled_of(mut schema: Schema, live: &Schema) -> Schema {
+    schema.unmodeled.clone_from(&live.unmodeled);
+    schema.unmodeled_deps.clone_from(&live.unmodeled_deps);
+    schema
 }
 
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.
+/// The text is printed object by object from `schema` ([`crate::model::CanonicalDebug`]):
+/// no canonical copy of the schema is built.
 ///
 /// The canonical text is the `Debug` rendering of [`Schema::canonical`] (no dependency edges,
 /// no column order, no extension versions: what diff does not compare either). Every
@@ -521,7 +532,9 @@ pub fn with_unmodeled_of(schema: &Schema, live: &Schema) -> Schema {
 /// field, and a field with any other value is still printed.
 pub fn fingerprint(schema: &Schema) -> String {
     crate::timings::stage("fingerprint", || {
-        hex(&debug_digest_without_empty_fields(&schema.canonical()))
+        hex(&debug_digest_without_empty_fields(
+            &crate::model::CanonicalDebug(schema),
+        ))
     })
 }
 

@@ -446,6 +446,15 @@ impl Scope {
         }
         filtered(schema, &|id: &ObjectId| self.contains(id, schema))
     }
+
+    /// [`Scope::inside`] of a schema the caller no longer needs whole: without a scope it is
+    /// returned as it is, not copied (a catalog read's schema is big: issue 9).
+    pub fn into_inside(&self, schema: Schema) -> Schema {
+        if self.is_everything() {
+            return schema;
+        }
+        self.inside(&schema)
+    }
 }
 
 fn texts(v: &[Pattern]) -> Vec<String> {

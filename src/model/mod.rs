@@ -5,9 +5,16 @@
 //! bodies, function definitions) are kept in the form PostgreSQL itself prints them, so two
 //! schemas loaded by the same server compare equal exactly when PostgreSQL sees them equal.
 
+mod canonical;
+mod deps;
 mod ids;
 mod objects;
 
+pub use canonical::{
+    extension as canonical_extension, table as canonical_table,
+    ts_dictionary as canonical_ts_dictionary, view as canonical_view, CanonicalDebug,
+};
+pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
 pub use objects::*;
 
@@ -63,7 +70,8 @@ pub struct Schema {
     pub default_privileges: BTreeSet<DefaultPrivilege>,
     /// Dependency edges `(dependent, referenced)` as PostgreSQL records them in `pg_depend`,
     /// mapped onto object ids (a view depends on the columns it reads, a column on its type ...).
-    pub depends: BTreeMap<ObjectId, BTreeSet<ObjectId>>,
+    /// Each object's targets are a [`DepSet`] (a sorted list: most objects have one or two).
+    pub depends: BTreeMap<ObjectId, DepSet>,
     /// Owner (role name) of each schema, collation, type, sequence, table, view, function and
     /// publication and event trigger created after initdb (`public` is not listed). A live database lists every owner; the
     /// desired schema only the owners its files declare (`ALTER ... OWNER TO`,
@@ -136,29 +144,23 @@ impl Schema {
     /// can only append columns, and no query that names its columns can tell), extension
     /// versions, dependency edges, table sizes, default volatility and the order of text search
     /// dictionary options. Fingerprints are taken of
-    /// this form.
+    /// this form, printed without this copy ([`CanonicalDebug`]).
     pub fn canonical(&self) -> Schema {
+        // One function per kind in `canonical`, shared with [`CanonicalDebug`], which the
+        // fingerprints print instead of building this copy.
         let mut s = self.clone();
         s.depends.clear();
         s.sizes.clear();
         s.owners.clear();
         s.unmodeled_deps.clear();
-        for t in s.tables.values_mut() {
-            t.columns.sort_by(|a, b| a.name.cmp(&b.name));
-            t.columns
-                .iter_mut()
-                .for_each(|c| c.default_volatile = false);
-            t.options.sort();
-        }
-        for v in s.views.values_mut() {
-            v.options.sort();
-        }
-        for e in s.extensions.values_mut() {
-            e.version.clear();
-        }
-        for d in s.ts_dictionaries.values_mut() {
-            d.options.sort();
-        }
+        s.tables.values_mut().for_each(|t| *t = canonical::table(t));
+        s.views.values_mut().for_each(|v| *v = canonical::view(v));
+        s.extensions
+            .values_mut()
+            .for_each(|e| *e = canonical::extension(e));
+        s.ts_dictionaries
+            .values_mut()
+            .for_each(|d| *d = canonical::ts_dictionary(d));
         s
     }
 
