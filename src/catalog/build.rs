@@ -89,6 +89,34 @@ impl<'a> R<'a> {
     }
 }
 
+/// Runs `text` (query `name`) and hands each row to `each` as it arrives, instead of
+/// collecting the whole result first (`query` buffers every row: at 5,000 tables the columns
+/// and dependencies are hundreds of thousands of rows, held beside the schema being built).
+/// The rows come through `query_raw`'s row stream, which the connection fills as the client
+/// reads it.
+fn each_row(
+    tx: &mut postgres::Transaction<'_>,
+    text: &str,
+    name: &'static str,
+    mut each: impl FnMut(R<'_>) -> Result<(), CatalogError>,
+) -> Result<(), CatalogError> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let failed = |source| CatalogError::Query {
+        query: name,
+        source,
+    };
+    let mut rows = tx
+        .query_raw(text, std::iter::empty::<&dyn postgres::types::ToSql>())
+        .map_err(failed)?;
+    while let Some(row) = rows.next().map_err(failed)? {
+        each(R {
+            row: &row,
+            query: name,
+        })?;
+    }
+    Ok(())
+}
+
 /// Fills a [`Schema`] from the catalogs of one database.
 pub struct Reader<'t, 'c> {
     tx: &'t mut postgres::Transaction<'c>,
@@ -155,7 +183,20 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: default_privileges", || self.default_privileges())?;
         stage("catalog: depends", || self.depends())?;
         stage("catalog: unmodeled", || self.unmodeled())?;
+        self.shrink();
         Ok(self.schema)
+    }
+
+    /// Gives back the spare capacity of the lists filled row by row (a table's columns grow
+    /// by doubling: 12 columns sit in room for 16). A plan holds several schemas read here at
+    /// once (issue 9's memory target).
+    fn shrink(&mut self) {
+        for t in self.schema.tables.values_mut() {
+            t.columns.shrink_to_fit();
+        }
+        for v in self.schema.views.values_mut() {
+            v.columns.shrink_to_fit();
+        }
     }
 
     /// The query text for this server: `{{placeholders}}` replaced by the version's column
@@ -248,6 +289,8 @@ impl<'t, 'c> Reader<'t, 'c> {
         text
     }
 
+    /// The rows of `q`, all at once: for the small queries. The big ones (a row per column or
+    /// per dependency) go through [`each_row`].
     fn run(&mut self, q: &Query) -> Result<Vec<Row>, CatalogError> {
         let text = self.sql(q);
         self.tx
@@ -434,11 +477,8 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn tables(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&TABLES)? {
-            let r = R {
-                row: &row,
-                query: TABLES.name,
-            };
+        let text = self.sql(&TABLES);
+        each_row(self.tx, &text, TABLES.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
             let kind = if r.char("kind")? == 'p' {
@@ -513,16 +553,14 @@ impl<'t, 'c> Reader<'t, 'c> {
                     foreign,
                 },
             );
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
     fn views(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&VIEWS)? {
-            let r = R {
-                row: &row,
-                query: VIEWS.name,
-            };
+        let text = self.sql(&VIEWS);
+        each_row(self.tx, &text, VIEWS.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
             self.resolver
@@ -548,7 +586,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                     populated: r.get("populated")?,
                 },
             );
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -622,11 +661,10 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn columns(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&COLUMNS)? {
-            let r = R {
-                row: &row,
-                query: COLUMNS.name,
-            };
+        let text = self.sql(&COLUMNS);
+        // Streamed: one row per attribute of every relation (see `each_row`). The closure
+        // borrows the reader's other fields while `self.tx` hands out the rows.
+        each_row(self.tx, &text, COLUMNS.name, |r| {
             let rel: u32 = r.get("attrelid")?;
             let attnum: i16 = r.get("attnum")?;
             let name: String = r.get("name")?;
@@ -700,19 +738,16 @@ impl<'t, 'c> Reader<'t, 'c> {
                     });
                 }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn constraints(&mut self) -> Result<(), CatalogError> {
         // Inherited copies on partitions: (oid, index oid, parent constraint oid).
         let mut copies: Vec<(u32, Option<u32>, u32)> = Vec::new();
         let mut listed: HashMap<u32, ObjectId> = HashMap::new();
-        for row in self.run(&CONSTRAINTS)? {
-            let r = R {
-                row: &row,
-                query: CONSTRAINTS.name,
-            };
+        let text = self.sql(&CONSTRAINTS);
+        each_row(self.tx, &text, CONSTRAINTS.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name: String = r.get("name")?;
             let conrelid: u32 = r.get("conrelid")?;
@@ -733,10 +768,10 @@ impl<'t, 'c> Reader<'t, 'c> {
                         },
                     );
                 }
-                continue;
+                return Ok(());
             }
             let Some(tname) = self.tables.get(&conrelid).cloned() else {
-                continue; // a constraint of an unmodeled relation (an extension member)
+                return Ok(()); // a constraint of an unmodeled relation (an extension member)
             };
             let is_local: bool = r.get("is_local")?;
             if !is_local {
@@ -746,7 +781,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                 if parent != 0 {
                     copies.push((oid, r.get("index_oid")?, parent));
                 }
-                continue;
+                return Ok(());
             }
             let kind = match r.char("kind")? {
                 'p' => ConstraintKind::PrimaryKey,
@@ -776,7 +811,8 @@ impl<'t, 'c> Reader<'t, 'c> {
             if let Some(t) = self.schema.tables.get_mut(&tname) {
                 t.constraints.insert(name, constraint);
             }
-        }
+            Ok(())
+        })?;
         // A foreign key to a partition records the unique index it uses, which may be the
         // partition's copy of its partitioned table's PRIMARY KEY / UNIQUE: that index stands
         // for the partitioned table's constraint (through every level), which creates it.
@@ -798,14 +834,11 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn indexes(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&INDEXES)? {
-            let r = R {
-                row: &row,
-                query: INDEXES.name,
-            };
+        let text = self.sql(&INDEXES);
+        each_row(self.tx, &text, INDEXES.name, |r| {
             if r.get::<Option<u32>>("constraint_oid")?.is_some() {
                 // part of its constraint (mapped onto it in constraints())
-                continue;
+                return Ok(());
             }
             let oid: u32 = r.get("oid")?;
             let schema: String = r.get("schema")?;
@@ -824,16 +857,14 @@ impl<'t, 'c> Reader<'t, 'c> {
                     valid: r.get("valid")?,
                 },
             );
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
     fn functions(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&FUNCTIONS)? {
-            let r = R {
-                row: &row,
-                query: FUNCTIONS.name,
-            };
+        let text = self.sql(&FUNCTIONS);
+        each_row(self.tx, &text, FUNCTIONS.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
             let identity_args: String = r.get("identity_args")?;
@@ -865,7 +896,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                     arguments,
                 },
             );
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -935,32 +967,27 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn comments(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&COMMENTS)? {
-            let r = R {
-                row: &row,
-                query: COMMENTS.name,
-            };
+        let text = self.sql(&COMMENTS);
+        each_row(self.tx, &text, COMMENTS.name, |r| {
             if let Some(id) =
                 self.resolver
                     .exact(r.get("classoid")?, r.get("objoid")?, r.get("objsubid")?)
             {
                 self.schema.comments.insert(id, r.get("description")?);
             }
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
     fn grants(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&GRANTS)? {
-            let r = R {
-                row: &row,
-                query: GRANTS.name,
-            };
+        let text = self.sql(&GRANTS);
+        each_row(self.tx, &text, GRANTS.name, |r| {
             let Some(on) =
                 self.resolver
                     .exact(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
             else {
-                continue; // an object that is not modeled (extension member)
+                return Ok(()); // an object that is not modeled (extension member)
             };
             self.schema.grants.insert(Grant {
                 on,
@@ -969,7 +996,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                 with_grant_option: r.get("grantable")?,
                 granted: r.get("granted")?,
             });
-        }
+            Ok(())
+        })?;
         Ok(())
     }
 
@@ -1002,23 +1030,21 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     fn depends(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&DEPENDS)? {
-            let r = R {
-                row: &row,
-                query: DEPENDS.name,
-            };
+        let text = self.sql(&DEPENDS);
+        // Streamed (see `each_row`): the biggest query, several rows per object.
+        each_row(self.tx, &text, DEPENDS.name, |r| {
             let Some(dependent) =
                 self.resolver
                     .owning(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
             else {
-                continue;
+                return Ok(());
             };
             let Some(referenced) = self.resolver.owning(
                 r.get("refclassid")?,
                 r.get("refobjid")?,
                 r.get("refobjsubid")?,
             ) else {
-                continue;
+                return Ok(());
             };
             // OWNED BY (sequence -> column, deptype 'a') is modeled as Sequence::owned_by. As an
             // edge it would close a cycle with the column default's nextval() reference
@@ -1027,7 +1053,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                 (&dependent, &referenced),
                 (ObjectId::Sequence(_), ObjectId::Column(..))
             ) {
-                continue;
+                return Ok(());
             }
             if let ObjectId::Column(t, _) = &referenced {
                 // whatever reads a column also needs its table (a view on t.a needs t)
@@ -1035,7 +1061,8 @@ impl<'t, 'c> Reader<'t, 'c> {
                     .add_dependency(dependent.clone(), ObjectId::Table(t.clone()));
             }
             self.schema.add_dependency(dependent, referenced);
-        }
+            Ok(())
+        })?;
         self.parent_edges();
         Ok(())
     }
