@@ -43,6 +43,8 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let mut desired = crate::timings::stage("shadow load", || {
         workflow::desired_in(&shadow, &src, &current.roles, &current.context)
     })?;
+    // Loaded: the statements are not needed any more (issue 9's memory target).
+    drop(src);
     report_unmodeled(&current.schema);
     if let Some(n) = current.context.note() {
         eprintln!("note: {n}");

@@ -340,7 +340,7 @@ fn read_desired(client: &mut postgres::Client, ctx: &Context) -> Result<Schema, 
     // judged small by them (an inverse plan treats them as unknown).
     let full = catalog::read(client)?;
     scope::check_loaded(&full, ctx)?;
-    let mut schema = ctx.scope.inside(&full);
+    let mut schema = ctx.scope.into_inside(full);
     schema.sizes.clear();
     declared_owners(client, &mut schema)?;
     Ok(schema)

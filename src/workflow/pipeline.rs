@@ -181,7 +181,8 @@ pub fn make_plan(
     }
     // The plan ends in the desired schema with the current database's unmodeled objects,
     // which it leaves as they are (or carries over): that is what `apply` checks at the end.
-    let target = catalog::with_unmodeled_of(&desired, &current.schema);
+    // `desired` is not needed any more: it becomes the target rather than being copied.
+    let target = catalog::with_unmodeled_of(desired, &current.schema);
     let from = catalog::fingerprint(&current.schema);
     let to = catalog::fingerprint(&target);
     let make = |direction, steps: Vec<Step>, from: &str, to: &str, from_schema: &Schema| Plan {
@@ -203,20 +204,12 @@ pub fn make_plan(
         &current.schema,
     );
     // The inverse ends where it started, but for the dropped NOT NULL columns it adds back
-    // nullable (`contract::unrestorable`): its `to` says so.
-    let mut back = current.schema.clone();
-    for id in &planned.unrestored {
-        if let crate::model::ObjectId::Column(q, c) = id {
-            let column = back
-                .tables
-                .get_mut(q)
-                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c));
-            if let Some(column) = column {
-                column.not_null = false;
-            }
-        }
-    }
-    let back = catalog::fingerprint(&back);
+    // nullable (`contract::unrestorable`): its `to` says so. Without such columns that is the
+    // current schema itself, whose fingerprint is `from` (no copy to fingerprint).
+    let back = match planned.unrestored.is_empty() {
+        true => from.clone(),
+        false => unrestored_fingerprint(&current.schema, &planned.unrestored),
+    };
     let mut inverse = make(Direction::Inverse, planned.inverse, &to, &back, &target);
     inverse.unproven = report.inverse_problem.clone();
     if req.no_proof {
@@ -229,4 +222,22 @@ pub fn make_plan(
         inverse,
         scope_note: current.context.note(),
     })
+}
+
+/// The fingerprint of `current` with the `unrestored` columns nullable: where the inverse of a
+/// plan that drops NOT NULL columns ends.
+fn unrestored_fingerprint(current: &Schema, unrestored: &[crate::model::ObjectId]) -> String {
+    let mut back = current.clone();
+    for id in unrestored {
+        if let crate::model::ObjectId::Column(q, c) = id {
+            let column = back
+                .tables
+                .get_mut(q)
+                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c));
+            if let Some(column) = column {
+                column.not_null = false;
+            }
+        }
+    }
+    catalog::fingerprint(&back)
 }

@@ -107,6 +107,9 @@ pub fn prove(
         .into_iter()
         .filter(|c| !excused.contains(&c.object()))
         .collect();
+    // Each reading is dropped as soon as it is compared: a proof holds the current, desired
+    // and rebuilt schemas and at most one reading besides (issue 9's memory target).
+    drop(after);
     if !left.is_empty() {
         return Err(WorkflowError::ProofMismatch {
             objects: left.iter().map(|c| c.object()).collect(),
@@ -122,6 +125,7 @@ pub fn prove(
     }
     let back = ctx.read(&mut client)?;
     let left = diff::diff(&back, &rebuilt);
+    drop(back);
     let left: Vec<diff::Change> = left
         .into_iter()
         .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
@@ -222,6 +226,8 @@ fn from_desired(
         ) {
             return Ok(Err(e.to_string()));
         }
+        // The reading before the repair goes first: one reading at a time.
+        drop(rebuilt);
         rebuilt = ctx.read(&mut client)?;
         let gap = diff::diff(&rebuilt, current);
         if !gap.is_empty() {

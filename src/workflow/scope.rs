@@ -102,7 +102,7 @@ impl Context {
 
     /// The part in scope of a scratch database's schema.
     pub fn read(&self, client: &mut postgres::Client) -> Result<Schema, WorkflowError> {
-        Ok(self.scope.inside(&crate::catalog::read(client)?))
+        Ok(self.scope.into_inside(crate::catalog::read(client)?))
     }
 
     /// One line saying how many objects were left out, when any were.
