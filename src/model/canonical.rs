@@ -89,6 +89,9 @@ impl Debug for CanonicalDebug<'_> {
             casts,
             ts_dictionaries,
             ts_configurations,
+            operators,
+            operator_families,
+            operator_classes,
             comments,
             grants,
             default_privileges,
@@ -149,6 +152,9 @@ impl Debug for CanonicalDebug<'_> {
                 },
             )
             .field("ts_configurations", ts_configurations)
+            .field("operators", operators)
+            .field("operator_families", operator_families)
+            .field("operator_classes", operator_classes)
             .field("comments", comments)
             .field("grants", grants)
             .field("default_privileges", default_privileges)
@@ -198,6 +204,7 @@ mod tests {
             default_storage: "p".into(),
             statistics: None,
             attoptions: vec![],
+            fdw_options: vec![],
             inherited: false,
             is_local: true,
         };
@@ -217,6 +224,7 @@ mod tests {
                 rls_forced: false,
                 replica_identity: ReplicaIdentity::Default,
                 access_method: None,
+                foreign: None,
             },
         );
         s.views.insert(
