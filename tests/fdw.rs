@@ -11,6 +11,7 @@
 
 mod common;
 
+use common::project::text;
 use common::schemaplan_expect as run;
 use std::path::Path;
 
@@ -18,25 +19,14 @@ use std::path::Path;
 const LIVE_SECRET: &str = "Live-Canary-7f3a9c";
 const FILE_SECRET: &str = "File-Canary-2b8d41";
 
-fn text(c: &mut postgres::Client, sql: &str) -> Option<String> {
-    c.query_one(sql, &[]).unwrap().get::<_, Option<String>>(0)
-}
-
-/// A database loaded with `before`, a working directory whose `schema/all.sql` is `after`.
+/// A database loaded with `before` (roles `reader` and `app_user` exist), a working directory
+/// whose `schema/all.sql` is `after`.
 fn setup(
     tag: &str,
     before: &str,
     after: &str,
 ) -> (String, String, tempfile::TempDir, postgres::Client) {
-    let server = common::server();
-    server.ensure_roles(&["reader", "app_user"]);
-    let (_db, url) = server.fresh_db(tag);
-    let mut c = schemaplan::db::connect(&url).unwrap();
-    c.batch_execute(before).unwrap();
-    let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("schema")).unwrap();
-    std::fs::write(tmp.path().join("schema/all.sql"), after).unwrap();
-    (url, server.admin_url(), tmp, c)
+    common::project::with_roles(tag, &["reader", "app_user"], before, after)
 }
 
 /// Every file under `dir` (but the schema files the test wrote), with its text.
@@ -263,23 +253,7 @@ fn dump_writes_wrappers_servers_and_mappings_that_read_back_in_sync() {
     );
     let cwd = tmp.path();
     run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
-    let t = run(
-        cwd,
-        &[
-            "plan",
-            "--db",
-            &url,
-            "--dev-url",
-            &dev,
-            "--schema",
-            "dumped",
-            "--exit-code",
-            "--out",
-            "plans/p",
-        ],
-        0,
-    );
-    assert!(!t.contains("not modeled"), "{t}");
+    common::project::dump_plans_back_to_nothing(cwd, &url, &dev);
 }
 
 #[test]
@@ -462,23 +436,7 @@ fn dump_writes_foreign_tables_and_foreign_partitions_that_read_back_in_sync() {
     );
     let cwd = tmp.path();
     run(cwd, &["dump", "--db", &url, "--out", "dumped"], 0);
-    let t = run(
-        cwd,
-        &[
-            "plan",
-            "--db",
-            &url,
-            "--dev-url",
-            &dev,
-            "--schema",
-            "dumped",
-            "--exit-code",
-            "--out",
-            "plans/p",
-        ],
-        0,
-    );
-    assert!(!t.contains("not modeled"), "{t}");
+    common::project::dump_plans_back_to_nothing(cwd, &url, &dev);
 }
 
 #[test]
@@ -504,23 +462,7 @@ fn a_cast_without_function_dumps_and_reads_back_in_sync() {
             .contains("CREATE CAST (public.span AS int4range) WITHOUT FUNCTION AS ASSIGNMENT;")),
         "{files:?}"
     );
-    let t = run(
-        cwd,
-        &[
-            "plan",
-            "--db",
-            &url,
-            "--dev-url",
-            &dev,
-            "--schema",
-            "dumped",
-            "--exit-code",
-            "--out",
-            "plans/p",
-        ],
-        0,
-    );
-    assert!(!t.contains("not modeled"), "{t}");
+    common::project::dump_plans_back_to_nothing(cwd, &url, &dev);
 }
 
 #[test]

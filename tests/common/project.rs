@@ -41,3 +41,26 @@ pub fn count(c: &mut postgres::Client, sql: &str) -> i64 {
 pub fn text(c: &mut postgres::Client, sql: &str) -> Option<String> {
     c.query_one(sql, &[]).unwrap().get::<_, Option<String>>(0)
 }
+
+/// `plan --exit-code` of the files `dump` wrote into `cwd/dumped` against the database they
+/// came from: the dump reads back in sync (exit 0) and nothing in it is reported as not
+/// modeled.
+pub fn dump_plans_back_to_nothing(cwd: &std::path::Path, url: &str, dev: &str) {
+    let t = super::schemaplan_expect(
+        cwd,
+        &[
+            "plan",
+            "--db",
+            url,
+            "--dev-url",
+            dev,
+            "--schema",
+            "dumped",
+            "--exit-code",
+            "--out",
+            "plans/p",
+        ],
+        0,
+    );
+    assert!(!t.contains("not modeled"), "{t}");
+}
