@@ -81,7 +81,8 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
         qname(&to.name)
     );
     let summary = format!("attach {} as a partition of {parent}", to.name);
-    let large = ctx.small(&scanned).is_none();
+    let small = ctx.small(&scanned);
+    let large = small.is_none();
     let check = ctx
         .desired
         .tables
@@ -96,7 +97,8 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
         })
         .and_then(|p| p.partition_key.as_deref())
         .and_then(|key| bound_check(key, bound));
-    let (prepare, step) = match (check, ctx.small(&scanned)) {
+    let key_column = check.as_ref().map(|(column, _)| column.clone());
+    let (prepare, step) = match (check, small) {
         (Some((column, cond)), _) => {
             let name = pg_object_name(&to.name.name, None, "schemaplan_bound");
             let at = alter_table(&to.name);
@@ -149,7 +151,7 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
         n.claims.push(from.name.clone());
     }
     let (before_detach, after_detach) =
-        if from.partition_of.is_some() && key_unchanged(from, to, &prepare) {
+        if from.partition_of.is_some() && key_column.is_some_and(|c| key_unchanged(from, to, &c)) {
             (prepare, Vec::new())
         } else {
             (Vec::new(), prepare)
@@ -208,15 +210,7 @@ fn bound_check_nodes(ctx: &Ctx, to: &Table, column: &str, cond: &str, name: &str
 
 /// Whether the bounds check can run before a detach: the key column is there already with
 /// the type it will have.
-fn key_unchanged(from: &Table, to: &Table, prepare: &[Node]) -> bool {
-    let Some(column) = prepare.first().and_then(|n| {
-        n.needs.iter().find_map(|id| match id {
-            ObjectId::Column(_, c) => Some(c.clone()),
-            _ => None,
-        })
-    }) else {
-        return false;
-    };
+fn key_unchanged(from: &Table, to: &Table, column: &str) -> bool {
     let col = |t: &Table| {
         t.columns
             .iter()
