@@ -112,7 +112,8 @@ fn qualified(rel: &RangeVar) -> String {
 
 /// The undo of one step's SQL, or why it has none (a consistent point).
 fn step_undo(sql: &str) -> Result<StepUndo, String> {
-    let parsed = pg_query::parse(sql).map_err(|e| format!("cannot parse it: {e}"))?;
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
+        .map_err(|e| format!("cannot parse it: {e}"))?;
     let mut undo = StepUndo::default();
     // Statement undos, in statement order; reversed at the end.
     let mut out: Vec<UndoSql> = Vec::new();

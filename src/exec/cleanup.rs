@@ -50,7 +50,7 @@ fn range_var(rel: &RangeVar) -> String {
 
 /// The concurrent statements of `sql`, and how many statements it has in all.
 fn concurrent_statements(sql: &str) -> (Vec<Concurrent>, usize) {
-    let Ok(parsed) = pg_query::parse(sql) else {
+    let Ok(parsed) = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) else {
         return (Vec::new(), 0);
     };
     let stmts = &parsed.protobuf.stmts;

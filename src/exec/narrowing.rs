@@ -45,7 +45,7 @@ struct Narrowing {
 /// NOT VALID by `sql`.
 fn guard_of(sql: &str) -> Option<(String, String, String)> {
     for statement in pg_query::split_with_parser(sql).ok()? {
-        let parsed = pg_query::parse(statement).ok()?;
+        let parsed = pg_query::parse(statement, pg_query::ParserOptions::DEFAULT).ok()?;
         let Some(NodeEnum::AlterTableStmt(alter)) = parsed
             .protobuf
             .stmts

@@ -48,7 +48,7 @@ enum Action {
 
 /// `(table as written, constraint)` of the step's first `ALTER TABLE` command doing `action`.
 fn constraint_of(sql: &str, action: Action) -> Option<(String, String)> {
-    let parsed = pg_query::parse(sql).ok()?;
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).ok()?;
     for raw in &parsed.protobuf.stmts {
         let Some(NodeEnum::AlterTableStmt(alter)) = raw.stmt.as_ref().and_then(|s| s.node.as_ref())
         else {

@@ -31,7 +31,8 @@ pub fn parse(sql: &str) -> Result<BatchedUpdate, String> {
     const SHAPE: &str = "a `transaction: batched` step must be exactly one \
         `UPDATE <table> SET <column> = <expression>[, ...] WHERE <pending rows>;` \
         (the WHERE excludes finished rows, so batches can be re-run)";
-    let parsed = pg_query::parse(sql).map_err(|e| format!("the SQL does not parse: {e}"))?;
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
+        .map_err(|e| format!("the SQL does not parse: {e}"))?;
     let [raw] = parsed.protobuf.stmts.as_slice() else {
         return Err(format!(
             "{SHAPE}; it has {} statements",
@@ -45,7 +46,7 @@ pub fn parse(sql: &str) -> Result<BatchedUpdate, String> {
     if !update.from_clause.is_empty() {
         return Err(format!("{SHAPE}; remove the FROM clause"));
     }
-    if !update.returning_list.is_empty() {
+    if update.returning_clause.is_some() {
         return Err(format!("{SHAPE}; remove the RETURNING clause"));
     }
     if update.with_clause.is_some() {
@@ -68,7 +69,7 @@ pub fn parse(sql: &str) -> Result<BatchedUpdate, String> {
     };
     let alias_sql = rel.alias.as_ref().map(|a| quote::ident(&a.aliasname));
     let update_sql = NodeEnum::UpdateStmt(update)
-        .deparse()
+        .deparse(pg_query::DeparseOptions::default())
         .map_err(|e| format!("cannot rebuild the UPDATE: {e}"))?;
     Ok(BatchedUpdate {
         table,
@@ -83,7 +84,8 @@ pub fn parse(sql: &str) -> Result<BatchedUpdate, String> {
 /// deparsed prefix is fixed.
 fn expression_sql(expr: Node) -> Result<String, String> {
     const PREFIX: &str = "SELECT WHERE ";
-    let template = pg_query::parse("SELECT WHERE true").map_err(|e| e.to_string())?;
+    let template = pg_query::parse("SELECT WHERE true", pg_query::ParserOptions::DEFAULT)
+        .map_err(|e| e.to_string())?;
     let mut stmt = template.protobuf.stmts[0]
         .stmt
         .as_ref()
@@ -94,7 +96,7 @@ fn expression_sql(expr: Node) -> Result<String, String> {
     };
     select.where_clause = Some(Box::new(expr));
     let text = stmt
-        .deparse()
+        .deparse(pg_query::DeparseOptions::default())
         .map_err(|e| format!("cannot rebuild the WHERE: {e}"))?;
     text.strip_prefix(PREFIX)
         .map(str::to_string)

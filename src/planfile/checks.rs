@@ -15,7 +15,7 @@ pub fn check_step(
     number: usize,
     created: &mut super::honesty::Created,
 ) -> Result<(), String> {
-    let parsed = pg_query::parse(&step.sql)
+    let parsed = pg_query::parse(&step.sql, pg_query::ParserOptions::DEFAULT)
         .map_err(|e| format!("step {number}: the SQL does not parse: {e}"))?;
     if step.transaction == TxMode::Batched {
         super::batched::parse(&step.sql).map_err(|m| format!("step {number}: {m}"))?;

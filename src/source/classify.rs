@@ -506,7 +506,7 @@ mod tests {
     use super::*;
 
     fn verdict(sql: &str) -> (String, Verdict) {
-        let tree = pg_query::parse(sql).unwrap();
+        let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).unwrap();
         let node = tree.protobuf.stmts[0]
             .stmt
             .as_ref()
@@ -599,7 +599,10 @@ mod tests {
             ),
         ] {
             assert_eq!(kind(sql), expected, "{sql}");
-            let node = pg_query::parse(sql).unwrap().protobuf.stmts[0]
+            let node = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
+                .unwrap()
+                .protobuf
+                .stmts[0]
                 .stmt
                 .as_ref()
                 .unwrap()
@@ -608,10 +611,13 @@ mod tests {
                 .unwrap();
             assert!(is_imperative(&node), "{sql}");
         }
-        let node = pg_query::parse("ALTER TABLE t ADD COLUMN x int")
-            .unwrap()
-            .protobuf
-            .stmts[0]
+        let node = pg_query::parse(
+            "ALTER TABLE t ADD COLUMN x int",
+            pg_query::ParserOptions::DEFAULT,
+        )
+        .unwrap()
+        .protobuf
+        .stmts[0]
             .stmt
             .as_ref()
             .unwrap()

@@ -81,7 +81,7 @@ pub(crate) fn check(word: &str, expr: &str) -> Result<(), Refusal> {
             _ => {}
         }
     }
-    let tree = match pg_query::parse(&format!("SELECT {expr}")) {
+    let tree = match pg_query::parse(&format!("SELECT {expr}"), pg_query::ParserOptions::DEFAULT) {
         Ok(tree) => tree,
         Err(err) => {
             return refuse(

@@ -683,7 +683,7 @@ fn function_body(options: &[protobuf::Node], f: &mut Facts) {
             continue;
         };
         for text in strings(&list.items) {
-            if let Ok(tree) = pg_query::parse(&text) {
+            if let Ok(tree) = pg_query::parse(&text, pg_query::ParserOptions::DEFAULT) {
                 for stmt in tree.protobuf.stmts.iter().filter_map(|s| s.stmt.as_ref()) {
                     if let Some(node) = &stmt.node {
                         walk(&self::tree(node), f);
@@ -699,7 +699,7 @@ mod tests {
     use super::*;
 
     fn of(sql: &str) -> Facts {
-        let tree = pg_query::parse(sql).unwrap();
+        let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).unwrap();
         let node = tree.protobuf.stmts[0]
             .stmt
             .as_ref()

@@ -292,9 +292,12 @@ mod tests {
     }
 
     fn parse_error_offset(sql: &str) -> usize {
-        let message = error_message(pg_query::parse(sql).unwrap_err());
+        let message =
+            error_message(pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).unwrap_err());
         error_offset(sql, &message, |p| {
-            pg_query::parse(p).err().map(error_message)
+            pg_query::parse(p, pg_query::ParserOptions::DEFAULT)
+                .err()
+                .map(error_message)
         })
     }
 

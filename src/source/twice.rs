@@ -273,7 +273,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, sql)| {
-                let tree = pg_query::parse(sql).unwrap();
+                let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).unwrap();
                 let node = tree.protobuf.stmts[0]
                     .stmt
                     .as_ref()

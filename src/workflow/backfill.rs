@@ -80,7 +80,7 @@ fn table_of(stmt: &Statement) -> Option<QName> {
 
 /// `f` of the parse tree of the statement's (only) SQL statement.
 fn with_node<T>(stmt: &Statement, f: impl FnOnce(&N) -> Option<T>) -> Option<T> {
-    let parsed = pg_query::parse(&stmt.sql).ok()?;
+    let parsed = pg_query::parse(&stmt.sql, pg_query::ParserOptions::DEFAULT).ok()?;
     let node = parsed
         .protobuf
         .stmts

@@ -19,7 +19,7 @@ pub type CheckTexts = BTreeMap<(QName, String), String>;
 pub fn check_texts(source: &SourceSet) -> CheckTexts {
     let mut out = CheckTexts::new();
     for stmt in &source.statements {
-        let Ok(parsed) = pg_query::parse(&stmt.sql) else {
+        let Ok(parsed) = pg_query::parse(&stmt.sql, pg_query::ParserOptions::DEFAULT) else {
             continue;
         };
         for raw in &parsed.protobuf.stmts {
@@ -132,10 +132,13 @@ fn check_span(sql: &str, from: usize) -> Option<(usize, usize)> {
 
 /// The first column a CHECK expression names (PostgreSQL names an unnamed table CHECK after it).
 fn first_column(check: &str) -> Option<String> {
-    let parsed = pg_query::parse(&format!(
-        "SELECT 1 WHERE {}",
-        check.trim_start_matches(|c: char| c.is_alphabetic())
-    ))
+    let parsed = pg_query::parse(
+        &format!(
+            "SELECT 1 WHERE {}",
+            check.trim_start_matches(|c: char| c.is_alphabetic())
+        ),
+        pg_query::ParserOptions::DEFAULT,
+    )
     .ok()?;
     let mut refs: Vec<(i32, String)> = parsed
         .protobuf

@@ -177,7 +177,8 @@ pub(super) fn sql_effects(
     batched: bool,
     created: &mut Created,
 ) -> Result<Effects, String> {
-    let parsed = pg_query::parse(sql).map_err(|e| format!("the SQL does not parse: {e}"))?;
+    let parsed = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
+        .map_err(|e| format!("the SQL does not parse: {e}"))?;
     Ok(node_effects(&statement_nodes(&parsed), batched, created))
 }
 
@@ -203,7 +204,8 @@ fn node_effects(nodes: &[&NodeEnum], batched: bool, created: &mut Created) -> Ef
 /// [`check_parsed`] on the step's own SQL (the unit tests' entry).
 #[cfg(test)]
 pub fn check_step(step: &Step, number: usize, created: &mut Created) -> Result<(), String> {
-    let parsed = pg_query::parse(&step.sql).map_err(|e| format!("step {number}: {e}"))?;
+    let parsed = pg_query::parse(&step.sql, pg_query::ParserOptions::DEFAULT)
+        .map_err(|e| format!("step {number}: {e}"))?;
     check_parsed(step, number, &statement_nodes(&parsed), created)
 }
 

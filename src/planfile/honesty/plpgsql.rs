@@ -112,7 +112,8 @@ fn plpgsql_queries(v: &serde_json::Value, out: &mut Vec<PlQuery>) {
 /// `format('<template>', ...)`, with `%I`/`%s` replaced by a placeholder name and `%L` by a
 /// literal, so the statement's kind (and the relations it names literally) can be read.
 fn format_template(expr: &str) -> Option<String> {
-    let parsed = pg_query::parse(&format!("SELECT {expr}")).ok()?;
+    let parsed =
+        pg_query::parse(&format!("SELECT {expr}"), pg_query::ParserOptions::DEFAULT).ok()?;
     let stmt = parsed
         .protobuf
         .stmts

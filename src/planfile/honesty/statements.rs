@@ -460,7 +460,7 @@ fn fills_nulls_only(s: &pg_query::protobuf::UpdateStmt) -> bool {
     };
     if !t.indirection.is_empty()
         || !s.from_clause.is_empty()
-        || !s.returning_list.is_empty()
+        || s.returning_clause.is_some()
         || s.with_clause.is_some()
     {
         return false;
