@@ -22,10 +22,12 @@ mod refs;
 mod split;
 mod text;
 mod twice;
+mod versions;
 
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SourceError};
+pub use versions::{needs_newer, NewerSyntax};
 
 use annotate::Target;
 use classify::Verdict;
@@ -347,7 +349,8 @@ fn parse_statement(
     scanned: &split::Scanned,
 ) -> Result<Vec<Parsed>, SourceError> {
     let sql = &src.text[span.start..span.end];
-    let tree = pg_query::parse(sql).map_err(|err| parse_error(src, span, err))?;
+    let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT)
+        .map_err(|err| parse_error(src, span, err))?;
     let stmts = tree.protobuf.stmts;
     if stmts.len() > 1 {
         return reparse(src, span, &stmts, scanned);
@@ -422,7 +425,9 @@ fn parse_error(src: &SourceText, span: Span, err: pg_query::Error) -> SourceErro
     let message = split::error_message(err);
     let offset = span.start
         + split::error_offset(sql, &message, |prefix| {
-            pg_query::parse(prefix).err().map(split::error_message)
+            pg_query::parse(prefix, pg_query::ParserOptions::DEFAULT)
+                .err()
+                .map(split::error_message)
         });
     syntax_error(src, offset, message)
 }

@@ -10,6 +10,35 @@ use crate::source::{SourceSet, Statement};
 /// column.
 const DUPLICATE: [&str; 5] = ["42P07", "42710", "42P06", "42723", "42701"];
 
+/// SQLSTATE `syntax_error`.
+const SYNTAX_ERROR: &str = "42601";
+
+/// A syntax error in the shadow on a statement the files' parser (PostgreSQL 18's grammar)
+/// accepted: the shadow's server is an older major. One note per 18-only part of the statement
+/// (`source::needs_newer`), at its `file:line:col`.
+fn newer_syntax(s: &Statement) -> Vec<String> {
+    crate::source::needs_newer(&s.sql)
+        .into_iter()
+        .map(|n| {
+            let col = if n.line == 1 {
+                s.col + n.col - 1
+            } else {
+                n.col
+            };
+            format!(
+                "{}:{}:{col}: {} needs PostgreSQL {}; the shadow database's server is older: \
+                 use a shadow of the target database's major (PostgreSQL {} or newer), or \
+                 write the schema without it",
+                s.file.display(),
+                s.line + n.line - 1,
+                n.what,
+                n.major,
+                n.major
+            )
+        })
+        .collect()
+}
+
 /// `file:line:col` of a statement, as the loader's origins are written.
 pub(crate) fn origin(s: &Statement) -> String {
     format!("{}:{}:{}", s.file.display(), s.line, s.col)
@@ -24,7 +53,9 @@ pub(crate) fn explain(err: &mut StatementError, source: &SourceSet) {
     else {
         return;
     };
-    if DUPLICATE.contains(&err.sqlstate.as_str()) {
+    if err.sqlstate == SYNTAX_ERROR {
+        err.notes.extend(newer_syntax(&source.statements[failed]));
+    } else if DUPLICATE.contains(&err.sqlstate.as_str()) {
         err.notes.extend(duplicate(source, failed));
     } else if is_undefined_sqlstate(&err.sqlstate) {
         match source.cycles.iter().find(|c| c.contains(&failed)) {
