@@ -155,6 +155,8 @@ fn reads_postgresql_18_columns_and_constraints() {
         posts.constraints["posts_score_check"].definition,
         "CHECK ((score > 0)) NOT ENFORCED"
     );
+    assert!(!posts.constraints["posts_score_check"].enforced());
+    assert!(!posts.constraints["posts_score_check"].validated);
     assert!(
         posts
             .columns

@@ -81,6 +81,14 @@ pub enum Change {
         table: QName,
         constraint: Constraint,
     },
+    /// A foreign key whose enforcement alone changes (PostgreSQL 18 `NOT ENFORCED`): altered in
+    /// place, or (becoming enforced on a large table) dropped and added in two phases; the
+    /// generator decides by the table's size.
+    SetConstraintEnforced {
+        table: QName,
+        from: Constraint,
+        to: Constraint,
+    },
     /// A CHECK whose expression changes, on a table that keeps its rows: the generator adds
     /// the new one beside the old one (under a temporary name, `NOT VALID`), validates it, and
     /// only then drops the old one and renames the new one, so a validation that fails leaves
@@ -372,7 +380,9 @@ impl Change {
             | ValidateConstraint { table, constraint } => {
                 ObjectId::Constraint(table.clone(), constraint.name.clone())
             }
-            ReplaceCheck { table, to, .. } => ObjectId::Constraint(table.clone(), to.name.clone()),
+            ReplaceCheck { table, to, .. } | SetConstraintEnforced { table, to, .. } => {
+                ObjectId::Constraint(table.clone(), to.name.clone())
+            }
             CreateIndex(index) | DropIndex(index) => ObjectId::Index(index.name.clone()),
             ReplaceIndex { to, .. } => ObjectId::Index(to.name.clone()),
             CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),

@@ -20,7 +20,10 @@ pub(super) fn find_replacements(d: &mut Differ) {
             let id = ObjectId::Column(name.clone(), col.name.clone());
             let generated_changed =
                 old.generated != col.generated || old.generated_virtual != col.generated_virtual;
-            if generated_changed && col.generated.is_some() {
+            // STORED <-> VIRTUAL has no ALTER (drop and add), and neither has VIRTUAL -> plain:
+            // PostgreSQL 18 refuses `DROP EXPRESSION` on a virtual column, which stores nothing.
+            let virtual_to_plain = old.generated_virtual && col.generated.is_none();
+            if (generated_changed && col.generated.is_some()) || virtual_to_plain {
                 d.replaced.insert(id);
             } else if old.type_name != col.type_name || old.collation != col.collation {
                 d.retyped.insert(id);
@@ -30,6 +33,9 @@ pub(super) fn find_replacements(d: &mut Differ) {
             let Some(old) = have.constraints.get(cname) else {
                 continue;
             };
+            if enforcement_only(old, con) {
+                continue;
+            }
             if old.definition != con.definition
                 || old.kind != con.kind
                 || (old.validated && !con.validated)
@@ -490,6 +496,11 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
                 add_constraint(d, t, con);
             }
             None => add_constraint(d, t, con),
+            Some(old) if enforcement_only(old, con) => d.push(Change::SetConstraintEnforced {
+                table: t.clone(),
+                from: old.clone(),
+                to: con.clone(),
+            }),
             Some(old) if !old.validated && con.validated => d.push(Change::ValidateConstraint {
                 table: t.clone(),
                 constraint: con.clone(),
@@ -506,6 +517,23 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             });
         }
     }
+}
+
+/// Whether only the enforcement of a foreign key changes (`ENFORCED` <-> `NOT ENFORCED`,
+/// PostgreSQL 18): `ALTER CONSTRAINT ... [NOT] ENFORCED` does it in place
+/// ([`Change::SetConstraintEnforced`]). PostgreSQL 18 alters the enforcement of foreign keys
+/// only; a CHECK whose enforcement changes is dropped and added again. A `NOT VALID` foreign
+/// key becoming `NOT ENFORCED` (or back) is not only an enforcement change (the validation
+/// state differs on the enforced side): replaced too.
+fn enforcement_only(old: &Constraint, new: &Constraint) -> bool {
+    old.kind == ConstraintKind::ForeignKey
+        && new.kind == ConstraintKind::ForeignKey
+        && old.enforced() != new.enforced()
+        && old.enforced_definition() == new.enforced_definition()
+        && (!old.enforced() || old.validated)
+        && (!new.enforced() || new.validated)
+        && old.is_local
+        && new.is_local
 }
 
 /// Whether a replaced CHECK can be replaced beside the old one ([`Change::ReplaceCheck`]):

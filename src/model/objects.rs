@@ -199,6 +199,9 @@ pub struct Identity {
     pub sequence_options: Vec<String>,
 }
 
+/// How `pg_get_constraintdef` ends a `NOT ENFORCED` constraint (PostgreSQL 18).
+pub const NOT_ENFORCED: &str = " NOT ENFORCED";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Constraint {
     pub name: String,
@@ -220,6 +223,22 @@ pub struct Constraint {
 }
 
 impl Constraint {
+    /// Whether PostgreSQL checks the constraint. PostgreSQL 18 has `NOT ENFORCED` CHECK and
+    /// FOREIGN KEY constraints (`conenforced = false`): recorded, never checked, and read with
+    /// `convalidated = false`. `pg_get_constraintdef` prints ` NOT ENFORCED` last (in place of
+    /// ` NOT VALID`), so the definition says it and the model needs no field of its own.
+    pub fn enforced(&self) -> bool {
+        !self.definition.ends_with(NOT_ENFORCED)
+    }
+
+    /// The definition without a trailing ` NOT ENFORCED`: what stays the same when only the
+    /// enforcement changes.
+    pub fn enforced_definition(&self) -> &str {
+        self.definition
+            .strip_suffix(NOT_ENFORCED)
+            .unwrap_or(&self.definition)
+    }
+
     /// A foreign key to a table other than `own` (dropped on its own before its table).
     pub fn references_other_table(&self, own: &QName) -> bool {
         self.kind == ConstraintKind::ForeignKey

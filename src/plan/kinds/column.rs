@@ -151,7 +151,10 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         LockLevel::AccessExclusive,
         Some(t),
     );
-    if c.generated.is_some() || c.identity.is_some() {
+    if c.generated_virtual {
+        // PostgreSQL 18: computed when read, nothing stored: a catalog change, no rewrite.
+        step = step.note("VIRTUAL: computed when read; adding it stores and rewrites nothing");
+    } else if c.generated.is_some() || c.identity.is_some() {
         step = match ctx.small(&[t]) {
             Some(notes) => step.notes(notes),
             None => ctx
@@ -312,15 +315,19 @@ fn refill_before_validation(node: &mut Node, t: &QName, col: &str, value: &str) 
 }
 
 pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
-    let step = ctx
-        .step(
-            format!("drop column {}.{}", t, c.name),
-            format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name)),
-            LockLevel::AccessExclusive,
-            Some(t),
-        )
-        .hazard(Hazard::DataLoss)
-        .hazard(Hazard::Irreversible);
+    let step = ctx.step(
+        format!("drop column {}.{}", t, c.name),
+        format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name)),
+        LockLevel::AccessExclusive,
+        Some(t),
+    );
+    // A VIRTUAL generated column (PostgreSQL 18) stores nothing: dropping it loses no value,
+    // and adding it back (the inverse) computes the same values again.
+    let step = if c.generated_virtual {
+        step.note("VIRTUAL: nothing is stored, so no value is lost")
+    } else {
+        step.hazard(Hazard::DataLoss).hazard(Hazard::Irreversible)
+    };
     let mut n = Node::new(step, col_id(t, &c.name));
     n.removes.push(col_id(t, &c.name));
     // The column also goes from partitions and inheritance children (and their indexes).

@@ -85,7 +85,10 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         ConstraintKind::ForeignKey => LockLevel::ShareRowExclusive,
         _ => LockLevel::AccessExclusive,
     };
-    let not_valid = if !c.validated || two_phase {
+    // A NOT ENFORCED constraint (PostgreSQL 18) is never checked and reads as not validated:
+    // `NOT VALID` would say nothing more, and no validation step can follow (PostgreSQL
+    // refuses to validate it).
+    let not_valid = if c.enforced() && (!c.validated || two_phase) {
         " NOT VALID"
     } else {
         ""
@@ -116,6 +119,10 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     if two_phase {
         step = step.note("added NOT VALID: no scan under lock; validated in the next step");
     }
+    if !c.enforced() {
+        step =
+            step.note("NOT ENFORCED: recorded but never checked, so existing rows are not scanned");
+    }
     if c.validated {
         step = step.notes(small.unwrap_or_default());
     }
@@ -138,12 +145,79 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
 
 /// The constraint's definition as the plan writes it: a CHECK as written in the schema files
 /// when PostgreSQL's deparse of it is not a fixed point (`workflow::original`).
+///
+/// The text taken from the files is `CHECK (...)` alone: the attributes `pg_get_constraintdef`
+/// prints after it (` NO INHERIT`, then ` NOT ENFORCED` on PostgreSQL 18) are added back.
 fn definition_text(ctx: &Ctx, t: &QName, c: &Constraint) -> String {
-    match ctx.opts.check_texts.get(&(t.clone(), c.name.clone())) {
-        Some(text) if c.definition.ends_with(" NO INHERIT") => format!("{text} NO INHERIT"),
-        Some(text) => text.clone(),
-        None => c.definition.clone(),
+    let Some(text) = ctx.opts.check_texts.get(&(t.clone(), c.name.clone())) else {
+        return c.definition.clone();
+    };
+    let mut out = text.clone();
+    if c.enforced_definition().ends_with(" NO INHERIT") {
+        out.push_str(" NO INHERIT");
     }
+    if !c.enforced() {
+        out.push_str(NOT_ENFORCED);
+    }
+    out
+}
+
+/// A foreign key whose enforcement alone changes (`diff::Change::SetConstraintEnforced`,
+/// PostgreSQL 18; CHECKs cannot be altered so on 18 and are dropped and added instead).
+///
+/// - To `NOT ENFORCED`: `ALTER CONSTRAINT ... NOT ENFORCED` drops the foreign key's triggers on
+///   both tables and marks it not validated: catalog changes, no scan. PostgreSQL takes SHARE
+///   ROW EXCLUSIVE on the table (and on the referenced table, whose triggers go too): writes
+///   wait for the moment of the change, reads go on.
+/// - To `ENFORCED` on an empty or small table: `ALTER CONSTRAINT ... ENFORCED` creates the
+///   triggers and validates the existing rows while holding that lock, which takes
+///   milliseconds there.
+/// - To `ENFORCED` on a large table (or one of unknown size): validating under SHARE ROW
+///   EXCLUSIVE would stop writes for the whole scan (PostgreSQL has no `ENFORCED NOT VALID`),
+///   so the unenforced key is dropped (nothing checked it) and added again the online way
+///   ([`add`]: `NOT VALID`, then `VALIDATE` under SHARE UPDATE EXCLUSIVE).
+pub fn set_enforced(ctx: &Ctx, t: &QName, from: &Constraint, to: &Constraint) -> Vec<Chain> {
+    let small = ctx.small(&scanned(ctx, t, to));
+    if to.enforced() && small.is_none() {
+        return vec![drop(ctx, t, from), add(ctx, t, to)];
+    }
+    let (words, note) = if to.enforced() {
+        (
+            "ENFORCED",
+            "creates the foreign key's triggers and checks the existing rows under the lock",
+        )
+    } else {
+        (
+            "NOT ENFORCED",
+            "drops the foreign key's triggers: no scan; rows are no longer checked",
+        )
+    };
+    let mut step = ctx
+        .step(
+            format!(
+                "alter constraint {} on {t} ({})",
+                to.name,
+                words.to_lowercase()
+            ),
+            format!(
+                "{} ALTER CONSTRAINT {} {words};",
+                alter_table(t),
+                ident(&to.name)
+            ),
+            LockLevel::ShareRowExclusive,
+            Some(t),
+        )
+        .note(note);
+    if to.enforced() {
+        step = step.notes(small.unwrap_or_default());
+    }
+    let id = con_id(t, to);
+    let mut n = Node::new(step, id.clone());
+    n.needs.push(id);
+    if let Some(r) = &to.references {
+        n.needs.push(ObjectId::Table(r.clone()));
+    }
+    vec![vec![n]]
 }
 
 /// A CHECK whose expression changes (`diff::Change::ReplaceCheck`). On an empty or small
@@ -161,7 +235,7 @@ fn definition_text(ctx: &Ctx, t: &QName, c: &Constraint) -> String {
 /// only the NOT VALID one was added, which the executor removes again (`exec::undo`): the
 /// table is as it was, and the plan can be applied again once the rows are fixed.
 pub fn replace_check(ctx: &Ctx, t: &QName, from: &Constraint, to: &Constraint) -> Vec<Chain> {
-    if ctx.small(&[t]).is_some() {
+    if ctx.small(&[t]).is_some() || !to.enforced() {
         return vec![drop(ctx, t, from), add(ctx, t, to)];
     }
     let id = con_id(t, to);

@@ -90,6 +90,7 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             vec![constraint::validate(ctx, table, constraint)]
         }
         ReplaceCheck { table, from, to } => constraint::replace_check(ctx, table, from, to),
+        SetConstraintEnforced { table, from, to } => constraint::set_enforced(ctx, table, from, to),
         CreateIndex(index) => vec![index::create(ctx, index)],
         DropIndex(index) => vec![index::drop(ctx, index)],
         ReplaceIndex { from, to } => vec![index::replace(ctx, from, to)],
