@@ -322,9 +322,17 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         Some(t),
     );
     // A VIRTUAL generated column (PostgreSQL 18) stores nothing: dropping it loses no value,
-    // and adding it back (the inverse) computes the same values again.
+    // and adding it back (the inverse) computes the same values again, so it is not
+    // `irreversible`. It keeps `data-loss` all the same, on purpose: the plan file's honesty
+    // check (`planfile::honesty`) reads only the SQL, where `DROP COLUMN` of a virtual column
+    // looks like any other, and it must not trust a header or a note to say otherwise (it
+    // exists to catch headers that understate). Overstating is the safe side: `apply` asks
+    // for `--allow-hazards`.
     let step = if c.generated_virtual {
-        step.note("VIRTUAL: nothing is stored, so no value is lost")
+        step.hazard(Hazard::DataLoss).note(
+            "VIRTUAL: nothing stored is lost, but `data-loss` stays: the plan file's check \
+             cannot tell this DROP COLUMN from one of a stored column",
+        )
     } else {
         step.hazard(Hazard::DataLoss).hazard(Hazard::Irreversible)
     };
