@@ -12,9 +12,10 @@
 //! `Debug` prints like a `BTreeSet` (`{a, b}`), so any text made of a schema reads the same.
 
 use super::ObjectId;
+use serde::{Deserialize, Serialize};
 
 /// A set of [`ObjectId`]s, sorted and without repeats (see the module doc).
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct DepSet(Vec<ObjectId>);
 
 impl DepSet {

@@ -1,9 +1,10 @@
 //! Object identities: how schemaplan names every object it models.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A schema-qualified name, kept unquoted (quoting happens only in `render::quote`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QName {
     pub schema: String,
     pub name: String,
@@ -27,7 +28,7 @@ impl fmt::Display for QName {
 
 /// The identity of one modeled object. Ordering is deterministic and is used as the final
 /// tie-breaker when ordering plan steps.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ObjectId {
     Schema(String),
     Extension(String),

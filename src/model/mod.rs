@@ -4,6 +4,10 @@
 //! database; diff compares two of them. Expressions (defaults, CHECKs, index definitions, view
 //! bodies, function definitions) are kept in the form PostgreSQL itself prints them, so two
 //! schemas loaded by the same server compare equal exactly when PostgreSQL sees them equal.
+//!
+//! Every type derives `serde`'s `Serialize` / `Deserialize`: the reading of a kept desired
+//! database is cached in a file beside it (`shadow::reading`). Nothing else relies on the
+//! serialized form, which is only ever read back by the same build of schemaplan.
 
 mod canonical;
 mod deps;
@@ -18,11 +22,12 @@ pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
 pub use objects::*;
 
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// A whole database schema as schemaplan sees it (user objects only: no system schemas, no
 /// objects owned by extensions, never the `schemaplan` bookkeeping schema).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schema {
     pub schemas: BTreeMap<String, Namespace>,
     pub extensions: BTreeMap<String, Extension>,

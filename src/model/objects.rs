@@ -2,14 +2,15 @@
 //! (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, ...).
 
 use super::{ObjectId, QName};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Namespace {
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extension {
     pub name: String,
     /// Schema the extension's objects live in.
@@ -17,7 +18,7 @@ pub struct Extension {
     pub version: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collation {
     pub name: QName,
     /// `CREATE COLLATION` options as PostgreSQL reports them (provider, locale, deterministic).
@@ -28,13 +29,13 @@ pub struct Collation {
     pub deterministic: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TypeDef {
     pub name: QName,
     pub kind: TypeKind,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TypeKind {
     /// Labels in sort order.
     Enum(Vec<String>),
@@ -48,14 +49,14 @@ pub enum TypeKind {
     Domain(Domain),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Attribute {
     pub name: String,
     pub type_name: String,
     pub collation: Option<QName>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Domain {
     pub base_type: String,
     pub collation: Option<QName>,
@@ -65,13 +66,13 @@ pub struct Domain {
     pub constraints: std::collections::BTreeMap<String, DomainCheck>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainCheck {
     pub definition: String,
     pub validated: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Sequence {
     pub name: QName,
     pub data_type: String,
@@ -87,13 +88,13 @@ pub struct Sequence {
     pub unlogged: bool,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TableKind {
     Ordinary,
     Partitioned,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Table {
     pub name: QName,
     pub kind: TableKind,
@@ -123,7 +124,7 @@ pub struct Table {
 /// What makes a table foreign: the server it reads through and its `OPTIONS (...)`, sorted by
 /// key, secrets by key only (as [`ForeignServer::options`]). A new server cannot be set in
 /// place: the table is dropped and created again.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignTable {
     pub server: String,
     pub options: Vec<FdwOption>,
@@ -136,7 +137,7 @@ impl Table {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ReplicaIdentity {
     Default,
     Nothing,
@@ -144,7 +145,7 @@ pub enum ReplicaIdentity {
     Index(String),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub name: String,
     /// `format_type(atttypid, atttypmod)`.
@@ -191,7 +192,7 @@ impl Column {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     /// `ALWAYS` or `BY DEFAULT`.
     pub always: bool,
@@ -202,7 +203,7 @@ pub struct Identity {
 /// How `pg_get_constraintdef` ends a `NOT ENFORCED` constraint (PostgreSQL 18).
 pub const NOT_ENFORCED: &str = " NOT ENFORCED";
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Constraint {
     pub name: String,
     pub kind: ConstraintKind,
@@ -247,7 +248,7 @@ impl Constraint {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ConstraintKind {
     PrimaryKey,
     Unique,
@@ -256,7 +257,7 @@ pub enum ConstraintKind {
     Exclude,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Index {
     pub name: QName,
     pub table: QName,
@@ -271,7 +272,7 @@ pub struct Index {
     pub valid: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct View {
     pub name: QName,
     pub materialized: bool,
@@ -294,7 +295,7 @@ impl View {
     }
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Function {
     pub name: QName,
     /// Identity argument types, as `pg_get_function_identity_arguments` prints them.
@@ -329,14 +330,14 @@ impl std::fmt::Debug for Function {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum FunctionKind {
     Function,
     Procedure,
     Aggregate,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trigger {
     pub table: QName,
     pub name: String,
@@ -346,7 +347,7 @@ pub struct Trigger {
     pub enabled: char,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub table: QName,
     pub name: String,
@@ -363,7 +364,7 @@ pub struct Policy {
 /// and, from PostgreSQL 15, schemas) are separate objects ([`PublicationTable`],
 /// `Schema::publication_schemas`), each added and removed on its own (`ALTER PUBLICATION ...
 /// ADD / DROP`), so a table created or dropped by a plan joins or leaves it in its own step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Publication {
     pub name: String,
     /// `FOR ALL TABLES` (cannot be changed in place: the publication is created again).
@@ -379,7 +380,7 @@ pub struct Publication {
 
 /// A table's membership of a publication (`ALTER PUBLICATION p ADD TABLE ONLY t (cols) WHERE
 /// (filter)`). Dropping the table drops it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicationTable {
     pub publication: String,
     pub table: QName,
@@ -390,7 +391,7 @@ pub struct PublicationTable {
 }
 
 /// An event trigger (`CREATE EVENT TRIGGER`): database-wide, fires on DDL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventTrigger {
     pub name: String,
     /// `ddl_command_start`, `ddl_command_end`, `sql_drop`, `table_rewrite`, `login` (17+).
@@ -408,7 +409,7 @@ pub struct EventTrigger {
 /// A secret (see [`is_secret_option`]) is read by key only: the catalog query never selects
 /// its value, so no output can print it. Diff compares secrets by presence; a plan that would
 /// have to write one into a database is refused (`workflow::secrets`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FdwOption {
     pub key: String,
     /// `None`: a secret, whose value is never read.
@@ -481,7 +482,7 @@ pub const SECRET_PLACEHOLDER: &str = "schemaplan: secret not read";
 
 /// A foreign-data wrapper (`CREATE FOREIGN DATA WRAPPER`) not created by an extension
 /// (`postgres_fdw`, `file_fdw` make theirs: those belong to the extension).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignDataWrapper {
     pub name: String,
     /// `HANDLER f` (no arguments, `RETURNS fdw_handler`).
@@ -492,7 +493,7 @@ pub struct ForeignDataWrapper {
 }
 
 /// A foreign server (`CREATE SERVER`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ForeignServer {
     pub name: String,
     /// Its wrapper (cannot change in place: the server is created again).
@@ -506,7 +507,7 @@ pub struct ForeignServer {
 
 /// A user mapping (`CREATE USER MAPPING FOR role SERVER s`). Its options are where a password
 /// usually lives: see [`FdwOption`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserMapping {
     pub server: String,
     /// Role name, or `public` (lower case) for PUBLIC, as grantees.
@@ -517,7 +518,7 @@ pub struct UserMapping {
 /// A user-defined cast (`CREATE CAST (source AS target)`). There is no `ALTER CAST`: any
 /// change drops and creates it again. Casts have no owner (their types' owners decide who may
 /// create or drop them) and no privileges.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cast {
     /// Source and target types as `format_type` prints them (SQL, quoted where needed).
     pub source: String,
@@ -531,7 +532,7 @@ pub struct Cast {
 }
 
 /// A text search dictionary (`CREATE TEXT SEARCH DICTIONARY`): a template and its options.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextSearchDictionary {
     pub name: QName,
     /// Cannot change in place: the dictionary is created again (with the configurations
@@ -545,7 +546,7 @@ pub struct TextSearchDictionary {
 
 /// A text search configuration (`CREATE TEXT SEARCH CONFIGURATION`): a parser and, per token
 /// type, the dictionaries consulted in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TextSearchConfiguration {
     pub name: QName,
     /// Cannot change in place: the configuration is created again.
@@ -558,7 +559,7 @@ pub struct TextSearchConfiguration {
 /// implemented by a function. There is no `ALTER OPERATOR` for most of it (and what there is
 /// differs between 13 and 17): any change drops and creates it again, with what depends on
 /// it (views, operator classes and families, and through those, indexes).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Operator {
     /// Schema and symbol (`public`, `===`).
     pub name: QName,
@@ -593,7 +594,7 @@ impl Operator {
 /// One operator or support function of an operator family (`OPERATOR 1 public.<<< (integer,
 /// integer)`, `FUNCTION 1 (integer, integer) public.cmp(integer, integer)`), either part of an
 /// operator class or a loose member of the family (`ALTER OPERATOR FAMILY ... ADD`).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct OpFamilyMember {
     /// A support function (`FUNCTION`) rather than an operator.
     pub function: bool,
@@ -611,7 +612,7 @@ pub struct OpFamilyMember {
 /// An operator family (`CREATE OPERATOR FAMILY f USING btree`) and its loose members: those
 /// that belong to no operator class of it. Members are added and dropped in place (`ALTER
 /// OPERATOR FAMILY ... ADD / DROP`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorFamily {
     pub name: QName,
     /// Index access method (`btree`, `hash`, ...).
@@ -623,7 +624,7 @@ pub struct OperatorFamily {
 /// An operator class (`CREATE OPERATOR CLASS c [DEFAULT] FOR TYPE t USING m FAMILY f AS ...`).
 /// There is no way to change one in place: any change drops and creates it again, with the
 /// indexes (and keys) that use it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OperatorClass {
     pub name: QName,
     pub method: String,
@@ -652,7 +653,7 @@ pub struct OperatorClass {
 /// Grantors are not recorded (not expressible in a desired-state file).
 /// Column privileges use `ObjectId::Column(relation, column)`, where the relation may also be a
 /// view (`GRANT SELECT (c) ON v`); comments on view columns are keyed the same way.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Grant {
     pub on: ObjectId,
     /// `SELECT`, `INSERT`, `USAGE`, `EXECUTE`, ...
@@ -665,7 +666,7 @@ pub struct Grant {
 }
 
 /// An `ALTER DEFAULT PRIVILEGES` entry.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct DefaultPrivilege {
     /// Role whose future objects get the privilege.
     pub for_role: String,
@@ -681,7 +682,7 @@ pub struct DefaultPrivilege {
 }
 
 /// An object present in the database that schemaplan does not model.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Unmodeled {
     /// `pg_identify_object` type, e.g. `foreign table`, `event trigger`.
     pub kind: String,
@@ -691,7 +692,7 @@ pub struct Unmodeled {
 /// How an unmodeled object hangs on modeled ones: dropping any of `depends_on` (or its table)
 /// drops it too, with no word from PostgreSQL (its `pg_depend` row is `a`, or the drop
 /// cascades), so a plan that drops one must create the object again or refuse.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnmodeledDeps {
     pub depends_on: std::collections::BTreeSet<ObjectId>,
     /// The statement that creates it again, as PostgreSQL prints it (`pg_get_ruledef`,

@@ -5,12 +5,14 @@
 //! shared between concurrent schemaplan processes), scratch databases (created per use, dropped
 //! on drop and on Ctrl-C), creating referenced roles, the version-mismatch warning, and loading
 //! statements ([`load`]), and the kept ("warm") desired databases with their manifests
-//! ([`warm`] updates one incrementally). The cluster mechanics (binaries, initdb, start/stop) live in
+//! ([`warm`] updates one incrementally) and the cached catalog readings of those ([`reading`]).
+//! The cluster mechanics (binaries, initdb, start/stop) live in
 //! [`cluster`] and are reused by the test harness. See `docs/shadow.md`.
 
 pub mod cluster;
 mod load;
 pub mod lock;
+pub mod reading;
 pub mod warm;
 
 pub use load::{
@@ -20,7 +22,7 @@ pub use load::{
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once, Weak};
+use std::sync::{Arc, Mutex, Once, OnceLock, Weak};
 
 use cluster::{Cluster, ClusterError, StartOptions};
 use lock::FileLock;
@@ -97,6 +99,16 @@ struct Inner {
     scratch: Mutex<BTreeSet<String>>,
     embedded: Mutex<Option<Embedded>>,
     no_cache: bool,
+    /// The cluster's `system_identifier`, asked once (`Shadow::warm_reading`).
+    system: OnceLock<Option<String>>,
+}
+
+/// One kept database: its name and OID. A kept database evicted and made again under the same
+/// name is another database (another OID), and a reading of the first is not the second's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub name: String,
+    pub oid: u32,
 }
 
 /// Scratch database numbering, unique within the process (all shadows).
@@ -134,6 +146,7 @@ impl Shadow {
                     scratch: Mutex::new(BTreeSet::new()),
                     embedded: Mutex::new(None),
                     no_cache: opts.no_cache,
+                    system: OnceLock::new(),
                 }
             }
             None => start_embedded(opts)?,
@@ -222,27 +235,102 @@ impl Shadow {
             .map_err(|e| self.inner.sql_error("reading the shadow's settings", &e))
     }
 
+    /// The database kept under `key`, when there is one (`None` too when the cache is off).
+    pub fn warm_kept(&self, key: &str) -> Option<Kept> {
+        if !self.warm_enabled() {
+            return None;
+        }
+        let name = warm_name(key);
+        let oid = self.kept_oid(&name)?;
+        Some(Kept { name, oid })
+    }
+
+    /// The OID of database `name`, if it exists.
+    fn kept_oid(&self, name: &str) -> Option<u32> {
+        self.inner
+            .with_admin(|c| {
+                c.query_opt("SELECT oid FROM pg_database WHERE datname = $1", &[&name])
+                    .map(|r| r.map(|r| r.get::<_, u32>(0)))
+            })
+            .ok()
+            .flatten()
+    }
+
     /// A scratch copy of the database kept under `key`, when there is one (`None` also when
     /// the copy fails, e.g. because another process evicted it meanwhile: the caller loads
     /// afresh). The kept database itself is never connected to: every use is a copy, so it
     /// cannot change, and copies by concurrent processes do not block each other (each holds
     /// a share lock on it; eviction's `DROP DATABASE` waits for them).
     pub fn warm_copy(&self, key: &str, purpose: &str) -> Option<ScratchDb> {
+        let kept = self.warm_kept(key)?;
+        self.warm_copy_of(&kept, purpose)
+    }
+
+    /// A scratch copy of exactly `kept`: `None` when it is gone, or when the database of its
+    /// name is another one by the time the copy is made (evicted and kept again by another
+    /// process). The OID is checked after the copy: the name still has `kept`'s OID, so
+    /// `kept` existed from before the copy to after it, and the copy is of it (an OID is not
+    /// given to a new database while the old one exists).
+    pub fn warm_copy_of(&self, kept: &Kept, purpose: &str) -> Option<ScratchDb> {
+        if !self.warm_enabled() || !kept.name.starts_with(WARM_PREFIX) {
+            return None;
+        }
+        let db = self.create_scratch(purpose, &kept.name).ok()?;
+        (self.kept_oid(&kept.name) == Some(kept.oid)).then_some(db)
+    }
+
+    /// The cached catalog reading of `kept` ([`reading`]), when there is a valid one of this
+    /// build of schemaplan for exactly this database; `None` for anything else (the caller
+    /// reads a copy's catalog, and saves that with [`Shadow::warm_save_reading`]).
+    pub fn warm_reading(&self, kept: &Kept) -> Option<crate::model::Schema> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("cached reading", || reading::load(&folder, &id))
+    }
+
+    /// Stores `schema`, the catalog reading of a copy of `kept` (before any scope is applied),
+    /// for later runs. Best effort.
+    pub fn warm_save_reading(&self, kept: &Kept, schema: &crate::model::Schema) {
+        if let Some((folder, id)) = self.reading_place(kept) {
+            crate::timings::stage("reading saved", || reading::save(&folder, &id, schema));
+        }
+    }
+
+    /// Where the reading of `kept` lives and what it is keyed by; `None` without a cache (a
+    /// `--dev-url` server, `--no-cache`) or when the cluster's identifier cannot be read.
+    fn reading_place(&self, kept: &Kept) -> Option<(PathBuf, reading::Identity)> {
         if !self.warm_enabled() {
             return None;
         }
-        let name = warm_name(key);
-        let exists = self
+        let folder = self.readings_folder()?;
+        let system = self
             .inner
-            .with_admin(|c| {
-                c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
-                    .map(|r| r.is_some())
+            .system
+            .get_or_init(|| {
+                self.inner
+                    .with_admin(|c| {
+                        c.query_one(
+                            "SELECT system_identifier::text FROM pg_catalog.pg_control_system()",
+                            &[],
+                        )
+                        .map(|r| r.get::<_, String>(0))
+                    })
+                    .ok()
             })
-            .unwrap_or(false);
-        if !exists {
-            return None;
-        }
-        self.create_scratch(purpose, &name).ok()
+            .clone()?;
+        Some((
+            folder,
+            reading::Identity {
+                system,
+                database: kept.name.clone(),
+                oid: kept.oid,
+            },
+        ))
+    }
+
+    /// `<cache>/pg<major>/readings` of the embedded cluster.
+    fn readings_folder(&self) -> Option<PathBuf> {
+        let embedded = self.inner.embedded.lock().ok()?;
+        Some(reading::folder(embedded.as_ref()?.cluster.base_dir()))
     }
 
     /// The kept databases whose manifest ([`warm::Manifest`]) has context `context`, newest
@@ -290,9 +378,20 @@ impl Shadow {
     /// written after the copy, so a kept database is briefly without one: it is then only no
     /// base for updates. Nobody may be connected to `db`. Best effort: a cache that cannot be
     /// written is only slower next time.
-    pub fn warm_keep(&self, db: &ScratchDb, key: &str, manifest: Option<&warm::Manifest>) {
+    ///
+    /// Returns the kept database when this call made it (`None` when it was there already or
+    /// could not be made): the caller's reading of `db` is then its reading too
+    /// ([`Shadow::warm_save_reading`]). Its OID is asked right after the `CREATE DATABASE`; the
+    /// name could only be another database by then if three newer ones had been kept and this
+    /// one evicted and kept again in between.
+    pub fn warm_keep(
+        &self,
+        db: &ScratchDb,
+        key: &str,
+        manifest: Option<&warm::Manifest>,
+    ) -> Option<Kept> {
         if !self.warm_enabled() {
-            return;
+            return None;
         }
         let name = warm_name(key);
         let sql = format!(
@@ -302,8 +401,12 @@ impl Shadow {
             self.copy_strategy(&db.name)
         );
         if self.inner.admin_execute(&sql).is_err() {
-            return;
+            return None;
         }
+        let kept = self.kept_oid(&name).map(|oid| Kept {
+            name: name.clone(),
+            oid,
+        });
         if let Some(json) = manifest.and_then(|m| serde_json::to_string(m).ok()) {
             let _ = self.inner.admin_execute(&format!(
                 "COMMENT ON DATABASE {} IS {}",
@@ -312,24 +415,30 @@ impl Shadow {
             ));
         }
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
-        let old: Vec<String> = self
+        let all: Vec<String> = self
             .inner
             .with_admin(|c| {
                 c.query(
                     "SELECT datname::text FROM pg_database WHERE datname LIKE $1 \
-                     ORDER BY oid DESC OFFSET $2",
-                    &[&pattern, &(WARM_KEEP as i64)],
+                     ORDER BY oid DESC",
+                    &[&pattern],
                 )
                 .map(|rows| rows.iter().map(|r| r.get(0)).collect())
             })
             .unwrap_or_default();
+        let (stay, old) = all.split_at(all.len().min(WARM_KEEP));
         for name in old {
             // No FORCE: nobody connects to a kept database, and a copy in progress holds a
             // share lock that this waits for.
             let _ = self
                 .inner
-                .admin_execute(&format!("DROP DATABASE IF EXISTS {}", quote::ident(&name)));
+                .admin_execute(&format!("DROP DATABASE IF EXISTS {}", quote::ident(name)));
         }
+        // The readings of the evicted databases go with them.
+        if let Some(folder) = self.readings_folder() {
+            reading::prune(&folder, stay);
+        }
+        kept
     }
 
     /// How `CREATE DATABASE ... TEMPLATE` copies a loaded database. PostgreSQL 15+ defaults to
@@ -762,6 +871,7 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
         scratch: Mutex::new(BTreeSet::new()),
         embedded: Mutex::new(Some(embedded)),
         no_cache: opts.no_cache,
+        system: OnceLock::new(),
     };
     let mut client = db::connect(&admin_url)?;
     inner.version_num = db::server_version_num(&mut client)?;

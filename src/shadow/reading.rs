@@ -1,0 +1,263 @@
+//! The cached catalog reading of a kept desired database (issue 9: warm `drift` and `plan`
+//! without reading the shadow's catalog again).
+//!
+//! A kept database (`Shadow::warm_keep`) is never modified: every use is a copy. What the
+//! catalog queries read from it is therefore fixed too, and reading it again costs as much as
+//! reading the live database (~2-3 s at 5,000 tables), plus a copy to read it from. So the
+//! first run that reads a kept database stores the reading (the whole `model::Schema`, before
+//! any scope is applied: scopes differ between runs, the database does not) in a file beside
+//! the cluster, `<cache>/pg<major>/readings/<kept database>.reading`, and later runs take it
+//! from there.
+//!
+//! Owns the file format, its key, writing it atomically and pruning files of evicted kept
+//! databases. A file is used only when all of these hold, else it is ignored (a full read,
+//! never an error) and written again:
+//!
+//! - its key equals [`Identity::key`]: this build of schemaplan (a digest of its whole source,
+//!   `build.rs`: another build, even of the same version, may read other columns or
+//!   serialize the model differently), the cluster (`pg_control_system()`'s
+//!   `system_identifier`, new at every `initdb`), and the kept database's name *and OID* (a
+//!   kept database evicted and made again under the same name is another database: a fresh
+//!   load and an incremental update of the same files may differ in automatic names, see
+//!   docs/shadow.md "Known limits");
+//! - the file is complete and unchanged: its last 32 bytes are the SHA-256 of everything
+//!   before them (a truncated or damaged file fails this before anything is decoded);
+//! - it decodes.
+//!
+//! Format: `MAGIC`, then [postcard](https://docs.rs/postcard) of the key (a string) and of
+//! the `Schema`, then the SHA-256 of all of that. postcard is compact and fast, and
+//! handles the model's maps keyed by tuples and ids, which JSON cannot.
+//!
+//! Writing goes to a temporary file in the same folder, renamed over the final name when
+//! complete: a reader sees the old file or the new one, never a part. Two runs writing the
+//! same reading at once each rename a complete file; the last one stays (both are the same).
+
+use std::io::{BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::model::Schema;
+
+/// First bytes of a reading file (with the format's version).
+const MAGIC: &[u8] = b"schemaplan catalog reading 1\n";
+
+/// Which build of schemaplan this is (`build.rs`): part of every key.
+pub const SOURCE_DIGEST: &str = env!("SCHEMAPLAN_SOURCE_DIGEST");
+
+/// What a reading belongs to: one kept database of one cluster, read by one build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// `pg_control_system().system_identifier` of the cluster.
+    pub system: String,
+    /// The kept database's name (`schemaplan_warm_<key>`).
+    pub database: String,
+    /// Its OID: another database of the same name has another one.
+    pub oid: u32,
+}
+
+impl Identity {
+    /// The key written into the file and compared when reading it.
+    pub fn key(&self) -> String {
+        format!(
+            "schemaplan {} source {SOURCE_DIGEST}; cluster {}; database {} oid {}",
+            env!("CARGO_PKG_VERSION"),
+            self.system,
+            self.database,
+            self.oid
+        )
+    }
+}
+
+/// The folder of the readings of the cluster whose files are under `base` (`<cache>/pg<major>`).
+pub fn folder(base: &Path) -> PathBuf {
+    base.join("readings")
+}
+
+/// The file of the reading of kept database `database`.
+pub fn file(folder: &Path, database: &str) -> PathBuf {
+    folder.join(format!("{database}.reading"))
+}
+
+/// The reading stored for `id` in `folder`, when there is a complete one with its key.
+/// `None` for anything else (no file, another key, truncated, damaged): the caller reads the
+/// catalog.
+pub fn load(folder: &Path, id: &Identity) -> Option<Schema> {
+    let (key, schema) = load_any(&file(folder, &id.database))?;
+    (key == id.key()).then_some(schema)
+}
+
+/// The key and reading of the file at `path`, whatever its key, when it is complete and
+/// decodes. For [`load`], and for tests that check another key is not used.
+pub fn load_any(path: &Path) -> Option<(String, Schema)> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .read_to_end(&mut bytes)
+        .ok()?;
+    let body = bytes.strip_prefix(MAGIC)?;
+    let split = body.len().checked_sub(32)?;
+    let (payload, digest) = body.split_at(split);
+    if Sha256::digest(payload).as_slice() != digest {
+        return None;
+    }
+    // The key first: a file of another key is not decoded further.
+    let (key, rest): (String, &[u8]) = postcard::take_from_bytes(payload).ok()?;
+    let schema: Schema = postcard::from_bytes(rest).ok()?;
+    Some((key, schema))
+}
+
+/// Stores `schema` as the reading of `id` in `folder` (made if missing). Best effort: a cache
+/// that cannot be written is only slower next time.
+pub fn save(folder: &Path, id: &Identity, schema: &Schema) {
+    let _ = save_with_key(folder, &file(folder, &id.database), &id.key(), schema);
+}
+
+/// Writes `schema` under `key` to `path` (in `folder`) atomically: a temporary file in the same
+/// folder, renamed over `path` once complete. Public for tests, which write readings of
+/// another key.
+pub fn save_with_key(
+    folder: &Path,
+    path: &Path,
+    key: &str,
+    schema: &Schema,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".reading-")
+        .tempfile_in(folder)?;
+    let mut out = HashingWriter {
+        inner: BufWriter::new(tmp),
+        hash: Sha256::new(),
+    };
+    out.inner.write_all(MAGIC)?;
+    postcard::to_io(key, &mut out).map_err(std::io::Error::other)?;
+    postcard::to_io(schema, &mut out).map_err(std::io::Error::other)?;
+    let digest = out.hash.finalize();
+    let mut inner = out.inner;
+    inner.write_all(&digest)?;
+    let tmp = inner.into_inner().map_err(|e| e.into_error())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Removes the readings of databases not in `kept` (evicted ones), and temporary files a
+/// killed run left behind (older than an hour: a younger one may be a write in progress).
+pub fn prune(folder: &Path, kept: &[String]) {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    let wanted: Vec<String> = kept.iter().map(|k| format!("{k}.reading")).collect();
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let stale = if name.starts_with(".reading-") {
+            entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age.as_secs() > 3600)
+        } else {
+            !wanted.contains(&name)
+        };
+        if stale {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Writes through to `inner` and hashes what it wrote.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ObjectId, QName};
+
+    /// A small schema with maps keyed by names, ids and tuples (what JSON could not write).
+    fn schema() -> Schema {
+        let mut s = Schema::default();
+        let name = QName::new("public", "t");
+        s.sizes.insert(name.clone(), 8192);
+        s.comments
+            .insert(ObjectId::Table(name.clone()), "a table".to_string());
+        s.owners
+            .insert(ObjectId::Table(name.clone()), "alice".to_string());
+        s.add_dependency(
+            ObjectId::Column(name.clone(), "a".into()),
+            ObjectId::Table(name),
+        );
+        s
+    }
+
+    fn id() -> Identity {
+        Identity {
+            system: "7000".into(),
+            database: "schemaplan_warm_x".into(),
+            oid: 16400,
+        }
+    }
+
+    #[test]
+    fn a_saved_reading_loads_back_only_under_its_key() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &id(), &schema());
+        assert_eq!(load(dir.path(), &id()), Some(schema()));
+        let other_oid = Identity { oid: 16401, ..id() };
+        assert_eq!(load(dir.path(), &other_oid), None);
+        let other_cluster = Identity {
+            system: "7001".into(),
+            ..id()
+        };
+        assert_eq!(load(dir.path(), &other_cluster), None);
+    }
+
+    #[test]
+    fn a_truncated_or_damaged_reading_is_no_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &id(), &schema());
+        let path = file(dir.path(), &id().database);
+        let good = std::fs::read(&path).unwrap();
+        for cut in [0, 5, MAGIC.len(), good.len() / 2, good.len() - 1] {
+            std::fs::write(&path, &good[..cut]).unwrap();
+            assert_eq!(load(dir.path(), &id()), None, "cut at {cut}");
+        }
+        // One byte changed in the middle (a name's letter): the digest no longer matches.
+        let mut bad = good.clone();
+        let at = good.len() - 40;
+        bad[at] ^= 0x20;
+        std::fs::write(&path, &bad).unwrap();
+        assert_eq!(load(dir.path(), &id()), None);
+        std::fs::write(&path, &good).unwrap();
+        assert_eq!(load(dir.path(), &id()), Some(schema()));
+    }
+
+    #[test]
+    fn pruning_keeps_the_readings_of_kept_databases_only() {
+        let dir = tempfile::tempdir().unwrap();
+        save(dir.path(), &id(), &schema());
+        let gone = Identity {
+            database: "schemaplan_warm_gone".into(),
+            ..id()
+        };
+        save(dir.path(), &gone, &schema());
+        prune(dir.path(), &[id().database]);
+        assert!(load(dir.path(), &id()).is_some());
+        assert!(!file(dir.path(), &gone.database).exists());
+    }
+}
