@@ -226,13 +226,24 @@ pub fn desired(
 
 /// [`desired`] with a scope: the context objects are created before the schema files, a file
 /// that defines an out-of-scope object is refused, and only the part in scope is returned.
+/// The schema alone ([`Need::Reading`]): from a kept database's cached reading when there is
+/// one, without copying any database.
 pub fn desired_in(
     shadow: &Shadow,
     source: &SourceSet,
     roles: &[String],
     ctx: &Context,
 ) -> Result<Schema, WorkflowError> {
-    Ok(desired_db(shadow, source, roles, ctx)?.schema)
+    Ok(desired_load(shadow, source, roles, ctx, Need::Reading)?.schema)
+}
+
+/// What a caller needs of the desired schema ([`desired_load`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// Its reading alone (`drift`): a kept database's cached reading serves without a copy.
+    Reading,
+    /// Also a loaded database of it (`plan`: the proof starts from a copy of it).
+    Database,
 }
 
 /// The desired schema and the shadow database it was read from, kept for the proof: the
@@ -245,11 +256,31 @@ pub struct Desired {
     /// Whether it is a copy of the database a previous run loaded from the same statements
     /// (the embedded shadow keeps it: [`Shadow::warm_keep`]) instead of a fresh load.
     pub warm: bool,
+    /// Whether the schema is the kept database's cached reading (`shadow::reading`) rather
+    /// than a read of its catalog.
+    pub cached_reading: bool,
     /// When it is a kept database of other statements brought up to date incrementally
     /// (`shadow::warm`): how many statements re-ran.
     pub incremental: Option<usize>,
     /// Why a kept database of other statements was not updated incrementally, when there was
     /// one and the load was fresh instead.
+    pub fallback: Option<String>,
+}
+
+/// What [`desired_load`] gives: the desired schema, how it was had, and the loaded database
+/// when it was asked for ([`Need::Database`]; `None` for [`Need::Reading`]).
+pub struct Loaded {
+    pub schema: Schema,
+    pub db: Option<ScratchDb>,
+    /// Whether it is (or, for [`Need::Reading`], comes from) the database a previous run
+    /// loaded from the same statements, instead of a fresh load or an update.
+    pub warm: bool,
+    /// Whether the schema is the kept database's cached reading (`shadow::reading`) rather
+    /// than a read of its catalog.
+    pub cached_reading: bool,
+    /// See [`Desired::incremental`].
+    pub incremental: Option<usize>,
+    /// See [`Desired::fallback`].
     pub fallback: Option<String>,
 }
 
@@ -332,18 +363,71 @@ fn warm_statement(s: &crate::source::Statement) -> shadow::warm::WarmStatement {
     }
 }
 
-/// The desired schema (its part in scope) as read from its loaded database `client` is
-/// connected to.
-fn read_desired(client: &mut postgres::Client, ctx: &Context) -> Result<Schema, WorkflowError> {
+/// The whole desired schema, before any scope, as read from its loaded database `client` is
+/// connected to: what a kept database's cached reading holds (`shadow::reading`). It depends
+/// on the database alone (the checks and clean-ups here too), so it can be cached with it;
+/// the scope, which may differ from run to run, is applied after ([`in_scope`]).
+fn read_loaded(client: &mut postgres::Client) -> Result<Schema, WorkflowError> {
     reserved_schema(client)?;
+    let mut full = catalog::read(client)?;
     // The shadow's tables are empty: the desired schema has no size facts, so nothing is
     // judged small by them (an inverse plan treats them as unknown).
-    let full = catalog::read(client)?;
+    full.sizes.clear();
+    declared_owners(client, &mut full)?;
+    Ok(full)
+}
+
+/// The part in scope of a whole desired schema ([`read_loaded`]); a file that defines an
+/// out-of-scope object is refused.
+fn in_scope(full: Schema, ctx: &Context) -> Result<Schema, WorkflowError> {
     scope::check_loaded(&full, ctx)?;
-    let mut schema = ctx.scope.into_inside(full);
-    schema.sizes.clear();
-    declared_owners(client, &mut schema)?;
-    Ok(schema)
+    Ok(ctx.scope.into_inside(full))
+}
+
+/// [`read_loaded`] of `db` (the session closed after: a copy needs its template unused).
+fn read_db(db: &ScratchDb) -> Result<Schema, WorkflowError> {
+    let mut client = db.connect()?;
+    read_loaded(&mut client)
+}
+
+/// The desired schema from the database kept for exactly these statements (`kept`): its
+/// cached reading when there is one, else a read of a copy (then cached). A copy is made only
+/// when it is needed: for [`Need::Database`], or to read the catalog. `Ok(None)` when the
+/// kept database is gone meanwhile (evicted by another process): the caller goes on as if
+/// there was none.
+fn from_kept(
+    shadow: &Shadow,
+    kept: &shadow::Kept,
+    ctx: &Context,
+    need: Need,
+) -> Result<Option<Loaded>, WorkflowError> {
+    let cached = shadow.warm_reading(kept);
+    let cached_reading = cached.is_some();
+    let (full, db) = match (cached, need) {
+        (Some(full), Need::Reading) => (full, None),
+        (cached, _) => {
+            let Some(db) = shadow.warm_copy_of(kept, "desired") else {
+                return Ok(None);
+            };
+            let full = match cached {
+                Some(full) => full,
+                None => {
+                    let full = read_db(&db)?;
+                    shadow.warm_save_reading(kept, &full);
+                    full
+                }
+            };
+            (full, (need == Need::Database).then_some(db))
+        }
+    };
+    Ok(Some(Loaded {
+        schema: in_scope(full, ctx)?,
+        db,
+        warm: true,
+        cached_reading,
+        incremental: None,
+        fallback: None,
+    }))
 }
 
 /// A kept database of other statements (the one sharing the most with these), copied and
@@ -392,20 +476,43 @@ fn warm_update(
     Ok(Some((db, updated)))
 }
 
-/// Like [`desired_in`], keeping the loaded database. A scoped run (context objects created
-/// before the files) neither uses nor keeps a warm database: its key would have to cover the
-/// live context too.
-///
-/// On the embedded shadow, in this order: a copy of the database kept for exactly these
-/// statements; else a copy of the kept database sharing the most statements, updated
-/// incrementally (`shadow::warm`); else (or when the update gives up) a fresh load. Every
-/// loaded or updated database is kept with its manifest for the next run.
+/// Like [`desired_in`], keeping the loaded database ([`Need::Database`]).
 pub fn desired_db(
     shadow: &Shadow,
     source: &SourceSet,
     roles: &[String],
     ctx: &Context,
 ) -> Result<Desired, WorkflowError> {
+    let l = desired_load(shadow, source, roles, ctx, Need::Database)?;
+    Ok(Desired {
+        schema: l.schema,
+        db: l
+            .db
+            .expect("desired_load returns the database it was asked for"),
+        warm: l.warm,
+        cached_reading: l.cached_reading,
+        incremental: l.incremental,
+        fallback: l.fallback,
+    })
+}
+
+/// The one place that decides how the desired schema is had, for every command that needs it
+/// (`plan`, `drift`). A scoped run (context objects created before the files) neither uses nor
+/// keeps a warm database: its key would have to cover the live context too.
+///
+/// On the embedded shadow, in this order: the database kept for exactly these statements
+/// (its cached reading, `shadow::reading`, and a copy of it only when `need` asks for the
+/// database or the reading must be made); else a copy of the kept database sharing the most
+/// statements, updated incrementally (`shadow::warm`); else (or when the update gives up) a
+/// fresh load. Every loaded or updated database is kept with its manifest for the next run,
+/// and its reading with it. `--no-cache` (or `--dev-url`) is always a fresh load.
+pub fn desired_load(
+    shadow: &Shadow,
+    source: &SourceSet,
+    roles: &[String],
+    ctx: &Context,
+    need: Need,
+) -> Result<Loaded, WorkflowError> {
     scope::check_source(source, &ctx.scope)?;
     shadow.ensure_roles(roles)?;
     let loaded: Vec<&crate::source::Statement> = source
@@ -430,30 +537,32 @@ pub fn desired_db(
         false => None,
     };
     let key = context.as_deref().map(|c| warm_key(c, &warm));
-    if let Some(db) = key.as_deref().and_then(|k| shadow.warm_copy(k, "desired")) {
-        let mut client = db.connect()?;
-        let schema = read_desired(&mut client, ctx)?;
-        drop(client);
-        return Ok(Desired {
-            schema,
-            db,
-            warm: true,
-            incremental: None,
-            fallback: None,
-        });
+    if let Some(kept) = key.as_deref().and_then(|k| shadow.warm_kept(k)) {
+        if let Some(desired) = from_kept(shadow, &kept, ctx, need)? {
+            return Ok(desired);
+        }
     }
+    // Whatever database is loaded or updated below is the one read, kept, and (for
+    // `Need::Database`) returned; its reading is saved as the new kept database's.
+    let finish = |db: ScratchDb, full: Schema, kept: Option<shadow::Kept>| {
+        if let Some(kept) = &kept {
+            shadow.warm_save_reading(kept, &full);
+        }
+        let schema = in_scope(full, ctx)?;
+        Ok::<_, WorkflowError>((schema, (need == Need::Database).then_some(db)))
+    };
     let mut fallback = None;
     if let (Some(context), Some(key)) = (&context, &key) {
         match warm_update(shadow, context, &statements, &warm) {
             Ok(Some((db, updated))) => {
-                let mut client = db.connect()?;
-                let schema = read_desired(&mut client, ctx)?;
-                drop(client);
-                shadow.warm_keep(&db, key, Some(&updated.manifest));
-                return Ok(Desired {
+                let full = read_db(&db)?;
+                let kept = shadow.warm_keep(&db, key, Some(&updated.manifest));
+                let (schema, db) = finish(db, full, kept)?;
+                return Ok(Loaded {
                     schema,
                     db,
                     warm: false,
+                    cached_reading: false,
                     incremental: Some(updated.rerun),
                     fallback: None,
                 });
@@ -476,17 +585,20 @@ pub fn desired_db(
         };
         match result {
             Ok(oids) => {
-                let schema = read_desired(&mut client, ctx)?;
+                let full = read_loaded(&mut client)?;
                 // Closed before copying: a copy needs its template unused.
                 drop(client);
+                let mut kept = None;
                 if let (Some(k), Some(c), Some(oids)) = (&key, &context, oids) {
                     let manifest = shadow::warm::Manifest::new(c, &warm, &oids);
-                    shadow.warm_keep(&db, k, Some(&manifest));
+                    kept = shadow.warm_keep(&db, k, Some(&manifest));
                 }
-                return Ok(Desired {
+                let (schema, db) = finish(db, full, kept)?;
+                return Ok(Loaded {
                     schema,
                     db,
                     warm: false,
+                    cached_reading: false,
                     incremental: None,
                     fallback,
                 });
