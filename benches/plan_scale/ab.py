@@ -15,8 +15,13 @@ desired database between runs reuses it; server CPU is not measured there: the e
 cluster is not the benchmark's server). With --warm-edit, also `edit`: in each round, a fresh
 embedded cache folder per binary is primed (unmeasured) by planning the base files, then `plan`
 of the one-object change is measured with it (a binary that updates the kept database
-incrementally re-runs only the new table's statements). Every run has SCHEMAPLAN_TIMINGS=1;
-the `shadow load` stage's wall time is reported when the binary records it.
+incrementally re-runs only the new table's statements). With --warm-drift, also `drift`:
+`schemaplan drift` of the unchanged base files with the same primed cache as `same` (a binary
+that stores the kept database's catalog reading takes the desired schema from it). Every run
+has SCHEMAPLAN_TIMINGS=1; the `shadow load` and `catalog reads` stages' wall times are
+reported when the binary records them (`catalog reads` is the binary's own read of the live
+database: the introspection floor the warm targets of issue 9 are ratios of, measured in the
+same run).
 """
 
 import argparse
@@ -45,6 +50,8 @@ def main():
                     help="also plan the unchanged files again with a primed embedded cache")
     ap.add_argument("--warm-edit", action="store_true",
                     help="also plan the one-object change with a cache primed by the base files")
+    ap.add_argument("--warm-drift", action="store_true",
+                    help="also drift of the unchanged files with the primed cache of --warm")
     ap.add_argument("--out", help="result directory (default: a temporary one, deleted)")
     ap.add_argument("--pgbin")
     ap.add_argument("--port", type=int)
@@ -65,7 +72,8 @@ def main():
         if r["exit"] != 0:
             run.die(f"loading the base schema failed: {run.tail(r['log'])}")
         variants = (["one"] + (["five"] if args.five else []) + (["same"] if args.warm else [])
-                    + (["edit"] if args.warm_edit else []))
+                    + (["edit"] if args.warm_edit else [])
+                    + (["drift"] if args.warm_drift else []))
         results = {(v, w): [] for v in variants for w in "ab"}
         # The embedded shadow runs as nobody when we are root: its cache folder must be
         # reachable, so it lives in /dev/shm (0755), one per binary, kept across the rounds.
@@ -77,28 +85,34 @@ def main():
             env = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache, SCHEMAPLAN_TIMINGS="1")
             env.pop("DATABASE_URL", None)
             env.pop("SCHEMAPLAN_DEV_URL", None)
-            folder = {"same": "base", "edit": "one", "prime": "base"}.get(v, v)
+            folder = {"same": "base", "edit": "one", "prime": "base", "drift": "base"}.get(v, v)
             schema = os.path.join(out, "schema", folder)
-            r = run.measure([binary, "plan", "--db", live, "--schema", schema, "--out",
-                             os.path.join(out, f"plan_{tag}")] + shadow,
-                            os.path.join(out, f"{tag}.log"), env=env)
-            if r["exit"] != 0:
+            if v == "drift":
+                cmd = [binary, "drift", "--db", live, "--schema", schema]
+                ok = (0, 2)
+            else:
+                cmd = [binary, "plan", "--db", live, "--schema", schema, "--out",
+                       os.path.join(out, f"plan_{tag}")]
+                ok = (0,)
+            r = run.measure(cmd + shadow, os.path.join(out, f"{tag}.log"), env=env)
+            if r["exit"] not in ok:
                 run.die(f"{tag} failed: {run.tail(r['log'])}")
-            if v in ("same", "edit", "prime"):
+            if v in ("same", "edit", "prime", "drift"):
                 r["server_cpu_s"] = None
-            r["load_s"] = shadow_load(r["log"])
+            r["load_s"] = stage_time(r["log"], "shadow load")
+            r["read_s"] = stage_time(r["log"], "catalog reads")
             return r
 
-        def shadow_load(logpath):
-            # `shadow load` in SCHEMAPLAN_TIMINGS's report: "  shadow load   12.345 s ...".
+        def stage_time(logpath, stage):
+            # A top-level stage in SCHEMAPLAN_TIMINGS's report: "  shadow load   12.345 s ...".
             with open(logpath) as f:
                 for line in f:
-                    m = re.match(r"^\s+shadow load\s+([0-9.]+) s", line)
+                    m = re.match(r"^  " + re.escape(stage) + r"\s+([0-9.]+) s", line)
                     if m:
                         return float(m.group(1))
             return None
 
-        if args.warm:
+        if args.warm or args.warm_drift:
             for w in "ab":
                 os.makedirs(warm_cache[w], exist_ok=True)
                 os.chmod(shm, 0o755)
@@ -109,7 +123,7 @@ def main():
             for v in variants:
                 for w in order:
                     tag = f"{v}_{w}_{rnd + 1}"
-                    if v == "same":
+                    if v in ("same", "drift"):
                         results[(v, w)].append(plan(w, v, tag, warm_cache[w], []))
                         continue
                     if v == "edit":
@@ -127,23 +141,28 @@ def main():
                     shutil.rmtree(cache, ignore_errors=True)
         print(f"\nN={args.tables}, {args.repeat} interleaved round(s), medians; "
               f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-        print("| variant | binary | wall | client CPU | server CPU | peak RSS | shadow load |")
-        print("|---|---|---|---|---|---|---|")
+        print("| variant | binary | wall | client CPU | server CPU | peak RSS | shadow load | "
+              "live catalog read | wall / live read |")
+        print("|---|---|---|---|---|---|---|---|---|")
         for v in variants:
             med = {}
             for w in "ab":
                 rs = results[(v, w)]
                 med[w] = {k: run.median([x[k] for x in rs if x.get(k) is not None] or [None])
-                          for k in ("wall_s", "cpu_s", "server_cpu_s", "rss_mib", "load_s")}
+                          for k in ("wall_s", "cpu_s", "server_cpu_s", "rss_mib", "load_s",
+                                    "read_s")}
                 m = med[w]
                 srv = "-" if m["server_cpu_s"] is None else f"{m['server_cpu_s']:.1f} s"
                 load = "-" if m["load_s"] is None else f"{m['load_s']:.1f} s"
+                read = "-" if m["read_s"] is None else f"{m['read_s']:.1f} s"
+                per_read = "-" if not m["read_s"] else f"{m['wall_s'] / m['read_s']:.1f}x"
                 print(f"| {v} | {w.upper()} | {m['wall_s']:.1f} s | {m['cpu_s']:.1f} s | "
-                      f"{srv} | {m['rss_mib']:.0f} MiB | {load} |")
+                      f"{srv} | {m['rss_mib']:.0f} MiB | {load} | {read} | {per_read} |")
             ratio = {k: f"{med['b'][k] / med['a'][k]:.2f}" if med["a"][k] and med["b"][k] is not None
                      else "-" for k in med["a"]}
             print(f"| {v} | B/A | {ratio['wall_s']} | {ratio['cpu_s']} | "
-                  f"{ratio['server_cpu_s']} | {ratio['rss_mib']} | {ratio['load_s']} |")
+                  f"{ratio['server_cpu_s']} | {ratio['rss_mib']} | {ratio['load_s']} | "
+                  f"{ratio['read_s']} | |")
     finally:
         server.stop()
         for w in "ab":
