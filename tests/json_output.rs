@@ -272,6 +272,101 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
     server.drop_db(&db);
 }
 
+/// Adding a foreign key locks the referenced table too (SHARE ROW EXCLUSIVE): `plan.json`
+/// lists that lock in the step's `also_locks`, and when a writer's open transaction on the
+/// referenced table makes the step time out, the `retry` event names that writer, on the
+/// referenced table (before, only the step's own table was searched, and the report was
+/// empty).
+#[test]
+fn foreign_key_add_names_the_lock_and_the_blocker_on_the_referenced_table() {
+    let server = common::server();
+    let (db, url) = server.fresh_db("json_fk_referenced");
+    let tables = "CREATE TABLE public.customers (id integer PRIMARY KEY);\n";
+    server
+        .connect(&db)
+        .batch_execute(&format!(
+            "{tables}CREATE TABLE public.orders (id integer PRIMARY KEY, customer_id integer);
+             INSERT INTO public.customers SELECT generate_series(1, 50);
+             INSERT INTO public.orders SELECT g, 1 + g % 50 FROM generate_series(1, 200) g;"
+        ))
+        .unwrap();
+    let dev = server.admin_url();
+    let tmp = tempfile::tempdir().unwrap();
+    let cwd = tmp.path();
+    std::fs::create_dir(cwd.join("schema")).unwrap();
+    std::fs::write(
+        cwd.join("schema/shop.sql"),
+        format!(
+            "{tables}CREATE TABLE public.orders (id integer PRIMARY KEY,\n\
+             \x20   customer_id integer REFERENCES public.customers (id));\n"
+        ),
+    )
+    .unwrap();
+    run(
+        cwd,
+        &["plan", "--db", &url, "--dev-url", &dev, "--out", "plans/p1"],
+        0,
+    );
+    let plan = parse_valid(
+        "plan",
+        &std::fs::read_to_string(cwd.join("plans/p1/plan.json")).unwrap(),
+    );
+    let add = &plan["steps"][0];
+    assert_eq!(add["lock"], "SHARE ROW EXCLUSIVE", "{plan:#}");
+    assert_eq!(add["lock_target"], "public.orders", "{plan:#}");
+    assert_eq!(
+        add["also_locks"],
+        serde_json::json!([{"lock": "SHARE ROW EXCLUSIVE", "target": "public.customers"}]),
+        "{plan:#}"
+    );
+    // Its inverse drops the key: ACCESS EXCLUSIVE on both tables.
+    let drop = &plan["inverse"]["steps"][0];
+    assert_eq!(
+        drop["also_locks"],
+        serde_json::json!([{"lock": "ACCESS EXCLUSIVE", "target": "public.customers"}]),
+        "{plan:#}"
+    );
+    // A writer idle in its transaction on the referenced table only: its ROW EXCLUSIVE lock
+    // conflicts with the SHARE ROW EXCLUSIVE the key needs there.
+    let mut writer = server.connect(&db);
+    let writer_pid: i32 = writer
+        .query_one("SELECT pg_backend_pid()", &[])
+        .unwrap()
+        .get(0);
+    writer
+        .batch_execute("BEGIN; INSERT INTO public.customers VALUES (1000) /* the writer */;")
+        .unwrap();
+    let o = run(
+        cwd,
+        &[
+            "apply",
+            "--db",
+            &url,
+            "plans/p1",
+            "--format",
+            "json",
+            "--lock-retries",
+            "1",
+            "--lock-retry-max-delay-ms",
+            "10",
+        ],
+        1,
+    );
+    writer.batch_execute("ROLLBACK").unwrap();
+    let events = parse_valid_lines("apply-event", &stdout(&o));
+    let retries = events_named(&events, "retry");
+    assert_eq!(retries.len(), 1, "{events:#?}");
+    let blockers = retries[0]["blockers"].as_array().unwrap();
+    let b = blockers
+        .iter()
+        .find(|b| b["pid"] == writer_pid)
+        .unwrap_or_else(|| panic!("the writer on public.customers is not named: {retries:#?}"));
+    assert_eq!(b["cause"], "lock_timeout", "{b:#}");
+    assert_eq!(b["relation"], "public.customers", "{b:#}");
+    assert_eq!(b["mode"], "RowExclusiveLock", "{b:#}");
+    server.drop_db(&db);
+}
+
 /// `lint --format json` of a broken plan directory: each file with its problem (and the line
 /// the reader points at), `ok` false, exit 1, and nothing but the document (no text error).
 #[test]

@@ -75,6 +75,73 @@ fn plan_markdown_puts_hazards_and_blocking_locks_first_and_escapes_names() {
     insta::assert_snapshot!("plan_markdown", md);
 }
 
+/// A foreign key locks the table it references as well as its own: the review's list of
+/// locks that block traffic has a row for each, both for adding the key (SHARE ROW EXCLUSIVE)
+/// and, in the plan that drops it, for dropping it (ACCESS EXCLUSIVE).
+#[test]
+fn plan_markdown_lists_the_lock_on_a_foreign_keys_referenced_table() {
+    let s = server();
+    let (name, url) = s.fresh_db("review_fk_locks");
+    let tables = "CREATE TABLE public.customers (id integer PRIMARY KEY);\n";
+    s.connect(&name)
+        .batch_execute(&format!(
+            "{tables}CREATE TABLE public.orders (id integer PRIMARY KEY, customer_id integer);
+             INSERT INTO public.customers SELECT generate_series(1, 20);
+             INSERT INTO public.orders SELECT g, 1 + g % 20 FROM generate_series(1, 100) g;"
+        ))
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schema")).unwrap();
+    std::fs::write(
+        dir.path().join("schema/shop.sql"),
+        format!(
+            "{tables}CREATE TABLE public.orders (id integer PRIMARY KEY,\n\
+             \x20   customer_id integer CONSTRAINT orders_customer_fk REFERENCES public.customers (id));\n"
+        ),
+    )
+    .unwrap();
+    let dev = server().admin_url();
+    let md = schemaplan_expect(
+        dir.path(),
+        &[
+            "plan",
+            "--db",
+            &url,
+            "--dev-url",
+            &dev,
+            "--out",
+            "review",
+            "--format",
+            "markdown",
+        ],
+        0,
+    );
+    let locks = md
+        .split("**Locks that block traffic**")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n####").next())
+        .unwrap_or_else(|| panic!("no lock list: {md}"));
+    assert!(
+        locks.contains("| 1 | SHARE ROW EXCLUSIVE | public.orders |"),
+        "{md}"
+    );
+    assert!(
+        locks.contains("| 1 | SHARE ROW EXCLUSIVE | public.customers |"),
+        "the referenced table's lock is listed: {md}"
+    );
+    assert!(
+        md.contains("also locks the referenced table: SHARE ROW EXCLUSIVE on public.customers"),
+        "{md}"
+    );
+    // The inverse drops the key: ACCESS EXCLUSIVE on both tables, said in its step's note.
+    let inverse = std::fs::read_to_string(dir.path().join("review/inverse.sql")).unwrap();
+    assert!(
+        inverse.contains("also locks the referenced table: ACCESS EXCLUSIVE on public.customers"),
+        "{inverse}"
+    );
+    s.drop_db(&name);
+}
+
 #[test]
 fn drift_markdown_has_a_section_and_a_diff_block_per_object() {
     let (dir, url) = setup();

@@ -12,6 +12,7 @@
 
 -- step 1 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- drop constraint orders_user_id_fkey on public.orders
+-- note: also locks the referenced table: ACCESS EXCLUSIVE on public.users
 ALTER TABLE public.orders DROP CONSTRAINT orders_user_id_fkey;
 
 -- step 2 | phase: expand | transaction: yes | lock: ACCESS EXCLUSIVE on public.open_orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none

@@ -49,6 +49,7 @@ ALTER TABLE public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);
 
 -- step 7 | phase: expand | transaction: yes | lock: SHARE ROW EXCLUSIVE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none
 -- add constraint orders_user_id_fkey on public.orders
+-- note: also locks the referenced table: SHARE ROW EXCLUSIVE on public.users
 ALTER TABLE public.orders ADD CONSTRAINT orders_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 -- step 8 | phase: expand | transaction: yes | lock: SHARE on public.orders | lock_timeout: 100ms | statement_timeout: 1min | hazards: none

@@ -166,8 +166,14 @@ impl Runner<'_> {
             // The sessions holding a conflicting lock on a relation the unit locks.
             for &n in steps {
                 let step = &self.plan.steps[n - 1];
-                if let Some(target) = &step.lock_target {
-                    for b in super::blockers::blockers(self.client, target, step.lock) {
+                // Its own table, and the others it locks (the table a foreign key references).
+                let targets = step
+                    .lock_target
+                    .iter()
+                    .map(|t| (step.lock, t.clone()))
+                    .chain(step.also_locks());
+                for (level, target) in targets {
+                    for b in super::blockers::blockers(self.client, &target, level) {
                         if !sessions.contains(&b) {
                             sessions.push(b);
                         }

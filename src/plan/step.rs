@@ -248,6 +248,21 @@ impl Step {
             .collect()
     }
 
+    /// The locks the step takes on relations other than its `lock_target` (the table a foreign
+    /// key references), from its [`also_locks_note`] notes: `(level, relation as quoted in
+    /// SQL)`. The step line names one relation; these are the others, for the review summary's
+    /// lock list, `plan.json` and the blocker report of a lock timeout.
+    pub fn also_locks(&self) -> Vec<(LockLevel, String)> {
+        self.notes
+            .iter()
+            .filter_map(|n| {
+                let (_, lock) = n.strip_prefix(ALSO_LOCKS_PREFIX)?.split_once(": ")?;
+                let (level, target) = lock.split_once(" on ")?;
+                Some((LockLevel::parse(level)?, target.to_string()))
+            })
+            .collect()
+    }
+
     /// A step the planner made to run alongside traffic because it may run long: a lock that
     /// lets reads and writes go on (ROW EXCLUSIVE: a backfill; SHARE UPDATE EXCLUSIVE: a
     /// `VALIDATE` scan, a concurrent build), or no transaction at all (`CONCURRENTLY`,
@@ -259,6 +274,21 @@ impl Step {
                 LockLevel::RowExclusive | LockLevel::ShareUpdateExclusive
             )
     }
+}
+
+const ALSO_LOCKS_PREFIX: &str = "also locks ";
+
+/// The note of a step that locks a relation besides its `lock_target`:
+/// `also locks the referenced table: SHARE ROW EXCLUSIVE on public.customers`. A step line
+/// has room for one relation (the one its statement names); a foreign key also locks the
+/// table it references, which the reviewer of a busy referenced table must see. `what` says
+/// which relation it is (no `:` in it); `relation` is quoted as in SQL and ends the note, so
+/// any name reads back ([`Step::also_locks`]).
+pub fn also_locks_note(what: &str, level: LockLevel, relation: &str) -> String {
+    format!(
+        "{ALSO_LOCKS_PREFIX}{what}: {} on {relation}",
+        level.as_str()
+    )
 }
 
 const MOVES_TO_END_PREFIX: &str = "moves column ";

@@ -46,9 +46,19 @@ struct StepJson<'a> {
     transaction: &'static str,
     lock: &'static str,
     lock_target: Option<&'a str>,
+    /// Locks on other relations than `lock_target` (the table a foreign key references), as
+    /// `{"lock", "target"}`. Absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    also_locks: Vec<AlsoLockJson>,
     lock_timeout_ms: Option<u128>,
     statement_timeout_ms: Option<u128>,
     hazards: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct AlsoLockJson {
+    lock: &'static str,
+    target: String,
 }
 
 /// `plan` with `inverse` nested under `"inverse"`, pretty-printed, ending in a newline.
@@ -97,6 +107,14 @@ fn step_doc(number: usize, step: &Step) -> StepJson<'_> {
         transaction: step.transaction.as_str(),
         lock: step.lock.as_str(),
         lock_target: step.lock_target.as_deref(),
+        also_locks: step
+            .also_locks()
+            .into_iter()
+            .map(|(l, target)| AlsoLockJson {
+                lock: l.as_str(),
+                target,
+            })
+            .collect(),
         lock_timeout_ms: step.lock_timeout.map(|t| t.0.as_millis()),
         statement_timeout_ms: step.statement_timeout.map(|t| t.0.as_millis()),
         hazards: step.hazards.iter().map(|h| h.as_str()).collect(),

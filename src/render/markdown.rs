@@ -85,12 +85,27 @@ pub fn markdown(plan: &Plan, inverse: &Plan) -> String {
     out
 }
 
-/// The steps whose lock queues reads or writes while it is waited for or held.
+/// The locks that queue reads or writes while they are waited for or held: each step's own
+/// (on its `lock_target`) and those it takes on other relations (`Step::also_locks`: the
+/// table a foreign key references), one row per relation.
 fn blocking_locks(out: &mut String, plan: &Plan) {
-    let blocking: Vec<(usize, &Step)> = numbered(plan)
-        .filter(|(_, s)| s.lock.blocks_traffic())
-        .collect();
-    if blocking.is_empty() {
+    let mut rows: Vec<(usize, &str, String, &Step)> = Vec::new();
+    for (n, s) in numbered(plan) {
+        if s.lock.blocks_traffic() {
+            rows.push((
+                n,
+                s.lock.as_str(),
+                s.lock_target.clone().unwrap_or_default(),
+                s,
+            ));
+        }
+        for (level, target) in s.also_locks() {
+            if level.blocks_traffic() {
+                rows.push((n, level.as_str(), target, s));
+            }
+        }
+    }
+    if rows.is_empty() {
         out.push_str("\nNo step takes a lock that blocks reads or writes.\n");
         return;
     }
@@ -98,12 +113,11 @@ fn blocking_locks(out: &mut String, plan: &Plan) {
         "\n**Locks that block traffic** (each waits at most its lock_timeout, then retries):\n\n",
     );
     out.push_str("| step | lock | on | lock_timeout |\n|---:|---|---|---|\n");
-    for (n, s) in blocking {
+    for (n, lock, target, s) in rows {
         let _ = writeln!(
             out,
-            "| {n} | {} | {} | {} |",
-            s.lock.as_str(),
-            cell(s.lock_target.as_deref().unwrap_or("")),
+            "| {n} | {lock} | {} | {} |",
+            cell(&target),
             s.lock_timeout
                 .map(|t| pg_duration(t.0))
                 .unwrap_or_else(|| "none".to_string())

@@ -39,6 +39,29 @@ fn is_partitioned(ctx: &Ctx, t: &QName) -> bool {
             .is_some_and(|tb| tb.partition_of.is_some())
 }
 
+/// The note naming the lock a foreign key step takes on the table the key references (none
+/// for a key referencing its own table): PostgreSQL locks both ends of a foreign key, as it
+/// creates or drops the key's triggers on both.
+/// - `ADD CONSTRAINT ... FOREIGN KEY` (with or without `NOT VALID`) and `ALTER CONSTRAINT
+///   ... [NOT] ENFORCED` (18): SHARE ROW EXCLUSIVE on the referenced table as on its own
+///   (`ATAddForeignKeyConstraint`), so writes to the referenced table wait while the step
+///   waits for or holds it; reads go on.
+/// - `DROP CONSTRAINT` of a foreign key: ACCESS EXCLUSIVE on the referenced table too
+///   (`dropconstraint_internal`): even reads of it wait.
+/// - `VALIDATE CONSTRAINT`: ROW SHARE on the referenced table, which blocks no traffic (not
+///   listed).
+///
+/// The step line names only the step's own table; the note is read back by
+/// `Step::also_locks` for the review summary's lock list and the blocker report.
+fn referenced_lock(t: &QName, c: &Constraint, level: LockLevel) -> Option<String> {
+    let r = c.references.as_ref().filter(|r| *r != t)?;
+    Some(crate::plan::step::also_locks_note(
+        "the referenced table",
+        level,
+        &qname(r),
+    ))
+}
+
 /// The tables a constraint's validation reads under the lock of a plain `ADD CONSTRAINT`: its
 /// own, and for a foreign key on a table with rows the referenced one too (the check is an
 /// outer join, which may hash the referencing rows and scan the referenced table; with no
@@ -100,6 +123,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         lock,
         Some(t),
     );
+    step = step.notes(referenced_lock(t, c, lock));
     if large && !two_phase && c.validated {
         step = ctx.long(step);
         if matches!(
@@ -207,7 +231,8 @@ pub fn set_enforced(ctx: &Ctx, t: &QName, from: &Constraint, to: &Constraint) ->
             LockLevel::ShareRowExclusive,
             Some(t),
         )
-        .note(note);
+        .note(note)
+        .notes(referenced_lock(t, to, LockLevel::ShareRowExclusive));
     if to.enforced() {
         step = step.notes(small.unwrap_or_default());
     }
@@ -371,12 +396,14 @@ pub fn validate(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
 
 pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     let id = con_id(t, c);
-    let step = ctx.step(
-        format!("drop constraint {} on {t}", c.name),
-        format!("{} DROP CONSTRAINT {};", alter_table(t), ident(&c.name)),
-        LockLevel::AccessExclusive,
-        Some(t),
-    );
+    let step = ctx
+        .step(
+            format!("drop constraint {} on {t}", c.name),
+            format!("{} DROP CONSTRAINT {};", alter_table(t), ident(&c.name)),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .notes(referenced_lock(t, c, LockLevel::AccessExclusive));
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
     if let Some(q) = index_name(t, c) {
