@@ -171,6 +171,73 @@ fn reads_postgresql_18_columns_and_constraints() {
         .any(|c| c.definition.starts_with("NOT NULL")));
 }
 
+/// NOT NULL constraints as catalog objects (PostgreSQL 18, contype `n`): a column's own
+/// constraint is read with its name (generated or its own, and the old table's generated name
+/// after a rename), `NOT VALID` and `NO INHERIT`; an inherited column carries none (its
+/// constraint comes with the parent's). Before 18 there are no such rows: no names, valid,
+/// inheritable, whatever the file said.
+#[test]
+fn reads_not_null_constraint_names_validity_and_inheritance() {
+    let v18 = common::server().version_num() >= 180000;
+    let mut sql = String::from(
+        "CREATE TABLE public.members (id integer PRIMARY KEY, email text NOT NULL,\n\
+         \x20   nick text CONSTRAINT nick_present NOT NULL, note text);\n\
+         ALTER TABLE public.members RENAME TO users;\n\
+         CREATE TABLE public.admins (level integer NOT NULL) INHERITS (public.users);\n",
+    );
+    if v18 {
+        sql.push_str(
+            "ALTER TABLE public.users ADD CONSTRAINT note_later NOT NULL note NOT VALID;\n\
+             CREATE TABLE public.events (id integer, kind text NOT NULL NO INHERIT);\n",
+        );
+    }
+    let mut db = ScratchDb::with("not_null_constraints", &sql);
+    let s = read(&mut db);
+    let col = |t: &str, c: &str| {
+        s.tables[&q("public", t)]
+            .columns
+            .iter()
+            .find(|x| x.name == c)
+            .unwrap_or_else(|| panic!("{t}.{c}"))
+            .clone()
+    };
+    let email = col("users", "email");
+    let nick = col("users", "nick");
+    let inherited = col("admins", "email");
+    let level = col("admins", "level");
+    assert!(email.not_null && nick.not_null && inherited.not_null && level.not_null);
+    if !v18 {
+        for c in [&email, &nick, &inherited, &level] {
+            assert_eq!(c.not_null_name, None, "{c:?}");
+            assert!(!c.not_null_not_valid && !c.not_null_no_inherit, "{c:?}");
+        }
+        return;
+    }
+    // The rename kept the generated name of the old table.
+    assert_eq!(
+        email.not_null_name.as_deref(),
+        Some("members_email_not_null")
+    );
+    assert_eq!(nick.not_null_name.as_deref(), Some("nick_present"));
+    assert_eq!(
+        level.not_null_name.as_deref(),
+        Some("admins_level_not_null")
+    );
+    assert_eq!(inherited.not_null_name, None, "{inherited:?}");
+    assert!(!email.not_null_not_valid && !email.not_null_no_inherit);
+    let note = col("users", "note");
+    assert!(note.not_null && note.not_null_not_valid, "{note:?}");
+    assert_eq!(note.not_null_name.as_deref(), Some("note_later"));
+    let kind = col("events", "kind");
+    assert!(kind.not_null_no_inherit, "{kind:?}");
+    assert_eq!(kind.not_null_name.as_deref(), Some("events_kind_not_null"));
+    // Still not listed among the table's constraints: the column carries it.
+    assert!(!s.tables[&q("public", "users")]
+        .constraints
+        .values()
+        .any(|c| c.definition.starts_with("NOT NULL")));
+}
+
 fn read(db: &mut ScratchDb) -> Schema {
     catalog::read(&mut db.client).expect("catalog read")
 }

@@ -180,7 +180,7 @@ fn exists(c: &mut postgres::Client, relation: &str) -> Option<String> {
 
 fn constraint_names(c: &mut postgres::Client) -> Vec<String> {
     c.query(
-        // contype 'n': PostgreSQL 18's NOT NULL constraints (not modeled: attnotnull is)
+        // contype 'n': PostgreSQL 18's NOT NULL constraints (modeled on their columns)
         "SELECT conname::text FROM pg_constraint WHERE conrelid = to_regclass('public.users') \
          AND contype <> 'n' ORDER BY 1",
         &[],

@@ -204,7 +204,26 @@ impl<'t, 'c> Reader<'t, 'c> {
     fn sql(&self, q: &Query) -> String {
         let v = self.version;
         let mut text = q.text.to_string();
-        let subst: [(&str, &str); 9] = [
+        // The column's NOT NULL constraint (PostgreSQL 18: contype 'n', one per column).
+        let not_null_con = |what: &str| {
+            format!(
+                "(SELECT nc.{what} FROM pg_constraint nc WHERE nc.conrelid = a.attrelid \
+                 AND nc.contype = 'n' AND nc.conkey[1] = a.attnum)"
+            )
+        };
+        let (nn_name, nn_valid, nn_noinherit) = if v >= 180000 {
+            (
+                not_null_con("conname::text"),
+                format!("coalesce({}, true)", not_null_con("convalidated")),
+                format!("coalesce({}, false)", not_null_con("connoinherit")),
+            )
+        } else {
+            ("NULL::text".into(), "true".into(), "false".into())
+        };
+        let subst: [(&str, &str); 12] = [
+            ("{{notnull_name}}", nn_name.as_str()),
+            ("{{notnull_valid}}", nn_valid.as_str()),
+            ("{{notnull_noinherit}}", nn_noinherit.as_str()),
             (
                 "{{attstattarget}}",
                 if v >= 170000 {
@@ -693,11 +712,21 @@ impl<'t, 'c> Reader<'t, 'c> {
                 }
                 let id = ObjectId::Column(tname.clone(), name.clone());
                 self.resolver.add_column(rel, attnum, id);
+                let not_null: bool = r.get("not_null")?;
+                let inherited: bool = r.get("inherited")?;
+                // Inherited columns' NOT NULL comes with the parent's (`Column::not_null_name`).
+                let own_not_null = not_null && !inherited;
+                let not_null_name = r
+                    .get::<Option<String>>("not_null_name")?
+                    .filter(|_| own_not_null);
                 let column = Column {
                     name,
                     type_name,
                     collation,
-                    not_null: r.get("not_null")?,
+                    not_null,
+                    not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
+                    not_null_no_inherit: own_not_null && r.get::<bool>("not_null_no_inherit")?,
+                    not_null_name,
                     default,
                     default_volatile,
                     identity,
@@ -710,7 +739,7 @@ impl<'t, 'c> Reader<'t, 'c> {
                     default_storage: storage_name(&r.get::<String>("default_storage")?).to_string(),
                     statistics: r.get("statistics")?,
                     attoptions: r.get("attoptions")?,
-                    inherited: r.get("inherited")?,
+                    inherited,
                     is_local: r.get("is_local")?,
                     fdw_options: foreign::options_from(&r, "fdw_option_keys", "fdw_option_values")?,
                 };

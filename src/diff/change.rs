@@ -321,6 +321,9 @@ pub enum ColumnChange {
     DropDefault,
     DropIdentity,
     DropExpression,
+    /// A VIRTUAL generated column's new expression (PostgreSQL 18: `ALTER COLUMN ... SET
+    /// EXPRESSION AS (...)`, a catalog change for a column that stores nothing).
+    SetExpression,
     Type,
     DropNotNull,
     SetDefault,
@@ -334,6 +337,14 @@ pub enum ColumnChange {
     AttOptions,
     /// A foreign table column's `OPTIONS (...)` (`ALTER COLUMN c OPTIONS (ADD / SET / DROP)`).
     FdwOptions,
+    /// PostgreSQL 18: the NOT NULL constraint of a column that stays NOT NULL has another name
+    /// (`RENAME CONSTRAINT`; after a declared table rename the old table's name stays).
+    NotNullName,
+    /// PostgreSQL 18: the NOT NULL constraint becomes `NO INHERIT` or inheritable
+    /// (`ALTER CONSTRAINT ... [NO] INHERIT`).
+    NotNullInherit,
+    /// PostgreSQL 18: a `NOT VALID` NOT NULL constraint is to be valid (`VALIDATE CONSTRAINT`).
+    ValidateNotNull,
 }
 
 /// Table-level changes other than columns and constraints.

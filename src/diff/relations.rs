@@ -23,7 +23,11 @@ pub(super) fn find_replacements(d: &mut Differ) {
             // STORED <-> VIRTUAL has no ALTER (drop and add), and neither has VIRTUAL -> plain:
             // PostgreSQL 18 refuses `DROP EXPRESSION` on a virtual column, which stores nothing.
             let virtual_to_plain = old.generated_virtual && col.generated.is_none();
-            if (generated_changed && col.generated.is_some()) || virtual_to_plain {
+            if (generated_changed
+                && col.generated.is_some()
+                && !sets_expression(d.current, have, want, old, col))
+                || virtual_to_plain
+            {
                 d.replaced.insert(id);
             } else if old.type_name != col.type_name || old.collation != col.collation {
                 d.retyped.insert(id);
@@ -479,6 +483,56 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     }
 }
 
+/// Whether the VIRTUAL generated column `old` of `have` becomes `new` by `ALTER COLUMN ... SET
+/// EXPRESSION` (PostgreSQL 18 for VIRTUAL; 17 has it for STORED only, 13-16 not at all, and a
+/// plan does not know the major it is applied to, so STORED keeps the drop and add): both
+/// VIRTUAL, only the expression differs, and the column is the table's own, neither inherited
+/// nor passed on to partitions or inheritance children (which would each need their own
+/// expression change).
+///
+/// PostgreSQL 18 refuses `SET EXPRESSION` on a virtual column of a table with any CHECK
+/// constraint ("not supported for virtual generated columns in tables with check
+/// constraints"), also one the plan adds only for a moment: the helper CHECK of an online
+/// `SET NOT NULL` or the guard of a type change. So a table with a CHECK on either side, or
+/// with a column becoming NOT NULL or changing its type in the same plan, drops and adds the
+/// column instead (it stores nothing: no value is lost either way).
+fn sets_expression(
+    current: &Schema,
+    have: &Table,
+    want: &Table,
+    old: &Column,
+    new: &Column,
+) -> bool {
+    let has_children = current.tables.values().any(|c| {
+        c.partition_of
+            .as_ref()
+            .is_some_and(|(p, _)| *p == have.name)
+            || c.inherits.contains(&have.name)
+    });
+    let has_check = |t: &Table| {
+        t.constraints
+            .values()
+            .any(|c| c.kind == ConstraintKind::Check)
+    };
+    let other_checks = want.columns.iter().any(|w| {
+        let before = have.columns.iter().find(|h| h.name == w.name);
+        (w.not_null && !before.is_some_and(|h| h.not_null))
+            || before.is_some_and(|h| h.type_name != w.type_name || h.collation != w.collation)
+    });
+    old.generated_virtual
+        && new.generated_virtual
+        && old.generated.is_some()
+        && new.generated.is_some()
+        && old.type_name == new.type_name
+        && old.collation == new.collation
+        && !old.inherited
+        && !new.inherited
+        && !has_children
+        && !has_check(have)
+        && !has_check(want)
+        && !other_checks
+}
+
 fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     use ColumnChange::*;
     let mut k = Vec::new();
@@ -491,6 +545,11 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     }
     if old.generated.is_some() && new.generated.is_none() {
         k.push(DropExpression);
+    }
+    // Only VIRTUAL -> VIRTUAL reaches here with a new expression (`sets_expression`): every
+    // other change of a generated column drops and adds it.
+    if old.generated.is_some() && new.generated.is_some() && old.generated != new.generated {
+        k.push(SetExpression);
     }
     if retype && new.declared_locally() {
         k.push(Type);
@@ -519,6 +578,23 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     }
     if old.fdw_options != new.fdw_options {
         k.push(FdwOptions);
+    }
+    // The NOT NULL constraint itself (PostgreSQL 18; the names are `None` before, so nothing
+    // here changes a plan on 13-17). A valid one satisfies a `NOT VALID` one in the files
+    // (it is stronger): only NOT VALID -> valid is a change.
+    if old.not_null && new.not_null {
+        if old.not_null_name.is_some()
+            && new.not_null_name.is_some()
+            && old.not_null_name != new.not_null_name
+        {
+            k.push(NotNullName);
+        }
+        if old.not_null_no_inherit != new.not_null_no_inherit {
+            k.push(NotNullInherit);
+        }
+        if old.not_null_not_valid && !new.not_null_not_valid {
+            k.push(ValidateNotNull);
+        }
     }
     match (&old.identity, &new.identity) {
         (None, Some(_)) => k.push(AddIdentity),

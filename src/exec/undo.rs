@@ -1,10 +1,11 @@
 //! What a failed validation leaves behind is taken back, so a failed apply never leaves the
 //! database stuck half-way.
 //!
-//! Plans add a CHECK or FOREIGN KEY to a table with rows in two steps: `ADD CONSTRAINT c ...
-//! NOT VALID` (a brief lock, no scan; from then on new writes are checked) and, later,
-//! `VALIDATE CONSTRAINT c` (a scan that does not block writes). When the validation fails
-//! because rows violate the constraint (SQLSTATE 23514 or 23503), `c` stays behind NOT VALID:
+//! Plans add a CHECK or FOREIGN KEY (and on PostgreSQL 18 a NOT NULL) to a table with rows in
+//! two steps: `ADD CONSTRAINT c ... NOT VALID` (a brief lock, no scan; from then on new writes
+//! are checked) and, later, `VALIDATE CONSTRAINT c` (a scan that does not block writes). When
+//! the validation fails because rows violate the constraint (SQLSTATE 23514, 23503, or 23502
+//! for a NOT NULL), `c` stays behind NOT VALID:
 //! the schema is then neither the plan's `from` nor its `to`, `rollback` refuses it, and the
 //! application's writes are already held to the new rule. So after such a failure the executor
 //! drops `c` again (what the plan's own `ADD ... NOT VALID` step added, nothing else) and marks
@@ -100,7 +101,10 @@ pub fn after_failed_validation(
     error: &postgres::Error,
     done: &BTreeSet<usize>,
 ) -> Option<Undone> {
-    if !matches!(sqlstate(error), Some("23514") | Some("23503")) {
+    if !matches!(
+        sqlstate(error),
+        Some("23514") | Some("23503") | Some("23502")
+    ) {
         return None;
     }
     let target = constraint_of(&plan.steps[failed - 1].sql, Action::Validate)?;
@@ -160,8 +164,9 @@ pub fn after_failed_validation(
     Some(Undone { add_step, message })
 }
 
-/// How many rows violate the CHECK, and the query that lists them (`None` for a foreign key:
-/// its violations are the rows without a referenced row, which the error's detail names).
+/// How many rows violate the CHECK (or the NOT NULL constraint, PostgreSQL 18: the rows whose
+/// column is NULL), and the query that lists them (`None` for a foreign key: its violations
+/// are the rows without a referenced row, which the error's detail names).
 fn violating_rows(
     client: &mut Client,
     table: &str,
@@ -170,8 +175,12 @@ fn violating_rows(
 ) -> Result<Option<(i64, String)>, String> {
     let row = client
         .query_opt(
-            "SELECT pg_get_expr(conbin, conrelid) FROM pg_catalog.pg_constraint \
-             WHERE conrelid = $1::text::regclass AND conname = $2 AND contype = 'c'",
+            "SELECT CASE contype WHEN 'c' THEN pg_get_expr(conbin, conrelid) \
+                    ELSE pg_catalog.quote_ident(a.attname) || ' IS NOT NULL' END \
+             FROM pg_catalog.pg_constraint \
+             LEFT JOIN pg_catalog.pg_attribute a \
+               ON a.attrelid = conrelid AND a.attnum = conkey[1] AND contype = 'n' \
+             WHERE conrelid = $1::text::regclass AND conname = $2 AND contype IN ('c', 'n')",
             &[&table, &name],
         )
         .map_err(|e| full_error(&e))?;
@@ -241,6 +250,12 @@ mod tests {
         assert_eq!(
             constraint_of(a, Action::AddNotValid),
             Some(("public.t".into(), "T_b".into()))
+        );
+        // PostgreSQL 18's NOT NULL added NOT VALID (the online SET NOT NULL there)
+        let nn = "ALTER TABLE public.t ADD CONSTRAINT t_b_not_null NOT NULL b NOT VALID;";
+        assert_eq!(
+            constraint_of(nn, Action::AddNotValid),
+            Some(("public.t".into(), "t_b_not_null".into()))
         );
         let plain = "ALTER TABLE public.t ADD CONSTRAINT c CHECK (b > 0);";
         assert_eq!(constraint_of(plain, Action::AddNotValid), None);

@@ -12,13 +12,17 @@
 use super::*;
 use std::fmt::{self, Debug, Formatter};
 
-/// A table as fingerprinted: columns by name, no default volatility, options sorted.
+/// A table as fingerprinted: columns by name, no default volatility, options sorted, and no
+/// `NOT VALID` on NOT NULL constraints (PostgreSQL 18): a valid one satisfies a `NOT VALID`
+/// one in the schema files, which `CREATE TABLE` cannot even make (`diff` plans only NOT
+/// VALID -> valid, `VALIDATE CONSTRAINT`).
 pub fn table(t: &Table) -> Table {
     let mut t = t.clone();
     t.columns.sort_by(|a, b| a.name.cmp(&b.name));
-    t.columns
-        .iter_mut()
-        .for_each(|c| c.default_volatile = false);
+    t.columns.iter_mut().for_each(|c| {
+        c.default_volatile = false;
+        c.not_null_not_valid = false;
+    });
     t.options.sort();
     t
 }
@@ -194,6 +198,9 @@ mod tests {
             type_name: "integer".into(),
             collation: None,
             not_null: true,
+            not_null_name: Some(format!("t_{name}_not_null")),
+            not_null_not_valid: false,
+            not_null_no_inherit: false,
             default: volatile.then(|| "random()".to_string()),
             default_volatile: volatile,
             identity: None,

@@ -153,6 +153,19 @@ pub struct Column {
     /// Collation when it differs from the type's default.
     pub collation: Option<QName>,
     pub not_null: bool,
+    /// PostgreSQL 18+, where NOT NULL is a `pg_constraint` row (contype `n`): the name of the
+    /// column's NOT NULL constraint, as it is (`<table>_<column>_not_null` when PostgreSQL
+    /// named it, also after the table or column was renamed: the name stays). `None` before
+    /// 18, for nullable columns, and for inherited columns (their constraint comes with the
+    /// parent's; a partition's copy may carry the parent's name). Plans name it only when it
+    /// is not the generated name (`kinds::column::not_null_clause`).
+    pub not_null_name: Option<String>,
+    /// PostgreSQL 18+: the NOT NULL constraint is `NOT VALID` (added so and not validated:
+    /// new rows are checked, old ones were not). `CREATE TABLE` cannot make one: only
+    /// `ALTER TABLE ... ADD CONSTRAINT ... NOT NULL c NOT VALID`.
+    pub not_null_not_valid: bool,
+    /// PostgreSQL 18+: the NOT NULL constraint is `NO INHERIT` (children do not get it).
+    pub not_null_no_inherit: bool,
     /// `pg_get_expr(adbin)` of the default; `None` for identity/generated columns.
     pub default: Option<String>,
     /// Plan-time fact, not schema: the default calls a volatile function (`random()`,
@@ -186,6 +199,14 @@ pub struct Column {
 }
 
 impl Column {
+    /// The column without NOT NULL (and so without a NOT NULL constraint, PostgreSQL 18).
+    pub fn make_nullable(&mut self) {
+        self.not_null = false;
+        self.not_null_name = None;
+        self.not_null_not_valid = false;
+        self.not_null_no_inherit = false;
+    }
+
     /// Whether the table itself declares the column (not only a parent table).
     pub fn declared_locally(&self) -> bool {
         self.is_local || !self.inherited

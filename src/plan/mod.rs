@@ -54,6 +54,12 @@ pub struct PlanOptions {
     /// Type pairs the shadow server knows both types of (asked about above): only those get
     /// the plan-time data check of `workflow::lossy`.
     pub probed: BTreeSet<(String, String)>,
+    /// `server_version_num` of the database the plan is made for (the live one; the shadow's
+    /// without one), 0 when unknown: generators take a form only a newer major has when it
+    /// is at least that major (`ADD CONSTRAINT ... NOT NULL ... NOT VALID` from 18,
+    /// `kinds::column::set_not_null_online`). A plan made for 18 and applied to an older
+    /// server fails on such a statement with a syntax error, inside its step's transaction.
+    pub server_version: u32,
 }
 
 /// Default `lock_timeout` of steps that take locks. While a step waits for its lock, every
@@ -78,6 +84,7 @@ impl Default for PlanOptions {
             explicit_only: Default::default(),
             incomparable: Default::default(),
             probed: Default::default(),
+            server_version: 0,
         }
     }
 }

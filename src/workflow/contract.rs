@@ -161,7 +161,7 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
                         && c.generated.is_none()
                         && !in_key
                     {
-                        c.not_null = false;
+                        c.make_nullable();
                         relaxed.push((q.clone(), c.name.clone()));
                     }
                     added.insert(ObjectId::Column(q.clone(), c.name.clone()));

@@ -744,7 +744,7 @@ pub fn plan_both(
                     .get_mut(q)
                     .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
                 {
-                    col.not_null = false;
+                    col.make_nullable();
                 }
                 unrestored.push(ObjectId::Column(q.clone(), c.clone()));
             }
@@ -772,9 +772,20 @@ pub fn plan_both(
             (forward, inverse)
         }
     };
+    // A VIRTUAL generated column (PostgreSQL 18) stores nothing: its forward drop keeps the
+    // conservative `data-loss` (`kinds::column::drop`), but adding it back loses nothing,
+    // so its inverse step gets no "not restored" note.
+    let stores_nothing = |id: &ObjectId| match id {
+        ObjectId::Column(q, c) => base
+            .tables
+            .get(q)
+            .and_then(|t| t.columns.iter().find(|col| &col.name == c))
+            .is_some_and(|col| col.generated_virtual),
+        _ => false,
+    };
     let lost: std::collections::BTreeSet<&ObjectId> = forward
         .iter()
-        .filter(|(_, s)| s.hazards.contains(&plan::Hazard::DataLoss))
+        .filter(|(id, s)| s.hazards.contains(&plan::Hazard::DataLoss) && !stores_nothing(id))
         .map(|(id, _)| id)
         .collect();
     let inverse: Vec<Step> = inverse

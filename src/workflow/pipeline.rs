@@ -107,6 +107,11 @@ pub fn make_plan(
         small_table: req.small_table,
         backfills: super::backfill::backfills(src),
         usings: super::casts::usings(src),
+        server_version: current
+            .server_version_num
+            .unwrap_or_else(|| shadow.server_version_num())
+            .try_into()
+            .unwrap_or(0),
         ..PlanOptions::default()
     };
     let diff_stage = crate::timings::start("diff");
@@ -235,7 +240,7 @@ fn unrestored_fingerprint(current: &Schema, unrestored: &[crate::model::ObjectId
                 .get_mut(q)
                 .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c));
             if let Some(column) = column {
-                column.not_null = false;
+                column.make_nullable();
             }
         }
     }

@@ -81,6 +81,28 @@ pub fn resolve(
             }
         }
     }
+    // PostgreSQL 18: `RENAME COLUMN` in the shadow kept the old column's NOT NULL constraint
+    // name, but the plan renames a column through a new column, whose NOT NULL constraint is
+    // made under the desired name (`kinds::column::set_not_null_online`): that is the name the
+    // live column will have. (A table rename keeps the old names: those the diff renames.)
+    for r in &list {
+        if let Rename::Column { table, to, .. } = r {
+            let want = desired
+                .tables
+                .get(table)
+                .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
+                .and_then(|c| c.not_null_name.clone());
+            if let Some(c) = renamed
+                .tables
+                .get_mut(table)
+                .and_then(|t| t.columns.iter_mut().find(|c| c.name == to.name))
+            {
+                if c.not_null_name.is_some() && want.is_some() {
+                    c.not_null_name = want;
+                }
+            }
+        }
+    }
     // The shadow's tables are empty: the live sizes (what the online strategies go by) carry
     // over, under the new table names.
     renamed.sizes = current

@@ -7,6 +7,12 @@ SELECT a.attrelid, a.attnum, a.attname::text AS name, c.relkind,
        -- counts as the type's), i.e. when COLLATE was written
        cn.nspname::text AS collation_schema, co.collname::text AS collation_name,
        a.attnotnull AS not_null,
+       -- the NOT NULL constraint (18+; NULL, true, false before): its name, whether it is
+       -- validated and whether it is NO INHERIT ({{notnull_name}}, {{notnull_valid}},
+       -- {{notnull_noinherit}})
+       {{notnull_name}} AS not_null_name,
+       {{notnull_valid}} AS not_null_valid,
+       {{notnull_noinherit}} AS not_null_no_inherit,
        a.attidentity AS identity,
        a.attgenerated AS generated,
        a.attinhcount > 0 AS inherited,

@@ -42,12 +42,12 @@ pub fn settings_statements(t: &QName, c: &Column) -> String {
 fn add_sql(t: &QName, def: &Column, settings_of: &Column) -> String {
     let extra = settings(settings_of);
     if extra.is_empty() {
-        return format!("{} ADD COLUMN {};", alter_table(t), definition(def));
+        return format!("{} ADD COLUMN {};", alter_table(t), definition(t, def));
     }
     format!(
         "{}\n    ADD COLUMN {},\n    {};",
         alter_table(t),
-        definition(def),
+        definition(t, def),
         extra.join(",\n    ")
     )
 }
@@ -71,8 +71,42 @@ fn attoptions_changes(col: &str, from: &[String], to: &[String]) -> Vec<String> 
     v
 }
 
-/// A column definition as in `CREATE TABLE` / `ADD COLUMN`.
-pub fn definition(c: &Column) -> String {
+/// The name PostgreSQL 18 gives a NOT NULL constraint it makes for column `column` of table
+/// `table` (`ChooseConstraintName`: `<table>_<column>_not_null`, shortened like
+/// `makeObjectName`).
+pub(crate) fn generated_not_null_name(table: &str, column: &str) -> String {
+    pg_object_name(table, Some(column), "not_null")
+}
+
+/// The name of the NOT NULL constraint column `c` of table `t` is to have: its own (PostgreSQL
+/// 18 reads it), else the generated one.
+fn not_null_name(t: &QName, c: &Column) -> String {
+    c.not_null_name
+        .clone()
+        .unwrap_or_else(|| generated_not_null_name(&t.name, &c.name))
+}
+
+/// `NOT NULL` in a column definition: `CONSTRAINT <name> NOT NULL` when the constraint's name
+/// (PostgreSQL 18) is not the one PostgreSQL would generate for table `t`, and `NO INHERIT`
+/// when it is so. Before 18 the model has neither: plain ` NOT NULL`, as always. A `NOT VALID`
+/// one is made valid here (`CREATE TABLE` / `ADD COLUMN` cannot make it otherwise; a valid
+/// one satisfies it, see `model::canonical::table`).
+fn not_null_clause(t: &QName, c: &Column) -> String {
+    let mut s = String::new();
+    if let Some(n) = &c.not_null_name {
+        if *n != generated_not_null_name(&t.name, &c.name) {
+            s.push_str(&format!(" CONSTRAINT {}", ident(n)));
+        }
+    }
+    s.push_str(" NOT NULL");
+    if c.not_null_no_inherit {
+        s.push_str(" NO INHERIT");
+    }
+    s
+}
+
+/// A column definition of table `t` as in `CREATE TABLE` / `ADD COLUMN`.
+pub fn definition(t: &QName, c: &Column) -> String {
     let mut s = format!("{} {}", ident(&c.name), c.type_name);
     if let Some(m) = &c.compression {
         s.push_str(&format!(" COMPRESSION {}", ident(m)));
@@ -97,7 +131,7 @@ pub fn definition(c: &Column) -> String {
         s.push_str(&format!(" DEFAULT {d}"));
     }
     if c.not_null {
-        s.push_str(" NOT NULL");
+        s.push_str(&not_null_clause(t, c));
     }
     s
 }
@@ -240,7 +274,7 @@ pub(crate) fn unfillable(ctx: &Ctx, t: &QName, c: &Column) -> bool {
 ///    same short transaction, so rows inserted from then on get the default;
 /// 2. a batched backfill `UPDATE t SET c = <value> WHERE c IS NULL` (ROW EXCLUSIVE, key-range
 ///    batches of short transactions, resumable: `docs/executor.md`);
-/// 3. for NOT NULL, the validated-CHECK path of [`set_not_null_online`].
+/// 3. for NOT NULL, [`set_not_null_online`] (NOT VALID and validated).
 fn add_with_backfill(ctx: &Ctx, t: &QName, c: &Column, value: String) -> Chain {
     let at = alter_table(t);
     let col = ident(&c.name);
@@ -345,7 +379,7 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
 }
 
 /// One `ALTER TABLE` with the column's sub-commands in a safe order, except `SET NOT NULL`
-/// on a table with rows, which goes through a validated CHECK (see [`set_not_null_online`]).
+/// on a table with rows, which is added NOT VALID and validated (see [`set_not_null_online`]).
 pub fn alter(
     ctx: &Ctx,
     t: &QName,
@@ -375,11 +409,16 @@ pub fn alter(
     let foreign = ctx.current.tables.get(t).is_some_and(|tb| tb.is_foreign());
     let mut parts = Vec::new();
     let mut online_not_null = false;
+    let mut validate_not_null = false;
     for k in kinds {
         match k {
             DropDefault => parts.push(format!("ALTER COLUMN {col} DROP DEFAULT")),
             DropIdentity => parts.push(format!("ALTER COLUMN {col} DROP IDENTITY")),
             DropExpression => parts.push(format!("ALTER COLUMN {col} DROP EXPRESSION")),
+            SetExpression => parts.push(format!(
+                "ALTER COLUMN {col} SET EXPRESSION AS ({})",
+                to.generated.as_deref().unwrap_or_default()
+            )),
             Type => {
                 let coll = to
                     .collation
@@ -401,9 +440,29 @@ pub fn alter(
                 "ALTER COLUMN {col} SET DEFAULT {}",
                 to.default.as_deref().unwrap_or("NULL")
             )),
+            // NOT VALID in the schema files (PostgreSQL 18): added so, no scan, never
+            // validated by the plan.
+            SetNotNull if to.not_null_not_valid => {
+                parts.push(add_not_null(t, to, " NOT VALID"));
+            }
             // Identity needs NOT NULL first, in the same statement.
             SetNotNull if online && !kinds.contains(&AddIdentity) => online_not_null = true,
+            // A name of its own or NO INHERIT (PostgreSQL 18): `SET NOT NULL` would make the
+            // generated, inheritable one.
+            SetNotNull if named_not_null(t, to) => parts.push(add_not_null(t, to, "")),
             SetNotNull => parts.push(format!("ALTER COLUMN {col} SET NOT NULL")),
+            // The constraint's new name goes in a statement of its own (below).
+            NotNullName => {}
+            NotNullInherit => parts.push(format!(
+                "ALTER CONSTRAINT {} {}",
+                ident(&not_null_name(t, from)),
+                if to.not_null_no_inherit {
+                    "NO INHERIT"
+                } else {
+                    "INHERIT"
+                }
+            )),
+            ValidateNotNull => validate_not_null = true,
             AddIdentity => {
                 let idn = to.identity.as_ref().expect("AddIdentity has an identity");
                 parts.push(format!("ALTER COLUMN {col} ADD{}", identity_clause(idn)));
@@ -515,7 +574,7 @@ pub fn alter(
         let coercible = retype
             && from.collation == to.collation
             && convert::binary_coercible(&from.type_name, &to.type_name);
-        let scans = kinds.contains(&SetNotNull) && !online_not_null;
+        let scans = kinds.contains(&SetNotNull) && !online_not_null && !to.not_null_not_valid;
         if retype && ctx.opts.usings.contains_key(&(t.clone(), to.name.clone())) {
             step = step.note("converted with the column's @using expression");
         } else if retype && convert::no_cast(ctx, &from.type_name, &to.type_name) {
@@ -524,6 +583,14 @@ pub fn alter(
                  back) on the first value {} does not accept",
                 from.type_name, to.type_name, to.type_name
             ));
+        }
+        if kinds.contains(&SetExpression) {
+            // VIRTUAL (the only kind `diff` sends here): computed when read, so the new
+            // expression is a catalog change under a brief ACCESS EXCLUSIVE; PostgreSQL
+            // neither rewrites nor scans the table (a STORED column would be rewritten, and
+            // is dropped and added instead: 13-16 have no SET EXPRESSION).
+            step =
+                step.note("VIRTUAL: the new expression is computed when read; no rewrite, no scan");
         }
         if coercible {
             step = step.note(format!(
@@ -568,7 +635,86 @@ pub fn alter(
     if online_not_null {
         chains.push(set_not_null_online(ctx, t, &to.name));
     }
+    if kinds.contains(&NotNullName) {
+        chains.push(vec![rename_not_null(ctx, t, from, to)]);
+    }
+    if validate_not_null {
+        chains.push(vec![validate_not_null_node(ctx, t, to)]);
+    }
     chains
+}
+
+/// Whether the NOT NULL constraint column `c` of `t` is to have cannot be made by `SET NOT
+/// NULL` (which makes the generated name, inheritable): a name of its own or `NO INHERIT`
+/// (PostgreSQL 18).
+fn named_not_null(t: &QName, c: &Column) -> bool {
+    c.not_null_no_inherit
+        || c.not_null_name
+            .as_ref()
+            .is_some_and(|n| *n != generated_not_null_name(&t.name, &c.name))
+}
+
+/// `ADD CONSTRAINT <name> NOT NULL <column> [NO INHERIT]<tail>` (PostgreSQL 18), a sub-command
+/// of `ALTER TABLE`: the column's NOT NULL constraint under its name. Like `SET NOT NULL` it
+/// takes ACCESS EXCLUSIVE and scans the table, unless `tail` is ` NOT VALID`.
+fn add_not_null(t: &QName, c: &Column, tail: &str) -> String {
+    format!(
+        "ADD CONSTRAINT {} NOT NULL {}{}{tail}",
+        ident(&not_null_name(t, c)),
+        ident(&c.name),
+        if c.not_null_no_inherit {
+            " NO INHERIT"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The NOT NULL constraint of a column that stays NOT NULL gets its new name (PostgreSQL 18):
+/// `RENAME CONSTRAINT`, a catalog change under a brief ACCESS EXCLUSIVE. The usual cause: a
+/// declared table (or column) rename, after which PostgreSQL keeps the old generated name
+/// (`members_email_not_null` on `users`) where a fresh `CREATE TABLE users` has
+/// `users_email_not_null`.
+fn rename_not_null(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> Node {
+    let (old, new) = (not_null_name(t, from), not_null_name(t, to));
+    let step = ctx
+        .step(
+            format!("rename NOT NULL constraint {old} on {t} to {new}"),
+            format!(
+                "{} RENAME CONSTRAINT {} TO {};",
+                alter_table(t),
+                ident(&old),
+                ident(&new)
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("a catalog change under a brief lock");
+    let id = col_id(t, &to.name);
+    let mut n = Node::new(step, id.clone());
+    n.alters.push(id);
+    n
+}
+
+/// `VALIDATE CONSTRAINT` of a column's `NOT VALID` NOT NULL constraint (PostgreSQL 18): scans
+/// the table under SHARE UPDATE EXCLUSIVE, so reads and writes go on.
+fn validate_not_null_node(ctx: &Ctx, t: &QName, c: &Column) -> Node {
+    let step = ctx
+        .long(ctx.step(
+            format!("validate NOT NULL constraint on {t}.{}", c.name),
+            format!(
+                "{} VALIDATE CONSTRAINT {};",
+                alter_table(t),
+                ident(&not_null_name(t, c))
+            ),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    let id = col_id(t, &c.name);
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n
 }
 
 fn identity_options(c: &Column) -> Vec<String> {
@@ -655,11 +801,78 @@ pub(crate) fn uncastable(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bo
         )
 }
 
-/// `SET NOT NULL` without a long ACCESS EXCLUSIVE scan: add `CHECK (c IS NOT NULL) NOT VALID`
-/// (brief lock), `VALIDATE` it (SHARE UPDATE EXCLUSIVE: reads and writes go on), then
-/// `SET NOT NULL`, which PostgreSQL 12+ proves from the valid CHECK without scanning, and drop
-/// the helper CHECK.
+/// `SET NOT NULL` on a table with rows without a long ACCESS EXCLUSIVE scan (the plain
+/// `ALTER COLUMN ... SET NOT NULL` scans the whole table under that lock).
+///
+/// On PostgreSQL 18 NOT NULL is a constraint of its own that can be added `NOT VALID`
+/// ([`PlanOptions::server_version`](crate::plan::PlanOptions)):
+/// 1. `ADD CONSTRAINT <table>_<column>_not_null NOT NULL <column> NOT VALID`: a catalog change
+///    under a brief ACCESS EXCLUSIVE, no scan; from its commit on, writes of NULL are refused
+///    (the column already reads as NOT NULL: `attnotnull` is set, the constraint not
+///    validated);
+/// 2. `VALIDATE CONSTRAINT`: scans under SHARE UPDATE EXCLUSIVE, so reads and writes go on; a
+///    NULL left in the table fails this step, and the inverse drops the NOT VALID constraint.
+///
+/// The constraint gets the desired column's name for it, or the name PostgreSQL gives a NOT
+/// NULL it makes itself, so the result is the constraint the schema files make. (The shadow
+/// column of an online type change has no desired column: its constraint is named after it,
+/// `<table>_<column>_schemaplan_new_not_null`, and the swap renames it, `kinds::retype`.)
+///
+/// Before 18 ([`set_not_null_via_check`]): a `CHECK (c IS NOT NULL) NOT VALID`, validated, then
+/// `SET NOT NULL`, which PostgreSQL 12+ proves from the valid CHECK without scanning.
 pub fn set_not_null_online(ctx: &Ctx, t: &QName, column: &str) -> Chain {
+    if ctx.opts.server_version < 180000 {
+        return set_not_null_via_check(ctx, t, column);
+    }
+    let id = col_id(t, column);
+    let at = alter_table(t);
+    // The desired column's constraint: its name and NO INHERIT, when it has its own.
+    let want = ctx
+        .desired
+        .tables
+        .get(t)
+        .and_then(|tb| tb.columns.iter().find(|c| c.name == column));
+    let (name, no_inherit) = match want {
+        Some(w) => (not_null_name(t, w), w.not_null_no_inherit),
+        None => (generated_not_null_name(&t.name, column), false),
+    };
+    let name = ident(&name);
+    let add = ctx
+        .step(
+            format!("add NOT NULL constraint on {t}.{column} (not valid)"),
+            format!(
+                "{at} ADD CONSTRAINT {name} NOT NULL {}{} NOT VALID;",
+                ident(column),
+                if no_inherit { " NO INHERIT" } else { "" }
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("NOT VALID (PostgreSQL 18): no scan under lock; new NULLs are refused from here on");
+    let validate = ctx
+        .long(ctx.step(
+            format!("validate NOT NULL constraint on {t}.{column}"),
+            format!("{at} VALIDATE CONSTRAINT {name};"),
+            LockLevel::ShareUpdateExclusive,
+            Some(t),
+        ))
+        .note("scans the table without blocking reads or writes");
+    let mut nodes: Vec<Node> = [add, validate]
+        .into_iter()
+        .map(|s| Node::new(s, id.clone()))
+        .collect();
+    // The column counts as (re)made by the validation: a primary key waiting for NOT NULL
+    // columns orders after it.
+    nodes[1].produces.push(id);
+    nodes
+}
+
+/// `SET NOT NULL` without a long ACCESS EXCLUSIVE scan, on every major: add
+/// `CHECK (c IS NOT NULL) NOT VALID` (brief lock), `VALIDATE` it (SHARE UPDATE EXCLUSIVE:
+/// reads and writes go on), then `SET NOT NULL`, which PostgreSQL 12+ proves from the valid
+/// CHECK without scanning, and drop the helper CHECK. Not on 18: there `SET NOT NULL` would
+/// name its constraint `<table>_<column>_not_null1`, the helper CHECK holding the name.
+fn set_not_null_via_check(ctx: &Ctx, t: &QName, column: &str) -> Chain {
     let id = col_id(t, column);
     let check = helper_name(&t.name, column);
     let at = alter_table(t);

@@ -530,7 +530,7 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
                 "{at} ADD COLUMN {};{}\n\
                  CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n{body}\n$schemaplan$;\n\
                  CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();{}",
-                super::column::definition(&added),
+                super::column::definition(table, &added),
                 super::column::settings_statements(table, &added),
                 ident(&sync),
                 qname(table),

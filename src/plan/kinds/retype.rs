@@ -94,10 +94,12 @@ pub(super) fn online_retype(
     use ColumnChange::*;
     let retype = kinds.contains(&Type)
         && !(from.collation == to.collation && binary_coercible(&from.type_name, &to.type_name));
+    // A new NOT NULL constraint name (PostgreSQL 18, e.g. after a table rename) is given at
+    // the swap, which names the shadow column's constraint as desired.
     let simple = kinds.iter().all(|k| {
         matches!(
             k,
-            Type | DropDefault | SetDefault | DropNotNull | SetNotNull
+            Type | DropDefault | SetDefault | DropNotNull | SetNotNull | NotNullName
         )
     });
     let table = ctx.current.tables.get(t)?;
@@ -185,7 +187,7 @@ pub(super) fn online_retype(
                  CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\n\
                  BEGIN\n  NEW.{shadow} := {};\n  RETURN NEW;\nEND\n$schemaplan$;\n\
                  CREATE TRIGGER {} BEFORE INSERT OR UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {function}();",
-                definition(&added),
+                definition(t, &added),
                 // storage, statistics target, options: the shadow column becomes the column
                 super::column::settings_statements(t, &added),
                 convert::assigned(ctx, &format!("NEW.{col}"), from, to),
@@ -342,6 +344,24 @@ pub(super) fn online_retype(
     }
     swap.push(format!("{at} DROP COLUMN {col};"));
     swap.push(format!("{at} RENAME COLUMN {shadow} TO {col};"));
+    // PostgreSQL 18: the shadow column's NOT NULL constraint is named after the shadow column
+    // (`<table>_<shadow>_not_null`, `column::set_not_null_online`), and a column rename keeps
+    // that name: it gets the column's own (the desired one), free since the old column's
+    // constraint went with the old column just above.
+    if to.not_null && ctx.opts.server_version >= 180000 {
+        let wanted = to
+            .not_null_name
+            .clone()
+            .unwrap_or_else(|| super::column::generated_not_null_name(&t.name, &to.name));
+        swap.push(format!(
+            "{at} RENAME CONSTRAINT {} TO {};",
+            ident(&super::column::generated_not_null_name(
+                &t.name,
+                &shadow_name
+            )),
+            ident(&wanted)
+        ));
+    }
     swap.extend(swap_after);
     if let Some(d) = &to.default {
         swap.push(format!("{at} ALTER COLUMN {col} SET DEFAULT {d};"));

@@ -29,7 +29,7 @@ fn create_sql(t: &Table, parent: Option<&Table>) -> String {
                 .columns
                 .iter()
                 .filter(|c| c.declared_locally())
-                .map(|c| format!("    {}", column::definition(c)))
+                .map(|c| format!("    {}", column::definition(&t.name, c)))
                 .collect();
             let body = if cols.is_empty() {
                 "()".to_string()
@@ -200,7 +200,7 @@ fn create_then_attach(ctx: &Ctx, t: &Table, parent: &QName, bound: &str) -> Chai
     let cols: Vec<String> = t
         .columns
         .iter()
-        .map(|c| format!("    {}", column::definition(c)))
+        .map(|c| format!("    {}", column::definition(&t.name, c)))
         .collect();
     let unlogged = if t.unlogged { "UNLOGGED " } else { "" };
     let mut sql = format!("CREATE {unlogged}TABLE {name} (\n{}\n)", cols.join(",\n"));
