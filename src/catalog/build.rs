@@ -714,11 +714,12 @@ impl<'t, 'c> Reader<'t, 'c> {
                 self.resolver.add_column(rel, attnum, id);
                 let not_null: bool = r.get("not_null")?;
                 let inherited: bool = r.get("inherited")?;
-                // Inherited columns' NOT NULL comes with the parent's (`Column::not_null_name`).
+                // Inherited columns' NOT NULL comes with the parent's (`Column::not_null_name`):
+                // its name is kept (a detached partition keeps it), its flags are the parent's.
                 let own_not_null = not_null && !inherited;
                 let not_null_name = r
                     .get::<Option<String>>("not_null_name")?
-                    .filter(|_| own_not_null);
+                    .filter(|_| not_null);
                 let column = Column {
                     name,
                     type_name,

@@ -582,7 +582,7 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     // The NOT NULL constraint itself (PostgreSQL 18; the names are `None` before, so nothing
     // here changes a plan on 13-17). A valid one satisfies a `NOT VALID` one in the files
     // (it is stronger): only NOT VALID -> valid is a change.
-    if old.not_null && new.not_null {
+    if old.not_null && new.not_null && !old.inherited && !new.inherited {
         if old.not_null_name.is_some()
             && new.not_null_name.is_some()
             && old.not_null_name != new.not_null_name

@@ -15,13 +15,18 @@ use std::fmt::{self, Debug, Formatter};
 /// A table as fingerprinted: columns by name, no default volatility, options sorted, and no
 /// `NOT VALID` on NOT NULL constraints (PostgreSQL 18): a valid one satisfies a `NOT VALID`
 /// one in the schema files, which `CREATE TABLE` cannot even make (`diff` plans only NOT
-/// VALID -> valid, `VALIDATE CONSTRAINT`).
+/// VALID -> valid, `VALIDATE CONSTRAINT`); no NOT NULL constraint names of inherited columns
+/// (a partition attached keeps its own, one created `PARTITION OF` gets the parent's: the
+/// same schema).
 pub fn table(t: &Table) -> Table {
     let mut t = t.clone();
     t.columns.sort_by(|a, b| a.name.cmp(&b.name));
     t.columns.iter_mut().for_each(|c| {
         c.default_volatile = false;
         c.not_null_not_valid = false;
+        if c.inherited {
+            c.not_null_name = None;
+        }
     });
     t.options.sort();
     t

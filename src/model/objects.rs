@@ -156,9 +156,11 @@ pub struct Column {
     /// PostgreSQL 18+, where NOT NULL is a `pg_constraint` row (contype `n`): the name of the
     /// column's NOT NULL constraint, as it is (`<table>_<column>_not_null` when PostgreSQL
     /// named it, also after the table or column was renamed: the name stays). `None` before
-    /// 18, for nullable columns, and for inherited columns (their constraint comes with the
-    /// parent's; a partition's copy may carry the parent's name). Plans name it only when it
-    /// is not the generated name (`kinds::column::not_null_clause`).
+    /// 18 and for nullable columns. An inherited column's is read (a partition's copy carries
+    /// the parent's name, or its own when it was attached; `DETACH PARTITION` keeps it, see
+    /// `kinds::partition::detach`) but neither compared by `diff` nor fingerprinted
+    /// (`model::canonical::table`): the parent's constraint makes it. Plans name it only when
+    /// it is not the generated name (`kinds::column::not_null_clause`).
     pub not_null_name: Option<String>,
     /// PostgreSQL 18+: the NOT NULL constraint is `NOT VALID` (added so and not validated:
     /// new rows are checked, old ones were not). `CREATE TABLE` cannot make one: only

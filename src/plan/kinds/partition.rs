@@ -6,7 +6,7 @@
 use crate::model::*;
 use crate::plan::graph::Node;
 use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
-use crate::render::quote::{ident, qname};
+use crate::render::quote::{ident, literal, qname};
 
 /// `DETACH PARTITION` of a table that leaves its partitioned table or changes its bounds: a
 /// catalog change (no scan) under ACCESS EXCLUSIVE on the partitioned table and the partition.
@@ -17,13 +17,33 @@ use crate::render::quote::{ident, qname};
 /// Not `CONCURRENTLY` (PostgreSQL 14+, SHARE UPDATE EXCLUSIVE): a plan does not know the
 /// major it will be applied to (13 lacks it), and it cannot be used while the partitioned
 /// table has a default partition. The brief lock is taken under `lock_timeout`, and retried.
+///
+/// PostgreSQL 18: the NOT NULL constraints it had from the partitioned table keep their names
+/// where a table of its own has its own (`partition_id_not_null`): renamed in the same step,
+/// as soon as they are the table's own (an inherited one cannot be renamed). Which name an
+/// inherited one has depends on how it came (the parent's when the partition was created
+/// `PARTITION OF` a parent that had it, the partition's own when it was attached or the
+/// parent got it later), so the step looks it up by column (`pg_constraint`, contype `n`)
+/// rather than trusting the reading.
 pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
     let (parent, _) = from.partition_of.as_ref()?;
+    let mut renames = String::new();
+    for c in &from.columns {
+        let want = to.columns.iter().find(|w| w.name == c.name);
+        if let (Some(_), Some(w)) = (&c.not_null_name, want) {
+            if w.not_null && !w.inherited {
+                let new = w.not_null_name.clone().unwrap_or_else(|| {
+                    super::column::generated_not_null_name(&to.name.name, &w.name)
+                });
+                renames.push_str(&not_null_rename(&from.name, &w.name, &new));
+            }
+        }
+    }
     let step = ctx
         .step(
             format!("detach {} from {parent}", from.name),
             format!(
-                "{} DETACH PARTITION {};",
+                "{} DETACH PARTITION {};{renames}",
                 alter_table(parent),
                 qname(&from.name)
             ),
@@ -54,6 +74,30 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
     );
     n.releases.push(ObjectId::Table(parent.clone()));
     Some(n)
+}
+
+/// A `DO` block giving column `column` of `table`'s NOT NULL constraint the name `new`, when
+/// it has another (catalog only, ACCESS EXCLUSIVE like any `RENAME CONSTRAINT`).
+fn not_null_rename(table: &QName, column: &str, new: &str) -> String {
+    let t = literal(&qname(table));
+    format!(
+        "\nDO $schemaplan$\n\
+         DECLARE\n\
+         \x20 old text;\n\
+         BEGIN\n\
+         \x20 SELECT c.conname INTO old FROM pg_constraint c\n\
+         \x20   JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]\n\
+         \x20   WHERE c.conrelid = {t}::regclass AND c.contype = 'n' AND a.attname = {};\n\
+         \x20 IF old IS NOT NULL AND old <> {} THEN\n\
+         \x20   EXECUTE format('ALTER TABLE {} RENAME CONSTRAINT %I TO %I', old, {});\n\
+         \x20 END IF;\n\
+         END\n\
+         $schemaplan$;",
+        literal(column),
+        literal(new),
+        qname(table).replace('\'', "''"),
+        literal(new)
+    )
 }
 
 /// `ATTACH PARTITION` of a table that joins a partitioned table or changes its bounds. The
