@@ -6,7 +6,8 @@
 //! - a changed CHECK whose validation fails leaves the old CHECK in place; the failure says
 //!   which rows and what to do, and both `rollback` and, after fixing the rows, `apply` work;
 //! - a row written with NULL into a new NOT NULL column between its backfill and its NOT NULL
-//!   check does not make every later run fail.
+//!   check does not make every later run fail;
+//! - on PostgreSQL 18, a NOT VALID NOT NULL whose validation fails is taken back.
 
 mod common;
 #[path = "common/exec.rs"]
@@ -351,4 +352,58 @@ fn failed_validation_keeps_the_not_valid_constraint_when_the_old_one_was_dropped
         .unwrap()
         .get(0);
     assert_eq!(def, "CHECK ((a > 50)) NOT VALID");
+}
+
+/// PostgreSQL 18: SET NOT NULL on a table with rows is `ADD CONSTRAINT ... NOT NULL ... NOT
+/// VALID` then `VALIDATE`. A NULL written after the plan was made fails the validation (23502):
+/// the NOT VALID constraint is dropped again, so the column is as it was (nullable, `rollback`
+/// has nothing to undo), the error counts the rows and shows the query that lists them, and
+/// once they are fixed `apply` runs the plan through.
+#[test]
+fn not_null_whose_validation_fails_on_18_is_taken_back_and_apply_works_after_the_fix() {
+    if common::server().version_num() < 180000 {
+        eprintln!("skipped: NOT VALID NOT NULL constraints are PostgreSQL 18");
+        return;
+    }
+    let case = Case::new(
+        "not_null_not_valid",
+        "CREATE TABLE public.users (id int PRIMARY KEY, email text);
+         INSERT INTO public.users SELECT g, 'u' || g FROM generate_series(1, 1000) g;",
+        "CREATE TABLE public.users (id int PRIMARY KEY, email text NOT NULL);",
+    );
+    let plan = case.plan();
+    assert!(
+        plan.contains("ADD CONSTRAINT users_email_not_null NOT NULL email NOT VALID;"),
+        "{plan}"
+    );
+    let mut c = case.connect();
+    // Written by the application after the plan was made.
+    c.batch_execute("INSERT INTO public.users VALUES (1001, NULL)")
+        .unwrap();
+    let o = case.apply("apply", &[]);
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(
+        t.contains("1 row of public.users violates constraint users_email_not_null; see it: `SELECT * FROM public.users WHERE NOT (email IS NOT NULL)`")
+            && t.contains("was dropped again")
+            && t.contains("`rollback` has nothing to undo"),
+        "{t}"
+    );
+    let not_null: bool = c
+        .query_one(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'public.users'::regclass \
+             AND attname = 'email'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(!not_null, "the NOT VALID constraint is taken back:\n{t}");
+    c.batch_execute("UPDATE public.users SET email = 'late' WHERE email IS NULL")
+        .unwrap();
+    let o = case.apply("apply", &[]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        case.count("SELECT count(*) FROM pg_constraint WHERE conname = 'users_email_not_null' AND convalidated"),
+        1
+    );
 }
