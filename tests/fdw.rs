@@ -417,6 +417,74 @@ fn foreign_table_options_change_in_place_and_a_secret_option_is_never_printed() 
 }
 
 #[test]
+fn drift_and_dump_name_a_foreign_table_a_foreign_table() {
+    let (url, dev, tmp, _c) = setup(
+        "fdw_foreign_table_kind",
+        &format!(
+            "{LIVE}
+             CREATE FOREIGN TABLE public.remote (id int) SERVER archive OPTIONS (table_name 'old');"
+        ),
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+         CREATE FOREIGN DATA WRAPPER plain_fdw;
+         CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');
+         CREATE FOREIGN TABLE public.remote (id int) SERVER archive OPTIONS (table_name 'new');
+         CREATE TABLE public.u (id int);",
+    );
+    let cwd = tmp.path();
+    // The text report heads each object with its kind: the foreign table as one, the new
+    // ordinary table as a table.
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("foreign table public.remote"), "{t}");
+    assert!(t.contains("\ntable public.u"), "{t}");
+    let json = |args: &[&str], want: i32| {
+        let o = common::schemaplan(cwd, args);
+        assert_eq!(common::exit_code(&o), want, "{}", common::output_text(&o));
+        let t = String::from_utf8_lossy(&o.stdout).into_owned();
+        let doc: serde_json::Value = serde_json::from_str(&t).unwrap();
+        (t, doc)
+    };
+    let (t, doc) = json(
+        &["drift", "--db", &url, "--dev-url", &dev, "--format", "json"],
+        2,
+    );
+    let kind_of = |doc: &serde_json::Value, identity: &str| {
+        doc["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["identity"] == identity)
+            .map(|o| o["kind"].as_str().unwrap().to_string())
+    };
+    assert_eq!(
+        kind_of(&doc, "public.remote").as_deref(),
+        Some("foreign table"),
+        "{t}"
+    );
+    assert_eq!(kind_of(&doc, "public.u").as_deref(), Some("table"), "{t}");
+    // A foreign table only the database has (the files drop it) is named as one too.
+    std::fs::write(
+        cwd.join("schema/all.sql"),
+        "CREATE TABLE public.t (id int PRIMARY KEY, a int);
+         CREATE FOREIGN DATA WRAPPER plain_fdw;
+         CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'old.internal');",
+    )
+    .unwrap();
+    let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 2);
+    assert!(t.contains("foreign table public.remote"), "{t}");
+    // `dump --format json` lists it as a foreign table.
+    let (t, doc) = json(
+        &["dump", "--db", &url, "--out", "dumped", "--format", "json"],
+        0,
+    );
+    assert_eq!(
+        kind_of(&doc, "public.remote").as_deref(),
+        Some("foreign table"),
+        "{t}"
+    );
+    assert_eq!(kind_of(&doc, "public.t").as_deref(), Some("table"), "{t}");
+}
+
+#[test]
 fn dump_writes_foreign_tables_and_foreign_partitions_that_read_back_in_sync() {
     let (url, dev, tmp, _c) = setup(
         "fdw_foreign_table_dump",

@@ -11,7 +11,7 @@
 //! drops: the planned window, not drift. [`pending_contract`] says whether a contract phase
 //! the journal has pending explains the differences exactly.
 
-use super::dump::unit_of;
+use super::dump::{unit_kind, unit_of};
 use crate::diff::{self, Change};
 use crate::model::{ObjectId, Schema};
 use crate::plan::{self, PlanOptions};
@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One object that differs.
 #[derive(Debug, Clone, Serialize)]
 pub struct ObjectDrift {
-    /// `table`, `view`, `function`, `type`, ...
+    /// `table`, `foreign table`, `view`, `function`, `type`, ...
     pub kind: &'static str,
     /// As users write it: `public.users`, `public.f(integer)`, `audit`.
     pub identity: String,
@@ -83,6 +83,8 @@ pub fn object_drifts(
     touched
         .into_iter()
         .map(|(unit, changes)| {
+            // A foreign table is a table by its id: named by what it is on either side.
+            let kind = unit_kind(&unit, &[&*desired, &*live]);
             let live = live_defs.get(&unit).cloned();
             let desired = desired_defs.get(&unit).cloned();
             let diff = similar::TextDiff::from_lines(
@@ -99,7 +101,7 @@ pub fn object_drifts(
                 .map(|s| s.trim_start().to_string())
                 .unwrap_or(shown);
             ObjectDrift {
-                kind: unit.kind_name(),
+                kind,
                 identity,
                 changes,
                 live,

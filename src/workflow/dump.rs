@@ -184,7 +184,7 @@ pub struct Dump {
 
 /// One unit of a dump.
 pub struct DumpedObject {
-    /// `table`, `view`, `function`, ... (as in `drift`).
+    /// `table`, `foreign table`, `view`, `function`, ... (as in `drift`).
     pub kind: &'static str,
     /// As users write it: `public.users`, `public.f(integer)`.
     pub identity: String,
@@ -244,7 +244,7 @@ pub fn dump(
     let objects = units
         .into_iter()
         .map(|(unit, (file, sql))| {
-            let (kind, identity) = kind_and_identity(&unit);
+            let (kind, identity) = kind_and_identity(&unit, schema);
             DumpedObject {
                 kind,
                 identity,
@@ -262,14 +262,29 @@ pub fn dump(
     })
 }
 
-/// An object's kind and its identity as users write it (`table`, `public.users`).
-pub fn kind_and_identity(id: &ObjectId) -> (&'static str, String) {
+/// An object's kind and its identity as users write it (`table`, `public.users`). A unit of
+/// `schema` that is a foreign table is a `foreign table` (its `ObjectId` is a table's: a
+/// foreign table is a table with a server).
+pub fn kind_and_identity(id: &ObjectId, schema: &Schema) -> (&'static str, String) {
     let shown = id.to_string();
     let identity = shown
         .strip_prefix(id.kind_name())
         .map(|s| s.trim_start().to_string())
         .unwrap_or(shown);
-    (id.kind_name(), identity)
+    (unit_kind(id, &[schema]), identity)
+}
+
+/// The kind users name unit `id` by: `foreign table` for a table that is foreign in the first
+/// of `schemas` that has it, else the id's own kind (`table`, `view`, ...).
+pub fn unit_kind(id: &ObjectId, schemas: &[&Schema]) -> &'static str {
+    if let ObjectId::Table(q) = id {
+        if let Some(t) = schemas.iter().find_map(|s| s.tables.get(q)) {
+            if t.is_foreign() {
+                return "foreign table";
+            }
+        }
+    }
+    id.kind_name()
 }
 
 #[cfg(test)]
