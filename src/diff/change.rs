@@ -11,6 +11,15 @@ pub enum Change {
     DropExtension(Extension),
     CreateCollation(Collation),
     DropCollation(Collation),
+    /// A collation that must be replaced (it cannot be altered) while table columns use it: the
+    /// old one is renamed aside, the new one created, the columns moved to it (`ALTER COLUMN
+    /// ... TYPE ... COLLATE`), the old one dropped. Without columns it is dropped and created.
+    SwapCollation {
+        from: Collation,
+        to: Collation,
+        /// Columns moved: table and the desired column.
+        columns: Vec<(QName, Column)>,
+    },
     CreateType(TypeDef),
     DropType(TypeDef),
     /// A type that must be replaced while table columns use it (an enum losing or reordering
@@ -376,6 +385,7 @@ impl Change {
             CreateType(t) | DropType(t) => ObjectId::Type(t.name.clone()),
             AddEnumValue { ty, .. } => ObjectId::Type(ty.clone()),
             SwapType { to, .. } => ObjectId::Type(to.name.clone()),
+            SwapCollation { to, .. } => ObjectId::Collation(to.name.clone()),
             AlterDomain { name, .. } => ObjectId::Type(name.clone()),
             CreateSequence(s) | DropSequence(s) => ObjectId::Sequence(s.name.clone()),
             AlterSequence { to, .. } => ObjectId::Sequence(to.name.clone()),

@@ -25,6 +25,11 @@ pub(super) fn find_replacements(d: &mut Differ) {
             .is_some_and(|have| have != want)
         {
             d.replaced.insert(ObjectId::Collation(name.clone()));
+            // Columns of the collation move to the new one in place: what reads them is
+            // re-created (a column cannot be dropped for it: it holds rows).
+            for (table, col) in collation_users(d, name) {
+                d.retyped.insert(ObjectId::Column(table, col.name));
+            }
         }
     }
 }
@@ -80,8 +85,17 @@ pub(super) fn diff_namespaces(d: &mut Differ) {
         let id = ObjectId::Collation(name.clone());
         match d.current.collations.get(name) {
             Some(have) if d.is_replaced(&id) => {
-                d.push(Change::DropCollation(have.clone()));
-                d.push(Change::CreateCollation(want.clone()));
+                let columns = collation_users(d, name);
+                if columns.is_empty() {
+                    d.push(Change::DropCollation(have.clone()));
+                    d.push(Change::CreateCollation(want.clone()));
+                } else {
+                    d.push(Change::SwapCollation {
+                        from: have.clone(),
+                        to: want.clone(),
+                        columns,
+                    });
+                }
                 d.created(id);
             }
             Some(_) => {}
@@ -128,6 +142,34 @@ pub(super) fn diff_types(d: &mut Differ) {
             d.push(Change::DropType(have.clone()));
         }
     }
+}
+
+/// Columns of kept tables that use collation `coll` on both sides (per the current schema's
+/// dependencies and the desired column's `COLLATE`), with their desired definition. A column
+/// that leaves the collation in the desired schema changes its own collation instead.
+fn collation_users(d: &Differ, coll: &QName) -> Vec<(QName, Column)> {
+    let target = ObjectId::Collation(coll.clone());
+    let mut out = Vec::new();
+    for (dep, refs) in &d.current.depends {
+        let ObjectId::Column(table, col) = dep else {
+            continue;
+        };
+        if !refs.contains(&target)
+            || d.is_replaced(&ObjectId::Table(table.clone()))
+            || !d.current.tables.contains_key(table)
+        {
+            continue;
+        }
+        let Some(t) = d.desired.tables.get(table) else {
+            continue;
+        };
+        if let Some(c) = t.columns.iter().find(|c| &c.name == col) {
+            if c.declared_locally() && c.collation.as_ref() == Some(coll) {
+                out.push((table.clone(), c.clone()));
+            }
+        }
+    }
+    out
 }
 
 /// Columns of kept tables that use the type (per the current schema's dependencies) and keep

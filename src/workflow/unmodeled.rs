@@ -47,7 +47,8 @@ pub(super) fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
             | DropOperator(_)
             | DropOperatorFamily(_)
             | DropOperatorClass(_)
-            | SwapType { .. } => Some(c.object()),
+            | SwapType { .. }
+            | SwapCollation { .. } => Some(c.object()),
             AlterColumn {
                 table, from, kinds, ..
             } if kinds.contains(&ColumnChange::Type) => {

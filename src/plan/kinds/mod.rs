@@ -63,6 +63,9 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             position,
         } => vec![types::add_enum_value(ctx, ty, value, position)],
         SwapType { from, to, columns } => vec![types::swap(ctx, from, to, columns)],
+        SwapCollation { from, to, columns } => {
+            vec![namespace::swap_collation(ctx, from, to, columns)]
+        }
         AlterDomain {
             name,
             from,

@@ -109,3 +109,84 @@ pub fn drop_collation(ctx: &Ctx, c: &Collation) -> Chain {
     n.rank = Rank::Drop;
     vec![n]
 }
+
+/// Replaces a collation that columns use without dropping them (PostgreSQL has no way to alter
+/// a collation's provider, locale or determinism): rename the old one aside, create the new one
+/// under the name, move each column to it, drop the old one. What else uses the collation (an
+/// index naming it, a view) is dropped before the rename and created again after the new one
+/// (`diff::closure`). Moving a column is `ALTER COLUMN ... TYPE <its type> COLLATE <new>`
+/// under ACCESS EXCLUSIVE: PostgreSQL rebuilds the column's indexes, counted as a rewrite on a
+/// large table like any type change.
+pub fn swap_collation(
+    ctx: &Ctx,
+    from: &Collation,
+    to: &Collation,
+    columns: &[(QName, Column)],
+) -> Chain {
+    let id = ObjectId::Collation(to.name.clone());
+    let aside = QName::new(from.name.schema.clone(), aside_name(&from.name.name));
+    let rename = ctx
+        .step(
+            format!("rename collation {} aside", from.name),
+            format!(
+                "ALTER COLLATION {} RENAME TO {};",
+                qname(&from.name),
+                ident(&aside.name)
+            ),
+            LockLevel::None,
+            None,
+        )
+        .note("columns keep using the old collation until they are moved below");
+    let mut n1 = Node::new(rename, id.clone());
+    n1.removes.push(id.clone());
+    n1.frees.push(from.name.clone());
+    let mut chain = vec![n1];
+    chain.extend(create_collation(ctx, to));
+    for (table, col) in columns {
+        let step = ctx.step(
+            format!(
+                "move column {table}.{} to the new collation {}",
+                col.name, to.name
+            ),
+            format!(
+                "{}\n    ALTER COLUMN {} TYPE {} COLLATE {};",
+                crate::plan::alter_table(table),
+                ident(&col.name),
+                col.type_name,
+                qname(&to.name)
+            ),
+            LockLevel::AccessExclusive,
+            Some(table),
+        );
+        let step = match ctx.small(&[table]) {
+            Some(notes) => step.notes(notes),
+            None => ctx
+                .long(step)
+                .hazard(Hazard::TableRewrite)
+                .hazard(Hazard::AccessExclusiveLock),
+        };
+        let cid = ObjectId::Column(table.clone(), col.name.clone());
+        let mut n = Node::new(step, cid.clone());
+        n.produces.push(cid.clone());
+        n.alters.push(cid);
+        n.needs.push(id.clone());
+        chain.push(n);
+    }
+    let drop_old = ctx.step(
+        format!("drop the old collation {}", from.name),
+        format!("DROP COLLATION {};", qname(&aside)),
+        LockLevel::None,
+        None,
+    );
+    chain.push(Node::new(drop_old, id));
+    chain
+}
+
+/// The temporary name of a collation being replaced, within the 63-byte identifier limit.
+fn aside_name(name: &str) -> String {
+    let mut base = name.to_string();
+    while base.len() > 50 {
+        base.pop();
+    }
+    format!("{base}__schemaplan_old")
+}

@@ -53,6 +53,7 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateCollation(_)
         | CreateType(_)
         | SwapType { .. }
+        | SwapCollation { .. }
         | CreateSequence(_)
         | CreateTable(_)
         | CreateView(_)
