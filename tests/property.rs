@@ -13,6 +13,13 @@
 //!   listed seed failing with another class.
 //! - `property_soak` (ignored): `SCHEMAPLAN_PROPERTY_SEEDS=1000..2000`; failures whose classes
 //!   are all known classes (named in the known-failures file) are reported, others fail.
+//! - `property_kinds_seeded` (in `cargo test`) and `property_kinds_soak` (ignored): the same
+//!   for *kinds cases* (`property/kinds.rs`): one unit per other kind (operators and classes,
+//!   casts, text search, foreign data, publications, event triggers, aggregates, collations,
+//!   carried-over statistics and rules; triggers, policies, materialized views, domains)
+//!   around a table with rows; seeds
+//!   `SCHEMAPLAN_PROPERTY_KINDS_SEEDS` (default `0..KINDS_DEFAULT_SEEDS`), known failures in
+//!   `tests/property-kinds-known-failures.txt`; one more oracle, `secret`.
 //!
 //! A failure is printed with its seed, `before.sql`, `after.sql`, the plan and the failed
 //! oracles, then minimised (units, changes, then rows dropped while the same class still fails;
@@ -29,6 +36,8 @@ mod common;
 mod draw;
 #[path = "property/gen.rs"]
 mod gen;
+#[path = "property/kinds.rs"]
+mod kinds;
 #[path = "property/oracle.rs"]
 mod oracle;
 #[path = "property/run.rs"]
@@ -59,8 +68,8 @@ fn crate_root() -> PathBuf {
 
 /// `tests/property-known-failures.txt`: seed -> the classes it may fail with (the reason's
 /// first word before `:`; several as `narrowing+data: ...`) and the reason.
-fn known_failures() -> BTreeMap<u64, (BTreeSet<String>, String)> {
-    let path = crate_root().join("tests/property-known-failures.txt");
+fn known_failures(file: &str) -> BTreeMap<u64, (BTreeSet<String>, String)> {
+    let path = crate_root().join(file);
     let text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut out = BTreeMap::new();
     for (no, line) in text.lines().enumerate() {
@@ -91,12 +100,16 @@ fn known_failures() -> BTreeMap<u64, (BTreeSet<String>, String)> {
 }
 
 fn seeds(default: std::ops::Range<u64>) -> std::ops::Range<u64> {
-    let Ok(spec) = std::env::var("SCHEMAPLAN_PROPERTY_SEEDS") else {
+    seeds_from("SCHEMAPLAN_PROPERTY_SEEDS", default)
+}
+
+fn seeds_from(var: &str, default: std::ops::Range<u64>) -> std::ops::Range<u64> {
+    let Ok(spec) = std::env::var(var) else {
         return default;
     };
     let (a, b) = spec
         .split_once("..")
-        .unwrap_or_else(|| panic!("SCHEMAPLAN_PROPERTY_SEEDS={spec}: want `a..b`"));
+        .unwrap_or_else(|| panic!("{var}={spec}: want `a..b`"));
     a.trim().parse().expect("seed range start")..b.trim().parse().expect("seed range end")
 }
 
@@ -107,7 +120,7 @@ struct Outcome {
 }
 
 /// Runs the seeds two at a time (`SCHEMAPLAN_PROPERTY_JOBS`).
-fn run_seeds(range: std::ops::Range<u64>, bin: &Bin) -> Vec<Outcome> {
+fn run_seeds(range: std::ops::Range<u64>, bin: &Bin, draw: fn(u64) -> gen::Case) -> Vec<Outcome> {
     let seeds: Vec<u64> = range.collect();
     let jobs: usize = std::env::var("SCHEMAPLAN_PROPERTY_JOBS")
         .ok()
@@ -122,7 +135,7 @@ fn run_seeds(range: std::ops::Range<u64>, bin: &Bin) -> Vec<Outcome> {
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&seed) = seeds.get(i) else { break };
                 let t0 = Instant::now();
-                let verdict = run::check(&draw::case(seed), bin);
+                let verdict = run::check(&draw(seed), bin);
                 let seconds = t0.elapsed().as_secs_f64();
                 let classes: Vec<&str> = verdict.classes().into_iter().collect();
                 let refused = if verdict.refused.is_empty() {
@@ -134,7 +147,12 @@ fn run_seeds(range: std::ops::Range<u64>, bin: &Bin) -> Vec<Outcome> {
                     )
                 };
                 say(&format!(
-                    "property seed {seed}: {}{refused} ({seconds:.1}s)",
+                    "property seed {seed}{}: {}{refused} ({seconds:.1}s)",
+                    if draw(0).flavour.is_empty() {
+                        ""
+                    } else {
+                        " (kinds)"
+                    },
                     if classes.is_empty() {
                         "ok".to_string()
                     } else {
@@ -252,7 +270,7 @@ fn minimise(case: &gen::Case, bin: &Bin, classes: &BTreeSet<&'static str>) -> ge
 fn write_fixture(case: &gen::Case, classes: &BTreeSet<&'static str>) -> PathBuf {
     let dir = crate_root()
         .join("target/property")
-        .join(format!("seed-{}", case.seed));
+        .join(format!("{}seed-{}", case.flavour, case.seed));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("before.sql"), case.before_sql()).unwrap();
@@ -272,8 +290,7 @@ fn write_fixture(case: &gen::Case, classes: &BTreeSet<&'static str>) -> PathBuf 
 }
 
 /// Prints a failure and its minimal form.
-fn explain(seed: u64, v: &Verdict, bin: &Bin, minimise_it: bool) -> String {
-    let case = draw::case(seed);
+fn explain(case: gen::Case, v: &Verdict, bin: &Bin, minimise_it: bool) -> String {
     let mut s = report(&case, v);
     let classes = v.classes();
     let minimise_it =
@@ -292,18 +309,24 @@ fn explain(seed: u64, v: &Verdict, bin: &Bin, minimise_it: bool) -> String {
     s
 }
 
-fn check_range(range: std::ops::Range<u64>, soak: bool) {
+/// Runs the cases `draw` makes of `range`, against the known failures listed in `known_file`.
+fn check_range(
+    range: std::ops::Range<u64>,
+    soak: bool,
+    draw: fn(u64) -> gen::Case,
+    known_file: &str,
+) {
     let server = common::server();
     server.ensure_corpus_roles();
-    let known = known_failures();
+    let known = known_failures(known_file);
     let known_classes: BTreeSet<String> = known.values().flat_map(|(c, _)| c.clone()).collect();
     let bin = Bin::new();
     let t0 = Instant::now();
     say(&format!(
         "property: seeds {range:?}, {} units each",
-        gen::UNITS_PER_CASE
+        draw(range.start).units.len()
     ));
-    let outcomes = run_seeds(range.clone(), &bin);
+    let outcomes = run_seeds(range.clone(), &bin, draw);
 
     let mut passed = 0;
     let mut refused = 0;
@@ -338,7 +361,7 @@ fn check_range(range: std::ops::Range<u64>, soak: bool) {
             }
             (false, _) => {
                 unexpected.push(o.seed);
-                text.push_str(&explain(o.seed, &o.verdict, &bin, true));
+                text.push_str(&explain(draw(o.seed), &o.verdict, &bin, true));
             }
         }
     }
@@ -353,16 +376,10 @@ fn check_range(range: std::ops::Range<u64>, soak: bool) {
         }
     }
     say(&text);
-    let units: usize = outcomes.len() * gen::UNITS_PER_CASE;
+    let units: usize = range.clone().map(|s| draw(s).units.len()).sum();
     let changes: usize = range
         .clone()
-        .map(|s| {
-            draw::case(s)
-                .units
-                .iter()
-                .map(|u| u.changes.len())
-                .sum::<usize>()
-        })
+        .map(|s| draw(s).units.iter().map(|u| u.changes.len()).sum::<usize>())
         .sum();
     say(&format!(
         "property: {} seeds ({units} tables, {changes} changes), {passed} passed, {} known failures, \
@@ -379,26 +396,63 @@ fn check_range(range: std::ops::Range<u64>, soak: bool) {
     assert!(
         unexpected.is_empty() && fixed.is_empty(),
         "property test: failing seeds not listed in tests/property-known-failures.txt (or failing \
-         with another class): {unexpected:?}; listed but passing (remove them): {fixed:?}"
+         with another class) in {known_file}: {unexpected:?}; listed but passing (remove them): \
+         {fixed:?}"
     );
 }
 
+const KNOWN: &str = "tests/property-known-failures.txt";
+const KINDS_KNOWN: &str = "tests/property-kinds-known-failures.txt";
+
 #[test]
 fn property_seeded() {
-    check_range(seeds(0..DEFAULT_SEEDS), false);
+    check_range(seeds(0..DEFAULT_SEEDS), false, draw::case, KNOWN);
 }
 
 /// Soak: `SCHEMAPLAN_PROPERTY_SEEDS=1000..2000 cargo test --test property -- --ignored`.
 #[test]
 #[ignore]
 fn property_soak() {
-    check_range(seeds(1000..1100), true);
+    check_range(seeds(1000..1100), true, draw::case, KNOWN);
+}
+
+/// Seeds of the default kinds run: each case is one unit of every kind of `kinds::KINDS`.
+const KINDS_DEFAULT_SEEDS: u64 = 2;
+
+/// The other kinds (operators, casts, text search, foreign data, publications, event
+/// triggers, aggregates, collations, carried-over statistics and rules) around tables with
+/// rows: `SCHEMAPLAN_PROPERTY_KINDS_SEEDS=a..b` for more seeds (listed failures:
+/// `tests/property-kinds-known-failures.txt`).
+#[test]
+fn property_kinds_seeded() {
+    check_range(
+        seeds_from("SCHEMAPLAN_PROPERTY_KINDS_SEEDS", 0..KINDS_DEFAULT_SEEDS),
+        false,
+        kinds::case,
+        KINDS_KNOWN,
+    );
+}
+
+/// Soak of the kinds cases: `SCHEMAPLAN_PROPERTY_KINDS_SEEDS=100..200 cargo test --test
+/// property -- --ignored property_kinds_soak`.
+#[test]
+#[ignore]
+fn property_kinds_soak() {
+    check_range(
+        seeds_from("SCHEMAPLAN_PROPERTY_KINDS_SEEDS", 100..140),
+        true,
+        kinds::case,
+        KINDS_KNOWN,
+    );
 }
 
 #[test]
 fn generator_is_deterministic() {
     for seed in 0..50 {
         let (a, b) = (draw::case(seed), draw::case(seed));
+        assert_eq!(a.before_sql(), b.before_sql());
+        assert_eq!(a.after_sql(), b.after_sql());
+        let (a, b) = (kinds::case(seed), kinds::case(seed));
         assert_eq!(a.before_sql(), b.before_sql());
         assert_eq!(a.after_sql(), b.after_sql());
     }

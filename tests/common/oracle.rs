@@ -82,7 +82,37 @@ pub fn normalized_dump(url: &str) -> Result<Vec<String>, String> {
             super::output_text(&res).trim()
         ));
     }
-    serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))
+    let stmts: Vec<String> =
+        serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))?;
+    let mut stmts: Vec<String> = stmts.iter().map(|s| statistics_columns_sorted(s)).collect();
+    stmts.sort();
+    Ok(stmts)
+}
+
+/// `CREATE STATISTICS s (kinds) ON b, a FROM t` with its plain columns sorted: PostgreSQL
+/// keeps them as a set (`stxkeys`) and prints them in column order, which (like the table's own
+/// column order, which the normalization ignores) a column rebuilt at the end of its table
+/// changes. Expression statistics are left as they are.
+fn statistics_columns_sorted(stmt: &str) -> String {
+    let parts = stmt
+        .strip_prefix("CREATE STATISTICS ")
+        .and_then(|rest| rest.split_once(" ON "))
+        .and_then(|(head, rest)| {
+            rest.split_once(" FROM ")
+                .map(|(cols, tail)| (head, cols, tail))
+        });
+    let Some((head, cols, tail)) = parts else {
+        return stmt.to_string();
+    };
+    if cols.contains('(') {
+        return stmt.to_string();
+    }
+    let mut list: Vec<&str> = cols.split(", ").collect();
+    list.sort_unstable();
+    format!(
+        "CREATE STATISTICS {head} ON {} FROM {tail}",
+        list.join(", ")
+    )
 }
 
 /// `None` when the two normalized dumps are equal; else the statements only one side has (as

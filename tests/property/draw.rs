@@ -16,6 +16,7 @@ pub fn case(seed: u64) -> Case {
         seed,
         units,
         small_table,
+        flavour: "",
     }
 }
 
@@ -46,6 +47,7 @@ fn unit(rng: &mut Rng, base: &str) -> Unit {
             before: None,
             changes: vec![Change::CreateTable(Box::new(t))],
             rows: vec![],
+            extra: None,
         };
     }
     let mut t = table(rng, base);
@@ -61,6 +63,7 @@ fn unit(rng: &mut Rng, base: &str) -> Unit {
         before: Some(t),
         changes,
         rows,
+        extra: None,
     }
 }
 
@@ -73,6 +76,7 @@ fn table(rng: &mut Rng, base: &str) -> Table {
         comment: None,
         backfill: None,
         renamed_from: None,
+        collation: None,
     }];
     let n = 1 + rng.below(4);
     let has_enum = rng.chance(20);
@@ -91,6 +95,7 @@ fn table(rng: &mut Rng, base: &str) -> Table {
             comment: None,
             backfill: None,
             renamed_from: None,
+            collation: None,
         });
     }
     if has_enum {
@@ -102,6 +107,7 @@ fn table(rng: &mut Rng, base: &str) -> Table {
             comment: None,
             backfill: None,
             renamed_from: None,
+            collation: None,
         });
     }
     let has_ref = rng.chance(20);
@@ -114,6 +120,7 @@ fn table(rng: &mut Rng, base: &str) -> Table {
             comment: None,
             backfill: None,
             renamed_from: None,
+            collation: None,
         });
     }
     Table {
@@ -423,6 +430,7 @@ fn change(
                 comment: None,
                 backfill,
                 renamed_from: None,
+                collation: None,
             })
         }
         7 => Change::DropColumn(pick_col(rng)?),

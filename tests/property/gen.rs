@@ -199,6 +199,8 @@ pub struct Col {
     pub backfill: Option<String>,
     /// `after` only: `-- @renamed from=<old>`.
     pub renamed_from: Option<String>,
+    /// `COLLATE <collation>` (the collation unit of `kinds.rs`).
+    pub collation: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -327,6 +329,10 @@ pub enum Change {
     ColumnComment(String, Option<String>),
     Grant(String, String),
     Revoke(String, String),
+    /// `COLLATE` of a column (`None`: the type's default).
+    SetCollation(String, Option<String>),
+    /// Knob `.0` of the unit's [`Extra`] takes value `.1` (see `kinds.rs`).
+    Knob(usize, u8),
 }
 
 impl Change {
@@ -346,6 +352,44 @@ pub struct Unit {
     pub changes: Vec<Change>,
     /// Rows of `before`: one value per column of `before.cols`, in order.
     pub rows: Vec<Vec<Val>>,
+    /// Objects of another kind around the table (`kinds.rs`): operators, casts, ...
+    pub extra: Option<Extra>,
+}
+
+/// The kinds beyond tables that `kinds.rs` generates, one per unit of a kinds case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Operators in schema `<base>_b`, an operator class (and a loose family) in `<base>_a`
+    /// using them, an index built with the class.
+    Operators,
+    /// A cast from an enum to `integer` through a function, a view using the cast.
+    Cast,
+    /// A text search dictionary, a configuration mapping to it, a GIN index using it.
+    TextSearch,
+    /// A foreign-data wrapper, a server, user mappings (one holding a password), a foreign
+    /// table.
+    Foreign,
+    /// A publication of the unit's table (column list, row filter, `publish`).
+    Publication,
+    /// An event trigger and its function.
+    EventTrigger,
+    /// An aggregate over a SQL function, a view using it.
+    Aggregate,
+    /// A collation, the table's column and an index using it.
+    Collation,
+    /// Extended statistics and a rule on a view: not modeled, carried over.
+    CarriedOver,
+    /// A trigger, a policy with row-level security, a materialized view with an index, a
+    /// domain used by a function the materialized view calls.
+    Relations,
+}
+
+/// The state of a unit's other-kind objects: a small number per knob, whose meaning the kind
+/// gives (`kinds::KNOBS`); `after` is `knobs` with the unit's [`Change::Knob`]s applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Extra {
+    pub kind: Kind,
+    pub knobs: Vec<u8>,
 }
 
 impl Unit {
@@ -399,6 +443,19 @@ impl Unit {
             out.push(u);
         }
         out
+    }
+
+    /// The knobs of the unit's [`Extra`] after its changes.
+    pub fn after_knobs(&self) -> Option<Extra> {
+        let mut e = self.extra.clone()?;
+        for ch in &self.changes {
+            if let Change::Knob(i, v) = ch {
+                if let Some(k) = e.knobs.get_mut(*i) {
+                    *k = *v;
+                }
+            }
+        }
+        Some(e)
     }
 
     /// `before` with the changes applied; a change that no longer applies (the minimiser
@@ -528,6 +585,12 @@ fn apply(t: Option<Table>, ch: &Change) -> Option<Table> {
             }
         }
         Change::Revoke(role, p) => t.grants.retain(|g| g != &(role.clone(), p.clone())),
+        Change::SetCollation(name, coll) => {
+            if let Some(c) = t.col_mut(name) {
+                c.collation = coll.clone();
+            }
+        }
+        Change::Knob(..) => {}
     }
     Some(t)
 }
@@ -538,6 +601,8 @@ pub struct Case {
     pub units: Vec<Unit>,
     /// `plan --small-table`: `0` (online forms on tables with rows) or the default `1MB`.
     pub small_table: &'static str,
+    /// `""` (tables: `draw.rs`) or `"kinds"` (other kinds around tables: `kinds.rs`).
+    pub flavour: &'static str,
 }
 
 /// Units per case: several independent changes share one plan (one set of binary runs).

@@ -16,7 +16,8 @@
 //! `data-loss` on it), `narrowing` (a type change changed values, or apply failed on values the
 //! new type cannot hold, with no `data-loss` declared), `hazard` (a table or column was dropped
 //! without `data-loss`), `rollback-data` (after rollback, a value of a column that survived
-//! differs from before).
+//! differs from before), `secret` (a user mapping's password appears in an output of `plan`,
+//! `apply` or `rollback`, or in a plan file).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -86,6 +87,18 @@ pub fn check(case: &Case, bin: &Bin) -> Verdict {
     again.refused = v.refused;
     again.refusal = v.refusal;
     again
+}
+
+/// The `secret` oracle: a user mapping's password (`kinds::SECRET`) is in no output and no
+/// plan file.
+fn no_secret(v: &mut Verdict, what: &str, text: &str) {
+    if text.contains(super::kinds::SECRET) {
+        let line = text
+            .lines()
+            .find(|l| l.contains(super::kinds::SECRET))
+            .unwrap_or("");
+        fail(v, "secret", format!("{what} prints a password: {line}"));
+    }
 }
 
 fn fail(v: &mut Verdict, class: &'static str, detail: impl Into<String>) {
@@ -248,6 +261,11 @@ fn run_steps(
         ));
     }
     v.plan = std::fs::read_to_string(plan_dir.join("plan.sql")).unwrap_or_default();
+    no_secret(v, "plan", &text(&o));
+    for f in ["plan.sql", "inverse.sql", "plan.json"] {
+        let t = std::fs::read_to_string(plan_dir.join(f)).unwrap_or_default();
+        no_secret(v, f, &t);
+    }
     let read = |d| schemaplan::planfile::read_dir(&plan_dir, d).map(|f| f.plan.steps);
     let (steps, inverse) = match (read(Direction::Forward), read(Direction::Inverse)) {
         (Ok(s), Ok(i)) => (s, i),
@@ -281,6 +299,7 @@ fn run_steps(
         )
     };
     let o = all("apply");
+    no_secret(v, "apply", &text(&o));
     if !o.status.success() {
         let class = if lossy.is_empty() {
             "apply"
@@ -459,6 +478,7 @@ fn run_steps(
             &dev,
         ],
     );
+    no_secret(v, "plan again", &text(&o));
     if o.status.code() != Some(0) {
         fail(
             v,
@@ -469,6 +489,7 @@ fn run_steps(
 
     // Rollback returns to before, with the data of every column that survived.
     let o = all("rollback");
+    no_secret(v, "rollback", &text(&o));
     if !o.status.success() {
         return Err(failure(
             "rollback",

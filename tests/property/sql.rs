@@ -51,6 +51,9 @@ fn ddl(t: &Table, annotate: bool, out: &mut String) {
             }
         }
         let _ = write!(s, "    {} {}", c.name, c.ty.sql(&t.base));
+        if let Some(coll) = &c.collation {
+            let _ = write!(s, " COLLATE {coll}");
+        }
         if let Some(d) = &c.default {
             let _ = write!(s, " DEFAULT {d}");
         }
@@ -131,6 +134,10 @@ impl Case {
     pub fn before_sql(&self) -> String {
         let mut out = String::new();
         for u in &self.units {
+            let extra = u.extra.as_ref();
+            if let Some(e) = extra {
+                super::kinds::pre(e, u.before.as_ref(), &mut out);
+            }
             let Some(t) = &u.before else { continue };
             ddl(t, false, &mut out);
             if t.has_ref {
@@ -159,6 +166,9 @@ impl Case {
                     vals.join(",\n    ")
                 );
             }
+            if let Some(e) = extra {
+                super::kinds::post(e, Some(t), &mut out);
+            }
             out.push('\n');
         }
         out
@@ -168,8 +178,18 @@ impl Case {
     pub fn after_sql(&self) -> String {
         let mut out = String::new();
         for u in &self.units {
-            if let Some(t) = u.after() {
-                ddl(&t, true, &mut out);
+            let t = u.after();
+            let extra = u.after_knobs();
+            if let Some(e) = &extra {
+                super::kinds::pre(e, t.as_ref(), &mut out);
+            }
+            if let Some(t) = &t {
+                ddl(t, true, &mut out);
+            }
+            if let Some(e) = &extra {
+                super::kinds::post(e, t.as_ref(), &mut out);
+            }
+            if t.is_some() || extra.is_some() {
                 out.push('\n');
             }
         }
@@ -185,7 +205,17 @@ impl Case {
         let mut s = String::new();
         for (i, u) in self.units.iter().enumerate() {
             let ch: Vec<String> = u.changes.iter().map(Change::describe).collect();
-            let _ = writeln!(s, "  unit {i}: {} rows; {}", u.rows.len(), ch.join("; "));
+            let kind = u
+                .extra
+                .as_ref()
+                .map(|e| format!(" {:?} {:?} ->", e.kind, e.knobs))
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "  unit {i}:{kind} {} rows; {}",
+                u.rows.len(),
+                ch.join("; ")
+            );
         }
         s
     }
