@@ -67,6 +67,24 @@ pub fn drop(ctx: &Ctx, p: &Publication) -> Chain {
         );
     let mut n = Node::new(step, id(p));
     n.removes.push(id(p));
+    // The drop takes its members along (no step of their own): it releases what they read, so
+    // it runs before a step that retypes or drops a column a member's column list or row
+    // filter names (PostgreSQL refuses those while the member exists), and before its tables
+    // are dropped.
+    n.removes.extend(
+        ctx.current
+            .publication_tables
+            .keys()
+            .filter(|(name, _)| *name == p.name)
+            .map(|(name, t)| ObjectId::PublicationTable(name.clone(), t.clone())),
+    );
+    n.removes.extend(
+        ctx.current
+            .publication_schemas
+            .iter()
+            .filter(|(name, _)| *name == p.name)
+            .map(|(name, s)| ObjectId::PublicationSchema(name.clone(), s.clone())),
+    );
     n.rank = Rank::Drop;
     vec![n]
 }
