@@ -9,7 +9,10 @@
 //!    depending on Y) and T removes or alters Y;
 //! 3. S removes X and T produces X again (drop before re-create);
 //! 4. S frees a relation/type name and T claims it (a dropped table's name reused by a view);
-//! 5. steps generated from one change keep their order.
+//! 5. steps generated from one change keep their order;
+//! 6. S creates a cast and T creates a view, index, constraint, policy or trigger: PostgreSQL
+//!    records no dependency on a cast in an expression that uses it (only on its function, and
+//!    a `WITH INOUT` cast has none), yet it must exist when the expression is parsed.
 //!
 //! Among ready steps, the one with the smallest priority key runs first: creates and alters
 //! before drops, brief steps before those that run alongside traffic (long scans and builds),
@@ -187,6 +190,37 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
             for &c in claimers.get(q).into_iter().flatten() {
                 if c != t {
                     edges.insert((t, c));
+                }
+            }
+        }
+    }
+    // Rule 6.
+    let casts: Vec<usize> = (0..nodes.len())
+        .filter(|&i| {
+            nodes[i]
+                .produces
+                .iter()
+                .any(|x| matches!(x, ObjectId::Cast(..)))
+        })
+        .collect();
+    if !casts.is_empty() {
+        for (t, n) in nodes.iter().enumerate() {
+            let uses_expressions = n.produces.iter().any(|x| {
+                matches!(
+                    x,
+                    ObjectId::View(_)
+                        | ObjectId::Index(_)
+                        | ObjectId::Constraint(..)
+                        | ObjectId::Policy(..)
+                        | ObjectId::Trigger(..)
+                        | ObjectId::DomainConstraint(..)
+                )
+            });
+            if uses_expressions {
+                for &c in &casts {
+                    if c != t {
+                        edges.insert((c, t));
+                    }
                 }
             }
         }
