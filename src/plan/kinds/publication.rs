@@ -112,6 +112,10 @@ pub fn alter(ctx: &Ctx, from: &Publication, to: &Publication) -> Chain {
     );
     let mut n = Node::new(step, id(to));
     n.produces.push(id(to));
+    // After the members that leave: one whose row filter names a column outside the replica
+    // identity makes the table refuse UPDATEs once `publish` includes them (a backfill that
+    // runs while it is away would fail).
+    n.alters.push(id(to));
     vec![n]
 }
 
@@ -182,6 +186,9 @@ pub fn drop_table(ctx: &Ctx, m: &PublicationTable) -> Chain {
         .note(note);
     let mut n = Node::new(step, member_id(m));
     n.removes.push(member_id(m));
+    // Before a change of the publication's options (see `alter`).
+    n.releases
+        .push(ObjectId::Publication(m.publication.clone()));
     n.rank = Rank::Drop;
     vec![n]
 }
