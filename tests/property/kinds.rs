@@ -237,6 +237,8 @@ fn unit(rng: &mut Rng, base: &str, kind: Kind) -> Unit {
         // Every unit changes something (a foreign unit neither its password nor its server).
         let free: Vec<usize> = (0..spec.len())
             .filter(|&i| !(kind == Kind::Foreign && (i == 1 || i == 4)))
+            // (nor a collation its column keeps using)
+            .filter(|&i| !(kind == Kind::Collation && i == 0))
             .collect();
         let i = rng.pick(&free);
         let v = (before[i] + 1) % spec[i].1;
