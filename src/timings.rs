@@ -61,6 +61,14 @@ fn printed(depth: usize) -> bool {
     }
 }
 
+/// Prints `note: {text}` on stderr with `-v`: why a stage took the slow path (a catalog read
+/// in full instead of a delta, `catalog::delta`).
+pub fn note(text: &str) {
+    if VERBOSITY.load(Ordering::Relaxed) >= 1 {
+        eprintln!("note: {text}");
+    }
+}
+
 /// Runs `f` as stage `name` and records its timing (also when `f` fails).
 pub fn stage<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
     let _guard = start(name);

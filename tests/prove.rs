@@ -169,6 +169,45 @@ fn a_wrong_forward_step_fails_the_proof_on_the_copy_and_on_a_rebuild() {
 }
 
 #[test]
+fn a_wrong_step_that_touches_an_object_the_plan_does_not_mention_fails_the_proof() {
+    // The proof's readings after the first are delta reads (`catalog::delta`): what they read
+    // again is found in the catalogs, not taken from the plan. Each wrong step does what the
+    // plan says and also changes an object the plan leaves alone.
+    let s = setup(LIVE, DESIRED);
+    let sneaky = [
+        (
+            "COMMENT ON COLUMN public.customers.name IS 'sneaky'",
+            "customers",
+        ),
+        (
+            "ALTER TABLE public.orders ALTER COLUMN total SET DEFAULT 1",
+            "orders",
+        ),
+        (
+            "ALTER INDEX public.orders_customer RENAME TO orders_by_customer",
+            "orders_",
+        ),
+        ("GRANT SELECT ON public.orders TO PUBLIC", "orders"),
+    ];
+    for (extra, object) in sneaky {
+        for from_copy in [true, false] {
+            let mut planned = planned(&s);
+            tamper(
+                &mut planned.forward,
+                "customers_email",
+                &format!("CREATE INDEX customers_email ON public.customers (email); {extra};"),
+            );
+            match prove(&s, &planned, from_copy) {
+                Err(WorkflowError::ProofMismatch { message, .. }) => {
+                    assert!(message.contains(object), "{extra}: {message}")
+                }
+                other => panic!("from_copy={from_copy}: {extra} not caught: {other:?}"),
+            }
+        }
+    }
+}
+
+#[test]
 fn a_wrong_inverse_step_is_reported_although_the_repair_reaches_the_current_schema() {
     let s = setup(LIVE, DESIRED);
     let mut planned = planned(&s);

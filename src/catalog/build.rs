@@ -3,7 +3,12 @@
 //! Order matters only for cross-references resolved in Rust: types before columns (composite
 //! attributes), tables and views before columns, sequences before columns (identity options),
 //! everything before comments, grants and depends (which go through the [`Resolver`]).
+//!
+//! The rows come from the server, or, in a delta read (`catalog::delta`), partly from the
+//! previous read's kept rows ([`Reader::with_cache`]): the model is made of them by this same
+//! code either way.
 
+use super::delta::{self, RowCache};
 use super::resolve::{class::*, Resolver};
 use super::{get, CatalogError};
 use crate::model::*;
@@ -11,6 +16,7 @@ use crate::render::quote::{ident, literal};
 use postgres::types::FromSql;
 use postgres::Row;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// A catalog query: its name (for errors) and its text (with `{{...}}` version placeholders).
 struct Query {
@@ -94,13 +100,27 @@ impl<'a> R<'a> {
 /// and dependencies are hundreds of thousands of rows, held beside the schema being built).
 /// The rows come through `query_raw`'s row stream, which the connection fills as the client
 /// reads it.
+///
+/// With a row cache (`catalog::delta`), the rows of the queries it keeps come from it instead
+/// (re-run only for the objects whose catalog rows changed): all at once, as the cache holds
+/// them anyway.
 fn each_row(
     tx: &mut postgres::Transaction<'_>,
+    cache: Option<&mut RowCache>,
     text: &str,
     name: &'static str,
     mut each: impl FnMut(R<'_>) -> Result<(), CatalogError>,
 ) -> Result<(), CatalogError> {
     use postgres::fallible_iterator::FallibleIterator;
+    if let (Some(cache), Some(key)) = (cache, delta::key_of(name)) {
+        for row in cache.fetch(tx, text, name, key)? {
+            each(R {
+                row: &row,
+                query: name,
+            })?;
+        }
+        return Ok(());
+    }
     let failed = |source| CatalogError::Query {
         query: name,
         source,
@@ -133,6 +153,9 @@ pub struct Reader<'t, 'c> {
     domains: HashMap<u32, QName>,
     /// Identity column (table oid, attnum) -> rendered sequence options.
     identity_options: HashMap<(u32, i16), Vec<String>>,
+    /// Where the rows of the kept queries come from and go (`catalog::delta`); `None`: every
+    /// query runs in full, nothing is kept.
+    cache: Option<&'t mut RowCache>,
 }
 
 impl<'t, 'c> Reader<'t, 'c> {
@@ -147,7 +170,15 @@ impl<'t, 'c> Reader<'t, 'c> {
             composites: HashMap::new(),
             domains: HashMap::new(),
             identity_options: HashMap::new(),
+            cache: None,
         }
+    }
+
+    /// Reads through `cache`: keeps the rows of the queries `delta::key_of` names, and
+    /// during a delta read re-runs them only for the objects it says changed.
+    pub fn with_cache(mut self, cache: &'t mut RowCache) -> Self {
+        self.cache = Some(cache);
+        self
     }
 
     pub fn read(mut self) -> Result<Schema, CatalogError> {
@@ -310,14 +341,19 @@ impl<'t, 'c> Reader<'t, 'c> {
 
     /// The rows of `q`, all at once: for the small queries. The big ones (a row per column or
     /// per dependency) go through [`each_row`].
-    fn run(&mut self, q: &Query) -> Result<Vec<Row>, CatalogError> {
+    fn run(&mut self, q: &Query) -> Result<Vec<Arc<Row>>, CatalogError> {
         let text = self.sql(q);
-        self.tx
+        if let (Some(cache), Some(key)) = (self.cache.as_deref_mut(), delta::key_of(q.name)) {
+            return cache.fetch(self.tx, &text, q.name, key);
+        }
+        let rows = self
+            .tx
             .query(text.as_str(), &[])
             .map_err(|source| CatalogError::Query {
                 query: q.name,
                 source,
-            })
+            })?;
+        Ok(rows.into_iter().map(Arc::new).collect())
     }
 
     fn extension_members(&mut self) -> Result<(), CatalogError> {
@@ -497,89 +533,95 @@ impl<'t, 'c> Reader<'t, 'c> {
 
     fn tables(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&TABLES);
-        each_row(self.tx, &text, TABLES.name, |r| {
-            let oid: u32 = r.get("oid")?;
-            let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
-            let kind = if r.char("kind")? == 'p' {
-                TableKind::Partitioned
-            } else {
-                TableKind::Ordinary
-            };
-            // storage parameters are a set, kept in the order they were written (which is
-            // what pg_dump prints, so plans write them in that order too); diff and the
-            // fingerprint compare them as a set (`model::same_options`)
-            let mut options: Vec<String> = r.get("options")?;
-            options.extend(r.get::<Vec<String>>("toast_options")?);
-            let replica_identity = match r.char("replident")? {
-                'n' => ReplicaIdentity::Nothing,
-                'f' => ReplicaIdentity::Full,
-                // 'i' whose index was dropped behaves like NOTHING
-                'i' => match r.get::<Option<String>>("replident_index")? {
-                    Some(ix) => ReplicaIdentity::Index(ix),
-                    None => ReplicaIdentity::Nothing,
-                },
-                _ => ReplicaIdentity::Default,
-            };
-            let partition_of = if r.get::<bool>("is_partition")? {
-                match (
-                    r.get::<Option<String>>("parent_schema")?,
-                    r.get::<Option<String>>("parent_name")?,
-                    r.get::<Option<String>>("partition_bound")?,
-                ) {
-                    (Some(s), Some(n), Some(b)) => Some((QName::new(s, n), b)),
-                    _ => None,
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            TABLES.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
+                let kind = if r.char("kind")? == 'p' {
+                    TableKind::Partitioned
+                } else {
+                    TableKind::Ordinary
+                };
+                // storage parameters are a set, kept in the order they were written (which is
+                // what pg_dump prints, so plans write them in that order too); diff and the
+                // fingerprint compare them as a set (`model::same_options`)
+                let mut options: Vec<String> = r.get("options")?;
+                options.extend(r.get::<Vec<String>>("toast_options")?);
+                let replica_identity = match r.char("replident")? {
+                    'n' => ReplicaIdentity::Nothing,
+                    'f' => ReplicaIdentity::Full,
+                    // 'i' whose index was dropped behaves like NOTHING
+                    'i' => match r.get::<Option<String>>("replident_index")? {
+                        Some(ix) => ReplicaIdentity::Index(ix),
+                        None => ReplicaIdentity::Nothing,
+                    },
+                    _ => ReplicaIdentity::Default,
+                };
+                let partition_of = if r.get::<bool>("is_partition")? {
+                    match (
+                        r.get::<Option<String>>("parent_schema")?,
+                        r.get::<Option<String>>("parent_name")?,
+                        r.get::<Option<String>>("partition_bound")?,
+                    ) {
+                        (Some(s), Some(n), Some(b)) => Some((QName::new(s, n), b)),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                let inherits = r
+                    .get::<Vec<String>>("inh_schemas")?
+                    .into_iter()
+                    .zip(r.get::<Vec<String>>("inh_names")?)
+                    .map(|(s, n)| QName::new(s, n))
+                    .collect();
+                // A foreign table: its server and options (secrets by key only).
+                let foreign = match r.get::<Option<String>>("foreign_server")? {
+                    Some(server) => Some(ForeignTable {
+                        server,
+                        options: foreign::options_from(&r, "option_keys", "option_values")?,
+                    }),
+                    None => None,
+                };
+                self.resolver
+                    .add_exact(PG_CLASS, oid, ObjectId::Table(name.clone()));
+                self.tables.insert(oid, name.clone());
+                // NULL when the table was dropped meanwhile: size unknown
+                if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
+                    self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
                 }
-            } else {
-                None
-            };
-            let inherits = r
-                .get::<Vec<String>>("inh_schemas")?
-                .into_iter()
-                .zip(r.get::<Vec<String>>("inh_names")?)
-                .map(|(s, n)| QName::new(s, n))
-                .collect();
-            // A foreign table: its server and options (secrets by key only).
-            let foreign = match r.get::<Option<String>>("foreign_server")? {
-                Some(server) => Some(ForeignTable {
-                    server,
-                    options: foreign::options_from(&r, "option_keys", "option_values")?,
-                }),
-                None => None,
-            };
-            self.resolver
-                .add_exact(PG_CLASS, oid, ObjectId::Table(name.clone()));
-            self.tables.insert(oid, name.clone());
-            // NULL when the table was dropped meanwhile: size unknown
-            if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
-                self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
-            }
-            self.schema.tables.insert(
-                name.clone(),
-                Table {
-                    name,
-                    kind,
-                    unlogged: r.get("unlogged")?,
-                    columns: Vec::new(),
-                    constraints: BTreeMap::new(),
-                    partition_key: r.get("partition_key")?,
-                    partition_of,
-                    inherits,
-                    options,
-                    rls_enabled: r.get("rls_enabled")?,
-                    rls_forced: r.get("rls_forced")?,
-                    replica_identity,
-                    access_method: r.get("access_method")?,
-                    foreign,
-                },
-            );
-            Ok(())
-        })?;
+                self.schema.tables.insert(
+                    name.clone(),
+                    Table {
+                        name,
+                        kind,
+                        unlogged: r.get("unlogged")?,
+                        columns: Vec::new(),
+                        constraints: BTreeMap::new(),
+                        partition_key: r.get("partition_key")?,
+                        partition_of,
+                        inherits,
+                        options,
+                        rls_enabled: r.get("rls_enabled")?,
+                        rls_forced: r.get("rls_forced")?,
+                        replica_identity,
+                        access_method: r.get("access_method")?,
+                        foreign,
+                    },
+                );
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
     fn views(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&VIEWS);
-        each_row(self.tx, &text, VIEWS.name, |r| {
+        each_row(self.tx, self.cache.as_deref_mut(), &text, VIEWS.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
             self.resolver
@@ -683,93 +725,106 @@ impl<'t, 'c> Reader<'t, 'c> {
         let text = self.sql(&COLUMNS);
         // Streamed: one row per attribute of every relation (see `each_row`). The closure
         // borrows the reader's other fields while `self.tx` hands out the rows.
-        each_row(self.tx, &text, COLUMNS.name, |r| {
-            let rel: u32 = r.get("attrelid")?;
-            let attnum: i16 = r.get("attnum")?;
-            let name: String = r.get("name")?;
-            let type_name: String = r.get("type_name")?;
-            let collation = qname_opt(r.get("collation_schema")?, r.get("collation_name")?);
-            if let Some(tname) = self.tables.get(&rel) {
-                let identity = match r.char("identity")? {
-                    'a' | 'd' => Some(Identity {
-                        always: r.char("identity")? == 'a',
-                        sequence_options: self
-                            .identity_options
-                            .remove(&(rel, attnum))
-                            .unwrap_or_default(),
-                    }),
-                    _ => None,
-                };
-                let generated_kind = r.char("generated")?;
-                let expr: Option<String> = r.get("default_expr")?;
-                let (default, generated) = match generated_kind {
-                    's' | 'v' => (None, expr),
-                    _ => (expr, None),
-                };
-                let default_volatile = default.is_some() && r.get::<bool>("default_volatile")?;
-                if let Some(ad) = r.get::<Option<u32>>("attrdef_oid")? {
-                    self.resolver.add_attrdef(ad, rel, attnum);
-                }
-                let id = ObjectId::Column(tname.clone(), name.clone());
-                self.resolver.add_column(rel, attnum, id);
-                let not_null: bool = r.get("not_null")?;
-                let inherited: bool = r.get("inherited")?;
-                // Inherited columns' NOT NULL comes with the parent's (`Column::not_null_name`):
-                // its name is kept (a detached partition keeps it), its flags are the parent's.
-                let own_not_null = not_null && !inherited;
-                let not_null_name = r
-                    .get::<Option<String>>("not_null_name")?
-                    .filter(|_| not_null);
-                let column = Column {
-                    name,
-                    type_name,
-                    collation,
-                    not_null,
-                    not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
-                    not_null_no_inherit: own_not_null && r.get::<bool>("not_null_no_inherit")?,
-                    not_null_name,
-                    default,
-                    default_volatile,
-                    identity,
-                    generated,
-                    generated_virtual: generated_kind == 'v',
-                    compression: r.get("compression")?,
-                    storage: r
-                        .get::<Option<String>>("storage")?
-                        .map(|s| storage_name(&s).to_string()),
-                    default_storage: storage_name(&r.get::<String>("default_storage")?).to_string(),
-                    statistics: r.get("statistics")?,
-                    attoptions: r.get("attoptions")?,
-                    inherited,
-                    is_local: r.get("is_local")?,
-                    fdw_options: foreign::options_from(&r, "fdw_option_keys", "fdw_option_values")?,
-                };
-                if let Some(t) = self.schema.tables.get_mut(tname) {
-                    t.columns.push(column);
-                }
-            } else if let Some(vname) = self.views.get(&rel) {
-                let id = ObjectId::Column(vname.clone(), name.clone());
-                self.resolver.add_other_column(rel, attnum, id);
-                if let Some(v) = self.schema.views.get_mut(vname) {
-                    v.columns.push((name, type_name));
-                }
-            } else if let Some(cname) = self.composites.get(&rel) {
-                let id = ObjectId::Column(cname.clone(), name.clone());
-                self.resolver.add_other_column(rel, attnum, id);
-                if let Some(TypeDef {
-                    kind: TypeKind::Composite(attrs),
-                    ..
-                }) = self.schema.types.get_mut(cname)
-                {
-                    attrs.push(Attribute {
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            COLUMNS.name,
+            |r| {
+                let rel: u32 = r.get("attrelid")?;
+                let attnum: i16 = r.get("attnum")?;
+                let name: String = r.get("name")?;
+                let type_name: String = r.get("type_name")?;
+                let collation = qname_opt(r.get("collation_schema")?, r.get("collation_name")?);
+                if let Some(tname) = self.tables.get(&rel) {
+                    let identity = match r.char("identity")? {
+                        'a' | 'd' => Some(Identity {
+                            always: r.char("identity")? == 'a',
+                            sequence_options: self
+                                .identity_options
+                                .remove(&(rel, attnum))
+                                .unwrap_or_default(),
+                        }),
+                        _ => None,
+                    };
+                    let generated_kind = r.char("generated")?;
+                    let expr: Option<String> = r.get("default_expr")?;
+                    let (default, generated) = match generated_kind {
+                        's' | 'v' => (None, expr),
+                        _ => (expr, None),
+                    };
+                    let default_volatile =
+                        default.is_some() && r.get::<bool>("default_volatile")?;
+                    if let Some(ad) = r.get::<Option<u32>>("attrdef_oid")? {
+                        self.resolver.add_attrdef(ad, rel, attnum);
+                    }
+                    let id = ObjectId::Column(tname.clone(), name.clone());
+                    self.resolver.add_column(rel, attnum, id);
+                    let not_null: bool = r.get("not_null")?;
+                    let inherited: bool = r.get("inherited")?;
+                    // Inherited columns' NOT NULL comes with the parent's (`Column::not_null_name`):
+                    // its name is kept (a detached partition keeps it), its flags are the parent's.
+                    let own_not_null = not_null && !inherited;
+                    let not_null_name = r
+                        .get::<Option<String>>("not_null_name")?
+                        .filter(|_| not_null);
+                    let column = Column {
                         name,
                         type_name,
                         collation,
-                    });
+                        not_null,
+                        not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
+                        not_null_no_inherit: own_not_null
+                            && r.get::<bool>("not_null_no_inherit")?,
+                        not_null_name,
+                        default,
+                        default_volatile,
+                        identity,
+                        generated,
+                        generated_virtual: generated_kind == 'v',
+                        compression: r.get("compression")?,
+                        storage: r
+                            .get::<Option<String>>("storage")?
+                            .map(|s| storage_name(&s).to_string()),
+                        default_storage: storage_name(&r.get::<String>("default_storage")?)
+                            .to_string(),
+                        statistics: r.get("statistics")?,
+                        attoptions: r.get("attoptions")?,
+                        inherited,
+                        is_local: r.get("is_local")?,
+                        fdw_options: foreign::options_from(
+                            &r,
+                            "fdw_option_keys",
+                            "fdw_option_values",
+                        )?,
+                    };
+                    if let Some(t) = self.schema.tables.get_mut(tname) {
+                        t.columns.push(column);
+                    }
+                } else if let Some(vname) = self.views.get(&rel) {
+                    let id = ObjectId::Column(vname.clone(), name.clone());
+                    self.resolver.add_other_column(rel, attnum, id);
+                    if let Some(v) = self.schema.views.get_mut(vname) {
+                        v.columns.push((name, type_name));
+                    }
+                } else if let Some(cname) = self.composites.get(&rel) {
+                    let id = ObjectId::Column(cname.clone(), name.clone());
+                    self.resolver.add_other_column(rel, attnum, id);
+                    if let Some(TypeDef {
+                        kind: TypeKind::Composite(attrs),
+                        ..
+                    }) = self.schema.types.get_mut(cname)
+                    {
+                        attrs.push(Attribute {
+                            name,
+                            type_name,
+                            collation,
+                        });
+                    }
                 }
-            }
-            Ok(())
-        })
+                Ok(())
+            },
+        )
     }
 
     fn constraints(&mut self) -> Result<(), CatalogError> {
@@ -777,72 +832,81 @@ impl<'t, 'c> Reader<'t, 'c> {
         let mut copies: Vec<(u32, Option<u32>, u32)> = Vec::new();
         let mut listed: HashMap<u32, ObjectId> = HashMap::new();
         let text = self.sql(&CONSTRAINTS);
-        each_row(self.tx, &text, CONSTRAINTS.name, |r| {
-            let oid: u32 = r.get("oid")?;
-            let name: String = r.get("name")?;
-            let conrelid: u32 = r.get("conrelid")?;
-            let contypid: u32 = r.get("contypid")?;
-            if let Some(dname) = self.domains.get(&contypid) {
-                let id = ObjectId::DomainConstraint(dname.clone(), name.clone());
-                self.resolver.add_exact(PG_CONSTRAINT, oid, id);
-                if let Some(TypeDef {
-                    kind: TypeKind::Domain(d),
-                    ..
-                }) = self.schema.types.get_mut(dname)
-                {
-                    d.constraints.insert(
-                        name,
-                        DomainCheck {
-                            definition: r.get("definition")?,
-                            validated: r.get("validated")?,
-                        },
-                    );
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            CONSTRAINTS.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name: String = r.get("name")?;
+                let conrelid: u32 = r.get("conrelid")?;
+                let contypid: u32 = r.get("contypid")?;
+                if let Some(dname) = self.domains.get(&contypid) {
+                    let id = ObjectId::DomainConstraint(dname.clone(), name.clone());
+                    self.resolver.add_exact(PG_CONSTRAINT, oid, id);
+                    if let Some(TypeDef {
+                        kind: TypeKind::Domain(d),
+                        ..
+                    }) = self.schema.types.get_mut(dname)
+                    {
+                        d.constraints.insert(
+                            name,
+                            DomainCheck {
+                                definition: r.get("definition")?,
+                                validated: r.get("validated")?,
+                            },
+                        );
+                    }
+                    return Ok(());
                 }
-                return Ok(());
-            }
-            let Some(tname) = self.tables.get(&conrelid).cloned() else {
-                return Ok(()); // a constraint of an unmodeled relation (an extension member)
-            };
-            let is_local: bool = r.get("is_local")?;
-            if !is_local {
-                // Only inherited (a partition's copy of its parent's PK, a child's copy of an
-                // inherited CHECK): created by the parent's constraint, not declared here.
-                let parent: u32 = r.get("parent_constraint")?;
-                if parent != 0 {
-                    copies.push((oid, r.get("index_oid")?, parent));
+                let Some(tname) = self.tables.get(&conrelid).cloned() else {
+                    return Ok(()); // a constraint of an unmodeled relation (an extension member)
+                };
+                let is_local: bool = r.get("is_local")?;
+                if !is_local {
+                    // Only inherited (a partition's copy of its parent's PK, a child's copy of an
+                    // inherited CHECK): created by the parent's constraint, not declared here.
+                    let parent: u32 = r.get("parent_constraint")?;
+                    if parent != 0 {
+                        copies.push((oid, r.get("index_oid")?, parent));
+                    }
+                    return Ok(());
                 }
-                return Ok(());
-            }
-            let kind = match r.char("kind")? {
-                'p' => ConstraintKind::PrimaryKey,
-                'u' => ConstraintKind::Unique,
-                'f' => ConstraintKind::ForeignKey,
-                'x' => ConstraintKind::Exclude,
-                _ => ConstraintKind::Check,
-            };
-            let id = ObjectId::Constraint(tname.clone(), name.clone());
-            self.resolver.add_exact(PG_CONSTRAINT, oid, id.clone());
-            listed.insert(oid, id.clone());
-            if let Some(ix) = r.get::<Option<u32>>("index_oid")? {
-                if ix != 0 {
-                    self.resolver.add_alias(PG_CLASS, ix, id);
+                let kind = match r.char("kind")? {
+                    'p' => ConstraintKind::PrimaryKey,
+                    'u' => ConstraintKind::Unique,
+                    'f' => ConstraintKind::ForeignKey,
+                    'x' => ConstraintKind::Exclude,
+                    _ => ConstraintKind::Check,
+                };
+                let id = ObjectId::Constraint(tname.clone(), name.clone());
+                self.resolver.add_exact(PG_CONSTRAINT, oid, id.clone());
+                listed.insert(oid, id.clone());
+                if let Some(ix) = r.get::<Option<u32>>("index_oid")? {
+                    if ix != 0 {
+                        self.resolver.add_alias(PG_CLASS, ix, id);
+                    }
                 }
-            }
-            let constraint = Constraint {
-                name: name.clone(),
-                kind,
-                definition: r.get("definition")?,
-                validated: r.get("validated")?,
-                is_local,
-                references: qname_opt(r.get("ref_schema")?, r.get("ref_name")?),
-                columns: r.get("columns")?,
-                parent_index: qname_opt(r.get("index_parent_schema")?, r.get("index_parent_name")?),
-            };
-            if let Some(t) = self.schema.tables.get_mut(&tname) {
-                t.constraints.insert(name, constraint);
-            }
-            Ok(())
-        })?;
+                let constraint = Constraint {
+                    name: name.clone(),
+                    kind,
+                    definition: r.get("definition")?,
+                    validated: r.get("validated")?,
+                    is_local,
+                    references: qname_opt(r.get("ref_schema")?, r.get("ref_name")?),
+                    columns: r.get("columns")?,
+                    parent_index: qname_opt(
+                        r.get("index_parent_schema")?,
+                        r.get("index_parent_name")?,
+                    ),
+                };
+                if let Some(t) = self.schema.tables.get_mut(&tname) {
+                    t.constraints.insert(name, constraint);
+                }
+                Ok(())
+            },
+        )?;
         // A foreign key to a partition records the unique index it uses, which may be the
         // partition's copy of its partitioned table's PRIMARY KEY / UNIQUE: that index stands
         // for the partitioned table's constraint (through every level), which creates it.
@@ -865,69 +929,81 @@ impl<'t, 'c> Reader<'t, 'c> {
 
     fn indexes(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&INDEXES);
-        each_row(self.tx, &text, INDEXES.name, |r| {
-            if r.get::<Option<u32>>("constraint_oid")?.is_some() {
-                // part of its constraint (mapped onto it in constraints())
-                return Ok(());
-            }
-            let oid: u32 = r.get("oid")?;
-            let schema: String = r.get("schema")?;
-            let name = QName::new(schema.clone(), r.get::<String>("name")?);
-            self.resolver
-                .add_exact(PG_CLASS, oid, ObjectId::Index(name.clone()));
-            self.schema.indexes.insert(
-                name.clone(),
-                Index {
-                    name,
-                    table: QName::new(schema, r.get::<String>("table_name")?),
-                    definition: r.get("definition")?,
-                    unique: r.get("is_unique")?,
-                    on_partitioned_table: r.get("on_partitioned_table")?,
-                    parent_index: qname_opt(r.get("parent_schema")?, r.get("parent_name")?),
-                    valid: r.get("valid")?,
-                },
-            );
-            Ok(())
-        })?;
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            INDEXES.name,
+            |r| {
+                if r.get::<Option<u32>>("constraint_oid")?.is_some() {
+                    // part of its constraint (mapped onto it in constraints())
+                    return Ok(());
+                }
+                let oid: u32 = r.get("oid")?;
+                let schema: String = r.get("schema")?;
+                let name = QName::new(schema.clone(), r.get::<String>("name")?);
+                self.resolver
+                    .add_exact(PG_CLASS, oid, ObjectId::Index(name.clone()));
+                self.schema.indexes.insert(
+                    name.clone(),
+                    Index {
+                        name,
+                        table: QName::new(schema, r.get::<String>("table_name")?),
+                        definition: r.get("definition")?,
+                        unique: r.get("is_unique")?,
+                        on_partitioned_table: r.get("on_partitioned_table")?,
+                        parent_index: qname_opt(r.get("parent_schema")?, r.get("parent_name")?),
+                        valid: r.get("valid")?,
+                    },
+                );
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
     fn functions(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&FUNCTIONS);
-        each_row(self.tx, &text, FUNCTIONS.name, |r| {
-            let oid: u32 = r.get("oid")?;
-            let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
-            let identity_args: String = r.get("identity_args")?;
-            let arguments: String = r.get("arguments")?;
-            let kind = match r.char("kind")? {
-                'p' => FunctionKind::Procedure,
-                'a' => FunctionKind::Aggregate,
-                _ => FunctionKind::Function, // 'f', and 'w' (WINDOW functions)
-            };
-            let definition = if kind == FunctionKind::Aggregate {
-                aggregate_definition(&r, &arguments)?
-            } else {
-                r.get::<Option<String>>("definition")?.unwrap_or_default()
-            };
-            self.resolver.add_exact(
-                PG_PROC,
-                oid,
-                ObjectId::Function(name.clone(), identity_args.clone()),
-            );
-            self.schema.functions.insert(
-                (name.clone(), identity_args.clone()),
-                Function {
-                    name,
-                    identity_args,
-                    arg_types: r.get("arg_types")?,
-                    kind,
-                    definition,
-                    result: r.get("result")?,
-                    arguments,
-                },
-            );
-            Ok(())
-        })?;
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            FUNCTIONS.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
+                let identity_args: String = r.get("identity_args")?;
+                let arguments: String = r.get("arguments")?;
+                let kind = match r.char("kind")? {
+                    'p' => FunctionKind::Procedure,
+                    'a' => FunctionKind::Aggregate,
+                    _ => FunctionKind::Function, // 'f', and 'w' (WINDOW functions)
+                };
+                let definition = if kind == FunctionKind::Aggregate {
+                    aggregate_definition(&r, &arguments)?
+                } else {
+                    r.get::<Option<String>>("definition")?.unwrap_or_default()
+                };
+                self.resolver.add_exact(
+                    PG_PROC,
+                    oid,
+                    ObjectId::Function(name.clone(), identity_args.clone()),
+                );
+                self.schema.functions.insert(
+                    (name.clone(), identity_args.clone()),
+                    Function {
+                        name,
+                        identity_args,
+                        arg_types: r.get("arg_types")?,
+                        kind,
+                        definition,
+                        result: r.get("result")?,
+                        arguments,
+                    },
+                );
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -998,36 +1074,48 @@ impl<'t, 'c> Reader<'t, 'c> {
 
     fn comments(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&COMMENTS);
-        each_row(self.tx, &text, COMMENTS.name, |r| {
-            if let Some(id) =
-                self.resolver
-                    .exact(r.get("classoid")?, r.get("objoid")?, r.get("objsubid")?)
-            {
-                self.schema.comments.insert(id, r.get("description")?);
-            }
-            Ok(())
-        })?;
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            COMMENTS.name,
+            |r| {
+                if let Some(id) =
+                    self.resolver
+                        .exact(r.get("classoid")?, r.get("objoid")?, r.get("objsubid")?)
+                {
+                    self.schema.comments.insert(id, r.get("description")?);
+                }
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
     fn grants(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&GRANTS);
-        each_row(self.tx, &text, GRANTS.name, |r| {
-            let Some(on) =
-                self.resolver
-                    .exact(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
-            else {
-                return Ok(()); // an object that is not modeled (extension member)
-            };
-            self.schema.grants.insert(Grant {
-                on,
-                privilege: r.get("privilege")?,
-                grantee: r.get("grantee")?,
-                with_grant_option: r.get("grantable")?,
-                granted: r.get("granted")?,
-            });
-            Ok(())
-        })?;
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            GRANTS.name,
+            |r| {
+                let Some(on) =
+                    self.resolver
+                        .exact(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
+                else {
+                    return Ok(()); // an object that is not modeled (extension member)
+                };
+                self.schema.grants.insert(Grant {
+                    on,
+                    privilege: r.get("privilege")?,
+                    grantee: r.get("grantee")?,
+                    with_grant_option: r.get("grantable")?,
+                    granted: r.get("granted")?,
+                });
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -1062,37 +1150,43 @@ impl<'t, 'c> Reader<'t, 'c> {
     fn depends(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&DEPENDS);
         // Streamed (see `each_row`): the biggest query, several rows per object.
-        each_row(self.tx, &text, DEPENDS.name, |r| {
-            let Some(dependent) =
-                self.resolver
-                    .owning(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
-            else {
-                return Ok(());
-            };
-            let Some(referenced) = self.resolver.owning(
-                r.get("refclassid")?,
-                r.get("refobjid")?,
-                r.get("refobjsubid")?,
-            ) else {
-                return Ok(());
-            };
-            // OWNED BY (sequence -> column, deptype 'a') is modeled as Sequence::owned_by. As an
-            // edge it would close a cycle with the column default's nextval() reference
-            // (column -> sequence) that every serial column has.
-            if matches!(
-                (&dependent, &referenced),
-                (ObjectId::Sequence(_), ObjectId::Column(..))
-            ) {
-                return Ok(());
-            }
-            if let ObjectId::Column(t, _) = &referenced {
-                // whatever reads a column also needs its table (a view on t.a needs t)
-                self.schema
-                    .add_dependency(dependent.clone(), ObjectId::Table(t.clone()));
-            }
-            self.schema.add_dependency(dependent, referenced);
-            Ok(())
-        })?;
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            DEPENDS.name,
+            |r| {
+                let Some(dependent) =
+                    self.resolver
+                        .owning(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
+                else {
+                    return Ok(());
+                };
+                let Some(referenced) = self.resolver.owning(
+                    r.get("refclassid")?,
+                    r.get("refobjid")?,
+                    r.get("refobjsubid")?,
+                ) else {
+                    return Ok(());
+                };
+                // OWNED BY (sequence -> column, deptype 'a') is modeled as Sequence::owned_by. As an
+                // edge it would close a cycle with the column default's nextval() reference
+                // (column -> sequence) that every serial column has.
+                if matches!(
+                    (&dependent, &referenced),
+                    (ObjectId::Sequence(_), ObjectId::Column(..))
+                ) {
+                    return Ok(());
+                }
+                if let ObjectId::Column(t, _) = &referenced {
+                    // whatever reads a column also needs its table (a view on t.a needs t)
+                    self.schema
+                        .add_dependency(dependent.clone(), ObjectId::Table(t.clone()));
+                }
+                self.schema.add_dependency(dependent, referenced);
+                Ok(())
+            },
+        )?;
         self.parent_edges();
         Ok(())
     }

@@ -14,6 +14,7 @@
 //! `server_version_num`). See `docs/catalog.md` for the decisions.
 
 mod build;
+pub mod delta;
 mod resolve;
 pub mod scope;
 
@@ -178,6 +179,19 @@ fn read_once(
     client: &mut postgres::Client,
     lock_timeout: std::time::Duration,
 ) -> Result<Schema, CatalogError> {
+    in_read_tx(client, lock_timeout, |tx, version| {
+        build::Reader::new(tx, version).read()
+    })
+}
+
+/// Runs `body` in the read's transaction (one consistent snapshot, fixed settings, the server
+/// version checked), then leaves the bookkeeping schema out of what it read: the frame of
+/// [`read_once`] and of the delta read (`catalog::delta`).
+fn in_read_tx(
+    client: &mut postgres::Client,
+    lock_timeout: std::time::Duration,
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
+) -> Result<Schema, CatalogError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -215,7 +229,7 @@ fn read_once(
         source,
     })?;
     let version = server_version(&mut tx)?;
-    let mut schema = build::Reader::new(&mut tx, version).read()?;
+    let mut schema = body(&mut tx, version)?;
     without_bookkeeping(&mut schema);
     tx.commit().map_err(|source| CatalogError::Query {
         query: "commit",

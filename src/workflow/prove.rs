@@ -16,8 +16,14 @@
 //! (`schema_statements(empty -> current)`, the code of `dump`) and excuses the objects the
 //! shadow cannot reproduce, as it always did. Both directions stay proven: after the forward
 //! plan, the inverse runs again from the state the forward plan reached and must come back.
+//!
+//! Every reading of the scratch database after its first is a delta read
+//! (`catalog::delta`): only the objects whose catalog rows the steps changed (found in the
+//! catalogs, not taken from the plan, so steps touching objects the plan does not name are
+//! seen) are read again, and the result is exactly what a full read gives.
 
 use super::{run_steps, schema_statements, Planned, WorkflowError};
+use crate::catalog::delta::{self, DeltaState};
 use crate::diff;
 use crate::model::{ObjectId, Schema};
 use crate::plan::{Phase, PlanOptions, Step};
@@ -48,6 +54,25 @@ struct Start {
     rebuilt: Schema,
     /// What the shadow holds differently from the current schema (excused by the proof).
     gap: Vec<diff::Change>,
+    /// The last reading of the scratch database, for the next one to be a delta read.
+    state: Option<DeltaState>,
+}
+
+/// Reads the scratch database (the part in scope): in full the first time, keeping what a
+/// delta read needs, then as a delta of the previous reading (`catalog::delta`).
+fn read(
+    ctx: &super::Context,
+    client: &mut postgres::Client,
+    state: &mut Option<DeltaState>,
+) -> Result<Schema, WorkflowError> {
+    let full = if let Some(s) = state.as_mut() {
+        delta::read_delta(client, s)?.0
+    } else {
+        let (schema, s) = delta::read_full(client)?;
+        *state = Some(s);
+        schema
+    };
+    Ok(ctx.scope.into_inside(full))
 }
 
 /// Proves `planned` on a scratch database holding `current`, reached from a copy of
@@ -81,6 +106,7 @@ pub fn prove(
         mut client,
         rebuilt,
         gap,
+        mut state,
     } = match copied {
         Ok(start) => start,
         Err(why) => {
@@ -92,7 +118,7 @@ pub fn prove(
         report.rebuild_problem = Some(describe(&gap));
     }
     run_steps(&mut client, &planned.forward, "applying the plan")?;
-    let after = ctx.read(&mut client)?;
+    let after = read(ctx, &mut client, &mut state)?;
     // Objects the shadow could not reproduce from the current schema are excluded: the proof
     // proves what it can (they are reported as a rebuild problem).
     let excused: BTreeSet<ObjectId> = gap.iter().map(|c| c.object()).collect();
@@ -108,7 +134,8 @@ pub fn prove(
         .filter(|c| !excused.contains(&c.object()))
         .collect();
     // Each reading is dropped as soon as it is compared: a proof holds the current, desired
-    // and rebuilt schemas and at most one reading besides (issue 9's memory target).
+    // and rebuilt schemas and at most one reading besides (issue 9's memory target), plus the
+    // rows the delta reads keep (about one reading's worth).
     drop(after);
     if !left.is_empty() {
         return Err(WorkflowError::ProofMismatch {
@@ -123,7 +150,7 @@ pub fn prove(
         report.inverse_problem = Some(e.to_string());
         return Ok(report);
     }
-    let back = ctx.read(&mut client)?;
+    let back = read(ctx, &mut client, &mut state)?;
     let left = diff::diff(&back, &rebuilt);
     drop(back);
     let left: Vec<diff::Change> = left
@@ -148,7 +175,7 @@ pub fn prove(
             report.inverse_problem = Some(e.to_string());
             return Ok(report);
         }
-        let back = ctx.read(&mut client)?;
+        let back = read(ctx, &mut client, &mut state)?;
         let left: Vec<diff::Change> = diff::diff(&back, &rebuilt)
             .into_iter()
             .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
@@ -179,13 +206,15 @@ fn rebuild(
         &schema_statements(&empty, current, opts),
         "rebuilding the current schema in the shadow",
     )?;
-    let rebuilt = ctx.read(&mut client)?;
+    let mut state = None;
+    let rebuilt = read(ctx, &mut client, &mut state)?;
     let gap = diff::diff(&rebuilt, current);
     Ok(Start {
         _db: db,
         client,
         rebuilt,
         gap,
+        state,
     })
 }
 
@@ -213,7 +242,8 @@ fn from_desired(
     ) {
         return Ok(Err(e.to_string()));
     }
-    let reached = ctx.read(&mut client)?;
+    let mut state = None;
+    let reached = read(ctx, &mut client, &mut state)?;
     let mut rebuilt = reached;
     let left = diff::diff(&rebuilt, current);
     if !left.is_empty() {
@@ -228,7 +258,7 @@ fn from_desired(
         }
         // The reading before the repair goes first: one reading at a time.
         drop(rebuilt);
-        rebuilt = ctx.read(&mut client)?;
+        rebuilt = read(ctx, &mut client, &mut state)?;
         let gap = diff::diff(&rebuilt, current);
         if !gap.is_empty() {
             return Ok(Err(format!(
@@ -242,6 +272,7 @@ fn from_desired(
         client,
         rebuilt,
         gap: Vec::new(),
+        state,
     }))
 }
 

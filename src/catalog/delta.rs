@@ -1,0 +1,509 @@
+//! Delta read: the reading of a database whose earlier reading is known, re-running the catalog
+//! queries only for the objects whose catalog rows changed since, and giving exactly what a
+//! full [`super::read`] would give (the proof reads its scratch database after each run of
+//! steps: `workflow::prove`, issue 9).
+//!
+//! Owns: which queries keep their rows between reads and which object each row belongs to
+//! ([`key_of`]), the census of the catalogs that tells which objects changed, and the closure
+//! of that set over `pg_depend`. The rows themselves are turned into the model by the same
+//! code as a full read (`catalog::build`): a delta read is a full read whose kept queries get
+//! the rows of unchanged objects from the last read instead of from the server.
+//!
+//! **What changed is found in the catalogs, never taken from the plan** (the proof must catch
+//! steps that touch objects the plan does not name). The census is one query: for every oid
+//! that owns catalog rows (a relation its `pg_attribute` rows, an object its `pg_depend` and
+//! `pg_description` rows, ...), how many rows it owns, and whether any of them was written by
+//! a transaction the last read's snapshot did not see (`pg_visible_in_snapshot` of its `xmin`
+//! against that snapshot, kept from the last read: a transaction still running then counts as
+//! unseen, so a concurrent writer cannot slip a row in). A row inserted or updated since is
+//! such a row; a row deleted lowers the count (a delete with an insert leaves an unseen row).
+//! An owner with unseen rows, or whose count differs, appears or disappears, has changed.
+//! `xmin` is a 32-bit id, compared as the 64-bit id of epoch 0: while the cluster's transaction
+//! ids have not wrapped around (`pg_current_snapshot()` still in epoch 0) that is exact, frozen
+//! rows included (they keep their raw `xmin`, older than any snapshot); past that, a frozen row
+//! of an earlier epoch could pass for a new one, and the read is full. A copy by `CREATE
+//! DATABASE ... TEMPLATE` keeps its rows and their `xmin`s, so a copy of a read database can be
+//! read as a delta of that reading.
+//!
+//! What a changed object's rows render can also appear in other objects' rows (a renamed
+//! table's name in a view's definition, a foreign key's, an index's): the changed set is
+//! closed over `pg_depend` - everything that depends on a changed object (whatever the
+//! dependency type), and what a changed object belongs to (`a`uto and `i`nternal dependencies:
+//! an index's table, a rule's view, a default's table) - until nothing is added.
+//!
+//! Anything the census cannot vouch for makes the read full, with the reason (`-v`): another
+//! server or server version, a role renamed, created or dropped (role names are rendered in
+//! owners, grants and policies), a later `xmin` epoch, or an earlier read that failed. The
+//! queries that are not kept (the small ones: schemas, extensions, publications, text search,
+//! operators, casts, default privileges, unmodeled objects ...) run in full every time.
+//!
+//! Tables' sizes (`Schema::sizes`, a plan-time fact, not schema) of re-used rows are those of
+//! the earlier read: data written since does not change the catalog.
+
+use super::{get, CatalogError};
+use crate::model::Schema;
+use postgres::Row;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+/// The queries whose rows are kept, with the columns naming the object each row belongs to
+/// (the first that is not 0). Every part of such a row comes from catalog rows the census
+/// counts for that object, or from objects it depends on (closed over in [`closure`]).
+pub(super) fn key_of(query: &str) -> Option<&'static [&'static str]> {
+    Some(match query {
+        "tables" | "views" | "sequences" | "indexes" | "functions" | "triggers" | "policies"
+        | "type_index" | "types" => &["oid"],
+        "columns" => &["attrelid"],
+        "constraints" => &["conrelid", "contypid"],
+        "comments" => &["objoid"],
+        "grants" | "owners" | "depends" => &["objid"],
+        _ => return None,
+    })
+}
+
+/// The kept rows of the last read, by query, each with the object it belongs to.
+#[derive(Default)]
+pub struct RowCache {
+    rows: HashMap<&'static str, Vec<(u32, Arc<Row>)>>,
+    /// During a delta read: the objects whose rows are read again (as a list for the query
+    /// parameter, and as a set).
+    restrict: Option<(Vec<u32>, HashSet<u32>)>,
+}
+
+impl RowCache {
+    /// The rows of kept query `name` (text `text`, rows belonging to the object in `key`):
+    /// all of them from the server in a full read; in a delta read, the kept rows of the
+    /// objects that did not change and, from the server, those of the ones that did. The
+    /// cache then holds what is returned.
+    pub(super) fn fetch(
+        &mut self,
+        tx: &mut postgres::Transaction<'_>,
+        text: &str,
+        name: &'static str,
+        key: &[&'static str],
+    ) -> Result<Vec<Arc<Row>>, CatalogError> {
+        let failed = |source| CatalogError::Query {
+            query: name,
+            source,
+        };
+        let owner = |row: &Row| -> Result<u32, CatalogError> {
+            for &column in key {
+                let oid: Option<u32> = get(row, name, column)?;
+                if let Some(oid) = oid.filter(|&o| o != 0) {
+                    return Ok(oid);
+                }
+            }
+            Ok(0)
+        };
+        let mut entries: Vec<(u32, Arc<Row>)> = Vec::new();
+        let fresh = match &self.restrict {
+            None => tx.query(text, &[]).map_err(failed)?,
+            Some((list, set)) => {
+                entries = self.rows.remove(name).unwrap_or_default();
+                entries.retain(|(o, _)| !set.contains(o));
+                // The query as it is, filtered: PostgreSQL pushes the condition on the key
+                // column down into it, so only the changed objects' rows are rendered. The
+                // line breaks keep a trailing `--` comment of the text from eating the `)`.
+                let restricted = format!(
+                    "SELECT * FROM (\n{text}\n) q WHERE {} = ANY($1::oid[])",
+                    key_sql(key)
+                );
+                tx.query(restricted.as_str(), &[list]).map_err(failed)?
+            }
+        };
+        for row in fresh {
+            entries.push((owner(&row)?, Arc::new(row)));
+        }
+        let out = entries.iter().map(|(_, r)| Arc::clone(r)).collect();
+        self.rows.insert(name, entries);
+        Ok(out)
+    }
+}
+
+/// The key of a kept query as an expression over its output (`q.oid`; the first non-zero
+/// of several).
+fn key_sql(key: &[&str]) -> String {
+    match key {
+        [one] => format!("q.{one}"),
+        _ => {
+            let mut out = String::from("CASE");
+            for k in &key[..key.len() - 1] {
+                out.push_str(&format!(" WHEN q.{k} <> 0 THEN q.{k}"));
+            }
+            out.push_str(&format!(" ELSE q.{} END", key[key.len() - 1]));
+            out
+        }
+    }
+}
+
+/// The first oid not assigned by initdb (`FirstNormalObjectId`).
+const FIRST_USER_OID: u32 = 16384;
+
+/// What a delta read needs of the last read of a database: its kept rows and its census.
+/// Made by [`read_full`], advanced by every [`read_delta`].
+pub struct DeltaState {
+    cache: RowCache,
+    /// Owner -> rows it owns.
+    census: HashMap<Owner, i64>,
+    /// The snapshot of the last read (`pg_current_snapshot()` as text).
+    snapshot: String,
+    /// The role names (md5 of oid and name of every role).
+    roles: String,
+    /// Which server (start time and port): oids and xids mean nothing on another.
+    server: String,
+    version: i32,
+    /// False after a read that failed half-way (the cache may be partly replaced).
+    valid: bool,
+}
+
+/// How a [`read_delta`] went.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The queries ran for these objects only (`changed` oids after the closure; 0 when
+    /// nothing changed).
+    Delta { changed: usize },
+    /// The whole catalog was read, and why.
+    Full { why: String },
+}
+
+/// A full read ([`super::read`]) that also keeps what a later [`read_delta`] of the same
+/// database (or of a copy of it made with `CREATE DATABASE ... TEMPLATE`) needs.
+pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), CatalogError> {
+    let mut state = DeltaState {
+        cache: RowCache::default(),
+        census: HashMap::new(),
+        snapshot: String::new(),
+        roles: String::new(),
+        server: String::new(),
+        version: 0,
+        valid: false,
+    };
+    let (schema, _) = read_delta(client, &mut state)?;
+    Ok((schema, state))
+}
+
+/// The reading of the connected database, reading again only what changed since `state`
+/// was taken (see the module doc); `state` then describes this reading. Gives exactly what
+/// [`super::read`] gives, with the same lock waits (`LockWait::default`).
+pub fn read_delta(
+    client: &mut postgres::Client,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    let wait = super::LockWait::default();
+    let lock_timeout = wait.lock_timeout;
+    let mut outcome = None;
+    let result = super::retry_on_lock(
+        wait,
+        |c| {
+            crate::timings::stage("catalog read (delta)", || {
+                super::in_read_tx(c, lock_timeout, |tx, version| {
+                    let (schema, how) = read_in(tx, version, state)?;
+                    outcome = Some(how);
+                    Ok(schema)
+                })
+            })
+        },
+        client,
+        |e| matches!(e, CatalogError::Query { source, .. } if super::is_lock_timeout(source)),
+    );
+    let schema = result.map_err(|failure| match failure {
+        super::RetryFailure::Other(e) => e,
+        super::RetryFailure::LockBusy { attempts, seconds } => CatalogError::LockBusy {
+            attempts,
+            seconds,
+            holders: super::exclusive_holders(client),
+        },
+    })?;
+    let outcome = outcome.unwrap_or(Outcome::Full {
+        why: "no earlier reading".to_string(),
+    });
+    if let Outcome::Full { why } = &outcome {
+        crate::timings::note(&format!("catalog read in full: {why}"));
+    }
+    Ok((schema, outcome))
+}
+
+/// One attempt, inside the read's transaction.
+fn read_in(
+    tx: &mut postgres::Transaction<'_>,
+    version: i32,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    // Whatever happens below, the state is only valid again once this read succeeded.
+    let was_valid = std::mem::replace(&mut state.valid, false);
+    let facts = tx
+        .query_one(
+            "SELECT pg_postmaster_start_time()::text || ' port ' || current_setting('port') \
+                 AS server, \
+             pg_snapshot_xmax(pg_current_snapshot())::text::int8 AS next_xid, \
+             pg_current_snapshot()::text AS snapshot, \
+             (SELECT md5(coalesce(string_agg(oid::text || ' ' || rolname, ',' ORDER BY oid), \
+                         '')) FROM pg_roles) AS roles",
+            &[],
+        )
+        .map_err(|source| CatalogError::Query {
+            query: "delta read facts",
+            source,
+        })?;
+    let server: String = get(&facts, "delta read facts", "server")?;
+    let next_xid: i64 = get(&facts, "delta read facts", "next_xid")?;
+    let roles: String = get(&facts, "delta read facts", "roles")?;
+    let snapshot: String = get(&facts, "delta read facts", "snapshot")?;
+    let why_full = if !was_valid {
+        Some("no complete earlier reading".to_string())
+    } else if state.server != server || state.version != version {
+        Some("the earlier reading is of another server".to_string())
+    } else if next_xid >= 1 << 32 {
+        Some(
+            "the server's transaction ids have wrapped around: a row's xmin no longer names its \
+             transaction"
+                .to_string(),
+        )
+    } else if state.roles != roles {
+        Some("roles were created, dropped or renamed".to_string())
+    } else {
+        None
+    };
+    // Against the last read's snapshot; a full read counts against its own (nothing unseen).
+    let since = match why_full {
+        None => state.snapshot.as_str(),
+        Some(_) => snapshot.as_str(),
+    };
+    let (census, unseen) = crate::timings::stage("catalog: census", || census(tx, version, since))?;
+    let outcome = match why_full {
+        Some(why) => {
+            state.cache = RowCache::default();
+            Outcome::Full { why }
+        }
+        None => {
+            let (mut own, mut parts) = (HashSet::new(), HashSet::new());
+            let differs = census
+                .iter()
+                .filter(|(k, v)| state.census.get(k) != Some(v))
+                .map(|(k, _)| *k)
+                .chain(unseen);
+            let gone = state
+                .census
+                .keys()
+                .filter(|k| !census.contains_key(k))
+                .copied();
+            for (oid, part) in differs.chain(gone).collect::<Vec<_>>() {
+                if part {
+                    parts.insert(oid);
+                } else {
+                    own.insert(oid);
+                }
+            }
+            let changed = crate::timings::stage("catalog: closure", || closure(tx, own, parts))?;
+            let n = changed.len();
+            // Past half of the user objects, filtering and merging costs more than it saves.
+            let user_objects = census
+                .keys()
+                .filter(|(o, part)| !part && *o >= FIRST_USER_OID)
+                .count();
+            if n > 1000 && n * 2 > user_objects {
+                state.cache = RowCache::default();
+                Outcome::Full {
+                    why: format!("{n} of {user_objects} objects changed"),
+                }
+            } else {
+                state.cache.restrict = Some((changed.iter().copied().collect(), changed));
+                Outcome::Delta { changed: n }
+            }
+        }
+    };
+    let schema = super::build::Reader::new(tx, version)
+        .with_cache(&mut state.cache)
+        .read();
+    state.cache.restrict = None;
+    let schema = schema?;
+    state.census = census;
+    state.snapshot = snapshot;
+    state.roles = roles;
+    state.server = server;
+    state.version = version;
+    state.valid = true;
+    Ok((schema, outcome))
+}
+
+/// A census key: an oid, and whether the rows counted are the object's own (a relation's
+/// `pg_class` and `pg_attribute` rows) or rows of parts of it (a table's constraints,
+/// triggers, defaults, comments, dependencies) that others never render.
+type Owner = (u32, bool);
+
+/// Owner -> rows over the catalogs the queries read, and the owners with rows written by a
+/// transaction snapshot `since` did not see (see the module doc).
+/// A catalog a query reads but that is not counted here would let a change go unseen: every
+/// catalog of `src/catalog/sql` is here, keyed by the oid of the object its rows belong to
+/// (and by their own oid where they have one).
+fn census(
+    tx: &mut postgres::Transaction<'_>,
+    version: i32,
+    since: &str,
+) -> Result<(HashMap<Owner, i64>, Vec<Owner>), CatalogError> {
+    // (catalog, key column, part?)
+    let mut arms: Vec<(&str, &str, bool)> = [
+        "pg_class",
+        "pg_type",
+        "pg_proc",
+        "pg_namespace",
+        "pg_constraint",
+        "pg_trigger",
+        "pg_policy",
+        "pg_rewrite",
+        "pg_attrdef",
+        "pg_collation",
+        "pg_opclass",
+        "pg_opfamily",
+        "pg_operator",
+        "pg_amop",
+        "pg_amproc",
+        "pg_am",
+        "pg_cast",
+        "pg_ts_dict",
+        "pg_ts_config",
+        "pg_ts_parser",
+        "pg_ts_template",
+        "pg_foreign_data_wrapper",
+        "pg_foreign_server",
+        "pg_user_mapping",
+        "pg_event_trigger",
+        "pg_publication",
+        "pg_publication_rel",
+        "pg_extension",
+        "pg_language",
+        "pg_conversion",
+        "pg_transform",
+        "pg_statistic_ext",
+        "pg_default_acl",
+        "pg_enum",
+    ]
+    .iter()
+    .map(|c| (*c, "oid", false))
+    .collect();
+    arms.extend([
+        // an object's own rows: what others may render (names, types, labels)
+        ("pg_attribute", "attrelid", false),
+        ("pg_index", "indexrelid", false),
+        ("pg_inherits", "inhrelid", false),
+        ("pg_enum", "enumtypid", false),
+        ("pg_range", "rngtypid", false),
+        ("pg_sequence", "seqrelid", false),
+        ("pg_partitioned_table", "partrelid", false),
+        ("pg_foreign_table", "ftrelid", false),
+        ("pg_aggregate", "aggfnoid", false),
+        ("pg_ts_config_map", "mapcfg", false),
+        // what an object depends on is its own: membership of an extension hides it and what
+        // is read with it (its indexes ...), a new schema or parent changes its rendering
+        ("pg_depend", "objid", false),
+        // rows of parts, by the object they belong to: it is read again, what depends on
+        // it is not (a dropped constraint has no pg_depend row left to lead to its table)
+        ("pg_attrdef", "adrelid", true),
+        ("pg_constraint", "conrelid", true),
+        ("pg_constraint", "contypid", true),
+        ("pg_index", "indrelid", true),
+        ("pg_trigger", "tgrelid", true),
+        ("pg_policy", "polrelid", true),
+        ("pg_rewrite", "ev_class", true),
+        ("pg_description", "objoid", true),
+        ("pg_publication_rel", "prrelid", true),
+        ("pg_init_privs", "objoid", true),
+    ]);
+    if version >= 150000 {
+        arms.push(("pg_publication_namespace", "oid", false));
+        arms.push(("pg_publication_namespace", "pnnspid", true));
+    }
+    let body = arms
+        .iter()
+        .map(|(cat, col, part)| {
+            format!(
+                "SELECT {col}::oid AS o, {part} AS p, xmin::text::xid8 AS x \
+                 FROM pg_catalog.{cat} WHERE {col}::oid <> 0"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL ");
+    let text = format!(
+        "SELECT o, p, count(*)::int8 AS n, \
+         bool_or(NOT pg_visible_in_snapshot(x, $1::text::pg_snapshot)) AS unseen \
+         FROM (\n{body}\n) c GROUP BY o, p"
+    );
+    let rows = tx
+        .query(text.as_str(), &[&since])
+        .map_err(|source| CatalogError::Query {
+            query: "delta read census",
+            source,
+        })?;
+    let mut out = HashMap::with_capacity(rows.len());
+    let mut unseen = Vec::new();
+    for row in rows {
+        let o: u32 = get(&row, "delta read census", "o")?;
+        let p: bool = get(&row, "delta read census", "p")?;
+        let n: i64 = get(&row, "delta read census", "n")?;
+        if get::<bool>(&row, "delta read census", "unseen")? {
+            unseen.push((o, p));
+        }
+        out.insert((o, p), n);
+    }
+    Ok((out, unseen))
+}
+
+/// The objects to read again: `own` (whose own rows changed) with everything that depends on
+/// them, transitively (a renamed schema's tables render its name, and so do the views on
+/// those tables); `parts` (whose parts changed); and what any of these belongs to (auto and
+/// internal dependencies, transitively: an index's table, a rule's view, a constraint's
+/// table), without what depends on that owner in turn (its own rows did not change, so
+/// nothing others render of it did). One query per step; hash joins against the sets
+/// (`unnest`), as no index of pg_depend starts with the oid alone.
+fn closure(
+    tx: &mut postgres::Transaction<'_>,
+    own: HashSet<u32>,
+    parts: HashSet<u32>,
+) -> Result<HashSet<u32>, CatalogError> {
+    let mut down: HashSet<u32> = own.clone();
+    let mut all: HashSet<u32> = own.union(&parts).copied().collect();
+    let mut down_frontier: Vec<u32> = own.into_iter().collect();
+    let mut up_frontier: Vec<u32> = all.iter().copied().collect();
+    while !down_frontier.is_empty() || !up_frontier.is_empty() {
+        let rows = tx
+            .query(
+                "SELECT d.objid AS o, true AS down FROM pg_catalog.pg_depend d \
+                 JOIN unnest($1::oid[]) f(o) ON d.refobjid = f.o WHERE d.objid <> 0 \
+                 UNION \
+                 SELECT d.refobjid, false FROM pg_catalog.pg_depend d \
+                 JOIN unnest($2::oid[]) f(o) ON d.objid = f.o \
+                 WHERE d.deptype IN ('a', 'i')",
+                &[&down_frontier, &up_frontier],
+            )
+            .map_err(|source| CatalogError::Query {
+                query: "delta read closure",
+                source,
+            })?;
+        down_frontier = Vec::new();
+        up_frontier = Vec::new();
+        for row in rows {
+            let o: u32 = get(&row, "delta read closure", "o")?;
+            let is_down: bool = get(&row, "delta read closure", "down")?;
+            if is_down && down.insert(o) {
+                down_frontier.push(o);
+            }
+            // every object goes up once, when it joins the set
+            if all.insert(o) {
+                up_frontier.push(o);
+            }
+        }
+    }
+    Ok(all)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_of_several_columns_take_the_first_that_is_set() {
+        assert_eq!(super::key_sql(&["oid"]), "q.oid");
+        assert_eq!(
+            super::key_sql(&["conrelid", "contypid"]),
+            "CASE WHEN q.conrelid <> 0 THEN q.conrelid ELSE q.contypid END"
+        );
+    }
+}
