@@ -516,7 +516,10 @@ CREATE TABLE p.t0 (id int PRIMARY KEY, c0 int, c1 text);
 CREATE TABLE p.t1 (id int PRIMARY KEY, c0 int REFERENCES p.t0 (id), c2 int);
 CREATE TABLE q.t2 (id int PRIMARY KEY, c1 text, c3 int);
 CREATE VIEW q.v0 AS SELECT t0.id, t1.c2 FROM p.t0 JOIN p.t1 ON t1.c0 = t0.id;
+CREATE VIEW q.v1 AS SELECT * FROM q.t2 WHERE c3 > 0;
+CREATE VIEW p.v2 AS SELECT t2.c1, v0.c2 FROM q.t2 JOIN q.v0 ON v0.id = t2.id;
 CREATE INDEX i0 ON p.t0 (c0);
+CREATE INDEX i1 ON q.t2 (c1);
 INSERT INTO p.t0 VALUES (1, 1, 'a');
 ";
 
@@ -526,7 +529,7 @@ fn random_ddl_sequences_read_by_delta_equal_full_reads() {
     let seeds: u64 = std::env::var("SCHEMAPLAN_DELTA_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(24);
     let mut deltas = 0;
     for seed in 1..=seeds {
         let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
