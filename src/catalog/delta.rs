@@ -178,7 +178,7 @@ pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), 
         version: 0,
         valid: false,
     };
-    let (schema, _) = read_delta(client, &mut state)?;
+    let (schema, _) = read_tracked(client, &mut state)?;
     Ok((schema, state))
 }
 
@@ -186,6 +186,18 @@ pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), 
 /// was taken (see the module doc); `state` then describes this reading. Gives exactly what
 /// [`super::read`] gives, with the same lock waits (`LockWait::default`).
 pub fn read_delta(
+    client: &mut postgres::Client,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    let (schema, outcome) = read_tracked(client, state)?;
+    if let Outcome::Full { why } = &outcome {
+        crate::timings::note(&format!("catalog read in full: {why}"));
+    }
+    Ok((schema, outcome))
+}
+
+/// [`read_delta`] without the note: also the first, full read of [`read_full`].
+fn read_tracked(
     client: &mut postgres::Client,
     state: &mut DeltaState,
 ) -> Result<(Schema, Outcome), CatalogError> {
@@ -217,9 +229,6 @@ pub fn read_delta(
     let outcome = outcome.unwrap_or(Outcome::Full {
         why: "no earlier reading".to_string(),
     });
-    if let Outcome::Full { why } = &outcome {
-        crate::timings::note(&format!("catalog read in full: {why}"));
-    }
     Ok((schema, outcome))
 }
 
