@@ -124,7 +124,10 @@ pub fn swap_collation(
     columns: &[(QName, Column)],
 ) -> Chain {
     let id = ObjectId::Collation(to.name.clone());
-    let aside = QName::new(from.name.schema.clone(), aside_name(&from.name.name));
+    let aside = QName::new(
+        from.name.schema.clone(),
+        super::types::aside_name(&from.name.name),
+    );
     let rename = ctx
         .step(
             format!("rename collation {} aside", from.name),
@@ -158,17 +161,7 @@ pub fn swap_collation(
             LockLevel::AccessExclusive,
             Some(table),
         );
-        let step = match ctx.small(&[table]) {
-            Some(notes) => step.notes(notes),
-            None => ctx
-                .long(step)
-                .hazard(Hazard::TableRewrite)
-                .hazard(Hazard::AccessExclusiveLock),
-        };
-        let cid = ObjectId::Column(table.clone(), col.name.clone());
-        let mut n = Node::new(step, cid.clone());
-        n.produces.push(cid.clone());
-        n.alters.push(cid);
+        let mut n = super::types::rewrite_column(ctx, step, table, col);
         n.needs.push(id.clone());
         chain.push(n);
     }
@@ -180,13 +173,4 @@ pub fn swap_collation(
     );
     chain.push(Node::new(drop_old, id));
     chain
-}
-
-/// The temporary name of a collation being replaced, within the 63-byte identifier limit.
-fn aside_name(name: &str) -> String {
-    let mut base = name.to_string();
-    while base.len() > 50 {
-        base.pop();
-    }
-    format!("{base}__schemaplan_old")
 }

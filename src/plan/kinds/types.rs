@@ -3,7 +3,7 @@
 use crate::diff::EnumPosition;
 use crate::model::*;
 use crate::plan::graph::{Chain, Node, Rank};
-use crate::plan::{Ctx, Hazard, LockLevel};
+use crate::plan::{Ctx, Hazard, LockLevel, Step};
 use crate::render::quote::{ident, literal, qname};
 
 fn collate(c: &Option<QName>) -> String {
@@ -307,19 +307,7 @@ pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]
             LockLevel::AccessExclusive,
             Some(table),
         );
-        // The rewrite takes milliseconds on an empty or small table.
-        let step = match ctx.small(&[table]) {
-            Some(notes) => step.notes(notes),
-            None => ctx
-                .long(step)
-                .hazard(Hazard::TableRewrite)
-                .hazard(Hazard::AccessExclusiveLock),
-        };
-        let cid = ObjectId::Column(table.clone(), col.name.clone());
-        let mut n = Node::new(step, cid.clone());
-        n.produces.push(cid.clone());
-        n.alters.push(cid);
-        chain.push(n);
+        chain.push(rewrite_column(ctx, step, table, col));
     }
     let drop_old = ctx.step(
         format!("drop the old {} {}", word(from), from.name),
@@ -339,8 +327,27 @@ pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]
     chain
 }
 
-/// The temporary name of a type being replaced, within the 63-byte identifier limit.
-fn aside_name(name: &str) -> String {
+/// The node of a step that rewrites one column of `table` to another type or collation (the
+/// column's data is rewritten under ACCESS EXCLUSIVE): on an empty or small table it takes
+/// milliseconds, on a large one it carries the rewrite and lock hazards.
+pub(super) fn rewrite_column(ctx: &Ctx, step: Step, table: &QName, col: &Column) -> Node {
+    let step = match ctx.small(&[table]) {
+        Some(notes) => step.notes(notes),
+        None => ctx
+            .long(step)
+            .hazard(Hazard::TableRewrite)
+            .hazard(Hazard::AccessExclusiveLock),
+    };
+    let cid = ObjectId::Column(table.clone(), col.name.clone());
+    let mut n = Node::new(step, cid.clone());
+    n.produces.push(cid.clone());
+    n.alters.push(cid);
+    n
+}
+
+/// The temporary name of a type or collation being replaced (renamed aside while the columns
+/// move to the new one), within the 63-byte identifier limit.
+pub(super) fn aside_name(name: &str) -> String {
     let mut base = name.to_string();
     while base.len() > 50 {
         base.pop();
