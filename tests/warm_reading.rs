@@ -23,37 +23,20 @@ CREATE TABLE audit (at timestamptz DEFAULT now(), what text);
 ";
 
 /// The live database: the schema files' objects, with rows.
-const LIVE: &str = "
-CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL, mood mood DEFAULT 'ok');
-CREATE INDEX people_name ON people (lower(name));
-CREATE VIEW happy_people AS SELECT id, name FROM people WHERE mood = 'happy';
-COMMENT ON TABLE people IS 'everyone';
-CREATE TABLE audit (at timestamptz DEFAULT now(), what text);
+fn live() -> String {
+    format!(
+        "{SCHEMA}
 INSERT INTO people VALUES (1, 'ann', 'happy'), (2, 'bob', 'sad');
 INSERT INTO audit (what) VALUES ('created');
-";
-
-/// A cache folder for one test's embedded cluster: in memory when the machine has it,
-/// reachable by `nobody` (the server's user when the tests run as root).
-fn cache_dir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let mut b = tempfile::Builder::new();
-    b.prefix("sp-reading-");
-    let dir = match Path::new("/dev/shm").is_dir() {
-        true => b.tempdir_in("/dev/shm").or_else(|_| b.tempdir()),
-        false => b.tempdir(),
-    }
-    .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
+"
+    )
 }
 
 /// A live database with rows, and a work folder whose `schema/` holds `files`.
 fn setup(tag: &str, files: &str) -> (String, String, tempfile::TempDir) {
     let server = common::server();
     let (name, url) = server.fresh_db(tag);
-    server.connect(&name).batch_execute(LIVE).unwrap();
+    server.connect(&name).batch_execute(&live()).unwrap();
     let work = tempfile::tempdir().unwrap();
     write_schema(work.path(), files);
     (name, url, work)
@@ -133,7 +116,7 @@ fn warm_drift_from_the_cached_reading_says_what_a_no_cache_drift_says() {
         .connect(&name)
         .batch_execute("CREATE TABLE stray (id int); INSERT INTO stray VALUES (1);")
         .unwrap();
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     let cold = drift(work.path(), cache.path(), &url, &["--no-cache"]);
     assert_eq!(cold[0].0, 2, "{}", cold[0].1);
     assert!(
@@ -168,7 +151,7 @@ fn warm_drift_from_the_cached_reading_says_what_a_no_cache_drift_says() {
 #[test]
 fn drift_takes_the_desired_schema_from_the_reading_of_its_own_key_only() {
     let (_, url, work) = setup("reading_key", SCHEMA);
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     let in_sync = drift(work.path(), cache.path(), &url, &[]);
     assert_eq!(in_sync[0].0, 0, "{}", in_sync[0].1);
     let path = the_reading(cache.path());
@@ -208,7 +191,7 @@ fn drift_takes_the_desired_schema_from_the_reading_of_its_own_key_only() {
 fn a_truncated_or_damaged_reading_is_a_full_read_with_the_same_result() {
     let files = SCHEMA.replace("name text NOT NULL,", "name text NOT NULL, born date,");
     let (_, url, work) = setup("reading_damaged", &files);
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     let cold = drift(work.path(), cache.path(), &url, &["--no-cache"]);
     assert_eq!(cold[0].0, 2, "{}", cold[0].1);
     assert_eq!(drift(work.path(), cache.path(), &url, &[]), cold);
@@ -240,7 +223,7 @@ fn a_truncated_or_damaged_reading_is_a_full_read_with_the_same_result() {
 #[test]
 fn warm_drift_still_sees_every_change_of_the_live_database() {
     let (name, url, work) = setup("reading_live", SCHEMA);
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     let in_sync = drift(work.path(), cache.path(), &url, &[]);
     assert_eq!(in_sync[0].0, 0, "{}", in_sync[0].1);
     assert_eq!(drift(work.path(), cache.path(), &url, &[]), in_sync);
@@ -270,7 +253,7 @@ fn warm_drift_still_sees_every_change_of_the_live_database() {
 #[test]
 fn an_incremental_update_caches_the_reading_of_the_database_it_keeps() {
     let (_, url, work) = setup("reading_update", SCHEMA);
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     drift(work.path(), cache.path(), &url, &[]);
     let before = the_reading(cache.path());
     // An edit: the kept database of the old files is updated into a new kept database, whose
@@ -332,7 +315,7 @@ fn plan_files(dir: &Path) -> Vec<(String, String)> {
 fn every_need_of_the_desired_schema_goes_through_the_kept_database_and_its_reading() {
     use schemaplan::shadow::{Shadow, ShadowOptions};
     use schemaplan::workflow::{desired_load, Context, Need};
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-reading-");
     let work = tempfile::tempdir().unwrap();
     write_schema(work.path(), SCHEMA);
     let src = schemaplan::source::load_dir(&work.path().join("schema")).unwrap();

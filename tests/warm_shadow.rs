@@ -22,22 +22,6 @@ CREATE VIEW happy_people AS SELECT id, name FROM people WHERE mood = 'happy';
 COMMENT ON TABLE people IS 'everyone';
 ";
 
-/// A cache folder for one test's embedded cluster: in memory when the machine has it (these
-/// tests create and drop hundreds of databases), reachable by `nobody` (the server's user when
-/// the tests run as root).
-fn cache_dir() -> tempfile::TempDir {
-    use std::os::unix::fs::PermissionsExt;
-    let mut b = tempfile::Builder::new();
-    b.prefix("sp-warm-");
-    let dir = match Path::new("/dev/shm").is_dir() {
-        true => b.tempdir_in("/dev/shm").or_else(|_| b.tempdir()),
-        false => b.tempdir(),
-    }
-    .unwrap();
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    dir
-}
-
 fn embedded(cache: &Path, no_cache: bool) -> Shadow {
     Shadow::start(&ShadowOptions {
         cache_dir: Some(cache.to_path_buf()),
@@ -56,7 +40,7 @@ fn source(dir: &Path, sql: &str) -> schemaplan::source::SourceSet {
 
 #[test]
 fn same_files_reuse_the_kept_database_and_read_the_same_schema() {
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let src = source(files.path(), SCHEMA);
     let cold = {
@@ -105,7 +89,7 @@ fn same_files_reuse_the_kept_database_and_read_the_same_schema() {
 
 #[test]
 fn a_failed_load_is_not_kept() {
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let bad = source(
         files.path(),
@@ -128,7 +112,7 @@ fn a_failed_load_is_not_kept() {
 
 #[test]
 fn concurrent_runs_on_one_cache_agree() {
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let src = source(files.path(), SCHEMA);
     let shadow = embedded(cache.path(), false);
@@ -197,7 +181,7 @@ fn warm_plan_files_are_byte_identical_to_a_cold_plan() {
          INSERT INTO people VALUES (1, 'a'), (2, 'b');",
     )
     .unwrap();
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let work = tempfile::tempdir().unwrap();
     source(work.path(), SCHEMA);
     let cold = plan(work.path(), cache.path(), &url, "cold/p", &["--no-cache"]);
@@ -296,7 +280,7 @@ CREATE TRIGGER orders_touch BEFORE UPDATE ON orders FOR EACH ROW EXECUTE FUNCTIO
 
 #[test]
 fn edits_update_the_kept_database_incrementally_and_give_what_a_fresh_load_gives() {
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let warm = embedded(cache.path(), false);
     let cold = embedded(cache.path(), true);
@@ -478,7 +462,7 @@ fn edits_update_the_kept_database_incrementally_and_give_what_a_fresh_load_gives
 
 #[test]
 fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let warm = embedded(cache.path(), false);
     let before = source_files(files.path(), &[("s.sql", TABLES.to_string())]);
@@ -545,7 +529,7 @@ fn warm_loads_of_random_edit_sequences_equal_fresh_loads() {
         None => 12,
     };
     cases.truncate(wanted);
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let warm = embedded(cache.path(), false);
     let cold = embedded(cache.path(), true);
     let (mut updated, mut fresh) = (0, 0);
@@ -613,7 +597,7 @@ fn an_edited_plan_from_the_warm_cache_is_byte_identical_to_a_cold_plan() {
          INSERT INTO people VALUES (1, 'a'), (2, 'b');",
     )
     .unwrap();
-    let cache = cache_dir();
+    let cache = common::shadow_cache_dir("sp-warm-");
     let work = tempfile::tempdir().unwrap();
     source(work.path(), SCHEMA);
     plan(work.path(), cache.path(), &url, "first/p", &[]);

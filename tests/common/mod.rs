@@ -274,3 +274,20 @@ pub fn status_row(text: &str, state: &str, id: &str) -> bool {
             && l[state.len()..].split_whitespace().next() == Some(id)
     })
 }
+
+/// A cache folder for one test's embedded shadow cluster (`SCHEMAPLAN_CACHE_DIR`): in memory
+/// when the machine has /dev/shm (warm-shadow tests create and drop hundreds of databases),
+/// reachable by `nobody` (the server's user when the tests run as root).
+#[allow(dead_code)]
+pub fn shadow_cache_dir(prefix: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = tempfile::Builder::new();
+    b.prefix(prefix);
+    let dir = match std::path::Path::new("/dev/shm").is_dir() {
+        true => b.tempdir_in("/dev/shm").or_else(|_| b.tempdir()),
+        false => b.tempdir(),
+    }
+    .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
