@@ -1,0 +1,109 @@
+//! Dependency edges (`Schema::depends`): `pg_depend` rows mapped onto object ids through the
+//! resolver, and the structural edges `pg_depend` does not record (a column needs its table,
+//! ...). Runs last of the modeled kinds: every object must be registered first.
+
+use super::{each_row, Reader, DEPENDS};
+use crate::catalog::CatalogError;
+use crate::model::{ObjectId, QName, Schema, TypeKind};
+
+impl Reader<'_, '_> {
+    pub(super) fn depends(&mut self) -> Result<(), CatalogError> {
+        let text = self.sql(&DEPENDS);
+        // Streamed (see `each_row`): the biggest query, several rows per object.
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            DEPENDS.name,
+            |r| {
+                let Some(dependent) =
+                    self.resolver
+                        .owning(r.get("classid")?, r.get("objid")?, r.get("objsubid")?)
+                else {
+                    return Ok(());
+                };
+                let Some(referenced) = self.resolver.owning(
+                    r.get("refclassid")?,
+                    r.get("refobjid")?,
+                    r.get("refobjsubid")?,
+                ) else {
+                    return Ok(());
+                };
+                // OWNED BY (sequence -> column, deptype 'a') is modeled as Sequence::owned_by. As an
+                // edge it would close a cycle with the column default's nextval() reference
+                // (column -> sequence) that every serial column has.
+                if matches!(
+                    (&dependent, &referenced),
+                    (ObjectId::Sequence(_), ObjectId::Column(..))
+                ) {
+                    return Ok(());
+                }
+                if let ObjectId::Column(t, _) = &referenced {
+                    // whatever reads a column also needs its table (a view on t.a needs t)
+                    self.schema
+                        .add_dependency(dependent.clone(), ObjectId::Table(t.clone()));
+                }
+                self.schema.add_dependency(dependent, referenced);
+                Ok(())
+            },
+        )?;
+        self.parent_edges();
+        Ok(())
+    }
+
+    /// Edges pg_depend does not record because they are structural: a column, constraint,
+    /// trigger or policy needs its table (or view), an index its table, a domain constraint
+    /// its domain.
+    pub(super) fn parent_edges(&mut self) {
+        let mut edges = Vec::new();
+        let relation = |s: &Schema, q: &QName| {
+            if s.views.contains_key(q) {
+                ObjectId::View(q.clone())
+            } else {
+                ObjectId::Table(q.clone())
+            }
+        };
+        for (q, t) in &self.schema.tables {
+            for c in &t.columns {
+                edges.push((
+                    ObjectId::Column(q.clone(), c.name.clone()),
+                    ObjectId::Table(q.clone()),
+                ));
+            }
+            for c in t.constraints.keys() {
+                edges.push((
+                    ObjectId::Constraint(q.clone(), c.clone()),
+                    ObjectId::Table(q.clone()),
+                ));
+            }
+        }
+        for (q, i) in &self.schema.indexes {
+            edges.push((ObjectId::Index(q.clone()), relation(&self.schema, &i.table)));
+        }
+        for (t, n) in self.schema.triggers.keys() {
+            edges.push((
+                ObjectId::Trigger(t.clone(), n.clone()),
+                relation(&self.schema, t),
+            ));
+        }
+        for (t, n) in self.schema.policies.keys() {
+            edges.push((
+                ObjectId::Policy(t.clone(), n.clone()),
+                ObjectId::Table(t.clone()),
+            ));
+        }
+        for (q, ty) in &self.schema.types {
+            if let TypeKind::Domain(d) = &ty.kind {
+                for c in d.constraints.keys() {
+                    edges.push((
+                        ObjectId::DomainConstraint(q.clone(), c.clone()),
+                        ObjectId::Type(q.clone()),
+                    ));
+                }
+            }
+        }
+        for (a, b) in edges {
+            self.schema.add_dependency(a, b);
+        }
+    }
+}
