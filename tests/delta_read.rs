@@ -718,3 +718,38 @@ fn delta_read_by_a_role_that_is_no_superuser() {
         )
         .unwrap();
 }
+
+/// Readability is asked of every catalog the census counts, not known case by case: a catalog
+/// the role may not read (here pg_init_privs, revoked in this database; no catalog query reads
+/// it, so a full read still works) makes the read full, saying which catalog, and the result is
+/// what a full read gives. Failed before with "permission denied for table pg_init_privs" in
+/// the census.
+#[test]
+fn a_catalog_the_role_cannot_read_makes_the_read_full_and_names_it() {
+    let _roles = alone();
+    let mut db = LoadedDb::with("delta_blind", BASE);
+    db.client
+        .batch_execute(
+            "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'delta_plain') \
+             THEN CREATE ROLE delta_plain NOLOGIN; END IF; END $$;
+             GRANT USAGE ON SCHEMA app TO delta_plain;
+             REVOKE SELECT ON pg_catalog.pg_init_privs FROM PUBLIC;",
+        )
+        .unwrap();
+    db.client.batch_execute("SET ROLE delta_plain").unwrap();
+    let (_, mut state) = delta::read_full(&mut db.client).expect("full read, pg_init_privs hidden");
+    db.client
+        .batch_execute(
+            "RESET ROLE; COMMENT ON TABLE public.loose IS 'changed'; SET ROLE delta_plain;",
+        )
+        .unwrap();
+    let (got, outcome) = delta::read_delta(&mut db.client, &mut state).expect("read");
+    match &outcome {
+        delta::Outcome::Full { why } => assert!(why.contains("pg_catalog.pg_init_privs"), "{why}"),
+        other => panic!("an unreadable catalog was not noticed: {other:?}"),
+    }
+    let want = catalog::read(&mut db.client).expect("full read");
+    assert_same(&got, &want, "as a role that cannot read pg_init_privs");
+    assert!(text(&got).contains("changed"));
+    db.client.batch_execute("RESET ROLE").unwrap();
+}

@@ -145,6 +145,24 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
          ({digest_size} kept)"
     );
 
+    // The rows a delta read keeps for the next reading (`catalog::delta`: the proof reads
+    // its scratch database again after each run of steps) are held in a compact form, each
+    // row's values as the server sent them in one allocation: a fraction of the schema they
+    // make. As `postgres::Row`s they cost as much as the schema again (a 24-byte range per
+    // column, a statement handle, a slice keeping the connection's read buffer alive).
+    let before = IN_USE.load(Relaxed);
+    let (delta_peak, (reading, state)) =
+        peak_during(|| catalog::delta::read_full(&mut client).unwrap());
+    assert_eq!(reading, schema);
+    drop(reading);
+    let kept = IN_USE.load(Relaxed).saturating_sub(before);
+    eprintln!("rows kept by a delta read's reading: {kept} bytes; its peak {delta_peak}");
+    assert!(
+        kept < size / 2,
+        "a reading of a schema of {size} bytes kept {kept} bytes of rows"
+    );
+    drop(state);
+
     drop(client);
     server.drop_db(&name);
 }

@@ -19,12 +19,11 @@
 
 use super::delta::{self, RowCache};
 use super::resolve::Resolver;
-use super::{get, CatalogError};
+use super::CatalogError;
 use crate::model::*;
-use postgres::types::FromSql;
+use postgres::types::{FromSql, Type, WrongType};
 use postgres::Row;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 /// A catalog query: its name (for errors) and its text (with `{{...}}` version placeholders).
 struct Query {
@@ -92,20 +91,69 @@ mod text_search;
 mod types;
 mod unmodeled;
 
-/// One row of a named query, with typed, error-reporting column access.
+/// One row of a named query, with typed, error-reporting column access. The row is a live
+/// `postgres::Row` or one the delta read's cache kept in its compact form
+/// (`delta::KeptRow`): the builders read both the same way ([`RowSource`]).
 struct R<'a> {
-    row: &'a Row,
+    row: &'a dyn RowSource,
     query: &'static str,
 }
 
 impl<'a> R<'a> {
+    /// Column `column` decoded as `T`, checked as `postgres::Row::try_get` checks it (the
+    /// column exists, `T` accepts its type).
     fn get<T: FromSql<'a>>(&self, column: &'static str) -> Result<T, CatalogError> {
-        get(self.row, self.query, column)
+        let failed = |source| CatalogError::Decode {
+            query: self.query,
+            column,
+            source,
+        };
+        let (ty, raw) = self
+            .row
+            .raw(column)
+            .ok_or_else(|| failed("no such column in the query's result".into()))?;
+        if !T::accepts(ty) {
+            return Err(failed(Box::new(WrongType::new::<T>(ty.clone()))));
+        }
+        T::from_sql_nullable(ty, raw).map_err(failed)
     }
 
     /// A `"char"` column.
     fn char(&self, column: &'static str) -> Result<char, CatalogError> {
         Ok(self.get::<i8>(column)? as u8 as char)
+    }
+}
+
+/// A row as the builders read it: each column's type and its value in PostgreSQL's binary
+/// format (what `FromSql` decodes), by column name.
+pub(super) trait RowSource {
+    /// The type and raw value (`None`: NULL) of `column`; `None` when there is no such column.
+    fn raw(&self, column: &str) -> Option<(&Type, Option<&[u8]>)>;
+}
+
+impl RowSource for Row {
+    fn raw(&self, column: &str) -> Option<(&Type, Option<&[u8]>)> {
+        let at = self.columns().iter().position(|c| c.name() == column)?;
+        let RawValue(raw) = self.try_get(at).ok()?;
+        Some((self.columns()[at].type_(), raw))
+    }
+}
+
+/// A column's value as the server sent it, undecoded (any type; `None`: NULL): how a live
+/// row's values are copied into the compact form the delta read keeps, and read by name.
+pub(super) struct RawValue<'a>(pub(super) Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for RawValue<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawValue(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(RawValue(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
     }
 }
 
@@ -115,9 +163,9 @@ impl<'a> R<'a> {
 /// The rows come through `query_raw`'s row stream, which the connection fills as the client
 /// reads it.
 ///
-/// With a row cache (`catalog::delta`), the rows of the queries it keeps come from it instead
-/// (re-run only for the objects whose catalog rows changed): all at once, as the cache holds
-/// them anyway.
+/// With a row cache (`catalog::delta`), the queries it keeps go through it: their rows are
+/// kept (in a compact form) as they are handed over, and in a delta read the rows of the
+/// objects that did not change come from it (the query re-run only for the others).
 fn each_row(
     tx: &mut postgres::Transaction<'_>,
     cache: Option<&mut RowCache>,
@@ -127,13 +175,7 @@ fn each_row(
 ) -> Result<(), CatalogError> {
     use postgres::fallible_iterator::FallibleIterator;
     if let (Some(cache), Some(key)) = (cache, delta::key_of(name)) {
-        for row in cache.fetch(tx, text, name, key)? {
-            each(R {
-                row: &row,
-                query: name,
-            })?;
-        }
-        return Ok(());
+        return cache.fetch(tx, text, name, key, |row| each(R { row, query: name }));
     }
     let failed = |source| CatalogError::Query {
         query: name,
@@ -353,21 +395,22 @@ impl<'t, 'c> Reader<'t, 'c> {
         text
     }
 
-    /// The rows of `q`, all at once: for the small queries. The big ones (a row per column or
-    /// per dependency) go through [`each_row`].
-    fn run(&mut self, q: &Query) -> Result<Vec<Arc<Row>>, CatalogError> {
+    /// The rows of `q`, all at once: for the small queries that the delta read does not keep
+    /// (`delta::key_of`). The big ones (a row per column or per dependency) and the kept ones
+    /// go through [`each_row`].
+    fn run(&mut self, q: &Query) -> Result<Vec<Row>, CatalogError> {
+        debug_assert!(
+            delta::key_of(q.name).is_none(),
+            "kept query {} must go through each_row",
+            q.name
+        );
         let text = self.sql(q);
-        if let (Some(cache), Some(key)) = (self.cache.as_deref_mut(), delta::key_of(q.name)) {
-            return cache.fetch(self.tx, &text, q.name, key);
-        }
-        let rows = self
-            .tx
+        self.tx
             .query(text.as_str(), &[])
             .map_err(|source| CatalogError::Query {
                 query: q.name,
                 source,
-            })?;
-        Ok(rows.into_iter().map(Arc::new).collect())
+            })
     }
 }
 

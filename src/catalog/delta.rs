@@ -33,18 +33,26 @@
 //!
 //! Anything the census cannot vouch for makes the read full, with the reason (`-v`): another
 //! server or server version, a role renamed, created or dropped (role names are rendered in
-//! owners, grants and policies), a later `xmin` epoch, or an earlier read that failed. The
+//! owners, grants and policies), a later `xmin` epoch, an earlier read that failed, or a
+//! catalog of the census this role may not read (`has_table_privilege`, asked for every
+//! catalog of the census on each read; only catalogs no kept row is made of are simply left
+//! out, see `NOT_IN_KEPT_ROWS`).
+//!
+//! The kept rows are held in a compact form (`KeptRow`: each value's bytes as the server sent
+//! them after a varint length, one allocation per row), not as `postgres::Row`s, and are decoded by the builders
+//! through the same typed access as live rows (`build::RowSource`). The
 //! queries that are not kept (the small ones: schemas, extensions, publications, text search,
 //! operators, casts, default privileges, unmodeled objects ...) run in full every time.
 //!
 //! Tables' sizes (`Schema::sizes`, a plan-time fact, not schema) of re-used rows are those of
 //! the earlier read: data written since does not change the catalog.
 
+use super::build::{RawValue, RowSource};
 use super::{get, CatalogError};
 use crate::model::Schema;
+use postgres::types::{ToSql, Type};
 use postgres::Row;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 
 /// The queries whose rows are kept, with the columns naming the object each row belongs to
 /// (the first that is not 0). Every part of such a row comes from catalog rows the census
@@ -62,26 +70,122 @@ pub(super) fn key_of(query: &str) -> Option<&'static [&'static str]> {
 }
 
 /// The kept rows of the last read, by query, each with the object it belongs to.
+///
+/// Rows are kept in a compact form ([`KeptRow`]), not as `postgres::Row`s: a `Row` holds a
+/// range (24 bytes) per column beside its data, a handle on its statement, and a slice of the
+/// connection's read buffer that keeps the buffer's whole chunk alive; at 5,000 tables the
+/// kept rows of one reading cost ~150 MiB that way, about the size of the schema they make.
 #[derive(Default)]
 pub struct RowCache {
-    rows: HashMap<&'static str, Vec<(u32, Arc<Row>)>>,
+    rows: HashMap<&'static str, KeptQuery>,
     /// During a delta read: the objects whose rows are read again (as a list for the query
     /// parameter, and as a set).
     restrict: Option<(Vec<u32>, HashSet<u32>)>,
 }
 
+/// The kept rows of one query and the names and types of its columns (the same for every
+/// reading: the query text is fixed for a server version, and a restricted query selects `*`
+/// of it).
+#[derive(Default)]
+struct KeptQuery {
+    columns: Vec<(String, Type)>,
+    rows: Vec<(u32, KeptRow)>,
+}
+
+/// One row in the compact form the cache keeps: for each column in order, a LEB128 varint
+/// (0 for NULL, else the value's length plus one: one byte for the short values most are)
+/// followed by the value in PostgreSQL's binary format, as the server sent it. One allocation
+/// of exactly the row's size.
+struct KeptRow(Box<[u8]>);
+
+impl KeptRow {
+    /// The compact form of a live row.
+    fn of(row: &Row, name: &'static str) -> Result<KeptRow, CatalogError> {
+        let mut data = Vec::with_capacity(row.raw_size_bytes());
+        for at in 0..row.len() {
+            let RawValue(raw) = row.try_get(at).map_err(|source| CatalogError::Decode {
+                query: name,
+                column: "(kept row)",
+                source: Box::new(source),
+            })?;
+            match raw {
+                None => put_varint(&mut data, 0),
+                Some(v) => {
+                    put_varint(&mut data, v.len() as u64 + 1);
+                    data.extend_from_slice(v);
+                }
+            }
+        }
+        Ok(KeptRow(data.into_boxed_slice()))
+    }
+}
+
+fn put_varint(data: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        data.push((n & 0x7f) as u8 | 0x80);
+        n >>= 7;
+    }
+    data.push(n as u8);
+}
+
+/// The varint at `*offset` (see [`KeptRow`]), moving past it.
+fn take_varint(data: &[u8], offset: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *data.get(*offset)?;
+        *offset += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// A kept row with its query's columns: what the builders read (`build::RowSource`).
+struct KeptRef<'a> {
+    columns: &'a [(String, Type)],
+    data: &'a [u8],
+}
+
+impl RowSource for KeptRef<'_> {
+    fn raw(&self, column: &str) -> Option<(&Type, Option<&[u8]>)> {
+        let at = self.columns.iter().position(|(n, _)| n == column)?;
+        // Skip the values before it (a few dozen columns at most).
+        let mut offset = 0usize;
+        for i in 0..=at {
+            let value = match take_varint(self.data, &mut offset)? {
+                0 => None,
+                n => {
+                    let end = offset.checked_add(usize::try_from(n - 1).ok()?)?;
+                    let v = self.data.get(offset..end)?;
+                    offset = end;
+                    Some(v)
+                }
+            };
+            if i == at {
+                return Some((&self.columns[at].1, value));
+            }
+        }
+        None
+    }
+}
+
 impl RowCache {
-    /// The rows of kept query `name` (text `text`, rows belonging to the object in `key`):
-    /// all of them from the server in a full read; in a delta read, the kept rows of the
-    /// objects that did not change and, from the server, those of the ones that did. The
-    /// cache then holds what is returned.
+    /// Hands the rows of kept query `name` (text `text`, rows belonging to the object in
+    /// `key`) to `each` and keeps them: all of them from the server in a full read; in a
+    /// delta read, the kept rows of the objects that did not change, then, from the server,
+    /// those of the ones that did. The rows from the server are streamed (`query_raw`), each
+    /// kept in its compact form as it is handed over, so a query's rows are never held twice.
     pub(super) fn fetch(
         &mut self,
         tx: &mut postgres::Transaction<'_>,
         text: &str,
         name: &'static str,
         key: &[&'static str],
-    ) -> Result<Vec<Arc<Row>>, CatalogError> {
+        mut each: impl FnMut(&dyn RowSource) -> Result<(), CatalogError>,
+    ) -> Result<(), CatalogError> {
+        use postgres::fallible_iterator::FallibleIterator;
         let failed = |source| CatalogError::Query {
             query: name,
             source,
@@ -95,12 +199,20 @@ impl RowCache {
             }
             Ok(0)
         };
-        let mut entries: Vec<(u32, Arc<Row>)> = Vec::new();
-        let fresh = match &self.restrict {
-            None => tx.query(text, &[]).map_err(failed)?,
+        let mut kept = KeptQuery::default();
+        let mut rows = match &self.restrict {
+            None => tx
+                .query_raw(text, std::iter::empty::<&dyn ToSql>())
+                .map_err(failed)?,
             Some((list, set)) => {
-                entries = self.rows.remove(name).unwrap_or_default();
-                entries.retain(|(o, _)| !set.contains(o));
+                kept = self.rows.remove(name).unwrap_or_default();
+                kept.rows.retain(|(o, _)| !set.contains(o));
+                for (_, row) in &kept.rows {
+                    each(&KeptRef {
+                        columns: &kept.columns,
+                        data: &row.0,
+                    })?;
+                }
                 // The query as it is, filtered: PostgreSQL pushes the condition on the key
                 // column down into it, so only the changed objects' rows are rendered. The
                 // line breaks keep a trailing `--` comment of the text from eating the `)`.
@@ -108,15 +220,42 @@ impl RowCache {
                     "SELECT * FROM (\n{text}\n) q WHERE {} = ANY($1::oid[])",
                     key_sql(key)
                 );
-                tx.query(restricted.as_str(), &[list]).map_err(failed)?
+                tx.query_raw(restricted.as_str(), std::iter::once(list as &dyn ToSql))
+                    .map_err(failed)?
             }
         };
-        for row in fresh {
-            entries.push((owner(&row)?, Arc::new(row)));
+        let mut first = true;
+        while let Some(row) = rows.next().map_err(failed)? {
+            if first {
+                kept.columns = row
+                    .columns()
+                    .iter()
+                    .map(|c| (c.name().to_string(), c.type_().clone()))
+                    .collect();
+                first = false;
+            }
+            let compact = KeptRow::of(&row, name)?;
+            each(&KeptRef {
+                columns: &kept.columns,
+                data: &compact.0,
+            })?;
+            kept.rows.push((owner(&row)?, compact));
         }
-        let out = entries.iter().map(|(_, r)| Arc::clone(r)).collect();
-        self.rows.insert(name, entries);
-        Ok(out)
+        kept.rows.shrink_to_fit();
+        self.rows.insert(name, kept);
+        Ok(())
+    }
+
+    /// Bytes the kept rows take on the heap (their data and the lists holding them), for
+    /// tests and `-vv`.
+    pub fn kept_bytes(&self) -> usize {
+        self.rows
+            .values()
+            .map(|q| {
+                q.rows.capacity() * std::mem::size_of::<(u32, KeptRow)>()
+                    + q.rows.iter().map(|(_, r)| r.0.len()).sum::<usize>()
+            })
+            .sum()
     }
 }
 
@@ -278,7 +417,23 @@ fn read_in(
         None => state.snapshot.as_str(),
         Some(_) => snapshot.as_str(),
     };
-    let (census, unseen) = crate::timings::stage("catalog: census", || census(tx, version, since))?;
+    let Census {
+        rows: census,
+        unseen,
+        blind,
+    } = crate::timings::stage("catalog: census", || census(tx, version, since))?;
+    let why_full = why_full.or_else(|| {
+        (!blind.is_empty()).then(|| {
+            format!(
+                "this role cannot read {}: what changed there cannot be seen",
+                blind
+                    .iter()
+                    .map(|c| format!("pg_catalog.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })
+    });
     let outcome = match why_full {
         Some(why) => {
             state.cache = RowCache::default();
@@ -340,8 +495,25 @@ fn read_in(
 /// triggers, defaults, comments, dependencies) that others never render.
 type Owner = (u32, bool);
 
-/// Owner -> rows over the catalogs the queries read, and the owners with rows written by a
-/// transaction snapshot `since` did not see (see the module doc).
+/// Catalogs the census leaves out when the role cannot read them, without making the read
+/// full: no kept query's rows are made of theirs, so a change to them needs no kept row read
+/// again. `pg_user_mapping`: the user mappings are read in full on every read (through the
+/// `pg_user_mappings` view, `user_mappings.sql`), and what hangs on a mapping is counted under
+/// the mapping's other catalogs (pg_depend by its oid).
+const NOT_IN_KEPT_ROWS: &[&str] = &["pg_user_mapping"];
+
+/// What the census found.
+struct Census {
+    /// Owner -> rows it owns over the catalogs the queries read (those this role can read).
+    rows: HashMap<Owner, i64>,
+    /// Owners with rows written by a transaction the snapshot `since` did not see.
+    unseen: Vec<Owner>,
+    /// Catalogs this role cannot read and whose changes a kept row could render: while there
+    /// is any, what changed cannot be known and every read is full.
+    blind: Vec<String>,
+}
+
+/// The census of the catalogs the queries read (see the module doc and [`Census`]).
 /// A catalog a query reads but that is not counted here would let a change go unseen: every
 /// catalog of `src/catalog/sql` is here, keyed by the oid of the object its rows belong to
 /// (and by their own oid where they have one).
@@ -349,7 +521,7 @@ fn census(
     tx: &mut postgres::Transaction<'_>,
     version: i32,
     since: &str,
-) -> Result<(HashMap<Owner, i64>, Vec<Owner>), CatalogError> {
+) -> Result<Census, CatalogError> {
     // (catalog, key column, part?)
     let mut arms: Vec<(&str, &str, bool)> = [
         "pg_class",
@@ -422,24 +594,31 @@ fn census(
         arms.push(("pg_publication_namespace", "oid", false));
         arms.push(("pg_publication_namespace", "pnnspid", true));
     }
-    // pg_user_mapping is readable by superusers only (its rows hold the options, passwords
-    // among them). A shadow role that is no superuser cannot count it; nothing is missed by
-    // leaving it out: the user mappings are read in full on every read (through the
-    // pg_user_mappings view, `user_mappings.sql`), and what hangs on a mapping is counted
-    // under the mapping's other catalogs (pg_depend by its oid).
-    let readable: bool = tx
-        .query_one(
-            "SELECT has_table_privilege('pg_catalog.pg_user_mapping', 'SELECT')",
-            &[],
+    // Whether this role may read each catalog: a role that is no superuser cannot read
+    // pg_user_mapping (its rows hold the mappings' options, passwords among them), and a
+    // database owner may revoke SELECT on any catalog of its database. Asked once per read,
+    // in one query, rather than known case by case; a catalog this role cannot read is left
+    // out of the census, and unless nothing kept is made of its rows
+    // ([`NOT_IN_KEPT_ROWS`]) the read cannot be sure what changed and is full.
+    let mut catalogs: Vec<&str> = arms.iter().map(|(cat, _, _)| *cat).collect();
+    catalogs.sort_unstable();
+    catalogs.dedup();
+    let unreadable: Vec<String> = tx
+        .query(
+            "SELECT c FROM unnest($1::text[]) c \
+             WHERE NOT has_table_privilege(format('pg_catalog.%I', c), 'SELECT') ORDER BY c",
+            &[&catalogs],
         )
-        .and_then(|r| r.try_get(0))
+        .and_then(|rows| rows.iter().map(|r| r.try_get(0)).collect())
         .map_err(|source| CatalogError::Query {
             query: "delta read census",
             source,
         })?;
-    if !readable {
-        arms.retain(|(cat, _, _)| *cat != "pg_user_mapping");
-    }
+    arms.retain(|(cat, _, _)| !unreadable.iter().any(|u| u == cat));
+    let blind: Vec<String> = unreadable
+        .into_iter()
+        .filter(|c| !NOT_IN_KEPT_ROWS.contains(&c.as_str()))
+        .collect();
     let body = arms
         .iter()
         .map(|(cat, col, part)| {
@@ -472,7 +651,11 @@ fn census(
         }
         out.insert((o, p), n);
     }
-    Ok((out, unseen))
+    Ok(Census {
+        rows: out,
+        unseen,
+        blind,
+    })
 }
 
 /// The objects to read again: `own` (whose own rows changed) with everything that depends on
@@ -525,6 +708,22 @@ fn closure(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kept_row_lengths_are_varints_read_back_as_written() {
+        let mut data = Vec::new();
+        let lengths = [0u64, 1, 127, 128, 300, 16_384, u32::MAX as u64 + 1];
+        for &n in &lengths {
+            super::put_varint(&mut data, n);
+        }
+        assert_eq!(data[..3], [0, 1, 127]);
+        let mut at = 0;
+        for &n in &lengths {
+            assert_eq!(super::take_varint(&data, &mut at), Some(n));
+        }
+        assert_eq!(at, data.len());
+        assert_eq!(super::take_varint(&[0x80], &mut 0), None);
+    }
+
     #[test]
     fn keys_of_several_columns_take_the_first_that_is_set() {
         assert_eq!(super::key_sql(&["oid"]), "q.oid");

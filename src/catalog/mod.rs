@@ -52,8 +52,10 @@ pub enum CatalogError {
     Decode {
         query: &'static str,
         column: &'static str,
+        /// `postgres::Error` for a live row; the decoder's own error for a row the delta
+        /// read kept (`delta::KeptRow`), which no `postgres::Error` can be made for.
         #[source]
-        source: postgres::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     #[error("unsupported PostgreSQL server version {version} (server_version_num); schemaplan supports PostgreSQL 13 to 18")]
     UnsupportedVersion { version: i32 },
@@ -373,7 +375,7 @@ fn get<'a, T: FromSql<'a>>(
     row.try_get(column).map_err(|source| CatalogError::Decode {
         query,
         column,
-        source,
+        source: Box::new(source),
     })
 }
 

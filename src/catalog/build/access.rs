@@ -10,42 +10,45 @@ use crate::model::{DefaultPrivilege, Grant, ObjectId, Policy, QName};
 
 impl Reader<'_, '_> {
     pub(super) fn policies(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&POLICIES)? {
-            let r = R {
-                row: &row,
-                query: POLICIES.name,
-            };
-            let table = QName::new(r.get::<String>("schema")?, r.get::<String>("table_name")?);
-            let name: String = r.get("name")?;
-            // a set: sorted here, not in SQL, so the database's collation does not matter
-            let mut roles: Vec<String> = r.get("roles")?;
-            roles.sort();
-            let command = match r.char("command")? {
-                'r' => "SELECT",
-                'a' => "INSERT",
-                'w' => "UPDATE",
-                'd' => "DELETE",
-                _ => "ALL",
-            };
-            self.resolver.add_exact(
-                PG_POLICY,
-                r.get("oid")?,
-                ObjectId::Policy(table.clone(), name.clone()),
-            );
-            self.schema.policies.insert(
-                (table.clone(), name.clone()),
-                Policy {
-                    table,
-                    name,
-                    permissive: r.get("permissive")?,
-                    command: command.to_string(),
-                    roles,
-                    using: r.get("using_expr")?,
-                    with_check: r.get("with_check")?,
-                },
-            );
-        }
-        Ok(())
+        let text = self.sql(&POLICIES);
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            POLICIES.name,
+            |r| {
+                let table = QName::new(r.get::<String>("schema")?, r.get::<String>("table_name")?);
+                let name: String = r.get("name")?;
+                // a set: sorted here, not in SQL, so the database's collation does not matter
+                let mut roles: Vec<String> = r.get("roles")?;
+                roles.sort();
+                let command = match r.char("command")? {
+                    'r' => "SELECT",
+                    'a' => "INSERT",
+                    'w' => "UPDATE",
+                    'd' => "DELETE",
+                    _ => "ALL",
+                };
+                self.resolver.add_exact(
+                    PG_POLICY,
+                    r.get("oid")?,
+                    ObjectId::Policy(table.clone(), name.clone()),
+                );
+                self.schema.policies.insert(
+                    (table.clone(), name.clone()),
+                    Policy {
+                        table,
+                        name,
+                        permissive: r.get("permissive")?,
+                        command: command.to_string(),
+                        roles,
+                        using: r.get("using_expr")?,
+                        with_check: r.get("with_check")?,
+                    },
+                );
+                Ok(())
+            },
+        )
     }
 
     pub(super) fn comments(&mut self) -> Result<(), CatalogError> {

@@ -1,6 +1,6 @@
 //! Owners of the objects a plan may create or re-create (`Schema::owners`).
 
-use super::{Reader, OWNERS, R};
+use super::{each_row, Reader, OWNERS};
 use crate::catalog::CatalogError;
 use crate::model::ObjectId;
 
@@ -12,36 +12,39 @@ impl Reader<'_, '_> {
     /// (`ALTER TABLE ... OWNER TO` moves it; `ALTER SEQUENCE ... OWNER TO` refuses it), but it
     /// is kept here: a re-created table's owner must be set before `OWNED BY` links them.
     pub(super) fn owners(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&OWNERS)? {
-            let r = R {
-                row: &row,
-                query: OWNERS.name,
-            };
-            let Some(id) = self.resolver.exact(r.get("classid")?, r.get("objid")?, 0) else {
-                continue;
-            };
-            if matches!(
-                id,
-                ObjectId::Schema(_)
-                    | ObjectId::Collation(_)
-                    | ObjectId::Type(_)
-                    | ObjectId::Sequence(_)
-                    | ObjectId::Table(_)
-                    | ObjectId::View(_)
-                    | ObjectId::Function(..)
-                    | ObjectId::Publication(_)
-                    | ObjectId::EventTrigger(_)
-                    | ObjectId::ForeignDataWrapper(_)
-                    | ObjectId::ForeignServer(_)
-                    | ObjectId::TextSearchDictionary(_)
-                    | ObjectId::TextSearchConfiguration(_)
-                    | ObjectId::Operator(..)
-                    | ObjectId::OperatorClass(..)
-                    | ObjectId::OperatorFamily(..)
-            ) {
-                self.schema.owners.insert(id, r.get("owner")?);
-            }
-        }
-        Ok(())
+        let text = self.sql(&OWNERS);
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            OWNERS.name,
+            |r| {
+                let Some(id) = self.resolver.exact(r.get("classid")?, r.get("objid")?, 0) else {
+                    return Ok(());
+                };
+                if matches!(
+                    id,
+                    ObjectId::Schema(_)
+                        | ObjectId::Collation(_)
+                        | ObjectId::Type(_)
+                        | ObjectId::Sequence(_)
+                        | ObjectId::Table(_)
+                        | ObjectId::View(_)
+                        | ObjectId::Function(..)
+                        | ObjectId::Publication(_)
+                        | ObjectId::EventTrigger(_)
+                        | ObjectId::ForeignDataWrapper(_)
+                        | ObjectId::ForeignServer(_)
+                        | ObjectId::TextSearchDictionary(_)
+                        | ObjectId::TextSearchConfiguration(_)
+                        | ObjectId::Operator(..)
+                        | ObjectId::OperatorClass(..)
+                        | ObjectId::OperatorFamily(..)
+                ) {
+                    self.schema.owners.insert(id, r.get("owner")?);
+                }
+                Ok(())
+            },
+        )
     }
 }

@@ -4,8 +4,7 @@
 //! domains) and indexes (`Schema::tables`, `views`, `sequences`, `indexes`).
 
 use super::{
-    each_row, foreign, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, R, SEQUENCES, TABLES,
-    VIEWS,
+    each_row, foreign, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, SEQUENCES, TABLES, VIEWS,
 };
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
@@ -135,72 +134,75 @@ impl Reader<'_, '_> {
     }
 
     pub(super) fn sequences(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&SEQUENCES)? {
-            let r = R {
-                row: &row,
-                query: SEQUENCES.name,
-            };
-            let oid: u32 = r.get("oid")?;
-            let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
-            let data_type: String = r.get("data_type")?;
-            let (start, increment, min, max, cache, cycle) = (
-                r.get::<i64>("start")?,
-                r.get::<i64>("increment")?,
-                r.get::<i64>("min_value")?,
-                r.get::<i64>("max_value")?,
-                r.get::<i64>("cache")?,
-                r.get::<bool>("cycle")?,
-            );
-            let owner_deptype = r
-                .get::<Option<i8>>("owner_deptype")?
-                .map(|c| c as u8 as char);
-            let owner = match (
-                r.get::<Option<String>>("owner_schema")?,
-                r.get::<Option<String>>("owner_table")?,
-                r.get::<Option<String>>("owner_column")?,
-            ) {
-                (Some(s), Some(t), Some(c)) => Some((QName::new(s, t), c)),
-                _ => None,
-            };
-            if owner_deptype == Some('i') {
-                // The sequence behind an identity column: part of the column, not a sequence
-                // of its own. Only options that differ from the identity defaults are kept, so
-                // the sequence's generated name and the defaults never show up as differences.
-                let rel: u32 = r.get("owner_relid")?;
-                let attnum: i16 = r.get("owner_attnum")?;
-                self.identity_options.insert(
-                    (rel, attnum),
-                    identity_options(&data_type, start, increment, min, max, cache, cycle),
+        let text = self.sql(&SEQUENCES);
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            SEQUENCES.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
+                let data_type: String = r.get("data_type")?;
+                let (start, increment, min, max, cache, cycle) = (
+                    r.get::<i64>("start")?,
+                    r.get::<i64>("increment")?,
+                    r.get::<i64>("min_value")?,
+                    r.get::<i64>("max_value")?,
+                    r.get::<i64>("cache")?,
+                    r.get::<bool>("cycle")?,
                 );
-                if let Some((t, c)) = owner {
-                    self.resolver
-                        .add_alias(PG_CLASS, oid, ObjectId::Column(t, c));
+                let owner_deptype = r
+                    .get::<Option<i8>>("owner_deptype")?
+                    .map(|c| c as u8 as char);
+                let owner = match (
+                    r.get::<Option<String>>("owner_schema")?,
+                    r.get::<Option<String>>("owner_table")?,
+                    r.get::<Option<String>>("owner_column")?,
+                ) {
+                    (Some(s), Some(t), Some(c)) => Some((QName::new(s, t), c)),
+                    _ => None,
+                };
+                if owner_deptype == Some('i') {
+                    // The sequence behind an identity column: part of the column, not a sequence
+                    // of its own. Only options that differ from the identity defaults are kept, so
+                    // the sequence's generated name and the defaults never show up as differences.
+                    let rel: u32 = r.get("owner_relid")?;
+                    let attnum: i16 = r.get("owner_attnum")?;
+                    self.identity_options.insert(
+                        (rel, attnum),
+                        identity_options(&data_type, start, increment, min, max, cache, cycle),
+                    );
+                    if let Some((t, c)) = owner {
+                        self.resolver
+                            .add_alias(PG_CLASS, oid, ObjectId::Column(t, c));
+                    }
+                    return Ok(());
                 }
-                continue;
-            }
-            self.resolver
-                .add_exact(PG_CLASS, oid, ObjectId::Sequence(name.clone()));
-            self.schema.sequences.insert(
-                name.clone(),
-                Sequence {
-                    name,
-                    data_type,
-                    start,
-                    increment,
-                    min_value: min,
-                    max_value: max,
-                    cache,
-                    cycle,
-                    owned_by: if owner_deptype == Some('a') {
-                        owner
-                    } else {
-                        None
+                self.resolver
+                    .add_exact(PG_CLASS, oid, ObjectId::Sequence(name.clone()));
+                self.schema.sequences.insert(
+                    name.clone(),
+                    Sequence {
+                        name,
+                        data_type,
+                        start,
+                        increment,
+                        min_value: min,
+                        max_value: max,
+                        cache,
+                        cycle,
+                        owned_by: if owner_deptype == Some('a') {
+                            owner
+                        } else {
+                            None
+                        },
+                        unlogged: r.get("unlogged")?,
                     },
-                    unlogged: r.get("unlogged")?,
-                },
-            );
-        }
-        Ok(())
+                );
+                Ok(())
+            },
+        )
     }
 
     pub(super) fn columns(&mut self) -> Result<(), CatalogError> {

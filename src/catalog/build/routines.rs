@@ -54,29 +54,32 @@ impl Reader<'_, '_> {
     }
 
     pub(super) fn triggers(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&TRIGGERS)? {
-            let r = R {
-                row: &row,
-                query: TRIGGERS.name,
-            };
-            let table = QName::new(r.get::<String>("schema")?, r.get::<String>("table_name")?);
-            let name: String = r.get("name")?;
-            self.resolver.add_exact(
-                PG_TRIGGER,
-                r.get("oid")?,
-                ObjectId::Trigger(table.clone(), name.clone()),
-            );
-            self.schema.triggers.insert(
-                (table.clone(), name.clone()),
-                Trigger {
-                    table,
-                    name,
-                    definition: r.get("definition")?,
-                    enabled: r.char("enabled")?,
-                },
-            );
-        }
-        Ok(())
+        let text = self.sql(&TRIGGERS);
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            TRIGGERS.name,
+            |r| {
+                let table = QName::new(r.get::<String>("schema")?, r.get::<String>("table_name")?);
+                let name: String = r.get("name")?;
+                self.resolver.add_exact(
+                    PG_TRIGGER,
+                    r.get("oid")?,
+                    ObjectId::Trigger(table.clone(), name.clone()),
+                );
+                self.schema.triggers.insert(
+                    (table.clone(), name.clone()),
+                    Trigger {
+                        table,
+                        name,
+                        definition: r.get("definition")?,
+                        enabled: r.char("enabled")?,
+                    },
+                );
+                Ok(())
+            },
+        )
     }
 }
 

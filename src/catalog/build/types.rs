@@ -2,7 +2,7 @@
 //! `types`; a domain's constraints are read with the table constraints in `relations`),
 //! and the derived types (arrays, row types, multiranges) the resolver maps onto them.
 
-use super::{qname_opt, Reader, COLLATIONS, R, TYPES, TYPE_INDEX};
+use super::{each_row, qname_opt, Reader, COLLATIONS, R, TYPES, TYPE_INDEX};
 use crate::catalog::resolve::class::{PG_CLASS, PG_COLLATION, PG_TYPE};
 use crate::catalog::CatalogError;
 use crate::model::{Collation, Domain, ObjectId, QName, TypeDef, TypeKind};
@@ -45,33 +45,33 @@ impl Reader<'_, '_> {
 
     /// Derived types (arrays, row types, multiranges) for the resolver.
     pub(super) fn type_index(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&TYPE_INDEX)? {
-            let r = R {
-                row: &row,
-                query: TYPE_INDEX.name,
-            };
-            let oid: u32 = r.get("oid")?;
-            let elem: u32 = r.get("elem")?;
-            let relid: u32 = r.get("typrelid")?;
-            let range: u32 = r.get("range_oid")?;
-            if elem != 0 {
-                self.resolver.add_redirect((PG_TYPE, oid), (PG_TYPE, elem));
-            } else if relid != 0 {
-                self.resolver
-                    .add_redirect((PG_TYPE, oid), (PG_CLASS, relid));
-            } else if range != 0 {
-                self.resolver.add_redirect((PG_TYPE, oid), (PG_TYPE, range));
-            }
-        }
-        Ok(())
+        let text = self.sql(&TYPE_INDEX);
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            &text,
+            TYPE_INDEX.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let elem: u32 = r.get("elem")?;
+                let relid: u32 = r.get("typrelid")?;
+                let range: u32 = r.get("range_oid")?;
+                if elem != 0 {
+                    self.resolver.add_redirect((PG_TYPE, oid), (PG_TYPE, elem));
+                } else if relid != 0 {
+                    self.resolver
+                        .add_redirect((PG_TYPE, oid), (PG_CLASS, relid));
+                } else if range != 0 {
+                    self.resolver.add_redirect((PG_TYPE, oid), (PG_TYPE, range));
+                }
+                Ok(())
+            },
+        )
     }
 
     pub(super) fn types(&mut self) -> Result<(), CatalogError> {
-        for row in self.run(&TYPES)? {
-            let r = R {
-                row: &row,
-                query: TYPES.name,
-            };
+        let text = self.sql(&TYPES);
+        each_row(self.tx, self.cache.as_deref_mut(), &text, TYPES.name, |r| {
             let oid: u32 = r.get("oid")?;
             let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
             let kind = match r.char("kind")? {
@@ -131,8 +131,8 @@ impl Reader<'_, '_> {
             self.schema
                 .types
                 .insert(name.clone(), TypeDef { name, kind });
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
 
