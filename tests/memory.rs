@@ -163,6 +163,21 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     );
     drop(state);
 
+    // A kept database's cached reading (`shadow::reading`) is decoded as its file is read, not
+    // from a copy of the whole file held beside the schema decoded from it.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("memory.reading");
+    schemaplan::shadow::reading::save_with_key(dir.path(), &path, "key", &schema).unwrap();
+    let file_size = std::fs::metadata(&path).unwrap().len() as usize;
+    let (load_peak, loaded) = peak_during(|| schemaplan::shadow::reading::load_any(&path).unwrap());
+    assert_eq!(loaded, ("key".to_string(), schema.clone()));
+    drop(loaded);
+    eprintln!("reading file of {file_size} bytes loaded with a peak of {load_peak}");
+    assert!(
+        load_peak < size + file_size / 2,
+        "loading a reading file of {file_size} bytes (schema of {size}) peaked at {load_peak}"
+    );
+
     drop(client);
     server.drop_db(&name);
 }

@@ -21,7 +21,8 @@
 //!   load and an incremental update of the same files may differ in automatic names, see
 //!   docs/shadow.md "Known limits");
 //! - the file is complete and unchanged: its last 32 bytes are the SHA-256 of everything
-//!   before them (a truncated or damaged file fails this before anything is decoded);
+//!   before them (a truncated or damaged file fails this before anything is decoded; the file
+//!   is hashed in one pass and decoded in a second, never held in memory whole);
 //! - it decodes.
 //!
 //! Format: `MAGIC`, then [postcard](https://docs.rs/postcard) of the key (a string) and of
@@ -89,22 +90,70 @@ pub fn load(folder: &Path, id: &Identity) -> Option<Schema> {
 
 /// The key and reading of the file at `path`, whatever its key, when it is complete and
 /// decodes. For [`load`], and for tests that check another key is not used.
+///
+/// The file is read twice through one handle (the same file, even if a writer renames another
+/// over its name meanwhile), never held whole: once to check its digest, then decoded as it
+/// is read. At 5,000 tables a reading is tens of MiB, which held beside the schema decoded
+/// from it (and the live schema `drift` and `plan` hold then) would raise their peak memory.
 pub fn load_any(path: &Path) -> Option<(String, Schema)> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .ok()?
-        .read_to_end(&mut bytes)
-        .ok()?;
-    let body = bytes.strip_prefix(MAGIC)?;
-    let split = body.len().checked_sub(32)?;
-    let (payload, digest) = body.split_at(split);
-    if Sha256::digest(payload).as_slice() != digest {
+    use std::io::{BufReader, Seek};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let payload = len.checked_sub((MAGIC.len() + 32) as u64)?;
+    // First pass: the magic, then the digest of everything before the last 32 bytes.
+    let mut reader = BufReader::new(&mut file);
+    let mut magic = vec![0u8; MAGIC.len()];
+    reader.read_exact(&mut magic).ok()?;
+    if magic != MAGIC {
         return None;
     }
-    // The key first: a file of another key is not decoded further.
-    let (key, rest): (String, &[u8]) = postcard::take_from_bytes(payload).ok()?;
-    let schema: Schema = postcard::from_bytes(rest).ok()?;
-    Some((key, schema))
+    let mut hashing = HashingReader {
+        inner: (&mut reader).take(payload),
+        hash: Sha256::new(),
+    };
+    if std::io::copy(&mut hashing, &mut std::io::sink()).ok()? != payload {
+        return None;
+    }
+    let computed = hashing.hash.finalize();
+    let mut digest = [0u8; 32];
+    reader.read_exact(&mut digest).ok()?;
+    if computed.as_slice() != digest {
+        return None;
+    }
+    drop(reader);
+    // Second pass: decode from after the magic. postcard copies each string out of a scratch
+    // buffer, which must hold the longest one: 64 KiB does for any schema but one with a
+    // longer view or function text, decoded again with room for the whole payload.
+    for room in [64 << 10, payload as usize] {
+        file.seek(std::io::SeekFrom::Start(MAGIC.len() as u64))
+            .ok()?;
+        let body = BufReader::new(&mut file).take(payload);
+        let mut scratch = vec![0u8; room.min(payload as usize)];
+        let decoded = postcard::from_io((body, &mut scratch[..])).and_then(
+            |(key, (body, scratch)): (String, _)| {
+                let (schema, _): (Schema, _) = postcard::from_io((body, scratch))?;
+                Ok((key, schema))
+            },
+        );
+        if let Ok(reading) = decoded {
+            return Some(reading);
+        }
+    }
+    None
+}
+
+/// Reads through `inner` and hashes what it read.
+struct HashingReader<R: Read> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Stores `schema` as the reading of `id` in `folder` (made if missing). Best effort: a cache
