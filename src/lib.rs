@@ -5,6 +5,7 @@
 //! `plan` orders safe steps, `render` writes plan files, `planfile` reads them back and `exec`
 //! applies them. `cli` wires the commands.
 
+pub mod cachefile;
 pub mod catalog;
 pub mod cli;
 pub mod config;

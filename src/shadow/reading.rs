@@ -21,22 +21,13 @@
 //!   load and an incremental update of the same files may differ in automatic names, see
 //!   docs/shadow.md "Known limits");
 //! - the file is complete and unchanged: its last 32 bytes are the SHA-256 of everything
-//!   before them (a truncated or damaged file fails this before anything is decoded; the file
-//!   is hashed in one pass and decoded in a second, never held in memory whole);
+//!   before them (a truncated or damaged file fails this before anything is decoded);
 //! - it decodes.
 //!
-//! Format: `MAGIC`, then [postcard](https://docs.rs/postcard) of the key (a string) and of
-//! the `Schema`, then the SHA-256 of all of that. postcard is compact and fast, and
-//! handles the model's maps keyed by tuples and ids, which JSON cannot.
-//!
-//! Writing goes to a temporary file in the same folder, renamed over the final name when
-//! complete: a reader sees the old file or the new one, never a part. Two runs writing the
-//! same reading at once each rename a complete file; the last one stays (both are the same).
+//! Format, integrity trailer and atomic writing: `crate::cachefile` (shared with the cached
+//! parse of schema files), with [`MAGIC`] as the first line.
 
-use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 use crate::model::Schema;
 
@@ -44,7 +35,10 @@ use crate::model::Schema;
 const MAGIC: &[u8] = b"schemaplan catalog reading 1\n";
 
 /// Which build of schemaplan this is (`build.rs`): part of every key.
-pub const SOURCE_DIGEST: &str = env!("SCHEMAPLAN_SOURCE_DIGEST");
+pub use crate::cachefile::SOURCE_DIGEST;
+
+/// Prefix of the temporary files a write goes through.
+const TEMP_PREFIX: &str = ".reading-";
 
 /// What a reading belongs to: one kept database of one cluster, read by one build.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,76 +78,13 @@ pub fn file(folder: &Path, database: &str) -> PathBuf {
 /// `None` for anything else (no file, another key, truncated, damaged): the caller reads the
 /// catalog.
 pub fn load(folder: &Path, id: &Identity) -> Option<Schema> {
-    let (key, schema) = load_any(&file(folder, &id.database))?;
-    (key == id.key()).then_some(schema)
+    crate::cachefile::read(&file(folder, &id.database), MAGIC, &id.key())
 }
 
 /// The key and reading of the file at `path`, whatever its key, when it is complete and
-/// decodes. For [`load`], and for tests that check another key is not used.
-///
-/// The file is read twice through one handle (the same file, even if a writer renames another
-/// over its name meanwhile), never held whole: once to check its digest, then decoded as it
-/// is read. At 5,000 tables a reading is tens of MiB, which held beside the schema decoded
-/// from it (and the live schema `drift` and `plan` hold then) would raise their peak memory.
+/// decodes. For tests that check another key is not used.
 pub fn load_any(path: &Path) -> Option<(String, Schema)> {
-    use std::io::{BufReader, Seek};
-    let mut file = std::fs::File::open(path).ok()?;
-    let len = file.metadata().ok()?.len();
-    let payload = len.checked_sub((MAGIC.len() + 32) as u64)?;
-    // First pass: the magic, then the digest of everything before the last 32 bytes.
-    let mut reader = BufReader::new(&mut file);
-    let mut magic = vec![0u8; MAGIC.len()];
-    reader.read_exact(&mut magic).ok()?;
-    if magic != MAGIC {
-        return None;
-    }
-    let mut hashing = HashingReader {
-        inner: (&mut reader).take(payload),
-        hash: Sha256::new(),
-    };
-    if std::io::copy(&mut hashing, &mut std::io::sink()).ok()? != payload {
-        return None;
-    }
-    let computed = hashing.hash.finalize();
-    let mut digest = [0u8; 32];
-    reader.read_exact(&mut digest).ok()?;
-    if computed.as_slice() != digest {
-        return None;
-    }
-    drop(reader);
-    // Second pass: decode from after the magic. postcard copies each string out of a scratch
-    // buffer, which must hold the longest one: 64 KiB does for any schema but one with a
-    // longer view or function text, decoded again with room for the whole payload.
-    for room in [64 << 10, payload as usize] {
-        file.seek(std::io::SeekFrom::Start(MAGIC.len() as u64))
-            .ok()?;
-        let body = BufReader::new(&mut file).take(payload);
-        let mut scratch = vec![0u8; room.min(payload as usize)];
-        let decoded = postcard::from_io((body, &mut scratch[..])).and_then(
-            |(key, (body, scratch)): (String, _)| {
-                let (schema, _): (Schema, _) = postcard::from_io((body, scratch))?;
-                Ok((key, schema))
-            },
-        );
-        if let Ok(reading) = decoded {
-            return Some(reading);
-        }
-    }
-    None
-}
-
-/// Reads through `inner` and hashes what it read.
-struct HashingReader<R: Read> {
-    inner: R,
-    hash: Sha256,
-}
-
-impl<R: Read> Read for HashingReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
+    crate::cachefile::read_any(path, MAGIC)
 }
 
 /// Stores `schema` as the reading of `id` in `folder` (made if missing). Best effort: a cache
@@ -171,23 +102,7 @@ pub fn save_with_key(
     key: &str,
     schema: &Schema,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(folder)?;
-    let tmp = tempfile::Builder::new()
-        .prefix(".reading-")
-        .tempfile_in(folder)?;
-    let mut out = HashingWriter {
-        inner: BufWriter::new(tmp),
-        hash: Sha256::new(),
-    };
-    out.inner.write_all(MAGIC)?;
-    postcard::to_io(key, &mut out).map_err(std::io::Error::other)?;
-    postcard::to_io(schema, &mut out).map_err(std::io::Error::other)?;
-    let digest = out.hash.finalize();
-    let mut inner = out.inner;
-    inner.write_all(&digest)?;
-    let tmp = inner.into_inner().map_err(|e| e.into_error())?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::cachefile::write(folder, path, MAGIC, TEMP_PREFIX, key, schema)
 }
 
 /// Removes the readings of databases not in `kept` (evicted ones), and temporary files a
@@ -199,37 +114,14 @@ pub fn prune(folder: &Path, kept: &[String]) {
     let wanted: Vec<String> = kept.iter().map(|k| format!("{k}.reading")).collect();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
-        let stale = if name.starts_with(".reading-") {
-            entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age.as_secs() > 3600)
+        let stale = if name.starts_with(TEMP_PREFIX) {
+            crate::cachefile::stale_temporary(&entry, TEMP_PREFIX)
         } else {
             !wanted.contains(&name)
         };
         if stale {
             let _ = std::fs::remove_file(entry.path());
         }
-    }
-}
-
-/// Writes through to `inner` and hashes what it wrote.
-struct HashingWriter<W: Write> {
-    inner: W,
-    hash: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
     }
 }
 

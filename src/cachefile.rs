@@ -1,0 +1,175 @@
+//! Cache files: one value serialized under a key, written atomically, with an integrity
+//! trailer. Shared by the cached catalog reading of a kept desired database
+//! (`shadow::reading`) and the cached parse of schema files (`source::cache`).
+//!
+//! Format: the caller's magic line (naming what the file holds and the format's version), then
+//! [postcard](https://docs.rs/postcard) of the key (a string) and of the value, then the
+//! SHA-256 of everything after the magic line. postcard is compact and fast, and handles maps
+//! keyed by tuples and ids, which JSON cannot.
+//!
+//! A file is used only when it is complete and unchanged (its last 32 bytes are the SHA-256 of
+//! what comes before them: a truncated or damaged file fails this before anything is
+//! decoded; the file is hashed in one pass and decoded in a second, never held in memory
+//! whole), its key is the one asked for (compared before the value is decoded) and it
+//! decodes. Anything else reads as "no file": a cache is never a source of errors, only of
+//! speed.
+//!
+//! Writing goes to a temporary file in the same folder, renamed over the final name when
+//! complete: a reader sees the old file or the new one, never a part. Two runs writing the
+//! same file at once each rename a complete file; the last one stays.
+
+use std::io::{BufWriter, Read, Write};
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+/// Which build of schemaplan this is (`build.rs`: a digest of its whole source and of
+/// `Cargo.lock`, so also of the crates' versions): part of every cache key.
+pub const SOURCE_DIGEST: &str = env!("SCHEMAPLAN_SOURCE_DIGEST");
+
+/// The key and value of the file at `path` whatever its key, when it starts with `magic`, is
+/// complete and decodes.
+pub fn read_any<T: DeserializeOwned>(path: &Path, magic: &[u8]) -> Option<(String, T)> {
+    read_if(path, magic, |_| true)
+}
+
+/// The value of the file at `path` when its key is `key` (see [`read_any`]); a file of another
+/// key is not decoded past the key.
+pub fn read<T: DeserializeOwned>(path: &Path, magic: &[u8], key: &str) -> Option<T> {
+    read_if(path, magic, |k| k == key).map(|(_, v)| v)
+}
+
+/// The file is read twice through one handle (the same file, even if a writer renames another
+/// over its name meanwhile), never held whole: once to check its digest, then decoded as it
+/// is read. At 5,000 tables a catalog reading is tens of MiB, which held beside the schema
+/// decoded from it (and the live schema `drift` and `plan` hold then) would raise their peak
+/// memory.
+fn read_if<T: DeserializeOwned>(
+    path: &Path,
+    magic: &[u8],
+    wanted: impl FnOnce(&str) -> bool,
+) -> Option<(String, T)> {
+    use std::io::{BufReader, Seek};
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    let payload = len.checked_sub((magic.len() + 32) as u64)?;
+    // First pass: the magic, then the digest of everything before the last 32 bytes.
+    let mut reader = BufReader::new(&mut file);
+    let mut head = vec![0u8; magic.len()];
+    reader.read_exact(&mut head).ok()?;
+    if head != magic {
+        return None;
+    }
+    let mut hashing = HashingReader {
+        inner: (&mut reader).take(payload),
+        hash: Sha256::new(),
+    };
+    if std::io::copy(&mut hashing, &mut std::io::sink()).ok()? != payload {
+        return None;
+    }
+    let computed = hashing.hash.finalize();
+    let mut digest = [0u8; 32];
+    reader.read_exact(&mut digest).ok()?;
+    if computed.as_slice() != digest {
+        return None;
+    }
+    drop(reader);
+    // Second pass: decode from after the magic, the key first (a file of another key is not
+    // decoded further). postcard copies each string out of a scratch buffer, which must hold
+    // the longest one: 64 KiB does for any schema but one with a longer view or function
+    // text, decoded again with room for the whole payload.
+    let mut wanted = Some(wanted);
+    for room in [64 << 10, payload as usize] {
+        file.seek(std::io::SeekFrom::Start(magic.len() as u64))
+            .ok()?;
+        let body = BufReader::new(&mut file).take(payload);
+        let mut scratch = vec![0u8; room.min(payload as usize)];
+        let (key, (body, scratch)): (String, _) =
+            postcard::from_io((body, &mut scratch[..])).ok()?;
+        if let Some(w) = wanted.take() {
+            if !w(&key) {
+                return None;
+            }
+        }
+        if let Ok((value, _)) = postcard::from_io::<T, _>((body, scratch)) {
+            return Some((key, value));
+        }
+    }
+    None
+}
+
+/// Reads through `inner` and hashes what it read.
+struct HashingReader<R: Read> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Writes `value` under `key` to `path` (in `folder`, made if missing) atomically: a
+/// temporary file named `{temp_prefix}...` in the same folder, renamed over `path` once
+/// complete.
+pub fn write<T: Serialize + ?Sized>(
+    folder: &Path,
+    path: &Path,
+    magic: &[u8],
+    temp_prefix: &str,
+    key: &str,
+    value: &T,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(folder)?;
+    let tmp = tempfile::Builder::new()
+        .prefix(temp_prefix)
+        .tempfile_in(folder)?;
+    let mut out = HashingWriter {
+        inner: BufWriter::new(tmp),
+        hash: Sha256::new(),
+    };
+    out.inner.write_all(magic)?;
+    postcard::to_io(key, &mut out).map_err(std::io::Error::other)?;
+    postcard::to_io(value, &mut out).map_err(std::io::Error::other)?;
+    let digest = out.hash.finalize();
+    let mut inner = out.inner;
+    inner.write_all(&digest)?;
+    let tmp = inner.into_inner().map_err(|e| e.into_error())?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Whether `entry` is a temporary file (named `{temp_prefix}...`) a killed run left behind:
+/// older than an hour (a younger one may be a write in progress).
+pub fn stale_temporary(entry: &std::fs::DirEntry, temp_prefix: &str) -> bool {
+    entry.file_name().to_string_lossy().starts_with(temp_prefix)
+        && entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600)
+}
+
+/// Writes through to `inner` and hashes what it wrote.
+struct HashingWriter<W: Write> {
+    inner: W,
+    hash: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
