@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// Where a problem is: file, 1-based line and character column, and the text of that line.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Location {
     pub file: PathBuf,
     pub line: usize,

@@ -81,10 +81,9 @@ fn is_sql(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("sql"))
 }
 
-/// A file's text. Not UTF-8 or holding a NUL byte is an error pointing at the bad byte.
-pub(crate) fn read_text(path: &Path) -> Result<String, SourceError> {
-    let bytes = fs::read(path).map_err(|e| read_error(path, e))?;
-    decode(path, bytes)
+/// A file's bytes (the source cache keys a file by them before it is decoded).
+pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, SourceError> {
+    fs::read(path).map_err(|e| read_error(path, e))
 }
 
 /// A file's bytes as text. Not UTF-8 is an error pointing at the first bad byte.

@@ -12,6 +12,7 @@
 //! and PostgreSQL elaborates them.
 
 mod annotate;
+mod cache;
 mod classify;
 mod error;
 mod expr;
@@ -36,7 +37,7 @@ use split::Span;
 use text::SourceText;
 
 /// One statement of a schema file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Statement {
     /// The statement text exactly as written, from its first token to its last (no `;`, no
     /// leading or trailing comments; comments inside are kept).
@@ -61,7 +62,7 @@ pub struct Statement {
 }
 
 /// An annotation read from a comment.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Annotation {
     /// `-- @renamed from=old_name` (sqldef compatible; also `-- @rename from=...`), placed on
     /// the line before a CREATE TABLE/INDEX/TYPE statement or on/just before a column or
@@ -105,8 +106,16 @@ pub struct SourceSet {
 
 /// Reads every `*.sql` under `dir` (recursively, sorted by path) and orders all statements.
 pub fn load_dir(dir: &Path) -> Result<SourceSet, SourceError> {
+    load_dir_cached(dir, None)
+}
+
+/// [`load_dir`], taking the statements of files unchanged since the last run from the store
+/// in `cache` (a folder; `None`: parse every file), and storing those parsed anew (see
+/// `cache`). The result, errors included, is the same as [`load_dir`]'s.
+pub fn load_dir_cached(dir: &Path, cache: Option<&Path>) -> Result<SourceSet, SourceError> {
     let files = files::schema_files(dir)?;
-    load(dir.to_path_buf(), files)
+    let store = cache.map(|folder| cache::Store::open(folder, dir));
+    load(dir.to_path_buf(), files, store)
 }
 
 /// Reads the given files (in the given order) and orders all their statements. `dir` is the
@@ -118,7 +127,7 @@ pub fn load_files(files: &[PathBuf]) -> Result<SourceSet, SourceError> {
         });
     };
     let dir = first.parent().map(Path::to_path_buf).unwrap_or_default();
-    load(dir, files.to_vec())
+    load(dir, files.to_vec(), None)
 }
 
 /// Parses one file's text into its statements, in file order (not dependency-ordered).
@@ -129,7 +138,9 @@ pub fn parse_text(file: &Path, text: &str) -> Result<Vec<Statement>, SourceError
         .collect())
 }
 
-/// A statement with the ordering facts that are not part of the public [`Statement`].
+/// A statement with the ordering facts that are not part of the public [`Statement`]: what
+/// parsing a file gives, and what the source cache stores per file (`cache`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct Loaded {
     statement: Statement,
     order: refs::OrderFacts,
@@ -149,14 +160,45 @@ struct Parsed {
     defines: twice::Defines,
 }
 
-fn load(dir: PathBuf, files: Vec<PathBuf>) -> Result<SourceSet, SourceError> {
+fn load(
+    dir: PathBuf,
+    files: Vec<PathBuf>,
+    mut store: Option<cache::Store>,
+) -> Result<SourceSet, SourceError> {
     let mut loaded = Vec::new();
     let mut errors = Vec::new();
+    let mut unchanged = 0;
     for file in &files {
-        match files::read_text(file).and_then(|text| parse_file(file, &text)) {
-            Ok(statements) => loaded.extend(statements),
+        let bytes = match files::read_bytes(file) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                errors.extend(err.into_list());
+                continue;
+            }
+        };
+        if let Some(statements) = store.as_mut().and_then(|s| s.get(file, &bytes)) {
+            loaded.extend(statements);
+            unchanged += 1;
+            continue;
+        }
+        let parsed = files::decode(file, bytes.clone()).and_then(|text| parse_file(file, &text));
+        match parsed {
+            Ok(statements) => {
+                // Only what parsed without an error is stored: an error is found again.
+                if let Some(store) = store.as_mut() {
+                    store.put(file, &bytes, &statements);
+                }
+                loaded.extend(statements)
+            }
             Err(err) => errors.extend(err.into_list()),
         }
+    }
+    if let Some(store) = store {
+        crate::timings::note(&format!(
+            "schema files: {unchanged} unchanged since the last run, {} parsed",
+            files.len() - unchanged
+        ));
+        crate::timings::stage("source cache saved", || store.save());
     }
     errors.extend(defined_twice(&loaded));
     if let Some(err) = SourceError::collect(errors) {

@@ -24,7 +24,7 @@ pub(crate) struct Facts {
 }
 
 /// Facts only the ordering uses; not part of the public `Statement`.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct OrderFacts {
     /// Ordering-only names the statement makes available: `schema.t#key` when it gives table
     /// `t` a unique key; `schema.t` when it adds columns or partitions to `t` (statements using

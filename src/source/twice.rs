@@ -18,10 +18,12 @@ use serde_json::Value;
 use super::error::{Location, SourceError};
 use super::names::{part_of, relation};
 
-/// What the duplicate check needs of a statement.
+/// What the duplicate check needs of a statement. Serialized with the statement in the
+/// cached parse of its file (`source::cache`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Defines {
     /// `IF NOT EXISTS` / `OR REPLACE` when the statement says so.
-    pub lenient: Option<&'static str>,
+    pub lenient: Option<String>,
     /// The identities of the objects it defines.
     pub objects: Vec<String>,
     /// A digest (SHA-256) of the parse tree without positions, to recognise identical
@@ -74,7 +76,7 @@ pub(crate) fn defines_of(node: &NodeEnum, kind: &str, creates: &[String], tree: 
         _ => own(kind),
     };
     Defines {
-        lenient: lenient(node),
+        lenient: lenient(node).map(str::to_string),
         objects,
         shape: digest(&without_locations(tree)),
     }
@@ -235,7 +237,8 @@ pub(crate) fn check(entries: &[Entry]) -> Vec<SourceError> {
         let twice = later.defines.objects.iter().find_map(|name| {
             let earlier = by_object.get(name.as_str())?.iter().find_map(|&i| {
                 let earlier = &entries[i];
-                let lenient = later.defines.lenient.or(earlier.defines.lenient)?;
+                let lenient =
+                    (later.defines.lenient.as_deref()).or(earlier.defines.lenient.as_deref())?;
                 (later.defines.shape != earlier.defines.shape).then_some((earlier, lenient))
             })?;
             Some((name, earlier))
