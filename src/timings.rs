@@ -13,11 +13,14 @@
 //! - `SCHEMAPLAN_TIMINGS=1`: the whole list as a table when the command ends
 //!   ([`print_if_asked`]), for profiling big schemas (issue 9, `docs/benchmarks.md`).
 //!
-//! Stages nest (the catalog read inside the desired-schema stage): each records its depth,
-//! and a nested stage's time is included in its parent's. The CPU time is the whole
-//! process's (`getrusage(RUSAGE_SELF)`): the pipeline runs on one thread, and the servers'
-//! work (shadow, live database) is not in it, only the time spent waiting for them in the
-//! wall time.
+//! Stages nest (the catalog read inside the desired-schema stage): each records its depth
+//! (per thread), and a nested stage's time is included in its parent's. The CPU time is the
+//! whole process's (`getrusage(RUSAGE_SELF)`), and the servers' work (shadow, live database)
+//! is not in it, only the time spent waiting for them in the wall time. Some stages run on
+//! threads of their own and overlap others (the live `catalog reads` while the source stage,
+//! the shadow start and the desired load run, `workflow::sides`; the plan's `fingerprint`
+//! and `object digests`): such a stage is recorded at depth 0 of its thread, and the CPU time
+//! of overlapping stages includes each other's.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};

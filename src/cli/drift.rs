@@ -7,10 +7,10 @@
 //! 0; any other difference exits 2 as always.
 
 use super::{
-    plan::report_unmodeled, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK,
+    plan::report_unmodeled, source_cache, start_shadow, style, Format, ShadowArgs,
+    EXIT_DIFFERENCES, EXIT_OK,
 };
 use crate::diff;
-use crate::source;
 use crate::workflow::{self, PendingContract};
 use std::path::{Path, PathBuf};
 
@@ -35,14 +35,21 @@ pub struct DriftArgs {
 
 pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
-    let src = crate::timings::stage("source", || source::load_dir(&a.schema))?;
-    let shadow = crate::timings::stage("shadow start", || start_shadow(&a.shadow))?;
-    let mut current = crate::timings::stage("catalog reads", || {
-        workflow::current_in(Some(&a.db), &shadow, &scope)
-    })?;
-    let mut desired = crate::timings::stage("shadow load", || {
-        workflow::desired_in(&shadow, &src, &current.roles, &current.context)
-    })?;
+    let source_cache = source_cache(&a.shadow);
+    let request = workflow::SidesRequest {
+        schema: &a.schema,
+        source_cache: source_cache.as_deref(),
+        db: Some(&a.db),
+        scope: &scope,
+        need: workflow::Need::Reading,
+    };
+    let workflow::Sides {
+        source: src,
+        shadow,
+        mut current,
+        desired,
+    } = workflow::read_sides(&request, || start_shadow(&a.shadow), &mut |_, _, _| {})?;
+    let mut desired = desired.schema;
     // Loaded: the statements are not needed any more (issue 9's memory target).
     drop(src);
     report_unmodeled(&current.schema);

@@ -410,6 +410,24 @@ pub(crate) fn start_shadow(a: &ShadowArgs) -> anyhow::Result<crate::shadow::Shad
     Ok(crate::shadow::Shadow::start(&opts)?)
 }
 
+/// Where `plan` and `drift` keep the parses of unchanged schema files (`source::cache`): beside
+/// the embedded shadow's cluster, `<cache>/sources`. Like the warm shadow, only with the
+/// embedded shadow and without `--no-cache`; `None` also when there is no cache folder.
+pub(crate) fn source_cache(a: &ShadowArgs) -> Option<std::path::PathBuf> {
+    if a.no_cache || a.dev_url.is_some() {
+        return None;
+    }
+    let opts = crate::shadow::ShadowOptions {
+        dev_url: None,
+        bindir: a.pg_bindir.clone(),
+        cache_dir: None,
+        no_cache: false,
+    };
+    crate::shadow::cache_root(&opts)
+        .ok()
+        .map(|root| root.join("sources"))
+}
+
 /// Output format of `plan` and `drift`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Format {

@@ -1,8 +1,7 @@
 //! `schemaplan plan`: schema files + database -> proven plan directory.
 
-use super::{start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
+use super::{source_cache, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
 use crate::render;
-use crate::source;
 use crate::workflow;
 use anyhow::Context;
 use std::path::PathBuf;
@@ -72,8 +71,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         }
     }
     let scope = a.scope.scope()?;
-    let source = crate::timings::stage("source", || source::load_dir(&a.schema))?;
-    let shadow = crate::timings::stage("shadow start", || start_shadow(&a.shadow))?;
+    let source_cache = source_cache(&a.shadow);
     let id = a
         .out
         .as_ref()
@@ -82,7 +80,8 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         .unwrap_or_else(|| format!("{}_{}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), a.name));
     let request = workflow::PlanRequest {
         db: a.db.as_deref(),
-        source: &source,
+        schema: &a.schema,
+        source_cache: source_cache.as_deref(),
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         small_table: a.small_table,
         id,
@@ -94,7 +93,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         forward,
         inverse,
         scope_note,
-    } = workflow::make_plan(&request, &shadow, &mut warn)?;
+    } = workflow::make_plan(&request, || start_shadow(&a.shadow), &mut warn)?;
     if let Some(n) = scope_note {
         eprintln!("note: {n}");
     }

@@ -19,6 +19,7 @@ mod prove;
 pub mod renames;
 pub mod scope;
 pub mod secrets;
+mod sides;
 pub mod unmodeled;
 
 pub use drift::{object_drifts, pending_contract, ObjectDrift, PendingContract};
@@ -27,6 +28,7 @@ pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use prove::{describe, prove, ProofReport};
 pub use renames::Renames;
 pub use scope::Context;
+pub use sides::{read_sides, Sides, SidesRequest};
 
 use crate::catalog::{self, CatalogError};
 use crate::db::{self, DbError};
@@ -132,7 +134,16 @@ pub fn current_in(
     shadow: &Shadow,
     scope: &catalog::Scope,
 ) -> Result<Current, WorkflowError> {
-    let mut c = current_full(db_url, shadow)?;
+    scoped(current_full(db_url, shadow)?, shadow, scope)
+}
+
+/// A whole current side ([`current_full`]) split by `scope` into the part in scope and the
+/// context.
+fn scoped(
+    mut c: Current,
+    shadow: &Shadow,
+    scope: &catalog::Scope,
+) -> Result<Current, WorkflowError> {
     if !scope.is_everything() {
         let empty = empty_schema(shadow)?;
         let (inside, outside) = scope.split(&c.schema);
@@ -144,30 +155,7 @@ pub fn current_in(
 
 fn current_full(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, WorkflowError> {
     match db_url {
-        Some(url) => {
-            let mut client = db::connect(url)?;
-            let schema = catalog::read(&mut client)?;
-            let roles = client
-                .query(
-                    "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
-                    &[],
-                )
-                .map_err(|e| DbError::Query {
-                    url: db::redact(url),
-                    what: "listing roles",
-                    message: db::error_text(&e),
-                })?
-                .iter()
-                .map(|r| r.get::<_, String>(0))
-                .collect();
-            let v = db::server_version_num(&mut client)?;
-            Ok(Current {
-                schema,
-                context: Context::default(),
-                roles,
-                server_version_num: Some(v),
-            })
-        }
+        Some(url) => live_full(url, |_, _| {}),
         None => Ok(Current {
             schema: empty_schema(shadow)?,
             context: Context::default(),
@@ -175,6 +163,35 @@ fn current_full(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, Workfl
             server_version_num: None,
         }),
     }
+}
+
+/// The whole live database at `url` (no scope applied). `early` hears its role names and
+/// server version as soon as they are read, before the catalog: they are all the desired load
+/// needs of the live side, so it can start while the catalog is read (`sides`).
+fn live_full(url: &str, early: impl FnOnce(&[String], i32)) -> Result<Current, WorkflowError> {
+    let mut client = db::connect(url)?;
+    let roles: Vec<String> = client
+        .query(
+            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
+            &[],
+        )
+        .map_err(|e| DbError::Query {
+            url: db::redact(url),
+            what: "listing roles",
+            message: db::error_text(&e),
+        })?
+        .iter()
+        .map(|r| r.get::<_, String>(0))
+        .collect();
+    let v = db::server_version_num(&mut client)?;
+    early(&roles, v);
+    let schema = catalog::read(&mut client)?;
+    Ok(Current {
+        schema,
+        context: Context::default(),
+        roles,
+        server_version_num: Some(v),
+    })
 }
 
 /// The schema of a fresh, empty database on the shadow server (what "nothing" looks like).
@@ -483,17 +500,23 @@ pub fn desired_db(
     roles: &[String],
     ctx: &Context,
 ) -> Result<Desired, WorkflowError> {
-    let l = desired_load(shadow, source, roles, ctx, Need::Database)?;
-    Ok(Desired {
-        schema: l.schema,
-        db: l
-            .db
-            .expect("desired_load returns the database it was asked for"),
-        warm: l.warm,
-        cached_reading: l.cached_reading,
-        incremental: l.incremental,
-        fallback: l.fallback,
-    })
+    Ok(desired_load(shadow, source, roles, ctx, Need::Database)?.into_desired())
+}
+
+impl Loaded {
+    /// The [`Desired`] of a load made for [`Need::Database`].
+    pub fn into_desired(self) -> Desired {
+        Desired {
+            schema: self.schema,
+            db: self
+                .db
+                .expect("desired_load returns the database it was asked for"),
+            warm: self.warm,
+            cached_reading: self.cached_reading,
+            incremental: self.incremental,
+            fallback: self.fallback,
+        }
+    }
 }
 
 /// The one place that decides how the desired schema is had, for every command that needs it

@@ -1,0 +1,137 @@
+//! Both sides of a comparison, read at once (issue 9): the schema files (source stage,
+//! shadow start, desired load) on the calling thread while the live database's catalog is read
+//! on a thread of its own, over its own connection. The live read is mostly waiting on the
+//! server, and at 5,000 tables it costs about what the source stage and the desired load cost
+//! together, so overlapping them takes the shorter off a warm run's wall time.
+//!
+//! What depends on what: the desired load needs the live side's role names (they are created
+//! in the shadow so GRANTs load) and, in a scoped run, the out-of-scope context (objects of
+//! the live catalog). The live thread sends the roles and the server version as soon as it
+//! has them, before the catalog read ([`super::live_full`]), so an unscoped run starts the
+//! desired load meanwhile; a scoped run waits for the whole live side first.
+//!
+//! Errors are reported as a run doing one stage after the other would: the first failing stage
+//! in the order source, shadow start, live read, desired load wins, whatever the thread that
+//! failed first (both failing: the live read's error, never the load's). A source or shadow
+//! error returns at once; the live thread is then left to end on its own (its connection
+//! closes when it does, or when the process exits), so a syntax error is not kept waiting for
+//! a catalog read. Ctrl-C is unchanged: its handler (`shadow::interrupt_cleanup`) drops the
+//! shadow's scratch databases, and the live thread holds none. Each stage still records its
+//! timing (`crate::timings`), the live read's on its own thread.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use super::{Context, Current, Loaded, Need, WorkflowError};
+use crate::catalog::Scope;
+use crate::shadow::Shadow;
+use crate::source::{self, SourceSet};
+
+/// What to read.
+pub struct SidesRequest<'a> {
+    /// The folder of schema files.
+    pub schema: &'a Path,
+    /// Where the parses of unchanged files are kept (`source::load_dir_cached`); `None`: every
+    /// file is parsed.
+    pub source_cache: Option<&'a Path>,
+    /// The live database (`None`: an empty database of the shadow).
+    pub db: Option<&'a str>,
+    pub scope: &'a Scope,
+    /// Whether the loaded desired database is kept for the caller (`plan`'s proof).
+    pub need: Need,
+}
+
+/// Both sides, and what they were read with.
+pub struct Sides {
+    pub source: SourceSet,
+    pub shadow: Shadow,
+    pub current: Current,
+    pub desired: Loaded,
+}
+
+/// Reads both sides of `req`, the live catalog on its own thread (see the module doc).
+/// `before_load` hears the schema files, the shadow and the live server's version (`None`
+/// without a live database) right before the desired load starts: `plan` warns there.
+pub fn read_sides(
+    req: &SidesRequest,
+    start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
+    before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
+) -> anyhow::Result<Sides> {
+    let (early_tx, early_rx) = mpsc::channel::<(Vec<String>, i32)>();
+    let live = req.db.map(|url| {
+        let url = url.to_string();
+        std::thread::Builder::new()
+            .name("live catalog read".into())
+            .spawn(move || {
+                crate::timings::stage("catalog reads", || {
+                    super::live_full(&url, |roles, version| {
+                        // The receiver may be gone (the other side failed): nothing to tell.
+                        let _ = early_tx.send((roles.to_vec(), version));
+                    })
+                })
+            })
+    });
+    let source = crate::timings::stage("source", || {
+        source::load_dir_cached(req.schema, req.source_cache)
+    })?;
+    let shadow = crate::timings::stage("shadow start", start_shadow)?;
+    // A thread that could not be started: the live side is read here, as without one.
+    let live = match live {
+        Some(Ok(handle)) => Some(handle),
+        Some(Err(_)) | None => None,
+    };
+    // Unscoped, the desired load needs only the live roles: it runs while the catalog is read.
+    // Without them (the live side failed before sending them), the join below reports why.
+    let early = match &live {
+        Some(_) if req.scope.is_everything() => early_rx.recv().ok(),
+        _ => None,
+    };
+    if let Some((roles, version)) = early {
+        before_load(&source, &shadow, Some(version));
+        let desired = crate::timings::stage("shadow load", || {
+            super::desired_load(&shadow, &source, &roles, &Context::default(), req.need)
+        });
+        // The live side's error first, as when it is read before the load.
+        let current = join(live.expect("early roles come from the live thread"))?;
+        let desired = desired?;
+        return Ok(Sides {
+            source,
+            shadow,
+            current,
+            desired,
+        });
+    }
+    let full = match live {
+        Some(handle) => join(handle)?,
+        None => match req.db {
+            Some(url) => {
+                crate::timings::stage("catalog reads", || super::live_full(url, |_, _| {}))?
+            }
+            None => crate::timings::stage("catalog reads", || super::current_full(None, &shadow))?,
+        },
+    };
+    let current = match req.scope.is_everything() {
+        true => full,
+        false => crate::timings::stage("scope", || super::scoped(full, &shadow, req.scope))?,
+    };
+    before_load(&source, &shadow, current.server_version_num);
+    let desired = crate::timings::stage("shadow load", || {
+        super::desired_load(&shadow, &source, &current.roles, &current.context, req.need)
+    })?;
+    Ok(Sides {
+        source,
+        shadow,
+        current,
+        desired,
+    })
+}
+
+/// The live thread's result; its panic goes on here.
+fn join(
+    handle: std::thread::JoinHandle<Result<Current, WorkflowError>>,
+) -> Result<Current, WorkflowError> {
+    match handle.join() {
+        Ok(result) => result,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
