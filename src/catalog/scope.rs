@@ -738,6 +738,7 @@ mod tests {
                     columns: Vec::new(),
                     constraints: Default::default(),
                     partition_key: None,
+                    partition_key_columns: Vec::new(),
                     partition_of: None,
                     inherits: Vec::new(),
                     options: Vec::new(),

@@ -161,61 +161,18 @@ fn table_needs_replace(have: &Table, want: &Table) -> bool {
 /// `LIST (lower(b))`) changes type or collation. PostgreSQL refuses `ALTER COLUMN ... TYPE`
 /// on such a column ("cannot alter column ... because it is part of the partition key"), so
 /// the only way to the desired table is to create it again (with its partitions, and the
-/// data-loss hazard that dropping rows carries).
+/// data-loss hazard that dropping rows carries). Which columns the key names is the catalog's
+/// answer ([`Table::partition_key_columns`]), not a reading of the key's text.
 fn key_column_retyped(have: &Table, want: &Table) -> bool {
-    let Some(key) = &have.partition_key else {
-        return false;
-    };
-    let named = key_identifiers(key);
     have.columns
         .iter()
-        .filter(|c| named.contains(&c.name))
+        .filter(|c| have.partition_key_columns.contains(&c.name))
         .any(|c| {
             want.columns
                 .iter()
                 .find(|w| w.name == c.name)
                 .is_some_and(|w| w.type_name != c.type_name || w.collation != c.collation)
         })
-}
-
-/// The identifiers in a partition key as `pg_get_partkeydef` prints it (`RANGE (a, "B c",
-/// lower(d))`): unquoted words as written, quoted ones unquoted; string constants skipped.
-/// Keywords and function names come along: they only matter if a column has the same name.
-fn key_identifiers(key: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut chars = key.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                // a string constant, '' inside it is a quote
-                while let Some(c) = chars.next() {
-                    if c == '\'' && chars.next_if_eq(&'\'').is_none() {
-                        break;
-                    }
-                }
-            }
-            '"' => {
-                let mut name = String::new();
-                while let Some(c) = chars.next() {
-                    if c == '"' && chars.next_if_eq(&'"').is_none() {
-                        break;
-                    }
-                    name.push(c);
-                }
-                out.push(name);
-            }
-            c if c.is_alphabetic() || c == '_' => {
-                let mut name = c.to_string();
-                while let Some(c) = chars.next_if(|c| c.is_alphanumeric() || *c == '_' || *c == '$')
-                {
-                    name.push(c);
-                }
-                out.push(name);
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Whether a table that leaves a partitioned table, joins one or changes its bounds keeps its
@@ -791,22 +748,4 @@ fn parent_goes(d: &Differ, have: &Index) -> bool {
         let pid = ObjectId::Index(p.clone());
         d.is_replaced(&pid) || !d.desired.contains(&pid) || !d.relation_kept(&have.table)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::key_identifiers;
-
-    #[test]
-    fn partition_key_identifiers_are_plain_quoted_and_in_expressions_not_in_constants() {
-        assert_eq!(key_identifiers("RANGE (id)"), ["RANGE", "id"]);
-        assert_eq!(
-            key_identifiers(r#"LIST ("Region ""x""", lower(name), (a || 'b c'))"#),
-            ["LIST", r#"Region "x""#, "lower", "name", "a"]
-        );
-        assert_eq!(
-            key_identifiers("HASH (k1 int4_ops)"),
-            ["HASH", "k1", "int4_ops"]
-        );
-    }
 }

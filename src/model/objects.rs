@@ -104,6 +104,11 @@ pub struct Table {
     pub constraints: std::collections::BTreeMap<String, Constraint>,
     /// `PARTITION BY ...` clause text (`pg_get_partkeydef`), for partitioned tables.
     pub partition_key: Option<String>,
+    /// The columns the partition key names, plainly or inside a key expression, in attribute
+    /// order (from the catalog: `pg_partitioned_table.partattrs` and the key expressions'
+    /// dependencies on the table's columns); empty for other tables. Derived from the key
+    /// and the columns, so not part of the fingerprint (`canonical::table`).
+    pub partition_key_columns: Vec<String>,
     /// Parent and bound (`FOR VALUES ...` / `DEFAULT`) when this table is a partition.
     pub partition_of: Option<(QName, String)>,
     /// Inheritance parents (not partitioning), in order.

@@ -84,6 +84,7 @@ impl Reader<'_, '_> {
                         columns: Vec::new(),
                         constraints: BTreeMap::new(),
                         partition_key: r.get("partition_key")?,
+                        partition_key_columns: r.get("partition_key_columns")?,
                         partition_of,
                         inherits,
                         options,

@@ -11,6 +11,22 @@ SELECT c.oid, n.nspname::text AS schema, c.relname::text AS name, c.relkind AS k
         WHERE i.indrelid = c.oid AND i.indisreplident LIMIT 1) AS replident_index,
        -- pg_get_partkeydef prints the clause without the PARTITION BY keywords: `RANGE (a)`
        CASE WHEN c.relkind = 'p' THEN pg_get_partkeydef(c.oid) END AS partition_key,
+       -- the columns the partition key names, plainly (`partattrs`) or inside a key
+       -- expression: PostgreSQL makes each such column depend on its own table (pg_depend
+       -- from the column to the table, `i`; `a` before 12), which is what keeps it from being
+       -- dropped or retyped. Read here rather than from the key's text, which quoting, casts
+       -- and function names make ambiguous. In attribute order.
+       CASE WHEN c.relkind = 'p' THEN ARRAY(
+         SELECT a.attname::text FROM pg_attribute a
+         WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+           AND (a.attnum = ANY ((SELECT pt.partattrs FROM pg_partitioned_table pt
+                                 WHERE pt.partrelid = c.oid)::int2[])
+                OR EXISTS (SELECT 1 FROM pg_depend d
+                           WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                             AND d.objsubid = a.attnum
+                             AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid
+                             AND d.refobjsubid = 0 AND d.deptype IN ('i', 'a')))
+         ORDER BY a.attnum) ELSE '{}' END AS partition_key_columns,
        c.relispartition AS is_partition,
        CASE WHEN c.relispartition THEN
          (SELECT pn.nspname::text FROM pg_inherits h JOIN pg_class pc ON pc.oid = h.inhparent
