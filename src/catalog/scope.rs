@@ -739,6 +739,7 @@ mod tests {
                     constraints: Default::default(),
                     partition_key: None,
                     partition_key_columns: Vec::new(),
+                    key_copies: Default::default(),
                     partition_of: None,
                     inherits: Vec::new(),
                     options: Vec::new(),

@@ -35,6 +35,11 @@ pub(crate) struct Differ<'a> {
     pub replaced: BTreeSet<ObjectId>,
     /// Columns whose type changes in place (their dependent views, policies ... are replaced).
     pub retyped: BTreeSet<ObjectId>,
+    /// Partitioned tables created again for a new partition key (or a new type or collation
+    /// of a column their key names) whose partitions keep their rows: detached, changed as
+    /// tables of their own and attached to the new partitioned table, instead of being
+    /// created again with it (`relations::rekeyed_keeping_rows`).
+    pub rekeyed: BTreeSet<QName>,
     /// Every object that the plan creates (new or replaced), including the parts created with
     /// a new table: comments and grants on them must be set again.
     pub fresh: BTreeSet<ObjectId>,
@@ -52,6 +57,7 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
         desired,
         replaced: BTreeSet::new(),
         retyped: BTreeSet::new(),
+        rekeyed: BTreeSet::new(),
         fresh: BTreeSet::new(),
         changes: Vec::new(),
     };
@@ -64,6 +70,7 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     text_search::find_replacements(&mut d);
     operators::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
+    relations::keep_reparented_copies(&mut d);
 
     types::diff_namespaces(&mut d);
     types::diff_types(&mut d);
@@ -115,5 +122,21 @@ impl Differ<'_> {
 
     pub fn is_replaced(&self, id: &ObjectId) -> bool {
         self.replaced.contains(id)
+    }
+
+    /// Whether table `q` is a partition that stays, in both schemas, a partition of a
+    /// partitioned table the plan creates again keeping the rows ([`Differ::rekeyed`]): it is
+    /// detached from the old table and attached to the new one.
+    pub fn reparented(&self, q: &QName) -> bool {
+        let parent = |s: &Schema| {
+            s.tables
+                .get(q)
+                .and_then(|t| t.partition_of.as_ref())
+                .map(|(p, _)| p.clone())
+        };
+        match (parent(self.current), parent(self.desired)) {
+            (Some(a), Some(b)) => a == b && self.rekeyed.contains(&a),
+            _ => false,
+        }
     }
 }

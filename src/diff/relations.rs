@@ -5,11 +5,15 @@ use crate::model::*;
 use std::collections::BTreeMap;
 
 pub(super) fn find_replacements(d: &mut Differ) {
+    d.rekeyed = rekeyed_keeping_rows(d);
     for (name, want) in &d.desired.tables {
         let Some(have) = d.current.tables.get(name) else {
             continue;
         };
-        if table_needs_replace(have, want) || joins_new_parent(d, have, want) {
+        // A partition of a partitioned table created again keeping the rows moves to the new
+        // table (its bounds may change with the new key): detached and attached, not created.
+        let moves = d.reparented(name);
+        if table_needs_replace(have, want) || (!moves && joins_new_parent(d, have, want)) {
             d.replaced.insert(ObjectId::Table(name.clone()));
             continue;
         }
@@ -49,13 +53,14 @@ pub(super) fn find_replacements(d: &mut Differ) {
             }
         }
     }
-    // A partition goes with its replaced partitioned table: re-created too.
+    // A partition goes with its replaced partitioned table: re-created too (unless the
+    // partitioned table keeps the rows: `rekeyed_keeping_rows`).
     loop {
         let more: Vec<ObjectId> = d
             .current
             .tables
             .values()
-            .filter(|t| d.desired.tables.contains_key(&t.name))
+            .filter(|t| d.desired.tables.contains_key(&t.name) && !d.reparented(&t.name))
             .filter(|t| {
                 t.partition_of
                     .as_ref()
@@ -85,6 +90,153 @@ pub(super) fn find_replacements(d: &mut Differ) {
         }
     }
     replace_when_attachments_change(d);
+}
+
+/// Partitioned tables that need a new partition key (a new `PARTITION BY`, or a new type or
+/// collation of a column the key names: PostgreSQL has no `ALTER` for either) and whose rows
+/// can be kept: its partitions are detached (plain tables from then on, with their rows),
+/// changed as such (retyped, columns added or dropped), and attached to the partitioned table
+/// created again with the new key; the old one, without partitions, is dropped.
+///
+/// Only where every partition stays a partition of the same table (partitions the desired
+/// schema drops go with the old table, as before) and is an ordinary or partitioned table
+/// that itself needs no re-creation (a sub-partitioned partition whose own key changes too
+/// keeps the old form), and where the partitioned table is an ordinary one (no inheritance,
+/// not foreign) whose own parent, if it is a partition, stays. Whether each partition's rows
+/// fit its bounds under the new key is not known when planning: the attach checks it, and a
+/// row that does not fit fails that step (its transaction rolls back, the rows stay).
+/// Elsewhere the table and its partitions are created again (hazard `data-loss`).
+fn rekeyed_keeping_rows(d: &Differ) -> std::collections::BTreeSet<QName> {
+    let plain = |t: &Table| {
+        t.kind == TableKind::Partitioned && t.foreign.is_none() && t.inherits.is_empty()
+    };
+    let mut out = std::collections::BTreeSet::new();
+    for (name, want) in &d.desired.tables {
+        let Some(have) = d.current.tables.get(name) else {
+            continue;
+        };
+        let new_key = have.partition_key != want.partition_key || key_column_retyped(have, want);
+        if !new_key || !plain(have) || !plain(want) || have.partition_of != want.partition_of {
+            continue;
+        }
+        if let Some((p, _)) = &have.partition_of {
+            let parent_stays = match (d.current.tables.get(p), d.desired.tables.get(p)) {
+                (Some(a), Some(b)) => !table_needs_replace(a, b),
+                _ => false,
+            };
+            if !parent_stays {
+                continue;
+            }
+        }
+        let of_it = |t: &Table| t.partition_of.as_ref().is_some_and(|(p, _)| p == name);
+        let partitions_stay = d.current.tables.values().filter(|c| of_it(c)).all(|c| {
+            match d.desired.tables.get(&c.name) {
+                None => true,
+                Some(w) => {
+                    of_it(w)
+                        && c.foreign.is_none()
+                        && w.foreign.is_none()
+                        && c.inherits.is_empty()
+                        && w.inherits.is_empty()
+                        && c.kind == w.kind
+                        && !table_needs_replace(c, w)
+                }
+            }
+        });
+        if partitions_stay {
+            out.insert(name.clone());
+        }
+    }
+    out
+}
+
+/// The indexes and keys that partitions moving to a re-created partitioned table
+/// ([`Differ::reparented`]) have from the old one stay on them, unchanged (detaching makes
+/// them the partition's own, attaching to the new table adopts them again), unless their
+/// definition changes: the closure over dependents (a partition's index depends on its
+/// partitioned index, which goes with the old table) does not replace them.
+pub(super) fn keep_reparented_copies(d: &mut Differ) {
+    let kept: Vec<ObjectId> = d
+        .replaced
+        .iter()
+        .filter(|id| match id {
+            ObjectId::Index(q) => match (d.current.indexes.get(q), d.desired.indexes.get(q)) {
+                (Some(a), Some(b)) => {
+                    moves_along(d, &a.table)
+                        && a.table == b.table
+                        && a.parent_index.is_some()
+                        && b.parent_index.is_some()
+                        && a.definition == b.definition
+                        && a.valid
+                }
+                _ => false,
+            },
+            ObjectId::Constraint(t, n) => {
+                let con = |s: &Schema| s.tables.get(t).and_then(|x| x.constraints.get(n)).cloned();
+                match (con(d.current), con(d.desired)) {
+                    (Some(a), Some(b)) => {
+                        moves_along(d, t)
+                            && a.parent_index.is_some()
+                            && b.parent_index.is_some()
+                            && a.definition == b.definition
+                            && a.kind == b.kind
+                            && a.validated == b.validated
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    for id in kept {
+        d.replaced.remove(&id);
+    }
+}
+
+/// Whether table `q` is a partition moving to a re-created partitioned table
+/// ([`Differ::reparented`]) or a partition of one (at any depth): what it has stays on it.
+fn moves_along(d: &Differ, q: &QName) -> bool {
+    let mut at = Some(q);
+    for _ in 0..64 {
+        let Some(t) = at else {
+            return false;
+        };
+        if d.reparented(t) {
+            return true;
+        }
+        if d.is_replaced(&ObjectId::Table(t.clone())) {
+            return false;
+        }
+        at = d
+            .current
+            .tables
+            .get(t)
+            .and_then(|x| x.partition_of.as_ref())
+            .map(|(p, _)| p);
+    }
+    false
+}
+
+/// The keys, CHECKs and foreign keys of a partitioned table created again keeping its rows
+/// ([`Differ::rekeyed`]) that the new table does not have as they are: dropped from the old
+/// table before its partitions are detached, so that their copies on the partitions go with
+/// them (once detached, a partition keeps what it had from its partitioned table as its own;
+/// attaching it to the new table adopts what matches, and the rest would stay behind). The
+/// ones that carry over stay on the partitions and are adopted.
+fn drop_what_does_not_carry_over(d: &mut Differ, have: &Table, want: &Table) {
+    for con in have.constraints.values().filter(|c| c.is_local) {
+        let same = want.constraints.get(&con.name).is_some_and(|w| {
+            w.definition == con.definition && w.kind == con.kind && w.validated == con.validated
+        });
+        // foreign keys to other tables are dropped by `drop_table` anyway
+        if !same && !con.references_other_table(&have.name) {
+            d.push(Change::DropConstraint {
+                table: have.name.clone(),
+                constraint: con.clone(),
+            });
+        }
+    }
 }
 
 /// A partitioned index whose attached partition indexes change on partitions that stay is
@@ -135,12 +287,14 @@ fn replace_when_attachments_change(d: &mut Differ) {
 
 /// Whether a partition's constraint goes with its parent index: its index is attached to a
 /// partitioned index that the plan drops (or drops and re-creates), and dropping that takes it
-/// along (PostgreSQL refuses to drop it alone).
-fn goes_with_parent_index(d: &Differ, con: &Constraint) -> bool {
-    con.parent_index.as_ref().is_some_and(|p| {
-        let pid = ObjectId::Index(p.clone());
-        d.is_replaced(&pid) || !d.desired.contains(&pid)
-    })
+/// along (PostgreSQL refuses to drop it alone). Not on a partition detached before (one
+/// moving to a re-created partitioned table, [`Differ::reparented`]): it keeps it.
+fn goes_with_parent_index(d: &Differ, t: &QName, con: &Constraint) -> bool {
+    !d.reparented(t)
+        && con.parent_index.as_ref().is_some_and(|p| {
+            let pid = ObjectId::Index(p.clone());
+            d.is_replaced(&pid) || !d.desired.contains(&pid)
+        })
 }
 
 /// A table that must be dropped and created: it changes between ordinary and partitioned (or
@@ -211,9 +365,10 @@ fn detached(d: &Differ, t: &QName) -> bool {
     let (Some(have), Some(want)) = (d.current.tables.get(t), d.desired.tables.get(t)) else {
         return false;
     };
-    have.partition_of.is_some()
+    (have.partition_of.is_some()
         && have.partition_of != want.partition_of
-        && !d.is_replaced(&ObjectId::Table(t.clone()))
+        && !d.is_replaced(&ObjectId::Table(t.clone())))
+        || d.reparented(t)
 }
 
 pub(super) fn diff_sequences(d: &mut Differ) {
@@ -283,6 +438,9 @@ pub(super) fn diff_tables(d: &mut Differ) {
         match d.current.tables.get(name) {
             None => create_table(d, want),
             Some(have) if d.is_replaced(&id) => {
+                if d.rekeyed.contains(name) {
+                    drop_what_does_not_carry_over(d, have, want);
+                }
                 drop_table(d, have);
                 create_table(d, want);
             }
@@ -335,7 +493,11 @@ fn create_table(d: &mut Differ, t: &Table) {
 }
 
 fn alter_table(d: &mut Differ, have: &Table, want: &Table) {
-    let kinds = table_changes(have, want);
+    let mut kinds = table_changes(have, want);
+    // detached from the old partitioned table and attached to the new one
+    if d.reparented(&want.name) && !kinds.contains(&TableChange::Partition) {
+        kinds.push(TableChange::Partition);
+    }
     if !kinds.is_empty() {
         d.push(Change::AlterTable {
             from: have.clone(),
@@ -383,10 +545,13 @@ fn table_changes(have: &Table, want: &Table) -> Vec<TableChange> {
 
 fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     let t = &want.name;
+    // A partition moving to a re-created partitioned table is a table of its own in between
+    // (detached): its columns change on it, as the new partitioned table's do not reach it.
+    let own = d.reparented(t);
     for col in &want.columns {
         let id = ObjectId::Column(t.clone(), col.name.clone());
         match have.columns.iter().find(|c| c.name == col.name) {
-            None if !col.declared_locally() => {}
+            None if !col.declared_locally() && !own => {}
             None => {
                 d.push(Change::AddColumn {
                     table: t.clone(),
@@ -406,7 +571,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                 d.created(id);
             }
             Some(old) => {
-                let mut kinds = column_changes(old, col);
+                let mut kinds = column_changes(old, col, own);
                 // A partition's identity is its partitioned table's (PostgreSQL 17+): set and
                 // changed there, it reaches the partitions; on a partition it is refused.
                 if want.partition_of.is_some() && !col.declared_locally() {
@@ -431,7 +596,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     }
     for old in &have.columns {
         let gone = !want.columns.iter().any(|c| c.name == old.name);
-        if gone && old.declared_locally() {
+        if gone && (old.declared_locally() || own) {
             d.push(Change::DropColumn {
                 table: t.clone(),
                 column: old.clone(),
@@ -490,7 +655,9 @@ fn sets_expression(
         && !other_checks
 }
 
-fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
+/// `own`: the column changes on its table even where it is inherited (a partition detached
+/// for the change).
+fn column_changes(old: &Column, new: &Column, own: bool) -> Vec<ColumnChange> {
     use ColumnChange::*;
     let mut k = Vec::new();
     let retype = old.type_name != new.type_name || old.collation != new.collation;
@@ -508,7 +675,7 @@ fn column_changes(old: &Column, new: &Column) -> Vec<ColumnChange> {
     if old.generated.is_some() && new.generated.is_some() && old.generated != new.generated {
         k.push(SetExpression);
     }
-    if retype && new.declared_locally() {
+    if retype && (new.declared_locally() || own) {
         k.push(Type);
     }
     if old.not_null && !new.not_null {
@@ -582,8 +749,8 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
                 });
                 d.created(id);
             }
-            Some(old) if d.is_replaced(&id) || goes_with_parent_index(d, old) => {
-                if !goes_with_parent_index(d, old) {
+            Some(old) if d.is_replaced(&id) || goes_with_parent_index(d, t, old) => {
+                if !goes_with_parent_index(d, t, old) {
                     d.push(Change::DropConstraint {
                         table: t.clone(),
                         constraint: old.clone(),
@@ -606,13 +773,43 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
     }
     for (name, old) in &have.constraints {
         let own = old.is_local || detached(d, t);
-        if !want.constraints.contains_key(name) && own && !goes_with_parent_index(d, old) {
+        if !want.constraints.contains_key(name)
+            && own
+            && !goes_with_parent_index(d, t, old)
+            && !adopted_as_it_is(d, have, want, old)
+        {
             d.push(Change::DropConstraint {
                 table: t.clone(),
                 constraint: old.clone(),
             });
         }
     }
+}
+
+/// Whether a partition's own PRIMARY KEY / UNIQUE / EXCLUDE is, in the desired schema, its copy
+/// of a key its partitioned table gets in this plan, under the same name and definition
+/// ([`Table::key_copies`]): the new key attaches it as it is (`constraint::add_on_partitions`),
+/// so it is neither dropped nor built again, and keeps its name.
+fn adopted_as_it_is(d: &Differ, have: &Table, want: &Table, old: &Constraint) -> bool {
+    let (Some(copy), Some((parent, _))) = (want.key_copies.get(&old.name), &want.partition_of)
+    else {
+        return false;
+    };
+    let new_key = ObjectId::Constraint(parent.clone(), copy.of.clone());
+    let parent_key_is_new = d
+        .current
+        .tables
+        .get(parent)
+        .is_none_or(|p| !p.constraints.contains_key(&copy.of))
+        || d.is_replaced(&new_key);
+    old.is_local
+        && old.parent_index.is_none()
+        && copy.definition == old.definition
+        && have.partition_of.as_ref().map(|(p, _)| p) == Some(parent)
+        && d.relation_kept(parent)
+        && d.relation_kept(&have.name)
+        && parent_key_is_new
+        && !d.is_replaced(&ObjectId::Constraint(have.name.clone(), old.name.clone()))
 }
 
 /// Whether only the enforcement of a foreign key changes (`ENFORCED` <-> `NOT ENFORCED`,
@@ -709,7 +906,9 @@ pub(super) fn diff_indexes(d: &mut Differ) {
             Some(have)
                 if d.is_replaced(&id) || !d.relation_kept(&have.table) || parent_goes(d, have) =>
             {
-                if d.relation_kept(&have.table) && have.parent_index.is_none() {
+                if d.relation_kept(&have.table)
+                    && (have.parent_index.is_none() || d.reparented(&have.table))
+                {
                     d.push(Change::DropIndex(have.clone()));
                 }
                 d.push(Change::CreateIndex(want.clone()));
@@ -744,8 +943,10 @@ fn index_kept(d: &Differ, q: &QName) -> bool {
 
 /// Whether an attached partition index disappears with its parent index in this plan.
 fn parent_goes(d: &Differ, have: &Index) -> bool {
-    have.parent_index.as_ref().is_some_and(|p| {
-        let pid = ObjectId::Index(p.clone());
-        d.is_replaced(&pid) || !d.desired.contains(&pid) || !d.relation_kept(&have.table)
-    })
+    // a partition detached before its partitioned index goes keeps its index
+    !d.reparented(&have.table)
+        && have.parent_index.as_ref().is_some_and(|p| {
+            let pid = ObjectId::Index(p.clone());
+            d.is_replaced(&pid) || !d.desired.contains(&pid) || !d.relation_kept(&have.table)
+        })
 }

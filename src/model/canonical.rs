@@ -32,6 +32,8 @@ pub fn table(t: &Table) -> Table {
     // derived from the key and the column names (kept out: fingerprints of plans written
     // before the field was read stay as they were)
     t.partition_key_columns.clear();
+    // a partition's copies of its partitioned table's keys are made by those keys
+    t.key_copies.clear();
     t
 }
 
@@ -233,6 +235,7 @@ mod tests {
                 constraints: BTreeMap::new(),
                 partition_key: None,
                 partition_key_columns: Vec::new(),
+                key_copies: Default::default(),
                 partition_of: None,
                 inherits: vec![],
                 options: vec!["fillfactor=70".into(), "autovacuum_enabled=false".into()],

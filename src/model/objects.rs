@@ -109,6 +109,14 @@ pub struct Table {
     /// dependencies on the table's columns); empty for other tables. Derived from the key
     /// and the columns, so not part of the fingerprint (`canonical::table`).
     pub partition_key_columns: Vec<String>,
+    /// A partition's copies of its partitioned table's PRIMARY KEY / UNIQUE / EXCLUDE
+    /// constraints (`conislocal = false`, `conparentid` set), by their name on the partition:
+    /// which key of the partitioned table each one is, and its definition. Not constraints of
+    /// the partition's own (the partitioned table's constraint makes and drops them), so not
+    /// in [`Table::constraints`]; listed for their names: a partition's own key that the
+    /// partitioned table's new key adopts keeps its name (it is attached as it is, not built
+    /// again under a generated name). Not part of the fingerprint (`canonical::table`).
+    pub key_copies: std::collections::BTreeMap<String, KeyCopy>,
     /// Parent and bound (`FOR VALUES ...` / `DEFAULT`) when this table is a partition.
     pub partition_of: Option<(QName, String)>,
     /// Inheritance parents (not partitioning), in order.
@@ -124,6 +132,15 @@ pub struct Table {
     /// table options. `None` for every other table. A foreign table keeps no rows locally,
     /// so dropping and creating it again loses nothing (its server's data stays).
     pub foreign: Option<ForeignTable>,
+}
+
+/// A partition's copy of a key of its partitioned table: [`Table::key_copies`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCopy {
+    /// The partitioned table's constraint it is a copy of.
+    pub of: String,
+    /// `pg_get_constraintdef` text, as [`Constraint::definition`].
+    pub definition: String,
 }
 
 /// What makes a table foreign: the server it reads through and its `OPTIONS (...)`, sorted by

@@ -103,6 +103,12 @@ pub(crate) struct Ctx<'a> {
     /// (`CREATE TABLE ... PARTITION OF` would build a second index for it instead). See
     /// `kinds::table::attach_later`.
     pub attach_later: BTreeSet<QName>,
+    /// Partitioned tables created again for a new partition key whose partitions keep their
+    /// rows (`diff::Differ::rekeyed`): the plan drops the table and creates it, and the
+    /// partitions are detached from the old one and attached to the new one (an
+    /// `AlterTable` with `TableChange::Partition` whose partitioned table is the same name
+    /// on both sides). See [`Ctx::reparented`].
+    pub rekeyed: BTreeSet<QName>,
     /// Operator classes the plan drops and creates again: an index built with one cannot be
     /// built anew beside the old one (the new class needs the old one's name, which the old
     /// index keeps taken), see `kinds::index::replace`.
@@ -111,6 +117,41 @@ pub(crate) struct Ctx<'a> {
     /// ask about one index at a time, and a scan of the schema per dropped index made a plan
     /// dropping many indexes quadratic.
     attached: [std::cell::OnceCell<Attachments>; 2],
+}
+
+/// The partitioned tables of [`Ctx::rekeyed`]: dropped and created by the plan, with a
+/// partition detached from and attached to the same name.
+fn rekeyed_in(changes: &[Change]) -> BTreeSet<QName> {
+    let dropped: BTreeSet<&QName> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::DropTable(t) => Some(&t.name),
+            _ => None,
+        })
+        .collect();
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::AlterTable { from, to, kinds }
+                if kinds.contains(&crate::diff::TableChange::Partition) =>
+            {
+                let p = from.partition_of.as_ref().map(|(p, _)| p)?;
+                (to.partition_of.as_ref().map(|(q, _)| q) == Some(p) && dropped.contains(p))
+                    .then(|| p.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// A pseudo-name (no relation is named with a space and this prefix) that orders the steps
+/// around a partitioned table created again keeping its rows ([`Ctx::rekeyed`]): `"keys of"`
+/// is freed by the drops of the old table's constraints and claimed by the detaches (so the
+/// partitions' copies of what does not carry over go with it), `"partitions of"` is freed by
+/// the attaches and claimed by the new table's constraints and the foreign keys referencing
+/// it (added over the rows, once every partition is attached).
+pub(crate) fn rekey_slot(what: &str, t: &QName) -> QName {
+    QName::new(t.schema.clone(), format!("{what} {}", t.name))
 }
 
 /// Partition indexes and constraints by the partitioned index they are attached to.
@@ -133,6 +174,7 @@ impl<'a> Ctx<'a> {
             })
             .collect();
         let attach_later = kinds::table::attach_later(current, changes);
+        let rekeyed = rekeyed_in(changes);
         let recreated_classes = changes
             .iter()
             .filter_map(|c| match c {
@@ -149,8 +191,25 @@ impl<'a> Ctx<'a> {
             desired,
             created,
             attach_later,
+            rekeyed,
             recreated_classes,
             attached: Default::default(),
+        }
+    }
+
+    /// Whether table `q` is a partition moving from a partitioned table the plan drops to the
+    /// one it creates again under the same name ([`Ctx::rekeyed`]): detached before the drop,
+    /// a table of its own in between, attached after the create.
+    pub fn reparented(&self, q: &QName) -> bool {
+        let parent = |s: &Schema| {
+            s.tables
+                .get(q)
+                .and_then(|t| t.partition_of.as_ref())
+                .map(|(p, _)| p.clone())
+        };
+        match (parent(self.current), parent(self.desired)) {
+            (Some(a), Some(b)) => a == b && self.rekeyed.contains(&a),
+            _ => false,
         }
     }
 
@@ -170,7 +229,9 @@ impl<'a> Ctx<'a> {
     /// the plan, or its size when the live database was read, against `--small-table`.
     /// Generators decide between plain and online forms with [`Ctx::small`].
     pub fn table_size(&self, q: &QName) -> TableSize {
-        if self.created.contains(q) {
+        // a partitioned table created again keeping the rows holds them again once its
+        // partitions are attached: as large as the old one
+        if self.created.contains(q) && !self.rekeyed.contains(q) {
             return TableSize::CreatedInPlan;
         }
         // on either side: the inverse plan has no size facts, but a foreign table needs none
@@ -398,6 +459,7 @@ pub fn build_renames(
         desired,
         created: BTreeSet::new(),
         attach_later: BTreeSet::new(),
+        rekeyed: BTreeSet::new(),
         recreated_classes: BTreeSet::new(),
         attached: Default::default(),
     };

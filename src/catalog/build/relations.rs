@@ -85,6 +85,7 @@ impl Reader<'_, '_> {
                         constraints: BTreeMap::new(),
                         partition_key: r.get("partition_key")?,
                         partition_key_columns: r.get("partition_key_columns")?,
+                        key_copies: Default::default(),
                         partition_of,
                         inherits,
                         options,
@@ -355,6 +356,14 @@ impl Reader<'_, '_> {
                     let parent: u32 = r.get("parent_constraint")?;
                     if parent != 0 {
                         copies.push((oid, r.get("index_oid")?, parent));
+                        // a partition's copy of a key: listed by its name (`Table::key_copies`)
+                        let of: Option<String> = r.get("parent_constraint_name")?;
+                        if let (Some(of), 'p' | 'u' | 'x') = (of, r.char("kind")?) {
+                            if let Some(t) = self.schema.tables.get_mut(&tname) {
+                                let definition = r.get("definition")?;
+                                t.key_copies.insert(name, KeyCopy { of, definition });
+                            }
+                        }
                     }
                     return Ok(());
                 }

@@ -10,6 +10,8 @@
 -- parent_constraint: conparentid, the constraint of the partitioned parent an inherited copy
 -- on a partition comes from (0 otherwise); references to the copy's index are mapped onto the
 -- parent's constraint in Rust.
+-- parent_constraint_name: that constraint's name (a partition's copies of keys are listed by
+-- name on the partition: `model::Table::key_copies`).
 -- index_parent_*: the index of the partitioned parent that the constraint's index is attached
 -- to (pg_inherits between indexes): a partition's own PRIMARY KEY / UNIQUE adopted by a
 -- partitioned index (`ALTER INDEX parent ATTACH PARTITION`).
@@ -24,6 +26,8 @@ SELECT co.oid, co.conname::text AS name, co.contype AS kind,
              ORDER BY k.ord) AS columns,
        CASE WHEN co.contype IN ('p', 'u', 'x') THEN co.conindid END AS index_oid,
        co.conparentid AS parent_constraint,
+       (SELECT pco.conname::text FROM pg_constraint pco WHERE pco.oid = co.conparentid)
+         AS parent_constraint_name,
        ipn.nspname::text AS index_parent_schema, ipc.relname::text AS index_parent_name
 FROM pg_constraint co
 JOIN pg_namespace n ON n.oid = co.connamespace

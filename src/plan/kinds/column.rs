@@ -388,8 +388,15 @@ pub fn alter(
     kinds: &[ColumnChange],
 ) -> Vec<Chain> {
     use ColumnChange::*;
-    if let Some(chain) = super::retype::online_retype(ctx, t, from, to, kinds) {
-        return vec![chain];
+    // A partition moving to a partitioned table created again (a new partition key) is
+    // retyped in place while detached: no query reaches its rows through the partitioned
+    // table until it is attached again, so the shadow column's long expand would keep them
+    // out of sight for longer, and the partition's copies of its old table's keys (which the
+    // model does not list) could not be carried over to a shadow column.
+    if !ctx.reparented(t) {
+        if let Some(chain) = super::retype::online_retype(ctx, t, from, to, kinds) {
+            return vec![chain];
+        }
     }
     let col = ident(&to.name);
     let id = col_id(t, &to.name);

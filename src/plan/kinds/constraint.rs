@@ -124,7 +124,23 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
         Some(t),
     );
     step = step.notes(referenced_lock(t, c, lock));
-    if large && !two_phase && c.validated {
+    // A key of a partitioned table created again keeping its rows that the old table had as
+    // it is: the partitions kept their copies of it (detached and attached again), and
+    // PostgreSQL adopts those instead of building (`DefineIndex` attaches a matching index
+    // of each partition): catalog changes.
+    let adopts = ctx.rekeyed.contains(t)
+        && index_name(t, c).is_some()
+        && ctx
+            .current
+            .tables
+            .get(t)
+            .and_then(|old| old.constraints.get(&c.name))
+            .is_some_and(|old| old.definition == c.definition && old.kind == c.kind);
+    if adopts {
+        step = step.note(
+            "adopts the partitions' copies of the key, kept from the old partitioned table: no build",
+        );
+    } else if large && !two_phase && c.validated {
         step = ctx.long(step);
         if matches!(
             c.kind,
@@ -152,6 +168,15 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     }
     let mut first = Node::new(step, id.clone());
     first.produces.push(id.clone());
+    // On (or referencing) a partitioned table created again keeping its rows: after its
+    // partitions are attached, so the key adopts their copies and a foreign key sees the rows.
+    for on in std::iter::once(t).chain(c.references.as_ref()) {
+        if ctx.rekeyed.contains(on) {
+            first
+                .claims
+                .push(crate::plan::rekey_slot("partitions of", on));
+        }
+    }
     if let Some(q) = index_name(t, c) {
         first.claims.push(q);
         first.claims.extend(adoptable_on_partitions(ctx, t));
@@ -409,6 +434,15 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     if let Some(q) = index_name(t, c) {
         n.frees.push(q);
     }
+    // From a partitioned table created again keeping its rows: before its partitions are
+    // detached, so the partitions' copies go with it.
+    // (and a foreign key referencing it: PostgreSQL refuses to detach a partition that
+    // referencing rows point into)
+    for on in std::iter::once(t).chain(c.references.as_ref()) {
+        if ctx.rekeyed.contains(on) {
+            n.frees.push(crate::plan::rekey_slot("keys of", on));
+        }
+    }
     n.frees.extend(primary_key_slot(t, c));
     // Its copies on partitions go too: they held the partitions' columns (NOT NULL, ...).
     for col in &c.columns {
@@ -512,12 +546,18 @@ fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
 ///    EXCLUSIVE on the parent (ACCESS EXCLUSIVE on the partitions' indexes, ACCESS SHARE on the
 ///    partitions themselves).
 ///
-/// The model does not list the partitions' copies of a key (`catalog::build`): they get the
-/// names PostgreSQL gives them when it makes them ([`partition_key_name`]). `None` (the plain
+/// A partition's copy gets the name the desired schema gives it ([`Table::key_copies`]), else
+/// the one PostgreSQL generates ([`partition_key_name`]). A partition that has the key already
+/// as its own, under that name and with that definition, builds nothing: its key is attached
+/// as it is (the diff keeps it, `diff::relations::adopted_as_it_is`). `None` (the plain
 /// form) when the key is not a simple column list (expressions, `INCLUDE`, `NULLS NOT
 /// DISTINCT`, storage options), a partition is new in this plan, or a generated name is taken.
 fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
     let table = ctx.desired.tables.get(t)?;
+    // created again keeping its rows: its partitions come attached with their keys
+    if ctx.rekeyed.contains(t) {
+        return None;
+    }
     if table.kind != TableKind::Partitioned
         || !matches!(c.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique)
     {
@@ -541,9 +581,29 @@ fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
         if !ctx.current.tables.contains_key(pt) || ctx.created.contains(pt) {
             return None;
         }
-        let name = partition_key_name(pt, c);
+        // The name the desired schema gives the partition's copy (a key of the partition's
+        // own that the new key adopts keeps its name), else the one PostgreSQL generates.
+        let copy = part
+            .key_copies
+            .iter()
+            .find(|(_, k)| k.of == c.name)
+            .map(|(n, k)| (n.clone(), k.definition.clone()));
+        let name = copy
+            .as_ref()
+            .map_or_else(|| partition_key_name(pt, c), |(n, _)| n.clone());
         let child_index = QName::new(pt.schema.clone(), name.clone());
-        if name_taken(ctx.desired, &child_index) {
+        // The partition has that key already, as its own: attached as it is (no build).
+        let has_it = ctx
+            .current
+            .tables
+            .get(pt)
+            .and_then(|old| old.constraints.get(&name))
+            .is_some_and(|old| {
+                old.is_local
+                    && old.parent_index.is_none()
+                    && copy.as_ref().is_some_and(|(_, def)| *def == old.definition)
+            });
+        if !has_it && name_taken(ctx.desired, &child_index) {
             return None;
         }
         let cc = Constraint {
@@ -553,7 +613,9 @@ fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
             ..c.clone()
         };
         let child = con_id(pt, &cc);
-        if part.kind == TableKind::Partitioned {
+        if has_it {
+            // nothing to build: the key exists and stays
+        } else if part.kind == TableKind::Partitioned {
             chain.extend(add_on_partitions(ctx, pt, &cc)?);
         } else if let Some(notes) = ctx.small(&[pt]) {
             let step = ctx

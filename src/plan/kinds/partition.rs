@@ -73,6 +73,12 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
             .map(|c| ObjectId::Constraint(from.name.clone(), c.name.clone())),
     );
     n.releases.push(ObjectId::Table(parent.clone()));
+    // Leaving a partitioned table the plan creates again (a new partition key): after the
+    // drops of the old table's constraints that do not carry over (their copies on the
+    // partition go with them), before the old table is dropped (`releases` above).
+    if ctx.rekeyed.contains(parent) {
+        n.claims.push(crate::plan::rekey_slot("keys of", parent));
+    }
     Some(n)
 }
 
@@ -193,6 +199,12 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
     }
     if from.partition_of.is_none() {
         n.claims.push(from.name.clone());
+    }
+    // Joining the partitioned table created again for a new key: before its constraints and
+    // the foreign keys referencing it are added over the rows ([`crate::plan::rekey_slot`]).
+    if ctx.rekeyed.contains(parent) {
+        n.frees
+            .push(crate::plan::rekey_slot("partitions of", parent));
     }
     let (before_detach, after_detach) =
         if from.partition_of.is_some() && key_column.is_some_and(|c| key_unchanged(from, to, &c)) {

@@ -354,8 +354,10 @@ fn alter_replica_identity(ctx: &Ctx, t: &Table) -> Chain {
 }
 
 /// Everything PostgreSQL drops together with the table (owned sequences that the desired
-/// schema keeps are detached first by the diff, so they are not among them).
-fn owned_parts(t: &Table, schema: &Schema, desired: &Schema) -> Vec<ObjectId> {
+/// schema keeps are detached first by the diff, so they are not among them; partitions
+/// moving to the table created again, detached first, neither).
+fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
+    let (schema, desired) = (ctx.current, ctx.desired);
     let mut v: Vec<ObjectId> = t
         .columns
         .iter()
@@ -403,6 +405,7 @@ fn owned_parts(t: &Table, schema: &Schema, desired: &Schema) -> Vec<ObjectId> {
             .tables
             .values()
             .filter(|c| c.partition_of.as_ref().is_some_and(|(p, _)| *p == t.name))
+            .filter(|c| !ctx.reparented(&c.name))
             .map(|c| ObjectId::Table(c.name.clone())),
     );
     v
@@ -438,7 +441,7 @@ fn referenced_through_ancestors(schema: &Schema, t: &Table) -> Option<QName> {
 
 pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
     if t.is_foreign() {
-        let parts = owned_parts(t, ctx.current, ctx.desired);
+        let parts = owned_parts(ctx, t);
         return foreign_table::drop(ctx, t, parts);
     }
     let id = ObjectId::Table(t.name.clone());
@@ -461,8 +464,31 @@ pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
             LockLevel::AccessExclusive,
             Some(&t.name),
         )
-        .hazard(Hazard::DataLoss)
-        .hazard(Hazard::Irreversible);
+        .hazard(Hazard::DataLoss);
+    // A partitioned table created again keeping its rows: its partitions were detached by
+    // earlier steps and hold the rows; the inverse plan moves them back the same way. Those
+    // the desired schema drops go with it (their rows are lost: `data-loss`). With none of
+    // those no row is lost, but `data-loss` stays: the plan file's honesty check reads only
+    // the SQL, where a `DROP TABLE` may drop rows, and trusts no note to say otherwise.
+    let moved = ctx.rekeyed.contains(&t.name);
+    let all_moved = moved
+        && ctx.current.tables.values().all(|c| {
+            c.partition_of.as_ref().is_none_or(|(p, _)| *p != t.name) || ctx.reparented(&c.name)
+        });
+    if all_moved {
+        step = step.note(
+            "its partitions were detached before and keep their rows (they are attached to the \
+             table created again below): the partitioned table holds no rows of its own",
+        );
+    } else {
+        step = step.hazard(Hazard::Irreversible);
+        if moved {
+            step = step.note(
+                "its partitions that stay were detached before and keep their rows; those the \
+                 schema drops go with it",
+            );
+        }
+    }
     if !detach.is_empty() {
         step = step.note(
             "detached first: foreign keys reference its partitioned table, and PostgreSQL drops \
@@ -471,7 +497,7 @@ pub fn drop(ctx: &Ctx, t: &Table) -> Chain {
     }
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
-    n.removes.extend(owned_parts(t, ctx.current, ctx.desired));
+    n.removes.extend(owned_parts(ctx, t));
     n.frees.push(t.name.clone());
     n.rank = Rank::Drop;
     vec![n]
