@@ -28,13 +28,21 @@ use crate::render::quote::{ident, literal, qname};
 pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
     let (parent, _) = from.partition_of.as_ref()?;
     let mut renames = String::new();
+    // A partition moving to its partitioned table created again (a new key) renames its
+    // NOT NULL constraints too: while it holds the old table's names, PostgreSQL, which
+    // picks generated constraint names unique in the schema, would give the new table's
+    // NOT NULL constraints other names (`m_id_not_null1`). Attached again, it keeps its own.
+    let moving = ctx.reparented(&to.name);
     for c in &from.columns {
         let want = to.columns.iter().find(|w| w.name == c.name);
         if let (Some(_), Some(w)) = (&c.not_null_name, want) {
-            if w.not_null && !w.inherited {
-                let new = w.not_null_name.clone().unwrap_or_else(|| {
-                    super::column::generated_not_null_name(&to.name.name, &w.name)
-                });
+            if w.not_null && (!w.inherited || moving) {
+                let generated = || super::column::generated_not_null_name(&to.name.name, &w.name);
+                let new = if moving {
+                    generated()
+                } else {
+                    w.not_null_name.clone().unwrap_or_else(generated)
+                };
                 renames.push_str(&not_null_rename(&from.name, &w.name, &new));
             }
         }
