@@ -1,5 +1,5 @@
 //! Objects schemaplan does not model never break an apply and never vanish, through the
-//! binary: a statistics object and a conversion in the target leave `apply`
+//! binary: a statistics object and a shell type in the target leave `apply`
 //! succeeding (its final fingerprint check counts them on both sides), a rule on a view the
 //! plan creates again and a statistics object on a column retyped online are carried over, a
 //! rule on a dropped table is refused at plan time, and `drift` lists them instead of staying
@@ -11,13 +11,13 @@ use common::project::{count, setup};
 use common::schemaplan_expect as run;
 
 #[test]
-fn statistics_and_conversions_do_not_fail_the_apply() {
+fn statistics_and_shell_types_do_not_fail_the_apply() {
     let (url, dev, tmp, mut c) = setup(
         "unmodeled_apply",
         "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int);
          INSERT INTO public.t SELECT g, g % 7, g % 11 FROM generate_series(1, 100) g;
          CREATE STATISTICS public.t_ab (dependencies) ON a, b FROM public.t;
-         CREATE CONVERSION public.latin1_to_utf8_copy FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;",
+         CREATE TYPE public.shell_t;",
         "CREATE TABLE public.t (id int PRIMARY KEY, a int, b int, c text);",
     );
     let cwd = tmp.path();
@@ -43,17 +43,14 @@ fn statistics_and_conversions_do_not_fail_the_apply() {
     assert_eq!(
         count(
             &mut c,
-            "SELECT count(*) FROM pg_conversion WHERE conname = 'latin1_to_utf8_copy'"
+            "SELECT count(*) FROM pg_type WHERE typname = 'shell_t' AND NOT typisdefined"
         ),
         1
     );
     // In sync, and the unmodeled objects are listed, one line each.
     let t = run(cwd, &["drift", "--db", &url, "--dev-url", &dev], 0);
     assert!(t.contains("In sync"), "{t}");
-    for line in [
-        "statistics object public.t_ab",
-        "conversion public.latin1_to_utf8_copy",
-    ] {
+    for line in ["statistics object public.t_ab", "type public.shell_t"] {
         assert!(t.contains(&format!("  - {line}")), "{line} listed in:\n{t}");
     }
     // And the rollback returns without failing either.

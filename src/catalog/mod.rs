@@ -270,7 +270,8 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::TextSearchConfiguration(q)
         | ObjectId::Operator(q, _)
         | ObjectId::OperatorClass(q, _)
-        | ObjectId::OperatorFamily(q, _) => ours(q),
+        | ObjectId::OperatorFamily(q, _)
+        | ObjectId::Conversion(q) => ours(q),
         // Database-wide objects; a publication's members are tables or schemas of the
         // application (a member in the bookkeeping schema is left out below).
         ObjectId::Publication(_)
@@ -278,7 +279,9 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::ForeignDataWrapper(_)
         | ObjectId::ForeignServer(_)
         | ObjectId::UserMapping(..)
-        | ObjectId::Cast(..) => false,
+        | ObjectId::Cast(..)
+        | ObjectId::AccessMethod(_)
+        | ObjectId::Language(_) => false,
         ObjectId::PublicationTable(_, q) => ours(q),
         ObjectId::PublicationSchema(_, n) => n == BOOKKEEPING_SCHEMA,
     };
@@ -457,6 +460,15 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     }
     for ((from, to), v) in &s.casts {
         put(format!("cast ({from} AS {to})"), v);
+    }
+    for (k, v) in &s.access_methods {
+        put(format!("access method {k}"), v);
+    }
+    for (k, v) in &s.conversions {
+        put(format!("conversion {k}"), v);
+    }
+    for (k, v) in &s.languages {
+        put(format!("language {k}"), v);
     }
     for (k, v) in &s.ts_dictionaries {
         put(

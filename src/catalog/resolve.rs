@@ -46,6 +46,9 @@ pub mod class {
     pub const PG_OPERATOR: u32 = 2617;
     pub const PG_OPCLASS: u32 = 2616;
     pub const PG_OPFAMILY: u32 = 2753;
+    pub const PG_AM: u32 = 2601;
+    pub const PG_CONVERSION: u32 = 2607;
+    pub const PG_LANGUAGE: u32 = 2612;
 }
 
 use class::*;

@@ -53,10 +53,13 @@ enum Kind {
     Operator,
     OperatorClass,
     OperatorFamily,
+    AccessMethod,
+    Conversion,
+    Language,
 }
 
 /// Every kind word, as written in a pattern.
-pub const KINDS: [&str; 18] = [
+pub const KINDS: [&str; 21] = [
     "schema",
     "extension",
     "collation",
@@ -75,6 +78,9 @@ pub const KINDS: [&str; 18] = [
     "operator",
     "operator_class",
     "operator_family",
+    "access_method",
+    "conversion",
+    "language",
 ];
 
 impl Kind {
@@ -98,6 +104,9 @@ impl Kind {
             "operator" => Kind::Operator,
             "operator_class" => Kind::OperatorClass,
             "operator_family" => Kind::OperatorFamily,
+            "access_method" => Kind::AccessMethod,
+            "conversion" => Kind::Conversion,
+            "language" => Kind::Language,
             _ => return None,
         })
     }
@@ -113,6 +122,8 @@ impl Kind {
                 | Kind::ForeignDataWrapper
                 | Kind::Server
                 | Kind::Cast
+                | Kind::AccessMethod
+                | Kind::Language
         )
     }
 }
@@ -514,6 +525,17 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
             schema: None,
             name: n.clone(),
         },
+        ObjectId::AccessMethod(n) => Subject {
+            kind: Kind::AccessMethod,
+            schema: None,
+            name: n.clone(),
+        },
+        ObjectId::Language(n) => Subject {
+            kind: Kind::Language,
+            schema: None,
+            name: n.clone(),
+        },
+        ObjectId::Conversion(q) => Subject::in_schema(Kind::Conversion, q),
         ObjectId::Cast(from, to) => Subject {
             kind: Kind::Cast,
             schema: None,
@@ -589,6 +611,12 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
         .retain(|(p, n)| keep_id(&ObjectId::PublicationSchema(p.clone(), n.clone())));
     s.event_triggers
         .retain(|n, _| keep_id(&ObjectId::EventTrigger(n.clone())));
+    s.access_methods
+        .retain(|n, _| keep_id(&ObjectId::AccessMethod(n.clone())));
+    s.conversions
+        .retain(|q, _| keep_id(&ObjectId::Conversion(q.clone())));
+    s.languages
+        .retain(|n, _| keep_id(&ObjectId::Language(n.clone())));
     s.comments.retain(|id, _| keep_id(id));
     s.grants.retain(|g| keep_id(&g.on));
     s.default_privileges.retain(|d| match &d.schema {

@@ -195,6 +195,17 @@ pub enum Change {
     },
     CreateCast(Cast),
     DropCast(Cast),
+    CreateAccessMethod(AccessMethod),
+    DropAccessMethod(AccessMethod),
+    CreateConversion(Conversion),
+    DropConversion(Conversion),
+    CreateLanguage(Language),
+    DropLanguage(Language),
+    /// `CREATE OR REPLACE LANGUAGE`: a new handler, inline handler, validator or trust.
+    ReplaceLanguage {
+        from: Language,
+        to: Language,
+    },
     CreateTsDictionary(TextSearchDictionary),
     DropTsDictionary(TextSearchDictionary),
     /// `ALTER TEXT SEARCH DICTIONARY ... (key = value, removed_key)`.
@@ -451,6 +462,10 @@ impl Change {
                 ObjectId::UserMapping(to.server.clone(), to.user.clone())
             }
             CreateCast(c) | DropCast(c) => ObjectId::Cast(c.source.clone(), c.target.clone()),
+            CreateAccessMethod(a) | DropAccessMethod(a) => ObjectId::AccessMethod(a.name.clone()),
+            CreateConversion(c) | DropConversion(c) => ObjectId::Conversion(c.name.clone()),
+            CreateLanguage(l) | DropLanguage(l) => ObjectId::Language(l.name.clone()),
+            ReplaceLanguage { to, .. } => ObjectId::Language(to.name.clone()),
             CreateTsDictionary(t) | DropTsDictionary(t) => {
                 ObjectId::TextSearchDictionary(t.name.clone())
             }

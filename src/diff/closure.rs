@@ -18,6 +18,7 @@ fn recreatable(id: &ObjectId) -> bool {
             | ObjectId::ForeignServer(_)
             | ObjectId::UserMapping(..)
             | ObjectId::Cast(..)
+            | ObjectId::Conversion(_)
             | ObjectId::TextSearchConfiguration(_)
             | ObjectId::Operator(..)
             | ObjectId::OperatorClass(..)

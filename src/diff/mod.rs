@@ -9,10 +9,13 @@
 //! 3. emit per-kind changes (one module per kind), then comments and privileges, which also
 //!    have to be restored on every object that is created afresh.
 
+mod access_methods;
 mod casts;
 mod change;
 mod closure;
+mod conversions;
 mod foreign;
+mod languages;
 mod operators;
 mod owners;
 mod privileges;
@@ -23,6 +26,7 @@ mod text_search;
 mod types;
 
 pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
+pub(crate) use relations::same_key_definition;
 
 use crate::model::{ObjectId, QName, Schema};
 use std::collections::BTreeSet;
@@ -31,6 +35,9 @@ use std::collections::BTreeSet;
 pub(crate) struct Differ<'a> {
     pub current: &'a Schema,
     pub desired: &'a Schema,
+    /// `server_version_num` of the database the changes are for, 0 when unknown
+    /// ([`diff_for`]): a change only a newer major can make in place is made so from it on.
+    pub server_version: u32,
     /// Objects present on both sides that are dropped and created again.
     pub replaced: BTreeSet<ObjectId>,
     /// Columns whose type changes in place (their dependent views, policies ... are replaced).
@@ -47,14 +54,23 @@ pub(crate) struct Differ<'a> {
 }
 
 /// Compares `current` with `desired` and returns the changes that turn one into the other.
+/// For a major unknown: only changes every supported major can make.
 pub fn diff(current: &Schema, desired: &Schema) -> Vec<Change> {
-    crate::timings::stage("diff", || diff_untimed(current, desired))
+    diff_for(current, desired, 0)
 }
 
-fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
+/// [`diff`] for a server of `server_version_num` `server_version` (`PlanOptions::
+/// server_version`; 0: unknown): from PostgreSQL 17 a STORED generated column's new
+/// expression is `ALTER COLUMN ... SET EXPRESSION` instead of a drop and add.
+pub fn diff_for(current: &Schema, desired: &Schema, server_version: u32) -> Vec<Change> {
+    crate::timings::stage("diff", || diff_untimed(current, desired, server_version))
+}
+
+fn diff_untimed(current: &Schema, desired: &Schema, server_version: u32) -> Vec<Change> {
     let mut d = Differ {
         current,
         desired,
+        server_version,
         replaced: BTreeSet::new(),
         retyped: BTreeSet::new(),
         rekeyed: BTreeSet::new(),
@@ -67,6 +83,8 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     publications::find_replacements(&mut d);
     foreign::find_replacements(&mut d);
     casts::find_replacements(&mut d);
+    access_methods::find_replacements(&mut d);
+    conversions::find_replacements(&mut d);
     text_search::find_replacements(&mut d);
     operators::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
@@ -85,6 +103,9 @@ fn diff_untimed(current: &Schema, desired: &Schema) -> Vec<Change> {
     routines::diff_event_triggers(&mut d);
     foreign::diff_foreign(&mut d);
     casts::diff_casts(&mut d);
+    access_methods::diff_access_methods(&mut d);
+    conversions::diff_conversions(&mut d);
+    languages::diff_languages(&mut d);
     text_search::diff_text_search(&mut d);
     operators::diff_operators(&mut d);
     owners::diff_owners(&mut d);

@@ -29,7 +29,8 @@ pub(super) fn find_replacements(d: &mut Differ) {
             let virtual_to_plain = old.generated_virtual && col.generated.is_none();
             if (generated_changed
                 && col.generated.is_some()
-                && !sets_expression(d.current, have, want, old, col))
+                && !sets_expression(d.current, have, want, old, col)
+                && !sets_stored_expression(d, have, old, col))
                 || virtual_to_plain
             {
                 d.replaced.insert(id);
@@ -44,8 +45,15 @@ pub(super) fn find_replacements(d: &mut Differ) {
             if enforcement_only(old, con) {
                 continue;
             }
-            if old.definition != con.definition
-                || old.kind != con.kind
+            let id = ObjectId::Constraint(name.clone(), cname.clone());
+            if !same_key_definition(
+                d.current,
+                d.desired,
+                &id,
+                name,
+                (&old.definition, &old.collations),
+                (&con.definition, &con.collations),
+            ) || old.kind != con.kind
                 || (old.validated && !con.validated)
             {
                 d.replaced
@@ -82,8 +90,14 @@ pub(super) fn find_replacements(d: &mut Differ) {
             // index created `ON ONLY` stays invalid until every partition has an index attached,
             // and is only rebuilt when the desired one is valid.
             .is_some_and(|have| {
-                have.definition != want.definition
-                    || (!have.valid && (want.valid || !want.on_partitioned_table))
+                !same_key_definition(
+                    d.current,
+                    d.desired,
+                    &ObjectId::Index(name.clone()),
+                    &have.table,
+                    (&have.definition, &have.collations),
+                    (&want.definition, &want.collations),
+                ) || (!have.valid && (want.valid || !want.on_partitioned_table))
             })
         {
             d.replaced.insert(ObjectId::Index(name.clone()));
@@ -606,8 +620,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
 }
 
 /// Whether the VIRTUAL generated column `old` of `have` becomes `new` by `ALTER COLUMN ... SET
-/// EXPRESSION` (PostgreSQL 18 for VIRTUAL; 17 has it for STORED only, 13-16 not at all, and a
-/// plan does not know the major it is applied to, so STORED keeps the drop and add): both
+/// EXPRESSION` (PostgreSQL 18 for VIRTUAL; STORED: [`sets_stored_expression`]): both
 /// VIRTUAL, only the expression differs, and the column is the table's own, neither inherited
 /// nor passed on to partitions or inheritance children (which would each need their own
 /// expression change).
@@ -655,6 +668,35 @@ fn sets_expression(
         && !other_checks
 }
 
+/// Whether the STORED generated column `old` of `have` becomes `new` by `ALTER COLUMN ...
+/// SET EXPRESSION` (PostgreSQL 17+; 13-16 have none, and a plan for them, or for a major it
+/// does not know, drops and adds the column): both STORED, only the expression differs, the
+/// column is the table's own (neither inherited nor passed on to partitions or inheritance
+/// children, which would each need theirs changed), on a table that is not foreign.
+/// PostgreSQL rewrites the table (computing every row's value again) and rebuilds the indexes
+/// on the column, under ACCESS EXCLUSIVE, and keeps the column, its position, the views
+/// reading it, its indexes, comment and privileges.
+fn sets_stored_expression(d: &Differ, have: &Table, old: &Column, new: &Column) -> bool {
+    let has_children = d.current.tables.values().any(|c| {
+        c.partition_of
+            .as_ref()
+            .is_some_and(|(p, _)| *p == have.name)
+            || c.inherits.contains(&have.name)
+    });
+    d.server_version >= 170000
+        && !old.generated_virtual
+        && !new.generated_virtual
+        && old.generated.is_some()
+        && new.generated.is_some()
+        && old.type_name == new.type_name
+        && old.collation == new.collation
+        && !old.inherited
+        && !new.inherited
+        && !has_children
+        && !have.is_foreign()
+        && have.partition_of.is_none()
+}
+
 /// `own`: the column changes on its table even where it is inherited (a partition detached
 /// for the change).
 fn column_changes(old: &Column, new: &Column, own: bool) -> Vec<ColumnChange> {
@@ -670,8 +712,9 @@ fn column_changes(old: &Column, new: &Column, own: bool) -> Vec<ColumnChange> {
     if old.generated.is_some() && new.generated.is_none() {
         k.push(DropExpression);
     }
-    // Only VIRTUAL -> VIRTUAL reaches here with a new expression (`sets_expression`): every
-    // other change of a generated column drops and adds it.
+    // Only VIRTUAL -> VIRTUAL (`sets_expression`) and, on 17+, STORED -> STORED
+    // (`sets_stored_expression`) reach here with a new expression: every other change of a
+    // generated column drops and adds it.
     if old.generated.is_some() && new.generated.is_some() && old.generated != new.generated {
         k.push(SetExpression);
     }
@@ -866,6 +909,54 @@ fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
     d.created(ObjectId::Constraint(t.clone(), con.name.clone()));
 }
 
+/// Whether the plan changes the collation of column `c` of table `t`, which both schemas have.
+fn collation_changes(current: &Schema, desired: &Schema, t: &QName, c: &str) -> bool {
+    let find = |s: &Schema| {
+        s.tables
+            .get(t)
+            .and_then(|tb| tb.columns.iter().find(|x| x.name == c))
+            .map(|x| x.collation.clone())
+    };
+    matches!((find(current), find(desired)), (Some(a), Some(b)) if a != b)
+}
+
+/// Whether index (or EXCLUDE constraint) `id` on `table` uses a column whose collation the
+/// plan changes. PostgreSQL's `ALTER COLUMN ... TYPE ... COLLATE` builds such an index again
+/// from its printed definition, where a key's collation equal to the column's is left out: a
+/// new index built beside the old one before that `ALTER` would take the column's new
+/// collation where its definition wants the old one. Such an index is dropped before the
+/// column changes and created after it instead (`Change::DropIndex` + `Change::CreateIndex`,
+/// ordered by the column it depends on).
+pub(crate) fn under_collation_change(
+    current: &Schema,
+    desired: &Schema,
+    id: &ObjectId,
+    table: &QName,
+) -> bool {
+    current.dependencies_of(id).any(|dep| {
+        matches!(dep, ObjectId::Column(q, c) if q == table && collation_changes(current, desired, q, c))
+    })
+}
+
+/// Whether the definition of index (or EXCLUDE constraint) `id` on `table` in the current
+/// schema builds the index the desired schema describes, once the plan has changed the
+/// collations of its columns (see [`KeyCollations`]: the printed text depends on the
+/// column's collation; the index does not).
+pub(crate) fn same_key_definition(
+    current: &Schema,
+    desired: &Schema,
+    id: &ObjectId,
+    table: &QName,
+    have: (&str, &KeyCollations),
+    want: (&str, &KeyCollations),
+) -> bool {
+    let any_changing = || under_collation_change(current, desired, id, table);
+    same_index(have.0, have.1, want.0, want.1, |column| match column {
+        Some(c) => collation_changes(current, desired, table, c),
+        None => any_changing(),
+    })
+}
+
 /// Indexes. An index attached to a partitioned index (`parent_index`) is created explicitly,
 /// before its parent, under its own name; creating the parent then attaches it. It is never
 /// dropped on its own: PostgreSQL refuses, and dropping the parent (or the table) takes it.
@@ -895,7 +986,8 @@ pub(super) fn diff_indexes(d: &mut Differ) {
                     && want.parent_index.is_none()
                     && !have.on_partitioned_table
                     && !want.on_partitioned_table
-                    && have.valid =>
+                    && have.valid
+                    && !under_collation_change(d.current, d.desired, &id, &have.table) =>
             {
                 d.push(Change::ReplaceIndex {
                     from: have.clone(),

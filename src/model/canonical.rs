@@ -106,6 +106,9 @@ impl Debug for CanonicalDebug<'_> {
             operators,
             operator_families,
             operator_classes,
+            access_methods,
+            conversions,
+            languages,
             comments,
             grants,
             default_privileges,
@@ -169,6 +172,9 @@ impl Debug for CanonicalDebug<'_> {
             .field("operators", operators)
             .field("operator_families", operator_families)
             .field("operator_classes", operator_classes)
+            .field("access_methods", access_methods)
+            .field("conversions", conversions)
+            .field("languages", languages)
             .field("comments", comments)
             .field("grants", grants)
             .field("default_privileges", default_privileges)

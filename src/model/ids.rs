@@ -75,6 +75,12 @@ pub enum ObjectId {
     OperatorClass(QName, String),
     /// An operator family: name, index access method.
     OperatorFamily(QName, String),
+    /// An access method, by name (database-wide).
+    AccessMethod(String),
+    /// A conversion between encodings.
+    Conversion(QName),
+    /// A procedural language, by name (database-wide).
+    Language(String),
 }
 
 impl ObjectId {
@@ -108,6 +114,9 @@ impl ObjectId {
             ObjectId::Operator(..) => "operator",
             ObjectId::OperatorClass(..) => "operator class",
             ObjectId::OperatorFamily(..) => "operator family",
+            ObjectId::AccessMethod(_) => "access method",
+            ObjectId::Conversion(_) => "conversion",
+            ObjectId::Language(_) => "language",
         }
     }
 
@@ -134,7 +143,9 @@ impl fmt::Display for ObjectId {
             | ObjectId::Publication(n)
             | ObjectId::EventTrigger(n)
             | ObjectId::ForeignDataWrapper(n)
-            | ObjectId::ForeignServer(n) => {
+            | ObjectId::ForeignServer(n)
+            | ObjectId::AccessMethod(n)
+            | ObjectId::Language(n) => {
                 write!(f, "{} {}", self.kind_name(), n)
             }
             ObjectId::UserMapping(s, u) => write!(f, "user mapping for {u} on server {s}"),
@@ -148,7 +159,8 @@ impl fmt::Display for ObjectId {
             | ObjectId::Index(q)
             | ObjectId::View(q)
             | ObjectId::TextSearchDictionary(q)
-            | ObjectId::TextSearchConfiguration(q) => write!(f, "{} {}", self.kind_name(), q),
+            | ObjectId::TextSearchConfiguration(q)
+            | ObjectId::Conversion(q) => write!(f, "{} {}", self.kind_name(), q),
             ObjectId::Column(q, c) => write!(f, "column {}.{}", q, c),
             ObjectId::Function(q, a) => write!(f, "function {}({})", q, a),
             ObjectId::Operator(q, a) => write!(f, "operator {}({})", q, a),

@@ -67,6 +67,15 @@ pub struct Schema {
     pub operator_families: BTreeMap<(QName, String), OperatorFamily>,
     /// Keyed by name and access method.
     pub operator_classes: BTreeMap<(QName, String), OperatorClass>,
+    /// Access methods no extension created, keyed by name.
+    #[serde(default)]
+    pub access_methods: BTreeMap<String, AccessMethod>,
+    /// Conversions no extension created.
+    #[serde(default)]
+    pub conversions: BTreeMap<QName, Conversion>,
+    /// Procedural languages no extension created, keyed by name.
+    #[serde(default)]
+    pub languages: BTreeMap<String, Language>,
     /// `COMMENT ON` text of any object.
     pub comments: BTreeMap<ObjectId, String>,
     /// Privileges granted on objects (not the owner's implicit ones).
@@ -273,6 +282,9 @@ impl Schema {
             ObjectId::PublicationSchema(p, n) => {
                 self.publication_schemas.contains(&(p.clone(), n.clone()))
             }
+            ObjectId::AccessMethod(n) => self.access_methods.contains_key(n),
+            ObjectId::Conversion(q) => self.conversions.contains_key(q),
+            ObjectId::Language(n) => self.languages.contains_key(n),
             ObjectId::DomainConstraint(q, n) => self.types.get(q).is_some_and(
                 |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n)),
             ),

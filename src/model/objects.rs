@@ -266,6 +266,9 @@ pub struct Constraint {
     /// parent index was created): that index. PostgreSQL then refuses to drop the constraint
     /// alone; dropping the parent index takes it along.
     pub parent_index: Option<QName>,
+    /// EXCLUDE only: the collation of each key (see [`KeyCollations`]); empty otherwise.
+    #[serde(default)]
+    pub collations: KeyCollations,
 }
 
 impl Constraint {
@@ -315,6 +318,75 @@ pub struct Index {
     pub parent_index: Option<QName>,
     /// Left invalid by a failed concurrent build.
     pub valid: bool,
+    /// The collation of each key column or expression, which `definition` prints only when it
+    /// differs from the column's (see [`KeyCollations`]).
+    #[serde(default)]
+    pub collations: KeyCollations,
+}
+
+/// The collations of an index's keys (`pg_index.indcollation`), for comparing index
+/// definitions (of indexes and of EXCLUDE constraints) independently of the collation of the
+/// columns they are on.
+///
+/// `pg_get_indexdef` and `pg_get_constraintdef` print a key's `COLLATE` only when it differs
+/// from the collation the key would get by itself (its column's, or its expression's): the
+/// same index reads `(label COLLATE public.bytes)` on a column of the default collation and
+/// `(label)` on a column of collation `public.bytes`. Comparing that text would replace an
+/// index whose column takes the collation the index already names, and keep one whose column
+/// leaves it. Two definitions are the same index when their text without the keys' `COLLATE`
+/// (`shape`) is the same and each key has the same collation ([`same_index`]).
+///
+/// Empty when not read (an index the planner makes up) or when the text did not split into
+/// its keys as expected: the printed definitions are compared as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCollations {
+    /// The definition without the `COLLATE` of any key.
+    pub shape: String,
+    pub keys: Vec<KeyCollation>,
+}
+
+/// One key of an index: the column it is (none for an expression), its collation (none when
+/// its type has none) as `regcollation` prints it, and whether the printed definition left
+/// the collation out (it is the column's or the expression's own: the key follows it).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCollation {
+    pub column: Option<String>,
+    pub collation: Option<String>,
+    pub follows: bool,
+}
+
+/// Whether index (or EXCLUDE) definition `have` (`have_keys`), as it will be once the plan's
+/// columns changes are made, is the index `want` describes. `changing(column)`: whether the
+/// plan changes the collation of that key column (`None`: an expression key, whether any
+/// column the index uses changes collation).
+///
+/// A key whose column keeps its collation is the same key when its collation is the same.
+/// When the column's collation changes, PostgreSQL's `ALTER COLUMN ... TYPE` builds the index
+/// again from its printed definition: a key that follows its column (no `COLLATE` printed)
+/// takes the column's new collation, and is the same key when the wanted one follows its
+/// column too; a key with its own `COLLATE` keeps it, and is the same key when the wanted
+/// one has that collation.
+pub fn same_index(
+    have: &str,
+    have_keys: &KeyCollations,
+    want: &str,
+    want_keys: &KeyCollations,
+    changing: impl Fn(Option<&str>) -> bool,
+) -> bool {
+    if have_keys.keys.is_empty()
+        || want_keys.keys.is_empty()
+        || have_keys.keys.len() != want_keys.keys.len()
+    {
+        return have == want;
+    }
+    have_keys.shape == want_keys.shape
+        && have_keys.keys.iter().zip(&want_keys.keys).all(|(h, w)| {
+            if h.follows && changing(h.column.as_deref()) {
+                w.follows
+            } else {
+                h.collation == w.collation
+            }
+        })
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -743,4 +815,48 @@ pub struct UnmodeledDeps {
     /// The statement that creates it again, as PostgreSQL prints it (`pg_get_ruledef`,
     /// `pg_get_statisticsobjdef`); `None` when there is no such printer.
     pub definition: Option<String>,
+}
+
+/// An access method no extension created (`CREATE ACCESS METHOD name TYPE TABLE|INDEX
+/// HANDLER f`). PostgreSQL has no `ALTER ACCESS METHOD`: a new type or handler drops and
+/// creates it again. Access methods have no owner (only a superuser creates them) and no
+/// privileges.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessMethod {
+    pub name: String,
+    /// `TABLE` or `INDEX`.
+    pub kind: String,
+    /// The handler function (`RETURNS table_am_handler` / `index_am_handler`, one `internal`
+    /// argument).
+    pub handler: QName,
+}
+
+/// A conversion between two encodings (`CREATE [DEFAULT] CONVERSION name FOR 'source' TO
+/// 'target' FROM f`). `ALTER CONVERSION` only renames it or changes its owner or schema: any
+/// other change drops and creates it again.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversion {
+    pub name: QName,
+    /// Encoding names, as `pg_encoding_to_char` prints them.
+    pub source: String,
+    pub target: String,
+    /// The conversion function (`(integer, integer, cstring, internal, integer[, boolean])`).
+    pub function: QName,
+    pub default: bool,
+}
+
+/// A procedural language no extension created (`CREATE [TRUSTED] LANGUAGE name HANDLER f
+/// [INLINE f] [VALIDATOR f]`), with handlers that exist already (C functions: a portable
+/// schema names the built-in ones). `CREATE OR REPLACE LANGUAGE` changes it in place (the
+/// functions written in it stay).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Language {
+    pub name: String,
+    pub trusted: bool,
+    /// `RETURNS language_handler`, no arguments.
+    pub handler: QName,
+    /// `(internal)`: runs `DO` blocks.
+    pub inline: Option<QName>,
+    /// `(oid)`: checks a function's body when it is created.
+    pub validator: Option<QName>,
 }

@@ -175,8 +175,14 @@ fn creates(node: &NodeEnum, f: &mut Facts) {
                 }
             }
         }
-        N::CreateOpClassStmt(s) => f.create(qualify(&strings(&s.opclassname))),
-        N::CreateOpFamilyStmt(s) => f.create(qualify(&strings(&s.opfamilyname))),
+        N::CreateOpClassStmt(s) => {
+            f.create(qualify(&strings(&s.opclassname)));
+            f.refer(access_method(&s.amname));
+        }
+        N::CreateOpFamilyStmt(s) => {
+            f.create(qualify(&strings(&s.opfamilyname)));
+            f.refer(access_method(&s.amname));
+        }
         N::CreateConversionStmt(s) => f.create(qualify(&strings(&s.conversion_name))),
         N::CreateAmStmt(s) => f.create(Some(format!("access_method:{}", s.amname))),
         N::AlterTableStmt(s) => alter_table(s, f),
@@ -265,11 +271,18 @@ fn create_schema(s: &protobuf::CreateSchemaStmt, f: &mut Facts) {
 
 /// A table: itself, its columns, the sequences of serial and identity columns, and the indexes
 /// of its named key constraints.
+/// `USING am` of a table, index or operator class: the access method (a built-in one is
+/// created by no file, and the reference orders nothing).
+fn access_method(name: &str) -> Option<String> {
+    (!name.is_empty()).then(|| format!("access_method:{name}"))
+}
+
 fn table(s: &protobuf::CreateStmt, f: &mut Facts) {
     let Some(rel) = range_var(&s.relation) else {
         return;
     };
     f.create(Some(rel.clone()));
+    f.refer(access_method(&s.access_method));
     f.order.provides.push(key_of(&rel));
     let parents = s.inh_relations.iter().filter_map(|n| match &n.node {
         Some(NodeEnum::RangeVar(parent)) => relation(&parent.schemaname, &parent.relname),
@@ -376,6 +389,7 @@ fn index(s: &protobuf::IndexStmt, f: &mut Facts) {
     if !s.idxname.is_empty() {
         f.create(sibling(&rel, &s.idxname));
     }
+    f.refer(access_method(&s.access_method));
     f.order.index_on.push(rel.clone());
     f.order.provides.push(like_of(&rel));
     if s.unique || s.primary {

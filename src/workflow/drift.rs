@@ -137,6 +137,9 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
             schema.foreign_servers.contains_key(n)
         }
         ObjectId::Cast(s, t) => schema.casts.contains_key(&(s.clone(), t.clone())),
+        ObjectId::AccessMethod(n) => schema.access_methods.contains_key(n),
+        ObjectId::Conversion(q) => schema.conversions.contains_key(q),
+        ObjectId::Language(n) => schema.languages.contains_key(n),
         ObjectId::TextSearchDictionary(q) => schema.ts_dictionaries.contains_key(q),
         ObjectId::TextSearchConfiguration(q) => schema.ts_configurations.contains_key(q),
         ObjectId::Operator(q, a) => schema.operators.contains_key(&(q.clone(), a.clone())),

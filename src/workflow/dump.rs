@@ -55,7 +55,10 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::EventTrigger(_)
         | ObjectId::ForeignDataWrapper(_)
         | ObjectId::ForeignServer(_)
-        | ObjectId::Cast(..) => id.clone(),
+        | ObjectId::Cast(..)
+        | ObjectId::AccessMethod(_)
+        | ObjectId::Conversion(_)
+        | ObjectId::Language(_) => id.clone(),
         ObjectId::PublicationTable(p, _) | ObjectId::PublicationSchema(p, _) => {
             ObjectId::Publication(p.clone())
         }
@@ -65,7 +68,8 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
 
 /// Which file of a dump an object goes to: the file of its [`unit_of`] (schemas and
 /// extensions in one file each; one file per publication with its members, one per event
-/// trigger, one per foreign-data wrapper, one per server with its user mappings, one per cast). Every part made of a name goes through [`component`].
+/// trigger, one per foreign-data wrapper, one per server with its user mappings, one per cast, access method and language;
+/// conversions by schema). Every part made of a name goes through [`component`].
 fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
     let file = |q: &QName, kind: &str| {
         PathBuf::from(component(&q.schema))
@@ -109,6 +113,13 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
         ObjectId::Cast(s, t) => {
             PathBuf::from("06_casts").join(format!("{}-{}.sql", component(&s), component(&t)))
         }
+        ObjectId::AccessMethod(n) => {
+            PathBuf::from("07_access_methods").join(format!("{}.sql", component(&n)))
+        }
+        ObjectId::Language(n) => {
+            PathBuf::from("08_languages").join(format!("{}.sql", component(&n)))
+        }
+        ObjectId::Conversion(q) => file(&q, "conversions"),
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)

@@ -698,7 +698,7 @@ fn in_phase(steps: Vec<(ObjectId, Step)>, phase: plan::Phase) -> Vec<(ObjectId, 
 
 /// The steps from `from` to `to`, with the unmodeled objects of `live` they must carry over.
 fn part(from: &Schema, to: &Schema, live: &Schema, opts: &PlanOptions) -> Vec<(ObjectId, Step)> {
-    let changes = diff::diff(from, to);
+    let changes = diff::diff_for(from, to, opts.server_version);
     let steps = plan::build_tagged(&changes, from, to, opts);
     unmodeled::carry_over(&changes, steps, live, to, opts)
 }

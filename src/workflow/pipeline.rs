@@ -171,7 +171,7 @@ fn plan_and_prove(
     )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
-    let changes = crate::diff::diff(base, &desired);
+    let changes = crate::diff::diff_for(base, &desired, opts.server_version);
     super::casts::probe(shadow, &desired, &changes, &mut opts)?;
     // Before any planning: a new NOT NULL column nothing can fill, a type change without a
     // cast on a table with rows, or one that would change or fail on live rows, a CHECK live

@@ -382,6 +382,9 @@ pub enum Kind {
     /// A trigger, a policy with row-level security, a materialized view with an index, a
     /// domain used by a function the materialized view calls.
     Relations,
+    /// An access method (table or index; a table using the table one), a conversion, a
+    /// procedural language on plpgsql's handlers with a function written in it and a grant.
+    Handlers,
 }
 
 /// The state of a unit's other-kind objects: a small number per knob, whose meaning the kind

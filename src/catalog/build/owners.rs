@@ -40,6 +40,8 @@ impl Reader<'_, '_> {
                         | ObjectId::Operator(..)
                         | ObjectId::OperatorClass(..)
                         | ObjectId::OperatorFamily(..)
+                        | ObjectId::Conversion(_)
+                        | ObjectId::Language(_)
                 ) {
                     self.schema.owners.insert(id, r.get("owner")?);
                 }

@@ -4,7 +4,7 @@
 //! domains) and indexes (`Schema::tables`, `views`, `sequences`, `indexes`).
 
 use super::{
-    each_row, foreign, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, SEQUENCES, TABLES, VIEWS,
+    each_row, foreign, index_keys, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, SEQUENCES, TABLES, VIEWS,
 };
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
@@ -394,6 +394,7 @@ impl Reader<'_, '_> {
                         r.get("index_parent_schema")?,
                         r.get("index_parent_name")?,
                     ),
+                    collations: index_keys::read(&r)?,
                 };
                 if let Some(t) = self.schema.tables.get_mut(&tname) {
                     t.constraints.insert(name, constraint);
@@ -448,6 +449,7 @@ impl Reader<'_, '_> {
                         on_partitioned_table: r.get("on_partitioned_table")?,
                         parent_index: qname_opt(r.get("parent_schema")?, r.get("parent_name")?),
                         valid: r.get("valid")?,
+                        collations: index_keys::read(&r)?,
                     },
                 );
                 Ok(())

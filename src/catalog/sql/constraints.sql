@@ -15,6 +15,9 @@
 -- index_parent_*: the index of the partitioned parent that the constraint's index is attached
 -- to (pg_inherits between indexes): a partition's own PRIMARY KEY / UNIQUE adopted by a
 -- partitioned index (`ALTER INDEX parent ATTACH PARTITION`).
+-- key_texts / key_collations / key_columns: for an EXCLUDE constraint with a collatable key,
+-- per key of its index, as in indexes.sql (pg_get_constraintdef prints its keys' COLLATE the
+-- way pg_get_indexdef does: only when it differs from the column's).
 SELECT co.oid, co.conname::text AS name, co.contype AS kind,
        co.conrelid, co.contypid,
        pg_get_constraintdef(co.oid) AS definition,
@@ -28,7 +31,20 @@ SELECT co.oid, co.conname::text AS name, co.contype AS kind,
        co.conparentid AS parent_constraint,
        (SELECT pco.conname::text FROM pg_constraint pco WHERE pco.oid = co.conparentid)
          AS parent_constraint_name,
-       ipn.nspname::text AS index_parent_schema, ipc.relname::text AS index_parent_name
+       ipn.nspname::text AS index_parent_schema, ipc.relname::text AS index_parent_name,
+       CASE WHEN xi.indexrelid IS NOT NULL THEN
+         ARRAY(SELECT pg_get_indexdef(xi.indexrelid, k, false)
+               FROM generate_series(1, xi.indnkeyatts::int) k ORDER BY k) END AS key_texts,
+       CASE WHEN xi.indexrelid IS NOT NULL THEN
+         ARRAY(SELECT CASE WHEN c.coll <> 0 THEN c.coll::regcollation::text END
+               FROM unnest(xi.indcollation::oid[]) WITH ORDINALITY c(coll, ord)
+               ORDER BY c.ord) END AS key_collations,
+       CASE WHEN xi.indexrelid IS NOT NULL THEN
+         ARRAY(SELECT a.attname::text
+               FROM unnest(xi.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+               LEFT JOIN pg_attribute a ON a.attrelid = xi.indrelid AND a.attnum = k.attnum
+               WHERE k.ord <= xi.indnkeyatts
+               ORDER BY k.ord) END AS key_columns
 FROM pg_constraint co
 JOIN pg_namespace n ON n.oid = co.connamespace
 LEFT JOIN pg_class rc ON rc.oid = co.confrelid AND co.contype = 'f'
@@ -36,6 +52,8 @@ LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace
 LEFT JOIN pg_inherits ih ON ih.inhrelid = co.conindid AND co.contype IN ('p', 'u', 'x')
 LEFT JOIN pg_class ipc ON ipc.oid = ih.inhparent
 LEFT JOIN pg_namespace ipn ON ipn.oid = ipc.relnamespace
+LEFT JOIN pg_index xi ON xi.indexrelid = co.conindid AND co.contype = 'x'
+                     AND EXISTS (SELECT 1 FROM unnest(xi.indcollation::oid[]) c WHERE c <> 0)
 WHERE co.contype IN ('p', 'u', 'f', 'c', 'x')
   AND n.nspname <> ALL (ARRAY['pg_catalog', 'information_schema'])
   AND n.nspname !~ '^pg_(toast|temp_)'

@@ -6,7 +6,8 @@
 -- grantee `public` (lower case): the one name no role can have (roles "PUBLIC" and "Public"
 -- can exist, and must not be mistaken for everyone).
 -- acldefault kinds: r relation, s sequence, c column, f function, n schema, T type,
--- F foreign-data wrapper, S foreign server.
+-- F foreign-data wrapper, S foreign server, l language (USAGE; a trusted language's default
+-- grants it to PUBLIC).
 -- Columns: attacl only holds column-level grants (default: none). `public` (oid 2200) is
 -- included; its default ACL in 15+ grants USAGE to PUBLIC beyond the owner's default, which
 -- therefore shows up here on both sides.
@@ -34,6 +35,9 @@ WITH objs(classid, objid, objsubid, owner, acl, kind) AS (
   UNION ALL
   SELECT 'pg_foreign_server'::regclass::oid, s.oid, 0, s.srvowner, s.srvacl, 'S'::"char"
   FROM pg_foreign_server s WHERE s.srvacl IS NOT NULL AND s.oid >= 16384
+  UNION ALL
+  SELECT 'pg_language'::regclass::oid, l.oid, 0, l.lanowner, l.lanacl, 'l'::"char"
+  FROM pg_language l WHERE l.lanacl IS NOT NULL AND l.oid >= 16384
 )
 SELECT o.classid, o.objid, o.objsubid,
        CASE WHEN x.grantee = 0 THEN 'public' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,

@@ -15,7 +15,21 @@ SELECT i.indexrelid AS oid, n.nspname::text AS schema, ic.relname::text AS name,
        ic.relkind = 'I' AS on_partitioned_table,
        pn.nspname::text AS parent_schema, pc.relname::text AS parent_name,
        i.indisvalid AS valid,
-       con.oid AS constraint_oid
+       con.oid AS constraint_oid,
+       CASE WHEN con.oid IS NULL
+                 AND EXISTS (SELECT 1 FROM unnest(i.indcollation::oid[]) c WHERE c <> 0) THEN
+         ARRAY(SELECT pg_get_indexdef(i.indexrelid, k, false)
+               FROM generate_series(1, i.indnkeyatts::int) k ORDER BY k) END AS key_texts,
+       CASE WHEN con.oid IS NULL THEN
+         ARRAY(SELECT CASE WHEN c.coll <> 0 THEN c.coll::regcollation::text END
+               FROM unnest(i.indcollation::oid[]) WITH ORDINALITY c(coll, ord)
+               ORDER BY c.ord) END AS key_collations,
+       CASE WHEN con.oid IS NULL THEN
+         ARRAY(SELECT a.attname::text
+               FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(attnum, ord)
+               LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+               WHERE k.ord <= i.indnkeyatts
+               ORDER BY k.ord) END AS key_columns
 FROM pg_index i
 JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_class tc ON tc.oid = i.indrelid

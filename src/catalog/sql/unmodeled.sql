@@ -18,13 +18,12 @@ WITH objs(classid, objid) AS (
   -- shell operators (no function yet) are not
   UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator
             WHERE oid >= 16384 AND oprcode::oid = 0
-  -- (casts, text search dictionaries and configurations are modeled: catalog/build/)
-  UNION ALL SELECT 'pg_conversion'::regclass, oid FROM pg_conversion WHERE oid >= 16384
+  -- (casts, text search dictionaries and configurations, conversions, procedural languages
+  -- and access methods are modeled: catalog/build/); transforms are not (their functions
+  -- are C functions written for one language and type: no portable definition)
   UNION ALL SELECT 'pg_ts_parser'::regclass, oid FROM pg_ts_parser WHERE oid >= 16384
   UNION ALL SELECT 'pg_ts_template'::regclass, oid FROM pg_ts_template WHERE oid >= 16384
-  UNION ALL SELECT 'pg_language'::regclass, oid FROM pg_language WHERE oid >= 16384
   UNION ALL SELECT 'pg_transform'::regclass, oid FROM pg_transform WHERE oid >= 16384
-  UNION ALL SELECT 'pg_am'::regclass, oid FROM pg_am WHERE oid >= 16384
   -- base and shell types (CREATE TYPE x (INPUT = ...), CREATE TYPE x); not their arrays
   UNION ALL SELECT 'pg_type'::regclass, t.oid FROM pg_type t
             WHERE t.oid >= 16384 AND t.typtype IN ('b', 'p')

@@ -591,13 +591,28 @@ pub fn alter(
                 from.type_name, to.type_name, to.type_name
             ));
         }
-        if kinds.contains(&SetExpression) {
-            // VIRTUAL (the only kind `diff` sends here): computed when read, so the new
-            // expression is a catalog change under a brief ACCESS EXCLUSIVE; PostgreSQL
-            // neither rewrites nor scans the table (a STORED column would be rewritten, and
-            // is dropped and added instead: 13-16 have no SET EXPRESSION).
+        if kinds.contains(&SetExpression) && to.generated_virtual {
+            // VIRTUAL: computed when read, so the new expression is a catalog change under a
+            // brief ACCESS EXCLUSIVE; PostgreSQL neither rewrites nor scans the table.
             step =
                 step.note("VIRTUAL: the new expression is computed when read; no rewrite, no scan");
+        } else if kinds.contains(&SetExpression) {
+            // STORED (`diff` sends it here on 17+ only; 13-16 have no SET EXPRESSION and drop
+            // and add the column): PostgreSQL computes every row's value again, rewriting the
+            // table and rebuilding the indexes on the column, all under the ACCESS EXCLUSIVE
+            // lock the step takes. No value is lost (the inverse computes the old ones again).
+            step = step.note(
+                "STORED: every row's value is computed again, rewriting the table (and its \
+                 indexes on the column) under ACCESS EXCLUSIVE; the column keeps its place, \
+                 the views and indexes using it",
+            );
+            step = match &small {
+                Some(notes) => step.notes(notes.clone()),
+                None => ctx
+                    .long(step)
+                    .hazard(Hazard::TableRewrite)
+                    .hazard(Hazard::AccessExclusiveLock),
+            };
         }
         if coercible {
             step = step.note(format!(

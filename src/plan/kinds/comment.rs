@@ -73,6 +73,9 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
         ObjectId::Trigger(q, t) => format!("TRIGGER {} ON {}", ident(t), qname(q)),
         ObjectId::Policy(q, p) => format!("POLICY {} ON {}", ident(p), qname(q)),
         ObjectId::EventTrigger(n) => format!("EVENT TRIGGER {}", ident(n)),
+        ObjectId::AccessMethod(n) => format!("ACCESS METHOD {}", ident(n)),
+        ObjectId::Conversion(q) => format!("CONVERSION {}", qname(q)),
+        ObjectId::Language(n) => format!("LANGUAGE {}", ident(n)),
         ObjectId::ForeignDataWrapper(n) => format!("FOREIGN DATA WRAPPER {}", ident(n)),
         ObjectId::ForeignServer(n) => format!("SERVER {}", ident(n)),
         // format_type's text, already SQL

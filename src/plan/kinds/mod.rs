@@ -1,10 +1,12 @@
 //! One generator module per object kind: each turns a [`Change`] into chains of graph nodes
 //! (steps plus the objects they produce, remove, need and release).
 
+mod access_method;
 mod cast;
 pub(super) mod column;
 mod comment;
 mod constraint;
+mod conversion;
 pub(super) mod convert;
 mod event_trigger;
 mod foreign_data_wrapper;
@@ -12,6 +14,7 @@ mod foreign_table;
 mod function;
 mod grant;
 mod index;
+mod language;
 mod namespace;
 mod operator;
 mod operator_class;
@@ -137,6 +140,13 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         AlterUserMapping { from, to } => vec![user_mapping::alter(ctx, from, to)],
         CreateCast(c) => vec![cast::create(ctx, c)],
         DropCast(c) => vec![cast::drop(ctx, c)],
+        CreateAccessMethod(a) => vec![access_method::create(ctx, a)],
+        DropAccessMethod(a) => vec![access_method::drop(ctx, a)],
+        CreateConversion(c) => vec![conversion::create(ctx, c)],
+        DropConversion(c) => vec![conversion::drop(ctx, c)],
+        CreateLanguage(l) => vec![language::create(ctx, l)],
+        DropLanguage(l) => vec![language::drop(ctx, l)],
+        ReplaceLanguage { from, to } => vec![language::replace(ctx, from, to)],
         CreateTsDictionary(t) => vec![ts_dictionary::create(ctx, t)],
         DropTsDictionary(t) => vec![ts_dictionary::drop(ctx, t)],
         AlterTsDictionary { from, to } => vec![ts_dictionary::alter(ctx, from, to)],

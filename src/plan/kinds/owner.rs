@@ -66,7 +66,9 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateTsConfiguration(_)
         | CreateOperator(_)
         | CreateOperatorFamily(_)
-        | CreateOperatorClass(_) => Some(change.object()),
+        | CreateOperatorClass(_)
+        | CreateConversion(_)
+        | CreateLanguage(_) => Some(change.object()),
         _ => None,
     }
 }

@@ -428,6 +428,7 @@ fn carried_constraints(
                     on_partitioned_table: false,
                     parent_index: None,
                     valid: true,
+                    collations: KeyCollations::default(),
                 };
                 nodes.extend(super::index::create(ctx, &index));
                 named.push(format!(

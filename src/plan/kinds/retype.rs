@@ -214,7 +214,16 @@ pub(super) fn online_retype(
     // cannot hold); pending while the shadow differs from the value an explicit cast gives,
     // which equals the assigned one whenever the assignment succeeds.
     let value = convert::assigned(ctx, &col, from, to);
-    let pending = convert::cast(ctx, &col, from, to);
+    let mut pending = convert::cast(ctx, &col, from, to);
+    // A new collation: the shadow column's and the column's collations differ, and comparing
+    // two implicit collations fails ("could not determine which collation to use"). Compared
+    // byte by byte ("C": equal only when the same string).
+    if from.collation != to.collation {
+        pending = format!(
+            "({pending}) COLLATE {}",
+            qname(&QName::new("pg_catalog", "C"))
+        );
+    }
     let backfill = ctx
         .long(ctx.step(
             format!("backfill {t}.{shadow_name}"),
@@ -261,6 +270,7 @@ pub(super) fn online_retype(
         let twin = Index {
             name: QName::new(i.name.schema.clone(), tmp.clone()),
             definition: twin_index_definition(i, t, &from.name, &shadow_name)?,
+            collations: KeyCollations::default(),
             ..i.clone()
         };
         nodes.extend(super::index::create(ctx, &twin));
@@ -280,6 +290,7 @@ pub(super) fn online_retype(
             on_partitioned_table: false,
             parent_index: None,
             valid: true,
+            collations: KeyCollations::default(),
         };
         nodes.extend(super::index::create(ctx, &twin));
         // Renames the index to the constraint's name. For a PRIMARY KEY, PostgreSQL would SET
@@ -295,6 +306,7 @@ pub(super) fn online_retype(
         let twin = Constraint {
             name: tmp.clone(),
             definition: twin_def.clone(),
+            collations: KeyCollations::default(),
             ..c.clone()
         };
         nodes.extend(super::constraint::add(ctx, t, &twin));
@@ -521,8 +533,26 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
         match dep {
             ObjectId::Index(q) => {
                 let i = ctx.current.indexes.get(q)?;
+                // The same index in the desired schema: its text may differ only by a key's
+                // COLLATE that the column's new collation makes implicit (or explicit).
+                let same = ctx.desired.indexes.get(q).is_some_and(|w| {
+                    let text_aside = Index {
+                        definition: i.definition.clone(),
+                        collations: i.collations.clone(),
+                        ..w.clone()
+                    };
+                    text_aside == *i
+                        && crate::diff::same_key_definition(
+                            ctx.current,
+                            ctx.desired,
+                            dep,
+                            t,
+                            (&i.definition, &i.collations),
+                            (&w.definition, &w.collations),
+                        )
+                });
                 if i.table != *t
-                    || ctx.desired.indexes.get(q) != Some(i)
+                    || !same
                     || !i.valid
                     || i.on_partitioned_table
                     || i.parent_index.is_some()
@@ -715,6 +745,7 @@ mod tests {
             on_partitioned_table: false,
             parent_index: None,
             valid: true,
+            collations: KeyCollations::default(),
         };
         assert_eq!(
             twin_index_definition(&i, &t, "id", "id_schemaplan_new").as_deref(),

@@ -1,8 +1,8 @@
 -- schemaplan plan
 -- version: 0.1.0
--- id: 20261121T134519Z_initial
+-- id: 20261205T150002Z_initial
 -- direction: inverse
--- from: b869b213a397112ae61eefc7ccca496b982e7c87173ac4f6309b1e117716fb47
+-- from: 3dfae741d458c2090cfaa88845d3fdb9c2cd9303d6f01fa9f0ac1247b16d0f87
 -- to: 5a98b76a7d23a153785bb4d19c79b589eaaa284bb74e2f20fd2293e1b01172ea
 -- phases: expand
 -- hazards: data-loss, irreversible
