@@ -1,6 +1,10 @@
-//! The proof without a second full load (`src/workflow/prove.rs`): it starts from a copy of the
-//! loaded desired database taken back to the current schema by the inverse plan (repaired where
-//! the inverse leaves a difference), and it still catches a wrong plan, forward or inverse.
+//! The proof without a second full load (`src/workflow/prove.rs`): it starts from the loaded
+//! desired database taken back to the current schema by the inverse plan (repaired where the
+//! inverse leaves a difference), in place in one transaction that is rolled back when every
+//! step can run in a transaction block (else, and whenever that does not come out clean, on a
+//! copy), and it still catches a wrong plan, forward or inverse. Every test that hands the
+//! proof the desired database runs the proof in place first: a wrong plan it let through would
+//! be returned from there, so the tests of wrong plans test that path's strength too.
 //!
 //! These tests call the workflow as a library: a wrong step is not something a user can write
 //! into a plan, so it is injected between planning and proving. The live databases hold rows.
@@ -37,6 +41,21 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_customer ON orders (customer_id);
 CREATE INDEX customers_email ON customers (email);
+CREATE VIEW big_orders AS SELECT id, total, customer_id FROM orders WHERE total > 100;
+COMMENT ON TABLE orders IS 'one row per order, ever';
+";
+
+/// [`DESIRED`] without the new index: its inverse would drop the index `CONCURRENTLY` (the
+/// desired side has no table sizes), which cannot run in a transaction block. Every step of
+/// this plan and of its inverse can: the proof runs in place.
+const DESIRED_IN_PLACE: &str = "
+CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, email text);
+CREATE TABLE orders (
+    id bigint PRIMARY KEY,
+    customer_id bigint NOT NULL REFERENCES customers (id),
+    total numeric(12,2) NOT NULL CHECK (total >= 0)
+);
+CREATE INDEX orders_customer ON orders (customer_id);
 CREATE VIEW big_orders AS SELECT id, total, customer_id FROM orders WHERE total > 100;
 COMMENT ON TABLE orders IS 'one row per order, ever';
 ";
@@ -141,6 +160,88 @@ fn proof_starts_from_a_copy_of_the_desired_database_and_repairs_what_the_inverse
 }
 
 #[test]
+fn proof_runs_in_place_in_one_rolled_back_transaction_and_leaves_the_desired_database_as_it_was() {
+    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let planned = planned(&s);
+    let mut c = s.desired.db.connect().unwrap();
+    let before = catalog::read(&mut c).unwrap();
+    drop(c);
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.not_in_place, None, "the proof copied the database");
+    assert_eq!(report.rebuilt, None);
+    assert_eq!(report.inverse_problem, None);
+    // Every step ran and was rolled back: the database reads exactly as before, and nothing
+    // of the proof is left (no transaction open, the dropped column is back).
+    let mut c = s.desired.db.connect().unwrap();
+    let after = catalog::read(&mut c).unwrap();
+    let text = |s: &schemaplan::model::Schema| {
+        let mut s = s.clone();
+        s.sizes.clear();
+        format!("{s:#?}")
+    };
+    assert_eq!(text(&after), text(&before));
+    let open: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+             AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(open, 0, "a session of the proof is still connected");
+}
+
+#[test]
+fn a_step_that_cannot_run_in_a_transaction_block_is_proven_on_a_copy() {
+    // DESIRED's inverse drops the new index CONCURRENTLY (`transaction: no`).
+    let s = setup(LIVE, DESIRED);
+    let report = prove(&s, &planned(&s), true).unwrap_or_else(|e| panic!("{e}"));
+    let why = report.not_in_place.expect("proven in place");
+    assert!(why.contains("outside a transaction block"), "{why}");
+    assert_eq!(report.rebuilt, None, "a copy serves: no rebuild");
+    assert_eq!(report.inverse_problem, None);
+    // Decided from the SQL too, whatever a step says of itself: VACUUM in a step that claims
+    // a transaction.
+    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let mut planned = planned(&s);
+    let mut vacuum = planned.forward[0].clone();
+    vacuum.summary = "vacuum".into();
+    vacuum.sql = "VACUUM public.customers;".into();
+    assert_eq!(vacuum.transaction, schemaplan::plan::TxMode::Transaction);
+    planned.forward.push(vacuum);
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    let why = report.not_in_place.expect("proven in place");
+    assert!(why.contains("inside a transaction block"), "{why}");
+    assert_eq!(report.inverse_problem, None);
+}
+
+#[test]
+fn a_valid_plan_that_fails_in_one_transaction_is_retried_on_a_copy_and_proven() {
+    // A step that commits (here a DO block) cannot run inside the proof's transaction, and
+    // nothing in its text says so: the proof in place fails, the copy proves it.
+    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let mut planned = planned(&s);
+    // A step of its own: a batch of several statements is one implicit transaction, where
+    // the COMMIT would fail on the copy too.
+    let mut commit = planned.forward[0].clone();
+    commit.summary = "a DO block that commits".into();
+    commit.sql = "DO $$BEGIN COMMIT; END$$;".into();
+    planned.forward.push(commit);
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    let why = report.not_in_place.expect("proven in place");
+    assert!(why.contains("retried on a copy"), "{why}");
+    assert_eq!(report.rebuilt, None);
+    assert_eq!(report.inverse_problem, None);
+    // The desired database was not changed by the step that tried to commit.
+    let mut c = s.desired.db.connect().unwrap();
+    let after = catalog::read(&mut c).unwrap();
+    assert_eq!(
+        catalog::fingerprint(&after),
+        catalog::fingerprint(&s.desired.schema)
+    );
+}
+
+#[test]
 fn proof_without_a_desired_database_rebuilds_the_current_schema() {
     let s = setup(LIVE, DESIRED);
     let report = prove(&s, &planned(&s), false).unwrap_or_else(|e| panic!("{e}"));
@@ -208,6 +309,57 @@ fn a_wrong_step_that_touches_an_object_the_plan_does_not_mention_fails_the_proof
 }
 
 #[test]
+fn a_wrong_plan_is_caught_by_the_proof_in_place() {
+    // The plan proves in place; the same plan with a wrong step, or with a step that also
+    // touches an object the plan does not mention, must not: a proof in place that let it
+    // through would be returned as is (only failures are retried on a copy).
+    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let report = prove(&s, &planned(&s), true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.not_in_place, None);
+    let comment = "one row per order, ever'";
+    let wrong = [
+        ("COMMENT ON TABLE public.orders IS 'wrong';", "orders"),
+        (
+            "COMMENT ON TABLE public.orders IS 'one row per order, ever'; \
+             COMMENT ON COLUMN public.customers.name IS 'sneaky';",
+            "customers",
+        ),
+        (
+            "COMMENT ON TABLE public.orders IS 'one row per order, ever'; \
+             ALTER INDEX public.orders_customer RENAME TO orders_by_customer;",
+            "orders_",
+        ),
+        (
+            "COMMENT ON TABLE public.orders IS 'one row per order, ever'; \
+             ALTER TABLE public.orders SET (fillfactor = 50);",
+            "orders",
+        ),
+    ];
+    for (sql, object) in wrong {
+        let mut planned = planned(&s);
+        tamper(&mut planned.forward, comment, sql);
+        match prove(&s, &planned, true) {
+            Err(WorkflowError::ProofMismatch { message, .. }) => {
+                assert!(message.contains(object), "{sql}: {message}")
+            }
+            other => panic!("{sql} not caught: {other:?}"),
+        }
+    }
+    // A wrong inverse: reported (after the retry on a copy), the plan itself still proven.
+    let mut planned = planned(&s);
+    tamper(
+        &mut planned.inverse,
+        "one row per order'",
+        "COMMENT ON TABLE public.orders IS 'something else';",
+    );
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    let problem = report
+        .inverse_problem
+        .expect("the wrong inverse was not reported");
+    assert!(problem.contains("orders"), "{problem}");
+}
+
+#[test]
 fn a_wrong_inverse_step_is_reported_although_the_repair_reaches_the_current_schema() {
     let s = setup(LIVE, DESIRED);
     let mut planned = planned(&s);
@@ -267,4 +419,33 @@ fn plan_through_the_binary_is_proven_from_the_copy() {
     );
     assert!(!out.contains("did not prove out"), "{out}");
     let _ = s.source;
+}
+
+#[test]
+fn plan_with_v_says_the_proof_ran_in_place() {
+    let server = common::server();
+    let (_, url) = server.fresh_db("prove_in_place_cli");
+    schemaplan::db::connect(&url)
+        .unwrap()
+        .batch_execute(LIVE)
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schema")).unwrap();
+    std::fs::write(dir.path().join("schema/schema.sql"), DESIRED_IN_PLACE).unwrap();
+    let out = common::schemaplan_expect(
+        dir.path(),
+        &[
+            "plan",
+            "-v",
+            "--db",
+            &url,
+            "--dev-url",
+            &server.admin_url(),
+            "--out",
+            "plans",
+        ],
+        0,
+    );
+    assert!(out.contains("note: proof in place"), "{out}");
+    assert!(!out.contains("proof not in place"), "{out}");
 }

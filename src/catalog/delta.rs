@@ -335,6 +335,75 @@ pub fn read_delta(
     Ok((schema, outcome))
 }
 
+/// [`read_full`] inside a transaction the caller holds open and will roll back (the proof
+/// in place, `workflow::prove`): see [`read_delta_in`].
+pub fn read_full_in(
+    tx: &mut postgres::Transaction<'_>,
+) -> Result<(Schema, DeltaState), CatalogError> {
+    let mut state = DeltaState {
+        cache: RowCache::default(),
+        census: HashMap::new(),
+        snapshot: String::new(),
+        roles: String::new(),
+        server: String::new(),
+        version: 0,
+        valid: false,
+    };
+    let (schema, _) = read_tracked_in(tx, &mut state)?;
+    Ok((schema, state))
+}
+
+/// [`read_delta`] inside a transaction the caller holds open: the reading runs in a savepoint
+/// rolled back after it (`catalog::in_read_savepoint`), and sees the transaction's own
+/// changes. One attempt (nobody else's locks are in the way on a database only this session
+/// uses; a failure is the caller's to handle).
+///
+/// **The caller runs every batch of changes between two readings in a savepoint of its own**
+/// (released after it). The census finds what changed since the last reading by the `xmin`
+/// of catalog rows not visible in that reading's snapshot. Inside one transaction every row
+/// this session writes carries this transaction's id, or the id of the subtransaction
+/// (savepoint) that wrote it, and a snapshot never lists its own transaction's ids as
+/// running: an id below the snapshot's `xmax` counts as seen. The top-level id is assigned at
+/// the first write, before the first reading, and is below the `xmax` of any later snapshot
+/// as soon as any other transaction of the cluster got a later id and ended (another run, a
+/// background worker): rows it writes after a reading would then pass for rows that reading
+/// saw, and an object changed in place (same row count) would be missed. A subtransaction
+/// gets its id at its first write, which comes after the last reading's snapshot was taken,
+/// so that id is at least that snapshot's `xmax`: not visible in it, every row the batch
+/// writes is unseen, as a later transaction's would be. Rows of earlier batches (older
+/// subtransaction ids) count as seen or unseen depending on the `xmax`; unseen only makes
+/// the read take their objects again, never miss one.
+pub fn read_delta_in(
+    tx: &mut postgres::Transaction<'_>,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    let (schema, outcome) = read_tracked_in(tx, state)?;
+    if let Outcome::Full { why } = &outcome {
+        crate::timings::note(&format!("catalog read in full: {why}"));
+    }
+    Ok((schema, outcome))
+}
+
+/// [`read_tracked`] in a savepoint of the caller's transaction.
+fn read_tracked_in(
+    tx: &mut postgres::Transaction<'_>,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    let lock_timeout = super::LockWait::default().lock_timeout;
+    let mut outcome = None;
+    let schema = crate::timings::stage("catalog read (delta)", || {
+        super::in_read_savepoint(tx, lock_timeout, |sp, version| {
+            let (schema, how) = read_in(sp, version, state)?;
+            outcome = Some(how);
+            Ok(schema)
+        })
+    })?;
+    let outcome = outcome.unwrap_or(Outcome::Full {
+        why: "no earlier reading".to_string(),
+    });
+    Ok((schema, outcome))
+}
+
 /// [`read_delta`] without the note: also the first, full read of [`read_full`].
 fn read_tracked(
     client: &mut postgres::Client,

@@ -203,6 +203,51 @@ fn in_read_tx(
             query: "begin",
             source,
         })?;
+    let schema = read_frame(&mut tx, lock_timeout, body)?;
+    tx.commit().map_err(|source| CatalogError::Query {
+        query: "commit",
+        source,
+    })?;
+    Ok(schema)
+}
+
+/// [`in_read_tx`] inside a transaction the caller holds open (the proof's, which is rolled
+/// back: `workflow::prove`), in a savepoint that is rolled back after the read: the read
+/// writes nothing, and its `SET LOCAL`s end with the savepoint instead of lasting until the
+/// end of the caller's transaction. The read sees that transaction's own changes. Its
+/// isolation level is the caller's: a READ COMMITTED transaction takes a snapshot per
+/// statement, which gives one consistent picture as long as nobody else writes the
+/// database's catalogs (a scratch or kept shadow database nobody else connects to).
+pub(crate) fn in_read_savepoint(
+    tx: &mut postgres::Transaction<'_>,
+    lock_timeout: std::time::Duration,
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
+) -> Result<Schema, CatalogError> {
+    let mut sp = tx
+        .savepoint("schemaplan_read")
+        .map_err(|source| CatalogError::Query {
+            query: "savepoint",
+            source,
+        })?;
+    let schema = read_frame(&mut sp, lock_timeout, body)?;
+    // `ROLLBACK TO` keeps the savepoint; released too, so the caller's transaction is back at
+    // its own level (its later writes are not nested in the reading's savepoint).
+    sp.rollback()
+        .and_then(|()| tx.batch_execute("RELEASE SAVEPOINT schemaplan_read"))
+        .map_err(|source| CatalogError::Query {
+            query: "rollback to savepoint",
+            source,
+        })?;
+    Ok(schema)
+}
+
+/// The settings, the version check and `body`, then the bookkeeping schema left out: what
+/// [`in_read_tx`] and [`in_read_savepoint`] run inside their transaction.
+fn read_frame(
+    tx: &mut postgres::Transaction<'_>,
+    lock_timeout: std::time::Duration,
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
+) -> Result<Schema, CatalogError> {
     // Settings that change how PostgreSQL renders expressions and constants:
     // - search_path: empty, so every user object is schema-qualified (pg_catalog is still
     //   searched implicitly, so built-in types and functions stay unqualified);
@@ -230,13 +275,9 @@ fn in_read_tx(
         query: "session settings",
         source,
     })?;
-    let version = server_version(&mut tx)?;
-    let mut schema = body(&mut tx, version)?;
+    let version = server_version(tx)?;
+    let mut schema = body(tx, version)?;
     without_bookkeeping(&mut schema);
-    tx.commit().map_err(|source| CatalogError::Query {
-        query: "commit",
-        source,
-    })?;
     Ok(schema)
 }
 

@@ -1,5 +1,6 @@
 //! Advisory file locks (`flock(2)`) used to share one embedded cluster between several
-//! schemaplan processes. A lock belongs to an open file description, so two handles opened by
+//! schemaplan processes (`start.lock`, `users.lock`) and its kept desired databases (the pin
+//! and connection locks of each, `Shadow::warm_pin`). A lock belongs to an open file description, so two handles opened by
 //! two threads of one process exclude each other just like two processes do, and the kernel
 //! releases every lock when its process dies (a `kill -9` never leaves a lock behind).
 
@@ -57,6 +58,20 @@ impl FileLock {
             file,
             path: path.to_path_buf(),
         })
+    }
+
+    /// An exclusive lock on `path` if one can be had without waiting (`None`: someone holds a
+    /// lock on it).
+    pub fn try_exclusive(path: &Path) -> io::Result<Option<FileLock>> {
+        let file = Self::open(path)?;
+        match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => Ok(Some(FileLock {
+                file,
+                path: path.to_path_buf(),
+            })),
+            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Tries to turn this lock into an exclusive one without waiting. `Ok(true)` when nobody

@@ -5,7 +5,8 @@
 //! shared between concurrent schemaplan processes), scratch databases (created per use, dropped
 //! on drop and on Ctrl-C), creating referenced roles, the version-mismatch warning, and loading
 //! statements ([`load`]), and the kept ("warm") desired databases with their manifests
-//! ([`warm`] updates one incrementally) and the cached catalog readings of those ([`reading`]).
+//! ([`warm`] updates one incrementally), the cached catalog readings of those ([`reading`]),
+//! and how runs share them: kept by renaming, used in place under file locks (`KeptLocks`).
 //! The cluster mechanics (binaries, initdb, start/stop) live in
 //! [`cluster`] and are reused by the test harness. See `docs/shadow.md`.
 
@@ -75,11 +76,59 @@ pub struct Shadow {
     inner: Arc<Inner>,
 }
 
-/// A database created for one use; dropped (with `FORCE`) when this value is dropped.
+/// A database created for one use; dropped (with `FORCE`) when this value is dropped. Or a
+/// kept desired database used in place ([`Shadow::warm_pin`], [`Shadow::warm_keep`]): then
+/// this value pins it (it is neither evicted nor changed while the value lives), dropping the
+/// value only lets go of it, and it is only ever changed inside a transaction that is rolled
+/// back, under [`ScratchDb::borrow`] (the proof, `workflow::prove`).
 pub struct ScratchDb {
     pub name: String,
     pub url: String,
     inner: Arc<Inner>,
+    /// `Some` for a kept database used in place.
+    kept: Option<InPlace>,
+    /// One [`ScratchDb::borrow`] at a time.
+    busy: Mutex<()>,
+}
+
+/// The locks of a kept database used in place: its pin, held for as long as it is used, and
+/// the path of its connection lock, taken exclusively while connected
+/// ([`ScratchDb::borrow`]).
+struct InPlace {
+    _pin: FileLock,
+    conn: PathBuf,
+}
+
+/// Exclusive use of a database for one session ([`ScratchDb::borrow`]): connect through it;
+/// close the connection before dropping it.
+pub struct Borrowed<'a> {
+    db: &'a ScratchDb,
+    _conn: Option<FileLock>,
+    _busy: std::sync::MutexGuard<'a, ()>,
+}
+
+impl Borrowed<'_> {
+    /// A new connection to the borrowed database.
+    pub fn connect(&self) -> Result<postgres::Client, ShadowError> {
+        self.db.connect()
+    }
+}
+
+/// The lock files of kept database `name`, in `<cache>/pg<major>/kept/`. Every user of a kept
+/// database takes them (`flock(2)`, dropped by the kernel with the process):
+/// - `<name>.pin`, shared by whoever needs the database to stay as it is: a run using it in
+///   place (from its load to the end of its proof) and a copy in progress (`CREATE DATABASE
+///   ... TEMPLATE`); eviction takes it exclusively without waiting and keeps a database it
+///   cannot lock (for the next eviction), so a pinned database is never dropped;
+/// - `<name>.conn`, exclusive while a session is connected to the database (a run reading or
+///   proving in place), shared by a copy in progress: PostgreSQL refuses to copy a database
+///   with sessions (and waits 5 s first), so copies wait for the session to end instead, and
+///   a session is only opened when no copy is running (tried without waiting: otherwise the
+///   run copies too). Nobody waits for `.conn` while holding it exclusively, and a session on
+///   a kept database never outlives a proof: waits are bounded, and there is no cycle.
+struct KeptLocks {
+    pin: PathBuf,
+    conn: PathBuf,
 }
 
 /// The embedded cluster as used by this `Shadow`: our shared "user" lock keeps other
@@ -194,11 +243,24 @@ impl Shadow {
     /// Nobody may be connected to `template` meanwhile: PostgreSQL waits up to 5 s for sessions
     /// that are closing (a connection just dropped) and then refuses, which comes back as an
     /// error here; callers close their sessions on `template` first.
+    ///
+    /// A kept database used in place is pinned by `template` already; its connection lock is
+    /// held shared while copying (another run's session on it is waited for, `KeptLocks`), so
+    /// the caller must not hold a [`ScratchDb::borrow`] of it.
     pub fn scratch_copy(
         &self,
         template: &ScratchDb,
         purpose: &str,
     ) -> Result<ScratchDb, ShadowError> {
+        let _conn = match &template.kept {
+            Some(k) => Some(
+                FileLock::shared(&k.conn).map_err(|source| ShadowError::Cache {
+                    path: k.conn.clone(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
         self.create_scratch(purpose, &template.name)
     }
 
@@ -258,9 +320,7 @@ impl Shadow {
 
     /// A scratch copy of the database kept under `key`, when there is one (`None` also when
     /// the copy fails, e.g. because another process evicted it meanwhile: the caller loads
-    /// afresh). The kept database itself is never connected to: every use is a copy, so it
-    /// cannot change, and copies by concurrent processes do not block each other (each holds
-    /// a share lock on it; eviction's `DROP DATABASE` waits for them).
+    /// afresh). See [`Shadow::warm_copy_of`].
     pub fn warm_copy(&self, key: &str, purpose: &str) -> Option<ScratchDb> {
         let kept = self.warm_kept(key)?;
         self.warm_copy_of(&kept, purpose)
@@ -270,13 +330,57 @@ impl Shadow {
     /// name is another one by the time the copy is made (evicted and kept again by another
     /// process). The OID is checked after the copy: the name still has `kept`'s OID, so
     /// `kept` existed from before the copy to after it, and the copy is of it (an OID is not
-    /// given to a new database while the old one exists).
+    /// given to a new database while the old one exists). The copy holds the kept database's
+    /// pin and connection lock shared (`KeptLocks`): it waits for a session of another run on
+    /// it to end.
     pub fn warm_copy_of(&self, kept: &Kept, purpose: &str) -> Option<ScratchDb> {
+        let db = self.warm_copy_named(&kept.name, purpose)?;
+        (self.kept_oid(&kept.name) == Some(kept.oid)).then_some(db)
+    }
+
+    /// Exactly `kept`, used in place: pinned (`KeptLocks`) for as long as the returned value
+    /// lives, so it is neither evicted nor copied while this run is connected to it (through
+    /// [`ScratchDb::borrow`]). No copy is made. `None` when the cache is off or `kept` is gone
+    /// (evicted, or another database under its name, by the time it is pinned).
+    pub fn warm_pin(&self, kept: &Kept) -> Option<ScratchDb> {
         if !self.warm_enabled() || !kept.name.starts_with(WARM_PREFIX) {
             return None;
         }
-        let db = self.create_scratch(purpose, &kept.name).ok()?;
-        (self.kept_oid(&kept.name) == Some(kept.oid)).then_some(db)
+        let locks = self.kept_locks(&kept.name)?;
+        let pin = FileLock::shared(&locks.pin).ok()?;
+        // Pinned first, then checked: from here on nobody drops it.
+        if self.kept_oid(&kept.name) != Some(kept.oid) {
+            return None;
+        }
+        Some(self.in_place(&kept.name, pin, locks))
+    }
+
+    /// The value of a kept database used in place.
+    fn in_place(&self, name: &str, pin: FileLock, locks: KeptLocks) -> ScratchDb {
+        ScratchDb {
+            name: name.to_string(),
+            url: db::with_database(&self.inner.admin_url, name),
+            inner: self.inner.clone(),
+            kept: Some(InPlace {
+                _pin: pin,
+                conn: locks.conn,
+            }),
+            busy: Mutex::new(()),
+        }
+    }
+
+    /// The lock files of kept database `name` (`KeptLocks`); `None` off the embedded cluster
+    /// or when their folder cannot be made.
+    fn kept_locks(&self, name: &str) -> Option<KeptLocks> {
+        let folder = {
+            let embedded = self.inner.embedded.lock().ok()?;
+            embedded.as_ref()?.cluster.base_dir().join("kept")
+        };
+        std::fs::create_dir_all(&folder).ok()?;
+        Some(KeptLocks {
+            pin: folder.join(format!("{name}.pin")),
+            conn: folder.join(format!("{name}.conn")),
+        })
     }
 
     /// The cached catalog reading of `kept` ([`reading`]), when there is a valid one of this
@@ -361,48 +465,69 @@ impl Shadow {
     }
 
     /// A scratch copy of the kept database `name` (one of [`Shadow::warm_bases`]), to update;
-    /// `None` when it is gone (evicted by another process meanwhile).
+    /// `None` when it is gone (evicted by another process meanwhile). Holds the pin and the
+    /// connection lock shared while copying (`KeptLocks`).
     pub fn warm_copy_named(&self, name: &str, purpose: &str) -> Option<ScratchDb> {
         if !self.warm_enabled() || !name.starts_with(WARM_PREFIX) {
             return None;
         }
+        let locks = self.kept_locks(name)?;
+        let _pin = FileLock::shared(&locks.pin).ok()?;
+        let _conn = FileLock::shared(&locks.conn).ok()?;
         self.create_scratch(purpose, name).ok()
     }
 
-    /// Keeps a copy of `db` under `key` for later runs ([`Shadow::warm_copy`]), with the
-    /// manifest of the statements it was loaded from as the kept database's comment (for
-    /// [`Shadow::warm_bases`]), then evicts all but the [`WARM_KEEP`] newest kept databases.
-    /// Publication is atomic: `CREATE DATABASE` commits the new name only once the copy is
-    /// complete, and when a concurrent run keeps the same key first, ours is not needed (nor
-    /// is our manifest written over theirs: its OIDs are those of their copy). The comment is
-    /// written after the copy, so a kept database is briefly without one: it is then only no
-    /// base for updates. Nobody may be connected to `db`. Best effort: a cache that cannot be
-    /// written is only slower next time.
+    /// Keeps `db`, a database this run loaded or updated, under `key` for later runs
+    /// ([`Shadow::warm_kept`]) by *renaming* it (`ALTER DATABASE ... RENAME`: a catalog change,
+    /// no file is copied), with the manifest of the statements it was loaded from as its
+    /// comment (for [`Shadow::warm_bases`]), then evicts all but the [`WARM_KEEP`] newest kept
+    /// databases. Nobody may be connected to `db` (PostgreSQL refuses to rename a database with
+    /// sessions). Returns the database as this run goes on using it: on success the kept
+    /// database in place, pinned (see [`Shadow::warm_pin`]), and the [`Kept`] it now is (the
+    /// caller's reading of `db` is its reading too, [`Shadow::warm_save_reading`]); otherwise
+    /// `db` unchanged and `None` (the cache is off, or a concurrent run kept the same key
+    /// first: theirs serves the next runs, and our manifest is not written over theirs).
     ///
-    /// Returns the kept database when this call made it (`None` when it was there already or
-    /// could not be made): the caller's reading of `db` is then its reading too
-    /// ([`Shadow::warm_save_reading`]). Its OID is asked right after the `CREATE DATABASE`; the
-    /// name could only be another database by then if three newer ones had been kept and this
-    /// one evicted and kept again in between.
+    /// Publication is atomic: the name appears when the rename commits, on a complete
+    /// database. The pin is taken before the rename, so the new kept database is never
+    /// without one until this run lets go of it. The comment is written after the rename, so
+    /// a kept database is briefly without one: it is then only no base for updates. Best
+    /// effort: a cache that cannot be written is only slower next time.
     pub fn warm_keep(
         &self,
-        db: &ScratchDb,
+        mut db: ScratchDb,
         key: &str,
         manifest: Option<&warm::Manifest>,
-    ) -> Option<Kept> {
-        if !self.warm_enabled() {
-            return None;
+    ) -> (ScratchDb, Option<Kept>) {
+        if !self.warm_enabled() || db.is_kept() {
+            return (db, None);
         }
         let name = warm_name(key);
+        let Some(locks) = self.kept_locks(&name) else {
+            return (db, None);
+        };
+        // An eviction of an earlier database of this name holds it exclusively only while
+        // dropping that database.
+        let Ok(pin) = FileLock::shared(&locks.pin) else {
+            return (db, None);
+        };
         let sql = format!(
-            "CREATE DATABASE {} TEMPLATE {}{}",
-            quote::ident(&name),
+            "ALTER DATABASE {} RENAME TO {}",
             quote::ident(&db.name),
-            self.copy_strategy(&db.name)
+            quote::ident(&name)
         );
         if self.inner.admin_execute(&sql).is_err() {
-            return None;
+            return (db, None);
         }
+        // Renamed: no longer a scratch database of ours (a Ctrl-C in between dropped nothing:
+        // the old name is gone), and `db` now the kept database in place.
+        self.inner.lock_scratch().remove(&db.name);
+        db.name = name.clone();
+        db.url = db::with_database(&self.inner.admin_url, &name);
+        db.kept = Some(InPlace {
+            _pin: pin,
+            conn: locks.conn,
+        });
         let kept = self.kept_oid(&name).map(|oid| Kept {
             name: name.clone(),
             oid,
@@ -414,6 +539,15 @@ impl Shadow {
                 quote::literal(&json)
             ));
         }
+        self.warm_evict(&name);
+        (db, kept)
+    }
+
+    /// Drops all but the [`WARM_KEEP`] newest kept databases (and never `ours`, just kept),
+    /// with their readings. A kept database that is pinned or has a session (another run
+    /// uses it, `KeptLocks`) is left for a later eviction: its locks are only tried, never
+    /// waited for.
+    fn warm_evict(&self, ours: &str) {
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
         let all: Vec<String> = self
             .inner
@@ -427,18 +561,44 @@ impl Shadow {
             })
             .unwrap_or_default();
         let (stay, old) = all.split_at(all.len().min(WARM_KEEP));
+        let mut remaining: Vec<String> = stay.to_vec();
         for name in old {
-            // No FORCE: nobody connects to a kept database, and a copy in progress holds a
-            // share lock that this waits for.
-            let _ = self
-                .inner
-                .admin_execute(&format!("DROP DATABASE IF EXISTS {}", quote::ident(name)));
+            let evicted = name != ours && self.evict_one(name);
+            if !evicted {
+                remaining.push(name.clone());
+            }
         }
         // The readings of the evicted databases go with them.
         if let Some(folder) = self.readings_folder() {
-            reading::prune(&folder, stay);
+            reading::prune(&folder, &remaining);
         }
-        kept
+    }
+
+    /// Drops kept database `name` when nobody pins it or is connected to it; whether it did.
+    fn evict_one(&self, name: &str) -> bool {
+        let Some(locks) = self.kept_locks(name) else {
+            return false;
+        };
+        let (Ok(Some(pin)), Ok(Some(conn))) = (
+            FileLock::try_exclusive(&locks.pin),
+            FileLock::try_exclusive(&locks.conn),
+        ) else {
+            return false;
+        };
+        // No FORCE: a session of an older schemaplan that takes no locks makes this fail
+        // (after PostgreSQL's 5 s wait) rather than break its run.
+        let dropped = self
+            .inner
+            .admin_execute(&format!("DROP DATABASE IF EXISTS {}", quote::ident(name)))
+            .is_ok();
+        if dropped {
+            // Removed while held: a run that opened a file before and waits for it finds the
+            // database gone (its copy fails and it goes on without), as without the removal.
+            let _ = std::fs::remove_file(&locks.pin);
+            let _ = std::fs::remove_file(&locks.conn);
+        }
+        drop((pin, conn));
+        dropped
     }
 
     /// How `CREATE DATABASE ... TEMPLATE` copies a loaded database. PostgreSQL 15+ defaults to
@@ -477,12 +637,20 @@ impl Shadow {
             );
             // Register first: a Ctrl-C between CREATE and registration must not leak it.
             self.inner.lock_scratch().insert(name.clone());
-            match self.inner.admin_execute(&sql) {
+            // A copy of a loaded database is its own stage (`SCHEMAPLAN_TIMINGS=1` lists each
+            // one): on a big schema every copy costs seconds (issue 9).
+            let created = match template {
+                "template0" => self.inner.admin_execute(&sql),
+                _ => crate::timings::stage("database copy", || self.inner.admin_execute(&sql)),
+            };
+            match created {
                 Ok(()) => {
                     return Ok(ScratchDb {
                         url: db::with_database(&self.inner.admin_url, &name),
                         name,
                         inner: self.inner.clone(),
+                        kept: None,
+                        busy: Mutex::new(()),
                     })
                 }
                 Err(e) => {
@@ -572,20 +740,63 @@ fn major(num: i32) -> String {
 }
 
 impl ScratchDb {
-    /// A new connection to this database.
+    /// A new connection to this database. On a kept database used in place
+    /// ([`ScratchDb::is_kept`]), connect through [`ScratchDb::borrow`]: a session there makes
+    /// other runs' copies of it fail.
     pub fn connect(&self) -> Result<postgres::Client, ShadowError> {
         Ok(db::connect(&self.url)?)
     }
 
-    /// Drops the database now, reporting errors (dropping the value ignores them).
+    /// Whether this is a kept database used in place rather than a scratch database of this
+    /// run: nothing may change it but a transaction that is rolled back.
+    pub fn is_kept(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    /// The database for one session of this run alone, when that can be had without waiting:
+    /// on a kept database, the exclusive connection lock (see `KeptLocks`; `Err` says why
+    /// not: another run is copying it); and one borrow at a time of this value.
+    pub fn borrow(&self) -> Result<Borrowed<'_>, String> {
+        let busy = self
+            .busy
+            .try_lock()
+            .map_err(|_| "the database is in use by another thread of this run".to_string())?;
+        let conn = match &self.kept {
+            None => None,
+            Some(k) => match FileLock::try_exclusive(&k.conn) {
+                Ok(Some(lock)) => Some(lock),
+                Ok(None) => {
+                    return Err(format!(
+                        "another schemaplan run is copying the kept database {}",
+                        self.name
+                    ))
+                }
+                Err(e) => return Err(format!("{}: {e}", k.conn.display())),
+            },
+        };
+        Ok(Borrowed {
+            db: self,
+            _conn: conn,
+            _busy: busy,
+        })
+    }
+
+    /// Drops the database now, reporting errors (dropping the value ignores them). A kept
+    /// database used in place is only let go of.
     pub fn drop_now(self) -> Result<(), ShadowError> {
+        if self.is_kept() {
+            return Ok(());
+        }
         self.inner.drop_database(&self.name)
     }
 }
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        let _ = self.inner.drop_database(&self.name);
+        // A kept database stays (its pin goes with `self.kept`).
+        if self.kept.is_none() {
+            let _ = self.inner.drop_database(&self.name);
+        }
     }
 }
 
@@ -594,6 +805,7 @@ impl std::fmt::Debug for ScratchDb {
         f.debug_struct("ScratchDb")
             .field("name", &self.name)
             .field("url", &db::redact(&self.url))
+            .field("kept", &self.is_kept())
             .finish()
     }
 }

@@ -1,9 +1,10 @@
 //! The cached catalog reading of a kept desired database (issue 9: warm `drift` and `plan`
 //! without reading the shadow's catalog again).
 //!
-//! A kept database (`Shadow::warm_keep`) is never modified: every use is a copy. What the
-//! catalog queries read from it is therefore fixed too, and reading it again costs as much as
-//! reading the live database (~2-3 s at 5,000 tables), plus a copy to read it from. So the
+//! A kept database (`Shadow::warm_keep`) is never modified: it is copied, read, or changed by
+//! the proof only inside a transaction that is rolled back. What the catalog queries read from
+//! it is therefore fixed too, and reading it again costs as much as reading the live database
+//! (~2-3 s at 5,000 tables). So the
 //! first run that reads a kept database stores the reading (the whole `model::Schema`, before
 //! any scope is applied: scopes differ between runs, the database does not) in a file beside
 //! the cluster, `<cache>/pg<major>/readings/<kept database>.reading`, and later runs take it

@@ -259,19 +259,21 @@ pub fn desired_in(
 pub enum Need {
     /// Its reading alone (`drift`): a kept database's cached reading serves without a copy.
     Reading,
-    /// Also a loaded database of it (`plan`: the proof starts from a copy of it).
+    /// Also a loaded database of it (`plan`: the proof starts from it, `workflow::prove`).
     Database,
 }
 
 /// The desired schema and the shadow database it was read from, kept for the proof: the
-/// proof starts from a copy of it ([`prove`]) instead of loading the current schema again.
+/// proof starts from it ([`prove`]) instead of loading the current schema again.
 pub struct Desired {
     pub schema: Schema,
     /// The loaded database, untouched after the read (no session left open on it, so it can
-    /// be the template of a copy). Dropped with this value.
+    /// be the template of a copy). On the embedded shadow with the cache on, it is the kept
+    /// database itself, used in place ([`ScratchDb::is_kept`]: pinned, let go of, not
+    /// dropped, with this value); otherwise a scratch database dropped with this value.
     pub db: ScratchDb,
-    /// Whether it is a copy of the database a previous run loaded from the same statements
-    /// (the embedded shadow keeps it: [`Shadow::warm_keep`]) instead of a fresh load.
+    /// Whether it is the database a previous run loaded from the same statements (the
+    /// embedded shadow keeps it: [`Shadow::warm_keep`]) instead of a fresh load.
     pub warm: bool,
     /// Whether the schema is the kept database's cached reading (`shadow::reading`) rather
     /// than a read of its catalog.
@@ -408,10 +410,12 @@ fn read_db(db: &ScratchDb) -> Result<Schema, WorkflowError> {
 }
 
 /// The desired schema from the database kept for exactly these statements (`kept`): its
-/// cached reading when there is one, else a read of a copy (then cached). A copy is made only
-/// when it is needed: for [`Need::Database`], or to read the catalog. `Ok(None)` when the
-/// kept database is gone meanwhile (evicted by another process): the caller goes on as if
-/// there was none.
+/// cached reading when there is one, else a read of its catalog (then cached). No copy is
+/// made: for [`Need::Database`] the kept database itself is returned, pinned and used in place
+/// ([`Shadow::warm_pin`]; the proof changes it only inside a transaction it rolls back), and
+/// its catalog is read in place when no other run is copying it (else from a copy, as
+/// before). `Ok(None)` when the kept database is gone meanwhile (evicted by another
+/// process): the caller goes on as if there was none.
 fn from_kept(
     shadow: &Shadow,
     kept: &shadow::Kept,
@@ -423,13 +427,13 @@ fn from_kept(
     let (full, db) = match (cached, need) {
         (Some(full), Need::Reading) => (full, None),
         (cached, _) => {
-            let Some(db) = shadow.warm_copy_of(kept, "desired") else {
+            let Some(db) = shadow.warm_pin(kept) else {
                 return Ok(None);
             };
             let full = match cached {
                 Some(full) => full,
                 None => {
-                    let full = read_db(&db)?;
+                    let full = read_kept(shadow, &db)?;
                     shadow.warm_save_reading(kept, &full);
                     full
                 }
@@ -445,6 +449,21 @@ fn from_kept(
         incremental: None,
         fallback: None,
     }))
+}
+
+/// [`read_loaded`] of a kept database used in place: connected to it when no other run is
+/// copying it (the session is closed before the borrow ends), else read from a copy.
+fn read_kept(shadow: &Shadow, db: &ScratchDb) -> Result<Schema, WorkflowError> {
+    match db.borrow() {
+        Ok(borrowed) => {
+            let mut client = borrowed.connect()?;
+            let full = read_loaded(&mut client)?;
+            drop(client);
+            drop(borrowed);
+            Ok(full)
+        }
+        Err(_) => read_db(&shadow.scratch_copy(db, "desired")?),
+    }
 }
 
 /// A kept database of other statements (the one sharing the most with these), copied and
@@ -524,11 +543,12 @@ impl Loaded {
 /// keeps a warm database: its key would have to cover the live context too.
 ///
 /// On the embedded shadow, in this order: the database kept for exactly these statements
-/// (its cached reading, `shadow::reading`, and a copy of it only when `need` asks for the
-/// database or the reading must be made); else a copy of the kept database sharing the most
+/// (its cached reading, `shadow::reading`, and the kept database itself, used in place, when
+/// `need` asks for the database: no copy); else a copy of the kept database sharing the most
 /// statements, updated incrementally (`shadow::warm`); else (or when the update gives up) a
-/// fresh load. Every loaded or updated database is kept with its manifest for the next run,
-/// and its reading with it. `--no-cache` (or `--dev-url`) is always a fresh load.
+/// fresh load. Every loaded or updated database is kept for the next run by renaming it (no
+/// copy), with its manifest and its reading, and (for [`Need::Database`]) returned as the
+/// kept database in place. `--no-cache` (or `--dev-url`) is always a fresh load.
 pub fn desired_load(
     shadow: &Shadow,
     source: &SourceSet,
@@ -579,7 +599,7 @@ pub fn desired_load(
         match warm_update(shadow, context, &statements, &warm) {
             Ok(Some((db, updated))) => {
                 let full = read_db(&db)?;
-                let kept = shadow.warm_keep(&db, key, Some(&updated.manifest));
+                let (db, kept) = shadow.warm_keep(db, key, Some(&updated.manifest));
                 let (schema, db) = finish(db, full, kept)?;
                 return Ok(Loaded {
                     schema,
@@ -609,13 +629,15 @@ pub fn desired_load(
         match result {
             Ok(oids) => {
                 let full = read_loaded(&mut client)?;
-                // Closed before copying: a copy needs its template unused.
+                // Closed before keeping: a database with a session cannot be renamed.
                 drop(client);
-                let mut kept = None;
-                if let (Some(k), Some(c), Some(oids)) = (&key, &context, oids) {
-                    let manifest = shadow::warm::Manifest::new(c, &warm, &oids);
-                    kept = shadow.warm_keep(&db, k, Some(&manifest));
-                }
+                let (db, kept) = match (&key, &context, oids) {
+                    (Some(k), Some(c), Some(oids)) => {
+                        let manifest = shadow::warm::Manifest::new(c, &warm, &oids);
+                        shadow.warm_keep(db, k, Some(&manifest))
+                    }
+                    _ => (db, None),
+                };
                 let (schema, db) = finish(db, full, kept)?;
                 return Ok(Loaded {
                     schema,
@@ -959,7 +981,7 @@ fn plan_proven_with(
 /// Executes steps one by one on a scratch database (proof and dump reload): each step as a
 /// simple-query batch, which PostgreSQL runs as one implicit transaction.
 pub(crate) fn run_steps(
-    client: &mut postgres::Client,
+    client: &mut impl postgres::GenericClient,
     steps: &[Step],
     what: &str,
 ) -> Result<(), WorkflowError> {

@@ -1,23 +1,47 @@
-//! Proof before writing: replay the plan on a scratch database of the shadow server that holds
-//! the current schema (the live database is never copied or locked), then check the result
+//! Proof before writing: replay the plan on a database of the shadow server that holds the
+//! current schema (the live database is never copied or locked), then check the result
 //! equals the desired schema, and that the inverse plan returns to the current schema.
 //!
 //! Where that current schema comes from, without a second full load: the desired schema is
-//! already loaded in the shadow (`workflow::desired_db`). The proof copies that database
-//! (`CREATE DATABASE ... TEMPLATE`, PostgreSQL copies files or blocks, no statement runs) and
-//! runs the *inverse* plan on the copy, which must bring it to the current schema. What the
-//! inverse leaves different (the dropped NOT NULL columns it adds back nullable, or a wrong
-//! inverse) is repaired by the plan from what it reached to the current schema (steps for the
-//! differing objects only), and the copy is read again: the forward plan is only ever proven
-//! from a database whose catalog *equals* the current schema, as with a rebuild. Whenever that
-//! cannot be had (no desired database given, the copy or the inverse fails, the repair does not
-//! reach the current schema exactly), or when the inverse is not shorter than a rebuild (an
-//! empty or small current schema), the proof rebuilds the current schema from scratch instead
-//! (`schema_statements(empty -> current)`, the code of `dump`) and excuses the objects the
-//! shadow cannot reproduce, as it always did. Both directions stay proven: after the forward
-//! plan, the inverse runs again from the state the forward plan reached and must come back.
+//! already loaded in the shadow (`workflow::desired_db`). The proof runs the *inverse* plan on
+//! that database, which must bring it to the current schema. What the inverse leaves
+//! different (the dropped NOT NULL columns it adds back nullable, or a wrong inverse) is
+//! repaired by the plan from what it reached to the current schema (steps for the differing
+//! objects only), and the database is read again: the forward plan is only ever proven from a
+//! database whose catalog *equals* the current schema, as with a rebuild. Both directions stay
+//! proven: after the forward plan, the inverse runs again from the state the forward plan
+//! reached and must come back.
 //!
-//! Every reading of the scratch database after its first is a delta read
+//! **In place, in one transaction** (no copy): PostgreSQL's DDL is transactional, so the
+//! whole proof runs on the desired database itself inside one transaction that is always
+//! rolled back (`BEGIN; inverse; read; repair; read; forward; read; inverse; read; ...;
+//! ROLLBACK`); a crash mid-proof rolls it back too (the server ends the transaction with the
+//! session). On the embedded shadow that database is the kept desired database itself
+//! (`Shadow::warm_pin`, `ScratchDb::borrow`: no other run copies it while this session is
+//! connected). Only when every step can run inside a transaction block with the same effect
+//! ([`transaction_safe`], decided from the steps, conservatively: no `CONCURRENTLY`, no
+//! `ALTER TYPE ... ADD VALUE`, no `VACUUM`, nothing that begins or ends a transaction ...).
+//! Each batch of steps runs in a savepoint of its own and each reading in a savepoint rolled
+//! back after it, so the readings after the first are delta reads as on a copy
+//! (`catalog::delta::read_delta_in` says why the savepoints are needed). What a transaction
+//! does not take back does not matter to the reading: sequence positions (`setval`) are
+//! data, not read; the OID and transaction id counters only grow, as with a copy. **Whenever
+//! the proof in place does not come out clean** (a step fails, a difference is found, the
+//! inverse does not come back, the shadow errs), it is retried the old way below before
+//! anything is reported, so this path never makes a valid plan fail, and a wrong plan is
+//! reported exactly as before. `-v` says which way the proof ran and why
+//! ([`ProofReport::not_in_place`]).
+//!
+//! **On a copy** (the old way): the proof copies the desired database (`CREATE DATABASE ...
+//! TEMPLATE`, PostgreSQL copies files or blocks, no statement runs) and runs the steps on the
+//! copy, each in its own transaction. Whenever that cannot give the current schema (no
+//! desired database given, the copy or the inverse fails, the repair does not reach the
+//! current schema exactly), or when the inverse is not shorter than a rebuild (an empty or
+//! small current schema), the proof rebuilds the current schema from scratch instead
+//! (`schema_statements(empty -> current)`, the code of `dump`) and excuses the objects the
+//! shadow cannot reproduce, as it always did.
+//!
+//! Every reading of the proof's database after its first is a delta read
 //! (`catalog::delta`): only the objects whose catalog rows the steps changed (found in the
 //! catalogs, not taken from the plan, so steps touching objects the plan does not name are
 //! seen) are read again, and the result is exactly what a full read gives.
@@ -26,8 +50,9 @@ use super::{run_steps, schema_statements, Planned, WorkflowError};
 use crate::catalog::delta::{self, DeltaState};
 use crate::diff;
 use crate::model::{ObjectId, Schema};
-use crate::plan::{Phase, PlanOptions, Step};
+use crate::plan::{Phase, PlanOptions, Step, TxMode};
 use crate::shadow::{ScratchDb, Shadow};
+use pg_query::NodeEnum;
 use std::collections::BTreeSet;
 
 /// What the proof found beyond success of the forward plan.
@@ -43,43 +68,96 @@ pub struct ProofReport {
     /// Why the proof rebuilt the current schema from scratch instead of reaching it from a
     /// copy of the desired database with the inverse plan (`None`: it did not rebuild).
     pub rebuilt: Option<String>,
+    /// Why the proof did not run in place, in one rolled-back transaction on the desired
+    /// database (`None`: it did, and copied no database); it then ran on a copy or a rebuild.
+    pub not_in_place: Option<String>,
 }
 
-/// The scratch database holding the current schema, where the forward plan starts.
-struct Start {
-    /// Kept until the proof ends (dropped with it).
-    _db: ScratchDb,
-    client: postgres::Client,
-    /// The current schema as the shadow holds it.
-    rebuilt: Schema,
-    /// What the shadow holds differently from the current schema (excused by the proof).
-    gap: Vec<diff::Change>,
-    /// The last reading of the scratch database, for the next one to be a delta read.
-    state: Option<DeltaState>,
+impl ProofReport {
+    /// Whether nothing is reported but success: what the proof in place must give to be
+    /// taken (anything else is retried on a copy).
+    fn clean(&self) -> bool {
+        self.inverse_problem.is_none() && self.rebuild_problem.is_none() && self.rebuilt.is_none()
+    }
 }
 
-/// Reads the scratch database (the part in scope): in full the first time, keeping what a
-/// delta read needs, then as a delta of the previous reading (`catalog::delta`).
-fn read(
-    ctx: &super::Context,
-    client: &mut postgres::Client,
-    state: &mut Option<DeltaState>,
-) -> Result<Schema, WorkflowError> {
-    let full = if let Some(s) = state.as_mut() {
-        delta::read_delta(client, s)?.0
-    } else {
-        let (schema, s) = delta::read_full(client)?;
-        *state = Some(s);
-        schema
-    };
-    Ok(ctx.scope.into_inside(full))
+/// Where the proof runs steps and reads the result: a session on a database of its own (a
+/// copy or a rebuild), or one transaction on the desired database ([`InTransaction`]).
+trait Session {
+    /// Runs `steps` in order (as [`run_steps`]).
+    fn run(&mut self, steps: &[Step], what: &str) -> Result<(), WorkflowError>;
+    /// Reads the database (the part in scope): in full the first time, keeping what a delta
+    /// read needs, then as a delta of the previous reading (`catalog::delta`).
+    fn read(
+        &mut self,
+        ctx: &super::Context,
+        state: &mut Option<DeltaState>,
+    ) -> Result<Schema, WorkflowError>;
 }
 
-/// Proves `planned` on a scratch database holding `current`, reached from a copy of
-/// `desired_db` (the loaded desired schema) when there is one; an error names what differs.
+/// A database of the proof's own: each step in its own transaction.
+impl Session for postgres::Client {
+    fn run(&mut self, steps: &[Step], what: &str) -> Result<(), WorkflowError> {
+        run_steps(self, steps, what)
+    }
+
+    fn read(
+        &mut self,
+        ctx: &super::Context,
+        state: &mut Option<DeltaState>,
+    ) -> Result<Schema, WorkflowError> {
+        let full = if let Some(s) = state.as_mut() {
+            delta::read_delta(self, s)?.0
+        } else {
+            let (schema, s) = delta::read_full(self)?;
+            *state = Some(s);
+            schema
+        };
+        Ok(ctx.scope.into_inside(full))
+    }
+}
+
+/// The proof in place: one transaction on the desired database, never committed (dropping
+/// it rolls back; so does the server when the session ends).
+struct InTransaction<'a>(postgres::Transaction<'a>);
+
+impl Session for InTransaction<'_> {
+    /// In a savepoint of their own, released after them: their writes carry a subtransaction
+    /// id newer than the last reading's snapshot, which the next delta read needs
+    /// (`catalog::delta::read_delta_in`). Steps that cannot run in a transaction block are
+    /// refused (the repair's are only known here).
+    fn run(&mut self, steps: &[Step], what: &str) -> Result<(), WorkflowError> {
+        transaction_safe(steps).map_err(|why| WorkflowError::Proof(format!("{what}: {why}")))?;
+        let failed = |e: postgres::Error| {
+            WorkflowError::Proof(format!("{what}: {}", crate::db::error_text(&e)))
+        };
+        let mut sp = self.0.savepoint("schemaplan_steps").map_err(failed)?;
+        run_steps(&mut sp, steps, what)?;
+        sp.commit().map_err(failed)
+    }
+
+    fn read(
+        &mut self,
+        ctx: &super::Context,
+        state: &mut Option<DeltaState>,
+    ) -> Result<Schema, WorkflowError> {
+        let full = if let Some(s) = state.as_mut() {
+            delta::read_delta_in(&mut self.0, s)?.0
+        } else {
+            let (schema, s) = delta::read_full_in(&mut self.0)?;
+            *state = Some(s);
+            schema
+        };
+        Ok(ctx.scope.into_inside(full))
+    }
+}
+
+/// Proves `planned` on a database holding `current`, reached from the loaded desired schema
+/// (`desired_db`) when there is one: in place, in one rolled-back transaction, when it can
+/// be; else on a copy of it or a rebuild (see the module doc). An error names what differs.
 ///
-/// With a scope, the context objects are in every scratch database (the desired one was
-/// loaded after them; a rebuild creates them first) and only the part in scope of each
+/// With a scope, the context objects are in every database of the proof (the desired one
+/// was loaded after them; a rebuild creates them first) and only the part in scope of each
 /// reading is compared (`workflow::scope`).
 pub fn prove(
     shadow: &Shadow,
@@ -90,17 +168,128 @@ pub fn prove(
     planned: &Planned,
     opts: &PlanOptions,
 ) -> Result<ProofReport, WorkflowError> {
-    let mut report = ProofReport::default();
+    let why_not = match desired_db {
+        None => "no loaded desired database was given".to_string(),
+        Some(_) if planned.inverse.len() >= object_count(current) => too_long(planned, current),
+        Some(d) => match in_place(ctx, d, current, desired, planned, opts) {
+            Ok(report) => {
+                crate::timings::note(
+                    "proof in place: one transaction on the desired database, rolled back \
+                     (no copy)",
+                );
+                return Ok(report);
+            }
+            Err(why) => why,
+        },
+    };
+    crate::timings::note(&format!(
+        "proof not in place (on a copy or a rebuild): {why_not}"
+    ));
+    let mut report = on_copy(shadow, ctx, desired_db, current, desired, planned, opts)?;
+    report.not_in_place = Some(why_not);
+    Ok(report)
+}
+
+/// Why the proof rebuilds rather than going through the inverse plan.
+fn too_long(planned: &Planned, current: &Schema) -> String {
+    format!(
+        "the inverse plan ({} steps) is not shorter than rebuilding the current schema \
+         ({} objects)",
+        planned.inverse.len(),
+        object_count(current)
+    )
+}
+
+/// The proof in place (module doc): `Ok` only when it came out clean; `Err` says why it did
+/// not run or what went wrong (the caller retries on a copy, so this is never reported as the
+/// plan's failure).
+fn in_place(
+    ctx: &super::Context,
+    desired_db: &ScratchDb,
+    current: &Schema,
+    desired: &Schema,
+    planned: &Planned,
+    opts: &PlanOptions,
+) -> Result<ProofReport, String> {
+    transaction_safe(&planned.inverse)?;
+    transaction_safe(&planned.forward)?;
+    let borrowed = desired_db.borrow()?;
+    let mut client = borrowed.connect().map_err(|e| e.to_string())?;
+    let result = in_transaction(&mut client, ctx, current, desired, planned, opts);
+    // The session ends before the borrow does: another run's copy of a kept database, which
+    // waits for the borrow, must not find it connected.
+    drop(client);
+    drop(borrowed);
+    match result {
+        Ok(Ok(report)) if report.clean() => Ok(report),
+        Ok(Ok(report)) => Err(format!(
+            "the proof in place reported a problem, retried on a copy: {}",
+            report
+                .inverse_problem
+                .or(report.rebuild_problem)
+                .unwrap_or_default()
+        )),
+        Ok(Err(why)) => Err(format!("{why}; retried on a copy")),
+        Err(e) => Err(format!("the proof in place failed, retried on a copy: {e}")),
+    }
+}
+
+/// [`in_place`]'s transaction on `client`, rolled back whatever happens.
+fn in_transaction(
+    client: &mut postgres::Client,
+    ctx: &super::Context,
+    current: &Schema,
+    desired: &Schema,
+    planned: &Planned,
+    opts: &PlanOptions,
+) -> Result<Result<ProofReport, String>, WorkflowError> {
+    // READ COMMITTED whatever the server's default: each reading's statements see the
+    // transaction's own changes and a snapshot of their own (`catalog::in_read_savepoint`).
+    let tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::ReadCommitted)
+        .start()
+        .map_err(|e| WorkflowError::Proof(format!("begin: {}", crate::db::error_text(&e))))?;
+    let mut session = InTransaction(tx);
+    let mut state = None;
+    let rebuilt = match reach_current(&mut session, ctx, &mut state, current, planned, opts)? {
+        Ok(rebuilt) => rebuilt,
+        Err(why) => return Ok(Err(why)),
+    };
+    let report = check(
+        &mut session,
+        ctx,
+        &mut state,
+        rebuilt,
+        Vec::new(),
+        desired,
+        planned,
+    )?;
+    session
+        .0
+        .rollback()
+        .map_err(|e| WorkflowError::Proof(format!("rollback: {}", crate::db::error_text(&e))))?;
+    Ok(Ok(report))
+}
+
+/// The old way: on a copy of the desired database, or on a rebuild of the current schema.
+fn on_copy(
+    shadow: &Shadow,
+    ctx: &super::Context,
+    desired_db: Option<&ScratchDb>,
+    current: &Schema,
+    desired: &Schema,
+    planned: &Planned,
+    opts: &PlanOptions,
+) -> Result<ProofReport, WorkflowError> {
     let copied = match desired_db {
         None => Err("no loaded desired database was given".to_string()),
-        Some(_) if planned.inverse.len() >= object_count(current) => Err(format!(
-            "the inverse plan ({} steps) is not shorter than rebuilding the current schema \
-             ({} objects)",
-            planned.inverse.len(),
-            object_count(current)
-        )),
+        Some(_) if planned.inverse.len() >= object_count(current) => {
+            Err(too_long(planned, current))
+        }
         Some(d) => from_desired(shadow, ctx, d, current, planned, opts)?,
     };
+    let mut rebuilt_why = None;
     let Start {
         _db,
         mut client,
@@ -110,15 +299,34 @@ pub fn prove(
     } = match copied {
         Ok(start) => start,
         Err(why) => {
-            report.rebuilt = Some(why);
+            rebuilt_why = Some(why);
             rebuild(shadow, ctx, current, opts)?
         }
     };
+    let mut report = check(&mut client, ctx, &mut state, rebuilt, gap, desired, planned)?;
+    report.rebuilt = rebuilt_why;
+    Ok(report)
+}
+
+/// The checks, from a database holding the current schema (`rebuilt`, as the shadow holds
+/// it; `gap`, what it holds differently, excused): the forward plan must reach the desired
+/// schema (else `Err`), the inverse must come back, and so must the expand phase with the
+/// inverse's contract phase (else the report's `inverse_problem`).
+fn check(
+    session: &mut impl Session,
+    ctx: &super::Context,
+    state: &mut Option<DeltaState>,
+    rebuilt: Schema,
+    gap: Vec<diff::Change>,
+    desired: &Schema,
+    planned: &Planned,
+) -> Result<ProofReport, WorkflowError> {
+    let mut report = ProofReport::default();
     if !gap.is_empty() {
         report.rebuild_problem = Some(describe(&gap));
     }
-    run_steps(&mut client, &planned.forward, "applying the plan")?;
-    let after = read(ctx, &mut client, &mut state)?;
+    session.run(&planned.forward, "applying the plan")?;
+    let after = session.read(ctx, state)?;
     // Objects the shadow could not reproduce from the current schema are excluded: the proof
     // proves what it can (they are reported as a rebuild problem).
     let excused: BTreeSet<ObjectId> = gap.iter().map(|c| c.object()).collect();
@@ -146,11 +354,11 @@ pub fn prove(
             ),
         });
     }
-    if let Err(e) = run_steps(&mut client, &planned.inverse, "applying the inverse plan") {
+    if let Err(e) = session.run(&planned.inverse, "applying the inverse plan") {
         report.inverse_problem = Some(e.to_string());
         return Ok(report);
     }
-    let back = read(ctx, &mut client, &mut state)?;
+    let back = session.read(ctx, state)?;
     let left = diff::diff(&back, &rebuilt);
     drop(back);
     let left: Vec<diff::Change> = left
@@ -169,13 +377,14 @@ pub fn prove(
     if planned.forward.iter().any(|s| s.phase == Phase::Contract) {
         let expand: Vec<Step> = phase_steps(&planned.forward, Phase::Expand);
         let undo: Vec<Step> = phase_steps(&planned.inverse, Phase::Contract);
-        let rolled = run_steps(&mut client, &expand, "applying the expand phase")
-            .and_then(|()| run_steps(&mut client, &undo, "rolling back after the expand phase"));
+        let rolled = session
+            .run(&expand, "applying the expand phase")
+            .and_then(|()| session.run(&undo, "rolling back after the expand phase"));
         if let Err(e) = rolled {
             report.inverse_problem = Some(e.to_string());
             return Ok(report);
         }
-        let back = read(ctx, &mut client, &mut state)?;
+        let back = session.read(ctx, state)?;
         let left: Vec<diff::Change> = diff::diff(&back, &rebuilt)
             .into_iter()
             .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
@@ -189,6 +398,20 @@ pub fn prove(
         }
     }
     Ok(report)
+}
+
+/// The scratch database holding the current schema, where the forward plan starts (the old
+/// way: a copy or a rebuild).
+struct Start {
+    /// Kept until the proof ends (dropped with it).
+    _db: ScratchDb,
+    client: postgres::Client,
+    /// The current schema as the shadow holds it.
+    rebuilt: Schema,
+    /// What the shadow holds differently from the current schema (excused by the proof).
+    gap: Vec<diff::Change>,
+    /// The last reading of the scratch database, for the next one to be a delta read.
+    state: Option<DeltaState>,
 }
 
 /// The current schema rebuilt from scratch on a fresh database: `plan(empty -> current)`.
@@ -207,7 +430,7 @@ fn rebuild(
         "rebuilding the current schema in the shadow",
     )?;
     let mut state = None;
-    let rebuilt = read(ctx, &mut client, &mut state)?;
+    let rebuilt = client.read(ctx, &mut state)?;
     let gap = diff::diff(&rebuilt, current);
     Ok(Start {
         _db: db,
@@ -219,9 +442,9 @@ fn rebuild(
 }
 
 /// The current schema reached from a copy of the desired database by the inverse plan, then
-/// repaired where the inverse left it different. `Ok(Err(why))` when that does not give the
-/// current schema exactly (the caller rebuilds instead); errors of the shadow itself are
-/// `Err`.
+/// repaired where the inverse left it different ([`reach_current`]). `Ok(Err(why))` when that
+/// does not give the current schema exactly (the caller rebuilds instead); errors of the
+/// shadow itself are `Err`.
 fn from_desired(
     shadow: &Shadow,
     ctx: &super::Context,
@@ -235,30 +458,49 @@ fn from_desired(
         Err(e) => return Ok(Err(format!("copying the desired database failed: {e}"))),
     };
     let mut client = db.connect()?;
-    if let Err(e) = run_steps(
-        &mut client,
+    let mut state = None;
+    let rebuilt = match reach_current(&mut client, ctx, &mut state, current, planned, opts)? {
+        Ok(rebuilt) => rebuilt,
+        Err(why) => return Ok(Err(why)),
+    };
+    Ok(Ok(Start {
+        _db: db,
+        client,
+        rebuilt,
+        gap: Vec::new(),
+        state,
+    }))
+}
+
+/// Runs the inverse plan on a database holding the desired schema, reads it, and repairs what
+/// it left different from the current schema. `Ok(Ok(reading))` when the database then holds
+/// the current schema exactly; `Ok(Err(why))` when a step fails or it does not (the caller
+/// goes another way); errors of the shadow itself (a reading) are `Err`.
+fn reach_current(
+    session: &mut impl Session,
+    ctx: &super::Context,
+    state: &mut Option<DeltaState>,
+    current: &Schema,
+    planned: &Planned,
+    opts: &PlanOptions,
+) -> Result<Result<Schema, String>, WorkflowError> {
+    if let Err(e) = session.run(
         &planned.inverse,
         "applying the inverse plan to the desired schema",
     ) {
         return Ok(Err(e.to_string()));
     }
-    let mut state = None;
-    let reached = read(ctx, &mut client, &mut state)?;
-    let mut rebuilt = reached;
+    let mut rebuilt = session.read(ctx, state)?;
     let left = diff::diff(&rebuilt, current);
     if !left.is_empty() {
         // Only the objects that differ: the steps of `plan(reached -> current)`.
         let repair = schema_statements(&rebuilt, current, opts);
-        if let Err(e) = run_steps(
-            &mut client,
-            &repair,
-            "repairing what the inverse plan left different",
-        ) {
+        if let Err(e) = session.run(&repair, "repairing what the inverse plan left different") {
             return Ok(Err(e.to_string()));
         }
         // The reading before the repair goes first: one reading at a time.
         drop(rebuilt);
-        rebuilt = read(ctx, &mut client, &mut state)?;
+        rebuilt = session.read(ctx, state)?;
         let gap = diff::diff(&rebuilt, current);
         if !gap.is_empty() {
             return Ok(Err(format!(
@@ -267,13 +509,91 @@ fn from_desired(
             )));
         }
     }
-    Ok(Ok(Start {
-        _db: db,
-        client,
-        rebuilt,
-        gap: Vec::new(),
-        state,
-    }))
+    Ok(Ok(rebuilt))
+}
+
+/// Whether every step can run inside one transaction block, with the same effect there as in
+/// a transaction of its own, for the proof in place: `Err` names the first step that cannot.
+/// Decided from the steps, conservatively (a step it cannot parse is refused): a step that
+/// runs alone, outside a transaction (`transaction: no`: the `CONCURRENTLY` forms, `ADD VALUE`), and any
+/// statement that PostgreSQL refuses in a transaction block, that begins or ends a
+/// transaction (it would commit the proof's changes, or end its transaction), or whose effect
+/// differs inside one: `ALTER TYPE ... ADD VALUE` (the new value cannot be used before the
+/// transaction commits), `VACUUM`, `REINDEX`, `CLUSTER`, database, tablespace, subscription
+/// and system-wide statements, `DISCARD`, `LOAD`, `COPY`, `CHECKPOINT`.
+fn transaction_safe(steps: &[Step]) -> Result<(), String> {
+    for s in steps {
+        if s.transaction == TxMode::Alone {
+            return Err(format!(
+                "step `{}` runs outside a transaction block",
+                s.summary
+            ));
+        }
+        if let Some(why) = outside_transaction(&s.sql) {
+            return Err(format!("step `{}`: {why}", s.summary));
+        }
+    }
+    Ok(())
+}
+
+/// Why `sql` cannot run in the proof's transaction (see [`transaction_safe`]), if it cannot.
+fn outside_transaction(sql: &str) -> Option<&'static str> {
+    let Ok(parsed) = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT) else {
+        return Some("its SQL could not be parsed to tell whether it can run in a transaction");
+    };
+    let alone = "it cannot run, or does not do the same, inside a transaction block";
+    for raw in &parsed.protobuf.stmts {
+        let Some(node) = raw.stmt.as_ref().and_then(|n| n.node.as_ref()) else {
+            continue;
+        };
+        let why = match node {
+            NodeEnum::TransactionStmt(_) => Some("it begins or ends a transaction"),
+            NodeEnum::IndexStmt(i) if i.concurrent => Some(alone),
+            NodeEnum::DropStmt(d) if d.concurrent => Some(alone),
+            NodeEnum::AlterEnumStmt(e) if e.old_val.is_empty() => Some(
+                "ALTER TYPE ... ADD VALUE: the new value cannot be used before the transaction \
+                 commits",
+            ),
+            NodeEnum::AlterTableStmt(a) if detaches_concurrently(a) => Some(alone),
+            NodeEnum::ReindexStmt(_)
+            | NodeEnum::VacuumStmt(_)
+            | NodeEnum::ClusterStmt(_)
+            | NodeEnum::CreatedbStmt(_)
+            | NodeEnum::DropdbStmt(_)
+            | NodeEnum::AlterDatabaseStmt(_)
+            | NodeEnum::AlterDatabaseRefreshCollStmt(_)
+            | NodeEnum::AlterSystemStmt(_)
+            | NodeEnum::CreateTableSpaceStmt(_)
+            | NodeEnum::DropTableSpaceStmt(_)
+            | NodeEnum::AlterTableSpaceOptionsStmt(_)
+            | NodeEnum::CreateSubscriptionStmt(_)
+            | NodeEnum::AlterSubscriptionStmt(_)
+            | NodeEnum::DropSubscriptionStmt(_)
+            | NodeEnum::CheckPointStmt(_)
+            | NodeEnum::DiscardStmt(_)
+            | NodeEnum::LoadStmt(_)
+            | NodeEnum::CopyStmt(_) => Some(alone),
+            _ => None,
+        };
+        if why.is_some() {
+            return why;
+        }
+    }
+    None
+}
+
+/// `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY` (PostgreSQL 14+), which cannot run in
+/// a transaction block.
+fn detaches_concurrently(a: &pg_query::protobuf::AlterTableStmt) -> bool {
+    a.cmds.iter().any(|cmd| {
+        let Some(NodeEnum::AlterTableCmd(cmd)) = cmd.node.as_ref() else {
+            return false;
+        };
+        matches!(
+            cmd.def.as_ref().and_then(|d| d.node.as_ref()),
+            Some(NodeEnum::PartitionCmd(p)) if p.concurrent
+        )
+    })
 }
 
 /// How many statements a rebuild of `s` takes, roughly: one per object, comment and grant.
