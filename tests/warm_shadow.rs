@@ -1,7 +1,7 @@
 //! The warm shadow: the embedded shadow keeps the loaded desired database between runs
-//! (`Shadow::warm_keep`) and a run with the same statements, roles, server and settings
-//! starts from a copy of it instead of loading the files again; a run with edited files starts
-//! from a copy of the kept database and re-runs only the changed statements and those that
+//! (`Shadow::warm_keep`, by renaming it) and a run with the same statements, roles, server and
+//! settings uses it in place instead of loading the files again (its proof runs there, in a
+//! transaction it rolls back); a run with edited files starts from a copy of the kept database and re-runs only the changed statements and those that
 //! depend on them (`shadow::warm`). The result must be what a fresh load gives: the same
 //! `Schema` (and fingerprint), byte-identical plan files. Whatever the incremental path cannot
 //! be sure of is a fresh load; `--no-cache` bypasses the cache.
@@ -54,14 +54,18 @@ fn same_files_reuse_the_kept_database_and_read_the_same_schema() {
     let warm = workflow::desired_db(&shadow, &src, &[], &workflow::Context::default()).unwrap();
     assert!(warm.warm, "the same files were loaded again");
     assert_eq!(warm.schema, cold);
-    // The warm copy serves the proof like a fresh load: it is a database of its own.
-    let mut c = warm.db.connect().unwrap();
+    // The kept database itself serves the proof, in place (in a transaction it rolls back),
+    // connected to under a borrow: no copy of it is made.
+    assert!(warm.db.is_kept());
+    let borrowed = warm.db.borrow().unwrap();
+    let mut c = borrowed.connect().unwrap();
     let n: i64 = c
         .query_one("SELECT count(*) FROM people", &[])
         .unwrap()
         .get(0);
     assert_eq!(n, 0);
     drop(c);
+    drop(borrowed);
 
     // An edit is an incremental update (of the commented table and what depends on it);
     // other roles and --no-cache load afresh (and the result is the new schema).
