@@ -113,6 +113,9 @@ pub(crate) struct Ctx<'a> {
     /// built anew beside the old one (the new class needs the old one's name, which the old
     /// index keeps taken), see `kinds::index::replace`.
     pub recreated_classes: BTreeSet<ObjectId>,
+    /// Indexes a change drops (or replaces): the online type change never carries one of
+    /// them over to its shadow column (`kinds::retype`), the diff builds it again itself.
+    pub dropped_indexes: BTreeSet<QName>,
     /// [`Schema::attachments`] of `current` and `desired`, computed on first use: generators
     /// ask about one index at a time, and a scan of the schema per dropped index made a plan
     /// dropping many indexes quadratic.
@@ -185,6 +188,13 @@ impl<'a> Ctx<'a> {
             })
             .filter(|id| desired.contains(id))
             .collect();
+        let dropped_indexes = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::DropIndex(i) | Change::ReplaceIndex { from: i, .. } => Some(i.name.clone()),
+                _ => None,
+            })
+            .collect();
         Ctx {
             opts,
             current,
@@ -193,6 +203,7 @@ impl<'a> Ctx<'a> {
             attach_later,
             rekeyed,
             recreated_classes,
+            dropped_indexes,
             attached: Default::default(),
         }
     }
@@ -461,6 +472,7 @@ pub fn build_renames(
         attach_later: BTreeSet::new(),
         rekeyed: BTreeSet::new(),
         recreated_classes: BTreeSet::new(),
+        dropped_indexes: BTreeSet::new(),
         attached: Default::default(),
     };
     changes

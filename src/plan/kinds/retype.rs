@@ -535,22 +535,24 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                 let i = ctx.current.indexes.get(q)?;
                 // The same index in the desired schema: its text may differ only by a key's
                 // COLLATE that the column's new collation makes implicit (or explicit).
-                let same = ctx.desired.indexes.get(q).is_some_and(|w| {
-                    let text_aside = Index {
-                        definition: i.definition.clone(),
-                        collations: i.collations.clone(),
-                        ..w.clone()
-                    };
-                    text_aside == *i
-                        && crate::diff::same_key_definition(
-                            ctx.current,
-                            ctx.desired,
-                            dep,
-                            t,
-                            (&i.definition, &i.collations),
-                            (&w.definition, &w.collations),
-                        )
-                });
+                // Not one the diff drops and creates again (a collation it names replaced).
+                let same = !ctx.dropped_indexes.contains(q)
+                    && ctx.desired.indexes.get(q).is_some_and(|w| {
+                        let text_aside = Index {
+                            definition: i.definition.clone(),
+                            collations: i.collations.clone(),
+                            ..w.clone()
+                        };
+                        text_aside == *i
+                            && crate::diff::same_key_definition(
+                                ctx.current,
+                                ctx.desired,
+                                dep,
+                                t,
+                                (&i.definition, &i.collations),
+                                (&w.definition, &w.collations),
+                            )
+                    });
                 if i.table != *t
                     || !same
                     || !i.valid
