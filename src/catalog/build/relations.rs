@@ -4,7 +4,8 @@
 //! domains) and indexes (`Schema::tables`, `views`, `sequences`, `indexes`).
 
 use super::{
-    each_row, foreign, index_keys, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, SEQUENCES, TABLES, VIEWS,
+    each_row, foreign, index_keys, qname_opt, Reader, COLUMNS, CONSTRAINTS, INDEXES, SEQUENCES,
+    TABLES, VIEWS,
 };
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
