@@ -7,8 +7,9 @@
 
 mod common;
 
+use common::cached::{drift, run, seen};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Three files, in an order the dependency sort must fix, with annotations.
 const FILES: &[(&str, &str)] = &[
@@ -51,37 +52,6 @@ fn setup(tag: &str) -> (String, tempfile::TempDir) {
 
 fn write(work: &Path, file: &str, sql: &str) {
     std::fs::write(work.join("schema").join(file), sql).unwrap();
-}
-
-/// Runs the binary in `cwd` with its caches (embedded shadow, parsed files) in `cache`.
-fn run(cwd: &Path, cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(args)
-        .current_dir(cwd)
-        .env("SCHEMAPLAN_CACHE_DIR", cache)
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .env_remove("SCHEMAPLAN_ENV")
-        .env_remove("SCHEMAPLAN_CONFIG")
-        .env_remove("SCHEMAPLAN_TIMINGS")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// What a user sees of a run: exit code and stdout (the report; stderr has notes only).
-fn seen(o: &Output) -> (i32, String) {
-    (
-        common::exit_code(o),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-    )
-}
-
-/// `drift` in text and JSON, as seen.
-fn drift(cwd: &Path, cache: &Path, url: &str, extra: &[&str]) -> Vec<(i32, String)> {
-    let text: Vec<&str> = [&["drift", "--db", url][..], extra].concat();
-    let json: Vec<&str> = [&text[..], &["--format", "json"][..]].concat();
-    vec![seen(&run(cwd, cache, &text)), seen(&run(cwd, cache, &json))]
 }
 
 /// `drift -v`'s note on how many files were parsed: `(unchanged, parsed)`, `None` without the

@@ -8,8 +8,8 @@
 
 mod common;
 
+use common::cached::{drift, run};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use schemaplan::shadow::reading;
 
@@ -46,36 +46,6 @@ fn write_schema(work: &Path, sql: &str) {
     let schema = work.join("schema");
     std::fs::create_dir_all(&schema).unwrap();
     std::fs::write(schema.join("schema.sql"), sql).unwrap();
-}
-
-/// Runs the binary in `cwd` with the embedded shadow cached in `cache`.
-fn run(cwd: &Path, cache: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(args)
-        .current_dir(cwd)
-        .env("SCHEMAPLAN_CACHE_DIR", cache)
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .env_remove("SCHEMAPLAN_ENV")
-        .env_remove("SCHEMAPLAN_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-/// What a user sees of a run: exit code and stdout (the report; stderr has notes only).
-fn seen(o: &Output) -> (i32, String) {
-    (
-        common::exit_code(o),
-        String::from_utf8_lossy(&o.stdout).to_string(),
-    )
-}
-
-/// `drift` in text and JSON, as seen.
-fn drift(cwd: &Path, cache: &Path, url: &str, extra: &[&str]) -> Vec<(i32, String)> {
-    let text: Vec<&str> = [&["drift", "--db", url][..], extra].concat();
-    let json: Vec<&str> = [&text[..], &["--format", "json"][..]].concat();
-    vec![seen(&run(cwd, cache, &text)), seen(&run(cwd, cache, &json))]
 }
 
 /// The reading files in `cache` (`<cache>/pg<major>/readings/*.reading`), sorted.

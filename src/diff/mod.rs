@@ -149,15 +149,27 @@ impl Differ<'_> {
     /// partitioned table the plan creates again keeping the rows ([`Differ::rekeyed`]): it is
     /// detached from the old table and attached to the new one.
     pub fn reparented(&self, q: &QName) -> bool {
-        let parent = |s: &Schema| {
-            s.tables
-                .get(q)
-                .and_then(|t| t.partition_of.as_ref())
-                .map(|(p, _)| p.clone())
-        };
-        match (parent(self.current), parent(self.desired)) {
-            (Some(a), Some(b)) => a == b && self.rekeyed.contains(&a),
-            _ => false,
-        }
+        reparented(self.current, self.desired, &self.rekeyed, q)
+    }
+}
+
+/// Whether table `q` is, in both `current` and `desired`, a partition of the same partitioned
+/// table, one of `rekeyed` (created again keeping its rows): such a partition is detached from
+/// the old table and attached to the new one. Shared by the diff and the planner.
+pub fn reparented(
+    current: &Schema,
+    desired: &Schema,
+    rekeyed: &BTreeSet<QName>,
+    q: &QName,
+) -> bool {
+    let parent = |s: &Schema| {
+        s.tables
+            .get(q)
+            .and_then(|t| t.partition_of.as_ref())
+            .map(|(p, _)| p.clone())
+    };
+    match (parent(current), parent(desired)) {
+        (Some(a), Some(b)) => a == b && rekeyed.contains(&a),
+        _ => false,
     }
 }

@@ -212,16 +212,7 @@ impl<'a> Ctx<'a> {
     /// one it creates again under the same name ([`Ctx::rekeyed`]): detached before the drop,
     /// a table of its own in between, attached after the create.
     pub fn reparented(&self, q: &QName) -> bool {
-        let parent = |s: &Schema| {
-            s.tables
-                .get(q)
-                .and_then(|t| t.partition_of.as_ref())
-                .map(|(p, _)| p.clone())
-        };
-        match (parent(self.current), parent(self.desired)) {
-            (Some(a), Some(b)) => a == b && self.rekeyed.contains(&a),
-            _ => false,
-        }
+        crate::diff::reparented(self.current, self.desired, &self.rekeyed, q)
     }
 
     /// [`Schema::attached_to`] of the current schema, from one pass over it.

@@ -10,6 +10,7 @@
 //! Usage: `mod common;` then `let (name, url) = common::server().fresh_db("case");`.
 #![allow(dead_code)]
 
+pub mod cached;
 pub mod case;
 pub mod oracle;
 pub mod project;
