@@ -305,18 +305,25 @@ pub enum Outcome {
     Full { why: String },
 }
 
+impl DeltaState {
+    /// No reading yet: the first read through it is full.
+    fn empty() -> DeltaState {
+        DeltaState {
+            cache: RowCache::default(),
+            census: HashMap::new(),
+            snapshot: String::new(),
+            roles: String::new(),
+            server: String::new(),
+            version: 0,
+            valid: false,
+        }
+    }
+}
+
 /// A full read ([`super::read`]) that also keeps what a later [`read_delta`] of the same
 /// database (or of a copy of it made with `CREATE DATABASE ... TEMPLATE`) needs.
 pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), CatalogError> {
-    let mut state = DeltaState {
-        cache: RowCache::default(),
-        census: HashMap::new(),
-        snapshot: String::new(),
-        roles: String::new(),
-        server: String::new(),
-        version: 0,
-        valid: false,
-    };
+    let mut state = DeltaState::empty();
     let (schema, _) = read_tracked(client, &mut state)?;
     Ok((schema, state))
 }
@@ -340,15 +347,7 @@ pub fn read_delta(
 pub fn read_full_in(
     tx: &mut postgres::Transaction<'_>,
 ) -> Result<(Schema, DeltaState), CatalogError> {
-    let mut state = DeltaState {
-        cache: RowCache::default(),
-        census: HashMap::new(),
-        snapshot: String::new(),
-        roles: String::new(),
-        server: String::new(),
-        version: 0,
-        valid: false,
-    };
+    let mut state = DeltaState::empty();
     let (schema, _) = read_tracked_in(tx, &mut state)?;
     Ok((schema, state))
 }

@@ -168,10 +168,9 @@ pub fn prove(
     planned: &Planned,
     opts: &PlanOptions,
 ) -> Result<ProofReport, WorkflowError> {
-    let why_not = match desired_db {
-        None => "no loaded desired database was given".to_string(),
-        Some(_) if planned.inverse.len() >= object_count(current) => too_long(planned, current),
-        Some(d) => match in_place(ctx, d, current, desired, planned, opts) {
+    let why_not = match usable(desired_db, planned, current) {
+        Err(why) => why,
+        Ok(d) => match in_place(ctx, d, current, desired, planned, opts) {
             Ok(report) => {
                 crate::timings::note(
                     "proof in place: one transaction on the desired database, rolled back \
@@ -188,6 +187,22 @@ pub fn prove(
     let mut report = on_copy(shadow, ctx, desired_db, current, desired, planned, opts)?;
     report.not_in_place = Some(why_not);
     Ok(report)
+}
+
+/// The loaded desired database when the proof can start from it (in place or on a copy),
+/// else why not: there is none, or the inverse plan is not shorter than a rebuild.
+fn usable<'a>(
+    desired_db: Option<&'a ScratchDb>,
+    planned: &Planned,
+    current: &Schema,
+) -> Result<&'a ScratchDb, String> {
+    match desired_db {
+        None => Err("no loaded desired database was given".to_string()),
+        Some(_) if planned.inverse.len() >= object_count(current) => {
+            Err(too_long(planned, current))
+        }
+        Some(d) => Ok(d),
+    }
 }
 
 /// Why the proof rebuilds rather than going through the inverse plan.
@@ -282,12 +297,9 @@ fn on_copy(
     planned: &Planned,
     opts: &PlanOptions,
 ) -> Result<ProofReport, WorkflowError> {
-    let copied = match desired_db {
-        None => Err("no loaded desired database was given".to_string()),
-        Some(_) if planned.inverse.len() >= object_count(current) => {
-            Err(too_long(planned, current))
-        }
-        Some(d) => from_desired(shadow, ctx, d, current, planned, opts)?,
+    let copied = match usable(desired_db, planned, current) {
+        Err(why) => Err(why),
+        Ok(d) => from_desired(shadow, ctx, d, current, planned, opts)?,
     };
     let mut rebuilt_why = None;
     let Start {
