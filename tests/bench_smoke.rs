@@ -160,6 +160,12 @@ fn plan_scale_benchmark_runs_every_stage_at_thirty_tables() {
         stages["sp_dump"][0]["files"].as_u64().unwrap() > 0,
         "{size:#}"
     );
+    // The catalog read alone, the floor of issue 9's warm targets, is `schemaplan dump`'s
+    // `catalog reads` stage (SCHEMAPLAN_TIMINGS=1).
+    assert!(
+        stages["sp_dump"][0]["read_s"].as_f64().unwrap() > 0.0,
+        "{size:#}"
+    );
     for stage in ["drift_cold", "drift_warm"] {
         assert_eq!(stages[stage][0]["outcome"], "in sync", "{stage}: {size:#}");
     }
@@ -182,4 +188,10 @@ fn plan_scale_benchmark_runs_every_stage_at_thirty_tables() {
     assert!(doc.starts_with("# Benchmarks\n\nHand-written text before the results.\n"));
     assert!(doc.contains("| 30 ("), "{doc}");
     assert_eq!(doc.matches("plan_scale results: begin").count(), 1);
+    // Issue 9's targets, as ratios of this run, each with its verdict.
+    assert!(doc.contains("Issue 9's targets at 30 tables"), "{doc}");
+    assert!(
+        doc.contains("| warm `plan` (one new table) / catalog read alone | "),
+        "{doc}"
+    );
 }

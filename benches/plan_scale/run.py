@@ -8,7 +8,8 @@ from os.wait4) and its peak RSS (ru_maxrss):
 
     pg_dump -s            the live database's schema (the floor of reading a catalog)
     schemaplan dump       schemaplan's own catalog read of the live database (plus rendering
-                          the files: the binary has no catalog-read-only command)
+                          the files); its `catalog reads` stage (SCHEMAPLAN_TIMINGS=1) is the
+                          catalog read alone, the floor issue 9's warm targets are ratios of
     psql -1 load          the base files into an empty database, one transaction
     migra                 diff of the live database and one with the one-object change (only
                           if `migra` is on PATH)
@@ -32,6 +33,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import socket
@@ -175,6 +177,20 @@ def measure(cmd, logpath, env=None, cwd=None):
         "server_cpu_s": srv,
         "log": logpath,
     }
+
+
+def stage_time(logpath, stage):
+    """A top-level stage's wall time in SCHEMAPLAN_TIMINGS's report ("  catalog reads   2.345 s
+    ..."), or None when the log has none (an older binary, or the command failed first)."""
+    try:
+        with open(logpath) as f:
+            for line in f:
+                m = re.match(r"^  " + re.escape(stage) + r"\s+([0-9.]+) s", line)
+                if m:
+                    return float(m.group(1))
+    except OSError:
+        pass
+    return None
 
 
 def tail(path, n=5):
@@ -343,7 +359,9 @@ def run_size(ctx, n):
     def env_with_cache(cache):
         # A fresh SCHEMAPLAN_CACHE_DIR is an empty cache: the binary has no --no-cache option
         # (yet); "warm" reuses the folder of the run before.
-        e = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache)
+        # SCHEMAPLAN_TIMINGS=1: each stage's wall time at the end of the log, for the catalog
+        # read alone (`catalog reads`), measured inside the same commands.
+        e = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache, SCHEMAPLAN_TIMINGS="1")
         e.pop("DATABASE_URL", None)
         e.pop("SCHEMAPLAN_DEV_URL", None)
         return e
@@ -365,6 +383,7 @@ def run_size(ctx, n):
         r = measure([sp, "dump", "--db", live, "--out", dump_out] + dev,
                     os.path.join(logs, f"sp_dump{sfx}.log"), env=env_with_cache(fresh_cache("dump")))
         r["files"] = len(generate.schema_files(dump_out)) if os.path.isdir(dump_out) else 0
+        r["read_s"] = stage_time(r["log"], "catalog reads")
         runs["sp_dump"].append(r)
         name, url = dbs.create(f"n{n}_load{sfx}")
         r = measure(load_cmd(tools, url, base), os.path.join(logs, f"load{sfx}.log"))
@@ -548,6 +567,7 @@ def markdown(ctx, sizes, machine):
         lines.append("")
         lines.append(f"Growth of the wall time from {a['tables']:,} to {b['tables']:,} tables: "
                      + "; ".join(growth) + ".")
+    lines.extend(targets(sizes))
     notes = []
     for s in sizes:
         for note in s["notes"]:
@@ -560,12 +580,65 @@ def markdown(ctx, sizes, machine):
     notes.append("Client CPU and RSS are schemaplan's (or psql's, pg_dump's, migra's) own; the "
                  "server's work is in the wall time and, with the throw-away server, in the server "
                  "CPU (its backends' time, counted when they exit; with `--db` it is not "
-                 "measured). `schemaplan dump` is the closest the "
-                 "binary has to a catalog read alone (it also renders and writes the files).")
+                 "measured). `schemaplan dump` also renders and writes the files: the catalog read "
+                 "alone is its `catalog reads` stage (SCHEMAPLAN_TIMINGS=1), which the targets "
+                 "above are ratios of.")
     lines.append("")
     for n in notes:
         lines.append(f"- {n}")
     return "\n".join(lines) + "\n"
+
+
+def targets(sizes):
+    """Issue 9's targets as ratios within this run, at the largest table count: the warm ones
+    against schemaplan's own catalog read alone (the `catalog reads` stage of `schemaplan
+    dump`), the cold plan against `psql -1`; growth against the smallest count."""
+    big = sizes[-1]
+    st = {k: summary(big["stages"][k]) for k, _ in STAGES}
+    read = median([r.get("read_s") for r in big["stages"]["sp_dump"] if r.get("ok")])
+    rows = []
+
+    def row(what, value, limit, fmt, better="low"):
+        if value is None:
+            rows.append(f"| {what} | - | {limit} | not measured |")
+            return
+        ok = value <= limit if better == "low" else value >= limit
+        rows.append(f"| {what} | {fmt.format(value)} | {fmt.format(limit)} | {'yes' if ok else 'no'} |")
+
+    def ratio(k, base):
+        return None if st.get(k) is None or not base else st[k]["wall_s"] / base
+
+    row("warm `plan` (one new table) / catalog read alone", ratio("plan_warm", read), 2.0, "{:.1f}x")
+    if st.get("migra") and st.get("plan_warm"):
+        row("migra / warm `plan` (faster than migra by)",
+            st["migra"]["wall_s"] / st["plan_warm"]["wall_s"], 5.0, "{:.1f}x", better="high")
+    row("warm `drift` (nothing changed) / catalog read alone", ratio("drift_warm", read), 1.5, "{:.1f}x")
+    row("cold `plan` (one new table) / `psql -1` load",
+        ratio("plan_cold", st["load"]["wall_s"] if st.get("load") else None), 1.2, "{:.1f}x")
+    if len(sizes) >= 2:
+        small = sizes[0]
+        worst = None
+        for k, _ in STAGES:
+            if not (k.startswith("drift") or k.startswith("plan")):
+                continue
+            a, b = summary(small["stages"][k]), summary(big["stages"][k])
+            if a and b and a["wall_s"] > 0:
+                worst = max(worst or 0, b["wall_s"] / a["wall_s"])
+        row(f"worst growth of a schemaplan command, {small['tables']:,} -> {big['tables']:,} tables",
+            worst, 5.5, "{:.1f}x")
+    rss = [st[k]["rss_mib"] for k, _ in STAGES
+           if (k.startswith("drift") or k.startswith("plan")) and st.get(k)]
+    row("peak RSS of a schemaplan command (MiB)", max(rss) if rss else None, 150, "{:.0f}")
+    head = [
+        "",
+        f"Issue 9's targets at {big['tables']:,} tables, as ratios within this run (catalog read "
+        "alone: the `catalog reads` stage of `schemaplan dump`, "
+        + ("-" if read is None else f"{read:.1f} s") + "):",
+        "",
+        "| target | measured | limit | met |",
+        "|---|---|---|---|",
+    ]
+    return head + rows
 
 
 def write_docs(path, body):
