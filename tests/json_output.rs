@@ -29,6 +29,56 @@ fn events_named<'a>(events: &'a [Value], name: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == name).collect()
 }
 
+/// A session idle in its transaction after `sql` (with `application_name` `app`): it keeps
+/// the locks `sql` took until it ends. Returns it and its backend pid.
+fn idle_in_transaction(
+    server: &common::TestServer,
+    db: &str,
+    app: &str,
+    sql: &str,
+) -> (postgres::Client, i32) {
+    let mut c = server.connect(db);
+    let pid: i32 = c.query_one("SELECT pg_backend_pid()", &[]).unwrap().get(0);
+    c.batch_execute(&format!("SET application_name = {app}"))
+        .unwrap();
+    // Its own batch: the blocker report shows the start of the session's last query.
+    c.batch_execute(&format!("BEGIN; {sql}")).unwrap();
+    (c, pid)
+}
+
+/// `apply --format json` of `plans/p1` with one lock retry and no wait between: a blocked
+/// step fails (exit 1) after two attempts.
+fn apply_json_retrying_once(cwd: &std::path::Path, url: &str) -> std::process::Output {
+    run(
+        cwd,
+        &[
+            "apply",
+            "--db",
+            url,
+            "plans/p1",
+            "--format",
+            "json",
+            "--lock-retries",
+            "1",
+            "--lock-retry-max-delay-ms",
+            "10",
+        ],
+        1,
+    )
+}
+
+/// The one `retry` event's blocker that `which` picks (panics naming the events otherwise).
+fn the_blocker<'a>(events: &'a [Value], which: impl Fn(&Value) -> bool) -> &'a Value {
+    let retries = events_named(events, "retry");
+    assert_eq!(retries.len(), 1, "{events:#?}");
+    retries[0]["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| which(b))
+        .unwrap_or_else(|| panic!("no such blocker in {retries:#?}"))
+}
+
 #[test]
 fn every_json_output_matches_its_published_schema() {
     let server = common::server();
@@ -202,47 +252,21 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
         0,
     );
     // A reader idle in its transaction: its ACCESS SHARE lock blocks ADD COLUMN.
-    let mut reader = server.connect(&db);
-    let reader_pid: i32 = reader
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
-    reader
-        .batch_execute("SET application_name = the_reader")
-        .unwrap();
-    reader
-        .batch_execute("BEGIN; SELECT count(*) FROM public.t /* the blocker */;")
-        .unwrap();
-    let o = run(
-        cwd,
-        &[
-            "apply",
-            "--db",
-            &url,
-            "plans/p1",
-            "--format",
-            "json",
-            "--lock-retries",
-            "1",
-            "--lock-retry-max-delay-ms",
-            "10",
-        ],
-        1,
+    let (mut reader, reader_pid) = idle_in_transaction(
+        &server,
+        &db,
+        "the_reader",
+        "SELECT count(*) FROM public.t /* the blocker */;",
     );
+    let o = apply_json_retrying_once(cwd, &url);
     reader.batch_execute("ROLLBACK").unwrap();
     let events = parse_valid_lines("apply-event", &stdout(&o));
-    let retries = events_named(&events, "retry");
-    assert_eq!(retries.len(), 1, "{events:#?}");
     // The blocker as an object: who (pid, application), what it holds, since when.
-    let blockers = retries[0]["blockers"].as_array().unwrap();
-    let b = blockers
-        .iter()
-        .find(|b| {
-            b["query"]
-                .as_str()
-                .is_some_and(|q| q.contains("the blocker"))
-        })
-        .unwrap_or_else(|| panic!("{retries:#?}"));
+    let b = the_blocker(&events, |b| {
+        b["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("the blocker"))
+    });
     assert_eq!(b["cause"], "lock_timeout", "{b:#}");
     assert_eq!(b["pid"], reader_pid, "{b:#}");
     assert_eq!(b["mode"], "AccessShareLock", "{b:#}");
@@ -328,39 +352,16 @@ fn foreign_key_add_names_the_lock_and_the_blocker_on_the_referenced_table() {
     );
     // A writer idle in its transaction on the referenced table only: its ROW EXCLUSIVE lock
     // conflicts with the SHARE ROW EXCLUSIVE the key needs there.
-    let mut writer = server.connect(&db);
-    let writer_pid: i32 = writer
-        .query_one("SELECT pg_backend_pid()", &[])
-        .unwrap()
-        .get(0);
-    writer
-        .batch_execute("BEGIN; INSERT INTO public.customers VALUES (1000) /* the writer */;")
-        .unwrap();
-    let o = run(
-        cwd,
-        &[
-            "apply",
-            "--db",
-            &url,
-            "plans/p1",
-            "--format",
-            "json",
-            "--lock-retries",
-            "1",
-            "--lock-retry-max-delay-ms",
-            "10",
-        ],
-        1,
+    let (mut writer, writer_pid) = idle_in_transaction(
+        &server,
+        &db,
+        "the_writer",
+        "INSERT INTO public.customers VALUES (1000) /* the writer */;",
     );
+    let o = apply_json_retrying_once(cwd, &url);
     writer.batch_execute("ROLLBACK").unwrap();
     let events = parse_valid_lines("apply-event", &stdout(&o));
-    let retries = events_named(&events, "retry");
-    assert_eq!(retries.len(), 1, "{events:#?}");
-    let blockers = retries[0]["blockers"].as_array().unwrap();
-    let b = blockers
-        .iter()
-        .find(|b| b["pid"] == writer_pid)
-        .unwrap_or_else(|| panic!("the writer on public.customers is not named: {retries:#?}"));
+    let b = the_blocker(&events, |b| b["pid"] == writer_pid);
     assert_eq!(b["cause"], "lock_timeout", "{b:#}");
     assert_eq!(b["relation"], "public.customers", "{b:#}");
     assert_eq!(b["mode"], "RowExclusiveLock", "{b:#}");
