@@ -68,7 +68,7 @@ fn apply_json_retrying_once(cwd: &std::path::Path, url: &str) -> std::process::O
 }
 
 /// The one `retry` event's blocker that `which` picks (panics naming the events otherwise).
-fn the_blocker<'a>(events: &'a [Value], which: impl Fn(&Value) -> bool) -> &'a Value {
+fn the_blocker(events: &[Value], which: impl Fn(&Value) -> bool) -> &Value {
     let retries = events_named(events, "retry");
     assert_eq!(retries.len(), 1, "{events:#?}");
     retries[0]["blockers"]
@@ -253,7 +253,7 @@ fn apply_json_retry_names_the_blocker_and_the_failure() {
     );
     // A reader idle in its transaction: its ACCESS SHARE lock blocks ADD COLUMN.
     let (mut reader, reader_pid) = idle_in_transaction(
-        &server,
+        server,
         &db,
         "the_reader",
         "SELECT count(*) FROM public.t /* the blocker */;",
@@ -353,7 +353,7 @@ fn foreign_key_add_names_the_lock_and_the_blocker_on_the_referenced_table() {
     // A writer idle in its transaction on the referenced table only: its ROW EXCLUSIVE lock
     // conflicts with the SHARE ROW EXCLUSIVE the key needs there.
     let (mut writer, writer_pid) = idle_in_transaction(
-        &server,
+        server,
         &db,
         "the_writer",
         "INSERT INTO public.customers VALUES (1000) /* the writer */;",
