@@ -59,20 +59,24 @@ pub(super) fn diff_grants(d: &mut Differ) {
     }
 }
 
+/// Removals come first, as for grants: an entry is one privilege with or without its grant
+/// option, so changing only the option is the old entry's `REVOKE` (which takes the privilege
+/// away whatever its option) and the new entry's `GRANT`; in the other order the revoke would
+/// undo the grant just made. Equal-priority steps on one schema keep this order.
 pub(super) fn diff_default_privileges(d: &mut Differ) {
-    for e in &d.desired.default_privileges {
-        if !d.current.default_privileges.contains(e) {
-            d.push(Change::AlterDefaultPrivilege {
-                entry: e.clone(),
-                add: true,
-            });
-        }
-    }
     for e in &d.current.default_privileges {
         if !d.desired.default_privileges.contains(e) {
             d.push(Change::AlterDefaultPrivilege {
                 entry: e.clone(),
                 add: false,
+            });
+        }
+    }
+    for e in &d.desired.default_privileges {
+        if !d.current.default_privileges.contains(e) {
+            d.push(Change::AlterDefaultPrivilege {
+                entry: e.clone(),
+                add: true,
             });
         }
     }
