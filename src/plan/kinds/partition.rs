@@ -208,6 +208,25 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
     if from.partition_of.is_none() {
         n.claims.push(from.name.clone());
     }
+    // PostgreSQL refuses to attach a table that lacks a column the partitioned table has
+    // ("child table is missing column"). When the partitioned table loses columns in the same
+    // plan, the table joining lacks them too (its desired columns are the partitioned table's
+    // desired ones): the drops go first. The attach alters the partitioned table, so every
+    // step that removes one of its parts (a column, a constraint, an index) runs before it
+    // (`graph` rule 2).
+    let parent_loses_columns = match (
+        ctx.current.tables.get(parent),
+        ctx.desired.tables.get(parent),
+    ) {
+        (Some(have), Some(want)) => have
+            .columns
+            .iter()
+            .any(|c| !want.columns.iter().any(|w| w.name == c.name)),
+        _ => false,
+    };
+    if parent_loses_columns {
+        n.alters.push(ObjectId::Table(parent.clone()));
+    }
     // Joining the partitioned table created again for a new key: before its constraints and
     // the foreign keys referencing it are added over the rows ([`crate::plan::rekey_slot`]).
     if ctx.rekeyed.contains(parent) {
