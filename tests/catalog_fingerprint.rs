@@ -86,6 +86,34 @@ fn a_changed_default_changes_the_fingerprint() {
     assert_eq!(col(&b).as_deref(), Some("'done'::app.status"));
 }
 
+/// A plan takes its schemas' fingerprints and object digests from one printing of each
+/// (`catalog::fingerprint_and_digests`, issue 9): the values must be those of `fingerprint`
+/// and `object_digests` (plan files store them; `apply` and `drift` compare them), over every
+/// kind printed one object at a time (types, sequences, tables, indexes, views, functions,
+/// triggers, policies) and the rest.
+#[test]
+fn fingerprint_and_digests_together_are_the_values_of_each_alone() {
+    let extra = r#"
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();
+ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON app.orders USING (customer_id = 1);
+CREATE MATERIALIZED VIEW app.totals WITH (fillfactor = 50) AS SELECT count(*) AS n FROM app.orders;
+CREATE TYPE app.pair AS (a int, "b c" text);
+CREATE DOMAIN app.positive AS int CHECK (VALUE > 0);
+CREATE TABLE app."odd ""name""" (z int, a app.positive, "line
+break" text) WITH (autovacuum_enabled = false, fillfactor = 60);
+CREATE TABLE app.events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+"#;
+    for sql in ["", ORDER_A, &format!("{ORDER_A}{extra}")] {
+        let s = read(sql);
+        let (fingerprint, digests) = catalog::fingerprint_and_digests(&s);
+        assert_eq!(fingerprint, catalog::fingerprint(&s));
+        assert_eq!(digests, catalog::object_digests(&s));
+    }
+}
+
 #[test]
 fn depends_is_not_fingerprinted() {
     let mut a = read(ORDER_A);

@@ -92,3 +92,49 @@ fn dumped_schema_files_plan_to_nothing_against_their_database() {
     );
     server.drop_db(&name);
 }
+
+/// The diff stages of a `plan -vv` run (`diff::diff_for`, nested in the pipeline's stages;
+/// the pipeline's own top-level `diff` stage is not counted).
+fn schema_diffs(text: &str) -> usize {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("timing: "))
+        .filter(|l| l.starts_with(' ') && l.trim_start().starts_with("diff "))
+        .count()
+}
+
+/// Issue 9: a plan diffs the current and desired schemas once each way, however many parts
+/// need them (the diff stage's refusals, the secrets check, the planner's forward and inverse
+/// plans), and the proof does not diff a reading that is the same as what it must equal
+/// (`diff::same`). A one-table change on a live database with rows: two diffs in all, where
+/// the same two schemas were diffed seven times.
+#[test]
+fn a_plan_diffs_the_two_schemas_once_each_way_and_the_proof_not_at_all_when_it_matches() {
+    let server = common::server();
+    let (name, url) = server.fresh_db("diff_once");
+    schemaplan::db::connect(&url)
+        .unwrap()
+        .batch_execute(&format!(
+            "{SCHEMA}\nINSERT INTO \"Sales\".\"order\" (\"user\", total) VALUES ('a', 1), ('b', 2);"
+        ))
+        .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("schema")).unwrap();
+    std::fs::write(
+        tmp.path().join("schema/sales.sql"),
+        format!("{SCHEMA}\nCREATE TABLE \"Sales\".note (id bigint PRIMARY KEY, body text);\n"),
+    )
+    .unwrap();
+    let dev = server.admin_url();
+    let text = ok(&run(
+        tmp.path(),
+        &["plan", "-vv", "--db", &url, "--dev-url", &dev, "--out", "p"],
+    ));
+    let plan = std::fs::read_to_string(tmp.path().join("p/plan.sql")).unwrap();
+    assert!(plan.contains("CREATE TABLE \"Sales\".note"), "{plan}");
+    assert_eq!(
+        schema_diffs(&text),
+        2,
+        "one diff each way, none in the proof:\n{text}"
+    );
+    server.drop_db(&name);
+}

@@ -432,15 +432,91 @@ pub fn object_digests(schema: &Schema) -> std::collections::BTreeMap<String, Str
 }
 
 fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, String> {
-    use std::collections::BTreeMap;
+    use crate::model::{canonical_table, canonical_view, Printed};
+    let s = schema;
+    let mut out = Digests::new();
+    // The kinds a fingerprint prints one object at a time ([`fingerprint_and_digests`]).
+    let mut put = |p: Printed, value: &dyn std::fmt::Debug| {
+        out.insert(printed_label(p), short_digest(&debug_digest(value)));
+    };
+    s.types.iter().for_each(|(k, v)| put(Printed::Type(k), v));
+    s.sequences
+        .iter()
+        .for_each(|(k, v)| put(Printed::Sequence(k), v));
+    s.tables
+        .iter()
+        .for_each(|(k, v)| put(Printed::Table(k), &canonical_table(v)));
+    s.indexes
+        .iter()
+        .for_each(|(k, v)| put(Printed::Index(k), v));
+    s.views
+        .iter()
+        .for_each(|(k, v)| put(Printed::View(k), &canonical_view(v)));
+    s.functions
+        .iter()
+        .for_each(|(k, v)| put(Printed::Function(k), v));
+    s.triggers
+        .iter()
+        .for_each(|(k, v)| put(Printed::Trigger(k), v));
+    s.policies
+        .iter()
+        .for_each(|(k, v)| put(Printed::Policy(k), v));
+    other_digests(s, &mut out);
+    out
+}
+
+/// Digests of a schema's objects ([`object_digests`]), by label.
+pub type Digests = std::collections::BTreeMap<String, String>;
+
+/// The label of an object of [`object_digests`] among the kinds `model::Printed` names.
+fn printed_label(p: crate::model::Printed) -> String {
+    use crate::model::Printed;
+    match p {
+        Printed::Type(k) => format!("type {k}"),
+        Printed::Sequence(k) => format!("sequence {k}"),
+        Printed::Table(k) => format!("table {k}"),
+        Printed::Index(k) => format!("index {k}"),
+        Printed::View(k) => format!("view {k}"),
+        Printed::Function((q, args)) => format!("function {q}({args})"),
+        Printed::Trigger((q, name)) => format!("trigger {name} on {q}"),
+        Printed::Policy((q, name)) => format!("policy {name} on {q}"),
+    }
+}
+
+/// An object's digest as `plan.json` holds it: the first 16 hex digits of the SHA-256.
+fn short_digest(sha: &[u8]) -> String {
+    let mut d = hex(sha);
+    d.truncate(16);
+    d
+}
+
+/// The schema's fingerprint ([`fingerprint`]) and object digests ([`object_digests`]), the
+/// same values, from one printing of the schema: the objects of the big kinds (tables,
+/// indexes, views, functions ...) are printed once for both (`model::CanonicalDebugEach`),
+/// where the two functions print each twice (issue 9: a plan needs both of its `from` and of
+/// its target schema).
+pub fn fingerprint_and_digests(schema: &Schema) -> (String, Digests) {
+    crate::timings::stage("fingerprint and object digests", || {
+        use sha2::{Digest, Sha256};
+        let mut out = Digests::new();
+        let mut each = |p: crate::model::Printed, text: &str| {
+            out.insert(printed_label(p), short_digest(&Sha256::digest(text)));
+        };
+        let fingerprint = hex(&debug_digest_without_empty_fields(
+            &crate::model::CanonicalDebugEach::new(schema, &mut each),
+        ));
+        other_digests(schema, &mut out);
+        (fingerprint, out)
+    })
+}
+
+/// The digests of the objects of the kinds `model::Printed` does not name.
+fn other_digests(s: &Schema, out: &mut Digests) {
     use std::fmt::Debug;
     // Each object in its canonical form (`model::canonical`), normalized one at a time: no
     // canonical copy of the whole schema.
-    let s = schema;
-    let mut out: BTreeMap<String, String> = BTreeMap::new();
     let mut put = |label: String, value: &dyn Debug| {
-        let d = hex(&debug_digest(value));
-        out.insert(label, d[..16].to_string());
+        out.insert(label, short_digest(&debug_digest(value)));
     };
     for (k, v) in &s.schemas {
         put(format!("schema {k}"), v);
@@ -453,30 +529,6 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     }
     for (k, v) in &s.collations {
         put(format!("collation {k}"), v);
-    }
-    for (k, v) in &s.types {
-        put(format!("type {k}"), v);
-    }
-    for (k, v) in &s.sequences {
-        put(format!("sequence {k}"), v);
-    }
-    for (k, v) in &s.tables {
-        put(format!("table {k}"), &crate::model::canonical_table(v));
-    }
-    for (k, v) in &s.indexes {
-        put(format!("index {k}"), v);
-    }
-    for (k, v) in &s.views {
-        put(format!("view {k}"), &crate::model::canonical_view(v));
-    }
-    for ((q, args), v) in &s.functions {
-        put(format!("function {q}({args})"), v);
-    }
-    for ((q, name), v) in &s.triggers {
-        put(format!("trigger {name} on {q}"), v);
-    }
-    for ((q, name), v) in &s.policies {
-        put(format!("policy {name} on {q}"), v);
     }
     for (k, v) in &s.publications {
         put(format!("publication {k}"), v);
@@ -532,7 +584,7 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     for (id, text) in &s.comments {
         put(format!("comment on {id:?}"), text);
     }
-    let mut grants: BTreeMap<String, Vec<_>> = BTreeMap::new();
+    let mut grants: std::collections::BTreeMap<String, Vec<_>> = Default::default();
     for g in &s.grants {
         grants
             .entry(format!("grants on {:?}", g.on))
@@ -548,7 +600,6 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     for u in &s.unmodeled {
         put(format!("{} {} (not modeled)", u.kind, u.identity), u);
     }
-    out
 }
 
 /// The objects whose digests differ between two [`object_digests`] maps, one line each

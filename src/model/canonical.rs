@@ -8,6 +8,16 @@
 //! 5,000 tables then costs one table's copy, not the whole schema's (issue 9). The two must
 //! print the same text, byte for byte (the fingerprints of written plans depend on it): the
 //! test below compares them, and `Schema::canonical` is built from the same functions.
+//!
+//! [`CanonicalDebugEach`] prints the same text and hands its caller, on the way, the text of
+//! each object of the big kinds (tables, indexes, views, functions, ...) exactly as
+//! `format!("{:#?}", canonical form of the object)` prints it: that is what the object's
+//! digest hashes (`catalog::object_digests`), so a plan's fingerprint and object digests of a
+//! schema cost one printing of it instead of two (issue 9). Each such object is printed once
+//! into a buffer (reused, no allocation per object), handed over, then written into the
+//! schema's text where the derived `Debug` would have printed it: the map's entry indents it
+//! line by line as it indents any value (`PadAdapter` depends on the text alone), so the
+//! schema's text is byte for byte the same (the tests below compare them).
 
 use super::*;
 use std::fmt::{self, Debug, Formatter};
@@ -79,112 +89,290 @@ pub struct CanonicalDebug<'a>(pub &'a Schema);
 
 impl Debug for CanonicalDebug<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        // Every field by name, so a field added to `Schema` does not compile here until it is
-        // printed (in declaration order, as the derived `Debug` does) or normalized away.
-        let Schema {
-            schemas,
-            extensions,
-            collations,
-            types,
-            sequences,
-            tables,
-            indexes,
-            views,
-            functions,
-            triggers,
-            policies,
-            publications,
-            publication_tables,
-            publication_schemas,
-            event_triggers,
-            foreign_data_wrappers,
-            foreign_servers,
-            user_mappings,
-            casts,
-            ts_dictionaries,
-            ts_configurations,
-            operators,
-            operator_families,
-            operator_classes,
-            access_methods,
-            conversions,
-            languages,
-            comments,
-            grants,
-            default_privileges,
-            depends: _,
-            owners: _,
-            unmodeled,
-            unmodeled_deps: _,
-            sizes: _,
-        } = self.0;
-        // Left out of the canonical form: printed as the empty collections it holds there.
-        let depends: BTreeMap<ObjectId, DepSet> = BTreeMap::new();
-        let owners: BTreeMap<ObjectId, String> = BTreeMap::new();
-        let unmodeled_deps: BTreeMap<Unmodeled, UnmodeledDeps> = BTreeMap::new();
-        let sizes: BTreeMap<QName, u64> = BTreeMap::new();
-        f.debug_struct("Schema")
-            .field("schemas", schemas)
-            .field(
-                "extensions",
-                &Normalized {
-                    map: extensions,
-                    f: extension,
-                },
-            )
-            .field("collations", collations)
-            .field("types", types)
-            .field("sequences", sequences)
-            .field(
-                "tables",
-                &Normalized {
-                    map: tables,
-                    f: table,
-                },
-            )
-            .field("indexes", indexes)
-            .field(
-                "views",
-                &Normalized {
-                    map: views,
-                    f: view,
-                },
-            )
-            .field("functions", functions)
-            .field("triggers", triggers)
-            .field("policies", policies)
-            .field("publications", publications)
-            .field("publication_tables", publication_tables)
-            .field("publication_schemas", publication_schemas)
-            .field("event_triggers", event_triggers)
-            .field("foreign_data_wrappers", foreign_data_wrappers)
-            .field("foreign_servers", foreign_servers)
-            .field("user_mappings", user_mappings)
-            .field("casts", casts)
-            .field(
-                "ts_dictionaries",
-                &Normalized {
-                    map: ts_dictionaries,
-                    f: ts_dictionary,
-                },
-            )
-            .field("ts_configurations", ts_configurations)
-            .field("operators", operators)
-            .field("operator_families", operator_families)
-            .field("operator_classes", operator_classes)
-            .field("access_methods", access_methods)
-            .field("conversions", conversions)
-            .field("languages", languages)
-            .field("comments", comments)
-            .field("grants", grants)
-            .field("default_privileges", default_privileges)
-            .field("depends", &depends)
-            .field("owners", &owners)
-            .field("unmodeled", unmodeled)
-            .field("unmodeled_deps", &unmodeled_deps)
-            .field("sizes", &sizes)
-            .finish()
+        print(self.0, f, None)
     }
+}
+
+/// An object [`CanonicalDebugEach`] hands its caller, by kind and key.
+#[derive(Clone, Copy, Debug)]
+pub enum Printed<'a> {
+    Type(&'a QName),
+    Sequence(&'a QName),
+    Table(&'a QName),
+    Index(&'a QName),
+    View(&'a QName),
+    Function(&'a (QName, String)),
+    Trigger(&'a (QName, String)),
+    Policy(&'a (QName, String)),
+}
+
+/// [`CanonicalDebug`] that also calls `each` with every object of the kinds of [`Printed`] and
+/// its canonical text, `format!("{:#?}", ...)` of its canonical form (see the module doc).
+pub struct CanonicalDebugEach<'a, 'h> {
+    schema: &'a Schema,
+    each: std::cell::RefCell<Each<'a, 'h>>,
+}
+
+impl<'a, 'h> CanonicalDebugEach<'a, 'h> {
+    pub fn new(schema: &'a Schema, each: &'h mut dyn FnMut(Printed<'a>, &str)) -> Self {
+        CanonicalDebugEach {
+            schema,
+            each: std::cell::RefCell::new(Each {
+                hook: each,
+                buf: String::new(),
+            }),
+        }
+    }
+}
+
+impl Debug for CanonicalDebugEach<'_, '_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        print(self.schema, f, Some(&self.each))
+    }
+}
+
+/// The caller's hook and the buffer each object is printed into (one for all of them).
+struct Each<'a, 'h> {
+    hook: &'h mut dyn FnMut(Printed<'a>, &str),
+    buf: String,
+}
+
+/// Text written as it is: an object printed beforehand.
+struct Verbatim<'a>(&'a str);
+
+impl Debug for Verbatim<'_> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// A map of one of the kinds of [`Printed`], printed as `BTreeMap`'s `Debug` does with each
+/// value in its canonical form: `entry` writes one entry directly, `text` prints the value
+/// into a buffer (`{:#?}`) for [`Each`]'s hook, after which the buffer is the entry's value.
+struct Kind<'s, 'a, 'h, K, V> {
+    map: &'a BTreeMap<K, V>,
+    entry: fn(&mut fmt::DebugMap<'_, '_>, &K, &V),
+    text: fn(&V, &mut String),
+    key: fn(&'a K) -> Printed<'a>,
+    each: Option<&'s std::cell::RefCell<Each<'a, 'h>>>,
+}
+
+impl<K: Debug, V> Debug for Kind<'_, '_, '_, K, V> {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        match self.each {
+            None => {
+                for (k, v) in self.map {
+                    (self.entry)(&mut m, k, v);
+                }
+            }
+            Some(each) => {
+                let mut each = each.borrow_mut();
+                let Each { hook, buf } = &mut *each;
+                for (k, v) in self.map {
+                    buf.clear();
+                    (self.text)(v, buf);
+                    hook((self.key)(k), buf);
+                    m.entry(k, &Verbatim(buf));
+                }
+            }
+        }
+        m.finish()
+    }
+}
+
+/// `{:#?}` of `value` appended to `buf` (writing to a `String` cannot fail).
+fn pretty(value: &dyn Debug, buf: &mut String) {
+    let _ = fmt::Write::write_fmt(buf, format_args!("{value:#?}"));
+}
+
+/// The text of [`CanonicalDebug`] and [`CanonicalDebugEach`] (`each`).
+fn print<'a>(
+    schema: &'a Schema,
+    f: &mut Formatter<'_>,
+    each: Option<&std::cell::RefCell<Each<'a, '_>>>,
+) -> fmt::Result {
+    // Every field by name, so a field added to `Schema` does not compile here until it is
+    // printed (in declaration order, as the derived `Debug` does) or normalized away.
+    let Schema {
+        schemas,
+        extensions,
+        collations,
+        types,
+        sequences,
+        tables,
+        indexes,
+        views,
+        functions,
+        triggers,
+        policies,
+        publications,
+        publication_tables,
+        publication_schemas,
+        event_triggers,
+        foreign_data_wrappers,
+        foreign_servers,
+        user_mappings,
+        casts,
+        ts_dictionaries,
+        ts_configurations,
+        operators,
+        operator_families,
+        operator_classes,
+        access_methods,
+        conversions,
+        languages,
+        comments,
+        grants,
+        default_privileges,
+        depends: _,
+        owners: _,
+        unmodeled,
+        unmodeled_deps: _,
+        sizes: _,
+    } = schema;
+    // Left out of the canonical form: printed as the empty collections it holds there.
+    let depends: BTreeMap<ObjectId, DepSet> = BTreeMap::new();
+    let owners: BTreeMap<ObjectId, String> = BTreeMap::new();
+    let unmodeled_deps: BTreeMap<Unmodeled, UnmodeledDeps> = BTreeMap::new();
+    let sizes: BTreeMap<QName, u64> = BTreeMap::new();
+    f.debug_struct("Schema")
+        .field("schemas", schemas)
+        .field(
+            "extensions",
+            &Normalized {
+                map: extensions,
+                f: extension,
+            },
+        )
+        .field("collations", collations)
+        .field(
+            "types",
+            &Kind {
+                map: types,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Type,
+                each,
+            },
+        )
+        .field(
+            "sequences",
+            &Kind {
+                map: sequences,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Sequence,
+                each,
+            },
+        )
+        .field(
+            "tables",
+            &Kind {
+                map: tables,
+                entry: |m, k, v| {
+                    m.entry(k, &table(v));
+                },
+                text: |v, b| pretty(&table(v), b),
+                key: Printed::Table,
+                each,
+            },
+        )
+        .field(
+            "indexes",
+            &Kind {
+                map: indexes,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Index,
+                each,
+            },
+        )
+        .field(
+            "views",
+            &Kind {
+                map: views,
+                entry: |m, k, v| {
+                    m.entry(k, &view(v));
+                },
+                text: |v, b| pretty(&view(v), b),
+                key: Printed::View,
+                each,
+            },
+        )
+        .field(
+            "functions",
+            &Kind {
+                map: functions,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Function,
+                each,
+            },
+        )
+        .field(
+            "triggers",
+            &Kind {
+                map: triggers,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Trigger,
+                each,
+            },
+        )
+        .field(
+            "policies",
+            &Kind {
+                map: policies,
+                entry: |m, k, v| {
+                    m.entry(k, v);
+                },
+                text: |v, b| pretty(v, b),
+                key: Printed::Policy,
+                each,
+            },
+        )
+        .field("publications", publications)
+        .field("publication_tables", publication_tables)
+        .field("publication_schemas", publication_schemas)
+        .field("event_triggers", event_triggers)
+        .field("foreign_data_wrappers", foreign_data_wrappers)
+        .field("foreign_servers", foreign_servers)
+        .field("user_mappings", user_mappings)
+        .field("casts", casts)
+        .field(
+            "ts_dictionaries",
+            &Normalized {
+                map: ts_dictionaries,
+                f: ts_dictionary,
+            },
+        )
+        .field("ts_configurations", ts_configurations)
+        .field("operators", operators)
+        .field("operator_families", operator_families)
+        .field("operator_classes", operator_classes)
+        .field("access_methods", access_methods)
+        .field("conversions", conversions)
+        .field("languages", languages)
+        .field("comments", comments)
+        .field("grants", grants)
+        .field("default_privileges", default_privileges)
+        .field("depends", &depends)
+        .field("owners", &owners)
+        .field("unmodeled", unmodeled)
+        .field("unmodeled_deps", &unmodeled_deps)
+        .field("sizes", &sizes)
+        .finish()
 }
 
 #[cfg(test)]
@@ -303,5 +491,52 @@ mod tests {
             format!("{:#?}", CanonicalDebug(&empty)),
             format!("{:#?}", empty.canonical())
         );
+    }
+
+    /// [`CanonicalDebugEach`] prints the text [`CanonicalDebug`] prints, and hands over each
+    /// object's text as `{:#?}` of its canonical form (what its digest hashes).
+    #[test]
+    fn printing_each_object_once_gives_the_same_text_and_each_objects_own() {
+        let mut s = sample();
+        let q = |n: &str| QName::new("public", n);
+        // an object of another printed kind, and a second table
+        let mut t2 = s.tables[&q("t")].clone();
+        t2.name = q("t2");
+        t2.columns.reverse();
+        s.tables.insert(q("t2"), t2);
+        s.sequences.insert(
+            q("seq"),
+            Sequence {
+                name: q("seq"),
+                data_type: "bigint".into(),
+                start: 1,
+                increment: 1,
+                min_value: 1,
+                max_value: 9,
+                cache: 1,
+                cycle: false,
+                owned_by: None,
+                unlogged: false,
+            },
+        );
+        let mut seen = Vec::new();
+        let mut each = |p: Printed, text: &str| seen.push((format!("{p:?}"), text.to_string()));
+        let text = format!("{:#?}", CanonicalDebugEach::new(&s, &mut each));
+        assert_eq!(text, format!("{:#?}", CanonicalDebug(&s)));
+        assert_eq!(text, format!("{:#?}", s.canonical()));
+        let mut want = Vec::new();
+        for (k, v) in &s.sequences {
+            want.push((format!("{:?}", Printed::Sequence(k)), format!("{v:#?}")));
+        }
+        for (k, v) in &s.tables {
+            want.push((
+                format!("{:?}", Printed::Table(k)),
+                format!("{:#?}", table(v)),
+            ));
+        }
+        for (k, v) in &s.views {
+            want.push((format!("{:?}", Printed::View(k)), format!("{:#?}", view(v))));
+        }
+        assert_eq!(seen, want);
     }
 }

@@ -17,6 +17,7 @@ mod objects;
 pub use canonical::{
     extension as canonical_extension, table as canonical_table,
     ts_dictionary as canonical_ts_dictionary, view as canonical_view, CanonicalDebug,
+    CanonicalDebugEach, Printed,
 };
 pub use deps::DepSet;
 pub use ids::{ObjectId, QName};

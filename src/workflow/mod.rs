@@ -9,6 +9,7 @@ pub mod backfill;
 pub mod casts;
 pub mod checks;
 pub mod contract;
+mod diffs;
 mod drift;
 mod dump;
 mod explain;
@@ -22,6 +23,7 @@ pub mod secrets;
 mod sides;
 pub mod unmodeled;
 
+pub use diffs::PlanDiffs;
 pub use drift::{object_drifts, pending_contract, ObjectDrift, PendingContract};
 pub use dump::{dump, dump_files, kind_and_identity, schema_statements, Dump, DumpedObject};
 pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
@@ -719,10 +721,24 @@ fn in_phase(steps: Vec<(ObjectId, Step)>, phase: plan::Phase) -> Vec<(ObjectId, 
 }
 
 /// The steps from `from` to `to`, with the unmodeled objects of `live` they must carry over.
-fn part(from: &Schema, to: &Schema, live: &Schema, opts: &PlanOptions) -> Vec<(ObjectId, Step)> {
-    let changes = diff::diff_for(from, to, opts.server_version);
-    let steps = plan::build_tagged(&changes, from, to, opts);
-    unmodeled::carry_over(&changes, steps, live, to, opts)
+/// The diff is `diffs`' when it is one of its two, else made here.
+fn part(
+    diffs: &PlanDiffs,
+    from: &Schema,
+    to: &Schema,
+    live: &Schema,
+    opts: &PlanOptions,
+) -> Vec<(ObjectId, Step)> {
+    let made;
+    let changes = match diffs.of(from, to, opts.server_version) {
+        Some(c) => c,
+        None => {
+            made = diff::diff_for(from, to, opts.server_version);
+            &made
+        }
+    };
+    let steps = plan::build_tagged(changes, from, to, opts);
+    unmodeled::carry_over(changes, steps, live, to, opts)
 }
 
 /// Plans `current -> desired` and the inverse `desired -> current`. Inverse steps that
@@ -746,6 +762,21 @@ pub fn plan_both(
     opts: &PlanOptions,
     contract_drops: bool,
 ) -> Planned {
+    let base = renames.map(|r| &r.current).unwrap_or(current);
+    let diffs = PlanDiffs::new(base, desired, opts.server_version);
+    plan_both_with(&diffs, current, desired, renames, opts, contract_drops)
+}
+
+/// [`plan_both`] with the diffs of `base -> desired` and back from `diffs` (made for the
+/// schema the plan starts from: `current`, or the renames' `current`).
+pub(crate) fn plan_both_with(
+    diffs: &PlanDiffs,
+    current: &Schema,
+    desired: &Schema,
+    renames: Option<&Renames>,
+    opts: &PlanOptions,
+    contract_drops: bool,
+) -> Planned {
     use plan::Phase::{Contract, Expand};
     let base = renames.map(|r| &r.current).unwrap_or(current);
     let middle = contract_drops
@@ -754,14 +785,14 @@ pub fn plan_both(
     let mut unrestored = Vec::new();
     let (forward, inverse) = match &middle {
         None => (
-            in_phase(part(base, desired, current, opts), Expand),
+            in_phase(part(diffs, base, desired, current, opts), Expand),
             in_phase(
-                part(desired, base, current, opts),
+                part(diffs, desired, base, current, opts),
                 if renames.is_some() { Contract } else { Expand },
             ),
         ),
         Some(m) => {
-            let forward_expand = part(base, &m.schema, current, opts)
+            let forward_expand = part(diffs, base, &m.schema, current, opts)
                 .into_iter()
                 .map(|(id, s)| {
                     let notes = m.notes.iter().filter(|(o, _)| *o == id);
@@ -793,7 +824,7 @@ pub fn plan_both(
                 }
                 unrestored.push(ObjectId::Column(q.clone(), c.clone()));
             }
-            let inverse_expand = part(desired, &back_middle, current, opts)
+            let inverse_expand = part(diffs, desired, &back_middle, current, opts)
                 .into_iter()
                 .map(|(id, s)| {
                     if unrestored.contains(&id) {
@@ -808,10 +839,13 @@ pub fn plan_both(
                 })
                 .collect();
             let mut forward = in_phase(forward_expand, Expand);
-            forward.extend(in_phase(part(&m.schema, desired, current, opts), Contract));
+            forward.extend(in_phase(
+                part(diffs, &m.schema, desired, current, opts),
+                Contract,
+            ));
             let mut inverse = in_phase(inverse_expand, Expand);
             inverse.extend(in_phase(
-                part(&back_middle, &target, current, opts),
+                part(diffs, &back_middle, &target, current, opts),
                 Contract,
             ));
             (forward, inverse)
@@ -900,10 +934,15 @@ pub fn plan_both(
 /// whose type changes, ...). When that plan fails its proof, or its inverse does and the
 /// plan with the drops in `expand` has a proven inverse, the latter is used and
 /// [`ProofReport::drops_in_expand`] says why.
+///
+/// `diffs` holds the diffs of the schema the plan starts from (`current`, or the renames'
+/// `current`) to `desired` and back, shared with the caller's checks: every plan made here
+/// takes them from there (each is made once, [`PlanDiffs`]).
 // The scope's context and the loaded desired database joined the proof's inputs together: a
 // `ProofInputs` value would carry them (left for the issue 9 follow-up).
 #[allow(clippy::too_many_arguments)]
 pub fn plan_proven(
+    diffs: &PlanDiffs,
     shadow: &Shadow,
     ctx: &Context,
     desired_db: Option<&ScratchDb>,
@@ -914,7 +953,7 @@ pub fn plan_proven(
     opts: &PlanOptions,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
     let phased = plan_proven_with(
-        shadow, ctx, desired_db, current, desired, source, renames, opts, true,
+        diffs, shadow, ctx, desired_db, current, desired, source, renames, opts, true,
     );
     let why = match &phased {
         Ok((p, _)) if !p.contract_drops => return phased,
@@ -928,7 +967,7 @@ pub fn plan_proven(
         Err(_) => return phased,
     };
     match plan_proven_with(
-        shadow, ctx, desired_db, current, desired, source, renames, opts, false,
+        diffs, shadow, ctx, desired_db, current, desired, source, renames, opts, false,
     ) {
         Ok((planned, mut report)) if phased.is_err() || report.inverse_problem.is_none() => {
             report.drops_in_expand = Some(format!(
@@ -942,6 +981,7 @@ pub fn plan_proven(
 
 #[allow(clippy::too_many_arguments)]
 fn plan_proven_with(
+    diffs: &PlanDiffs,
     shadow: &Shadow,
     ctx: &Context,
     desired_db: Option<&ScratchDb>,
@@ -952,7 +992,7 @@ fn plan_proven_with(
     opts: &PlanOptions,
     contract_drops: bool,
 ) -> Result<(Planned, ProofReport), WorkflowError> {
-    let planned = plan_both(current, desired, renames, opts, contract_drops);
+    let planned = plan_both_with(diffs, current, desired, renames, opts, contract_drops);
     match prove(shadow, ctx, desired_db, current, desired, &planned, opts) {
         Ok(report) => Ok((planned, report)),
         Err(WorkflowError::ProofMismatch { objects, message }) => {
@@ -970,7 +1010,7 @@ fn plan_proven_with(
                     None => return Err(WorkflowError::ProofMismatch { objects, message }),
                 }
             }
-            let planned = plan_both(current, desired, renames, &opts, contract_drops);
+            let planned = plan_both_with(diffs, current, desired, renames, &opts, contract_drops);
             let report = prove(shadow, ctx, desired_db, current, desired, &planned, &opts)?;
             Ok((planned, report))
         }

@@ -118,14 +118,10 @@ pub fn make_plan(
 
     // The plan's `from` fingerprint and object digests depend on the current schema alone:
     // computed on a thread of their own while the rest of the pipeline (diff, refusals,
-    // proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9).
+    // proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9), both from one
+    // printing of the schema (`catalog::fingerprint_and_digests`).
     std::thread::scope(|s| {
-        let from_side = s.spawn(|| {
-            (
-                catalog::fingerprint(&current.schema),
-                catalog::object_digests(&current.schema),
-            )
-        });
+        let from_side = s.spawn(|| catalog::fingerprint_and_digests(&current.schema));
         plan_and_prove(
             req, src, shadow, &current, desired, desired_db, warn, from_side,
         )
@@ -171,38 +167,34 @@ fn plan_and_prove(
     )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
-    let changes = crate::diff::diff_for(base, &desired, opts.server_version);
-    super::casts::probe(shadow, &desired, &changes, &mut opts)?;
+    // Each way diffed once for the whole plan: the refusals below, the secrets check (the
+    // inverse) and every plan `plan_proven` makes take them from here.
+    let diffs = super::PlanDiffs::new(base, &desired, opts.server_version);
+    let changes = diffs.forward();
+    super::casts::probe(shadow, &desired, changes, &mut opts)?;
     // Before any planning: a new NOT NULL column nothing can fill, a type change without a
     // cast on a table with rows, or one that would change or fail on live rows, a CHECK live
     // rows violate, an unmodeled object the plan would drop: each stops here, with the fix.
-    super::backfill::check(&changes, base, &desired, src, &opts)?;
-    super::casts::check(&changes, base, &desired, src, &opts)?;
+    super::backfill::check(changes, base, &desired, src, &opts)?;
+    super::casts::check(changes, base, &desired, src, &opts)?;
     if let Some(url) = req.db {
-        super::checks::check(url, &changes)?;
+        super::checks::check(url, changes)?;
     }
-    super::lossy::check(
-        req.db,
-        &current.schema,
-        &changes,
-        base,
-        &desired,
-        src,
-        &opts,
-    )?;
-    super::unmodeled::check(&changes, &current.schema, &desired)?;
+    super::lossy::check(req.db, &current.schema, changes, base, &desired, src, &opts)?;
+    super::unmodeled::check(changes, &current.schema, &desired)?;
     // Out-of-scope objects that need what the plan drops: not in the shadow, so refused here.
-    super::scope::check_dependents(&changes, &current.context, &desired)?;
-    super::secrets::check(&changes, base, &desired)?;
+    super::scope::check_dependents(changes, &current.context, &desired)?;
+    super::secrets::check(changes, diffs.inverse())?;
     drop(diff_stage);
     let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {
         (
-            super::plan_both(&current.schema, &desired, renames, &opts, true),
+            super::plan_both_with(&diffs, &current.schema, &desired, renames, &opts, true),
             super::ProofReport::default(),
         )
     } else {
         super::plan_proven(
+            &diffs,
             shadow,
             &current.context,
             Some(&desired_db),
@@ -214,6 +206,8 @@ fn plan_and_prove(
         )?
     };
     drop(proof_stage);
+    // The diffs hold copies of what they create: gone before the target's fingerprints.
+    drop(diffs);
     // The proof is done with it: drop it now rather than after the files are written.
     drop(desired_db);
     if let Some(p) = &report.drops_in_expand {
@@ -234,12 +228,9 @@ fn plan_and_prove(
     // which it leaves as they are (or carries over): that is what `apply` checks at the end.
     // `desired` is not needed any more: it becomes the target rather than being copied.
     let target = catalog::with_unmodeled_of(desired, &current.schema);
-    // The target's fingerprint and object digests, each on a thread (both print every object's
-    // canonical text, in two different layouts).
-    let (to, target_objects) = std::thread::scope(|s| {
-        let objects = s.spawn(|| catalog::object_digests(&target));
-        (catalog::fingerprint(&target), joined(objects))
-    });
+    // The target's fingerprint and object digests, from one printing of its objects (two
+    // threads printing each twice cost twice the CPU, issue 9).
+    let (to, target_objects) = catalog::fingerprint_and_digests(&target);
     let (from, from_objects) = joined(from_side);
     let make = |direction, steps: Vec<Step>, from: &str, to: &str, from_objects| Plan {
         id: req.id.clone(),

@@ -14,8 +14,8 @@
 //! just the same.
 
 use super::WorkflowError;
-use crate::diff::{self, Change};
-use crate::model::{FdwOption, ObjectId, Schema};
+use crate::diff::Change;
+use crate::model::{FdwOption, ObjectId};
 
 /// The secrets a change writes: (object, key).
 fn written(c: &Change) -> Vec<(ObjectId, String)> {
@@ -74,9 +74,10 @@ fn written(c: &Change) -> Vec<(ObjectId, String)> {
     keys.into_iter().map(|k| (c.object(), k)).collect()
 }
 
-/// Refuses a plan (`current -> desired`) whose forward or inverse changes would write a
-/// secret, one line per object and key.
-pub fn check(changes: &[Change], current: &Schema, desired: &Schema) -> Result<(), WorkflowError> {
+/// Refuses a plan (`current -> desired`) whose forward `changes` or `inverse` changes
+/// (`desired -> current`, the diff the planner makes of it too: `workflow::PlanDiffs`) would
+/// write a secret, one line per object and key.
+pub fn check(changes: &[Change], inverse: &[Change]) -> Result<(), WorkflowError> {
     let mut lines = Vec::new();
     for c in changes {
         for (id, key) in written(c) {
@@ -86,8 +87,8 @@ pub fn check(changes: &[Change], current: &Schema, desired: &Schema) -> Result<(
             ));
         }
     }
-    for c in diff::diff(desired, current) {
-        for (id, key) in written(&c) {
+    for c in inverse {
+        for (id, key) in written(c) {
             lines.push(format!(
                 "{id}: option {key} holds a secret, which the inverse plan would have to set \
                  again after the plan removes it; schemaplan never reads nor prints one"
