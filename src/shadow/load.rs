@@ -5,6 +5,20 @@
 //! imperfect (a reference hidden in a function body or a default expression), so a statement
 //! failing with an "undefined object" error is deferred and retried after the others, for as
 //! long as each round makes progress. Any other error stops the load at once.
+//!
+//! Round trips and commits are what a load of thousands of small DDL statements costs beyond
+//! PostgreSQL's own work, so consecutive plain DDL statements (`CREATE`, `ALTER`, `COMMENT`,
+//! `GRANT`, `REVOKE`: [`batchable`]) go as *one* simple-query message of up to
+//! [`BATCH_STATEMENTS`] statements, which PostgreSQL runs as one implicit transaction: all of
+//! them or none. When such a batch fails for any reason, nothing of it stays, and its
+//! statements run again one at a time, each in its own implicit transaction, exactly as without
+//! batching: so an error keeps its statement, its `file:line:col` (PostgreSQL's cursor position
+//! is relative to the message, which then holds the statement alone) and the deferral decides
+//! statement by statement. Differences between one transaction and several only ever show as an
+//! error (a new enum value used in the transaction that added it, a statement that refuses to
+//! run in a transaction block), never as a different database, so the fallback covers them.
+//! The tracked load ([`load_tracked`]) puts an OID mark after each statement of a batch in the
+//! same message, so each statement's range stays exact.
 
 use postgres::error::{DbError, ErrorPosition, SqlState};
 
@@ -115,11 +129,13 @@ pub fn is_undefined_sqlstate(code: &str) -> bool {
     UNDEFINED.iter().any(|c| c.code() == code)
 }
 
-/// Runs `statements` in order on `client` (simple query protocol, one statement per call, so
-/// each runs in its own implicit transaction), deferring and retrying those that fail on an
-/// undefined object while progress is made. Sets `check_function_bodies = off` (function
-/// bodies may reference objects created later), `client_min_messages = warning` and
-/// `standard_conforming_strings = on` (schema files are read with it) for the session.
+/// Runs `statements` in order on `client` (simple query protocol; consecutive plain DDL
+/// statements in batches of one implicit transaction each, any statement of a failed batch and
+/// any other statement alone, in its own implicit transaction: see the module doc), deferring
+/// and retrying those that fail on an undefined object while progress is made. Sets
+/// `check_function_bodies = off` (function bodies may reference objects created later),
+/// `client_min_messages = warning` and `standard_conforming_strings = on` (schema files are
+/// read with it) for the session.
 pub fn load(client: &mut postgres::Client, statements: &[LoadStatement]) -> Result<(), LoadError> {
     run(client, statements, false).map(drop)
 }
@@ -142,8 +158,11 @@ impl OidRange {
 /// object PostgreSQL creates takes its OID from that same counter, which only grows (until
 /// it wraps around at 2^32, which [`load_tracked`]'s callers detect as a range that does not
 /// grow), so two calls around a statement bracket the OIDs of everything it created.
+/// The column is named so a batch's marks are told from anything else in its replies.
 const OID_MARK: &str = "SELECT pg_catalog.pg_nextoid('pg_catalog.pg_class'::pg_catalog.regclass, \
-                        'oid', 'pg_catalog.pg_class_oid_index'::pg_catalog.regclass)";
+                        'oid', 'pg_catalog.pg_class_oid_index'::pg_catalog.regclass) \
+                        AS schemaplan_oid_mark";
+const OID_MARK_COLUMN: &str = "schemaplan_oid_mark";
 
 /// One round trip (the simple query protocol: no separate parse step).
 fn oid_mark(client: &mut postgres::Client) -> Result<u32, LoadError> {
@@ -162,13 +181,111 @@ fn oid_mark(client: &mut postgres::Client) -> Result<u32, LoadError> {
 
 /// [`load`], also telling which OIDs each statement's objects got (by statement index): the
 /// incremental warm shadow (`shadow::warm`) maps the objects of a loaded database back to the
-/// statements that made them. Costs one extra round trip per statement (a `pg_nextoid` call
-/// after it), so it needs a superuser session: the embedded cluster's.
+/// statements that made them. A `pg_nextoid` call after each statement (in the same message
+/// for a batch, one more round trip for a statement run alone), so it needs a superuser
+/// session: the embedded cluster's.
 pub fn load_tracked(
     client: &mut postgres::Client,
     statements: &[LoadStatement],
 ) -> Result<Vec<OidRange>, LoadError> {
     run(client, statements, true)
+}
+
+/// At most this many statements go in one batch (one message, one transaction). A failed
+/// batch is run again statement by statement, so the size bounds what an error costs; 50
+/// already takes the round trips and commits out of the load's time (docs/benchmarks.md).
+const BATCH_STATEMENTS: usize = 50;
+/// And at most this much text (a few huge function bodies make a batch of their own).
+const BATCH_BYTES: usize = 512 * 1024;
+
+/// Whether a statement may share a batch with its neighbours: plain DDL, by its first word. A
+/// `DO` block, a `SELECT set_config(...)` or anything else runs alone, as does `ALTER TYPE
+/// ... ADD VALUE` (the value cannot be used in the transaction that added it, so the batch
+/// after it would fail and run again one by one: correct, but slower). A wrong answer here
+/// only costs time: a batch that fails runs again statement by statement.
+fn batchable(sql: &str) -> bool {
+    let mut words = sql.split_ascii_whitespace();
+    let first = words.next().unwrap_or("");
+    let plain = ["CREATE", "ALTER", "COMMENT", "GRANT", "REVOKE"]
+        .iter()
+        .any(|w| first.eq_ignore_ascii_case(w));
+    if !plain {
+        return false;
+    }
+    let is_alter_type = first.eq_ignore_ascii_case("ALTER")
+        && words.next().is_some_and(|w| w.eq_ignore_ascii_case("TYPE"));
+    let words: Vec<&str> = match is_alter_type {
+        true => words.collect(),
+        false => Vec::new(),
+    };
+    let adds_value = words
+        .windows(2)
+        .any(|w| w[0].eq_ignore_ascii_case("ADD") && w[1].eq_ignore_ascii_case("VALUE"));
+    !adds_value
+}
+
+/// How many of `pending` (at least one) go in the next message: a run of batchable statements
+/// within the limits, or the one statement that is not.
+fn next_batch(statements: &[LoadStatement], pending: &[usize]) -> usize {
+    let mut bytes = 0;
+    let mut n = 0;
+    for &i in pending.iter().take(BATCH_STATEMENTS) {
+        let sql = &statements[i].sql;
+        if !batchable(sql) || (n > 0 && bytes + sql.len() > BATCH_BYTES) {
+            break;
+        }
+        bytes += sql.len();
+        n += 1;
+    }
+    n.max(1)
+}
+
+/// Runs `batch` (two or more statements) as one message, one implicit transaction. `Some`
+/// with the OID mark after each statement (empty when not tracking) when all of it ran;
+/// `None` when it failed, which left nothing behind (the caller runs its statements one by
+/// one, which also reports a lost connection at the right statement).
+fn run_batch(
+    client: &mut postgres::Client,
+    statements: &[LoadStatement],
+    batch: &[usize],
+    track: bool,
+) -> Result<Option<Vec<u32>>, LoadError> {
+    let mut text = String::new();
+    for &i in batch {
+        // The separator on a line of its own: a statement ends at its last token, but that
+        // token may be on a line ending in a `--` comment.
+        text.push_str(&statements[i].sql);
+        text.push_str("\n;\n");
+        if track {
+            text.push_str(OID_MARK);
+            text.push_str(";\n");
+        }
+    }
+    let Ok(messages) = client.simple_query(&text) else {
+        return Ok(None);
+    };
+    if !track {
+        return Ok(Some(Vec::new()));
+    }
+    let marks: Vec<u32> = messages
+        .iter()
+        .filter_map(|m| match m {
+            postgres::SimpleQueryMessage::Row(row)
+                if row.columns().first().map(|c| c.name()) == Some(OID_MARK_COLUMN) =>
+            {
+                row.get(0).and_then(|v| v.parse().ok())
+            }
+            _ => None,
+        })
+        .collect();
+    if marks.len() != batch.len() {
+        return Err(LoadError::Session(format!(
+            "marking OIDs: {} mark(s) for a batch of {} statement(s)",
+            marks.len(),
+            batch.len()
+        )));
+    }
+    Ok(Some(marks))
 }
 
 fn run(
@@ -192,30 +309,45 @@ fn run(
         let mut deferred = Vec::new();
         let mut first_error: Option<(usize, postgres::Error)> = None;
         let mut progress = false;
-        for &i in &pending {
-            let st = &statements[i];
-            match client.batch_execute(&st.sql) {
-                Ok(()) => {
+        let mut at = 0;
+        while at < pending.len() {
+            let batch = &pending[at..at + next_batch(statements, &pending[at..])];
+            at += batch.len();
+            if batch.len() > 1 {
+                if let Some(marks) = run_batch(client, statements, batch, track)? {
                     progress = true;
-                    if track {
-                        let next = oid_mark(client)?;
+                    for (&i, &next) in batch.iter().zip(&marks) {
                         ranges[i] = OidRange { lo: mark, hi: next };
                         mark = next;
                     }
+                    continue;
                 }
-                Err(e) => {
-                    let Some(db) = e.as_db_error() else {
-                        return Err(LoadError::Connection {
-                            origin: st.origin.clone(),
-                            message: crate::db::error_text(&e),
-                        });
-                    };
-                    if !is_undefined(db.code()) {
-                        return Err(statement_error(st, db, rounds));
+            }
+            for &i in batch {
+                let st = &statements[i];
+                match client.batch_execute(&st.sql) {
+                    Ok(()) => {
+                        progress = true;
+                        if track {
+                            let next = oid_mark(client)?;
+                            ranges[i] = OidRange { lo: mark, hi: next };
+                            mark = next;
+                        }
                     }
-                    deferred.push(i);
-                    if first_error.is_none() {
-                        first_error = Some((i, e));
+                    Err(e) => {
+                        let Some(db) = e.as_db_error() else {
+                            return Err(LoadError::Connection {
+                                origin: st.origin.clone(),
+                                message: crate::db::error_text(&e),
+                            });
+                        };
+                        if !is_undefined(db.code()) {
+                            return Err(statement_error(st, db, rounds));
+                        }
+                        deferred.push(i);
+                        if first_error.is_none() {
+                            first_error = Some((i, e));
+                        }
                     }
                 }
             }
@@ -329,6 +461,35 @@ mod tests {
         assert_eq!(parse_origin("a/b.sql:3:7"), Some(("a/b.sql", 3, 7)));
         assert_eq!(parse_origin("c:/x.sql:1:1"), Some(("c:/x.sql", 1, 1)));
         assert_eq!(parse_origin("inline"), None);
+    }
+
+    #[test]
+    fn plain_ddl_is_batched_and_the_rest_runs_alone() {
+        assert!(batchable("CREATE TABLE t (x int)"));
+        assert!(batchable("create\nindex i on t (x)"));
+        assert!(batchable("COMMENT ON TABLE t IS 'x'"));
+        assert!(batchable("ALTER TYPE e RENAME VALUE 'a' TO 'b'"));
+        assert!(!batchable("ALTER TYPE e ADD VALUE 'c'"));
+        assert!(!batchable("alter type e add\n  value if not exists 'c'"));
+        assert!(!batchable("DO $$ BEGIN END $$"));
+        assert!(!batchable(
+            "SELECT pg_catalog.set_config('search_path', '', false)"
+        ));
+        let st = |sql: &str| LoadStatement {
+            sql: sql.to_string(),
+            origin: "s.sql:1:1".to_string(),
+        };
+        let statements = vec![
+            st("CREATE TABLE a (x int)"),
+            st("CREATE TABLE b (x int)"),
+            st("DO $$ BEGIN END $$"),
+            st("CREATE TABLE c (x int)"),
+        ];
+        assert_eq!(next_batch(&statements, &[0, 1, 2, 3]), 2);
+        assert_eq!(next_batch(&statements, &[2, 3]), 1);
+        assert_eq!(next_batch(&statements, &[3]), 1);
+        let many: Vec<usize> = (0..200).map(|k| k % 2).collect();
+        assert_eq!(next_batch(&statements, &many), BATCH_STATEMENTS);
     }
 
     #[test]
