@@ -21,7 +21,11 @@ that stores the kept database's catalog reading takes the desired schema from it
 has SCHEMAPLAN_TIMINGS=1; the `shadow load` and `catalog reads` stages' wall times are
 reported when the binary records them (`catalog reads` is the binary's own read of the live
 database: the introspection floor the warm targets of issue 9 are ratios of, measured in the
-same run).
+same run). With --cold, also `cold`: the one-object change with an empty cache folder and the
+embedded shadow (what run.py's "plan, cold" measures: initdb of the embedded cluster, parse,
+load, reads, proof; the cache folder under --out, on disk like run.py's), and in each round the
+`psql -1` load of the base files into an empty database of the benchmark's server, issue 9's
+reference for the cold plan (cold wall / load is printed per binary).
 """
 
 import argparse
@@ -52,6 +56,9 @@ def main():
                     help="also plan the one-object change with a cache primed by the base files")
     ap.add_argument("--warm-drift", action="store_true",
                     help="also drift of the unchanged files with the primed cache of --warm")
+    ap.add_argument("--cold", action="store_true",
+                    help="also plan the one-object change with an empty cache and the embedded "
+                         "shadow, and the psql -1 load of the base files as its reference")
     ap.add_argument("--out", help="result directory (default: a temporary one, deleted)")
     ap.add_argument("--pgbin")
     ap.add_argument("--port", type=int)
@@ -73,7 +80,9 @@ def main():
             run.die(f"loading the base schema failed: {run.tail(r['log'])}")
         variants = (["one"] + (["five"] if args.five else []) + (["same"] if args.warm else [])
                     + (["edit"] if args.warm_edit else [])
-                    + (["drift"] if args.warm_drift else []))
+                    + (["drift"] if args.warm_drift else [])
+                    + (["cold"] if args.cold else []))
+        loads = []
         results = {(v, w): [] for v in variants for w in "ab"}
         # The embedded shadow runs as nobody when we are root: its cache folder must be
         # reachable, so it lives in /dev/shm (0755), one per binary, kept across the rounds.
@@ -85,7 +94,8 @@ def main():
             env = dict(os.environ, SCHEMAPLAN_CACHE_DIR=cache, SCHEMAPLAN_TIMINGS="1")
             env.pop("DATABASE_URL", None)
             env.pop("SCHEMAPLAN_DEV_URL", None)
-            folder = {"same": "base", "edit": "one", "prime": "base", "drift": "base"}.get(v, v)
+            folder = {"same": "base", "edit": "one", "prime": "base", "drift": "base",
+                      "cold": "one"}.get(v, v)
             schema = os.path.join(out, "schema", folder)
             if v == "drift":
                 cmd = [binary, "drift", "--db", live, "--schema", schema]
@@ -97,7 +107,7 @@ def main():
             r = run.measure(cmd + shadow, os.path.join(out, f"{tag}.log"), env=env)
             if r["exit"] not in ok:
                 run.die(f"{tag} failed: {run.tail(r['log'])}")
-            if v in ("same", "edit", "prime", "drift"):
+            if v in ("same", "edit", "prime", "drift", "cold"):
                 r["server_cpu_s"] = None
             r["load_s"] = stage_time(r["log"], "shadow load")
             r["read_s"] = stage_time(r["log"], "catalog reads")
@@ -120,11 +130,29 @@ def main():
                 plan(w, "same", f"prime_{w}", warm_cache[w], [])
         for rnd in range(args.repeat):
             order = "ab" if rnd % 2 == 0 else "ba"
+            if args.cold:
+                name, url = dbs.create(f"load_{rnd + 1}")
+                r = run.measure(run.load_cmd(tools, url, os.path.join(out, "schema", "base")),
+                                os.path.join(out, f"load_{rnd + 1}.log"))
+                if r["exit"] != 0:
+                    run.die(f"psql -1 load failed: {run.tail(r['log'])}")
+                loads.append(r["wall_s"])
+                dbs.drop(name)
             for v in variants:
                 for w in order:
                     tag = f"{v}_{w}_{rnd + 1}"
                     if v in ("same", "drift"):
                         results[(v, w)].append(plan(w, v, tag, warm_cache[w], []))
+                        continue
+                    if v == "cold":
+                        # Under --out like run.py's cold caches (on disk), reachable by the
+                        # embedded server's user when we are root.
+                        os.chmod(out, 0o755)
+                        cache = tempfile.mkdtemp(prefix=f"cache-{tag}-", dir=out)
+                        os.chmod(cache, 0o755)
+                        results[(v, w)].append(plan(w, v, tag, cache, []))
+                        stop_embedded(cache)
+                        shutil.rmtree(cache, ignore_errors=True)
                         continue
                     if v == "edit":
                         cache = os.path.join(shm, f"edit-{w}-{rnd + 1}")
@@ -163,6 +191,10 @@ def main():
             print(f"| {v} | B/A | {ratio['wall_s']} | {ratio['cpu_s']} | "
                   f"{ratio['server_cpu_s']} | {ratio['rss_mib']} | {ratio['load_s']} | "
                   f"{ratio['read_s']} | |")
+            if v == "cold" and loads:
+                load = run.median(loads)
+                print(f"\npsql -1 load of the base files: {load:.1f} s (median); cold plan / load: "
+                      + ", ".join(f"{w.upper()} {med[w]['wall_s'] / load:.1f}x" for w in "ab"))
     finally:
         server.stop()
         for w in "ab":
