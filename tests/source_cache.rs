@@ -3,7 +3,9 @@
 //! with rows in the live tables: `drift` and `plan` say exactly what a `--no-cache` run says; a
 //! file edited between two runs is parsed again, also when its size and modification time stay
 //! the same; a damaged store is ignored; a syntax error says file:line:col on every run (an
-//! error is never stored); when both sides fail, the error of the earlier stage is reported.
+//! error is never stored); a file holding a secret (a user mapping's password) is never
+//! stored, so the password is nowhere in the store; when both sides fail, the error of the
+//! earlier stage is reported.
 
 mod common;
 
@@ -229,6 +231,59 @@ fn a_syntax_error_says_file_line_col_on_every_run_and_is_never_stored() {
     write(work.path(), "b_tables.sql", FILES[1].1);
     assert_eq!(parsed_counts(work.path(), cache.path(), &url), Some((2, 1)));
     assert_eq!(drift(work.path(), cache.path(), &url, &[])[0].0, 0);
+}
+
+/// Every file under `dir` but PostgreSQL's own data directories (the embedded cluster keeps
+/// the loaded desired schema, mapping and all, as any database holding it does), with its bytes.
+fn files_outside_clusters(dir: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+    if dir.join("PG_VERSION").is_file() {
+        return;
+    }
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            files_outside_clusters(&p, out);
+        } else if let Ok(bytes) = std::fs::read(&p) {
+            out.push((p, bytes));
+        }
+    }
+}
+
+#[test]
+fn a_schema_file_holding_a_password_is_never_written_to_the_source_cache() {
+    const PLANTED: &str = "Planted-Secret-5e91c7";
+    let (url, work) = setup("srccache_secret");
+    // The live database has the server and mapping (another password: secrets compare by key).
+    let remote = |password: &str| {
+        format!(
+            "CREATE FOREIGN DATA WRAPPER plain_fdw;\n\
+             CREATE SERVER archive FOREIGN DATA WRAPPER plain_fdw OPTIONS (host 'a.internal');\n\
+             CREATE USER MAPPING FOR PUBLIC SERVER archive\n  \
+             OPTIONS (user 'app', password '{password}');\n"
+        )
+    };
+    schemaplan::db::connect(&url)
+        .unwrap()
+        .batch_execute(&remote("Live-Other-0a1b"))
+        .unwrap();
+    write(work.path(), "d_remote.sql", &remote(PLANTED));
+    let cache = common::shadow_cache_dir("sp-srccache-");
+    let first = drift(work.path(), cache.path(), &url, &[]);
+    assert_eq!(first[0].0, 0, "{}", first[0].1);
+    // The three other files come from the store; the one with the password is parsed again.
+    assert_eq!(parsed_counts(work.path(), cache.path(), &url), Some((3, 1)));
+    assert_eq!(drift(work.path(), cache.path(), &url, &[]), first);
+    assert!(!stores(cache.path()).is_empty(), "no store written");
+    let mut files = Vec::new();
+    files_outside_clusters(cache.path(), &mut files);
+    let needle = PLANTED.as_bytes();
+    for (path, bytes) in &files {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle),
+            "{} holds the schema file's password",
+            path.display()
+        );
+    }
 }
 
 #[test]

@@ -23,7 +23,10 @@
 //! - its stored statements decode.
 //!
 //! Only files that parsed without an error are stored: an error is reported by parsing the
-//! file, on every run until it is fixed. The store is written back (atomically, see
+//! file, on every run until it is fixed. Nor is a file holding a secret ([`holds_secret`]: a
+//! password in a server's or user mapping's `OPTIONS`, a conninfo with a password): the store
+//! is a file on disk and would keep the secret in clear (docs/kinds.md, "Secrets"); such a file
+//! is parsed on every run. The store is written back (atomically, see
 //! `crate::cachefile`) only when it changed: a file parsed anew, or a file gone. Stores of
 //! directories not used for a week are removed when another store is written.
 
@@ -73,6 +76,22 @@ pub(super) struct Store {
     changed: bool,
 }
 
+/// Whether one of a file's statements holds a secret that storing it would write to disk in
+/// clear: a quoted literal after a secret option key (`OPTIONS (password '...')`, the rule of
+/// `model::mask_option_secrets`, in any statement: `DO` bodies too), or a conninfo string with
+/// a password (`CONNECTION 'host=... password=...'`). Either way the file is not stored: a
+/// false alarm only costs parsing it again.
+pub(super) fn holds_secret(statements: &[Loaded]) -> bool {
+    statements.iter().any(|l| {
+        let sql = &l.statement.sql;
+        if crate::model::mask_option_secrets(sql) != *sql {
+            return true;
+        }
+        let lower = sql.to_lowercase();
+        lower.contains("connection") && lower.contains("password")
+    })
+}
+
 /// The store file for schema directory `dir` (as given) in `folder`.
 pub(super) fn file(folder: &Path, dir: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();
@@ -120,9 +139,13 @@ impl Store {
         statements
     }
 
-    /// Records `statements`, parsed without an error from `bytes`, as `file`'s.
+    /// Records `statements`, parsed without an error from `bytes`, as `file`'s; not when they
+    /// hold a secret ([`holds_secret`]): then the file is parsed again on every run.
     pub(super) fn put(&mut self, file: &Path, bytes: &[u8], statements: &[Loaded]) {
         self.changed = true;
+        if holds_secret(statements) {
+            return;
+        }
         let Ok(encoded) = postcard::to_allocvec(statements) else {
             return;
         };
