@@ -37,6 +37,13 @@ pub enum Change {
         value: String,
         position: EnumPosition,
     },
+    /// A composite type changed in place (`ALTER TYPE ... DROP ATTRIBUTE / ADD ATTRIBUTE`):
+    /// attributes dropped and added at the end, the kept ones unchanged (`diff::types`).
+    AlterComposite {
+        name: QName,
+        from: Vec<Attribute>,
+        to: Vec<Attribute>,
+    },
     AlterDomain {
         name: QName,
         from: Domain,
@@ -397,7 +404,7 @@ impl Change {
             AddEnumValue { ty, .. } => ObjectId::Type(ty.clone()),
             SwapType { to, .. } => ObjectId::Type(to.name.clone()),
             SwapCollation { to, .. } => ObjectId::Collation(to.name.clone()),
-            AlterDomain { name, .. } => ObjectId::Type(name.clone()),
+            AlterDomain { name, .. } | AlterComposite { name, .. } => ObjectId::Type(name.clone()),
             CreateSequence(s) | DropSequence(s) => ObjectId::Sequence(s.name.clone()),
             AlterSequence { to, .. } => ObjectId::Sequence(to.name.clone()),
             SetSequenceOwner { sequence, .. } => ObjectId::Sequence(sequence.clone()),

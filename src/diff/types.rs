@@ -3,8 +3,9 @@
 use super::{Change, Differ, EnumPosition};
 use crate::model::*;
 
-/// Types that cannot be changed in place: a different kind, a changed composite or range, a
-/// domain over another base type, an enum that loses or reorders labels.
+/// Types that cannot be changed in place: a different kind, a changed range, a composite whose
+/// kept attributes change or move, a domain over another base type, an enum that loses or
+/// reorders labels.
 pub(super) fn find_replacements(d: &mut Differ) {
     for (name, want) in &d.desired.types {
         let Some(have) = d.current.types.get(name) else {
@@ -40,8 +41,26 @@ fn alterable(have: &TypeKind, want: &TypeKind) -> bool {
         (TypeKind::Domain(a), TypeKind::Domain(b)) => {
             a.base_type == b.base_type && a.collation == b.collation
         }
+        (TypeKind::Composite(a), TypeKind::Composite(b)) => composite_in_place(a, b),
         _ => false,
     }
+}
+
+/// Whether composite `to` is `from` with some attributes dropped and others added at the end,
+/// the kept ones unchanged (type, collation) and in their order: `ALTER TYPE ... DROP
+/// ATTRIBUTE / ADD ATTRIBUTE` in place. PostgreSQL allows both while table columns (or other
+/// composites, or functions) use the type: an added attribute reads NULL in the stored
+/// values, a dropped one is gone from them. Re-creating the type instead would have to drop
+/// what uses it, or convert the columns through the text form, which a row of another
+/// attribute count does not read back as ("malformed record literal"). A kept attribute of
+/// another type, or one moved, is a replacement: `ALTER ATTRIBUTE ... TYPE` is refused while
+/// a column uses the type, and attributes cannot be reordered.
+fn composite_in_place(from: &[Attribute], to: &[Attribute]) -> bool {
+    let kept: Vec<&Attribute> = from
+        .iter()
+        .filter(|a| to.iter().any(|b| b.name == a.name))
+        .collect();
+    to.len() >= kept.len() && kept.iter().zip(to).all(|(a, b)| *a == b)
 }
 
 /// Whether `to` keeps every label of `from` in the same relative order.
@@ -221,6 +240,15 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                     ty: want.name.clone(),
                     value: label.clone(),
                     position,
+                });
+            }
+        }
+        (TypeKind::Composite(from), TypeKind::Composite(to)) => {
+            if from != to {
+                d.push(Change::AlterComposite {
+                    name: want.name.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
                 });
             }
         }

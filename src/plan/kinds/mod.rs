@@ -75,6 +75,7 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
             to,
             recreate,
         } => vec![types::alter_domain(ctx, name, from, to, recreate)],
+        AlterComposite { name, from, to } => vec![types::alter_composite(ctx, name, from, to)],
         CreateSequence(s) => vec![sequence::create(ctx, s)],
         DropSequence(s) => vec![sequence::drop(ctx, s)],
         AlterSequence { from, to } => vec![sequence::alter(ctx, from, to)],

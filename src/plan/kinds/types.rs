@@ -142,6 +142,66 @@ pub fn add_enum_value(ctx: &Ctx, ty: &QName, value: &str, pos: &EnumPosition) ->
     vec![n]
 }
 
+/// A composite type changed in place: its dropped attributes dropped, its new ones added (at
+/// the end: `diff::types` sends any other change to a replacement), in one `ALTER TYPE`.
+/// PostgreSQL takes ACCESS EXCLUSIVE on the type's own `pg_class` row only; the tables whose
+/// columns use the type are not locked nor rewritten (an added attribute reads NULL in stored
+/// values). A dropped attribute's values are gone from every column using the type: data loss.
+pub fn alter_composite(ctx: &Ctx, name: &QName, from: &[Attribute], to: &[Attribute]) -> Chain {
+    let id = ObjectId::Type(name.clone());
+    let dropped: Vec<&Attribute> = from
+        .iter()
+        .filter(|a| !to.iter().any(|b| b.name == a.name))
+        .collect();
+    let added: Vec<&Attribute> = to
+        .iter()
+        .filter(|b| !from.iter().any(|a| a.name == b.name))
+        .collect();
+    let mut actions: Vec<String> = dropped
+        .iter()
+        .map(|a| format!("DROP ATTRIBUTE {}", ident(&a.name)))
+        .collect();
+    actions.extend(added.iter().map(|a| {
+        format!(
+            "ADD ATTRIBUTE {} {}{}",
+            ident(&a.name),
+            a.type_name,
+            collate(&a.collation)
+        )
+    }));
+    let names = |v: &[&Attribute]| {
+        v.iter()
+            .map(|a| a.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut what = Vec::new();
+    if !dropped.is_empty() {
+        what.push(format!("drop attribute(s) {}", names(&dropped)));
+    }
+    if !added.is_empty() {
+        what.push(format!("add attribute(s) {}", names(&added)));
+    }
+    let mut step = ctx.step(
+        format!("alter composite type {name}: {}", what.join(", ")),
+        format!(
+            "ALTER TYPE {}\n    {};",
+            qname(name),
+            actions.join(",\n    ")
+        ),
+        LockLevel::AccessExclusive,
+        Some(name),
+    );
+    if !dropped.is_empty() {
+        step = step
+            .hazard(Hazard::DataLoss)
+            .note("the dropped attributes' values are gone from every column using the type");
+    }
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    vec![n]
+}
+
 /// `recreate`: CHECKs dropped and added again with the same text (what they call is re-created).
 pub fn alter_domain(
     ctx: &Ctx,
