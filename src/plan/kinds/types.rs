@@ -316,9 +316,10 @@ pub fn alter_domain(
 }
 
 /// Replaces a type that columns use without dropping them: rename the old type aside, create
-/// the new one under the name, convert each column through its text form (dropping and
-/// restoring its default around the conversion), drop the old type. Each conversion rewrites
-/// the table under ACCESS EXCLUSIVE and fails if a value has no place in the new type.
+/// the new one under the name, convert each column through its text form (dropping its
+/// current default before the conversion and setting the desired one after), drop the old
+/// type. Each conversion rewrites the table under ACCESS EXCLUSIVE and fails if a value has
+/// no place in the new type.
 pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]) -> Chain {
     let id = ObjectId::Type(to.name.clone());
     let aside = QName::new(from.name.schema.clone(), aside_name(&from.name.name));
@@ -347,7 +348,17 @@ pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]
     for (table, col) in columns {
         let c = ident(&col.name);
         let mut parts = Vec::new();
-        if col.default.is_some() {
+        // The default in place now is dropped around the conversion whether or not the
+        // desired column keeps one: PostgreSQL refuses to convert a column whose default does
+        // not cast automatically to the new type ("default for column ... cannot be cast
+        // automatically"), also when the plan drops that default.
+        let had_default = ctx
+            .current
+            .tables
+            .get(table)
+            .and_then(|t| t.columns.iter().find(|x| x.name == col.name))
+            .is_some_and(|x| x.default.is_some());
+        if col.default.is_some() || had_default {
             parts.push(format!("ALTER COLUMN {c} DROP DEFAULT"));
         }
         parts.push(format!(
