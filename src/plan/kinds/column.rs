@@ -882,19 +882,35 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
             sets.push((pos, reset));
         }
     }
-    sets.sort();
-    let mut out: Vec<String> = sets.into_iter().map(|(_, s)| s).collect();
-    // A sequence whose old start lies outside the new bounds is at a value the new bounds
-    // refuse: PostgreSQL requires a RESTART (at the new start) in the same command.
     let value = |opts: &[String], key: &str| {
         opts.iter()
             .find(|o| option_key(o) == key)
             .and_then(|o| o.rsplit(' ').next())
             .and_then(|v| v.parse::<i64>().ok())
     };
-    let old_start = value(from, "START WITH")
-        .or(value(from, "MINVALUE"))
-        .unwrap_or(1);
+    // A START left out on a side is its default: MINVALUE for an ascending sequence, MAXVALUE
+    // for a descending one (1 and -1 without them). When the bounds or the direction move,
+    // that default moves with them, but the sequence keeps the start it was created with
+    // (PostgreSQL then refuses the new bounds: "START value (-200) cannot be less than
+    // MINVALUE (-100)"): the new start is set explicitly.
+    let start = |opts: &[String]| {
+        value(opts, "START WITH").unwrap_or_else(|| {
+            if value(opts, "INCREMENT BY").unwrap_or(1) > 0 {
+                value(opts, "MINVALUE").unwrap_or(1)
+            } else {
+                value(opts, "MAXVALUE").unwrap_or(-1)
+            }
+        })
+    };
+    let start_pos = ORDER.iter().position(|k| *k == "START WITH").unwrap_or(0);
+    if !sets.iter().any(|(p, _)| *p == start_pos) && start(from) != start(to) {
+        sets.push((start_pos, format!("SET START WITH {}", start(to))));
+    }
+    sets.sort();
+    let mut out: Vec<String> = sets.into_iter().map(|(_, s)| s).collect();
+    // A sequence whose old start lies outside the new bounds is at a value the new bounds
+    // refuse: PostgreSQL requires a RESTART (at the new start) in the same command.
+    let old_start = start(from);
     let new_min = value(to, "MINVALUE").unwrap_or(i64::MIN);
     let new_max = value(to, "MAXVALUE").unwrap_or(i64::MAX);
     if old_start < new_min || old_start > new_max {
@@ -1050,5 +1066,28 @@ mod tests {
             identity_option_changes(&from, &to),
             "SET NO MAXVALUE SET START WITH 1"
         );
+    }
+
+    #[test]
+    fn a_default_start_that_moves_with_the_bounds_is_set() {
+        let opts = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // ascending: the start was MINVALUE -200 (left out), is MINVALUE -100 now
+        let from = opts(&["INCREMENT BY 10", "MINVALUE -200", "MAXVALUE 200"]);
+        let to = opts(&["INCREMENT BY 5", "MINVALUE -100", "MAXVALUE 100"]);
+        assert_eq!(
+            identity_option_changes(&from, &to),
+            "SET INCREMENT BY 5 SET MINVALUE -100 SET MAXVALUE 100 SET START WITH -100 RESTART"
+        );
+        // descending: the start was MAXVALUE 50, is MAXVALUE 40 now
+        let from = opts(&["INCREMENT BY -1", "MAXVALUE 50"]);
+        let to = opts(&["INCREMENT BY -1", "MAXVALUE 40"]);
+        assert_eq!(
+            identity_option_changes(&from, &to),
+            "SET MAXVALUE 40 SET START WITH 40 RESTART"
+        );
+        // the bounds move, the default start does not: nothing more
+        let from = opts(&["MAXVALUE 50"]);
+        let to = opts(&["MAXVALUE 60"]);
+        assert_eq!(identity_option_changes(&from, &to), "SET MAXVALUE 60");
     }
 }
