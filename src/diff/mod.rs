@@ -33,6 +33,7 @@ pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
 pub(crate) use relations::same_key_definition;
 pub use same::same;
 
+pub(crate) use privileges::grant_option_twin;
 use crate::model::{ObjectId, QName, Schema};
 use std::collections::BTreeSet;
 

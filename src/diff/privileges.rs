@@ -3,6 +3,7 @@
 
 use super::{Change, Differ};
 use crate::model::*;
+use std::collections::BTreeSet;
 
 /// Whether the object keeps existing through the plan (so its comment and grants persist).
 fn persists(d: &Differ, id: &ObjectId) -> bool {
@@ -59,24 +60,40 @@ pub(super) fn diff_grants(d: &mut Differ) {
     }
 }
 
-/// Removals come first, as for grants: an entry is one privilege with or without its grant
-/// option, so changing only the option is the old entry's `REVOKE` (which takes the privilege
-/// away whatever its option) and the new entry's `GRANT`; in the other order the revoke would
-/// undo the grant just made. Equal-priority steps on one schema keep this order.
+/// Whether `side` holds the default privilege `e` with the other grant option: a grant whose
+/// option alone changes is one step, not a grant and a revoke (`REVOKE SELECT` would take the
+/// privilege itself away, before or after the `GRANT` depending on the order).
+pub(crate) fn grant_option_twin(e: &DefaultPrivilege, side: &BTreeSet<DefaultPrivilege>) -> bool {
+    e.granted
+        && side.contains(&DefaultPrivilege {
+            with_grant_option: !e.with_grant_option,
+            ..e.clone()
+        })
+}
+
+/// Default privileges compare as a set of entries. An entry whose grant option alone changes
+/// is `GRANT ... WITH GRANT OPTION` (option added: the privilege stays) or `REVOKE GRANT
+/// OPTION FOR ...` (option removed: `plan::kinds::grant::default_privilege`), never a revoke
+/// of the privilege with a grant of it again.
 pub(super) fn diff_default_privileges(d: &mut Differ) {
-    for e in &d.current.default_privileges {
-        if !d.desired.default_privileges.contains(e) {
-            d.push(Change::AlterDefaultPrivilege {
-                entry: e.clone(),
-                add: false,
-            });
-        }
-    }
     for e in &d.desired.default_privileges {
-        if !d.current.default_privileges.contains(e) {
+        // without the option, where the current entry has it: its revoke removes the option only
+        let downgraded =
+            !e.with_grant_option && grant_option_twin(e, &d.current.default_privileges);
+        if !d.current.default_privileges.contains(e) && !downgraded {
             d.push(Change::AlterDefaultPrivilege {
                 entry: e.clone(),
                 add: true,
+            });
+        }
+    }
+    for e in &d.current.default_privileges {
+        // without the option, where the desired entry has it: its grant adds the option only
+        let upgraded = !e.with_grant_option && grant_option_twin(e, &d.desired.default_privileges);
+        if !d.desired.default_privileges.contains(e) && !upgraded {
+            d.push(Change::AlterDefaultPrivilege {
+                entry: e.clone(),
+                add: false,
             });
         }
     }

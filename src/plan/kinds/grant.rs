@@ -151,8 +151,12 @@ pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {
             grantee(&e.grantee)
         )
     } else {
+        // The target keeps the privilege without its grant option: revoke the option only.
+        let option_only = e.with_grant_option
+            && crate::diff::grant_option_twin(e, &ctx.desired.default_privileges);
         format!(
-            "REVOKE {} ON {} FROM {}",
+            "REVOKE {}{} ON {} FROM {}",
+            if option_only { "GRANT OPTION FOR " } else { "" },
             e.privilege,
             e.object_type,
             grantee(&e.grantee)
