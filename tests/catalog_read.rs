@@ -699,14 +699,33 @@ fn reads_every_kind() {
         "{kinds:?}"
     );
     assert!(s.foreign_data_wrappers.contains_key("dummy_fdw"));
+    // rules and extended statistics are modeled, no longer reported
     assert!(
-        kinds.contains(&("statistics object", "app.users_stats")),
+        !kinds.contains(&("statistics object", "app.users_stats")),
         "{kinds:?}"
     );
     assert!(
-        kinds.contains(&("rule", "posts_no_delete on app.posts")),
+        !kinds.contains(&("rule", "posts_no_delete on app.posts")),
         "{kinds:?}"
     );
+    let st = &s.statistics[&QName::new("app", "users_stats")];
+    assert_eq!(st.table, QName::new("app", "users"));
+    assert!(
+        st.definition
+            .starts_with("CREATE STATISTICS app.users_stats (dependencies) ON "),
+        "{}",
+        st.definition
+    );
+    assert_eq!(st.target, None);
+    let r = &s.rules[&(QName::new("app", "posts"), "posts_no_delete".to_string())];
+    assert_eq!((r.event.as_str(), r.enabled), ("DELETE", 'O'));
+    assert!(
+        r.definition.contains("DO INSTEAD NOTHING"),
+        "{}",
+        r.definition
+    );
+    // a view's _RETURN rule is the view, never a rule of its own
+    assert!(s.rules.keys().all(|(_, n)| n != "_RETURN"));
     // ... but not extension members (citext brings functions, operators, casts ...)
     assert!(
         !kinds.iter().any(|(_, i)| i.contains("citext")),

@@ -15,7 +15,8 @@
 //! `relations` (tables, views, sequences, columns, constraints, indexes), `routines`
 //! (functions, aggregates, triggers), `access` (policies, comments, grants, default
 //! privileges), `depends` (dependency edges), and one file per smaller kind (casts, foreign
-//! data, operators, owners, publications, text search, event triggers, unmodeled objects).
+//! data, operators, owners, publications, text search, event triggers, extended
+//! statistics, rules, unmodeled objects).
 
 use super::delta::{self, RowCache};
 use super::resolve::Resolver;
@@ -78,6 +79,8 @@ query!(OPERATOR_MEMBERS, "operator_members");
 query!(ACCESS_METHODS, "access_methods");
 query!(CONVERSIONS, "conversions");
 query!(LANGUAGES, "languages");
+query!(STATISTICS, "statistics");
+query!(RULES, "rules");
 
 mod access;
 mod access_methods;
@@ -93,7 +96,9 @@ mod owners;
 mod publications;
 mod relations;
 mod routines;
+mod rules;
 mod schemas;
+mod statistics;
 mod text_search;
 mod types;
 mod unmodeled;
@@ -272,6 +277,8 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: access_methods", || self.access_methods())?;
         stage("catalog: conversions", || self.conversions())?;
         stage("catalog: languages", || self.languages())?;
+        stage("catalog: statistics", || self.statistics())?;
+        stage("catalog: rules", || self.rules())?;
         stage("catalog: text_search", || self.text_search())?;
         stage("catalog: operators", || self.operators())?;
         stage("catalog: comments", || self.comments())?;
@@ -317,7 +324,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         } else {
             ("NULL::text".into(), "true".into(), "false".into())
         };
-        let subst: [(&str, &str); 12] = [
+        let subst: [(&str, &str); 13] = [
             ("{{notnull_name}}", nn_name.as_str()),
             ("{{notnull_valid}}", nn_valid.as_str()),
             ("{{notnull_noinherit}}", nn_noinherit.as_str()),
@@ -396,6 +403,15 @@ impl<'t, 'c> Reader<'t, 'c> {
                      WHERE r.rngmultitypid = t.oid), 0::oid)"
                 } else {
                     "0::oid"
+                },
+            ),
+            // A statistics object's expressions (14+; 13 has none).
+            (
+                "{{stxexprs}}",
+                if v >= 140000 {
+                    "coalesce(pg_catalog.pg_get_statisticsobjdef_expressions(s.oid), '{}'::text[])"
+                } else {
+                    "'{}'::text[]"
                 },
             ),
         ];

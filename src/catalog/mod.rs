@@ -312,7 +312,9 @@ pub fn without_bookkeeping(schema: &mut Schema) {
         | ObjectId::Operator(q, _)
         | ObjectId::OperatorClass(q, _)
         | ObjectId::OperatorFamily(q, _)
-        | ObjectId::Conversion(q) => ours(q),
+        | ObjectId::Conversion(q)
+        | ObjectId::Statistics(q)
+        | ObjectId::Rule(q, _) => ours(q),
         // Database-wide objects; a publication's members are tables or schemas of the
         // application (a member in the bookkeeping schema is left out below).
         ObjectId::Publication(_)
@@ -562,6 +564,12 @@ fn other_digests(s: &Schema, out: &mut Digests) {
     }
     for (k, v) in &s.languages {
         put(format!("language {k}"), v);
+    }
+    for (k, v) in &s.statistics {
+        put(format!("statistics {k}"), v);
+    }
+    for ((t, n), v) in &s.rules {
+        put(format!("rule {n} on {t}"), v);
     }
     for (k, v) in &s.ts_dictionaries {
         put(

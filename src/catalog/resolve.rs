@@ -49,6 +49,7 @@ pub mod class {
     pub const PG_AM: u32 = 2601;
     pub const PG_CONVERSION: u32 = 2607;
     pub const PG_LANGUAGE: u32 = 2612;
+    pub const PG_STATISTIC_EXT: u32 = 3381;
 }
 
 use class::*;

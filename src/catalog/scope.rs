@@ -56,10 +56,12 @@ enum Kind {
     AccessMethod,
     Conversion,
     Language,
+    /// Extended statistics objects (by their own name; a rule goes with its table or view).
+    Statistics,
 }
 
 /// Every kind word, as written in a pattern.
-pub const KINDS: [&str; 21] = [
+pub const KINDS: [&str; 22] = [
     "schema",
     "extension",
     "collation",
@@ -81,6 +83,7 @@ pub const KINDS: [&str; 21] = [
     "access_method",
     "conversion",
     "language",
+    "statistics",
 ];
 
 impl Kind {
@@ -107,6 +110,7 @@ impl Kind {
             "access_method" => Kind::AccessMethod,
             "conversion" => Kind::Conversion,
             "language" => Kind::Language,
+            "statistics" => Kind::Statistics,
             _ => return None,
         })
     }
@@ -536,6 +540,7 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
             name: n.clone(),
         },
         ObjectId::Conversion(q) => Subject::in_schema(Kind::Conversion, q),
+        ObjectId::Statistics(q) => Subject::in_schema(Kind::Statistics, q),
         ObjectId::Cast(from, to) => Subject {
             kind: Kind::Cast,
             schema: None,
@@ -561,6 +566,7 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
+        | ObjectId::Rule(q, _)
         | ObjectId::Policy(q, _) => relation(q),
         ObjectId::View(q) => Subject::in_schema(Kind::View, q),
         ObjectId::Function(q, _) => Subject::in_schema(Kind::Function, q),
@@ -617,6 +623,10 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
         .retain(|q, _| keep_id(&ObjectId::Conversion(q.clone())));
     s.languages
         .retain(|n, _| keep_id(&ObjectId::Language(n.clone())));
+    s.statistics
+        .retain(|q, _| keep_id(&ObjectId::Statistics(q.clone())));
+    s.rules
+        .retain(|(q, n), _| keep_id(&ObjectId::Rule(q.clone(), n.clone())));
     s.comments.retain(|id, _| keep_id(id));
     s.grants.retain(|g| keep_id(&g.on));
     s.default_privileges.retain(|d| match &d.schema {

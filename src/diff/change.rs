@@ -206,6 +206,16 @@ pub enum Change {
     DropAccessMethod(AccessMethod),
     CreateConversion(Conversion),
     DropConversion(Conversion),
+    CreateStatistics(Statistics),
+    DropStatistics(Statistics),
+    /// `ALTER STATISTICS ... SET STATISTICS n` (`-1`: the default).
+    SetStatisticsTarget(Statistics),
+    CreateRule(Rule),
+    DropRule(Rule),
+    /// `CREATE OR REPLACE RULE`: same table and event, new condition or actions.
+    ReplaceRule(Rule),
+    /// `ALTER TABLE ... ENABLE / DISABLE [REPLICA | ALWAYS] RULE`.
+    SetRuleEnabled(Rule),
     CreateLanguage(Language),
     DropLanguage(Language),
     /// `CREATE OR REPLACE LANGUAGE`: a new handler, inline handler, validator or trust.
@@ -471,6 +481,12 @@ impl Change {
             CreateCast(c) | DropCast(c) => ObjectId::Cast(c.source.clone(), c.target.clone()),
             CreateAccessMethod(a) | DropAccessMethod(a) => ObjectId::AccessMethod(a.name.clone()),
             CreateConversion(c) | DropConversion(c) => ObjectId::Conversion(c.name.clone()),
+            CreateStatistics(s) | DropStatistics(s) | SetStatisticsTarget(s) => {
+                ObjectId::Statistics(s.name.clone())
+            }
+            CreateRule(r) | DropRule(r) | ReplaceRule(r) | SetRuleEnabled(r) => {
+                ObjectId::Rule(r.table.clone(), r.name.clone())
+            }
             CreateLanguage(l) | DropLanguage(l) => ObjectId::Language(l.name.clone()),
             ReplaceLanguage { to, .. } => ObjectId::Language(to.name.clone()),
             CreateTsDictionary(t) | DropTsDictionary(t) => {

@@ -12,6 +12,8 @@ fn recreatable(id: &ObjectId) -> bool {
         ObjectId::View(_)
             | ObjectId::Function(..)
             | ObjectId::Trigger(..)
+            | ObjectId::Rule(..)
+            | ObjectId::Statistics(_)
             | ObjectId::Policy(..)
             | ObjectId::PublicationTable(..)
             | ObjectId::EventTrigger(_)
@@ -42,13 +44,18 @@ fn foreign_table(d: &Differ, id: &ObjectId) -> bool {
 /// Kinds PostgreSQL refuses to keep across `ALTER COLUMN ... TYPE` (indexes and constraints
 /// it rebuilds itself). A publication membership whose column list or row filter names the
 /// column is one ("cannot alter type of a column used by a publication WHERE clause"): it
-/// leaves the publication before the change and joins it again after.
+/// leaves the publication before the change and joins it again after. A rule reading the
+/// column is refused like a view ("used by a view or rule"); a statistics object survives a
+/// plain `ALTER COLUMN ... TYPE` but not the online retype, which drops the old column: it is
+/// dropped before and created again after either way.
 fn blocks_retype(id: &ObjectId) -> bool {
     matches!(
         id,
         ObjectId::View(_)
             | ObjectId::Function(..)
             | ObjectId::Trigger(..)
+            | ObjectId::Rule(..)
+            | ObjectId::Statistics(_)
             | ObjectId::Policy(..)
             | ObjectId::PublicationTable(..)
     )

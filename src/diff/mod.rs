@@ -25,15 +25,17 @@ mod privileges;
 mod publications;
 mod relations;
 mod routines;
+mod rules;
 mod same;
+mod statistics;
 mod text_search;
 mod types;
 
 pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
+pub(crate) use privileges::grant_option_twin;
 pub(crate) use relations::same_key_definition;
 pub use same::same;
 
-pub(crate) use privileges::grant_option_twin;
 use crate::model::{ObjectId, QName, Schema};
 use std::collections::BTreeSet;
 
@@ -93,6 +95,8 @@ fn diff_untimed(current: &Schema, desired: &Schema, server_version: u32) -> Vec<
     conversions::find_replacements(&mut d);
     text_search::find_replacements(&mut d);
     operators::find_replacements(&mut d);
+    statistics::find_replacements(&mut d);
+    rules::find_replacements(&mut d);
     closure::close_over_dependents(&mut d);
     relations::keep_reparented_copies(&mut d);
 
@@ -105,6 +109,8 @@ fn diff_untimed(current: &Schema, desired: &Schema, server_version: u32) -> Vec<
     routines::diff_functions(&mut d);
     routines::diff_triggers(&mut d);
     routines::diff_policies(&mut d);
+    statistics::diff_statistics(&mut d);
+    rules::diff_rules(&mut d);
     publications::diff_publications(&mut d);
     routines::diff_event_triggers(&mut d);
     foreign::diff_foreign(&mut d);

@@ -47,6 +47,8 @@ pub fn same(current: &Schema, desired: &Schema) -> bool {
         access_methods,
         conversions,
         languages,
+        statistics,
+        rules,
         comments,
         grants,
         default_privileges,
@@ -85,6 +87,8 @@ pub fn same(current: &Schema, desired: &Schema) -> bool {
         && *access_methods == d.access_methods
         && *conversions == d.conversions
         && *languages == d.languages
+        && *statistics == d.statistics
+        && *rules == d.rules
         && *comments == d.comments
         && *grants == d.grants
         && *default_privileges == d.default_privileges

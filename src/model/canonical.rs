@@ -222,6 +222,8 @@ fn print<'a>(
         access_methods,
         conversions,
         languages,
+        statistics,
+        rules,
         comments,
         grants,
         default_privileges,
@@ -364,6 +366,8 @@ fn print<'a>(
         .field("access_methods", access_methods)
         .field("conversions", conversions)
         .field("languages", languages)
+        .field("statistics", statistics)
+        .field("rules", rules)
         .field("comments", comments)
         .field("grants", grants)
         .field("default_privileges", default_privileges)

@@ -81,6 +81,10 @@ pub enum ObjectId {
     Conversion(QName),
     /// A procedural language, by name (database-wide).
     Language(String),
+    /// An extended statistics object (`CREATE STATISTICS`), by schema-qualified name.
+    Statistics(QName),
+    /// A rule of a table or view other than a view's `_RETURN` rule: table, rule name.
+    Rule(QName, String),
 }
 
 impl ObjectId {
@@ -117,6 +121,8 @@ impl ObjectId {
             ObjectId::AccessMethod(_) => "access method",
             ObjectId::Conversion(_) => "conversion",
             ObjectId::Language(_) => "language",
+            ObjectId::Statistics(_) => "statistics object",
+            ObjectId::Rule(..) => "rule",
         }
     }
 
@@ -128,6 +134,7 @@ impl ObjectId {
             ObjectId::Column(t, _)
             | ObjectId::Constraint(t, _)
             | ObjectId::Trigger(t, _)
+            | ObjectId::Rule(t, _)
             | ObjectId::Policy(t, _) => Some(ObjectId::Table(t.clone())),
             ObjectId::DomainConstraint(t, _) => Some(ObjectId::Type(t.clone())),
             _ => None,
@@ -160,7 +167,8 @@ impl fmt::Display for ObjectId {
             | ObjectId::View(q)
             | ObjectId::TextSearchDictionary(q)
             | ObjectId::TextSearchConfiguration(q)
-            | ObjectId::Conversion(q) => write!(f, "{} {}", self.kind_name(), q),
+            | ObjectId::Conversion(q)
+            | ObjectId::Statistics(q) => write!(f, "{} {}", self.kind_name(), q),
             ObjectId::Column(q, c) => write!(f, "column {}.{}", q, c),
             ObjectId::Function(q, a) => write!(f, "function {}({})", q, a),
             ObjectId::Operator(q, a) => write!(f, "operator {}({})", q, a),
@@ -170,6 +178,7 @@ impl fmt::Display for ObjectId {
             ObjectId::Constraint(q, n)
             | ObjectId::DomainConstraint(q, n)
             | ObjectId::Trigger(q, n)
+            | ObjectId::Rule(q, n)
             | ObjectId::Policy(q, n) => write!(f, "{} {} on {}", self.kind_name(), n, q),
         }
     }

@@ -77,6 +77,12 @@ pub struct Schema {
     /// Procedural languages no extension created, keyed by name.
     #[serde(default)]
     pub languages: BTreeMap<String, Language>,
+    /// Extended statistics objects (`CREATE STATISTICS`), keyed by name.
+    #[serde(default)]
+    pub statistics: BTreeMap<QName, Statistics>,
+    /// Rules of tables and views (not a view's `_RETURN` rule), keyed by table and rule name.
+    #[serde(default)]
+    pub rules: BTreeMap<(QName, String), Rule>,
     /// `COMMENT ON` text of any object.
     pub comments: BTreeMap<ObjectId, String>,
     /// Privileges granted on objects (not the owner's implicit ones).
@@ -286,6 +292,8 @@ impl Schema {
             ObjectId::AccessMethod(n) => self.access_methods.contains_key(n),
             ObjectId::Conversion(q) => self.conversions.contains_key(q),
             ObjectId::Language(n) => self.languages.contains_key(n),
+            ObjectId::Statistics(q) => self.statistics.contains_key(q),
+            ObjectId::Rule(q, n) => self.rules.contains_key(&(q.clone(), n.clone())),
             ObjectId::DomainConstraint(q, n) => self.types.get(q).is_some_and(
                 |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n)),
             ),

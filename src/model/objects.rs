@@ -464,6 +464,36 @@ pub struct Trigger {
     pub enabled: char,
 }
 
+/// A rule (`CREATE RULE name AS ON event TO table ...`) other than the `_RETURN` rule that
+/// implements a view (that one belongs to the view). A changed definition on the same event is
+/// `CREATE OR REPLACE RULE` in place; a new event drops and creates it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rule {
+    pub table: QName,
+    pub name: String,
+    /// `SELECT`, `UPDATE`, `INSERT` or `DELETE` (`pg_rewrite.ev_type` 1-4).
+    pub event: String,
+    /// `pg_get_ruledef` text (`CREATE RULE ... ;`).
+    pub definition: String,
+    /// `O` enabled, `D` disabled, `R` replica, `A` always (`pg_rewrite.ev_enabled`).
+    pub enabled: char,
+}
+
+/// An extended statistics object (`CREATE STATISTICS name [(kinds)] ON columns-or-expressions
+/// FROM table`). Its statistics target changes in place (`ALTER STATISTICS ... SET
+/// STATISTICS`); any other change drops and creates it (there is no other `ALTER`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Statistics {
+    pub name: QName,
+    pub table: QName,
+    /// `CREATE STATISTICS ...` (no semicolon) composed from the catalog's parts, the plain
+    /// columns by name (`catalog/build/statistics.rs`): equal for equal objects whatever the
+    /// columns' order in the table (an online type change moves a column to the end).
+    pub definition: String,
+    /// `stxstattarget`: `None` for the default (`-1` on 13-16, NULL on 17+).
+    pub target: Option<i32>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Policy {
     pub table: QName,
@@ -812,8 +842,8 @@ pub struct Unmodeled {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UnmodeledDeps {
     pub depends_on: std::collections::BTreeSet<ObjectId>,
-    /// The statement that creates it again, as PostgreSQL prints it (`pg_get_ruledef`,
-    /// `pg_get_statisticsobjdef`); `None` when there is no such printer.
+    /// The statement that creates it again, as PostgreSQL prints it; `None` when there is no
+    /// such printer (every unmodeled kind today: `catalog/sql/unmodeled.sql`).
     pub definition: Option<String>,
 }
 

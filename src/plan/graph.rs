@@ -213,6 +213,8 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
                         | ObjectId::Constraint(..)
                         | ObjectId::Policy(..)
                         | ObjectId::Trigger(..)
+                        | ObjectId::Rule(..)
+                        | ObjectId::Statistics(_)
                         | ObjectId::DomainConstraint(..)
                 )
             });

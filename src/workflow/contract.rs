@@ -131,6 +131,18 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
                         added.insert(ObjectId::Policy(tq.clone(), n.clone()));
                     }
                 }
+                for ((tq, n), r) in &current.rules {
+                    if tq == q && !m.rules.contains_key(&(tq.clone(), n.clone())) {
+                        m.rules.insert((tq.clone(), n.clone()), r.clone());
+                        added.insert(ObjectId::Rule(tq.clone(), n.clone()));
+                    }
+                }
+                for (sq, st) in &current.statistics {
+                    if st.table == *q && !m.statistics.contains_key(sq) {
+                        m.statistics.insert(sq.clone(), st.clone());
+                        added.insert(ObjectId::Statistics(sq.clone()));
+                    }
+                }
             }
             Some(kept) => {
                 // Columns the desired table no longer has, at the end (a column added back

@@ -127,7 +127,9 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
+        | ObjectId::Rule(q, _)
         | ObjectId::Policy(q, _) => schema.tables.contains_key(q) || schema.views.contains_key(q),
+        ObjectId::Statistics(q) => schema.statistics.contains_key(q),
         ObjectId::Publication(n)
         | ObjectId::PublicationTable(n, _)
         | ObjectId::PublicationSchema(n, _) => schema.publications.contains_key(n),

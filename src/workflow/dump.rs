@@ -50,7 +50,12 @@ pub fn unit_of(id: &ObjectId, schema: &Schema) -> ObjectId {
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
+        | ObjectId::Rule(q, _)
         | ObjectId::Policy(q, _) => relation(q),
+        ObjectId::Statistics(q) => match schema.statistics.get(q) {
+            Some(s) => relation(&s.table),
+            None => id.clone(),
+        },
         ObjectId::Publication(_)
         | ObjectId::EventTrigger(_)
         | ObjectId::ForeignDataWrapper(_)
@@ -120,10 +125,13 @@ fn file_for(id: &ObjectId, schema: &Schema) -> PathBuf {
             PathBuf::from("08_languages").join(format!("{}.sql", component(&n)))
         }
         ObjectId::Conversion(q) => file(&q, "conversions"),
+        // a statistics object whose table is unknown (never: unit_of gives its table)
+        ObjectId::Statistics(q) => file(&q, "statistics"),
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
         | ObjectId::Trigger(q, _)
+        | ObjectId::Rule(q, _)
         | ObjectId::Policy(q, _) => file(&q, "tables"),
     }
 }

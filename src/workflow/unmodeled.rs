@@ -1,19 +1,20 @@
 //! Objects schemaplan does not model never vanish with a plan.
 //!
-//! PostgreSQL drops some of them silently with a modeled object they hang on: a rule with its
-//! view (dropped and created again around a column change), a statistics object with a
-//! column (the online type change drops the old column). (Publications and their members
-//! are modeled: `diff/publications.rs`; `docs/kinds.md` lists every kind and its status.)
+//! PostgreSQL drops some of them silently with a modeled object they hang on (a shell
+//! operator with its schema, a transform with its type or function). (Rules, extended statistics,
+//! publications and their members are modeled: `diff/rules.rs`, `diff/statistics.rs`,
+//! `diff/publications.rs`; `docs/kinds.md` lists every kind and its status.)
 //! The catalog lists what each depends on
 //! (`Schema::unmodeled_deps`, from `pg_depend`). Before planning, [`check`] refuses a plan
 //! that would drop one it cannot create again, naming it; [`carry_over`] adds the steps that
-//! create the others again right after the last step about what they depend on (rules with
-//! `CREATE OR REPLACE RULE`, statistics objects with `CREATE STATISTICS IF NOT EXISTS`, from
-//! PostgreSQL's own printed definitions).
+//! create the others again right after the last step about what they depend on, from the
+//! definition PostgreSQL prints for them (`UnmodeledDeps::definition`). No unmodeled kind has
+//! one today: rules and statistics objects, the two that had, are modeled, so every such
+//! plan is refused by `check`; the mechanism stays for a kind with a printed definition.
 
 use super::WorkflowError;
 use crate::diff::{Change, ColumnChange};
-use crate::model::{ObjectId, Schema, Unmodeled, UnmodeledDeps};
+use crate::model::{ObjectId, Schema, UnmodeledDeps};
 use crate::plan::{LockLevel, LockTimeout, PlanOptions, StatementTimeout, Step, TxMode};
 use std::collections::BTreeSet;
 
@@ -37,6 +38,8 @@ pub(super) fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
             | DropView(_)
             | DropFunction(_)
             | DropTrigger(_)
+            | DropRule(_)
+            | DropStatistics(_)
             | DropPolicy(_)
             | DropForeignDataWrapper(_)
             | DropServer(_)
@@ -72,20 +75,12 @@ fn hit<'a>(deps: &'a UnmodeledDeps, dropped: &BTreeSet<ObjectId>) -> Vec<&'a Obj
 
 /// The statement that creates the object again whatever the plan left of it, when there is
 /// one and everything it depends on exists after the plan.
-fn recreate(u: &Unmodeled, deps: &UnmodeledDeps, after: &Schema) -> Option<String> {
+fn recreate(deps: &UnmodeledDeps, after: &Schema) -> Option<String> {
     if !deps.depends_on.iter().all(|id| after.contains(id)) {
         return None;
     }
     let def = deps.definition.as_deref()?.trim_end().trim_end_matches(';');
-    match u.kind.as_str() {
-        "rule" => def
-            .strip_prefix("CREATE RULE ")
-            .map(|r| format!("CREATE OR REPLACE RULE {r};")),
-        "statistics object" => def
-            .strip_prefix("CREATE STATISTICS ")
-            .map(|r| format!("CREATE STATISTICS IF NOT EXISTS {r};")),
-        _ => None,
-    }
+    Some(format!("{def};"))
 }
 
 /// Refuses a plan (`changes` from `current` to `desired`) that would drop an unmodeled object
@@ -95,7 +90,7 @@ pub fn check(changes: &[Change], current: &Schema, desired: &Schema) -> Result<(
     let mut lines = Vec::new();
     for (u, deps) in &current.unmodeled_deps {
         let hits = hit(deps, &dropped);
-        if hits.is_empty() || recreate(u, deps, desired).is_some() {
+        if hits.is_empty() || recreate(deps, desired).is_some() {
             continue;
         }
         let what: Vec<String> = hits
@@ -148,7 +143,7 @@ pub fn carry_over(
         if hits.is_empty() {
             continue;
         }
-        let Some(sql) = recreate(u, deps, after) else {
+        let Some(sql) = recreate(deps, after) else {
             continue; // refused by `check` (forward), or left as it is (inverse)
         };
         let about = |id: &ObjectId| {
@@ -164,13 +159,8 @@ pub fn carry_over(
             ObjectId::Table(q) | ObjectId::View(q) | ObjectId::Column(q, _) => Some(q.clone()),
             _ => None,
         });
-        // CREATE RULE takes ACCESS EXCLUSIVE on its relation, CREATE STATISTICS SHARE UPDATE
-        // EXCLUSIVE on its table; both are catalog updates.
-        let lock = if u.kind == "rule" {
-            LockLevel::AccessExclusive
-        } else {
-            LockLevel::ShareUpdateExclusive
-        };
+        // The strongest lock a catalog update of the relation may take.
+        let lock = LockLevel::AccessExclusive;
         let step = Step {
             summary: format!(
                 "carry over {} {} (not modeled by schemaplan)",

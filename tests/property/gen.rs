@@ -377,8 +377,8 @@ pub enum Kind {
     Aggregate,
     /// A collation, the table's column and an index using it.
     Collation,
-    /// Extended statistics and a rule on a view: not modeled, carried over.
-    CarriedOver,
+    /// Extended statistics on the table and a rule on a view of it.
+    StatisticsRules,
     /// A trigger, a policy with row-level security, a materialized view with an index, a
     /// domain used by a function the materialized view calls.
     Relations,

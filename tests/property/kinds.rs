@@ -6,7 +6,8 @@
 //! changes template, a foreign table on a server dropped or created again, a publication of a
 //! table whose column is retyped, an aggregate whose state function is replaced under a view,
 //! a column and an index using a collation that changes, an event trigger (firing on the
-//! plan's own DDL), extended statistics and a rule (carried over, not modeled), an access
+//! plan's own DDL), extended statistics (kinds, target) and a rule on a view (a redirect or
+//! `DO INSTEAD NOTHING`), an access
 //! method, a conversion and a procedural language with a function written in it.
 //!
 //! The state of a unit's objects is a list of *knobs* (small numbers, [`KNOBS`] names them);
@@ -34,7 +35,7 @@ pub const KINDS: [Kind; 11] = [
     Kind::EventTrigger,
     Kind::Aggregate,
     Kind::Collation,
-    Kind::CarriedOver,
+    Kind::StatisticsRules,
     Kind::Relations,
     Kind::Handlers,
 ];
@@ -90,7 +91,7 @@ pub fn knobs(kind: Kind) -> &'static [(&'static str, u8)] {
             ("body", 2),
         ],
         Kind::Collation => &[("collation", 3), ("index", 2)],
-        Kind::CarriedOver => &[("statistics", 2), ("rule", 2)],
+        Kind::StatisticsRules => &[("statistics", 4), ("rule", 3)],
         Kind::Relations => &[
             ("trigger", 3),
             ("trigger_body", 2),
@@ -208,12 +209,6 @@ fn unit(rng: &mut Rng, base: &str, kind: Kind) -> Unit {
                 after[1] = server;
             }
         }
-        // Not modeled: a plan creates or drops neither, it carries them over (the same on
-        // both sides) when what they hang on changes.
-        Kind::CarriedOver => {
-            before = vec![1, 1];
-            after = before.clone();
-        }
         _ => {}
     }
     let mut before_t = t;
@@ -234,7 +229,9 @@ fn unit(rng: &mut Rng, base: &str, kind: Kind) -> Unit {
     }
     // The table itself: a type change under what depends on the column, or a drop.
     match kind {
-        Kind::CarriedOver => changes.push(Change::Retype("val".into(), Ty::BigInt)),
+        Kind::StatisticsRules if rng.chance(60) => {
+            changes.push(Change::Retype("val".into(), Ty::BigInt))
+        }
         Kind::Relations if rng.chance(40) => changes.push(Change::Retype("val".into(), Ty::BigInt)),
         Kind::Publication if rng.chance(60) => {
             let to = rng.pick(&[Ty::BigInt, Ty::Numeric(12, 2)]);
@@ -542,22 +539,32 @@ pub fn post(e: &Extra, t: Option<&Table>, out: &mut String) {
         }
         Kind::Relations => relations(k, &base, &a, t, &mut w),
         Kind::Handlers => handlers(k, &base, &a, t, &mut w),
-        Kind::CarriedOver => {
+        Kind::StatisticsRules => {
             if t.is_none() {
                 return;
             }
-            if k[0] == 1 {
-                w(format!(
+            match k[0] {
+                1 | 3 => w(format!(
                     "CREATE STATISTICS {a}.st (dependencies) ON val, label FROM {table};"
-                ));
+                )),
+                2 => w(format!(
+                    "CREATE STATISTICS {a}.st (ndistinct, mcv) ON val, label FROM {table};"
+                )),
+                _ => {}
             }
-            if k[1] == 1 {
+            if k[0] == 3 {
+                w(format!("ALTER STATISTICS {a}.st SET STATISTICS 200;"));
+            }
+            if k[1] != 0 && has(t, "val", &[]) {
                 w(format!(
                     "CREATE VIEW {a}.rv AS SELECT id, val FROM {table};"
                 ));
+                let action = match k[1] {
+                    1 => format!("INSERT INTO {table} (id, val) VALUES (NEW.id, NEW.val)"),
+                    _ => "NOTHING".to_string(),
+                };
                 w(format!(
-                    "CREATE RULE rv_ins AS ON INSERT TO {a}.rv DO INSTEAD INSERT INTO {table} \
-                     (id, val) VALUES (NEW.id, NEW.val);"
+                    "CREATE RULE rv_ins AS ON INSERT TO {a}.rv DO INSTEAD {action};"
                 ));
             }
         }

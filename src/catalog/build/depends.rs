@@ -52,8 +52,8 @@ impl Reader<'_, '_> {
     }
 
     /// Edges pg_depend does not record because they are structural: a column, constraint,
-    /// trigger or policy needs its table (or view), an index its table, a domain constraint
-    /// its domain.
+    /// trigger, rule or policy needs its table (or view), an index or statistics object its
+    /// table (or materialized view), a domain constraint its domain.
     pub(super) fn parent_edges(&mut self) {
         let mut edges = Vec::new();
         let relation = |s: &Schema, q: &QName| {
@@ -84,6 +84,18 @@ impl Reader<'_, '_> {
             edges.push((
                 ObjectId::Trigger(t.clone(), n.clone()),
                 relation(&self.schema, t),
+            ));
+        }
+        for (t, n) in self.schema.rules.keys() {
+            edges.push((
+                ObjectId::Rule(t.clone(), n.clone()),
+                relation(&self.schema, t),
+            ));
+        }
+        for (q, st) in &self.schema.statistics {
+            edges.push((
+                ObjectId::Statistics(q.clone()),
+                relation(&self.schema, &st.table),
             ));
         }
         for (t, n) in self.schema.policies.keys() {

@@ -42,6 +42,7 @@ impl Reader<'_, '_> {
                         | ObjectId::OperatorFamily(..)
                         | ObjectId::Conversion(_)
                         | ObjectId::Language(_)
+                        | ObjectId::Statistics(_)
                 ) {
                     self.schema.owners.insert(id, r.get("owner")?);
                 }

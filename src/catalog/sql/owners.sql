@@ -1,8 +1,8 @@
 -- The owner of every user object that has one and that a plan may create or re-create:
 -- schemas, collations, types and domains, tables, views, materialized views, sequences,
 -- functions, procedures and aggregates, publications, event triggers, foreign-data wrappers,
--- foreign servers, text search dictionaries and configurations, conversions and procedural
--- languages (access methods have no owner). Mapped onto ObjectIds in Rust (exact addresses only:
+-- foreign servers, text search dictionaries and configurations, conversions, procedural
+-- languages and extended statistics objects (access methods and rules have no owner). Mapped onto ObjectIds in Rust (exact addresses only:
 -- array types, tables' row types, indexes and identity sequences are not listed there; they
 -- follow their owner). oid >= 16384 leaves out what initdb created (`public` included: its
 -- owner is the database's business, never a plan's).
@@ -54,3 +54,6 @@ FROM pg_conversion c WHERE c.oid >= 16384
 UNION ALL
 SELECT 'pg_language'::regclass::oid, l.oid, pg_catalog.pg_get_userbyid(l.lanowner)::text
 FROM pg_language l WHERE l.oid >= 16384
+UNION ALL
+SELECT 'pg_statistic_ext'::regclass::oid, s.oid, pg_catalog.pg_get_userbyid(s.stxowner)::text
+FROM pg_statistic_ext s WHERE s.oid >= 16384

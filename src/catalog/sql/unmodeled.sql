@@ -10,10 +10,7 @@ WITH objs(classid, objid) AS (
   -- (subconninfo is not readable by ordinary roles)
   SELECT 'pg_subscription'::regclass, s.oid FROM pg_subscription s
             WHERE s.subdbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-  -- rules other than the _RETURN rule that implements a view
-  UNION ALL SELECT 'pg_rewrite'::regclass, r.oid FROM pg_rewrite r
-            WHERE r.oid >= 16384 AND r.rulename <> '_RETURN'
-  UNION ALL SELECT 'pg_statistic_ext'::regclass, oid FROM pg_statistic_ext WHERE oid >= 16384
+  -- (rules and extended statistics objects are modeled: catalog/build/{rules,statistics}.rs)
   -- (operators, operator classes and families are modeled: catalog/build/operators.rs);
   -- shell operators (no function yet) are not
   UNION ALL SELECT 'pg_operator'::regclass, oid FROM pg_operator
@@ -29,16 +26,14 @@ WITH objs(classid, objid) AS (
             WHERE t.oid >= 16384 AND t.typtype IN ('b', 'p')
               AND NOT (t.typelem <> 0 AND t.typlen = -1)
 )
--- definition: what re-creates the object after the plan dropped it with what it depends on
--- (rules and statistics objects, whose definitions PostgreSQL prints; NULL for the rest).
+-- definition: what re-creates the object after the plan dropped it with what it depends on,
+-- for a kind whose definition PostgreSQL prints (none left: rules and statistics objects,
+-- the two that had one, are modeled now); NULL.
 -- ref_*: the user objects it depends on (pg_depend 'n' and 'a'), one array per column in the
 -- same order, mapped onto modeled objects in Rust: a plan that drops one of them must carry
 -- the object over or refuse (`workflow::unmodeled`).
 SELECT i.type AS kind, i.identity,
-       CASE o.classid
-         WHEN 'pg_rewrite'::regclass THEN pg_catalog.pg_get_ruledef(o.objid)
-         WHEN 'pg_statistic_ext'::regclass THEN pg_catalog.pg_get_statisticsobjdef(o.objid)
-       END AS definition,
+       NULL::text AS definition,
        ARRAY(SELECT d.refclassid FROM pg_depend d
              WHERE d.classid = o.classid AND d.objid = o.objid AND d.deptype IN ('n', 'a')
                AND d.refobjid >= 16384

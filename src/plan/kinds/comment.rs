@@ -75,6 +75,8 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
         ObjectId::EventTrigger(n) => format!("EVENT TRIGGER {}", ident(n)),
         ObjectId::AccessMethod(n) => format!("ACCESS METHOD {}", ident(n)),
         ObjectId::Conversion(q) => format!("CONVERSION {}", qname(q)),
+        ObjectId::Statistics(q) => format!("STATISTICS {}", qname(q)),
+        ObjectId::Rule(q, r) => format!("RULE {} ON {}", ident(r), qname(q)),
         ObjectId::Language(n) => format!("LANGUAGE {}", ident(n)),
         ObjectId::ForeignDataWrapper(n) => format!("FOREIGN DATA WRAPPER {}", ident(n)),
         ObjectId::ForeignServer(n) => format!("SERVER {}", ident(n)),

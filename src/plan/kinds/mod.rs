@@ -25,8 +25,10 @@ mod policy;
 mod publication;
 mod rename;
 mod retype;
+mod rule;
 mod sequence;
 mod server;
+mod statistics;
 pub(super) mod table;
 mod trigger;
 mod ts_configuration;
@@ -145,6 +147,13 @@ fn generate_one(ctx: &Ctx, change: &Change) -> Vec<Chain> {
         DropAccessMethod(a) => vec![access_method::drop(ctx, a)],
         CreateConversion(c) => vec![conversion::create(ctx, c)],
         DropConversion(c) => vec![conversion::drop(ctx, c)],
+        CreateStatistics(s) => vec![statistics::create(ctx, s)],
+        DropStatistics(s) => vec![statistics::drop(ctx, s)],
+        SetStatisticsTarget(s) => vec![statistics::set_target(ctx, s)],
+        CreateRule(r) => vec![rule::create(ctx, r)],
+        ReplaceRule(r) => vec![rule::replace(ctx, r)],
+        DropRule(r) => vec![rule::drop(ctx, r)],
+        SetRuleEnabled(r) => vec![rule::set_enabled(ctx, r)],
         CreateLanguage(l) => vec![language::create(ctx, l)],
         DropLanguage(l) => vec![language::drop(ctx, l)],
         ReplaceLanguage { from, to } => vec![language::replace(ctx, from, to)],

@@ -68,6 +68,7 @@ fn created(change: &Change) -> Option<ObjectId> {
         | CreateOperatorFamily(_)
         | CreateOperatorClass(_)
         | CreateConversion(_)
+        | CreateStatistics(_)
         | CreateLanguage(_) => Some(change.object()),
         _ => None,
     }

@@ -393,6 +393,20 @@ fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
     );
     v.extend(
         schema
+            .rules
+            .keys()
+            .filter(|k| k.0 == t.name)
+            .map(|k| ObjectId::Rule(k.0.clone(), k.1.clone())),
+    );
+    v.extend(
+        schema
+            .statistics
+            .values()
+            .filter(|s| s.table == t.name)
+            .map(|s| ObjectId::Statistics(s.name.clone())),
+    );
+    v.extend(
+        schema
             .sequences
             .values()
             .filter(|s| s.owned_by.as_ref().is_some_and(|(ot, _)| *ot == t.name))

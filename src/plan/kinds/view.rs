@@ -129,6 +129,21 @@ pub fn drop(ctx: &Ctx, v: &View) -> Chain {
             .filter(|i| i.table == v.name)
             .map(|i| ObjectId::Index(i.name.clone())),
     );
+    // its rules, and (a materialized view's) statistics objects go with it
+    n.removes.extend(
+        ctx.current
+            .rules
+            .keys()
+            .filter(|k| k.0 == v.name)
+            .map(|k| ObjectId::Rule(k.0.clone(), k.1.clone())),
+    );
+    n.removes.extend(
+        ctx.current
+            .statistics
+            .values()
+            .filter(|s| s.table == v.name)
+            .map(|s| ObjectId::Statistics(s.name.clone())),
+    );
     n.frees.push(v.name.clone());
     n.rank = Rank::Drop;
     vec![n]
