@@ -15,6 +15,7 @@ mod common;
 use common::LoadedDb;
 use schemaplan::catalog::{self, delta};
 use schemaplan::model::Schema;
+use schemaplan::shadow::reading;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -948,4 +949,153 @@ fn inside_one_transaction_a_change_without_its_own_savepoint_can_pass_for_seen()
     );
     let (got, want, _) = in_transaction("tx_saved", change, Batch::Savepoint);
     assert_same(&got, &want, change);
+}
+
+// ---------------------------------------------------------------------------------------------
+// A state stored with a kept database's reading (`shadow::reading`) and restored by a later
+// run: the copy of that database an update changed, and the database itself changed inside
+// the proof's transaction, are read as deltas of it (`workflow::desired_load`, `prove`).
+
+/// [`BASE`] loaded into a database of its own, read in full, its delta state stored in
+/// `folder` (as a kept database's is) and every session on it closed (it is a template).
+fn stored_base(tag: &str, folder: &Path) -> (String, reading::Identity) {
+    let server = common::server();
+    let (name, _) = server.fresh_db(tag);
+    let mut c = server.connect(&name);
+    c.batch_execute(BASE).unwrap();
+    let (schema, state) = delta::read_full(&mut c).expect("full read");
+    assert_same(&schema, &catalog::read(&mut c).unwrap(), "read_full");
+    drop(c);
+    let id = reading::Identity {
+        system: "test".into(),
+        database: name.clone(),
+        oid: 1,
+    };
+    reading::save_delta(folder, &id, &state);
+    (name, id)
+}
+
+#[test]
+fn a_restored_state_reads_a_changed_copy_and_the_database_in_a_transaction_as_deltas() {
+    let _roles = shared();
+    let server = common::server();
+    let folder = tempfile::tempdir().unwrap();
+    let (base, id) = stored_base("restored_base", folder.path());
+    let mut admin = server.connect("postgres");
+    for (i, (tag, change)) in HAND_PICKED.iter().enumerate() {
+        // (a) A copy (`CREATE DATABASE ... TEMPLATE` keeps the rows' xmins), changed in
+        // transactions of its own, as an incremental update changes it.
+        let copy = format!("{base}_c{i}");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{base}\""))
+            .unwrap();
+        let mut c = server.connect(&copy);
+        c.batch_execute(change)
+            .unwrap_or_else(|e| panic!("{change}: {e:?}"));
+        let mut state = reading::load_delta(folder.path(), &id).expect("the stored state");
+        let (got, outcome) = delta::read_delta(&mut c, &mut state).expect("delta read");
+        assert_same(
+            &got,
+            &catalog::read(&mut c).unwrap(),
+            &format!("copy: {change}"),
+        );
+        match outcome {
+            delta::Outcome::Delta { changed } => assert!(changed > 0, "{tag}: nothing re-read"),
+            other => panic!("{tag}: the copy was not read as a delta: {other:?}"),
+        }
+        drop(c);
+        server.drop_db(&copy);
+        // (b) The database itself, changed in a savepoint of a transaction that is rolled
+        // back, as the proof in place changes it.
+        let mut c = server.connect(&base);
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::ReadCommitted)
+            .start()
+            .unwrap();
+        let mut sp = tx.savepoint("change").unwrap();
+        sp.batch_execute(change)
+            .unwrap_or_else(|e| panic!("{change}: {e:?}"));
+        sp.commit().unwrap();
+        let mut state = reading::load_delta(folder.path(), &id).expect("the stored state");
+        let (got, outcome) = delta::read_delta_in(&mut tx, &mut state).expect("delta read");
+        let (want, _) = delta::read_full_in(&mut tx).expect("full read");
+        assert_same(&got, &want, &format!("in a transaction: {change}"));
+        match outcome {
+            delta::Outcome::Delta { changed } => assert!(changed > 0, "{tag}: nothing re-read"),
+            other => panic!("{tag}: not read as a delta in the transaction: {other:?}"),
+        }
+        drop(tx);
+    }
+    // Nothing changed: nothing read again, and the same as a full read.
+    let mut c = server.connect(&base);
+    let mut state = reading::load_delta(folder.path(), &id).unwrap();
+    let (got, outcome) = delta::read_delta(&mut c, &mut state).unwrap();
+    assert_eq!(outcome, delta::Outcome::Delta { changed: 0 });
+    assert_same(&got, &catalog::read(&mut c).unwrap(), "unchanged");
+    drop(c);
+    server.drop_db(&base);
+}
+
+#[test]
+fn a_damaged_or_foreign_stored_state_is_no_state_and_a_stale_one_reads_in_full() {
+    let folder = tempfile::tempdir().unwrap();
+    let (base, id) = {
+        let _roles = shared();
+        stored_base("stale_base", folder.path())
+    };
+    let path = reading::delta_file(folder.path(), &id.database);
+    let good = std::fs::read(&path).unwrap();
+    assert!(reading::load_delta(folder.path(), &id).is_some());
+    // Damaged: truncated anywhere, or one bit flipped.
+    for cut in [0, 10, good.len() / 2, good.len() - 1] {
+        std::fs::write(&path, &good[..cut]).unwrap();
+        assert!(
+            reading::load_delta(folder.path(), &id).is_none(),
+            "cut at {cut}"
+        );
+    }
+    let mut flipped = good.clone();
+    let middle = flipped.len() / 2;
+    flipped[middle] ^= 0x01;
+    std::fs::write(&path, &flipped).unwrap();
+    assert!(reading::load_delta(folder.path(), &id).is_none());
+    // Of another database (an evicted kept database made again under the same name has
+    // another OID), another cluster or another build: another key.
+    std::fs::write(&path, &good).unwrap();
+    for other in [
+        reading::Identity {
+            oid: 2,
+            ..id.clone()
+        },
+        reading::Identity {
+            system: "other".into(),
+            ..id.clone()
+        },
+    ] {
+        assert!(reading::load_delta(folder.path(), &other).is_none());
+    }
+    // A stale state (roles changed since it was stored: their names render in owners and
+    // grants) restores but cannot vouch for the database: a full read, which says why.
+    let _roles = alone();
+    let server = common::server();
+    let mut c = server.connect(&base);
+    let role = format!("stale_role_{}", std::process::id());
+    c.batch_execute(&format!(
+        "CREATE ROLE {role}; GRANT SELECT ON app.orders TO {role}"
+    ))
+    .unwrap();
+    let mut state = reading::load_delta(folder.path(), &id).unwrap();
+    let (got, outcome) = delta::read_delta(&mut c, &mut state).unwrap();
+    assert_same(&got, &catalog::read(&mut c).unwrap(), "stale state");
+    assert!(
+        matches!(&outcome, delta::Outcome::Full { why } if why.contains("roles")),
+        "{outcome:?}"
+    );
+    c.batch_execute(&format!(
+        "REVOKE ALL ON app.orders FROM {role}; DROP ROLE {role}"
+    ))
+    .unwrap();
+    drop(c);
+    server.drop_db(&base);
 }

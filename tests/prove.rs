@@ -449,3 +449,32 @@ fn plan_with_v_says_the_proof_ran_in_place() {
     assert!(out.contains("note: proof in place"), "{out}");
     assert!(!out.contains("proof not in place"), "{out}");
 }
+
+#[test]
+fn a_wrong_inverse_step_on_an_object_it_does_not_mention_is_caught_by_the_first_delta_reading() {
+    // The proof's first reading, after the inverse, is a delta of the desired database's own
+    // reading (`ScratchDb::take_delta_base`), in place and on a copy. The inverse also drops an
+    // index neither side changes: that reading must see it gone (the repair builds it again),
+    // else every later reading would keep the index's stale rows and the inverse, dropping it
+    // again, would pass. Each proof gets a fresh setup: only a proof's first use of the
+    // desired database has its state.
+    for (desired, in_place) in [(DESIRED_IN_PLACE, true), (DESIRED, false)] {
+        let s = setup(LIVE, desired);
+        let mut planned = planned(&s);
+        tamper(
+            &mut planned.inverse,
+            "one row per order'",
+            "COMMENT ON TABLE public.orders IS 'one row per order'; \
+             DROP INDEX public.orders_customer;",
+        );
+        let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+        let problem = report
+            .inverse_problem
+            .expect("the inverse dropping an index was not reported");
+        assert!(problem.contains("orders_customer"), "{problem}");
+        assert_eq!(report.rebuilt, None, "in place: {in_place}");
+        // In place, the wrong inverse's problem is retried on a copy; the other plan's
+        // inverse drops an index concurrently and runs on a copy only.
+        assert!(report.not_in_place.is_some(), "in place: {in_place}");
+    }
+}

@@ -655,6 +655,16 @@ fn copies(log: &str) -> usize {
         .count()
 }
 
+/// The notes of a run whose catalog reads of the shadow were full where they could have been
+/// delta reads (`catalog::delta`): the update's reading of its copy, the proof's readings.
+fn full_reads(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| {
+            l.starts_with("note: ") && (l.contains("read in full") || l.contains("is full"))
+        })
+        .collect()
+}
+
 fn live_people(tag: &str) -> String {
     let server = common::server();
     let (_, url) = server.fresh_db(tag);
@@ -697,6 +707,38 @@ fn warm_plans_copy_no_database_when_loaded_or_reused_and_one_when_updated() {
     let edited = plan_logged(work.path(), cache.path(), &url, "edited/p");
     assert_eq!(copies(&edited), 1, "the update's base copy only:\n{edited}");
     assert!(edited.contains("note: proof in place"), "{edited}");
+    // No full read of the shadow: a fresh load's reading gives the proof its delta state; the
+    // kept database's stored state serves the proof of the same files and the read of the
+    // updated copy, whose reading in turn gives that proof its state.
+    for log in [&fresh, &same, &edited] {
+        assert!(full_reads(log).is_empty(), "{log}");
+    }
+    // Without the stored states, the same plans, each of those reads full and saying so.
+    for major in std::fs::read_dir(cache.path()).unwrap().flatten() {
+        let folder = schemaplan::shadow::reading::folder(&major.path());
+        for f in std::fs::read_dir(folder).into_iter().flatten().flatten() {
+            if f.path().extension().is_some_and(|e| e == "delta") {
+                std::fs::write(f.path(), b"damaged").unwrap();
+            }
+        }
+    }
+    let again = plan_logged(work.path(), cache.path(), &url, "again/p");
+    assert_eq!(
+        full_reads(&again),
+        [
+            "note: the proof's first reading is full: no delta state of the desired database's \
+          reading (none stored with the kept database's reading, or an earlier proof of this \
+          run used it)"
+        ],
+        "{again}"
+    );
+    let strip = |out: &str| -> Vec<(String, String)> {
+        files_of(&work.path().join(out))
+            .into_iter()
+            .map(|(n, b)| (n, String::from_utf8(b).unwrap().replace(out, "X")))
+            .collect()
+    };
+    assert_eq!(strip("again/p"), strip("edited/p"));
     // The same plans as before: the warm plan equals a cold one (the other tests check that
     // byte for byte); here, that the proofs in place left every kept database as it was kept:
     // each reads exactly as its reading cached when it was kept (before any proof ran on it).

@@ -44,6 +44,13 @@
 //! queries that are not kept (the small ones: schemas, extensions, publications, text search,
 //! operators, casts, default privileges, unmodeled objects ...) run in full every time.
 //!
+//! A state can be stored and restored (`serde`; the file, its key and its integrity are
+//! `shadow::reading`'s): a kept desired database's state is stored with its reading, so the
+//! read of an updated copy of it and the proof's first reading of it are delta reads in a
+//! later run. A restored state names no server start (the server restarts between runs): its
+//! file's key vouches for the cluster, and everything else is checked as for a state in
+//! memory.
+//!
 //! Tables' sizes (`Schema::sizes`, a plan-time fact, not schema) of re-used rows are those of
 //! the earlier read: data written since does not change the catalog.
 
@@ -58,16 +65,28 @@ use std::collections::{HashMap, HashSet};
 /// (the first that is not 0). Every part of such a row comes from catalog rows the census
 /// counts for that object, or from objects it depends on (closed over in [`closure`]).
 pub(super) fn key_of(query: &str) -> Option<&'static [&'static str]> {
-    Some(match query {
-        "tables" | "views" | "sequences" | "indexes" | "functions" | "triggers" | "policies"
-        | "type_index" | "types" => &["oid"],
-        "columns" => &["attrelid"],
-        "constraints" => &["conrelid", "contypid"],
-        "comments" => &["objoid"],
-        "grants" | "owners" | "depends" => &["objid"],
-        _ => return None,
-    })
+    KEPT.iter().find(|(q, _)| *q == query).map(|(_, key)| *key)
 }
+
+/// The kept queries and their key columns ([`key_of`]); also how a restored state's query
+/// names become the static names the cache is keyed by ([`DeltaState`]'s `Deserialize`).
+const KEPT: &[(&str, &[&str])] = &[
+    ("tables", &["oid"]),
+    ("views", &["oid"]),
+    ("sequences", &["oid"]),
+    ("indexes", &["oid"]),
+    ("functions", &["oid"]),
+    ("triggers", &["oid"]),
+    ("policies", &["oid"]),
+    ("type_index", &["oid"]),
+    ("types", &["oid"]),
+    ("columns", &["attrelid"]),
+    ("constraints", &["conrelid", "contypid"]),
+    ("comments", &["objoid"]),
+    ("grants", &["objid"]),
+    ("owners", &["objid"]),
+    ("depends", &["objid"]),
+];
 
 /// The kept rows of the last read, by query, each with the object it belongs to.
 ///
@@ -288,7 +307,10 @@ pub struct DeltaState {
     snapshot: String,
     /// The role names (md5 of oid and name of every role).
     roles: String,
-    /// Which server (start time and port): oids and xids mean nothing on another.
+    /// Which server (start time and port): oids and xids mean nothing on another. Empty in a
+    /// state restored from a file (`Deserialize`): the server has restarted since, and whoever
+    /// restores a state vouches that it is of the same cluster (its file's key names the
+    /// cluster's `system_identifier`, `shadow::reading`); oids and xids survive a restart.
     server: String,
     version: i32,
     /// False after a read that failed half-way (the cache may be partly replaced).
@@ -317,6 +339,124 @@ impl DeltaState {
             version: 0,
             valid: false,
         }
+    }
+}
+
+/// A state is stored beside the reading of a kept database (`shadow::reading`, which keys the
+/// file by build, cluster and database and checks its integrity) so that a later run reads
+/// that database, or a `CREATE DATABASE ... TEMPLATE` copy of it, as a delta of it. Stored:
+/// whether it is complete, the server version, the snapshot, the roles' digest, the census,
+/// and every kept query's columns (name and type OID) and rows in their compact form; not the
+/// server's start time (see the `server` field). Queries are written in name order.
+impl serde::Serialize for DeltaState {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut queries: Vec<StoredQueryRef<'_>> = self
+            .cache
+            .rows
+            .iter()
+            .map(|(name, q)| {
+                let columns = q
+                    .columns
+                    .iter()
+                    .map(|(n, t)| (n.as_str(), t.oid()))
+                    .collect();
+                (*name, columns, &q.rows[..])
+            })
+            .collect();
+        queries.sort_by_key(|q| q.0);
+        let stored = (
+            self.valid,
+            self.version,
+            &self.snapshot,
+            &self.roles,
+            &self.census,
+            queries,
+        );
+        serde::Serialize::serialize(&stored, s)
+    }
+}
+
+/// A kept query as stored: its name, its columns (name, type OID), its rows.
+type StoredQueryRef<'a> = (&'a str, Vec<(&'a str, u32)>, &'a [(u32, KeptRow)]);
+
+/// What [`DeltaState`]'s `Serialize` writes, read back.
+type Stored = (
+    bool,
+    i32,
+    String,
+    String,
+    HashMap<Owner, i64>,
+    Vec<(String, Vec<(String, u32)>, Vec<(u32, KeptRow)>)>,
+);
+
+/// A restored state names no server (see the `server` field). A query that is no longer kept
+/// or a column type this build does not know fails the decoding (the caller reads in full).
+impl<'de> serde::Deserialize<'de> for DeltaState {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let (valid, version, snapshot, roles, census, queries) =
+            <Stored as serde::Deserialize>::deserialize(d)?;
+        let mut rows = HashMap::with_capacity(queries.len());
+        for (name, columns, kept) in queries {
+            let name = KEPT
+                .iter()
+                .map(|(q, _)| *q)
+                .find(|q| *q == name)
+                .ok_or_else(|| D::Error::custom(format!("{name} is no kept query")))?;
+            let columns = columns
+                .into_iter()
+                .map(|(n, oid)| {
+                    Type::from_oid(oid)
+                        .map(|t| (n, t))
+                        .ok_or_else(|| D::Error::custom(format!("type {oid} unknown")))
+                })
+                .collect::<Result<_, _>>()?;
+            rows.insert(
+                name,
+                KeptQuery {
+                    columns,
+                    rows: kept,
+                },
+            );
+        }
+        Ok(DeltaState {
+            cache: RowCache {
+                rows,
+                restrict: None,
+            },
+            census,
+            snapshot,
+            roles,
+            server: String::new(),
+            version,
+            valid,
+        })
+    }
+}
+
+/// A kept row is stored as its bytes.
+impl serde::Serialize for KeptRow {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for KeptRow {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = KeptRow;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a kept row's bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<KeptRow, E> {
+                Ok(KeptRow(v.into()))
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<KeptRow, E> {
+                Ok(KeptRow(v.into_boxed_slice()))
+            }
+        }
+        d.deserialize_bytes(Bytes)
     }
 }
 
@@ -467,7 +607,7 @@ fn read_in(
     let snapshot: String = get(&facts, "delta read facts", "snapshot")?;
     let why_full = if !was_valid {
         Some("no complete earlier reading".to_string())
-    } else if state.server != server || state.version != version {
+    } else if (!state.server.is_empty() && state.server != server) || state.version != version {
         Some("the earlier reading is of another server".to_string())
     } else if next_xid >= 1 << 32 {
         Some(

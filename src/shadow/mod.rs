@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, Once, OnceLock, Weak};
 use cluster::{Cluster, ClusterError, StartOptions};
 use lock::FileLock;
 
+use crate::catalog::delta::DeltaState;
 use crate::db::{self, DbError};
 use crate::render::quote;
 
@@ -89,6 +90,9 @@ pub struct ScratchDb {
     kept: Option<InPlace>,
     /// One [`ScratchDb::borrow`] at a time.
     busy: Mutex<()>,
+    /// The delta state of this database's reading, when the run has one
+    /// ([`ScratchDb::set_delta_base`]): the proof's first reading is a delta of it.
+    delta: Mutex<Option<DeltaState>>,
 }
 
 /// The locks of a kept database used in place: its pin, held for as long as it is used, and
@@ -307,6 +311,18 @@ impl Shadow {
         Some(Kept { name, oid })
     }
 
+    /// The kept database named `name` (one of [`Shadow::warm_bases`]), when it exists.
+    pub fn warm_kept_named(&self, name: &str) -> Option<Kept> {
+        if !self.warm_enabled() || !name.starts_with(WARM_PREFIX) {
+            return None;
+        }
+        let oid = self.kept_oid(name)?;
+        Some(Kept {
+            name: name.to_string(),
+            oid,
+        })
+    }
+
     /// The OID of database `name`, if it exists.
     fn kept_oid(&self, name: &str) -> Option<u32> {
         self.inner
@@ -366,6 +382,7 @@ impl Shadow {
                 conn: locks.conn,
             }),
             busy: Mutex::new(()),
+            delta: Mutex::new(None),
         }
     }
 
@@ -391,12 +408,31 @@ impl Shadow {
         crate::timings::stage("cached reading", || reading::load(&folder, &id))
     }
 
-    /// Stores `schema`, the catalog reading of a copy of `kept` (before any scope is applied),
-    /// for later runs. Best effort.
-    pub fn warm_save_reading(&self, kept: &Kept, schema: &crate::model::Schema) {
+    /// Stores `schema`, the catalog reading of `kept` or of a copy of it (before any scope is
+    /// applied), for later runs, and `state`, the delta state of the same reading, beside it
+    /// ([`reading`]). Best effort.
+    pub fn warm_save_reading(
+        &self,
+        kept: &Kept,
+        schema: &crate::model::Schema,
+        state: Option<&DeltaState>,
+    ) {
         if let Some((folder, id)) = self.reading_place(kept) {
-            crate::timings::stage("reading saved", || reading::save(&folder, &id, schema));
+            crate::timings::stage("reading saved", || {
+                reading::save(&folder, &id, schema);
+                if let Some(state) = state {
+                    reading::save_delta(&folder, &id, state);
+                }
+            });
         }
+    }
+
+    /// The delta state stored with the reading of `kept` ([`reading::load_delta`]), when
+    /// there is a valid one for exactly this database; `None` for anything else (the reads
+    /// that would have been delta reads of it are full).
+    pub fn warm_delta_state(&self, kept: &Kept) -> Option<DeltaState> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("cached delta state", || reading::load_delta(&folder, &id))
     }
 
     /// Where the reading of `kept` lives and what it is keyed by; `None` without a cache (a
@@ -651,6 +687,7 @@ impl Shadow {
                         inner: self.inner.clone(),
                         kept: None,
                         busy: Mutex::new(()),
+                        delta: Mutex::new(None),
                     })
                 }
                 Err(e) => {
@@ -745,6 +782,22 @@ impl ScratchDb {
     /// other runs' copies of it fail.
     pub fn connect(&self) -> Result<postgres::Client, ShadowError> {
         Ok(db::connect(&self.url)?)
+    }
+
+    /// Gives this database the delta state of its reading (`catalog::delta`), made when the
+    /// desired schema was read from it, or the state stored with a kept database's reading
+    /// ([`Shadow::warm_delta_state`]). Only a state of exactly this database, read as it is
+    /// now, may be given: the proof reads this database, or a copy of it, as a delta of it.
+    pub fn set_delta_base(&self, state: DeltaState) {
+        if let Ok(mut d) = self.delta.lock() {
+            *d = Some(state);
+        }
+    }
+
+    /// The delta state given with [`ScratchDb::set_delta_base`], taken: the proof's first
+    /// reading advances it, so a second proof of the same run (a retry) reads in full.
+    pub fn take_delta_base(&self) -> Option<DeltaState> {
+        self.delta.lock().ok()?.take()
     }
 
     /// Whether this is a kept database used in place rather than a scratch database of this

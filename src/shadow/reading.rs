@@ -27,9 +27,18 @@
 //!
 //! Format, integrity trailer and atomic writing: `crate::cachefile` (shared with the cached
 //! parse of schema files), with [`MAGIC`] as the first line.
+//!
+//! Beside each reading, `<kept database>.delta` holds the delta state of the same reading
+//! (`catalog::delta::DeltaState`: its snapshot, census and kept rows), under the same key and
+//! with the same checks ([`DELTA_MAGIC`]). With it, a later run reads a copy of the kept
+//! database that it updated (`shadow::warm`), and the kept database in its proof, as a delta
+//! of this reading instead of in full. A missing or unusable state file only makes those
+//! reads full; the key names the cluster, which is what lets a restored state (which names no
+//! server start) be used after the server restarted.
 
 use std::path::{Path, PathBuf};
 
+use crate::catalog::delta::DeltaState;
 use crate::model::Schema;
 
 /// First bytes of a reading file (with the format's version).
@@ -37,6 +46,9 @@ const MAGIC: &[u8] = b"schemaplan catalog reading 1\n";
 
 /// Which build of schemaplan this is (`build.rs`): part of every key.
 pub use crate::cachefile::SOURCE_DIGEST;
+
+/// First bytes of a delta state file (with the format's version).
+const DELTA_MAGIC: &[u8] = b"schemaplan catalog delta state 1\n";
 
 /// Prefix of the temporary files a write goes through.
 const TEMP_PREFIX: &str = ".reading-";
@@ -75,6 +87,32 @@ pub fn file(folder: &Path, database: &str) -> PathBuf {
     folder.join(format!("{database}.reading"))
 }
 
+/// The file of the delta state of kept database `database`'s reading.
+pub fn delta_file(folder: &Path, database: &str) -> PathBuf {
+    folder.join(format!("{database}.delta"))
+}
+
+/// The delta state stored for `id` in `folder`, when there is a complete one with its key
+/// (else `None`, as [`load`]).
+pub fn load_delta(folder: &Path, id: &Identity) -> Option<DeltaState> {
+    crate::cachefile::read(&delta_file(folder, &id.database), DELTA_MAGIC, &id.key())
+}
+
+/// Stores `state`, the delta state of the reading of `id`, in `folder`. Best effort.
+pub fn save_delta(folder: &Path, id: &Identity, state: &DeltaState) {
+    let _ = save_delta_with_key(folder, &delta_file(folder, &id.database), &id.key(), state);
+}
+
+/// [`save_delta`] under any key to any path (tests write states of another key).
+pub fn save_delta_with_key(
+    folder: &Path,
+    path: &Path,
+    key: &str,
+    state: &DeltaState,
+) -> std::io::Result<()> {
+    crate::cachefile::write(folder, path, DELTA_MAGIC, TEMP_PREFIX, key, state)
+}
+
 /// The reading stored for `id` in `folder`, when there is a complete one with its key.
 /// `None` for anything else (no file, another key, truncated, damaged): the caller reads the
 /// catalog.
@@ -106,13 +144,16 @@ pub fn save_with_key(
     crate::cachefile::write(folder, path, MAGIC, TEMP_PREFIX, key, schema)
 }
 
-/// Removes the readings of databases not in `kept` (evicted ones), and temporary files a
+/// Removes the readings and delta states of databases not in `kept` (evicted ones), and temporary files a
 /// killed run left behind (older than an hour: a younger one may be a write in progress).
 pub fn prune(folder: &Path, kept: &[String]) {
     let Ok(entries) = std::fs::read_dir(folder) else {
         return;
     };
-    let wanted: Vec<String> = kept.iter().map(|k| format!("{k}.reading")).collect();
+    let wanted: Vec<String> = kept
+        .iter()
+        .flat_map(|k| [format!("{k}.reading"), format!("{k}.delta")])
+        .collect();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().to_string();
         let stale = if name.starts_with(TEMP_PREFIX) {

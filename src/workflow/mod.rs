@@ -32,6 +32,7 @@ pub use renames::Renames;
 pub use scope::Context;
 pub use sides::{read_sides, Sides, SidesRequest};
 
+use crate::catalog::delta::DeltaState;
 use crate::catalog::{self, CatalogError};
 use crate::db::{self, DbError};
 use crate::diff;
@@ -388,14 +389,34 @@ fn warm_statement(s: &crate::source::Statement) -> shadow::warm::WarmStatement {
 /// connected to: what a kept database's cached reading holds (`shadow::reading`). It depends
 /// on the database alone (the checks and clean-ups here too), so it can be cached with it;
 /// the scope, which may differ from run to run, is applied after ([`in_scope`]).
-fn read_loaded(client: &mut postgres::Client) -> Result<Schema, WorkflowError> {
+///
+/// How the catalog is read (`catalog::delta`): as a delta of `base` when there is one (the
+/// delta state of the reading of the database this one is a copy of: an update of a kept
+/// database, `shadow::warm`); else in full, keeping the delta state of this reading when
+/// `track` (a database that is kept, or that the proof starts from); the state is returned
+/// with the schema.
+fn read_loaded(
+    client: &mut postgres::Client,
+    track: bool,
+    base: Option<DeltaState>,
+) -> Result<(Schema, Option<DeltaState>), WorkflowError> {
     reserved_schema(client)?;
-    let mut full = catalog::read(client)?;
+    let (mut full, state) = match base {
+        Some(mut state) => (
+            catalog::delta::read_delta(client, &mut state)?.0,
+            Some(state),
+        ),
+        None if track => {
+            let (schema, state) = catalog::delta::read_full(client)?;
+            (schema, Some(state))
+        }
+        None => (catalog::read(client)?, None),
+    };
     // The shadow's tables are empty: the desired schema has no size facts, so nothing is
     // judged small by them (an inverse plan treats them as unknown).
     full.sizes.clear();
     declared_owners(client, &mut full)?;
-    Ok(full)
+    Ok((full, state))
 }
 
 /// The part in scope of a whole desired schema ([`read_loaded`]); a file that defines an
@@ -406,9 +427,13 @@ fn in_scope(full: Schema, ctx: &Context) -> Result<Schema, WorkflowError> {
 }
 
 /// [`read_loaded`] of `db` (the session closed after: a copy needs its template unused).
-fn read_db(db: &ScratchDb) -> Result<Schema, WorkflowError> {
+fn read_db(
+    db: &ScratchDb,
+    track: bool,
+    base: Option<DeltaState>,
+) -> Result<(Schema, Option<DeltaState>), WorkflowError> {
     let mut client = db.connect()?;
-    read_loaded(&mut client)
+    read_loaded(&mut client, track, base)
 }
 
 /// The desired schema from the database kept for exactly these statements (`kept`): its
@@ -417,7 +442,9 @@ fn read_db(db: &ScratchDb) -> Result<Schema, WorkflowError> {
 /// ([`Shadow::warm_pin`]; the proof changes it only inside a transaction it rolls back), and
 /// its catalog is read in place when no other run is copying it (else from a copy, as
 /// before). `Ok(None)` when the kept database is gone meanwhile (evicted by another
-/// process): the caller goes on as if there was none.
+/// process): the caller goes on as if there was none. The database returned carries the delta
+/// state of its reading (stored with the cached reading, or made by the read here) for the
+/// proof ([`ScratchDb::set_delta_base`]).
 fn from_kept(
     shadow: &Shadow,
     kept: &shadow::Kept,
@@ -432,14 +459,23 @@ fn from_kept(
             let Some(db) = shadow.warm_pin(kept) else {
                 return Ok(None);
             };
-            let full = match cached {
-                Some(full) => full,
+            let (full, state) = match cached {
+                Some(full) => {
+                    let state = match need {
+                        Need::Database => shadow.warm_delta_state(kept),
+                        Need::Reading => None,
+                    };
+                    (full, state)
+                }
                 None => {
-                    let full = read_kept(shadow, &db)?;
-                    shadow.warm_save_reading(kept, &full);
-                    full
+                    let (full, state) = read_kept(shadow, &db)?;
+                    shadow.warm_save_reading(kept, &full, state.as_ref());
+                    (full, state)
                 }
             };
+            if let Some(state) = state {
+                db.set_delta_base(state);
+            }
             (full, (need == Need::Database).then_some(db))
         }
     };
@@ -455,28 +491,35 @@ fn from_kept(
 
 /// [`read_loaded`] of a kept database used in place: connected to it when no other run is
 /// copying it (the session is closed before the borrow ends), else read from a copy.
-fn read_kept(shadow: &Shadow, db: &ScratchDb) -> Result<Schema, WorkflowError> {
+/// A copy keeps the rows' `xmin`s, so the delta state of its reading is one of the kept
+/// database's too.
+fn read_kept(
+    shadow: &Shadow,
+    db: &ScratchDb,
+) -> Result<(Schema, Option<DeltaState>), WorkflowError> {
     match db.borrow() {
         Ok(borrowed) => {
             let mut client = borrowed.connect()?;
-            let full = read_loaded(&mut client)?;
+            let read = read_loaded(&mut client, true, None)?;
             drop(client);
             drop(borrowed);
-            Ok(full)
+            Ok(read)
         }
-        Err(_) => read_db(&shadow.scratch_copy(db, "desired")?),
+        Err(_) => read_db(&shadow.scratch_copy(db, "desired")?, true, None),
     }
 }
 
 /// A kept database of other statements (the one sharing the most with these), copied and
-/// brought up to date incrementally (`shadow::warm::update`), with its new manifest. `Ok(None)`
-/// when there is none; `Err` says why the incremental path gave up (the copy is dropped).
+/// brought up to date incrementally (`shadow::warm::update`), with its new manifest and the
+/// delta state stored with the base's reading (`shadow::reading`), of which the copy is read
+/// as a delta (`None`: it is read in full, and `-v` says why). `Ok(None)` when there is none;
+/// `Err` says why the incremental path gave up (the copy is dropped).
 fn warm_update(
     shadow: &Shadow,
     context: &str,
     statements: &[LoadStatement],
     warm: &[shadow::warm::WarmStatement],
-) -> Result<Option<(ScratchDb, shadow::warm::Updated)>, String> {
+) -> Result<Option<WarmUpdated>, String> {
     let Some((name, manifest)) = shadow
         .warm_bases(context)
         .into_iter()
@@ -503,7 +546,12 @@ fn warm_update(
     else {
         return Ok(None);
     };
-    let Some(db) = shadow.warm_copy_named(&name, "desired") else {
+    // Exactly the base of that name (its OID checked after the copy): the stored state is
+    // of that database, and only its copies may be read as deltas of it.
+    let Some(base) = shadow.warm_kept_named(&name) else {
+        return Ok(None);
+    };
+    let Some(db) = shadow.warm_copy_of(&base, "desired") else {
         return Ok(None);
     };
     let mut client = db.connect().map_err(|e| e.to_string())?;
@@ -511,7 +559,23 @@ fn warm_update(
         shadow::warm::update(&mut client, &manifest, statements, warm)
     })
     .map_err(|e| e.0)?;
-    Ok(Some((db, updated)))
+    let base = shadow.warm_delta_state(&base);
+    if base.is_none() {
+        crate::timings::note(
+            "the updated desired database is read in full: no delta state is stored with the \
+             reading of the kept database it was copied from",
+        );
+    }
+    Ok(Some(WarmUpdated { db, updated, base }))
+}
+
+/// What [`warm_update`] gives.
+struct WarmUpdated {
+    /// The updated copy.
+    db: ScratchDb,
+    updated: shadow::warm::Updated,
+    /// The delta state of the base's reading, when stored.
+    base: Option<DeltaState>,
 }
 
 /// Like [`desired_in`], keeping the loaded database ([`Need::Database`]).
@@ -588,21 +652,29 @@ pub fn desired_load(
         }
     }
     // Whatever database is loaded or updated below is the one read, kept, and (for
-    // `Need::Database`) returned; its reading is saved as the new kept database's.
-    let finish = |db: ScratchDb, full: Schema, kept: Option<shadow::Kept>| {
-        if let Some(kept) = &kept {
-            shadow.warm_save_reading(kept, &full);
-        }
-        let schema = in_scope(full, ctx)?;
-        Ok::<_, WorkflowError>((schema, (need == Need::Database).then_some(db)))
-    };
+    // `Need::Database`) returned with the delta state of its reading (for the proof); its
+    // reading and that state are saved as the new kept database's.
+    let finish =
+        |db: ScratchDb, full: Schema, state: Option<DeltaState>, kept: Option<shadow::Kept>| {
+            if let Some(kept) = &kept {
+                shadow.warm_save_reading(kept, &full, state.as_ref());
+            }
+            let schema = in_scope(full, ctx)?;
+            if let Some(state) = state.filter(|_| need == Need::Database) {
+                db.set_delta_base(state);
+            }
+            Ok::<_, WorkflowError>((schema, (need == Need::Database).then_some(db)))
+        };
+    // The delta state of a reading is kept when the database is (the next run's update or
+    // proof reads it as a delta), or when the proof starts from it.
+    let track = context.is_some() || need == Need::Database;
     let mut fallback = None;
     if let (Some(context), Some(key)) = (&context, &key) {
         match warm_update(shadow, context, &statements, &warm) {
-            Ok(Some((db, updated))) => {
-                let full = read_db(&db)?;
+            Ok(Some(WarmUpdated { db, updated, base })) => {
+                let (full, state) = read_db(&db, track, base)?;
                 let (db, kept) = shadow.warm_keep(db, key, Some(&updated.manifest));
-                let (schema, db) = finish(db, full, kept)?;
+                let (schema, db) = finish(db, full, state, kept)?;
                 return Ok(Loaded {
                     schema,
                     db,
@@ -630,7 +702,7 @@ pub fn desired_load(
         };
         match result {
             Ok(oids) => {
-                let full = read_loaded(&mut client)?;
+                let (full, state) = read_loaded(&mut client, track, None)?;
                 // Closed before keeping: a database with a session cannot be renamed.
                 drop(client);
                 let (db, kept) = match (&key, &context, oids) {
@@ -640,7 +712,7 @@ pub fn desired_load(
                     }
                     _ => (db, None),
                 };
-                let (schema, db) = finish(db, full, kept)?;
+                let (schema, db) = finish(db, full, state, kept)?;
                 return Ok(Loaded {
                     schema,
                     db,

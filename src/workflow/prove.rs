@@ -41,10 +41,16 @@
 //! (`schema_statements(empty -> current)`, the code of `dump`) and excuses the objects the
 //! shadow cannot reproduce, as it always did.
 //!
-//! Every reading of the proof's database after its first is a delta read
-//! (`catalog::delta`): only the objects whose catalog rows the steps changed (found in the
-//! catalogs, not taken from the plan, so steps touching objects the plan does not name are
-//! seen) are read again, and the result is exactly what a full read gives.
+//! Every reading of the proof's database is a delta read (`catalog::delta`): only the objects
+//! whose catalog rows the steps changed (found in the catalogs, not taken from the plan, so
+//! steps touching objects the plan does not name are seen) are read again, and the result is
+//! exactly what a full read gives. The first one, after the inverse, is a delta of the
+//! desired database's own reading (its delta state, made when the desired schema was read
+//! from it or stored with a kept database's reading: `ScratchDb::take_delta_base`): in place,
+//! the steps' savepoints make their rows unseen by that reading's snapshot; on a copy, the
+//! copy keeps the rows' `xmin`s. Without that state (a rebuild, a second proof of the same
+//! run, a kept database whose state is not stored) the first reading is full, and `-v` says
+//! why.
 //!
 //! Each reading is compared with what it must equal by `diff::same` first, and diffed only
 //! when that says they differ ([`differences`]): the diff then says what differs.
@@ -89,8 +95,9 @@ impl ProofReport {
 trait Session {
     /// Runs `steps` in order (as [`run_steps`]).
     fn run(&mut self, steps: &[Step], what: &str) -> Result<(), WorkflowError>;
-    /// Reads the database (the part in scope): in full the first time, keeping what a delta
-    /// read needs, then as a delta of the previous reading (`catalog::delta`).
+    /// Reads the database (the part in scope) as a delta of the previous reading, or of the
+    /// desired database's reading for the first one (`catalog::delta`); in full, keeping what
+    /// a delta read needs, while there is no state.
     fn read(
         &mut self,
         ctx: &super::Context,
@@ -233,7 +240,8 @@ fn in_place(
     transaction_safe(&planned.forward)?;
     let borrowed = desired_db.borrow()?;
     let mut client = borrowed.connect().map_err(|e| e.to_string())?;
-    let result = in_transaction(&mut client, ctx, current, desired, planned, opts);
+    let base = desired_base(desired_db);
+    let result = in_transaction(&mut client, ctx, base, current, desired, planned, opts);
     // The session ends before the borrow does: another run's copy of a kept database, which
     // waits for the borrow, must not find it connected.
     drop(client);
@@ -252,10 +260,12 @@ fn in_place(
     }
 }
 
-/// [`in_place`]'s transaction on `client`, rolled back whatever happens.
+/// [`in_place`]'s transaction on `client`, rolled back whatever happens; its first reading is
+/// a delta of `base` when given ([`desired_base`]).
 fn in_transaction(
     client: &mut postgres::Client,
     ctx: &super::Context,
+    base: Option<DeltaState>,
     current: &Schema,
     desired: &Schema,
     planned: &Planned,
@@ -269,7 +279,7 @@ fn in_transaction(
         .start()
         .map_err(|e| WorkflowError::Proof(format!("begin: {}", crate::db::error_text(&e))))?;
     let mut session = InTransaction(tx);
-    let mut state = None;
+    let mut state = base;
     let rebuilt = match reach_current(&mut session, ctx, &mut state, current, planned, opts)? {
         Ok(rebuilt) => rebuilt,
         Err(why) => return Ok(Err(why)),
@@ -473,7 +483,8 @@ fn from_desired(
         Err(e) => return Ok(Err(format!("copying the desired database failed: {e}"))),
     };
     let mut client = db.connect()?;
-    let mut state = None;
+    // A copy keeps the rows' `xmin`s: it reads as a delta of the desired database's reading.
+    let mut state = desired_base(desired_db);
     let rebuilt = match reach_current(&mut client, ctx, &mut state, current, planned, opts)? {
         Ok(rebuilt) => rebuilt,
         Err(why) => return Ok(Err(why)),
@@ -485,6 +496,20 @@ fn from_desired(
         gap: Vec::new(),
         state,
     }))
+}
+
+/// The delta state of the desired database's reading, taken for the proof's first reading
+/// (module doc); `None`, said under `-v`, makes that reading full.
+fn desired_base(desired_db: &ScratchDb) -> Option<DeltaState> {
+    let state = desired_db.take_delta_base();
+    if state.is_none() {
+        crate::timings::note(
+            "the proof's first reading is full: no delta state of the desired database's \
+             reading (none stored with the kept database's reading, or an earlier proof of \
+             this run used it)",
+        );
+    }
+    state
 }
 
 /// Runs the inverse plan on a database holding the desired schema, reads it, and repairs what
