@@ -224,6 +224,9 @@ pub struct Reader<'t, 'c> {
     /// Where the rows of the kept queries come from and go (`catalog::delta`); `None`: every
     /// query runs in full, nothing is kept.
     cache: Option<&'t mut RowCache>,
+    /// Building into a previous reading (`catalog::splice`): only the objects read again are
+    /// built, into `schema` and `resolver` as [`Reader::splicing`] set them.
+    splicing: bool,
 }
 
 impl<'t, 'c> Reader<'t, 'c> {
@@ -239,6 +242,7 @@ impl<'t, 'c> Reader<'t, 'c> {
             domains: HashMap::new(),
             identity_options: HashMap::new(),
             cache: None,
+            splicing: false,
         }
     }
 
@@ -249,7 +253,22 @@ impl<'t, 'c> Reader<'t, 'c> {
         self
     }
 
-    pub fn read(mut self) -> Result<Schema, CatalogError> {
+    /// Builds into `schema` and `resolver` (a previous reading without the objects read
+    /// again: `catalog::splice::prepare`) instead of empty ones; the cache hands over only
+    /// the rows read again.
+    pub(super) fn splicing(mut self, schema: Schema, resolver: Resolver) -> Self {
+        self.schema = schema;
+        self.resolver = resolver;
+        self.splicing = true;
+        self
+    }
+
+    pub fn read(self) -> Result<Schema, CatalogError> {
+        Ok(self.read_kept()?.0)
+    }
+
+    /// [`Reader::read`], giving the resolver too (kept for a splice, `catalog::splice`).
+    pub(super) fn read_kept(mut self) -> Result<(Schema, Resolver), CatalogError> {
         use crate::timings::stage;
         stage("catalog: extension_members", || self.extension_members())?;
         stage("catalog: schemas", || self.schemas())?;
@@ -288,7 +307,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: depends", || self.depends())?;
         stage("catalog: unmodeled", || self.unmodeled())?;
         self.shrink();
-        Ok(self.schema)
+        Ok((self.schema, self.resolver))
     }
 
     /// Gives back the spare capacity of the lists filled row by row (a table's columns grow

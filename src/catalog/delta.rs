@@ -6,8 +6,11 @@
 //! Owns: which queries keep their rows between reads and which object each row belongs to
 //! ([`key_of`]), the census of the catalogs that tells which objects changed, and the closure
 //! of that set over `pg_depend`. The rows themselves are turned into the model by the same
-//! code as a full read (`catalog::build`): a delta read is a full read whose kept queries get
-//! the rows of unchanged objects from the last read instead of from the server.
+//! code as a full read (`catalog::build`). Only the changed objects' rows are built, spliced
+//! into the last reading in place of what it had of them (`catalog::splice`, which owns how
+//! and when that cannot be trusted); when it cannot, the whole model is built again as a full
+//! read would, its kept queries getting the rows of unchanged objects from the last read
+//! instead of from the server ([`Build`] says which, `-v` why).
 //!
 //! **What changed is found in the catalogs, never taken from the plan** (the proof must catch
 //! steps that touch objects the plan does not name). The census is one query: for every oid
@@ -55,6 +58,7 @@
 //! the earlier read: data written since does not change the catalog.
 
 use super::build::{RawValue, RowSource};
+use super::splice::{self, Base};
 use super::{get, CatalogError};
 use crate::model::Schema;
 use postgres::types::{ToSql, Type};
@@ -100,6 +104,9 @@ pub struct RowCache {
     /// During a delta read: the objects whose rows are read again (as a list for the query
     /// parameter, and as a set).
     restrict: Option<(Vec<u32>, HashSet<u32>)>,
+    /// During a delta read that splices (`catalog::splice`): the kept rows of the objects
+    /// not read again are kept but not handed over (their model is the previous reading's).
+    only_fresh: bool,
 }
 
 /// The kept rows of one query and the names and types of its columns (the same for every
@@ -219,6 +226,7 @@ impl RowCache {
             Ok(0)
         };
         let mut kept = KeptQuery::default();
+        let only_fresh = self.only_fresh;
         let mut rows = match &self.restrict {
             None => tx
                 .query_raw(text, std::iter::empty::<&dyn ToSql>())
@@ -226,7 +234,7 @@ impl RowCache {
             Some((list, set)) => {
                 kept = self.rows.remove(name).unwrap_or_default();
                 kept.rows.retain(|(o, _)| !set.contains(o));
-                for (_, row) in &kept.rows {
+                for (_, row) in kept.rows.iter().filter(|_| !only_fresh) {
                     each(&KeptRef {
                         columns: &kept.columns,
                         data: &row.0,
@@ -315,6 +323,22 @@ pub struct DeltaState {
     version: i32,
     /// False after a read that failed half-way (the cache may be partly replaced).
     valid: bool,
+    /// The last reading, kept to splice the next delta read into (`catalog::splice`); `None`
+    /// before a first reading or after a read that failed. Serializable with the rest.
+    base: Option<Base>,
+    /// How the last read built its schema.
+    built: Build,
+}
+
+/// How a read built its schema (the catalog queries it ran are its [`Outcome`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Build {
+    /// Only the objects read again were built, into the previous reading
+    /// (`catalog::splice`): `roots` objects (a table with its columns, indexes ... is one).
+    Spliced { roots: usize },
+    /// The whole schema was built (from the server's rows, or the kept ones and those read
+    /// again), and why not spliced.
+    All { why: String },
 }
 
 /// How a [`read_delta`] went.
@@ -338,7 +362,16 @@ impl DeltaState {
             server: String::new(),
             version: 0,
             valid: false,
+            base: None,
+            built: Build::All {
+                why: "no reading yet".to_string(),
+            },
         }
+    }
+
+    /// How the last read through this state built its schema.
+    pub fn last_build(&self) -> &Build {
+        &self.built
     }
 }
 
@@ -642,10 +675,10 @@ fn read_in(
             )
         })
     });
-    let outcome = match why_full {
+    let (outcome, changed) = match why_full {
         Some(why) => {
             state.cache = RowCache::default();
-            Outcome::Full { why }
+            (Outcome::Full { why }, None)
         }
         None => {
             let (mut own, mut parts) = (HashSet::new(), HashSet::new());
@@ -675,20 +708,24 @@ fn read_in(
                 .count();
             if n > 1000 && n * 2 > user_objects {
                 state.cache = RowCache::default();
-                Outcome::Full {
-                    why: format!("{n} of {user_objects} objects changed"),
-                }
+                (
+                    Outcome::Full {
+                        why: format!("{n} of {user_objects} objects changed"),
+                    },
+                    None,
+                )
             } else {
-                state.cache.restrict = Some((changed.iter().copied().collect(), changed));
-                Outcome::Delta { changed: n }
+                (Outcome::Delta { changed: n }, Some(changed))
             }
         }
     };
-    let schema = super::build::Reader::new(tx, version)
-        .with_cache(&mut state.cache)
-        .read();
+    let base = state.base.take();
+    let built = build(tx, version, state, changed, base);
     state.cache.restrict = None;
-    let schema = schema?;
+    state.cache.only_fresh = false;
+    let (schema, base, how) = built?;
+    state.base = Some(base);
+    state.built = how;
     state.census = census;
     state.snapshot = snapshot;
     state.roles = roles;
@@ -696,6 +733,69 @@ fn read_in(
     state.version = version;
     state.valid = true;
     Ok((schema, outcome))
+}
+
+/// Builds the schema of a read whose kept queries re-run for the `changed` oids (`None`: a
+/// full read): spliced into `base`, the previous reading, when it is there and the splice can
+/// be sure of its result (`catalog::splice`), else all of it, from the kept rows and those
+/// read again. Gives the schema, what the next read splices into, and how it was built.
+fn build(
+    tx: &mut postgres::Transaction<'_>,
+    version: i32,
+    state: &mut DeltaState,
+    changed: Option<HashSet<u32>>,
+    base: Option<Base>,
+) -> Result<(Schema, Base, Build), CatalogError> {
+    let Some(changed) = changed else {
+        let (schema, resolver) = super::build::Reader::new(tx, version)
+            .with_cache(&mut state.cache)
+            .read_kept()?;
+        return Ok(kept(schema, resolver, "a full read".to_string()));
+    };
+    let why = match base.map(|b| (splice::plan(&b, &changed), b)) {
+        None => "no earlier reading to splice into".to_string(),
+        Some((Err(why), _)) => why,
+        Some((Ok(plan), base)) => {
+            let fetch = plan.fetch().clone();
+            state.cache.restrict = Some((fetch.iter().copied().collect(), fetch));
+            state.cache.only_fresh = true;
+            let (schema, resolver, taken) =
+                crate::timings::stage("catalog: splice out", || splice::prepare(base, &plan));
+            let built = super::build::Reader::new(tx, version)
+                .with_cache(&mut state.cache)
+                .splicing(schema, resolver)
+                .read_kept();
+            state.cache.only_fresh = false;
+            let (schema, resolver) = built?;
+            match crate::timings::stage("catalog: splice check", || {
+                splice::finish(&plan, taken, schema, resolver)
+            }) {
+                Ok(base) => {
+                    let schema = base.schema().clone();
+                    let roots = plan.roots();
+                    return Ok((schema, base, Build::Spliced { roots }));
+                }
+                // the kept rows are up to date (those read again replaced): build from them
+                Err(why) => why,
+            }
+        }
+    };
+    crate::timings::note(&format!("catalog delta read built in full: {why}"));
+    if state.cache.restrict.is_none() {
+        state.cache.restrict = Some((changed.iter().copied().collect(), changed));
+    }
+    let (schema, resolver) = super::build::Reader::new(tx, version)
+        .with_cache(&mut state.cache)
+        .read_kept()?;
+    Ok(kept(schema, resolver, why))
+}
+
+/// A schema built in full, the base the next read splices into, and why it was built in full.
+fn kept(schema: Schema, resolver: super::resolve::Resolver, why: String) -> (Schema, Base, Build) {
+    let base = crate::timings::stage("catalog: splice index", || {
+        Base::of(schema.clone(), resolver)
+    });
+    (schema, base, Build::All { why })
 }
 
 /// A census key: an oid, and whether the rows counted are the object's own (a relation's

@@ -17,6 +17,7 @@ mod build;
 pub mod delta;
 mod resolve;
 pub mod scope;
+mod splice;
 
 pub use scope::Scope;
 

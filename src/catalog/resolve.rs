@@ -15,9 +15,15 @@
 //!   column, an array type is its element type, a table's row type is the table, a multirange
 //!   is its range, a composite type's `pg_class` row is the type, and an extension member is
 //!   its extension.
+//!
+//! A resolver outlives its read when the read is kept for a delta read that splices
+//! (`catalog::splice`): it then also answers which catalog oids it knows ([`Resolver::oids`]),
+//! forgets the entries of objects read again ([`Resolver::forget`]), and logs the oids
+//! registered during a splice ([`Resolver::start_log`]).
 
 use crate::model::ObjectId;
-use std::collections::HashMap;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 
 /// Fixed oids of the system catalogs (stable across PostgreSQL versions; they are the
 /// `classid`/`refclassid`/`classoid` values in pg_depend and pg_description).
@@ -54,9 +60,9 @@ pub mod class {
 
 use class::*;
 
-type Addr = (u32, u32);
+pub type Addr = (u32, u32);
 
-#[derive(Default)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Resolver {
     /// Modeled objects, by their own address.
     exact: HashMap<Addr, ObjectId>,
@@ -76,10 +82,29 @@ pub struct Resolver {
     attrdefs: HashMap<u32, (u32, i16)>,
     /// Extension members -> extension name.
     ext_members: HashMap<Addr, String>,
+    /// Partition key indexes standing for the constraint their partition's copy was made from
+    /// (an alias each): index oid -> the partition, whose constraint rows register it.
+    copy_indexes: HashMap<u32, u32>,
+    /// A partition's (or inheritance child's) copy of its parent's constraint: the copy's
+    /// pg_constraint oid -> (its table, the parent constraint's oid). Copies are not modeled
+    /// objects; the chain leads a partition's key index to the constraint that creates it.
+    copies: HashMap<u32, (u32, u32)>,
+    /// While splicing (`catalog::splice`): the addresses registered since
+    /// [`Resolver::start_log`] (a column's is its relation's, registered with it).
+    #[serde(skip)]
+    log: Option<Vec<Addr>>,
 }
 
+
 impl Resolver {
+    fn log_add(&mut self, classid: u32, oid: u32) {
+        if let Some(log) = &mut self.log {
+            log.push((classid, oid));
+        }
+    }
+
     pub fn add_exact(&mut self, classid: u32, oid: u32, id: ObjectId) {
+        self.log_add(classid, oid);
         self.exact.insert((classid, oid), id);
     }
 
@@ -93,19 +118,148 @@ impl Resolver {
     }
 
     pub fn add_alias(&mut self, classid: u32, oid: u32, id: ObjectId) {
+        self.log_add(classid, oid);
         self.alias.insert((classid, oid), id);
     }
 
     pub fn add_redirect(&mut self, from: Addr, to: Addr) {
+        self.log_add(from.0, from.1);
         self.redirect.insert(from, to);
     }
 
     pub fn add_attrdef(&mut self, oid: u32, rel: u32, attnum: i16) {
+        self.log_add(PG_ATTRDEF, oid);
         self.attrdefs.insert(oid, (rel, attnum));
     }
 
     pub fn add_ext_member(&mut self, classid: u32, oid: u32, extension: String) {
+        self.log_add(classid, oid);
         self.ext_members.insert((classid, oid), extension);
+    }
+
+    /// Index `ix` of partition `rel` stands for constraint `id` of an ancestor (an alias,
+    /// registered with the partition's constraint rows).
+    pub fn add_copy_index(&mut self, ix: u32, rel: u32, id: ObjectId) {
+        self.add_alias(PG_CLASS, ix, id);
+        self.copy_indexes.insert(ix, rel);
+    }
+
+    /// The addresses registered so far in a splice (see [`Resolver::start_log`]).
+    pub fn logged(&self) -> &[Addr] {
+        self.log.as_deref().unwrap_or_default()
+    }
+
+    /// The object whose rows register the entry at `addr`: [`Resolver::object_at`], but the
+    /// partition for a partition key index's alias of an ancestor's constraint.
+    pub fn registered_by(&self, addr: Addr) -> Option<ObjectId> {
+        if addr.0 == PG_CLASS {
+            if let Some(&rel) = self.copy_indexes.get(&addr.1) {
+                return self.owning(PG_CLASS, rel, 0);
+            }
+        }
+        self.object_at(addr)
+    }
+
+    /// Constraint `oid` of table `rel` is a copy of constraint `parent` (see `copies`).
+    pub fn add_copy(&mut self, oid: u32, rel: u32, parent: u32) {
+        self.log_add(PG_CONSTRAINT, oid);
+        self.copies.insert(oid, (rel, parent));
+    }
+
+    /// The table of constraint copy `oid`, if it is one.
+    pub fn copy_table(&self, oid: u32) -> Option<u32> {
+        self.copies.get(&oid).map(|&(t, _)| t)
+    }
+
+    /// The constraint copy `oid` is a copy of, if it is one.
+    pub fn copy_parent(&self, oid: u32) -> Option<u32> {
+        self.copies.get(&oid).map(|&(_, p)| p)
+    }
+
+    /// Starts logging the oids registered from now on (a splice, `catalog::splice`).
+    pub fn start_log(&mut self) {
+        self.log = Some(Vec::new());
+    }
+
+    /// The addresses registered since [`Resolver::start_log`], each once; logging stops.
+    pub fn take_log(&mut self) -> Vec<Addr> {
+        let mut log = self.log.take().unwrap_or_default();
+        log.sort_unstable();
+        log.dedup();
+        log
+    }
+
+    /// The object the entry at `addr` stands for (what the catalog rows of its oid are read
+    /// into): its own or alias entry, where a redirect or a column default leads, its
+    /// extension, or the table a constraint copy belongs to.
+    pub fn object_at(&self, (classid, oid): Addr) -> Option<ObjectId> {
+        if let Some(id) = self
+            .exact
+            .get(&(classid, oid))
+            .or(self.alias.get(&(classid, oid)))
+        {
+            return Some(id.clone());
+        }
+        if classid == PG_CONSTRAINT {
+            if let Some(&(rel, _)) = self.copies.get(&oid) {
+                return self.owning(PG_CLASS, rel, 0);
+            }
+        }
+        self.owning(classid, oid, 0)
+    }
+
+    /// Every address with an entry of its own (a column's is its relation's).
+    pub fn addresses(&self) -> Vec<Addr> {
+        let mut out: Vec<Addr> = Vec::with_capacity(self.exact.len() + self.alias.len());
+        out.extend(self.exact.keys().copied());
+        out.extend(self.alias.keys().copied());
+        out.extend(self.redirect.keys().copied());
+        out.extend(self.attrdefs.keys().map(|&o| (PG_ATTRDEF, o)));
+        out.extend(self.ext_members.keys().copied());
+        out.extend(self.copies.keys().map(|&o| (PG_CONSTRAINT, o)));
+        out
+    }
+
+    /// Forgets every entry of the oids in `oids` (objects about to be read again) and the
+    /// extension members (read in full on every read); gives the object ids those entries
+    /// named (what the model holds of them).
+    pub fn forget(&mut self, oids: &HashSet<u32>) -> Vec<ObjectId> {
+        let mut ids = Vec::new();
+        let mut take = |id: ObjectId| ids.push(id);
+        for map in [&mut self.exact, &mut self.alias] {
+            map.retain(|a, id| {
+                let keep = !oids.contains(&a.1);
+                if !keep {
+                    take(id.clone());
+                }
+                keep
+            });
+        }
+        for map in [&mut self.columns, &mut self.other_columns] {
+            map.retain(|a, id| {
+                let keep = !oids.contains(&a.0);
+                if !keep {
+                    take(id.clone());
+                }
+                keep
+            });
+        }
+        self.redirect.retain(|a, _| !oids.contains(&a.1));
+        self.attrdefs.retain(|o, _| !oids.contains(o));
+        self.copies.retain(|o, _| !oids.contains(o));
+        self.copy_indexes.retain(|o, _| !oids.contains(o));
+        self.ext_members.clear();
+        ids
+    }
+
+    /// Whether any entry stands for one of `ids` (objects gone from the schema).
+    pub fn mentions_any(&self, ids: &HashSet<ObjectId>) -> bool {
+        self.exact
+            .values()
+            .chain(self.alias.values())
+            .chain(self.columns.values())
+            .chain(self.other_columns.values())
+            .any(|id| ids.contains(id))
     }
 
     /// The modeled object with exactly this address (`objsubid` > 0: a column of a table,

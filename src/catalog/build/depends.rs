@@ -3,7 +3,7 @@
 //! ...). Runs last of the modeled kinds: every object must be registered first.
 
 use super::{each_row, Reader, DEPENDS};
-use crate::catalog::CatalogError;
+use crate::catalog::{splice, CatalogError};
 use crate::model::{ObjectId, QName, Schema, TypeKind};
 
 impl Reader<'_, '_> {
@@ -54,7 +54,17 @@ impl Reader<'_, '_> {
     /// Edges pg_depend does not record because they are structural: a column, constraint,
     /// trigger, rule or policy needs its table (or view), an index or statistics object its
     /// table (or materialized view), a domain constraint its domain.
+    ///
+    /// In a splice (`catalog::splice`), only for the roots read again: the others' edges are
+    /// in the previous reading already.
     pub(super) fn parent_edges(&mut self) {
+        let only = self
+            .splicing
+            .then(|| splice::fresh_roots(&self.resolver, &self.schema));
+        let want = |s: &Schema, id: ObjectId| {
+            only.as_ref()
+                .is_none_or(|roots| roots.contains(&splice::root_of(&id, s)))
+        };
         let mut edges = Vec::new();
         let relation = |s: &Schema, q: &QName| {
             if s.views.contains_key(q) {
@@ -64,6 +74,9 @@ impl Reader<'_, '_> {
             }
         };
         for (q, t) in &self.schema.tables {
+            if only.is_some() && !want(&self.schema, ObjectId::Table(q.clone())) {
+                continue;
+            }
             for c in &t.columns {
                 edges.push((
                     ObjectId::Column(q.clone(), c.name.clone()),
@@ -78,9 +91,15 @@ impl Reader<'_, '_> {
             }
         }
         for (q, i) in &self.schema.indexes {
+            if only.is_some() && !want(&self.schema, ObjectId::Index(q.clone())) {
+                continue;
+            }
             edges.push((ObjectId::Index(q.clone()), relation(&self.schema, &i.table)));
         }
         for (t, n) in self.schema.triggers.keys() {
+            if only.is_some() && !want(&self.schema, ObjectId::Trigger(t.clone(), n.clone())) {
+                continue;
+            }
             edges.push((
                 ObjectId::Trigger(t.clone(), n.clone()),
                 relation(&self.schema, t),
@@ -99,12 +118,18 @@ impl Reader<'_, '_> {
             ));
         }
         for (t, n) in self.schema.policies.keys() {
+            if only.is_some() && !want(&self.schema, ObjectId::Policy(t.clone(), n.clone())) {
+                continue;
+            }
             edges.push((
                 ObjectId::Policy(t.clone(), n.clone()),
                 ObjectId::Table(t.clone()),
             ));
         }
         for (q, ty) in &self.schema.types {
+            if only.is_some() && !want(&self.schema, ObjectId::Type(q.clone())) {
+                continue;
+            }
             if let TypeKind::Domain(d) = &ty.kind {
                 for c in d.constraints.keys() {
                     edges.push((

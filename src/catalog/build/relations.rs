@@ -10,7 +10,7 @@ use super::{
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
 use crate::model::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 impl Reader<'_, '_> {
     pub(super) fn tables(&mut self) -> Result<(), CatalogError> {
@@ -315,9 +315,10 @@ impl Reader<'_, '_> {
     }
 
     pub(super) fn constraints(&mut self) -> Result<(), CatalogError> {
-        // Inherited copies on partitions: (oid, index oid, parent constraint oid).
+        // Inherited copies on partitions read now: (oid, index oid, parent constraint oid).
+        // Their chains to the constraints that create them go through the resolver, which
+        // also knows the copies of a splice's unchanged tables (`catalog::splice`).
         let mut copies: Vec<(u32, Option<u32>, u32)> = Vec::new();
-        let mut listed: HashMap<u32, ObjectId> = HashMap::new();
         let text = self.sql(&CONSTRAINTS);
         each_row(
             self.tx,
@@ -357,6 +358,7 @@ impl Reader<'_, '_> {
                     let parent: u32 = r.get("parent_constraint")?;
                     if parent != 0 {
                         copies.push((oid, r.get("index_oid")?, parent));
+                        self.resolver.add_copy(oid, conrelid, parent);
                         // a partition's copy of a key: listed by its name (`Table::key_copies`)
                         let of: Option<String> = r.get("parent_constraint_name")?;
                         if let (Some(of), 'p' | 'u' | 'x') = (of, r.char("kind")?) {
@@ -377,7 +379,6 @@ impl Reader<'_, '_> {
                 };
                 let id = ObjectId::Constraint(tname.clone(), name.clone());
                 self.resolver.add_exact(PG_CONSTRAINT, oid, id.clone());
-                listed.insert(oid, id.clone());
                 if let Some(ix) = r.get::<Option<u32>>("index_oid")? {
                     if ix != 0 {
                         self.resolver.add_alias(PG_CLASS, ix, id);
@@ -406,18 +407,20 @@ impl Reader<'_, '_> {
         // A foreign key to a partition records the unique index it uses, which may be the
         // partition's copy of its partitioned table's PRIMARY KEY / UNIQUE: that index stands
         // for the partitioned table's constraint (through every level), which creates it.
-        let parents: HashMap<u32, u32> = copies.iter().map(|&(o, _, p)| (o, p)).collect();
-        for (_, index, parent) in &copies {
+        for (oid, index, parent) in &copies {
             let (mut at, mut hops) = (*parent, 0);
-            while let Some(&up) = parents.get(&at) {
+            while let Some(up) = self.resolver.copy_parent(at) {
                 at = up;
                 hops += 1;
                 if hops > 64 {
                     break;
                 }
             }
-            if let (Some(ix), Some(id)) = (index.filter(|&i| i != 0), listed.get(&at)) {
-                self.resolver.add_alias(PG_CLASS, ix, id.clone());
+            // a table's own constraint (domain constraints are never a copy's parent)
+            let listed = self.resolver.exact(PG_CONSTRAINT, at, 0);
+            if let (Some(ix), Some(id)) = (index.filter(|&i| i != 0), listed) {
+                let rel = self.resolver.copy_table(*oid).unwrap_or_default();
+                self.resolver.add_copy_index(ix, rel, id);
             }
         }
         Ok(())

@@ -1,0 +1,347 @@
+//! Splicing a delta read into the previous reading (issue 9): the model of only the objects
+//! a delta read (`catalog::delta`) reads again is built, and put in place of theirs in the
+//! previous reading's [`Schema`], instead of building the whole schema again from kept rows.
+//!
+//! Owns: what a reading keeps for that ([`Base`]: its schema, its [`Resolver`], and which
+//! model object every catalog oid it registered belongs to), which objects a set of changed
+//! oids makes read again ([`plan`]), taking their entries out of the model ([`prepare`]),
+//! and the checks that the result is what a full read would give ([`finish`]).
+//!
+//! **Roots.** Every modeled entry belongs to one root object: a table, view or type with its
+//! columns, constraints, indexes, triggers and policies (and a table's identity sequences and
+//! column defaults, a composite type's `pg_class` row, a view's rule, an array or row type),
+//! else the object itself (a function, a sequence, a schema ...); an extension member belongs
+//! to its extension. A catalog oid belongs to the root of the object its resolver entry names
+//! ([`Resolver::registered_by`]). When any oid of a root changed, the whole root is read
+//! again: every oid belonging to it is added to the set the kept queries re-run for, its
+//! entries (in its kind's map, `comments`, `grants`, `owners`, `depends`, `sizes`) and its
+//! resolver entries are removed, and the rows read again put them back. The model fields the
+//! queries not kept fill (schemas, extensions, publications ...) are built in full as in any
+//! read; what is kept of the previous reading is the fields of the kept queries only.
+//!
+//! **What makes a splice give up** (the read then builds everything from the kept rows, as
+//! before splicing, and says why under `-v`): an oid read again whose entry lands in a root
+//! that existed and was not read again (an object that moved between owners), an oid not
+//! read again whose entry now names another root (renamed by a query read in full), and an
+//! object id gone from the model that an entry not read again still names (a dependency edge
+//! or resolver entry of an object that was not read again: a constraint renamed under a
+//! partition's key index). Past half of the roots read again, splicing is not worth it.
+
+use super::resolve::{Addr, Resolver};
+use crate::model::{Grant, ObjectId, QName, Schema, TypeKind};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// What a reading keeps to be spliced into: the schema it gave, its resolver, and the root
+/// each registered oid belongs to (see the module doc). The oid -> root map is the only
+/// addition to what the read built anyway: one entry per registered oid.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Base {
+    schema: Schema,
+    resolver: Resolver,
+    members: HashMap<u32, ObjectId>,
+}
+
+impl Base {
+    /// The base of a reading built in full.
+    pub(super) fn of(schema: Schema, resolver: Resolver) -> Base {
+        let addresses = resolver.addresses();
+        let mut members = HashMap::with_capacity(addresses.len());
+        for addr in addresses {
+            if let Some(id) = resolver.registered_by(addr) {
+                members.insert(addr.1, root_of(&id, &schema));
+            }
+        }
+        Base {
+            schema,
+            resolver,
+            members,
+        }
+    }
+
+    /// The schema of the reading.
+    pub(super) fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// How many roots the reading has (distinct objects oids belong to).
+    fn roots(&self) -> usize {
+        self.members.values().collect::<HashSet<_>>().len()
+    }
+}
+
+/// Which roots a splice reads again, and the oids the kept queries re-run for.
+pub(super) struct Plan {
+    rebuilt: HashSet<ObjectId>,
+    /// The oids belonging to the roots read again (in the previous reading).
+    members: HashSet<u32>,
+    /// Those and the changed oids: what the kept queries re-run for.
+    fetch: HashSet<u32>,
+}
+
+impl Plan {
+    /// The oids the kept queries re-run for.
+    pub(super) fn fetch(&self) -> &HashSet<u32> {
+        &self.fetch
+    }
+
+    /// How many roots are read again.
+    pub(super) fn roots(&self) -> usize {
+        self.rebuilt.len()
+    }
+}
+
+/// The roots of the `changed` oids, and every oid belonging to them; `Err` (why) when
+/// splicing is not worth it.
+pub(super) fn plan(base: &Base, changed: &HashSet<u32>) -> Result<Plan, String> {
+    let rebuilt: HashSet<ObjectId> = changed
+        .iter()
+        .filter_map(|o| base.members.get(o))
+        .cloned()
+        .collect();
+    if rebuilt.len() > 50 {
+        let roots = base.roots();
+        if rebuilt.len() * 2 > roots {
+            return Err(format!(
+                "{} of {roots} objects are read again: building all is cheaper",
+                rebuilt.len()
+            ));
+        }
+    }
+    let members: HashSet<u32> = if rebuilt.is_empty() {
+        HashSet::new()
+    } else {
+        base.members
+            .iter()
+            .filter(|(_, r)| rebuilt.contains(r))
+            .map(|(o, _)| *o)
+            .collect()
+    };
+    let fetch = changed.union(&members).copied().collect();
+    Ok(Plan {
+        rebuilt,
+        members,
+        fetch,
+    })
+}
+
+/// What [`prepare`] took out, for [`finish`].
+pub(super) struct Taken {
+    /// The oid -> root map of the previous reading.
+    members: HashMap<u32, ObjectId>,
+    /// Object ids whose entries were removed.
+    removed: HashSet<ObjectId>,
+}
+
+/// The previous reading without the entries of the roots read again, and without the fields
+/// the queries that are not kept fill; and its resolver without their entries (logging what
+/// is registered from now on). What the splice builds goes into these.
+pub(super) fn prepare(base: Base, plan: &Plan) -> (Schema, Resolver, Taken) {
+    let Base {
+        schema,
+        mut resolver,
+        members,
+    } = base;
+    let mut removed: HashSet<ObjectId> = resolver.forget(&plan.members).into_iter().collect();
+    removed.extend(plan.rebuilt.iter().cloned());
+    resolver.start_log();
+    // The fields of the kept queries (`delta::key_of`); everything else is built again.
+    let mut s = Schema {
+        types: schema.types,
+        sequences: schema.sequences,
+        tables: schema.tables,
+        indexes: schema.indexes,
+        views: schema.views,
+        functions: schema.functions,
+        triggers: schema.triggers,
+        policies: schema.policies,
+        comments: schema.comments,
+        grants: schema.grants,
+        owners: schema.owners,
+        depends: schema.depends,
+        sizes: schema.sizes,
+        ..Schema::default()
+    };
+    for id in &removed {
+        remove(&mut s, id);
+    }
+    (s, resolver, Taken { members, removed })
+}
+
+/// Removes the entries of `id` (not those of its parts: they are removed by their own ids).
+fn remove(s: &mut Schema, id: &ObjectId) {
+    match id {
+        ObjectId::Table(q) => {
+            s.tables.remove(q);
+            s.sizes.remove(q);
+        }
+        ObjectId::View(q) => {
+            s.views.remove(q);
+            s.sizes.remove(q);
+        }
+        ObjectId::Sequence(q) => {
+            s.sequences.remove(q);
+        }
+        ObjectId::Type(q) => {
+            s.types.remove(q);
+        }
+        ObjectId::Index(q) => {
+            s.indexes.remove(q);
+        }
+        ObjectId::Function(q, a) => {
+            s.functions.remove(&(q.clone(), a.clone()));
+        }
+        ObjectId::Trigger(q, n) => {
+            s.triggers.remove(&(q.clone(), n.clone()));
+        }
+        ObjectId::Policy(q, n) => {
+            s.policies.remove(&(q.clone(), n.clone()));
+        }
+        _ => {}
+    }
+    s.comments.remove(id);
+    s.owners.remove(id);
+    s.depends.remove(id);
+    remove_grants(&mut s.grants, id);
+}
+
+/// Removes the grants on `id` (a range: grants sort by what they are on first).
+fn remove_grants(grants: &mut BTreeSet<Grant>, id: &ObjectId) {
+    let first = Grant {
+        on: id.clone(),
+        privilege: String::new(),
+        grantee: String::new(),
+        with_grant_option: false,
+        granted: false,
+    };
+    let doomed: Vec<Grant> = grants
+        .range(first..)
+        .take_while(|g| &g.on == id)
+        .cloned()
+        .collect();
+    for g in doomed {
+        grants.remove(&g);
+    }
+}
+
+/// The root `id` belongs to in `s` (see the module doc).
+pub(super) fn root_of(id: &ObjectId, s: &Schema) -> ObjectId {
+    let relation = |q: &QName| {
+        if s.tables.contains_key(q) {
+            Some(ObjectId::Table(q.clone()))
+        } else if s.views.contains_key(q) {
+            Some(ObjectId::View(q.clone()))
+        } else if s.types.contains_key(q) {
+            Some(ObjectId::Type(q.clone()))
+        } else {
+            None
+        }
+    };
+    match id {
+        ObjectId::Column(q, _)
+        | ObjectId::Constraint(q, _)
+        | ObjectId::Trigger(q, _)
+        | ObjectId::Policy(q, _) => relation(q),
+        ObjectId::DomainConstraint(q, _) => Some(ObjectId::Type(q.clone())),
+        ObjectId::Index(q) => s.indexes.get(q).and_then(|i| relation(&i.table)),
+        _ => None,
+    }
+    .unwrap_or_else(|| id.clone())
+}
+
+/// The roots of the addresses registered so far in a splice (for `build`'s structural edges).
+pub(super) fn fresh_roots(resolver: &Resolver, s: &Schema) -> HashSet<ObjectId> {
+    resolver
+        .logged()
+        .iter()
+        .filter_map(|&a| resolver.registered_by(a))
+        .map(|id| root_of(&id, s))
+        .collect()
+}
+
+/// Checks the spliced reading (see the module doc) and makes it the new base; `Err` (why)
+/// when the splice cannot be sure it is what a full read gives.
+pub(super) fn finish(
+    plan: &Plan,
+    taken: Taken,
+    schema: Schema,
+    mut resolver: Resolver,
+) -> Result<Base, String> {
+    let Taken {
+        mut members,
+        removed,
+    } = taken;
+    let log: Vec<Addr> = resolver.take_log();
+    // Whether a root existed in the previous reading: asked only of new oids' roots.
+    let mut earlier: Option<HashSet<ObjectId>> = None;
+    let mut placed = Vec::with_capacity(log.len());
+    for addr in log {
+        let Some(id) = resolver.registered_by(addr) else {
+            continue;
+        };
+        let root = root_of(&id, &schema);
+        let o = addr.1;
+        if !plan.rebuilt.contains(&root) {
+            if plan.fetch.contains(&o) {
+                let known = members.contains_key(&o)
+                    || earlier
+                        .get_or_insert_with(|| members.values().cloned().collect())
+                        .contains(&root);
+                if known {
+                    return Err(format!(
+                        "{id} was read again into {root}, which was not read again"
+                    ));
+                }
+            } else if members.get(&o) != Some(&root) {
+                return Err(format!("{id} now belongs to {root} without being read again"));
+            }
+        }
+        placed.push((o, root));
+    }
+    for o in &plan.members {
+        members.remove(o);
+    }
+    members.extend(placed);
+    let gone: HashSet<ObjectId> = removed
+        .into_iter()
+        .filter(|id| !present(id, &schema))
+        .collect();
+    if !gone.is_empty() {
+        let named = schema
+            .depends
+            .values()
+            .any(|set| set.iter().any(|i| gone.contains(i)))
+            || resolver.mentions_any(&gone);
+        if named {
+            let mut g: Vec<String> = gone.iter().map(|i| i.to_string()).collect();
+            g.sort();
+            return Err(format!(
+                "gone from the schema but still named by an object not read again: {}",
+                g.join(", ")
+            ));
+        }
+    }
+    Ok(Base {
+        schema,
+        resolver,
+        members,
+    })
+}
+
+/// Whether `id` is in `s` (a column also of a view or a composite type).
+fn present(id: &ObjectId, s: &Schema) -> bool {
+    if let ObjectId::Column(q, c) = id {
+        if s.views
+            .get(q)
+            .is_some_and(|v| v.columns.iter().any(|(n, _)| n == c))
+        {
+            return true;
+        }
+        if let Some(TypeKind::Composite(attrs)) = s.types.get(q).map(|t| &t.kind) {
+            if attrs.iter().any(|a| &a.name == c) {
+                return true;
+            }
+        }
+    }
+    s.contains(id)
+}
