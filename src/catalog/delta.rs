@@ -456,6 +456,7 @@ impl<'de> serde::Deserialize<'de> for DeltaState {
             cache: RowCache {
                 rows,
                 restrict: None,
+                only_fresh: false,
             },
             census,
             snapshot,
@@ -463,6 +464,13 @@ impl<'de> serde::Deserialize<'de> for DeltaState {
             server: String::new(),
             version,
             valid,
+            // The reading a splice needs (its schema, resolver and oid -> root map) is not
+            // stored: the first delta read of a restored state builds the whole schema from
+            // the kept rows and the rows read again, and keeps its base for the next one.
+            base: None,
+            built: Build::All {
+                why: "restored from the cache: no reading to splice into".to_string(),
+            },
         })
     }
 }
