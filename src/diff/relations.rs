@@ -584,24 +584,6 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                 });
                 d.created(id);
             }
-            // An inheritance child's column of its own that is to be only inherited (the
-            // parent gains the column in this plan): PostgreSQL has no ALTER that makes a
-            // column the child declares itself inherited only; adding the column to the parent
-            // merges it into the child's, which stays the child's own. So the child's copy is
-            // dropped first (its values with it: hazard `data-loss`), and the parent's ADD
-            // COLUMN gives the child the inherited one (`kinds::column::add` produces it).
-            Some(old)
-                if !own
-                    && want.partition_of.is_none()
-                    && old.declared_locally()
-                    && !col.declared_locally()
-                    && gains_column_by_inheritance(d, want, &col.name) =>
-            {
-                d.push(Change::DropColumn {
-                    table: t.clone(),
-                    column: old.clone(),
-                });
-            }
             Some(old) => {
                 let mut kinds = column_changes(old, col, own);
                 // A partition's identity is its partitioned table's (PostgreSQL 17+): set and
@@ -635,19 +617,6 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
             });
         }
     }
-}
-
-/// Whether a parent that `want` inherits from (not a partitioned table) gains column `name` in
-/// this plan: it has it in the desired schema and not in the current one.
-fn gains_column_by_inheritance(d: &Differ, want: &Table, name: &str) -> bool {
-    want.inherits.iter().any(|p| {
-        let has = |s: &Schema| {
-            s.tables
-                .get(p)
-                .is_some_and(|t| t.columns.iter().any(|c| c.name == name))
-        };
-        has(d.desired) && !has(d.current)
-    })
 }
 
 /// Whether the VIRTUAL generated column `old` of `have` becomes `new` by `ALTER COLUMN ... SET

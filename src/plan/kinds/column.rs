@@ -201,28 +201,7 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     }
     let mut n = Node::new(step, col_id(t, &c.name));
     n.produces.push(col_id(t, &c.name));
-    // The copies it gives inheritance children: after a child's own column of that name is
-    // dropped (see `diff::relations::diff_columns`), before what needs the child's copy.
-    n.produces
-        .extend(inheritance_copies(ctx.desired, t, &c.name));
     vec![n]
-}
-
-/// The inherited copies of `t`'s column in its inheritance children (not partitions), as
-/// `schema` has them.
-fn inheritance_copies(schema: &Schema, t: &QName, column: &str) -> Vec<ObjectId> {
-    schema
-        .tables
-        .values()
-        .filter(|child| child.partition_of.is_none() && child.inherits.contains(t))
-        .filter(|child| {
-            child
-                .columns
-                .iter()
-                .any(|c| c.name == column && c.inherited && !c.is_local)
-        })
-        .map(|child| col_id(&child.name, column))
-        .collect()
 }
 
 /// The value existing rows of `t` get in new column `c` when a plain `ADD COLUMN` cannot give it
@@ -369,73 +348,10 @@ fn refill_before_validation(node: &mut Node, t: &QName, col: &str, value: &str) 
         .note("first fills rows written with NULL since the backfill (the check refuses new ones)");
 }
 
-/// Inheritance children (not partitions) of `t` whose copy of `column` is inherited only (not
-/// declared by the child itself), split into those that keep the column in the desired schema
-/// and those that do not, when the desired `t` no longer has it.
-///
-/// A plain `DROP COLUMN` on the parent drops such a copy from the child too, with its values,
-/// although the desired child declares the column itself: nothing else in the plan would
-/// bring it (or its values) back. `ALTER TABLE ONLY parent DROP COLUMN` drops the parent's
-/// column alone and leaves each child's copy as the child's own column (`attislocal`), rows
-/// and all; the children that do not keep the column then drop their (now own) copy.
-fn children_keeping(ctx: &Ctx, t: &QName, column: &str) -> (Vec<QName>, Vec<QName>) {
-    let parent_drops = ctx
-        .desired
-        .tables
-        .get(t)
-        .is_some_and(|w| !w.columns.iter().any(|c| c.name == column));
-    let (mut keep, mut drop) = (Vec::new(), Vec::new());
-    if !parent_drops {
-        return (keep, drop);
-    }
-    for child in ctx.current.tables.values() {
-        let inherited_only = child.partition_of.is_none()
-            && child.inherits.contains(t)
-            && child
-                .columns
-                .iter()
-                .any(|c| c.name == column && c.inherited && !c.is_local);
-        if !inherited_only {
-            continue;
-        }
-        let kept = ctx
-            .desired
-            .tables
-            .get(&child.name)
-            .is_some_and(|w| w.columns.iter().any(|c| c.name == column));
-        if kept {
-            keep.push(child.name.clone());
-        } else {
-            drop.push(child.name.clone());
-        }
-    }
-    (keep, drop)
-}
-
 pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
-    let (keep, others) = children_keeping(ctx, t, &c.name);
-    let sql = if keep.is_empty() {
-        format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name))
-    } else {
-        // ONLY: the children in `keep` go on with the column as their own, values included
-        // (see `children_keeping`); the others drop their copy, now their own, next.
-        let mut sql = format!(
-            "ALTER TABLE ONLY {} DROP COLUMN {};",
-            qname(t),
-            ident(&c.name)
-        );
-        for child in &others {
-            sql.push_str(&format!(
-                "\n{} DROP COLUMN {};",
-                alter_table(child),
-                ident(&c.name)
-            ));
-        }
-        sql
-    };
     let step = ctx.step(
         format!("drop column {}.{}", t, c.name),
-        sql,
+        format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name)),
         LockLevel::AccessExclusive,
         Some(t),
     );
@@ -456,16 +372,8 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     };
     let mut n = Node::new(step, col_id(t, &c.name));
     n.removes.push(col_id(t, &c.name));
-    if keep.is_empty() {
-        // The column also goes from partitions and inheritance children (and their indexes).
-        n.removes.extend(inherited_copies(ctx.current, t, &c.name));
-    } else {
-        for child in &others {
-            n.removes.push(col_id(child, &c.name));
-            n.removes
-                .extend(inherited_copies(ctx.current, child, &c.name));
-        }
-    }
+    // The column also goes from partitions and inheritance children (and their indexes).
+    n.removes.extend(inherited_copies(ctx.current, t, &c.name));
     n.rank = Rank::Drop;
     vec![n]
 }
