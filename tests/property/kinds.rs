@@ -198,18 +198,15 @@ fn unit(rng: &mut Rng, base: &str, kind: Kind) -> Unit {
             after[i] = rng.below(*n as usize) as u8;
         }
     }
-    match kind {
-        // A password is never written by a plan: the mapping holding one stays as it is, on a
-        // server that stays (`secret` and `server` equal on both sides).
-        Kind::Foreign => {
-            after[4] = before[4];
-            if before[4] == 1 {
-                let server = 1 + rng.below(2) as u8;
-                before[1] = server;
-                after[1] = server;
-            }
+    // A password is never written by a plan: the mapping holding one stays as it is, on a
+    // server that stays (`secret` and `server` equal on both sides).
+    if kind == Kind::Foreign {
+        after[4] = before[4];
+        if before[4] == 1 {
+            let server = 1 + rng.below(2) as u8;
+            before[1] = server;
+            after[1] = server;
         }
-        _ => {}
     }
     let mut before_t = t;
     let mut changes = Vec::new();
