@@ -144,6 +144,15 @@ impl Resolver {
         self.copy_indexes.insert(ix, rel);
     }
 
+    /// Each partition key index standing for an ancestor's constraint: (the partition's oid,
+    /// the constraint's id).
+    pub fn copy_index_pairs(&self) -> Vec<(u32, ObjectId)> {
+        self.copy_indexes
+            .iter()
+            .filter_map(|(ix, &rel)| Some((rel, self.alias.get(&(PG_CLASS, *ix))?.clone())))
+            .collect()
+    }
+
     /// The addresses registered so far in a splice (see [`Resolver::start_log`]).
     pub fn logged(&self) -> &[Addr] {
         self.log.as_deref().unwrap_or_default()

@@ -40,6 +40,22 @@ pub struct Base {
     schema: Schema,
     resolver: Resolver,
     members: HashMap<u32, ObjectId>,
+    /// Roots read again together: a partition and the root of the ancestor's constraint its
+    /// key index stands for (the index's rows add edges to that constraint, the partition's
+    /// rows register the index as standing for it).
+    coupled: Vec<(ObjectId, ObjectId)>,
+}
+
+/// The pairs of roots a splice reads again together (see `Base::coupled`).
+fn coupled(resolver: &Resolver, schema: &Schema) -> Vec<(ObjectId, ObjectId)> {
+    resolver
+        .copy_index_pairs()
+        .into_iter()
+        .filter_map(|(rel, id)| {
+            let part = resolver.owning(super::resolve::class::PG_CLASS, rel, 0)?;
+            Some((root_of(&part, schema), root_of(&id, schema)))
+        })
+        .collect()
 }
 
 impl Base {
@@ -53,6 +69,7 @@ impl Base {
             }
         }
         Base {
+            coupled: coupled(&resolver, &schema),
             schema,
             resolver,
             members,
@@ -94,11 +111,22 @@ impl Plan {
 /// The roots of the `changed` oids, and every oid belonging to them; `Err` (why) when
 /// splicing is not worth it.
 pub(super) fn plan(base: &Base, changed: &HashSet<u32>) -> Result<Plan, String> {
-    let rebuilt: HashSet<ObjectId> = changed
+    let mut rebuilt: HashSet<ObjectId> = changed
         .iter()
         .filter_map(|o| base.members.get(o))
         .cloned()
         .collect();
+    let mut more = true;
+    while more {
+        more = false;
+        for (a, b) in &base.coupled {
+            if rebuilt.contains(a) != rebuilt.contains(b) {
+                rebuilt.insert(a.clone());
+                rebuilt.insert(b.clone());
+                more = true;
+            }
+        }
+    }
     if rebuilt.len() > 50 {
         let roots = base.roots();
         if rebuilt.len() * 2 > roots {
@@ -141,6 +169,7 @@ pub(super) fn prepare(base: Base, plan: &Plan) -> (Schema, Resolver, Taken) {
         schema,
         mut resolver,
         members,
+        coupled: _,
     } = base;
     let mut removed: HashSet<ObjectId> = resolver.forget(&plan.members).into_iter().collect();
     removed.extend(plan.rebuilt.iter().cloned());
@@ -283,10 +312,11 @@ pub(super) fn finish(
         let o = addr.1;
         if !plan.rebuilt.contains(&root) {
             if plan.fetch.contains(&o) {
-                let known = members.contains_key(&o)
-                    || earlier
-                        .get_or_insert_with(|| members.values().cloned().collect())
-                        .contains(&root);
+                // a new root (a new object, or one renamed) is fine; an existing one had
+                // entries that were not taken out
+                let known = earlier
+                    .get_or_insert_with(|| members.values().cloned().collect())
+                    .contains(&root);
                 if known {
                     return Err(format!(
                         "{id} was read again into {root}, which was not read again"
@@ -322,6 +352,7 @@ pub(super) fn finish(
         }
     }
     Ok(Base {
+        coupled: coupled(&resolver, &schema),
         schema,
         resolver,
         members,
