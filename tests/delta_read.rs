@@ -331,6 +331,44 @@ fn enum_domain_and_composite_changes() {
     check_delta("composite_attr", "ALTER TYPE app.pair ADD ATTRIBUTE c date");
 }
 
+/// Extended statistics and rules (their queries are read again in full on every delta read,
+/// but the objects they hang on are spliced): created, changed, dropped.
+#[test]
+fn statistics_and_rules_created_changed_and_dropped() {
+    check_delta(
+        "stats_new",
+        "CREATE STATISTICS app.orders_qty_total (ndistinct, dependencies) ON qty, total \
+         FROM app.orders",
+    );
+    check_delta(
+        "rule_new",
+        "CREATE RULE loose_log AS ON UPDATE TO public.loose DO ALSO NOTIFY loose_changed",
+    );
+    let with = format!(
+        "{BASE}\nCREATE STATISTICS app.orders_qty_total (ndistinct) ON qty, total FROM app.orders;\n\
+         CREATE RULE loose_log AS ON UPDATE TO public.loose DO ALSO NOTIFY loose_changed;"
+    );
+    check_delta_on(
+        "stats_target",
+        &with,
+        "ALTER STATISTICS app.orders_qty_total SET STATISTICS 200",
+    );
+    check_delta_on("stats_drop", &with, "DROP STATISTICS app.orders_qty_total");
+    check_delta_on(
+        "rule_replace",
+        &with,
+        "CREATE OR REPLACE RULE loose_log AS ON UPDATE TO public.loose \
+         DO ALSO NOTIFY loose_touched",
+    );
+    check_delta_on(
+        "rule_disable",
+        &with,
+        "ALTER TABLE public.loose DISABLE RULE loose_log",
+    );
+    check_delta_on("rule_drop", &with, "DROP RULE loose_log ON public.loose");
+    check_delta_on("rule_table_dropped", &with, "DROP TABLE public.loose");
+}
+
 #[test]
 fn triggers_policies_and_table_options() {
     check_delta(
@@ -467,7 +505,11 @@ fn partition_keys_renamed_attached_and_detached() {
         "CREATE TABLE m3 (id int NOT NULL, at int NOT NULL); \
          ALTER TABLE m ATTACH PARTITION m3 FOR VALUES FROM (20) TO (30)",
     );
-    check_delta_on("pk_detach", PARTITIONED, "ALTER TABLE m DETACH PARTITION m2");
+    check_delta_on(
+        "pk_detach",
+        PARTITIONED,
+        "ALTER TABLE m DETACH PARTITION m2",
+    );
     check_delta_on(
         "pk_sub_attach",
         PARTITIONED,

@@ -95,7 +95,6 @@ pub struct Resolver {
     log: Option<Vec<Addr>>,
 }
 
-
 impl Resolver {
     fn log_add(&mut self, classid: u32, oid: u32) {
         if let Some(log) = &mut self.log {

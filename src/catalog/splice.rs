@@ -323,7 +323,9 @@ pub(super) fn finish(
                     ));
                 }
             } else if members.get(&o) != Some(&root) {
-                return Err(format!("{id} now belongs to {root} without being read again"));
+                return Err(format!(
+                    "{id} now belongs to {root} without being read again"
+                ));
             }
         }
         placed.push((o, root));
