@@ -770,7 +770,10 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
     for key in ORDER {
         let pos = ORDER.iter().position(|k| *k == key).unwrap_or(0);
         if let Some(o) = to.iter().find(|o| option_key(o) == key) {
-            sets.push((pos, format!("SET {o}")));
+            // an option both sides give alike is left as it is
+            if !from.contains(o) {
+                sets.push((pos, format!("SET {o}")));
+            }
         } else if from.iter().any(|o| option_key(o) == key) {
             let reset = match key {
                 "INCREMENT BY" => "SET INCREMENT BY 1".to_string(),
