@@ -134,7 +134,9 @@ fn two_definitions_of_one_table_name_both_places() {
 
 /// `IF NOT EXISTS` and `OR REPLACE` make PostgreSQL keep one of two definitions silently, the
 /// load order (file names) choosing which: a column could vanish. The loader refuses them,
-/// naming both places, across files and within one.
+/// naming both places, across files, and within one file a later `IF NOT EXISTS` (a
+/// `CREATE OR REPLACE` later in the same file is a replacement in written order:
+/// `fixtures/imperative/create_or_replace_in_written_order`).
 #[test]
 fn two_lenient_definitions_of_one_object_name_both_places() {
     type Case<'a> = (&'a str, &'a [(&'a str, &'a [u8])], &'a str);
@@ -156,13 +158,18 @@ fn two_lenient_definitions_of_one_object_name_both_places() {
         ),
         (
             "bad_twice_or_replace",
-            &[(
-                "v.sql",
-                b"CREATE TABLE public.t (a int, b int);\n\
-                  CREATE OR REPLACE VIEW public.v AS SELECT a FROM public.t;\n\
-                  CREATE OR REPLACE VIEW public.v AS SELECT a, b FROM public.t;\n",
-            )],
-            "schema/v.sql:3:1: public.v is defined twice: here and at schema/v.sql:2:1 \
+            &[
+                (
+                    "v.sql",
+                    b"CREATE TABLE public.t (a int, b int);\n\
+                      CREATE OR REPLACE VIEW public.v AS SELECT a FROM public.t;\n",
+                ),
+                (
+                    "w.sql",
+                    b"CREATE OR REPLACE VIEW public.v AS SELECT a, b FROM public.t;\n",
+                ),
+            ],
+            "schema/w.sql:1:1: public.v is defined twice: here and at schema/v.sql:2:1 \
              (CREATE VIEW)",
         ),
         (
@@ -178,13 +185,18 @@ fn two_lenient_definitions_of_one_object_name_both_places() {
         ),
         (
             "bad_twice_function",
-            &[(
-                "f.sql",
-                b"CREATE OR REPLACE FUNCTION public.f(a integer) RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
-                  CREATE OR REPLACE FUNCTION public.f(a text) RETURNS int LANGUAGE sql AS 'SELECT 2';\n\
-                  CREATE OR REPLACE FUNCTION public.f(b int) RETURNS int LANGUAGE sql AS 'SELECT 3';\n",
-            )],
-            "schema/f.sql:3:1: public.f(int4) is defined twice: here and at schema/f.sql:1:1 \
+            &[
+                (
+                    "f.sql",
+                    b"CREATE OR REPLACE FUNCTION public.f(a integer) RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+                      CREATE OR REPLACE FUNCTION public.f(a text) RETURNS int LANGUAGE sql AS 'SELECT 2';\n",
+                ),
+                (
+                    "g.sql",
+                    b"CREATE OR REPLACE FUNCTION public.f(b int) RETURNS int LANGUAGE sql AS 'SELECT 3';\n",
+                ),
+            ],
+            "schema/g.sql:1:1: public.f(int4) is defined twice: here and at schema/f.sql:1:1 \
              (CREATE FUNCTION)",
         ),
     ];

@@ -200,7 +200,7 @@ fn load(
         ));
         crate::timings::stage("source cache saved", || store.save());
     }
-    errors.extend(defined_twice(&loaded));
+    errors.extend(defined_twice(&mut loaded));
     if let Some(err) = SourceError::collect(errors) {
         return Err(err);
     }
@@ -217,8 +217,8 @@ fn load(
 /// splitting, parsing, annotations and ordering, no file system).
 pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<SourceSet, SourceError> {
     let text = files::decode(file, bytes.to_vec())?;
-    let loaded = parse_file(file, &text)?;
-    if let Some(err) = SourceError::collect(defined_twice(&loaded)) {
+    let mut loaded = parse_file(file, &text)?;
+    if let Some(err) = SourceError::collect(defined_twice(&mut loaded)) {
         return Err(err);
     }
     let (statements, cycles) = dependency_order(loaded);
@@ -230,8 +230,10 @@ pub fn load_bytes(file: &Path, bytes: &[u8]) -> Result<SourceSet, SourceError> {
     })
 }
 
-/// Objects defined twice with `IF NOT EXISTS` / `OR REPLACE` (see [`twice`]), in load order.
-fn defined_twice(loaded: &[Loaded]) -> Vec<SourceError> {
+/// Objects defined twice with `IF NOT EXISTS` / `OR REPLACE` (see [`twice`]), in load order;
+/// a `CREATE OR REPLACE` redefining what its own file defined earlier is marked imperative
+/// instead (it runs in its written position, see `order`).
+fn defined_twice(loaded: &mut [Loaded]) -> Vec<SourceError> {
     let entries: Vec<twice::Entry> = loaded
         .iter()
         .map(|l| twice::Entry {
@@ -240,7 +242,12 @@ fn defined_twice(loaded: &[Loaded]) -> Vec<SourceError> {
             defines: &l.defines,
         })
         .collect();
-    twice::check(&entries)
+    let checked = twice::check(&entries);
+    for i in checked.replacements {
+        loaded[i].imperative = true;
+        loaded[i].statement.imperative = true;
+    }
+    checked.errors
 }
 
 /// The statements in dependency order, and the cycles as indexes into that order.

@@ -7,6 +7,14 @@
 //! one is an error naming both places. Identical statements (same parse tree) are allowed:
 //! `CREATE SCHEMA IF NOT EXISTS app;` at the top of several files decides nothing.
 //!
+//! One exception has a well-defined result: a `CREATE OR REPLACE` written later in the *same
+//! file* as the object's first definition is a deliberate redefinition (files written as a
+//! script: create a view, then replace it). It is accepted and reported as a replacement
+//! ([`Checked::replacements`]): the loader orders it like an imperative statement, in its
+//! written position against every statement naming the same objects, so the shadow runs the
+//! file as psql would and the last definition is the desired one. Across files the order is
+//! only that of the file names, which nobody reads as intent: still an error.
+//!
 //! Functions, procedures and aggregates are identified by name and argument types, so
 //! overloads are not duplicates (types compared as the grammar reads them: `int` and `integer`
 //! are both `int4`; a type written once qualified and once not is not recognised as the same).
@@ -228,12 +236,24 @@ pub(crate) struct Entry<'a> {
     pub defines: &'a Defines,
 }
 
+/// What [`check`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Checked {
+    /// An error for every object defined twice with no well-defined result.
+    pub errors: Vec<SourceError>,
+    /// Indexes (into the entries) of the `CREATE OR REPLACE` statements that redefine an
+    /// object defined earlier in the same file: to run in their written position.
+    pub replacements: Vec<usize>,
+}
+
 /// An error for every statement that defines, leniently or next to a lenient definition, an
-/// object an earlier statement (in load order) defines differently.
-pub(crate) fn check(entries: &[Entry]) -> Vec<SourceError> {
+/// object an earlier statement (in load order) defines differently, except a `CREATE OR
+/// REPLACE` redefining what its own file defined earlier (a replacement).
+pub(crate) fn check(entries: &[Entry]) -> Checked {
     let mut by_object: std::collections::HashMap<&str, Vec<usize>> = Default::default();
-    let mut errors = Vec::new();
+    let mut out = Checked::default();
     for (j, later) in entries.iter().enumerate() {
+        let mut earlier_in_file = false;
         let twice = later.defines.objects.iter().find_map(|name| {
             let earlier = by_object.get(name.as_str())?.iter().find_map(|&i| {
                 let earlier = &entries[i];
@@ -241,11 +261,15 @@ pub(crate) fn check(entries: &[Entry]) -> Vec<SourceError> {
                     (later.defines.lenient.as_deref()).or(earlier.defines.lenient.as_deref())?;
                 (later.defines.shape != earlier.defines.shape).then_some((earlier, lenient))
             })?;
+            earlier_in_file = earlier.0.at.file == later.at.file;
             Some((name, earlier))
         });
-        if let Some((name, (earlier, lenient))) = twice {
+        let replaces = later.defines.lenient.as_deref() == Some("OR REPLACE") && earlier_in_file;
+        if replaces {
+            out.replacements.push(j);
+        } else if let Some((name, (earlier, lenient))) = twice {
             let name = name.split_once('|').map_or(name.as_str(), |(_, n)| n);
-            errors.push(SourceError::DefinedTwice {
+            out.errors.push(SourceError::DefinedTwice {
                 at: later.at.clone(),
                 message: format!(
                     "{name} is defined twice: here and at {}:{}:{} ({}); keep one definition \
@@ -262,7 +286,7 @@ pub(crate) fn check(entries: &[Entry]) -> Vec<SourceError> {
             by_object.entry(name.as_str()).or_default().push(j);
         }
     }
-    errors
+    out
 }
 
 #[cfg(test)]
@@ -270,12 +294,20 @@ mod tests {
     use super::*;
     use std::path::PathBuf;
 
-    /// The errors for `sqls`, one statement each, in this order.
+    /// The errors for `sqls`, one statement each, in this order, all in one file.
     fn errors(sqls: &[&str]) -> Vec<String> {
+        let in_one: Vec<(&str, &str)> = sqls.iter().map(|sql| ("s.sql", *sql)).collect();
+        let checked = checked(&in_one);
+        checked.0
+    }
+
+    /// The errors and the replacements (as statement numbers from 0) for `(file, sql)`
+    /// statements in this order.
+    fn checked(sqls: &[(&str, &str)]) -> (Vec<String>, Vec<usize>) {
         let parsed: Vec<(Location, String, Defines)> = sqls
             .iter()
             .enumerate()
-            .map(|(i, sql)| {
+            .map(|(i, (file, sql))| {
                 let tree = pg_query::parse(sql, pg_query::ParserOptions::DEFAULT).unwrap();
                 let node = tree.protobuf.stmts[0]
                     .stmt
@@ -286,7 +318,7 @@ mod tests {
                     .unwrap();
                 let facts = super::super::refs::facts(&node);
                 let at = Location {
-                    file: PathBuf::from("s.sql"),
+                    file: PathBuf::from(file),
                     line: i + 1,
                     col: 1,
                     source_line: sql.to_string(),
@@ -302,7 +334,9 @@ mod tests {
             .iter()
             .map(|(at, kind, defines)| Entry { at, kind, defines })
             .collect();
-        check(&entries).iter().map(ToString::to_string).collect()
+        let checked = check(&entries);
+        let errors = checked.errors.iter().map(ToString::to_string).collect();
+        (errors, checked.replacements)
     }
 
     #[test]
@@ -321,15 +355,28 @@ mod tests {
 
     #[test]
     fn differing_lenient_definitions_are_duplicates() {
-        let e = errors(&[
-            "CREATE OR REPLACE FUNCTION f(integer) RETURNS int LANGUAGE sql AS 'SELECT 1'",
-            "CREATE OR REPLACE FUNCTION f(int4) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+        let (e, replaced) = checked(&[
+            (
+                "a.sql",
+                "CREATE OR REPLACE FUNCTION f(integer) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            ),
+            (
+                "b.sql",
+                "CREATE OR REPLACE FUNCTION f(int4) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            ),
         ]);
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(
-            e[0].starts_with("s.sql:2:1: public.f(int4) is defined twice"),
+            e[0].starts_with("b.sql:2:1: public.f(int4) is defined twice"),
             "{e:?}"
         );
+        assert!(replaced.is_empty(), "across files: {replaced:?}");
+        // within one file, a later IF NOT EXISTS would be skipped silently: still an error
+        let e = errors(&[
+            "CREATE SEQUENCE s START 5",
+            "CREATE SEQUENCE IF NOT EXISTS s START 7",
+        ]);
+        assert_eq!(e.len(), 1, "{e:?}");
         let e = errors(&[
             "CREATE TABLE t (a int)",
             "CREATE VIEW t AS SELECT 1 AS a",
@@ -340,5 +387,24 @@ mod tests {
             e[0].contains("s.sql:3:1: public.t is defined twice: here and at s.sql:1:1"),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn a_create_or_replace_after_its_own_files_definition_is_a_replacement() {
+        let (e, replaced) = checked(&[
+            ("s.sql", "CREATE VIEW v AS SELECT 1 AS a"),
+            (
+                "s.sql",
+                "CREATE OR REPLACE FUNCTION f(int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            ),
+            ("s.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS a, 2 AS b"),
+            (
+                "s.sql",
+                "CREATE OR REPLACE FUNCTION f(integer) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            ),
+            ("s.sql", "CREATE OR REPLACE VIEW v AS SELECT 1 AS a, 3 AS b"),
+        ]);
+        assert!(e.is_empty(), "{e:?}");
+        assert_eq!(replaced, vec![2, 3, 4]);
     }
 }
