@@ -243,15 +243,14 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                 });
             }
         }
-        (TypeKind::Composite(from), TypeKind::Composite(to)) => {
-            if from != to {
-                d.push(Change::AlterComposite {
-                    name: want.name.clone(),
-                    from: from.clone(),
-                    to: to.clone(),
-                });
-            }
+        (TypeKind::Composite(from), TypeKind::Composite(to)) if from != to => {
+            d.push(Change::AlterComposite {
+                name: want.name.clone(),
+                from: from.clone(),
+                to: to.clone(),
+            });
         }
+        (TypeKind::Composite(_), TypeKind::Composite(_)) => {}
         (TypeKind::Domain(from), TypeKind::Domain(to)) => {
             let recreate: Vec<String> = to
                 .constraints
