@@ -83,3 +83,27 @@ fn drift_json_has_kind_identity_changes_and_both_definitions_per_object() {
     assert_eq!(v["in_sync"], true);
     assert_eq!(v["objects"].as_array().unwrap().len(), 0);
 }
+
+/// A view's column comments and column grants, the same in the database and in the files, are
+/// in sync (they were reported as drift, and planned again, on every run: `Schema::contains`
+/// knew only tables' columns).
+#[test]
+fn view_column_comments_and_grants_alike_on_both_sides_are_in_sync() {
+    let schema = "\
+CREATE TABLE public.t (id integer PRIMARY KEY, a integer NOT NULL, b text);
+CREATE VIEW public.v AS SELECT id, a, b FROM public.t;
+COMMENT ON COLUMN public.v.b IS 'kept';
+GRANT SELECT (a, b) ON public.v TO reader;
+CREATE MATERIALIZED VIEW public.m AS SELECT id, b FROM public.t;
+COMMENT ON COLUMN public.m.b IS 'also kept';
+";
+    let s = server();
+    s.ensure_roles(&["reader"]);
+    let (name, url) = s.fresh_db("drift_view_columns");
+    s.connect(&name).batch_execute(schema).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("schema")).unwrap();
+    std::fs::write(dir.path().join("schema/app.sql"), schema).unwrap();
+    let text = schemaplan_expect(dir.path(), &["drift", "--db", &url], 0);
+    assert!(text.contains("In sync"), "{text}");
+}

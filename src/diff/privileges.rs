@@ -10,9 +10,14 @@ fn persists(d: &Differ, id: &ObjectId) -> bool {
     d.current.contains(id) && !d.fresh.contains(id) && parent_persists(d, id)
 }
 
+/// Whether the object `id` belongs to (a column's table or view, ...) keeps existing. A
+/// column, trigger or rule names its relation as a table (`ObjectId::parent`); a view's is a
+/// `View` in the diff's sets (views and tables share one namespace, so at most one is real).
 fn parent_persists(d: &Differ, id: &ObjectId) -> bool {
+    let gone = |p: &ObjectId| d.fresh.contains(p) || d.is_replaced(p);
     match id.parent() {
-        Some(p) => !d.fresh.contains(&p) && !d.is_replaced(&p),
+        Some(ObjectId::Table(q)) => !gone(&ObjectId::Table(q.clone())) && !gone(&ObjectId::View(q)),
+        Some(p) => !gone(&p),
         None => true,
     }
 }

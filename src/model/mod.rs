@@ -255,10 +255,16 @@ impl Schema {
             ObjectId::Type(q) => self.types.contains_key(q),
             ObjectId::Sequence(q) => self.sequences.contains_key(q),
             ObjectId::Table(q) => self.tables.contains_key(q),
-            ObjectId::Column(q, c) => self
-                .tables
-                .get(q)
-                .is_some_and(|t| t.columns.iter().any(|col| &col.name == c)),
+            // a column of a table, or of a view (its comments and column grants)
+            ObjectId::Column(q, c) => {
+                self.tables
+                    .get(q)
+                    .is_some_and(|t| t.columns.iter().any(|col| &col.name == c))
+                    || self
+                        .views
+                        .get(q)
+                        .is_some_and(|v| v.columns.iter().any(|(name, _)| name == c))
+            }
             ObjectId::Constraint(q, c) => self
                 .tables
                 .get(q)
