@@ -582,15 +582,31 @@ fn move_aside(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
 fn own_again(ctx: &Ctx, t: &QName, to: &Column) -> Option<Node> {
     let have = ctx.current.tables.get(t)?;
     let want = ctx.desired.tables.get(t)?;
+    let from_parent = |p: &QName, name: &str| {
+        ctx.current
+            .tables
+            .get(p)
+            .is_some_and(|pt| pt.columns.iter().any(|c| c.name == name))
+    };
+    // The columns of `t` that become its own: the pair runs once per parent, for the first.
+    let becoming_own = |c: &&Column| {
+        c.inherited
+            && c.declared_locally()
+            && have
+                .columns
+                .iter()
+                .any(|o| o.name == c.name && !o.declared_locally())
+    };
     let parents: Vec<&QName> = want
         .inherits
         .iter()
-        .filter(|p| have.inherits.contains(p))
+        .filter(|p| have.inherits.contains(p) && from_parent(p, &to.name))
         .filter(|p| {
-            ctx.current
-                .tables
-                .get(*p)
-                .is_some_and(|pt| pt.columns.iter().any(|c| c.name == to.name))
+            want.columns
+                .iter()
+                .filter(becoming_own)
+                .find(|c| from_parent(p, &c.name))
+                .is_some_and(|c| c.name == to.name)
         })
         .collect();
     if parents.is_empty() {
@@ -608,7 +624,14 @@ fn own_again(ctx: &Ctx, t: &QName, to: &Column) -> Option<Node> {
         .collect();
     let step = ctx
         .step(
-            format!("declare column {}.{} in {t} itself", t, to.name),
+            format!(
+                "make the columns {t} inherits from {} its own",
+                parents
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             sql.join("\n"),
             LockLevel::AccessExclusive,
             Some(t),
