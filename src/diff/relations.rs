@@ -890,6 +890,7 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             Some(_) => {}
         }
     }
+    validate_copies(d, have, want);
     for (name, old) in &have.constraints {
         let own = old.is_local || detached(d, t);
         if !want.constraints.contains_key(name)
@@ -902,6 +903,63 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
                 constraint: old.clone(),
             });
         }
+    }
+}
+
+/// A partition's or inheritance child's copies of its parents' CHECK constraints that are
+/// validated in the desired schema ([`Table::unvalidated_copies`] does not name them) but will
+/// not be after the parents' changes: `NOT VALID` in the current schema (and the parent's
+/// constraint kept), or made anew by a parent's constraint the plan adds `NOT VALID` (which
+/// gives every existing partition a `NOT VALID` copy, where the desired schema's partitions,
+/// created after it, have validated ones). Each is validated on its table (`VALIDATE
+/// CONSTRAINT` on a copy scans that table alone, SHARE UPDATE EXCLUSIVE). The other way (a
+/// validated copy to be `NOT VALID`) has no statement short of adding the parent's constraint
+/// again; it is left as it is.
+fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
+    let t = &want.name;
+    let parents: Vec<&QName> = want
+        .partition_of
+        .iter()
+        .map(|(p, _)| p)
+        .chain(want.inherits.iter())
+        .collect();
+    let mut names = BTreeMap::new();
+    for p in parents {
+        let Some(wp) = d.desired.tables.get(p) else {
+            continue;
+        };
+        for (name, c) in &wp.constraints {
+            let inherited = c.kind == ConstraintKind::Check
+                && !c.definition.contains(" NO INHERIT")
+                && !want.constraints.contains_key(name)
+                && !want.unvalidated_copies.contains(name);
+            if !inherited || !c.enforced() {
+                continue;
+            }
+            let id = ObjectId::Constraint(p.clone(), name.clone());
+            let added_not_valid = !c.validated
+                && (d
+                    .current
+                    .tables
+                    .get(p)
+                    .is_none_or(|cp| !cp.constraints.contains_key(name))
+                    || d.is_replaced(&id)
+                    || d.is_replaced(&ObjectId::Table(p.clone())));
+            if added_not_valid || have.unvalidated_copies.contains(name) {
+                names.entry(name.clone()).or_insert_with(|| c.clone());
+            }
+        }
+    }
+    for (_, c) in names {
+        d.push(Change::ValidateConstraint {
+            table: t.clone(),
+            constraint: Constraint {
+                is_local: false,
+                validated: true,
+                parent_index: None,
+                ..c
+            },
+        });
     }
 }
 
