@@ -382,6 +382,13 @@ pub enum ColumnChange {
     NotNullInherit,
     /// PostgreSQL 18: a `NOT VALID` NOT NULL constraint is to be valid (`VALIDATE CONSTRAINT`).
     ValidateNotNull,
+    /// An inheritance child's copy of a column it inherits (and goes on inheriting) is to be
+    /// declared by the child itself, or no longer (`attislocal`): whether the column stays in
+    /// the child when the parent drops it. No `ALTER COLUMN` says it: `NO INHERIT` and
+    /// `INHERIT` again make it the child's own (`kinds::column`); the other way has no
+    /// statement at all (an own column that the parent gains is handled by the parent's `ADD
+    /// COLUMN`, [`super::inherits_again`]), so the proof reports it.
+    Locality,
 }
 
 /// Table-level changes other than columns and constraints.

@@ -33,6 +33,7 @@ mod types;
 
 pub use change::{Change, ColumnChange, EnumPosition, Rename, TableChange};
 pub(crate) use privileges::grant_option_twin;
+pub use relations::inherits_again;
 pub(crate) use relations::same_key_definition;
 pub use same::same;
 

@@ -22,6 +22,13 @@ pub(super) fn find_replacements(d: &mut Differ) {
                 continue;
             };
             let id = ObjectId::Column(name.clone(), col.name.clone());
+            // A child's own column to be inherited only, from a parent that gains it: moved
+            // aside and copied into the parent's new column (`kinds::column`), its
+            // dependents dropped and created again around it.
+            if inherits_again(d.current, d.desired, name, &col.name) {
+                d.replaced.insert(id);
+                continue;
+            }
             let generated_changed =
                 old.generated != col.generated || old.generated_virtual != col.generated_virtual;
             // STORED <-> VIRTUAL has no ALTER (drop and add), and neither has VIRTUAL -> plain:
@@ -578,14 +585,31 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                     table: t.clone(),
                     column: old.clone(),
                 });
-                d.push(Change::AddColumn {
-                    table: t.clone(),
-                    column: col.clone(),
-                });
+                // An own column to be inherited only: the drop moves it aside, the parent's
+                // ADD COLUMN gives the child its copy and the values (`kinds::column::add`).
+                if !inherits_again(d.current, d.desired, t, &col.name) {
+                    d.push(Change::AddColumn {
+                        table: t.clone(),
+                        column: col.clone(),
+                    });
+                }
                 d.created(id);
             }
             Some(old) => {
                 let mut kinds = column_changes(old, col, own);
+                // Whether the child declares an inherited column itself (`attislocal`): the
+                // child keeps its own copy when the parent drops the column, so the two
+                // states are different schemas (and fingerprints). A column no longer
+                // inherited becomes the child's own by itself (the parent's `ONLY` drop,
+                // `NO INHERIT`); partitions have no columns of their own.
+                if !own
+                    && col.inherited
+                    && have.partition_of.is_none()
+                    && want.partition_of.is_none()
+                    && old.declared_locally() != col.declared_locally()
+                {
+                    kinds.push(ColumnChange::Locality);
+                }
                 // A partition's identity is its partitioned table's (PostgreSQL 17+): set and
                 // changed there, it reaches the partitions; on a partition it is refused.
                 if want.partition_of.is_some() && !col.declared_locally() {
@@ -617,6 +641,58 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
             });
         }
     }
+}
+
+/// Whether column `column` of inheritance child `t`, the child's own (not inherited) in the
+/// current schema, is to be inherited only (not declared by the child) from a parent that
+/// gains the column in this plan: the way back of a parent's `ALTER TABLE ONLY ... DROP
+/// COLUMN` (`kinds::column::drop`). PostgreSQL's `ADD COLUMN` on the parent would merge into
+/// the child's column, which would stay its own; so the child's column is renamed aside
+/// first, the parent's `ADD COLUMN` gives the child a new, inherited copy, and the values are
+/// copied into it (and its descendants' copies, which follow both the rename and the new
+/// column) before the old column is dropped (`kinds::column::add`). Only where no descendant
+/// declares the column itself (the rename would take that one aside too,
+/// [`descendants_inherit_only`]), and not for partitions (whose columns are never their own).
+pub fn inherits_again(current: &Schema, desired: &Schema, t: &QName, column: &str) -> bool {
+    let (Some(have), Some(want)) = (current.tables.get(t), desired.tables.get(t)) else {
+        return false;
+    };
+    let col = |tb: &Table| tb.columns.iter().find(|c| c.name == column).cloned();
+    let (Some(old), Some(new)) = (col(have), col(want)) else {
+        return false;
+    };
+    let has = |s: &Schema, q: &QName| s.tables.get(q).and_then(col).is_some();
+    have.partition_of.is_none()
+        && want.partition_of.is_none()
+        && !old.inherited
+        && new.inherited
+        && !new.is_local
+        && want
+            .inherits
+            .iter()
+            .any(|p| have.inherits.contains(p) && has(desired, p) && !has(current, p))
+        && descendants_inherit_only(current, t, column)
+}
+
+/// Whether every inheritance descendant of `t` that has column `column` has it only inherited
+/// (not declared itself): renaming `t`'s column renames theirs with it, and dropping it
+/// drops theirs, so no descendant's own column would be renamed or kept under another name.
+fn descendants_inherit_only(current: &Schema, t: &QName, column: &str) -> bool {
+    let mut work = vec![t.clone()];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(p) = work.pop() {
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        for child in current.tables.values().filter(|c| c.inherits.contains(&p)) {
+            match child.columns.iter().find(|k| k.name == column) {
+                Some(k) if k.is_local => return false,
+                Some(_) => work.push(child.name.clone()),
+                None => {}
+            }
+        }
+    }
+    true
 }
 
 /// Whether the VIRTUAL generated column `old` of `have` becomes `new` by `ALTER COLUMN ... SET
@@ -814,6 +890,7 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             Some(_) => {}
         }
     }
+    validate_copies(d, have, want);
     for (name, old) in &have.constraints {
         let own = old.is_local || detached(d, t);
         if !want.constraints.contains_key(name)
@@ -826,6 +903,63 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
                 constraint: old.clone(),
             });
         }
+    }
+}
+
+/// A partition's or inheritance child's copies of its parents' CHECK constraints that are
+/// validated in the desired schema ([`Table::unvalidated_copies`] does not name them) but will
+/// not be after the parents' changes: `NOT VALID` in the current schema (and the parent's
+/// constraint kept), or made anew by a parent's constraint the plan adds `NOT VALID` (which
+/// gives every existing partition a `NOT VALID` copy, where the desired schema's partitions,
+/// created after it, have validated ones). Each is validated on its table (`VALIDATE
+/// CONSTRAINT` on a copy scans that table alone, SHARE UPDATE EXCLUSIVE). The other way (a
+/// validated copy to be `NOT VALID`) has no statement short of adding the parent's constraint
+/// again; it is left as it is.
+fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
+    let t = &want.name;
+    let parents: Vec<&QName> = want
+        .partition_of
+        .iter()
+        .map(|(p, _)| p)
+        .chain(want.inherits.iter())
+        .collect();
+    let mut names = BTreeMap::new();
+    for p in parents {
+        let Some(wp) = d.desired.tables.get(p) else {
+            continue;
+        };
+        for (name, c) in &wp.constraints {
+            let inherited = c.kind == ConstraintKind::Check
+                && !c.definition.contains(" NO INHERIT")
+                && !want.constraints.contains_key(name)
+                && !want.unvalidated_copies.contains(name);
+            if !inherited || !c.enforced() {
+                continue;
+            }
+            let id = ObjectId::Constraint(p.clone(), name.clone());
+            let added_not_valid = !c.validated
+                && (d
+                    .current
+                    .tables
+                    .get(p)
+                    .is_none_or(|cp| !cp.constraints.contains_key(name))
+                    || d.is_replaced(&id)
+                    || d.is_replaced(&ObjectId::Table(p.clone())));
+            if added_not_valid || have.unvalidated_copies.contains(name) {
+                names.entry(name.clone()).or_insert_with(|| c.clone());
+            }
+        }
+    }
+    for (_, c) in names {
+        d.push(Change::ValidateConstraint {
+            table: t.clone(),
+            constraint: Constraint {
+                is_local: false,
+                validated: true,
+                parent_index: None,
+                ..c
+            },
+        });
     }
 }
 

@@ -121,6 +121,7 @@ mod tests {
                 partition_key: None,
                 partition_key_columns: Vec::new(),
                 key_copies: Default::default(),
+                unvalidated_copies: Default::default(),
                 partition_of: None,
                 inherits: Vec::new(),
                 options: Vec::new(),

@@ -117,6 +117,15 @@ pub struct Table {
     /// partitioned table's new key adopts keeps its name (it is attached as it is, not built
     /// again under a generated name). Not part of the fingerprint (`canonical::table`).
     pub key_copies: std::collections::BTreeMap<String, KeyCopy>,
+    /// The CHECK constraints this table has only as copies of a parent's (a partition's or an
+    /// inheritance child's, `conislocal` false; not in [`Table::constraints`]: the parent's
+    /// constraint makes and drops them) that are `NOT VALID` here: a parent's constraint added
+    /// `NOT VALID` gives its existing partitions and children `NOT VALID` copies, while a
+    /// partition created after it gets a validated one. By name. Not part of the fingerprint
+    /// (`canonical::table`: fingerprints of plans written before it was read stay as they
+    /// were); the diff compares it (`VALIDATE CONSTRAINT` on the copy).
+    #[serde(default)]
+    pub unvalidated_copies: std::collections::BTreeSet<String>,
     /// Parent and bound (`FOR VALUES ...` / `DEFAULT`) when this table is a partition.
     pub partition_of: Option<(QName, String)>,
     /// Inheritance parents (not partitioning), in order.

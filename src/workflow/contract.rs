@@ -147,9 +147,15 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
             Some(kept) => {
                 // Columns the desired table no longer has, at the end (a column added back
                 // by ALTER TABLE lands there too).
+                // A parent of inheritance children too: whether a child's copy stays (as
+                // the child's own) or goes is decided by the parent's drop
+                // (`kinds::column::drop`), which must see the current children; kept in M, the
+                // desired children's own copies would merge into it there, and the drop from M
+                // could no longer tell them from inherited ones.
                 let partitioned_or_inherited = kept.partition_of.is_some()
                     || !kept.inherits.is_empty()
-                    || kept.partition_key.is_some();
+                    || kept.partition_key.is_some()
+                    || current.tables.values().any(|c| c.inherits.contains(q));
                 for c in &t.columns {
                     if kept.columns.iter().any(|k| k.name == c.name) || c.inherited {
                         continue;

@@ -87,6 +87,7 @@ impl Reader<'_, '_> {
                         partition_key: r.get("partition_key")?,
                         partition_key_columns: r.get("partition_key_columns")?,
                         key_copies: Default::default(),
+                        unvalidated_copies: Default::default(),
                         partition_of,
                         inherits,
                         options,
@@ -355,6 +356,17 @@ impl Reader<'_, '_> {
                 if !is_local {
                     // Only inherited (a partition's copy of its parent's PK, a child's copy of an
                     // inherited CHECK): created by the parent's constraint, not declared here.
+                    // a CHECK copy left NOT VALID by its parent's NOT VALID constraint (not
+                    // a NOT ENFORCED one, PostgreSQL 18, which reads as not validated too)
+                    let definition: String = r.get("definition")?;
+                    if r.char("kind")? == 'c'
+                        && !r.get::<bool>("validated")?
+                        && !definition.ends_with(crate::model::NOT_ENFORCED)
+                    {
+                        if let Some(t) = self.schema.tables.get_mut(&tname) {
+                            t.unvalidated_copies.insert(name.clone());
+                        }
+                    }
                     let parent: u32 = r.get("parent_constraint")?;
                     if parent != 0 {
                         copies.push((oid, r.get("index_oid")?, parent));

@@ -176,6 +176,86 @@ pub(super) fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<
 }
 
 pub fn add(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
+    let mut chain = add_column(ctx, t, c);
+    let children = inheriting_again(ctx, t, &c.name);
+    if let (Some(first), false) = (chain.first_mut(), children.is_empty()) {
+        copy_into_inherited(ctx, first, &c.name, &children);
+    }
+    chain
+}
+
+/// The inheritance descendants of `t` whose own column `column` is to be inherited only from
+/// `t`, which gains it ([`crate::diff::inherits_again`]): its children, and the children of
+/// those that get the column only through `t`'s `ADD COLUMN` (PostgreSQL passes it down the
+/// whole tree, merging into every descendant's own column of that name).
+fn inheriting_again(ctx: &Ctx, t: &QName, column: &str) -> Vec<QName> {
+    let has = |s: &Schema, q: &QName| {
+        s.tables
+            .get(q)
+            .is_some_and(|tb| tb.columns.iter().any(|c| c.name == column))
+    };
+    let mut out = Vec::new();
+    let mut work = vec![t.clone()];
+    while let Some(p) = work.pop() {
+        for child in ctx.desired.tables.values() {
+            if child.partition_of.is_some() || !child.inherits.contains(&p) {
+                continue;
+            }
+            if crate::diff::inherits_again(ctx.current, ctx.desired, &child.name, column) {
+                out.push(child.name.clone());
+            } else if !has(ctx.current, &child.name) && has(ctx.desired, &child.name) {
+                work.push(child.name.clone());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Where a child's own column waits while its parent gains the column
+/// ([`crate::diff::inherits_again`]): `<column>_schemaplan_old`.
+fn aside_name(column: &str) -> String {
+    crate::model::pg_object_name(column, None, "schemaplan_old")
+}
+
+/// After the parent's `ADD COLUMN` (in `add`, the node producing the parent's column): each
+/// child's new, inherited copy gets the values of the child's own column, moved aside before
+/// (`drop`), which then goes (no `ONLY`: the child's descendants have both columns too, only
+/// inherited, [`crate::diff::inherits_again`]). An `UPDATE` of every row of the child under the ACCESS EXCLUSIVE
+/// lock the step holds: a rewrite on a large table.
+fn copy_into_inherited(ctx: &Ctx, node: &mut Node, column: &str, children: &[QName]) {
+    let col = ident(column);
+    let aside = ident(&aside_name(column));
+    for child in children {
+        node.step.sql.push_str(&format!(
+            "\nUPDATE {} SET {col} = {aside} WHERE {col} IS NULL;\n{} DROP COLUMN {aside};",
+            qname(child),
+            alter_table(child)
+        ));
+        node.produces.push(col_id(child, column));
+    }
+    let names: Vec<String> = children.iter().map(|c| c.to_string()).collect();
+    let mut step = node.step.clone().note(format!(
+        "{} inherit{} the column again: {} values are copied into the inherited copy",
+        names.join(", "),
+        if names.len() == 1 { "s" } else { "" },
+        if names.len() == 1 { "its" } else { "their" },
+    ));
+    // The old column goes once its values are copied; the plan file's honesty check reads
+    // a `DROP COLUMN` and cannot know that, so the step says `data-loss`, as it must.
+    step = step
+        .hazard(Hazard::DataLoss)
+        .note("data-loss: only for the old column's DROP COLUMN, after its values are copied");
+    let refs: Vec<&QName> = children.iter().collect();
+    step = match ctx.small(&refs) {
+        Some(notes) => step.notes(notes),
+        None => ctx.long(step).hazard(Hazard::TableRewrite),
+    };
+    node.step = step;
+}
+
+fn add_column(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
     if let Some(value) = backfill_value(ctx, t, c) {
         return add_with_backfill(ctx, t, c, value);
     }
@@ -348,13 +428,107 @@ fn refill_before_validation(node: &mut Node, t: &QName, col: &str, value: &str) 
         .note("first fills rows written with NULL since the backfill (the check refuses new ones)");
 }
 
+/// Inheritance children (not partitions) of `t` in the current schema whose copy of `column`
+/// a plain `DROP COLUMN` on `t` takes along: only inherited (`attislocal` false) and from `t`
+/// alone (no other parent of theirs has the column, which would keep it).
+fn children_losing_copy<'a>(ctx: &'a Ctx, t: &QName, column: &str) -> Vec<&'a Table> {
+    let has = |q: &QName| {
+        ctx.current
+            .tables
+            .get(q)
+            .is_some_and(|p| p.columns.iter().any(|c| c.name == column))
+    };
+    ctx.current
+        .tables
+        .values()
+        .filter(|child| child.partition_of.is_none() && child.inherits.contains(t))
+        .filter(|child| {
+            child
+                .columns
+                .iter()
+                .any(|c| c.name == column && c.inherited && !c.is_local)
+        })
+        .filter(|child| !child.inherits.iter().any(|p| p != t && has(p)))
+        .collect()
+}
+
+/// Whether the desired schema has table `q` with column `column`.
+fn desired_has(ctx: &Ctx, q: &QName, column: &str) -> bool {
+    ctx.desired
+        .tables
+        .get(q)
+        .is_some_and(|w| w.columns.iter().any(|c| c.name == column))
+}
+
+/// Whether `column` must be dropped from `t` with `ALTER TABLE ONLY`: a child (or, through a
+/// child that drops it too, a grandchild ...) whose only-inherited copy the plain drop would
+/// take along keeps the column in the desired schema (declaring it itself there).
+fn drop_needs_only(ctx: &Ctx, t: &QName, column: &str) -> bool {
+    children_losing_copy(ctx, t, column).iter().any(|child| {
+        desired_has(ctx, &child.name, column)
+            || (ctx.desired.tables.contains_key(&child.name)
+                && drop_needs_only(ctx, &child.name, column))
+    })
+}
+
+/// The statements dropping `column` from `t`, and the columns they remove.
+///
+/// A plain `DROP COLUMN` on a parent also drops each inheritance child's copy that is only
+/// inherited, with its values, although the desired child may declare the column itself:
+/// nothing else in the plan would bring it (or its values) back (migra's `inherit2`, issue
+/// 14). `ALTER TABLE ONLY parent DROP COLUMN` drops the parent's column alone and leaves each
+/// child's copy as the child's own (`attislocal`, `attinhcount` 0), rows and all; the children
+/// that do not keep the column then drop their copy, now their own, the same way (their own
+/// children may keep it). When no child keeps it: the plain drop, which takes the copies along.
+fn drop_statements(ctx: &Ctx, t: &QName, column: &str, sql: &mut Vec<String>) -> Vec<ObjectId> {
+    let mut removes = vec![col_id(t, column)];
+    if !drop_needs_only(ctx, t, column) {
+        sql.push(format!("{} DROP COLUMN {};", alter_table(t), ident(column)));
+        // The column also goes from partitions and inheritance children (and their indexes).
+        removes.extend(inherited_copies(ctx.current, t, column));
+        return removes;
+    }
+    sql.push(format!(
+        "ALTER TABLE ONLY {} DROP COLUMN {};",
+        qname(t),
+        ident(column)
+    ));
+    for child in children_losing_copy(ctx, t, column) {
+        // Kept: the child's own column from here on. A child the plan drops takes its copy
+        // (now its own) with it.
+        if desired_has(ctx, &child.name, column) || !ctx.desired.tables.contains_key(&child.name) {
+            continue;
+        }
+        removes.extend(drop_statements(ctx, &child.name, column, sql));
+    }
+    removes
+}
+
 pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
-    let step = ctx.step(
+    if crate::diff::inherits_again(ctx.current, ctx.desired, t, &c.name) {
+        return move_aside(ctx, t, c);
+    }
+    let mut sql = Vec::new();
+    let removes = drop_statements(ctx, t, &c.name, &mut sql);
+    let kept: Vec<String> = children_losing_copy(ctx, t, &c.name)
+        .iter()
+        .filter(|child| desired_has(ctx, &child.name, &c.name))
+        .map(|child| child.name.to_string())
+        .collect();
+    let mut step = ctx.step(
         format!("drop column {}.{}", t, c.name),
-        format!("{} DROP COLUMN {};", alter_table(t), ident(&c.name)),
+        sql.join("\n"),
         LockLevel::AccessExclusive,
         Some(t),
     );
+    if !kept.is_empty() {
+        step = step.note(format!(
+            "ONLY: {} keep{} the column as {} own, values included",
+            kept.join(", "),
+            if kept.len() == 1 { "s" } else { "" },
+            if kept.len() == 1 { "its" } else { "their" },
+        ));
+    }
     // A VIRTUAL generated column (PostgreSQL 18) stores nothing: dropping it loses no value,
     // and adding it back (the inverse) computes the same values again, so it is not
     // `irreversible`. It keeps `data-loss` all the same, on purpose: the plan file's honesty
@@ -371,11 +545,102 @@ pub fn drop(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
         step.hazard(Hazard::DataLoss).hazard(Hazard::Irreversible)
     };
     let mut n = Node::new(step, col_id(t, &c.name));
-    n.removes.push(col_id(t, &c.name));
-    // The column also goes from partitions and inheritance children (and their indexes).
-    n.removes.extend(inherited_copies(ctx.current, t, &c.name));
+    n.removes = removes;
     n.rank = Rank::Drop;
     vec![n]
+}
+
+/// A child's own column that is to be inherited only from a parent that gains it
+/// ([`crate::diff::inherits_again`]) is renamed aside first, so that the parent's `ADD COLUMN`
+/// gives the child a new, inherited copy instead of merging into the child's own; `add`
+/// copies the values over and drops the old column. Its indexes, constraints and the views
+/// reading it are dropped before and created again after (the diff replaces the column).
+fn move_aside(ctx: &Ctx, t: &QName, c: &Column) -> Chain {
+    let step = ctx
+        .step(
+            format!("move column {}.{} aside", t, c.name),
+            format!(
+                "{} RENAME COLUMN {} TO {};",
+                alter_table(t),
+                ident(&c.name),
+                ident(&aside_name(&c.name))
+            ),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("the parent gains the column: its values move to the inherited copy");
+    let mut n = Node::new(step, col_id(t, &c.name));
+    n.removes.push(col_id(t, &c.name));
+    n.rank = Rank::Drop;
+    vec![n]
+}
+
+/// `NO INHERIT` and `INHERIT` again of the parents that pass column `to` on to `t`: the way an
+/// inherited column becomes the child's own (`attislocal`) while the child goes on inheriting
+/// it. It makes every column and CHECK the child has from those parents its own, which the
+/// proof checks against the desired schema.
+fn own_again(ctx: &Ctx, t: &QName, to: &Column) -> Option<Node> {
+    let have = ctx.current.tables.get(t)?;
+    let want = ctx.desired.tables.get(t)?;
+    let from_parent = |p: &QName, name: &str| {
+        ctx.current
+            .tables
+            .get(p)
+            .is_some_and(|pt| pt.columns.iter().any(|c| c.name == name))
+    };
+    // The columns of `t` that become its own: the pair runs once per parent, for the first.
+    let becoming_own = |c: &&Column| {
+        c.inherited
+            && c.declared_locally()
+            && have
+                .columns
+                .iter()
+                .any(|o| o.name == c.name && !o.declared_locally())
+    };
+    let parents: Vec<&QName> = want
+        .inherits
+        .iter()
+        .filter(|p| have.inherits.contains(p) && from_parent(p, &to.name))
+        .filter(|p| {
+            want.columns
+                .iter()
+                .filter(becoming_own)
+                .find(|c| from_parent(p, &c.name))
+                .is_some_and(|c| c.name == to.name)
+        })
+        .collect();
+    if parents.is_empty() {
+        return None;
+    }
+    let sql: Vec<String> = parents
+        .iter()
+        .map(|p| {
+            format!(
+                "{at} NO INHERIT {p};\n{at} INHERIT {p};",
+                at = alter_table(t),
+                p = qname(p)
+            )
+        })
+        .collect();
+    let step = ctx
+        .step(
+            format!(
+                "make the columns {t} inherits from {} its own",
+                parents
+                    .iter()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            sql.join("\n"),
+            LockLevel::AccessExclusive,
+            Some(t),
+        )
+        .note("no ALTER COLUMN makes an inherited column the child's own: NO INHERIT and INHERIT again");
+    let id = col_id(t, &to.name);
+    let mut n = Node::new(step, id.clone());
+    n.alters.push(id);
+    Some(n)
 }
 
 /// One `ALTER TABLE` with the column's sub-commands in a safe order, except `SET NOT NULL`
@@ -470,6 +735,8 @@ pub fn alter(
                 }
             )),
             ValidateNotNull => validate_not_null = true,
+            // A statement of its own (below).
+            Locality => {}
             AddIdentity => {
                 let idn = to.identity.as_ref().expect("AddIdentity has an identity");
                 parts.push(format!("ALTER COLUMN {col} ADD{}", identity_clause(idn)));
@@ -662,6 +929,12 @@ pub fn alter(
     }
     if validate_not_null {
         chains.push(vec![validate_not_null_node(ctx, t, to)]);
+    }
+    // To be the child's own: `NO INHERIT` / `INHERIT`. The other way (an inherited column
+    // the child declares itself, to be only inherited while the parent keeps it) has no
+    // statement: nothing is planned, and the proof reports the difference.
+    if kinds.contains(&Locality) && to.declared_locally() && !from.declared_locally() {
+        chains.extend(own_again(ctx, t, to).map(|n| vec![n]));
     }
     chains
 }

@@ -111,12 +111,14 @@ pub fn add(ctx: &Ctx, t: &QName, c: &Constraint) -> Chain {
     // A NOT ENFORCED constraint (PostgreSQL 18) is never checked and reads as not validated:
     // `NOT VALID` would say nothing more, and no validation step can follow (PostgreSQL
     // refuses to validate it).
-    let not_valid = if c.enforced() && (!c.validated || two_phase) {
-        " NOT VALID"
-    } else {
-        ""
-    };
     let definition = definition_text(ctx, t, c);
+    // `pg_get_constraintdef` ends a NOT VALID one with ` NOT VALID` already.
+    let not_valid =
+        if c.enforced() && (!c.validated || two_phase) && !definition.ends_with(" NOT VALID") {
+            " NOT VALID"
+        } else {
+            ""
+        };
     let mut step = ctx.step(
         format!("add constraint {} on {t}", c.name),
         format!("{at} ADD CONSTRAINT {name} {definition}{not_valid};"),
@@ -412,6 +414,28 @@ fn validate_node(ctx: &Ctx, t: &QName, c: &Constraint) -> Node {
     let id = con_id(t, c);
     let mut n = Node::new(step, id.clone());
     n.needs.push(id);
+    // A copy a parent's constraint makes (validated on its own table, `diff::relations`):
+    // after the parent's `ADD CONSTRAINT`.
+    if !c.is_local {
+        if let Some(w) = ctx.desired.tables.get(t) {
+            let parents = w
+                .partition_of
+                .iter()
+                .map(|(p, _)| p)
+                .chain(w.inherits.iter());
+            for p in parents {
+                if ctx
+                    .desired
+                    .tables
+                    .get(p)
+                    .is_some_and(|pt| pt.constraints.contains_key(&c.name))
+                {
+                    n.needs
+                        .push(ObjectId::Constraint(p.clone(), c.name.clone()));
+                }
+            }
+        }
+    }
     n
 }
 
