@@ -150,18 +150,67 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     // row's values as the server sent them in one allocation: a fraction of the schema they
     // make. As `postgres::Row`s they cost as much as the schema again (a 24-byte range per
     // column, a statement handle, a slice keeping the connection's read buffer alive).
+    // The state also keeps the reading to splice the next one into (`catalog::splice`): its
+    // schema, shared with the reading handed back, its resolver and its oid -> root map.
+    //
+    // The proof's readings (`workflow::prove`) share their schema with the delta state: a
+    // reading dropped before the next read is spliced into in place, not copied (each proof
+    // reading used to be a copy of the state's, two schemas at once).
     let before = IN_USE.load(Relaxed);
-    let (delta_peak, (reading, state)) =
-        peak_during(|| catalog::delta::read_full(&mut client).unwrap());
-    assert_eq!(reading, schema);
-    drop(reading);
-    let kept = IN_USE.load(Relaxed).saturating_sub(before);
-    eprintln!("rows kept by a delta read's reading: {kept} bytes; its peak {delta_peak}");
-    assert!(
-        kept < size / 2,
-        "a reading of a schema of {size} bytes kept {kept} bytes of rows"
+    let (delta_peak, (reading, mut state)) =
+        peak_during(|| catalog::delta::read_full_shared(&mut client).unwrap());
+    let held = IN_USE.load(Relaxed).saturating_sub(before);
+    let beyond = held.saturating_sub(size);
+    eprintln!(
+        "a delta read's reading and state: {held} bytes, {beyond} beyond the schema; \
+         its peak {delta_peak}"
     );
-    drop(state);
+    assert!(
+        beyond < size,
+        "a reading of a schema of {size} bytes kept {beyond} bytes besides the schema"
+    );
+    assert_eq!(*reading, schema);
+    assert_eq!(
+        std::sync::Arc::strong_count(&reading),
+        2,
+        "the reading is the state's schema, shared"
+    );
+    drop(reading);
+    // What a read leaves allocated (its reading, the state's next base), with the last
+    // reading dropped and then held: the peaks are alike (the read's own transient work,
+    // bigger than the copy, sets them), what stays is not.
+    let before = IN_USE.load(Relaxed);
+    let (again, outcome) = catalog::delta::read_delta_shared(&mut client, &mut state).unwrap();
+    let grown_in_place = IN_USE.load(Relaxed).saturating_sub(before);
+    assert_eq!(outcome, catalog::delta::Outcome::Delta { changed: 0 });
+    assert_eq!(
+        *state.last_build(),
+        catalog::delta::Build::Spliced { roots: 0 }
+    );
+    assert_eq!(*again, schema);
+    // Held by the caller, the reading is copied for the next splice (never changed under
+    // it): that read keeps a schema more than the one whose reading was dropped, which
+    // spliced into it in place (before, both copied: every proof reading was two schemas).
+    let before = IN_USE.load(Relaxed);
+    let (third, _) = catalog::delta::read_delta_shared(&mut client, &mut state).unwrap();
+    let grown_held = IN_USE.load(Relaxed).saturating_sub(before);
+    assert_eq!(*third, schema);
+    assert_eq!(*again, schema);
+    eprintln!(
+        "a delta read of nothing changed keeps {grown_in_place} bytes more with the last \
+         reading dropped, {grown_held} with it held"
+    );
+    assert!(
+        grown_in_place < size / 4,
+        "a delta read into a reading nobody else holds kept {grown_in_place} bytes more \
+         (a schema is {size})"
+    );
+    assert!(
+        grown_held > size * 3 / 4,
+        "a delta read into a reading still held kept only {grown_held} bytes more: it must \
+         copy the schema ({size} bytes)"
+    );
+    drop((again, third, state));
 
     // A kept database's cached reading (`shadow::reading`) is decoded as its file is read, not
     // from a copy of the whole file held beside the schema decoded from it.

@@ -64,6 +64,7 @@ use crate::model::Schema;
 use postgres::types::{ToSql, Type};
 use postgres::Row;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The queries whose rows are kept, with the columns naming the object each row belongs to
 /// (the first that is not 0). Every part of such a row comes from catalog rows the census
@@ -504,6 +505,14 @@ impl<'de> serde::Deserialize<'de> for KeptRow {
 /// A full read ([`super::read`]) that also keeps what a later [`read_delta`] of the same
 /// database (or of a copy of it made with `CREATE DATABASE ... TEMPLATE`) needs.
 pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), CatalogError> {
+    let (schema, state) = read_full_shared(client)?;
+    Ok((Arc::unwrap_or_clone(schema), state))
+}
+
+/// [`read_full`], the schema shared with the state (see [`read_delta_shared`]).
+pub fn read_full_shared(
+    client: &mut postgres::Client,
+) -> Result<(Arc<Schema>, DeltaState), CatalogError> {
     let mut state = DeltaState::empty();
     let (schema, _) = read_tracked(client, &mut state)?;
     Ok((schema, state))
@@ -516,6 +525,18 @@ pub fn read_delta(
     client: &mut postgres::Client,
     state: &mut DeltaState,
 ) -> Result<(Schema, Outcome), CatalogError> {
+    let (schema, outcome) = read_delta_shared(client, state)?;
+    Ok((Arc::unwrap_or_clone(schema), outcome))
+}
+
+/// [`read_delta`], the schema shared with `state`, which keeps it to splice the next read
+/// into (`catalog::splice`). [`read_delta`] copies it; a caller that holds the reading only
+/// until the next read saves that copy (the proof, `workflow::prove`: the next read then
+/// splices into it in place), one that keeps it longer makes the next read copy it.
+pub fn read_delta_shared(
+    client: &mut postgres::Client,
+    state: &mut DeltaState,
+) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     let (schema, outcome) = read_tracked(client, state)?;
     if let Outcome::Full { why } = &outcome {
         crate::timings::note(&format!("catalog read in full: {why}"));
@@ -528,6 +549,14 @@ pub fn read_delta(
 pub fn read_full_in(
     tx: &mut postgres::Transaction<'_>,
 ) -> Result<(Schema, DeltaState), CatalogError> {
+    let (schema, state) = read_full_in_shared(tx)?;
+    Ok((Arc::unwrap_or_clone(schema), state))
+}
+
+/// [`read_full_in`], the schema shared with the state (see [`read_delta_shared`]).
+pub fn read_full_in_shared(
+    tx: &mut postgres::Transaction<'_>,
+) -> Result<(Arc<Schema>, DeltaState), CatalogError> {
     let mut state = DeltaState::empty();
     let (schema, _) = read_tracked_in(tx, &mut state)?;
     Ok((schema, state))
@@ -557,6 +586,15 @@ pub fn read_delta_in(
     tx: &mut postgres::Transaction<'_>,
     state: &mut DeltaState,
 ) -> Result<(Schema, Outcome), CatalogError> {
+    let (schema, outcome) = read_delta_in_shared(tx, state)?;
+    Ok((Arc::unwrap_or_clone(schema), outcome))
+}
+
+/// [`read_delta_in`], the schema shared with `state` (see [`read_delta_shared`]).
+pub fn read_delta_in_shared(
+    tx: &mut postgres::Transaction<'_>,
+    state: &mut DeltaState,
+) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     let (schema, outcome) = read_tracked_in(tx, state)?;
     if let Outcome::Full { why } = &outcome {
         crate::timings::note(&format!("catalog read in full: {why}"));
@@ -568,7 +606,7 @@ pub fn read_delta_in(
 fn read_tracked_in(
     tx: &mut postgres::Transaction<'_>,
     state: &mut DeltaState,
-) -> Result<(Schema, Outcome), CatalogError> {
+) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     let lock_timeout = super::LockWait::default().lock_timeout;
     let mut outcome = None;
     let schema = crate::timings::stage("catalog read (delta)", || {
@@ -588,7 +626,7 @@ fn read_tracked_in(
 fn read_tracked(
     client: &mut postgres::Client,
     state: &mut DeltaState,
-) -> Result<(Schema, Outcome), CatalogError> {
+) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     let wait = super::LockWait::default();
     let lock_timeout = wait.lock_timeout;
     let mut outcome = None;
@@ -625,7 +663,7 @@ fn read_in(
     tx: &mut postgres::Transaction<'_>,
     version: i32,
     state: &mut DeltaState,
-) -> Result<(Schema, Outcome), CatalogError> {
+) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     // Whatever happens below, the state is only valid again once this read succeeded.
     let was_valid = std::mem::replace(&mut state.valid, false);
     let facts = tx
@@ -753,7 +791,7 @@ fn build(
     state: &mut DeltaState,
     changed: Option<HashSet<u32>>,
     base: Option<Base>,
-) -> Result<(Schema, Base, Build), CatalogError> {
+) -> Result<(Arc<Schema>, Base, Build), CatalogError> {
     let Some(changed) = changed else {
         let (schema, resolver) = super::build::Reader::new(tx, version)
             .with_cache(&mut state.cache)
@@ -779,7 +817,7 @@ fn build(
                 splice::finish(&plan, taken, schema, resolver)
             }) {
                 Ok(base) => {
-                    let schema = base.schema().clone();
+                    let schema = base.shared();
                     let roots = plan.roots();
                     return Ok((schema, base, Build::Spliced { roots }));
                 }
@@ -799,9 +837,14 @@ fn build(
 }
 
 /// A schema built in full, the base the next read splices into, and why it was built in full.
-fn kept(schema: Schema, resolver: super::resolve::Resolver, why: String) -> (Schema, Base, Build) {
+fn kept(
+    schema: Schema,
+    resolver: super::resolve::Resolver,
+    why: String,
+) -> (Arc<Schema>, Base, Build) {
+    let schema = Arc::new(schema);
     let base = crate::timings::stage("catalog: splice index", || {
-        Base::of(schema.clone(), resolver)
+        Base::of(Arc::clone(&schema), resolver)
     });
     (schema, base, Build::All { why })
 }

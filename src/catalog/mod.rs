@@ -190,11 +190,11 @@ fn read_once(
 /// Runs `body` in the read's transaction (one consistent snapshot, fixed settings, the server
 /// version checked), then leaves the bookkeeping schema out of what it read: the frame of
 /// [`read_once`] and of the delta read (`catalog::delta`).
-fn in_read_tx(
+fn in_read_tx<S: Reading>(
     client: &mut postgres::Client,
     lock_timeout: std::time::Duration,
-    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
-) -> Result<Schema, CatalogError> {
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<S, CatalogError>,
+) -> Result<S, CatalogError> {
     let mut tx = client
         .build_transaction()
         .isolation_level(postgres::IsolationLevel::RepeatableRead)
@@ -219,11 +219,11 @@ fn in_read_tx(
 /// isolation level is the caller's: a READ COMMITTED transaction takes a snapshot per
 /// statement, which gives one consistent picture as long as nobody else writes the
 /// database's catalogs (a scratch or kept shadow database nobody else connects to).
-pub(crate) fn in_read_savepoint(
+pub(crate) fn in_read_savepoint<S: Reading>(
     tx: &mut postgres::Transaction<'_>,
     lock_timeout: std::time::Duration,
-    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
-) -> Result<Schema, CatalogError> {
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<S, CatalogError>,
+) -> Result<S, CatalogError> {
     let mut sp = tx
         .savepoint("schemaplan_read")
         .map_err(|source| CatalogError::Query {
@@ -244,11 +244,11 @@ pub(crate) fn in_read_savepoint(
 
 /// The settings, the version check and `body`, then the bookkeeping schema left out: what
 /// [`in_read_tx`] and [`in_read_savepoint`] run inside their transaction.
-fn read_frame(
+fn read_frame<S: Reading>(
     tx: &mut postgres::Transaction<'_>,
     lock_timeout: std::time::Duration,
-    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<Schema, CatalogError>,
-) -> Result<Schema, CatalogError> {
+    body: impl FnOnce(&mut postgres::Transaction<'_>, i32) -> Result<S, CatalogError>,
+) -> Result<S, CatalogError> {
     // Settings that change how PostgreSQL renders expressions and constants:
     // - search_path: empty, so every user object is schema-qualified (pg_catalog is still
     //   searched implicitly, so built-in types and functions stay unqualified);
@@ -278,8 +278,87 @@ fn read_frame(
     })?;
     let version = server_version(tx)?;
     let mut schema = body(tx, version)?;
-    without_bookkeeping(&mut schema);
+    schema.without_bookkeeping();
     Ok(schema)
+}
+
+/// What a read's frame ([`read_frame`]) gives: a schema, or one shared with a delta read's
+/// base (`catalog::delta`), which is copied only when it has something to leave out.
+pub(crate) trait Reading {
+    /// [`without_bookkeeping`].
+    fn without_bookkeeping(&mut self);
+}
+
+impl Reading for Schema {
+    fn without_bookkeeping(&mut self) {
+        without_bookkeeping(self);
+    }
+}
+
+impl Reading for std::sync::Arc<Schema> {
+    fn without_bookkeeping(&mut self) {
+        if has_bookkeeping(self) {
+            without_bookkeeping(std::sync::Arc::make_mut(self));
+        }
+    }
+}
+
+/// Whether [`without_bookkeeping`] would leave anything out of `schema`: anything in schema
+/// [`BOOKKEEPING_SCHEMA`] (found by a range of each map keyed by schema-qualified names,
+/// which sort by schema first), a publication's member there, a default privilege or an
+/// unmodeled object of it. Entries keyed by object id (comments, grants, dependencies,
+/// owners) are of objects those maps hold (a column's table, a domain constraint's type).
+/// Asks of more maps than [`without_bookkeeping`] filters: a needless copy, never a miss.
+fn has_bookkeeping(schema: &Schema) -> bool {
+    use crate::model::QName;
+    use std::collections::BTreeMap;
+    let from = || QName::new(BOOKKEEPING_SCHEMA, "");
+    fn any<V>(m: &BTreeMap<QName, V>, from: QName) -> bool {
+        m.range(from..)
+            .next()
+            .is_some_and(|(q, _)| q.schema == BOOKKEEPING_SCHEMA)
+    }
+    fn any2<V>(m: &BTreeMap<(QName, String), V>, from: QName) -> bool {
+        m.range((from, String::new())..)
+            .next()
+            .is_some_and(|((q, _), _)| q.schema == BOOKKEEPING_SCHEMA)
+    }
+    let prefix = format!("{BOOKKEEPING_SCHEMA}.");
+    schema.schemas.contains_key(BOOKKEEPING_SCHEMA)
+        || any(&schema.collations, from())
+        || any(&schema.types, from())
+        || any(&schema.sequences, from())
+        || any(&schema.tables, from())
+        || any(&schema.indexes, from())
+        || any(&schema.views, from())
+        || any(&schema.ts_dictionaries, from())
+        || any(&schema.ts_configurations, from())
+        || any(&schema.conversions, from())
+        || any(&schema.statistics, from())
+        || any(&schema.sizes, from())
+        || any2(&schema.functions, from())
+        || any2(&schema.triggers, from())
+        || any2(&schema.policies, from())
+        || any2(&schema.operators, from())
+        || any2(&schema.operator_families, from())
+        || any2(&schema.operator_classes, from())
+        || any2(&schema.rules, from())
+        || schema
+            .publication_tables
+            .keys()
+            .any(|(_, q)| q.schema == BOOKKEEPING_SCHEMA)
+        || schema
+            .publication_schemas
+            .iter()
+            .any(|(_, n)| n == BOOKKEEPING_SCHEMA)
+        || schema
+            .default_privileges
+            .iter()
+            .any(|d| d.schema.as_deref() == Some(BOOKKEEPING_SCHEMA))
+        || schema
+            .unmodeled
+            .iter()
+            .any(|u| u.identity.starts_with(&prefix))
 }
 
 /// The schema `apply` keeps its history and journal in (`exec::book`, `docs/executor.md`).

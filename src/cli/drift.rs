@@ -43,15 +43,14 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         scope: &scope,
         need: workflow::Need::Reading,
     };
+    // `Need::Reading`: the statements are dropped once loaded (issue 9's memory target).
     let workflow::Sides {
-        source: src,
+        source: _,
         shadow,
         mut current,
         desired,
     } = workflow::read_sides(&request, || start_shadow(&a.shadow), &mut |_, _, _| {})?;
     let mut desired = desired.schema;
-    // Loaded: the statements are not needed any more (issue 9's memory target).
-    drop(src);
     report_unmodeled(&current.schema);
     if let Some(n) = current.context.note() {
         eprintln!("note: {n}");

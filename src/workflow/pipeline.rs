@@ -99,6 +99,7 @@ pub fn make_plan(
         current,
         desired,
     } = sides;
+    let source = source.expect("read_sides keeps the statements for Need::Database");
     let (src, shadow) = (&source, &shadow);
     // The loaded database stays until the proof, which starts from a copy of it.
     let super::Desired {

@@ -63,6 +63,7 @@ use crate::plan::{Phase, PlanOptions, Step, TxMode};
 use crate::shadow::{ScratchDb, Shadow};
 use pg_query::NodeEnum;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// What the proof found beyond success of the forward plan.
 #[derive(Debug, Default)]
@@ -97,12 +98,22 @@ trait Session {
     fn run(&mut self, steps: &[Step], what: &str) -> Result<(), WorkflowError>;
     /// Reads the database (the part in scope) as a delta of the previous reading, or of the
     /// desired database's reading for the first one (`catalog::delta`); in full, keeping what
-    /// a delta read needs, while there is no state.
+    /// a delta read needs, while there is no state. Without a scope the reading is shared
+    /// with `state` (`delta::read_delta_shared`): dropped before the next read, it is what
+    /// that read splices into, not a copy.
     fn read(
         &mut self,
         ctx: &super::Context,
         state: &mut Option<DeltaState>,
-    ) -> Result<Schema, WorkflowError>;
+    ) -> Result<Arc<Schema>, WorkflowError>;
+}
+
+/// The part in scope of a reading (all of it, shared, without a scope).
+fn inside(ctx: &super::Context, full: Arc<Schema>) -> Arc<Schema> {
+    if ctx.scope.is_everything() {
+        return full;
+    }
+    Arc::new(ctx.scope.inside(&full))
 }
 
 /// A database of the proof's own: each step in its own transaction.
@@ -115,15 +126,15 @@ impl Session for postgres::Client {
         &mut self,
         ctx: &super::Context,
         state: &mut Option<DeltaState>,
-    ) -> Result<Schema, WorkflowError> {
+    ) -> Result<Arc<Schema>, WorkflowError> {
         let full = if let Some(s) = state.as_mut() {
-            delta::read_delta(self, s)?.0
+            delta::read_delta_shared(self, s)?.0
         } else {
-            let (schema, s) = delta::read_full(self)?;
+            let (schema, s) = delta::read_full_shared(self)?;
             *state = Some(s);
             schema
         };
-        Ok(ctx.scope.into_inside(full))
+        Ok(inside(ctx, full))
     }
 }
 
@@ -150,15 +161,15 @@ impl Session for InTransaction<'_> {
         &mut self,
         ctx: &super::Context,
         state: &mut Option<DeltaState>,
-    ) -> Result<Schema, WorkflowError> {
+    ) -> Result<Arc<Schema>, WorkflowError> {
         let full = if let Some(s) = state.as_mut() {
-            delta::read_delta_in(&mut self.0, s)?.0
+            delta::read_delta_in_shared(&mut self.0, s)?.0
         } else {
-            let (schema, s) = delta::read_full_in(&mut self.0)?;
+            let (schema, s) = delta::read_full_in_shared(&mut self.0)?;
             *state = Some(s);
             schema
         };
-        Ok(ctx.scope.into_inside(full))
+        Ok(inside(ctx, full))
     }
 }
 
@@ -288,7 +299,7 @@ fn in_transaction(
         &mut session,
         ctx,
         &mut state,
-        rebuilt,
+        Reached { current, rebuilt },
         Vec::new(),
         desired,
         planned,
@@ -328,12 +339,33 @@ fn on_copy(
             rebuild(shadow, ctx, current, opts)?
         }
     };
-    let mut report = check(&mut client, ctx, &mut state, rebuilt, gap, desired, planned)?;
+    let reached = Reached { current, rebuilt };
+    let mut report = check(&mut client, ctx, &mut state, reached, gap, desired, planned)?;
     report.rebuilt = rebuilt_why;
     Ok(report)
 }
 
-/// The checks, from a database holding the current schema (`rebuilt`, as the shadow holds
+/// The current schema as the proof's database holds it, which the inverse must come back to:
+/// the reading of that database when it is not [`diff::same`] as the current schema (a
+/// rebuild the shadow could not reproduce exactly, or a reading the diff alone finds equal),
+/// else the current schema itself. The reading is not kept beside an equal schema: at 5,000
+/// tables a schema is ~94 MiB, and it was the fourth one `plan` held at its peak (issue 9).
+///
+/// Comparing with the current schema instead of an equal reading gives the same differences:
+/// [`diff::same`] compares with `==` every field the diff reads (owners where both list one,
+/// and both are catalog readings, which list every owner).
+struct Reached<'a> {
+    current: &'a Schema,
+    rebuilt: Option<Arc<Schema>>,
+}
+
+impl Reached<'_> {
+    fn schema(&self) -> &Schema {
+        self.rebuilt.as_deref().unwrap_or(self.current)
+    }
+}
+
+/// The checks, from a database holding the current schema (`reached`, as the shadow holds
 /// it; `gap`, what it holds differently, excused): the forward plan must reach the desired
 /// schema (else `Err`), the inverse must come back, and so must the expand phase with the
 /// inverse's contract phase (else the report's `inverse_problem`).
@@ -341,7 +373,7 @@ fn check(
     session: &mut impl Session,
     ctx: &super::Context,
     state: &mut Option<DeltaState>,
-    rebuilt: Schema,
+    reached: Reached,
     gap: Vec<diff::Change>,
     desired: &Schema,
     planned: &Planned,
@@ -366,8 +398,9 @@ fn check(
         .into_iter()
         .filter(|c| !excused.contains(&c.object()))
         .collect();
-    // Each reading is dropped as soon as it is compared: a proof holds the current, desired
-    // and rebuilt schemas and at most one reading besides (issue 9's memory target), plus the
+    // Each reading is dropped as soon as it is compared: a proof holds the current and desired
+    // schemas and at most one reading besides (issue 9's memory target; the reading that
+    // reached the current schema only when it is not the same as it, [`Reached`]), plus the
     // rows the delta reads keep (about one reading's worth).
     drop(after);
     if !left.is_empty() {
@@ -384,7 +417,7 @@ fn check(
         return Ok(report);
     }
     let back = session.read(ctx, state)?;
-    let left = differences(&back, &rebuilt);
+    let left = differences(&back, reached.schema());
     drop(back);
     let left: Vec<diff::Change> = left
         .into_iter()
@@ -410,7 +443,7 @@ fn check(
             return Ok(report);
         }
         let back = session.read(ctx, state)?;
-        let left: Vec<diff::Change> = differences(&back, &rebuilt)
+        let left: Vec<diff::Change> = differences(&back, reached.schema())
             .into_iter()
             .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
             .collect();
@@ -431,8 +464,9 @@ struct Start {
     /// Kept until the proof ends (dropped with it).
     _db: ScratchDb,
     client: postgres::Client,
-    /// The current schema as the shadow holds it.
-    rebuilt: Schema,
+    /// The current schema as the shadow holds it, when it is not the same as the current
+    /// schema ([`Reached`]).
+    rebuilt: Option<Arc<Schema>>,
     /// What the shadow holds differently from the current schema (excused by the proof).
     gap: Vec<diff::Change>,
     /// The last reading of the scratch database, for the next one to be a delta read.
@@ -456,7 +490,11 @@ fn rebuild(
     )?;
     let mut state = None;
     let rebuilt = client.read(ctx, &mut state)?;
-    let gap = differences(&rebuilt, current);
+    let (gap, rebuilt) = if diff::same(&rebuilt, current) {
+        (Vec::new(), None)
+    } else {
+        (diff::diff(&rebuilt, current), Some(rebuilt))
+    };
     Ok(Start {
         _db: db,
         client,
@@ -514,8 +552,9 @@ fn desired_base(desired_db: &ScratchDb) -> Option<DeltaState> {
 
 /// Runs the inverse plan on a database holding the desired schema, reads it, and repairs what
 /// it left different from the current schema. `Ok(Ok(reading))` when the database then holds
-/// the current schema exactly; `Ok(Err(why))` when a step fails or it does not (the caller
-/// goes another way); errors of the shadow itself (a reading) are `Err`.
+/// the current schema exactly (the reading only when it is not the same as `current`:
+/// [`Reached`]); `Ok(Err(why))` when a step fails or it does not (the caller goes another
+/// way); errors of the shadow itself (a reading) are `Err`.
 fn reach_current(
     session: &mut impl Session,
     ctx: &super::Context,
@@ -523,7 +562,7 @@ fn reach_current(
     current: &Schema,
     planned: &Planned,
     opts: &PlanOptions,
-) -> Result<Result<Schema, String>, WorkflowError> {
+) -> Result<Result<Option<Arc<Schema>>, String>, WorkflowError> {
     if let Err(e) = session.run(
         &planned.inverse,
         "applying the inverse plan to the desired schema",
@@ -531,7 +570,11 @@ fn reach_current(
         return Ok(Err(e.to_string()));
     }
     let mut rebuilt = session.read(ctx, state)?;
-    let left = differences(&rebuilt, current);
+    // `differences`, with its `same` answer kept: a reading the same as `current` is not kept.
+    if diff::same(&rebuilt, current) {
+        return Ok(Ok(None));
+    }
+    let left = diff::diff(&rebuilt, current);
     if !left.is_empty() {
         // Only the objects that differ: the steps of `plan(reached -> current)`.
         let repair = schema_statements(&rebuilt, current, opts);
@@ -541,7 +584,10 @@ fn reach_current(
         // The reading before the repair goes first: one reading at a time.
         drop(rebuilt);
         rebuilt = session.read(ctx, state)?;
-        let gap = differences(&rebuilt, current);
+        if diff::same(&rebuilt, current) {
+            return Ok(Ok(None));
+        }
+        let gap = diff::diff(&rebuilt, current);
         if !gap.is_empty() {
             return Ok(Err(format!(
                 "the inverse plan and its repair did not reach the current schema:\n{}",
@@ -549,7 +595,7 @@ fn reach_current(
             )));
         }
     }
-    Ok(Ok(rebuilt))
+    Ok(Ok(Some(rebuilt)))
 }
 
 /// What `diff::diff(reading, want)` gives, without diffing when the two are the same as far as

@@ -44,7 +44,11 @@ pub struct SidesRequest<'a> {
 
 /// Both sides, and what they were read with.
 pub struct Sides {
-    pub source: SourceSet,
+    /// The schema files' statements: kept for [`Need::Database`] (`plan` plans from them);
+    /// for [`Need::Reading`] (`drift`) dropped as soon as the desired schema is loaded,
+    /// before the live read is joined, so that they are not held while it builds the current
+    /// schema (issue 9's memory target: ~25 MiB at 5,000 tables).
+    pub source: Option<SourceSet>,
     pub shadow: Shadow,
     pub current: Current,
     pub desired: Loaded,
@@ -118,6 +122,7 @@ pub fn read_sides(
         let desired = crate::timings::stage("shadow load", || {
             super::desired_load(&shadow, &source, &roles, &Context::default(), req.need)
         });
+        let source = kept(source, req.need);
         // The live side's error first, as when it is read before the load.
         let current = join(live.expect("early roles come from the live thread"))?;
         let desired = desired?;
@@ -146,11 +151,19 @@ pub fn read_sides(
         super::desired_load(&shadow, &source, &current.roles, &current.context, req.need)
     })?;
     Ok(Sides {
-        source,
+        source: kept(source, req.need),
         shadow,
         current,
         desired,
     })
+}
+
+/// The statements, when the caller needs them after the load ([`Sides::source`]).
+fn kept(source: SourceSet, need: Need) -> Option<SourceSet> {
+    match need {
+        Need::Database => Some(source),
+        Need::Reading => None,
+    }
 }
 
 /// The live thread's result; its panic goes on here.
