@@ -48,7 +48,21 @@ pub fn resolve(
         &schema_statements(&empty, current, opts),
         "rebuilding the current schema in the shadow",
     )?;
-    run_renames(&mut client, &list)?;
+    // A column rename on a table the plan renames too runs on the renamed table: its undo
+    // builds the old column's indexes there, so they are read with the table renames done and
+    // the column renames not yet (PostgreSQL rewrites their definitions).
+    let (first, rest): (Vec<Rename>, Vec<Rename>) =
+        list.iter().cloned().partition(|r| order(r) == 0);
+    run_renames(&mut client, &first)?;
+    let tables_renamed = if list
+        .iter()
+        .any(|r| matches!(r, Rename::Column { table, table_before, .. } if table != table_before))
+    {
+        Some(ctx.read(&mut client)?)
+    } else {
+        None
+    };
+    run_renames(&mut client, &rest)?;
     let mut renamed = ctx.read(&mut client)?;
     let implied = implied(&list, &renamed, desired);
     if !implied.is_empty() {
@@ -60,6 +74,7 @@ pub fn resolve(
     for r in &mut list {
         if let Rename::Column {
             table,
+            table_before,
             from,
             to,
             from_indexes,
@@ -68,9 +83,13 @@ pub fn resolve(
             to_constraints,
         } = r
         {
-            *from_indexes = indexes_on(current, table, &from.name);
+            let before = match &tables_renamed {
+                Some(schema) if table != table_before => schema,
+                _ => current,
+            };
+            *from_indexes = indexes_on(before, table, &from.name);
             *to_indexes = indexes_on(&renamed, table, &to.name);
-            *from_constraints = constraints_on(current, table, &from.name);
+            *from_constraints = constraints_on(before, table, &from.name);
             *to_constraints = constraints_on(&renamed, table, &to.name);
             if let Some(c) = renamed
                 .tables
@@ -286,6 +305,32 @@ fn declared(
             tables.push(r);
         }
     }
+    // A renamed table's compatibility view also reads the columns the plan renames, under
+    // their old names: the old columns stay (kept in sync) until the contract phase, which
+    // drops the view before them.
+    let renamed_columns: Vec<(QName, String)> = tables
+        .iter()
+        .filter_map(|r| match r {
+            Rename::Column { table, from, .. } => Some((table.clone(), from.name.clone())),
+            _ => None,
+        })
+        .collect();
+    for r in &mut tables {
+        if let Rename::Table { from, to, columns } = r {
+            let Some(have) = current.tables.get(from) else {
+                continue;
+            };
+            *columns = have
+                .columns
+                .iter()
+                .filter(|c| {
+                    columns.contains(&c.name)
+                        || renamed_columns.iter().any(|(t, n)| t == to && *n == c.name)
+                })
+                .map(|c| c.name.clone())
+                .collect();
+        }
+    }
     Ok(tables)
 }
 
@@ -493,17 +538,7 @@ fn part_rename(
                 &gone,
             );
         };
-        if old_table != table {
-            return Err(err(
-                s,
-                line,
-                format!(
-                    "@renamed from={from} on column {part} of {table}: the table is renamed by \
-                     the same plan; rename the table in one plan and its columns in the next"
-                ),
-            ));
-        }
-        let blockers = column_blockers(current, table, old);
+        let blockers = column_blockers(current, old_table, old);
         if !blockers.is_empty() {
             return Err(err(
                 s,
@@ -518,6 +553,7 @@ fn part_rename(
         }
         return Ok(Some(Rename::Column {
             table: table.clone(),
+            table_before: old_table.clone(),
             from: Box::new(old.clone()),
             to: Box::new(crate::model::Column {
                 name: part.to_string(),
