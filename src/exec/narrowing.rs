@@ -90,7 +90,41 @@ fn table_name(rel: &pg_query::protobuf::RangeVar) -> String {
     }
 }
 
-/// The narrowing changes of `plan` whose shadow column a step in `to_run` adds.
+/// `(old, new)` names of the tables `sql` renames (`ALTER TABLE old RENAME TO new`, as a
+/// declared table rename's step writes it), quoted like [`table_name`].
+fn table_renames(sql: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for statement in pg_query::split_with_parser(sql).unwrap_or_default() {
+        let Ok(parsed) = pg_query::parse(statement, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        let Some(NodeEnum::RenameStmt(r)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|s| s.node.as_ref())
+        else {
+            continue;
+        };
+        if r.rename_type != pg_query::protobuf::ObjectType::ObjectTable as i32 {
+            continue;
+        }
+        let Some(rel) = r.relation.as_ref() else {
+            continue;
+        };
+        let new = pg_query::protobuf::RangeVar {
+            relname: r.newname.clone(),
+            ..rel.clone()
+        };
+        out.push((table_name(rel), table_name(&new)));
+    }
+    out
+}
+
+/// The narrowing changes of `plan` whose shadow column a step in `to_run` adds. A table that
+/// a step to run before it renames (a declared table rename in the same plan) is counted
+/// under the name it has when the check runs, before anything.
 fn narrowings(plan: &Plan, to_run: &[usize]) -> Vec<Narrowing> {
     let mut out = Vec::new();
     for (g, guard_step) in plan.steps.iter().enumerate() {
@@ -136,6 +170,14 @@ fn narrowings(plan: &Plan, to_run: &[usize]) -> Vec<Narrowing> {
             .trim_end_matches(")::text")
             .to_string();
         let cond = check.replace(&format!("({shadow})"), &format!("({conversion})"));
+        let mut table = table;
+        for k in to_run.iter().rev().filter(|k| **k < step) {
+            for (old, new) in table_renames(&plan.steps[k - 1].sql).into_iter().rev() {
+                if new == table {
+                    table = old;
+                }
+            }
+        }
         out.push(Narrowing {
             step,
             table,
@@ -393,5 +435,37 @@ mod tests {
             "SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647"
         );
         assert!(narrowings(&plan, &[2, 3]).is_empty(), "installed already");
+    }
+
+    /// A table renamed by an earlier step of the same run is counted under its old name (the
+    /// check runs before any step); one renamed by a step already done, under the new one.
+    #[test]
+    fn counts_a_table_renamed_by_the_same_run_under_its_old_name() {
+        let plan = Plan {
+            id: "p".into(),
+            version: String::new(),
+            direction: Direction::Forward,
+            from: String::new(),
+            to: String::new(),
+            steps: vec![
+                step("ALTER TABLE public.orders RENAME TO purchases;
+CREATE VIEW public.orders AS SELECT id, amount FROM public.purchases;"),
+                step("ALTER TABLE public.purchases ADD COLUMN amount_schemaplan_new integer;"),
+                step("UPDATE public.purchases SET amount_schemaplan_new = amount WHERE amount_schemaplan_new IS DISTINCT FROM (amount)::integer;"),
+                step("ALTER TABLE public.purchases ADD CONSTRAINT purchases_amount_schemaplan_lossless CHECK ((amount_schemaplan_new)::bigint IS NOT DISTINCT FROM amount) NOT VALID;"),
+            ],
+            from_objects: Default::default(),
+            unproven: None,
+            scope: Default::default(),
+        };
+        let all = narrowings(&plan, &[1, 2, 3, 4]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].table, "public.orders");
+        assert_eq!(
+            see_query(&all[0]),
+            "SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647"
+        );
+        let resumed = narrowings(&plan, &[2, 3, 4]);
+        assert_eq!(resumed[0].table, "public.purchases");
     }
 }
