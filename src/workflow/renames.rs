@@ -451,6 +451,9 @@ fn table(
     // renames or retypes are left out: the view would block those changes (PostgreSQL
     // refuses to drop or retype a column a view reads), and the old application loses them
     // through the old name exactly as it would through the new one.
+    // A column whose type (or collation) the plan changes in either direction is left out too:
+    // an enum that gains a label loses it again in the inverse, which swaps the type under the
+    // column (`ALTER COLUMN ... TYPE`, refused under a view reading it).
     let columns = have
         .columns
         .iter()
@@ -458,6 +461,7 @@ fn table(
             want.columns
                 .iter()
                 .any(|w| w.name == c.name && w.type_name == c.type_name)
+                && !type_changes(current, desired, &old, &c.name)
         })
         .map(|c| c.name.clone())
         .collect();
@@ -466,6 +470,17 @@ fn table(
         to: new.clone(),
         columns,
     }))
+}
+
+/// Whether column `column` of `table` (current schema) uses a type or collation whose
+/// definition differs between the two sides (or that the desired side drops).
+fn type_changes(current: &Schema, desired: &Schema, table: &QName, column: &str) -> bool {
+    let col = ObjectId::Column(table.clone(), column.to_string());
+    current.dependencies_of(&col).any(|d| match d {
+        ObjectId::Type(q) => current.types.get(q) != desired.types.get(q),
+        ObjectId::Collation(q) => current.collations.get(q) != desired.collations.get(q),
+        _ => false,
+    })
 }
 
 fn index(
