@@ -1740,3 +1740,52 @@ fn table_and_column_renames_in_one_plan_keep_every_row_both_ways() {
         .get(0);
     assert_eq!(functions, 0, "the sync functions are gone");
 }
+
+/// A column rename still refused (here: a view reads the column) is refused the same way
+/// on a table the plan renames too: named by the column's old table, nothing written, rows
+/// untouched.
+#[test]
+fn column_rename_refusals_hold_on_a_renamed_table() {
+    let before = "
+CREATE TABLE public.members (id integer PRIMARY KEY, mail text NOT NULL);
+CREATE VIEW public.member_mails AS SELECT id, mail FROM public.members;
+INSERT INTO public.members SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 100) g;
+";
+    let after = "
+-- @renamed from=members
+CREATE TABLE public.users (
+    id integer PRIMARY KEY,
+    -- @renamed from=mail
+    email text NOT NULL
+);
+CREATE VIEW public.member_mails AS SELECT id, email AS mail FROM public.users;
+";
+    let case = Case::with("renamed_table_column_refused", before, after);
+    let mut c = case.client();
+    let rows = checksum_of(&mut c, "SELECT * FROM public.members");
+    let dev = server().admin_url();
+    let out = schemaplan(
+        case.dir.path(),
+        &[
+            "plan",
+            "--db",
+            &case.url,
+            "--schema",
+            "schema",
+            "--out",
+            "p",
+            "--dev-url",
+            &dev,
+        ],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("schema/app.sql:5")
+            && err.contains("@renamed from=mail on column email of public.users")
+            && err.contains("a dependent view public.member_mails"),
+        "{err}"
+    );
+    assert!(!Path::new(&case.dir.path().join("p")).exists());
+    assert_eq!(checksum_of(&mut c, "SELECT * FROM public.members"), rows);
+}

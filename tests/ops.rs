@@ -660,9 +660,17 @@ fn abort_of_a_cut_off_table_and_column_rename_takes_back_the_column_machinery() 
         assert!(!dump.contains(gone), "{gone} left after abort:\n{dump}");
     }
     assert!(dump.contains("CREATE VIEW public.members"), "{dump}");
-    assert_eq!(case.rows("public.members"), rows, "rows through the old name");
+    assert_eq!(
+        case.rows("public.members"),
+        rows,
+        "rows through the old name"
+    );
     let o = case.apply("apply", &["--phase", "all"]);
     assert_eq!(code(&o), 0, "{}", text(&o));
-    assert_eq!(case.rows("public.users"), rows, "rows after the finished plan");
+    assert_eq!(
+        case.rows("public.users"),
+        rows,
+        "rows after the finished plan"
+    );
     assert!(!case.schema_dump().contains("VIEW public.members"));
 }
