@@ -620,3 +620,57 @@ fn narrowing_check_in_block_batches_counts_rows_in_every_batch() {
         "{t}"
     );
 }
+
+/// A table renamed with a column in one plan, killed while the column's index builds on the
+/// renamed table: abort takes back what the column rename installed (trigger, function, new
+/// column, NOT NULL, index) on the renamed table and keeps the table rename (with its
+/// compatibility view: not temporary machinery, as for a table rename alone), every row as it
+/// was through the old name; apply again finishes the plan with every row.
+#[test]
+fn abort_of_a_cut_off_table_and_column_rename_takes_back_the_column_machinery() {
+    let case = Case::new(
+        "rename_table_column",
+        "CREATE TABLE public.members (id bigint PRIMARY KEY, mail text NOT NULL);
+         CREATE INDEX members_mail_idx ON public.members (mail);
+         INSERT INTO public.members SELECT g, 'u' || g || '@example.com' FROM generate_series(1, 4000) g;",
+        "-- @renamed from=members
+         CREATE TABLE public.users (
+             id bigint PRIMARY KEY,
+             -- @renamed from=mail
+             email text NOT NULL
+         );
+         CREATE INDEX users_email_idx ON public.users (email);",
+    );
+    let rows = case.rows("public.members");
+    case.plan();
+    let build = case.step_with(Forward, "CREATE INDEX CONCURRENTLY");
+    case.paused("apply", &[], &format!("after:{build}"), true, || {});
+    let dump = case.schema_dump();
+    assert!(dump.contains("users_email_mail_schemaplan_sync"), "{dump}");
+    assert!(dump.contains("CREATE VIEW public.members"), "{dump}");
+    let o = case.abort("apply");
+    let t = text(&o);
+    assert_eq!(code(&o), 0, "{t}");
+    assert!(
+        t.contains("took back steps 2, 3, 4, 5, 6, 7; steps up to 1 stay applied"),
+        "{t}"
+    );
+    let dump = case.schema_dump();
+    for gone in ["schemaplan_sync", "email", "schemaplan_new"] {
+        assert!(!dump.contains(gone), "{gone} left after abort:\n{dump}");
+    }
+    assert!(dump.contains("CREATE VIEW public.members"), "{dump}");
+    assert_eq!(
+        case.rows("public.members"),
+        rows,
+        "rows through the old name"
+    );
+    let o = case.apply("apply", &["--phase", "all"]);
+    assert_eq!(code(&o), 0, "{}", text(&o));
+    assert_eq!(
+        case.rows("public.users"),
+        rows,
+        "rows after the finished plan"
+    );
+    assert!(!case.schema_dump().contains("VIEW public.members"));
+}

@@ -290,16 +290,22 @@ pub enum Rename {
         to: QName,
         columns: Vec<String>,
     },
-    /// A column of a table the plan keeps under its name: a new column `to` kept in sync with
-    /// `from` by a trigger both ways, a batched backfill, NOT NULL and the indexes built on it
-    /// online; `from` dropped in `contract`.
+    /// A column: a new column `to` kept in sync with `from` by a trigger both ways, a batched
+    /// backfill, NOT NULL and the indexes built on it online; `from` dropped in `contract`.
+    /// When the same plan renames the table, the column's steps run on the renamed table
+    /// (`table`), after the table rename in `expand` and after the compatibility view's drop
+    /// in `contract` (the view reads `from` under the old table name until then).
     Column {
+        /// The table's name after the plan's table renames: where the steps run.
         table: QName,
+        /// The table's name in the current schema (`table` unless the plan renames it).
+        table_before: QName,
         /// The column as it is (current schema).
         from: Box<Column>,
         /// The same column under the new name (the current schema with the renames done).
         to: Box<Column>,
-        /// Indexes on `from` (current schema, their names there).
+        /// Indexes on `from` (current schema, their names there; defined on `table`, the
+        /// table's name after the plan's table renames).
         from_indexes: Vec<Index>,
         /// The same indexes on `to` (the current schema with the renames done: the names they
         /// end with).

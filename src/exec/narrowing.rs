@@ -90,7 +90,77 @@ fn table_name(rel: &pg_query::protobuf::RangeVar) -> String {
     }
 }
 
-/// The narrowing changes of `plan` whose shadow column a step in `to_run` adds.
+/// `(old, new)` names of the tables `sql` renames (`ALTER TABLE old RENAME TO new`, as a
+/// declared table rename's step writes it), quoted like [`table_name`].
+fn table_renames(sql: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for statement in pg_query::split_with_parser(sql).unwrap_or_default() {
+        let Ok(parsed) = pg_query::parse(statement, pg_query::ParserOptions::DEFAULT) else {
+            continue;
+        };
+        let Some(NodeEnum::RenameStmt(r)) = parsed
+            .protobuf
+            .stmts
+            .first()
+            .and_then(|s| s.stmt.as_ref())
+            .and_then(|s| s.node.as_ref())
+        else {
+            continue;
+        };
+        if r.rename_type != pg_query::protobuf::ObjectType::ObjectTable as i32 {
+            continue;
+        }
+        let Some(rel) = r.relation.as_ref() else {
+            continue;
+        };
+        let new = pg_query::protobuf::RangeVar {
+            relname: r.newname.clone(),
+            ..rel.clone()
+        };
+        out.push((table_name(rel), table_name(&new)));
+    }
+    out
+}
+
+/// `(table, new, old)` of the column rename `sql` starts, if it is a declared column rename's
+/// first step (`ALTER TABLE t ADD COLUMN new ...` and the sync trigger's
+/// `IF NEW.new IS NULL THEN NEW.new := NEW.old;`), names as the plan writes them.
+fn column_rename(sql: &str) -> Option<(String, String, String)> {
+    let (new, old) = sql.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("IF NEW.")?;
+        let (new, rest) = rest.split_once(" IS NULL THEN NEW.")?;
+        let (_, rest) = rest.split_once(" := NEW.")?;
+        let (old, _) = rest.split_once(';')?;
+        Some((new.to_string(), old.to_string()))
+    })?;
+    let first = sql.lines().next()?.strip_prefix("ALTER TABLE ")?;
+    let (table, _) = first.split_once(&format!(" ADD COLUMN {new} "))?;
+    Some((table.to_string(), new, old))
+}
+
+/// `text` with the identifier `from` replaced by `to` where it stands as a whole token.
+fn replace_ident(text: &str, from: &str, to: &str) -> String {
+    let part = |c: char| c.is_alphanumeric() || c == '_' || c == '$' || c == '"';
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(from) {
+        let before = rest[..i].chars().next_back();
+        let after = rest[i + from.len()..].chars().next();
+        out.push_str(&rest[..i]);
+        if before.is_some_and(part) || after.is_some_and(part) {
+            out.push_str(from);
+        } else {
+            out.push_str(to);
+        }
+        rest = &rest[i + from.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The narrowing changes of `plan` whose shadow column a step in `to_run` adds. A table that
+/// a step to run before it renames (a declared table rename in the same plan) is counted
+/// under the name it has when the check runs, before anything.
 fn narrowings(plan: &Plan, to_run: &[usize]) -> Vec<Narrowing> {
     let mut out = Vec::new();
     for (g, guard_step) in plan.steps.iter().enumerate() {
@@ -135,7 +205,26 @@ fn narrowings(plan: &Plan, to_run: &[usize]) -> Vec<Narrowing> {
             .trim_start_matches('(')
             .trim_end_matches(")::text")
             .to_string();
-        let cond = check.replace(&format!("({shadow})"), &format!("({conversion})"));
+        let mut cond = check.replace(&format!("({shadow})"), &format!("({conversion})"));
+        // A column a declared column rename of the same run adds (renamed and narrowed by one
+        // plan) does not exist yet when the check runs: its values are the old column's.
+        let mut column = column;
+        for k in to_run.iter().filter(|k| **k < step) {
+            if let Some((t, new, old)) = column_rename(&plan.steps[k - 1].sql) {
+                if t == table && column == new {
+                    cond = replace_ident(&cond, &new, &old);
+                    column = old;
+                }
+            }
+        }
+        let mut table = table;
+        for k in to_run.iter().rev().filter(|k| **k < step) {
+            for (old, new) in table_renames(&plan.steps[k - 1].sql).into_iter().rev() {
+                if new == table {
+                    table = old;
+                }
+            }
+        }
         out.push(Narrowing {
             step,
             table,
@@ -393,5 +482,70 @@ mod tests {
             "SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647"
         );
         assert!(narrowings(&plan, &[2, 3]).is_empty(), "installed already");
+    }
+
+    /// A table renamed by an earlier step of the same run is counted under its old name (the
+    /// check runs before any step); one renamed by a step already done, under the new one.
+    #[test]
+    fn counts_a_table_renamed_by_the_same_run_under_its_old_name() {
+        let plan = Plan {
+            id: "p".into(),
+            version: String::new(),
+            direction: Direction::Forward,
+            from: String::new(),
+            to: String::new(),
+            steps: vec![
+                step("ALTER TABLE public.orders RENAME TO purchases;
+CREATE VIEW public.orders AS SELECT id, amount FROM public.purchases;"),
+                step("ALTER TABLE public.purchases ADD COLUMN amount_schemaplan_new integer;"),
+                step("UPDATE public.purchases SET amount_schemaplan_new = amount WHERE amount_schemaplan_new IS DISTINCT FROM (amount)::integer;"),
+                step("ALTER TABLE public.purchases ADD CONSTRAINT purchases_amount_schemaplan_lossless CHECK ((amount_schemaplan_new)::bigint IS NOT DISTINCT FROM amount) NOT VALID;"),
+            ],
+            from_objects: Default::default(),
+            unproven: None,
+            scope: Default::default(),
+        };
+        let all = narrowings(&plan, &[1, 2, 3, 4]);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].table, "public.orders");
+        assert_eq!(
+            see_query(&all[0]),
+            "SELECT * FROM public.orders WHERE amount NOT BETWEEN -2147483648 AND 2147483647"
+        );
+        let resumed = narrowings(&plan, &[2, 3, 4]);
+        assert_eq!(resumed[0].table, "public.purchases");
+    }
+
+    /// A column renamed and narrowed by one plan: the check reads the old column, which holds
+    /// the values while the new one does not exist yet.
+    #[test]
+    fn counts_a_column_renamed_by_the_same_run_under_its_old_name() {
+        let plan = Plan {
+            id: "p".into(),
+            version: String::new(),
+            direction: Direction::Forward,
+            from: String::new(),
+            to: String::new(),
+            steps: vec![
+                step("ALTER TABLE public.ledger ADD COLUMN total bigint;\nCREATE FUNCTION public.f() RETURNS trigger LANGUAGE plpgsql AS $schemaplan$\nBEGIN\n  IF TG_OP = 'INSERT' THEN\n    IF NEW.total IS NULL THEN NEW.total := NEW.amount; ELSE NEW.amount := NEW.total; END IF;\n  END IF;\n  RETURN NEW;\nEND\n$schemaplan$;"),
+                step("ALTER TABLE public.ledger ADD COLUMN total_schemaplan_new integer;"),
+                step("UPDATE public.ledger SET total_schemaplan_new = total WHERE total_schemaplan_new IS DISTINCT FROM (total)::integer;"),
+                step("ALTER TABLE public.ledger ADD CONSTRAINT ledger_total_schemaplan_lossless CHECK ((total_schemaplan_new)::bigint IS NOT DISTINCT FROM total) NOT VALID;"),
+            ],
+            from_objects: Default::default(),
+            unproven: None,
+            scope: Default::default(),
+        };
+        let all = narrowings(&plan, &[1, 2, 3, 4]);
+        assert_eq!(all[0].column, "amount");
+        assert_eq!(
+            all[0].cond,
+            "(((amount)::integer)::bigint IS NOT DISTINCT FROM amount)"
+        );
+        assert_eq!(narrowings(&plan, &[2, 3, 4])[0].column, "total");
+        assert_eq!(
+            replace_ident("subtotal + total", "total", "x"),
+            "subtotal + x"
+        );
     }
 }

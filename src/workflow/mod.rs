@@ -965,7 +965,22 @@ pub(crate) fn plan_both_with(
                 .cloned()
                 .map(diff::Change::UndoRename)
                 .collect();
-            let (expand, contract) = plan::build_renames(&changes, current, desired, opts);
+            // A column renamed on a table renamed by the same plan: its steps run on the new
+            // table name, whose live size (what the online forms go by) is the old one's.
+            let sized;
+            let renames_current = if r.list.iter().any(|x| {
+                matches!(x, diff::Rename::Column { table, table_before, .. } if table != table_before)
+            }) {
+                let mut s = current.clone();
+                for (q, bytes) in &r.current.sizes {
+                    s.sizes.entry(q.clone()).or_insert(*bytes);
+                }
+                sized = s;
+                &sized
+            } else {
+                current
+            };
+            let (expand, contract) = plan::build_renames(&changes, renames_current, desired, opts);
             let (undo_expand, undo_contract) = plan::build_renames(&undo, desired, current, opts);
             let forward = expand.into_iter().chain(forward).chain(contract).collect();
             let inverse = undo_expand

@@ -48,7 +48,21 @@ pub fn resolve(
         &schema_statements(&empty, current, opts),
         "rebuilding the current schema in the shadow",
     )?;
-    run_renames(&mut client, &list)?;
+    // A column rename on a table the plan renames too runs on the renamed table: its undo
+    // builds the old column's indexes there, so they are read with the table renames done and
+    // the column renames not yet (PostgreSQL rewrites their definitions).
+    let (first, rest): (Vec<Rename>, Vec<Rename>) =
+        list.iter().cloned().partition(|r| order(r) == 0);
+    run_renames(&mut client, &first)?;
+    let tables_renamed = if list
+        .iter()
+        .any(|r| matches!(r, Rename::Column { table, table_before, .. } if table != table_before))
+    {
+        Some(ctx.read(&mut client)?)
+    } else {
+        None
+    };
+    run_renames(&mut client, &rest)?;
     let mut renamed = ctx.read(&mut client)?;
     let implied = implied(&list, &renamed, desired);
     if !implied.is_empty() {
@@ -60,6 +74,7 @@ pub fn resolve(
     for r in &mut list {
         if let Rename::Column {
             table,
+            table_before,
             from,
             to,
             from_indexes,
@@ -68,9 +83,13 @@ pub fn resolve(
             to_constraints,
         } = r
         {
-            *from_indexes = indexes_on(current, table, &from.name);
+            let before = match &tables_renamed {
+                Some(schema) if table != table_before => schema,
+                _ => current,
+            };
+            *from_indexes = indexes_on(before, table, &from.name);
             *to_indexes = indexes_on(&renamed, table, &to.name);
-            *from_constraints = constraints_on(current, table, &from.name);
+            *from_constraints = constraints_on(before, table, &from.name);
             *to_constraints = constraints_on(&renamed, table, &to.name);
             if let Some(c) = renamed
                 .tables
@@ -286,6 +305,32 @@ fn declared(
             tables.push(r);
         }
     }
+    // A renamed table's compatibility view also reads the columns the plan renames, under
+    // their old names: the old columns stay (kept in sync) until the contract phase, which
+    // drops the view before them.
+    let renamed_columns: Vec<(QName, String)> = tables
+        .iter()
+        .filter_map(|r| match r {
+            Rename::Column { table, from, .. } => Some((table.clone(), from.name.clone())),
+            _ => None,
+        })
+        .collect();
+    for r in &mut tables {
+        if let Rename::Table { from, to, columns } = r {
+            let Some(have) = current.tables.get(from) else {
+                continue;
+            };
+            *columns = have
+                .columns
+                .iter()
+                .filter(|c| {
+                    columns.contains(&c.name)
+                        || renamed_columns.iter().any(|(t, n)| t == to && *n == c.name)
+                })
+                .map(|c| c.name.clone())
+                .collect();
+        }
+    }
     Ok(tables)
 }
 
@@ -406,6 +451,9 @@ fn table(
     // renames or retypes are left out: the view would block those changes (PostgreSQL
     // refuses to drop or retype a column a view reads), and the old application loses them
     // through the old name exactly as it would through the new one.
+    // A column whose type (or collation) the plan changes in either direction is left out too:
+    // an enum that gains a label loses it again in the inverse, which swaps the type under the
+    // column (`ALTER COLUMN ... TYPE`, refused under a view reading it).
     let columns = have
         .columns
         .iter()
@@ -413,6 +461,7 @@ fn table(
             want.columns
                 .iter()
                 .any(|w| w.name == c.name && w.type_name == c.type_name)
+                && !type_changes(current, desired, &old, &c.name)
         })
         .map(|c| c.name.clone())
         .collect();
@@ -421,6 +470,17 @@ fn table(
         to: new.clone(),
         columns,
     }))
+}
+
+/// Whether column `column` of `table` (current schema) uses a type or collation whose
+/// definition differs between the two sides (or that the desired side drops).
+fn type_changes(current: &Schema, desired: &Schema, table: &QName, column: &str) -> bool {
+    let col = ObjectId::Column(table.clone(), column.to_string());
+    current.dependencies_of(&col).any(|d| match d {
+        ObjectId::Type(q) => current.types.get(q) != desired.types.get(q),
+        ObjectId::Collation(q) => current.collations.get(q) != desired.collations.get(q),
+        _ => false,
+    })
 }
 
 fn index(
@@ -493,17 +553,7 @@ fn part_rename(
                 &gone,
             );
         };
-        if old_table != table {
-            return Err(err(
-                s,
-                line,
-                format!(
-                    "@renamed from={from} on column {part} of {table}: the table is renamed by \
-                     the same plan; rename the table in one plan and its columns in the next"
-                ),
-            ));
-        }
-        let blockers = column_blockers(current, table, old);
+        let blockers = column_blockers(current, old_table, old);
         if !blockers.is_empty() {
             return Err(err(
                 s,
@@ -518,6 +568,7 @@ fn part_rename(
         }
         return Ok(Some(Rename::Column {
             table: table.clone(),
+            table_before: old_table.clone(),
             from: Box::new(old.clone()),
             to: Box::new(crate::model::Column {
                 name: part.to_string(),

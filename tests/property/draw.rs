@@ -358,13 +358,32 @@ fn decorate(rng: &mut Rng, t: &mut Table, rows: &[Vec<Val>]) {
 }
 
 fn changes(rng: &mut Rng, t: &Table, rows: &[Vec<Val>]) -> Vec<Change> {
-    // A declared table rename stands alone (the plan refuses column changes beside it).
+    // A declared table rename, alone or with column changes in the same plan (column renames
+    // included: they run on the renamed table, docs/design.md "Declared renames").
     if rng.chance(6) {
-        return vec![Change::RenameTable(format!("{}_renamed", t.base))];
+        let mut out = vec![Change::RenameTable(format!("{}_renamed", t.base))];
+        if rng.chance(50) {
+            let free: Vec<String> = plain_cols(t)
+                .into_iter()
+                .filter(|c| !t.col_has_dependents(c))
+                .collect();
+            if !free.is_empty() && rng.chance(60) {
+                let c = rng.pick(&free);
+                out.push(Change::RenameColumn(c.clone(), format!("{c}_new")));
+            }
+            // (a later change of the renamed column by its old name is a no-op in `gen::apply`)
+            out.extend(column_changes(rng, t, rows));
+        }
+        return out;
     }
     if rng.chance(4) {
         return vec![Change::DropTable];
     }
+    column_changes(rng, t, rows)
+}
+
+/// 1-3 changes of a table's columns, constraints, indexes, view, comments or grants.
+fn column_changes(rng: &mut Rng, t: &Table, rows: &[Vec<Val>]) -> Vec<Change> {
     let n = 1 + rng.below(3);
     let mut out = Vec::new();
     let mut touched: Vec<String> = Vec::new();

@@ -1135,6 +1135,13 @@ pub(crate) fn uncastable(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bo
 /// Before 18 ([`set_not_null_via_check`]): a `CHECK (c IS NOT NULL) NOT VALID`, validated, then
 /// `SET NOT NULL`, which PostgreSQL 12+ proves from the valid CHECK without scanning.
 pub fn set_not_null_online(ctx: &Ctx, t: &QName, column: &str) -> Chain {
+    set_not_null_online_as(ctx, t, t, column)
+}
+
+/// [`set_not_null_online`] on `t`, which `ctx.desired` knows as `desired_table` (the undo of
+/// a column rename runs on a table the plan renames back later: its constraint gets the name
+/// the column has in the table under that name).
+pub fn set_not_null_online_as(ctx: &Ctx, t: &QName, desired_table: &QName, column: &str) -> Chain {
     if ctx.opts.server_version < 180000 {
         return set_not_null_via_check(ctx, t, column);
     }
@@ -1144,10 +1151,10 @@ pub fn set_not_null_online(ctx: &Ctx, t: &QName, column: &str) -> Chain {
     let want = ctx
         .desired
         .tables
-        .get(t)
+        .get(desired_table)
         .and_then(|tb| tb.columns.iter().find(|c| c.name == column));
     let (name, no_inherit) = match want {
-        Some(w) => (not_null_name(t, w), w.not_null_no_inherit),
+        Some(w) => (not_null_name(desired_table, w), w.not_null_no_inherit),
         None => (generated_not_null_name(&t.name, column), false),
     };
     let name = ident(&name);

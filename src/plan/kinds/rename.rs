@@ -77,6 +77,7 @@ fn reversed(r: &Rename) -> Rename {
         },
         Rename::Column {
             table,
+            table_before,
             from,
             to,
             from_indexes,
@@ -85,6 +86,7 @@ fn reversed(r: &Rename) -> Rename {
             to_constraints,
         } => Rename::Column {
             table,
+            table_before,
             from: to,
             to: from,
             from_indexes: to_indexes,
@@ -142,6 +144,29 @@ fn left_out(ctx: &Ctx, from: &QName, columns: &[String]) -> Vec<String> {
     vec![format!(
         "the compatibility view leaves out {}, which this plan drops, renames or retypes",
         gone.join(", ")
+    )]
+}
+
+/// A note naming the columns the compatibility view reads under names the renamed table
+/// loses (column renames of the same plan: the old columns stay, kept in sync, until the
+/// contract phase, which drops the view before them), if any.
+fn renamed_columns(ctx: &Ctx, to: &QName, columns: &[String]) -> Vec<String> {
+    let Some(want) = ctx.desired.tables.get(to) else {
+        return Vec::new();
+    };
+    let old: Vec<&str> = columns
+        .iter()
+        .filter(|c| !want.columns.iter().any(|w| w.name == **c))
+        .map(String::as_str)
+        .collect();
+    if old.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "the compatibility view reads {} under the old name: this plan renames {} in phases, \
+         the old column kept in sync until the contract phase",
+        old.join(", "),
+        if old.len() == 1 { "it" } else { "them" }
     )]
 }
 
@@ -232,7 +257,8 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
                     "the application still deployed keeps using {from}: an updatable view over \
                      the renamed table until the contract phase"
                 ))
-                .notes(left_out(ctx, from, columns));
+                .notes(left_out(ctx, from, columns))
+                .notes(renamed_columns(ctx, to, columns));
             let contract = ctx
                 .step(
                     format!("drop compatibility view {from} (renamed to {to})"),
@@ -249,7 +275,7 @@ pub fn rename(ctx: &Ctx, r: &Rename) -> Chain {
                 node(in_phase(contract, Phase::Contract), r),
             ]
         }
-        Rename::Column { .. } => column_phases(ctx, r),
+        Rename::Column { .. } => column_phases(ctx, r, true),
         Rename::Index { .. }
         | Rename::Constraint { .. }
         | Rename::Type { .. }
@@ -335,7 +361,7 @@ pub fn undo(ctx: &Ctx, r: &Rename) -> Chain {
         // new one goes (contract). Names shared by both directions (trigger, function) and
         // `IF EXISTS` on the index renames make the contract steps work from the forward
         // intermediate state too (rollback after expand alone).
-        Rename::Column { .. } => column_phases(ctx, &back),
+        Rename::Column { .. } => column_phases(ctx, &back, false),
         Rename::Index { .. }
         | Rename::Constraint { .. }
         | Rename::EnumValue { .. }
@@ -359,8 +385,10 @@ fn sync_name(table: &QName, a: &str, b: &str) -> String {
 /// The comment and the column privileges of `from` (in `ctx.current`, the plan's starting
 /// side), set on `to` in the step that adds it: the rest of the plan is diffed against the
 /// schema with the rename done, where they already belong to `to`.
-fn column_decorations(ctx: &Ctx, table: &QName, from: &str, to: &str) -> String {
-    let old = ObjectId::Column(table.clone(), from.to_string());
+/// `before` is the table's name in `ctx.current` (differs from `table` when the plan renames
+/// the table too).
+fn column_decorations(ctx: &Ctx, table: &QName, before: &QName, from: &str, to: &str) -> String {
+    let old = ObjectId::Column(before.clone(), from.to_string());
     let new = ObjectId::Column(table.clone(), to.to_string());
     let mut out = String::new();
     if let Some(text) = ctx.current.comments.get(&old) {
@@ -488,9 +516,16 @@ fn temp_index_name(name: &str) -> String {
 /// `from` (its indexes go with it), give `to` its default and the indexes their names.
 /// The default is set only here: during expand an INSERT by the old application must leave
 /// `to` NULL for the trigger to copy `from` into it.
-fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
+///
+/// With a table rename in the same plan every step runs on the renamed table: in `expand`
+/// after the table rename (the old application reaches `from` through the compatibility view,
+/// and its writes there fire the sync trigger on the table), in `contract` after the view's
+/// drop (the view reads `from`). `forward` says which side of `ctx` holds the table under
+/// `table_before`: `ctx.current` for the forward rename, `ctx.desired` for its undo.
+fn column_phases(ctx: &Ctx, r: &Rename, forward: bool) -> Chain {
     let Rename::Column {
         table,
+        table_before,
         from,
         to,
         to_indexes,
@@ -499,6 +534,12 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
     } = r
     else {
         unreachable!("column_phases takes a column rename")
+    };
+    // The table's name in `ctx.current` and in `ctx.desired`.
+    let (current_table, desired_table) = if forward {
+        (table_before, table)
+    } else {
+        (table, table_before)
     };
     let at = crate::plan::alter_table(table);
     let (old, new) = (ident(&from.name), ident(&to.name));
@@ -535,7 +576,7 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
                 super::column::settings_statements(table, &added),
                 ident(&sync),
                 qname(table),
-                column_decorations(ctx, table, &from.name, &to.name)
+                column_decorations(ctx, table, current_table, &from.name, &to.name)
             ),
             LockLevel::AccessExclusive,
             Some(table),
@@ -547,7 +588,23 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
         .note(crate::plan::step::moves_to_end_note(&format!(
             "{}.{new}",
             qname(table)
-        )));
+        )))
+        .notes((table != table_before).then(|| {
+            if forward {
+                format!(
+                    "runs on {table}, renamed from {table_before} by this plan: the application \
+                     using {table_before} writes {} through its compatibility view, and the \
+                     trigger copies it",
+                    from.name
+                )
+            } else {
+                format!(
+                    "runs on {table} before it is renamed back to {table_before} in the \
+                     contract phase: the compatibility view {table_before} reads {}",
+                    to.name
+                )
+            }
+        }));
     let backfill = ctx
         .long(ctx.step(
             format!("backfill {table}.{} from {}", to.name, from.name),
@@ -562,7 +619,12 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
         .note("in key-range batches, each its own short transaction");
     let mut nodes = vec![Node::new(add, r.object()), Node::new(backfill, r.object())];
     if to.not_null {
-        nodes.extend(super::column::set_not_null_online(ctx, table, &to.name));
+        nodes.extend(super::column::set_not_null_online_as(
+            ctx,
+            table,
+            desired_table,
+            &to.name,
+        ));
     }
     for i in to_indexes {
         let temp = Index {
@@ -587,7 +649,7 @@ fn column_phases(ctx: &Ctx, r: &Rename) -> Chain {
     let keeps_default = ctx
         .desired
         .tables
-        .get(table)
+        .get(desired_table)
         .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
         .is_some_and(|c| c.default == to.default);
     if let (Some(d), true) = (&to.default, keeps_default) {
