@@ -106,19 +106,33 @@ impl Case {
         text
     }
 
-    fn plan(&self) {
+    /// `plan` of `schema/` into `p`, whatever its outcome.
+    fn plan_output(&self) -> std::process::Output {
         let dev = server().admin_url();
-        self.run(&[
-            "plan",
-            "--db",
-            &self.url,
-            "--schema",
-            "schema",
-            "--out",
-            "p",
-            "--dev-url",
-            &dev,
-        ]);
+        schemaplan(
+            self.dir.path(),
+            &[
+                "plan",
+                "--db",
+                &self.url,
+                "--schema",
+                "schema",
+                "--out",
+                "p",
+                "--dev-url",
+                &dev,
+            ],
+        )
+    }
+
+    fn plan(&self) {
+        let out = self.plan_output();
+        assert!(
+            out.status.success(),
+            "schemaplan plan failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     fn replan_is_empty(&self) {
@@ -420,21 +434,7 @@ fn misspelled_rename_source_is_a_plan_error() {
         AFTER.replace("from=members\n", "from=membres\n"),
     )
     .unwrap();
-    let dev = server().admin_url();
-    let out = schemaplan(
-        case.dir.path(),
-        &[
-            "plan",
-            "--db",
-            &case.url,
-            "--schema",
-            "schema",
-            "--out",
-            "p",
-            "--dev-url",
-            &dev,
-        ],
-    );
+    let out = case.plan_output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -1763,21 +1763,7 @@ CREATE VIEW public.member_mails AS SELECT id, email AS mail FROM public.users;
     let case = Case::with("renamed_table_column_refused", before, after);
     let mut c = case.client();
     let rows = checksum_of(&mut c, "SELECT * FROM public.members");
-    let dev = server().admin_url();
-    let out = schemaplan(
-        case.dir.path(),
-        &[
-            "plan",
-            "--db",
-            &case.url,
-            "--schema",
-            "schema",
-            "--out",
-            "p",
-            "--dev-url",
-            &dev,
-        ],
-    );
+    let out = case.plan_output();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
