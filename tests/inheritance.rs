@@ -11,8 +11,6 @@ mod common;
 
 use common::project::{count, setup, text};
 use common::schemaplan_expect as run;
-use schemaplan::plan::PlanOptions;
-use schemaplan::shadow::{Shadow, ShadowOptions};
 use schemaplan::workflow::{self, WorkflowError};
 
 const BEFORE: &str = "
@@ -108,49 +106,10 @@ fn a_column_the_parent_drops_keeps_its_values_in_the_children_that_declare_it_an
 /// copy alike.
 #[test]
 fn the_proof_catches_a_parent_drop_that_takes_the_childs_column_along() {
-    let server = common::server();
-    let (_db, url) = server.fresh_db("inherit_proof");
-    schemaplan::db::connect(&url)
-        .unwrap()
-        .batch_execute(BEFORE)
-        .unwrap();
-    let shadow = Shadow::start(&ShadowOptions {
-        dev_url: Some(server.admin_url()),
-        ..Default::default()
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("schema")).unwrap();
-    std::fs::write(dir.path().join("schema/schema.sql"), AFTER).unwrap();
-    let source = schemaplan::source::load_dir(&dir.path().join("schema")).unwrap();
-    let current = workflow::current(Some(&url), &shadow).unwrap();
-    let desired = workflow::desired_db(
-        &shadow,
-        &source,
-        &current.roles,
-        &workflow::Context::default(),
-    )
-    .unwrap();
-    let plan = || {
-        workflow::plan_both(
-            &current.schema,
-            &desired.schema,
-            None,
-            &PlanOptions::default(),
-            true,
-        )
-    };
-    let prove = |planned: &workflow::Planned, from_copy: bool| {
-        workflow::prove(
-            &shadow,
-            &workflow::Context::default(),
-            from_copy.then_some(&desired.db),
-            &current.schema,
-            &desired.schema,
-            planned,
-            &PlanOptions::default(),
-        )
-    };
+    let s = common::proof::setup("inherit_proof", BEFORE, AFTER);
+    let plan = || common::proof::planned(&s);
+    let prove =
+        |planned: &workflow::Planned, from_copy: bool| common::proof::prove(&s, planned, from_copy);
     // The plan itself proves, its inverse too (the child's copy inherited only again).
     for from_copy in [true, false] {
         let report = prove(&plan(), from_copy).unwrap_or_else(|e| panic!("{e}"));

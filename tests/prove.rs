@@ -11,10 +11,10 @@
 
 mod common;
 
+use common::proof::{planned, prove, setup};
 use schemaplan::catalog;
-use schemaplan::plan::{PlanOptions, Step};
-use schemaplan::shadow::{Shadow, ShadowOptions};
-use schemaplan::workflow::{self, Planned, WorkflowError};
+use schemaplan::plan::Step;
+use schemaplan::workflow::WorkflowError;
 
 const LIVE: &str = "
 CREATE TABLE customers (id bigint PRIMARY KEY, name text NOT NULL, legacy_code text NOT NULL);
@@ -60,73 +60,6 @@ CREATE VIEW big_orders AS SELECT id, total, customer_id FROM orders WHERE total 
 COMMENT ON TABLE orders IS 'one row per order, ever';
 ";
 
-struct Setup {
-    shadow: Shadow,
-    current: schemaplan::model::Schema,
-    desired: workflow::Desired,
-    source: schemaplan::source::SourceSet,
-    _dir: tempfile::TempDir,
-}
-
-fn setup(live: &str, desired: &str) -> Setup {
-    let server = common::server();
-    let (_, url) = server.fresh_db("prove");
-    schemaplan::db::connect(&url)
-        .unwrap()
-        .batch_execute(live)
-        .unwrap();
-    let shadow = Shadow::start(&ShadowOptions {
-        dev_url: Some(server.admin_url()),
-        ..Default::default()
-    })
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("schema")).unwrap();
-    std::fs::write(dir.path().join("schema/schema.sql"), desired).unwrap();
-    let source = schemaplan::source::load_dir(&dir.path().join("schema")).unwrap();
-    let current = workflow::current(Some(&url), &shadow).unwrap();
-    let desired = workflow::desired_db(
-        &shadow,
-        &source,
-        &current.roles,
-        &workflow::Context::default(),
-    )
-    .unwrap();
-    Setup {
-        shadow,
-        current: current.schema,
-        desired,
-        source,
-        _dir: dir,
-    }
-}
-
-fn planned(s: &Setup) -> Planned {
-    workflow::plan_both(
-        &s.current,
-        &s.desired.schema,
-        None,
-        &PlanOptions::default(),
-        true,
-    )
-}
-
-fn prove(
-    s: &Setup,
-    planned: &Planned,
-    from_copy: bool,
-) -> Result<workflow::ProofReport, WorkflowError> {
-    workflow::prove(
-        &s.shadow,
-        &workflow::Context::default(),
-        from_copy.then_some(&s.desired.db),
-        &s.current,
-        &s.desired.schema,
-        planned,
-        &PlanOptions::default(),
-    )
-}
-
 /// Replaces the step whose SQL contains `needle` with `sql`.
 fn tamper(steps: &mut [Step], needle: &str, sql: &str) {
     let step = steps
@@ -138,7 +71,7 @@ fn tamper(steps: &mut [Step], needle: &str, sql: &str) {
 
 #[test]
 fn proof_starts_from_a_copy_of_the_desired_database_and_repairs_what_the_inverse_leaves() {
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let planned = planned(&s);
     // The phased plan drops legacy_code in contract; its inverse adds it back nullable.
     assert!(planned.contract_drops, "{:#?}", planned.forward);
@@ -161,7 +94,7 @@ fn proof_starts_from_a_copy_of_the_desired_database_and_repairs_what_the_inverse
 
 #[test]
 fn proof_runs_in_place_in_one_rolled_back_transaction_and_leaves_the_desired_database_as_it_was() {
-    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let s = setup("prove", LIVE, DESIRED_IN_PLACE);
     let planned = planned(&s);
     let mut c = s.desired.db.connect().unwrap();
     let before = catalog::read(&mut c).unwrap();
@@ -194,7 +127,7 @@ fn proof_runs_in_place_in_one_rolled_back_transaction_and_leaves_the_desired_dat
 #[test]
 fn a_step_that_cannot_run_in_a_transaction_block_is_proven_on_a_copy() {
     // DESIRED's inverse drops the new index CONCURRENTLY (`transaction: no`).
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let report = prove(&s, &planned(&s), true).unwrap_or_else(|e| panic!("{e}"));
     let why = report.not_in_place.expect("proven in place");
     assert!(why.contains("outside a transaction block"), "{why}");
@@ -202,7 +135,7 @@ fn a_step_that_cannot_run_in_a_transaction_block_is_proven_on_a_copy() {
     assert_eq!(report.inverse_problem, None);
     // Decided from the SQL too, whatever a step says of itself: VACUUM in a step that claims
     // a transaction.
-    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let s = setup("prove", LIVE, DESIRED_IN_PLACE);
     let mut planned = planned(&s);
     let mut vacuum = planned.forward[0].clone();
     vacuum.summary = "vacuum".into();
@@ -219,7 +152,7 @@ fn a_step_that_cannot_run_in_a_transaction_block_is_proven_on_a_copy() {
 fn a_valid_plan_that_fails_in_one_transaction_is_retried_on_a_copy_and_proven() {
     // A step that commits (here a DO block) cannot run inside the proof's transaction, and
     // nothing in its text says so: the proof in place fails, the copy proves it.
-    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let s = setup("prove", LIVE, DESIRED_IN_PLACE);
     let mut planned = planned(&s);
     // A step of its own: a batch of several statements is one implicit transaction, where
     // the COMMIT would fail on the copy too.
@@ -243,7 +176,7 @@ fn a_valid_plan_that_fails_in_one_transaction_is_retried_on_a_copy_and_proven() 
 
 #[test]
 fn proof_without_a_desired_database_rebuilds_the_current_schema() {
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let report = prove(&s, &planned(&s), false).unwrap_or_else(|e| panic!("{e}"));
     assert!(report.rebuilt.is_some());
     assert_eq!(report.inverse_problem, None);
@@ -251,7 +184,7 @@ fn proof_without_a_desired_database_rebuilds_the_current_schema() {
 
 #[test]
 fn a_wrong_forward_step_fails_the_proof_on_the_copy_and_on_a_rebuild() {
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     for from_copy in [true, false] {
         let mut planned = planned(&s);
         // The index is built on the wrong column: the statement runs, the schema differs.
@@ -274,7 +207,7 @@ fn a_wrong_step_that_touches_an_object_the_plan_does_not_mention_fails_the_proof
     // The proof's readings after the first are delta reads (`catalog::delta`): what they read
     // again is found in the catalogs, not taken from the plan. Each wrong step does what the
     // plan says and also changes an object the plan leaves alone.
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let sneaky = [
         (
             "COMMENT ON COLUMN public.customers.name IS 'sneaky'",
@@ -313,7 +246,7 @@ fn a_wrong_plan_is_caught_by_the_proof_in_place() {
     // The plan proves in place; the same plan with a wrong step, or with a step that also
     // touches an object the plan does not mention, must not: a proof in place that let it
     // through would be returned as is (only failures are retried on a copy).
-    let s = setup(LIVE, DESIRED_IN_PLACE);
+    let s = setup("prove", LIVE, DESIRED_IN_PLACE);
     let report = prove(&s, &planned(&s), true).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(report.not_in_place, None);
     let comment = "one row per order, ever'";
@@ -361,7 +294,7 @@ fn a_wrong_plan_is_caught_by_the_proof_in_place() {
 
 #[test]
 fn a_wrong_inverse_step_is_reported_although_the_repair_reaches_the_current_schema() {
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let mut planned = planned(&s);
     // The inverse puts the old comment back wrong: the proof's start is repaired (so the
     // forward plan is still proven from the current schema), and the inverse is flagged.
@@ -380,7 +313,7 @@ fn a_wrong_inverse_step_is_reported_although_the_repair_reaches_the_current_sche
 
 #[test]
 fn an_inverse_that_fails_on_the_desired_database_falls_back_to_a_rebuild() {
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let mut planned = planned(&s);
     tamper(
         &mut planned.inverse,
@@ -396,7 +329,7 @@ fn an_inverse_that_fails_on_the_desired_database_falls_back_to_a_rebuild() {
 #[test]
 fn plan_through_the_binary_is_proven_from_the_copy() {
     // The user's view: plan and apply reach the desired schema with the rows kept.
-    let s = setup(LIVE, DESIRED);
+    let s = setup("prove", LIVE, DESIRED);
     let server = common::server();
     let (_, url) = server.fresh_db("prove_cli");
     schemaplan::db::connect(&url)
@@ -459,7 +392,7 @@ fn a_wrong_inverse_step_on_an_object_it_does_not_mention_is_caught_by_the_first_
     // again, would pass. Each proof gets a fresh setup: only a proof's first use of the
     // desired database has its state.
     for (desired, in_place) in [(DESIRED_IN_PLACE, true), (DESIRED, false)] {
-        let s = setup(LIVE, desired);
+        let s = setup("prove", LIVE, desired);
         let mut planned = planned(&s);
         tamper(
             &mut planned.inverse,

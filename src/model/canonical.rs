@@ -159,6 +159,25 @@ struct Kind<'s, 'a, 'h, K, V> {
     each: Option<&'s std::cell::RefCell<Each<'a, 'h>>>,
 }
 
+impl<'s, 'a, 'h, K: Debug, V: Debug> Kind<'s, 'a, 'h, K, V> {
+    /// A kind whose values are printed as they are (no normalization).
+    fn plain(
+        map: &'a BTreeMap<K, V>,
+        key: fn(&'a K) -> Printed<'a>,
+        each: Option<&'s std::cell::RefCell<Each<'a, 'h>>>,
+    ) -> Self {
+        Kind {
+            map,
+            entry: |m, k, v| {
+                m.entry(k, v);
+            },
+            text: |v, b| pretty(v, b),
+            key,
+            each,
+        }
+    }
+}
+
 impl<K: Debug, V> Debug for Kind<'_, '_, '_, K, V> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let mut m = f.debug_map();
@@ -250,29 +269,10 @@ fn print<'a>(
             },
         )
         .field("collations", collations)
-        .field(
-            "types",
-            &Kind {
-                map: types,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Type,
-                each,
-            },
-        )
+        .field("types", &Kind::plain(types, Printed::Type, each))
         .field(
             "sequences",
-            &Kind {
-                map: sequences,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Sequence,
-                each,
-            },
+            &Kind::plain(sequences, Printed::Sequence, each),
         )
         .field(
             "tables",
@@ -286,18 +286,7 @@ fn print<'a>(
                 each,
             },
         )
-        .field(
-            "indexes",
-            &Kind {
-                map: indexes,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Index,
-                each,
-            },
-        )
+        .field("indexes", &Kind::plain(indexes, Printed::Index, each))
         .field(
             "views",
             &Kind {
@@ -312,40 +301,10 @@ fn print<'a>(
         )
         .field(
             "functions",
-            &Kind {
-                map: functions,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Function,
-                each,
-            },
+            &Kind::plain(functions, Printed::Function, each),
         )
-        .field(
-            "triggers",
-            &Kind {
-                map: triggers,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Trigger,
-                each,
-            },
-        )
-        .field(
-            "policies",
-            &Kind {
-                map: policies,
-                entry: |m, k, v| {
-                    m.entry(k, v);
-                },
-                text: |v, b| pretty(v, b),
-                key: Printed::Policy,
-                each,
-            },
-        )
+        .field("triggers", &Kind::plain(triggers, Printed::Trigger, each))
+        .field("policies", &Kind::plain(policies, Printed::Policy, each))
         .field("publications", publications)
         .field("publication_tables", publication_tables)
         .field("publication_schemas", publication_schemas)

@@ -14,6 +14,7 @@ pub mod cached;
 pub mod case;
 pub mod oracle;
 pub mod project;
+pub mod proof;
 pub mod schemas;
 pub mod secure;
 
