@@ -464,6 +464,34 @@ fn edits_update_the_kept_database_incrementally_and_give_what_a_fresh_load_gives
     }
 }
 
+/// A text search dictionary made again (its template changed) takes the configurations
+/// mapping to it along (`DROP ... CASCADE`): the `ALTER TEXT SEARCH CONFIGURATION ... ADD
+/// MAPPING` statements must re-run with them. They named nothing the incremental path could
+/// follow, so the warm load lost the mappings (found by the random edit sequences).
+#[test]
+fn a_dictionary_made_again_reruns_the_mappings_of_its_configurations() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let warm = embedded(cache.path(), false);
+    let cold = embedded(cache.path(), true);
+    let schema = |template: &str| {
+        format!(
+            "CREATE TEXT SEARCH CONFIGURATION docs_cfg (PARSER = pg_catalog.\"default\");
+             ALTER TEXT SEARCH CONFIGURATION docs_cfg ADD MAPPING FOR asciiword WITH stemmer;
+             CREATE TEXT SEARCH DICTIONARY stemmer (TEMPLATE = {template});
+             CREATE TABLE docs (id int PRIMARY KEY);"
+        )
+    };
+    let first = source_files(files.path(), &[("s.sql", schema("pg_catalog.simple"))]);
+    warm_equals_cold(&warm, &cold, &first, "first load");
+    let edited = source_files(
+        files.path(),
+        &[("s.sql", schema("snowball, language = english"))],
+    );
+    let (n, why) = warm_equals_cold(&warm, &cold, &edited, "dictionary template changed");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+}
+
 #[test]
 fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
     let cache = common::shadow_cache_dir("sp-warm-");

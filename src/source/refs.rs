@@ -575,6 +575,31 @@ fn named_references(node: &NodeEnum, f: &mut Facts) {
         }
         N::RenameStmt(s) => object_refs(s.rename_type, s.object.as_deref(), f),
         N::AlterObjectSchemaStmt(s) => object_refs(s.object_type, s.object.as_deref(), f),
+        N::AlterTsconfigurationStmt(s) => {
+            f.refer(qualify(&strings(&s.cfgname)));
+            for dict in &s.dicts {
+                if let Some(NodeEnum::List(list)) = &dict.node {
+                    f.refer(qualify(&strings(&list.items)));
+                }
+            }
+        }
+        N::AlterTsdictionaryStmt(s) => f.refer(qualify(&strings(&s.dictname))),
+        N::AlterStatsStmt(s) => f.refer(qualify(&strings(&s.defnames))),
+        N::AlterCollationStmt(s) => f.refer(qualify(&strings(&s.collname))),
+        N::AlterOpFamilyStmt(s) => {
+            f.refer(qualify(&strings(&s.opfamilyname)));
+            f.refer(access_method(&s.amname));
+        }
+        N::AlterEventTrigStmt(s) => f.refer(Some(format!("event_trigger:{}", s.trigname))),
+        N::AlterFdwStmt(s) => f.refer(Some(format!("fdw:{}", s.fdwname))),
+        N::AlterForeignServerStmt(s) => f.refer(Some(format!("server:{}", s.servername))),
+        N::AlterUserMappingStmt(s) => f.refer(Some(format!("server:{}", s.servername))),
+        N::AlterPublicationStmt(s) => f.refer(Some(format!("publication:{}", s.pubname))),
+        N::AlterSubscriptionStmt(s) => f.refer(Some(format!("subscription:{}", s.subname))),
+        N::AlterObjectDependsStmt(s) => {
+            f.refer(range_var(&s.relation));
+            object_refs(s.object_type, s.object.as_deref(), f);
+        }
         _ => {}
     }
 }
@@ -726,6 +751,48 @@ mod tests {
 
     fn refs(sql: &str) -> Vec<String> {
         of(sql).references
+    }
+
+    #[test]
+    fn alter_statements_refer_to_what_they_alter() {
+        assert_eq!(
+            refs("ALTER TEXT SEARCH CONFIGURATION app.cfg ADD MAPPING FOR asciiword WITH app.stem, simple"),
+            ["app", "app.cfg", "app.stem", "public.simple"]
+        );
+        assert_eq!(
+            refs("ALTER TEXT SEARCH DICTIONARY app.stem (StopWords = 'english')"),
+            ["app", "app.stem"]
+        );
+        assert_eq!(
+            refs("ALTER STATISTICS app.s SET STATISTICS 10"),
+            ["app", "app.s"]
+        );
+        assert_eq!(
+            refs("ALTER COLLATION app.c REFRESH VERSION"),
+            ["app", "app.c"]
+        );
+        assert_eq!(
+            refs("ALTER OPERATOR FAMILY app.f USING btree ADD FUNCTION 1 (int, int) app.cmp(int, int)"),
+            ["access_method:btree", "app", "app.cmp", "app.f"]
+        );
+        assert_eq!(refs("ALTER EVENT TRIGGER e DISABLE"), ["event_trigger:e"]);
+        assert_eq!(
+            refs("ALTER FOREIGN DATA WRAPPER w OPTIONS (a '1')"),
+            ["fdw:w"]
+        );
+        assert_eq!(refs("ALTER SERVER s OPTIONS (a '1')"), ["server:s"]);
+        assert_eq!(
+            refs("ALTER USER MAPPING FOR CURRENT_USER SERVER s OPTIONS (a '1')"),
+            ["server:s"]
+        );
+        assert_eq!(
+            refs("ALTER PUBLICATION p ADD TABLE app.t"),
+            ["app", "app.t", "publication:p"]
+        );
+        assert_eq!(
+            refs("ALTER INDEX app.i DEPENDS ON EXTENSION e"),
+            ["app", "app.i"]
+        );
     }
 
     #[test]

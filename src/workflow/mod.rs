@@ -373,6 +373,10 @@ fn warm_statement(s: &crate::source::Statement) -> shadow::warm::WarmStatement {
         Mode::Unsafe
     } else if s.kind.starts_with("CREATE ") || s.kind == "IMPORT FOREIGN SCHEMA" {
         Mode::Creates
+    } else if s.references.is_empty() {
+        // An attached statement naming nothing: the incremental path could not know when
+        // what it changed is made again, so it would not re-run it.
+        Mode::Unsafe
     } else {
         Mode::Attached
     };
