@@ -27,7 +27,7 @@ use crate::render::quote;
 const FIRST_NORMAL_OID: u32 = 16384;
 
 /// Version of the manifest format: a manifest of another format is not used.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub const MANIFEST_FORMAT: u32 = 2;
 
 /// How the incremental path may treat a statement.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +39,13 @@ pub enum Mode {
     /// `ALTER ... OWNER TO`): it cannot be undone by itself, so whenever it is added, changes
     /// or goes away, the objects it names (its *targets*) are made again first.
     Attached,
+    /// Makes objects that other statements use with no `pg_depend` record of it: a cast (an
+    /// expression using one depends on its function only, yet parsing the expression needs
+    /// the cast, and a new cast can change how an unchanged expression parses). Undoing it
+    /// would leave its users in place where a fresh load fails or parses them otherwise, so
+    /// whenever it is added, changed or goes away the update falls back to a fresh load.
+    /// Re-run as it is when something it depends on is made again.
+    Untracked,
     /// Cannot be undone nor re-run in isolation (`DROP`, `RENAME`, `ALTER ... DROP COLUMN`,
     /// `DO` blocks, `ALTER DEFAULT PRIVILEGES`, `GRANT ... ON ALL ... IN SCHEMA`, event
     /// triggers): any change to schema files holding one is a fresh load.
@@ -260,6 +267,22 @@ pub fn plan_update(
         if let Some(j) = c {
             old_to_new[*j] = Some(i);
         }
+    }
+    let added = new
+        .iter()
+        .zip(&carry)
+        .filter(|(_, c)| c.is_none())
+        .map(|(s, _)| s);
+    let gone = old_st
+        .iter()
+        .zip(&old_to_new)
+        .filter(|(_, n)| n.is_none())
+        .map(|(s, _)| *s);
+    if let Some(s) = added.chain(gone).find(|s| s.mode == Mode::Untracked) {
+        return fallback(format!(
+            "a {} statement was added, changed or removed: what uses it is not recorded",
+            s.kind
+        ));
     }
 
     // Objects by owning statement (OID ranges are disjoint: the OID counter only grows).
@@ -849,6 +872,24 @@ mod tests {
         let up = plan_update(&old, &[c, a, b], &Objects::default()).unwrap();
         assert_eq!(up.rerun, vec![0]);
         assert_eq!(up.undone, 1);
+    }
+
+    #[test]
+    fn an_added_changed_or_removed_cast_falls_back_and_a_moved_one_does_not() {
+        let ty = st("ty", Mode::Creates, &["public.mood"], &[]);
+        let cast = st("cast", Mode::Untracked, &[], &["public.mood"]);
+        let t = st("t", Mode::Creates, &["public.t"], &["public.mood"]);
+        let db = Objects::default();
+        let m = manifest(&[ty.clone(), cast.clone(), t.clone()]);
+        let gone = plan_update(&m, &[ty.clone(), t.clone()], &db);
+        assert!(gone.is_err(), "a removed cast was undone in place");
+        let cast2 = st("cast2", Mode::Untracked, &[], &["public.mood"]);
+        let changed = plan_update(&m, &[ty.clone(), cast2, t.clone()], &db);
+        assert!(changed.is_err(), "a changed cast was undone in place");
+        let without = manifest(&[ty.clone(), t.clone()]);
+        assert!(plan_update(&without, &[ty.clone(), cast.clone(), t.clone()], &db).is_err());
+        let same = plan_update(&m, &[ty, cast, t], &db).unwrap();
+        assert!(same.rerun.is_empty());
     }
 
     #[test]

@@ -371,6 +371,8 @@ fn warm_statement(s: &crate::source::Statement) -> shadow::warm::WarmStatement {
         || (matches!(s.kind.as_str(), "GRANT" | "REVOKE") && upper.contains(" IN SCHEMA "))
     {
         Mode::Unsafe
+    } else if s.kind == "CREATE CAST" {
+        Mode::Untracked
     } else if s.kind.starts_with("CREATE ") || s.kind == "IMPORT FOREIGN SCHEMA" {
         Mode::Creates
     } else if s.references.is_empty() {
