@@ -46,6 +46,48 @@ fn view_before_its_table_is_deferred_and_loaded() {
     assert_eq!(n, 2);
 }
 
+/// A cast has no name the ordering could follow: what uses it (an explicit cast in a CHECK
+/// and an index, an assignment cast in a default) may come first and fails with "cannot cast"
+/// or a datatype mismatch, which are deferred like an undefined object.
+#[test]
+fn a_cast_written_after_what_uses_it_is_deferred_and_loaded() {
+    let (name, _url) = common::server().fresh_db("load_defer_cast");
+    let mut c = common::server().connect(&name);
+    let statements = vec![
+        st(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+            "schema/a.sql:1:1",
+        ),
+        st(
+            "CREATE FUNCTION score(m mood) RETURNS integer LANGUAGE sql IMMUTABLE STRICT \
+             AS $$ SELECT CASE m WHEN 'sad' THEN -1 WHEN 'ok' THEN 0 ELSE 1 END $$",
+            "schema/a.sql:2:1",
+        ),
+        st(
+            "CREATE TABLE t (id int PRIMARY KEY, m mood NOT NULL, \
+             fallback integer DEFAULT 'ok'::mood, CHECK (m::integer BETWEEN -1 AND 1))",
+            "schema/b.sql:1:1",
+        ),
+        st(
+            "CREATE INDEX t_score ON t ((m::integer))",
+            "schema/b.sql:2:1",
+        ),
+        st(
+            "CREATE CAST (mood AS integer) WITH FUNCTION score(mood) AS ASSIGNMENT",
+            "schema/c.sql:1:1",
+        ),
+    ];
+    load(&mut c, &statements).unwrap_or_else(|e| panic!("{e}"));
+    let n: i64 = c
+        .query_one(
+            "SELECT count(*) FROM pg_class WHERE relname IN ('t', 't_score')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(n, 2);
+}
+
 #[test]
 fn error_names_origin_line_and_column() {
     let (name, _url) = common::server().fresh_db("load_error");

@@ -101,7 +101,7 @@ fn render_extra(
     if *rounds > 0 {
         s.push_str(&format!(
             "\n(still failing after {rounds} retry round(s) of statements deferred for \
-             undefined objects)"
+             undefined objects or casts)"
         ));
     }
     for note in notes {
@@ -111,7 +111,7 @@ fn render_extra(
     s
 }
 
-/// Errors that may only mean "something this statement uses comes later": deferred and retried.
+/// "Undefined object" errors: may only mean "something this statement uses comes later".
 const UNDEFINED: [SqlState; 5] = [
     SqlState::UNDEFINED_TABLE,     // 42P01
     SqlState::UNDEFINED_OBJECT,    // 42704
@@ -120,8 +120,18 @@ const UNDEFINED: [SqlState; 5] = [
     SqlState::INVALID_SCHEMA_NAME, // 3F000
 ];
 
-fn is_undefined(code: &SqlState) -> bool {
-    UNDEFINED.contains(code)
+/// Errors that may mean a cast comes later: a cast has no name the ordering could follow (an
+/// expression names only the types), so what uses one written after it fails with "cannot
+/// cast type x to y" (explicit casts) or a datatype mismatch (an assignment cast in a
+/// default).
+const CAST_LATER: [SqlState; 2] = [
+    SqlState::CANNOT_COERCE,     // 42846
+    SqlState::DATATYPE_MISMATCH, // 42804
+];
+
+/// Whether a failed statement is deferred and retried after the others.
+fn is_deferred(code: &SqlState) -> bool {
+    UNDEFINED.contains(code) || CAST_LATER.contains(code)
 }
 
 /// Whether a SQLSTATE (as text) is one of the "undefined object" errors.
@@ -341,7 +351,7 @@ fn run(
                                 message: crate::db::error_text(&e),
                             });
                         };
-                        if !is_undefined(db.code()) {
+                        if !is_deferred(db.code()) {
                             return Err(statement_error(st, db, rounds));
                         }
                         deferred.push(i);
