@@ -524,6 +524,38 @@ fn casts_added_changed_or_removed_give_what_a_fresh_load_gives() {
     }
 }
 
+/// A rule or trigger made again (its statement changed) comes back enabled: the unchanged
+/// `ALTER TABLE ... DISABLE RULE / TRIGGER` naming it must run again. It named only the
+/// table, so the warm load left the rule enabled (found by the random edit sequences on
+/// `rules/redirect_replace_and_enable`).
+#[test]
+fn a_rule_or_trigger_made_again_keeps_its_enabled_state() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let warm = embedded(cache.path(), false);
+    let cold = embedded(cache.path(), true);
+    let schema = |kind: &str| {
+        format!(
+            "CREATE TABLE events (id int PRIMARY KEY, kind text);
+             CREATE TABLE archive (id int, kind text);
+             CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+             CREATE RULE old_ones AS ON INSERT TO events WHERE new.kind = '{kind}'
+               DO INSTEAD INSERT INTO archive VALUES (new.id, new.kind);
+             CREATE TRIGGER touch BEFORE UPDATE ON events FOR EACH ROW
+               WHEN (new.kind <> '{kind}') EXECUTE FUNCTION touch();
+             ALTER TABLE events DISABLE RULE old_ones;
+             ALTER TABLE events DISABLE TRIGGER touch;"
+        )
+    };
+    let first = source_files(files.path(), &[("s.sql", schema("old"))]);
+    warm_equals_cold(&warm, &cold, &first, "first load");
+    // The rule's and the trigger's conditions change (both made again), their DISABLE
+    // statements stay as they are.
+    let edited = source_files(files.path(), &[("s.sql", schema("stale"))]);
+    let (n, why) = warm_equals_cold(&warm, &cold, &edited, "rule and trigger made again");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+}
+
 #[test]
 fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
     let cache = common::shadow_cache_dir("sp-warm-");

@@ -409,6 +409,9 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
         let Some(NodeEnum::AlterTableCmd(cmd)) = &cmd.node else {
             continue;
         };
+        if names_a_part(cmd.subtype) && !cmd.name.is_empty() {
+            f.refer(Some(part_of(&rel, &cmd.name)));
+        }
         let def = cmd.def.as_ref().and_then(|d| d.node.as_ref());
         match def {
             Some(NodeEnum::ColumnDef(col)) if cmd.subtype == AlterTableType::AtAddColumn as i32 => {
@@ -436,6 +439,44 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
             _ => {}
         }
     }
+}
+
+/// Whether an `ALTER TABLE` subcommand's `name` is a part of the table (a column, constraint,
+/// trigger or rule) it changes: the statement refers to that part, so it comes after what
+/// creates it and re-runs when the part is made again (the warm shadow).
+fn names_a_part(subtype: i32) -> bool {
+    use AlterTableType as A;
+    [
+        A::AtColumnDefault,
+        A::AtDropNotNull,
+        A::AtSetNotNull,
+        A::AtSetExpression,
+        A::AtDropExpression,
+        A::AtSetStatistics,
+        A::AtSetOptions,
+        A::AtResetOptions,
+        A::AtSetStorage,
+        A::AtSetCompression,
+        A::AtDropColumn,
+        A::AtAlterColumnType,
+        A::AtAlterColumnGenericOptions,
+        A::AtAddIdentity,
+        A::AtSetIdentity,
+        A::AtDropIdentity,
+        A::AtAlterConstraint,
+        A::AtValidateConstraint,
+        A::AtDropConstraint,
+        A::AtEnableTrig,
+        A::AtEnableAlwaysTrig,
+        A::AtEnableReplicaTrig,
+        A::AtDisableTrig,
+        A::AtEnableRule,
+        A::AtEnableAlwaysRule,
+        A::AtEnableReplicaRule,
+        A::AtDisableRule,
+    ]
+    .iter()
+    .any(|t| *t as i32 == subtype)
 }
 
 /// Generic walk over the serialized parse tree, recognising nodes by their fields.
@@ -751,6 +792,26 @@ mod tests {
 
     fn refs(sql: &str) -> Vec<String> {
         of(sql).references
+    }
+
+    #[test]
+    fn alter_table_subcommands_refer_to_the_parts_they_change() {
+        assert_eq!(
+            refs(
+                "ALTER TABLE app.t DISABLE RULE r, ENABLE ALWAYS TRIGGER tr, VALIDATE CONSTRAINT c"
+            ),
+            ["app", "app.t", "app.t.c", "app.t.r", "app.t.tr"]
+        );
+        assert_eq!(
+            refs(
+                "ALTER TABLE app.t ALTER COLUMN a SET DEFAULT 1, ALTER COLUMN b SET STATISTICS 10"
+            ),
+            ["app", "app.t", "app.t.a", "app.t.b"]
+        );
+        assert_eq!(
+            refs("ALTER TABLE app.t SET TABLESPACE pg_default"),
+            ["app", "app.t"]
+        );
     }
 
     #[test]
