@@ -153,6 +153,39 @@ fn indexes_on_partitions_keep_their_order_relative_to_the_partitioned_index() {
     );
 }
 
+/// A CHECK added `NOT VALID` to a partitioned table gives the partitions that exist then
+/// `NOT VALID` copies and those created after it validated ones: written before or after the
+/// partitions, it stays there (a valid CHECK still waits for the partitions, where nothing
+/// depends on the order).
+#[test]
+fn not_valid_checks_keep_their_order_relative_to_partitions() {
+    let got = order_of(
+        "CREATE TABLE p (x int) PARTITION BY LIST (x);\n\
+         ALTER TABLE p ADD CONSTRAINT p_x CHECK (x > 0) NOT VALID;\n\
+         CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1);\n\
+         CREATE TABLE q (x int) PARTITION BY LIST (x);\n\
+         CREATE TABLE q1 PARTITION OF q FOR VALUES IN (1);\n\
+         ALTER TABLE q ADD CONSTRAINT q_x CHECK (x > 0) NOT VALID;\n\
+         CREATE TABLE q2 PARTITION OF q FOR VALUES IN (2);\n\
+         ALTER TABLE q ADD CONSTRAINT q_y CHECK (x < 9);\n\
+         CREATE TABLE q3 PARTITION OF q FOR VALUES IN (3);\n",
+    );
+    assert_eq!(
+        got,
+        [
+            "CREATE TABLE p (x int) PARTITION BY LIST (x)",
+            "ALTER TABLE p ADD CONSTRAINT p_x CHECK (x > 0) NOT VALID",
+            "CREATE TABLE p1 PARTITION OF p FOR VALUES IN (1)",
+            "CREATE TABLE q (x int) PARTITION BY LIST (x)",
+            "CREATE TABLE q1 PARTITION OF q FOR VALUES IN (1)",
+            "ALTER TABLE q ADD CONSTRAINT q_x CHECK (x > 0) NOT VALID",
+            "CREATE TABLE q2 PARTITION OF q FOR VALUES IN (2)",
+            "CREATE TABLE q3 PARTITION OF q FOR VALUES IN (3)",
+            "ALTER TABLE q ADD CONSTRAINT q_y CHECK (x < 9)",
+        ]
+    );
+}
+
 #[test]
 fn like_comes_after_everything_it_copies() {
     let got = order_of(

@@ -477,11 +477,24 @@ pub(super) fn diff_tables(d: &mut Differ) {
 
 /// Drops a table, its foreign keys to other tables first: two tables referencing each other
 /// cannot otherwise be dropped one after the other. A partition whose partitioned table is
-/// dropped goes with it.
+/// dropped goes with it, but its own foreign keys are dropped first all the same: one between
+/// partitions of two partitioned tables that are both dropped holds whichever goes first.
 fn drop_table(d: &mut Differ, t: &Table) {
     if let Some((parent, _)) = &t.partition_of {
         let pid = ObjectId::Table(parent.clone());
         if d.is_replaced(&pid) || !d.desired.contains(&pid) {
+            if !d.is_replaced(&pid) {
+                for con in t
+                    .constraints
+                    .values()
+                    .filter(|c| c.is_local && c.references_other_table(&t.name))
+                {
+                    d.push(Change::DropConstraint {
+                        table: t.name.clone(),
+                        constraint: con.clone(),
+                    });
+                }
+            }
             return;
         }
     }

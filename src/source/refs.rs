@@ -423,6 +423,13 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
                 if builds_index(con) {
                     f.order.index_on.push(rel.clone());
                 }
+                // A CHECK added `NOT VALID` gives the partitions that exist then `NOT VALID`
+                // copies, and those created after it validated ones: it keeps its written
+                // place among the statements adding partitions to `t` (it adds to `t` too,
+                // so neither waits for the other).
+                if con.contype == ConstrType::ConstrCheck as i32 && con.skip_validation {
+                    f.order.provides.push(rel.clone());
+                }
             }
             Some(NodeEnum::ReplicaIdentityStmt(ri)) if !ri.name.is_empty() => {
                 f.refer(sibling(&rel, &ri.name))

@@ -260,6 +260,34 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
         m.indexes.insert(q.clone(), i.clone());
         added.insert(ObjectId::Index(q.clone()));
     }
+    // A foreign key kept in the middle schema whose referenced unique index is dropped in
+    // `expand` (an index of a partitioned table, or one whose name is taken) would hold that
+    // index there: PostgreSQL refuses the index's drop while the key uses it. Such a key is
+    // dropped in `expand` too, before the index.
+    let expand_dropped: BTreeSet<ObjectId> = current
+        .indexes
+        .keys()
+        .filter(|q| !m.indexes.contains_key(*q))
+        .map(|q| ObjectId::Index(q.clone()))
+        .collect();
+    for (dependent, on) in &current.depends {
+        let ObjectId::Constraint(t, n) = dependent else {
+            continue;
+        };
+        if !added.contains(dependent) || !on.iter().any(|o| expand_dropped.contains(o)) {
+            continue;
+        }
+        if let Some(table) = m.tables.get_mut(t) {
+            table.constraints.remove(n);
+        }
+        added.remove(dependent);
+        notes.push((
+            dependent.clone(),
+            "dropped in expand, not contract: the unique index it references is dropped in \
+             expand"
+                .to_string(),
+        ));
+    }
     for (k, f) in &current.functions {
         if !m.functions.contains_key(k) && desired.functions.keys().any(|d| d.0 == k.0) {
             // Replaced by a function of the same name with other argument types: with both
