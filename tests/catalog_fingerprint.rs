@@ -114,6 +114,52 @@ CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-0
     }
 }
 
+/// A plan's target is the desired schema with the live database's unmodeled objects
+/// (`catalog::with_unmodeled_of`); its fingerprint and object digests are printed from the
+/// desired schema without that copy (`catalog::fingerprint_and_digests_with_unmodeled_of`,
+/// issue 9: on a thread beside the proof, which still reads the desired schema). They must be
+/// the copy's values: with unmodeled objects on neither side, on one, on the other, on both
+/// (the desired side's own are replaced, not added to).
+#[test]
+fn the_target_printed_without_a_copy_has_the_values_of_the_copy() {
+    let desired = read(ORDER_A);
+    let unmodeled = |names: &[&str]| {
+        let mut s = Schema::default();
+        for n in names {
+            s.unmodeled.insert(Unmodeled {
+                kind: "foreign table".into(),
+                identity: format!("app.{n}"),
+            });
+        }
+        s
+    };
+    for (mine, theirs) in [
+        (&[][..], &[][..]),
+        (&[][..], &["x", "y"][..]),
+        (&["x"][..], &[][..]),
+        (&["x", "z"][..], &["y"][..]),
+    ] {
+        let mut desired = desired.clone();
+        desired.unmodeled = unmodeled(mine).unmodeled;
+        let live = unmodeled(theirs);
+        let (fingerprint, digests) =
+            catalog::fingerprint_and_digests_with_unmodeled_of(&desired, &live);
+        let target = catalog::with_unmodeled_of(desired.clone(), &live);
+        assert_eq!(
+            (fingerprint, digests),
+            catalog::fingerprint_and_digests(&target),
+            "{mine:?} / {theirs:?}"
+        );
+        if mine != theirs {
+            assert_ne!(
+                catalog::fingerprint(&target),
+                catalog::fingerprint(&desired),
+                "the unmodeled objects are fingerprinted"
+            );
+        }
+    }
+}
+
 #[test]
 fn depends_is_not_fingerprinted() {
     let mut a = read(ORDER_A);

@@ -993,12 +993,12 @@ fn census(
          bool_or(NOT pg_visible_in_snapshot(x, $1::text::pg_snapshot)) AS unseen \
          FROM (\n{body}\n) c GROUP BY o, p"
     );
-    let rows = tx
-        .query(text.as_str(), &[&since])
-        .map_err(|source| CatalogError::Query {
+    let rows = serial(tx, |tx| tx.query(text.as_str(), &[&since])).map_err(|source| {
+        CatalogError::Query {
             query: "delta read census",
             source,
-        })?;
+        }
+    })?;
     let mut out = HashMap::with_capacity(rows.len());
     let mut unseen = Vec::new();
     for row in rows {
@@ -1015,6 +1015,34 @@ fn census(
         unseen,
         blind,
     })
+}
+
+/// Runs `query` without parallel workers (`max_parallel_workers_per_gather` 0 for it alone,
+/// the transaction's own value restored after it). The census is one aggregate over every
+/// row of the catalogs, grouped by owner (~600,000 rows into ~130,000 groups at 5,000
+/// tables): the planner, which expects a few hundred groups, runs it in parallel, and each
+/// worker aggregates its share into about as many groups as there are, spills them to disk,
+/// sorts them and hands them over to be merged: three processes for the wall time of one
+/// (issue 9: a tenth of all the CPU of a warm `plan` at 5,000 tables, shadow included, went
+/// to parallel workers, on a machine where the client and the shadow already share the
+/// cores). The same rows either way.
+fn serial<T>(
+    tx: &mut postgres::Transaction<'_>,
+    query: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    let before: String = tx
+        .query_one(
+            "SELECT current_setting('max_parallel_workers_per_gather')",
+            &[],
+        )?
+        .try_get(0)?;
+    tx.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0")?;
+    let out = query(tx)?;
+    tx.execute(
+        "SELECT set_config('max_parallel_workers_per_gather', $1, true)",
+        &[&before],
+    )?;
+    Ok(out)
 }
 
 /// The objects to read again: `own` (whose own rows changed) with everything that depends on

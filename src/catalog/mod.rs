@@ -543,7 +543,7 @@ fn object_digests_of(schema: &Schema) -> std::collections::BTreeMap<String, Stri
     s.policies
         .iter()
         .for_each(|(k, v)| put(Printed::Policy(k), v));
-    other_digests(s, &mut out);
+    other_digests(s, &s.unmodeled, &mut out);
     out
 }
 
@@ -579,21 +579,47 @@ fn short_digest(sha: &[u8]) -> String {
 /// its target schema).
 pub fn fingerprint_and_digests(schema: &Schema) -> (String, Digests) {
     crate::timings::stage("fingerprint and object digests", || {
-        use sha2::{Digest, Sha256};
-        let mut out = Digests::new();
-        let mut each = |p: crate::model::Printed, text: &str| {
-            out.insert(printed_label(p), short_digest(&Sha256::digest(text)));
-        };
-        let fingerprint = hex(&debug_digest_without_empty_fields(
-            &crate::model::CanonicalDebugEach::new(schema, &mut each),
-        ));
-        other_digests(schema, &mut out);
-        (fingerprint, out)
+        print_digests(schema, &schema.unmodeled)
     })
 }
 
-/// The digests of the objects of the kinds `model::Printed` does not name.
-fn other_digests(s: &Schema, out: &mut Digests) {
+/// [`fingerprint_and_digests`] of [`with_unmodeled_of`]`(schema, live)`, without the copy of
+/// `schema` that would take: a plan's target fingerprint, computed from the desired schema
+/// while the proof still reads it (issue 9: on a thread beside the diff and the proof instead
+/// of after them).
+pub fn fingerprint_and_digests_with_unmodeled_of(
+    schema: &Schema,
+    live: &Schema,
+) -> (String, Digests) {
+    crate::timings::stage("fingerprint and object digests", || {
+        print_digests(schema, &live.unmodeled)
+    })
+}
+
+/// The fingerprint and object digests of `schema` with `unmodeled` as its unmodeled objects.
+fn print_digests(
+    schema: &Schema,
+    unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
+) -> (String, Digests) {
+    use sha2::{Digest, Sha256};
+    let mut out = Digests::new();
+    let mut each = |p: crate::model::Printed, text: &str| {
+        out.insert(printed_label(p), short_digest(&Sha256::digest(text)));
+    };
+    let fingerprint = hex(&debug_digest_without_empty_fields(
+        &crate::model::CanonicalDebugEach::new(schema, &mut each).with_unmodeled(unmodeled),
+    ));
+    other_digests(schema, unmodeled, &mut out);
+    (fingerprint, out)
+}
+
+/// The digests of the objects of the kinds `model::Printed` does not name (`unmodeled`: the
+/// schema's unmodeled objects, see [`fingerprint_and_digests_with_unmodeled_of`]).
+fn other_digests(
+    s: &Schema,
+    unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
+    out: &mut Digests,
+) {
     use std::fmt::Debug;
     // Each object in its canonical form (`model::canonical`), normalized one at a time: no
     // canonical copy of the whole schema.
@@ -685,7 +711,7 @@ fn other_digests(s: &Schema, out: &mut Digests) {
     if !s.default_privileges.is_empty() {
         put("default privileges".to_string(), &s.default_privileges);
     }
-    for u in &s.unmodeled {
+    for u in unmodeled {
         put(format!("{} {} (not modeled)", u.kind, u.identity), u);
     }
 }

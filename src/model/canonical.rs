@@ -91,7 +91,7 @@ pub struct CanonicalDebug<'a>(pub &'a Schema);
 
 impl Debug for CanonicalDebug<'_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        print(self.0, f, None)
+        print(self.0, &self.0.unmodeled, f, None)
     }
 }
 
@@ -112,6 +112,8 @@ pub enum Printed<'a> {
 /// its canonical text, `format!("{:#?}", ...)` of its canonical form (see the module doc).
 pub struct CanonicalDebugEach<'a, 'h> {
     schema: &'a Schema,
+    /// The unmodeled objects printed for the schema's own (see [`Self::with_unmodeled`]).
+    unmodeled: &'a BTreeSet<Unmodeled>,
     each: std::cell::RefCell<Each<'a, 'h>>,
 }
 
@@ -119,17 +121,27 @@ impl<'a, 'h> CanonicalDebugEach<'a, 'h> {
     pub fn new(schema: &'a Schema, each: &'h mut dyn FnMut(Printed<'a>, &str)) -> Self {
         CanonicalDebugEach {
             schema,
+            unmodeled: &schema.unmodeled,
             each: std::cell::RefCell::new(Each {
                 hook: each,
                 buf: String::new(),
             }),
         }
     }
+
+    /// The text of the schema with `unmodeled` in place of its own unmodeled objects (the
+    /// only field the canonical form keeps of them; `unmodeled_deps` is left out): what the
+    /// schema with those objects prints, without a copy of it (a plan's target, the desired
+    /// schema with the live database's unmodeled objects, `catalog::with_unmodeled_of`).
+    pub fn with_unmodeled(mut self, unmodeled: &'a BTreeSet<Unmodeled>) -> Self {
+        self.unmodeled = unmodeled;
+        self
+    }
 }
 
 impl Debug for CanonicalDebugEach<'_, '_> {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        print(self.schema, f, Some(&self.each))
+        print(self.schema, self.unmodeled, f, Some(&self.each))
     }
 }
 
@@ -210,6 +222,7 @@ fn pretty(value: &dyn Debug, buf: &mut String) {
 /// The text of [`CanonicalDebug`] and [`CanonicalDebugEach`] (`each`).
 fn print<'a>(
     schema: &'a Schema,
+    unmodeled: &BTreeSet<Unmodeled>,
     f: &mut Formatter<'_>,
     each: Option<&std::cell::RefCell<Each<'a, '_>>>,
 ) -> fmt::Result {
@@ -250,7 +263,8 @@ fn print<'a>(
         default_privileges,
         depends: _,
         owners: _,
-        unmodeled,
+        // printed from the parameter (`CanonicalDebugEach::with_unmodeled`)
+        unmodeled: _,
         unmodeled_deps: _,
         sizes: _,
     } = schema;

@@ -120,11 +120,13 @@ pub fn make_plan(
     // The plan's `from` fingerprint and object digests depend on the current schema alone:
     // computed on a thread of their own while the rest of the pipeline (diff, refusals,
     // proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9), both from one
-    // printing of the schema (`catalog::fingerprint_and_digests`).
+    // printing of the schema (`catalog::fingerprint_and_digests`). The target's run beside
+    // the proof (`plan_and_prove`).
+    let (current, desired) = (&current, &desired);
     std::thread::scope(|s| {
         let from_side = s.spawn(|| catalog::fingerprint_and_digests(&current.schema));
         plan_and_prove(
-            req, src, shadow, &current, desired, desired_db, warn, from_side,
+            s, req, src, shadow, current, desired, desired_db, warn, from_side,
         )
     })
 }
@@ -133,17 +135,19 @@ pub fn make_plan(
 type Digests = std::collections::BTreeMap<String, String>;
 
 /// [`make_plan`] once both sides are read: diff, refusals, plan and proof, and the plans'
-/// headers. `from_side` computes the current schema's fingerprint and object digests.
+/// headers. `from_side` computes the current schema's fingerprint and object digests; the
+/// target's are computed on a thread of `scope` beside the proof.
 #[allow(clippy::too_many_arguments)]
-fn plan_and_prove(
+fn plan_and_prove<'s, 'e>(
+    scope: &'s std::thread::Scope<'s, 'e>,
     req: &PlanRequest,
     src: &crate::source::SourceSet,
     shadow: &Shadow,
-    current: &super::Current,
-    desired: Schema,
+    current: &'e super::Current,
+    desired: &'e Schema,
     desired_db: crate::shadow::ScratchDb,
     warn: &mut dyn FnMut(String),
-    from_side: std::thread::ScopedJoinHandle<'_, (String, Digests)>,
+    from_side: std::thread::ScopedJoinHandle<'s, (String, Digests)>,
 ) -> anyhow::Result<ProvenPlans> {
     let mut opts = PlanOptions {
         lock_timeout: req.lock_timeout,
@@ -163,34 +167,42 @@ fn plan_and_prove(
         &current.context,
         src,
         &current.schema,
-        &desired,
+        desired,
         &opts,
     )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
     // Each way diffed once for the whole plan: the refusals below, the secrets check (the
     // inverse) and every plan `plan_proven` makes take them from here.
-    let diffs = super::PlanDiffs::new(base, &desired, opts.server_version);
+    let diffs = super::PlanDiffs::new(base, desired, opts.server_version);
     let changes = diffs.forward();
-    super::casts::probe(shadow, &desired, changes, &mut opts)?;
+    super::casts::probe(shadow, desired, changes, &mut opts)?;
     // Before any planning: a new NOT NULL column nothing can fill, a type change without a
     // cast on a table with rows, or one that would change or fail on live rows, a CHECK live
     // rows violate, an unmodeled object the plan would drop: each stops here, with the fix.
-    super::backfill::check(changes, base, &desired, src, &opts)?;
-    super::casts::check(changes, base, &desired, src, &opts)?;
+    super::backfill::check(changes, base, desired, src, &opts)?;
+    super::casts::check(changes, base, desired, src, &opts)?;
     if let Some(url) = req.db {
         super::checks::check(url, changes)?;
     }
-    super::lossy::check(req.db, &current.schema, changes, base, &desired, src, &opts)?;
-    super::unmodeled::check(changes, &current.schema, &desired)?;
+    super::lossy::check(req.db, &current.schema, changes, base, desired, src, &opts)?;
+    super::unmodeled::check(changes, &current.schema, desired)?;
     // Out-of-scope objects that need what the plan drops: not in the shadow, so refused here.
-    super::scope::check_dependents(changes, &current.context, &desired)?;
+    super::scope::check_dependents(changes, &current.context, desired)?;
     super::secrets::check(changes, diffs.inverse())?;
     drop(diff_stage);
+    // Nothing was refused: the plan ends in the desired schema with the current database's
+    // unmodeled objects, which it leaves as they are (or carries over): that is what `apply`
+    // checks at the end. Its fingerprint and object digests, from one printing of the desired
+    // schema with those objects (no copy of it), on a thread beside the proof: after it, they
+    // were ~1.7 s of a warm `plan`'s wall time at 5,000 tables that nothing overlapped
+    // (issue 9).
+    let to_side = scope
+        .spawn(|| catalog::fingerprint_and_digests_with_unmodeled_of(desired, &current.schema));
     let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {
         (
-            super::plan_both_with(&diffs, &current.schema, &desired, renames, &opts, true),
+            super::plan_both_with(&diffs, &current.schema, desired, renames, &opts, true),
             super::ProofReport::default(),
         )
     } else {
@@ -200,14 +212,14 @@ fn plan_and_prove(
             &current.context,
             Some(&desired_db),
             &current.schema,
-            &desired,
+            desired,
             src,
             renames,
             &opts,
         )?
     };
     drop(proof_stage);
-    // The diffs hold copies of what they create: gone before the target's fingerprints.
+    // The diffs hold copies of what they create: gone before the plans are assembled.
     drop(diffs);
     // The proof is done with it: drop it now rather than after the files are written.
     drop(desired_db);
@@ -225,13 +237,7 @@ fn plan_and_prove(
              `rollback` refuses it without --allow-unproven"
         ));
     }
-    // The plan ends in the desired schema with the current database's unmodeled objects,
-    // which it leaves as they are (or carries over): that is what `apply` checks at the end.
-    // `desired` is not needed any more: it becomes the target rather than being copied.
-    let target = catalog::with_unmodeled_of(desired, &current.schema);
-    // The target's fingerprint and object digests, from one printing of its objects (two
-    // threads printing each twice cost twice the CPU, issue 9).
-    let (to, target_objects) = catalog::fingerprint_and_digests(&target);
+    let (to, target_objects) = joined(to_side);
     let (from, from_objects) = joined(from_side);
     let make = |direction, steps: Vec<Step>, from: &str, to: &str, from_objects| Plan {
         id: req.id.clone(),
