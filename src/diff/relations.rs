@@ -477,11 +477,23 @@ pub(super) fn diff_tables(d: &mut Differ) {
 
 /// Drops a table, its foreign keys to other tables first: two tables referencing each other
 /// cannot otherwise be dropped one after the other. A partition whose partitioned table is
-/// dropped goes with it.
+/// dropped goes with it, but its own foreign keys to other tables are dropped first all the
+/// same: a key between partitions of two trees that both go (or that reference each other)
+/// would otherwise hold the referenced tree in place (issue 14).
 fn drop_table(d: &mut Differ, t: &Table) {
     if let Some((parent, _)) = &t.partition_of {
         let pid = ObjectId::Table(parent.clone());
         if d.is_replaced(&pid) || !d.desired.contains(&pid) {
+            for con in t
+                .constraints
+                .values()
+                .filter(|c| c.is_local && c.references_other_table(&t.name))
+            {
+                d.push(Change::DropConstraint {
+                    table: t.name.clone(),
+                    constraint: con.clone(),
+                });
+            }
             return;
         }
     }
