@@ -2,7 +2,7 @@
 
 use super::{Change, ColumnChange, Differ, TableChange};
 use crate::model::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn find_replacements(d: &mut Differ) {
     d.rekeyed = rekeyed_keeping_rows(d);
@@ -523,6 +523,8 @@ fn create_table(d: &mut Differ, t: &Table) {
         });
         d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
     }
+    // Its copies of a parent's CHECK that the plan adds `NOT VALID` after creating it.
+    validate_copies(d, &BTreeSet::new(), t);
 }
 
 fn alter_table(d: &mut Differ, have: &Table, want: &Table) {
@@ -902,7 +904,7 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             Some(_) => {}
         }
     }
-    validate_copies(d, have, want);
+    validate_copies(d, &have.unvalidated_copies, want);
     for (name, old) in &have.constraints {
         let own = old.is_local || detached(d, t);
         if !want.constraints.contains_key(name)
@@ -926,8 +928,10 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
 /// created after it, have validated ones). Each is validated on its table (`VALIDATE
 /// CONSTRAINT` on a copy scans that table alone, SHARE UPDATE EXCLUSIVE). The other way (a
 /// validated copy to be `NOT VALID`) has no statement short of adding the parent's constraint
-/// again; it is left as it is.
-fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
+/// again; it is left as it is. A partition the plan creates is `have` with no copies: it gets
+/// a `NOT VALID` copy when the parent's constraint is added `NOT VALID` after it (a
+/// `VALIDATE` of a partitioned partition validates its own partitions' copies too).
+fn validate_copies(d: &mut Differ, have_unvalidated: &BTreeSet<String>, want: &Table) {
     let t = &want.name;
     let parents: Vec<&QName> = want
         .partition_of
@@ -957,7 +961,7 @@ fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
                     .is_none_or(|cp| !cp.constraints.contains_key(name))
                     || d.is_replaced(&id)
                     || d.is_replaced(&ObjectId::Table(p.clone())));
-            if added_not_valid || have.unvalidated_copies.contains(name) {
+            if added_not_valid || have_unvalidated.contains(name) {
                 names.entry(name.clone()).or_insert_with(|| c.clone());
             }
         }
