@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::proof::{planned, prove, setup};
+use common::proof::{planned, planned_with, prove, setup};
 use schemaplan::catalog;
 use schemaplan::plan::Step;
 use schemaplan::workflow::WorkflowError;
@@ -410,4 +410,93 @@ fn a_wrong_inverse_step_on_an_object_it_does_not_mention_is_caught_by_the_first_
         // inverse drops an index concurrently and runs on a copy only.
         assert!(report.not_in_place.is_some(), "in place: {in_place}");
     }
+}
+
+/// Partitioned tables referencing each other over unique INDEXES (not constraints), with
+/// foreign keys between their partitions (over the partitions' copies of those indexes), in
+/// both directions: dropped all, one of them, or only the indexes and their keys. Both the
+/// phased plan (drops in `contract`; an index of a partitioned table goes in `expand`, and so
+/// must every key over it) and the unphased one (`plan`'s fallback) prove, both ways (issue 14,
+/// session 10's sqldef / pg-schema-diff measurement; fixtures
+/// `partitions/drop_partitioned_tables_with_circular_fks_over_unique_indexes` and beside it).
+#[test]
+fn partitioned_tables_with_circular_keys_over_unique_indexes_drop_both_ways() {
+    const TREES: &str = "
+CREATE TABLE a (id integer NOT NULL, b_id integer) PARTITION BY RANGE (id);
+CREATE TABLE a1 PARTITION OF a FOR VALUES FROM (0) TO (100);
+CREATE TABLE a2 PARTITION OF a FOR VALUES FROM (100) TO (200);
+CREATE UNIQUE INDEX a_id_idx ON a (id);
+CREATE TABLE b (id integer NOT NULL, a_id integer) PARTITION BY LIST (id);
+CREATE TABLE b1 PARTITION OF b FOR VALUES IN (1, 2, 3);
+CREATE TABLE b2 PARTITION OF b DEFAULT;
+CREATE UNIQUE INDEX b_id_idx ON b (id);
+";
+    const CIRCLE: &str = "
+ALTER TABLE a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES b (id);
+ALTER TABLE b ADD CONSTRAINT b_a_fkey FOREIGN KEY (a_id) REFERENCES a (id);
+";
+    const KEEP: &str = "CREATE TABLE kept (id integer PRIMARY KEY);";
+    let a_only = "
+CREATE TABLE a (id integer NOT NULL, b_id integer) PARTITION BY RANGE (id);
+CREATE TABLE a1 PARTITION OF a FOR VALUES FROM (0) TO (100);
+CREATE TABLE a2 PARTITION OF a FOR VALUES FROM (100) TO (200);
+CREATE UNIQUE INDEX a_id_idx ON a (id);
+CREATE TABLE kept (id integer PRIMARY KEY);";
+    let b_only = "
+CREATE TABLE b (id integer NOT NULL, a_id integer) PARTITION BY LIST (id);
+CREATE TABLE b1 PARTITION OF b FOR VALUES IN (1, 2, 3);
+CREATE TABLE b2 PARTITION OF b DEFAULT;
+CREATE UNIQUE INDEX b_id_idx ON b (id);
+CREATE TABLE kept (id integer PRIMARY KEY);";
+    let no_indexes = format!(
+        "{}{KEEP}",
+        TREES
+            .replace("CREATE UNIQUE INDEX a_id_idx ON a (id);", "")
+            .replace("CREATE UNIQUE INDEX b_id_idx ON b (id);", "")
+    );
+    let partition_keys = [
+        // a partition of a referencing one of b
+        "ALTER TABLE a2 ADD CONSTRAINT a2_b1_fkey FOREIGN KEY (b_id) REFERENCES b1 (id);",
+        // a partition of b referencing one of a (the table dropped first references it)
+        "ALTER TABLE b2 ADD CONSTRAINT b2_a1_fkey FOREIGN KEY (a_id) REFERENCES a1 (id);",
+        // both
+        "ALTER TABLE a2 ADD CONSTRAINT a2_b1_fkey FOREIGN KEY (b_id) REFERENCES b1 (id);
+         ALTER TABLE b2 ADD CONSTRAINT b2_a1_fkey FOREIGN KEY (a_id) REFERENCES a1 (id);",
+    ];
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (k, keys) in partition_keys.iter().enumerate() {
+        for circle in [CIRCLE, ""] {
+            let live = format!("{TREES}{circle}{keys}{KEEP}");
+            for (what, desired) in [
+                ("all dropped", KEEP),
+                ("b dropped", a_only),
+                ("a dropped", b_only),
+                ("indexes and keys dropped", no_indexes.as_str()),
+            ] {
+                for contract_drops in [true, false] {
+                    n += 1;
+                    let s = setup(&format!("circle_{n}"), &live, desired);
+                    let planned = planned_with(&s, contract_drops);
+                    let label = format!(
+                        "partition keys #{k}, {}, {what}, drops in {}",
+                        if circle.is_empty() {
+                            "no circle"
+                        } else {
+                            "circle"
+                        },
+                        if contract_drops { "contract" } else { "expand" },
+                    );
+                    match prove(&s, &planned, true) {
+                        Ok(r) if r.inverse_problem.is_none() => {}
+                        Ok(r) => {
+                            failures.push(format!("{label}: inverse: {:?}", r.inverse_problem))
+                        }
+                        Err(e) => failures.push(format!("{label}: {e}")),
+                    }
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -2,7 +2,7 @@
 
 use super::{Change, ColumnChange, Differ, TableChange};
 use crate::model::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub(super) fn find_replacements(d: &mut Differ) {
     d.rekeyed = rekeyed_keeping_rows(d);
@@ -477,23 +477,22 @@ pub(super) fn diff_tables(d: &mut Differ) {
 
 /// Drops a table, its foreign keys to other tables first: two tables referencing each other
 /// cannot otherwise be dropped one after the other. A partition whose partitioned table is
-/// dropped goes with it, but its own foreign keys are dropped first all the same: one between
-/// partitions of two partitioned tables that are both dropped holds whichever goes first.
+/// dropped goes with it, but its own foreign keys to other tables are dropped first all the
+/// same: a key between partitions of two trees that both go (or that reference each other)
+/// would otherwise hold the referenced tree in place (issue 14).
 fn drop_table(d: &mut Differ, t: &Table) {
     if let Some((parent, _)) = &t.partition_of {
         let pid = ObjectId::Table(parent.clone());
         if d.is_replaced(&pid) || !d.desired.contains(&pid) {
-            if !d.is_replaced(&pid) {
-                for con in t
-                    .constraints
-                    .values()
-                    .filter(|c| c.is_local && c.references_other_table(&t.name))
-                {
-                    d.push(Change::DropConstraint {
-                        table: t.name.clone(),
-                        constraint: con.clone(),
-                    });
-                }
+            for con in t
+                .constraints
+                .values()
+                .filter(|c| c.is_local && c.references_other_table(&t.name))
+            {
+                d.push(Change::DropConstraint {
+                    table: t.name.clone(),
+                    constraint: con.clone(),
+                });
             }
             return;
         }
@@ -524,6 +523,8 @@ fn create_table(d: &mut Differ, t: &Table) {
         });
         d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
     }
+    // Its copies of a parent's CHECK that the plan adds `NOT VALID` after creating it.
+    validate_copies(d, &BTreeSet::new(), t);
 }
 
 fn alter_table(d: &mut Differ, have: &Table, want: &Table) {
@@ -903,7 +904,7 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
             Some(_) => {}
         }
     }
-    validate_copies(d, have, want);
+    validate_copies(d, &have.unvalidated_copies, want);
     for (name, old) in &have.constraints {
         let own = old.is_local || detached(d, t);
         if !want.constraints.contains_key(name)
@@ -927,8 +928,10 @@ fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
 /// created after it, have validated ones). Each is validated on its table (`VALIDATE
 /// CONSTRAINT` on a copy scans that table alone, SHARE UPDATE EXCLUSIVE). The other way (a
 /// validated copy to be `NOT VALID`) has no statement short of adding the parent's constraint
-/// again; it is left as it is.
-fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
+/// again; it is left as it is. A partition the plan creates is `have` with no copies: it gets
+/// a `NOT VALID` copy when the parent's constraint is added `NOT VALID` after it (a
+/// `VALIDATE` of a partitioned partition validates its own partitions' copies too).
+fn validate_copies(d: &mut Differ, have_unvalidated: &BTreeSet<String>, want: &Table) {
     let t = &want.name;
     let parents: Vec<&QName> = want
         .partition_of
@@ -958,7 +961,7 @@ fn validate_copies(d: &mut Differ, have: &Table, want: &Table) {
                     .is_none_or(|cp| !cp.constraints.contains_key(name))
                     || d.is_replaced(&id)
                     || d.is_replaced(&ObjectId::Table(p.clone())));
-            if added_not_valid || have.unvalidated_copies.contains(name) {
+            if added_not_valid || have_unvalidated.contains(name) {
                 names.entry(name.clone()).or_insert_with(|| c.clone());
             }
         }

@@ -287,6 +287,14 @@ fn order_item(loaded: &Loaded) -> order::Item<'_> {
         takes,
         priority: priority(&s.kind),
         imperative: loaded.imperative,
+        partition_of: s
+            .kind
+            .eq("CREATE TABLE")
+            .then(|| loaded.order.partitions.iter().map(|(_, p)| p.as_str()))
+            .into_iter()
+            .flatten()
+            .collect(),
+        unvalidated_check_on: names(&loaded.order.unvalidated_check_on),
     }
 }
 

@@ -30,6 +30,13 @@ pub(crate) struct Item<'a> {
     /// DROP COLUMN`): it keeps its written position (the items' index order) relative to every
     /// statement naming one of the same objects (see [`related`]).
     pub imperative: bool,
+    /// Partitioned tables it creates a partition of (`CREATE TABLE ... PARTITION OF t`).
+    pub partition_of: Vec<&'a str>,
+    /// Tables it adds a `CHECK ... NOT VALID` to: such a statement keeps its written order
+    /// against the partitions of the table ([`partition_of`](Item::partition_of)) instead of
+    /// waiting for them, since the order decides whether a partition's copy is validated
+    /// (created after the constraint) or `NOT VALID` (there before it).
+    pub unvalidated_check_on: Vec<&'a str>,
 }
 
 /// The order to run `items` in, as indexes into `items`.
@@ -147,6 +154,19 @@ fn build_graph(items: &[Item]) -> DiGraph<usize, ()> {
             }
         }
         from.remove(&i);
+        // A `CHECK ... NOT VALID` on `t` and a partition of `t` written after it: the
+        // partition comes after (its copy of the constraint is validated, as in file order).
+        let later: Vec<usize> = from.iter().copied().filter(|&j| j > i).collect();
+        for j in later {
+            let partition_after = items[j]
+                .partition_of
+                .iter()
+                .any(|t| item.unvalidated_check_on.contains(t));
+            if partition_after {
+                from.remove(&j);
+                graph.update_edge(NodeIndex::new(i), NodeIndex::new(j), ());
+            }
+        }
         for g in from {
             graph.add_edge(NodeIndex::new(g), NodeIndex::new(i), ());
         }
@@ -228,6 +248,8 @@ mod tests {
             takes: takes.to_vec(),
             priority: 1,
             imperative: false,
+            partition_of: Vec::new(),
+            unvalidated_check_on: Vec::new(),
         }
     }
 
@@ -269,6 +291,44 @@ mod tests {
         // and what is written after the drop lands in the new schema.
         assert_eq!(order(&items), [0, 1, 2, 3, 4]);
         assert!(related("app", "app.t") && related("s.t.c", "s.t") && !related("app", "apps"));
+    }
+
+    #[test]
+    fn a_not_valid_check_keeps_its_written_order_against_partitions() {
+        let table = item(&["app.p"], &[]);
+        let partition = |name: &'static [&'static str]| Item {
+            provides: vec!["app.p"],
+            partition_of: vec!["app.p"],
+            ..item(name, &["app.p"])
+        };
+        let check = |not_valid: bool| Item {
+            unvalidated_check_on: if not_valid { vec!["app.p"] } else { vec![] },
+            ..item(&["app.p.c"], &["app.p"])
+        };
+        let column = Item {
+            provides: vec!["app.p"],
+            ..item(&["app.p.x"], &["app.p"])
+        };
+        // Written before the partitions: stays before them (their copies are validated).
+        let items = [
+            table,
+            check(true),
+            partition(&["app.p1"]),
+            partition(&["app.p2"]),
+        ];
+        assert_eq!(order(&items), [0, 1, 2, 3]);
+        // A validated CHECK waits for the partitions, as anything using the table does.
+        let items = [item(&["app.p"], &[]), check(false), partition(&["app.p1"])];
+        assert_eq!(order(&items), [0, 2, 1]);
+        // Written after a partition: after it; a column added later still comes first.
+        let items = [
+            item(&["app.p"], &[]),
+            partition(&["app.p1"]),
+            check(true),
+            partition(&["app.p2"]),
+            column,
+        ];
+        assert_eq!(order(&items), [0, 1, 4, 2, 3]);
     }
 
     #[test]

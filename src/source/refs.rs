@@ -38,6 +38,11 @@ pub(crate) struct OrderFacts {
     pub partitions: Vec<(String, String)>,
     /// Tables it builds an index on (`CREATE INDEX`, key constraints added by `ALTER TABLE`).
     pub index_on: Vec<String>,
+    /// Tables it adds a `CHECK ... NOT VALID` to (`ALTER TABLE t ADD CONSTRAINT`): the
+    /// partitions of `t` created before it get `NOT VALID` copies, those created after it
+    /// validated ones, so it keeps its written order against `PARTITION OF t`.
+    #[serde(default)]
+    pub unvalidated_check_on: Vec<String>,
 }
 
 /// The ordering-only name of "everything `LIKE t INCLUDING ALL` copies from `t`": indexes,
@@ -260,11 +265,13 @@ fn create_schema(s: &protobuf::CreateSchemaStmt, f: &mut Facts) {
                 needs,
                 partitions,
                 index_on,
+                unvalidated_check_on,
             } = inner.order;
             f.order.provides.extend(provides);
             f.order.needs.extend(needs);
             f.order.partitions.extend(partitions);
             f.order.index_on.extend(index_on);
+            f.order.unvalidated_check_on.extend(unvalidated_check_on);
         }
     }
 }
@@ -423,12 +430,8 @@ fn alter_table(s: &protobuf::AlterTableStmt, f: &mut Facts) {
                 if builds_index(con) {
                     f.order.index_on.push(rel.clone());
                 }
-                // A CHECK added `NOT VALID` gives the partitions that exist then `NOT VALID`
-                // copies, and those created after it validated ones: it keeps its written
-                // place among the statements adding partitions to `t` (it adds to `t` too,
-                // so neither waits for the other).
                 if con.contype == ConstrType::ConstrCheck as i32 && con.skip_validation {
-                    f.order.provides.push(rel.clone());
+                    f.order.unvalidated_check_on.push(rel.clone());
                 }
             }
             Some(NodeEnum::ReplicaIdentityStmt(ri)) if !ri.name.is_empty() => {

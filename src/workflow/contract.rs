@@ -260,33 +260,40 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
         m.indexes.insert(q.clone(), i.clone());
         added.insert(ObjectId::Index(q.clone()));
     }
-    // A foreign key kept in the middle schema whose referenced unique index is dropped in
-    // `expand` (an index of a partitioned table, or one whose name is taken) would hold that
-    // index there: PostgreSQL refuses the index's drop while the key uses it. Such a key is
-    // dropped in `expand` too, before the index.
-    let expand_dropped: BTreeSet<ObjectId> = current
+    // A foreign key kept in M that references a unique index dropped in expand (an index of a
+    // partitioned table, or one whose name a new object takes) would hold the index there:
+    // PostgreSQL refuses the index's drop while the key uses it. The key goes in expand too,
+    // before the index (the plan graph orders a key's drop before its index's).
+    let gone: BTreeSet<ObjectId> = current
         .indexes
         .keys()
         .filter(|q| !m.indexes.contains_key(*q))
         .map(|q| ObjectId::Index(q.clone()))
         .collect();
-    for (dependent, on) in &current.depends {
-        let ObjectId::Constraint(t, n) = dependent else {
-            continue;
-        };
-        if !added.contains(dependent) || !on.iter().any(|o| expand_dropped.contains(o)) {
-            continue;
+    for (q, t) in &current.tables {
+        for (n, k) in &t.constraints {
+            let id = ObjectId::Constraint(q.clone(), n.clone());
+            if k.kind != ConstraintKind::ForeignKey || !added.contains(&id) {
+                continue;
+            }
+            let uses = current
+                .depends
+                .get(&id)
+                .is_some_and(|on| on.iter().any(|d| gone.contains(d)));
+            if !uses {
+                continue;
+            }
+            if let Some(kept) = m.tables.get_mut(q) {
+                kept.constraints.remove(n);
+            }
+            added.remove(&id);
+            notes.push((
+                id,
+                "dropped in expand, not contract: the unique index it references is dropped \
+                 in expand"
+                    .to_string(),
+            ));
         }
-        if let Some(table) = m.tables.get_mut(t) {
-            table.constraints.remove(n);
-        }
-        added.remove(dependent);
-        notes.push((
-            dependent.clone(),
-            "dropped in expand, not contract: the unique index it references is dropped in \
-             expand"
-                .to_string(),
-        ));
     }
     for (k, f) in &current.functions {
         if !m.functions.contains_key(k) && desired.functions.keys().any(|d| d.0 == k.0) {

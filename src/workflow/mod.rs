@@ -779,8 +779,8 @@ pub struct Planned {
     pub forward: Vec<Step>,
     pub inverse: Vec<Step>,
     /// Columns the inverse adds back without their `NOT NULL` (see
-    /// `contract::unrestorable`): the proof expects them to differ from the current schema
-    /// in that alone.
+    /// `contract::unrestorable`), named as in the current schema (before declared table
+    /// renames): the proof expects them to differ from the current schema in that alone.
     pub unrestored: Vec<crate::model::ObjectId>,
     /// Whether the drops wait for `contract` ([`contract`]); false when the desired schema
     /// drops nothing or the phased plan did not prove out ([`plan_proven`]).
@@ -1010,6 +1010,26 @@ pub(crate) fn plan_both_with(
             })
             .collect()
     };
+    // `unrestored` names the tables as the middle does, after the declared table renames; the
+    // inverse renames them back, so its end (the proof, the inverse's `to` fingerprint) has
+    // them under their current names.
+    let unrestored = unrestored
+        .into_iter()
+        .map(|id| match (id, renames) {
+            (ObjectId::Column(q, c), Some(r)) => {
+                let q = r
+                    .list
+                    .iter()
+                    .find_map(|x| match x {
+                        diff::Rename::Table { from, to, .. } if *to == q => Some(from.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or(q);
+                ObjectId::Column(q, c)
+            }
+            (id, _) => id,
+        })
+        .collect();
     Planned {
         forward: flat(forward),
         inverse: flat(inverse),

@@ -51,12 +51,18 @@ pub fn setup(tag: &str, live: &str, desired: &str) -> Setup {
 
 /// The plan and its inverse from the current schema to the desired one.
 pub fn planned(s: &Setup) -> Planned {
+    planned_with(s, true)
+}
+
+/// [`planned`] with the drops in `contract` (`true`, what `plan` tries first) or all in
+/// `expand` (`false`, its fallback when the phased plan does not prove out).
+pub fn planned_with(s: &Setup, contract_drops: bool) -> Planned {
     workflow::plan_both(
         &s.current,
         &s.desired.schema,
         None,
         &PlanOptions::default(),
-        true,
+        contract_drops,
     )
 }
 

@@ -501,8 +501,37 @@ fn run_steps(
         ));
     }
     let back = oracle::read_state(b_url).map_err(|e| failure("rollback", e))?;
-    for p in oracle::compare(&back, &before, "before.sql") {
-        fail(v, "rollback", p);
+    let leaves = rollback_leaves(case);
+    for (table, renamed, col) in &leaves {
+        let summary = format!("public.{table}.{col}");
+        // The inverse adds it back before it renames the table back.
+        let on_renamed = format!("public.{renamed}.{col}");
+        let says = inverse.iter().any(|s| {
+            (s.summary.ends_with(&summary) || s.summary.ends_with(&on_renamed))
+                && s.notes
+                    .iter()
+                    .any(|n| n.contains("added back without its NOT NULL"))
+        });
+        if !says {
+            fail(
+                v,
+                "rollback",
+                format!(
+                    "the inverse cannot set NOT NULL on {summary} again (its rows lost their \
+                     values) and no step of inverse.sql says so"
+                ),
+            );
+        }
+    }
+    if leaves.is_empty() {
+        for p in oracle::compare(&back, &before, "before.sql") {
+            fail(v, "rollback", p);
+        }
+    } else {
+        let want = before_leaving(case, &before_sql, &leaves)?;
+        for p in oracle::compare(&back, &want, "before.sql + what the rollback leaves") {
+            fail(v, "rollback", p);
+        }
     }
     let rows_back = match oracle::read_before(&mut client, case) {
         Ok(r) => r,
@@ -552,4 +581,65 @@ fn run_steps(
         }
     }
     Ok(())
+}
+
+/// What a rollback after the whole plan cannot give back, judged from the case alone (not from
+/// the plan): `(table in before.sql, column)` of every column the plan drops that is `NOT NULL`
+/// without a default and outside the primary key, on a table with rows. The forward plan
+/// relaxes its `NOT NULL` in expand and drops it in contract; the rows kept through the plan
+/// have no value for it, so the inverse adds it back nullable (docs/design.md, "Expand and
+/// contract"; `fixtures/columns/drop_not_null_column_with_rows`). `(before, after, column)`:
+/// the table's name in `before.sql` and in `after.sql` (a declared rename).
+fn rollback_leaves(case: &Case) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for u in &case.units {
+        let (Some(bt), Some(at)) = (&u.before, u.after()) else {
+            continue;
+        };
+        if u.rows.is_empty() {
+            continue;
+        }
+        for c in &bt.cols {
+            let kept = at
+                .cols
+                .iter()
+                .any(|x| x.name == c.name || x.renamed_from.as_deref() == Some(&c.name));
+            let in_key = bt.pk && c.name == "id";
+            if !kept && c.not_null && c.default.is_none() && !in_key {
+                out.push((bt.name.clone(), at.name.clone(), c.name.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The schema `before.sql` gives with the `NOT NULL` of `leaves` dropped (a third database,
+/// dropped again).
+fn before_leaving(
+    case: &Case,
+    before_sql: &str,
+    leaves: &[(String, String, String)],
+) -> Result<oracle::Snapshot, Failure> {
+    let server = super::common::server();
+    let (name, url) = server.fresh_db(&format!("prop_c_{}", case.seed));
+    let result = (|| {
+        let mut c = schemaplan::db::connect(&url).map_err(|e| e.to_string())?;
+        let mut sql = before_sql.to_string();
+        for (table, _, col) in leaves {
+            sql.push_str(&format!(
+                "\nALTER TABLE public.{table} ALTER COLUMN {col} DROP NOT NULL;"
+            ));
+        }
+        c.batch_execute(&sql)
+            .map_err(|e| schemaplan::db::error_text(&e))?;
+        drop(c);
+        oracle::read_state(&url)
+    })();
+    server.drop_db(&name);
+    result.map_err(|e| {
+        failure(
+            "setup",
+            format!("before.sql + what the rollback leaves: {e}"),
+        )
+    })
 }

@@ -413,15 +413,17 @@ fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
             .filter(|s| !desired.sequences.contains_key(&s.name))
             .map(|s| ObjectId::Sequence(s.name.clone())),
     );
-    // Partitions go with their partitioned table.
-    v.extend(
-        schema
-            .tables
-            .values()
-            .filter(|c| c.partition_of.as_ref().is_some_and(|(p, _)| *p == t.name))
-            .filter(|c| !ctx.reparented(&c.name))
-            .map(|c| ObjectId::Table(c.name.clone())),
-    );
+    // Partitions go with their partitioned table, with their own parts (a foreign key of
+    // another table using a partition's index holds the whole tree).
+    for c in schema
+        .tables
+        .values()
+        .filter(|c| c.partition_of.as_ref().is_some_and(|(p, _)| *p == t.name))
+        .filter(|c| !ctx.reparented(&c.name))
+    {
+        v.push(ObjectId::Table(c.name.clone()));
+        v.extend(owned_parts(ctx, c));
+    }
     v
 }
 
