@@ -464,22 +464,12 @@ fn property_dropped_not_null_columns() {
         renamed_from: None,
         collation: None,
     };
-    let table = |base: &str, pk: bool, cols: Vec<Col>| Table {
-        base: base.into(),
-        name: base.into(),
-        renamed_from: None,
-        cols: [vec![col("id", Ty::Int, true, None)], cols].concat(),
-        pk,
-        uniques: vec![],
-        checks: vec![],
-        indexes: vec![],
-        has_ref: false,
-        fk: false,
-        view: None,
-        enum_labels: None,
-        seq: None,
-        comment: None,
-        grants: vec![],
+    let table = |base: &str, pk: bool, cols: Vec<Col>| {
+        Table::plain(
+            base,
+            pk,
+            [vec![col("id", Ty::Int, true, None)], cols].concat(),
+        )
     };
     let v = |s: &str| Some(s.to_string());
     let drop = |c: &str| Change::DropColumn(c.into());

@@ -260,6 +260,28 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table named `base` with these columns and nothing else (no keys but the primary key
+    /// when `pk`, no view, sequence, comment or grants): what the draws and hand-built cases
+    /// start from.
+    pub fn plain(base: &str, pk: bool, cols: Vec<Col>) -> Table {
+        Table {
+            base: base.into(),
+            name: base.into(),
+            renamed_from: None,
+            cols,
+            pk,
+            uniques: vec![],
+            checks: vec![],
+            indexes: vec![],
+            has_ref: false,
+            fk: false,
+            view: None,
+            enum_labels: None,
+            seq: None,
+            comment: None,
+            grants: vec![],
+        }
+    }
     pub fn col(&self, name: &str) -> Option<&Col> {
         self.cols.iter().find(|c| c.name == name)
     }

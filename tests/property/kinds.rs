@@ -155,27 +155,15 @@ const LABELS: [&str; 8] = [
 ];
 
 fn unit(rng: &mut Rng, base: &str, kind: Kind) -> Unit {
-    let t = Table {
-        base: base.into(),
-        name: base.into(),
-        renamed_from: None,
-        cols: vec![
+    let t = Table::plain(
+        base,
+        true,
+        vec![
             col("id", Ty::Int, true),
             col("val", Ty::Int, false),
             col("label", Ty::Text, false),
         ],
-        pk: true,
-        uniques: vec![],
-        checks: vec![],
-        indexes: vec![],
-        has_ref: false,
-        fk: false,
-        view: None,
-        enum_labels: None,
-        seq: None,
-        comment: None,
-        grants: vec![],
-    };
+    );
     let n = match rng.below(4) {
         0 => 0,
         _ => 2 + rng.below(10),

@@ -242,12 +242,6 @@ pub fn replace(ctx: &Ctx, from: &Index, to: &Index) -> Chain {
     // (`c % 10` on a bigint is `c % (10)::bigint`) must be built after the type change and the
     // old one dropped before it, so a new index built first would be re-parsed by the type
     // change into a third form. Dropped, then created after the type change.
-    let column_type = |s: &Schema, q: &QName, c: &str| {
-        s.tables
-            .get(q)
-            .and_then(|t| t.columns.iter().find(|x| x.name == c))
-            .map(|x| x.type_name.clone())
-    };
     let on_retyped_column = ctx
         .desired
         .dependencies_of(&id)
@@ -255,15 +249,7 @@ pub fn replace(ctx: &Ctx, from: &Index, to: &Index) -> Chain {
             ctx.current
                 .dependencies_of(&ObjectId::Index(from.name.clone())),
         )
-        .any(|d| {
-            let ObjectId::Column(q, c) = d else {
-                return false;
-            };
-            matches!(
-                (column_type(ctx.current, q, c), column_type(ctx.desired, q, c)),
-                (Some(a), Some(b)) if a != b
-            )
-        });
+        .any(|d| matches!(d, ObjectId::Column(q, c) if super::retype::type_changes(ctx, q, c)));
     if !to.definition.contains(&marker)
         || ctx.small(&[&to.table]).is_some()
         || class_again

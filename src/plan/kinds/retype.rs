@@ -493,18 +493,25 @@ fn twin_name(name: &str) -> String {
     pg_object_name(name, None, "schemaplan_new")
 }
 
-/// Whether the column `(t, c)` changes type in the plan.
-fn retyped(ctx: &Ctx, t: &QName, c: &str) -> bool {
-    let find = |s: &Schema| {
+/// The column `(t, c)` as the current and the desired schema have it.
+fn both_sides<'s>(ctx: &Ctx<'s>, t: &QName, c: &str) -> Option<(&'s Column, &'s Column)> {
+    let find = |s: &'s Schema| {
         s.tables
             .get(t)
             .and_then(|tb| tb.columns.iter().find(|x| x.name == c))
-            .map(|x| (x.type_name.clone(), x.collation.clone()))
     };
-    match (find(ctx.current), find(ctx.desired)) {
-        (Some(a), Some(b)) => a != b,
-        _ => false,
-    }
+    Some((find(ctx.current)?, find(ctx.desired)?))
+}
+
+/// Whether the column `(t, c)` changes type or collation in the plan.
+fn retyped(ctx: &Ctx, t: &QName, c: &str) -> bool {
+    both_sides(ctx, t, c)
+        .is_some_and(|(a, b)| (&a.type_name, &a.collation) != (&b.type_name, &b.collation))
+}
+
+/// Whether the column `(t, c)` changes type in the plan (its collation aside).
+pub(super) fn type_changes(ctx: &Ctx, t: &QName, c: &str) -> bool {
+    both_sides(ctx, t, c).is_some_and(|(a, b)| a.type_name != b.type_name)
 }
 
 /// Whether `o` depends on a column other than `(t, column)` whose type changes in the plan:
