@@ -3,7 +3,8 @@
 //! giving one to a role that is a superuser on the target loads in the embedded shadow only
 //! when the shadow makes that role a superuser too (`Shadow::prepare_roles`). Through the
 //! binary: event triggers and wrappers given to another superuser than the connecting one,
-//! created or changed, plan, prove and apply; a role turned superuser or not between two runs
+//! created or changed, plan, prove and apply, and so do the elements of a `CREATE SCHEMA ...
+//! AUTHORIZATION` of a superuser (created as that role, with its privileges); a role turned superuser or not between two runs
 //! with a warm cache loads afresh with its new attribute; a `--dev-url` server whose role
 //! differs from the target's is refused naming the role and the statement, before anything is
 //! loaded. Through the library: the attribute follows the target, the shadow's own role is
@@ -174,6 +175,27 @@ CREATE SERVER sr_server FOREIGN DATA WRAPPER sr_wrapper;
     assert_eq!(
         wrapper_owner(&mut c, "sr_wrapper").as_deref(),
         Some("sr_fdw_owner")
+    );
+}
+
+#[test]
+fn schema_elements_created_as_another_superuser_load_with_its_privileges() {
+    // The elements of `CREATE SCHEMA ... AUTHORIZATION r` are created as `r`: a foreign key to
+    // a table `r` has no privilege on loads only when `r` is the superuser it is on the target.
+    role_on_test_server("sr_schema_owner", true);
+    let after = format!(
+        "{TABLE}CREATE SCHEMA AUTHORIZATION sr_schema_owner
+    CREATE TABLE refs (id int PRIMARY KEY, kept_id int REFERENCES public.kept);
+"
+    );
+    let mut c = plan_apply_in_sync("sr_schema_elements", ROWS, &after);
+    assert_eq!(
+        text(
+            &mut c,
+            "SELECT relowner::regrole::text FROM pg_class WHERE oid = 'sr_schema_owner.refs'::regclass"
+        )
+        .as_deref(),
+        Some("sr_schema_owner")
     );
 }
 
