@@ -11,7 +11,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use schemaplan::shadow::{Shadow, ShadowOptions};
+use schemaplan::shadow::{Role, Shadow, ShadowOptions};
 use schemaplan::workflow;
 
 const SCHEMA: &str = "
@@ -77,14 +77,21 @@ fn same_files_reuse_the_kept_database_and_read_the_same_schema() {
     assert!(!d.warm, "an edited file reused the old load as it was");
     assert!(d.incremental.is_some(), "not updated: {:?}", d.fallback);
     assert_ne!(d.schema, cold);
-    let d = workflow::desired_db(
-        &shadow,
-        &src,
-        &["warm_test_role".to_string()],
-        &workflow::Context::default(),
-    )
-    .unwrap();
+    let plain = [Role::plain("warm_test_role")];
+    let d = workflow::desired_db(&shadow, &src, &plain, &workflow::Context::default()).unwrap();
     assert!(!d.warm, "other roles reused the load of the old ones");
+    // A role's SUPERUSER attribute is context too (issue 14), both ways.
+    let superuser = [Role {
+        name: "warm_test_role".to_string(),
+        superuser: true,
+    }];
+    let d = workflow::desired_db(&shadow, &src, &superuser, &workflow::Context::default()).unwrap();
+    assert!(
+        !d.warm,
+        "a role turned superuser reused the load of the plain one"
+    );
+    let d = workflow::desired_db(&shadow, &src, &plain, &workflow::Context::default()).unwrap();
+    assert!(d.warm, "the plain role's load was not kept");
     let uncached = embedded(cache.path(), true);
     let d = workflow::desired_db(&uncached, &src, &[], &workflow::Context::default()).unwrap();
     assert!(!d.warm, "--no-cache used the cache");

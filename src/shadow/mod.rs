@@ -14,11 +14,13 @@ pub mod cluster;
 mod load;
 pub mod lock;
 pub mod reading;
+mod roles;
 pub mod warm;
 
 pub use load::{
     is_undefined_sqlstate, load, load_tracked, LoadError, LoadStatement, OidRange, StatementError,
 };
+pub use roles::{attribute, Role};
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -56,6 +58,8 @@ pub enum ShadowError {
         what: String,
         message: String,
     },
+    #[error("shadow roles: {0}")]
+    Roles(String),
 }
 
 /// Where the shadow comes from. Empty = the embedded cluster with binaries and cache folder
@@ -154,6 +158,9 @@ struct Inner {
     no_cache: bool,
     /// The cluster's `system_identifier`, asked once (`Shadow::warm_reading`).
     system: OnceLock<Option<String>>,
+    /// `roles.lock` of the embedded cluster, shared once this shadow made its roles
+    /// (`Shadow::prepare_roles`): no other run changes their attributes while it is held.
+    roles_lock: Mutex<Option<FileLock>>,
 }
 
 /// One kept database: its name and OID. A kept database evicted and made again under the same
@@ -200,6 +207,7 @@ impl Shadow {
                     embedded: Mutex::new(None),
                     no_cache: opts.no_cache,
                     system: OnceLock::new(),
+                    roles_lock: Mutex::new(None),
                 }
             }
             None => start_embedded(opts)?,
@@ -703,41 +711,19 @@ impl Shadow {
         }
     }
 
-    /// Creates the roles that do not exist yet, `NOLOGIN` (roles are cluster-wide: schemas
-    /// name them in GRANT, policies and OWNER TO). `public` (PUBLIC; a role `Public` or `PUBLIC` is
-    /// a real role) and `pg_*` names are skipped.
+    /// Creates the roles that do not exist yet, `NOLOGIN` and plain (roles are cluster-wide:
+    /// schemas name them in GRANT, policies and OWNER TO). `public` (PUBLIC; a role `Public` or
+    /// `PUBLIC` is a real role) and `pg_*` names are skipped. The target's roles are made with
+    /// their attributes by [`Shadow::prepare_roles`]; this makes the ones only the files name.
     pub fn ensure_roles(&self, roles: &[String]) -> Result<(), ShadowError> {
-        let wanted: Vec<&String> = roles
-            .iter()
-            .filter(|r| !r.is_empty() && *r != "public" && !r.starts_with("pg_"))
-            .collect();
+        let wanted: Vec<&String> = roles.iter().filter(|r| roles::made(r)).collect();
         if wanted.is_empty() {
             return Ok(());
         }
-        let existing: BTreeSet<String> = self
-            .inner
-            .with_admin(|c| {
-                let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
-                c.query(
-                    "SELECT rolname::text FROM pg_roles WHERE rolname = ANY($1)",
-                    &[&names],
-                )
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
-            })
-            .map_err(|e| self.inner.sql_error("listing roles", &e))?;
+        let existing = self.role_attributes(wanted.iter().map(|s| s.as_str()))?;
         for role in wanted {
-            if existing.contains(role.as_str()) {
-                continue;
-            }
-            let sql = format!("CREATE ROLE {} NOLOGIN", quote::ident(role));
-            if let Err(e) = self.inner.admin_execute(&sql) {
-                // Concurrent creation by another process sharing the server is fine.
-                let code = e.code();
-                if code != Some(&postgres::error::SqlState::DUPLICATE_OBJECT)
-                    && code != Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
-                {
-                    return Err(self.inner.sql_error(&format!("CREATE ROLE {role}"), &e));
-                }
+            if !existing.contains_key(role.as_str()) {
+                self.create_role(role, false)?;
             }
         }
         Ok(())
@@ -1137,6 +1123,7 @@ fn start_embedded(opts: &ShadowOptions) -> Result<Inner, ShadowError> {
         embedded: Mutex::new(Some(embedded)),
         no_cache: opts.no_cache,
         system: OnceLock::new(),
+        roles_lock: Mutex::new(None),
     };
     let mut client = db::connect(&admin_url)?;
     inner.version_num = db::server_version_num(&mut client)?;

@@ -19,6 +19,7 @@ mod expr;
 mod files;
 mod names;
 mod order;
+mod owners;
 mod refs;
 mod split;
 mod text;
@@ -28,6 +29,7 @@ mod versions;
 use std::path::{Path, PathBuf};
 
 pub use error::{Location, SourceError};
+pub use owners::SuperuserOwner;
 pub use versions::{needs_newer, NewerSyntax};
 
 use annotate::Target;

@@ -94,6 +94,12 @@ pub enum WorkflowError {
     /// every catalog read leaves out: its objects would be silently ignored.
     #[error("the schema files create schema {0}: that name is reserved for schemaplan's own bookkeeping (tables {0}.runs and {0}.steps, docs/executor.md), which plan, drift and dump leave out, so nothing in it would ever be planned\nhint: give the schema another name")]
     ReservedSchema(&'static str),
+    /// Statements making a role the owner of an event trigger or a foreign-data wrapper whose
+    /// `SUPERUSER` attribute on the `--dev-url` server is not the target's (one per line): the
+    /// shadow would load them differently than the target runs them, and schemaplan never
+    /// changes a role there ([`check_superuser_owners`]).
+    #[error("{0}")]
+    SuperuserOwner(String),
 }
 
 /// Refuses desired schema files that create the bookkeeping schema (see
@@ -121,8 +127,9 @@ pub struct Current {
     pub schema: Schema,
     /// The out-of-scope part the desired schema may depend on (`workflow::scope`).
     pub context: Context,
-    /// Role names that exist on the target server (created in the shadow so GRANTs load).
-    pub roles: Vec<String>,
+    /// The roles of the target server, with the attribute that decides whether a statement
+    /// loads (made in the shadow so GRANTs and OWNER TO load, `Shadow::prepare_roles`).
+    pub roles: Vec<shadow::Role>,
     pub server_version_num: Option<i32>,
 }
 
@@ -171,11 +178,15 @@ fn current_full(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, Workfl
 /// The whole live database at `url` (no scope applied). `early` hears its role names and
 /// server version as soon as they are read, before the catalog: they are all the desired load
 /// needs of the live side, so it can start while the catalog is read (`sides`).
-fn live_full(url: &str, early: impl FnOnce(&[String], i32)) -> Result<Current, WorkflowError> {
+fn live_full(
+    url: &str,
+    early: impl FnOnce(&[shadow::Role], i32),
+) -> Result<Current, WorkflowError> {
     let mut client = db::connect(url)?;
-    let roles: Vec<String> = client
+    // Names and `rolsuper` only (never a password: `pg_roles` shows none anyway).
+    let roles: Vec<shadow::Role> = client
         .query(
-            "SELECT rolname FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
+            "SELECT rolname::text, rolsuper FROM pg_roles WHERE rolname !~ '^pg_' ORDER BY 1",
             &[],
         )
         .map_err(|e| DbError::Query {
@@ -184,7 +195,10 @@ fn live_full(url: &str, early: impl FnOnce(&[String], i32)) -> Result<Current, W
             message: db::error_text(&e),
         })?
         .iter()
-        .map(|r| r.get::<_, String>(0))
+        .map(|r| shadow::Role {
+            name: r.get(0),
+            superuser: r.get(1),
+        })
         .collect();
     let v = db::server_version_num(&mut client)?;
     early(&roles, v);
@@ -239,7 +253,7 @@ pub fn subscription_warnings(source: &SourceSet) -> Vec<String> {
 pub fn desired(
     shadow: &Shadow,
     source: &SourceSet,
-    roles: &[String],
+    roles: &[shadow::Role],
 ) -> Result<Schema, WorkflowError> {
     desired_in(shadow, source, roles, &Context::default())
 }
@@ -251,7 +265,7 @@ pub fn desired(
 pub fn desired_in(
     shadow: &Shadow,
     source: &SourceSet,
-    roles: &[String],
+    roles: &[shadow::Role],
     ctx: &Context,
 ) -> Result<Schema, WorkflowError> {
     Ok(desired_load(shadow, source, roles, ctx, Need::Reading)?.schema)
@@ -325,8 +339,15 @@ fn digest<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
 /// created in the shadow beforehand, the shadow's version, settings and available extensions
 /// ([`Shadow::warm_context`]), and schemaplan's version (the loader's session settings). A
 /// kept database of another context is neither reused nor updated.
-fn warm_context(shadow: &Shadow, roles: &[String]) -> Result<String, WorkflowError> {
-    let mut roles = roles.to_vec();
+fn warm_context(shadow: &Shadow, roles: &[shadow::Role]) -> Result<String, WorkflowError> {
+    // A role's `SUPERUSER` attribute changes what loads (`Shadow::prepare_roles`).
+    let mut roles: Vec<String> = roles
+        .iter()
+        .map(|r| match r.superuser {
+            true => format!("{}\tsuperuser", r.name),
+            false => r.name.clone(),
+        })
+        .collect();
     roles.sort();
     roles.dedup();
     let settings = shadow.warm_context()?;
@@ -588,7 +609,7 @@ struct WarmUpdated {
 pub fn desired_db(
     shadow: &Shadow,
     source: &SourceSet,
-    roles: &[String],
+    roles: &[shadow::Role],
     ctx: &Context,
 ) -> Result<Desired, WorkflowError> {
     Ok(desired_load(shadow, source, roles, ctx, Need::Database)?.into_desired())
@@ -624,12 +645,13 @@ impl Loaded {
 pub fn desired_load(
     shadow: &Shadow,
     source: &SourceSet,
-    roles: &[String],
+    roles: &[shadow::Role],
     ctx: &Context,
     need: Need,
 ) -> Result<Loaded, WorkflowError> {
     scope::check_source(source, &ctx.scope)?;
-    shadow.ensure_roles(roles)?;
+    shadow.prepare_roles(roles)?;
+    check_superuser_owners(shadow, source, roles)?;
     let loaded: Vec<&crate::source::Statement> = source
         .statements
         .iter()
@@ -763,6 +785,79 @@ fn declared_owners(
         .get(0);
     schema.owners.retain(|_, owner| *owner != me);
     Ok(())
+}
+
+/// On a `--dev-url` shadow, refuses schema files making a role the owner of an event trigger
+/// or a foreign-data wrapper (which PostgreSQL requires to be a superuser) when that role is a
+/// superuser on one of the target and the shadow's server only: the load would fail where the
+/// target succeeds, or succeed where it fails. Checked before anything is loaded. The embedded
+/// shadow makes the target's superusers itself (`Shadow::prepare_roles`); without a target (no
+/// roles known) there is nothing to compare with.
+fn check_superuser_owners(
+    shadow: &Shadow,
+    source: &SourceSet,
+    roles: &[shadow::Role],
+) -> Result<(), WorkflowError> {
+    if shadow.is_embedded() || roles.is_empty() {
+        return Ok(());
+    }
+    let owners: Vec<(&crate::source::Statement, crate::source::SuperuserOwner)> = source
+        .statements
+        .iter()
+        .filter_map(|s| s.superuser_owner().map(|o| (s, o)))
+        .collect();
+    if owners.is_empty() {
+        return Ok(());
+    }
+    let target: std::collections::BTreeMap<&str, bool> = roles
+        .iter()
+        .map(|r| (r.name.as_str(), r.superuser))
+        .collect();
+    let here = shadow.role_attributes(owners.iter().map(|(_, o)| o.role.as_str()))?;
+    let mut problems = Vec::new();
+    for (s, o) in &owners {
+        // A role the target lacks: the target refuses the statement as the shadow does.
+        let Some(&wanted) = target.get(o.role.as_str()) else {
+            continue;
+        };
+        let have = here.get(&o.role).copied().unwrap_or(false);
+        if wanted == have {
+            continue;
+        }
+        let role = crate::render::quote::ident(&o.role);
+        let article = if o.what.starts_with('e') { "an" } else { "a" };
+        let hint = match wanted {
+            true => format!(
+                "make {role} a superuser on the --dev-url server (ALTER ROLE {role} SUPERUSER), \
+                 or plan without --dev-url: the embedded shadow makes the target's superusers \
+                 itself"
+            ),
+            false => format!(
+                "the target cannot run this statement: give the {} a role that is a superuser \
+                 on the target",
+                o.what
+            ),
+        };
+        problems.push(format!(
+            "{}:{}:{}: {} makes role {role} the owner of {article} {}, which PostgreSQL \
+             requires to be a superuser; {role} is {} on the target but {} on the --dev-url \
+             shadow server, so the shadow would {} this statement where the target {} it, and \
+             schemaplan never changes roles on a --dev-url server\nhint: {hint}",
+            s.file.display(),
+            s.line,
+            s.col,
+            s.kind,
+            o.what,
+            shadow::attribute(wanted),
+            shadow::attribute(have),
+            if wanted { "refuse" } else { "accept" },
+            if wanted { "accepts" } else { "refuses" },
+        ));
+    }
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(WorkflowError::SuperuserOwner(problems.join("\n"))),
+    }
 }
 
 /// The role name of a `role "x" does not exist` load error.

@@ -62,7 +62,7 @@ pub fn read_sides(
     start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
     before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
 ) -> anyhow::Result<Sides> {
-    let (early_tx, early_rx) = mpsc::channel::<(Vec<String>, i32)>();
+    let (early_tx, early_rx) = mpsc::channel::<(Vec<crate::shadow::Role>, i32)>();
     let live = req.db.map(|url| {
         let url = url.to_string();
         std::thread::Builder::new()
