@@ -139,7 +139,7 @@ fn same_key_family(d: &Differ, col: &ObjectId) -> bool {
     let type_of = |s: &crate::model::Schema| {
         s.tables
             .get(t)
-            .and_then(|t| t.columns.iter().find(|c| &c.name == name))
+            .and_then(|t| t.column(name))
             .map(|c| c.type_name.clone())
     };
     match (type_of(d.current), type_of(d.desired)) {

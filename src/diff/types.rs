@@ -182,7 +182,7 @@ fn collation_users(d: &Differ, coll: &QName) -> Vec<(QName, Column)> {
         let Some(t) = d.desired.tables.get(table) else {
             continue;
         };
-        if let Some(c) = t.columns.iter().find(|c| &c.name == col) {
+        if let Some(c) = t.column(col) {
             if c.declared_locally() && c.collation.as_ref() == Some(coll) {
                 out.push((table.clone(), c.clone()));
             }
@@ -209,7 +209,7 @@ fn column_users(d: &Differ, ty: &QName) -> Vec<(QName, Column)> {
         if !d.current.tables.contains_key(table) {
             continue;
         }
-        if let Some(c) = t.columns.iter().find(|c| &c.name == col) {
+        if let Some(c) = t.column(col) {
             if c.declared_locally() {
                 out.push((table.clone(), c.clone()));
             }

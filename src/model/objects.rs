@@ -166,6 +166,11 @@ impl Table {
     pub fn is_foreign(&self) -> bool {
         self.foreign.is_some()
     }
+
+    /// The column named `name`, if the table has one.
+    pub fn column(&self, name: &str) -> Option<&Column> {
+        self.columns.iter().find(|c| c.name == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -1031,7 +1031,7 @@ pub(crate) fn plan_both_with(
         ObjectId::Column(q, c) => base
             .tables
             .get(q)
-            .and_then(|t| t.columns.iter().find(|col| &col.name == c))
+            .and_then(|t| t.column(c))
             .is_some_and(|col| col.generated_virtual),
         _ => false,
     };

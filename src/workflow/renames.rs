@@ -91,11 +91,7 @@ pub fn resolve(
             *to_indexes = indexes_on(&renamed, table, &to.name);
             *from_constraints = constraints_on(before, table, &from.name);
             *to_constraints = constraints_on(&renamed, table, &to.name);
-            if let Some(c) = renamed
-                .tables
-                .get(table)
-                .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
-            {
+            if let Some(c) = renamed.tables.get(table).and_then(|t| t.column(&to.name)) {
                 **to = c.clone();
             }
         }
@@ -109,7 +105,7 @@ pub fn resolve(
             let want = desired
                 .tables
                 .get(table)
-                .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
+                .and_then(|t| t.column(&to.name))
                 .and_then(|c| c.not_null_name.clone());
             if let Some(c) = renamed
                 .tables
@@ -533,7 +529,7 @@ fn part_rename(
     let have = current.tables.get(old_table);
     let is_column = want.is_some_and(|t| t.columns.iter().any(|c| c.name == part));
     if is_column {
-        let column = |name: &str| have.and_then(|t| t.columns.iter().find(|c| c.name == name));
+        let column = |name: &str| have.and_then(|t| t.column(name));
         if column(part).is_some() {
             return Ok(None);
         }

@@ -147,13 +147,13 @@ fn defaults_calling(ctx: &Ctx, old: &Function) -> Vec<(QName, Column)> {
             .current
             .tables
             .get(t)
-            .and_then(|tab| tab.columns.iter().find(|col| &col.name == c))
+            .and_then(|tab| tab.column(c))
             .is_some_and(|col| col.default.is_some());
         let wanted = ctx
             .desired
             .tables
             .get(t)
-            .and_then(|tab| tab.columns.iter().find(|col| &col.name == c))
+            .and_then(|tab| tab.column(c))
             .filter(|col| col.default.is_some() && col.generated.is_none());
         if let (true, Some(col)) = (had_default, wanted) {
             out.push((t.clone(), col.clone()));

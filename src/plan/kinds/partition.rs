@@ -34,7 +34,7 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
     // NOT NULL constraints other names (`m_id_not_null1`). Attached again, it keeps its own.
     let moving = ctx.reparented(&to.name);
     for c in &from.columns {
-        let want = to.columns.iter().find(|w| w.name == c.name);
+        let want = to.column(&c.name);
         if let (Some(_), Some(w)) = (&c.not_null_name, want) {
             if w.not_null && (!w.inherited || moving) {
                 let generated = || super::column::generated_not_null_name(&to.name.name, &w.name);

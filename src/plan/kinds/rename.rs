@@ -650,7 +650,7 @@ fn column_phases(ctx: &Ctx, r: &Rename, forward: bool) -> Chain {
         .desired
         .tables
         .get(desired_table)
-        .and_then(|t| t.columns.iter().find(|c| c.name == to.name))
+        .and_then(|t| t.column(&to.name))
         .is_some_and(|c| c.default == to.default);
     if let (Some(d), true) = (&to.default, keeps_default) {
         contract.push(format!("{at} ALTER COLUMN {new} SET DEFAULT {d};"));

@@ -495,11 +495,7 @@ fn twin_name(name: &str) -> String {
 
 /// The column `(t, c)` as the current and the desired schema have it.
 fn both_sides<'s>(ctx: &Ctx<'s>, t: &QName, c: &str) -> Option<(&'s Column, &'s Column)> {
-    let find = |s: &'s Schema| {
-        s.tables
-            .get(t)
-            .and_then(|tb| tb.columns.iter().find(|x| x.name == c))
-    };
+    let find = |s: &'s Schema| s.tables.get(t).and_then(|tb| tb.column(c));
     Some((find(ctx.current)?, find(ctx.desired)?))
 }
 

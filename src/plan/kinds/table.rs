@@ -75,7 +75,7 @@ fn partition_column_fixes(t: &Table, parent: Option<&Table>) -> Vec<String> {
     };
     let mut v = Vec::new();
     for c in &t.columns {
-        let p = parent.columns.iter().find(|pc| pc.name == c.name);
+        let p = parent.column(&c.name);
         let (pdef, pnn) = p
             .map(|p| (p.default.clone(), p.not_null))
             .unwrap_or((None, false));

@@ -356,7 +356,7 @@ pub fn swap(ctx: &Ctx, from: &TypeDef, to: &TypeDef, columns: &[(QName, Column)]
             .current
             .tables
             .get(table)
-            .and_then(|t| t.columns.iter().find(|x| x.name == col.name))
+            .and_then(|t| t.column(&col.name))
             .is_some_and(|x| x.default.is_some());
         if col.default.is_some() || had_default {
             parts.push(format!("ALTER COLUMN {c} DROP DEFAULT"));
