@@ -357,29 +357,50 @@ fn needs_value(table: &Table, column: &Column) -> bool {
 }
 
 /// Dropped columns whose `NOT NULL` the inverse cannot set again, whether the drop waits for
-/// `contract` (then they are [`Middle::relaxed`]) or not (the unphased plan of
-/// `workflow::plan_proven`'s fallback): [`needs_value`] columns of a table that `desired`
-/// keeps and that has rows or an unknown size. Once the column is dropped its values are
-/// gone, so `ADD COLUMN ... NOT NULL` (or a later `SET NOT NULL`) fails on the first row
-/// (SQLSTATE 23502): the inverse adds them back nullable. Columns of a partitioning or
-/// inheritance tree are left out (their drop propagates through the tree; see
-/// docs/design.md).
+/// `contract` (then they are [`Middle::relaxed`]) or not (a column of a partitioning or
+/// inheritance tree, and the unphased plan of `workflow::plan_proven`'s fallback):
+/// [`needs_value`] columns of a table that `desired` keeps and that has rows or an unknown
+/// size. Once the column is dropped its values are gone, so `ADD COLUMN ... NOT NULL` (or a
+/// later `SET NOT NULL`) fails on the first row (SQLSTATE 23502): the inverse adds them back
+/// nullable. A tree's column comes with its copies in the partitions and inheritance children
+/// that lose it along (the parent's `ADD COLUMN` gives them a nullable copy again).
 pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<(QName, String)> {
     let mut lost = Vec::new();
     for (q, t) in &current.tables {
         let Some(kept) = desired.tables.get(q) else {
             continue;
         };
-        // As [`middle`] tells them.
-        let tree = [t, kept].iter().any(|t| {
-            t.partition_of.is_some() || !t.inherits.is_empty() || t.partition_key.is_some()
-        }) || current.tables.values().any(|c| c.inherits.contains(q));
-        if tree || current.sizes.get(q).copied() == Some(0) {
+        if current.sizes.get(q).copied() == Some(0) {
             continue;
         }
         for c in &t.columns {
-            if !c.inherited && !kept.columns.iter().any(|k| k.name == c.name) && needs_value(t, c) {
-                lost.push((q.clone(), c.name.clone()));
+            if c.inherited || kept.columns.iter().any(|k| k.name == c.name) || !needs_value(t, c) {
+                continue;
+            }
+            lost.push((q.clone(), c.name.clone()));
+            // Its copies below, dropped with it; a child that keeps the column as its own
+            // keeps its NOT NULL and its values.
+            let mut parents = vec![q.clone()];
+            while let Some(p) = parents.pop() {
+                for (cq, child) in &current.tables {
+                    let below = child.partition_of.as_ref().is_some_and(|(x, _)| *x == p)
+                        || child.inherits.contains(&p);
+                    if !below {
+                        continue;
+                    }
+                    parents.push(cq.clone());
+                    let copy = child.columns.iter().find(|x| x.name == c.name);
+                    let gone = desired
+                        .tables
+                        .get(cq)
+                        .is_none_or(|d| !d.columns.iter().any(|x| x.name == c.name));
+                    if copy.is_some_and(|x| x.not_null)
+                        && gone
+                        && !lost.contains(&(cq.clone(), c.name.clone()))
+                    {
+                        lost.push((cq.clone(), c.name.clone()));
+                    }
+                }
             }
         }
     }
