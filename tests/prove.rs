@@ -500,3 +500,123 @@ CREATE TABLE kept (id integer PRIMARY KEY);";
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Dropped NOT NULL columns of tables with rows: one with a comment, one of an enum type the
+/// plan drops as well, one with a default (restorable), one of a table without a key.
+const DROPPED_NOT_NULL_LIVE: &str = "
+CREATE TYPE kind AS ENUM ('a', 'b');
+CREATE TABLE accounts (
+    id bigint PRIMARY KEY,
+    name text NOT NULL,
+    code text NOT NULL,
+    kind kind NOT NULL,
+    score integer NOT NULL DEFAULT 7
+);
+COMMENT ON COLUMN accounts.code IS 'the old code';
+CREATE TABLE notes (body text NOT NULL, n integer NOT NULL);
+INSERT INTO accounts SELECT g, 'n' || g, 'c' || g, 'a', g FROM generate_series(1, 50) g;
+INSERT INTO notes SELECT 'b' || g, g FROM generate_series(1, 20) g;
+";
+
+const DROPPED_NOT_NULL_DESIRED: &str = "
+CREATE TABLE accounts (id bigint PRIMARY KEY, name text NOT NULL);
+CREATE TABLE notes (body text NOT NULL);
+";
+
+/// Runs `steps` on the database at `url`, one after the other, as `apply` would in autocommit.
+fn run_on(url: &str, steps: &[Step], what: &str) {
+    let mut c = schemaplan::db::connect(url).unwrap();
+    for s in steps {
+        c.batch_execute(&s.sql).unwrap_or_else(|e| {
+            panic!(
+                "{what}: step {:?} failed: {}\n{}",
+                s.summary,
+                schemaplan::db::error_text(&e),
+                s.sql
+            )
+        });
+    }
+}
+
+fn rows(url: &str, sql: &str) -> String {
+    let mut c = schemaplan::db::connect(url).unwrap();
+    c.query_one(
+        &format!("SELECT md5(string_agg(x, ',' ORDER BY x)) FROM ({sql}) r(x)"),
+        &[],
+    )
+    .unwrap()
+    .get(0)
+}
+
+/// The unphased plan (`plan`'s fallback when the phased one does not prove out) drops the
+/// NOT NULL columns in expand; its inverse must add them back nullable, as the phased
+/// inverse does: `ADD COLUMN ... NOT NULL` without a default fails on the first row, which the
+/// proof on the shadow's empty tables never sees.
+#[test]
+fn unphased_inverse_adds_dropped_not_null_columns_back_nullable_on_tables_with_rows() {
+    let s = setup(
+        "unphased_nn",
+        DROPPED_NOT_NULL_LIVE,
+        DROPPED_NOT_NULL_DESIRED,
+    );
+    let planned = planned_with(&s, false);
+    assert!(!planned.contract_drops, "{:#?}", planned.forward);
+    let mut lost: Vec<String> = planned.unrestored.iter().map(|i| i.to_string()).collect();
+    lost.sort();
+    assert_eq!(lost.len(), 3, "{lost:?}");
+    for c in ["code", "kind", "notes"] {
+        assert!(lost.iter().any(|l| l.contains(c)), "{c} not in {lost:?}");
+    }
+    assert!(!lost.iter().any(|l| l.contains("score")), "{lost:?}");
+    let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report.inverse_problem, None);
+
+    // The note is on the steps that add the columns back, not on the column's comment.
+    let noted = |s: &Step| s.notes.iter().any(|n| n.contains("without its NOT NULL"));
+    for s in &planned.inverse {
+        let adds = s.sql.contains("ADD COLUMN code")
+            || s.sql.contains("ADD COLUMN kind")
+            || s.sql.contains("ADD COLUMN n ");
+        assert_eq!(noted(s), adds, "{s:#?}");
+    }
+
+    let accounts = "SELECT id || name FROM accounts";
+    let before = (
+        rows(&s.url, accounts),
+        rows(&s.url, "SELECT body FROM notes"),
+    );
+    run_on(&s.url, &planned.forward, "the plan");
+    run_on(&s.url, &planned.inverse, "the inverse");
+    let after = (
+        rows(&s.url, accounts),
+        rows(&s.url, "SELECT body FROM notes"),
+    );
+    assert_eq!(after, before, "rows lost");
+    let mut c = schemaplan::db::connect(&s.url).unwrap();
+    let nullable: Vec<(String, String)> = c
+        .query(
+            "SELECT table_name || '.' || column_name, is_nullable::text \
+             FROM information_schema.columns WHERE table_schema = 'public' \
+             AND column_name IN ('code', 'kind', 'n', 'score') ORDER BY 1",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    let want = [
+        ("accounts.code", "YES"),
+        ("accounts.kind", "YES"),
+        ("accounts.score", "NO"),
+        ("notes.n", "YES"),
+    ];
+    assert_eq!(nullable, want.map(|(a, b)| (a.to_string(), b.to_string())),);
+    let (count, sevens): (i64, i64) = c
+        .query_one(
+            "SELECT count(*), count(*) FILTER (WHERE score = 7) FROM accounts",
+            &[],
+        )
+        .map(|r| (r.get(0), r.get(1)))
+        .unwrap();
+    assert_eq!((count, sevens), (50, 50));
+}

@@ -115,7 +115,7 @@ fn deps_in(schema: &Schema, id: &ObjectId) -> Vec<ObjectId> {
 }
 
 /// Orders the chains' nodes; returns the steps in execution order.
-pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(ObjectId, Step)> {
+pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<super::Tagged> {
     let mut nodes: Vec<Node> = Vec::new();
     let mut edges: BTreeSet<(usize, usize)> = BTreeSet::new();
     for chain in chains {
@@ -233,7 +233,7 @@ pub fn order(chains: Vec<Chain>, current: &Schema, desired: &Schema) -> Vec<(Obj
 /// (rank, runs alongside traffic, object, generation order): see [`topo_sort`].
 type Key = (Rank, bool, ObjectId, usize);
 
-fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectId, Step)> {
+fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<super::Tagged> {
     let n = nodes.len();
     let mut indeg = vec![0usize; n];
     let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -285,7 +285,11 @@ fn topo_sort(nodes: Vec<Node>, edges: &BTreeSet<(usize, usize)>) -> Vec<(ObjectI
         .into_iter()
         .map(|i| {
             let n = slots[i].take().expect("each node once");
-            (n.object, n.step)
+            super::Tagged {
+                creates: n.produces.contains(&n.object),
+                object: n.object,
+                step: n.step,
+            }
         })
         .collect()
 }

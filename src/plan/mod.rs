@@ -430,6 +430,30 @@ pub fn build_tagged(
     desired: &Schema,
     opts: &PlanOptions,
 ) -> Vec<(ObjectId, Step)> {
+    build_marked(changes, current, desired, opts)
+        .into_iter()
+        .map(|t| (t.object, t.step))
+        .collect()
+}
+
+/// A step with the object it is about and whether it creates that object: a `COMMENT ON
+/// COLUMN` or a `GRANT` on a column is about the column too, but only the `ADD COLUMN` (or
+/// the `CREATE TABLE` of a table) brings it into being. Notes about what a re-created object
+/// lacks belong on the creating step alone.
+#[derive(Clone, Debug)]
+pub struct Tagged {
+    pub object: ObjectId,
+    pub creates: bool,
+    pub step: Step,
+}
+
+/// Like [`build_tagged`], with whether each step creates its object ([`Tagged`]).
+pub fn build_marked(
+    changes: &[Change],
+    current: &Schema,
+    desired: &Schema,
+    opts: &PlanOptions,
+) -> Vec<Tagged> {
     use crate::timings::stage;
     let ctx = stage("plan: context", || {
         Ctx::new(opts, current, desired, changes)

@@ -29,7 +29,7 @@
 
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::diff;
-use crate::model::{ConstraintKind, ObjectId, QName, Schema};
+use crate::model::{Column, ConstraintKind, ObjectId, QName, Schema, Table};
 use crate::plan::{PlanOptions, Step};
 use crate::shadow::Shadow;
 use std::collections::BTreeSet;
@@ -170,15 +170,7 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
                         continue;
                     }
                     let mut c = c.clone();
-                    let in_key = t.constraints.values().any(|k| {
-                        k.kind == ConstraintKind::PrimaryKey && k.columns.contains(&c.name)
-                    });
-                    if c.not_null
-                        && c.default.is_none()
-                        && c.identity.is_none()
-                        && c.generated.is_none()
-                        && !in_key
-                    {
+                    if needs_value(t, &c) {
                         c.make_nullable();
                         relaxed.push((q.clone(), c.name.clone()));
                     }
@@ -349,17 +341,70 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
     })
 }
 
-/// Relaxed columns ([`Middle::relaxed`]) whose `NOT NULL` the inverse cannot set again: on a
-/// table that has (or may have) rows. After the forward `contract` the column is gone with its
-/// values; the inverse adds it back empty, and `SET NOT NULL` would fail on the first row
-/// (SQLSTATE 23502). The inverse leaves these columns nullable and says so.
-pub fn unrestorable(middle: &Middle, current: &Schema) -> Vec<(QName, String)> {
-    middle
-        .relaxed
-        .iter()
-        .filter(|(q, _)| current.sizes.get(q).copied() != Some(0))
-        .cloned()
-        .collect()
+/// Whether adding `column` back to `table` with rows fails for want of values: `NOT NULL`
+/// without a default, identity or generation expression (which fill every row), and not in
+/// the primary key (which the inverse cannot re-add without the values either way).
+fn needs_value(table: &Table, column: &Column) -> bool {
+    let in_key = table
+        .constraints
+        .values()
+        .any(|k| k.kind == ConstraintKind::PrimaryKey && k.columns.contains(&column.name));
+    column.not_null
+        && column.default.is_none()
+        && column.identity.is_none()
+        && column.generated.is_none()
+        && !in_key
+}
+
+/// Dropped columns whose `NOT NULL` the inverse cannot set again, whether the drop waits for
+/// `contract` (then they are [`Middle::relaxed`]) or not (a column of a partitioning or
+/// inheritance tree, and the unphased plan of `workflow::plan_proven`'s fallback):
+/// [`needs_value`] columns of a table that `desired` keeps and that has rows or an unknown
+/// size. Once the column is dropped its values are gone, so `ADD COLUMN ... NOT NULL` (or a
+/// later `SET NOT NULL`) fails on the first row (SQLSTATE 23502): the inverse adds them back
+/// nullable. A tree's column comes with its copies in the partitions and inheritance children
+/// that lose it along (the parent's `ADD COLUMN` gives them a nullable copy again).
+pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<(QName, String)> {
+    let mut lost = Vec::new();
+    for (q, t) in &current.tables {
+        let Some(kept) = desired.tables.get(q) else {
+            continue;
+        };
+        if current.sizes.get(q).copied() == Some(0) {
+            continue;
+        }
+        for c in &t.columns {
+            if c.inherited || kept.columns.iter().any(|k| k.name == c.name) || !needs_value(t, c) {
+                continue;
+            }
+            lost.push((q.clone(), c.name.clone()));
+            // Its copies below, dropped with it; a child that keeps the column as its own
+            // keeps its NOT NULL and its values.
+            let mut parents = vec![q.clone()];
+            while let Some(p) = parents.pop() {
+                for (cq, child) in &current.tables {
+                    let below = child.partition_of.as_ref().is_some_and(|(x, _)| *x == p)
+                        || child.inherits.contains(&p);
+                    if !below {
+                        continue;
+                    }
+                    parents.push(cq.clone());
+                    let copy = child.columns.iter().find(|x| x.name == c.name);
+                    let gone = desired
+                        .tables
+                        .get(cq)
+                        .is_none_or(|d| !d.columns.iter().any(|x| x.name == c.name));
+                    if copy.is_some_and(|x| x.not_null)
+                        && gone
+                        && !lost.contains(&(cq.clone(), c.name.clone()))
+                    {
+                        lost.push((cq.clone(), c.name.clone()));
+                    }
+                }
+            }
+        }
+    }
+    lost
 }
 
 /// `(schema, name)` of every relation, index, type, constraint index and identity sequence of

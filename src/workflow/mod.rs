@@ -883,12 +883,12 @@ pub struct Planned {
 }
 
 /// Steps tagged with the object each is about, all in `phase`.
-fn in_phase(steps: Vec<(ObjectId, Step)>, phase: plan::Phase) -> Vec<(ObjectId, Step)> {
+fn in_phase(steps: Vec<plan::Tagged>, phase: plan::Phase) -> Vec<plan::Tagged> {
     steps
         .into_iter()
-        .map(|(id, mut s)| {
-            s.phase = phase;
-            (id, s)
+        .map(|mut t| {
+            t.step.phase = phase;
+            t
         })
         .collect()
 }
@@ -901,7 +901,7 @@ fn part(
     to: &Schema,
     live: &Schema,
     opts: &PlanOptions,
-) -> Vec<(ObjectId, Step)> {
+) -> Vec<plan::Tagged> {
     let made;
     let changes = match diffs.of(from, to, opts.server_version) {
         Some(c) => c,
@@ -910,7 +910,7 @@ fn part(
             &made
         }
     };
-    let steps = plan::build_tagged(changes, from, to, opts);
+    let steps = plan::build_marked(changes, from, to, opts);
     unmodeled::carry_over(changes, steps, live, to, opts)
 }
 
@@ -955,70 +955,79 @@ pub(crate) fn plan_both_with(
     let middle = contract_drops
         .then(|| contract::middle(base, desired))
         .flatten();
+    // Dropped columns the inverse cannot add back NOT NULL (their values are gone): it adds
+    // them back nullable, phased or not, and says so on the step that adds each back.
+    let lost = contract::unrestorable(base, desired);
+    let mut target = base.clone();
     let mut unrestored = Vec::new();
+    for (q, c) in &lost {
+        if let Some(col) = target
+            .tables
+            .get_mut(q)
+            .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
+        {
+            col.make_nullable();
+        }
+        unrestored.push(ObjectId::Column(q.clone(), c.clone()));
+    }
+    // The inverse's end: the diffs' own `base` when nothing changes (their cached diff).
+    let target = if lost.is_empty() { base } else { &target };
+    let nullable_back = |steps: Vec<plan::Tagged>| -> Vec<plan::Tagged> {
+        steps
+            .into_iter()
+            .map(|mut t| {
+                if t.creates && unrestored.contains(&t.object) {
+                    t.step = t.step.note(
+                        "added back without its NOT NULL: the rows kept through the plan \
+                         have no value for it (set it by hand once they do)",
+                    );
+                }
+                t
+            })
+            .collect()
+    };
     let (forward, inverse) = match &middle {
         None => (
             in_phase(part(diffs, base, desired, current, opts), Expand),
             in_phase(
-                part(diffs, desired, base, current, opts),
+                nullable_back(part(diffs, desired, target, current, opts)),
                 if renames.is_some() { Contract } else { Expand },
             ),
         ),
         Some(m) => {
             let forward_expand = part(diffs, base, &m.schema, current, opts)
                 .into_iter()
-                .map(|(id, s)| {
-                    let notes = m.notes.iter().filter(|(o, _)| *o == id);
-                    let mut s = s.notes(notes.map(|(_, n)| n.clone()));
+                .map(|mut t| {
+                    let id = &t.object;
+                    let notes = m.notes.iter().filter(|(o, _)| o == id);
+                    let mut s = t.step.notes(notes.map(|(_, n)| n.clone()));
                     if m.relaxed
                         .iter()
-                        .any(|(q, c)| id == ObjectId::Column(q.clone(), c.clone()))
+                        .any(|(q, c)| *id == ObjectId::Column(q.clone(), c.clone()))
                     {
                         s = s.note(
                             "NOT NULL is dropped in expand because the column is dropped in \
                              contract: the new application inserts without it",
                         );
                     }
-                    (id, s)
+                    t.step = s;
+                    t
                 })
                 .collect();
             // The inverse sees the middle like the desired schema: sizes unknown.
             let mut back_middle = m.schema.clone();
             back_middle.sizes.clear();
-            let lost = contract::unrestorable(m, base);
-            let mut target = base.clone();
-            for (q, c) in &lost {
-                if let Some(col) = target
-                    .tables
-                    .get_mut(q)
-                    .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
-                {
-                    col.make_nullable();
-                }
-                unrestored.push(ObjectId::Column(q.clone(), c.clone()));
-            }
-            let inverse_expand = part(diffs, desired, &back_middle, current, opts)
-                .into_iter()
-                .map(|(id, s)| {
-                    if unrestored.contains(&id) {
-                        let s = s.note(
-                            "added back without its NOT NULL: the rows kept through the plan \
-                             have no value for it (set it by hand once they do)",
-                        );
-                        (id, s)
-                    } else {
-                        (id, s)
-                    }
-                })
-                .collect();
             let mut forward = in_phase(forward_expand, Expand);
             forward.extend(in_phase(
                 part(diffs, &m.schema, desired, current, opts),
                 Contract,
             ));
-            let mut inverse = in_phase(inverse_expand, Expand);
+            let mut inverse = in_phase(
+                nullable_back(part(diffs, desired, &back_middle, current, opts)),
+                Expand,
+            );
             inverse.extend(in_phase(
-                part(diffs, &back_middle, &target, current, opts),
+                nullable_back(part(diffs, &back_middle, target, current, opts)),
                 Contract,
             ));
             (forward, inverse)
@@ -1037,22 +1046,26 @@ pub(crate) fn plan_both_with(
     };
     let lost: std::collections::BTreeSet<&ObjectId> = forward
         .iter()
-        .filter(|(id, s)| s.hazards.contains(&plan::Hazard::DataLoss) && !stores_nothing(id))
-        .map(|(id, _)| id)
+        .filter(|t| t.step.hazards.contains(&plan::Hazard::DataLoss) && !stores_nothing(&t.object))
+        .map(|t| &t.object)
         .collect();
+    // On the step that re-creates the object only, not on its comment or grants.
     let inverse: Vec<Step> = inverse
         .iter()
-        .map(|(id, s)| {
-            if lost.contains(id) && !s.hazards.contains(&plan::Hazard::DataLoss) {
-                s.clone().note(
+        .map(|t| {
+            if t.creates
+                && lost.contains(&t.object)
+                && !t.step.hazards.contains(&plan::Hazard::DataLoss)
+            {
+                t.step.clone().note(
                     "re-creates the structure only: data the forward plan dropped is not restored",
                 )
             } else {
-                s.clone()
+                t.step.clone()
             }
         })
         .collect();
-    let forward: Vec<Step> = forward.into_iter().map(|(_, s)| s).collect();
+    let forward: Vec<Step> = forward.into_iter().map(|t| t.step).collect();
     let contract_drops = forward.iter().any(|s| s.phase == Contract);
     let (forward, inverse) = match renames {
         None => (forward, inverse),

@@ -15,7 +15,7 @@
 use super::WorkflowError;
 use crate::diff::{Change, ColumnChange};
 use crate::model::{ObjectId, Schema, UnmodeledDeps};
-use crate::plan::{LockLevel, LockTimeout, PlanOptions, StatementTimeout, Step, TxMode};
+use crate::plan::{self, LockLevel, LockTimeout, PlanOptions, StatementTimeout, Step, TxMode};
 use std::collections::BTreeSet;
 
 /// The objects a plan drops, created again or not: dropped objects, the old type of a swap,
@@ -129,14 +129,14 @@ pub fn check(changes: &[Change], current: &Schema, desired: &Schema) -> Result<(
 /// Inserts, after the last step about an object that each carried-over unmodeled object
 /// depends on, the step creating it again, in that step's phase (the same transaction when
 /// both are transactional and adjacent, which is where it lands). `steps` are tagged with the
-/// object each is about (`plan::build_tagged`); `unmodeled` is the live database's.
+/// object each is about (`plan::build_marked`); `unmodeled` is the live database's.
 pub fn carry_over(
     changes: &[Change],
-    mut steps: Vec<(ObjectId, Step)>,
+    mut steps: Vec<plan::Tagged>,
     unmodeled: &Schema,
     after: &Schema,
     opts: &PlanOptions,
-) -> Vec<(ObjectId, Step)> {
+) -> Vec<plan::Tagged> {
     let dropped = dropped(changes);
     for (u, deps) in &unmodeled.unmodeled_deps {
         let hits = hit(deps, &dropped);
@@ -151,10 +151,10 @@ pub fn carry_over(
                 *h == id || h.parent().as_ref() == Some(id) || id.parent().as_ref() == Some(*h)
             })
         };
-        let Some(at) = steps.iter().rposition(|(id, _)| about(id)) else {
+        let Some(at) = steps.iter().rposition(|t| about(&t.object)) else {
             continue;
         };
-        let phase = steps[at].1.phase;
+        let phase = steps[at].step.phase;
         let relation = deps.depends_on.iter().find_map(|id| match id {
             ObjectId::Table(q) | ObjectId::View(q) | ObjectId::Column(q, _) => Some(q.clone()),
             _ => None,
@@ -182,8 +182,15 @@ pub fn carry_over(
                     .join(", ")
             )],
         };
-        let tag = steps[at].0.clone();
-        steps.insert(at + 1, (tag, step));
+        let object = steps[at].object.clone();
+        steps.insert(
+            at + 1,
+            plan::Tagged {
+                object,
+                creates: false,
+                step,
+            },
+        );
     }
     steps
 }

@@ -13,6 +13,8 @@ pub struct Setup {
     pub current: schemaplan::model::Schema,
     pub desired: workflow::Desired,
     pub source: schemaplan::source::SourceSet,
+    /// The live database's URL.
+    pub url: String,
     pub _dir: tempfile::TempDir,
 }
 
@@ -45,6 +47,7 @@ pub fn setup(tag: &str, live: &str, desired: &str) -> Setup {
         current: current.schema,
         desired,
         source,
+        url,
         _dir: dir,
     }
 }
