@@ -18,7 +18,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             continue;
         }
         for col in &want.columns {
-            let Some(old) = have.columns.iter().find(|c| c.name == col.name) else {
+            let Some(old) = have.column(&col.name) else {
                 continue;
             };
             let id = ObjectId::Column(name.clone(), col.name.clone());
@@ -585,7 +585,7 @@ fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     let own = d.reparented(t);
     for col in &want.columns {
         let id = ObjectId::Column(t.clone(), col.name.clone());
-        match have.columns.iter().find(|c| c.name == col.name) {
+        match have.column(&col.name) {
             None if !col.declared_locally() && !own => {}
             None => {
                 d.push(Change::AddColumn {
@@ -671,7 +671,7 @@ pub fn inherits_again(current: &Schema, desired: &Schema, t: &QName, column: &st
     let (Some(have), Some(want)) = (current.tables.get(t), desired.tables.get(t)) else {
         return false;
     };
-    let col = |tb: &Table| tb.columns.iter().find(|c| c.name == column).cloned();
+    let col = |tb: &Table| tb.column(column).cloned();
     let (Some(old), Some(new)) = (col(have), col(want)) else {
         return false;
     };
@@ -699,7 +699,7 @@ fn descendants_inherit_only(current: &Schema, t: &QName, column: &str) -> bool {
             continue;
         }
         for child in current.tables.values().filter(|c| c.inherits.contains(&p)) {
-            match child.columns.iter().find(|k| k.name == column) {
+            match child.column(column) {
                 Some(k) if k.is_local => return false,
                 Some(_) => work.push(child.name.clone()),
                 None => {}
@@ -740,7 +740,7 @@ fn sets_expression(
             .any(|c| c.kind == ConstraintKind::Check)
     };
     let other_checks = want.columns.iter().any(|w| {
-        let before = have.columns.iter().find(|h| h.name == w.name);
+        let before = have.column(&w.name);
         (w.not_null && !before.is_some_and(|h| h.not_null))
             || before.is_some_and(|h| h.type_name != w.type_name || h.collation != w.collation)
     });
@@ -1064,7 +1064,7 @@ fn collation_changes(current: &Schema, desired: &Schema, t: &QName, c: &str) -> 
     let find = |s: &Schema| {
         s.tables
             .get(t)
-            .and_then(|tb| tb.columns.iter().find(|x| x.name == c))
+            .and_then(|tb| tb.column(c))
             .map(|x| x.collation.clone())
     };
     matches!((find(current), find(desired)), (Some(a), Some(b)) if a != b)

@@ -389,7 +389,7 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<(QName, String)> 
                         continue;
                     }
                     parents.push(cq.clone());
-                    let copy = child.columns.iter().find(|x| x.name == c.name);
+                    let copy = child.column(&c.name);
                     let gone = desired
                         .tables
                         .get(cq)

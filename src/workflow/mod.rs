@@ -958,20 +958,29 @@ pub(crate) fn plan_both_with(
     // Dropped columns the inverse cannot add back NOT NULL (their values are gone): it adds
     // them back nullable, phased or not, and says so on the step that adds each back.
     let lost = contract::unrestorable(base, desired);
-    let mut target = base.clone();
-    let mut unrestored = Vec::new();
-    for (q, c) in &lost {
-        if let Some(col) = target
-            .tables
-            .get_mut(q)
-            .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
-        {
-            col.make_nullable();
+    let unrestored: Vec<ObjectId> = lost
+        .iter()
+        .map(|(q, c)| ObjectId::Column(q.clone(), c.clone()))
+        .collect();
+    // The inverse's end: the diffs' own `base` when nothing is lost (their cached diff, and no
+    // copy of the whole schema: issue 9), else a copy with those columns nullable.
+    let relaxed_base;
+    let target = if lost.is_empty() {
+        base
+    } else {
+        let mut copy = base.clone();
+        for (q, c) in &lost {
+            if let Some(col) = copy
+                .tables
+                .get_mut(q)
+                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
+            {
+                col.make_nullable();
+            }
         }
-        unrestored.push(ObjectId::Column(q.clone(), c.clone()));
-    }
-    // The inverse's end: the diffs' own `base` when nothing changes (their cached diff).
-    let target = if lost.is_empty() { base } else { &target };
+        relaxed_base = copy;
+        &relaxed_base
+    };
     let nullable_back = |steps: Vec<plan::Tagged>| -> Vec<plan::Tagged> {
         steps
             .into_iter()

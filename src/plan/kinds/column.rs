@@ -1152,7 +1152,7 @@ pub fn set_not_null_online_as(ctx: &Ctx, t: &QName, desired_table: &QName, colum
         .desired
         .tables
         .get(desired_table)
-        .and_then(|tb| tb.columns.iter().find(|c| c.name == column));
+        .and_then(|tb| tb.column(column));
     let (name, no_inherit) = match want {
         Some(w) => (not_null_name(desired_table, w), w.not_null_no_inherit),
         None => (generated_not_null_name(&t.name, column), false),
