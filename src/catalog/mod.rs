@@ -857,6 +857,12 @@ mod tests {
             "    statistics_target: 10,",
             "    Column {",
             "            \"a: None,\",",
+            // ending as an empty field does, and not one
+            "    statistics_target: 10,",
+            "    Name: None,",
+            "    a: b: [],",
+            "        [],",
+            "    k: x: 0,",
         ] {
             assert!(!super::empty_field(kept), "{kept}");
         }
