@@ -482,8 +482,10 @@ mod tests {
         with_other.unmodeled = other.clone();
         assert_eq!(text, format!("{:#?}\n", with_other.canonical()));
         let (text, _) = all_lines(&empty, &other);
-        let mut with_other = Schema::default();
-        with_other.unmodeled = other;
+        let with_other = Schema {
+            unmodeled: other,
+            ..Default::default()
+        };
         assert_eq!(text, format!("{:#?}\n", with_other.canonical()));
     }
 
