@@ -114,6 +114,204 @@ CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-0
     }
 }
 
+/// The fingerprint as it was first defined: SHA-256 of `{:#?}` of the canonical schema, each
+/// line followed by a line break, the lines of fields holding their empty value left out (the
+/// printer and filter of `catalog` before the one-pass printer of issue 9, kept here as the
+/// reference). Every plan file's `from`/`to` fingerprints are these bytes' digest: `apply`
+/// compares them with the live database's, so a printer that writes the text another way
+/// must hash exactly these bytes.
+fn fingerprint_as_first_defined(s: &Schema) -> String {
+    use sha2::{Digest, Sha256};
+    fn empty_field(line: &str) -> bool {
+        let Some((name, value)) = line.trim_start().split_once(": ") else {
+            return false;
+        };
+        let named = name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_');
+        named && matches!(value, "[]," | "{}," | "None," | "false," | "\"\"," | "0,")
+    }
+    let text = format!("{:#?}", s.canonical());
+    let mut h = Sha256::new();
+    for line in text.lines().filter(|l| !empty_field(l)) {
+        h.update(line.as_bytes());
+        h.update(b"\n");
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// More of every kind than [`ORDER_A`]: what `catalog_read`'s schema holds and the kinds it
+/// leaves out (publications, event triggers, foreign servers and tables, casts, text search,
+/// operators, conversions, access methods), strings with quotes and line breaks, empty and
+/// non-empty values of the same fields side by side.
+const EVERY_KIND: &str = r#"
+CREATE SCHEMA other;
+COMMENT ON SCHEMA app IS 'application
+schema: "quoted", {braced}, [bracketed], None,';
+CREATE EXTENSION citext SCHEMA public;
+CREATE COLLATION app.nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+CREATE TYPE app.floatrange AS RANGE (subtype = float8, subtype_diff = float8mi);
+CREATE DOMAIN app.posint AS integer NOT NULL DEFAULT 1 CONSTRAINT posint_positive CHECK (VALUE > 0);
+CREATE SEQUENCE app.counter AS integer START 10 INCREMENT 5 MINVALUE 10 MAXVALUE 1000 CACHE 3 CYCLE;
+CREATE TABLE app.users (
+  id bigint GENERATED ALWAYS AS IDENTITY (START WITH 100 INCREMENT BY 2) PRIMARY KEY,
+  email public.citext NOT NULL,
+  name text COLLATE "C" DEFAULT '',
+  age app.posint,
+  flag boolean DEFAULT false,
+  zero int DEFAULT 0,
+  created timestamptz NOT NULL DEFAULT now(),
+  name_len integer GENERATED ALWAYS AS (length(name)) STORED,
+  CONSTRAINT users_email_key UNIQUE (email),
+  CONSTRAINT users_age_check CHECK (age < 200)
+) WITH (fillfactor = 90);
+COMMENT ON COLUMN app.users.email IS '';
+CREATE UNLOGGED TABLE app.scratch (k int NOT NULL, v text);
+CREATE UNIQUE INDEX scratch_k ON app.scratch (k);
+ALTER TABLE app.scratch REPLICA IDENTITY USING INDEX scratch_k;
+CREATE TABLE app.base (id int, note text CHECK (note <> ''));
+CREATE TABLE app.child (extra int) INHERITS (app.base);
+CREATE VIEW app.active_users WITH (security_barrier = true) AS
+  SELECT id, email, name FROM app.users WHERE age > 0;
+CREATE PROCEDURE app.poke(p_id bigint) LANGUAGE sql AS $$ UPDATE app.users SET name = name WHERE id = p_id $$;
+CREATE FUNCTION app.sum_state(s integer, v integer) RETURNS integer LANGUAGE sql AS $$ SELECT s + v $$;
+CREATE AGGREGATE app.total(integer) (SFUNC = app.sum_state, STYPE = integer, INITCOND = '0');
+GRANT SELECT (body), UPDATE (body) ON app.customers TO reader WITH GRANT OPTION;
+REVOKE USAGE ON TYPE app.status FROM PUBLIC;
+ALTER DEFAULT PRIVILEGES IN SCHEMA app GRANT SELECT ON TABLES TO reader;
+CREATE STATISTICS app.users_stats (dependencies) ON name, age FROM app.users;
+CREATE RULE users_no_delete AS ON DELETE TO app.users DO INSTEAD NOTHING;
+CREATE PUBLICATION pub_orders FOR TABLE app.orders;
+CREATE PUBLICATION pub_none;
+CREATE FUNCTION app.on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS $$BEGIN END$$;
+CREATE EVENT TRIGGER fp_on_ddl ON ddl_command_end EXECUTE FUNCTION app.on_ddl();
+CREATE FOREIGN DATA WRAPPER fp_fdw;
+CREATE SERVER fp_archive FOREIGN DATA WRAPPER fp_fdw OPTIONS (host 'old.internal');
+CREATE USER MAPPING FOR reader SERVER fp_archive OPTIONS (user 'r');
+CREATE FOREIGN TABLE app.remote (id int NOT NULL, note text OPTIONS (column_name 'n'))
+  SERVER fp_archive OPTIONS (table_name 'remote');
+CREATE TYPE app.span AS (lo int, hi int);
+CREATE FUNCTION app.span_text(app.span) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT $1.lo || '-' || $1.hi $$;
+CREATE CAST (app.span AS text) WITH FUNCTION app.span_text(app.span);
+CREATE TEXT SEARCH DICTIONARY app.simple_dict (TEMPLATE = simple, STOPWORDS = english, ACCEPT = false);
+CREATE TEXT SEARCH CONFIGURATION app.cfg (COPY = pg_catalog.simple);
+CREATE FUNCTION app.span_eq(app.span, app.span) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$ SELECT $1.lo = $2.lo $$;
+CREATE OPERATOR app.=== (LEFTARG = app.span, RIGHTARG = app.span, FUNCTION = app.span_eq);
+CREATE OPERATOR FAMILY app.span_ops USING btree;
+CREATE CONVERSION app.latin_to_utf8 FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;
+CREATE ACCESS METHOD fp_heap TYPE TABLE HANDLER heap_tableam_handler;
+"#;
+
+/// The fingerprints a plan takes (`catalog::fingerprint_and_digests` for its `from` schema and
+/// `catalog::fingerprint_and_digests_with_unmodeled_of` for its target) and
+/// `catalog::fingerprint` hash exactly the bytes they hashed when plan files first stored them
+/// ([`fingerprint_as_first_defined`]), and the object digests stay those of
+/// `catalog::object_digests`: on an empty database, a schema with every kind, and the
+/// plan-scale benchmark's generated schemas (issue 9, a fingerprint printed in one pass).
+#[test]
+fn fingerprints_hash_the_bytes_plan_files_were_written_with() {
+    let extra = r#"
+CREATE FUNCTION app.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER orders_touch BEFORE UPDATE ON app.orders FOR EACH ROW EXECUTE FUNCTION app.touch();
+ALTER TABLE app.orders ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON app.orders USING (customer_id = 1);
+CREATE MATERIALIZED VIEW app.totals WITH (fillfactor = 50) AS SELECT count(*) AS n FROM app.orders;
+CREATE TYPE app.pair AS (a int, "b c" text);
+CREATE TABLE app."odd ""name""" (z int, "line
+break" text) WITH (autovacuum_enabled = false, fillfactor = 60);
+CREATE TABLE app.events (id bigint, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE app.events_2024 PARTITION OF app.events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+ALTER TABLE app.customers ADD COLUMN body text;
+"#;
+    let mut cases = vec![
+        ("empty".to_string(), String::new()),
+        ("order_a".to_string(), ORDER_A.to_string()),
+        (
+            "every kind".to_string(),
+            format!("{ORDER_A}{extra}{EVERY_KIND}"),
+        ),
+    ];
+    for (tables, seed) in [(12, 1), (40, 7)] {
+        cases.push((
+            format!("plan_scale {tables} tables, seed {seed}"),
+            plan_scale_schema(tables, seed),
+        ));
+    }
+    for (what, sql) in &cases {
+        let s = read(sql);
+        let want = fingerprint_as_first_defined(&s);
+        assert_eq!(catalog::fingerprint(&s), want, "{what}: fingerprint");
+        let (fingerprint, digests) = catalog::fingerprint_and_digests(&s);
+        assert_eq!(fingerprint, want, "{what}: fingerprint_and_digests");
+        assert_eq!(
+            digests,
+            catalog::object_digests(&s),
+            "{what}: object digests"
+        );
+        // the target's: this schema with another one's unmodeled objects
+        let mut live = Schema::default();
+        live.unmodeled.insert(Unmodeled {
+            kind: "foreign table".into(),
+            identity: "app.elsewhere".into(),
+        });
+        let target = catalog::with_unmodeled_of(s.clone(), &live);
+        assert_eq!(
+            catalog::fingerprint_and_digests_with_unmodeled_of(&s, &live),
+            (
+                fingerprint_as_first_defined(&target),
+                catalog::object_digests(&target)
+            ),
+            "{what}: the target's fingerprint and digests"
+        );
+        if what == "every kind" {
+            // the schema does hold what the case is for
+            assert!(
+                !s.publications.is_empty() && !s.operators.is_empty(),
+                "{s:#?}"
+            );
+            assert!(
+                !s.casts.is_empty() && !s.foreign_servers.is_empty(),
+                "{s:#?}"
+            );
+        }
+    }
+}
+
+/// The SQL of the plan-scale benchmark's base schema of `tables` tables
+/// (`benches/plan_scale/generate.py`), its files in the order the benchmark loads them.
+fn plan_scale_schema(tables: usize, seed: u64) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new("python3")
+        .arg(root.join("benches/plan_scale/generate.py"))
+        .args(["--tables", &tables.to_string(), "--seed", &seed.to_string()])
+        .args(["--variant", "base", "--out"])
+        .arg(out.path())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run python3 benches/plan_scale/generate.py");
+    assert!(status.success(), "generate.py: {status}");
+    let mut files = Vec::new();
+    let mut dirs = vec![out.path().join("base")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A plan's target is the desired schema with the live database's unmodeled objects
 /// (`catalog::with_unmodeled_of`); its fingerprint and object digests are printed from the
 /// desired schema without that copy (`catalog::fingerprint_and_digests_with_unmodeled_of`,

@@ -567,14 +567,12 @@ fn printed_label(p: crate::model::Printed) -> String {
 
 /// An object's digest as `plan.json` holds it: the first 16 hex digits of the SHA-256.
 fn short_digest(sha: &[u8]) -> String {
-    let mut d = hex(sha);
-    d.truncate(16);
-    d
+    hex(&sha[..8])
 }
 
 /// The schema's fingerprint ([`fingerprint`]) and object digests ([`object_digests`]), the
 /// same values, from one printing of the schema: the objects of the big kinds (tables,
-/// indexes, views, functions ...) are printed once for both (`model::CanonicalDebugEach`),
+/// indexes, views, functions ...) are printed once for both (`model::canonical_lines`),
 /// where the two functions print each twice (issue 9: a plan needs both of its `from` and of
 /// its target schema).
 pub fn fingerprint_and_digests(schema: &Schema) -> (String, Digests) {
@@ -603,14 +601,35 @@ fn print_digests(
 ) -> (String, Digests) {
     use sha2::{Digest, Sha256};
     let mut out = Digests::new();
-    let mut each = |p: crate::model::Printed, text: &str| {
+    let fingerprint = fingerprint_of(schema, unmodeled, &mut |p, text| {
         out.insert(printed_label(p), short_digest(&Sha256::digest(text)));
-    };
-    let fingerprint = hex(&debug_digest_without_empty_fields(
-        &crate::model::CanonicalDebugEach::new(schema, &mut each).with_unmodeled(unmodeled),
-    ));
+    });
     other_digests(schema, unmodeled, &mut out);
     (fingerprint, out)
+}
+
+/// The fingerprint of `schema` with `unmodeled` as its unmodeled objects: SHA-256 of the
+/// canonical text without the lines of fields holding their empty value ([`empty_field`]),
+/// hashed as `model::canonical_lines` writes it (each object printed once, filtered where it
+/// is written; the text is never held whole), `each` called with each object of the kinds of
+/// `model::Printed` and its own text.
+fn fingerprint_of<'a>(
+    schema: &'a Schema,
+    unmodeled: &'a std::collections::BTreeSet<crate::model::Unmodeled>,
+    each: &mut dyn FnMut(crate::model::Printed<'a>, &str),
+) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    crate::model::canonical_lines(
+        schema,
+        unmodeled,
+        crate::model::Lines {
+            keep: |line| !empty_field(line),
+            text: &mut |text| hasher.update(text.as_bytes()),
+            each,
+        },
+    );
+    hex(&hasher.finalize())
 }
 
 /// The digests of the objects of the kinds `model::Printed` does not name (`unmodeled`: the
@@ -749,7 +768,7 @@ pub fn with_unmodeled_of(mut schema: Schema, live: &Schema) -> Schema {
 }
 
 /// Hex SHA-256 of the schema's canonical text; equal schemas have equal fingerprints.
-/// The text is printed object by object from `schema` ([`crate::model::CanonicalDebug`]):
+/// The text is printed object by object from `schema` ([`crate::model::canonical_lines`]):
 /// no canonical copy of the schema is built.
 ///
 /// The canonical text is the `Debug` rendering of [`Schema::canonical`] (no dependency edges,
@@ -766,9 +785,7 @@ pub fn with_unmodeled_of(mut schema: Schema, live: &Schema) -> Schema {
 /// field, and a field with any other value is still printed.
 pub fn fingerprint(schema: &Schema) -> String {
     crate::timings::stage("fingerprint", || {
-        hex(&debug_digest_without_empty_fields(
-            &crate::model::CanonicalDebug(schema),
-        ))
+        fingerprint_of(schema, &schema.unmodeled, &mut |_, _| {})
     })
 }
 
@@ -788,49 +805,15 @@ fn debug_digest(value: &dyn std::fmt::Debug) -> Vec<u8> {
     h.0.finalize().to_vec()
 }
 
-/// [`debug_digest`] of the text without the lines of fields holding their empty value
-/// ([`empty_field`]), filtered line by line as it is written.
-fn debug_digest_without_empty_fields(value: &dyn std::fmt::Debug) -> Vec<u8> {
-    use sha2::{Digest, Sha256};
-    struct Lines {
-        hasher: Sha256,
-        line: String,
-    }
-    impl Lines {
-        fn end_line(&mut self) {
-            if !empty_field(&self.line) {
-                self.hasher.update(self.line.as_bytes());
-                self.hasher.update(b"\n");
-            }
-            self.line.clear();
-        }
-    }
-    impl std::fmt::Write for Lines {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            let mut parts = s.split('\n');
-            if let Some(first) = parts.next() {
-                self.line.push_str(first);
-            }
-            for part in parts {
-                self.end_line();
-                self.line.push_str(part);
-            }
-            Ok(())
-        }
-    }
-    let mut h = Lines {
-        hasher: Sha256::new(),
-        line: String::new(),
-    };
-    std::fmt::Write::write_fmt(&mut h, format_args!("{value:#?}")).expect("hashing cannot fail");
-    if !h.line.is_empty() {
-        h.end_line();
-    }
-    h.hasher.finalize().to_vec()
-}
-
 /// Whether a line of pretty `Debug` output is a named field with its type's empty value.
 fn empty_field(line: &str) -> bool {
+    // Most lines end otherwise: refused by their last bytes alone (every line of the text of
+    // a big schema passes here, issue 9).
+    let b = line.as_bytes();
+    let empty_ending = [&b"[],"[..], b"{},", b"None,", b"false,", b"\"\",", b": 0,"];
+    if !empty_ending.iter().any(|e| b.ends_with(e)) {
+        return false;
+    }
     let Some((name, value)) = line.trim_start().split_once(": ") else {
         return false;
     };
@@ -842,7 +825,13 @@ fn empty_field(line: &str) -> bool {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0xf)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -868,6 +857,12 @@ mod tests {
             "    statistics_target: 10,",
             "    Column {",
             "            \"a: None,\",",
+            // ending as an empty field does, and not one
+            "    statistics_target: 10,",
+            "    Name: None,",
+            "    a: b: [],",
+            "        [],",
+            "    k: x: 0,",
         ] {
             assert!(!super::empty_field(kept), "{kept}");
         }

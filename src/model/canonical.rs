@@ -2,25 +2,25 @@
 //! (`catalog::fingerprint`, `catalog::object_digests`).
 //!
 //! Owns the normalizations themselves (column order, storage options, extension versions,
-//! ...: see [`Schema::canonical`]) as one function per object kind, and [`CanonicalDebug`],
-//! which prints the `Debug` text of `schema.canonical()` without building that second schema:
+//! ...: see [`Schema::canonical`]) as one function per object kind, and [`canonical_lines`],
+//! which writes the `Debug` text of `schema.canonical()` without building that second schema:
 //! each object is normalized as it is printed, one at a time. A fingerprint of a schema of
 //! 5,000 tables then costs one table's copy, not the whole schema's (issue 9). The two must
-//! print the same text, byte for byte (the fingerprints of written plans depend on it): the
-//! test below compares them, and `Schema::canonical` is built from the same functions.
+//! give the same text, byte for byte (the fingerprints of written plans depend on it): the
+//! tests below compare them, and `Schema::canonical` is built from the same functions.
 //!
-//! [`CanonicalDebugEach`] prints the same text and hands its caller, on the way, the text of
-//! each object of the big kinds (tables, indexes, views, functions, ...) exactly as
-//! `format!("{:#?}", canonical form of the object)` prints it: that is what the object's
-//! digest hashes (`catalog::object_digests`), so a plan's fingerprint and object digests of a
-//! schema cost one printing of it instead of two (issue 9). Each such object is printed once
-//! into a buffer (reused, no allocation per object), handed over, then written into the
-//! schema's text where the derived `Debug` would have printed it: the map's entry indents it
-//! line by line as it indents any value (`PadAdapter` depends on the text alone), so the
-//! schema's text is byte for byte the same (the tests below compare them).
+//! [`canonical_lines`] also hands its caller, on the way, the text of each object of the big
+//! kinds (tables, indexes, views, functions, ...) exactly as `format!("{:#?}", canonical form
+//! of the object)` prints it: that is what the object's digest hashes
+//! (`catalog::object_digests`), so a plan's fingerprint and object digests of a schema cost
+//! one printing of it (issue 9). The schema's outer structure (its fields, their maps and
+//! sets) is written by the printer itself, each entry's text indented line by line by the
+//! fixed amount the derived `Debug` would indent it, and filtered line by line where it is
+//! written (`catalog` leaves out the lines of empty fields): no `PadAdapter` over the whole
+//! text, no second pass over it.
 
 use super::*;
-use std::fmt::{self, Debug, Formatter};
+use std::fmt::{self, Debug};
 
 /// A table as fingerprinted: columns by name, no default volatility, options sorted, and no
 /// `NOT VALID` on NOT NULL constraints (PostgreSQL 18): a valid one satisfies a `NOT VALID`
@@ -70,32 +70,7 @@ pub fn ts_dictionary(d: &TextSearchDictionary) -> TextSearchDictionary {
     d
 }
 
-/// Prints `map` as `BTreeMap`'s `Debug` does, each value normalized by `f` as it is printed.
-struct Normalized<'a, K, V, W> {
-    map: &'a BTreeMap<K, V>,
-    f: fn(&V) -> W,
-}
-
-impl<K: Debug, V, W: Debug> Debug for Normalized<'_, K, V, W> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let mut m = f.debug_map();
-        for (k, v) in self.map {
-            m.entry(k, &(self.f)(v));
-        }
-        m.finish()
-    }
-}
-
-/// `Debug` of `schema.canonical()`, printed from `schema` itself (see the module doc).
-pub struct CanonicalDebug<'a>(pub &'a Schema);
-
-impl Debug for CanonicalDebug<'_> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        print(self.0, &self.0.unmodeled, f, None)
-    }
-}
-
-/// An object [`CanonicalDebugEach`] hands its caller, by kind and key.
+/// An object [`canonical_lines`] hands its caller, by kind and key.
 #[derive(Clone, Copy, Debug)]
 pub enum Printed<'a> {
     Type(&'a QName),
@@ -108,124 +83,44 @@ pub enum Printed<'a> {
     Policy(&'a (QName, String)),
 }
 
-/// [`CanonicalDebug`] that also calls `each` with every object of the kinds of [`Printed`] and
-/// its canonical text, `format!("{:#?}", ...)` of its canonical form (see the module doc).
-pub struct CanonicalDebugEach<'a, 'h> {
+/// How [`canonical_lines`] hands over its text and objects.
+pub struct Lines<'a, 'h> {
+    /// Whether a line of the text is written: it sees the whole line as the text holds it
+    /// (indentation included, no line break); lines it refuses are left out.
+    pub keep: fn(&str) -> bool,
+    /// Takes the text, in order, in chunks of whole lines each ending with a line break.
+    pub text: &'h mut dyn FnMut(&str),
+    /// Called with each object of the kinds of [`Printed`] and its own text,
+    /// `format!("{:#?}", canonical form of the object)`.
+    pub each: &'h mut dyn FnMut(Printed<'a>, &str),
+}
+
+/// Writes the text of `format!("{:#?}", schema.canonical())` with `unmodeled` in place of the
+/// schema's unmodeled objects (the only field the canonical form keeps of them; a plan's
+/// target is the desired schema with the live database's, `catalog::with_unmodeled_of`),
+/// line by line, each line followed by a line break, to `lines.text`, leaving out the lines
+/// `lines.keep` refuses; on the way, hands each object of the kinds of [`Printed`] and its own
+/// text to `lines.each` (what its digest hashes).
+///
+/// No canonical copy of the schema is built and the schema's text is never held whole: each
+/// entry of each map or set is printed on its own into a buffer (one for all of them, no
+/// allocation per object), normalized as it is printed, and written line by line after the
+/// indentation the derived `Debug` would give it (the schema's fields are indented by 4
+/// spaces and their entries by 8: pretty `Debug` indents every line of a nested value by 4
+/// more, whatever the text). An object's text is thus printed once for its digest and the
+/// schema's text, and filtered where it is written (issue 9).
+pub fn canonical_lines<'a>(
     schema: &'a Schema,
-    /// The unmodeled objects printed for the schema's own (see [`Self::with_unmodeled`]).
     unmodeled: &'a BTreeSet<Unmodeled>,
-    each: std::cell::RefCell<Each<'a, 'h>>,
-}
-
-impl<'a, 'h> CanonicalDebugEach<'a, 'h> {
-    pub fn new(schema: &'a Schema, each: &'h mut dyn FnMut(Printed<'a>, &str)) -> Self {
-        CanonicalDebugEach {
-            schema,
-            unmodeled: &schema.unmodeled,
-            each: std::cell::RefCell::new(Each {
-                hook: each,
-                buf: String::new(),
-            }),
-        }
-    }
-
-    /// The text of the schema with `unmodeled` in place of its own unmodeled objects (the
-    /// only field the canonical form keeps of them; `unmodeled_deps` is left out): what the
-    /// schema with those objects prints, without a copy of it (a plan's target, the desired
-    /// schema with the live database's unmodeled objects, `catalog::with_unmodeled_of`).
-    pub fn with_unmodeled(mut self, unmodeled: &'a BTreeSet<Unmodeled>) -> Self {
-        self.unmodeled = unmodeled;
-        self
-    }
-}
-
-impl Debug for CanonicalDebugEach<'_, '_> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        print(self.schema, self.unmodeled, f, Some(&self.each))
-    }
-}
-
-/// The caller's hook and the buffer each object is printed into (one for all of them).
-struct Each<'a, 'h> {
-    hook: &'h mut dyn FnMut(Printed<'a>, &str),
-    buf: String,
-}
-
-/// Text written as it is: an object printed beforehand.
-struct Verbatim<'a>(&'a str);
-
-impl Debug for Verbatim<'_> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// A map of one of the kinds of [`Printed`], printed as `BTreeMap`'s `Debug` does with each
-/// value in its canonical form: `entry` writes one entry directly, `text` prints the value
-/// into a buffer (`{:#?}`) for [`Each`]'s hook, after which the buffer is the entry's value.
-struct Kind<'s, 'a, 'h, K, V> {
-    map: &'a BTreeMap<K, V>,
-    entry: fn(&mut fmt::DebugMap<'_, '_>, &K, &V),
-    text: fn(&V, &mut String),
-    key: fn(&'a K) -> Printed<'a>,
-    each: Option<&'s std::cell::RefCell<Each<'a, 'h>>>,
-}
-
-impl<'s, 'a, 'h, K: Debug, V: Debug> Kind<'s, 'a, 'h, K, V> {
-    /// A kind whose values are printed as they are (no normalization).
-    fn plain(
-        map: &'a BTreeMap<K, V>,
-        key: fn(&'a K) -> Printed<'a>,
-        each: Option<&'s std::cell::RefCell<Each<'a, 'h>>>,
-    ) -> Self {
-        Kind {
-            map,
-            entry: |m, k, v| {
-                m.entry(k, v);
-            },
-            text: |v, b| pretty(v, b),
-            key,
-            each,
-        }
-    }
-}
-
-impl<K: Debug, V> Debug for Kind<'_, '_, '_, K, V> {
-    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let mut m = f.debug_map();
-        match self.each {
-            None => {
-                for (k, v) in self.map {
-                    (self.entry)(&mut m, k, v);
-                }
-            }
-            Some(each) => {
-                let mut each = each.borrow_mut();
-                let Each { hook, buf } = &mut *each;
-                for (k, v) in self.map {
-                    buf.clear();
-                    (self.text)(v, buf);
-                    hook((self.key)(k), buf);
-                    m.entry(k, &Verbatim(buf));
-                }
-            }
-        }
-        m.finish()
-    }
-}
-
-/// `{:#?}` of `value` appended to `buf` (writing to a `String` cannot fail).
-fn pretty(value: &dyn Debug, buf: &mut String) {
-    let _ = fmt::Write::write_fmt(buf, format_args!("{value:#?}"));
-}
-
-/// The text of [`CanonicalDebug`] and [`CanonicalDebugEach`] (`each`).
-fn print<'a>(
-    schema: &'a Schema,
-    unmodeled: &BTreeSet<Unmodeled>,
-    f: &mut Formatter<'_>,
-    each: Option<&std::cell::RefCell<Each<'a, '_>>>,
-) -> fmt::Result {
+    lines: Lines<'a, '_>,
+) {
+    let Lines { keep, text, each } = lines;
+    let mut w = Writer {
+        keep,
+        sink: text,
+        out: String::with_capacity(FLUSH_AT + 4096),
+        entry: String::new(),
+    };
     // Every field by name, so a field added to `Schema` does not compile here until it is
     // printed (in declaration order, as the derived `Debug` does) or normalized away.
     let Schema {
@@ -261,97 +156,191 @@ fn print<'a>(
         comments,
         grants,
         default_privileges,
+        // left out of the canonical form: printed as the empty maps they are there
         depends: _,
         owners: _,
-        // printed from the parameter (`CanonicalDebugEach::with_unmodeled`)
+        // printed from the parameter
         unmodeled: _,
         unmodeled_deps: _,
         sizes: _,
     } = schema;
-    // Left out of the canonical form: printed as the empty collections it holds there.
-    let depends: BTreeMap<ObjectId, DepSet> = BTreeMap::new();
-    let owners: BTreeMap<ObjectId, String> = BTreeMap::new();
-    let unmodeled_deps: BTreeMap<Unmodeled, UnmodeledDeps> = BTreeMap::new();
-    let sizes: BTreeMap<QName, u64> = BTreeMap::new();
-    f.debug_struct("Schema")
-        .field("schemas", schemas)
-        .field(
-            "extensions",
-            &Normalized {
-                map: extensions,
-                f: extension,
-            },
-        )
-        .field("collations", collations)
-        .field("types", &Kind::plain(types, Printed::Type, each))
-        .field(
-            "sequences",
-            &Kind::plain(sequences, Printed::Sequence, each),
-        )
-        .field(
-            "tables",
-            &Kind {
-                map: tables,
-                entry: |m, k, v| {
-                    m.entry(k, &table(v));
-                },
-                text: |v, b| pretty(&table(v), b),
-                key: Printed::Table,
-                each,
-            },
-        )
-        .field("indexes", &Kind::plain(indexes, Printed::Index, each))
-        .field(
-            "views",
-            &Kind {
-                map: views,
-                entry: |m, k, v| {
-                    m.entry(k, &view(v));
-                },
-                text: |v, b| pretty(&view(v), b),
-                key: Printed::View,
-                each,
-            },
-        )
-        .field(
-            "functions",
-            &Kind::plain(functions, Printed::Function, each),
-        )
-        .field("triggers", &Kind::plain(triggers, Printed::Trigger, each))
-        .field("policies", &Kind::plain(policies, Printed::Policy, each))
-        .field("publications", publications)
-        .field("publication_tables", publication_tables)
-        .field("publication_schemas", publication_schemas)
-        .field("event_triggers", event_triggers)
-        .field("foreign_data_wrappers", foreign_data_wrappers)
-        .field("foreign_servers", foreign_servers)
-        .field("user_mappings", user_mappings)
-        .field("casts", casts)
-        .field(
-            "ts_dictionaries",
-            &Normalized {
-                map: ts_dictionaries,
-                f: ts_dictionary,
-            },
-        )
-        .field("ts_configurations", ts_configurations)
-        .field("operators", operators)
-        .field("operator_families", operator_families)
-        .field("operator_classes", operator_classes)
-        .field("access_methods", access_methods)
-        .field("conversions", conversions)
-        .field("languages", languages)
-        .field("statistics", statistics)
-        .field("rules", rules)
-        .field("comments", comments)
-        .field("grants", grants)
-        .field("default_privileges", default_privileges)
-        .field("depends", &depends)
-        .field("owners", &owners)
-        .field("unmodeled", unmodeled)
-        .field("unmodeled_deps", &unmodeled_deps)
-        .field("sizes", &sizes)
-        .finish()
+    w.lines("", "Schema {");
+    w.map("schemas", schemas, |_, v, b| pretty(v, b));
+    w.map("extensions", extensions, |_, v, b| pretty(&extension(v), b));
+    w.map("collations", collations, |_, v, b| pretty(v, b));
+    w.map("types", types, |k, v, b| {
+        printed(b, Printed::Type(k), v, each)
+    });
+    w.map("sequences", sequences, |k, v, b| {
+        printed(b, Printed::Sequence(k), v, each)
+    });
+    w.map("tables", tables, |k, v, b| {
+        printed(b, Printed::Table(k), &table(v), each)
+    });
+    w.map("indexes", indexes, |k, v, b| {
+        printed(b, Printed::Index(k), v, each)
+    });
+    w.map("views", views, |k, v, b| {
+        printed(b, Printed::View(k), &view(v), each)
+    });
+    w.map("functions", functions, |k, v, b| {
+        printed(b, Printed::Function(k), v, each)
+    });
+    w.map("triggers", triggers, |k, v, b| {
+        printed(b, Printed::Trigger(k), v, each)
+    });
+    w.map("policies", policies, |k, v, b| {
+        printed(b, Printed::Policy(k), v, each)
+    });
+    w.map("publications", publications, |_, v, b| pretty(v, b));
+    w.map("publication_tables", publication_tables, |_, v, b| {
+        pretty(v, b)
+    });
+    w.set("publication_schemas", publication_schemas);
+    w.map("event_triggers", event_triggers, |_, v, b| pretty(v, b));
+    w.map("foreign_data_wrappers", foreign_data_wrappers, |_, v, b| {
+        pretty(v, b)
+    });
+    w.map("foreign_servers", foreign_servers, |_, v, b| pretty(v, b));
+    w.map("user_mappings", user_mappings, |_, v, b| pretty(v, b));
+    w.map("casts", casts, |_, v, b| pretty(v, b));
+    w.map("ts_dictionaries", ts_dictionaries, |_, v, b| {
+        pretty(&ts_dictionary(v), b)
+    });
+    w.map("ts_configurations", ts_configurations, |_, v, b| {
+        pretty(v, b)
+    });
+    w.map("operators", operators, |_, v, b| pretty(v, b));
+    w.map("operator_families", operator_families, |_, v, b| {
+        pretty(v, b)
+    });
+    w.map("operator_classes", operator_classes, |_, v, b| pretty(v, b));
+    w.map("access_methods", access_methods, |_, v, b| pretty(v, b));
+    w.map("conversions", conversions, |_, v, b| pretty(v, b));
+    w.map("languages", languages, |_, v, b| pretty(v, b));
+    w.map("statistics", statistics, |_, v, b| pretty(v, b));
+    w.map("rules", rules, |_, v, b| pretty(v, b));
+    w.map("comments", comments, |_, v, b| pretty(v, b));
+    w.set("grants", grants);
+    w.set("default_privileges", default_privileges);
+    w.set::<ObjectId>("depends", &BTreeSet::new());
+    w.set::<ObjectId>("owners", &BTreeSet::new());
+    w.set("unmodeled", unmodeled);
+    w.set::<Unmodeled>("unmodeled_deps", &BTreeSet::new());
+    w.set::<QName>("sizes", &BTreeSet::new());
+    w.lines("", "}");
+    w.flush();
+}
+
+/// The text is handed over once this much of it is written.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// The indentation of a field of the schema and of an entry of a field's map or set.
+const FIELD: &str = "    ";
+const ENTRY: &str = "        ";
+
+/// The text [`canonical_lines`] writes, line by line.
+struct Writer<'h> {
+    keep: fn(&str) -> bool,
+    sink: &'h mut dyn FnMut(&str),
+    /// Lines written and not yet handed over.
+    out: String,
+    /// The entry being printed (reused).
+    entry: String,
+}
+
+impl Writer<'_> {
+    /// Writes each line of `text` after `indent`, the ones `keep` takes.
+    fn lines(&mut self, indent: &str, text: &str) {
+        for line in text.split('\n') {
+            let start = self.out.len();
+            self.out.push_str(indent);
+            self.out.push_str(line);
+            if (self.keep)(&self.out[start..]) {
+                self.out.push('\n');
+            } else {
+                self.out.truncate(start);
+            }
+        }
+        if self.out.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.out.is_empty() {
+            (self.sink)(&self.out);
+            self.out.clear();
+        }
+    }
+
+    /// The field `name` holding `map`, as the derived `Debug` prints it (`name: {`, an entry
+    /// `key: value,` per key, `},`; `name: {},` when empty), each value printed by `value`.
+    fn map<'a, K: Debug, V>(
+        &mut self,
+        name: &str,
+        map: &'a BTreeMap<K, V>,
+        mut value: impl FnMut(&'a K, &'a V, &mut String),
+    ) {
+        self.open(name, map.is_empty());
+        let mut entry = std::mem::take(&mut self.entry);
+        for (k, v) in map {
+            entry.clear();
+            pretty(k, &mut entry);
+            entry.push_str(": ");
+            value(k, v, &mut entry);
+            entry.push(',');
+            self.lines(ENTRY, &entry);
+        }
+        self.entry = entry;
+        self.close(map.is_empty());
+    }
+
+    /// The field `name` holding `set` (`name: {`, an entry `item,` per item, `},`).
+    fn set<T: Debug>(&mut self, name: &str, set: &BTreeSet<T>) {
+        self.open(name, set.is_empty());
+        let mut entry = std::mem::take(&mut self.entry);
+        for item in set {
+            entry.clear();
+            pretty(item, &mut entry);
+            entry.push(',');
+            self.lines(ENTRY, &entry);
+        }
+        self.entry = entry;
+        self.close(set.is_empty());
+    }
+
+    fn open(&mut self, name: &str, empty: bool) {
+        let mut line = std::mem::take(&mut self.entry);
+        line.clear();
+        line.push_str(name);
+        line.push_str(if empty { ": {}," } else { ": {" });
+        self.lines(FIELD, &line);
+        self.entry = line;
+    }
+
+    fn close(&mut self, empty: bool) {
+        if !empty {
+            self.lines(FIELD, "},");
+        }
+    }
+}
+
+/// Appends `{:#?}` of `value` to `buf` and hands that text to `each` as `key`'s.
+fn printed<'a>(
+    buf: &mut String,
+    key: Printed<'a>,
+    value: &dyn Debug,
+    each: &mut dyn FnMut(Printed<'a>, &str),
+) {
+    let start = buf.len();
+    pretty(value, buf);
+    each(key, &buf[start..]);
+}
+
+/// `{:#?}` of `value` appended to `buf` (writing to a `String` cannot fail).
+fn pretty(value: &dyn Debug, buf: &mut String) {
+    let _ = fmt::Write::write_fmt(buf, format_args!("{value:#?}"));
 }
 
 #[cfg(test)]
@@ -455,26 +444,79 @@ mod tests {
         s
     }
 
-    #[test]
-    fn the_canonical_debug_view_prints_what_the_canonical_schema_prints() {
-        let s = sample();
-        assert_eq!(
-            format!("{:#?}", CanonicalDebug(&s)),
-            format!("{:#?}", s.canonical())
+    /// All of [`canonical_lines`]'s text, nothing left out, and the objects it hands over.
+    fn all_lines<'a>(
+        s: &'a Schema,
+        unmodeled: &'a BTreeSet<Unmodeled>,
+    ) -> (String, Vec<(String, String)>) {
+        let mut text = String::new();
+        let mut seen = Vec::new();
+        canonical_lines(
+            s,
+            unmodeled,
+            Lines {
+                keep: |_| true,
+                text: &mut |t| text.push_str(t),
+                each: &mut |p, t| seen.push((format!("{p:?}"), t.to_string())),
+            },
         );
-        assert_eq!(
-            format!("{:?}", CanonicalDebug(&s)),
-            format!("{:?}", s.canonical())
-        );
-        let empty = Schema::default();
-        assert_eq!(
-            format!("{:#?}", CanonicalDebug(&empty)),
-            format!("{:#?}", empty.canonical())
-        );
+        (text, seen)
     }
 
-    /// [`CanonicalDebugEach`] prints the text [`CanonicalDebug`] prints, and hands over each
-    /// object's text as `{:#?}` of its canonical form (what its digest hashes).
+    #[test]
+    fn the_canonical_lines_are_what_the_canonical_schema_prints() {
+        let s = sample();
+        let (text, _) = all_lines(&s, &s.unmodeled);
+        assert_eq!(text, format!("{:#?}\n", s.canonical()));
+        let empty = Schema::default();
+        let (text, _) = all_lines(&empty, &empty.unmodeled);
+        assert_eq!(text, format!("{:#?}\n", empty.canonical()));
+        // another schema's unmodeled objects in place of its own
+        let mut other = BTreeSet::new();
+        other.insert(Unmodeled {
+            kind: "foreign table".into(),
+            identity: "public.f".into(),
+        });
+        let (text, _) = all_lines(&s, &other);
+        let mut with_other = s.clone();
+        with_other.unmodeled = other.clone();
+        assert_eq!(text, format!("{:#?}\n", with_other.canonical()));
+        let (text, _) = all_lines(&empty, &other);
+        let with_other = Schema {
+            unmodeled: other,
+            ..Default::default()
+        };
+        assert_eq!(text, format!("{:#?}\n", with_other.canonical()));
+    }
+
+    /// The lines `keep` refuses are left out, whole, wherever they are (fields of the
+    /// schema, of its entries, of the objects handed over), and the objects handed over are
+    /// their whole text all the same.
+    #[test]
+    fn refused_lines_are_left_out_and_objects_are_handed_over_whole() {
+        let s = sample();
+        let mut text = String::new();
+        let mut seen = Vec::new();
+        canonical_lines(
+            &s,
+            &s.unmodeled,
+            Lines {
+                keep: |l| !l.ends_with("{},") && !l.ends_with("false,"),
+                text: &mut |t| text.push_str(t),
+                each: &mut |p, t| seen.push((format!("{p:?}"), t.to_string())),
+            },
+        );
+        let want: String = format!("{:#?}", s.canonical())
+            .lines()
+            .filter(|l| !l.ends_with("{},") && !l.ends_with("false,"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        assert_eq!(text, want);
+        assert!(seen.iter().any(|(_, t)| t.contains("false,")), "{seen:?}");
+    }
+
+    /// [`canonical_lines`] hands over each object of the kinds of [`Printed`] with its text as
+    /// `{:#?}` of its canonical form (what its digest hashes), in the order of the text.
     #[test]
     fn printing_each_object_once_gives_the_same_text_and_each_objects_own() {
         let mut s = sample();
@@ -499,11 +541,8 @@ mod tests {
                 unlogged: false,
             },
         );
-        let mut seen = Vec::new();
-        let mut each = |p: Printed, text: &str| seen.push((format!("{p:?}"), text.to_string()));
-        let text = format!("{:#?}", CanonicalDebugEach::new(&s, &mut each));
-        assert_eq!(text, format!("{:#?}", CanonicalDebug(&s)));
-        assert_eq!(text, format!("{:#?}", s.canonical()));
+        let (text, seen) = all_lines(&s, &s.unmodeled);
+        assert_eq!(text, format!("{:#?}\n", s.canonical()));
         let mut want = Vec::new();
         for (k, v) in &s.sequences {
             want.push((format!("{:?}", Printed::Sequence(k)), format!("{v:#?}")));

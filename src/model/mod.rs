@@ -15,9 +15,8 @@ mod ids;
 mod objects;
 
 pub use canonical::{
-    extension as canonical_extension, table as canonical_table,
-    ts_dictionary as canonical_ts_dictionary, view as canonical_view, CanonicalDebug,
-    CanonicalDebugEach, Printed,
+    canonical_lines, extension as canonical_extension, table as canonical_table,
+    ts_dictionary as canonical_ts_dictionary, view as canonical_view, Lines, Printed,
 };
 pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
@@ -165,9 +164,9 @@ impl Schema {
     /// can only append columns, and no query that names its columns can tell), extension
     /// versions, dependency edges, table sizes, default volatility and the order of text search
     /// dictionary options. Fingerprints are taken of
-    /// this form, printed without this copy ([`CanonicalDebug`]).
+    /// this form, printed without this copy ([`canonical_lines`]).
     pub fn canonical(&self) -> Schema {
-        // One function per kind in `canonical`, shared with [`CanonicalDebug`], which the
+        // One function per kind in `canonical`, shared with [`canonical_lines`], which the
         // fingerprints print instead of building this copy.
         let mut s = self.clone();
         s.depends.clear();
