@@ -408,6 +408,19 @@ impl Shadow {
         crate::timings::stage("cached reading", || reading::load(&folder, &id))
     }
 
+    /// [`Shadow::warm_reading`] and the delta state stored with it
+    /// ([`reading::load_with_delta`]: its splice base holds a copy of the reading), for a run
+    /// that reads the kept database again (the proof).
+    pub fn warm_reading_with_delta(
+        &self,
+        kept: &Kept,
+    ) -> Option<(crate::model::Schema, Option<DeltaState>)> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("cached reading and delta state", || {
+            reading::load_with_delta(&folder, &id)
+        })
+    }
+
     /// Stores `schema`, the catalog reading of `kept` or of a copy of it (before any scope is
     /// applied), for later runs, and `state`, the delta state of the same reading, beside it
     /// ([`reading`]). Best effort.
@@ -419,17 +432,15 @@ impl Shadow {
     ) {
         if let Some((folder, id)) = self.reading_place(kept) {
             crate::timings::stage("reading saved", || {
-                reading::save(&folder, &id, schema);
-                if let Some(state) = state {
-                    reading::save_delta(&folder, &id, state);
-                }
+                reading::save(&folder, &id, schema, state);
             });
         }
     }
 
-    /// The delta state stored with the reading of `kept` ([`reading::load_delta`]), when
-    /// there is a valid one for exactly this database; `None` for anything else (the reads
-    /// that would have been delta reads of it are full).
+    /// The delta state stored with the reading of `kept` ([`reading::load_delta`]: the
+    /// reading is loaded too, as its splice base's schema), when there is a valid one for
+    /// exactly this database; `None` for anything else (the reads that would have been delta
+    /// reads of it are full).
     pub fn warm_delta_state(&self, kept: &Kept) -> Option<DeltaState> {
         let (folder, id) = self.reading_place(kept)?;
         crate::timings::stage("cached delta state", || reading::load_delta(&folder, &id))

@@ -457,22 +457,21 @@ fn from_kept(
     ctx: &Context,
     need: Need,
 ) -> Result<Option<Loaded>, WorkflowError> {
-    let cached = shadow.warm_reading(kept);
+    // For the database, the delta state stored with the reading too (the proof's first
+    // reading of it is a delta read, spliced into a copy of the reading).
+    let cached = match need {
+        Need::Database => shadow.warm_reading_with_delta(kept),
+        Need::Reading => shadow.warm_reading(kept).map(|full| (full, None)),
+    };
     let cached_reading = cached.is_some();
     let (full, db) = match (cached, need) {
-        (Some(full), Need::Reading) => (full, None),
+        (Some((full, _)), Need::Reading) => (full, None),
         (cached, _) => {
             let Some(db) = shadow.warm_pin(kept) else {
                 return Ok(None);
             };
             let (full, state) = match cached {
-                Some(full) => {
-                    let state = match need {
-                        Need::Database => shadow.warm_delta_state(kept),
-                        Need::Reading => None,
-                    };
-                    (full, state)
-                }
+                Some(cached) => cached,
                 None => {
                     let (full, state) = read_kept(shadow, &db)?;
                     shadow.warm_save_reading(kept, &full, state.as_ref());
