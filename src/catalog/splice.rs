@@ -5,7 +5,11 @@
 //! Owns: what a reading keeps for that ([`Base`]: its schema, its [`Resolver`], and which
 //! model object every catalog oid it registered belongs to), which objects a set of changed
 //! oids makes read again ([`plan`]), taking their entries out of the model ([`prepare`]),
-//! and the checks that the result is what a full read would give ([`finish`]).
+//! and the checks that the result is what a full read would give ([`finish`]); and what is
+//! stored of a base with its delta state ([`StoredRef`]: all but the schema, which is the
+//! cached reading stored beside it) and how it is restored with that reading
+//! ([`Stored::restore`]): a restored base is the base that was in memory, and a splice into
+//! it is checked the same way.
 //!
 //! **Roots.** Every modeled entry belongs to one root object: a table, view or type with its
 //! columns, constraints, indexes, triggers and policies (and a table's identity sequences and

@@ -419,7 +419,10 @@ fn read_loaded(
         None => (catalog::read(client)?, None),
     };
     // The shadow's tables are empty: the desired schema has no size facts, so nothing is
-    // judged small by them (an inverse plan treats them as unknown).
+    // judged small by them (an inverse plan treats them as unknown). Sizes and owners are
+    // all that the desired schema (a kept database's cached reading) takes out of the
+    // catalog reading: the splice base stored with its delta state restores exactly those
+    // (`catalog::splice::Stored::restore`), anything else changed here must be stored there.
     full.sizes.clear();
     declared_owners(client, &mut full)?;
     Ok((full, state))
