@@ -1315,8 +1315,10 @@ fn a_restored_state_splices_its_first_delta_read_into_the_stored_reading() {
         let mut sp = tx.savepoint("edit").unwrap();
         sp.batch_execute(edit).unwrap();
         sp.commit().unwrap();
-        let (_, mut state) = reading::load_with_delta(folder.path(), &id).unwrap();
-        let mut state = state.take().expect("the stored state");
+        // (the proof's way to restore it: the reading loaded again when the state is used)
+        let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
+        let (mut state, base_reading) = stored.expect("the stored state");
+        base_reading.restore(&mut state);
         let (got, _) = delta::read_delta_in(&mut tx, &mut state).expect("delta read");
         spliced(&state, &format!("in a transaction, {tag}"));
         let (want, _) = delta::read_full_in(&mut tx).expect("full read");
@@ -1351,6 +1353,23 @@ fn a_stored_base_is_used_only_with_its_own_reading() {
     let (loaded, none) = reading::load_with_delta(folder.path(), &id).unwrap();
     assert_eq!(loaded, other);
     assert!(none.is_none());
+    // A reading written again between loading the state and restoring its base (the proof
+    // restores it last): the base is not restored, the read builds in full.
+    reading::save(folder.path(), &id, &reading, Some(&state));
+    let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
+    let (mut restored, base_reading) = stored.expect("the stored state");
+    reading::save_with_key(folder.path(), &path, &id.key(), &other).unwrap();
+    base_reading.restore(&mut restored);
+    {
+        let mut c = server.connect(&base);
+        let (got, _) = delta::read_delta(&mut c, &mut restored).unwrap();
+        assert!(
+            matches!(restored.last_build(), delta::Build::All { .. }),
+            "{:?}",
+            restored.last_build()
+        );
+        assert_same(&got, &catalog::read(&mut c).unwrap(), "a base not restored");
+    }
     // Written together, but the reading names an owner the stored base does not: the state
     // is used, its base is not.
     let mut foreign = reading.clone();

@@ -91,8 +91,10 @@ pub struct ScratchDb {
     /// One [`ScratchDb::borrow`] at a time.
     busy: Mutex<()>,
     /// The delta state of this database's reading, when the run has one
-    /// ([`ScratchDb::set_delta_base`]): the proof's first reading is a delta of it.
-    delta: Mutex<Option<DeltaState>>,
+    /// ([`ScratchDb::set_delta_base`]): the proof's first reading is a delta of it. With
+    /// the cached reading its splice base is restored from when it is taken
+    /// ([`ScratchDb::set_stored_delta_base`]).
+    delta: Mutex<Option<(DeltaState, Option<reading::BaseReading>)>>,
 }
 
 /// The locks of a kept database used in place: its pin, held for as long as it is used, and
@@ -409,12 +411,16 @@ impl Shadow {
     }
 
     /// [`Shadow::warm_reading`] and the delta state stored with it
-    /// ([`reading::load_with_delta`]: its splice base holds a copy of the reading), for a run
-    /// that reads the kept database again (the proof).
+    /// ([`reading::load_with_delta`]: its splice base is restored from the reading when the
+    /// state is used, [`ScratchDb::set_stored_delta_base`]), for a run that reads the kept
+    /// database again (the proof).
     pub fn warm_reading_with_delta(
         &self,
         kept: &Kept,
-    ) -> Option<(crate::model::Schema, Option<DeltaState>)> {
+    ) -> Option<(
+        crate::model::Schema,
+        Option<(DeltaState, reading::BaseReading)>,
+    )> {
         let (folder, id) = self.reading_place(kept)?;
         crate::timings::stage("cached reading and delta state", || {
             reading::load_with_delta(&folder, &id)
@@ -801,14 +807,28 @@ impl ScratchDb {
     /// now, may be given: the proof reads this database, or a copy of it, as a delta of it.
     pub fn set_delta_base(&self, state: DeltaState) {
         if let Ok(mut d) = self.delta.lock() {
-            *d = Some(state);
+            *d = Some((state, None));
         }
     }
 
-    /// The delta state given with [`ScratchDb::set_delta_base`], taken: the proof's first
-    /// reading advances it, so a second proof of the same run (a retry) reads in full.
+    /// [`ScratchDb::set_delta_base`] with a state stored with a kept database's reading
+    /// ([`Shadow::warm_reading_with_delta`]), whose splice base's schema is that reading,
+    /// loaded again from `base` when the state is taken.
+    pub fn set_stored_delta_base(&self, state: DeltaState, base: reading::BaseReading) {
+        if let Ok(mut d) = self.delta.lock() {
+            *d = Some((state, Some(base)));
+        }
+    }
+
+    /// The delta state given with [`ScratchDb::set_delta_base`], taken (its splice base
+    /// restored first, when it is a stored one: the `cached splice base` stage): the proof's
+    /// first reading advances it, so a second proof of the same run (a retry) reads in full.
     pub fn take_delta_base(&self) -> Option<DeltaState> {
-        self.delta.lock().ok()?.take()
+        let (mut state, base) = self.delta.lock().ok()?.take()?;
+        if let Some(base) = base {
+            crate::timings::stage("cached splice base", || base.restore(&mut state));
+        }
+        Some(state)
     }
 
     /// Whether this is a kept database used in place rather than a scratch database of this

@@ -461,7 +461,7 @@ fn from_kept(
     need: Need,
 ) -> Result<Option<Loaded>, WorkflowError> {
     // For the database, the delta state stored with the reading too (the proof's first
-    // reading of it is a delta read, spliced into a copy of the reading).
+    // reading of it is a delta read, spliced into the reading, loaded again then).
     let cached = match need {
         Need::Database => shadow.warm_reading_with_delta(kept),
         Need::Reading => shadow.warm_reading(kept).map(|full| (full, None)),
@@ -473,17 +473,22 @@ fn from_kept(
             let Some(db) = shadow.warm_pin(kept) else {
                 return Ok(None);
             };
-            let (full, state) = match cached {
-                Some(cached) => cached,
+            let full = match cached {
+                Some((full, stored)) => {
+                    if let Some((state, base)) = stored {
+                        db.set_stored_delta_base(state, base);
+                    }
+                    full
+                }
                 None => {
                     let (full, state) = read_kept(shadow, &db)?;
                     shadow.warm_save_reading(kept, &full, state.as_ref());
-                    (full, state)
+                    if let Some(state) = state {
+                        db.set_delta_base(state);
+                    }
+                    full
                 }
             };
-            if let Some(state) = state {
-                db.set_delta_base(state);
-            }
             (full, (need == Need::Database).then_some(db))
         }
     };
