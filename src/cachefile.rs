@@ -32,13 +32,23 @@ pub const SOURCE_DIGEST: &str = env!("SCHEMAPLAN_SOURCE_DIGEST");
 /// The key and value of the file at `path` whatever its key, when it starts with `magic`, is
 /// complete and decodes.
 pub fn read_any<T: DeserializeOwned>(path: &Path, magic: &[u8]) -> Option<(String, T)> {
-    read_if(path, magic, |_| true)
+    read_if(path, magic, |_| true).map(|(k, v, _)| (k, v))
 }
 
 /// The value of the file at `path` when its key is `key` (see [`read_any`]); a file of another
 /// key is not decoded past the key.
 pub fn read<T: DeserializeOwned>(path: &Path, magic: &[u8], key: &str) -> Option<T> {
-    read_if(path, magic, |k| k == key).map(|(_, v)| v)
+    read_if(path, magic, |k| k == key).map(|(_, v, _)| v)
+}
+
+/// [`read`], with the file's integrity digest (its last 32 bytes, what [`write`] returned):
+/// another file can be keyed by it to belong to exactly this one.
+pub fn read_digested<T: DeserializeOwned>(
+    path: &Path,
+    magic: &[u8],
+    key: &str,
+) -> Option<(T, [u8; 32])> {
+    read_if(path, magic, |k| k == key).map(|(_, v, d)| (v, d))
 }
 
 /// The file is read twice through one handle (the same file, even if a writer renames another
@@ -50,7 +60,7 @@ fn read_if<T: DeserializeOwned>(
     path: &Path,
     magic: &[u8],
     wanted: impl FnOnce(&str) -> bool,
-) -> Option<(String, T)> {
+) -> Option<(String, T, [u8; 32])> {
     use std::io::{BufReader, Seek};
     let mut file = std::fs::File::open(path).ok()?;
     let len = file.metadata().ok()?.len();
@@ -94,7 +104,7 @@ fn read_if<T: DeserializeOwned>(
             }
         }
         if let Ok((value, _)) = postcard::from_io::<T, _>((body, scratch)) {
-            return Some((key, value));
+            return Some((key, value, digest));
         }
     }
     None
@@ -116,7 +126,7 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Writes `value` under `key` to `path` (in `folder`, made if missing) atomically: a
 /// temporary file named `{temp_prefix}...` in the same folder, renamed over `path` once
-/// complete.
+/// complete. Gives the file's integrity digest (see [`read_digested`]).
 pub fn write<T: Serialize + ?Sized>(
     folder: &Path,
     path: &Path,
@@ -124,7 +134,7 @@ pub fn write<T: Serialize + ?Sized>(
     temp_prefix: &str,
     key: &str,
     value: &T,
-) -> std::io::Result<()> {
+) -> std::io::Result<[u8; 32]> {
     std::fs::create_dir_all(folder)?;
     let tmp = tempfile::Builder::new()
         .prefix(temp_prefix)
@@ -141,7 +151,7 @@ pub fn write<T: Serialize + ?Sized>(
     inner.write_all(&digest)?;
     let tmp = inner.into_inner().map_err(|e| e.into_error())?;
     tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    Ok(digest.into())
 }
 
 /// Whether `entry` is a temporary file (named `{temp_prefix}...`) a killed run left behind:

@@ -1137,9 +1137,19 @@ fn inside_one_transaction_a_change_without_its_own_savepoint_can_pass_for_seen()
 // run: the copy of that database an update changed, and the database itself changed inside
 // the proof's transaction, are read as deltas of it (`workflow::desired_load`, `prove`).
 
-/// [`BASE`] loaded into a database of its own, read in full, its delta state stored in
-/// `folder` (as a kept database's is) and every session on it closed (it is a template).
+/// [`BASE`] loaded into a database of its own, read in full, its reading and delta state
+/// stored in `folder` (as a kept database's are: the reading as a desired schema is, without
+/// sizes and without the owners the files do not declare, here every owner that is the
+/// session's role, `workflow::read_loaded`) and every session on it closed (it is a
+/// template).
 fn stored_base(tag: &str, folder: &Path) -> (String, reading::Identity) {
+    let (name, id, schema, state) = base_and_state(tag);
+    reading::save(folder, &id, &desired_reading(&schema), Some(&state));
+    (name, id)
+}
+
+/// [`stored_base`] before storing: the database, its identity, its full reading and state.
+fn base_and_state(tag: &str) -> (String, reading::Identity, Schema, delta::DeltaState) {
     let server = common::server();
     let (name, _) = server.fresh_db(tag);
     let mut c = server.connect(&name);
@@ -1152,8 +1162,23 @@ fn stored_base(tag: &str, folder: &Path) -> (String, reading::Identity) {
         database: name.clone(),
         oid: 1,
     };
-    reading::save_delta(folder, &id, &state);
-    (name, id)
+    (name, id, schema, state)
+}
+
+/// A reading as `workflow::read_loaded` keeps a desired schema: no sizes, and no owner that
+/// is the role the tests connect as (the objects of [`BASE`] are all its own).
+fn desired_reading(schema: &Schema) -> Schema {
+    let role: String = common::server()
+        .connect("postgres")
+        .query_one("SELECT current_user::text", &[])
+        .unwrap()
+        .get(0);
+    let mut reading = schema.clone();
+    reading.sizes.clear();
+    let owners = reading.owners.len();
+    reading.owners.retain(|_, o| *o != role);
+    assert!(reading.owners.len() < owners, "no owner is {role}");
+    reading
 }
 
 #[test]
@@ -1214,6 +1239,160 @@ fn a_restored_state_reads_a_changed_copy_and_the_database_in_a_transaction_as_de
     let (got, outcome) = delta::read_delta(&mut c, &mut state).unwrap();
     assert_eq!(outcome, delta::Outcome::Delta { changed: 0 });
     assert_same(&got, &catalog::read(&mut c).unwrap(), "unchanged");
+    drop(c);
+    server.drop_db(&base);
+}
+
+/// The first delta read of a restored state splices into the stored reading (its base is
+/// stored with it, but for the schema: `catalog::splice::StoredRef`), and gives exactly what
+/// a full read gives, owners (left out of the reading, restored from the state) included:
+/// for an edit that changes a root, one that removes one and one that adds one, on a copy of
+/// the stored database (an incremental update's) and on the database itself in a
+/// transaction (the proof's). The next read splices into what the first one gave.
+#[test]
+fn a_restored_state_splices_its_first_delta_read_into_the_stored_reading() {
+    let _roles = shared();
+    let server = common::server();
+    let folder = tempfile::tempdir().unwrap();
+    let (base, id) = stored_base("restored_splice", folder.path());
+    let mut admin = server.connect("postgres");
+    let edits = [
+        // a root changed: a column of a table others reference, and its comment
+        (
+            "changed",
+            "ALTER TABLE app.customers ADD COLUMN phone text; \
+             COMMENT ON COLUMN app.customers.phone IS 'phone'",
+        ),
+        // a root removed (and one that depended on it)
+        ("removed", "DROP VIEW app.open_orders CASCADE"),
+        // a root added, referring to an existing one
+        (
+            "added",
+            "CREATE TABLE app.added (id int PRIMARY KEY, c bigint REFERENCES app.customers (id)); \
+             CREATE INDEX added_c ON app.added (c); GRANT SELECT ON app.added TO reader",
+        ),
+    ];
+    let spliced = |state: &delta::DeltaState, what: &str| {
+        assert!(
+            matches!(state.last_build(), delta::Build::Spliced { .. }),
+            "{what}: not spliced: {:?}",
+            state.last_build()
+        );
+    };
+    for (i, (tag, edit)) in edits.iter().enumerate() {
+        let copy = format!("{base}_s{i}");
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{copy}\" TEMPLATE \"{base}\""))
+            .unwrap();
+        let mut c = server.connect(&copy);
+        c.batch_execute(edit)
+            .unwrap_or_else(|e| panic!("{edit}: {e:?}"));
+        let mut state = reading::load_delta(folder.path(), &id).expect("the stored state");
+        let (got, outcome) = delta::read_delta(&mut c, &mut state).expect("delta read");
+        assert!(
+            matches!(outcome, delta::Outcome::Delta { changed } if changed > 0),
+            "{tag}: {outcome:?}"
+        );
+        spliced(&state, &format!("copy, {tag}"));
+        let want = catalog::read(&mut c).unwrap();
+        assert_same(&got, &want, &format!("copy, {tag}"));
+        assert!(!got.owners.is_empty(), "{tag}: no owners");
+        // the next read splices into the restored one's result
+        c.batch_execute("COMMENT ON TABLE public.loose IS 'again'")
+            .unwrap();
+        let (again, _) = delta::read_delta(&mut c, &mut state).expect("delta read");
+        spliced(&state, &format!("copy, {tag}, again"));
+        assert_same(&again, &catalog::read(&mut c).unwrap(), "again");
+        drop(c);
+        server.drop_db(&copy);
+        // the database itself, in a savepoint of a transaction rolled back (the proof's way)
+        let mut c = server.connect(&base);
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::ReadCommitted)
+            .start()
+            .unwrap();
+        let mut sp = tx.savepoint("edit").unwrap();
+        sp.batch_execute(edit).unwrap();
+        sp.commit().unwrap();
+        // (the proof's way to restore it: the reading loaded again when the state is used)
+        let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
+        let (mut state, base_reading) = stored.expect("the stored state");
+        base_reading.restore(&mut state);
+        let (got, _) = delta::read_delta_in(&mut tx, &mut state).expect("delta read");
+        spliced(&state, &format!("in a transaction, {tag}"));
+        let (want, _) = delta::read_full_in(&mut tx).expect("full read");
+        assert_same(&got, &want, &format!("in a transaction, {tag}"));
+        drop(tx);
+    }
+    server.drop_db(&base);
+}
+
+/// A state is used only with the reading file it was stored with, and its base only when
+/// that reading fits it: a reading written over it alone leaves no state; a reading written
+/// with it whose owners are not the stored base's leaves a state whose first delta read
+/// builds in full (and is still exact).
+#[test]
+fn a_stored_base_is_used_only_with_its_own_reading() {
+    let _roles = shared();
+    let server = common::server();
+    let folder = tempfile::tempdir().unwrap();
+    let (base, id, schema, state) = base_and_state("base_reading");
+    let reading = desired_reading(&schema);
+    reading::save(folder.path(), &id, &reading, Some(&state));
+    assert!(reading::load_delta(folder.path(), &id).is_some());
+    // Another reading written alone over the one the state was stored with: no state.
+    let mut other = reading.clone();
+    other.comments.insert(
+        schemaplan::model::ObjectId::Schema("app".into()),
+        "x".into(),
+    );
+    let path = reading::file(folder.path(), &id.database);
+    reading::save_with_key(folder.path(), &path, &id.key(), &other).unwrap();
+    assert!(reading::load_delta(folder.path(), &id).is_none());
+    let (loaded, none) = reading::load_with_delta(folder.path(), &id).unwrap();
+    assert_eq!(loaded, other);
+    assert!(none.is_none());
+    // A reading written again between loading the state and restoring its base (the proof
+    // restores it last): the base is not restored, the read builds in full.
+    reading::save(folder.path(), &id, &reading, Some(&state));
+    let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
+    let (mut restored, base_reading) = stored.expect("the stored state");
+    reading::save_with_key(folder.path(), &path, &id.key(), &other).unwrap();
+    base_reading.restore(&mut restored);
+    {
+        let mut c = server.connect(&base);
+        let (got, _) = delta::read_delta(&mut c, &mut restored).unwrap();
+        assert!(
+            matches!(restored.last_build(), delta::Build::All { .. }),
+            "{:?}",
+            restored.last_build()
+        );
+        assert_same(&got, &catalog::read(&mut c).unwrap(), "a base not restored");
+    }
+    // Written together, but the reading names an owner the stored base does not: the state
+    // is used, its base is not.
+    let mut foreign = reading.clone();
+    foreign.owners.insert(
+        schemaplan::model::ObjectId::Schema("app".into()),
+        "someone_else".into(),
+    );
+    reading::save(folder.path(), &id, &foreign, Some(&state));
+    let mut state = reading::load_delta(folder.path(), &id).expect("the state");
+    let mut c = server.connect(&base);
+    c.batch_execute("COMMENT ON TABLE public.loose IS 'changed'")
+        .unwrap();
+    let (got, outcome) = delta::read_delta(&mut c, &mut state).unwrap();
+    assert!(
+        matches!(outcome, delta::Outcome::Delta { .. }),
+        "{outcome:?}"
+    );
+    assert!(
+        matches!(state.last_build(), delta::Build::All { .. }),
+        "{:?}",
+        state.last_build()
+    );
+    assert_same(&got, &catalog::read(&mut c).unwrap(), "a base not restored");
     drop(c);
     server.drop_db(&base);
 }

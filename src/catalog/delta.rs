@@ -52,7 +52,9 @@
 //! read of an updated copy of it and the proof's first reading of it are delta reads in a
 //! later run. A restored state names no server start (the server restarts between runs): its
 //! file's key vouches for the cluster, and everything else is checked as for a state in
-//! memory.
+//! memory. Its splice base is stored too, but for the schema, which is the reading stored
+//! beside it ([`DeltaState::restore_base`] puts them together): the first delta read of a
+//! restored state splices into that reading as into one in memory, with the same checks.
 //!
 //! Tables' sizes (`Schema::sizes`, a plan-time fact, not schema) of re-used rows are those of
 //! the earlier read: data written since does not change the catalog.
@@ -325,8 +327,12 @@ pub struct DeltaState {
     /// False after a read that failed half-way (the cache may be partly replaced).
     valid: bool,
     /// The last reading, kept to splice the next delta read into (`catalog::splice`); `None`
-    /// before a first reading or after a read that failed. Serializable with the rest.
+    /// before a first reading or after a read that failed. Stored with the rest, but for its
+    /// schema (see the `Serialize` impl); a restored state has it once
+    /// [`DeltaState::restore_base`] gave it its schema.
     base: Option<Base>,
+    /// A restored state's base, stored without its schema, until [`DeltaState::restore_base`].
+    stored_base: Option<splice::Stored>,
     /// How the last read built its schema.
     built: Build,
 }
@@ -364,6 +370,7 @@ impl DeltaState {
             version: 0,
             valid: false,
             base: None,
+            stored_base: None,
             built: Build::All {
                 why: "no reading yet".to_string(),
             },
@@ -374,14 +381,34 @@ impl DeltaState {
     pub fn last_build(&self) -> &Build {
         &self.built
     }
+
+    /// Gives a restored state the schema of its base (the reading the next delta read splices
+    /// into, `catalog::splice`): `reading`, the schema stored beside the state, which the
+    /// caller vouches is of the same reading (`shadow::reading`: the state's file is keyed
+    /// by the reading file's digest). Without it, or when this fails (`Err` says why), the
+    /// first delta read builds the whole schema from the kept rows, as before splicing.
+    pub fn restore_base(&mut self, reading: Schema) -> Result<(), String> {
+        let stored = self
+            .stored_base
+            .take()
+            .ok_or_else(|| "no splice base was stored with the delta state".to_string())?;
+        if !self.valid {
+            return Err("the stored delta state is of a read that failed".to_string());
+        }
+        self.base = Some(stored.restore(reading)?);
+        Ok(())
+    }
 }
 
 /// A state is stored beside the reading of a kept database (`shadow::reading`, which keys the
 /// file by build, cluster and database and checks its integrity) so that a later run reads
 /// that database, or a `CREATE DATABASE ... TEMPLATE` copy of it, as a delta of it. Stored:
 /// whether it is complete, the server version, the snapshot, the roles' digest, the census,
-/// and every kept query's columns (name and type OID) and rows in their compact form; not the
-/// server's start time (see the `server` field). Queries are written in name order.
+/// every kept query's columns (name and type OID) and rows in their compact form, and the
+/// splice base but for its schema (`splice::StoredRef`: its resolver, oid -> root map and
+/// coupled roots, and the schema's owners and sizes; the rest of the schema is the reading
+/// stored beside the state); not the server's start time (see the `server` field). Queries
+/// are written in name order.
 impl serde::Serialize for DeltaState {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut queries: Vec<StoredQueryRef<'_>> = self
@@ -405,6 +432,7 @@ impl serde::Serialize for DeltaState {
             &self.roles,
             &self.census,
             queries,
+            self.base.as_ref().map(Base::stored),
         );
         serde::Serialize::serialize(&stored, s)
     }
@@ -421,6 +449,7 @@ type Stored = (
     String,
     HashMap<Owner, i64>,
     Vec<(String, Vec<(String, u32)>, Vec<(u32, KeptRow)>)>,
+    Option<splice::Stored>,
 );
 
 /// A restored state names no server (see the `server` field). A query that is no longer kept
@@ -428,7 +457,7 @@ type Stored = (
 impl<'de> serde::Deserialize<'de> for DeltaState {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let (valid, version, snapshot, roles, census, queries) =
+        let (valid, version, snapshot, roles, census, queries, stored_base) =
             <Stored as serde::Deserialize>::deserialize(d)?;
         let mut rows = HashMap::with_capacity(queries.len());
         for (name, columns, kept) in queries {
@@ -465,12 +494,12 @@ impl<'de> serde::Deserialize<'de> for DeltaState {
             server: String::new(),
             version,
             valid,
-            // The reading a splice needs (its schema, resolver and oid -> root map) is not
-            // stored: the first delta read of a restored state builds the whole schema from
-            // the kept rows and the rows read again, and keeps its base for the next one.
+            // Until `restore_base` gives the stored base its schema, the first delta read
+            // builds the whole schema from the kept rows and the rows read again.
             base: None,
+            stored_base,
             built: Build::All {
-                why: "restored from the cache: no reading to splice into".to_string(),
+                why: "restored from the cache".to_string(),
             },
         })
     }
@@ -666,6 +695,8 @@ fn read_in(
 ) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     // Whatever happens below, the state is only valid again once this read succeeded.
     let was_valid = std::mem::replace(&mut state.valid, false);
+    // A stored base never given its schema is of no use from here on.
+    state.stored_base = None;
     let facts = tx
         .query_one(
             "SELECT pg_postmaster_start_time()::text || ' port ' || current_setting('port') \

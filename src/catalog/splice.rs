@@ -5,7 +5,11 @@
 //! Owns: what a reading keeps for that ([`Base`]: its schema, its [`Resolver`], and which
 //! model object every catalog oid it registered belongs to), which objects a set of changed
 //! oids makes read again ([`plan`]), taking their entries out of the model ([`prepare`]),
-//! and the checks that the result is what a full read would give ([`finish`]).
+//! and the checks that the result is what a full read would give ([`finish`]); and what is
+//! stored of a base with its delta state ([`StoredRef`]: all but the schema, which is the
+//! cached reading stored beside it) and how it is restored with that reading
+//! ([`Stored::restore`]): a restored base is the base that was in memory, and a splice into
+//! it is checked the same way.
 //!
 //! **Roots.** Every modeled entry belongs to one root object: a table, view or type with its
 //! columns, constraints, indexes, triggers and policies (and a table's identity sequences and
@@ -29,7 +33,8 @@
 
 use super::resolve::{Addr, Resolver};
 use crate::model::{Grant, ObjectId, QName, Schema, TypeKind};
-use std::collections::{BTreeSet, HashMap, HashSet};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// What a reading keeps to be spliced into: the schema it gave, its resolver, and the root
@@ -89,6 +94,95 @@ impl Base {
     /// How many roots the reading has (distinct objects oids belong to).
     fn roots(&self) -> usize {
         self.members.values().collect::<HashSet<_>>().len()
+    }
+}
+
+/// A [`Base`] as stored with its delta state (`catalog::delta`, `shadow::reading`): all of
+/// it but the schema, which is stored beside it as the kept database's cached reading, and
+/// the schema's owners and sizes, which that reading leaves out (a desired schema lists only
+/// the owners its files declare, and no sizes: `workflow::read_loaded`). The oid -> root map
+/// is stored by root (each root once, then its oids).
+#[derive(Serialize)]
+pub(super) struct StoredRef<'a> {
+    resolver: &'a Resolver,
+    roots: Vec<(&'a ObjectId, Vec<u32>)>,
+    coupled: &'a [(ObjectId, ObjectId)],
+    owners: &'a BTreeMap<ObjectId, String>,
+    sizes: &'a BTreeMap<QName, u64>,
+}
+
+/// What [`StoredRef`] writes, read back: a base waiting for its schema ([`Stored::restore`]).
+#[derive(Deserialize)]
+pub(super) struct Stored {
+    resolver: Resolver,
+    roots: Vec<(ObjectId, Vec<u32>)>,
+    coupled: Vec<(ObjectId, ObjectId)>,
+    owners: BTreeMap<ObjectId, String>,
+    sizes: BTreeMap<QName, u64>,
+}
+
+impl Base {
+    /// What is stored of this base with its delta state (see [`StoredRef`]).
+    pub(super) fn stored(&self) -> StoredRef<'_> {
+        let mut by_root: HashMap<&ObjectId, Vec<u32>> = HashMap::new();
+        for (o, root) in &self.members {
+            by_root.entry(root).or_default().push(*o);
+        }
+        let mut roots: Vec<(&ObjectId, Vec<u32>)> = by_root.into_iter().collect();
+        roots.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (_, oids) in &mut roots {
+            oids.sort_unstable();
+        }
+        StoredRef {
+            resolver: &self.resolver,
+            roots,
+            coupled: &self.coupled,
+            owners: &self.schema.owners,
+            sizes: &self.schema.sizes,
+        }
+    }
+}
+
+impl Stored {
+    /// The base again, its schema `reading`: the schema stored beside it (whoever restores
+    /// vouches for that: `shadow::reading` keys the state's file by the reading file's
+    /// digest), with the stored owners and sizes in place of its own. `Err` (why) when the
+    /// reading's owners or sizes are not a part of the stored ones (it is not the reading of
+    /// this base, filtered as a desired schema is). The restored base is then what the base
+    /// in memory was, and a splice into it is checked as any ([`finish`]).
+    pub(super) fn restore(self, mut reading: Schema) -> Result<Base, String> {
+        if let Some((id, owner)) = reading
+            .owners
+            .iter()
+            .find(|(id, owner)| self.owners.get(*id) != Some(*owner))
+        {
+            return Err(format!(
+                "the cached reading says {id} is owned by {owner}, the stored base does not"
+            ));
+        }
+        if let Some((q, _)) = reading
+            .sizes
+            .iter()
+            .find(|(q, size)| self.sizes.get(*q) != Some(*size))
+        {
+            return Err(format!(
+                "the cached reading has another size of {q} than the stored base"
+            ));
+        }
+        reading.owners = self.owners;
+        reading.sizes = self.sizes;
+        let mut members = HashMap::with_capacity(self.roots.iter().map(|(_, o)| o.len()).sum());
+        for (root, oids) in self.roots {
+            for o in oids {
+                members.insert(o, root.clone());
+            }
+        }
+        Ok(Base {
+            schema: Arc::new(reading),
+            resolver: self.resolver,
+            members,
+            coupled: self.coupled,
+        })
     }
 }
 

@@ -95,8 +95,10 @@ pub struct ScratchDb {
     /// One [`ScratchDb::borrow`] at a time.
     busy: Mutex<()>,
     /// The delta state of this database's reading, when the run has one
-    /// ([`ScratchDb::set_delta_base`]): the proof's first reading is a delta of it.
-    delta: Mutex<Option<DeltaState>>,
+    /// ([`ScratchDb::set_delta_base`]): the proof's first reading is a delta of it. With
+    /// the cached reading its splice base is restored from when it is taken
+    /// ([`ScratchDb::set_stored_delta_base`]).
+    delta: Mutex<Option<(DeltaState, Option<reading::BaseReading>)>>,
 }
 
 /// The locks of a kept database used in place: its pin, held for as long as it is used, and
@@ -416,6 +418,23 @@ impl Shadow {
         crate::timings::stage("cached reading", || reading::load(&folder, &id))
     }
 
+    /// [`Shadow::warm_reading`] and the delta state stored with it
+    /// ([`reading::load_with_delta`]: its splice base is restored from the reading when the
+    /// state is used, [`ScratchDb::set_stored_delta_base`]), for a run that reads the kept
+    /// database again (the proof).
+    pub fn warm_reading_with_delta(
+        &self,
+        kept: &Kept,
+    ) -> Option<(
+        crate::model::Schema,
+        Option<(DeltaState, reading::BaseReading)>,
+    )> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("cached reading and delta state", || {
+            reading::load_with_delta(&folder, &id)
+        })
+    }
+
     /// Stores `schema`, the catalog reading of `kept` or of a copy of it (before any scope is
     /// applied), for later runs, and `state`, the delta state of the same reading, beside it
     /// ([`reading`]). Best effort.
@@ -427,17 +446,15 @@ impl Shadow {
     ) {
         if let Some((folder, id)) = self.reading_place(kept) {
             crate::timings::stage("reading saved", || {
-                reading::save(&folder, &id, schema);
-                if let Some(state) = state {
-                    reading::save_delta(&folder, &id, state);
-                }
+                reading::save(&folder, &id, schema, state);
             });
         }
     }
 
-    /// The delta state stored with the reading of `kept` ([`reading::load_delta`]), when
-    /// there is a valid one for exactly this database; `None` for anything else (the reads
-    /// that would have been delta reads of it are full).
+    /// The delta state stored with the reading of `kept` ([`reading::load_delta`]: the
+    /// reading is loaded too, as its splice base's schema), when there is a valid one for
+    /// exactly this database; `None` for anything else (the reads that would have been delta
+    /// reads of it are full).
     pub fn warm_delta_state(&self, kept: &Kept) -> Option<DeltaState> {
         let (folder, id) = self.reading_place(kept)?;
         crate::timings::stage("cached delta state", || reading::load_delta(&folder, &id))
@@ -776,14 +793,28 @@ impl ScratchDb {
     /// now, may be given: the proof reads this database, or a copy of it, as a delta of it.
     pub fn set_delta_base(&self, state: DeltaState) {
         if let Ok(mut d) = self.delta.lock() {
-            *d = Some(state);
+            *d = Some((state, None));
         }
     }
 
-    /// The delta state given with [`ScratchDb::set_delta_base`], taken: the proof's first
-    /// reading advances it, so a second proof of the same run (a retry) reads in full.
+    /// [`ScratchDb::set_delta_base`] with a state stored with a kept database's reading
+    /// ([`Shadow::warm_reading_with_delta`]), whose splice base's schema is that reading,
+    /// loaded again from `base` when the state is taken.
+    pub fn set_stored_delta_base(&self, state: DeltaState, base: reading::BaseReading) {
+        if let Ok(mut d) = self.delta.lock() {
+            *d = Some((state, Some(base)));
+        }
+    }
+
+    /// The delta state given with [`ScratchDb::set_delta_base`], taken (its splice base
+    /// restored first, when it is a stored one: the `cached splice base` stage): the proof's
+    /// first reading advances it, so a second proof of the same run (a retry) reads in full.
     pub fn take_delta_base(&self) -> Option<DeltaState> {
-        self.delta.lock().ok()?.take()
+        let (mut state, base) = self.delta.lock().ok()?.take()?;
+        if let Some(base) = base {
+            crate::timings::stage("cached splice base", || base.restore(&mut state));
+        }
+        Some(state)
     }
 
     /// Whether this is a kept database used in place rather than a scratch database of this

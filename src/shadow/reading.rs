@@ -29,12 +29,17 @@
 //! parse of schema files), with [`MAGIC`] as the first line.
 //!
 //! Beside each reading, `<kept database>.delta` holds the delta state of the same reading
-//! (`catalog::delta::DeltaState`: its snapshot, census and kept rows), under the same key and
-//! with the same checks ([`DELTA_MAGIC`]). With it, a later run reads a copy of the kept
-//! database that it updated (`shadow::warm`), and the kept database in its proof, as a delta
-//! of this reading instead of in full. A missing or unusable state file only makes those
-//! reads full; the key names the cluster, which is what lets a restored state (which names no
-//! server start) be used after the server restarted.
+//! (`catalog::delta::DeltaState`: its snapshot, census, kept rows and splice base), with the
+//! same checks ([`DELTA_MAGIC`]), under the same key and the digest of the reading file it
+//! was written with ([`delta_key`]). With it, a later run reads a copy of the kept database
+//! that it updated (`shadow::warm`), and the kept database in its proof, as a delta of this
+//! reading instead of in full, spliced into the reading (`catalog::splice`): the splice base
+//! stored in the state is all but the schema, which is the reading beside it. The state is
+//! never used without the very reading file it was written with (another run's reading
+//! written over it, a reading written alone, or a damaged one: another digest, so no state).
+//! A missing or unusable state file only makes those reads full; the key names the cluster,
+//! which is what lets a restored state (which names no server start) be used after the
+//! server restarted.
 
 use std::path::{Path, PathBuf};
 
@@ -48,7 +53,9 @@ const MAGIC: &[u8] = b"schemaplan catalog reading 1\n";
 pub use crate::cachefile::SOURCE_DIGEST;
 
 /// First bytes of a delta state file (with the format's version).
-const DELTA_MAGIC: &[u8] = b"schemaplan catalog delta state 1\n";
+/// 2: the splice base is stored (`catalog::splice::StoredRef`), and the key names the
+/// reading file's digest ([`delta_key`]).
+const DELTA_MAGIC: &[u8] = b"schemaplan catalog delta state 2\n";
 
 /// Prefix of the temporary files a write goes through.
 const TEMP_PREFIX: &str = ".reading-";
@@ -92,25 +99,87 @@ pub fn delta_file(folder: &Path, database: &str) -> PathBuf {
     folder.join(format!("{database}.delta"))
 }
 
-/// The delta state stored for `id` in `folder`, when there is a complete one with its key
-/// (else `None`, as [`load`]).
+/// The key of the delta state stored with the reading of `id` whose file's digest is
+/// `reading` (`cachefile::write`): the state belongs to that reading file alone.
+pub fn delta_key(id: &Identity, reading: &[u8; 32]) -> String {
+    let hex: String = reading.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}; reading {hex}", id.key())
+}
+
+/// The delta state stored for `id` in `folder` with the reading beside it, its splice base
+/// restored with that reading (moved into it: the caller needs only the state); `None` when
+/// either file is missing or unusable, or they were not written together (as [`load`]).
 pub fn load_delta(folder: &Path, id: &Identity) -> Option<DeltaState> {
-    crate::cachefile::read(&delta_file(folder, &id.database), DELTA_MAGIC, &id.key())
+    let (schema, digest) = load_digested(folder, id)?;
+    let mut state = load_delta_of(folder, id, &digest)?;
+    restore_base(&mut state, schema);
+    Some(state)
 }
 
-/// Stores `state`, the delta state of the reading of `id`, in `folder`. Best effort.
-pub fn save_delta(folder: &Path, id: &Identity, state: &DeltaState) {
-    let _ = save_delta_with_key(folder, &delta_file(folder, &id.database), &id.key(), state);
-}
-
-/// [`save_delta`] under any key to any path (tests write states of another key).
-pub fn save_delta_with_key(
+/// The reading stored for `id` in `folder` ([`load`]) and the delta state stored with it
+/// (`None` when there is no usable one: [`load_delta`]), whose splice base is not restored
+/// yet: [`BaseReading::restore`] loads the reading again when the state is used (the proof,
+/// after diff and fingerprints: a copy held from here until then would raise the run's
+/// peak memory by a schema, ~74 MiB at 5,000 tables).
+pub fn load_with_delta(
     folder: &Path,
-    path: &Path,
-    key: &str,
-    state: &DeltaState,
-) -> std::io::Result<()> {
-    crate::cachefile::write(folder, path, DELTA_MAGIC, TEMP_PREFIX, key, state)
+    id: &Identity,
+) -> Option<(Schema, Option<(DeltaState, BaseReading)>)> {
+    let (schema, digest) = load_digested(folder, id)?;
+    let state = load_delta_of(folder, id, &digest).map(|state| {
+        let base = BaseReading {
+            folder: folder.to_path_buf(),
+            id: id.clone(),
+            digest,
+        };
+        (state, base)
+    });
+    Some((schema, state))
+}
+
+/// Where the schema of a restored state's splice base is: the reading file of this digest
+/// ([`load_with_delta`]).
+pub struct BaseReading {
+    folder: PathBuf,
+    id: Identity,
+    digest: [u8; 32],
+}
+
+impl BaseReading {
+    /// Gives `state` its splice base, the reading loaded again, when the file is still the
+    /// one the state was stored with (another digest: the base is not restored, and the
+    /// first delta read builds in full; `-v` says why).
+    pub fn restore(self, state: &mut DeltaState) {
+        match load_digested(&self.folder, &self.id) {
+            Some((schema, digest)) if digest == self.digest => restore_base(state, schema),
+            _ => crate::timings::note(
+                "the stored splice base is not used: the cached reading it was stored with \
+                 is gone or was written again",
+            ),
+        }
+    }
+}
+
+/// The reading of `id` and its file's digest.
+fn load_digested(folder: &Path, id: &Identity) -> Option<(Schema, [u8; 32])> {
+    crate::cachefile::read_digested(&file(folder, &id.database), MAGIC, &id.key())
+}
+
+/// The delta state stored with the reading file of digest `reading`, its base not restored.
+fn load_delta_of(folder: &Path, id: &Identity, reading: &[u8; 32]) -> Option<DeltaState> {
+    crate::cachefile::read(
+        &delta_file(folder, &id.database),
+        DELTA_MAGIC,
+        &delta_key(id, reading),
+    )
+}
+
+/// Gives a restored state its splice base's schema; a base that cannot be restored only makes
+/// the first delta read build in full, and `-v` says why.
+fn restore_base(state: &mut DeltaState, reading: Schema) {
+    if let Err(why) = state.restore_base(reading) {
+        crate::timings::note(&format!("the stored splice base is not used: {why}"));
+    }
 }
 
 /// The reading stored for `id` in `folder`, when there is a complete one with its key.
@@ -126,21 +195,37 @@ pub fn load_any(path: &Path) -> Option<(String, Schema)> {
     crate::cachefile::read_any(path, MAGIC)
 }
 
-/// Stores `schema` as the reading of `id` in `folder` (made if missing). Best effort: a cache
-/// that cannot be written is only slower next time.
-pub fn save(folder: &Path, id: &Identity, schema: &Schema) {
-    let _ = save_with_key(folder, &file(folder, &id.database), &id.key(), schema);
+/// Stores `schema` as the reading of `id` in `folder` (made if missing), and `state`, the
+/// delta state of the same reading, beside it, keyed by the reading file's digest
+/// ([`delta_key`]); the splice base in `state` must be `schema` but for the owners and sizes
+/// it leaves out (`catalog::splice::StoredRef`). Best effort: a cache that cannot be written
+/// is only slower next time. Without a state, a state file left by an earlier run no longer
+/// matches the reading when the reading's bytes differ, and is not used.
+pub fn save(folder: &Path, id: &Identity, schema: &Schema, state: Option<&DeltaState>) {
+    let Ok(digest) = save_with_key(folder, &file(folder, &id.database), &id.key(), schema) else {
+        return;
+    };
+    if let Some(state) = state {
+        let _ = crate::cachefile::write(
+            folder,
+            &delta_file(folder, &id.database),
+            DELTA_MAGIC,
+            TEMP_PREFIX,
+            &delta_key(id, &digest),
+            state,
+        );
+    }
 }
 
 /// Writes `schema` under `key` to `path` (in `folder`) atomically: a temporary file in the same
-/// folder, renamed over `path` once complete. Public for tests, which write readings of
-/// another key.
+/// folder, renamed over `path` once complete; gives the file's digest. Public for tests,
+/// which write readings of another key.
 pub fn save_with_key(
     folder: &Path,
     path: &Path,
     key: &str,
     schema: &Schema,
-) -> std::io::Result<()> {
+) -> std::io::Result<[u8; 32]> {
     crate::cachefile::write(folder, path, MAGIC, TEMP_PREFIX, key, schema)
 }
 
@@ -199,7 +284,7 @@ mod tests {
     #[test]
     fn a_saved_reading_loads_back_only_under_its_key() {
         let dir = tempfile::tempdir().unwrap();
-        save(dir.path(), &id(), &schema());
+        save(dir.path(), &id(), &schema(), None);
         assert_eq!(load(dir.path(), &id()), Some(schema()));
         let other_oid = Identity { oid: 16401, ..id() };
         assert_eq!(load(dir.path(), &other_oid), None);
@@ -213,7 +298,7 @@ mod tests {
     #[test]
     fn a_truncated_or_damaged_reading_is_no_reading() {
         let dir = tempfile::tempdir().unwrap();
-        save(dir.path(), &id(), &schema());
+        save(dir.path(), &id(), &schema(), None);
         let path = file(dir.path(), &id().database);
         let good = std::fs::read(&path).unwrap();
         for cut in [0, 5, MAGIC.len(), good.len() / 2, good.len() - 1] {
@@ -233,12 +318,12 @@ mod tests {
     #[test]
     fn pruning_keeps_the_readings_of_kept_databases_only() {
         let dir = tempfile::tempdir().unwrap();
-        save(dir.path(), &id(), &schema());
+        save(dir.path(), &id(), &schema(), None);
         let gone = Identity {
             database: "schemaplan_warm_gone".into(),
             ..id()
         };
-        save(dir.path(), &gone, &schema());
+        save(dir.path(), &gone, &schema(), None);
         prune(dir.path(), &[id().database]);
         assert!(load(dir.path(), &id()).is_some());
         assert!(!file(dir.path(), &gone.database).exists());

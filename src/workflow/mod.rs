@@ -440,7 +440,10 @@ fn read_loaded(
         None => (catalog::read(client)?, None),
     };
     // The shadow's tables are empty: the desired schema has no size facts, so nothing is
-    // judged small by them (an inverse plan treats them as unknown).
+    // judged small by them (an inverse plan treats them as unknown). Sizes and owners are
+    // all that the desired schema (a kept database's cached reading) takes out of the
+    // catalog reading: the splice base stored with its delta state restores exactly those
+    // (`catalog::splice::Stored::restore`), anything else changed here must be stored there.
     full.sizes.clear();
     declared_owners(client, &mut full)?;
     Ok((full, state))
@@ -478,31 +481,35 @@ fn from_kept(
     ctx: &Context,
     need: Need,
 ) -> Result<Option<Loaded>, WorkflowError> {
-    let cached = shadow.warm_reading(kept);
+    // For the database, the delta state stored with the reading too (the proof's first
+    // reading of it is a delta read, spliced into the reading, loaded again then).
+    let cached = match need {
+        Need::Database => shadow.warm_reading_with_delta(kept),
+        Need::Reading => shadow.warm_reading(kept).map(|full| (full, None)),
+    };
     let cached_reading = cached.is_some();
     let (full, db) = match (cached, need) {
-        (Some(full), Need::Reading) => (full, None),
+        (Some((full, _)), Need::Reading) => (full, None),
         (cached, _) => {
             let Some(db) = shadow.warm_pin(kept) else {
                 return Ok(None);
             };
-            let (full, state) = match cached {
-                Some(full) => {
-                    let state = match need {
-                        Need::Database => shadow.warm_delta_state(kept),
-                        Need::Reading => None,
-                    };
-                    (full, state)
+            let full = match cached {
+                Some((full, stored)) => {
+                    if let Some((state, base)) = stored {
+                        db.set_stored_delta_base(state, base);
+                    }
+                    full
                 }
                 None => {
                     let (full, state) = read_kept(shadow, &db)?;
                     shadow.warm_save_reading(kept, &full, state.as_ref());
-                    (full, state)
+                    if let Some(state) = state {
+                        db.set_delta_base(state);
+                    }
+                    full
                 }
             };
-            if let Some(state) = state {
-                db.set_delta_base(state);
-            }
             (full, (need == Need::Database).then_some(db))
         }
     };
