@@ -85,6 +85,7 @@ impl Shadow {
             source,
         };
         let started = Instant::now();
+        let me = self.admin_role()?;
         loop {
             {
                 let mut held = self
@@ -96,18 +97,20 @@ impl Shadow {
                     *held = Some(FileLock::shared(&lock_path).map_err(lock_err)?);
                 }
             }
-            let have = self.role_attributes(wanted.keys().copied())?;
-            let me = self.admin_role()?;
+            let mut have = self.role_attributes(wanted.keys().copied())?;
             let missing: Vec<(&str, bool)> = wanted
                 .iter()
                 .filter(|(n, _)| !have.contains_key(**n))
                 .map(|(n, s)| (*n, *s))
                 .collect();
-            for (name, superuser) in missing {
-                // No run relies on a role that does not exist: made under the shared lock.
-                self.create_role(name, superuser)?;
+            if !missing.is_empty() {
+                for (name, superuser) in missing {
+                    // No run relies on a role that does not exist: made under the shared lock.
+                    self.create_role(name, superuser)?;
+                }
+                // Read again: another run may have made one of them first, as it wanted it.
+                have = self.role_attributes(wanted.keys().copied())?;
             }
-            let have = self.role_attributes(wanted.keys().copied())?;
             let differ: Vec<(&str, bool)> = wanted
                 .iter()
                 .filter(|(n, s)| **n != me && have.get(**n) != Some(*s))
