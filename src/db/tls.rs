@@ -23,6 +23,7 @@ use std::path::PathBuf;
 
 use openssl::ssl::{SslConnector, SslMethod, SslVerifyMode};
 use postgres_openssl::MakeTlsConnector;
+use std::sync::Mutex;
 
 /// libpq's `sslmode` values (`allow` is not supported: the driver cannot try plain first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,8 +134,25 @@ impl TlsSettings {
         }
     }
 
-    /// The OpenSSL connector for these settings.
+    /// The OpenSSL connector for these settings, built once per process and settings.
+    ///
+    /// Building one is costly whatever the settings: `SslConnector::builder` always loads the
+    /// system's trust store (~140 PEM certificates, decoded by OpenSSL 3 under its locks: about
+    /// a quarter of a small plan's client CPU when each connection built its own). A built
+    /// connector is immutable and shared (reference-counted), so every connection with the same
+    /// settings reuses it.
     pub(crate) fn connector(&self) -> Result<MakeTlsConnector, String> {
+        static BUILT: Mutex<Vec<(TlsSettings, MakeTlsConnector)>> = Mutex::new(Vec::new());
+        let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, connector)) = built.iter().find(|(settings, _)| settings == self) {
+            return Ok(connector.clone());
+        }
+        let connector = self.build_connector()?;
+        built.push((self.clone(), connector.clone()));
+        Ok(connector)
+    }
+
+    fn build_connector(&self) -> Result<MakeTlsConnector, String> {
         let ssl = |e: openssl::error::ErrorStack| format!("TLS setup: {e}");
         let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(ssl)?;
         if self.verifies() {

@@ -4,8 +4,10 @@
 //! list of the statements only one side has.
 
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::sync::Mutex;
 
 /// A copy of the `schemaplan` binary built for these tests.
 pub struct Bin {
@@ -55,38 +57,105 @@ pub fn normalized_dump(url: &str) -> Result<Vec<String>, String> {
     if !out.status.success() {
         return Err(format!("pg_dump: {}", super::output_text(&out).trim()));
     }
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
-    let script = "import sys, json; sys.path.insert(0, sys.argv[1]); import converge; \
-                  json.dump(converge.normalize_dump(sys.stdin.read()), sys.stdout)";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .arg(corpus)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("python3: {e}"))?;
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(&out.stdout)
-            .map_err(|e| format!("python3 stdin: {e}"))?;
-    }
-    let res = child
-        .wait_with_output()
-        .map_err(|e| format!("python3: {e}"))?;
-    if !res.status.success() {
-        return Err(format!(
-            "normalize_dump: {}",
-            super::output_text(&res).trim()
-        ));
-    }
-    let stmts: Vec<String> =
-        serde_json::from_slice(&res.stdout).map_err(|e| format!("normalize_dump output: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let stmts = NORMALIZER.normalize(&text)?;
     let mut stmts: Vec<String> = stmts.iter().map(|s| statistics_columns_sorted(s)).collect();
     stmts.sort();
     Ok(stmts)
+}
+
+/// converge.py's `normalize_dump`, run in one long-lived `python3` per test process: a fixture
+/// case compares four dumps, and starting Python for each (through a pyenv shim: bash, readlink
+/// and the interpreter, ~0.2 s of CPU) was a fifth of the fixture suite's time. Requests are a
+/// line with the dump's length in bytes, then the dump; each answer is one JSON line. Calls are
+/// serialized (the normalization itself takes milliseconds); a worker that died is started again.
+static NORMALIZER: Normalizer = Normalizer(Mutex::new(None));
+
+struct Normalizer(Mutex<Option<Worker>>);
+
+struct Worker {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+const NORMALIZER_SCRIPT: &str = r#"
+import sys, json
+sys.path.insert(0, sys.argv[1])
+import converge
+inp = sys.stdin.buffer
+while True:
+    line = inp.readline()
+    if not line:
+        break
+    text = inp.read(int(line)).decode("utf-8")
+    try:
+        answer = {"ok": converge.normalize_dump(text)}
+    except Exception as e:
+        answer = {"error": repr(e)}
+    sys.stdout.write(json.dumps(answer) + "\n")
+    sys.stdout.flush()
+"#;
+
+impl Normalizer {
+    fn normalize(&self, dump: &str) -> Result<Vec<String>, String> {
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.is_none() {
+            *slot = Some(Worker::start()?);
+        }
+        let answer = slot.as_mut().unwrap().ask(dump);
+        if answer.is_err() {
+            // The worker is in an unknown state (died, or half an answer): never reuse it.
+            if let Some(mut w) = slot.take() {
+                let _ = w.child.kill();
+                let _ = w.child.wait();
+            }
+        }
+        answer
+    }
+}
+
+impl Worker {
+    fn start() -> Result<Worker, String> {
+        let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+        let mut child = Command::new("python3")
+            .args(["-c", NORMALIZER_SCRIPT])
+            .arg(corpus)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("python3: {e}"))?;
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Ok(Worker {
+            child,
+            stdin,
+            stdout,
+        })
+    }
+
+    fn ask(&mut self, dump: &str) -> Result<Vec<String>, String> {
+        let io = |e: std::io::Error| format!("normalize_dump worker: {e}");
+        writeln!(self.stdin, "{}", dump.len()).map_err(io)?;
+        self.stdin.write_all(dump.as_bytes()).map_err(io)?;
+        self.stdin.flush().map_err(io)?;
+        let mut line = String::new();
+        if self.stdout.read_line(&mut line).map_err(io)? == 0 {
+            return Err("normalize_dump worker: python3 ended (its stderr is above)".into());
+        }
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "lowercase")]
+        enum Answer {
+            Ok(Vec<String>),
+            Error(String),
+        }
+        match serde_json::from_str::<Answer>(&line) {
+            Ok(Answer::Ok(stmts)) => Ok(stmts),
+            Ok(Answer::Error(e)) => Err(format!("normalize_dump: {e}")),
+            Err(e) => Err(format!("normalize_dump output: {e}")),
+        }
+    }
 }
 
 /// `CREATE STATISTICS s (kinds) ON b, a FROM t` with its plain columns sorted: PostgreSQL
