@@ -227,6 +227,32 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
         "loading a reading file of {file_size} bytes (schema of {size}) peaked at {load_peak}"
     );
 
+    // Planning a one-table change copies neither schema: the inverse's target is the
+    // current schema itself unless a dropped NOT NULL column comes back nullable
+    // (`contract::unrestorable`; a merge once made every plan clone it, 453e89e).
+    let (extra_name, _) = server.fresh_db("memory_desired");
+    let mut extra = server.connect(&extra_name);
+    extra
+        .batch_execute(&format!(
+            "{}\nCREATE TABLE public.added (id bigint PRIMARY KEY, note text);",
+            schema_sql()
+        ))
+        .unwrap();
+    let desired = catalog::read(&mut extra).unwrap();
+    drop(extra);
+    server.drop_db(&extra_name);
+    let opts = schemaplan::plan::PlanOptions::default();
+    let (plan_peak, planned) =
+        peak_during(|| schemaplan::workflow::plan_both(&schema, &desired, None, &opts, false));
+    assert!(!planned.forward.is_empty() && !planned.inverse.is_empty());
+    eprintln!("planning one new table on a schema of {size} bytes peaked at {plan_peak}");
+    assert!(
+        plan_peak < size / 2,
+        "planning one new table on a schema of {size} bytes allocated up to {plan_peak}: \
+         a copy of a schema?"
+    );
+    drop(planned);
+
     drop(client);
     server.drop_db(&name);
 }
