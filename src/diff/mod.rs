@@ -54,7 +54,7 @@ pub(crate) struct Differ<'a> {
     /// Partitioned tables created again for a new partition key (or a new type or collation
     /// of a column their key names) whose partitions keep their rows: detached, changed as
     /// tables of their own and attached to the new partitioned table, instead of being
-    /// created again with it (`relations::rekeyed_keeping_rows`).
+    /// created again with it (`relations::replace::rekeyed_keeping_rows`).
     pub rekeyed: BTreeSet<QName>,
     /// Every object that the plan creates (new or replaced), including the parts created with
     /// a new table: comments and grants on them must be set again.

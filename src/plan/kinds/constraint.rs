@@ -573,7 +573,7 @@ fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
 /// A partition's copy gets the name the desired schema gives it ([`Table::key_copies`]), else
 /// the one PostgreSQL generates ([`partition_key_name`]). A partition that has the key already
 /// as its own, under that name and with that definition, builds nothing: its key is attached
-/// as it is (the diff keeps it, `diff::relations::adopted_as_it_is`). `None` (the plain
+/// as it is (the diff keeps it, `diff::relations::constraints::adopted_as_it_is`). `None` (the plain
 /// form) when the key is not a simple column list (expressions, `INCLUDE`, `NULLS NOT
 /// DISTINCT`, storage options), a partition is new in this plan, or a generated name is taken.
 fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
