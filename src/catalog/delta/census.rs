@@ -1,0 +1,249 @@
+//! The census of a delta read: per owner oid, how many catalog rows it owns and whether any
+//! was written by a transaction the last read did not see, the catalogs this role cannot read,
+//! and the closure of the changed set over `pg_depend` (see the module doc of `delta`).
+
+use super::*;
+
+/// A census key: an oid, and whether the rows counted are the object's own (a relation's
+/// `pg_class` and `pg_attribute` rows) or rows of parts of it (a table's constraints,
+/// triggers, defaults, comments, dependencies) that others never render.
+pub(super) type Owner = (u32, bool);
+
+/// Catalogs the census leaves out when the role cannot read them, without making the read
+/// full: no kept query's rows are made of theirs, so a change to them needs no kept row read
+/// again. `pg_user_mapping`: the user mappings are read in full on every read (through the
+/// `pg_user_mappings` view, `user_mappings.sql`), and what hangs on a mapping is counted under
+/// the mapping's other catalogs (pg_depend by its oid).
+pub(super) const NOT_IN_KEPT_ROWS: &[&str] = &["pg_user_mapping"];
+
+/// What the census found.
+pub(super) struct Census {
+    /// Owner -> rows it owns over the catalogs the queries read (those this role can read).
+    pub(super) rows: HashMap<Owner, i64>,
+    /// Owners with rows written by a transaction the snapshot `since` did not see.
+    pub(super) unseen: Vec<Owner>,
+    /// Catalogs this role cannot read and whose changes a kept row could render: while there
+    /// is any, what changed cannot be known and every read is full.
+    pub(super) blind: Vec<String>,
+}
+
+/// The census of the catalogs the queries read (see the module doc and [`Census`]).
+/// A catalog a query reads but that is not counted here would let a change go unseen: every
+/// catalog of `src/catalog/sql` is here, keyed by the oid of the object its rows belong to
+/// (and by their own oid where they have one).
+pub(super) fn census(
+    tx: &mut postgres::Transaction<'_>,
+    version: i32,
+    since: &str,
+) -> Result<Census, CatalogError> {
+    // (catalog, key column, part?)
+    let mut arms: Vec<(&str, &str, bool)> = [
+        "pg_class",
+        "pg_type",
+        "pg_proc",
+        "pg_namespace",
+        "pg_constraint",
+        "pg_trigger",
+        "pg_policy",
+        "pg_rewrite",
+        "pg_attrdef",
+        "pg_collation",
+        "pg_opclass",
+        "pg_opfamily",
+        "pg_operator",
+        "pg_amop",
+        "pg_amproc",
+        "pg_am",
+        "pg_cast",
+        "pg_ts_dict",
+        "pg_ts_config",
+        "pg_ts_parser",
+        "pg_ts_template",
+        "pg_foreign_data_wrapper",
+        "pg_foreign_server",
+        "pg_user_mapping",
+        "pg_event_trigger",
+        "pg_publication",
+        "pg_publication_rel",
+        "pg_extension",
+        "pg_language",
+        "pg_conversion",
+        "pg_transform",
+        "pg_statistic_ext",
+        "pg_default_acl",
+        "pg_enum",
+    ]
+    .iter()
+    .map(|c| (*c, "oid", false))
+    .collect();
+    arms.extend([
+        // an object's own rows: what others may render (names, types, labels)
+        ("pg_attribute", "attrelid", false),
+        ("pg_index", "indexrelid", false),
+        ("pg_inherits", "inhrelid", false),
+        ("pg_enum", "enumtypid", false),
+        ("pg_range", "rngtypid", false),
+        ("pg_sequence", "seqrelid", false),
+        ("pg_partitioned_table", "partrelid", false),
+        ("pg_foreign_table", "ftrelid", false),
+        ("pg_aggregate", "aggfnoid", false),
+        ("pg_ts_config_map", "mapcfg", false),
+        // what an object depends on is its own: membership of an extension hides it and what
+        // is read with it (its indexes ...), a new schema or parent changes its rendering
+        ("pg_depend", "objid", false),
+        // rows of parts, by the object they belong to: it is read again, what depends on
+        // it is not (a dropped constraint has no pg_depend row left to lead to its table)
+        ("pg_attrdef", "adrelid", true),
+        ("pg_constraint", "conrelid", true),
+        ("pg_constraint", "contypid", true),
+        ("pg_index", "indrelid", true),
+        ("pg_trigger", "tgrelid", true),
+        ("pg_policy", "polrelid", true),
+        ("pg_rewrite", "ev_class", true),
+        ("pg_description", "objoid", true),
+        ("pg_publication_rel", "prrelid", true),
+        ("pg_init_privs", "objoid", true),
+    ]);
+    if version >= 150000 {
+        arms.push(("pg_publication_namespace", "oid", false));
+        arms.push(("pg_publication_namespace", "pnnspid", true));
+    }
+    // Whether this role may read each catalog: a role that is no superuser cannot read
+    // pg_user_mapping (its rows hold the mappings' options, passwords among them), and a
+    // database owner may revoke SELECT on any catalog of its database. Asked once per read,
+    // in one query, rather than known case by case; a catalog this role cannot read is left
+    // out of the census, and unless nothing kept is made of its rows
+    // ([`NOT_IN_KEPT_ROWS`]) the read cannot be sure what changed and is full.
+    let mut catalogs: Vec<&str> = arms.iter().map(|(cat, _, _)| *cat).collect();
+    catalogs.sort_unstable();
+    catalogs.dedup();
+    let unreadable: Vec<String> = tx
+        .query(
+            "SELECT c FROM unnest($1::text[]) c \
+             WHERE NOT has_table_privilege(format('pg_catalog.%I', c), 'SELECT') ORDER BY c",
+            &[&catalogs],
+        )
+        .and_then(|rows| rows.iter().map(|r| r.try_get(0)).collect())
+        .map_err(|source| CatalogError::Query {
+            query: "delta read census",
+            source,
+        })?;
+    arms.retain(|(cat, _, _)| !unreadable.iter().any(|u| u == cat));
+    let blind: Vec<String> = unreadable
+        .into_iter()
+        .filter(|c| !NOT_IN_KEPT_ROWS.contains(&c.as_str()))
+        .collect();
+    let body = arms
+        .iter()
+        .map(|(cat, col, part)| {
+            format!(
+                "SELECT {col}::oid AS o, {part} AS p, xmin::text::xid8 AS x \
+                 FROM pg_catalog.{cat} WHERE {col}::oid <> 0"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\nUNION ALL ");
+    let text = format!(
+        "SELECT o, p, count(*)::int8 AS n, \
+         bool_or(NOT pg_visible_in_snapshot(x, $1::text::pg_snapshot)) AS unseen \
+         FROM (\n{body}\n) c GROUP BY o, p"
+    );
+    let rows = serial(tx, |tx| tx.query(text.as_str(), &[&since])).map_err(|source| {
+        CatalogError::Query {
+            query: "delta read census",
+            source,
+        }
+    })?;
+    let mut out = HashMap::with_capacity(rows.len());
+    let mut unseen = Vec::new();
+    for row in rows {
+        let o: u32 = get(&row, "delta read census", "o")?;
+        let p: bool = get(&row, "delta read census", "p")?;
+        let n: i64 = get(&row, "delta read census", "n")?;
+        if get::<bool>(&row, "delta read census", "unseen")? {
+            unseen.push((o, p));
+        }
+        out.insert((o, p), n);
+    }
+    Ok(Census {
+        rows: out,
+        unseen,
+        blind,
+    })
+}
+
+/// Runs `query` without parallel workers (`max_parallel_workers_per_gather` 0 for it alone,
+/// the transaction's own value restored after it). The census is one aggregate over every
+/// row of the catalogs, grouped by owner (~600,000 rows into ~130,000 groups at 5,000
+/// tables): the planner, which expects a few hundred groups, runs it in parallel, and each
+/// worker aggregates its share into about as many groups as there are, spills them to disk,
+/// sorts them and hands them over to be merged: three processes for the wall time of one
+/// (issue 9: a tenth of all the CPU of a warm `plan` at 5,000 tables, shadow included, went
+/// to parallel workers, on a machine where the client and the shadow already share the
+/// cores). The same rows either way.
+pub(super) fn serial<T>(
+    tx: &mut postgres::Transaction<'_>,
+    query: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
+) -> Result<T, postgres::Error> {
+    let before: String = tx
+        .query_one(
+            "SELECT current_setting('max_parallel_workers_per_gather')",
+            &[],
+        )?
+        .try_get(0)?;
+    tx.batch_execute("SET LOCAL max_parallel_workers_per_gather = 0")?;
+    let out = query(tx)?;
+    tx.execute(
+        "SELECT set_config('max_parallel_workers_per_gather', $1, true)",
+        &[&before],
+    )?;
+    Ok(out)
+}
+
+/// The objects to read again: `own` (whose own rows changed) with everything that depends on
+/// them, transitively (a renamed schema's tables render its name, and so do the views on
+/// those tables); `parts` (whose parts changed); and what any of these belongs to (auto and
+/// internal dependencies, transitively: an index's table, a rule's view, a constraint's
+/// table), without what depends on that owner in turn (its own rows did not change, so
+/// nothing others render of it did). One query per step; hash joins against the sets
+/// (`unnest`), as no index of pg_depend starts with the oid alone.
+pub(super) fn closure(
+    tx: &mut postgres::Transaction<'_>,
+    own: HashSet<u32>,
+    parts: HashSet<u32>,
+) -> Result<HashSet<u32>, CatalogError> {
+    let mut down: HashSet<u32> = own.clone();
+    let mut all: HashSet<u32> = own.union(&parts).copied().collect();
+    let mut down_frontier: Vec<u32> = own.into_iter().collect();
+    let mut up_frontier: Vec<u32> = all.iter().copied().collect();
+    while !down_frontier.is_empty() || !up_frontier.is_empty() {
+        let rows = tx
+            .query(
+                "SELECT d.objid AS o, true AS down FROM pg_catalog.pg_depend d \
+                 JOIN unnest($1::oid[]) f(o) ON d.refobjid = f.o WHERE d.objid <> 0 \
+                 UNION \
+                 SELECT d.refobjid, false FROM pg_catalog.pg_depend d \
+                 JOIN unnest($2::oid[]) f(o) ON d.objid = f.o \
+                 WHERE d.deptype IN ('a', 'i')",
+                &[&down_frontier, &up_frontier],
+            )
+            .map_err(|source| CatalogError::Query {
+                query: "delta read closure",
+                source,
+            })?;
+        down_frontier = Vec::new();
+        up_frontier = Vec::new();
+        for row in rows {
+            let o: u32 = get(&row, "delta read closure", "o")?;
+            let is_down: bool = get(&row, "delta read closure", "down")?;
+            if is_down && down.insert(o) {
+                down_frontier.push(o);
+            }
+            // every object goes up once, when it joins the set
+            if all.insert(o) {
+                up_frontier.push(o);
+            }
+        }
+    }
+    Ok(all)
+}
