@@ -19,7 +19,11 @@
 //! in the middle schema without its `NOT NULL`: the new application does not write it, and its
 //! INSERTs would fail on the constraint between `expand` and `contract` (the zero-downtime
 //! checklists drop `NOT NULL` first). `expand` runs `DROP NOT NULL`; the inverse's `contract`
-//! sets it again only where it can ([`unrestorable`]).
+//! sets it again only where it can ([`unrestorable`]). A constraint over such a column that NULL
+//! can break (a CHECK, a `MATCH FULL` key, a `NULLS NOT DISTINCT` unique constraint) is dropped
+//! in `expand` with it, and so is a key of a kept table with rows that references a dropped
+//! table: the inverse cannot restore either as it was ([`unrestorable`]), and its `contract`
+//! (which a rollback after `expand` alone runs) must end where the whole inverse ends.
 //!
 //! The middle schema must be a schema PostgreSQL can hold: a dropped object whose name a new
 //! object of the desired schema takes (an index name reused, a dropped table whose name a new
@@ -29,7 +33,7 @@
 
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::diff;
-use crate::model::{Column, ConstraintKind, ObjectId, QName, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, ObjectId, QName, Schema, Table};
 use crate::plan::{PlanOptions, Step};
 use crate::shadow::Shadow;
 use std::collections::BTreeSet;
@@ -52,7 +56,7 @@ pub struct Middle {
 /// `desired`; `None` when the desired schema drops nothing (the plan keeps everything in
 /// `expand`). When every drop must stay in `expand` ([`Middle::notes`]), the middle schema is
 /// the desired one and only the notes matter.
-pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
+pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option<Middle> {
     let mut m = desired.clone();
     let mut added: BTreeSet<ObjectId> = BTreeSet::new();
     let mut notes = Vec::new();
@@ -201,6 +205,22 @@ pub fn middle(current: &Schema, desired: &Schema) -> Option<Middle> {
                         .any(|c| !kept.columns.iter().any(|k| &k.name == c))
                     {
                         Some("a column it covers is dropped in expand")
+                    } else if relaxed.iter().any(|(rq, c)| rq == q && rejects_null(k, c)) {
+                        Some(
+                            "it covers a column whose NOT NULL is dropped in expand, and could \
+                             reject the new application's rows without it",
+                        )
+                    } else if lost
+                        .iter()
+                        .any(|u| u.id == ObjectId::Constraint(q.clone(), n.clone()))
+                    {
+                        // Else the inverse's contract, which adds it back NOT VALID (or not at
+                        // all), would leave a rollback after expand short of its target.
+                        Some(
+                            "the inverse cannot validate it again (the table it references \
+                             comes back without its rows), and a rollback after expand must \
+                             end as a full one does",
+                        )
                     } else {
                         None
                     };
@@ -356,6 +376,173 @@ fn needs_value(table: &Table, column: &Column) -> bool {
         && !in_key
 }
 
+/// What the inverse cannot bring back as the current schema has it, once the forward plan ran
+/// on a database with rows: `id` (a column or a constraint) comes back changed as [`relax`]
+/// says, or not at all, and the step of the inverse that creates `step` says why in `note`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unrestored {
+    pub id: ObjectId,
+    pub step: ObjectId,
+    pub note: String,
+}
+
+/// Everything the inverse of `current -> desired` cannot restore as it was on a database with
+/// rows, decided here for the phased and the unphased plan, their inverse's target (what the
+/// proof expects it to reach: [`relax`]) and the middle schema:
+///
+/// - dropped `NOT NULL` columns whose values are gone ([`unrestorable_columns`]): added back
+///   nullable;
+/// - foreign keys of kept tables with rows (or of unknown size) that reference a dropped
+///   table: the table comes back without its rows, so `VALIDATE CONSTRAINT` would fail on
+///   every row still pointing at it (SQLSTATE 23503). Added back `NOT VALID` and not
+///   validated; on a partitioned table (PostgreSQL before 18 refuses `NOT VALID` keys there)
+///   left out. Two dropped tables referencing each other leave no rows anywhere: nothing;
+/// - constraints over a column added back nullable that NULL on every row can break
+///   ([`rejects_null`]): a CHECK and a `MATCH FULL` foreign key come back `NOT VALID`, a
+///   `NULLS NOT DISTINCT` unique constraint is left out (it has no `NOT VALID`, and two rows
+///   with NULL already break it).
+pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
+    let columns = unrestorable_columns(current, desired);
+    let mut lost: Vec<Unrestored> = columns
+        .iter()
+        .map(|(q, c)| Unrestored {
+            id: ObjectId::Column(q.clone(), c.clone()),
+            step: ObjectId::Column(q.clone(), c.clone()),
+            note: "added back without its NOT NULL: the rows kept through the plan have no \
+                   value for it (set it by hand once they do)"
+                .to_string(),
+        })
+        .collect();
+    let mut constraint = |q: &QName, t: &Table, k: &Constraint, cause: ObjectId, why: &str| {
+        let id = ObjectId::Constraint(q.clone(), k.name.clone());
+        if lost.iter().any(|u| u.id == id) {
+            return;
+        }
+        let (step, note) = match relaxed_constraint(t, k) {
+            Some(_) => (
+                id.clone(),
+                format!("added back NOT VALID: {why}; restore them, then VALIDATE CONSTRAINT"),
+            ),
+            None => (
+                cause,
+                format!(
+                    "constraint {} on {q} is not added back: {why}; restore them, then add it",
+                    k.name
+                ),
+            ),
+        };
+        lost.push(Unrestored { id, step, note });
+    };
+    for (q, t) in &current.tables {
+        let Some(kept) = desired.tables.get(q) else {
+            continue;
+        };
+        if current.sizes.get(q).copied() == Some(0) {
+            continue;
+        }
+        for k in t.constraints.values() {
+            if !k.is_local || !k.enforced() || kept.constraints.contains_key(&k.name) {
+                continue;
+            }
+            if k.kind == ConstraintKind::ForeignKey && k.validated {
+                if let Some(r) = k
+                    .references
+                    .as_ref()
+                    .filter(|r| !desired.tables.contains_key(r))
+                {
+                    let why = format!("the table it references, {r}, comes back without its rows");
+                    constraint(q, t, k, ObjectId::Table(r.clone()), &why);
+                    continue;
+                }
+            }
+            let over = columns
+                .iter()
+                .filter(|(cq, _)| cq == q)
+                .find(|(_, c)| rejects_null(k, c));
+            if let Some((_, c)) = over {
+                let why = format!("the column {c} it covers comes back without its values");
+                constraint(q, t, k, ObjectId::Column(q.clone(), c.clone()), &why);
+            }
+        }
+    }
+    lost
+}
+
+/// Whether `k` covers `column` and may fail once the column is NULL on every row: a CHECK
+/// (PostgreSQL passes a CHECK whose expression is NULL, but `c IS NOT NULL` or
+/// `coalesce(c, 0) > 0` reject it, and the expression is not analysed here), a `MATCH FULL`
+/// foreign key (NULL beside a non-NULL column fails it) and a `NULLS NOT DISTINCT` unique
+/// constraint (two NULLs collide).
+fn rejects_null(k: &Constraint, column: &str) -> bool {
+    if !k.columns.iter().any(|c| c == column) || !k.enforced() {
+        return false;
+    }
+    match k.kind {
+        ConstraintKind::Check => true,
+        ConstraintKind::ForeignKey => k.definition.contains(" MATCH FULL"),
+        ConstraintKind::Unique | ConstraintKind::PrimaryKey | ConstraintKind::Exclude => {
+            k.definition.contains("NULLS NOT DISTINCT")
+        }
+    }
+}
+
+/// `k` of `table` as the inverse adds it back when it is [`unrestorable`]: `NOT VALID` (as
+/// PostgreSQL reads such a constraint back), or `None` when it is left out (a unique
+/// constraint, or a foreign key of a partitioned table).
+pub fn relaxed_constraint(table: &Table, k: &Constraint) -> Option<Constraint> {
+    let not_valid = match k.kind {
+        ConstraintKind::Check => true,
+        ConstraintKind::ForeignKey => table.partition_key.is_none(),
+        _ => false,
+    };
+    if !not_valid {
+        return None;
+    }
+    let mut k = k.clone();
+    if k.validated {
+        k.validated = false;
+        k.definition.push_str(" NOT VALID");
+    }
+    Some(k)
+}
+
+/// `schema` as the inverse leaves it when it cannot restore `lost` ([`unrestorable`]): the
+/// columns nullable, the constraints `NOT VALID` or left out (with their comments).
+pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
+    for id in lost {
+        match id {
+            ObjectId::Column(q, c) => {
+                if let Some(col) = schema
+                    .tables
+                    .get_mut(q)
+                    .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
+                {
+                    col.make_nullable();
+                }
+            }
+            ObjectId::Constraint(q, n) => {
+                let Some(t) = schema.tables.get_mut(q) else {
+                    continue;
+                };
+                let Some(k) = t.constraints.get(n) else {
+                    continue;
+                };
+                match relaxed_constraint(t, k) {
+                    Some(k) => {
+                        t.constraints.insert(n.clone(), k);
+                    }
+                    None => {
+                        t.constraints.remove(n);
+                        schema.comments.remove(id);
+                        schema.depends.remove(id);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Dropped columns whose `NOT NULL` the inverse cannot set again, whether the drop waits for
 /// `contract` (then they are [`Middle::relaxed`]) or not (a column of a partitioning or
 /// inheritance tree, and the unphased plan of `workflow::plan_proven`'s fallback):
@@ -364,7 +551,7 @@ fn needs_value(table: &Table, column: &Column) -> bool {
 /// later `SET NOT NULL`) fails on the first row (SQLSTATE 23502): the inverse adds them back
 /// nullable. A tree's column comes with its copies in the partitions and inheritance children
 /// that lose it along (the parent's `ADD COLUMN` gives them a nullable copy again).
-pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<(QName, String)> {
+fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(QName, String)> {
     let mut lost = Vec::new();
     for (q, t) in &current.tables {
         let Some(kept) = desired.tables.get(q) else {
