@@ -767,3 +767,177 @@ fn inverse_adds_keys_to_dropped_tables_back_not_valid_on_tables_with_rows() {
         assert_eq!(foreign_keys(&s.url), want, "phased: {phased}");
     }
 }
+
+/// Dropped NOT NULL columns of a table with rows, each covered by a constraint that NULL on
+/// every row breaks: two CHECKs, a `NULLS NOT DISTINCT` unique constraint, and a `MATCH FULL`
+/// key mixing the column with a kept one.
+const NULL_REJECTING_LIVE: &str = "
+CREATE TABLE owners (id bigint PRIMARY KEY, region text NOT NULL, UNIQUE (id, region));
+CREATE TABLE items (
+    id bigint PRIMARY KEY,
+    owner_id bigint NOT NULL,
+    a text NOT NULL CONSTRAINT a_present CHECK (a IS NOT NULL),
+    b integer NOT NULL CONSTRAINT b_positive CHECK (coalesce(b, 0) > 0),
+    c text NOT NULL CONSTRAINT c_unique UNIQUE NULLS NOT DISTINCT,
+    d text NOT NULL,
+    CONSTRAINT d_owner_fk FOREIGN KEY (owner_id, d) REFERENCES owners (id, region) MATCH FULL
+);
+INSERT INTO owners SELECT g, 'r' || g FROM generate_series(1, 5) g;
+INSERT INTO items SELECT g, g % 5 + 1, 'a', g, 'c' || g, 'r' || (g % 5 + 1)
+    FROM generate_series(1, 40) g;
+";
+
+const NULL_REJECTING_DESIRED: &str = "
+CREATE TABLE owners (id bigint PRIMARY KEY, region text NOT NULL, UNIQUE (id, region));
+CREATE TABLE items (id bigint PRIMARY KEY, owner_id bigint NOT NULL);
+";
+
+/// `(constraint, validated)` of the constraints of `items`.
+fn item_constraints(url: &str) -> Vec<(String, bool)> {
+    let mut c = schemaplan::db::connect(url).unwrap();
+    c.query(
+        "SELECT conname::text, convalidated FROM pg_constraint \
+         WHERE conrelid = 'items'::regclass ORDER BY 1",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect()
+}
+
+/// The inverse adds the dropped NOT NULL columns back nullable; a constraint over them that
+/// NULL breaks failed the rollback on the rows (CHECK and key validation, the unique index
+/// build). The CHECKs and the MATCH FULL key come back NOT VALID, the NULLS NOT DISTINCT unique
+/// constraint (no NOT VALID for it) is left out, each with a note; the phased plan drops them
+/// in expand with the NOT NULL (the new application's rows, without the column, would break
+/// them). Phased and not, after the whole plan and after expand alone.
+#[test]
+fn inverse_adds_constraints_over_columns_back_nullable_not_valid_or_leaves_them_out() {
+    for (mode, phased) in [("expand", true), ("phased", true), ("unphased", false)] {
+        let s = setup(
+            &format!("null_rejecting_{mode}"),
+            NULL_REJECTING_LIVE,
+            NULL_REJECTING_DESIRED,
+        );
+        let planned = planned_with(&s, phased);
+        assert_eq!(planned.contract_drops, phased);
+        let mut lost: Vec<String> = planned.unrestored.iter().map(|i| i.to_string()).collect();
+        lost.sort();
+        assert_eq!(lost.len(), 8, "{lost:?}");
+        let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.inverse_problem, None);
+        let noted = |needle: &str, note: &str| {
+            planned
+                .inverse
+                .iter()
+                .filter(|s| s.notes.iter().any(|n| n.contains(note)))
+                .any(|s| s.sql.contains(needle))
+        };
+        for k in ["a_present", "b_positive", "d_owner_fk"] {
+            assert!(
+                noted(&format!("ADD CONSTRAINT {k}"), "added back NOT VALID"),
+                "{k}: {:#?}",
+                planned.inverse
+            );
+        }
+        assert!(noted(
+            "ADD COLUMN c ",
+            "c_unique on public.items is not added back"
+        ));
+        if phased {
+            let dropped_in_expand = planned
+                .forward
+                .iter()
+                .filter(|s| s.phase == schemaplan::plan::Phase::Expand)
+                .filter(|s| s.sql.contains("DROP CONSTRAINT"))
+                .count();
+            assert_eq!(dropped_in_expand, 4, "{:#?}", planned.forward);
+        }
+
+        let kept = "SELECT id || '-' || owner_id FROM items";
+        let before = rows(&s.url, kept);
+        let want = [
+            ("a_present", false),
+            ("b_positive", false),
+            ("d_owner_fk", false),
+            ("items_pkey", true),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let in_phase = |steps: &[Step], phase| -> Vec<Step> {
+            steps.iter().filter(|s| s.phase == phase).cloned().collect()
+        };
+        use schemaplan::plan::Phase::{Contract, Expand};
+        if mode == "expand" {
+            run_on(&s.url, &in_phase(&planned.forward, Expand), "expand");
+            run_on(&s.url, &in_phase(&planned.inverse, Contract), "rollback");
+            assert_eq!(item_constraints(&s.url), want, "after expand");
+            assert_eq!(rows(&s.url, kept), before, "rows lost");
+            continue;
+        }
+        if phased {
+            // The new application inserts without the columns between the phases.
+            run_on(&s.url, &in_phase(&planned.forward, Expand), "expand");
+            schemaplan::db::connect(&s.url)
+                .unwrap()
+                .batch_execute("INSERT INTO items (id, owner_id) VALUES (100, 1), (101, 2)")
+                .unwrap();
+            run_on(&s.url, &in_phase(&planned.forward, Contract), "contract");
+        } else {
+            run_on(&s.url, &planned.forward, "the plan");
+        }
+        run_on(&s.url, &planned.inverse, "the inverse");
+        let kept_before = "SELECT id || '-' || owner_id FROM items WHERE id < 100";
+        assert_eq!(rows(&s.url, kept_before), before, "rows lost");
+        assert_eq!(item_constraints(&s.url), want, "{mode}");
+    }
+}
+
+/// A dropped column whose type is a NOT NULL domain without a default cannot come back on a
+/// table with rows at all (each row would be NULL, which the domain refuses; nor can it come
+/// back nullable): the forward plan's step dropping it says so, phased or not, on a table with
+/// rows only; a column of a domain with a default comes back filled.
+#[test]
+fn dropping_a_not_null_domain_column_from_a_table_with_rows_says_the_rollback_fails() {
+    let live = "
+        CREATE DOMAIN code AS text NOT NULL;
+        CREATE DOMAIN filled AS text NOT NULL DEFAULT 'x';
+        CREATE TABLE full_t (id bigint PRIMARY KEY, c code, f filled);
+        CREATE TABLE empty_t (id bigint PRIMARY KEY, c code);
+        INSERT INTO full_t VALUES (1, 'a', 'b'), (2, 'c', 'd');
+    ";
+    let desired = "
+        CREATE DOMAIN code AS text NOT NULL;
+        CREATE DOMAIN filled AS text NOT NULL DEFAULT 'x';
+        CREATE TABLE full_t (id bigint PRIMARY KEY);
+        CREATE TABLE empty_t (id bigint PRIMARY KEY);
+    ";
+    for phased in [true, false] {
+        let s = setup(&format!("nn_domain_{phased}"), live, desired);
+        let planned = planned_with(&s, phased);
+        let said = |needle: &str| {
+            planned
+                .forward
+                .iter()
+                .filter(|s| s.sql.contains(needle))
+                .any(|s| s.notes.iter().any(|n| n.contains("NOT NULL domain")))
+        };
+        assert!(said("full_t DROP COLUMN c;"), "{:#?}", planned.forward);
+        assert!(!said("full_t DROP COLUMN f;"));
+        assert!(!said("empty_t DROP COLUMN c;"));
+        prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+        run_on(&s.url, &planned.forward, "the plan");
+        // What the note says: the inverse fails at adding the column back.
+        let mut c = schemaplan::db::connect(&s.url).unwrap();
+        let failed = planned
+            .inverse
+            .iter()
+            .find_map(|s| c.batch_execute(&s.sql).err().map(|_| s.sql.clone()));
+        assert!(
+            failed
+                .as_deref()
+                .is_some_and(|sql| sql.contains("full_t ADD COLUMN c")),
+            "{failed:?}"
+        );
+    }
+}

@@ -468,6 +468,47 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
     lost
 }
 
+/// Dropped columns of kept tables with rows (or of unknown size) whose type is a `NOT NULL`
+/// domain without a default: the inverse cannot add them back at all (`ADD COLUMN` gives every
+/// row NULL, which the domain refuses: SQLSTATE 23502), nor nullable as it does a `NOT NULL`
+/// column. The forward plan's step dropping each says so, for the reviewer; the rollback fails
+/// at that step until the column is given a default or the rows are gone.
+pub fn unrestorable_domain_columns(current: &Schema, desired: &Schema) -> Vec<ObjectId> {
+    let not_null_domain = |name: &str| {
+        current.types.iter().any(|(q, t)| match &t.kind {
+            crate::model::TypeKind::Domain(d) => {
+                d.not_null
+                    && d.default.is_none()
+                    && (name == format!("{}.{}", q.schema, q.name)
+                        || name == q.name
+                        || name == crate::render::quote::qname(q))
+            }
+            _ => false,
+        })
+    };
+    let mut out = Vec::new();
+    for (q, t) in &current.tables {
+        let Some(kept) = desired.tables.get(q) else {
+            continue;
+        };
+        if current.sizes.get(q).copied() == Some(0) {
+            continue;
+        }
+        for c in &t.columns {
+            if c.inherited
+                || kept.columns.iter().any(|k| k.name == c.name)
+                || c.default.is_some()
+                || c.generated.is_some()
+                || !not_null_domain(&c.type_name)
+            {
+                continue;
+            }
+            out.push(ObjectId::Column(q.clone(), c.name.clone()));
+        }
+    }
+    out
+}
+
 /// Whether `k` covers `column` and may fail once the column is NULL on every row: a CHECK
 /// (PostgreSQL passes a CHECK whose expression is NULL, but `c IS NOT NULL` or
 /// `coalesce(c, 0) > 0` reject it, and the expression is not analysed here), a `MATCH FULL`

@@ -1070,7 +1070,23 @@ pub(crate) fn plan_both_with(
             }
         })
         .collect();
-    let forward: Vec<Step> = forward.into_iter().map(|t| t.step).collect();
+    // A dropped column of a NOT NULL domain cannot come back on a table with rows: the
+    // reviewer reads it on the drop.
+    let domain_lost = contract::unrestorable_domain_columns(base, desired);
+    let forward: Vec<Step> = forward
+        .into_iter()
+        .map(|t| {
+            if domain_lost.contains(&t.object) && t.step.hazards.contains(&plan::Hazard::DataLoss) {
+                t.step.note(
+                    "its type is a NOT NULL domain without a default: the inverse cannot add it \
+                     back while the table has rows (each would be NULL), so a rollback after \
+                     this step fails there",
+                )
+            } else {
+                t.step
+            }
+        })
+        .collect();
     let contract_drops = forward.iter().any(|s| s.phase == Contract);
     let (forward, inverse) = match renames {
         None => (forward, inverse),
