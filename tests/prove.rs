@@ -941,3 +941,88 @@ fn dropping_a_not_null_domain_column_from_a_table_with_rows_says_the_rollback_fa
         );
     }
 }
+
+/// A dropped NOT NULL column in the primary key of a table with rows (a one-column key, one
+/// column of a two-column key), and a key of another table with rows referencing it.
+const DROPPED_KEY_COLUMN_LIVE: &str = "
+CREATE TABLE tags (id integer PRIMARY KEY, name text NOT NULL);
+CREATE TABLE pairs (a integer, b integer, note text, PRIMARY KEY (a, b));
+CREATE TABLE tag_uses (tag_id integer CONSTRAINT tag_uses_fk REFERENCES tags (id));
+INSERT INTO tags SELECT g, 'n' || g FROM generate_series(1, 10) g;
+INSERT INTO pairs SELECT g, g, 'x' FROM generate_series(1, 10) g;
+INSERT INTO tag_uses SELECT g FROM generate_series(1, 10) g;
+";
+
+const DROPPED_KEY_COLUMN_DESIRED: &str = "
+CREATE TABLE tags (name text NOT NULL);
+CREATE TABLE pairs (a integer NOT NULL, note text);
+CREATE TABLE tag_uses (tag_id integer);
+";
+
+/// The inverse added a dropped primary key column back `NOT NULL` and failed on the first row
+/// (SQLSTATE 23502; the key could not come back without the values either). Now the column
+/// comes back nullable and the key is left out, and so is a key referencing it, each with a
+/// note; the phased plan drops the keys in expand with the NOT NULL (the new application
+/// inserts without the column). Phased and not, after the whole plan and after expand alone.
+#[test]
+fn dropped_primary_key_columns_come_back_nullable_without_their_key_on_tables_with_rows() {
+    for (mode, phased) in [("expand", true), ("phased", true), ("unphased", false)] {
+        let s = setup(
+            &format!("dropped_key_{mode}"),
+            DROPPED_KEY_COLUMN_LIVE,
+            DROPPED_KEY_COLUMN_DESIRED,
+        );
+        let planned = planned_with(&s, phased);
+        assert_eq!(planned.contract_drops, phased);
+        let mut lost: Vec<String> = planned.unrestored.iter().map(|i| i.to_string()).collect();
+        lost.sort();
+        assert_eq!(lost.len(), 5, "{lost:?}");
+        let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(report.inverse_problem, None);
+        let noted = |needle: &str, note: &str| {
+            planned
+                .inverse
+                .iter()
+                .filter(|s| s.notes.iter().any(|n| n.contains(note)))
+                .any(|s| s.sql.contains(needle))
+        };
+        assert!(noted(
+            "ADD COLUMN id",
+            "tags_pkey on public.tags is not added back"
+        ));
+        assert!(noted(
+            "ADD COLUMN id",
+            "tag_uses_fk on public.tag_uses is not added back"
+        ));
+        assert!(noted(
+            "ADD COLUMN b",
+            "pairs_pkey on public.pairs is not added back"
+        ));
+
+        let in_phase = |steps: &[Step], phase| -> Vec<Step> {
+            steps.iter().filter(|s| s.phase == phase).cloned().collect()
+        };
+        use schemaplan::plan::Phase::{Contract, Expand};
+        let kept = "SELECT name FROM tags UNION ALL SELECT a || note FROM pairs \
+                    UNION ALL SELECT tag_id::text FROM tag_uses";
+        let before = rows(&s.url, kept);
+        if mode == "expand" {
+            run_on(&s.url, &in_phase(&planned.forward, Expand), "expand");
+            run_on(&s.url, &in_phase(&planned.inverse, Contract), "rollback");
+        } else {
+            run_on(&s.url, &planned.forward, "the plan");
+            run_on(&s.url, &planned.inverse, "the inverse");
+        }
+        assert_eq!(rows(&s.url, kept), before, "rows lost");
+        let mut c = schemaplan::db::connect(&s.url).unwrap();
+        let constraints: i64 = c
+            .query_one(
+                "SELECT count(*) FROM pg_constraint WHERE conrelid IN \
+                 ('tags'::regclass, 'pairs'::regclass, 'tag_uses'::regclass)",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(constraints, 0, "{mode}");
+    }
+}

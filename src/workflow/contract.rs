@@ -20,8 +20,8 @@
 //! INSERTs would fail on the constraint between `expand` and `contract` (the zero-downtime
 //! checklists drop `NOT NULL` first). `expand` runs `DROP NOT NULL`; the inverse's `contract`
 //! sets it again only where it can ([`unrestorable`]). A constraint over such a column that NULL
-//! can break (a CHECK, a `MATCH FULL` key, a `NULLS NOT DISTINCT` unique constraint) is dropped
-//! in `expand` with it, and so is a key of a kept table with rows that references a dropped
+//! can break (a CHECK, a `MATCH FULL` key, a `NULLS NOT DISTINCT` unique constraint, the
+//! primary key, and the keys referencing those) is dropped in `expand` with it, and so is a key of a kept table with rows that references a dropped
 //! table: the inverse cannot restore either as it was ([`unrestorable`]), and its `contract`
 //! (which a rollback after `expand` alone runs) must end where the whole inverse ends.
 //!
@@ -174,7 +174,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                         continue;
                     }
                     let mut c = c.clone();
-                    if needs_value(t, &c) {
+                    if needs_value(&c) {
                         c.make_nullable();
                         relaxed.push((q.clone(), c.name.clone()));
                     }
@@ -209,17 +209,6 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                         Some(
                             "it covers a column whose NOT NULL is dropped in expand, and could \
                              reject the new application's rows without it",
-                        )
-                    } else if lost
-                        .iter()
-                        .any(|u| u.id == ObjectId::Constraint(q.clone(), n.clone()))
-                    {
-                        // Else the inverse's contract, which adds it back NOT VALID (or not at
-                        // all), would leave a rollback after expand short of its target.
-                        Some(
-                            "the inverse cannot validate it again (the table it references \
-                             comes back without its rows), and a rollback after expand must \
-                             end as a full one does",
                         )
                     } else {
                         None
@@ -276,12 +265,25 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
     // partitioned table, or one whose name a new object takes) would hold the index there:
     // PostgreSQL refuses the index's drop while the key uses it. The key goes in expand too,
     // before the index (the plan graph orders a key's drop before its index's).
-    let gone: BTreeSet<ObjectId> = current
+    let mut gone: BTreeSet<ObjectId> = current
         .indexes
         .keys()
         .filter(|q| !m.indexes.contains_key(*q))
         .map(|q| ObjectId::Index(q.clone()))
         .collect();
+    // And a primary key or unique constraint dropped in expand (over a column whose NOT NULL
+    // is dropped there).
+    for (q, t) in &current.tables {
+        let Some(kept) = m.tables.get(q) else {
+            continue;
+        };
+        for (n, k) in &t.constraints {
+            let key = matches!(k.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique);
+            if key && !kept.constraints.contains_key(n) {
+                gone.insert(ObjectId::Constraint(q.clone(), n.clone()));
+            }
+        }
+    }
     for (q, t) in &current.tables {
         for (n, k) in &t.constraints {
             let id = ObjectId::Constraint(q.clone(), n.clone());
@@ -306,6 +308,28 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                     .to_string(),
             ));
         }
+    }
+    // A constraint the inverse cannot restore as it was ([`unrestorable`]: a key to a dropped
+    // table, or to a key over a dropped column): kept in M, the inverse's contract (all a
+    // rollback after expand runs) would leave it as it is, and the whole inverse NOT VALID or
+    // without it: two ends for one target.
+    for u in lost {
+        let ObjectId::Constraint(q, n) = &u.id else {
+            continue;
+        };
+        if !added.remove(&u.id) {
+            continue;
+        }
+        if let Some(kept) = m.tables.get_mut(q) {
+            kept.constraints.remove(n);
+        }
+        notes.push((
+            u.id.clone(),
+            "dropped in expand, not contract: the inverse cannot restore it as it was (what it \
+             references comes back without its rows or values: see the inverse's note), and a \
+             rollback after expand must end as a full one does"
+                .to_string(),
+        ));
     }
     for (k, f) in &current.functions {
         if !m.functions.contains_key(k) && desired.functions.keys().any(|d| d.0 == k.0) {
@@ -362,18 +386,14 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
 }
 
 /// Whether adding `column` back to `table` with rows fails for want of values: `NOT NULL`
-/// without a default, identity or generation expression (which fill every row), and not in
-/// the primary key (which the inverse cannot re-add without the values either way).
-fn needs_value(table: &Table, column: &Column) -> bool {
-    let in_key = table
-        .constraints
-        .values()
-        .any(|k| k.kind == ConstraintKind::PrimaryKey && k.columns.contains(&column.name));
+/// without a default, identity or generation expression (which fill every row). A column of
+/// the primary key counts too: the key over it is dropped in `expand` with the `NOT NULL`
+/// ([`rejects_null`]) and left out of the inverse on a table with rows.
+fn needs_value(column: &Column) -> bool {
     column.not_null
         && column.default.is_none()
         && column.identity.is_none()
         && column.generated.is_none()
-        && !in_key
 }
 
 /// What the inverse cannot bring back as the current schema has it, once the forward plan ran
@@ -399,8 +419,10 @@ pub struct Unrestored {
 ///   left out. Two dropped tables referencing each other leave no rows anywhere: nothing;
 /// - constraints over a column added back nullable that NULL on every row can break
 ///   ([`rejects_null`]): a CHECK and a `MATCH FULL` foreign key come back `NOT VALID`, a
-///   `NULLS NOT DISTINCT` unique constraint is left out (it has no `NOT VALID`, and two rows
-///   with NULL already break it).
+///   `NULLS NOT DISTINCT` unique constraint and a primary key are left out (they have no
+///   `NOT VALID`, and two rows with NULL already break them);
+/// - keys of other tables referencing such a column: `NOT VALID` where their table has rows,
+///   left out (whatever their size) where the key they reference is ([`relaxed_in`]).
 pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
     let columns = unrestorable_columns(current, desired);
     let mut lost: Vec<Unrestored> = columns
@@ -465,7 +487,92 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
             }
         }
     }
+    // Keys referencing such a column (through a key over it): they come back NOT VALID where
+    // their table has rows (the referenced values are gone), and not at all where the key
+    // they reference is left out (a primary key over the column).
+    let ids: Vec<ObjectId> = lost.iter().map(|u| u.id.clone()).collect();
+    for (q, t) in &current.tables {
+        let Some(kept) = desired.tables.get(q) else {
+            continue;
+        };
+        let rows = current.sizes.get(q).copied() != Some(0);
+        for k in t.constraints.values() {
+            let id = ObjectId::Constraint(q.clone(), k.name.clone());
+            if k.kind != ConstraintKind::ForeignKey
+                || !k.is_local
+                || !k.enforced()
+                || kept.constraints.contains_key(&k.name)
+                || ids.contains(&id)
+            {
+                continue;
+            }
+            let Some(on) = current.depends.get(&id) else {
+                continue;
+            };
+            let Some(ObjectId::Column(r, c)) = on
+                .iter()
+                .find(|d| matches!(d, ObjectId::Column(..)) && columns_contain(&columns, d))
+            else {
+                continue;
+            };
+            let cause = ObjectId::Column(r.clone(), c.clone());
+            let note = match relaxed_in(current, &ids, q, k) {
+                Some(_) if !rows => continue,
+                Some(_) => format!(
+                    "added back NOT VALID: the column {r}.{c} it references comes back without \
+                     its values; restore them, then VALIDATE CONSTRAINT"
+                ),
+                None => format!(
+                    "constraint {} on {q} is not added back: the key it references is not; \
+                     restore the values of {r}.{c} and that key, then add it",
+                    k.name
+                ),
+            };
+            let step = match relaxed_in(current, &ids, q, k) {
+                Some(_) => id.clone(),
+                None => cause,
+            };
+            lost.push(Unrestored { id, step, note });
+        }
+    }
     lost
+}
+
+/// Whether `d` is one of the `columns` ([`unrestorable_columns`]).
+fn columns_contain(columns: &[(QName, String)], d: &ObjectId) -> bool {
+    matches!(d, ObjectId::Column(q, c) if columns.iter().any(|(lq, lc)| lq == q && lc == c))
+}
+
+/// [`relaxed_constraint`], and `None` for a key whose referenced key is itself left out
+/// (`lost` by [`unrestorable`]: a key cannot reference what is not there).
+pub fn relaxed_in(
+    schema: &Schema,
+    lost: &[ObjectId],
+    q: &QName,
+    k: &Constraint,
+) -> Option<Constraint> {
+    let t = schema.tables.get(q)?;
+    let id = ObjectId::Constraint(q.clone(), k.name.clone());
+    let left_out = |d: &ObjectId| match d {
+        ObjectId::Constraint(rq, rn) => {
+            lost.contains(d)
+                && schema
+                    .tables
+                    .get(rq)
+                    .and_then(|rt| Some((rt, rt.constraints.get(rn)?)))
+                    .is_some_and(|(rt, rk)| relaxed_constraint(rt, rk).is_none())
+        }
+        _ => false,
+    };
+    if k.kind == ConstraintKind::ForeignKey
+        && schema
+            .depends
+            .get(&id)
+            .is_some_and(|on| on.iter().any(left_out))
+    {
+        return None;
+    }
+    relaxed_constraint(t, k)
 }
 
 /// Dropped columns of kept tables with rows (or of unknown size) whose type is a `NOT NULL`
@@ -521,15 +628,17 @@ fn rejects_null(k: &Constraint, column: &str) -> bool {
     match k.kind {
         ConstraintKind::Check => true,
         ConstraintKind::ForeignKey => k.definition.contains(" MATCH FULL"),
-        ConstraintKind::Unique | ConstraintKind::PrimaryKey | ConstraintKind::Exclude => {
+        // A primary key makes its columns NOT NULL.
+        ConstraintKind::PrimaryKey => true,
+        ConstraintKind::Unique | ConstraintKind::Exclude => {
             k.definition.contains("NULLS NOT DISTINCT")
         }
     }
 }
 
 /// `k` of `table` as the inverse adds it back when it is [`unrestorable`]: `NOT VALID` (as
-/// PostgreSQL reads such a constraint back), or `None` when it is left out (a unique
-/// constraint, or a foreign key of a partitioned table).
+/// PostgreSQL reads such a constraint back), or `None` when it is left out (a primary key or
+/// unique constraint, or a foreign key of a partitioned table).
 pub fn relaxed_constraint(table: &Table, k: &Constraint) -> Option<Constraint> {
     let not_valid = match k.kind {
         ConstraintKind::Check => true,
@@ -550,36 +659,42 @@ pub fn relaxed_constraint(table: &Table, k: &Constraint) -> Option<Constraint> {
 /// `schema` as the inverse leaves it when it cannot restore `lost` ([`unrestorable`]): the
 /// columns nullable, the constraints `NOT VALID` or left out (with their comments).
 pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
-    for id in lost {
-        match id {
-            ObjectId::Column(q, c) => {
-                if let Some(col) = schema
-                    .tables
-                    .get_mut(q)
-                    .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
-                {
-                    col.make_nullable();
-                }
-            }
+    // Decided on the schema as it is: a key left out decides the keys referencing it.
+    let decided: Vec<(QName, String, Option<Constraint>)> = lost
+        .iter()
+        .filter_map(|id| match id {
             ObjectId::Constraint(q, n) => {
-                let Some(t) = schema.tables.get_mut(q) else {
-                    continue;
-                };
-                let Some(k) = t.constraints.get(n) else {
-                    continue;
-                };
-                match relaxed_constraint(t, k) {
-                    Some(k) => {
-                        t.constraints.insert(n.clone(), k);
-                    }
-                    None => {
-                        t.constraints.remove(n);
-                        schema.comments.remove(id);
-                        schema.depends.remove(id);
-                    }
-                }
+                let k = schema.tables.get(q)?.constraints.get(n)?;
+                Some((q.clone(), n.clone(), relaxed_in(schema, lost, q, k)))
             }
-            _ => {}
+            _ => None,
+        })
+        .collect();
+    for id in lost {
+        if let ObjectId::Column(q, c) = id {
+            if let Some(col) = schema
+                .tables
+                .get_mut(q)
+                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
+            {
+                col.make_nullable();
+            }
+        }
+    }
+    for (q, n, k) in decided {
+        let Some(t) = schema.tables.get_mut(&q) else {
+            continue;
+        };
+        match k {
+            Some(k) => {
+                t.constraints.insert(n, k);
+            }
+            None => {
+                t.constraints.remove(&n);
+                let id = ObjectId::Constraint(q, n);
+                schema.comments.remove(&id);
+                schema.depends.remove(&id);
+            }
         }
     }
 }
@@ -602,7 +717,7 @@ fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(QName, Strin
             continue;
         }
         for c in &t.columns {
-            if c.inherited || kept.columns.iter().any(|k| k.name == c.name) || !needs_value(t, c) {
+            if c.inherited || kept.columns.iter().any(|k| k.name == c.name) || !needs_value(c) {
                 continue;
             }
             lost.push((q.clone(), c.name.clone()));

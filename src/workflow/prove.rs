@@ -413,12 +413,12 @@ fn check(
                 let ObjectId::Constraint(q, n) = &id else {
                     return false;
                 };
-                let want = reached
-                    .schema()
+                let current = reached.schema();
+                let want = current
                     .tables
                     .get(q)
-                    .and_then(|t| Some((t, t.constraints.get(n)?)))
-                    .and_then(|(t, k)| super::contract::relaxed_constraint(t, k));
+                    .and_then(|t| t.constraints.get(n))
+                    .and_then(|k| super::contract::relaxed_in(current, &planned.unrestored, q, k));
                 let have = back.tables.get(q).and_then(|t| t.constraints.get(n));
                 want.as_ref() == have
             }
