@@ -467,10 +467,11 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
                 continue;
             }
             if k.kind == ConstraintKind::ForeignKey && k.validated {
+                // Dropped by the plan: a table outside the plan's scope is in neither side.
                 if let Some(r) = k
                     .references
                     .as_ref()
-                    .filter(|r| !desired.tables.contains_key(r))
+                    .filter(|r| current.tables.contains_key(*r) && !desired.tables.contains_key(*r))
                 {
                     let why = format!("the table it references, {r}, comes back without its rows");
                     constraint(q, t, k, ObjectId::Table(r.clone()), &why);
