@@ -340,7 +340,9 @@ fn unbounded_locks(plan_dir: &Path) -> Result<Vec<String>, String> {
 /// What a case's rollback is expected to leave beyond `before.sql`: `rollback-leaves SQL`
 /// lines of its `expect.txt`, run after `before.sql` on the database the rollback is compared
 /// with. Only for a difference the inverse plan declares in a note (a dropped `NOT NULL`
-/// column whose values are gone comes back nullable: `workflow::contract::unrestorable`).
+/// column whose values are gone comes back nullable; a key to a dropped table, or a
+/// constraint over such a column, comes back `NOT VALID` or not at all:
+/// `workflow::contract::unrestorable`).
 fn rollback_leaves(case_dir: &Path) -> Vec<String> {
     let spec = std::fs::read_to_string(case_dir.join("expect.txt")).unwrap_or_default();
     spec.lines()

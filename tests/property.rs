@@ -450,7 +450,8 @@ fn property_kinds_soak() {
 /// `cargo test` (soak seeds 150 and 201 found it): on a table with rows the rollback adds them
 /// back nullable (their values are gone after contract) and the plan's inverse says so; the
 /// rollback oracle expects exactly that (`run::rollback_leaves`), and only there: a dropped
-/// `NOT NULL` column with a default, or on an empty table, comes back `NOT NULL`.
+/// `NOT NULL` column with a default, or on an empty table, comes back `NOT NULL`. A CHECK over
+/// such a column comes back `NOT VALID` (`contract::unrestorable`), on a renamed table too.
 #[test]
 fn property_dropped_not_null_columns() {
     use gen::{Case, Change, Col, Table, Ty, Unit};
@@ -484,7 +485,7 @@ fn property_dropped_not_null_columns() {
     );
     t0.enum_labels = Some(vec!["a".into(), "b".into()]);
     // Two of them from one table without a key, and one with a default (restorable).
-    let t1 = table(
+    let mut t1 = table(
         "t1",
         false,
         vec![
@@ -493,9 +494,17 @@ fn property_dropped_not_null_columns() {
             col("c2", Ty::Int, true, Some("7")),
         ],
     );
+    // A CHECK over a dropped column comes back NOT VALID (NULL on every row may break it).
+    let check = |name: &str, col: &str| gen::Check {
+        name: name.into(),
+        col: col.into(),
+        bound: 20,
+    };
+    t1.checks.push(check("t1_c1_len", "c1"));
     // The table renamed in the same plan, and a comment on the column.
     let mut t2 = table("t2", true, vec![col("c0", Ty::Date, true, None)]);
     t2.cols[1].comment = Some("column c0".into());
+    t2.checks.push(check("t2_c0_len", "c0"));
     // An empty table: nothing lost, so NOT NULL comes back.
     let t3 = table("t3", false, vec![col("c0", Ty::Numeric(12, 2), true, None)]);
     // Another column of the table made NOT NULL while this one goes (seed 201's shape).

@@ -779,9 +779,10 @@ pub fn desired_load(
 pub struct Planned {
     pub forward: Vec<Step>,
     pub inverse: Vec<Step>,
-    /// Columns the inverse adds back without their `NOT NULL` (see
-    /// `contract::unrestorable`), named as in the current schema (before declared table
-    /// renames): the proof expects them to differ from the current schema in that alone.
+    /// Columns the inverse adds back without their `NOT NULL` and constraints it adds back
+    /// `NOT VALID` or leaves out (see `contract::unrestorable`, `contract::relax`), named as in
+    /// the current schema (before declared table renames): the proof expects them to differ
+    /// from the current schema in that alone.
     pub unrestored: Vec<crate::model::ObjectId>,
     /// Whether the drops wait for `contract` ([`contract`]); false when the desired schema
     /// drops nothing or the phased plan did not prove out ([`plan_proven`]).
@@ -858,32 +859,22 @@ pub(crate) fn plan_both_with(
 ) -> Planned {
     use plan::Phase::{Contract, Expand};
     let base = renames.map(|r| &r.current).unwrap_or(current);
-    let middle = contract_drops
-        .then(|| contract::middle(base, desired))
-        .flatten();
-    // Dropped columns the inverse cannot add back NOT NULL (their values are gone): it adds
-    // them back nullable, phased or not, and says so on the step that adds each back.
+    // What the inverse cannot restore on a database with rows (dropped NOT NULL columns whose
+    // values are gone, keys to dropped tables, constraints over those columns): it brings
+    // them back relaxed, phased or not, and says so on the step that creates each.
     let lost = contract::unrestorable(base, desired);
-    let unrestored: Vec<ObjectId> = lost
-        .iter()
-        .map(|(q, c)| ObjectId::Column(q.clone(), c.clone()))
-        .collect();
+    let middle = contract_drops
+        .then(|| contract::middle(base, desired, &lost))
+        .flatten();
+    let unrestored: Vec<ObjectId> = lost.iter().map(|u| u.id.clone()).collect();
     // The inverse's end: the diffs' own `base` when nothing is lost (their cached diff, and no
-    // copy of the whole schema: issue 9), else a copy with those columns nullable.
+    // copy of the whole schema: issue 9), else a copy relaxed as the inverse leaves it.
     let relaxed_base;
     let target = if lost.is_empty() {
         base
     } else {
         let mut copy = base.clone();
-        for (q, c) in &lost {
-            if let Some(col) = copy
-                .tables
-                .get_mut(q)
-                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c))
-            {
-                col.make_nullable();
-            }
-        }
+        contract::relax(&mut copy, &unrestored);
         relaxed_base = copy;
         &relaxed_base
     };
@@ -891,11 +882,9 @@ pub(crate) fn plan_both_with(
         steps
             .into_iter()
             .map(|mut t| {
-                if t.creates && unrestored.contains(&t.object) {
-                    t.step = t.step.note(
-                        "added back without its NOT NULL: the rows kept through the plan \
-                         have no value for it (set it by hand once they do)",
-                    );
+                if t.creates {
+                    let notes = lost.iter().filter(|u| u.step == t.object);
+                    t.step = t.step.clone().notes(notes.map(|u| u.note.clone()));
                 }
                 t
             })
@@ -980,7 +969,23 @@ pub(crate) fn plan_both_with(
             }
         })
         .collect();
-    let forward: Vec<Step> = forward.into_iter().map(|t| t.step).collect();
+    // A dropped column of a NOT NULL domain cannot come back on a table with rows: the
+    // reviewer reads it on the drop.
+    let domain_lost = contract::unrestorable_domain_columns(base, desired);
+    let forward: Vec<Step> = forward
+        .into_iter()
+        .map(|t| {
+            if domain_lost.contains(&t.object) && t.step.hazards.contains(&plan::Hazard::DataLoss) {
+                t.step.note(
+                    "its type is a NOT NULL domain without a default: the inverse cannot add it \
+                     back while the table has rows (each would be NULL), so a rollback after \
+                     this step fails there",
+                )
+            } else {
+                t.step
+            }
+        })
+        .collect();
     let contract_drops = forward.iter().any(|s| s.phase == Contract);
     let (forward, inverse) = match renames {
         None => (forward, inverse),
@@ -1038,19 +1043,24 @@ pub(crate) fn plan_both_with(
     // them under their current names.
     let unrestored = unrestored
         .into_iter()
-        .map(|id| match (id, renames) {
-            (ObjectId::Column(q, c), Some(r)) => {
-                let q = r
-                    .list
+        .map(|id| {
+            let Some(r) = renames else {
+                return id;
+            };
+            let back = |q: crate::model::QName| {
+                r.list
                     .iter()
                     .find_map(|x| match x {
                         diff::Rename::Table { from, to, .. } if *to == q => Some(from.clone()),
                         _ => None,
                     })
-                    .unwrap_or(q);
-                ObjectId::Column(q, c)
+                    .unwrap_or(q)
+            };
+            match id {
+                ObjectId::Column(q, c) => ObjectId::Column(back(q), c),
+                ObjectId::Constraint(q, n) => ObjectId::Constraint(back(q), n),
+                id => id,
             }
-            (id, _) => id,
         })
         .collect();
     Planned {

@@ -257,8 +257,8 @@ fn plan_and_prove<'s, 'e>(
         &to,
         from_objects,
     );
-    // The inverse ends where it started, but for the dropped NOT NULL columns it adds back
-    // nullable (`contract::unrestorable`): its `to` says so. Without such columns that is the
+    // The inverse ends where it started, but for what it cannot restore (`contract::unrestorable`:
+    // dropped NOT NULL columns added back nullable, constraints NOT VALID): its `to` says so. Without such columns that is the
     // current schema itself, whose fingerprint is `from` (no copy to fingerprint).
     let back = match planned.unrestored.is_empty() {
         true => from.clone(),
@@ -291,20 +291,10 @@ fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
-/// The fingerprint of `current` with the `unrestored` columns nullable: where the inverse of a
-/// plan that drops NOT NULL columns ends.
+/// The fingerprint of `current` relaxed as the inverse leaves it (`contract::relax`): where the
+/// inverse of a plan that drops NOT NULL columns or referenced tables ends.
 fn unrestored_fingerprint(current: &Schema, unrestored: &[crate::model::ObjectId]) -> String {
     let mut back = current.clone();
-    for id in unrestored {
-        if let crate::model::ObjectId::Column(q, c) = id {
-            let column = back
-                .tables
-                .get_mut(q)
-                .and_then(|t| t.columns.iter_mut().find(|x| &x.name == c));
-            if let Some(column) = column {
-                column.make_nullable();
-            }
-        }
-    }
+    super::contract::relax(&mut back, unrestored);
     catalog::fingerprint(&back)
 }

@@ -303,6 +303,7 @@ fn in_transaction(
         Vec::new(),
         desired,
         planned,
+        opts,
     )?;
     session
         .0
@@ -340,7 +341,16 @@ fn on_copy(
         }
     };
     let reached = Reached { current, rebuilt };
-    let mut report = check(&mut client, ctx, &mut state, reached, gap, desired, planned)?;
+    let mut report = check(
+        &mut client,
+        ctx,
+        &mut state,
+        reached,
+        gap,
+        desired,
+        planned,
+        opts,
+    )?;
     report.rebuilt = rebuilt_why;
     Ok(report)
 }
@@ -369,6 +379,7 @@ impl Reached<'_> {
 /// it; `gap`, what it holds differently, excused): the forward plan must reach the desired
 /// schema (else `Err`), the inverse must come back, and so must the expand phase with the
 /// inverse's contract phase (else the report's `inverse_problem`).
+#[allow(clippy::too_many_arguments)]
 fn check(
     session: &mut impl Session,
     ctx: &super::Context,
@@ -377,6 +388,7 @@ fn check(
     gap: Vec<diff::Change>,
     desired: &Schema,
     planned: &Planned,
+    opts: &PlanOptions,
 ) -> Result<ProofReport, WorkflowError> {
     let mut report = ProofReport::default();
     if !gap.is_empty() {
@@ -387,12 +399,31 @@ fn check(
     // Objects the shadow could not reproduce from the current schema are excluded: the proof
     // proves what it can (they are reported as a rebuild problem).
     let excused: BTreeSet<ObjectId> = gap.iter().map(|c| c.object()).collect();
-    // The inverse adds some dropped columns back without their NOT NULL, and says so
-    // (`contract::unrestorable`): that difference is expected of the inverse alone.
-    let unrestored = |c: &diff::Change| {
-        matches!(c, diff::Change::AlterColumn { kinds, .. }
-            if kinds.iter().all(|k| *k == diff::ColumnChange::SetNotNull))
-            && planned.unrestored.contains(&c.object())
+    // The inverse adds some dropped columns back without their NOT NULL and some constraints
+    // NOT VALID or not at all, and says so (`contract::unrestorable`): that difference is
+    // expected of the inverse alone. A constraint must be exactly as `contract::relax` leaves
+    // it in `back` (the schema the inverse reached).
+    let unrestored = |c: &diff::Change, back: &Schema| match c {
+        diff::Change::AlterColumn { kinds, .. } => {
+            kinds.iter().all(|k| *k == diff::ColumnChange::SetNotNull)
+                && planned.unrestored.contains(&c.object())
+        }
+        _ => match c.object() {
+            id @ ObjectId::Constraint(..) if planned.unrestored.contains(&id) => {
+                let ObjectId::Constraint(q, n) = &id else {
+                    return false;
+                };
+                let current = reached.schema();
+                let want = current
+                    .tables
+                    .get(q)
+                    .and_then(|t| t.constraints.get(n))
+                    .and_then(|k| super::contract::relaxed_in(current, &planned.unrestored, q, k));
+                let have = back.tables.get(q).and_then(|t| t.constraints.get(n));
+                want.as_ref() == have
+            }
+            _ => false,
+        },
     };
     let left: Vec<diff::Change> = differences(&after, desired)
         .into_iter()
@@ -417,12 +448,11 @@ fn check(
         return Ok(report);
     }
     let back = session.read(ctx, state)?;
-    let left = differences(&back, reached.schema());
-    drop(back);
-    let left: Vec<diff::Change> = left
-        .into_iter()
-        .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
-        .collect();
+    let (expected, left): (Vec<diff::Change>, Vec<diff::Change>) =
+        differences(&back, reached.schema())
+            .into_iter()
+            .filter(|c| !excused.contains(&c.object()))
+            .partition(|c| unrestored(c, &back));
     if !left.is_empty() {
         report.inverse_problem = Some(format!(
             "after the inverse plan the schema differs from the current one:\n{}",
@@ -430,9 +460,26 @@ fn check(
         ));
         return Ok(report);
     }
+    let phased = planned.forward.iter().any(|s| s.phase == Phase::Contract);
+    // A constraint the inverse leaves out (`contract::relaxed_constraint`) is added again
+    // before the phased check, whose expand phase drops it: that check starts from the
+    // current schema, as a rollback after expand does.
+    let left_out = expected
+        .iter()
+        .any(|c| matches!(c, diff::Change::AddConstraint { .. }));
+    if phased && left_out {
+        let repair = schema_statements(&back, reached.schema(), opts);
+        drop(back);
+        if let Err(e) = session.run(&repair, "adding back what the inverse plan left out") {
+            report.inverse_problem = Some(e.to_string());
+            return Ok(report);
+        }
+    } else {
+        drop(back);
+    }
     // A phased plan can also be rolled back after its expand phase alone: the inverse's
     // contract steps undo the forward expand steps.
-    if planned.forward.iter().any(|s| s.phase == Phase::Contract) {
+    if phased {
         let expand: Vec<Step> = phase_steps(&planned.forward, Phase::Expand);
         let undo: Vec<Step> = phase_steps(&planned.inverse, Phase::Contract);
         let rolled = session
@@ -445,7 +492,7 @@ fn check(
         let back = session.read(ctx, state)?;
         let left: Vec<diff::Change> = differences(&back, reached.schema())
             .into_iter()
-            .filter(|c| !excused.contains(&c.object()) && !unrestored(c))
+            .filter(|c| !excused.contains(&c.object()) && !unrestored(c, &back))
             .collect();
         if !left.is_empty() {
             report.inverse_problem = Some(format!(
