@@ -215,27 +215,30 @@ pub fn unrestorable_domain_columns(current: &Schema, desired: &Schema) -> Vec<Ob
             _ => false,
         })
     };
-    let mut out = Vec::new();
-    for (q, t) in &current.tables {
-        let Some(kept) = desired.tables.get(q) else {
-            continue;
-        };
-        if current.sizes.get(q).copied() == Some(0) {
-            continue;
-        }
-        for c in &t.columns {
-            if c.inherited
-                || kept.columns.iter().any(|k| k.name == c.name)
-                || c.default.is_some()
-                || c.generated.is_some()
-                || !not_null_domain(&c.type_name)
-            {
-                continue;
-            }
-            out.push(ObjectId::Column(q.clone(), c.name.clone()));
-        }
-    }
-    out
+    dropped_columns_with_rows(current, desired)
+        .filter(|(_, c)| c.default.is_none() && c.generated.is_none())
+        .filter(|(_, c)| not_null_domain(&c.type_name))
+        .map(|(q, c)| ObjectId::Column(q.clone(), c.name.clone()))
+        .collect()
+}
+
+/// The columns of `current`'s tables that `desired` keeps without them, where the table has
+/// rows or an unknown size (a column inherited from a parent goes with the parent's).
+fn dropped_columns_with_rows<'a>(
+    current: &'a Schema,
+    desired: &'a Schema,
+) -> impl Iterator<Item = (&'a QName, &'a Column)> + 'a {
+    current
+        .tables
+        .iter()
+        .filter(|(q, _)| current.sizes.get(*q).copied() != Some(0))
+        .filter_map(|(q, t)| desired.tables.get(q).map(|kept| (q, t, kept)))
+        .flat_map(|(q, t, kept)| {
+            t.columns
+                .iter()
+                .filter(move |c| !c.inherited && kept.column(&c.name).is_none())
+                .map(move |c| (q, c))
+        })
 }
 
 /// Whether `k` covers `column` and may fail once the column is NULL on every row: a CHECK
@@ -331,17 +334,8 @@ pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
 /// that lose it along (the parent's `ADD COLUMN` gives them a nullable copy again).
 pub(super) fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(QName, String)> {
     let mut lost = Vec::new();
-    for (q, t) in &current.tables {
-        let Some(kept) = desired.tables.get(q) else {
-            continue;
-        };
-        if current.sizes.get(q).copied() == Some(0) {
-            continue;
-        }
-        for c in &t.columns {
-            if c.inherited || kept.columns.iter().any(|k| k.name == c.name) || !needs_value(c) {
-                continue;
-            }
+    for (q, c) in dropped_columns_with_rows(current, desired) {
+        if needs_value(c) {
             lost.push((q.clone(), c.name.clone()));
             // Its copies below, dropped with it; a child that keeps the column as its own
             // keeps its NOT NULL and its values.
