@@ -27,6 +27,12 @@ pub fn qname(q: &QName) -> String {
     format!("{}.{}", ident(&q.schema), ident(&q.name))
 }
 
+/// Whether `name`, a type as `format_type` prints it (no array suffix), is `q`: qualified,
+/// quoted or not, or bare where the search path finds it.
+pub fn names_type(name: &str, q: &QName) -> bool {
+    name == format!("{}.{}", q.schema, q.name) || name == q.name || name == qname(q)
+}
+
 /// An operator's name, `schema.symbol`: the schema quoted as needed, the symbol as it is (an
 /// operator symbol is never quoted: it is made of `+ - * / < > = ~ ! @ # % ^ & | \` ?` only,
 /// which the catalog guarantees).

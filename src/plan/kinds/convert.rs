@@ -26,7 +26,7 @@
 use crate::model::*;
 use crate::plan::graph::Node;
 use crate::plan::{alter_table, Ctx, LockLevel};
-use crate::render::quote::{ident, qname};
+use crate::render::quote::{ident, names_type, qname};
 
 /// A type name split into its base and its typmod arguments: `numeric(12,2)` -> (`numeric`,
 /// [12, 2]), `timestamp(3) with time zone` -> (`timestamp with time zone`, [3]).
@@ -166,9 +166,7 @@ pub(super) fn no_cast(ctx: &Ctx, from: &str, to: &str) -> bool {
 pub(super) fn via_text(ctx: &Ctx, from: &Column, to: &Column) -> bool {
     let user_type = |name: &str, s: &Schema| {
         let bare = name.trim_end_matches("[]");
-        s.types.keys().any(|q| {
-            bare == format!("{}.{}", q.schema, q.name) || bare == q.name || bare == qname(q)
-        })
+        s.types.keys().any(|q| names_type(bare, q))
     };
     user_type(&from.type_name, ctx.current) || user_type(&to.type_name, ctx.desired)
 }
@@ -181,11 +179,7 @@ fn domain_base(schema: &Schema, name: &str) -> Option<String> {
         None => (name, ""),
     };
     schema.types.iter().find_map(|(q, t)| match &t.kind {
-        TypeKind::Domain(d)
-            if bare == format!("{}.{}", q.schema, q.name) || bare == q.name || bare == qname(q) =>
-        {
-            Some(format!("{}{array}", d.base_type))
-        }
+        TypeKind::Domain(d) if names_type(bare, q) => Some(format!("{}{array}", d.base_type)),
         _ => None,
     })
 }

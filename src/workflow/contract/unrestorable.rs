@@ -206,11 +206,7 @@ pub fn unrestorable_domain_columns(current: &Schema, desired: &Schema) -> Vec<Ob
     let not_null_domain = |name: &str| {
         current.types.iter().any(|(q, t)| match &t.kind {
             crate::model::TypeKind::Domain(d) => {
-                d.not_null
-                    && d.default.is_none()
-                    && (name == format!("{}.{}", q.schema, q.name)
-                        || name == q.name
-                        || name == crate::render::quote::qname(q))
+                d.not_null && d.default.is_none() && crate::render::quote::names_type(name, q)
             }
             _ => false,
         })
