@@ -624,6 +624,14 @@ fn unphased_inverse_adds_dropped_not_null_columns_back_nullable_on_tables_with_r
 /// Kept tables with rows whose foreign keys reference tables the plan drops: a key to a table
 /// of another schema, a two-column key, a partitioned referencing table, an empty referencing
 /// table, and two dropped tables referencing each other (no rows left anywhere).
+/// Whether a step of `steps` whose SQL contains `needle` has a note containing `note`.
+fn noted_step(steps: &[Step], needle: &str, note: &str) -> bool {
+    steps
+        .iter()
+        .filter(|s| s.notes.iter().any(|n| n.contains(note)))
+        .any(|s| s.sql.contains(needle))
+}
+
 const DROPPED_REFERENCED_LIVE: &str = "
 CREATE SCHEMA ref;
 CREATE TABLE ref.parents (id bigint PRIMARY KEY);
@@ -702,13 +710,7 @@ fn inverse_adds_keys_to_dropped_tables_back_not_valid_on_tables_with_rows() {
         let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(report.inverse_problem, None);
 
-        let noted = |needle: &str, note: &str| {
-            planned
-                .inverse
-                .iter()
-                .filter(|s| s.notes.iter().any(|n| n.contains(note)))
-                .any(|s| s.sql.contains(needle))
-        };
+        let noted = |needle: &str, note: &str| noted_step(&planned.inverse, needle, note);
         assert!(noted(
             "ADD CONSTRAINT children_parent_id_fkey",
             "added back NOT VALID"
@@ -827,13 +829,7 @@ fn inverse_adds_constraints_over_columns_back_nullable_not_valid_or_leaves_them_
         assert_eq!(lost.len(), 8, "{lost:?}");
         let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(report.inverse_problem, None);
-        let noted = |needle: &str, note: &str| {
-            planned
-                .inverse
-                .iter()
-                .filter(|s| s.notes.iter().any(|n| n.contains(note)))
-                .any(|s| s.sql.contains(needle))
-        };
+        let noted = |needle: &str, note: &str| noted_step(&planned.inverse, needle, note);
         for k in ["a_present", "b_positive", "d_owner_fk"] {
             assert!(
                 noted(&format!("ADD CONSTRAINT {k}"), "added back NOT VALID"),
@@ -979,13 +975,7 @@ fn dropped_primary_key_columns_come_back_nullable_without_their_key_on_tables_wi
         assert_eq!(lost.len(), 5, "{lost:?}");
         let report = prove(&s, &planned, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(report.inverse_problem, None);
-        let noted = |needle: &str, note: &str| {
-            planned
-                .inverse
-                .iter()
-                .filter(|s| s.notes.iter().any(|n| n.contains(note)))
-                .any(|s| s.sql.contains(needle))
-        };
+        let noted = |needle: &str, note: &str| noted_step(&planned.inverse, needle, note);
         assert!(noted(
             "ADD COLUMN id",
             "tags_pkey on public.tags is not added back"

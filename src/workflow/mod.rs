@@ -878,7 +878,7 @@ pub(crate) fn plan_both_with(
         relaxed_base = copy;
         &relaxed_base
     };
-    let nullable_back = |steps: Vec<plan::Tagged>| -> Vec<plan::Tagged> {
+    let with_relax_notes = |steps: Vec<plan::Tagged>| -> Vec<plan::Tagged> {
         steps
             .into_iter()
             .map(|mut t| {
@@ -894,7 +894,7 @@ pub(crate) fn plan_both_with(
         None => (
             in_phase(part(diffs, base, desired, current, opts), Expand),
             in_phase(
-                nullable_back(part(diffs, desired, target, current, opts)),
+                with_relax_notes(part(diffs, desired, target, current, opts)),
                 if renames.is_some() { Contract } else { Expand },
             ),
         ),
@@ -927,11 +927,11 @@ pub(crate) fn plan_both_with(
                 Contract,
             ));
             let mut inverse = in_phase(
-                nullable_back(part(diffs, desired, &back_middle, current, opts)),
+                with_relax_notes(part(diffs, desired, &back_middle, current, opts)),
                 Expand,
             );
             inverse.extend(in_phase(
-                nullable_back(part(diffs, &back_middle, target, current, opts)),
+                with_relax_notes(part(diffs, &back_middle, target, current, opts)),
                 Contract,
             ));
             (forward, inverse)
@@ -948,7 +948,7 @@ pub(crate) fn plan_both_with(
             .is_some_and(|col| col.generated_virtual),
         _ => false,
     };
-    let lost: std::collections::BTreeSet<&ObjectId> = forward
+    let data_lost: std::collections::BTreeSet<&ObjectId> = forward
         .iter()
         .filter(|t| t.step.hazards.contains(&plan::Hazard::DataLoss) && !stores_nothing(&t.object))
         .map(|t| &t.object)
@@ -958,7 +958,7 @@ pub(crate) fn plan_both_with(
         .iter()
         .map(|t| {
             if t.creates
-                && lost.contains(&t.object)
+                && data_lost.contains(&t.object)
                 && !t.step.hazards.contains(&plan::Hazard::DataLoss)
             {
                 t.step.clone().note(
