@@ -72,7 +72,7 @@ pub(super) fn close_over_dependents(d: &mut Differ) {
     // Objects that disappear also take their dependents along when those stay in the desired
     // schema unchanged in text but now read something else (e.g. a view over a dropped
     // function that the desired schema re-creates under a new signature).
-    work.extend(gone_objects(d));
+    work.extend(gone_objects(d, dependents.keys().copied()));
     for col in d.retyped.clone() {
         for y in dependents.get(&col).into_iter().flatten() {
             if blocks_retype(y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
@@ -105,16 +105,13 @@ pub(super) fn close_over_dependents(d: &mut Differ) {
     }
 }
 
-/// Objects of the current schema that the desired schema does not have.
-fn gone_objects(d: &Differ) -> Vec<ObjectId> {
-    d.current
-        .depends
-        .values()
-        .flatten()
+/// Objects of the current schema that the desired schema does not have, among `referenced`
+/// (the objects something depends on, each once and in order: the keys of the dependents
+/// map, so each is looked up once rather than once per dependency edge).
+fn gone_objects<'a>(d: &Differ, referenced: impl Iterator<Item = &'a ObjectId>) -> Vec<ObjectId> {
+    referenced
         .filter(|id| !d.desired.contains(id) && d.current.contains(id))
         .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect()
 }
 

@@ -134,6 +134,15 @@ pub struct Current {
     pub server_version_num: Option<i32>,
 }
 
+/// Frees `value` on a thread of its own. A whole schema is hundreds of thousands of
+/// allocations (~0.1-0.3 s to free at 5,000 tables, issue 9): what the pipeline is done with
+/// is freed beside what it does next rather than before it. Only for plain data: nothing
+/// whose drop must have happened by the time the caller goes on (a server, a lock, a file).
+/// A process that ends first simply does not free it.
+pub(crate) fn drop_aside<T: Send + 'static>(value: T) {
+    std::thread::spawn(move || drop(value));
+}
+
 /// Reads the live database, or an empty database of the shadow when there is none.
 pub fn current(db_url: Option<&str>, shadow: &Shadow) -> Result<Current, WorkflowError> {
     current_in(db_url, shadow, &catalog::Scope::default())

@@ -122,13 +122,18 @@ pub fn make_plan(
     // proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9), both from one
     // printing of the schema (`catalog::fingerprint_and_digests`). The target's run beside
     // the proof (`plan_and_prove`).
-    let (current, desired) = (&current, &desired);
-    std::thread::scope(|s| {
-        let from_side = s.spawn(|| catalog::fingerprint_and_digests(&current.schema));
-        plan_and_prove(
-            s, req, src, shadow, current, desired, desired_db, warn, from_side,
-        )
-    })
+    let proven = {
+        let (current, desired) = (&current, &desired);
+        std::thread::scope(|s| {
+            let from_side = s.spawn(|| catalog::fingerprint_and_digests(&current.schema));
+            plan_and_prove(
+                s, req, src, shadow, current, desired, desired_db, warn, from_side,
+            )
+        })
+    };
+    // Both schemas and the statements are done with: freed beside the files being written.
+    super::drop_aside((current, desired, source));
+    proven
 }
 
 /// Digests of a schema's objects (`catalog::object_digests`).

@@ -8,8 +8,14 @@ pub(super) fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
     // A partition moving to a re-created partitioned table is a table of its own in between
     // (detached): its columns change on it, as the new partitioned table's do not reach it.
     let own = d.reparented(t);
+    // The ids are made only for the columns that need one: this runs for every column of
+    // every table both schemas have.
+    let any_replaced = d
+        .replaced
+        .iter()
+        .any(|x| matches!(x, ObjectId::Column(q, _) if q == t));
     for col in &want.columns {
-        let id = ObjectId::Column(t.clone(), col.name.clone());
+        let id = || ObjectId::Column(t.clone(), col.name.clone());
         match have.column(&col.name) {
             None if !col.declared_locally() && !own => {}
             None => {
@@ -17,9 +23,9 @@ pub(super) fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                     table: t.clone(),
                     column: col.clone(),
                 });
-                d.created(id);
+                d.created(id());
             }
-            Some(old) if d.is_replaced(&id) => {
+            Some(old) if any_replaced && d.is_replaced(&id()) => {
                 d.push(Change::DropColumn {
                     table: t.clone(),
                     column: old.clone(),
@@ -32,7 +38,7 @@ pub(super) fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
                         column: col.clone(),
                     });
                 }
-                d.created(id);
+                d.created(id());
             }
             Some(old) => {
                 let mut kinds = column_changes(old, col, own);
@@ -96,11 +102,11 @@ pub fn inherits_again(current: &Schema, desired: &Schema, t: &QName, column: &st
     let (Some(have), Some(want)) = (current.tables.get(t), desired.tables.get(t)) else {
         return false;
     };
-    let col = |tb: &Table| tb.column(column).cloned();
-    let (Some(old), Some(new)) = (col(have), col(want)) else {
+    // Asked of every column of every kept table: no copies.
+    let (Some(old), Some(new)) = (have.column(column), want.column(column)) else {
         return false;
     };
-    let has = |s: &Schema, q: &QName| s.tables.get(q).and_then(col).is_some();
+    let has = |s: &Schema, q: &QName| s.tables.get(q).and_then(|tb| tb.column(column)).is_some();
     have.partition_of.is_none()
         && want.partition_of.is_none()
         && !old.inherited

@@ -21,12 +21,16 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
             let Some(old) = have.column(&col.name) else {
                 continue;
             };
-            let id = ObjectId::Column(name.clone(), col.name.clone());
+            // Made only for the columns it names (this runs for every column of every table).
+            let id = || ObjectId::Column(name.clone(), col.name.clone());
             // A child's own column to be inherited only, from a parent that gains it: moved
             // aside and copied into the parent's new column (`kinds::column`), its
             // dependents dropped and created again around it.
-            if inherits_again(d.current, d.desired, name, &col.name) {
-                d.replaced.insert(id);
+            if col.inherited
+                && !old.inherited
+                && inherits_again(d.current, d.desired, name, &col.name)
+            {
+                d.replaced.insert(id());
                 continue;
             }
             let generated_changed =
@@ -40,9 +44,9 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
                 && !sets_stored_expression(d, have, old, col))
                 || virtual_to_plain
             {
-                d.replaced.insert(id);
+                d.replaced.insert(id());
             } else if old.type_name != col.type_name || old.collation != col.collation {
-                d.retyped.insert(id);
+                d.retyped.insert(id());
             }
         }
         for (cname, con) in &want.constraints {
