@@ -20,7 +20,7 @@
 //! text, no second pass over it.
 
 use super::*;
-use std::fmt::{self, Debug};
+use std::fmt::Debug;
 
 /// A table as fingerprinted: columns by name, no default volatility, options sorted, and no
 /// `NOT VALID` on NOT NULL constraints (PostgreSQL 18): a valid one satisfies a `NOT VALID`
@@ -338,10 +338,7 @@ fn printed<'a>(
     each(key, &buf[start..]);
 }
 
-/// `{:#?}` of `value` appended to `buf` (writing to a `String` cannot fail).
-fn pretty(value: &dyn Debug, buf: &mut String) {
-    let _ = fmt::Write::write_fmt(buf, format_args!("{value:#?}"));
-}
+use super::pretty::pretty;
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,7 @@ mod canonical;
 mod deps;
 mod ids;
 mod objects;
+mod pretty;
 
 pub use canonical::{
     canonical_lines, extension as canonical_extension, table as canonical_table,
