@@ -32,6 +32,21 @@ impl<'a> PlanDiffs<'a> {
         }
     }
 
+    /// Makes both diffs now, the inverse on a thread of its own beside the forward one
+    /// (~0.3 s each at 5,000 tables, issue 9): for a caller that needs both.
+    pub fn made_both(self) -> Self {
+        let inverse = std::thread::scope(|s| {
+            let inverse =
+                s.spawn(|| diff::diff_for(self.desired, self.current, self.server_version));
+            self.forward();
+            inverse
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        });
+        let _ = self.inverse.set(inverse);
+        self
+    }
+
     /// `diff_for(current, desired)`.
     pub fn forward(&self) -> &[Change] {
         self.forward

@@ -179,7 +179,7 @@ fn plan_and_prove<'s, 'e>(
     let base = renames.map_or(&current.schema, |r| &r.current);
     // Each way diffed once for the whole plan: the refusals below, the secrets check (the
     // inverse) and every plan `plan_proven` makes take them from here.
-    let diffs = super::PlanDiffs::new(base, desired, opts.server_version);
+    let diffs = super::PlanDiffs::new(base, desired, opts.server_version).made_both();
     let changes = diffs.forward();
     super::casts::probe(shadow, desired, changes, &mut opts)?;
     // Before any planning: a new NOT NULL column nothing can fill, a type change without a
