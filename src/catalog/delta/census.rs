@@ -143,24 +143,29 @@ pub(super) fn census(
         })
         .collect::<Vec<_>>()
         .join("\nUNION ALL ");
+    // One row of four arrays rather than a row per owner (~130,000 at 5,000 tables): a
+    // row each cost the client more than the server's aggregate (issue 9).
     let text = format!(
-        "SELECT o, p, count(*)::int8 AS n, \
-         bool_or(NOT pg_visible_in_snapshot(x, $1::text::pg_snapshot)) AS unseen \
-         FROM (\n{body}\n) c GROUP BY o, p"
+        "SELECT coalesce(array_agg(o), '{{}}') AS o, coalesce(array_agg(p), '{{}}') AS p, \
+         coalesce(array_agg(n), '{{}}') AS n, coalesce(array_agg(u), '{{}}') AS unseen \
+         FROM (SELECT o, p, count(*)::int8 AS n, \
+         bool_or(NOT pg_visible_in_snapshot(x, $1::text::pg_snapshot)) AS u \
+         FROM (\n{body}\n) c GROUP BY o, p) g"
     );
-    let rows = serial(tx, |tx| tx.query(text.as_str(), &[&since])).map_err(|source| {
+    let row = serial(tx, |tx| tx.query_one(text.as_str(), &[&since])).map_err(|source| {
         CatalogError::Query {
             query: "delta read census",
             source,
         }
     })?;
-    let mut out = HashMap::with_capacity(rows.len());
+    let os: Vec<u32> = get(&row, "delta read census", "o")?;
+    let ps: Vec<bool> = get(&row, "delta read census", "p")?;
+    let ns: Vec<i64> = get(&row, "delta read census", "n")?;
+    let us: Vec<bool> = get(&row, "delta read census", "unseen")?;
+    let mut out = HashMap::with_capacity(os.len());
     let mut unseen = Vec::new();
-    for row in rows {
-        let o: u32 = get(&row, "delta read census", "o")?;
-        let p: bool = get(&row, "delta read census", "p")?;
-        let n: i64 = get(&row, "delta read census", "n")?;
-        if get::<bool>(&row, "delta read census", "unseen")? {
+    for (((o, p), n), u) in os.into_iter().zip(ps).zip(ns).zip(us) {
+        if u {
             unseen.push((o, p));
         }
         out.insert((o, p), n);
