@@ -78,6 +78,22 @@ pub fn stage<T>(name: &'static str, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// How deep this thread is in its stages now: for [`at_depth`] on a thread that does part of
+/// the current stage's work.
+pub fn depth() -> usize {
+    DEPTH.with(|d| d.get())
+}
+
+/// Runs `f` with this thread's stages nested `depth` deep: a thread that does part of another
+/// thread's stage (the plan's inverse diff, `workflow::PlanDiffs::made_both`) records its
+/// stages under that stage, as if they ran on that thread.
+pub fn at_depth<T>(depth: usize, f: impl FnOnce() -> T) -> T {
+    let before = DEPTH.with(|d| d.replace(depth));
+    let out = f();
+    DEPTH.with(|d| d.set(before));
+    out
+}
+
 /// Starts stage `name`; it ends, and is recorded, when the guard is dropped.
 pub fn start(name: &'static str) -> Stage {
     let depth = DEPTH.with(|d| {

@@ -35,9 +35,13 @@ impl<'a> PlanDiffs<'a> {
     /// Makes both diffs now, the inverse on a thread of its own beside the forward one
     /// (~0.3 s each at 5,000 tables, issue 9): for a caller that needs both.
     pub fn made_both(self) -> Self {
+        let depth = crate::timings::depth();
         let inverse = std::thread::scope(|s| {
-            let inverse =
-                s.spawn(|| diff::diff_for(self.desired, self.current, self.server_version));
+            let inverse = s.spawn(|| {
+                crate::timings::at_depth(depth, || {
+                    diff::diff_for(self.desired, self.current, self.server_version)
+                })
+            });
             self.forward();
             inverse
                 .join()
