@@ -49,6 +49,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         shadow,
         mut current,
         desired,
+        ..
     } = workflow::read_sides(&request, || start_shadow(&a.shadow), &mut |_, _, _| {})?;
     let mut desired = desired.schema;
     report_unmodeled(&current.schema);

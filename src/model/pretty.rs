@@ -217,7 +217,10 @@ mod tests {
         ];
         let mut map = BTreeMap::new();
         for t in texts {
-            map.insert((t.to_string(), "k".into()), vec![t.to_string(), String::new()]);
+            map.insert(
+                (t.to_string(), "k".into()),
+                vec![t.to_string(), String::new()],
+            );
         }
         let leaf = Outer {
             inner: tricky("{"),

@@ -138,9 +138,12 @@ pub struct Current {
 /// allocations (~0.1-0.3 s to free at 5,000 tables, issue 9): what the pipeline is done with
 /// is freed beside what it does next rather than before it. Only for plain data: nothing
 /// whose drop must have happened by the time the caller goes on (a server, a lock, a file).
-/// A process that ends first simply does not free it.
+/// A process that ends first simply does not free it; when no thread can be started, the
+/// failed spawn drops the closure, and `value` with it, here.
 pub(crate) fn drop_aside<T: Send + 'static>(value: T) {
-    std::thread::spawn(move || drop(value));
+    let _ = std::thread::Builder::new()
+        .name("drop aside".into())
+        .spawn(move || drop(value));
 }
 
 /// Reads the live database, or an empty database of the shadow when there is none.

@@ -97,6 +97,7 @@ pub fn make_plan(
         source,
         shadow,
         current,
+        current_digests,
         desired,
     } = sides;
     let source = source.expect("read_sides keeps the statements for Need::Database");
@@ -125,7 +126,9 @@ pub fn make_plan(
     let proven = {
         let (current, desired) = (&current, &desired);
         std::thread::scope(|s| {
-            let from_side = s.spawn(|| catalog::fingerprint_and_digests(&current.schema));
+            let from_side = s.spawn(|| {
+                current_digests.unwrap_or_else(|| catalog::fingerprint_and_digests(&current.schema))
+            });
             plan_and_prove(
                 s, req, src, shadow, current, desired, desired_db, warn, from_side,
             )

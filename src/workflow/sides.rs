@@ -21,7 +21,8 @@
 //! timing (`crate::timings`), the live read's on its own thread.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use super::{Context, Current, Loaded, Need, WorkflowError};
 use crate::catalog::Scope;
@@ -51,6 +52,12 @@ pub struct Sides {
     pub source: Option<SourceSet>,
     pub shadow: Shadow,
     pub current: Current,
+    /// The current schema's fingerprint and object digests when the live thread had time for
+    /// them ([`Need::Database`] only, unscoped: the plan's `from`): its read ended while the
+    /// desired load still ran (a cold cache: the load takes several times the read), so they
+    /// were computed there rather than after both sides (issue 9). `None`: the caller
+    /// computes them.
+    pub current_digests: Option<(String, crate::catalog::Digests)>,
     pub desired: Loaded,
 }
 
@@ -63,17 +70,25 @@ pub fn read_sides(
     before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
 ) -> anyhow::Result<Sides> {
     let (early_tx, early_rx) = mpsc::channel::<(Vec<crate::shadow::Role>, i32)>();
+    // Set when the desired load is over: from then on the live thread leaves the fingerprint
+    // to the caller, which computes it beside its own work.
+    let desired_done = Arc::new(AtomicBool::new(false));
+    let fingerprint_if_idle = req.need == Need::Database && req.scope.is_everything();
     let live = req.db.map(|url| {
         let url = url.to_string();
+        let desired_done = Arc::clone(&desired_done);
         std::thread::Builder::new()
             .name("live catalog read".into())
             .spawn(move || {
-                crate::timings::stage("catalog reads", || {
+                let current = crate::timings::stage("catalog reads", || {
                     super::live_full(&url, |roles, version| {
                         // The receiver may be gone (the other side failed): nothing to tell.
                         let _ = early_tx.send((roles.to_vec(), version));
                     })
-                })
+                })?;
+                let digests = (fingerprint_if_idle && !desired_done.load(Ordering::Acquire))
+                    .then(|| crate::catalog::fingerprint_and_digests(&current.schema));
+                Ok((current, digests))
             })
     });
     // The source stage (parsing every file on a cold cache) runs on a thread of its own while
@@ -122,19 +137,22 @@ pub fn read_sides(
         let desired = crate::timings::stage("shadow load", || {
             super::desired_load(&shadow, &source, &roles, &Context::default(), req.need)
         });
+        desired_done.store(true, Ordering::Release);
         let source = kept(source, req.need);
         // The live side's error first, as when it is read before the load.
-        let current = join(live.expect("early roles come from the live thread"))?;
+        let (current, current_digests) =
+            join(live.expect("early roles come from the live thread"))?;
         let desired = desired?;
         return Ok(Sides {
             source,
             shadow,
             current,
+            current_digests,
             desired,
         });
     }
     let full = match live {
-        Some(handle) => join(handle)?,
+        Some(handle) => join(handle)?.0,
         None => match req.db {
             Some(url) => {
                 crate::timings::stage("catalog reads", || super::live_full(url, |_, _| {}))?
@@ -154,6 +172,7 @@ pub fn read_sides(
         source: kept(source, req.need),
         shadow,
         current,
+        current_digests: None,
         desired,
     })
 }
@@ -166,10 +185,14 @@ fn kept(source: SourceSet, need: Need) -> Option<SourceSet> {
     }
 }
 
+/// What the live thread gives: the current side, and its fingerprint and object digests when
+/// it had time for them ([`Sides::current_digests`]).
+type Live = (Current, Option<(String, crate::catalog::Digests)>);
+
 /// The live thread's result; its panic goes on here.
 fn join(
-    handle: std::thread::JoinHandle<Result<Current, WorkflowError>>,
-) -> Result<Current, WorkflowError> {
+    handle: std::thread::JoinHandle<Result<Live, WorkflowError>>,
+) -> Result<Live, WorkflowError> {
     match handle.join() {
         Ok(result) => result,
         Err(panic) => std::panic::resume_unwind(panic),
