@@ -166,18 +166,18 @@ impl Shadow {
 
     /// Stores `schema`, the catalog reading of `kept` or of a copy of it (before any scope is
     /// applied), for later runs, and `state`, the delta state of the same reading, beside it
-    /// ([`reading`]). Best effort.
+    /// ([`reading`]). Best effort. Gives where both were saved ([`reading::save`]), for a
+    /// state whose splice base waits for its schema ([`ScratchDb::set_stored_delta_base`]).
     pub fn warm_save_reading(
         &self,
         kept: &Kept,
         schema: &crate::model::Schema,
         state: Option<&DeltaState>,
-    ) {
-        if let Some((folder, id)) = self.reading_place(kept) {
-            crate::timings::stage("reading saved", || {
-                reading::save(&folder, &id, schema, state);
-            });
-        }
+    ) -> Option<reading::BaseReading> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("reading saved", || {
+            reading::save(&folder, &id, schema, state)
+        })
     }
 
     /// The delta state stored with the reading of `kept` ([`reading::load_delta`]: the
