@@ -237,7 +237,7 @@ impl Shadow {
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
         let rows: Vec<(String, Option<String>)> = self
             .inner
-            .with_admin(|c| {
+            .with_own_admin(|c| {
                 c.query(
                     "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
                      FROM pg_catalog.pg_database WHERE datname LIKE $1 ORDER BY oid DESC",
@@ -323,11 +323,13 @@ impl Shadow {
             oid,
         });
         if let Some(json) = manifest.and_then(|m| serde_json::to_string(m).ok()) {
-            let _ = self.inner.admin_execute(&format!(
-                "COMMENT ON DATABASE {} IS {}",
-                quote::ident(&name),
-                quote::literal(&json)
-            ));
+            let _ = self.inner.with_own_admin(|c| {
+                c.batch_execute(&format!(
+                    "COMMENT ON DATABASE {} IS {}",
+                    quote::ident(&name),
+                    quote::literal(&json)
+                ))
+            });
         }
         self.warm_evict(&name);
         (db, kept)
