@@ -64,6 +64,12 @@ pub struct Middle {
 /// `expand`). When every drop must stay in `expand` ([`Middle::notes`]), the middle schema is
 /// the desired one and only the notes matter.
 pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option<Middle> {
+    // Everything below adds (or notes) an object of `current` that `desired` lacks: without
+    // one, the answer is `None`, known before copying the whole desired schema (~90 MiB at
+    // 5,000 tables, the peak of a warm plan that drops nothing: issue 9).
+    if lacks_nothing(current, desired) {
+        return None;
+    }
     let mut m = desired.clone();
     let mut added: BTreeSet<ObjectId> = BTreeSet::new();
     let mut notes = Vec::new();
@@ -390,6 +396,38 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
         notes,
         relaxed,
     })
+}
+
+/// Whether `desired` has every object of `current` that [`middle`] would keep or note: its
+/// schemas, extensions, collations, types, sequences, tables, views, indexes and functions,
+/// and of each table its columns (but inherited ones) and local constraints. When it does,
+/// [`middle`] adds nothing and notes nothing (the triggers, policies, rules and statistics it
+/// adds come with a table it adds).
+fn lacks_nothing(current: &Schema, desired: &Schema) -> bool {
+    fn keys_in<K: Ord, V, W>(
+        a: &std::collections::BTreeMap<K, V>,
+        b: &std::collections::BTreeMap<K, W>,
+    ) -> bool {
+        a.keys().all(|k| b.contains_key(k))
+    }
+    keys_in(&current.schemas, &desired.schemas)
+        && keys_in(&current.extensions, &desired.extensions)
+        && keys_in(&current.collations, &desired.collations)
+        && keys_in(&current.types, &desired.types)
+        && keys_in(&current.sequences, &desired.sequences)
+        && keys_in(&current.views, &desired.views)
+        && keys_in(&current.indexes, &desired.indexes)
+        && keys_in(&current.functions, &desired.functions)
+        && current.tables.iter().all(|(q, t)| {
+            desired.tables.get(q).is_some_and(|d| {
+                t.columns
+                    .iter()
+                    .all(|c| c.inherited || d.columns.iter().any(|k| k.name == c.name))
+                    && t.constraints
+                        .iter()
+                        .all(|(n, k)| !k.is_local || d.constraints.contains_key(n))
+            })
+        })
 }
 
 /// `(schema, name)` of every relation, index, type, constraint index and identity sequence of
