@@ -2,7 +2,8 @@
 
 /// The system allocator, counting the heap for `SCHEMAPLAN_TIMINGS`'s `peak heap` column.
 #[global_allocator]
-static GLOBAL: schemaplan::timings::Counting = schemaplan::timings::Counting;
+static GLOBAL: schemaplan::timings::Counting<std::alloc::System> =
+    schemaplan::timings::Counting(std::alloc::System);
 
 fn main() {
     if std::env::var_os("SCHEMAPLAN_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0") {

@@ -27,7 +27,7 @@
 //! and `object digests`): such a stage is recorded at depth 0 of its thread, and the CPU time
 //! of overlapping stages includes each other's.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -221,10 +221,10 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// `peak heap` column of [`report`]); otherwise each allocation pays one relaxed load.
 pub static COUNTING: AtomicBool = AtomicBool::new(false);
 
-/// The system allocator, counting the bytes in use and their peak while [`COUNTING`] is on:
-/// the binary's global allocator. The sizes are those asked for (as heaptrack counts them),
-/// not what the allocator takes for them.
-pub struct Counting;
+/// An allocator (the binary's global one) counting the bytes in use and their peak while
+/// [`COUNTING`] is on. The sizes are those asked for (as heaptrack counts them), not what
+/// the allocator takes for them.
+pub struct Counting<A>(pub A);
 
 fn counted(delta: isize) {
     if COUNTING.load(Ordering::Relaxed) {
@@ -235,10 +235,11 @@ fn counted(delta: isize) {
     }
 }
 
-// SAFETY: every call is passed on to `System` unchanged; the counting touches atomics only.
-unsafe impl GlobalAlloc for Counting {
+// SAFETY: every call is passed on to the inner allocator unchanged; the counting touches
+// atomics only.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = self.0.alloc(layout);
         if !p.is_null() {
             counted(layout.size() as isize);
         }
@@ -246,7 +247,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = self.0.alloc_zeroed(layout);
         if !p.is_null() {
             counted(layout.size() as isize);
         }
@@ -254,12 +255,12 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        System.dealloc(p, layout);
+        self.0.dealloc(p, layout);
         counted(-(layout.size() as isize));
     }
 
     unsafe fn realloc(&self, p: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        let q = System.realloc(p, layout, new);
+        let q = self.0.realloc(p, layout, new);
         if !q.is_null() {
             counted(new as isize - layout.size() as isize);
         }
