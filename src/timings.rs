@@ -194,24 +194,6 @@ fn usage() -> (Duration, u64) {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nested_stages_record_their_depth_and_end_before_their_parent() {
-        stage("outer (test)", || {
-            let _inner = start("inner (test)");
-        });
-        let mine: Vec<(&str, usize)> = recorded()
-            .iter()
-            .filter(|t| t.stage.ends_with("(test)"))
-            .map(|t| (t.stage, t.depth))
-            .collect();
-        assert_eq!(mine, [("inner (test)", 1), ("outer (test)", 0)]);
-    }
-}
-
 /// Bytes allocated and not yet freed since counting started, and the most there ever were
 /// ([`Counting`]).
 static HEAP: AtomicIsize = AtomicIsize::new(0);
@@ -265,5 +247,23 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
             counted(new as isize - layout.size() as isize);
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_stages_record_their_depth_and_end_before_their_parent() {
+        stage("outer (test)", || {
+            let _inner = start("inner (test)");
+        });
+        let mine: Vec<(&str, usize)> = recorded()
+            .iter()
+            .filter(|t| t.stage.ends_with("(test)"))
+            .map(|t| (t.stage, t.depth))
+            .collect();
+        assert_eq!(mine, [("inner (test)", 1), ("outer (test)", 0)]);
     }
 }
