@@ -114,9 +114,10 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     );
     // The read holds no second copy of what it returns, nor every row of a big query at once
     // (what it holds besides the schema: the resolver's map of catalog addresses to ids, and
-    // one row at a time; 1.7x here).
+    // one row at a time; 1.35x here), nor a list of every dependency edge before adding
+    // them (`parent_edges`: 1.63x with it).
     assert!(
-        read_peak < size * 2,
+        read_peak < size * 3 / 2,
         "reading a schema of {size} bytes peaked at {read_peak}"
     );
     // Without a scope the part in scope is the schema itself: not copied (apply reads so).
