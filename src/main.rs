@@ -1,6 +1,14 @@
 //! The `schemaplan` binary: everything lives in the library; see `cli`.
 
+/// The system allocator, counting the heap for `SCHEMAPLAN_TIMINGS`'s `peak heap` column.
+#[global_allocator]
+static GLOBAL: schemaplan::timings::Counting<std::alloc::System> =
+    schemaplan::timings::Counting(std::alloc::System);
+
 fn main() {
+    if std::env::var_os("SCHEMAPLAN_TIMINGS").is_some_and(|v| !v.is_empty() && v != "0") {
+        schemaplan::timings::COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     one_malloc_arena();
     std::process::exit(schemaplan::cli::run());
 }

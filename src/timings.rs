@@ -11,7 +11,12 @@
 //!   (`timing: shadow load 1.3s (CPU 0.2s, peak RSS 41 MiB)`); `-vv` adds the nested stages,
 //!   indented;
 //! - `SCHEMAPLAN_TIMINGS=1`: the whole list as a table when the command ends
-//!   ([`print_if_asked`]), for profiling big schemas (issue 9, `docs/benchmarks.md`).
+//!   ([`print_if_asked`]), for profiling big schemas (issue 9, `docs/benchmarks.md`), with
+//!   the peak *heap* besides the peak RSS: the bytes the program had allocated at most so
+//!   far, counted by the binary's allocator ([`Counting`], on only with `SCHEMAPLAN_TIMINGS`).
+//!   RSS also holds what the allocator keeps around the blocks (headers, size-class
+//!   rounding, freed memory not given back), so the two show what the program holds and what
+//!   the allocator costs on top.
 //!
 //! Stages nest (the catalog read inside the desired-schema stage): each records its depth
 //! (per thread), and a nested stage's time is included in its parent's. The CPU time is the
@@ -22,8 +27,9 @@
 //! and `object digests`): such a stage is recorded at depth 0 of its thread, and the CPU time
 //! of overlapping stages includes each other's.
 
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicIsize, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -38,6 +44,9 @@ pub struct Timing {
     pub cpu: Duration,
     /// The process's peak resident set size when the stage ended, in KiB.
     pub max_rss_kib: u64,
+    /// The peak heap so far when the stage ended, in bytes, when counted ([`Counting`]);
+    /// 0 otherwise.
+    pub peak_heap: usize,
 }
 
 static RECORDED: Mutex<Vec<Timing>> = Mutex::new(Vec::new());
@@ -129,6 +138,7 @@ impl Drop for Stage {
             wall,
             cpu: cpu.saturating_sub(self.cpu),
             max_rss_kib,
+            peak_heap: PEAK.load(Ordering::Relaxed),
         };
         if printed(self.depth) {
             eprintln!("{}", verbose_line(&timing));
@@ -159,15 +169,16 @@ pub fn recorded() -> Vec<Timing> {
 
 /// The recorded stages as text, one line each, indented by depth.
 pub fn report() -> String {
-    let mut out = String::from("stage timings (wall, client CPU, peak RSS):\n");
+    let mut out = String::from("stage timings (wall, client CPU, peak RSS, peak heap):\n");
     for t in recorded() {
         out.push_str(&format!(
-            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB\n",
+            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB {:>7} MiB\n",
             "",
             t.stage,
             t.wall.as_secs_f64(),
             t.cpu.as_secs_f64(),
             t.max_rss_kib / 1024,
+            t.peak_heap >> 20,
             indent = t.depth * 2,
             w = 28usize.saturating_sub(t.depth * 2),
         ));
@@ -197,6 +208,62 @@ fn usage() -> (Duration, u64) {
         tv(ru.ru_utime) + tv(ru.ru_stime),
         ru.ru_maxrss.max(0) as u64,
     )
+}
+
+/// Bytes allocated and not yet freed since counting started, and the most there ever were
+/// ([`Counting`]).
+static HEAP: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether [`Counting`] counts: set by the binary when `SCHEMAPLAN_TIMINGS` is (the
+/// `peak heap` column of [`report`]); otherwise each allocation pays one relaxed load.
+pub static COUNTING: AtomicBool = AtomicBool::new(false);
+
+/// An allocator (the binary's global one) counting the bytes in use and their peak while
+/// [`COUNTING`] is on. The sizes are those asked for (as heaptrack counts them), not what
+/// the allocator takes for them.
+pub struct Counting<A>(pub A);
+
+fn counted(delta: isize) {
+    if COUNTING.load(Ordering::Relaxed) {
+        let now = HEAP.fetch_add(delta, Ordering::Relaxed) + delta;
+        if delta > 0 {
+            PEAK.fetch_max(now.max(0) as usize, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: every call is passed on to the inner allocator unchanged; the counting touches
+// atomics only.
+unsafe impl<A: GlobalAlloc> GlobalAlloc for Counting<A> {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = self.0.alloc(layout);
+        if !p.is_null() {
+            counted(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = self.0.alloc_zeroed(layout);
+        if !p.is_null() {
+            counted(layout.size() as isize);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        self.0.dealloc(p, layout);
+        counted(-(layout.size() as isize));
+    }
+
+    unsafe fn realloc(&self, p: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        let q = self.0.realloc(p, layout, new);
+        if !q.is_null() {
+            counted(new as isize - layout.size() as isize);
+        }
+        q
+    }
 }
 
 #[cfg(test)]

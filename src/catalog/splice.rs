@@ -112,7 +112,9 @@ pub(super) struct StoredRef<'a> {
 }
 
 /// What [`StoredRef`] writes, read back: a base waiting for its schema ([`Stored::restore`]).
-#[derive(Deserialize)]
+/// Also what a base is *shelved* as ([`Base::into_stored`]: its schema dropped), written as
+/// the same bytes as its [`StoredRef`].
+#[derive(Serialize, Deserialize)]
 pub(super) struct Stored {
     resolver: Resolver,
     roots: Vec<(ObjectId, Vec<u32>)>,
@@ -139,6 +141,31 @@ impl Base {
             coupled: &self.coupled,
             owners: &self.schema.owners,
             sizes: &self.schema.sizes,
+        }
+    }
+}
+
+impl Base {
+    /// This base without its schema, as it is stored ([`Base::stored`]): what a reading
+    /// that hands its schema to the caller keeps (`delta::read_delta_alone`: no copy of the
+    /// schema), given its schema back by [`Stored::restore`] with the reading itself (loaded
+    /// again from the cached reading, or a copy the caller kept).
+    pub(super) fn into_stored(self) -> Stored {
+        let mut by_root: HashMap<ObjectId, Vec<u32>> = HashMap::new();
+        for (o, root) in self.members {
+            by_root.entry(root).or_default().push(o);
+        }
+        let mut roots: Vec<(ObjectId, Vec<u32>)> = by_root.into_iter().collect();
+        roots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (_, oids) in &mut roots {
+            oids.sort_unstable();
+        }
+        Stored {
+            resolver: self.resolver,
+            roots,
+            coupled: self.coupled,
+            owners: self.schema.owners.clone(),
+            sizes: self.schema.sizes.clone(),
         }
     }
 }

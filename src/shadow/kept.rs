@@ -166,18 +166,18 @@ impl Shadow {
 
     /// Stores `schema`, the catalog reading of `kept` or of a copy of it (before any scope is
     /// applied), for later runs, and `state`, the delta state of the same reading, beside it
-    /// ([`reading`]). Best effort.
+    /// ([`reading`]). Best effort. Gives where both were saved ([`reading::save`]), for a
+    /// state whose splice base waits for its schema ([`ScratchDb::set_stored_delta_base`]).
     pub fn warm_save_reading(
         &self,
         kept: &Kept,
         schema: &crate::model::Schema,
         state: Option<&DeltaState>,
-    ) {
-        if let Some((folder, id)) = self.reading_place(kept) {
-            crate::timings::stage("reading saved", || {
-                reading::save(&folder, &id, schema, state);
-            });
-        }
+    ) -> Option<reading::BaseReading> {
+        let (folder, id) = self.reading_place(kept)?;
+        crate::timings::stage("reading saved", || {
+            reading::save(&folder, &id, schema, state)
+        })
     }
 
     /// The delta state stored with the reading of `kept` ([`reading::load_delta`]: the
@@ -237,7 +237,7 @@ impl Shadow {
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
         let rows: Vec<(String, Option<String>)> = self
             .inner
-            .with_admin(|c| {
+            .with_own_admin(|c| {
                 c.query(
                     "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
                      FROM pg_catalog.pg_database WHERE datname LIKE $1 ORDER BY oid DESC",
@@ -323,11 +323,13 @@ impl Shadow {
             oid,
         });
         if let Some(json) = manifest.and_then(|m| serde_json::to_string(m).ok()) {
-            let _ = self.inner.admin_execute(&format!(
-                "COMMENT ON DATABASE {} IS {}",
-                quote::ident(&name),
-                quote::literal(&json)
-            ));
+            let _ = self.inner.with_own_admin(|c| {
+                c.batch_execute(&format!(
+                    "COMMENT ON DATABASE {} IS {}",
+                    quote::ident(&name),
+                    quote::literal(&json)
+                ))
+            });
         }
         self.warm_evict(&name);
         (db, kept)

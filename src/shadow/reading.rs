@@ -201,20 +201,31 @@ pub fn load_any(path: &Path) -> Option<(String, Schema)> {
 /// it leaves out (`catalog::splice::StoredRef`). Best effort: a cache that cannot be written
 /// is only slower next time. Without a state, a state file left by an earlier run no longer
 /// matches the reading when the reading's bytes differ, and is not used.
-pub fn save(folder: &Path, id: &Identity, schema: &Schema, state: Option<&DeltaState>) {
-    let Ok(digest) = save_with_key(folder, &file(folder, &id.database), &id.key(), schema) else {
-        return;
-    };
-    if let Some(state) = state {
-        let _ = crate::cachefile::write(
-            folder,
-            &delta_file(folder, &id.database),
-            DELTA_MAGIC,
-            TEMP_PREFIX,
-            &delta_key(id, &digest),
-            state,
-        );
-    }
+///
+/// Gives where the reading now is when both files were written ([`BaseReading`]): a state
+/// whose splice base was left without its schema (`catalog::delta::read_delta_alone`) gets
+/// it back from there ([`BaseReading::restore`]).
+pub fn save(
+    folder: &Path,
+    id: &Identity,
+    schema: &Schema,
+    state: Option<&DeltaState>,
+) -> Option<BaseReading> {
+    let digest = save_with_key(folder, &file(folder, &id.database), &id.key(), schema).ok()?;
+    crate::cachefile::write(
+        folder,
+        &delta_file(folder, &id.database),
+        DELTA_MAGIC,
+        TEMP_PREFIX,
+        &delta_key(id, &digest),
+        state?,
+    )
+    .ok()?;
+    Some(BaseReading {
+        folder: folder.to_path_buf(),
+        id: id.clone(),
+        digest,
+    })
 }
 
 /// Writes `schema` under `key` to `path` (in `folder`) atomically: a temporary file in the same

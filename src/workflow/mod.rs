@@ -441,13 +441,15 @@ fn read_loaded(
     base: Option<DeltaState>,
 ) -> Result<(Schema, Option<DeltaState>), WorkflowError> {
     reserved_schema(client)?;
+    // The state's splice base is left without its schema (no copy of it is held until the
+    // proof): [`give_delta_base`] gives it back.
     let (mut full, state) = match base {
         Some(mut state) => (
-            catalog::delta::read_delta(client, &mut state)?.0,
+            catalog::delta::read_delta_alone(client, &mut state)?.0,
             Some(state),
         ),
         None if track => {
-            let (schema, state) = catalog::delta::read_full(client)?;
+            let (schema, state) = catalog::delta::read_full_alone(client)?;
             (schema, Some(state))
         }
         None => (catalog::read(client)?, None),
@@ -460,6 +462,27 @@ fn read_loaded(
     full.sizes.clear();
     owners::declared_owners(client, &mut full)?;
     Ok((full, state))
+}
+
+/// Gives `db` the delta state of its reading `full` ([`read_loaded`]) for the proof, with its
+/// splice base's schema, which the read left out: loaded again from the cached reading when
+/// the proof takes the state (`saved`, where [`Shadow::warm_save_reading`] put it), else a
+/// copy of `full` made now (a database that is not kept).
+fn give_delta_base(
+    db: &ScratchDb,
+    mut state: DeltaState,
+    saved: Option<shadow::reading::BaseReading>,
+    full: &Schema,
+) {
+    match saved {
+        Some(base) => db.set_stored_delta_base(state, base),
+        None => {
+            if let Err(why) = state.restore_base(full.clone()) {
+                crate::timings::note(&format!("the splice base is not used: {why}"));
+            }
+            db.set_delta_base(state);
+        }
+    }
 }
 
 /// The part in scope of a whole desired schema ([`read_loaded`]); a file that defines an
@@ -516,9 +539,9 @@ fn from_kept(
                 }
                 None => {
                     let (full, state) = read_kept(shadow, &db)?;
-                    shadow.warm_save_reading(kept, &full, state.as_ref());
+                    let saved = shadow.warm_save_reading(kept, &full, state.as_ref());
                     if let Some(state) = state {
-                        db.set_delta_base(state);
+                        give_delta_base(&db, state, saved, &full);
                     }
                     full
                 }
@@ -704,13 +727,13 @@ pub fn desired_load(
     // reading and that state are saved as the new kept database's.
     let finish =
         |db: ScratchDb, full: Schema, state: Option<DeltaState>, kept: Option<shadow::Kept>| {
-            if let Some(kept) = &kept {
-                shadow.warm_save_reading(kept, &full, state.as_ref());
+            let saved = kept
+                .as_ref()
+                .and_then(|kept| shadow.warm_save_reading(kept, &full, state.as_ref()));
+            if let Some(state) = state.filter(|_| need == Need::Database) {
+                give_delta_base(&db, state, saved, &full);
             }
             let schema = in_scope(full, ctx)?;
-            if let Some(state) = state.filter(|_| need == Need::Database) {
-                db.set_delta_base(state);
-            }
             Ok::<_, WorkflowError>((schema, (need == Need::Database).then_some(db)))
         };
     // The delta state of a reading is kept when the database is (the next run's update or

@@ -161,6 +161,9 @@ impl DeltaState {
     /// by the reading file's digest). Without it, or when this fails (`Err` says why), the
     /// first delta read builds the whole schema from the kept rows, as before splicing.
     pub fn restore_base(&mut self, reading: Schema) -> Result<(), String> {
+        if self.base.is_some() {
+            return Err("the delta state's splice base is already in memory".to_string());
+        }
         let stored = self
             .stored_base
             .take()
@@ -170,6 +173,18 @@ impl DeltaState {
         }
         self.base = Some(stored.restore(reading)?);
         Ok(())
+    }
+}
+
+impl DeltaState {
+    /// Drops the schema of the splice base, keeping the rest of it as it is stored
+    /// (`splice::Stored`): [`DeltaState::restore_base`] gives it back, with the reading this
+    /// state made (the cached reading of a kept database, or a copy of it). Stored to a file,
+    /// a shelved state is written as it would have been with its schema.
+    fn shelve_base(&mut self) {
+        if let Some(base) = self.base.take() {
+            self.stored_base = Some(base.into_stored());
+        }
     }
 }
 
@@ -205,9 +220,29 @@ impl serde::Serialize for DeltaState {
             &self.roles,
             &self.census,
             queries,
-            self.base.as_ref().map(Base::stored),
+            match (&self.base, &self.stored_base) {
+                (Some(base), _) => Some(StoredBase::Ref(base.stored())),
+                (None, Some(stored)) => Some(StoredBase::Shelved(stored)),
+                (None, None) => None,
+            },
         );
         serde::Serialize::serialize(&stored, s)
+    }
+}
+
+/// The splice base as stored: of a base in memory, or of a shelved one
+/// ([`DeltaState::shelve_base`]); the same bytes either way.
+enum StoredBase<'a> {
+    Ref(splice::StoredRef<'a>),
+    Shelved(&'a splice::Stored),
+}
+
+impl serde::Serialize for StoredBase<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            StoredBase::Ref(r) => r.serialize(s),
+            StoredBase::Shelved(stored) => stored.serialize(s),
+        }
     }
 }
 
@@ -283,6 +318,32 @@ impl<'de> serde::Deserialize<'de> for DeltaState {
 pub fn read_full(client: &mut postgres::Client) -> Result<(Schema, DeltaState), CatalogError> {
     let (schema, state) = read_full_shared(client)?;
     Ok((Arc::unwrap_or_clone(schema), state))
+}
+
+/// [`read_full`] without the copy of the schema it makes for the state: the state's splice
+/// base is left without its schema ([`DeltaState::shelve_base`]) and the caller gives it back
+/// with [`DeltaState::restore_base`] before the next read (else that read builds the whole
+/// schema from the kept rows, as after a restored state without a base). For a caller that
+/// saves the reading anyway (a kept desired database's cached reading, `shadow::reading`)
+/// and holds it until the next read: at 5,000 tables that copy was ~80 MiB, held from the
+/// desired schema's load to the proof (issue 9).
+pub fn read_full_alone(
+    client: &mut postgres::Client,
+) -> Result<(Schema, DeltaState), CatalogError> {
+    let (schema, mut state) = read_full_shared(client)?;
+    state.shelve_base();
+    Ok((Arc::unwrap_or_clone(schema), state))
+}
+
+/// [`read_delta`] without the copy of the schema it makes for the state: see
+/// [`read_full_alone`].
+pub fn read_delta_alone(
+    client: &mut postgres::Client,
+    state: &mut DeltaState,
+) -> Result<(Schema, Outcome), CatalogError> {
+    let (schema, outcome) = read_delta_shared(client, state)?;
+    state.shelve_base();
+    Ok((Arc::unwrap_or_clone(schema), outcome))
 }
 
 /// [`read_full`], the schema shared with the state (see [`read_delta_shared`]).
