@@ -410,8 +410,10 @@ impl ScratchDb {
 
     /// [`ScratchDb::set_delta_base`] with a state stored with a kept database's reading
     /// ([`Shadow::warm_reading_with_delta`]), whose splice base's schema is that reading,
-    /// loaded again from `base` when the state is taken.
-    pub fn set_stored_delta_base(&self, state: DeltaState, base: reading::BaseReading) {
+    /// loaded again from `base`, on a thread of its own from now on
+    /// ([`reading::BaseReading::load_aside`]), and taken with the state.
+    pub fn set_stored_delta_base(&self, state: DeltaState, mut base: reading::BaseReading) {
+        base.load_aside();
         if let Ok(mut d) = self.delta.lock() {
             *d = Some((state, Some(base)));
         }

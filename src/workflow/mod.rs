@@ -621,15 +621,30 @@ fn warm_update(
     let Some(base) = shadow.warm_kept_named(&name) else {
         return Ok(None);
     };
-    let Some(db) = shadow.warm_copy_of(&base, "desired") else {
+    // The base's stored delta state is loaded on a thread of its own while the server copies
+    // the base and the update runs (~0.6 s of client CPU at 5,000 tables beside the copy's
+    // server work: issue 9); used only when the copy and the update succeed.
+    let (copied, base) = std::thread::scope(|s| {
+        let state = s.spawn(|| shadow.warm_delta_state(&base));
+        let copied = (|| {
+            let Some(db) = shadow.warm_copy_of(&base, "desired") else {
+                return Ok(None);
+            };
+            let mut client = db.connect().map_err(|e| e.to_string())?;
+            let updated = crate::timings::stage("warm shadow update", || {
+                shadow::warm::update(&mut client, &manifest, statements, warm)
+            })
+            .map_err(|e| e.0)?;
+            Ok::<_, String>(Some((db, updated)))
+        })();
+        let state = state
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (copied, state)
+    });
+    let Some((db, updated)) = copied? else {
         return Ok(None);
     };
-    let mut client = db.connect().map_err(|e| e.to_string())?;
-    let updated = crate::timings::stage("warm shadow update", || {
-        shadow::warm::update(&mut client, &manifest, statements, warm)
-    })
-    .map_err(|e| e.0)?;
-    let base = shadow.warm_delta_state(&base);
     if base.is_none() {
         crate::timings::note(
             "the updated desired database is read in full: no delta state is stored with the \
