@@ -145,7 +145,7 @@ pub struct BaseReading {
     id: Identity,
     digest: [u8; 32],
     /// The reading being loaded on a thread of its own ([`BaseReading::load_aside`]).
-    loading: Option<std::thread::JoinHandle<Option<(Schema, [u8; 32])>>>,
+    loading: Option<std::thread::JoinHandle<Option<Digested>>>,
 }
 
 impl BaseReading {
@@ -185,8 +185,11 @@ impl BaseReading {
     }
 }
 
+/// A reading and its file's digest.
+type Digested = (Schema, [u8; 32]);
+
 /// The reading of `id` and its file's digest.
-fn load_digested(folder: &Path, id: &Identity) -> Option<(Schema, [u8; 32])> {
+fn load_digested(folder: &Path, id: &Identity) -> Option<Digested> {
     crate::cachefile::read_digested(&file(folder, &id.database), MAGIC, &id.key())
 }
 
