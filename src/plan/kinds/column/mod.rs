@@ -164,6 +164,22 @@ pub(super) fn col_id(t: &QName, c: &str) -> ObjectId {
     ObjectId::Column(t.clone(), c.to_string())
 }
 
+/// The node of `step`, which changes column `c` of `t` in place (it is there before and after).
+pub(super) fn altering(step: crate::plan::Step, t: &QName, c: &str) -> Node {
+    let id = col_id(t, c);
+    let mut n = Node::new(step, id.clone());
+    n.alters.push(id);
+    n
+}
+
+/// The node of `step`, after which column `c` of `t` is as the desired schema has it.
+pub(super) fn producing(step: crate::plan::Step, t: &QName, c: &str) -> Node {
+    let id = col_id(t, c);
+    let mut n = Node::new(step, id.clone());
+    n.produces.push(id);
+    n
+}
+
 /// The same column in partitions and inheritance children, recursively: what happens to the
 /// parent's column happens to them.
 pub(super) fn inherited_copies(schema: &Schema, t: &QName, column: &str) -> Vec<ObjectId> {
@@ -396,10 +412,7 @@ fn own_again(ctx: &Ctx, t: &QName, to: &Column) -> Option<Node> {
             Some(t),
         )
         .note("no ALTER COLUMN makes an inherited column the child's own: NO INHERIT and INHERIT again");
-    let id = col_id(t, &to.name);
-    let mut n = Node::new(step, id.clone());
-    n.alters.push(id);
-    Some(n)
+    Some(altering(step, t, &to.name))
 }
 
 /// One `ALTER TABLE` with the column's sub-commands in a safe order, except `SET NOT NULL`

@@ -50,10 +50,7 @@ pub(super) fn rename_not_null(ctx: &Ctx, t: &QName, from: &Column, to: &Column) 
             Some(t),
         )
         .note("a catalog change under a brief lock");
-    let id = col_id(t, &to.name);
-    let mut n = Node::new(step, id.clone());
-    n.alters.push(id);
-    n
+    altering(step, t, &to.name)
 }
 
 /// `VALIDATE CONSTRAINT` of a column's `NOT VALID` NOT NULL constraint (PostgreSQL 18): scans
@@ -71,10 +68,7 @@ pub(super) fn validate_not_null_node(ctx: &Ctx, t: &QName, c: &Column) -> Node {
             Some(t),
         ))
         .note("scans the table without blocking reads or writes");
-    let id = col_id(t, &c.name);
-    let mut n = Node::new(step, id.clone());
-    n.produces.push(id);
-    n
+    producing(step, t, &c.name)
 }
 
 /// `SET NOT NULL` on a table with rows without a long ACCESS EXCLUSIVE scan (the plain
