@@ -123,21 +123,29 @@ pub(super) struct Stored {
     sizes: BTreeMap<QName, u64>,
 }
 
+/// The members (oid, root) grouped by root, roots in order, each root's oids in order: how a
+/// base's members are stored (the same bytes whether the roots are borrowed or owned).
+fn by_root<K: Ord + std::hash::Hash>(
+    members: impl IntoIterator<Item = (u32, K)>,
+) -> Vec<(K, Vec<u32>)> {
+    let mut grouped: HashMap<K, Vec<u32>> = HashMap::new();
+    for (o, root) in members {
+        grouped.entry(root).or_default().push(o);
+    }
+    let mut roots: Vec<(K, Vec<u32>)> = grouped.into_iter().collect();
+    roots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    for (_, oids) in &mut roots {
+        oids.sort_unstable();
+    }
+    roots
+}
+
 impl Base {
     /// What is stored of this base with its delta state (see [`StoredRef`]).
     pub(super) fn stored(&self) -> StoredRef<'_> {
-        let mut by_root: HashMap<&ObjectId, Vec<u32>> = HashMap::new();
-        for (o, root) in &self.members {
-            by_root.entry(root).or_default().push(*o);
-        }
-        let mut roots: Vec<(&ObjectId, Vec<u32>)> = by_root.into_iter().collect();
-        roots.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        for (_, oids) in &mut roots {
-            oids.sort_unstable();
-        }
         StoredRef {
             resolver: &self.resolver,
-            roots,
+            roots: by_root(self.members.iter().map(|(o, root)| (*o, root))),
             coupled: &self.coupled,
             owners: &self.schema.owners,
             sizes: &self.schema.sizes,
@@ -151,18 +159,9 @@ impl Base {
     /// schema), given its schema back by [`Stored::restore`] with the reading itself (loaded
     /// again from the cached reading, or a copy the caller kept).
     pub(super) fn into_stored(self) -> Stored {
-        let mut by_root: HashMap<ObjectId, Vec<u32>> = HashMap::new();
-        for (o, root) in self.members {
-            by_root.entry(root).or_default().push(o);
-        }
-        let mut roots: Vec<(ObjectId, Vec<u32>)> = by_root.into_iter().collect();
-        roots.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for (_, oids) in &mut roots {
-            oids.sort_unstable();
-        }
         Stored {
             resolver: self.resolver,
-            roots,
+            roots: by_root(self.members),
             coupled: self.coupled,
             owners: self.schema.owners.clone(),
             sizes: self.schema.sizes.clone(),
