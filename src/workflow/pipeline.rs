@@ -210,7 +210,7 @@ fn plan_and_prove<'s, 'e>(
     let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {
         (
-            super::plan_both_with(&diffs, &current.schema, desired, renames, &opts, true),
+            super::planning::plan_both_with(&diffs, &current.schema, desired, renames, &opts, true),
             super::ProofReport::default(),
         )
     } else {

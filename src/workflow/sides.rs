@@ -8,7 +8,7 @@
 //! What depends on what: the desired load needs the live side's role names (they are created
 //! in the shadow so GRANTs load) and, in a scoped run, the out-of-scope context (objects of
 //! the live catalog). The live thread sends the roles and the server version as soon as it
-//! has them, before the catalog read ([`super::live_full`]), so an unscoped run starts the
+//! has them, before the catalog read ([`super::current::live_full`]), so an unscoped run starts the
 //! desired load meanwhile; a scoped run waits for the whole live side first.
 //!
 //! Errors are reported as a run doing one stage after the other would: the first failing stage
@@ -81,7 +81,7 @@ pub fn read_sides(
             .name("live catalog read".into())
             .spawn(move || {
                 let current = crate::timings::stage("catalog reads", || {
-                    super::live_full(&url, |roles, version| {
+                    super::current::live_full(&url, |roles, version| {
                         // The receiver may be gone (the other side failed): nothing to tell.
                         let _ = early_tx.send((roles.to_vec(), version));
                     })
@@ -154,15 +154,19 @@ pub fn read_sides(
     let full = match live {
         Some(handle) => join(handle)?.0,
         None => match req.db {
-            Some(url) => {
-                crate::timings::stage("catalog reads", || super::live_full(url, |_, _| {}))?
-            }
-            None => crate::timings::stage("catalog reads", || super::current_full(None, &shadow))?,
+            Some(url) => crate::timings::stage("catalog reads", || {
+                super::current::live_full(url, |_, _| {})
+            })?,
+            None => crate::timings::stage("catalog reads", || {
+                super::current::current_full(None, &shadow)
+            })?,
         },
     };
     let current = match req.scope.is_everything() {
         true => full,
-        false => crate::timings::stage("scope", || super::scoped(full, &shadow, req.scope))?,
+        false => {
+            crate::timings::stage("scope", || super::current::scoped(full, &shadow, req.scope))?
+        }
     };
     before_load(&source, &shadow, current.server_version_num);
     let desired = crate::timings::stage("shadow load", || {
