@@ -100,8 +100,8 @@ impl Base {
 /// A [`Base`] as stored with its delta state (`catalog::delta`, `shadow::reading`): all of
 /// it but the schema, which is stored beside it as the kept database's cached reading, and
 /// the schema's owners and sizes, which that reading leaves out (a desired schema lists only
-/// the owners its files declare, and no sizes: `workflow::read_loaded`). The oid -> root map
-/// is stored by root (each root once, then its oids).
+/// the owners its files declare, and no sizes: `workflow::desired::read_loaded`). The oid ->
+/// root map is stored by root (each root once, then its oids).
 #[derive(Serialize)]
 pub(super) struct StoredRef<'a> {
     resolver: &'a Resolver,

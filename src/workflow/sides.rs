@@ -8,8 +8,8 @@
 //! What depends on what: the desired load needs the live side's role names (they are created
 //! in the shadow so GRANTs load) and, in a scoped run, the out-of-scope context (objects of
 //! the live catalog). The live thread sends the roles and the server version as soon as it
-//! has them, before the catalog read ([`super::current::live_full`]), so an unscoped run starts the
-//! desired load meanwhile; a scoped run waits for the whole live side first.
+//! has them, before the catalog read ([`super::current::live_full`]), so an unscoped run starts
+//! the desired load meanwhile; a scoped run waits for the whole live side first.
 //!
 //! Errors are reported as a run doing one stage after the other would: the first failing stage
 //! in the order source, shadow start, live read, desired load wins, whatever the thread that
