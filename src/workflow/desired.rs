@@ -32,7 +32,6 @@ fn reserved_schema(client: &mut postgres::Client) -> Result<(), WorkflowError> {
     Ok(())
 }
 
-/// Loads the schema files into a fresh shadow database and reads them back.
 /// Whether a schema-file statement creates, alters or comments on a subscription. Such
 /// statements are never loaded into the shadow nor planned: `CREATE SUBSCRIPTION` connects to
 /// its publisher, which a shadow cannot (and must not) reach. They are reported instead
@@ -64,6 +63,8 @@ pub fn subscription_warnings(source: &SourceSet) -> Vec<String> {
         .collect()
 }
 
+/// The desired schema of the schema files, without a scope: [`desired_in`] with no context
+/// (had as [`desired_load`] decides: kept, updated or loaded afresh).
 pub fn desired(
     shadow: &Shadow,
     source: &SourceSet,
