@@ -96,7 +96,7 @@ pub enum Need {
 }
 
 /// The desired schema and the shadow database it was read from, kept for the proof: the
-/// proof starts from it ([`prove`]) instead of loading the current schema again.
+/// proof starts from it ([`prove`](super::prove())) instead of loading the current schema again.
 pub struct Desired {
     pub schema: Schema,
     /// The loaded database, untouched after the read (no session left open on it, so it can

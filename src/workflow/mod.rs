@@ -10,8 +10,8 @@
 //! both read at once (`sides`), planning both directions (`planning`) and the proof (`prove`),
 //! `plan`'s whole pipeline (`pipeline`), and the plan-time checks beside them. This file holds
 //! the module list, the re-exports every caller goes through (`workflow::X`), the error every
-//! step returns ([`WorkflowError`]) and the helpers several steps share ([`drop_aside`],
-//! [`run_steps`]).
+//! step returns ([`WorkflowError`]) and the helpers several steps share (`drop_aside`,
+//! `run_steps`).
 
 pub mod backfill;
 pub mod casts;
