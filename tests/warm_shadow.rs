@@ -1,8 +1,10 @@
 //! The warm shadow: the embedded shadow keeps the loaded desired database between runs
 //! (`Shadow::warm_keep`, by renaming it) and a run with the same statements, roles, server and
 //! settings uses it in place instead of loading the files again (its proof runs there, in a
-//! transaction it rolls back); a run with edited files starts from a copy of the kept database and re-runs only the changed statements and those that
-//! depend on them (`shadow::warm`). The result must be what a fresh load gives: the same
+//! transaction it rolls back); a run with edited files takes the kept database sharing the
+//! most statements over (renamed, no copy) and re-runs in one transaction only the changed
+//! statements and those that depend on them (`shadow::warm`); when another run uses it, or the
+//! transaction fails, a copy of it is updated instead. The result must be what a fresh load gives: the same
 //! `Schema` (and fingerprint), byte-identical plan files. Whatever the incremental path cannot
 //! be sure of is a fresh load; `--no-cache` bypasses the cache.
 
@@ -564,7 +566,7 @@ fn a_rule_or_trigger_made_again_keeps_its_enabled_state() {
 }
 
 #[test]
-fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
+fn concurrent_updates_of_one_kept_database_agree_and_the_old_files_load_again() {
     let cache = common::shadow_cache_dir("sp-warm-");
     let files = tempfile::tempdir().unwrap();
     let warm = embedded(cache.path(), false);
@@ -577,7 +579,8 @@ fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
             TABLES.replace("total numeric(10, 2)", "total numeric(12, 2)"),
         )],
     );
-    // Two updates of the same base at once, then the old files again: all as fresh loads.
+    // Two updates of the same base at once (one takes it over, the other copies it, or loads
+    // afresh when it is gone by then), then the old files again: all as fresh loads.
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..2)
             .map(|_| {
@@ -593,7 +596,11 @@ fn an_incremental_update_never_changes_the_kept_database_it_starts_from() {
         }
     });
     let again = workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap();
-    assert!(again.warm, "the kept database of the old files is gone");
+    assert!(
+        again.warm || again.incremental.is_some(),
+        "loaded afresh: {:?}",
+        again.fallback
+    );
     assert_eq!(again.schema, first.schema);
 }
 
@@ -788,7 +795,7 @@ fn schema_in_place() -> String {
 }
 
 #[test]
-fn warm_plans_copy_no_database_when_loaded_or_reused_and_one_when_updated() {
+fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
     let url = live_people("warm_copies");
     let cache = common::shadow_cache_dir("sp-warm-");
     let work = tempfile::tempdir().unwrap();
@@ -805,8 +812,19 @@ fn warm_plans_copy_no_database_when_loaded_or_reused_and_one_when_updated() {
         work.path(),
         &schema.replace("name text NOT NULL,", "name text NOT NULL, nick text,"),
     );
+    let base_oid = kept_databases(cache.path());
+    assert_eq!(base_oid.len(), 1, "{base_oid:?}");
     let edited = plan_logged(work.path(), cache.path(), &url, "edited/p");
-    assert_eq!(copies(&edited), 1, "the update's base copy only:\n{edited}");
+    assert_eq!(
+        copies(&edited),
+        0,
+        "the update's base was copied:\n{edited}"
+    );
+    // Updated in place: the base under its new name, with its OID.
+    let updated = kept_databases(cache.path());
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert_ne!(updated[0].0, base_oid[0].0);
+    assert_eq!(updated[0].1, base_oid[0].1);
     assert!(edited.contains("note: proof in place"), "{edited}");
     // No full read of the shadow: a fresh load's reading gives the proof its delta state; the
     // kept database's stored state serves the proof of the same files and the read of the
@@ -844,17 +862,8 @@ fn warm_plans_copy_no_database_when_loaded_or_reused_and_one_when_updated() {
     // byte for byte); here, that the proofs in place left every kept database as it was kept:
     // each reads exactly as its reading cached when it was kept (before any proof ran on it).
     let shadow = embedded(cache.path(), false);
-    let mut admin = schemaplan::db::connect(&shadow.admin_url()).unwrap();
-    let kept: Vec<(String, u32)> = admin
-        .query(
-            "SELECT datname::text, oid FROM pg_database WHERE datname LIKE 'schemaplan\\_warm\\_%'",
-            &[],
-        )
-        .unwrap()
-        .iter()
-        .map(|r| (r.get(0), r.get(1)))
-        .collect();
-    assert_eq!(kept.len(), 2, "{kept:?}");
+    let kept = kept_databases(cache.path());
+    assert_eq!(kept.len(), 1, "{kept:?}");
     for (name, oid) in kept {
         let cached = shadow
             .warm_reading(&schemaplan::shadow::Kept {
@@ -992,4 +1001,131 @@ fn a_kept_database_in_use_is_not_evicted() {
     drop(first);
     drop(load("CREATE TABLE last (id int);".to_string()));
     assert!(!exists(&name), "not evicted once let go of");
+}
+
+/// The kept databases of the embedded cluster in `cache`: (name, OID), by name.
+fn kept_databases(cache: &Path) -> Vec<(String, u32)> {
+    let shadow = embedded(cache, false);
+    let mut admin = schemaplan::db::connect(&shadow.admin_url()).unwrap();
+    admin
+        .query(
+            "SELECT datname::text, oid FROM pg_database \
+             WHERE datname LIKE 'schemaplan\\_warm\\_%' ORDER BY datname",
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Updates in place: the base is taken over (renamed, no copy) and updated in one transaction;
+// a failed transaction leaves it as it was and gives it back.
+
+#[test]
+fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let cold_cache = common::shadow_cache_dir("sp-cold-");
+    let files = tempfile::tempdir().unwrap();
+    let (warm, cold) = (
+        embedded(cache.path(), false),
+        embedded(cold_cache.path(), true),
+    );
+    let before = source_files(files.path(), &[("s.sql", TABLES.to_string())]);
+    drop(workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap());
+    let base = kept_databases(cache.path());
+    assert_eq!(base.len(), 1, "{base:?}");
+    // `CREATE INDEX CONCURRENTLY` refuses a transaction block: the update in place fails,
+    // the base is given back, and a copy of it is updated (each statement in its own
+    // implicit transaction, as a fresh load runs it).
+    let edited = source_files(
+        files.path(),
+        &[(
+            "s.sql",
+            format!("{TABLES}\nCREATE INDEX CONCURRENTLY orders_total ON orders (total);\n"),
+        )],
+    );
+    let (n, why) = warm_equals_cold(&warm, &cold, &edited, "index made concurrently");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+    let now = kept_databases(cache.path());
+    assert!(now.contains(&base[0]), "the base is gone: {now:?}");
+    assert_eq!(now.len(), 2, "{now:?}");
+    // Given back with its OID, so with its cached reading: the old files reuse it as it was.
+    let again = workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap();
+    assert!(again.warm, "the base was not reused");
+}
+
+#[test]
+fn a_failed_update_in_place_gives_the_base_back_and_the_fix_updates_it_in_place() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let cold_cache = common::shadow_cache_dir("sp-cold-");
+    let files = tempfile::tempdir().unwrap();
+    let (warm, cold) = (
+        embedded(cache.path(), false),
+        embedded(cold_cache.path(), true),
+    );
+    let before = source_files(files.path(), &[("s.sql", TABLES.to_string())]);
+    drop(workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap());
+    let base = kept_databases(cache.path());
+    // An edit with an error: the same error as a fresh load, and the base as it was.
+    let broken = source_files(
+        files.path(),
+        &[(
+            "s.sql",
+            TABLES.replace(
+                "total numeric(10, 2)",
+                "total numeric(10, 2) CHECK (nope > 0)",
+            ),
+        )],
+    );
+    let (n, _) = warm_equals_cold(&warm, &cold, &broken, "broken edit");
+    assert_eq!(n, None);
+    assert_eq!(kept_databases(cache.path()), base, "the base changed");
+    // The fix: an update of the base in place (its OID under the new name).
+    let fixed = source_files(
+        files.path(),
+        &[(
+            "s.sql",
+            TABLES.replace(
+                "total numeric(10, 2)",
+                "total numeric(10, 2) CHECK (total > 0)",
+            ),
+        )],
+    );
+    let (n, why) = warm_equals_cold(&warm, &cold, &fixed, "fixed edit");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+    let now = kept_databases(cache.path());
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_ne!(now[0].0, base[0].0);
+    assert_eq!(now[0].1, base[0].1, "not updated in place");
+}
+
+#[test]
+fn the_database_kept_last_is_evicted_last_though_its_oid_is_older() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let shadow = embedded(cache.path(), false);
+    let load = |sql: String| {
+        let src = source_files(files.path(), &[("s.sql", sql)]);
+        let d = workflow::desired_db(&shadow, &src, &[], &workflow::Context::default()).unwrap();
+        (d.warm, d.incremental)
+    };
+    load(TABLES.to_string());
+    let first = kept_databases(cache.path());
+    for i in 1..=2 {
+        load(format!("CREATE TABLE other{i} (id int, v{i} text);"));
+    }
+    // The first files edited: their kept database updated in place, with the oldest OID.
+    let (_, incremental) = load(TABLES.replace("total numeric(10, 2)", "total numeric(12, 2)"));
+    assert!(incremental.is_some());
+    let oids: Vec<u32> = kept_databases(cache.path()).iter().map(|k| k.1).collect();
+    assert!(oids.contains(&first[0].1), "{oids:?}");
+    // One more kept database: the one kept longest ago goes (other1), not the updated one.
+    load("CREATE TABLE last (id int);".to_string());
+    let now = kept_databases(cache.path());
+    assert_eq!(now.len(), 3, "{now:?}");
+    assert!(now.iter().any(|k| k.1 == first[0].1), "evicted: {now:?}");
+    let (warm, _) = load(TABLES.replace("total numeric(10, 2)", "total numeric(12, 2)"));
+    assert!(warm, "the updated files' kept database is gone");
 }

@@ -246,12 +246,16 @@ impl Shadow {
                 .map(|rows| rows.iter().map(|r| (r.get(0), r.get(1))).collect())
             })
             .unwrap_or_default();
-        rows.into_iter()
+        let mut bases: Vec<(String, warm::Manifest)> = rows
+            .into_iter()
             .filter_map(|(name, comment)| {
                 let m: warm::Manifest = serde_json::from_str(comment.as_deref()?).ok()?;
                 (m.format == warm::MANIFEST_FORMAT && m.context == context).then_some((name, m))
             })
-            .collect()
+            .collect();
+        // Newest kept first (stable: by OID among equal stamps).
+        bases.sort_by_key(|(_, m)| std::cmp::Reverse(m.kept_at));
+        bases
     }
 
     /// A scratch copy of the kept database `name` (one of [`Shadow::warm_bases`]), to update;
@@ -265,6 +269,86 @@ impl Shadow {
         let _pin = FileLock::shared(&locks.pin).ok()?;
         let _conn = FileLock::shared(&locks.conn).ok()?;
         self.create_scratch(purpose, name).ok()
+    }
+
+    /// Exactly `kept`, taken over by this run to be updated in place instead of copied (a
+    /// copy of a 5,000-table database writes some 300 MB after a checkpoint: 0.6-1.9 s of a
+    /// warm plan, issue 9). It is renamed to a scratch name of this run (`ALTER DATABASE ...
+    /// RENAME`: a catalog change, no file is copied), so no other run finds, copies, pins or
+    /// evicts it meanwhile; the run then keeps it under its new key ([`Shadow::warm_keep`]),
+    /// gives it back unchanged ([`Shadow::warm_give_back`]), or drops it as any scratch
+    /// database (an update that failed half-way, a Ctrl-C).
+    ///
+    /// `None`, leaving `kept` as it is, when the cache is off, when another run pins it, copies
+    /// it or is connected to it (its locks are only tried, never waited for: the caller copies
+    /// instead, which waits), or when `kept` is gone or another database has its name.
+    pub fn warm_take(&self, kept: &Kept, purpose: &str) -> Option<ScratchDb> {
+        if !self.warm_enabled() || !kept.name.starts_with(WARM_PREFIX) {
+            return None;
+        }
+        let locks = self.kept_locks(&kept.name)?;
+        let pin = FileLock::try_exclusive(&locks.pin).ok()??;
+        let conn = FileLock::try_exclusive(&locks.conn).ok()??;
+        // Held exclusively, then checked: nobody else uses it from here on.
+        if self.kept_oid(&kept.name) != Some(kept.oid) {
+            return None;
+        }
+        let name = scratch_name(purpose);
+        // Registered first: a Ctrl-C between the rename and registration must not leak it.
+        self.inner.lock_scratch().insert(name.clone());
+        let renamed = self.inner.admin_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote::ident(&kept.name),
+            quote::ident(&name)
+        ));
+        if renamed.is_err() {
+            self.inner.lock_scratch().remove(&name);
+            return None;
+        }
+        // As after an eviction: a run that opened a lock file before and waits for it finds
+        // the database gone (its copy fails and it loads afresh).
+        let _ = std::fs::remove_file(&locks.pin);
+        let _ = std::fs::remove_file(&locks.conn);
+        drop((pin, conn));
+        Some(ScratchDb {
+            url: db::with_database(&self.inner.admin_url, &name),
+            name,
+            inner: self.inner.clone(),
+            kept: None,
+            busy: Mutex::new(()),
+            delta: Mutex::new(None),
+        })
+    }
+
+    /// Gives `db`, taken over from `kept` by [`Shadow::warm_take`] and left as it was (an
+    /// update rolled back), back under `kept`'s name, with its OID and so its cached reading
+    /// and delta state. Nobody may be connected to `db`. Whether it was given back: when not,
+    /// `db` was dropped (a later run loads afresh what it held).
+    pub fn warm_give_back(&self, mut db: ScratchDb, kept: &Kept) -> bool {
+        // Pinned before it has its name again, as a newly kept database (`warm_keep`).
+        let Some(locks) = self.kept_locks(&kept.name) else {
+            return false;
+        };
+        let Ok(pin) = FileLock::shared(&locks.pin) else {
+            return false;
+        };
+        let renamed = self.inner.admin_execute(&format!(
+            "ALTER DATABASE {} RENAME TO {}",
+            quote::ident(&db.name),
+            quote::ident(&kept.name)
+        ));
+        if renamed.is_err() {
+            return false;
+        }
+        self.inner.lock_scratch().remove(&db.name);
+        // Kept again: left as it is when `db` goes, with its pin.
+        db.name = kept.name.clone();
+        db.url = db::with_database(&self.inner.admin_url, &kept.name);
+        db.kept = Some(InPlace {
+            _pin: pin,
+            conn: locks.conn,
+        });
+        true
     }
 
     /// Keeps `db`, a database this run loaded or updated, under `key` for later runs
@@ -322,7 +406,11 @@ impl Shadow {
             name: name.clone(),
             oid,
         });
-        if let Some(json) = manifest.and_then(|m| serde_json::to_string(m).ok()) {
+        let stamped = manifest.map(|m| warm::Manifest {
+            kept_at: now_nanos(),
+            ..m.clone()
+        });
+        if let Some(json) = stamped.and_then(|m| serde_json::to_string(&m).ok()) {
             let _ = self.inner.with_own_admin(|c| {
                 c.batch_execute(&format!(
                     "COMMENT ON DATABASE {} IS {}",
@@ -341,17 +429,25 @@ impl Shadow {
     /// waited for.
     fn warm_evict(&self, ours: &str) {
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
-        let all: Vec<String> = self
+        let mut all: Vec<(String, u64)> = self
             .inner
-            .with_admin(|c| {
+            .with_own_admin(|c| {
                 c.query(
-                    "SELECT datname::text FROM pg_database WHERE datname LIKE $1 \
-                     ORDER BY oid DESC",
+                    "SELECT datname::text, pg_catalog.shobj_description(oid, 'pg_database') \
+                     FROM pg_database WHERE datname LIKE $1 ORDER BY oid DESC",
                     &[&pattern],
                 )
-                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+                .map(|rows| {
+                    rows.iter()
+                        .map(|r| (r.get(0), kept_at(r.get::<_, Option<&str>>(1))))
+                        .collect()
+                })
             })
             .unwrap_or_default();
+        // The newest are the ones kept last (an update in place keeps its base's older OID);
+        // by OID among equal stamps (none: an older schemaplan's, or not commented yet).
+        all.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
+        let all: Vec<String> = all.into_iter().map(|(name, _)| name).collect();
         let (stay, old) = all.split_at(all.len().min(WARM_KEEP));
         let mut remaining: Vec<String> = stay.to_vec();
         for name in old {
@@ -399,4 +495,18 @@ fn warm_name(key: &str) -> String {
     let mut name = format!("{WARM_PREFIX}{key}");
     name.truncate(63);
     name
+}
+
+/// When a kept database was kept, from its comment (`warm::Manifest::kept_at`; 0 without one).
+fn kept_at(comment: Option<&str>) -> u64 {
+    comment
+        .and_then(|c| serde_json::from_str::<warm::KeptAt>(c).ok())
+        .map_or(0, |k| k.kept_at)
+}
+
+/// Now, in nanoseconds since the Unix epoch.
+fn now_nanos() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }

@@ -294,20 +294,8 @@ impl Shadow {
     }
 
     fn create_scratch(&self, purpose: &str, template: &str) -> Result<ScratchDb, ShadowError> {
-        let purpose: String = purpose
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_lowercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
         loop {
-            let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-            let mut name = format!("{SCRATCH_PREFIX}{}_{n}_{purpose}", std::process::id());
-            name.truncate(63); // NAMEDATALEN - 1; all ASCII
+            let name = scratch_name(purpose);
             let sql = format!(
                 "CREATE DATABASE {} TEMPLATE {}{}",
                 quote::ident(&name),
@@ -472,6 +460,23 @@ impl ScratchDb {
         }
         self.inner.drop_database(&self.name)
     }
+}
+
+/// A new scratch database name of this process: `schemaplan_shadow_<pid>_<n>_<purpose>`, the
+/// purpose lowercased to ASCII letters, digits and `_` (orphans are found by the prefix and
+/// the pid).
+fn scratch_name(purpose: &str) -> String {
+    let purpose: String = purpose
+        .chars()
+        .map(|c| match c.is_ascii_alphanumeric() {
+            true => c.to_ascii_lowercase(),
+            false => '_',
+        })
+        .collect();
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mut name = format!("{SCRATCH_PREFIX}{}_{n}_{purpose}", std::process::id());
+    name.truncate(63); // NAMEDATALEN - 1; all ASCII
+    name
 }
 
 impl Drop for ScratchDb {

@@ -1,8 +1,9 @@
 //! The cached catalog reading of a kept desired database (issue 9: warm `drift` and `plan`
 //! without reading the shadow's catalog again).
 //!
-//! A kept database (`Shadow::warm_keep`) is never modified: it is copied, read, or changed by
-//! the proof only inside a transaction that is rolled back. What the catalog queries read from
+//! A kept database (`Shadow::warm_keep`) is never modified under its name: it is copied, read,
+//! changed by the proof only inside a transaction that is rolled back, or taken over by an
+//! update (renamed away first: its reading, keyed by name and OID, no longer applies). What the catalog queries read from
 //! it is therefore fixed too, and reading it again costs as much as reading the live database
 //! (~2-3 s at 5,000 tables). So the
 //! first run that reads a kept database stores the reading (the whole `model::Schema`, before

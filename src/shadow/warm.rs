@@ -6,14 +6,16 @@
 //! of its text and annotations, how it may be updated ([`Mode`]), the names it creates and
 //! references, and the OID range its objects got, see `load::load_tracked`), the decision
 //! which statements re-run ([`plan_update`], pure, unit-tested), and applying that decision to
-//! a scratch copy of the kept database ([`update`]): drop the objects of the statements that
-//! re-run, check that nothing else went with them, run those statements in source order.
+//! the kept database taken over by the run or a copy of it ([`update`]): drop the objects of
+//! the statements that re-run, check that nothing else went with them, run those statements in
+//! source order.
 //!
 //! Whenever the incremental path cannot be sure that the result is what a fresh load gives,
 //! it says why ([`Fallback`]) and the caller loads afresh. Which cases those are, and why the
 //! result is the same as a fresh load otherwise, is in `docs/shadow.md` ("Incremental
-//! updates"). The database it works on is always a scratch copy: the kept database itself is
-//! never modified, so concurrent runs stay safe.
+//! updates"). The database it works on is never a kept database under its name: one taken over
+//! by the run (`Shadow::warm_take`, renamed away and updated in one transaction) or a scratch
+//! copy, so concurrent runs stay safe.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
@@ -82,6 +84,18 @@ pub struct Manifest {
     /// roles, schemaplan's version): a manifest of another context is not used.
     pub context: String,
     pub entries: Vec<ManifestEntry>,
+    /// When the database was kept, in nanoseconds since the Unix epoch (0: unknown), written
+    /// by `Shadow::warm_keep`: which kept databases are the newest. Not their OIDs: an update
+    /// in place (`Shadow::warm_take`) keeps its base's.
+    #[serde(default)]
+    pub kept_at: u64,
+}
+
+/// Only the [`Manifest::kept_at`] of a manifest's text (the rest is skipped, not built).
+#[derive(Deserialize)]
+pub struct KeptAt {
+    #[serde(default)]
+    pub kept_at: u64,
 }
 
 impl Manifest {
@@ -98,6 +112,7 @@ impl Manifest {
                     oids: *o,
                 })
                 .collect(),
+            kept_at: 0,
         }
     }
 
@@ -717,9 +732,10 @@ pub struct Updated {
     pub dropped: usize,
 }
 
-/// Brings the database `client` is connected to (a scratch copy of the kept database of
-/// `old`) to `statements` (`warm[i]` describes `statements[i]`; source order). On `Err` the
-/// database is in an unknown state: the caller drops it and loads afresh.
+/// Brings the database `client` is connected to (the kept database of `old` taken over, or a
+/// scratch copy of it) to `statements` (`warm[i]` describes `statements[i]`; source order). On
+/// `Err` the database is in an unknown state (unless the caller ran this in a transaction and
+/// rolls it back): the caller drops it and loads afresh.
 pub fn update(
     client: &mut postgres::Client,
     old: &Manifest,

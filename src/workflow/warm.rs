@@ -151,6 +151,23 @@ pub(super) fn warm_update(
     let (copied, base) = std::thread::scope(|s| {
         let state = s.spawn(|| shadow.warm_delta_state(&base));
         let copied = (|| {
+            // In place when no other run uses the base: no copy (issue 9). The update runs in
+            // one transaction, so when it fails (an error in the edited files, a statement no
+            // transaction block runs, an enum value used where it was added) the base is as it
+            // was: it is given back and a copy of it updated, as when another run uses it.
+            if let Some(db) = shadow.warm_take(&base, "desired") {
+                match update_in_place(&db, &manifest, statements, warm) {
+                    Ok(updated) => return Ok(Some((db, updated))),
+                    Err(why) => {
+                        crate::timings::note(&format!(
+                            "the kept database was not updated in place ({why}): a copy is"
+                        ));
+                        if !shadow.warm_give_back(db, &base) {
+                            return Ok(None);
+                        }
+                    }
+                }
+            }
             let Some(db) = shadow.warm_copy_of(&base, "desired") else {
                 return Ok(None);
             };
@@ -176,6 +193,33 @@ pub(super) fn warm_update(
         );
     }
     Ok(Some(WarmUpdated { db, updated, base }))
+}
+
+/// [`shadow::warm::update`] of `db` (a kept database taken over by this run,
+/// `Shadow::warm_take`) in one transaction: committed when it succeeds, rolled back (leaving
+/// `db` as it was) when not. The session is closed on return.
+fn update_in_place(
+    db: &ScratchDb,
+    manifest: &shadow::warm::Manifest,
+    statements: &[LoadStatement],
+    warm: &[shadow::warm::WarmStatement],
+) -> Result<shadow::warm::Updated, String> {
+    let mut client = db.connect().map_err(|e| e.to_string())?;
+    let sql_error = |e: postgres::Error| crate::db::error_text(&e);
+    client.batch_execute("BEGIN").map_err(sql_error)?;
+    let updated = crate::timings::stage("warm shadow update", || {
+        shadow::warm::update(&mut client, manifest, statements, warm)
+    });
+    match updated {
+        Ok(updated) => {
+            client.batch_execute("COMMIT").map_err(sql_error)?;
+            Ok(updated)
+        }
+        Err(why) => {
+            let _ = client.batch_execute("ROLLBACK");
+            Err(why.0)
+        }
+    }
 }
 
 /// What [`warm_update`] gives.
