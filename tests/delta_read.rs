@@ -1140,7 +1140,7 @@ fn inside_one_transaction_a_change_without_its_own_savepoint_can_pass_for_seen()
 /// [`BASE`] loaded into a database of its own, read in full, its reading and delta state
 /// stored in `folder` (as a kept database's are: the reading as a desired schema is, without
 /// sizes and without the owners the files do not declare, here every owner that is the
-/// session's role, `workflow::read_loaded`) and every session on it closed (it is a
+/// session's role, `workflow::desired::read_loaded`) and every session on it closed (it is a
 /// template).
 fn stored_base(tag: &str, folder: &Path) -> (String, reading::Identity) {
     let (name, id, schema, state) = base_and_state(tag);
@@ -1165,7 +1165,7 @@ fn base_and_state(tag: &str) -> (String, reading::Identity, Schema, delta::Delta
     (name, id, schema, state)
 }
 
-/// A reading as `workflow::read_loaded` keeps a desired schema: no sizes, and no owner that
+/// A reading as `workflow::desired::read_loaded` keeps a desired schema: no sizes, and no owner that
 /// is the role the tests connect as (the objects of [`BASE`] are all its own).
 fn desired_reading(schema: &Schema) -> Schema {
     let role: String = common::server()

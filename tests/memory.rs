@@ -213,7 +213,7 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     );
     drop((again, third, state));
 
-    // The desired database's read (`workflow::read_loaded`) hands its schema over without a
+    // The desired database's read (`workflow::desired::read_loaded`) hands its schema over without a
     // copy: the state keeps its splice base without the schema (shelved), and gets it back
     // from the reading (`restore_base`: the cached reading loaded again, or a copy) before
     // the next read, which then splices into it. `read_full` keeps a copy of the schema in

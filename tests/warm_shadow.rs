@@ -874,7 +874,7 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
         let url = schemaplan::db::with_database(&shadow.admin_url(), &name);
         let mut c = schemaplan::db::connect(&url).unwrap();
         let mut now = schemaplan::catalog::read(&mut c).unwrap();
-        // What `workflow::read_loaded` leaves out of a desired reading: sizes, and the owners
+        // What `workflow::desired::read_loaded` leaves out of a desired reading: sizes, and the owners
         // that are the shadow's own role (no file declared them).
         let me: String = c
             .query_one("SELECT current_user::text", &[])
@@ -1128,4 +1128,36 @@ fn the_database_kept_last_is_evicted_last_though_its_oid_is_older() {
     assert!(now.iter().any(|k| k.1 == first[0].1), "evicted: {now:?}");
     let (warm, _) = load(TABLES.replace("total numeric(10, 2)", "total numeric(12, 2)"));
     assert!(warm, "the updated files' kept database is gone");
+}
+
+#[test]
+fn an_update_of_a_thousand_tables_runs_in_place() {
+    // One transaction locks every object it drops and makes: with PostgreSQL's default lock
+    // table, an edit of some 500 tables ran out of lock slots and was done again on a
+    // copy (the embedded cluster's `max_locks_per_transaction`).
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let shadow = embedded(cache.path(), false);
+    let tables = |extra: &str| -> String {
+        (0..1000)
+            .map(|i| {
+                format!(
+                    "CREATE TABLE t{i} (id bigint PRIMARY KEY, v text{extra});\n\
+                     CREATE INDEX t{i}_v ON t{i} (v);\n"
+                )
+            })
+            .collect()
+    };
+    let load = |sql: String| {
+        let src = source_files(files.path(), &[("s.sql", sql)]);
+        workflow::desired_db(&shadow, &src, &[], &workflow::Context::default()).unwrap()
+    };
+    drop(load(tables("")));
+    let base = kept_databases(cache.path());
+    let edited = load(tables(", w int UNIQUE"));
+    assert!(edited.incremental.is_some(), "{:?}", edited.fallback);
+    drop(edited);
+    let now = kept_databases(cache.path());
+    assert_eq!(now.len(), 1, "updated on a copy: {now:?}");
+    assert_eq!(now[0].1, base[0].1, "not updated in place");
 }
