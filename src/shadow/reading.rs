@@ -32,8 +32,8 @@
 //! Beside each reading, `<kept database>.delta` holds the delta state of the same reading
 //! (`catalog::delta::DeltaState`: its snapshot, census, kept rows and splice base), with the
 //! same checks ([`DELTA_MAGIC`]), under the same key and the digest of the reading file it
-//! was written with ([`delta_key`]). With it, a later run reads a copy of the kept database
-//! that it updated (`shadow::warm`), and the kept database in its proof, as a delta of this
+//! was written with ([`delta_key`]). With it, a later run reads the kept database it took over
+//! and updated, or a copy of it that it updated (`shadow::warm`), and the kept database in its proof, as a delta of this
 //! reading instead of in full, spliced into the reading (`catalog::splice`): the splice base
 //! stored in the state is all but the schema, which is the reading beside it. The state is
 //! never used without the very reading file it was written with (another run's reading
