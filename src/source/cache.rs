@@ -37,8 +37,9 @@ use sha2::{Digest, Sha256};
 
 use super::Loaded;
 
-/// First bytes of a store file (with the format's version).
-const MAGIC: &[u8] = b"schemaplan parsed schema files 1\n";
+/// First bytes of a store file (with the format's version; 2: `twice::Defines::shape` is
+/// `events::shape`, no longer the digest of the tree as JSON).
+const MAGIC: &[u8] = b"schemaplan parsed schema files 2\n";
 
 /// Prefix of the temporary files a write goes through.
 const TEMP_PREFIX: &str = ".parsed-";
