@@ -61,6 +61,9 @@ pub(crate) fn stream<T: Serialize + ?Sized, S: Sink>(value: &T, sink: &mut S) {
 /// The SHA-256 of a tree's events without its `location`, `stmt_location` and `stmt_len`
 /// fields: equal for trees equal but for where they were written. Each event is written
 /// self-delimiting (a tag byte, lengths before text), so different trees give different texts.
+/// Field names are left out: a struct's fields always come in the same order, so the type
+/// (given by the enclosing field, or by an enum variant's name, which is written) says which
+/// field each value is.
 pub(crate) fn shape<T: Serialize + ?Sized>(value: &T) -> [u8; 32] {
     use sha2::{Digest, Sha256};
     let mut sink = Shape(Vec::with_capacity(4096));
@@ -73,8 +76,18 @@ struct Shape(Vec<u8>);
 impl Shape {
     fn text(&mut self, tag: u8, text: &[u8]) {
         self.0.push(tag);
-        self.0.extend_from_slice(&(text.len() as u64).to_le_bytes());
+        self.len(text.len());
         self.0.extend_from_slice(text);
+    }
+
+    fn len(&mut self, len: usize) {
+        match u32::try_from(len) {
+            Ok(short) if short < u32::MAX => self.0.extend_from_slice(&short.to_le_bytes()),
+            _ => {
+                self.0.extend_from_slice(&u32::MAX.to_le_bytes());
+                self.0.extend_from_slice(&(len as u64).to_le_bytes());
+            }
+        }
     }
 }
 
@@ -84,10 +97,9 @@ impl Sink for Shape {
     }
     fn enter(&mut self, seg: Seg) {
         match seg {
-            Seg::Field(name) => self.text(b'f', name.as_bytes()),
             Seg::Variant(name) => self.text(b'v', name.as_bytes()),
-            // Elements follow their sequence's length.
-            Seg::Index(_) => {}
+            // Fields come in their struct's order, elements after their sequence's length.
+            Seg::Field(_) | Seg::Index(_) => {}
         }
     }
     fn leave(&mut self) {}
@@ -99,7 +111,7 @@ impl Sink for Shape {
     }
     fn seq_start(&mut self, len: usize) {
         self.0.push(b'[');
-        self.0.extend_from_slice(&(len as u64).to_le_bytes());
+        self.len(len);
     }
     fn seq_end(&mut self) {
         self.0.push(b']');
