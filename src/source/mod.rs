@@ -15,6 +15,7 @@ mod annotate;
 mod cache;
 mod classify;
 mod error;
+mod events;
 mod expr;
 mod files;
 mod names;
@@ -420,10 +421,8 @@ fn parse_statement(
     let (kind, verdict) = classify::classify(&node);
     match verdict {
         Verdict::Accept => {
-            // The parse tree as JSON serves both generic walks; made once, dropped here.
-            let tree = refs::tree(&node);
-            let facts = refs::facts_of(&node, &tree);
-            let defines = twice::defines_of(&node, &kind, &facts.creates, tree);
+            let facts = refs::facts(&node);
+            let defines = twice::defines(&node, &kind, &facts.creates);
             Ok(vec![Parsed {
                 span,
                 kind,

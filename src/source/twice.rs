@@ -24,6 +24,7 @@ use pg_query::NodeEnum;
 use serde_json::Value;
 
 use super::error::{Location, SourceError};
+use super::events;
 use super::names::{part_of, relation};
 
 /// What the duplicate check needs of a statement. Serialized with the statement in the
@@ -34,7 +35,7 @@ pub(crate) struct Defines {
     pub lenient: Option<String>,
     /// The identities of the objects it defines.
     pub objects: Vec<String>,
-    /// A digest (SHA-256) of the parse tree without positions, to recognise identical
+    /// A digest (SHA-256, `events::shape`) of the parse tree without positions, to recognise identical
     /// statements. Not the tree itself: every statement keeps its `Defines` until all files are
     /// read, and a parse tree as JSON is some 30 KiB (300 MiB of a 1,000-table schema).
     pub shape: [u8; 32],
@@ -42,14 +43,7 @@ pub(crate) struct Defines {
 
 /// What `node` (a statement of kind `kind`) defines; `creates` are its normalized created names
 /// (`refs::facts`), the first being its own object.
-#[cfg(test)]
 pub(crate) fn defines(node: &NodeEnum, kind: &str, creates: &[String]) -> Defines {
-    defines_of(node, kind, creates, json(node))
-}
-
-/// [`defines`] with the statement's parse tree as JSON (`refs::tree`), which the caller made
-/// for its own walk already.
-pub(crate) fn defines_of(node: &NodeEnum, kind: &str, creates: &[String], tree: Value) -> Defines {
     use NodeEnum as N;
     let own = |space: &str| -> Vec<String> {
         creates
@@ -86,7 +80,7 @@ pub(crate) fn defines_of(node: &NodeEnum, kind: &str, creates: &[String], tree: 
     Defines {
         lenient: lenient(node).map(str::to_string),
         objects,
-        shape: digest(&without_locations(tree)),
+        shape: events::shape(node),
     }
 }
 
@@ -126,13 +120,6 @@ fn added_columns(s: &protobuf::AlterTableStmt) -> Vec<String> {
             _ => None,
         })
         .collect()
-}
-
-/// SHA-256 of a JSON value's text (serde_json's maps are ordered, so equal trees give equal
-/// texts).
-fn digest(v: &Value) -> [u8; 32] {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(v.to_string().as_bytes()).into()
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Value {

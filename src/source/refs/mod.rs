@@ -15,11 +15,11 @@
 use pg_query::protobuf;
 use pg_query::NodeEnum;
 
-use serde_json::Value;
-
 use super::names::{qualify, relation, required_schema, schema_of};
 
 mod creates;
+#[cfg(test)]
+mod oracle;
 mod walk;
 
 use creates::creates;
@@ -102,23 +102,11 @@ fn dedup_keep_order(names: &mut Vec<String>) {
 
 /// What the statement creates and references.
 pub(crate) fn facts(node: &NodeEnum) -> Facts {
-    facts_of(node, &tree(node))
-}
-
-/// [`facts`] with the statement's parse tree as JSON ([`tree`]) made by the caller, who uses
-/// it again (`twice::defines_of`): converting the tree is the costliest part of reading a
-/// statement, so it is done once.
-pub(crate) fn facts_of(node: &NodeEnum, tree: &Value) -> Facts {
     let mut facts = Facts::default();
     creates(node, &mut facts);
-    walk(tree, &mut facts);
+    walk(node, &mut facts);
     named_references(node, &mut facts);
     facts.finish()
-}
-
-/// The parse tree as JSON, for the generic walks over every node.
-pub(crate) fn tree(node: &NodeEnum) -> Value {
-    serde_json::to_value(node).unwrap_or(Value::Null)
 }
 
 /// The `String` parts of a list of parse nodes (`["app", "users"]`).

@@ -5,117 +5,255 @@
 
 use pg_query::protobuf::{self, ConstrType, GrantTargetType, ObjectType};
 use pg_query::NodeEnum;
-use serde_json::{Map, Value};
 
 use super::creates::{access_method, is_part};
 use super::{key_of, like_of, range_var, strings, Facts};
+use crate::source::events::{self, Scalar, Seg, Sink};
 use crate::source::names::{self, parse_dotted, part_of, qualify, relation};
 
-/// Generic walk over the serialized parse tree, recognising nodes by their fields.
-pub(super) fn walk(value: &Value, f: &mut Facts) {
-    match value {
-        Value::Object(map) => {
-            visit(map, f);
-            map.values().for_each(|v| walk(v, f));
+/// Generic walk over the whole parse tree (`value`: a statement's `NodeEnum`, or any part of
+/// one), recognising nodes by their type: see [`Walk`].
+pub(super) fn walk<T: serde::Serialize + ?Sized>(value: &T, f: &mut Facts) {
+    let mut sink = Walk {
+        facts: f,
+        path: Vec::with_capacity(32),
+        marks: Vec::with_capacity(32),
+        frames: Vec::new(),
+    };
+    events::stream(value, &mut sink);
+}
+
+/// The node types the walk reads names from, each the only type with the fields it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    /// A relation: `schemaname`, `relname`.
+    RangeVar,
+    /// A type name: `names`; `t.c%TYPE` (`pct_type`) refers to table `t`.
+    TypeName,
+    /// A function call: `funcname`; `nextval('seq')` and friends also refer to the sequence
+    /// (their first argument's string constant).
+    FuncCall,
+    /// A function/operator signature: `objname`.
+    ObjectWithArgs,
+    /// A collation: `collname`.
+    CollateClause,
+    /// An index column's operator class: `opclass`.
+    IndexElem,
+    /// `'name'::regclass` refers to relation `name`: `type_name`'s `names`, `arg`'s constant.
+    TypeCast,
+    /// A foreign key needs a unique key of its target (`contype`, `pktable`).
+    Constraint,
+}
+
+impl Rule {
+    fn of(name: &str) -> Option<Rule> {
+        Some(match name {
+            "RangeVar" => Rule::RangeVar,
+            "TypeName" => Rule::TypeName,
+            "FuncCall" => Rule::FuncCall,
+            "ObjectWithArgs" => Rule::ObjectWithArgs,
+            "CollateClause" => Rule::CollateClause,
+            "IndexElem" => Rule::IndexElem,
+            "TypeCast" => Rule::TypeCast,
+            "Constraint" => Rule::Constraint,
+            _ => return None,
+        })
+    }
+
+    /// The field holding the list of `String` nodes the rule reads as a name.
+    fn names_field(self) -> &'static str {
+        match self {
+            Rule::TypeName => "names",
+            Rule::FuncCall => "funcname",
+            Rule::ObjectWithArgs => "objname",
+            Rule::CollateClause => "collname",
+            Rule::IndexElem => "opclass",
+            _ => "",
         }
-        Value::Array(items) => items.iter().for_each(|v| walk(v, f)),
-        _ => {}
     }
 }
 
-fn visit(map: &Map<String, Value>, f: &mut Facts) {
-    let has = |key: &str| map.contains_key(key);
-    if has("relname") && has("relpersistence") {
-        f.refer(relation(
-            str_field(map, "schemaname"),
-            str_field(map, "relname"),
-        ));
-    } else if has("names") && has("typemod") {
-        type_name(map, f);
-    } else if has("funcname") && has("agg_star") {
-        func_call(map, f);
-    } else if has("objname") && has("objargs") {
-        f.refer(qualify(&json_strings(&map["objname"])));
-    } else if has("collname") && has("location") {
-        f.refer(qualify(&json_strings(&map["collname"])));
-    } else if has("opclass") && has("ordering") {
-        f.refer(qualify(&json_strings(&map["opclass"])));
-    } else if has("arg") && has("type_name") {
-        regclass_literal(map, f);
-    } else if has("pktable") && map.get("contype") == Some(&foreign_key()) {
-        foreign_key_target(map, f);
+/// One node of a recognised type being walked, and what was read of it so far.
+struct Frame {
+    rule: Rule,
+    /// The length of the path to the node: its fields are at `path[depth]`.
+    depth: usize,
+    /// The `sval`s of the name list (`TypeCast`: of its type name).
+    names: Vec<String>,
+    schema: String,
+    relname: String,
+    /// The string constant read as a relation name (`nextval`'s argument, a `::regclass`'s).
+    literal: Option<String>,
+    pct_type: bool,
+    contype: i64,
+}
+
+/// The walk as a sink of the tree's events: the path from the statement down, and a frame for
+/// every recognised node open on it. A scalar is matched against the paths the open frames
+/// read, relative to their node; a node's facts are noted when it ends.
+struct Walk<'f> {
+    facts: &'f mut Facts,
+    path: Vec<Seg>,
+    /// Per open struct: whether it opened a frame.
+    marks: Vec<bool>,
+    frames: Vec<Frame>,
+}
+
+/// The longest relative path a frame reads (`FuncCall`'s first argument's string constant).
+const LONGEST: usize = 7;
+
+/// `[<list>, <i>, node, String, sval]`: an element of a list of `String` nodes.
+fn list_string(rel: &[Seg], list: &str) -> bool {
+    matches!(rel, [Seg::Field(l), Seg::Index(_), Seg::Field("node"), Seg::Variant("String"), Seg::Field("sval")] if *l == list)
+}
+
+/// `[node, AConst, val, Sval, sval]`: a node that is a string constant.
+fn string_constant(rel: &[Seg]) -> bool {
+    matches!(
+        rel,
+        [
+            Seg::Field("node"),
+            Seg::Variant("AConst"),
+            Seg::Field("val"),
+            Seg::Variant("Sval"),
+            Seg::Field("sval")
+        ]
+    )
+}
+
+impl Frame {
+    fn scalar(&mut self, rel: &[Seg], value: Scalar) {
+        match (self.rule, value) {
+            (Rule::RangeVar, Scalar::Str(s)) => match rel {
+                [Seg::Field("schemaname")] => self.schema = s.to_string(),
+                [Seg::Field("relname")] => self.relname = s.to_string(),
+                _ => {}
+            },
+            (Rule::TypeName, Scalar::Bool(b)) if rel == [Seg::Field("pct_type")] => {
+                self.pct_type = b
+            }
+            (Rule::Constraint, Scalar::Int(i)) if rel == [Seg::Field("contype")] => {
+                self.contype = i
+            }
+            (Rule::Constraint, Scalar::Str(s)) => match rel {
+                [Seg::Field("pktable"), Seg::Field("schemaname")] => self.schema = s.to_string(),
+                [Seg::Field("pktable"), Seg::Field("relname")] => self.relname = s.to_string(),
+                _ => {}
+            },
+            (Rule::TypeCast, Scalar::Str(s)) => match rel {
+                [Seg::Field("type_name"), list @ ..] if list_string(list, "names") => {
+                    self.names.push(s.to_string())
+                }
+                [Seg::Field("arg"), constant @ ..] if string_constant(constant) => {
+                    self.literal = Some(s.to_string())
+                }
+                _ => {}
+            },
+            (Rule::FuncCall, Scalar::Str(s)) => match rel {
+                [Seg::Field("args"), Seg::Index(0), constant @ ..] if string_constant(constant) => {
+                    self.literal = Some(s.to_string())
+                }
+                _ if list_string(rel, "funcname") => self.names.push(s.to_string()),
+                _ => {}
+            },
+            (rule, Scalar::Str(s)) if list_string(rel, rule.names_field()) => {
+                self.names.push(s.to_string())
+            }
+            _ => {}
+        }
+    }
+
+    /// The node has ended: note what it refers to.
+    fn finish(mut self, f: &mut Facts) {
+        match self.rule {
+            Rule::RangeVar => f.refer(relation(&self.schema, &self.relname)),
+            Rule::TypeName if self.pct_type => {
+                self.names.pop();
+                f.refer(qualify(&self.names));
+            }
+            Rule::TypeName => f.refer(names::type_name(&self.names)),
+            Rule::FuncCall => {
+                let sequence_fn = matches!(
+                    self.names.last().map(String::as_str),
+                    Some("nextval" | "currval" | "setval")
+                );
+                if sequence_fn {
+                    f.refer(self.literal.as_deref().and_then(literal_name));
+                }
+                f.refer(qualify(&self.names));
+            }
+            Rule::ObjectWithArgs | Rule::CollateClause | Rule::IndexElem => {
+                f.refer(qualify(&self.names))
+            }
+            Rule::TypeCast => {
+                if self.names.last().map(String::as_str) == Some("regclass") {
+                    f.refer(self.literal.as_deref().and_then(literal_name));
+                }
+            }
+            Rule::Constraint => {
+                if self.contype == ConstrType::ConstrForeign as i64 {
+                    if let Some(table) = relation(&self.schema, &self.relname) {
+                        f.order.needs.push(key_of(&table));
+                    }
+                }
+            }
+        }
     }
 }
 
-fn foreign_key() -> Value {
-    Value::from(ConstrType::ConstrForeign as i32)
-}
-
-fn str_field<'a>(map: &'a Map<String, Value>, key: &str) -> &'a str {
-    map.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// The `sval`s of a serialized list of `String` nodes.
-fn json_strings(list: &Value) -> Vec<String> {
-    list.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n.pointer("/node/String/sval").and_then(Value::as_str))
-        .map(str::to_string)
-        .collect()
-}
-
-/// A type name; `t.c%TYPE` refers to table `t`.
-fn type_name(map: &Map<String, Value>, f: &mut Facts) {
-    let mut names = json_strings(&map["names"]);
-    if map.get("pct_type") == Some(&Value::Bool(true)) {
-        names.pop();
-        f.refer(qualify(&names));
-    } else {
-        f.refer(names::type_name(&names));
+impl Sink for Walk<'_> {
+    fn enter(&mut self, seg: Seg) {
+        self.path.push(seg);
     }
-}
 
-/// A function call; `nextval('seq')` and friends also refer to the sequence.
-fn func_call(map: &Map<String, Value>, f: &mut Facts) {
-    let name = json_strings(&map["funcname"]);
-    let sequence_fn = matches!(
-        name.last().map(String::as_str),
-        Some("nextval" | "currval" | "setval")
-    );
-    if sequence_fn {
-        let literal = map["args"]
-            .pointer("/0/node/AConst/val/Sval/sval")
-            .and_then(Value::as_str);
-        f.refer(literal.and_then(literal_name));
+    fn leave(&mut self) {
+        self.path.pop();
     }
-    f.refer(qualify(&name));
-}
 
-/// `'name'::regclass` refers to relation `name`.
-fn regclass_literal(map: &Map<String, Value>, f: &mut Facts) {
-    let target = json_strings(&map["type_name"]["names"]);
-    if target.last().map(String::as_str) != Some("regclass") {
-        return;
+    fn struct_start(&mut self, name: &'static str) {
+        let rule = Rule::of(name);
+        self.marks.push(rule.is_some());
+        if let Some(rule) = rule {
+            self.frames.push(Frame {
+                rule,
+                depth: self.path.len(),
+                names: Vec::new(),
+                schema: String::new(),
+                relname: String::new(),
+                literal: None,
+                pct_type: false,
+                contype: 0,
+            });
+        }
     }
-    let literal = map["arg"]
-        .pointer("/node/AConst/val/Sval/sval")
-        .and_then(Value::as_str);
-    f.refer(literal.and_then(literal_name));
+
+    fn struct_end(&mut self) {
+        if self.marks.pop() == Some(true) {
+            if let Some(frame) = self.frames.pop() {
+                frame.finish(self.facts);
+            }
+        }
+    }
+
+    fn seq_start(&mut self, _len: usize) {}
+
+    fn seq_end(&mut self) {}
+
+    fn scalar(&mut self, value: Scalar) {
+        let path = &self.path;
+        for frame in self.frames.iter_mut().rev() {
+            let rel = &path[frame.depth..];
+            if rel.len() > LONGEST {
+                break;
+            }
+            frame.scalar(rel, value);
+        }
+    }
 }
 
 /// A relation name written inside a string literal, as `nextval` reads it.
 fn literal_name(text: &str) -> Option<String> {
     qualify(&parse_dotted(text)?)
-}
-
-fn foreign_key_target(map: &Map<String, Value>, f: &mut Facts) {
-    let pk = &map["pktable"];
-    let schema = pk.get("schemaname").and_then(Value::as_str).unwrap_or("");
-    let name = pk.get("relname").and_then(Value::as_str).unwrap_or("");
-    if let Some(table) = relation(schema, name) {
-        f.order.needs.push(key_of(&table));
-    }
 }
 
 /// References that are names rather than tree nodes: commented, granted or owned objects,
@@ -298,7 +436,7 @@ fn function_body(options: &[protobuf::Node], f: &mut Facts) {
             if let Ok(tree) = pg_query::parse(&text, pg_query::ParserOptions::DEFAULT) {
                 for stmt in tree.protobuf.stmts.iter().filter_map(|s| s.stmt.as_ref()) {
                     if let Some(node) = &stmt.node {
-                        walk(&super::tree(node), f);
+                        walk(node, f);
                     }
                 }
             }
