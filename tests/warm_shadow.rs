@@ -1023,8 +1023,20 @@ fn kept_databases(cache: &Path) -> Vec<(String, u32)> {
 // Updates in place: the base is taken over (renamed, no copy) and updated in one transaction;
 // a failed transaction leaves it as it was and gives it back.
 
-#[test]
-fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back() {
+/// A warm cache whose one kept database was loaded from [`TABLES`], and an uncached shadow to
+/// compare with.
+struct Primed {
+    cache: tempfile::TempDir,
+    _cold_cache: tempfile::TempDir,
+    files: tempfile::TempDir,
+    warm: Shadow,
+    cold: Shadow,
+    before: schemaplan::source::SourceSet,
+    /// The kept database: (name, OID).
+    base: Vec<(String, u32)>,
+}
+
+fn primed() -> Primed {
     let cache = common::shadow_cache_dir("sp-warm-");
     let cold_cache = common::shadow_cache_dir("sp-cold-");
     let files = tempfile::tempdir().unwrap();
@@ -1036,6 +1048,28 @@ fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back
     drop(workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap());
     let base = kept_databases(cache.path());
     assert_eq!(base.len(), 1, "{base:?}");
+    Primed {
+        cache,
+        _cold_cache: cold_cache,
+        files,
+        warm,
+        cold,
+        before,
+        base,
+    }
+}
+
+#[test]
+fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back() {
+    let Primed {
+        cache,
+        files,
+        warm,
+        cold,
+        before,
+        base,
+        _cold_cache,
+    } = primed();
     // `CREATE INDEX CONCURRENTLY` refuses a transaction block: the update in place fails,
     // the base is given back, and a copy of it is updated (each statement in its own
     // implicit transaction, as a fresh load runs it).
@@ -1058,16 +1092,15 @@ fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back
 
 #[test]
 fn a_failed_update_in_place_gives_the_base_back_and_the_fix_updates_it_in_place() {
-    let cache = common::shadow_cache_dir("sp-warm-");
-    let cold_cache = common::shadow_cache_dir("sp-cold-");
-    let files = tempfile::tempdir().unwrap();
-    let (warm, cold) = (
-        embedded(cache.path(), false),
-        embedded(cold_cache.path(), true),
-    );
-    let before = source_files(files.path(), &[("s.sql", TABLES.to_string())]);
-    drop(workflow::desired_db(&warm, &before, &[], &workflow::Context::default()).unwrap());
-    let base = kept_databases(cache.path());
+    let Primed {
+        cache,
+        files,
+        warm,
+        cold,
+        base,
+        _cold_cache,
+        before: _,
+    } = primed();
     // An edit with an error: the same error as a fresh load, and the base as it was.
     let broken = source_files(
         files.path(),
