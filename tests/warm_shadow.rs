@@ -1061,14 +1061,15 @@ fn primed() -> Primed {
 
 #[test]
 fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back() {
+    // Bound first, dropped last: the folders outlive the shadows' servers.
     let Primed {
         cache,
+        _cold_cache,
         files,
         warm,
         cold,
         before,
         base,
-        _cold_cache,
     } = primed();
     // `CREATE INDEX CONCURRENTLY` refuses a transaction block: the update in place fails,
     // the base is given back, and a copy of it is updated (each statement in its own
@@ -1092,13 +1093,14 @@ fn an_update_no_transaction_block_runs_is_made_on_a_copy_and_the_base_given_back
 
 #[test]
 fn a_failed_update_in_place_gives_the_base_back_and_the_fix_updates_it_in_place() {
+    // Bound first, dropped last: the folders outlive the shadows' servers.
     let Primed {
         cache,
+        _cold_cache,
         files,
         warm,
         cold,
         base,
-        _cold_cache,
         before: _,
     } = primed();
     // An edit with an error: the same error as a fresh load, and the base as it was.
