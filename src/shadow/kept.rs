@@ -371,7 +371,7 @@ impl Shadow {
         &self,
         mut db: ScratchDb,
         key: &str,
-        manifest: Option<&warm::Manifest>,
+        manifest: Option<warm::Manifest>,
     ) -> (ScratchDb, Option<Kept>) {
         if !self.warm_enabled() || db.is_kept() {
             return (db, None);
@@ -408,7 +408,7 @@ impl Shadow {
         });
         let stamped = manifest.map(|m| warm::Manifest {
             kept_at: now_nanos(),
-            ..m.clone()
+            ..m
         });
         if let Some(json) = stamped.and_then(|m| serde_json::to_string(&m).ok()) {
             let _ = self.inner.with_own_admin(|c| {
@@ -429,6 +429,43 @@ impl Shadow {
     /// waited for.
     fn warm_evict(&self, ours: &str) {
         let pattern = format!("{}%", WARM_PREFIX.replace('_', "\\_"));
+        let names: Vec<String> = self
+            .inner
+            .with_admin(|c| {
+                c.query(
+                    "SELECT datname::text FROM pg_database WHERE datname LIKE $1 \
+                     ORDER BY oid DESC",
+                    &[&pattern],
+                )
+                .map(|rows| rows.iter().map(|r| r.get(0)).collect())
+            })
+            .unwrap_or_default();
+        // Which are the newest only matters when some must go: the stamps are in the
+        // manifests (~10 MiB each at 5,000 tables), fetched only then. An update in place
+        // keeps the count (it takes one database over and keeps one), so a run of edits
+        // fetches none.
+        let all = match names.len() > WARM_KEEP {
+            true => self.newest_first(&pattern).unwrap_or(names),
+            false => names,
+        };
+        let (stay, old) = all.split_at(all.len().min(WARM_KEEP));
+        let mut remaining: Vec<String> = stay.to_vec();
+        for name in old {
+            let evicted = name != ours && self.evict_one(name);
+            if !evicted {
+                remaining.push(name.clone());
+            }
+        }
+        // The readings of the evicted databases go with them.
+        if let Some(folder) = self.readings_folder() {
+            reading::prune(&folder, &remaining);
+        }
+    }
+
+    /// The kept databases matching `pattern`, the ones kept last first (an update in place
+    /// keeps its base's older OID), by OID among equal stamps (none: an older schemaplan's,
+    /// or not commented yet). On an admin session of its own: the comments are big.
+    fn newest_first(&self, pattern: &str) -> Option<Vec<String>> {
         let mut all: Vec<(String, u64)> = self
             .inner
             .with_own_admin(|c| {
@@ -443,23 +480,9 @@ impl Shadow {
                         .collect()
                 })
             })
-            .unwrap_or_default();
-        // The newest are the ones kept last (an update in place keeps its base's older OID);
-        // by OID among equal stamps (none: an older schemaplan's, or not commented yet).
+            .ok()?;
         all.sort_by_key(|(_, at)| std::cmp::Reverse(*at));
-        let all: Vec<String> = all.into_iter().map(|(name, _)| name).collect();
-        let (stay, old) = all.split_at(all.len().min(WARM_KEEP));
-        let mut remaining: Vec<String> = stay.to_vec();
-        for name in old {
-            let evicted = name != ours && self.evict_one(name);
-            if !evicted {
-                remaining.push(name.clone());
-            }
-        }
-        // The readings of the evicted databases go with them.
-        if let Some(folder) = self.readings_folder() {
-            reading::prune(&folder, &remaining);
-        }
+        Some(all.into_iter().map(|(name, _)| name).collect())
     }
 
     /// Drops kept database `name` when nobody pins it or is connected to it; whether it did.

@@ -385,7 +385,7 @@ pub fn desired_load(
         match warm_update(shadow, context, &statements, &warm) {
             Ok(Some(WarmUpdated { db, updated, base })) => {
                 let (full, state) = read_db(&db, track, base)?;
-                let (db, kept) = shadow.warm_keep(db, key, Some(&updated.manifest));
+                let (db, kept) = shadow.warm_keep(db, key, Some(updated.manifest));
                 let (schema, db) = finish(db, full, state, kept)?;
                 return Ok(Loaded {
                     schema,
@@ -420,7 +420,7 @@ pub fn desired_load(
                 let (db, kept) = match (&key, &context, oids) {
                     (Some(k), Some(c), Some(oids)) => {
                         let manifest = shadow::warm::Manifest::new(c, &warm, &oids);
-                        shadow.warm_keep(db, k, Some(&manifest))
+                        shadow.warm_keep(db, k, Some(manifest))
                     }
                     _ => (db, None),
                 };
