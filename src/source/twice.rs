@@ -199,7 +199,9 @@ fn type_name(t: &protobuf::TypeName) -> String {
     format!("{}{}", names.join("."), "[]".repeat(t.array_bounds.len()))
 }
 
-fn without_locations(mut v: Value) -> Value {
+/// `v` without its positions (`location`, `stmt_location`, `stmt_len`): two parse trees of
+/// the same text at different places compare equal (also the shape oracle's, `refs::oracle`).
+pub(crate) fn without_locations(mut v: Value) -> Value {
     fn strip(v: &mut Value) {
         match v {
             Value::Object(map) => {

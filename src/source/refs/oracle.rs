@@ -120,20 +120,7 @@ fn foreign_key_target(map: &Map<String, Value>, f: &mut Facts) {
 /// The shape digest as it was: SHA-256 of the JSON text of the tree without positions.
 fn shape_json(node: &NodeEnum) -> [u8; 32] {
     use sha2::{Digest, Sha256};
-    fn strip(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                map.remove("location");
-                map.remove("stmt_location");
-                map.remove("stmt_len");
-                map.values_mut().for_each(strip);
-            }
-            Value::Array(items) => items.iter_mut().for_each(strip),
-            _ => {}
-        }
-    }
-    let mut tree = serde_json::to_value(node).unwrap();
-    strip(&mut tree);
+    let tree = crate::source::twice::without_locations(serde_json::to_value(node).unwrap());
     Sha256::digest(tree.to_string().as_bytes()).into()
 }
 
