@@ -259,8 +259,17 @@ fn read_frame<S: Reading>(
     //   printed as E'...' with doubled backslashes, so the same schema would read differently
     //   (and plan files assume it on).
     // And lock_timeout (see [`LockWait`]); statement_timeout off, the read may be long.
+    // And jit off: the planner's cost estimates of the big catalog queries (a subquery per
+    // column in `columns.sql`, ~800,000 at 5,000 tables) are far above `jit_above_cost`, so a
+    // server built with LLVM (Debian's and most packages; `jit` is on by default since 12)
+    // compiles each of them to machine code before running it: 0.6 s for `columns` alone at
+    // 5,000 tables, more than the query then runs, and the same again on every read. The
+    // queries touch each row once; compiled expressions never pay for themselves here. The
+    // embedded shadow already runs with jit off (`shadow::cluster`); a live server or a
+    // `--dev-url` shadow does not (issue 9: the live read, the census of delta reads).
     tx.batch_execute(&format!(
         "SET LOCAL search_path = ''; \
+         SET LOCAL jit = off; \
          SET LOCAL standard_conforming_strings = on; \
          SET LOCAL DateStyle = 'ISO, MDY'; \
          SET LOCAL IntervalStyle = 'postgres'; \
