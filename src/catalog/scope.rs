@@ -209,8 +209,8 @@ impl Subject {
     fn in_schema(kind: Kind, q: &QName) -> Subject {
         Subject {
             kind,
-            schema: Some(q.schema.clone()),
-            name: q.name.clone(),
+            schema: Some(q.schema.to_string()),
+            name: q.name.to_string(),
         }
     }
 }

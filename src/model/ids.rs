@@ -1,17 +1,18 @@
 //! Object identities: how schemaplan names every object it models.
 
+use super::Name;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A schema-qualified name, kept unquoted (quoting happens only in `render::quote`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QName {
-    pub schema: String,
-    pub name: String,
+    pub schema: Name,
+    pub name: Name,
 }
 
 impl QName {
-    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(schema: impl Into<Name>, name: impl Into<Name>) -> Self {
         QName {
             schema: schema.into(),
             name: name.into(),

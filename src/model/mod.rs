@@ -12,6 +12,7 @@
 mod canonical;
 mod deps;
 mod ids;
+mod name;
 mod objects;
 mod pretty;
 
@@ -21,6 +22,7 @@ pub use canonical::{
 };
 pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
+pub use name::{interning, Name};
 pub use objects::*;
 
 use serde::{Deserialize, Serialize};

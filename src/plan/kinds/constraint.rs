@@ -720,7 +720,7 @@ fn name_taken(s: &Schema, q: &QName) -> bool {
         || s.tables.values().any(|t| {
             t.name.schema == q.schema
                 && t.constraints
-                    .get(&q.name)
+                    .get(q.name.as_str())
                     .is_some_and(|k| index_name(&t.name, k).is_some())
         })
 }

@@ -561,7 +561,7 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                     || !i.valid
                     || i.on_partitioned_table
                     || i.parent_index.is_some()
-                    || table.replica_identity == ReplicaIdentity::Index(q.name.clone())
+                    || matches!(&table.replica_identity, ReplicaIdentity::Index(n) if *n == q.name)
                     || uses_other_retyped(ctx, dep, t, column)
                 {
                     return None;

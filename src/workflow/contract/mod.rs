@@ -33,7 +33,7 @@
 
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::diff;
-use crate::model::{Column, Constraint, ConstraintKind, ObjectId, QName, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Name, ObjectId, QName, Schema, Table};
 use crate::plan::{PlanOptions, Step};
 use crate::shadow::Shadow;
 use std::collections::BTreeSet;
@@ -435,7 +435,7 @@ fn drops_nothing(current: &Schema, desired: &Schema) -> bool {
 /// `(schema, name)` of every relation, index, type, constraint index and identity sequence of
 /// `s`: PostgreSQL keeps them in one namespace per schema (`pg_class` and the row types in
 /// `pg_type`).
-fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
+fn relation_names(s: &Schema) -> BTreeSet<(Name, Name)> {
     let mut names = BTreeSet::new();
     let mut add = |q: &QName| {
         names.insert((q.schema.clone(), q.name.clone()));
