@@ -102,7 +102,7 @@ fn structural_deps(id: &ObjectId) -> Vec<ObjectId> {
         _ => None,
     };
     if let Some(s) = schema {
-        v.push(ObjectId::Schema(s));
+        v.push(ObjectId::Schema(s.into()));
     }
     v
 }

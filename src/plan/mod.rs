@@ -181,9 +181,10 @@ impl<'a> Ctx<'a> {
         let recreated_classes = changes
             .iter()
             .filter_map(|c| match c {
-                Change::DropOperatorClass(k) => {
-                    Some(ObjectId::OperatorClass(k.name.clone(), k.method.clone()))
-                }
+                Change::DropOperatorClass(k) => Some(ObjectId::OperatorClass(
+                    k.name.clone(),
+                    k.method.as_str().into(),
+                )),
                 _ => None,
             })
             .filter(|id| desired.contains(id))

@@ -73,7 +73,7 @@ fn owner_dropped(d: &Differ, seq: &Sequence) -> bool {
     let Some((table, column)) = &seq.owned_by else {
         return false;
     };
-    let col = ObjectId::Column(table.clone(), column.clone());
+    let col = ObjectId::Column(table.clone(), column.as_str().into());
     !d.desired.contains(&col)
         || d.is_replaced(&ObjectId::Table(table.clone()))
         || d.is_replaced(&col)
@@ -140,14 +140,17 @@ fn create_table(d: &mut Differ, t: &Table) {
     d.push(Change::CreateTable(t.clone()));
     d.created(ObjectId::Table(t.name.clone()));
     for c in &t.columns {
-        d.created(ObjectId::Column(t.name.clone(), c.name.clone()));
+        d.created(ObjectId::Column(t.name.clone(), c.name.as_str().into()));
     }
     for con in t.constraints.values().filter(|c| c.is_local) {
         d.push(Change::AddConstraint {
             table: t.name.clone(),
             constraint: con.clone(),
         });
-        d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
+        d.created(ObjectId::Constraint(
+            t.name.clone(),
+            con.name.as_str().into(),
+        ));
     }
     // Its copies of a parent's CHECK that the plan adds `NOT VALID` after creating it.
     validate_copies(d, &BTreeSet::new(), t);

@@ -22,7 +22,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
                 continue;
             };
             // Made only for the columns it names (this runs for every column of every table).
-            let id = || ObjectId::Column(name.clone(), col.name.clone());
+            let id = || ObjectId::Column(name.clone(), col.name.as_str().into());
             // A child's own column to be inherited only, from a parent that gains it: moved
             // aside and copied into the parent's new column (`kinds::column`), its
             // dependents dropped and created again around it.
@@ -56,7 +56,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
             if enforcement_only(old, con) {
                 continue;
             }
-            let id = ObjectId::Constraint(name.clone(), cname.clone());
+            let id = ObjectId::Constraint(name.clone(), cname.as_str().into());
             if !same_key_definition(
                 d.current,
                 d.desired,
@@ -68,7 +68,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
                 || (old.validated && !con.validated)
             {
                 d.replaced
-                    .insert(ObjectId::Constraint(name.clone(), cname.clone()));
+                    .insert(ObjectId::Constraint(name.clone(), cname.as_str().into()));
             }
         }
     }
@@ -197,7 +197,12 @@ pub(in crate::diff) fn keep_reparented_copies(d: &mut Differ) {
                 _ => false,
             },
             ObjectId::Constraint(t, n) => {
-                let con = |s: &Schema| s.tables.get(t).and_then(|x| x.constraints.get(n)).cloned();
+                let con = |s: &Schema| {
+                    s.tables
+                        .get(t)
+                        .and_then(|x| x.constraints.get(n.as_str()))
+                        .cloned()
+                };
                 match (con(d.current), con(d.desired)) {
                     (Some(a), Some(b)) => {
                         moves_along(d, t)

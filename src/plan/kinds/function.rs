@@ -14,7 +14,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(f: &Function) -> ObjectId {
-    ObjectId::Function(f.name.clone(), f.identity_args.clone())
+    ObjectId::Function(f.name.clone(), f.identity_args.as_str().into())
 }
 
 fn kind(f: &Function) -> &'static str {
@@ -90,7 +90,10 @@ pub fn create(ctx: &Ctx, f: &Function) -> Chain {
             LockLevel::AccessExclusive,
             Some(&table),
         );
-        let mut n = Node::new(step, ObjectId::Column(table.clone(), column.name.clone()));
+        let mut n = Node::new(
+            step,
+            ObjectId::Column(table.clone(), column.name.as_str().into()),
+        );
         n.needs.push(id(f));
         n.needs.push(ObjectId::Table(table));
         chain.push(n);
@@ -193,7 +196,10 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
             LockLevel::AccessExclusive,
             Some(&table),
         );
-        let mut n = Node::new(step, ObjectId::Column(table.clone(), column.name.clone()));
+        let mut n = Node::new(
+            step,
+            ObjectId::Column(table.clone(), column.name.as_str().into()),
+        );
         n.releases.push(id(f));
         chain.push(n);
     }

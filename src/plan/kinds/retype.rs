@@ -140,19 +140,19 @@ pub(super) fn online_retype(
             attached
                 .keys
                 .iter()
-                .map(|(c, ..)| ObjectId::Constraint(t.clone(), c.name.clone())),
+                .map(|(c, ..)| ObjectId::Constraint(t.clone(), c.name.as_str().into())),
         )
         .chain(
             attached
                 .own
                 .iter()
-                .map(|(c, _)| ObjectId::Constraint(t.clone(), c.name.clone())),
+                .map(|(c, _)| ObjectId::Constraint(t.clone(), c.name.as_str().into())),
         )
         .chain(
             attached
                 .referencing
                 .iter()
-                .map(|(r, c)| ObjectId::Constraint(r.clone(), c.name.clone())),
+                .map(|(r, c)| ObjectId::Constraint(r.clone(), c.name.as_str().into())),
         )
         .collect();
     if recreated
@@ -569,12 +569,12 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                 a.indexes.push(i.clone());
             }
             ObjectId::Constraint(q, name) => {
-                let c = ctx.current.tables.get(q)?.constraints.get(name)?;
+                let c = ctx.current.tables.get(q)?.constraints.get(name.as_str())?;
                 let unchanged = ctx
                     .desired
                     .tables
                     .get(q)
-                    .and_then(|tb| tb.constraints.get(name))
+                    .and_then(|tb| tb.constraints.get(name.as_str()))
                     == Some(c);
                 if !unchanged || !c.is_local || uses_other_retyped(ctx, dep, t, column) {
                     return None;
@@ -582,7 +582,7 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                 let on_column = q == t && c.columns.iter().any(|x| x == column);
                 match c.kind {
                     ConstraintKind::PrimaryKey | ConstraintKind::Unique if q == t => {
-                        if table.replica_identity == ReplicaIdentity::Index(name.clone()) {
+                        if table.replica_identity == ReplicaIdentity::Index(name.to_string()) {
                             return None;
                         }
                         let (kw, cols, include, tail) =

@@ -276,7 +276,7 @@ fn table(
 /// Whether column `column` of `table` (current schema) uses a type or collation whose
 /// definition differs between the two sides (or that the desired side drops).
 fn type_changes(current: &Schema, desired: &Schema, table: &QName, column: &str) -> bool {
-    let col = ObjectId::Column(table.clone(), column.to_string());
+    let col = ObjectId::Column(table.clone(), column.to_string().into());
     current.dependencies_of(&col).any(|d| match d {
         ObjectId::Type(q) => current.types.get(q) != desired.types.get(q),
         ObjectId::Collation(q) => current.collations.get(q) != desired.collations.get(q),
@@ -427,7 +427,7 @@ fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) ->
     {
         out.push("an owned sequence (serial)".to_string());
     }
-    let col = ObjectId::Column(table.clone(), c.name.clone());
+    let col = ObjectId::Column(table.clone(), c.name.as_str().into());
     let constraint = |name: &str| {
         current
             .tables

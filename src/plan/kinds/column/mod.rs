@@ -161,7 +161,7 @@ pub(super) fn identity_clause(id: &Identity) -> String {
 }
 
 pub(super) fn col_id(t: &QName, c: &str) -> ObjectId {
-    ObjectId::Column(t.clone(), c.to_string())
+    ObjectId::Column(t.clone(), c.to_string().into())
 }
 
 /// The node of `step`, which changes column `c` of `t` in place (it is there before and after).
