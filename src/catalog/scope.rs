@@ -596,7 +596,7 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
     s.tables.retain(|q, _| keep_id(&ObjectId::Table(q.clone())));
     for (q, t) in s.tables.iter_mut() {
         t.columns
-            .retain(|c| keep_id(&ObjectId::Column(q.clone(), c.name.as_str().into())));
+            .retain(|c| keep_id(&ObjectId::Column(q.clone(), c.name.clone())));
         t.constraints
             .retain(|n, _| keep_id(&ObjectId::Constraint(q.clone(), n.as_str().into())));
     }

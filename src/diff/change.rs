@@ -342,9 +342,7 @@ impl Rename {
     pub fn object(&self) -> ObjectId {
         match self {
             Rename::Table { to, .. } => ObjectId::Table(to.clone()),
-            Rename::Column { table, to, .. } => {
-                ObjectId::Column(table.clone(), to.name.as_str().into())
-            }
+            Rename::Column { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
             Rename::Index { to, .. } => ObjectId::Index(to.clone()),
             Rename::Constraint { table, to, .. } => {
                 ObjectId::Constraint(table.clone(), to.as_str().into())
@@ -438,11 +436,9 @@ impl Change {
             CreateTable(t) | DropTable(t) => ObjectId::Table(t.name.clone()),
             AlterTable { to, .. } => ObjectId::Table(to.name.clone()),
             AddColumn { table, column } | DropColumn { table, column } => {
-                ObjectId::Column(table.clone(), column.name.as_str().into())
+                ObjectId::Column(table.clone(), column.name.clone())
             }
-            AlterColumn { table, to, .. } => {
-                ObjectId::Column(table.clone(), to.name.as_str().into())
-            }
+            AlterColumn { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
             AddConstraint { table, constraint }
             | DropConstraint { table, constraint }
             | ValidateConstraint { table, constraint } => {

@@ -15,7 +15,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             d.replaced.insert(ObjectId::Type(name.clone()));
             // Columns of the type are converted in place: what reads them is re-created.
             for (table, col) in column_users(d, name) {
-                d.retyped.insert(ObjectId::Column(table, col.name.into()));
+                d.retyped.insert(ObjectId::Column(table, col.name.clone()));
             }
         }
     }
@@ -29,7 +29,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             // Columns of the collation move to the new one in place: what reads them is
             // re-created (a column cannot be dropped for it: it holds rows).
             for (table, col) in collation_users(d, name) {
-                d.retyped.insert(ObjectId::Column(table, col.name.into()));
+                d.retyped.insert(ObjectId::Column(table, col.name.clone()));
             }
         }
     }

@@ -365,7 +365,7 @@ pub fn unfillable_columns(
             Change::AddColumn { table, column }
                 if kinds::column::unfillable(&ctx, table, column) =>
             {
-                Some((table.clone(), column.name.clone()))
+                Some((table.clone(), column.name.to_string()))
             }
             _ => None,
         })
@@ -389,9 +389,9 @@ pub fn uncastable_columns(
                 table, from, to, ..
             } if kinds::column::uncastable(&ctx, table, from, to) => Some((
                 table.clone(),
-                to.name.clone(),
-                from.type_name.clone(),
-                to.type_name.clone(),
+                to.name.to_string(),
+                from.type_name.to_string(),
+                to.type_name.to_string(),
             )),
             _ => None,
         })

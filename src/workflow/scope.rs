@@ -159,7 +159,7 @@ pub fn check_dependents(
             Change::AlterColumn {
                 table, from, kinds, ..
             } if kinds.contains(&ColumnChange::Type) => {
-                Some(ObjectId::Column(table.clone(), from.name.as_str().into()))
+                Some(ObjectId::Column(table.clone(), from.name.clone()))
             }
             _ => None,
         })

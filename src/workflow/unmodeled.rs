@@ -58,7 +58,7 @@ pub(super) fn dropped(changes: &[Change]) -> BTreeSet<ObjectId> {
             AlterColumn {
                 table, from, kinds, ..
             } if kinds.contains(&ColumnChange::Type) => {
-                Some(ObjectId::Column(table.clone(), from.name.as_str().into()))
+                Some(ObjectId::Column(table.clone(), from.name.clone()))
             }
             _ => None,
         })

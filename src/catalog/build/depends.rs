@@ -82,7 +82,7 @@ impl Reader<'_, '_> {
             }
             for c in &t.columns {
                 edges.push((
-                    ObjectId::Column(q.clone(), c.name.as_str().into()),
+                    ObjectId::Column(q.clone(), c.name.clone()),
                     ObjectId::Table(q.clone()),
                 ));
             }

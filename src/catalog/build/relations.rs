@@ -257,8 +257,8 @@ impl Reader<'_, '_> {
                         .get::<Option<String>>("not_null_name")?
                         .filter(|_| not_null);
                     let column = Column {
-                        name,
-                        type_name,
+                        name: name.into(),
+                        type_name: type_name.into(),
                         collation,
                         not_null,
                         not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
@@ -275,7 +275,8 @@ impl Reader<'_, '_> {
                             .get::<Option<String>>("storage")?
                             .map(|s| storage_name(&s).to_string()),
                         default_storage: storage_name(&r.get::<String>("default_storage")?)
-                            .to_string(),
+                            .to_string()
+                            .into(),
                         statistics: r.get("statistics")?,
                         attoptions: r.get("attoptions")?,
                         inherited,

@@ -15,7 +15,7 @@ pub(super) fn diff_columns(d: &mut Differ, have: &Table, want: &Table) {
         .iter()
         .any(|x| matches!(x, ObjectId::Column(q, _) if q == t));
     for col in &want.columns {
-        let id = || ObjectId::Column(t.clone(), col.name.as_str().into());
+        let id = || ObjectId::Column(t.clone(), col.name.clone());
         match have.column(&col.name) {
             None if !col.declared_locally() && !own => {}
             None => {

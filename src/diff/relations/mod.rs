@@ -140,7 +140,7 @@ fn create_table(d: &mut Differ, t: &Table) {
     d.push(Change::CreateTable(t.clone()));
     d.created(ObjectId::Table(t.name.clone()));
     for c in &t.columns {
-        d.created(ObjectId::Column(t.name.clone(), c.name.as_str().into()));
+        d.created(ObjectId::Column(t.name.clone(), c.name.clone()));
     }
     for con in t.constraints.values().filter(|c| c.is_local) {
         d.push(Change::AddConstraint {

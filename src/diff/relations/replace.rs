@@ -22,7 +22,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
                 continue;
             };
             // Made only for the columns it names (this runs for every column of every table).
-            let id = || ObjectId::Column(name.clone(), col.name.as_str().into());
+            let id = || ObjectId::Column(name.clone(), col.name.clone());
             // A child's own column to be inherited only, from a parent that gains it: moved
             // aside and copied into the parent's new column (`kinds::column`), its
             // dependents dropped and created again around it.
@@ -350,7 +350,7 @@ pub(super) fn table_needs_replace(have: &Table, want: &Table) -> bool {
 pub(super) fn key_column_retyped(have: &Table, want: &Table) -> bool {
     have.columns
         .iter()
-        .filter(|c| have.partition_key_columns.contains(&c.name))
+        .filter(|c| have.partition_key_columns.iter().any(|k| *k == c.name))
         .any(|c| {
             want.columns
                 .iter()

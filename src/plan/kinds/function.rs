@@ -90,10 +90,7 @@ pub fn create(ctx: &Ctx, f: &Function) -> Chain {
             LockLevel::AccessExclusive,
             Some(&table),
         );
-        let mut n = Node::new(
-            step,
-            ObjectId::Column(table.clone(), column.name.as_str().into()),
-        );
+        let mut n = Node::new(step, ObjectId::Column(table.clone(), column.name.clone()));
         n.needs.push(id(f));
         n.needs.push(ObjectId::Table(table));
         chain.push(n);
@@ -196,10 +193,7 @@ pub fn drop(ctx: &Ctx, f: &Function) -> Chain {
             LockLevel::AccessExclusive,
             Some(&table),
         );
-        let mut n = Node::new(
-            step,
-            ObjectId::Column(table.clone(), column.name.as_str().into()),
-        );
+        let mut n = Node::new(step, ObjectId::Column(table.clone(), column.name.clone()));
         n.releases.push(id(f));
         chain.push(n);
     }

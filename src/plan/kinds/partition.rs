@@ -65,7 +65,7 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
     n.releases.extend(
         from.columns
             .iter()
-            .map(|c| ObjectId::Column(from.name.clone(), c.name.as_str().into())),
+            .map(|c| ObjectId::Column(from.name.clone(), c.name.clone())),
     );
     n.releases.extend(
         ctx.current
@@ -193,7 +193,7 @@ pub(super) fn attach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Attach> {
     n.needs.extend(
         to.columns
             .iter()
-            .map(|c| ObjectId::Column(to.name.clone(), c.name.as_str().into())),
+            .map(|c| ObjectId::Column(to.name.clone(), c.name.clone())),
     );
     // Copies of the partitioned table's indexes that exist before the plan.
     for i in ctx.desired.indexes.values().filter(|i| i.table == to.name) {

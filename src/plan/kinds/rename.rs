@@ -135,7 +135,7 @@ fn left_out(ctx: &Ctx, from: &QName, columns: &[String]) -> Vec<String> {
         .get(from)
         .into_iter()
         .flat_map(|t| &t.columns)
-        .filter(|c| !columns.contains(&c.name))
+        .filter(|c| !columns.iter().any(|k| *k == c.name))
         .map(|c| c.name.as_str())
         .collect();
     if gone.is_empty() {

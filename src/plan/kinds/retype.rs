@@ -106,7 +106,10 @@ pub(super) fn online_retype(
     let ordinary =
         table.kind == TableKind::Ordinary && table.partition_of.is_none() && !table.is_foreign();
     // A `@using` expression reads the row's columns by name, which the trigger's `NEW.` cannot.
-    let using = ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()));
+    let using = ctx
+        .opts
+        .usings
+        .contains_key(&(t.clone(), to.name.to_string()));
     if !retype
         || using
         || !simple
@@ -171,7 +174,7 @@ pub(super) fn online_retype(
     let sync = pg_object_name(&t.name, Some(&to.name), "schemaplan_retype");
     let function = qname(&QName::new(t.schema.clone(), sync.clone()));
     let added = Column {
-        name: shadow_name.clone(),
+        name: shadow_name.as_str().into(),
         not_null: false,
         default: None,
         identity: None,

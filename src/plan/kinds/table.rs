@@ -236,7 +236,7 @@ fn create_then_attach(ctx: &Ctx, t: &Table, parent: &QName, bound: &str) -> Chai
     first.produces.extend(
         t.columns
             .iter()
-            .map(|c| ObjectId::Column(t.name.clone(), c.name.as_str().into())),
+            .map(|c| ObjectId::Column(t.name.clone(), c.name.clone())),
     );
     first.produces.extend(adopted_ids);
     // The table as such is there once attached (below); what is made here only needs it made.
@@ -302,7 +302,7 @@ pub fn create(ctx: &Ctx, t: &Table) -> Chain {
     n.produces.extend(
         t.columns
             .iter()
-            .map(|c| ObjectId::Column(t.name.clone(), c.name.as_str().into())),
+            .map(|c| ObjectId::Column(t.name.clone(), c.name.clone())),
     );
     n.needs
         .extend(t.inherits.iter().map(|p| ObjectId::Table(p.clone())));
@@ -362,7 +362,7 @@ fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
     let mut v: Vec<ObjectId> = t
         .columns
         .iter()
-        .map(|c| ObjectId::Column(t.name.clone(), c.name.as_str().into()))
+        .map(|c| ObjectId::Column(t.name.clone(), c.name.clone()))
         .collect();
     // Foreign keys to other tables are dropped by their own step first (see the diff).
     v.extend(

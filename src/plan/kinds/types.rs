@@ -412,7 +412,7 @@ pub(super) fn rewrite_column(ctx: &Ctx, step: Step, table: &QName, col: &Column)
             .hazard(Hazard::TableRewrite)
             .hazard(Hazard::AccessExclusiveLock),
     };
-    let cid = ObjectId::Column(table.clone(), col.name.as_str().into());
+    let cid = ObjectId::Column(table.clone(), col.name.clone());
     let mut n = Node::new(step, cid.clone());
     n.produces.push(cid.clone());
     n.alters.push(cid);

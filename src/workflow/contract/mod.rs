@@ -132,7 +132,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                 added.extend(
                     t.columns
                         .iter()
-                        .map(|c| ObjectId::Column(q.clone(), c.name.as_str().into())),
+                        .map(|c| ObjectId::Column(q.clone(), c.name.clone())),
                 );
                 added.extend(
                     t.constraints
@@ -182,7 +182,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                     }
                     if partitioned_or_inherited {
                         notes.push((
-                            ObjectId::Column(q.clone(), c.name.as_str().into()),
+                            ObjectId::Column(q.clone(), c.name.clone()),
                             "dropped in expand, not contract: its table is part of a \
                              partitioning or inheritance tree"
                                 .to_string(),
@@ -192,9 +192,9 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                     let mut c = c.clone();
                     if needs_value(&c) {
                         c.make_nullable();
-                        relaxed.push((q.clone(), c.name.clone()));
+                        relaxed.push((q.clone(), c.name.to_string()));
                     }
-                    added.insert(ObjectId::Column(q.clone(), c.name.as_str().into()));
+                    added.insert(ObjectId::Column(q.clone(), c.name.clone()));
                     kept.columns.push(c);
                 }
                 let has_pk = kept

@@ -220,7 +220,7 @@ pub fn unrestorable_domain_columns(current: &Schema, desired: &Schema) -> Vec<Ob
     dropped_columns_with_rows(current, desired)
         .filter(|(_, c)| c.default.is_none() && c.generated.is_none())
         .filter(|(_, c)| not_null_domain(&c.type_name))
-        .map(|(q, c)| ObjectId::Column(q.clone(), c.name.as_str().into()))
+        .map(|(q, c)| ObjectId::Column(q.clone(), c.name.clone()))
         .collect()
 }
 
@@ -338,7 +338,7 @@ pub(super) fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(Q
     let mut lost = Vec::new();
     for (q, c) in dropped_columns_with_rows(current, desired) {
         if needs_value(c) {
-            lost.push((q.clone(), c.name.clone()));
+            lost.push((q.clone(), c.name.to_string()));
             // Its copies below, dropped with it; a child that keeps the column as its own
             // keeps its NOT NULL and its values.
             let mut parents = vec![q.clone()];
@@ -357,9 +357,9 @@ pub(super) fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(Q
                         .is_none_or(|d| !d.columns.iter().any(|x| x.name == c.name));
                     if copy.is_some_and(|x| x.not_null)
                         && gone
-                        && !lost.contains(&(cq.clone(), c.name.clone()))
+                        && !lost.iter().any(|(q, n)| q == cq && *n == c.name)
                     {
-                        lost.push((cq.clone(), c.name.clone()));
+                        lost.push((cq.clone(), c.name.to_string()));
                     }
                 }
             }
