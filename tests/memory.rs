@@ -251,7 +251,7 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     drop(loaded);
     eprintln!("reading file of {file_size} bytes loaded with a peak of {load_peak}");
     // The decoding interns the names (`model::name`): its table, one entry per distinct
-    // name, lives until the decoding ends (~a sixth of the schema here, then freed); a copy of
+    // name, lives until the decoding ends (under a fifth of the schema here, then freed); a copy of
     // the file held beside would cost the whole file more.
     assert!(
         load_peak < size + size / 5 + file_size / 2,
