@@ -103,7 +103,11 @@ fn read_if<T: DeserializeOwned>(
                 return None;
             }
         }
-        if let Ok((value, _)) = postcard::from_io::<T, _>((body, scratch)) {
+        // Names decoded inside an interning scope share their text, as in the schema that
+        // was written (`model::name`).
+        if let Ok((value, _)) =
+            crate::model::interning(|| postcard::from_io::<T, _>((body, scratch)))
+        {
             return Some((key, value, digest));
         }
     }

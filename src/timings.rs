@@ -215,6 +215,11 @@ fn usage() -> (Duration, u64) {
 static HEAP: AtomicIsize = AtomicIsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+/// Bytes in use now, as [`Counting`] counts them (0 while it does not count).
+pub fn heap_in_use() -> usize {
+    HEAP.load(Ordering::Relaxed).max(0) as usize
+}
+
 /// Whether [`Counting`] counts: set by the binary when `SCHEMAPLAN_TIMINGS` is (the
 /// `peak heap` column of [`report`]); otherwise each allocation pays one relaxed load.
 pub static COUNTING: AtomicBool = AtomicBool::new(false);

@@ -201,8 +201,11 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
         "a delta read of nothing changed keeps {grown_in_place} bytes more with the last \
          reading dropped, {grown_held} with it held"
     );
+    // What such a read keeps is the state's own buffers (~1 MiB here, the same whatever the
+    // schema's representation: it did not move when shared names made the schema 10% smaller,
+    // session 17), not a copy: half a schema is the line, a copy keeps a whole one.
     assert!(
-        grown_in_place < size / 4,
+        grown_in_place < size / 2,
         "a delta read into a reading nobody else holds kept {grown_in_place} bytes more \
          (a schema is {size})"
     );
@@ -247,8 +250,11 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
     assert_eq!(loaded, ("key".to_string(), schema.clone()));
     drop(loaded);
     eprintln!("reading file of {file_size} bytes loaded with a peak of {load_peak}");
+    // The decoding interns the names (`model::name`): its table, one entry per distinct
+    // name, lives until the decoding ends (under a fifth of the schema here, then freed); a copy of
+    // the file held beside would cost the whole file more.
     assert!(
-        load_peak < size + file_size / 2,
+        load_peak < size + size / 5 + file_size / 2,
         "loading a reading file of {file_size} bytes (schema of {size}) peaked at {load_peak}"
     );
 

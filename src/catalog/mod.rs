@@ -286,7 +286,9 @@ fn read_frame<S: Reading>(
         source,
     })?;
     let version = server_version(tx)?;
-    let mut schema = body(tx, version)?;
+    // Names read in separate rows (a table's in each of its columns' and constraints' rows,
+    // every object's schema) are stored once (`model::name`).
+    let mut schema = crate::model::interning(|| body(tx, version))?;
     schema.without_bookkeeping();
     Ok(schema)
 }

@@ -322,6 +322,6 @@ impl Resolver {
         }
         self.ext_members
             .get(&(classid, oid))
-            .map(|e| ObjectId::Extension(e.clone()))
+            .map(|e| ObjectId::Extension(e.as_str().into()))
     }
 }

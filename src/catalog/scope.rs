@@ -209,8 +209,8 @@ impl Subject {
     fn in_schema(kind: Kind, q: &QName) -> Subject {
         Subject {
             kind,
-            schema: Some(q.schema.clone()),
-            name: q.name.clone(),
+            schema: Some(q.schema.to_string()),
+            name: q.name.to_string(),
         }
     }
 }
@@ -496,48 +496,48 @@ fn subject(id: &ObjectId, schema: &Schema) -> Subject {
     match id {
         ObjectId::Schema(n) => Subject {
             kind: Kind::Schema,
-            schema: Some(n.clone()),
-            name: n.clone(),
+            schema: Some(n.to_string()),
+            name: n.to_string(),
         },
         ObjectId::Extension(n) => Subject {
             kind: Kind::Extension,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::Publication(n) | ObjectId::PublicationTable(n, _) => Subject {
             kind: Kind::Publication,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::PublicationSchema(n, _) => Subject {
             kind: Kind::Publication,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::EventTrigger(n) => Subject {
             kind: Kind::EventTrigger,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::ForeignDataWrapper(n) => Subject {
             kind: Kind::ForeignDataWrapper,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::ForeignServer(n) | ObjectId::UserMapping(n, _) => Subject {
             kind: Kind::Server,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::AccessMethod(n) => Subject {
             kind: Kind::AccessMethod,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::Language(n) => Subject {
             kind: Kind::Language,
             schema: None,
-            name: n.clone(),
+            name: n.to_string(),
         },
         ObjectId::Conversion(q) => Subject::in_schema(Kind::Conversion, q),
         ObjectId::Statistics(q) => Subject::in_schema(Kind::Statistics, q),
@@ -579,16 +579,16 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
     let keep_id = |id: &ObjectId| keep(id) && id.parent().is_none_or(|p| keep(&p));
     let mut s = schema.clone();
     s.schemas
-        .retain(|n, _| keep_id(&ObjectId::Schema(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::Schema(n.as_str().into())));
     s.extensions
-        .retain(|n, _| keep_id(&ObjectId::Extension(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::Extension(n.as_str().into())));
     s.collations
         .retain(|q, _| keep_id(&ObjectId::Collation(q.clone())));
     s.types.retain(|q, _| keep_id(&ObjectId::Type(q.clone())));
     for (q, t) in s.types.iter_mut() {
         if let crate::model::TypeKind::Domain(d) = &mut t.kind {
             d.constraints
-                .retain(|n, _| keep_id(&ObjectId::DomainConstraint(q.clone(), n.clone())));
+                .retain(|n, _| keep_id(&ObjectId::DomainConstraint(q.clone(), n.as_str().into())));
         }
     }
     s.sequences
@@ -598,40 +598,44 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
         t.columns
             .retain(|c| keep_id(&ObjectId::Column(q.clone(), c.name.clone())));
         t.constraints
-            .retain(|n, _| keep_id(&ObjectId::Constraint(q.clone(), n.clone())));
+            .retain(|n, _| keep_id(&ObjectId::Constraint(q.clone(), n.as_str().into())));
     }
     s.indexes
         .retain(|q, _| keep_id(&ObjectId::Index(q.clone())));
     s.views.retain(|q, _| keep_id(&ObjectId::View(q.clone())));
     s.functions
-        .retain(|(q, a), _| keep_id(&ObjectId::Function(q.clone(), a.clone())));
+        .retain(|(q, a), _| keep_id(&ObjectId::Function(q.clone(), a.as_str().into())));
     s.triggers
-        .retain(|(q, n), _| keep_id(&ObjectId::Trigger(q.clone(), n.clone())));
+        .retain(|(q, n), _| keep_id(&ObjectId::Trigger(q.clone(), n.as_str().into())));
     s.policies
-        .retain(|(q, n), _| keep_id(&ObjectId::Policy(q.clone(), n.clone())));
+        .retain(|(q, n), _| keep_id(&ObjectId::Policy(q.clone(), n.as_str().into())));
     s.publications
-        .retain(|n, _| keep_id(&ObjectId::Publication(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::Publication(n.as_str().into())));
     s.publication_tables
-        .retain(|(p, q), _| keep_id(&ObjectId::PublicationTable(p.clone(), q.clone())));
-    s.publication_schemas
-        .retain(|(p, n)| keep_id(&ObjectId::PublicationSchema(p.clone(), n.clone())));
+        .retain(|(p, q), _| keep_id(&ObjectId::PublicationTable(p.as_str().into(), q.clone())));
+    s.publication_schemas.retain(|(p, n)| {
+        keep_id(&ObjectId::PublicationSchema(
+            p.as_str().into(),
+            n.as_str().into(),
+        ))
+    });
     s.event_triggers
-        .retain(|n, _| keep_id(&ObjectId::EventTrigger(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::EventTrigger(n.as_str().into())));
     s.access_methods
-        .retain(|n, _| keep_id(&ObjectId::AccessMethod(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::AccessMethod(n.as_str().into())));
     s.conversions
         .retain(|q, _| keep_id(&ObjectId::Conversion(q.clone())));
     s.languages
-        .retain(|n, _| keep_id(&ObjectId::Language(n.clone())));
+        .retain(|n, _| keep_id(&ObjectId::Language(n.as_str().into())));
     s.statistics
         .retain(|q, _| keep_id(&ObjectId::Statistics(q.clone())));
     s.rules
-        .retain(|(q, n), _| keep_id(&ObjectId::Rule(q.clone(), n.clone())));
+        .retain(|(q, n), _| keep_id(&ObjectId::Rule(q.clone(), n.as_str().into())));
     s.comments.retain(|id, _| keep_id(id));
     s.grants.retain(|g| keep_id(&g.on));
     s.default_privileges.retain(|d| match &d.schema {
         None => true,
-        Some(n) => keep_id(&ObjectId::Schema(n.clone())),
+        Some(n) => keep_id(&ObjectId::Schema(n.as_str().into())),
     });
     s.depends.retain(|id, _| keep_id(id));
     for targets in s.depends.values_mut() {
@@ -645,7 +649,7 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
         match deps.filter(|d| !d.depends_on.is_empty()) {
             Some(d) => d.depends_on.iter().all(keep_id),
             None => match identity_schema(&u.identity) {
-                Some(n) => keep(&ObjectId::Schema(n)),
+                Some(n) => keep(&ObjectId::Schema(n.into())),
                 None => true,
             },
         }

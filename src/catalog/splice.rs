@@ -345,13 +345,13 @@ fn remove(s: &mut Schema, id: &ObjectId) {
             s.indexes.remove(q);
         }
         ObjectId::Function(q, a) => {
-            s.functions.remove(&(q.clone(), a.clone()));
+            s.functions.remove(&(q.clone(), a.to_string()));
         }
         ObjectId::Trigger(q, n) => {
-            s.triggers.remove(&(q.clone(), n.clone()));
+            s.triggers.remove(&(q.clone(), n.to_string()));
         }
         ObjectId::Policy(q, n) => {
-            s.policies.remove(&(q.clone(), n.clone()));
+            s.policies.remove(&(q.clone(), n.to_string()));
         }
         _ => {}
     }

@@ -14,14 +14,15 @@ pub(super) fn find_replacements(d: &mut Differ) {
             .get(name)
             .is_some_and(|have| have != want)
         {
-            d.replaced.insert(ObjectId::AccessMethod(name.clone()));
+            d.replaced
+                .insert(ObjectId::AccessMethod(name.as_str().into()));
         }
     }
 }
 
 pub(super) fn diff_access_methods(d: &mut Differ) {
     for (name, want) in &d.desired.access_methods {
-        let id = ObjectId::AccessMethod(name.clone());
+        let id = ObjectId::AccessMethod(name.as_str().into());
         match d.current.access_methods.get(name) {
             None => {}
             Some(have) if d.is_replaced(&id) => d.push(Change::DropAccessMethod(have.clone())),

@@ -9,14 +9,14 @@ pub(super) fn find_replacements(d: &mut Differ) {
     for (key, want) in &d.desired.casts {
         if d.current.casts.get(key).is_some_and(|have| have != want) {
             d.replaced
-                .insert(ObjectId::Cast(key.0.clone(), key.1.clone()));
+                .insert(ObjectId::Cast(key.0.as_str().into(), key.1.as_str().into()));
         }
     }
 }
 
 pub(super) fn diff_casts(d: &mut Differ) {
     for (key, want) in &d.desired.casts {
-        let id = ObjectId::Cast(key.0.clone(), key.1.clone());
+        let id = ObjectId::Cast(key.0.as_str().into(), key.1.as_str().into());
         match d.current.casts.get(key) {
             None => {}
             Some(have) if d.is_replaced(&id) => d.push(Change::DropCast(have.clone())),

@@ -344,7 +344,9 @@ impl Rename {
             Rename::Table { to, .. } => ObjectId::Table(to.clone()),
             Rename::Column { table, to, .. } => ObjectId::Column(table.clone(), to.name.clone()),
             Rename::Index { to, .. } => ObjectId::Index(to.clone()),
-            Rename::Constraint { table, to, .. } => ObjectId::Constraint(table.clone(), to.clone()),
+            Rename::Constraint { table, to, .. } => {
+                ObjectId::Constraint(table.clone(), to.as_str().into())
+            }
             Rename::EnumValue { ty, .. } => ObjectId::Type(ty.clone()),
             Rename::Type { to, .. } => ObjectId::Type(to.clone()),
         }
@@ -420,8 +422,8 @@ impl Change {
     pub fn object(&self) -> ObjectId {
         use Change::*;
         match self {
-            CreateSchema(n) | DropSchema(n) => ObjectId::Schema(n.clone()),
-            CreateExtension(e) | DropExtension(e) => ObjectId::Extension(e.name.clone()),
+            CreateSchema(n) | DropSchema(n) => ObjectId::Schema(n.as_str().into()),
+            CreateExtension(e) | DropExtension(e) => ObjectId::Extension(e.name.as_str().into()),
             CreateCollation(c) | DropCollation(c) => ObjectId::Collation(c.name.clone()),
             CreateType(t) | DropType(t) => ObjectId::Type(t.name.clone()),
             AddEnumValue { ty, .. } => ObjectId::Type(ty.clone()),
@@ -440,33 +442,37 @@ impl Change {
             AddConstraint { table, constraint }
             | DropConstraint { table, constraint }
             | ValidateConstraint { table, constraint } => {
-                ObjectId::Constraint(table.clone(), constraint.name.clone())
+                ObjectId::Constraint(table.clone(), constraint.name.as_str().into())
             }
             ReplaceCheck { table, to, .. } | SetConstraintEnforced { table, to, .. } => {
-                ObjectId::Constraint(table.clone(), to.name.clone())
+                ObjectId::Constraint(table.clone(), to.name.as_str().into())
             }
             CreateIndex(index) | DropIndex(index) => ObjectId::Index(index.name.clone()),
             ReplaceIndex { to, .. } => ObjectId::Index(to.name.clone()),
             CreateView(v) | DropView(v) => ObjectId::View(v.name.clone()),
             ReplaceView { to, .. } => ObjectId::View(to.name.clone()),
             CreateFunction(f) | DropFunction(f) => {
-                ObjectId::Function(f.name.clone(), f.identity_args.clone())
+                ObjectId::Function(f.name.clone(), f.identity_args.as_str().into())
             }
             ReplaceFunction { to, .. } => {
-                ObjectId::Function(to.name.clone(), to.identity_args.clone())
+                ObjectId::Function(to.name.clone(), to.identity_args.as_str().into())
             }
             CreateTrigger(t) | DropTrigger(t) | SetTriggerEnabled { trigger: t } => {
-                ObjectId::Trigger(t.table.clone(), t.name.clone())
+                ObjectId::Trigger(t.table.clone(), t.name.as_str().into())
             }
-            CreatePolicy(p) | DropPolicy(p) => ObjectId::Policy(p.table.clone(), p.name.clone()),
-            AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.clone()),
-            CreatePublication(p) | DropPublication(p) => ObjectId::Publication(p.name.clone()),
-            AlterPublication { to, .. } => ObjectId::Publication(to.name.clone()),
+            CreatePolicy(p) | DropPolicy(p) => {
+                ObjectId::Policy(p.table.clone(), p.name.as_str().into())
+            }
+            AlterPolicy { to, .. } => ObjectId::Policy(to.table.clone(), to.name.as_str().into()),
+            CreatePublication(p) | DropPublication(p) => {
+                ObjectId::Publication(p.name.as_str().into())
+            }
+            AlterPublication { to, .. } => ObjectId::Publication(to.name.as_str().into()),
             AddPublicationTable(m) | DropPublicationTable(m) => {
-                ObjectId::PublicationTable(m.publication.clone(), m.table.clone())
+                ObjectId::PublicationTable(m.publication.as_str().into(), m.table.clone())
             }
             AlterPublicationTable { to, .. } => {
-                ObjectId::PublicationTable(to.publication.clone(), to.table.clone())
+                ObjectId::PublicationTable(to.publication.as_str().into(), to.table.clone())
             }
             AddPublicationSchema {
                 publication,
@@ -475,33 +481,39 @@ impl Change {
             | DropPublicationSchema {
                 publication,
                 schema,
-            } => ObjectId::PublicationSchema(publication.clone(), schema.clone()),
+            } => ObjectId::PublicationSchema(publication.as_str().into(), schema.as_str().into()),
             CreateEventTrigger(e) | DropEventTrigger(e) | SetEventTriggerEnabled(e) => {
-                ObjectId::EventTrigger(e.name.clone())
+                ObjectId::EventTrigger(e.name.as_str().into())
             }
             CreateForeignDataWrapper(w) | DropForeignDataWrapper(w) => {
-                ObjectId::ForeignDataWrapper(w.name.clone())
+                ObjectId::ForeignDataWrapper(w.name.as_str().into())
             }
-            AlterForeignDataWrapper { to, .. } => ObjectId::ForeignDataWrapper(to.name.clone()),
-            CreateServer(s) | DropServer(s) => ObjectId::ForeignServer(s.name.clone()),
-            AlterServer { to, .. } => ObjectId::ForeignServer(to.name.clone()),
+            AlterForeignDataWrapper { to, .. } => {
+                ObjectId::ForeignDataWrapper(to.name.as_str().into())
+            }
+            CreateServer(s) | DropServer(s) => ObjectId::ForeignServer(s.name.as_str().into()),
+            AlterServer { to, .. } => ObjectId::ForeignServer(to.name.as_str().into()),
             CreateUserMapping(m) | DropUserMapping(m) => {
-                ObjectId::UserMapping(m.server.clone(), m.user.clone())
+                ObjectId::UserMapping(m.server.as_str().into(), m.user.as_str().into())
             }
             AlterUserMapping { to, .. } => {
-                ObjectId::UserMapping(to.server.clone(), to.user.clone())
+                ObjectId::UserMapping(to.server.as_str().into(), to.user.as_str().into())
             }
-            CreateCast(c) | DropCast(c) => ObjectId::Cast(c.source.clone(), c.target.clone()),
-            CreateAccessMethod(a) | DropAccessMethod(a) => ObjectId::AccessMethod(a.name.clone()),
+            CreateCast(c) | DropCast(c) => {
+                ObjectId::Cast(c.source.as_str().into(), c.target.as_str().into())
+            }
+            CreateAccessMethod(a) | DropAccessMethod(a) => {
+                ObjectId::AccessMethod(a.name.as_str().into())
+            }
             CreateConversion(c) | DropConversion(c) => ObjectId::Conversion(c.name.clone()),
             CreateStatistics(s) | DropStatistics(s) | SetStatisticsTarget(s) => {
                 ObjectId::Statistics(s.name.clone())
             }
             CreateRule(r) | DropRule(r) | ReplaceRule(r) | SetRuleEnabled(r) => {
-                ObjectId::Rule(r.table.clone(), r.name.clone())
+                ObjectId::Rule(r.table.clone(), r.name.as_str().into())
             }
-            CreateLanguage(l) | DropLanguage(l) => ObjectId::Language(l.name.clone()),
-            ReplaceLanguage { to, .. } => ObjectId::Language(to.name.clone()),
+            CreateLanguage(l) | DropLanguage(l) => ObjectId::Language(l.name.as_str().into()),
+            ReplaceLanguage { to, .. } => ObjectId::Language(to.name.as_str().into()),
             CreateTsDictionary(t) | DropTsDictionary(t) => {
                 ObjectId::TextSearchDictionary(t.name.clone())
             }
@@ -510,21 +522,23 @@ impl Change {
                 ObjectId::TextSearchConfiguration(t.name.clone())
             }
             AlterTsConfiguration { to, .. } => ObjectId::TextSearchConfiguration(to.name.clone()),
-            CreateOperator(o) | DropOperator(o) => ObjectId::Operator(o.name.clone(), o.args()),
+            CreateOperator(o) | DropOperator(o) => {
+                ObjectId::Operator(o.name.clone(), o.args().into())
+            }
             CreateOperatorFamily(f) | DropOperatorFamily(f) => {
-                ObjectId::OperatorFamily(f.name.clone(), f.method.clone())
+                ObjectId::OperatorFamily(f.name.clone(), f.method.as_str().into())
             }
             AlterOperatorFamily { to, .. } => {
-                ObjectId::OperatorFamily(to.name.clone(), to.method.clone())
+                ObjectId::OperatorFamily(to.name.clone(), to.method.as_str().into())
             }
             CreateOperatorClass(c) | DropOperatorClass(c) => {
-                ObjectId::OperatorClass(c.name.clone(), c.method.clone())
+                ObjectId::OperatorClass(c.name.clone(), c.method.as_str().into())
             }
             SetComment { on, .. } | SetOwner { on, .. } => on.clone(),
             Grant(g) | Revoke(g) => g.on.clone(),
             ResetPrivileges { on, .. } => on.clone(),
             AlterDefaultPrivilege { entry, .. } => {
-                ObjectId::Schema(entry.schema.clone().unwrap_or_default())
+                ObjectId::Schema(entry.schema.clone().unwrap_or_default().into())
             }
             Rename(r) | UndoRename(r) => r.object(),
         }

@@ -122,7 +122,7 @@ fn is_foreign_key(d: &Differ, id: &ObjectId) -> bool {
     d.current
         .tables
         .get(t)
-        .and_then(|t| t.constraints.get(name))
+        .and_then(|t| t.constraints.get(name.as_str()))
         .is_some_and(|c| c.kind == crate::model::ConstraintKind::ForeignKey)
 }
 

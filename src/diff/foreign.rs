@@ -16,7 +16,8 @@ pub(super) fn find_replacements(d: &mut Differ) {
     for (name, want) in &d.desired.foreign_servers {
         if let Some(have) = d.current.foreign_servers.get(name) {
             if have.fdw != want.fdw || have.server_type != want.server_type {
-                d.replaced.insert(ObjectId::ForeignServer(name.clone()));
+                d.replaced
+                    .insert(ObjectId::ForeignServer(name.as_str().into()));
             }
         }
     }
@@ -27,7 +28,7 @@ pub(super) fn diff_foreign(d: &mut Differ) {
         match d.current.foreign_data_wrappers.get(name) {
             None => {
                 d.push(Change::CreateForeignDataWrapper(want.clone()));
-                d.created(ObjectId::ForeignDataWrapper(name.clone()));
+                d.created(ObjectId::ForeignDataWrapper(name.as_str().into()));
             }
             Some(have) if have != want => d.push(Change::AlterForeignDataWrapper {
                 from: have.clone(),
@@ -37,7 +38,7 @@ pub(super) fn diff_foreign(d: &mut Differ) {
         }
     }
     for (name, want) in &d.desired.foreign_servers {
-        let id = ObjectId::ForeignServer(name.clone());
+        let id = ObjectId::ForeignServer(name.as_str().into());
         match d.current.foreign_servers.get(name) {
             None => {
                 d.push(Change::CreateServer(want.clone()));
@@ -56,7 +57,7 @@ pub(super) fn diff_foreign(d: &mut Differ) {
         }
     }
     for (key, want) in &d.desired.user_mappings {
-        let id = ObjectId::UserMapping(key.0.clone(), key.1.clone());
+        let id = ObjectId::UserMapping(key.0.as_str().into(), key.1.as_str().into());
         match d.current.user_mappings.get(key) {
             None => {
                 d.push(Change::CreateUserMapping(want.clone()));

@@ -8,7 +8,7 @@ use crate::model::*;
 
 pub(super) fn diff_languages(d: &mut Differ) {
     for (name, want) in &d.desired.languages {
-        let id = ObjectId::Language(name.clone());
+        let id = ObjectId::Language(name.as_str().into());
         match d.current.languages.get(name) {
             None => {
                 d.push(Change::CreateLanguage(want.clone()));

@@ -19,7 +19,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             .is_some_and(|have| have != want)
         {
             d.replaced
-                .insert(ObjectId::Operator(key.0.clone(), key.1.clone()));
+                .insert(ObjectId::Operator(key.0.clone(), key.1.as_str().into()));
         }
     }
     for (key, want) in &d.desired.operator_classes {
@@ -28,15 +28,17 @@ pub(super) fn find_replacements(d: &mut Differ) {
             .get(key)
             .is_some_and(|have| have != want)
         {
-            d.replaced
-                .insert(ObjectId::OperatorClass(key.0.clone(), key.1.clone()));
+            d.replaced.insert(ObjectId::OperatorClass(
+                key.0.clone(),
+                key.1.as_str().into(),
+            ));
         }
     }
 }
 
 pub(super) fn diff_operators(d: &mut Differ) {
     for (key, want) in &d.desired.operators {
-        let id = ObjectId::Operator(key.0.clone(), key.1.clone());
+        let id = ObjectId::Operator(key.0.clone(), key.1.as_str().into());
         match d.current.operators.get(key) {
             None => {}
             Some(have) if d.is_replaced(&id) => d.push(Change::DropOperator(have.clone())),
@@ -46,7 +48,7 @@ pub(super) fn diff_operators(d: &mut Differ) {
         d.created(id);
     }
     for (key, want) in &d.desired.operator_families {
-        let id = ObjectId::OperatorFamily(key.0.clone(), key.1.clone());
+        let id = ObjectId::OperatorFamily(key.0.clone(), key.1.as_str().into());
         match d.current.operator_families.get(key) {
             None => {}
             Some(have) if d.is_replaced(&id) => d.push(Change::DropOperatorFamily(have.clone())),
@@ -64,7 +66,7 @@ pub(super) fn diff_operators(d: &mut Differ) {
         d.created(id);
     }
     for (key, want) in &d.desired.operator_classes {
-        let id = ObjectId::OperatorClass(key.0.clone(), key.1.clone());
+        let id = ObjectId::OperatorClass(key.0.clone(), key.1.as_str().into());
         match d.current.operator_classes.get(key) {
             None => {}
             Some(have) if d.is_replaced(&id) => d.push(Change::DropOperatorClass(have.clone())),

@@ -121,7 +121,7 @@ fn default_grantees(d: &Differ, id: &ObjectId) -> Vec<String> {
         .default_privileges
         .iter()
         .filter(|e| e.granted && e.object_type == kind)
-        .filter(|e| e.schema.is_none() || e.schema.as_ref() == schema)
+        .filter(|e| e.schema.is_none() || e.schema.as_deref() == schema.map(|s| s.as_str()))
         .map(|e| e.grantee.clone())
         .collect();
     g.sort();

@@ -12,7 +12,8 @@ pub(super) fn find_replacements(d: &mut Differ) {
     for (name, want) in &d.desired.publications {
         if let Some(have) = d.current.publications.get(name) {
             if have.all_tables != want.all_tables {
-                d.replaced.insert(ObjectId::Publication(name.clone()));
+                d.replaced
+                    .insert(ObjectId::Publication(name.as_str().into()));
             }
         }
     }
@@ -21,13 +22,13 @@ pub(super) fn find_replacements(d: &mut Differ) {
 /// Whether the publication exists before and after the plan without being created again: its
 /// members are then added and removed one by one.
 fn kept(d: &Differ, name: &str) -> bool {
-    let id = ObjectId::Publication(name.to_string());
+    let id = ObjectId::Publication(name.to_string().into());
     d.current.contains(&id) && d.desired.contains(&id) && !d.is_replaced(&id)
 }
 
 pub(super) fn diff_publications(d: &mut Differ) {
     for (name, want) in &d.desired.publications {
-        let id = ObjectId::Publication(name.clone());
+        let id = ObjectId::Publication(name.as_str().into());
         match d.current.publications.get(name) {
             None => {
                 d.push(Change::CreatePublication(want.clone()));
@@ -60,14 +61,14 @@ fn member_kept(d: &Differ, m: &PublicationTable) -> bool {
     kept(d, &m.publication)
         && d.relation_kept(&m.table)
         && !d.is_replaced(&ObjectId::PublicationTable(
-            m.publication.clone(),
+            m.publication.as_str().into(),
             m.table.clone(),
         ))
 }
 
 fn diff_tables(d: &mut Differ) {
     for (key, want) in &d.desired.publication_tables {
-        let id = ObjectId::PublicationTable(key.0.clone(), key.1.clone());
+        let id = ObjectId::PublicationTable(key.0.as_str().into(), key.1.clone());
         match d.current.publication_tables.get(key) {
             Some(have) if member_kept(d, have) => {
                 if have != want {
@@ -107,7 +108,10 @@ fn diff_schemas(d: &mut Differ) {
                 publication: key.0.clone(),
                 schema: key.1.clone(),
             });
-            d.created(ObjectId::PublicationSchema(key.0.clone(), key.1.clone()));
+            d.created(ObjectId::PublicationSchema(
+                key.0.as_str().into(),
+                key.1.as_str().into(),
+            ));
         }
     }
     for key in &d.current.publication_schemas {

@@ -17,7 +17,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if let Some(have) = d.current.functions.get(key) {
             if have != want && !function_replaceable(have, want) {
                 d.replaced
-                    .insert(ObjectId::Function(key.0.clone(), key.1.clone()));
+                    .insert(ObjectId::Function(key.0.clone(), key.1.as_str().into()));
             }
         }
     }
@@ -25,7 +25,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if let Some(have) = d.current.triggers.get(key) {
             if have.definition != want.definition {
                 d.replaced
-                    .insert(ObjectId::Trigger(key.0.clone(), key.1.clone()));
+                    .insert(ObjectId::Trigger(key.0.clone(), key.1.as_str().into()));
             }
         }
     }
@@ -33,7 +33,8 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if let Some(have) = d.current.event_triggers.get(name) {
             if have.event != want.event || have.tags != want.tags || have.function != want.function
             {
-                d.replaced.insert(ObjectId::EventTrigger(name.clone()));
+                d.replaced
+                    .insert(ObjectId::EventTrigger(name.as_str().into()));
             }
         }
     }
@@ -41,7 +42,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if let Some(have) = d.current.policies.get(key) {
             if have.command != want.command || have.permissive != want.permissive {
                 d.replaced
-                    .insert(ObjectId::Policy(key.0.clone(), key.1.clone()));
+                    .insert(ObjectId::Policy(key.0.clone(), key.1.as_str().into()));
             }
         }
     }
@@ -94,7 +95,7 @@ pub(super) fn diff_views(d: &mut Differ) {
 
 pub(super) fn diff_functions(d: &mut Differ) {
     for (key, want) in &d.desired.functions {
-        let id = ObjectId::Function(key.0.clone(), key.1.clone());
+        let id = ObjectId::Function(key.0.clone(), key.1.as_str().into());
         match d.current.functions.get(key) {
             None => {
                 d.push(Change::CreateFunction(want.clone()));
@@ -121,7 +122,7 @@ pub(super) fn diff_functions(d: &mut Differ) {
 
 pub(super) fn diff_triggers(d: &mut Differ) {
     for (key, want) in &d.desired.triggers {
-        let id = ObjectId::Trigger(key.0.clone(), key.1.clone());
+        let id = ObjectId::Trigger(key.0.clone(), key.1.as_str().into());
         let have = d
             .current
             .triggers
@@ -162,7 +163,7 @@ pub(super) fn diff_triggers(d: &mut Differ) {
 
 pub(super) fn diff_policies(d: &mut Differ) {
     for (key, want) in &d.desired.policies {
-        let id = ObjectId::Policy(key.0.clone(), key.1.clone());
+        let id = ObjectId::Policy(key.0.clone(), key.1.as_str().into());
         let have = d
             .current
             .policies
@@ -197,7 +198,7 @@ pub(super) fn diff_policies(d: &mut Differ) {
 /// replaces (its function is dropped and created again) too.
 pub(super) fn diff_event_triggers(d: &mut Differ) {
     for (name, want) in &d.desired.event_triggers {
-        let id = ObjectId::EventTrigger(name.clone());
+        let id = ObjectId::EventTrigger(name.as_str().into());
         let fresh = match d.current.event_triggers.get(name) {
             None => true,
             Some(have) if d.is_replaced(&id) => {

@@ -12,7 +12,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
         if let Some(have) = d.current.rules.get(key) {
             if have.event != want.event {
                 d.replaced
-                    .insert(ObjectId::Rule(key.0.clone(), key.1.clone()));
+                    .insert(ObjectId::Rule(key.0.clone(), key.1.as_str().into()));
             }
         }
     }
@@ -20,7 +20,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
 
 pub(super) fn diff_rules(d: &mut Differ) {
     for (key, want) in &d.desired.rules {
-        let id = ObjectId::Rule(key.0.clone(), key.1.clone());
+        let id = ObjectId::Rule(key.0.clone(), key.1.as_str().into());
         let have = d.current.rules.get(key).filter(|_| d.relation_kept(&key.0));
         match have {
             Some(have) if !d.is_replaced(&id) => {

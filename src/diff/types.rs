@@ -15,7 +15,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             d.replaced.insert(ObjectId::Type(name.clone()));
             // Columns of the type are converted in place: what reads them is re-created.
             for (table, col) in column_users(d, name) {
-                d.retyped.insert(ObjectId::Column(table, col.name));
+                d.retyped.insert(ObjectId::Column(table, col.name.clone()));
             }
         }
     }
@@ -29,7 +29,7 @@ pub(super) fn find_replacements(d: &mut Differ) {
             // Columns of the collation move to the new one in place: what reads them is
             // re-created (a column cannot be dropped for it: it holds rows).
             for (table, col) in collation_users(d, name) {
-                d.retyped.insert(ObjectId::Column(table, col.name));
+                d.retyped.insert(ObjectId::Column(table, col.name.clone()));
             }
         }
     }
@@ -73,7 +73,7 @@ pub(super) fn diff_namespaces(d: &mut Differ) {
     for name in d.desired.schemas.keys() {
         if !d.current.schemas.contains_key(name) {
             d.push(Change::CreateSchema(name.clone()));
-            d.created(ObjectId::Schema(name.clone()));
+            d.created(ObjectId::Schema(name.as_str().into()));
         }
     }
     for name in d.current.schemas.keys() {
@@ -85,12 +85,12 @@ pub(super) fn diff_namespaces(d: &mut Differ) {
         match d.current.extensions.get(name) {
             None => {
                 d.push(Change::CreateExtension(want.clone()));
-                d.created(ObjectId::Extension(name.clone()));
+                d.created(ObjectId::Extension(name.as_str().into()));
             }
             Some(have) if have.schema != want.schema => {
                 d.push(Change::DropExtension(have.clone()));
                 d.push(Change::CreateExtension(want.clone()));
-                d.created(ObjectId::Extension(name.clone()));
+                d.created(ObjectId::Extension(name.as_str().into()));
             }
             Some(_) => {}
         }
@@ -259,7 +259,7 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                     from.constraints.get(*name) == Some(*c)
                         && d.is_replaced(&ObjectId::DomainConstraint(
                             want.name.clone(),
-                            (*name).clone(),
+                            (*name).as_str().into(),
                         ))
                 })
                 .map(|(name, _)| name.clone())
@@ -268,7 +268,7 @@ fn alter_type(d: &mut Differ, have: &TypeDef, want: &TypeDef) {
                 return;
             }
             for name in to.constraints.keys() {
-                let id = ObjectId::DomainConstraint(want.name.clone(), name.clone());
+                let id = ObjectId::DomainConstraint(want.name.clone(), name.as_str().into());
                 if !from.constraints.contains_key(name) || d.is_replaced(&id) {
                     d.created(id);
                 }

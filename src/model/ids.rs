@@ -1,17 +1,18 @@
 //! Object identities: how schemaplan names every object it models.
 
+use super::Name;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A schema-qualified name, kept unquoted (quoting happens only in `render::quote`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct QName {
-    pub schema: String,
-    pub name: String,
+    pub schema: Name,
+    pub name: Name,
 }
 
 impl QName {
-    pub fn new(schema: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(schema: impl Into<Name>, name: impl Into<Name>) -> Self {
         QName {
             schema: schema.into(),
             name: name.into(),
@@ -30,61 +31,61 @@ impl fmt::Display for QName {
 /// tie-breaker when ordering plan steps.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum ObjectId {
-    Schema(String),
-    Extension(String),
+    Schema(Name),
+    Extension(Name),
     Collation(QName),
     /// Enum, composite, range or domain type.
     Type(QName),
     /// A named CHECK / NOT NULL constraint of a domain.
-    DomainConstraint(QName, String),
+    DomainConstraint(QName, Name),
     Sequence(QName),
     /// Ordinary, partitioned, unlogged tables and partitions.
     Table(QName),
-    Column(QName, String),
+    Column(QName, Name),
     /// A table constraint (PK, UNIQUE, FK, CHECK, EXCLUDE).
-    Constraint(QName, String),
+    Constraint(QName, Name),
     /// An index that does not back a constraint.
     Index(QName),
     /// A view or materialized view.
     View(QName),
     /// Function, procedure or aggregate: name and identity arguments.
-    Function(QName, String),
-    Trigger(QName, String),
-    Policy(QName, String),
+    Function(QName, Name),
+    Trigger(QName, Name),
+    Policy(QName, Name),
     /// A publication, by name (database-wide).
-    Publication(String),
+    Publication(Name),
     /// A table's membership of a publication: publication, table.
-    PublicationTable(String, QName),
+    PublicationTable(Name, QName),
     /// A `TABLES IN SCHEMA` membership of a publication: publication, schema.
-    PublicationSchema(String, String),
+    PublicationSchema(Name, Name),
     /// An event trigger, by name (database-wide).
-    EventTrigger(String),
+    EventTrigger(Name),
     /// A foreign-data wrapper, by name (database-wide).
-    ForeignDataWrapper(String),
+    ForeignDataWrapper(Name),
     /// A foreign server, by name (database-wide).
-    ForeignServer(String),
+    ForeignServer(Name),
     /// A user mapping: server, role (`public` for PUBLIC).
-    UserMapping(String, String),
+    UserMapping(Name, Name),
     /// A cast: source and target type as `format_type` prints them (database-wide).
-    Cast(String, String),
+    Cast(Name, Name),
     TextSearchDictionary(QName),
     TextSearchConfiguration(QName),
     /// An operator: schema and symbol, argument types (`integer, integer`, `NONE, integer`).
-    Operator(QName, String),
+    Operator(QName, Name),
     /// An operator class: name, index access method.
-    OperatorClass(QName, String),
+    OperatorClass(QName, Name),
     /// An operator family: name, index access method.
-    OperatorFamily(QName, String),
+    OperatorFamily(QName, Name),
     /// An access method, by name (database-wide).
-    AccessMethod(String),
+    AccessMethod(Name),
     /// A conversion between encodings.
     Conversion(QName),
     /// A procedural language, by name (database-wide).
-    Language(String),
+    Language(Name),
     /// An extended statistics object (`CREATE STATISTICS`), by schema-qualified name.
     Statistics(QName),
     /// A rule of a table or view other than a view's `_RETURN` rule: table, rule name.
-    Rule(QName, String),
+    Rule(QName, Name),
 }
 
 impl ObjectId {

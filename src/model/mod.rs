@@ -12,6 +12,7 @@
 mod canonical;
 mod deps;
 mod ids;
+mod name;
 mod objects;
 mod pretty;
 
@@ -21,6 +22,7 @@ pub use canonical::{
 };
 pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
+pub use name::{interning, Name};
 pub use objects::*;
 
 use serde::{Deserialize, Serialize};
@@ -203,7 +205,7 @@ impl Schema {
             for c in t.constraints.values() {
                 if let Some(parent) = &c.parent_index {
                     by_parent.entry(parent.clone()).or_default().push((
-                        ObjectId::Constraint(t.name.clone(), c.name.clone()),
+                        ObjectId::Constraint(t.name.clone(), c.name.as_str().into()),
                         t.name.clone(),
                         QName::new(t.name.schema.clone(), c.name.clone()),
                     ));
@@ -235,7 +237,7 @@ impl Schema {
             for c in t.constraints.values() {
                 if c.parent_index.as_ref() == Some(parent) {
                     v.push((
-                        ObjectId::Constraint(t.name.clone(), c.name.clone()),
+                        ObjectId::Constraint(t.name.clone(), c.name.as_str().into()),
                         t.name.clone(),
                         QName::new(t.name.schema.clone(), c.name.clone()),
                     ));
@@ -249,8 +251,8 @@ impl Schema {
     /// Whether an object with this id exists in the schema.
     pub fn contains(&self, id: &ObjectId) -> bool {
         match id {
-            ObjectId::Schema(n) => self.schemas.contains_key(n),
-            ObjectId::Extension(n) => self.extensions.contains_key(n),
+            ObjectId::Schema(n) => self.schemas.contains_key(n.as_str()),
+            ObjectId::Extension(n) => self.extensions.contains_key(n.as_str()),
             ObjectId::Collation(q) => self.collations.contains_key(q),
             ObjectId::Type(q) => self.types.contains_key(q),
             ObjectId::Sequence(q) => self.sequences.contains_key(q),
@@ -268,40 +270,40 @@ impl Schema {
             ObjectId::Constraint(q, c) => self
                 .tables
                 .get(q)
-                .is_some_and(|t| t.constraints.contains_key(c)),
+                .is_some_and(|t| t.constraints.contains_key(c.as_str())),
             ObjectId::Index(q) => self.indexes.contains_key(q),
             ObjectId::View(q) => self.views.contains_key(q),
-            ObjectId::Function(q, a) => self.functions.contains_key(&(q.clone(), a.clone())),
-            ObjectId::Trigger(q, n) => self.triggers.contains_key(&(q.clone(), n.clone())),
-            ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.clone())),
-            ObjectId::Publication(n) => self.publications.contains_key(n),
-            ObjectId::EventTrigger(n) => self.event_triggers.contains_key(n),
-            ObjectId::ForeignDataWrapper(n) => self.foreign_data_wrappers.contains_key(n),
-            ObjectId::ForeignServer(n) => self.foreign_servers.contains_key(n),
-            ObjectId::UserMapping(s, u) => self.user_mappings.contains_key(&(s.clone(), u.clone())),
-            ObjectId::Cast(s, t) => self.casts.contains_key(&(s.clone(), t.clone())),
+            ObjectId::Function(q, a) => self.functions.contains_key(&(q.clone(), a.to_string())),
+            ObjectId::Trigger(q, n) => self.triggers.contains_key(&(q.clone(), n.to_string())),
+            ObjectId::Policy(q, n) => self.policies.contains_key(&(q.clone(), n.to_string())),
+            ObjectId::Publication(n) => self.publications.contains_key(n.as_str()),
+            ObjectId::EventTrigger(n) => self.event_triggers.contains_key(n.as_str()),
+            ObjectId::ForeignDataWrapper(n) => self.foreign_data_wrappers.contains_key(n.as_str()),
+            ObjectId::ForeignServer(n) => self.foreign_servers.contains_key(n.as_str()),
+            ObjectId::UserMapping(s, u) => self.user_mappings.contains_key(&(s.to_string(), u.to_string())),
+            ObjectId::Cast(s, t) => self.casts.contains_key(&(s.to_string(), t.to_string())),
             ObjectId::TextSearchDictionary(q) => self.ts_dictionaries.contains_key(q),
             ObjectId::TextSearchConfiguration(q) => self.ts_configurations.contains_key(q),
-            ObjectId::Operator(q, a) => self.operators.contains_key(&(q.clone(), a.clone())),
+            ObjectId::Operator(q, a) => self.operators.contains_key(&(q.clone(), a.to_string())),
             ObjectId::OperatorClass(q, m) => {
-                self.operator_classes.contains_key(&(q.clone(), m.clone()))
+                self.operator_classes.contains_key(&(q.clone(), m.to_string()))
             }
             ObjectId::OperatorFamily(q, m) => {
-                self.operator_families.contains_key(&(q.clone(), m.clone()))
+                self.operator_families.contains_key(&(q.clone(), m.to_string()))
             }
             ObjectId::PublicationTable(p, q) => self
                 .publication_tables
-                .contains_key(&(p.clone(), q.clone())),
+                .contains_key(&(p.to_string(), q.clone())),
             ObjectId::PublicationSchema(p, n) => {
-                self.publication_schemas.contains(&(p.clone(), n.clone()))
+                self.publication_schemas.contains(&(p.to_string(), n.to_string()))
             }
-            ObjectId::AccessMethod(n) => self.access_methods.contains_key(n),
+            ObjectId::AccessMethod(n) => self.access_methods.contains_key(n.as_str()),
             ObjectId::Conversion(q) => self.conversions.contains_key(q),
-            ObjectId::Language(n) => self.languages.contains_key(n),
+            ObjectId::Language(n) => self.languages.contains_key(n.as_str()),
             ObjectId::Statistics(q) => self.statistics.contains_key(q),
-            ObjectId::Rule(q, n) => self.rules.contains_key(&(q.clone(), n.clone())),
+            ObjectId::Rule(q, n) => self.rules.contains_key(&(q.clone(), n.to_string())),
             ObjectId::DomainConstraint(q, n) => self.types.get(q).is_some_and(
-                |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n)),
+                |t| matches!(&t.kind, TypeKind::Domain(d) if d.constraints.contains_key(n.as_str())),
             ),
         }
     }

@@ -1,7 +1,7 @@
 //! One struct per modeled object kind. Text fields hold PostgreSQL's own rendering
 //! (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, ...).
 
-use super::{ObjectId, QName};
+use super::{Name, ObjectId, QName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -183,9 +183,9 @@ pub enum ReplicaIdentity {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
-    pub name: String,
+    pub name: Name,
     /// `format_type(atttypid, atttypmod)`.
-    pub type_name: String,
+    pub type_name: Name,
     /// Collation when it differs from the type's default.
     pub collation: Option<QName>,
     pub not_null: bool,
@@ -223,7 +223,7 @@ pub struct Column {
     /// default; `None`: the default. A type change resets it to the new type's default.
     pub storage: Option<String>,
     /// The type's default storage (what `None` means; 13-15 cannot say `SET STORAGE DEFAULT`).
-    pub default_storage: String,
+    pub default_storage: Name,
     /// `SET STATISTICS n`; `None`: the default (`default_statistics_target`).
     pub statistics: Option<i32>,
     /// `SET (n_distinct = ..., n_distinct_inherited = ...)`: `attoptions`, `key=value`.

@@ -98,11 +98,11 @@ fn structural_deps(id: &ObjectId) -> Vec<ObjectId> {
         | ObjectId::TextSearchConfiguration(q)
         | ObjectId::Operator(q, _)
         | ObjectId::OperatorClass(q, _)
-        | ObjectId::OperatorFamily(q, _) => Some(q.schema.clone()),
+        | ObjectId::OperatorFamily(q, _) => Some(q.schema.to_string()),
         _ => None,
     };
     if let Some(s) = schema {
-        v.push(ObjectId::Schema(s));
+        v.push(ObjectId::Schema(s.into()));
     }
     v
 }

@@ -181,9 +181,10 @@ impl<'a> Ctx<'a> {
         let recreated_classes = changes
             .iter()
             .filter_map(|c| match c {
-                Change::DropOperatorClass(k) => {
-                    Some(ObjectId::OperatorClass(k.name.clone(), k.method.clone()))
-                }
+                Change::DropOperatorClass(k) => Some(ObjectId::OperatorClass(
+                    k.name.clone(),
+                    k.method.as_str().into(),
+                )),
                 _ => None,
             })
             .filter(|id| desired.contains(id))
@@ -364,7 +365,7 @@ pub fn unfillable_columns(
             Change::AddColumn { table, column }
                 if kinds::column::unfillable(&ctx, table, column) =>
             {
-                Some((table.clone(), column.name.clone()))
+                Some((table.clone(), column.name.to_string()))
             }
             _ => None,
         })
@@ -388,9 +389,9 @@ pub fn uncastable_columns(
                 table, from, to, ..
             } if kinds::column::uncastable(&ctx, table, from, to) => Some((
                 table.clone(),
-                to.name.clone(),
-                from.type_name.clone(),
-                to.type_name.clone(),
+                to.name.to_string(),
+                from.type_name.to_string(),
+                to.type_name.to_string(),
             )),
             _ => None,
         })

@@ -13,7 +13,7 @@ use super::backfill::{column_expressions, column_location};
 use super::WorkflowError;
 use crate::db;
 use crate::diff::{Change, ColumnChange};
-use crate::model::{QName, Schema};
+use crate::model::{Name, QName, Schema};
 use crate::plan::{self, PlanOptions};
 use crate::shadow::Shadow;
 use crate::source::{Annotation, SourceSet};
@@ -95,7 +95,7 @@ pub fn probe(
             format!("to create extension {}", e.name),
         );
     }
-    let types: BTreeSet<&String> = pairs.iter().map(|(f, _)| f).collect();
+    let types: BTreeSet<&Name> = pairs.iter().map(|(f, _)| f).collect();
     for ty in types {
         // Type names as format_type prints them: valid SQL, schema-qualified where needed.
         let answer = ask(
@@ -103,7 +103,7 @@ pub fn probe(
             format!("whether {ty} has an equality operator"),
         )?;
         if answer == Some(SqlState::UNDEFINED_FUNCTION) {
-            opts.incomparable.insert(ty.clone());
+            opts.incomparable.insert(ty.to_string());
         }
     }
     for (i, (from, to)) in pairs.into_iter().enumerate() {
@@ -113,8 +113,8 @@ pub fn probe(
         )? {
             None => {}
             Some(code) if code == SqlState::CANNOT_COERCE => {
-                opts.no_cast.insert((from.clone(), to.clone()));
-                opts.probed.insert((from, to));
+                opts.no_cast.insert((from.to_string(), to.to_string()));
+                opts.probed.insert((from.to_string(), to.to_string()));
                 continue;
             }
             // Unknown here (a user or extension type): decided elsewhere.
@@ -129,9 +129,10 @@ pub fn probe(
             format!("whether {from} is assignable to {to}"),
         )?;
         if answer == Some(SqlState::DATATYPE_MISMATCH) {
-            opts.explicit_only.insert((from.clone(), to.clone()));
+            opts.explicit_only
+                .insert((from.to_string(), to.to_string()));
         }
-        opts.probed.insert((from, to));
+        opts.probed.insert((from.to_string(), to.to_string()));
     }
     Ok(())
 }

@@ -84,7 +84,11 @@ fn reads_changed_columns(changes: &[Change], t: &QName, c: &Constraint) -> bool 
     changes.iter().any(|ch| match ch {
         Change::AlterColumn {
             table, to, kinds, ..
-        } => table == t && kinds.contains(&ColumnChange::Type) && c.columns.contains(&to.name),
+        } => {
+            table == t
+                && kinds.contains(&ColumnChange::Type)
+                && c.columns.iter().any(|k| *k == to.name)
+        }
         _ => false,
     })
 }

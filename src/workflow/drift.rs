@@ -115,14 +115,14 @@ pub fn object_drifts(
 /// Whether `id`'s object (or the table / type holding it) exists in `schema`.
 fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
     match id {
-        ObjectId::Schema(n) => schema.schemas.contains_key(n),
-        ObjectId::Extension(n) => schema.extensions.contains_key(n),
+        ObjectId::Schema(n) => schema.schemas.contains_key(n.as_str()),
+        ObjectId::Extension(n) => schema.extensions.contains_key(n.as_str()),
         ObjectId::Collation(q) => schema.collations.contains_key(q),
         ObjectId::Type(q) | ObjectId::DomainConstraint(q, _) => schema.types.contains_key(q),
         ObjectId::Sequence(q) => schema.sequences.contains_key(q),
         ObjectId::Index(q) => schema.indexes.contains_key(q),
         ObjectId::View(q) => schema.views.contains_key(q),
-        ObjectId::Function(q, a) => schema.functions.contains_key(&(q.clone(), a.clone())),
+        ObjectId::Function(q, a) => schema.functions.contains_key(&(q.clone(), a.to_string())),
         ObjectId::Table(q)
         | ObjectId::Column(q, _)
         | ObjectId::Constraint(q, _)
@@ -132,25 +132,25 @@ fn desired_knows(schema: &Schema, id: &ObjectId) -> bool {
         ObjectId::Statistics(q) => schema.statistics.contains_key(q),
         ObjectId::Publication(n)
         | ObjectId::PublicationTable(n, _)
-        | ObjectId::PublicationSchema(n, _) => schema.publications.contains_key(n),
-        ObjectId::EventTrigger(n) => schema.event_triggers.contains_key(n),
-        ObjectId::ForeignDataWrapper(n) => schema.foreign_data_wrappers.contains_key(n),
+        | ObjectId::PublicationSchema(n, _) => schema.publications.contains_key(n.as_str()),
+        ObjectId::EventTrigger(n) => schema.event_triggers.contains_key(n.as_str()),
+        ObjectId::ForeignDataWrapper(n) => schema.foreign_data_wrappers.contains_key(n.as_str()),
         ObjectId::ForeignServer(n) | ObjectId::UserMapping(n, _) => {
-            schema.foreign_servers.contains_key(n)
+            schema.foreign_servers.contains_key(n.as_str())
         }
-        ObjectId::Cast(s, t) => schema.casts.contains_key(&(s.clone(), t.clone())),
-        ObjectId::AccessMethod(n) => schema.access_methods.contains_key(n),
+        ObjectId::Cast(s, t) => schema.casts.contains_key(&(s.to_string(), t.to_string())),
+        ObjectId::AccessMethod(n) => schema.access_methods.contains_key(n.as_str()),
         ObjectId::Conversion(q) => schema.conversions.contains_key(q),
-        ObjectId::Language(n) => schema.languages.contains_key(n),
+        ObjectId::Language(n) => schema.languages.contains_key(n.as_str()),
         ObjectId::TextSearchDictionary(q) => schema.ts_dictionaries.contains_key(q),
         ObjectId::TextSearchConfiguration(q) => schema.ts_configurations.contains_key(q),
-        ObjectId::Operator(q, a) => schema.operators.contains_key(&(q.clone(), a.clone())),
+        ObjectId::Operator(q, a) => schema.operators.contains_key(&(q.clone(), a.to_string())),
         ObjectId::OperatorClass(q, m) => schema
             .operator_classes
-            .contains_key(&(q.clone(), m.clone())),
+            .contains_key(&(q.clone(), m.to_string())),
         ObjectId::OperatorFamily(q, m) => schema
             .operator_families
-            .contains_key(&(q.clone(), m.clone())),
+            .contains_key(&(q.clone(), m.to_string())),
     }
 }
 

@@ -144,7 +144,7 @@ pub(crate) fn plan_both_with(
                     let mut s = t.step.notes(notes.map(|(_, n)| n.clone()));
                     if m.relaxed
                         .iter()
-                        .any(|(q, c)| *id == ObjectId::Column(q.clone(), c.clone()))
+                        .any(|(q, c)| *id == ObjectId::Column(q.clone(), c.as_str().into()))
                     {
                         s = s.note(
                             "NOT NULL is dropped in expand because the column is dropped in \
@@ -385,10 +385,10 @@ fn plan_proven_with(
                 let crate::model::ObjectId::Constraint(t, n) = id else {
                     return Err(WorkflowError::ProofMismatch { objects, message });
                 };
-                match texts.get(&(t.clone(), n.clone())) {
+                match texts.get(&(t.clone(), n.to_string())) {
                     Some(text) => {
                         opts.check_texts
-                            .insert((t.clone(), n.clone()), text.clone());
+                            .insert((t.clone(), n.to_string()), text.clone());
                     }
                     None => return Err(WorkflowError::ProofMismatch { objects, message }),
                 }

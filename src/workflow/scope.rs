@@ -269,8 +269,16 @@ pub fn check_loaded(full: &Schema, ctx: &Context) -> Result<(), WorkflowError> {
 /// The top-level objects of a schema (members follow them).
 fn top_level(s: &Schema) -> Vec<ObjectId> {
     let mut v: Vec<ObjectId> = Vec::new();
-    v.extend(s.schemas.keys().cloned().map(ObjectId::Schema));
-    v.extend(s.extensions.keys().cloned().map(ObjectId::Extension));
+    v.extend(
+        s.schemas
+            .keys()
+            .map(|n| ObjectId::Schema(n.as_str().into())),
+    );
+    v.extend(
+        s.extensions
+            .keys()
+            .map(|n| ObjectId::Extension(n.as_str().into())),
+    );
     v.extend(s.collations.keys().cloned().map(ObjectId::Collation));
     v.extend(s.types.keys().cloned().map(ObjectId::Type));
     v.extend(s.sequences.keys().cloned().map(ObjectId::Sequence));
@@ -280,14 +288,22 @@ fn top_level(s: &Schema) -> Vec<ObjectId> {
     v.extend(
         s.functions
             .keys()
-            .map(|(q, a)| ObjectId::Function(q.clone(), a.clone())),
+            .map(|(q, a)| ObjectId::Function(q.clone(), a.as_str().into())),
     );
     v.extend(
         s.triggers
             .keys()
-            .map(|(q, n)| ObjectId::Trigger(q.clone(), n.clone())),
+            .map(|(q, n)| ObjectId::Trigger(q.clone(), n.as_str().into())),
     );
-    v.extend(s.publications.keys().cloned().map(ObjectId::Publication));
-    v.extend(s.event_triggers.keys().cloned().map(ObjectId::EventTrigger));
+    v.extend(
+        s.publications
+            .keys()
+            .map(|n| ObjectId::Publication(n.as_str().into())),
+    );
+    v.extend(
+        s.event_triggers
+            .keys()
+            .map(|n| ObjectId::EventTrigger(n.as_str().into())),
+    );
     v
 }

@@ -32,7 +32,7 @@ impl Reader<'_, '_> {
                 self.resolver.add_exact(
                     PG_POLICY,
                     r.get("oid")?,
-                    ObjectId::Policy(table.clone(), name.clone()),
+                    ObjectId::Policy(table.clone(), name.as_str().into()),
                 );
                 self.schema.policies.insert(
                     (table.clone(), name.clone()),

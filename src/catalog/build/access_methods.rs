@@ -15,8 +15,11 @@ impl Reader<'_, '_> {
                 query: ACCESS_METHODS.name,
             };
             let name: String = r.get("name")?;
-            self.resolver
-                .add_exact(PG_AM, r.get("oid")?, ObjectId::AccessMethod(name.clone()));
+            self.resolver.add_exact(
+                PG_AM,
+                r.get("oid")?,
+                ObjectId::AccessMethod(name.as_str().into()),
+            );
             let kind = match r.char("kind")? {
                 't' => "TABLE",
                 _ => "INDEX",

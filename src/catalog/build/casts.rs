@@ -19,7 +19,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_CAST,
                 r.get("oid")?,
-                ObjectId::Cast(source.clone(), target.clone()),
+                ObjectId::Cast(source.as_str().into(), target.as_str().into()),
             );
             let function = match (
                 r.get::<Option<String>>("function_schema")?,

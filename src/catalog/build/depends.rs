@@ -88,7 +88,7 @@ impl Reader<'_, '_> {
             }
             for c in t.constraints.keys() {
                 edges.push((
-                    ObjectId::Constraint(q.clone(), c.clone()),
+                    ObjectId::Constraint(q.clone(), c.as_str().into()),
                     ObjectId::Table(q.clone()),
                 ));
             }
@@ -100,17 +100,22 @@ impl Reader<'_, '_> {
             edges.push((ObjectId::Index(q.clone()), relation(&self.schema, &i.table)));
         }
         for (t, n) in self.schema.triggers.keys() {
-            if only.is_some() && !want(&self.schema, ObjectId::Trigger(t.clone(), n.clone())) {
+            if only.is_some()
+                && !want(
+                    &self.schema,
+                    ObjectId::Trigger(t.clone(), n.as_str().into()),
+                )
+            {
                 continue;
             }
             edges.push((
-                ObjectId::Trigger(t.clone(), n.clone()),
+                ObjectId::Trigger(t.clone(), n.as_str().into()),
                 relation(&self.schema, t),
             ));
         }
         for (t, n) in self.schema.rules.keys() {
             edges.push((
-                ObjectId::Rule(t.clone(), n.clone()),
+                ObjectId::Rule(t.clone(), n.as_str().into()),
                 relation(&self.schema, t),
             ));
         }
@@ -121,11 +126,12 @@ impl Reader<'_, '_> {
             ));
         }
         for (t, n) in self.schema.policies.keys() {
-            if only.is_some() && !want(&self.schema, ObjectId::Policy(t.clone(), n.clone())) {
+            if only.is_some() && !want(&self.schema, ObjectId::Policy(t.clone(), n.as_str().into()))
+            {
                 continue;
             }
             edges.push((
-                ObjectId::Policy(t.clone(), n.clone()),
+                ObjectId::Policy(t.clone(), n.as_str().into()),
                 ObjectId::Table(t.clone()),
             ));
         }
@@ -136,7 +142,7 @@ impl Reader<'_, '_> {
             if let TypeKind::Domain(d) = &ty.kind {
                 for c in d.constraints.keys() {
                     edges.push((
-                        ObjectId::DomainConstraint(q.clone(), c.clone()),
+                        ObjectId::DomainConstraint(q.clone(), c.as_str().into()),
                         ObjectId::Type(q.clone()),
                     ));
                 }

@@ -18,7 +18,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_EVENT_TRIGGER,
                 r.get("oid")?,
-                ObjectId::EventTrigger(name.clone()),
+                ObjectId::EventTrigger(name.as_str().into()),
             );
             self.schema.event_triggers.insert(
                 name.clone(),

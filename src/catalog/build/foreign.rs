@@ -60,7 +60,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_FOREIGN_DATA_WRAPPER,
                 r.get("oid")?,
-                ObjectId::ForeignDataWrapper(name.clone()),
+                ObjectId::ForeignDataWrapper(name.as_str().into()),
             );
             self.schema.foreign_data_wrappers.insert(
                 name.clone(),
@@ -85,7 +85,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_FOREIGN_SERVER,
                 r.get("oid")?,
-                ObjectId::ForeignServer(name.clone()),
+                ObjectId::ForeignServer(name.as_str().into()),
             );
             self.schema.foreign_servers.insert(
                 name.clone(),
@@ -112,7 +112,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_USER_MAPPING,
                 r.get("oid")?,
-                ObjectId::UserMapping(server.clone(), user.clone()),
+                ObjectId::UserMapping(server.as_str().into(), user.as_str().into()),
             );
             self.schema.user_mappings.insert(
                 (server.clone(), user.clone()),

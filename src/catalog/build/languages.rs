@@ -15,8 +15,11 @@ impl Reader<'_, '_> {
                 query: LANGUAGES.name,
             };
             let name: String = r.get("name")?;
-            self.resolver
-                .add_exact(PG_LANGUAGE, r.get("oid")?, ObjectId::Language(name.clone()));
+            self.resolver.add_exact(
+                PG_LANGUAGE,
+                r.get("oid")?,
+                ObjectId::Language(name.as_str().into()),
+            );
             self.schema.languages.insert(
                 name.clone(),
                 Language {

@@ -62,7 +62,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_OPERATOR,
                 r.get("oid")?,
-                ObjectId::Operator(name.clone(), args.clone()),
+                ObjectId::Operator(name.clone(), args.as_str().into()),
             );
             self.schema.operators.insert((name, args), op);
         }
@@ -82,7 +82,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_OPFAMILY,
                 oid,
-                ObjectId::OperatorFamily(key.0.clone(), key.1.clone()),
+                ObjectId::OperatorFamily(key.0.clone(), key.1.as_str().into()),
             );
             self.schema.operator_families.insert(
                 key.clone(),
@@ -110,7 +110,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_OPCLASS,
                 oid,
-                ObjectId::OperatorClass(key.0.clone(), key.1.clone()),
+                ObjectId::OperatorClass(key.0.clone(), key.1.as_str().into()),
             );
             self.schema.operator_classes.insert(
                 key.clone(),
@@ -145,7 +145,7 @@ impl Reader<'_, '_> {
                     continue; // a member of an extension's class
                 };
                 (
-                    ObjectId::OperatorClass(key.0.clone(), key.1.clone()),
+                    ObjectId::OperatorClass(key.0.clone(), key.1.as_str().into()),
                     self.schema
                         .operator_classes
                         .get_mut(key)
@@ -156,7 +156,7 @@ impl Reader<'_, '_> {
                     continue;
                 };
                 (
-                    ObjectId::OperatorFamily(key.0.clone(), key.1.clone()),
+                    ObjectId::OperatorFamily(key.0.clone(), key.1.as_str().into()),
                     self.schema
                         .operator_families
                         .get_mut(key)

@@ -33,7 +33,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_PUBLICATION,
                 r.get("oid")?,
-                ObjectId::Publication(name.clone()),
+                ObjectId::Publication(name.as_str().into()),
             );
             self.schema.publications.insert(
                 name.clone(),
@@ -56,7 +56,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_PUBLICATION_REL,
                 r.get("oid")?,
-                ObjectId::PublicationTable(publication.clone(), table.clone()),
+                ObjectId::PublicationTable(publication.as_str().into(), table.clone()),
             );
             self.schema.publication_tables.insert(
                 (publication.clone(), table.clone()),
@@ -79,7 +79,10 @@ impl Reader<'_, '_> {
                 self.resolver.add_exact(
                     PG_PUBLICATION_NAMESPACE,
                     r.get("oid")?,
-                    ObjectId::PublicationSchema(publication.clone(), schema.clone()),
+                    ObjectId::PublicationSchema(
+                        publication.as_str().into(),
+                        schema.as_str().into(),
+                    ),
                 );
                 self.schema
                     .publication_schemas

@@ -179,7 +179,7 @@ impl Reader<'_, '_> {
                     );
                     if let Some((t, c)) = owner {
                         self.resolver
-                            .add_alias(PG_CLASS, oid, ObjectId::Column(t, c));
+                            .add_alias(PG_CLASS, oid, ObjectId::Column(t, c.into()));
                     }
                     return Ok(());
                 }
@@ -246,7 +246,7 @@ impl Reader<'_, '_> {
                     if let Some(ad) = r.get::<Option<u32>>("attrdef_oid")? {
                         self.resolver.add_attrdef(ad, rel, attnum);
                     }
-                    let id = ObjectId::Column(tname.clone(), name.clone());
+                    let id = ObjectId::Column(tname.clone(), name.as_str().into());
                     self.resolver.add_column(rel, attnum, id);
                     let not_null: bool = r.get("not_null")?;
                     let inherited: bool = r.get("inherited")?;
@@ -257,8 +257,8 @@ impl Reader<'_, '_> {
                         .get::<Option<String>>("not_null_name")?
                         .filter(|_| not_null);
                     let column = Column {
-                        name,
-                        type_name,
+                        name: name.into(),
+                        type_name: type_name.into(),
                         collation,
                         not_null,
                         not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
@@ -275,7 +275,8 @@ impl Reader<'_, '_> {
                             .get::<Option<String>>("storage")?
                             .map(|s| storage_name(&s).to_string()),
                         default_storage: storage_name(&r.get::<String>("default_storage")?)
-                            .to_string(),
+                            .to_string()
+                            .into(),
                         statistics: r.get("statistics")?,
                         attoptions: r.get("attoptions")?,
                         inherited,
@@ -290,13 +291,13 @@ impl Reader<'_, '_> {
                         t.columns.push(column);
                     }
                 } else if let Some(vname) = self.views.get(&rel) {
-                    let id = ObjectId::Column(vname.clone(), name.clone());
+                    let id = ObjectId::Column(vname.clone(), name.as_str().into());
                     self.resolver.add_other_column(rel, attnum, id);
                     if let Some(v) = self.schema.views.get_mut(vname) {
                         v.columns.push((name, type_name));
                     }
                 } else if let Some(cname) = self.composites.get(&rel) {
-                    let id = ObjectId::Column(cname.clone(), name.clone());
+                    let id = ObjectId::Column(cname.clone(), name.as_str().into());
                     self.resolver.add_other_column(rel, attnum, id);
                     if let Some(TypeDef {
                         kind: TypeKind::Composite(attrs),
@@ -332,7 +333,7 @@ impl Reader<'_, '_> {
                 let conrelid: u32 = r.get("conrelid")?;
                 let contypid: u32 = r.get("contypid")?;
                 if let Some(dname) = self.domains.get(&contypid) {
-                    let id = ObjectId::DomainConstraint(dname.clone(), name.clone());
+                    let id = ObjectId::DomainConstraint(dname.clone(), name.as_str().into());
                     self.resolver.add_exact(PG_CONSTRAINT, oid, id);
                     if let Some(TypeDef {
                         kind: TypeKind::Domain(d),
@@ -389,7 +390,7 @@ impl Reader<'_, '_> {
                     'x' => ConstraintKind::Exclude,
                     _ => ConstraintKind::Check,
                 };
-                let id = ObjectId::Constraint(tname.clone(), name.clone());
+                let id = ObjectId::Constraint(tname.clone(), name.as_str().into());
                 self.resolver.add_exact(PG_CONSTRAINT, oid, id.clone());
                 if let Some(ix) = r.get::<Option<u32>>("index_oid")? {
                     if ix != 0 {

@@ -33,7 +33,7 @@ impl Reader<'_, '_> {
                 self.resolver.add_exact(
                     PG_PROC,
                     oid,
-                    ObjectId::Function(name.clone(), identity_args.clone()),
+                    ObjectId::Function(name.clone(), identity_args.as_str().into()),
                 );
                 self.schema.functions.insert(
                     (name.clone(), identity_args.clone()),
@@ -66,7 +66,7 @@ impl Reader<'_, '_> {
                 self.resolver.add_exact(
                     PG_TRIGGER,
                     r.get("oid")?,
-                    ObjectId::Trigger(table.clone(), name.clone()),
+                    ObjectId::Trigger(table.clone(), name.as_str().into()),
                 );
                 self.schema.triggers.insert(
                     (table.clone(), name.clone()),

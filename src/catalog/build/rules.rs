@@ -20,7 +20,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_REWRITE,
                 r.get("oid")?,
-                ObjectId::Rule(table.clone(), name.clone()),
+                ObjectId::Rule(table.clone(), name.as_str().into()),
             );
             self.schema.rules.insert(
                 (table.clone(), name.clone()),

@@ -26,8 +26,11 @@ impl Reader<'_, '_> {
                 query: SCHEMAS.name,
             };
             let name: String = r.get("name")?;
-            self.resolver
-                .add_exact(PG_NAMESPACE, r.get("oid")?, ObjectId::Schema(name.clone()));
+            self.resolver.add_exact(
+                PG_NAMESPACE,
+                r.get("oid")?,
+                ObjectId::Schema(name.as_str().into()),
+            );
             self.schema.schemas.insert(name.clone(), Namespace { name });
         }
         Ok(())
@@ -43,7 +46,7 @@ impl Reader<'_, '_> {
             self.resolver.add_exact(
                 PG_EXTENSION,
                 r.get("oid")?,
-                ObjectId::Extension(name.clone()),
+                ObjectId::Extension(name.as_str().into()),
             );
             self.schema.extensions.insert(
                 name.clone(),

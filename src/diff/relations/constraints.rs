@@ -6,7 +6,7 @@ use super::*;
 pub(super) fn diff_constraints(d: &mut Differ, have: &Table, want: &Table) {
     let t = &want.name;
     for (name, con) in &want.constraints {
-        let id = ObjectId::Constraint(t.clone(), name.clone());
+        let id = ObjectId::Constraint(t.clone(), name.as_str().into());
         match have.constraints.get(name) {
             None if !con.is_local => {}
             Some(old) if d.is_replaced(&id) && check_replaced_beside(d, have, old, con) => {
@@ -87,7 +87,7 @@ pub(super) fn validate_copies(d: &mut Differ, have_unvalidated: &BTreeSet<String
             if !inherited || !c.enforced() {
                 continue;
             }
-            let id = ObjectId::Constraint(p.clone(), name.clone());
+            let id = ObjectId::Constraint(p.clone(), name.as_str().into());
             let added_not_valid = !c.validated
                 && (d
                     .current
@@ -123,7 +123,7 @@ pub(super) fn adopted_as_it_is(d: &Differ, have: &Table, want: &Table, old: &Con
     else {
         return false;
     };
-    let new_key = ObjectId::Constraint(parent.clone(), copy.of.clone());
+    let new_key = ObjectId::Constraint(parent.clone(), copy.of.as_str().into());
     let parent_key_is_new = d
         .current
         .tables
@@ -137,7 +137,10 @@ pub(super) fn adopted_as_it_is(d: &Differ, have: &Table, want: &Table, old: &Con
         && d.relation_kept(parent)
         && d.relation_kept(&have.name)
         && parent_key_is_new
-        && !d.is_replaced(&ObjectId::Constraint(have.name.clone(), old.name.clone()))
+        && !d.is_replaced(&ObjectId::Constraint(
+            have.name.clone(),
+            old.name.as_str().into(),
+        ))
 }
 
 /// Whether only the enforcement of a foreign key changes (`ENFORCED` <-> `NOT ENFORCED`,
@@ -168,7 +171,7 @@ pub(super) fn check_replaced_beside(
     old: &Constraint,
     new: &Constraint,
 ) -> bool {
-    let id = ObjectId::Constraint(have.name.clone(), old.name.clone());
+    let id = ObjectId::Constraint(have.name.clone(), old.name.as_str().into());
     let reads_nothing_changing = d.current.depends.get(&id).is_none_or(|refs| {
         refs.iter()
             .all(|r| !d.is_replaced(r) && !d.retyped.contains(r) && d.desired.contains(r))
@@ -196,7 +199,7 @@ pub(super) fn add_constraint(d: &mut Differ, t: &QName, con: &Constraint) {
         table: t.clone(),
         constraint: con.clone(),
     });
-    d.created(ObjectId::Constraint(t.clone(), con.name.clone()));
+    d.created(ObjectId::Constraint(t.clone(), con.name.as_str().into()));
 }
 
 /// Whether the plan changes the collation of column `c` of table `t`, which both schemas have.

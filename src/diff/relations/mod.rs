@@ -73,7 +73,7 @@ fn owner_dropped(d: &Differ, seq: &Sequence) -> bool {
     let Some((table, column)) = &seq.owned_by else {
         return false;
     };
-    let col = ObjectId::Column(table.clone(), column.clone());
+    let col = ObjectId::Column(table.clone(), column.as_str().into());
     !d.desired.contains(&col)
         || d.is_replaced(&ObjectId::Table(table.clone()))
         || d.is_replaced(&col)
@@ -147,7 +147,10 @@ fn create_table(d: &mut Differ, t: &Table) {
             table: t.name.clone(),
             constraint: con.clone(),
         });
-        d.created(ObjectId::Constraint(t.name.clone(), con.name.clone()));
+        d.created(ObjectId::Constraint(
+            t.name.clone(),
+            con.name.as_str().into(),
+        ));
     }
     // Its copies of a parent's CHECK that the plan adds `NOT VALID` after creating it.
     validate_copies(d, &BTreeSet::new(), t);

@@ -56,7 +56,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
             if enforcement_only(old, con) {
                 continue;
             }
-            let id = ObjectId::Constraint(name.clone(), cname.clone());
+            let id = ObjectId::Constraint(name.clone(), cname.as_str().into());
             if !same_key_definition(
                 d.current,
                 d.desired,
@@ -68,7 +68,7 @@ pub(in crate::diff) fn find_replacements(d: &mut Differ) {
                 || (old.validated && !con.validated)
             {
                 d.replaced
-                    .insert(ObjectId::Constraint(name.clone(), cname.clone()));
+                    .insert(ObjectId::Constraint(name.clone(), cname.as_str().into()));
             }
         }
     }
@@ -197,7 +197,12 @@ pub(in crate::diff) fn keep_reparented_copies(d: &mut Differ) {
                 _ => false,
             },
             ObjectId::Constraint(t, n) => {
-                let con = |s: &Schema| s.tables.get(t).and_then(|x| x.constraints.get(n)).cloned();
+                let con = |s: &Schema| {
+                    s.tables
+                        .get(t)
+                        .and_then(|x| x.constraints.get(n.as_str()))
+                        .cloned()
+                };
                 match (con(d.current), con(d.desired)) {
                     (Some(a), Some(b)) => {
                         moves_along(d, t)
@@ -345,7 +350,7 @@ pub(super) fn table_needs_replace(have: &Table, want: &Table) -> bool {
 pub(super) fn key_column_retyped(have: &Table, want: &Table) -> bool {
     have.columns
         .iter()
-        .filter(|c| have.partition_key_columns.contains(&c.name))
+        .filter(|c| have.partition_key_columns.iter().any(|k| *k == c.name))
         .any(|c| {
             want.columns
                 .iter()

@@ -11,7 +11,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(a: &AccessMethod) -> ObjectId {
-    ObjectId::AccessMethod(a.name.clone())
+    ObjectId::AccessMethod(a.name.as_str().into())
 }
 
 /// `CREATE ACCESS METHOD name TYPE TABLE|INDEX HANDLER f` (also `dump`'s text).

@@ -10,7 +10,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::qname;
 
 fn id(c: &Cast) -> ObjectId {
-    ObjectId::Cast(c.source.clone(), c.target.clone())
+    ObjectId::Cast(c.source.as_str().into(), c.target.as_str().into())
 }
 
 fn create_sql(c: &Cast) -> String {
@@ -37,7 +37,8 @@ pub fn create(ctx: &Ctx, c: &Cast) -> Chain {
     let mut n = Node::new(step, id(c));
     n.produces.push(id(c));
     if let Some((f, args)) = &c.function {
-        n.needs.push(ObjectId::Function(f.clone(), args.clone()));
+        n.needs
+            .push(ObjectId::Function(f.clone(), args.as_str().into()));
     }
     vec![n]
 }

@@ -52,7 +52,7 @@ pub fn object_ref(ctx: &Ctx, id: &ObjectId) -> String {
             _ => format!("VIEW {}", qname(q)),
         },
         ObjectId::Function(q, args) => {
-            let key = (q.clone(), args.clone());
+            let key = (q.clone(), args.to_string());
             let f = ctx
                 .desired
                 .functions

@@ -6,7 +6,7 @@ use crate::plan::{alter_table, Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn con_id(t: &QName, c: &Constraint) -> ObjectId {
-    ObjectId::Constraint(t.clone(), c.name.clone())
+    ObjectId::Constraint(t.clone(), c.name.as_str().into())
 }
 
 /// Whether the constraint owns an index (and so claims a relation name).
@@ -431,7 +431,7 @@ fn validate_node(ctx: &Ctx, t: &QName, c: &Constraint) -> Node {
                     .is_some_and(|pt| pt.constraints.contains_key(&c.name))
                 {
                     n.needs
-                        .push(ObjectId::Constraint(p.clone(), c.name.clone()));
+                        .push(ObjectId::Constraint(p.clone(), c.name.as_str().into()));
                 }
             }
         }
@@ -549,7 +549,7 @@ fn add_using_index(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
     n1.needs.extend(
         c.columns
             .iter()
-            .map(|col| ObjectId::Column(t.clone(), col.clone())),
+            .map(|col| ObjectId::Column(t.clone(), col.as_str().into())),
     );
     let mut n2 = Node::new(attach, id.clone());
     n2.claims.extend(primary_key_slot(t, c));
@@ -692,7 +692,7 @@ fn add_on_partitions(ctx: &Ctx, t: &QName, c: &Constraint) -> Option<Chain> {
     n.needs.extend(
         c.columns
             .iter()
-            .map(|col| ObjectId::Column(t.clone(), col.clone())),
+            .map(|col| ObjectId::Column(t.clone(), col.as_str().into())),
     );
     n.needs.extend(child_ids);
     chain.push(n);
@@ -720,7 +720,7 @@ fn name_taken(s: &Schema, q: &QName) -> bool {
         || s.tables.values().any(|t| {
             t.name.schema == q.schema
                 && t.constraints
-                    .get(&q.name)
+                    .get(q.name.as_str())
                     .is_some_and(|k| index_name(&t.name, k).is_some())
         })
 }

@@ -190,14 +190,14 @@ fn domain_base(schema: &Schema, name: &str) -> Option<String> {
 /// types and pairs without a cast) to the new type without its typmod. Unchanged types (a
 /// collation change): the column itself.
 pub(super) fn assigned(ctx: &Ctx, col: &str, from: &Column, to: &Column) -> String {
-    let pair = (from.type_name.clone(), to.type_name.clone());
+    let pair = (from.type_name.to_string(), to.type_name.to_string());
     if via_text(ctx, from, to) || no_cast(ctx, &from.type_name, &to.type_name) {
         // To a domain: through its base type (a cast to the domain itself would apply the base
         // type's typmod explicitly, cutting a text too long for a domain over varchar(5)); the
         // assignment to the column then makes it the domain, checking typmod and CHECKs.
         let target = match domain_base(ctx.desired, &to.type_name) {
             Some(base) => base,
-            None => to.type_name.clone(),
+            None => to.type_name.to_string(),
         };
         format!("{col}::text::{}", typmod_free(&target))
     } else if from.type_name == to.type_name {
@@ -239,7 +239,7 @@ pub(super) fn unverifiable(ctx: &Ctx, from: &Column, to: &Column) -> bool {
     let probed = ctx
         .opts
         .probed
-        .contains(&(from.type_name.clone(), to.type_name.clone()));
+        .contains(&(from.type_name.to_string(), to.type_name.to_string()));
     no_cast(ctx, &to.type_name, &from.type_name)
         || (!probed && domain_base(ctx.desired, &to.type_name).is_none())
 }
@@ -263,7 +263,9 @@ fn may_lose(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
 
 /// Whether the column has a `-- @using` expression.
 pub(super) fn using(ctx: &Ctx, t: &QName, to: &Column) -> bool {
-    ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()))
+    ctx.opts
+        .usings
+        .contains_key(&(t.clone(), to.name.to_string()))
 }
 
 /// Whether the step is a type change stated by `@using` (or one no guard can check) that the
@@ -278,7 +280,7 @@ pub(super) fn declared_loss(ctx: &Ctx, t: &QName, from: &Column, to: &Column) ->
 /// in the old type (`IS NOT DISTINCT FROM`, so NULLs match), or as text when the old type has
 /// no equality operator (`json`).
 pub(super) fn unchanged(ctx: &Ctx, new: &str, old: &str, from: &Column) -> String {
-    if ctx.opts.incomparable.contains(&from.type_name) {
+    if ctx.opts.incomparable.contains(from.type_name.as_str()) {
         format!(
             "({new})::{}::text IS NOT DISTINCT FROM ({old})::text",
             from.type_name
@@ -365,7 +367,7 @@ pub(crate) fn loss_check(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> Op
         || !ctx
             .opts
             .probed
-            .contains(&(from.type_name.clone(), to.type_name.clone()))
+            .contains(&(from.type_name.to_string(), to.type_name.to_string()))
     {
         return None;
     }
@@ -393,9 +395,9 @@ pub(crate) fn loss_check(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> Op
     );
     Some(LossCheck {
         table: t.clone(),
-        column: to.name.clone(),
-        from: from.type_name.clone(),
-        to: to.type_name.clone(),
+        column: to.name.to_string(),
+        from: from.type_name.to_string(),
+        to: to.type_name.to_string(),
         count,
         exact,
     })

@@ -12,7 +12,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
 fn id(e: &EventTrigger) -> ObjectId {
-    ObjectId::EventTrigger(e.name.clone())
+    ObjectId::EventTrigger(e.name.as_str().into())
 }
 
 fn create_sql(e: &EventTrigger) -> String {
@@ -40,7 +40,7 @@ pub fn create(ctx: &Ctx, e: &EventTrigger) -> Chain {
     let mut n = Node::new(step, id(e));
     n.produces.push(id(e));
     n.needs
-        .push(ObjectId::Function(e.function.clone(), String::new()));
+        .push(ObjectId::Function(e.function.clone(), String::new().into()));
     n.rank = Rank::Last;
     vec![n]
 }

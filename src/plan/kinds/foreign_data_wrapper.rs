@@ -54,7 +54,7 @@ pub(super) fn alter_options_clause(from: &[FdwOption], to: &[FdwOption]) -> Stri
 }
 
 fn id(w: &ForeignDataWrapper) -> ObjectId {
-    ObjectId::ForeignDataWrapper(w.name.clone())
+    ObjectId::ForeignDataWrapper(w.name.as_str().into())
 }
 
 /// The validator's identity arguments (`fdw_validator(text[], oid)`).
@@ -79,11 +79,14 @@ pub fn create(ctx: &Ctx, w: &ForeignDataWrapper) -> Chain {
     let mut n = Node::new(step, id(w));
     n.produces.push(id(w));
     if let Some(h) = &w.handler {
-        n.needs.push(ObjectId::Function(h.clone(), String::new()));
+        n.needs
+            .push(ObjectId::Function(h.clone(), String::new().into()));
     }
     if let Some(v) = &w.validator {
-        n.needs
-            .push(ObjectId::Function(v.clone(), VALIDATOR_ARGS.to_string()));
+        n.needs.push(ObjectId::Function(
+            v.clone(),
+            VALIDATOR_ARGS.to_string().into(),
+        ));
     }
     vec![n]
 }
@@ -127,23 +130,28 @@ pub fn alter(ctx: &Ctx, from: &ForeignDataWrapper, to: &ForeignDataWrapper) -> C
     let mut n = Node::new(step, id(to));
     n.needs.push(id(to));
     if let Some(h) = &to.handler {
-        n.needs.push(ObjectId::Function(h.clone(), String::new()));
+        n.needs
+            .push(ObjectId::Function(h.clone(), String::new().into()));
     }
     if let Some(v) = &to.validator {
-        n.needs
-            .push(ObjectId::Function(v.clone(), VALIDATOR_ARGS.to_string()));
+        n.needs.push(ObjectId::Function(
+            v.clone(),
+            VALIDATOR_ARGS.to_string().into(),
+        ));
     }
     if let Some(h) = from.handler.as_ref().filter(|_| from.handler != to.handler) {
         n.releases
-            .push(ObjectId::Function(h.clone(), String::new()));
+            .push(ObjectId::Function(h.clone(), String::new().into()));
     }
     if let Some(v) = from
         .validator
         .as_ref()
         .filter(|_| from.validator != to.validator)
     {
-        n.releases
-            .push(ObjectId::Function(v.clone(), VALIDATOR_ARGS.to_string()));
+        n.releases.push(ObjectId::Function(
+            v.clone(),
+            VALIDATOR_ARGS.to_string().into(),
+        ));
     }
     vec![n]
 }

@@ -14,7 +14,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(f: &Function) -> ObjectId {
-    ObjectId::Function(f.name.clone(), f.identity_args.clone())
+    ObjectId::Function(f.name.clone(), f.identity_args.as_str().into())
 }
 
 fn kind(f: &Function) -> &'static str {

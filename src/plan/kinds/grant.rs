@@ -178,7 +178,7 @@ pub fn default_privilege(ctx: &Ctx, e: &DefaultPrivilege, add: bool) -> Chain {
         LockLevel::None,
         None,
     );
-    let schema = ObjectId::Schema(e.schema.clone().unwrap_or_default());
+    let schema = ObjectId::Schema(e.schema.clone().unwrap_or_default().into());
     let mut n = Node::new(step, schema.clone());
     if e.schema.is_some() {
         n.needs.push(schema);

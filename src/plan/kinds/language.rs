@@ -10,7 +10,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(l: &Language) -> ObjectId {
-    ObjectId::Language(l.name.clone())
+    ObjectId::Language(l.name.as_str().into())
 }
 
 /// `CREATE [OR REPLACE] [TRUSTED] LANGUAGE name HANDLER f [INLINE f] [VALIDATOR f]` (also

@@ -6,7 +6,7 @@ use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
 pub fn create_schema(ctx: &Ctx, name: &str) -> Chain {
-    let id = ObjectId::Schema(name.to_string());
+    let id = ObjectId::Schema(name.to_string().into());
     let step = ctx.step(
         format!("create schema {name}"),
         format!("CREATE SCHEMA {};", ident(name)),
@@ -19,7 +19,7 @@ pub fn create_schema(ctx: &Ctx, name: &str) -> Chain {
 }
 
 pub fn drop_schema(ctx: &Ctx, name: &str) -> Chain {
-    let id = ObjectId::Schema(name.to_string());
+    let id = ObjectId::Schema(name.to_string().into());
     let step = ctx
         .step(
             format!("drop schema {name}"),
@@ -35,7 +35,7 @@ pub fn drop_schema(ctx: &Ctx, name: &str) -> Chain {
 }
 
 pub fn create_extension(ctx: &Ctx, e: &Extension) -> Chain {
-    let id = ObjectId::Extension(e.name.clone());
+    let id = ObjectId::Extension(e.name.as_str().into());
     let step = ctx.step(
         format!("create extension {}", e.name),
         format!(
@@ -48,12 +48,12 @@ pub fn create_extension(ctx: &Ctx, e: &Extension) -> Chain {
     );
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
-    n.needs.push(ObjectId::Schema(e.schema.clone()));
+    n.needs.push(ObjectId::Schema(e.schema.as_str().into()));
     vec![n]
 }
 
 pub fn drop_extension(ctx: &Ctx, e: &Extension) -> Chain {
-    let id = ObjectId::Extension(e.name.clone());
+    let id = ObjectId::Extension(e.name.as_str().into());
     let step = ctx
         .step(
             format!("drop extension {}", e.name),
@@ -64,7 +64,7 @@ pub fn drop_extension(ctx: &Ctx, e: &Extension) -> Chain {
         .hazard(Hazard::DataLoss);
     let mut n = Node::new(step, id.clone());
     n.removes.push(id);
-    n.releases.push(ObjectId::Schema(e.schema.clone()));
+    n.releases.push(ObjectId::Schema(e.schema.as_str().into()));
     n.rank = Rank::Drop;
     vec![n]
 }

@@ -12,7 +12,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{operator, qname};
 
 fn id(o: &Operator) -> ObjectId {
-    ObjectId::Operator(o.name.clone(), o.args())
+    ObjectId::Operator(o.name.clone(), o.args().into())
 }
 
 fn create_sql(o: &Operator) -> String {
@@ -59,7 +59,7 @@ pub fn create(ctx: &Ctx, o: &Operator) -> Chain {
     n.produces.push(id(o));
     n.needs.push(ObjectId::Function(
         o.function.0.clone(),
-        o.function.1.clone(),
+        o.function.1.as_str().into(),
     ));
     vec![n]
 }

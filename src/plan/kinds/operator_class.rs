@@ -12,7 +12,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(c: &OperatorClass) -> ObjectId {
-    ObjectId::OperatorClass(c.name.clone(), c.method.clone())
+    ObjectId::OperatorClass(c.name.clone(), c.method.as_str().into())
 }
 
 fn create_sql(c: &OperatorClass) -> String {
@@ -43,8 +43,10 @@ pub fn create(ctx: &Ctx, c: &OperatorClass) -> Chain {
     );
     let mut n = Node::new(step, id(c));
     n.produces.push(id(c));
-    n.needs
-        .push(ObjectId::OperatorFamily(c.family.clone(), c.method.clone()));
+    n.needs.push(ObjectId::OperatorFamily(
+        c.family.clone(),
+        c.method.as_str().into(),
+    ));
     vec![n]
 }
 

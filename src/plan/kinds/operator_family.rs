@@ -12,7 +12,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(f: &OperatorFamily) -> ObjectId {
-    ObjectId::OperatorFamily(f.name.clone(), f.method.clone())
+    ObjectId::OperatorFamily(f.name.clone(), f.method.as_str().into())
 }
 
 /// `OPERATOR 1 public.<<< (integer, integer)`, `FUNCTION 1 (integer, integer) public.f(...)`:
@@ -95,7 +95,7 @@ pub fn drop(ctx: &Ctx, f: &OperatorFamily) -> Chain {
             .operator_classes
             .values()
             .filter(|c| c.family == f.name && c.method == f.method)
-            .map(|c| ObjectId::OperatorClass(c.name.clone(), c.method.clone())),
+            .map(|c| ObjectId::OperatorClass(c.name.clone(), c.method.as_str().into())),
     );
     n.rank = Rank::Drop;
     vec![n]

@@ -120,7 +120,7 @@ fn replaced_overload_owner<'a>(ctx: &'a Ctx, id: &ObjectId) -> Option<&'a String
         .filter_map(|(name, args)| {
             ctx.current
                 .owners
-                .get(&ObjectId::Function(name.clone(), args.clone()))
+                .get(&ObjectId::Function(name.clone(), args.as_str().into()))
         });
     let first = owners.next()?;
     owners.all(|o| o == first).then_some(first)

@@ -78,7 +78,7 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
         from.constraints
             .values()
             .filter(|c| !c.is_local || c.parent_index.is_some())
-            .map(|c| ObjectId::Constraint(from.name.clone(), c.name.clone())),
+            .map(|c| ObjectId::Constraint(from.name.clone(), c.name.as_str().into())),
     );
     n.releases.push(ObjectId::Table(parent.clone()));
     // Leaving a partitioned table the plan creates again (a new partition key): after the
@@ -287,7 +287,7 @@ fn bound_check_nodes(ctx: &Ctx, to: &Table, column: &str, cond: &str, name: &str
         .note("scans the table without blocking reads or writes; a row outside the bounds fails here, before the attach");
     let mut add = Node::new(add, ObjectId::Table(to.name.clone()));
     add.needs
-        .push(ObjectId::Column(to.name.clone(), column.to_string()));
+        .push(ObjectId::Column(to.name.clone(), column.to_string().into()));
     vec![add, Node::new(validate, ObjectId::Table(to.name.clone()))]
 }
 

@@ -6,7 +6,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(p: &Policy) -> ObjectId {
-    ObjectId::Policy(p.table.clone(), p.name.clone())
+    ObjectId::Policy(p.table.clone(), p.name.as_str().into())
 }
 
 fn roles(p: &Policy) -> String {

@@ -15,11 +15,11 @@ use crate::plan::{Ctx, Hazard, LockLevel};
 use crate::render::quote::{ident, literal, qname};
 
 fn id(p: &Publication) -> ObjectId {
-    ObjectId::Publication(p.name.clone())
+    ObjectId::Publication(p.name.as_str().into())
 }
 
 fn member_id(m: &PublicationTable) -> ObjectId {
-    ObjectId::PublicationTable(m.publication.clone(), m.table.clone())
+    ObjectId::PublicationTable(m.publication.as_str().into(), m.table.clone())
 }
 
 /// The `WITH (...)` options: `publish` always (its default is all four), the others only when
@@ -76,14 +76,14 @@ pub fn drop(ctx: &Ctx, p: &Publication) -> Chain {
             .publication_tables
             .keys()
             .filter(|(name, _)| *name == p.name)
-            .map(|(name, t)| ObjectId::PublicationTable(name.clone(), t.clone())),
+            .map(|(name, t)| ObjectId::PublicationTable(name.as_str().into(), t.clone())),
     );
     n.removes.extend(
         ctx.current
             .publication_schemas
             .iter()
             .filter(|(name, _)| *name == p.name)
-            .map(|(name, s)| ObjectId::PublicationSchema(name.clone(), s.clone())),
+            .map(|(name, s)| ObjectId::PublicationSchema(name.as_str().into(), s.as_str().into())),
     );
     n.rank = Rank::Drop;
     vec![n]
@@ -158,7 +158,8 @@ pub fn add_table(ctx: &Ctx, m: &PublicationTable) -> Chain {
     );
     let mut n = Node::new(step, member_id(m));
     n.produces.push(member_id(m));
-    n.needs.push(ObjectId::Publication(m.publication.clone()));
+    n.needs
+        .push(ObjectId::Publication(m.publication.as_str().into()));
     vec![n]
 }
 
@@ -188,7 +189,7 @@ pub fn drop_table(ctx: &Ctx, m: &PublicationTable) -> Chain {
     n.removes.push(member_id(m));
     // Before a change of the publication's options (see `alter`).
     n.releases
-        .push(ObjectId::Publication(m.publication.clone()));
+        .push(ObjectId::Publication(m.publication.as_str().into()));
     n.rank = Rank::Drop;
     vec![n]
 }
@@ -213,7 +214,7 @@ pub fn alter_table(ctx: &Ctx, from: &PublicationTable, to: &PublicationTable) ->
 }
 
 pub fn add_schema(ctx: &Ctx, publication: &str, schema: &str) -> Chain {
-    let id = ObjectId::PublicationSchema(publication.to_string(), schema.to_string());
+    let id = ObjectId::PublicationSchema(publication.into(), schema.into());
     let step = ctx.step(
         format!("add tables in schema {schema} to publication {publication}"),
         format!(
@@ -226,13 +227,14 @@ pub fn add_schema(ctx: &Ctx, publication: &str, schema: &str) -> Chain {
     );
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
-    n.needs.push(ObjectId::Publication(publication.to_string()));
-    n.needs.push(ObjectId::Schema(schema.to_string()));
+    n.needs
+        .push(ObjectId::Publication(publication.to_string().into()));
+    n.needs.push(ObjectId::Schema(schema.to_string().into()));
     vec![n]
 }
 
 pub fn drop_schema(ctx: &Ctx, publication: &str, schema: &str) -> Chain {
-    let id = ObjectId::PublicationSchema(publication.to_string(), schema.to_string());
+    let id = ObjectId::PublicationSchema(publication.into(), schema.into());
     let step = ctx
         .step(
             format!("drop tables in schema {schema} from publication {publication}"),

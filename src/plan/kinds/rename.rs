@@ -135,7 +135,7 @@ fn left_out(ctx: &Ctx, from: &QName, columns: &[String]) -> Vec<String> {
         .get(from)
         .into_iter()
         .flat_map(|t| &t.columns)
-        .filter(|c| !columns.contains(&c.name))
+        .filter(|c| !columns.iter().any(|k| *k == c.name))
         .map(|c| c.name.as_str())
         .collect();
     if gone.is_empty() {
@@ -388,8 +388,8 @@ fn sync_name(table: &QName, a: &str, b: &str) -> String {
 /// `before` is the table's name in `ctx.current` (differs from `table` when the plan renames
 /// the table too).
 fn column_decorations(ctx: &Ctx, table: &QName, before: &QName, from: &str, to: &str) -> String {
-    let old = ObjectId::Column(before.clone(), from.to_string());
-    let new = ObjectId::Column(table.clone(), to.to_string());
+    let old = ObjectId::Column(before.clone(), from.to_string().into());
+    let new = ObjectId::Column(table.clone(), to.to_string().into());
     let mut out = String::new();
     if let Some(text) = ctx.current.comments.get(&old) {
         out.push_str(&format!(

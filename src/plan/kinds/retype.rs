@@ -106,7 +106,10 @@ pub(super) fn online_retype(
     let ordinary =
         table.kind == TableKind::Ordinary && table.partition_of.is_none() && !table.is_foreign();
     // A `@using` expression reads the row's columns by name, which the trigger's `NEW.` cannot.
-    let using = ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()));
+    let using = ctx
+        .opts
+        .usings
+        .contains_key(&(t.clone(), to.name.to_string()));
     if !retype
         || using
         || !simple
@@ -140,19 +143,19 @@ pub(super) fn online_retype(
             attached
                 .keys
                 .iter()
-                .map(|(c, ..)| ObjectId::Constraint(t.clone(), c.name.clone())),
+                .map(|(c, ..)| ObjectId::Constraint(t.clone(), c.name.as_str().into())),
         )
         .chain(
             attached
                 .own
                 .iter()
-                .map(|(c, _)| ObjectId::Constraint(t.clone(), c.name.clone())),
+                .map(|(c, _)| ObjectId::Constraint(t.clone(), c.name.as_str().into())),
         )
         .chain(
             attached
                 .referencing
                 .iter()
-                .map(|(r, c)| ObjectId::Constraint(r.clone(), c.name.clone())),
+                .map(|(r, c)| ObjectId::Constraint(r.clone(), c.name.as_str().into())),
         )
         .collect();
     if recreated
@@ -171,7 +174,7 @@ pub(super) fn online_retype(
     let sync = pg_object_name(&t.name, Some(&to.name), "schemaplan_retype");
     let function = qname(&QName::new(t.schema.clone(), sync.clone()));
     let added = Column {
-        name: shadow_name.clone(),
+        name: shadow_name.as_str().into(),
         not_null: false,
         default: None,
         identity: None,
@@ -561,7 +564,7 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                     || !i.valid
                     || i.on_partitioned_table
                     || i.parent_index.is_some()
-                    || table.replica_identity == ReplicaIdentity::Index(q.name.clone())
+                    || matches!(&table.replica_identity, ReplicaIdentity::Index(n) if *n == q.name)
                     || uses_other_retyped(ctx, dep, t, column)
                 {
                     return None;
@@ -569,12 +572,12 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                 a.indexes.push(i.clone());
             }
             ObjectId::Constraint(q, name) => {
-                let c = ctx.current.tables.get(q)?.constraints.get(name)?;
+                let c = ctx.current.tables.get(q)?.constraints.get(name.as_str())?;
                 let unchanged = ctx
                     .desired
                     .tables
                     .get(q)
-                    .and_then(|tb| tb.constraints.get(name))
+                    .and_then(|tb| tb.constraints.get(name.as_str()))
                     == Some(c);
                 if !unchanged || !c.is_local || uses_other_retyped(ctx, dep, t, column) {
                     return None;
@@ -582,7 +585,7 @@ fn attached(ctx: &Ctx, t: &QName, column: &str, shadow: &str) -> Option<Attached
                 let on_column = q == t && c.columns.iter().any(|x| x == column);
                 match c.kind {
                     ConstraintKind::PrimaryKey | ConstraintKind::Unique if q == t => {
-                        if table.replica_identity == ReplicaIdentity::Index(name.clone()) {
+                        if table.replica_identity == ReplicaIdentity::Index(name.to_string()) {
                             return None;
                         }
                         let (kw, cols, include, tail) =

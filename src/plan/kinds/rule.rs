@@ -10,7 +10,7 @@ use crate::plan::{alter_table, Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(r: &Rule) -> ObjectId {
-    ObjectId::Rule(r.table.clone(), r.name.clone())
+    ObjectId::Rule(r.table.clone(), r.name.as_str().into())
 }
 
 /// The definition as a statement (also `dump`'s text).

@@ -146,7 +146,7 @@ pub fn set_owner(ctx: &Ctx, seq: &QName, owner: &Option<(QName, String)>) -> Cha
     let (target, needs) = match owner {
         Some((t, c)) => (
             format!("{}.{}", qname(t), ident(c)),
-            vec![ObjectId::Column(t.clone(), c.clone())],
+            vec![ObjectId::Column(t.clone(), c.as_str().into())],
         ),
         None => ("NONE".to_string(), Vec::new()),
     };
@@ -179,6 +179,6 @@ fn owner_columns_current(ctx: &Ctx, seq: &QName) -> Vec<ObjectId> {
         .sequences
         .get(seq)
         .and_then(|s| s.owned_by.clone())
-        .map(|(t, c)| vec![ObjectId::Column(t, c)])
+        .map(|(t, c)| vec![ObjectId::Column(t, c.into())])
         .unwrap_or_default()
 }

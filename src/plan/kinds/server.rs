@@ -9,7 +9,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::{ident, literal};
 
 fn id(s: &ForeignServer) -> ObjectId {
-    ObjectId::ForeignServer(s.name.clone())
+    ObjectId::ForeignServer(s.name.as_str().into())
 }
 
 pub fn create(ctx: &Ctx, s: &ForeignServer) -> Chain {
@@ -31,7 +31,8 @@ pub fn create(ctx: &Ctx, s: &ForeignServer) -> Chain {
     );
     let mut n = Node::new(step, id(s));
     n.produces.push(id(s));
-    n.needs.push(ObjectId::ForeignDataWrapper(s.fdw.clone()));
+    n.needs
+        .push(ObjectId::ForeignDataWrapper(s.fdw.as_str().into()));
     vec![n]
 }
 

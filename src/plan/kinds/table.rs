@@ -123,7 +123,7 @@ fn replica_index_needs(t: &Table) -> Vec<ObjectId> {
     match &t.replica_identity {
         ReplicaIdentity::Index(i) => vec![
             ObjectId::Index(QName::new(t.name.schema.clone(), i.clone())),
-            ObjectId::Constraint(t.name.clone(), i.clone()),
+            ObjectId::Constraint(t.name.clone(), i.as_str().into()),
         ],
         _ => Vec::new(),
     }
@@ -216,7 +216,7 @@ fn create_then_attach(ctx: &Ctx, t: &Table, parent: &QName, bound: &str) -> Chai
             ident(&c.name),
             c.definition
         ));
-        adopted_ids.push(ObjectId::Constraint(t.name.clone(), c.name.clone()));
+        adopted_ids.push(ObjectId::Constraint(t.name.clone(), c.name.as_str().into()));
         claims.push(QName::new(t.name.schema.clone(), c.name.clone()));
     }
     for extra in properties_sql(t) {
@@ -296,7 +296,8 @@ pub fn create(ctx: &Ctx, t: &Table) -> Chain {
     let mut n = Node::new(step, id.clone());
     n.produces.push(id);
     if let Some(f) = &t.foreign {
-        n.needs.push(ObjectId::ForeignServer(f.server.clone()));
+        n.needs
+            .push(ObjectId::ForeignServer(f.server.as_str().into()));
     }
     n.produces.extend(
         t.columns
@@ -368,7 +369,7 @@ fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
         t.constraints
             .values()
             .filter(|c| !c.references_other_table(&t.name))
-            .map(|c| ObjectId::Constraint(t.name.clone(), c.name.clone())),
+            .map(|c| ObjectId::Constraint(t.name.clone(), c.name.as_str().into())),
     );
     v.extend(
         schema
@@ -382,21 +383,21 @@ fn owned_parts(ctx: &Ctx, t: &Table) -> Vec<ObjectId> {
             .triggers
             .keys()
             .filter(|k| k.0 == t.name)
-            .map(|k| ObjectId::Trigger(k.0.clone(), k.1.clone())),
+            .map(|k| ObjectId::Trigger(k.0.clone(), k.1.as_str().into())),
     );
     v.extend(
         schema
             .policies
             .keys()
             .filter(|k| k.0 == t.name)
-            .map(|k| ObjectId::Policy(k.0.clone(), k.1.clone())),
+            .map(|k| ObjectId::Policy(k.0.clone(), k.1.as_str().into())),
     );
     v.extend(
         schema
             .rules
             .keys()
             .filter(|k| k.0 == t.name)
-            .map(|k| ObjectId::Rule(k.0.clone(), k.1.clone())),
+            .map(|k| ObjectId::Rule(k.0.clone(), k.1.as_str().into())),
     );
     v.extend(
         schema

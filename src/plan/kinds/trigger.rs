@@ -6,7 +6,7 @@ use crate::plan::{alter_table, Ctx, LockLevel};
 use crate::render::quote::{ident, qname};
 
 fn id(t: &Trigger) -> ObjectId {
-    ObjectId::Trigger(t.table.clone(), t.name.clone())
+    ObjectId::Trigger(t.table.clone(), t.name.as_str().into())
 }
 
 /// `CREATE TRIGGER` takes SHARE ROW EXCLUSIVE on the table: it blocks writes while waiting.

@@ -71,7 +71,7 @@ fn domain_constraint_ids(t: &TypeDef) -> Vec<ObjectId> {
         TypeKind::Domain(d) => d
             .constraints
             .keys()
-            .map(|c| ObjectId::DomainConstraint(t.name.clone(), c.clone()))
+            .map(|c| ObjectId::DomainConstraint(t.name.clone(), c.as_str().into()))
             .collect(),
         _ => Vec::new(),
     }
@@ -223,7 +223,7 @@ pub fn alter_domain(
                 .is_none_or(|new| new.definition != old.definition)
         {
             sql.push(format!("ALTER DOMAIN {q} DROP CONSTRAINT {};", ident(c)));
-            removes.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
+            removes.push(ObjectId::DomainConstraint(name.clone(), c.as_str().into()));
         }
     }
     if from.default != to.default {
@@ -260,7 +260,7 @@ pub fn alter_domain(
                     ident(c),
                     new.definition
                 ));
-                produces.push(ObjectId::DomainConstraint(name.clone(), c.clone()));
+                produces.push(ObjectId::DomainConstraint(name.clone(), c.as_str().into()));
                 if new.validated {
                     to_validate.push(c.clone());
                 }
@@ -310,7 +310,10 @@ pub fn alter_domain(
                 None,
             ))
             .note("scans the tables using this domain under SHARE locks: reads go on, writes wait");
-        chain.push(Node::new(step, ObjectId::DomainConstraint(name.clone(), c)));
+        chain.push(Node::new(
+            step,
+            ObjectId::DomainConstraint(name.clone(), c.into()),
+        ));
     }
     chain
 }

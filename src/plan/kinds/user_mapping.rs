@@ -10,7 +10,7 @@ use crate::plan::{Ctx, LockLevel};
 use crate::render::quote::ident;
 
 fn id(m: &UserMapping) -> ObjectId {
-    ObjectId::UserMapping(m.server.clone(), m.user.clone())
+    ObjectId::UserMapping(m.server.as_str().into(), m.user.as_str().into())
 }
 
 /// `FOR role SERVER s`: `public` (lower case, as the catalog names PUBLIC) is `PUBLIC`; a role
@@ -46,7 +46,8 @@ pub fn create(ctx: &Ctx, m: &UserMapping) -> Chain {
     );
     let mut n = Node::new(step, id(m));
     n.produces.push(id(m));
-    n.needs.push(ObjectId::ForeignServer(m.server.clone()));
+    n.needs
+        .push(ObjectId::ForeignServer(m.server.as_str().into()));
     vec![n]
 }
 

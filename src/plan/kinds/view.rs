@@ -24,7 +24,7 @@ fn with(v: &View) -> String {
 fn column_ids(v: &View) -> impl Iterator<Item = ObjectId> + '_ {
     v.columns
         .iter()
-        .map(|(c, _)| ObjectId::Column(v.name.clone(), c.clone()))
+        .map(|(c, _)| ObjectId::Column(v.name.clone(), c.as_str().into()))
 }
 
 fn kind(v: &View) -> &'static str {
@@ -135,7 +135,7 @@ pub fn drop(ctx: &Ctx, v: &View) -> Chain {
             .rules
             .keys()
             .filter(|k| k.0 == v.name)
-            .map(|k| ObjectId::Rule(k.0.clone(), k.1.clone())),
+            .map(|k| ObjectId::Rule(k.0.clone(), k.1.as_str().into())),
     );
     n.removes.extend(
         ctx.current

@@ -33,7 +33,7 @@
 
 use super::{run_steps, schema_statements, WorkflowError};
 use crate::diff;
-use crate::model::{Column, Constraint, ConstraintKind, ObjectId, QName, Schema, Table};
+use crate::model::{Column, Constraint, ConstraintKind, Name, ObjectId, QName, Schema, Table};
 use crate::plan::{PlanOptions, Step};
 use crate::shadow::Shadow;
 use std::collections::BTreeSet;
@@ -83,13 +83,13 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
     for (n, s) in &current.schemas {
         if !m.schemas.contains_key(n) {
             m.schemas.insert(n.clone(), s.clone());
-            added.insert(ObjectId::Schema(n.clone()));
+            added.insert(ObjectId::Schema(n.as_str().into()));
         }
     }
     for (n, e) in &current.extensions {
         if !m.extensions.contains_key(n) {
             m.extensions.insert(n.clone(), e.clone());
-            added.insert(ObjectId::Extension(n.clone()));
+            added.insert(ObjectId::Extension(n.as_str().into()));
         }
     }
     for (q, c) in &current.collations {
@@ -137,24 +137,24 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                 added.extend(
                     t.constraints
                         .keys()
-                        .map(|n| ObjectId::Constraint(q.clone(), n.clone())),
+                        .map(|n| ObjectId::Constraint(q.clone(), n.as_str().into())),
                 );
                 for ((tq, n), tr) in &current.triggers {
                     if tq == q && !m.triggers.contains_key(&(tq.clone(), n.clone())) {
                         m.triggers.insert((tq.clone(), n.clone()), tr.clone());
-                        added.insert(ObjectId::Trigger(tq.clone(), n.clone()));
+                        added.insert(ObjectId::Trigger(tq.clone(), n.as_str().into()));
                     }
                 }
                 for ((tq, n), p) in &current.policies {
                     if tq == q && !m.policies.contains_key(&(tq.clone(), n.clone())) {
                         m.policies.insert((tq.clone(), n.clone()), p.clone());
-                        added.insert(ObjectId::Policy(tq.clone(), n.clone()));
+                        added.insert(ObjectId::Policy(tq.clone(), n.as_str().into()));
                     }
                 }
                 for ((tq, n), r) in &current.rules {
                     if tq == q && !m.rules.contains_key(&(tq.clone(), n.clone())) {
                         m.rules.insert((tq.clone(), n.clone()), r.clone());
-                        added.insert(ObjectId::Rule(tq.clone(), n.clone()));
+                        added.insert(ObjectId::Rule(tq.clone(), n.as_str().into()));
                     }
                 }
                 for (sq, st) in &current.statistics {
@@ -192,7 +192,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                     let mut c = c.clone();
                     if needs_value(&c) {
                         c.make_nullable();
-                        relaxed.push((q.clone(), c.name.clone()));
+                        relaxed.push((q.clone(), c.name.to_string()));
                     }
                     added.insert(ObjectId::Column(q.clone(), c.name.clone()));
                     kept.columns.push(c);
@@ -231,13 +231,13 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                     };
                     if let Some(why) = why {
                         notes.push((
-                            ObjectId::Constraint(q.clone(), n.clone()),
+                            ObjectId::Constraint(q.clone(), n.as_str().into()),
                             format!("dropped in expand, not contract: {why}"),
                         ));
                         continue;
                     }
                     kept.constraints.insert(n.clone(), k.clone());
-                    added.insert(ObjectId::Constraint(q.clone(), n.clone()));
+                    added.insert(ObjectId::Constraint(q.clone(), n.as_str().into()));
                 }
             }
         }
@@ -296,13 +296,13 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
         for (n, k) in &t.constraints {
             let key = matches!(k.kind, ConstraintKind::PrimaryKey | ConstraintKind::Unique);
             if key && !kept.constraints.contains_key(n) {
-                gone.insert(ObjectId::Constraint(q.clone(), n.clone()));
+                gone.insert(ObjectId::Constraint(q.clone(), n.as_str().into()));
             }
         }
     }
     for (q, t) in &current.tables {
         for (n, k) in &t.constraints {
-            let id = ObjectId::Constraint(q.clone(), n.clone());
+            let id = ObjectId::Constraint(q.clone(), n.as_str().into());
             if k.kind != ConstraintKind::ForeignKey || !added.contains(&id) {
                 continue;
             }
@@ -337,7 +337,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
             continue;
         }
         if let Some(kept) = m.tables.get_mut(q) {
-            kept.constraints.remove(n);
+            kept.constraints.remove(n.as_str());
         }
         notes.push((
             u.id.clone(),
@@ -353,7 +353,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
             // there, the new application's calls could resolve to the old one (`f(5)` picks
             // `f(integer)` over `f(bigint)`).
             notes.push((
-                ObjectId::Function(k.0.clone(), k.1.clone()),
+                ObjectId::Function(k.0.clone(), k.1.as_str().into()),
                 "dropped in expand, not contract: a function of the same name with other \
                  argument types replaces it, and calls could resolve to the old one"
                     .to_string(),
@@ -362,7 +362,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
         }
         if !m.functions.contains_key(k) {
             m.functions.insert(k.clone(), f.clone());
-            added.insert(ObjectId::Function(k.0.clone(), k.1.clone()));
+            added.insert(ObjectId::Function(k.0.clone(), k.1.as_str().into()));
         }
     }
     if added.is_empty() && notes.is_empty() {
@@ -435,7 +435,7 @@ fn drops_nothing(current: &Schema, desired: &Schema) -> bool {
 /// `(schema, name)` of every relation, index, type, constraint index and identity sequence of
 /// `s`: PostgreSQL keeps them in one namespace per schema (`pg_class` and the row types in
 /// `pg_type`).
-fn relation_names(s: &Schema) -> BTreeSet<(String, String)> {
+fn relation_names(s: &Schema) -> BTreeSet<(Name, Name)> {
     let mut names = BTreeSet::new();
     let mut add = |q: &QName| {
         names.insert((q.schema.clone(), q.name.clone()));

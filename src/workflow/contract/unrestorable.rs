@@ -49,15 +49,15 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
     let mut lost: Vec<Unrestored> = columns
         .iter()
         .map(|(q, c)| Unrestored {
-            id: ObjectId::Column(q.clone(), c.clone()),
-            step: ObjectId::Column(q.clone(), c.clone()),
+            id: ObjectId::Column(q.clone(), c.as_str().into()),
+            step: ObjectId::Column(q.clone(), c.as_str().into()),
             note: "added back without its NOT NULL: the rows kept through the plan have no \
                    value for it (set it by hand once they do)"
                 .to_string(),
         })
         .collect();
     let mut constraint = |q: &QName, t: &Table, k: &Constraint, cause: ObjectId, why: &str| {
-        let id = ObjectId::Constraint(q.clone(), k.name.clone());
+        let id = ObjectId::Constraint(q.clone(), k.name.as_str().into());
         if lost.iter().any(|u| u.id == id) {
             return;
         }
@@ -105,7 +105,13 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
                 .find(|(_, c)| rejects_null(k, c));
             if let Some((_, c)) = over {
                 let why = format!("the column {c} it covers comes back without its values");
-                constraint(q, t, k, ObjectId::Column(q.clone(), c.clone()), &why);
+                constraint(
+                    q,
+                    t,
+                    k,
+                    ObjectId::Column(q.clone(), c.as_str().into()),
+                    &why,
+                );
             }
         }
     }
@@ -119,7 +125,7 @@ pub fn unrestorable(current: &Schema, desired: &Schema) -> Vec<Unrestored> {
         };
         let rows = current.sizes.get(q).copied() != Some(0);
         for k in t.constraints.values() {
-            let id = ObjectId::Constraint(q.clone(), k.name.clone());
+            let id = ObjectId::Constraint(q.clone(), k.name.as_str().into());
             if k.kind != ConstraintKind::ForeignKey
                 || !k.is_local
                 || !k.enforced()
@@ -174,14 +180,14 @@ pub fn relaxed_in(
     k: &Constraint,
 ) -> Option<Constraint> {
     let t = schema.tables.get(q)?;
-    let id = ObjectId::Constraint(q.clone(), k.name.clone());
+    let id = ObjectId::Constraint(q.clone(), k.name.as_str().into());
     let left_out = |d: &ObjectId| match d {
         ObjectId::Constraint(rq, rn) => {
             lost.contains(d)
                 && schema
                     .tables
                     .get(rq)
-                    .and_then(|rt| Some((rt, rt.constraints.get(rn)?)))
+                    .and_then(|rt| Some((rt, rt.constraints.get(rn.as_str())?)))
                     .is_some_and(|(rt, rk)| relaxed_constraint(rt, rk).is_none())
         }
         _ => false,
@@ -281,11 +287,11 @@ pub fn relaxed_constraint(table: &Table, k: &Constraint) -> Option<Constraint> {
 /// columns nullable, the constraints `NOT VALID` or left out (with their comments).
 pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
     // Decided on the schema as it is: a key left out decides the keys referencing it.
-    let decided: Vec<(QName, String, Option<Constraint>)> = lost
+    let decided: Vec<(QName, Name, Option<Constraint>)> = lost
         .iter()
         .filter_map(|id| match id {
             ObjectId::Constraint(q, n) => {
-                let k = schema.tables.get(q)?.constraints.get(n)?;
+                let k = schema.tables.get(q)?.constraints.get(n.as_str())?;
                 Some((q.clone(), n.clone(), relaxed_in(schema, lost, q, k)))
             }
             _ => None,
@@ -308,10 +314,10 @@ pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
         };
         match k {
             Some(k) => {
-                t.constraints.insert(n, k);
+                t.constraints.insert(n.to_string(), k);
             }
             None => {
-                t.constraints.remove(&n);
+                t.constraints.remove(n.as_str());
                 let id = ObjectId::Constraint(q, n);
                 schema.comments.remove(&id);
                 schema.depends.remove(&id);
@@ -332,7 +338,7 @@ pub(super) fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(Q
     let mut lost = Vec::new();
     for (q, c) in dropped_columns_with_rows(current, desired) {
         if needs_value(c) {
-            lost.push((q.clone(), c.name.clone()));
+            lost.push((q.clone(), c.name.to_string()));
             // Its copies below, dropped with it; a child that keeps the column as its own
             // keeps its NOT NULL and its values.
             let mut parents = vec![q.clone()];
@@ -351,9 +357,9 @@ pub(super) fn unrestorable_columns(current: &Schema, desired: &Schema) -> Vec<(Q
                         .is_none_or(|d| !d.columns.iter().any(|x| x.name == c.name));
                     if copy.is_some_and(|x| x.not_null)
                         && gone
-                        && !lost.contains(&(cq.clone(), c.name.clone()))
+                        && !lost.iter().any(|(q, n)| q == cq && *n == c.name)
                     {
-                        lost.push((cq.clone(), c.name.clone()));
+                        lost.push((cq.clone(), c.name.to_string()));
                     }
                 }
             }

@@ -419,9 +419,12 @@ fn check(
                 let want = current
                     .tables
                     .get(q)
-                    .and_then(|t| t.constraints.get(n))
+                    .and_then(|t| t.constraints.get(n.as_str()))
                     .and_then(|k| super::contract::relaxed_in(current, &planned.unrestored, q, k));
-                let have = back.tables.get(q).and_then(|t| t.constraints.get(n));
+                let have = back
+                    .tables
+                    .get(q)
+                    .and_then(|t| t.constraints.get(n.as_str()));
                 want.as_ref() == have
             }
             _ => false,

@@ -112,7 +112,7 @@ pub(super) fn declared(
     let renamed_columns: Vec<(QName, String)> = tables
         .iter()
         .filter_map(|r| match r {
-            Rename::Column { table, from, .. } => Some((table.clone(), from.name.clone())),
+            Rename::Column { table, from, .. } => Some((table.clone(), from.name.to_string())),
             _ => None,
         })
         .collect();
@@ -125,10 +125,10 @@ pub(super) fn declared(
                 .columns
                 .iter()
                 .filter(|c| {
-                    columns.contains(&c.name)
+                    columns.iter().any(|k| *k == c.name)
                         || renamed_columns.iter().any(|(t, n)| t == to && *n == c.name)
                 })
-                .map(|c| c.name.clone())
+                .map(|c| c.name.to_string())
                 .collect();
         }
     }
@@ -264,7 +264,7 @@ fn table(
                 .any(|w| w.name == c.name && w.type_name == c.type_name)
                 && !type_changes(current, desired, &old, &c.name)
         })
-        .map(|c| c.name.clone())
+        .map(|c| c.name.to_string())
         .collect();
     Ok(Some(Rename::Table {
         from: old,
@@ -276,7 +276,7 @@ fn table(
 /// Whether column `column` of `table` (current schema) uses a type or collation whose
 /// definition differs between the two sides (or that the desired side drops).
 fn type_changes(current: &Schema, desired: &Schema, table: &QName, column: &str) -> bool {
-    let col = ObjectId::Column(table.clone(), column.to_string());
+    let col = ObjectId::Column(table.clone(), column.to_string().into());
     current.dependencies_of(&col).any(|d| match d {
         ObjectId::Type(q) => current.types.get(q) != desired.types.get(q),
         ObjectId::Collation(q) => current.collations.get(q) != desired.collations.get(q),
@@ -343,7 +343,7 @@ fn part_rename(
                 .into_iter()
                 .flat_map(|t| &t.columns)
                 .filter(|c| !want.is_some_and(|w| w.columns.iter().any(|x| x.name == c.name)))
-                .map(|c| c.name.clone())
+                .map(|c| c.name.to_string())
                 .collect();
             return nothing_live(
                 s,
@@ -372,7 +372,7 @@ fn part_rename(
             table_before: old_table.clone(),
             from: Box::new(old.clone()),
             to: Box::new(crate::model::Column {
-                name: part.to_string(),
+                name: part.to_string().into(),
                 ..old.clone()
             }),
             from_indexes: Vec::new(),
@@ -423,7 +423,7 @@ fn column_blockers(current: &Schema, table: &QName, c: &crate::model::Column) ->
     if current
         .sequences
         .values()
-        .any(|q| q.owned_by.as_ref() == Some(&(table.clone(), c.name.clone())))
+        .any(|q| q.owned_by.as_ref() == Some(&(table.clone(), c.name.to_string())))
     {
         out.push("an owned sequence (serial)".to_string());
     }

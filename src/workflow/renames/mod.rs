@@ -141,7 +141,7 @@ pub fn resolve(
 
 /// The indexes (not backing constraints) on a column, by the dependencies PostgreSQL records.
 fn indexes_on(schema: &Schema, table: &QName, column: &str) -> Vec<crate::model::Index> {
-    let col = ObjectId::Column(table.clone(), column.to_string());
+    let col = ObjectId::Column(table.clone(), column.to_string().into());
     schema
         .indexes
         .values()

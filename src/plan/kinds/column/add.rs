@@ -125,7 +125,7 @@ pub(super) fn backfill_value(ctx: &Ctx, t: &QName, c: &Column) -> Option<String>
     if !size.has_rows() || c.generated.is_some() || c.identity.is_some() {
         return None;
     }
-    if let Some(expr) = ctx.opts.backfills.get(&(t.clone(), c.name.clone())) {
+    if let Some(expr) = ctx.opts.backfills.get(&(t.clone(), c.name.to_string())) {
         return Some(expr.clone());
     }
     match &c.default {
@@ -158,8 +158,8 @@ pub(super) fn mentioned_columns(ctx: &Ctx, t: &QName, expr: &str) -> Vec<String>
     table
         .columns
         .iter()
-        .filter(|c| words.contains(&c.name))
-        .map(|c| c.name.clone())
+        .filter(|c| words.iter().any(|w| *w == c.name))
+        .map(|c| c.name.to_string())
         .collect()
 }
 
@@ -174,7 +174,7 @@ pub(crate) fn unfillable(ctx: &Ctx, t: &QName, c: &Column) -> bool {
         && !ctx
             .opts
             .backfills
-            .contains_key(&(t.clone(), c.name.clone()))
+            .contains_key(&(t.clone(), c.name.to_string()))
 }
 
 /// A new column on a filled table, without rewriting it or holding ACCESS EXCLUSIVE for long:

@@ -161,7 +161,7 @@ pub(super) fn identity_clause(id: &Identity) -> String {
 }
 
 pub(super) fn col_id(t: &QName, c: &str) -> ObjectId {
-    ObjectId::Column(t.clone(), c.to_string())
+    ObjectId::Column(t.clone(), c.to_string().into())
 }
 
 /// The node of `step`, which changes column `c` of `t` in place (it is there before and after).
@@ -469,7 +469,7 @@ pub fn alter(
                     .as_ref()
                     .map(|c| format!(" COLLATE {}", qname(c)))
                     .unwrap_or_default();
-                let using = match ctx.opts.usings.get(&(t.clone(), to.name.clone())) {
+                let using = match ctx.opts.usings.get(&(t.clone(), to.name.to_string())) {
                     _ if foreign => String::new(),
                     Some(expr) => format!(" USING ({expr})"),
                     None => format!(" USING {}", convert::assigned(ctx, &col, from, to)),
@@ -621,7 +621,12 @@ pub fn alter(
             && from.collation == to.collation
             && convert::binary_coercible(&from.type_name, &to.type_name);
         let scans = kinds.contains(&SetNotNull) && !online_not_null && !to.not_null_not_valid;
-        if retype && ctx.opts.usings.contains_key(&(t.clone(), to.name.clone())) {
+        if retype
+            && ctx
+                .opts
+                .usings
+                .contains_key(&(t.clone(), to.name.to_string()))
+        {
             step = step.note("converted with the column's @using expression");
         } else if retype && convert::no_cast(ctx, &from.type_name, &to.type_name) {
             step = step.note(format!(
@@ -807,7 +812,10 @@ fn identity_option_changes(from: &[String], to: &[String]) -> String {
 pub(crate) fn uncastable(ctx: &Ctx, t: &QName, from: &Column, to: &Column) -> bool {
     from.type_name != to.type_name
         && convert::no_cast(ctx, &from.type_name, &to.type_name)
-        && !ctx.opts.usings.contains_key(&(t.clone(), to.name.clone()))
+        && !ctx
+            .opts
+            .usings
+            .contains_key(&(t.clone(), to.name.to_string()))
         && matches!(
             ctx.table_size(t),
             TableSize::Small { .. } | TableSize::Large { .. }
