@@ -269,16 +269,8 @@ pub fn check_loaded(full: &Schema, ctx: &Context) -> Result<(), WorkflowError> {
 /// The top-level objects of a schema (members follow them).
 fn top_level(s: &Schema) -> Vec<ObjectId> {
     let mut v: Vec<ObjectId> = Vec::new();
-    v.extend(
-        s.schemas
-            .keys()
-            .map(|n| ObjectId::Schema(n.as_str().into())),
-    );
-    v.extend(
-        s.extensions
-            .keys()
-            .map(|n| ObjectId::Extension(n.as_str().into())),
-    );
+    v.extend(s.schemas.keys().map(|n| ObjectId::Schema(n.into())));
+    v.extend(s.extensions.keys().map(|n| ObjectId::Extension(n.into())));
     v.extend(s.collations.keys().cloned().map(ObjectId::Collation));
     v.extend(s.types.keys().cloned().map(ObjectId::Type));
     v.extend(s.sequences.keys().cloned().map(ObjectId::Sequence));
@@ -288,22 +280,22 @@ fn top_level(s: &Schema) -> Vec<ObjectId> {
     v.extend(
         s.functions
             .keys()
-            .map(|(q, a)| ObjectId::Function(q.clone(), a.as_str().into())),
+            .map(|(q, a)| ObjectId::Function(q.clone(), a.into())),
     );
     v.extend(
         s.triggers
             .keys()
-            .map(|(q, n)| ObjectId::Trigger(q.clone(), n.as_str().into())),
+            .map(|(q, n)| ObjectId::Trigger(q.clone(), n.into())),
     );
     v.extend(
         s.publications
             .keys()
-            .map(|n| ObjectId::Publication(n.as_str().into())),
+            .map(|n| ObjectId::Publication(n.into())),
     );
     v.extend(
         s.event_triggers
             .keys()
-            .map(|n| ObjectId::EventTrigger(n.as_str().into())),
+            .map(|n| ObjectId::EventTrigger(n.into())),
     );
     v
 }
