@@ -133,57 +133,47 @@ pub(super) fn census(
         .into_iter()
         .filter(|c| !NOT_IN_KEPT_ROWS.contains(&c.as_str()))
         .collect();
-    // Each catalog counted on its own (its rows grouped by owner there, or, keyed by the rows'
-    // own oid, one row each: an oid is unique in its catalog), the groups summed per owner
-    // here: the server's one aggregate of every row of every catalog (~590,000 rows into
-    // ~130,000 groups at 5,000 tables, a hash table far larger than the CPU's caches) took a
-    // third longer than these small ones (server time, 10 runs: 322-414 ms against 236-300),
-    // and a census runs four times in a warm `plan` (the update's read and the proof's
-    // three; issue 9). The same counts and unseen owners.
+    // Every row's owner sent as it is, one pair of arrays per arm (every owner, and the
+    // owners of the rows written since the snapshot `since` did not see), and counted here:
+    // the server's aggregates (per catalog, then summed per owner; at 5,000 tables ~590,000
+    // rows into ~316,000 groups, pg_depend's 148,000 rows alone into 105,000) were most of
+    // its time, and a census runs four times in a warm `plan` (the update's read and the
+    // proof's three; issue 9). An owner's rows counted here are the same rows the server
+    // grouped: the same counts and unseen owners.
     let body = arms
         .iter()
         .map(|(cat, col, part)| {
-            if *col == "oid" {
-                format!(
-                    "SELECT oid AS o, {part} AS p, 1::int8 AS n, \
-                     NOT pg_visible_in_snapshot(xmin::text::xid8, $1::text::pg_snapshot) AS u \
-                     FROM pg_catalog.{cat}"
-                )
-            } else {
-                format!(
-                    "SELECT {col}::oid AS o, {part} AS p, count(*)::int8 AS n, \
-                     bool_or(NOT pg_visible_in_snapshot(xmin::text::xid8, \
-                     $1::text::pg_snapshot)) AS u \
-                     FROM pg_catalog.{cat} WHERE {col}::oid <> 0 GROUP BY 1"
-                )
-            }
+            let filter = match *col {
+                "oid" => String::new(),
+                col => format!(" WHERE {col}::oid <> 0"),
+            };
+            format!(
+                "SELECT {part} AS p, array_agg(o) AS os, \
+                 coalesce(array_agg(o) FILTER (WHERE u), '{{}}') AS us \
+                 FROM (SELECT {col}::oid AS o, \
+                 NOT pg_visible_in_snapshot(xmin::text::xid8, $1::text::pg_snapshot) AS u \
+                 FROM pg_catalog.{cat}{filter}) r"
+            )
         })
         .collect::<Vec<_>>()
         .join("\nUNION ALL ");
-    // One row of four arrays rather than a row per group (~320,000 at 5,000 tables): a
-    // row each cost the client more than the server's aggregate (issue 9).
-    let text = format!(
-        "SELECT coalesce(array_agg(o), '{{}}') AS o, coalesce(array_agg(p), '{{}}') AS p, \
-         coalesce(array_agg(n), '{{}}') AS n, coalesce(array_agg(u), '{{}}') AS unseen \
-         FROM (\n{body}\n) c"
-    );
-    let row = serial(tx, |tx| tx.query_one(text.as_str(), &[&since])).map_err(|source| {
+    let rows = serial(tx, |tx| tx.query(body.as_str(), &[&since])).map_err(|source| {
         CatalogError::Query {
             query: "delta read census",
             source,
         }
     })?;
-    let os: Vec<u32> = get(&row, "delta read census", "o")?;
-    let ps: Vec<bool> = get(&row, "delta read census", "p")?;
-    let ns: Vec<i64> = get(&row, "delta read census", "n")?;
-    let us: Vec<bool> = get(&row, "delta read census", "unseen")?;
-    let mut out: HashMap<Owner, i64> = HashMap::with_capacity(os.len() / 2);
+    let mut out: HashMap<Owner, i64> = HashMap::new();
     let mut unseen = Vec::new();
-    for (((o, p), n), u) in os.into_iter().zip(ps).zip(ns).zip(us) {
-        if u {
-            unseen.push((o, p));
+    for row in &rows {
+        let part: bool = get(row, "delta read census", "p")?;
+        // NULL when the catalog has no row (array_agg of nothing)
+        let owners: Option<Vec<u32>> = get(row, "delta read census", "os")?;
+        let new: Vec<u32> = get(row, "delta read census", "us")?;
+        for o in owners.unwrap_or_default() {
+            *out.entry((o, part)).or_insert(0) += 1;
         }
-        *out.entry((o, p)).or_insert(0) += n;
+        unseen.extend(new.into_iter().map(|o| (o, part)));
     }
     // An owner with unseen rows in several catalogs is listed once.
     unseen.sort_unstable();
@@ -196,14 +186,14 @@ pub(super) fn census(
 }
 
 /// Runs `query` without parallel workers (`max_parallel_workers_per_gather` 0 for it alone,
-/// the transaction's own value restored after it). The census aggregates every row of the
-/// catalogs by owner (~600,000 rows at 5,000 tables): the planner, which expects a few
-/// hundred groups, runs it in parallel, and each worker aggregates its share into about as
-/// many groups as there are, spills them to disk, sorts them and hands them over to be
-/// merged: three processes for the wall time of one
-/// (issue 9: a tenth of all the CPU of a warm `plan` at 5,000 tables, shadow included, went
-/// to parallel workers, on a machine where the client and the shadow already share the
-/// cores). The same rows either way.
+/// the transaction's own value restored after it). The census scans every row of the
+/// catalogs (~600,000 at 5,000 tables): when it grouped them on the server, the planner ran
+/// it in parallel, each worker aggregating its share into about as many groups as there
+/// were and handing them over to be merged: three processes for the wall time of one (issue
+/// 9: a tenth of all the CPU of a warm `plan` at 5,000 tables went to parallel workers, on a
+/// machine where the client and the shadow already share the cores). Its arrays of owners
+/// (since 16 `array_agg` runs in parallel too) would be copied the same way. The same rows
+/// either way.
 pub(super) fn serial<T>(
     tx: &mut postgres::Transaction<'_>,
     query: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T, postgres::Error>,
