@@ -30,11 +30,13 @@ pub(super) struct Census {
 /// The census of the catalogs the queries read (see the module doc and [`Census`]).
 /// A catalog a query reads but that is not counted here would let a change go unseen: every
 /// catalog of `src/catalog/sql` is here, keyed by the oid of the object its rows belong to
-/// (and by their own oid where they have one).
+/// (and by their own oid where they have one). `expected`: about how many owners there are
+/// (the last census's), room made for them at once.
 pub(super) fn census(
     tx: &mut postgres::Transaction<'_>,
     version: i32,
     since: &str,
+    expected: usize,
 ) -> Result<Census, CatalogError> {
     // (catalog, key column, part?)
     let mut arms: Vec<(&str, &str, bool)> = [
@@ -163,7 +165,8 @@ pub(super) fn census(
             source,
         }
     })?;
-    let mut out: HashMap<Owner, i64> = HashMap::new();
+    // About as many owners as the last census had: room for them at once, not regrown.
+    let mut out: HashMap<Owner, i64> = HashMap::with_capacity(expected);
     let mut unseen = Vec::new();
     for row in &rows {
         let part: bool = get(row, "delta read census", "p")?;

@@ -547,7 +547,9 @@ fn read_in(
         rows: census,
         unseen,
         blind,
-    } = crate::timings::stage("catalog: census", || census(tx, version, since))?;
+    } = crate::timings::stage("catalog: census", || {
+        census(tx, version, since, state.census.len())
+    })?;
     let why_full = why_full.or_else(|| {
         (!blind.is_empty()).then(|| {
             format!(
