@@ -391,7 +391,7 @@ mod tests {
                 kind: TableKind::Ordinary,
                 unlogged: false,
                 columns: vec![column("z", true), column("a", false)],
-                constraints: BTreeMap::new(),
+                constraints: Default::default(),
                 partition_key: None,
                 partition_key_columns: Vec::new(),
                 key_copies: Default::default(),

@@ -1,7 +1,7 @@
 //! One struct per modeled object kind. Text fields hold PostgreSQL's own rendering
 //! (`format_type`, `pg_get_expr`, `pg_get_constraintdef`, `pg_get_indexdef`, ...).
 
-use super::{Name, ObjectId, QName};
+use super::{Constraints, Name, ObjectId, QName};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -101,7 +101,8 @@ pub struct Table {
     pub unlogged: bool,
     /// Columns in attribute order (inherited columns included, marked).
     pub columns: Vec<Column>,
-    pub constraints: std::collections::BTreeMap<String, Constraint>,
+    /// By name ([`Constraints`]: sorted by name, as a map would be).
+    pub constraints: Constraints,
     /// `PARTITION BY ...` clause text (`pg_get_partkeydef`), for partitioned tables.
     pub partition_key: Option<String>,
     /// The columns the partition key names, plainly or inside a key expression, in attribute

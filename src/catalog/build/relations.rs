@@ -10,7 +10,6 @@ use super::{
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
 use crate::model::*;
-use std::collections::BTreeMap;
 
 impl Reader<'_, '_> {
     pub(super) fn tables(&mut self) -> Result<(), CatalogError> {
@@ -83,7 +82,7 @@ impl Reader<'_, '_> {
                         kind,
                         unlogged: r.get("unlogged")?,
                         columns: Vec::new(),
-                        constraints: BTreeMap::new(),
+                        constraints: Default::default(),
                         partition_key: r.get("partition_key")?,
                         partition_key_columns: r.get("partition_key_columns")?,
                         key_copies: Default::default(),
@@ -412,7 +411,7 @@ impl Reader<'_, '_> {
                     collations: index_keys::read(&r)?,
                 };
                 if let Some(t) = self.schema.tables.get_mut(&tname) {
-                    t.constraints.insert(name, constraint);
+                    t.constraints.insert(constraint);
                 }
                 Ok(())
             },
