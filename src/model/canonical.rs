@@ -367,7 +367,7 @@ mod tests {
             type_name: "integer".into(),
             collation: None,
             not_null: true,
-            not_null_name: Some(format!("t_{name}_not_null")),
+            not_null_name: Some(Box::new(format!("t_{name}_not_null"))),
             not_null_not_valid: false,
             not_null_no_inherit: false,
             default: volatile.then(|| "random()".to_string()),

@@ -258,21 +258,21 @@ impl Reader<'_, '_> {
                     let column = Column {
                         name: name.into(),
                         type_name: type_name.into(),
-                        collation,
+                        collation: collation.map(Box::new),
                         not_null,
                         not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
                         not_null_no_inherit: own_not_null
                             && r.get::<bool>("not_null_no_inherit")?,
-                        not_null_name,
+                        not_null_name: not_null_name.map(Box::new),
                         default,
                         default_volatile,
-                        identity,
-                        generated,
+                        identity: identity.map(Box::new),
+                        generated: generated.map(Box::new),
                         generated_virtual: generated_kind == 'v',
-                        compression: r.get("compression")?,
+                        compression: r.get::<Option<String>>("compression")?.map(Box::new),
                         storage: r
                             .get::<Option<String>>("storage")?
-                            .map(|s| storage_name(&s).to_string()),
+                            .map(|s| Box::new(storage_name(&s).to_string())),
                         default_storage: storage_name(&r.get::<String>("default_storage")?)
                             .to_string()
                             .into(),
