@@ -598,7 +598,7 @@ fn filtered(schema: &Schema, keep: &dyn Fn(&ObjectId) -> bool) -> Schema {
         t.columns
             .retain(|c| keep_id(&ObjectId::Column(q.clone(), c.name.clone())));
         t.constraints
-            .retain(|n, _| keep_id(&ObjectId::Constraint(q.clone(), n.as_str().into())));
+            .retain(|c| keep_id(&ObjectId::Constraint(q.clone(), c.name.as_str().into())));
     }
     s.indexes
         .retain(|q, _| keep_id(&ObjectId::Index(q.clone())));

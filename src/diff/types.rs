@@ -183,7 +183,7 @@ fn collation_users(d: &Differ, coll: &QName) -> Vec<(QName, Column)> {
             continue;
         };
         if let Some(c) = t.column(col) {
-            if c.declared_locally() && c.collation.as_ref() == Some(coll) {
+            if c.declared_locally() && c.collation.as_deref() == Some(coll) {
                 out.push((table.clone(), c.clone()));
             }
         }

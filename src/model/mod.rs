@@ -10,6 +10,7 @@
 //! serialized form, which is only ever read back by the same build of schemaplan.
 
 mod canonical;
+mod constraints;
 mod deps;
 mod ids;
 mod name;
@@ -20,6 +21,7 @@ pub use canonical::{
     canonical_lines, extension as canonical_extension, table as canonical_table,
     ts_dictionary as canonical_ts_dictionary, view as canonical_view, Lines, Printed,
 };
+pub use constraints::Constraints;
 pub use deps::DepSet;
 pub use ids::{ObjectId, QName};
 pub use name::{interning, Name};

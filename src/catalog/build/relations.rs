@@ -10,7 +10,6 @@ use super::{
 use crate::catalog::resolve::class::{PG_CLASS, PG_CONSTRAINT, PG_REWRITE};
 use crate::catalog::CatalogError;
 use crate::model::*;
-use std::collections::BTreeMap;
 
 impl Reader<'_, '_> {
     pub(super) fn tables(&mut self) -> Result<(), CatalogError> {
@@ -83,7 +82,7 @@ impl Reader<'_, '_> {
                         kind,
                         unlogged: r.get("unlogged")?,
                         columns: Vec::new(),
-                        constraints: BTreeMap::new(),
+                        constraints: Default::default(),
                         partition_key: r.get("partition_key")?,
                         partition_key_columns: r.get("partition_key_columns")?,
                         key_copies: Default::default(),
@@ -259,21 +258,21 @@ impl Reader<'_, '_> {
                     let column = Column {
                         name: name.into(),
                         type_name: type_name.into(),
-                        collation,
+                        collation: collation.map(Box::new),
                         not_null,
                         not_null_not_valid: own_not_null && !r.get::<bool>("not_null_valid")?,
                         not_null_no_inherit: own_not_null
                             && r.get::<bool>("not_null_no_inherit")?,
-                        not_null_name,
+                        not_null_name: not_null_name.map(Box::new),
                         default,
                         default_volatile,
-                        identity,
-                        generated,
+                        identity: identity.map(Box::new),
+                        generated: generated.map(Box::new),
                         generated_virtual: generated_kind == 'v',
-                        compression: r.get("compression")?,
+                        compression: r.get::<Option<String>>("compression")?.map(Box::new),
                         storage: r
                             .get::<Option<String>>("storage")?
-                            .map(|s| storage_name(&s).to_string()),
+                            .map(|s| Box::new(storage_name(&s).to_string())),
                         default_storage: storage_name(&r.get::<String>("default_storage")?)
                             .to_string()
                             .into(),
@@ -412,7 +411,7 @@ impl Reader<'_, '_> {
                     collations: index_keys::read(&r)?,
                 };
                 if let Some(t) = self.schema.tables.get_mut(&tname) {
-                    t.constraints.insert(name, constraint);
+                    t.constraints.insert(constraint);
                 }
                 Ok(())
             },

@@ -41,7 +41,10 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
                 let new = if moving {
                     generated()
                 } else {
-                    w.not_null_name.clone().unwrap_or_else(generated)
+                    w.not_null_name
+                        .as_deref()
+                        .cloned()
+                        .unwrap_or_else(generated)
                 };
                 renames.push_str(&not_null_rename(&from.name, &w.name, &new));
             }

@@ -366,7 +366,8 @@ pub(super) fn online_retype(
     if to.not_null && ctx.opts.server_version >= 180000 {
         let wanted = to
             .not_null_name
-            .clone()
+            .as_deref()
+            .cloned()
             .unwrap_or_else(|| super::column::generated_not_null_name(&t.name, &to.name));
         swap.push(format!(
             "{at} RENAME CONSTRAINT {} TO {};",

@@ -236,7 +236,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
                         ));
                         continue;
                     }
-                    kept.constraints.insert(n.clone(), k.clone());
+                    kept.constraints.insert(k.clone());
                     added.insert(ObjectId::Constraint(q.clone(), n.as_str().into()));
                 }
             }

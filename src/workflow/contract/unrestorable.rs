@@ -314,7 +314,7 @@ pub fn relax(schema: &mut Schema, lost: &[ObjectId]) {
         };
         match k {
             Some(k) => {
-                t.constraints.insert(n.to_string(), k);
+                t.constraints.insert(k);
             }
             None => {
                 t.constraints.remove(n.as_str());

@@ -389,7 +389,7 @@ fn part_rename(
         let gone: Vec<String> = have
             .into_iter()
             .flat_map(|t| t.constraints.keys())
-            .filter(|c| !want.is_some_and(|w| w.constraints.contains_key(*c)))
+            .filter(|c| !want.is_some_and(|w| w.constraints.contains_key(c)))
             .cloned()
             .collect();
         return nothing_live(

@@ -229,7 +229,7 @@ fn implied(list: &[Rename], renamed: &Schema, desired: &Schema) -> Vec<Rename> {
                 continue;
             }
             let mut matches = want.constraints.iter().filter(|(n, w)| {
-                !have.constraints.contains_key(*n)
+                !have.constraints.contains_key(n)
                     && w.kind == con.kind
                     && w.definition == con.definition
             });

@@ -94,7 +94,8 @@ pub(crate) fn generated_not_null_name(table: &str, column: &str) -> String {
 /// 18 reads it), else the generated one.
 fn not_null_name(t: &QName, c: &Column) -> String {
     c.not_null_name
-        .clone()
+        .as_deref()
+        .cloned()
         .unwrap_or_else(|| generated_not_null_name(&t.name, &c.name))
 }
 
@@ -105,7 +106,7 @@ fn not_null_name(t: &QName, c: &Column) -> String {
 /// one satisfies it, see `model::canonical::table`).
 fn not_null_clause(t: &QName, c: &Column) -> String {
     let mut s = String::new();
-    if let Some(n) = &c.not_null_name {
+    if let Some(n) = c.not_null_name.as_deref() {
         if *n != generated_not_null_name(&t.name, &c.name) {
             s.push_str(&format!(" CONSTRAINT {}", ident(n)));
         }
@@ -461,7 +462,7 @@ pub fn alter(
             DropExpression => parts.push(format!("ALTER COLUMN {col} DROP EXPRESSION")),
             SetExpression => parts.push(format!(
                 "ALTER COLUMN {col} SET EXPRESSION AS ({})",
-                to.generated.as_deref().unwrap_or_default()
+                to.generated.as_deref().map_or("", String::as_str)
             )),
             Type => {
                 let coll = to
@@ -519,12 +520,14 @@ pub fn alter(
                 parts.push(format!("ALTER COLUMN {col} SET GENERATED {k}"));
             }
             Compression => {
-                let m = to.compression.as_deref().unwrap_or("default");
+                let m = to.compression.as_deref().map_or("default", String::as_str);
                 parts.push(format!("ALTER COLUMN {col} SET COMPRESSION {}", ident(m)))
             }
             Storage => parts.push(format!(
                 "ALTER COLUMN {col} SET STORAGE {}",
-                to.storage.as_deref().unwrap_or(&to.default_storage)
+                to.storage
+                    .as_deref()
+                    .map_or(to.default_storage.as_str(), String::as_str)
             )),
             // -1: back to default_statistics_target (NULL from 17)
             Statistics => parts.push(format!(

@@ -10,7 +10,7 @@ use super::*;
 pub(super) fn named_not_null(t: &QName, c: &Column) -> bool {
     c.not_null_no_inherit
         || c.not_null_name
-            .as_ref()
+            .as_deref()
             .is_some_and(|n| *n != generated_not_null_name(&t.name, &c.name))
 }
 
