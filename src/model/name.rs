@@ -11,54 +11,27 @@
 //! the names of rows read apart (every index's `public`, a table name in each of its rows)
 //! are stored once.
 //!
-//! A `Name` is one pointer (8 bytes, and `Option<Name>` too), not `Arc<str>`'s pointer and
-//! length (16): the length lives in the allocation, beside the reference count (see
-//! [`Shared`]). Names fill a schema (two in each `QName`, up to three in an `ObjectId`), so
-//! the half-size pointer made an `ObjectId` 40 bytes instead of 56 and a `Column` 24 smaller.
+//! A `Name` is one pointer (8 bytes, and `Option<Name>` too): an [`arcstr::ArcStr`], which
+//! keeps the length in the allocation beside the reference count, not `Arc<str>`'s pointer
+//! and length (16). Names fill a schema (two in each `QName`, up to three in an `ObjectId`),
+//! so the half-size pointer made an `ObjectId` 32 bytes instead of 56 and a `Column` smaller.
 //!
 //! A `Name` behaves exactly as its text: `Eq`, `Ord` and `Hash` are `str`'s (maps keyed by
 //! names keep their order), `Display` and `Debug` print the string as `String` does, and
 //! serde writes and reads a plain string, so a serialized `Name` is a serialized `String`.
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::cmp::Ordering;
 use std::collections::HashSet;
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::ops::Deref;
-use std::ptr::NonNull;
-use std::sync::atomic::{self, AtomicUsize};
 
-/// A shared, immutable identifier text (see the module doc): a pointer to a [`Shared`].
-pub struct Name(NonNull<Shared>);
-
-/// The start of a name's allocation: its reference count and length, then `len` bytes of
-/// UTF-8 text. `Arc<str>` keeps the length in the pointer instead (and a weak count that
-/// names never use).
-#[repr(C)]
-struct Shared {
-    count: AtomicUsize,
-    len: usize,
-}
-
-// A name's text never changes and its count is atomic, as `Arc<str>`'s.
-unsafe impl Send for Name {}
-unsafe impl Sync for Name {}
-
-/// The allocation of a name of `len` bytes: a [`Shared`], then the text.
-fn layout(len: usize) -> Layout {
-    Layout::new::<Shared>()
-        .extend(Layout::array::<u8>(len).expect("a name's length"))
-        .expect("a name's length")
-        .0
-        .pad_to_align()
-}
-
-/// Where the text starts: right after the [`Shared`] (`u8` needs no padding).
-const TEXT: usize = std::mem::size_of::<Shared>();
+/// A shared, immutable identifier text (see the module doc). `ArcStr`'s equality, order and
+/// hash are its text's (equality first compares the pointers: interned names are equal at
+/// once).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(arcstr::ArcStr);
 
 thread_local! {
     /// The texts made into names in the thread's current [`interning`] scope, if any.
@@ -107,97 +80,18 @@ impl Name {
         })
     }
 
-    /// A new allocation holding `text`, counted once.
+    /// A new allocation holding `text`.
     fn new(text: &str) -> Name {
-        let layout = layout(text.len());
-        // SAFETY: `layout` is never zero-sized (it holds a `Shared`); the count, the length
-        // and then `len` bytes are written inside it before the pointer is used.
-        unsafe {
-            let Some(p) = NonNull::new(alloc(layout).cast::<Shared>()) else {
-                handle_alloc_error(layout)
-            };
-            p.as_ptr().write(Shared {
-                count: AtomicUsize::new(1),
-                len: text.len(),
-            });
-            std::ptr::copy_nonoverlapping(
-                text.as_ptr(),
-                p.as_ptr().cast::<u8>().add(TEXT),
-                text.len(),
-            );
-            Name(p)
-        }
-    }
-
-    fn shared(&self) -> &Shared {
-        // SAFETY: the allocation lives as long as any name pointing to it (counted).
-        unsafe { self.0.as_ref() }
+        Name(arcstr::ArcStr::from(text))
     }
 
     pub fn as_str(&self) -> &str {
-        // SAFETY: `len` bytes of valid UTF-8 (copied from a `str`) follow the `Shared`, and
-        // live as long as `self`.
-        unsafe {
-            let bytes = self.0.as_ptr().cast::<u8>().add(TEXT);
-            std::str::from_utf8_unchecked(std::slice::from_raw_parts(bytes, self.shared().len))
-        }
+        &self.0
     }
 
     /// Whether both are the same allocation (an interned name), not only equal texts.
     pub fn same_allocation(a: &Name, b: &Name) -> bool {
-        a.0 == b.0
-    }
-}
-
-impl Clone for Name {
-    fn clone(&self) -> Name {
-        // As `Arc::clone`: a new reference is made from an existing one, so no ordering is
-        // needed; an absurd count (leaked clones) aborts rather than wraps.
-        if self.shared().count.fetch_add(1, atomic::Ordering::Relaxed) > isize::MAX as usize {
-            std::process::abort();
-        }
-        Name(self.0)
-    }
-}
-
-impl Drop for Name {
-    fn drop(&mut self) {
-        // As `Arc`'s drop: the last owner frees, after every other owner's use (Release on
-        // each decrement, Acquire before the free).
-        if self.shared().count.fetch_sub(1, atomic::Ordering::Release) != 1 {
-            return;
-        }
-        atomic::fence(atomic::Ordering::Acquire);
-        let layout = layout(self.shared().len);
-        // SAFETY: this was the last reference; the allocation was made with this layout.
-        unsafe { dealloc(self.0.as_ptr().cast::<u8>(), layout) }
-    }
-}
-
-// Equality, order and hash are the text's (`Borrow<str>` requires it of `Hash` and `Eq`).
-impl PartialEq for Name {
-    fn eq(&self, other: &Name) -> bool {
-        self.0 == other.0 || self.as_str() == other.as_str()
-    }
-}
-
-impl Eq for Name {}
-
-impl PartialOrd for Name {
-    fn partial_cmp(&self, other: &Name) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Name {
-    fn cmp(&self, other: &Name) -> Ordering {
-        self.as_str().cmp(other.as_str())
-    }
-}
-
-impl Hash for Name {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.as_str().hash(h)
+        arcstr::ArcStr::ptr_eq(&a.0, &b.0)
     }
 }
 

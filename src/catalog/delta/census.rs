@@ -178,6 +178,8 @@ pub(super) fn census(
         }
         unseen.extend(new.into_iter().map(|o| (o, part)));
     }
+    // The map is kept until the next read (in the state, stored with it): no room to spare.
+    out.shrink_to_fit();
     // An owner with unseen rows in several catalogs is listed once.
     unseen.sort_unstable();
     unseen.dedup();
