@@ -37,14 +37,10 @@ pub(super) fn detach(ctx: &Ctx, from: &Table, to: &Table) -> Option<Node> {
         let want = to.column(&c.name);
         if let (Some(_), Some(w)) = (&c.not_null_name, want) {
             if w.not_null && (!w.inherited || moving) {
-                let generated = || super::column::generated_not_null_name(&to.name.name, &w.name);
                 let new = if moving {
-                    generated()
+                    super::column::generated_not_null_name(&to.name.name, &w.name)
                 } else {
-                    w.not_null_name
-                        .as_deref()
-                        .cloned()
-                        .unwrap_or_else(generated)
+                    super::column::not_null_name(&to.name, w)
                 };
                 renames.push_str(&not_null_rename(&from.name, &w.name, &new));
             }

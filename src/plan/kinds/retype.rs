@@ -364,11 +364,7 @@ pub(super) fn online_retype(
     // that name: it gets the column's own (the desired one), free since the old column's
     // constraint went with the old column just above.
     if to.not_null && ctx.opts.server_version >= 180000 {
-        let wanted = to
-            .not_null_name
-            .as_deref()
-            .cloned()
-            .unwrap_or_else(|| super::column::generated_not_null_name(&t.name, &to.name));
+        let wanted = super::column::not_null_name(t, to);
         swap.push(format!(
             "{at} RENAME CONSTRAINT {} TO {};",
             ident(&super::column::generated_not_null_name(

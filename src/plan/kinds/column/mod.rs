@@ -92,7 +92,7 @@ pub(crate) fn generated_not_null_name(table: &str, column: &str) -> String {
 
 /// The name of the NOT NULL constraint column `c` of table `t` is to have: its own (PostgreSQL
 /// 18 reads it), else the generated one.
-fn not_null_name(t: &QName, c: &Column) -> String {
+pub(in crate::plan::kinds) fn not_null_name(t: &QName, c: &Column) -> String {
     c.not_null_name
         .as_deref()
         .cloned()
