@@ -110,6 +110,14 @@ fn read_if<T: DeserializeOwned>(
         {
             return Some((key, value, digest));
         }
+        if room < payload as usize {
+            crate::timings::note(&format!(
+                "{} did not decode with a scratch of {} KiB: decoded again with one of {} KiB",
+                path.display(),
+                room >> 10,
+                payload >> 10
+            ));
+        }
     }
     None
 }

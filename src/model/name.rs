@@ -216,7 +216,12 @@ impl<'de> Deserialize<'de> for Name {
                 Ok(Name::make(v))
             }
         }
-        d.deserialize_str(Text)
+        // `deserialize_string`, not `deserialize_str`: the text is copied into the name
+        // anyway, and a reader decoding from a stream (postcard's `from_io`,
+        // `crate::cachefile`) lends a `str` from a scratch buffer it never reuses, but a
+        // `String`'s bytes from one it does: with `str` every name of a cached reading took
+        // its own part of the scratch, which overflowed and made the file decode twice.
+        d.deserialize_string(Text)
     }
 }
 
@@ -224,6 +229,19 @@ impl<'de> Deserialize<'de> for Name {
 mod tests {
     use super::{interning, Name};
     use std::collections::BTreeSet;
+
+    #[test]
+    fn names_decode_from_a_stream_through_a_scratch_smaller_than_all_their_texts() {
+        let names: Vec<Name> = (0..2_000)
+            .map(|i| Name::from(format!("table_number_{i:06}").as_str()))
+            .collect();
+        let bytes = postcard::to_allocvec(&names).unwrap();
+        assert!(bytes.len() > 8 * 1024);
+        let mut scratch = [0u8; 1024];
+        let (back, _): (Vec<Name>, _) =
+            postcard::from_io((&bytes[..], &mut scratch[..])).expect("decodes in 1 KiB");
+        assert_eq!(back, names);
+    }
 
     #[test]
     fn a_name_orders_prints_and_serializes_as_its_string() {

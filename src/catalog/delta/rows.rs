@@ -264,7 +264,11 @@ impl<'de> serde::Deserialize<'de> for KeptRow {
                 Ok(KeptRow(v.into_boxed_slice()))
             }
         }
-        d.deserialize_bytes(Bytes)
+        // `deserialize_byte_buf`: the bytes are copied into the row anyway, and a stream
+        // reader lends borrowed bytes from a scratch it never reuses (see `model::Name`'s
+        // `Deserialize`): the kept rows of a cached delta state overflowed it, and the file
+        // was decoded twice, the second time with a scratch of the whole payload.
+        d.deserialize_byte_buf(Bytes)
     }
 }
 
@@ -284,6 +288,20 @@ mod tests {
         }
         assert_eq!(at, data.len());
         assert_eq!(super::take_varint(&[0x80], &mut 0), None);
+    }
+
+    #[test]
+    fn kept_rows_decode_from_a_stream_through_a_scratch_smaller_than_all_their_bytes() {
+        let rows: Vec<super::KeptRow> = (0..500u32)
+            .map(|i| super::KeptRow(vec![i as u8; 40].into_boxed_slice()))
+            .collect();
+        let bytes = postcard::to_allocvec(&rows).unwrap();
+        assert!(bytes.len() > 16 * 1024);
+        let mut scratch = [0u8; 1024];
+        let (back, _): (Vec<super::KeptRow>, _) =
+            postcard::from_io((&bytes[..], &mut scratch[..])).expect("decodes in 1 KiB");
+        assert_eq!(back.len(), rows.len());
+        assert!(back.iter().zip(&rows).all(|(a, b)| a.0 == b.0));
     }
 
     #[test]
