@@ -47,6 +47,9 @@ pub struct Timing {
     /// The peak heap so far when the stage ended, in bytes, when counted ([`Counting`]);
     /// 0 otherwise.
     pub peak_heap: usize,
+    /// The heap in use when the stage ended (what it left allocated), in bytes, when counted;
+    /// 0 otherwise.
+    pub heap_at_end: usize,
 }
 
 static RECORDED: Mutex<Vec<Timing>> = Mutex::new(Vec::new());
@@ -139,6 +142,7 @@ impl Drop for Stage {
             cpu: cpu.saturating_sub(self.cpu),
             max_rss_kib,
             peak_heap: PEAK.load(Ordering::Relaxed),
+            heap_at_end: heap_in_use(),
         };
         if printed(self.depth) {
             eprintln!("{}", verbose_line(&timing));
@@ -169,16 +173,18 @@ pub fn recorded() -> Vec<Timing> {
 
 /// The recorded stages as text, one line each, indented by depth.
 pub fn report() -> String {
-    let mut out = String::from("stage timings (wall, client CPU, peak RSS, peak heap):\n");
+    let mut out =
+        String::from("stage timings (wall, client CPU, peak RSS, peak heap, heap at end):\n");
     for t in recorded() {
         out.push_str(&format!(
-            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB {:>7} MiB\n",
+            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB {:>7} MiB {:>7} MiB\n",
             "",
             t.stage,
             t.wall.as_secs_f64(),
             t.cpu.as_secs_f64(),
             t.max_rss_kib / 1024,
             t.peak_heap >> 20,
+            t.heap_at_end >> 20,
             indent = t.depth * 2,
             w = 28usize.saturating_sub(t.depth * 2),
         ));
