@@ -17,7 +17,7 @@
 //! by the run (`Shadow::warm_take`, renamed away and updated in one transaction) or a scratch
 //! copy, so concurrent runs stay safe.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -170,6 +170,34 @@ pub struct Update {
     pub undone: usize,
 }
 
+/// Values grouped by key in one list sorted by key (a key's values in the order given): what
+/// [`plan_update`] looks objects, edges and names up in. A map of `Vec`s allocates one list
+/// per key; at 5,000 tables the update's ~100,000 objects, edges and names made its maps hold
+/// ~35 MiB at the plan's peak memory (issue 9), one sorted list per map a fraction of that.
+struct Grouped<K, V>(Vec<(K, V)>);
+
+impl<K: Ord + Copy, V> Grouped<K, V> {
+    fn new(mut pairs: Vec<(K, V)>) -> Self {
+        // Stable: a key's values stay in the order given.
+        pairs.sort_by_key(|p| p.0);
+        Grouped(pairs)
+    }
+
+    /// Where `key`'s pairs start, and those pairs (empty when there are none).
+    fn find(&self, key: K) -> (usize, &[(K, V)]) {
+        let lo = self.0.partition_point(|p| p.0 < key);
+        let n = self.0[lo..].partition_point(|p| p.0 <= key);
+        (lo, &self.0[lo..lo + n])
+    }
+
+    /// The pairs of keys from `lo` (included) to `hi` (excluded), in key order.
+    fn range(&self, lo: K, hi: K) -> &[(K, V)] {
+        let from = self.0.partition_point(|p| p.0 < lo);
+        let to = self.0.partition_point(|p| p.0 < hi);
+        &self.0[from..to.max(from)]
+    }
+}
+
 /// Positions (into `seq`) of a longest strictly increasing subsequence.
 fn longest_increasing(seq: &[usize]) -> Vec<usize> {
     // Patience sorting: tails[k] = position of the smallest tail of an increasing run of
@@ -224,9 +252,9 @@ fn targets(s: &WarmStatement) -> impl Iterator<Item = &String> {
 ///    has its targets made again.
 /// 3. The objects to drop are those of undone statements, less those with an internal or
 ///    automatic dependency on another object dropped (they go with it).
-pub fn plan_update(
-    old: &Manifest,
-    new: &[WarmStatement],
+pub fn plan_update<'a>(
+    old: &'a Manifest,
+    new: &'a [WarmStatement],
     db: &Objects,
 ) -> Result<Update, Fallback> {
     let old_st: Vec<&WarmStatement> = old.entries.iter().map(|e| &e.statement).collect();
@@ -251,16 +279,24 @@ pub fn plan_update(
     }
 
     // 1. Match by digest, in order; keep the longest run that kept its relative order.
-    let mut by_digest: HashMap<&str, VecDeque<usize>> = HashMap::new();
-    for (j, s) in old_st.iter().enumerate() {
-        by_digest.entry(s.digest.as_str()).or_default().push_back(j);
-    }
+    let by_digest = Grouped::new(
+        old_st
+            .iter()
+            .enumerate()
+            .map(|(j, s)| (s.digest.as_str(), j))
+            .collect(),
+    );
+    // How many of the old statements of a digest are matched already, by the digest's first
+    // position in `by_digest`.
+    let mut taken: HashMap<usize, usize> = HashMap::new();
     let mut carry: Vec<Option<usize>> = new
         .iter()
         .map(|s| {
-            by_digest
-                .get_mut(s.digest.as_str())
-                .and_then(VecDeque::pop_front)
+            let (at, same) = by_digest.find(s.digest.as_str());
+            let n = taken.entry(at).or_default();
+            let j = same.get(*n).map(|(_, j)| *j);
+            *n += usize::from(j.is_some());
+            j
         })
         .collect();
     let matched: Vec<usize> = (0..new.len()).filter(|&i| carry[i].is_some()).collect();
@@ -318,8 +354,8 @@ pub fn plan_update(
             .filter(|(r, _)| r.contains(oid))
             .map(|(_, j)| *j)
     };
-    let mut class_of: HashMap<u32, u32> = HashMap::new();
-    let mut objects_of: Vec<Vec<u32>> = vec![Vec::new(); old_st.len()];
+    let mut class_of: HashMap<u32, u32> = HashMap::with_capacity(db.objects.len());
+    let mut objects_of = Vec::with_capacity(db.objects.len());
     for &(class, oid) in &db.objects {
         if oid < FIRST_NORMAL_OID {
             continue;
@@ -330,7 +366,7 @@ pub fn plan_update(
             ));
         }
         match owner(oid) {
-            Some(j) => objects_of[j].push(oid),
+            Some(j) => objects_of.push((j, oid)),
             None => {
                 return fallback(format!(
                     "object {oid} of the kept database was made by no known statement"
@@ -338,32 +374,31 @@ pub fn plan_update(
             }
         }
     }
-    let mut dependents: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut owners_of: HashMap<u32, Vec<(u32, u8)>> = HashMap::new();
-    for &(obj, refobj, deptype) in &db.depend {
-        if obj < FIRST_NORMAL_OID || refobj < FIRST_NORMAL_OID || obj == refobj {
-            continue;
-        }
-        dependents.entry(refobj).or_default().push(obj);
-        owners_of.entry(obj).or_default().push((refobj, deptype));
-    }
-
-    let mut creators_new: HashMap<&str, Vec<usize>> = HashMap::new();
-    let mut referencers_new: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, s) in new.iter().enumerate() {
-        for n in &s.creates {
-            creators_new.entry(n.as_str()).or_default().push(i);
-        }
-        for n in &s.references {
-            referencers_new.entry(n.as_str()).or_default().push(i);
-        }
-    }
-    let mut creators_old: HashMap<&str, Vec<usize>> = HashMap::new();
-    for (j, s) in old_st.iter().enumerate() {
-        for n in &s.creates {
-            creators_old.entry(n.as_str()).or_default().push(j);
-        }
-    }
+    let objects_of = Grouped::new(objects_of);
+    let edges = || {
+        db.depend.iter().filter(|&&(obj, refobj, _)| {
+            obj >= FIRST_NORMAL_OID && refobj >= FIRST_NORMAL_OID && obj != refobj
+        })
+    };
+    let dependents = Grouped::new(edges().map(|&(obj, refobj, _)| (refobj, obj)).collect());
+    let owners_of = Grouped::new(
+        edges()
+            .map(|&(obj, refobj, deptype)| (obj, (refobj, deptype)))
+            .collect(),
+    );
+    let names_of = |statements: &[&'a WarmStatement], of: fn(&WarmStatement) -> &Vec<String>| {
+        Grouped::new(
+            statements
+                .iter()
+                .enumerate()
+                .flat_map(|(i, s)| of(s).iter().map(move |n| (n.as_str(), i)))
+                .collect(),
+        )
+    };
+    let new_st: Vec<&WarmStatement> = new.iter().collect();
+    let creators_new = names_of(&new_st, |s| &s.creates);
+    let referencers_new = names_of(&new_st, |s| &s.references);
+    let creators_old = names_of(&old_st, |s| &s.creates);
 
     // 2. The closure.
     enum Ev<'a> {
@@ -398,16 +433,16 @@ pub fn plan_update(
                 // name one level up (`public.t.t_pkey` -> `public.t`).
                 let mut name = t.as_str();
                 let (new_c, old_c) = loop {
-                    let new_c = creators_new.get(name).map_or(&[][..], Vec::as_slice);
-                    let old_c = creators_old.get(name).map_or(&[][..], Vec::as_slice);
+                    let new_c = creators_new.find(name).1;
+                    let old_c = creators_old.find(name).1;
                     match name.rsplit_once('.') {
                         Some((parent, _)) if new_c.is_empty() && old_c.is_empty() => name = parent,
                         _ => break (new_c, old_c),
                     }
                 };
                 found |= !new_c.is_empty() || !old_c.is_empty();
-                work.extend(new_c.iter().map(|&i| Ev::New(i)));
-                work.extend(old_c.iter().map(|&j| Ev::Old(j)));
+                work.extend(new_c.iter().map(|&(_, i)| Ev::New(i)));
+                work.extend(old_c.iter().map(|&(_, j)| Ev::Old(j)));
             }
             if undo && !found {
                 return fallback(format!(
@@ -451,9 +486,9 @@ pub fn plan_update(
                 if s.mode == Mode::Attached && old_to_new[j].is_none() {
                     attached_targets(s, true, &mut work)?;
                 }
-                for &oid in &objects_of[j] {
-                    for dep in dependents.get(&oid).into_iter().flatten() {
-                        match owner(*dep) {
+                for &(_, oid) in objects_of.find(j).1 {
+                    for &(_, dep) in dependents.find(oid).1 {
+                        match owner(dep) {
                             Some(k) => work.push_back(Ev::Old(k)),
                             None => {
                                 return fallback(format!(
@@ -463,7 +498,7 @@ pub fn plan_update(
                             }
                         }
                     }
-                    for &(refobj, deptype) in owners_of.get(&oid).into_iter().flatten() {
+                    for &(_, (refobj, deptype)) in owners_of.find(oid).1 {
                         if matches!(deptype, b'i' | b'e') {
                             if let Some(k) = owner(refobj) {
                                 work.push_back(Ev::Old(k));
@@ -479,9 +514,9 @@ pub fn plan_update(
                 // The name and its parts (`public.t` and `public.t.c`: a statement naming a
                 // column of a table made again is re-run too). '/' sorts right after '.'.
                 let (lo, hi) = (format!("{n}."), format!("{n}/"));
-                let parts = referencers_new.range::<&str, _>(lo.as_str()..hi.as_str());
-                for (_, is) in referencers_new.get_key_value(n).into_iter().chain(parts) {
-                    work.extend(is.iter().map(|&i| Ev::New(i)));
+                let parts = referencers_new.range(lo.as_str(), hi.as_str());
+                for &(_, i) in referencers_new.find(n).1.iter().chain(parts) {
+                    work.push_back(Ev::New(i));
                 }
             }
         }
@@ -496,18 +531,14 @@ pub fn plan_update(
     // 3. What to drop: objects of undone statements, less the parts of other dropped ones.
     let dropped: BTreeSet<u32> = undone
         .iter()
-        .flat_map(|&j| objects_of[j].iter().copied())
+        .flat_map(|&j| objects_of.find(j).1.iter().map(|&(_, oid)| oid))
         .collect();
     let mut drop: Vec<(u32, u32)> = dropped
         .iter()
         .filter(|&&oid| {
-            !owners_of
-                .get(&oid)
-                .into_iter()
-                .flatten()
-                .any(|&(refobj, deptype)| {
-                    matches!(deptype, b'i' | b'a' | b'e' | b'P' | b'S') && dropped.contains(&refobj)
-                })
+            !owners_of.find(oid).1.iter().any(|&(_, (refobj, deptype))| {
+                matches!(deptype, b'i' | b'a' | b'e' | b'P' | b'S') && dropped.contains(&refobj)
+            })
         })
         .map(|&oid| (class_of[&oid], oid))
         .collect();
@@ -532,44 +563,38 @@ pub fn plan_update(
 pub fn read_objects(client: &mut postgres::Client) -> Result<Objects, postgres::Error> {
     // Objects are everything pg_depend mentions, plus the kinds that may depend on nothing
     // (a schema, a wrapper without functions, a publication, ...).
-    let objects = client
-        .query(
-            "SELECT classid, objid FROM pg_catalog.pg_depend WHERE objid >= 16384 \
-             UNION SELECT refclassid, refobjid FROM pg_catalog.pg_depend WHERE refobjid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_namespace WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_extension WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_language'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_language WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_foreign_data_wrapper WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_foreign_server WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_publication'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_publication WHERE oid >= 16384 \
-             UNION SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass::pg_catalog.oid, oid \
-                FROM pg_catalog.pg_event_trigger WHERE oid >= 16384",
-            &[],
-        )?
-        .iter()
-        .map(|r| (r.get::<_, u32>(0), r.get::<_, u32>(1)))
-        .collect();
-    let depend = client
-        .query(
-            "SELECT objid, refobjid, deptype FROM pg_catalog.pg_depend \
-             WHERE objid >= 16384 AND refobjid >= 16384",
-            &[],
-        )?
-        .iter()
-        .map(|r| {
-            (
-                r.get::<_, u32>(0),
-                r.get::<_, u32>(1),
-                r.get::<_, i8>(2) as u8,
-            )
-        })
-        .collect();
+    let objects = stream(
+        client,
+        "SELECT classid, objid FROM pg_catalog.pg_depend WHERE objid >= 16384 \
+         UNION SELECT refclassid, refobjid FROM pg_catalog.pg_depend WHERE refobjid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_namespace WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_extension WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_language'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_language WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_foreign_data_wrapper WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_foreign_server WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_publication'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_publication WHERE oid >= 16384 \
+         UNION SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass::pg_catalog.oid, oid \
+            FROM pg_catalog.pg_event_trigger WHERE oid >= 16384",
+        |r| Ok((r.try_get::<_, u32>(0)?, r.try_get::<_, u32>(1)?)),
+    )?;
+    let depend = stream(
+        client,
+        "SELECT objid, refobjid, deptype FROM pg_catalog.pg_depend \
+         WHERE objid >= 16384 AND refobjid >= 16384",
+        |r| {
+            Ok((
+                r.try_get::<_, u32>(0)?,
+                r.try_get::<_, u32>(1)?,
+                r.try_get::<_, i8>(2)? as u8,
+            ))
+        },
+    )?;
     let partitioned = client
         .query_one(
             "SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relkind = 'p')",
@@ -581,6 +606,24 @@ pub fn read_objects(client: &mut postgres::Client) -> Result<Objects, postgres::
         depend,
         partitioned,
     })
+}
+
+/// The rows of `sql` (no parameters), each made into a `T` as it arrives: a kept database's
+/// objects and edges are ~100,000 rows each at 5,000 tables, which as `postgres::Row`s all at
+/// once took ~35 MiB, the warm plan's peak memory then (issue 9).
+fn stream<T>(
+    client: &mut postgres::Client,
+    sql: &str,
+    each: impl Fn(&postgres::Row) -> Result<T, postgres::Error>,
+) -> Result<Vec<T>, postgres::Error> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let mut rows = client.query_raw(sql, std::iter::empty::<&dyn postgres::types::ToSql>())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(each(&row)?);
+    }
+    out.shrink_to_fit();
+    Ok(out)
 }
 
 /// The statement dropping one object (with `IF EXISTS`: an earlier `CASCADE` may have taken
