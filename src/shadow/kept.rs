@@ -415,17 +415,20 @@ impl Shadow {
             // with lz4 where the server has it (14+, built with lz4) instead of the default
             // pglz, which took ~0.4 s more of the shadow's CPU on the desired side's path at
             // every keep (issue 9). A session setting of this admin session only, and nothing
-            // on a server without lz4 (no row: the setting stays).
-            let _ = self.inner.with_own_admin(|c| {
-                c.batch_execute(&format!(
-                    "SELECT set_config('default_toast_compression', 'lz4', false) \
-                     FROM pg_catalog.pg_settings \
-                     WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals); \
-                     COMMENT ON DATABASE {} IS {}",
-                    quote::ident(&name),
-                    quote::literal(&json)
-                ))
-            });
+            // on a server without lz4 (no row: the setting stays). The statement is built
+            // around the literal in place and the JSON dropped before it is sent: the text is
+            // held twice at most (the statement and the client's send buffer), not four times
+            // (it was the warm plan's peak memory).
+            let mut sql = format!(
+                "SELECT set_config('default_toast_compression', 'lz4', false) \
+                 FROM pg_catalog.pg_settings \
+                 WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals); \
+                 COMMENT ON DATABASE {} IS ",
+                quote::ident(&name)
+            );
+            quote::push_literal(&mut sql, &json);
+            drop(json);
+            let _ = self.inner.with_own_admin(|c| c.batch_execute(&sql));
         }
         self.warm_evict(&name);
         (db, kept)
