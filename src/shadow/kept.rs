@@ -249,7 +249,8 @@ impl Shadow {
         let mut bases: Vec<(String, warm::Manifest)> = rows
             .into_iter()
             .filter_map(|(name, comment)| {
-                let m: warm::Manifest = serde_json::from_str(comment.as_deref()?).ok()?;
+                let m: warm::Manifest =
+                    crate::model::interning(|| serde_json::from_str(comment.as_deref()?).ok())?;
                 (m.format == warm::MANIFEST_FORMAT && m.context == context).then_some((name, m))
             })
             .collect();

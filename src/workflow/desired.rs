@@ -350,7 +350,8 @@ pub fn desired_load(
         .collect();
     let warm_enabled = shadow.warm_enabled() && ctx.steps.is_empty();
     let warm: Vec<shadow::warm::WarmStatement> = match warm_enabled {
-        true => loaded.iter().map(|s| warm_statement(s)).collect(),
+        // Interned: a name that several statements create or reference is stored once.
+        true => crate::model::interning(|| loaded.iter().map(|s| warm_statement(s)).collect()),
         false => Vec::new(),
     };
     let context = match warm_enabled {

@@ -97,8 +97,8 @@ pub(super) fn warm_statement(s: &crate::source::Statement) -> shadow::warm::Warm
     shadow::warm::WarmStatement {
         digest: digest([s.sql.as_str(), annotations.as_str()]),
         mode,
-        creates: s.creates.clone(),
-        references: s.references.clone(),
+        creates: s.creates.iter().map(crate::model::Name::from).collect(),
+        references: s.references.iter().map(crate::model::Name::from).collect(),
         kind: s.kind.clone(),
     }
 }
