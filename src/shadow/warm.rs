@@ -567,26 +567,27 @@ pub fn plan_update<'a>(
 pub fn read_objects(client: &mut postgres::Client) -> Result<Objects, postgres::Error> {
     // Objects are everything pg_depend mentions, plus the kinds that may depend on nothing
     // (a schema, a wrapper without functions, a publication, ...).
-    let objects = stream(
-        client,
+    let mut sql = String::from(
         "SELECT classid, objid FROM pg_catalog.pg_depend WHERE objid >= 16384 \
-         UNION SELECT refclassid, refobjid FROM pg_catalog.pg_depend WHERE refobjid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_namespace'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_namespace WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_extension'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_extension WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_language'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_language WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_foreign_data_wrapper'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_foreign_data_wrapper WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_foreign_server'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_foreign_server WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_publication'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_publication WHERE oid >= 16384 \
-         UNION SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass::pg_catalog.oid, oid \
-            FROM pg_catalog.pg_event_trigger WHERE oid >= 16384",
-        |r| Ok((r.try_get::<_, u32>(0)?, r.try_get::<_, u32>(1)?)),
-    )?;
+         UNION SELECT refclassid, refobjid FROM pg_catalog.pg_depend WHERE refobjid >= 16384",
+    );
+    for catalog in [
+        "pg_namespace",
+        "pg_extension",
+        "pg_language",
+        "pg_foreign_data_wrapper",
+        "pg_foreign_server",
+        "pg_publication",
+        "pg_event_trigger",
+    ] {
+        sql.push_str(&format!(
+            " UNION SELECT 'pg_catalog.{catalog}'::pg_catalog.regclass::pg_catalog.oid, oid \
+             FROM pg_catalog.{catalog} WHERE oid >= 16384"
+        ));
+    }
+    let objects = stream(client, &sql, |r| {
+        Ok((r.try_get::<_, u32>(0)?, r.try_get::<_, u32>(1)?))
+    })?;
     let depend = stream(
         client,
         "SELECT objid, refobjid, deptype FROM pg_catalog.pg_depend \
