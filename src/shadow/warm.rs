@@ -874,6 +874,35 @@ mod tests {
     }
 
     #[test]
+    fn grouped_values_keep_their_order_and_ranges_take_whole_keys() {
+        let g = Grouped::new(vec![
+            ("b", 1),
+            ("a.x", 2),
+            ("a", 3),
+            ("b", 4),
+            ("a/", 5),
+            ("a.y", 6),
+        ]);
+        assert_eq!(g.find("b"), (4, &[("b", 1), ("b", 4)][..]));
+        assert_eq!(g.find("c").1, &[][..]);
+        assert_eq!(g.range("a.", "a/"), &[("a.x", 2), ("a.y", 6)][..]);
+        assert_eq!(g.range("c", "d"), &[][..]);
+    }
+
+    #[test]
+    fn repeated_statements_match_their_old_copies_in_order() {
+        let a = || st("a", Mode::Creates, &[], &[]);
+        let old = manifest(&[a(), st("x", Mode::Creates, &["public.x"], &[]), a()]);
+        let up = plan_update(&old, &[a(), a()], &Objects::default()).unwrap();
+        assert!(up.rerun.is_empty());
+        assert_eq!(
+            up.kept,
+            vec![Some(old.entries[0].oids), Some(old.entries[2].oids)]
+        );
+        assert_eq!(up.undone, 1);
+    }
+
+    #[test]
     fn longest_increasing_runs() {
         assert_eq!(longest_increasing(&[0, 1, 2]), vec![0, 1, 2]);
         assert_eq!(longest_increasing(&[2, 0, 1]), vec![1, 2]);
