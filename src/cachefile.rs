@@ -105,18 +105,19 @@ fn read_if<T: DeserializeOwned>(
         }
         // Names decoded inside an interning scope share their text, as in the schema that
         // was written (`model::name`).
-        if let Ok((value, _)) =
-            crate::model::interning(|| postcard::from_io::<T, _>((body, scratch)))
-        {
-            return Some((key, value, digest));
-        }
-        if room < payload as usize {
-            crate::timings::note(&format!(
-                "{} did not decode with a scratch of {} KiB: decoded again with one of {} KiB",
-                path.display(),
-                room >> 10,
-                payload >> 10
-            ));
+        match crate::model::interning(|| postcard::from_io::<T, _>((body, scratch))) {
+            Ok((value, _)) => return Some((key, value, digest)),
+            // The scratch ran out (the file is complete: its digest matched) and a bigger one
+            // is left to try; any other error would only repeat.
+            Err(postcard::Error::DeserializeUnexpectedEnd) if room < payload as usize => {
+                crate::timings::note(&format!(
+                    "{} holds a text over {} KiB: decoded again with a scratch of {} KiB",
+                    path.display(),
+                    room >> 10,
+                    payload >> 10
+                ));
+            }
+            Err(_) => return None,
         }
     }
     None
@@ -193,5 +194,25 @@ impl<W: Write> Write for HashingWriter<W> {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.inner.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A text longer than the first pass's 64 KiB scratch (a long view or function body)
+    /// decodes in the second pass; a file holding another type reads as no file.
+    #[test]
+    fn a_text_over_the_first_scratch_decodes_and_another_type_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("value");
+        let long = "x".repeat(100 << 10);
+        let value = (vec!["short".to_string(), long.clone()], 7u32);
+        super::write(dir.path(), &path, b"test 1\n", "tmp", "key", &value).unwrap();
+        let back: Option<(Vec<String>, u32)> = super::read(&path, b"test 1\n", "key");
+        assert_eq!(back, Some(value));
+        let other: Option<(bool, bool)> = super::read(&path, b"test 1\n", "key");
+        assert_eq!(other, None);
+        let wrong_key: Option<(Vec<String>, u32)> = super::read(&path, b"test 1\n", "other");
+        assert_eq!(wrong_key, None);
     }
 }
