@@ -290,17 +290,16 @@ pub fn plan_update<'a>(
             .map(|(j, s)| (s.digest.as_str(), j))
             .collect(),
     );
-    // How many of the old statements of a digest are matched already, by the digest's first
+    // How many of the old statements of a digest are matched already, at the digest's first
     // position in `by_digest`.
-    let mut taken: HashMap<usize, usize> = HashMap::new();
+    let mut taken = vec![0usize; old_st.len()];
     let mut carry: Vec<Option<usize>> = new
         .iter()
         .map(|s| {
             let (at, same) = by_digest.find(s.digest.as_str());
-            let n = taken.entry(at).or_default();
-            let j = same.get(*n).map(|(_, j)| *j);
-            *n += usize::from(j.is_some());
-            j
+            let j = same.get(*taken.get(at)?).map(|(_, j)| *j)?;
+            taken[at] += 1;
+            Some(j)
         })
         .collect();
     let matched: Vec<usize> = (0..new.len()).filter(|&i| carry[i].is_some()).collect();
