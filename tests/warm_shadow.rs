@@ -473,6 +473,34 @@ fn edits_update_the_kept_database_incrementally_and_give_what_a_fresh_load_gives
     }
 }
 
+/// The manifest a kept database carries is written as a string literal of its JSON
+/// (`quote::push_literal`): names holding quotes and backslashes, which the JSON carries as
+/// they are, must come back from the server intact, else the next run has no manifest and
+/// loads afresh (only slower, so nothing else would notice).
+#[test]
+fn names_with_quotes_and_backslashes_keep_the_manifest_usable() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let warm = embedded(cache.path(), false);
+    let cold = embedded(cache.path(), true);
+    let sql = |comment: &str| {
+        vec![(
+            "schema.sql",
+            format!(
+                "CREATE TABLE \"o'brien\\x\" (id int PRIMARY KEY, \"it's\" text);\n\
+                 CREATE VIEW \"v'\\\" AS SELECT \"it's\" FROM \"o'brien\\x\";\n\
+                 COMMENT ON TABLE \"o'brien\\x\" IS E'{comment}';\n"
+            ),
+        )]
+    };
+    let base = source_files(files.path(), &sql("a \\\\ b ''c''"));
+    let (n, _) = warm_equals_cold(&warm, &cold, &base, "first load");
+    assert_eq!(n, None);
+    let edited = source_files(files.path(), &sql("a \\\\ b ''d''"));
+    let (n, why) = warm_equals_cold(&warm, &cold, &edited, "the comment edited");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+}
+
 /// A text search dictionary made again (its template changed) takes the configurations
 /// mapping to it along (`DROP ... CASCADE`): the `ALTER TEXT SEARCH CONFIGURATION ... ADD
 /// MAPPING` statements must re-run with them. They named nothing the incremental path could
