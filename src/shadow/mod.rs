@@ -398,12 +398,23 @@ impl ScratchDb {
 
     /// [`ScratchDb::set_delta_base`] with a state stored with a kept database's reading
     /// ([`Shadow::warm_reading_with_delta`]), whose splice base's schema is that reading,
-    /// loaded again from `base`, on a thread of its own from now on
-    /// ([`reading::BaseReading::load_aside`]), and taken with the state.
-    pub fn set_stored_delta_base(&self, state: DeltaState, mut base: reading::BaseReading) {
-        base.load_aside();
+    /// loaded again from `base` when the proof takes the state, or before, on a thread of
+    /// its own ([`ScratchDb::load_delta_base_aside`]).
+    pub fn set_stored_delta_base(&self, state: DeltaState, base: reading::BaseReading) {
         if let Ok(mut d) = self.delta.lock() {
             *d = Some((state, Some(base)));
+        }
+    }
+
+    /// Starts loading the splice base of a stored delta state on a thread of its own
+    /// ([`reading::BaseReading::load_aside`]), for the proof to take it loaded: called once
+    /// both sides are read, so that the load runs beside the diff and planning, not beside
+    /// the live database's reading (the peak of a warm `plan`: issue 9).
+    pub fn load_delta_base_aside(&self) {
+        if let Ok(mut d) = self.delta.lock() {
+            if let Some((_, Some(base))) = d.as_mut() {
+                base.load_aside();
+            }
         }
     }
 

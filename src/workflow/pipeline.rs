@@ -101,13 +101,16 @@ pub fn make_plan(
         desired,
     } = sides;
     let source = source.expect("read_sides keeps the statements for Need::Database");
-    let (src, shadow) = (&source, &shadow);
+    let shadow = &shadow;
     // The loaded database stays until the proof, which starts from a copy of it.
     let super::Desired {
         schema: desired,
         db: desired_db,
         ..
     } = desired.into_desired();
+    // The proof's first reading splices into the desired database's stored reading: loaded
+    // beside the diff from now on, not beside the live side's reading (issue 9).
+    desired_db.load_delta_base_aside();
     // Objects schemaplan does not model, on both sides: reported, never silently skipped.
     unmodeled_warnings(&desired)
         .into_iter()
@@ -130,12 +133,12 @@ pub fn make_plan(
                 current_digests.unwrap_or_else(|| catalog::fingerprint_and_digests(&current.schema))
             });
             plan_and_prove(
-                s, req, src, shadow, current, desired, desired_db, warn, from_side,
+                s, req, source, shadow, current, desired, desired_db, warn, from_side,
             )
         })
     };
-    // Both schemas and the statements are done with: freed beside the files being written.
-    super::drop_aside((current, desired, source));
+    // Both schemas are done with: freed beside the files being written.
+    super::drop_aside((current, desired));
     proven
 }
 
@@ -149,7 +152,7 @@ type Digests = std::collections::BTreeMap<String, String>;
 fn plan_and_prove<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
     req: &PlanRequest,
-    src: &crate::source::SourceSet,
+    source: crate::source::SourceSet,
     shadow: &Shadow,
     current: &'e super::Current,
     desired: &'e Schema,
@@ -157,6 +160,7 @@ fn plan_and_prove<'s, 'e>(
     warn: &mut dyn FnMut(String),
     from_side: std::thread::ScopedJoinHandle<'s, (String, Digests)>,
 ) -> anyhow::Result<ProvenPlans> {
+    let src = &source;
     let mut opts = PlanOptions {
         lock_timeout: req.lock_timeout,
         small_table: req.small_table,
@@ -199,6 +203,10 @@ fn plan_and_prove<'s, 'e>(
     super::scope::check_dependents(changes, &current.context, desired)?;
     super::secrets::check(changes, diffs.inverse())?;
     drop(diff_stage);
+    // The statements are done with but for the texts of CHECK constraints a failed proof may
+    // ask for: freed before the proof, whose readings are the peak of a `plan` (issue 9).
+    let checks = super::CheckSources::of(src);
+    super::drop_aside(source);
     // Nothing was refused: the plan ends in the desired schema with the current database's
     // unmodeled objects, which it leaves as they are (or carries over): that is what `apply`
     // checks at the end. Its fingerprint and object digests, from one printing of the desired
@@ -221,7 +229,7 @@ fn plan_and_prove<'s, 'e>(
             Some(&desired_db),
             &current.schema,
             desired,
-            src,
+            &checks,
             renames,
             &opts,
         )?
