@@ -249,8 +249,7 @@ impl Shadow {
         let mut bases: Vec<(String, warm::Manifest)> = rows
             .into_iter()
             .filter_map(|(name, comment)| {
-                let m: warm::Manifest =
-                    crate::model::interning(|| serde_json::from_str(comment.as_deref()?).ok())?;
+                let m = warm::Manifest::decode(comment.as_deref()?)?;
                 (m.format == warm::MANIFEST_FORMAT && m.context == context).then_some((name, m))
             })
             .collect();
@@ -411,24 +410,13 @@ impl Shadow {
             kept_at: now_nanos(),
             ..m
         });
-        if let Some(json) = stamped.and_then(|m| serde_json::to_string(&m).ok()) {
-            // The manifest (~10 MiB of JSON at 5,000 tables) is stored compressed (TOAST):
-            // with lz4 where the server has it (14+, built with lz4) instead of the default
-            // pglz, which took ~0.4 s more of the shadow's CPU on the desired side's path at
-            // every keep (issue 9). A session setting of this admin session only, and nothing
-            // on a server without lz4 (no row: the setting stays). The statement is built
-            // around the literal in place and the JSON dropped before it is sent: the text is
-            // held twice at most (the statement and the client's send buffer), not four times
-            // (it was the warm plan's peak memory).
-            let mut sql = format!(
-                "SELECT set_config('default_toast_compression', 'lz4', false) \
-                 FROM pg_catalog.pg_settings \
-                 WHERE name = 'default_toast_compression' AND 'lz4' = ANY (enumvals); \
-                 COMMENT ON DATABASE {} IS ",
-                quote::ident(&name)
-            );
-            quote::push_literal(&mut sql, &json);
-            drop(json);
+        if let Some(text) = stamped.and_then(|m| m.encode()) {
+            // Compressed by the client (`Manifest::encode`): the server's TOAST compression
+            // (pglz by default) of ~10 MiB of JSON took ~0.4 s of the shadow's CPU at every
+            // keep, and the text was held three times over meanwhile (issue 9).
+            let mut sql = format!("COMMENT ON DATABASE {} IS ", quote::ident(&name));
+            quote::push_literal(&mut sql, &text);
+            drop(text);
             let _ = self.inner.with_own_admin(|c| c.batch_execute(&sql));
         }
         self.warm_evict(&name);
@@ -534,9 +522,7 @@ fn warm_name(key: &str) -> String {
 
 /// When a kept database was kept, from its comment (`warm::Manifest::kept_at`; 0 without one).
 fn kept_at(comment: Option<&str>) -> u64 {
-    comment
-        .and_then(|c| serde_json::from_str::<warm::KeptAt>(c).ok())
-        .map_or(0, |k| k.kept_at)
+    comment.map_or(0, warm::KeptAt::of)
 }
 
 /// Now, in nanoseconds since the Unix epoch.

@@ -102,7 +102,42 @@ pub struct KeptAt {
     pub kept_at: u64,
 }
 
+impl KeptAt {
+    /// The stamp of a comment written by [`Manifest::encode`]; 0 for any other text.
+    pub fn of(comment: &str) -> u64 {
+        decoded::<KeptAt>(comment).map_or(0, |k| k.kept_at)
+    }
+}
+
+/// A value read from a comment written by [`Manifest::encode`], decompressed as it is parsed
+/// (the JSON is never held whole).
+fn decoded<T: serde::de::DeserializeOwned>(comment: &str) -> Option<T> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(comment)
+        .ok()?;
+    let json = std::io::BufReader::new(flate2::read::DeflateDecoder::new(&bytes[..]));
+    serde_json::from_reader(json).ok()
+}
+
 impl Manifest {
+    /// The manifest as a kept database's comment: its JSON deflated, in base64. At 5,000
+    /// tables the JSON is ~10 MiB; sent as a literal it was held three times over while the
+    /// comment was written (the text, the escaped literal, the client's send buffer: the
+    /// peak of a cold `plan`, issue 9), and fetched and held whole by every incremental update.
+    pub fn encode(&self) -> Option<String> {
+        use base64::Engine;
+        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        serde_json::to_writer(&mut z, self).ok()?;
+        Some(base64::engine::general_purpose::STANDARD.encode(z.finish().ok()?))
+    }
+
+    /// The manifest of a comment written by [`Manifest::encode`]; `None` for any other text (an
+    /// older schemaplan's plain JSON, a comment that is not a manifest). Names are interned.
+    pub fn decode(comment: &str) -> Option<Manifest> {
+        crate::model::interning(|| decoded(comment))
+    }
+
     /// The manifest of statements just loaded with `load::load_tracked`.
     pub fn new(context: &str, statements: &[WarmStatement], oids: &[OidRange]) -> Manifest {
         Manifest {
@@ -870,6 +905,29 @@ mod tests {
             })
             .collect();
         Manifest::new("ctx", statements, &oids)
+    }
+
+    /// A manifest comes back from its comment as it was, stamp included; an older
+    /// schemaplan's plain JSON comment, or any other text, is no manifest (stamp 0).
+    #[test]
+    fn manifests_read_back_from_their_comment_and_other_texts_are_none() {
+        let mut m = manifest(&[
+            st("d1", Mode::Creates, &["public.t"], &["public"]),
+            st(
+                "d2",
+                Mode::Creates,
+                &["public.v"],
+                &["public.t", "o'brien\\x"],
+            ),
+        ]);
+        m.kept_at = 42;
+        let text = m.encode().unwrap();
+        assert_eq!(Manifest::decode(&text), Some(m.clone()));
+        assert_eq!(KeptAt::of(&text), 42);
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(Manifest::decode(&json), None);
+        assert_eq!(KeptAt::of(&json), 0);
+        assert_eq!(Manifest::decode("a comment"), None);
     }
 
     #[test]
