@@ -6,14 +6,20 @@
 //!
 //! The one rule: [`same`] never says "the same" where [`super::diff`] finds a change. It
 //! compares every field the diff reads with `==` (stricter than the diff, which normalises
-//! some things, e.g. the order of a table's columns: such schemas are "not the same" here and
-//! the diff decides), and leaves out only what the diff never reads: `sizes` (plan-time facts),
-//! `unmodeled` and `unmodeled_deps` (`workflow::unmodeled` handles those). Owners are compared
-//! as the diff compares them: only where both sides list one (`owners.rs`). A field added to
-//! `Schema` does not compile here until it is placed in one group or the other. The fixture
-//! suite checks the rule on every schema it reads (`tests/fixtures.rs`, `compare`).
+//! some things: such schemas are "not the same" here and the diff decides), but for the order
+//! of a table's columns, which the diff never reads (it matches columns by name; PostgreSQL
+//! cannot reorder them). The inverse of a plan that drops a column adds it back last: the
+//! proof's reading that differed from the current schema there alone was held as the schema
+//! the inverse must reach, a whole schema more at the peak of such a plan, and it made the
+//! next reading copy its splice base (issue 9). It leaves out only what the diff never reads:
+//! `sizes` (plan-time facts), `unmodeled` and `unmodeled_deps` (`workflow::unmodeled` handles
+//! those). Owners are compared as the diff compares them: only where both sides list one
+//! (`owners.rs`). A field added to `Schema` or `Table` does not compile here until it is
+//! placed in one group or the other. The fixture suite checks the rule on every schema it
+//! reads (`tests/fixtures.rs`, `compare`).
 
-use crate::model::Schema;
+use crate::model::{QName, Schema, Table};
+use std::collections::BTreeMap;
 
 /// Whether `diff(current, desired)` is certainly empty, decided without diffing: see the
 /// module doc. `false` says nothing (the diff may still find nothing).
@@ -92,7 +98,7 @@ pub fn same(current: &Schema, desired: &Schema) -> bool {
         && *comments == d.comments
         && *grants == d.grants
         && *default_privileges == d.default_privileges
-        && *tables == d.tables
+        && same_tables(tables, &d.tables)
         && *indexes == d.indexes
         && *depends == d.depends
         // the diff compares an owner only where both sides list one (`owners.rs`)
@@ -100,6 +106,61 @@ pub fn same(current: &Schema, desired: &Schema) -> bool {
             .owners
             .iter()
             .all(|(id, o)| owners.get(id).is_none_or(|live| live == o))
+}
+
+/// The tables, each [`same_table`].
+fn same_tables(a: &BTreeMap<QName, Table>, b: &BTreeMap<QName, Table>) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((qa, ta), (qb, tb))| qa == qb && same_table(ta, tb))
+}
+
+/// Two tables equal but perhaps for the order of their columns (module doc). Every field by
+/// name, so that a new field must be placed here.
+fn same_table(a: &Table, b: &Table) -> bool {
+    if a == b {
+        return true;
+    }
+    let Table {
+        name,
+        kind,
+        unlogged,
+        columns,
+        constraints,
+        partition_key,
+        partition_key_columns,
+        key_copies,
+        unvalidated_copies,
+        partition_of,
+        inherits,
+        options,
+        rls_enabled,
+        rls_forced,
+        replica_identity,
+        access_method,
+        foreign,
+    } = a;
+    // A table's column names are unique: as many columns, each found equal by name, is the
+    // same columns in another order.
+    columns.len() == b.columns.len()
+        && columns.iter().all(|c| b.column(&c.name) == Some(c))
+        && *name == b.name
+        && *kind == b.kind
+        && *unlogged == b.unlogged
+        && *constraints == b.constraints
+        && *partition_key == b.partition_key
+        && *partition_key_columns == b.partition_key_columns
+        && *key_copies == b.key_copies
+        && *unvalidated_copies == b.unvalidated_copies
+        && *partition_of == b.partition_of
+        && *inherits == b.inherits
+        && *options == b.options
+        && *rls_enabled == b.rls_enabled
+        && *rls_forced == b.rls_forced
+        && *replica_identity == b.replica_identity
+        && *access_method == b.access_method
+        && *foreign == b.foreign
 }
 
 #[cfg(test)]
@@ -161,6 +222,27 @@ mod tests {
         let other = with_table("u");
         assert!(!same(&a, &other));
         assert!(!super::super::diff(&a, &other).is_empty());
+
+        // Columns in another order (a dropped column added back last): the diff matches
+        // them by name; a column that differs is a change either way.
+        let column = crate::model::Column::plain;
+        let mut ordered = a.clone();
+        ordered.tables.get_mut(&q).unwrap().columns = vec![column("a", "int"), column("b", "text")];
+        let mut reordered = a.clone();
+        reordered.tables.get_mut(&q).unwrap().columns =
+            vec![column("b", "text"), column("a", "int")];
+        assert!(same(&ordered, &reordered) && same(&reordered, &ordered));
+        assert!(super::super::diff(&ordered, &reordered).is_empty());
+        assert!(super::super::diff(&reordered, &ordered).is_empty());
+        let mut retyped = a.clone();
+        retyped.tables.get_mut(&q).unwrap().columns =
+            vec![column("b", "integer"), column("a", "int")];
+        assert!(!same(&ordered, &retyped) && !same(&retyped, &ordered));
+        assert!(!super::super::diff(&ordered, &retyped).is_empty());
+        let mut fewer = a.clone();
+        fewer.tables.get_mut(&q).unwrap().columns = vec![column("a", "int")];
+        assert!(!same(&ordered, &fewer) && !same(&fewer, &ordered));
+        assert!(!super::super::diff(&ordered, &fewer).is_empty());
 
         let mut commented = a.clone();
         commented

@@ -363,26 +363,11 @@ mod tests {
             },
         );
         let column = |name: &str, volatile: bool| Column {
-            name: name.into(),
-            type_name: "integer".into(),
-            collation: None,
             not_null: true,
             not_null_name: Some(Box::new(format!("t_{name}_not_null"))),
-            not_null_not_valid: false,
-            not_null_no_inherit: false,
             default: volatile.then(|| "random()".to_string()),
             default_volatile: volatile,
-            identity: None,
-            generated: None,
-            generated_virtual: false,
-            compression: None,
-            storage: None,
-            default_storage: "p".into(),
-            statistics: None,
-            attoptions: vec![],
-            fdw_options: vec![],
-            inherited: false,
-            is_local: true,
+            ..Column::plain(name, "integer")
         };
         s.tables.insert(
             q("t"),

@@ -244,6 +244,33 @@ pub struct Column {
 }
 
 impl Column {
+    /// A column of the table's own, nullable, without default, options or storage settings
+    /// (`default_storage` `p`): what tests build their columns from.
+    pub fn plain(name: &str, type_name: &str) -> Column {
+        Column {
+            name: name.into(),
+            type_name: type_name.into(),
+            collation: None,
+            not_null: false,
+            not_null_name: None,
+            not_null_not_valid: false,
+            not_null_no_inherit: false,
+            default: None,
+            default_volatile: false,
+            identity: None,
+            generated: None,
+            generated_virtual: false,
+            compression: None,
+            storage: None,
+            default_storage: "p".into(),
+            statistics: None,
+            attoptions: vec![],
+            fdw_options: vec![],
+            inherited: false,
+            is_local: true,
+        }
+    }
+
     /// The column without NOT NULL (and so without a NOT NULL constraint, PostgreSQL 18).
     pub fn make_nullable(&mut self) {
         self.not_null = false;
