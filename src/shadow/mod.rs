@@ -407,9 +407,10 @@ impl ScratchDb {
     }
 
     /// Starts loading the splice base of a stored delta state on a thread of its own
-    /// ([`reading::BaseReading::load_aside`]), for the proof to take it loaded: called once
-    /// both sides are read, so that the load runs beside the diff and planning, not beside
-    /// the live database's reading (the peak of a warm `plan`: issue 9).
+    /// ([`reading::BaseReading::load_aside`]), for the proof to take it loaded: `plan` calls
+    /// it once both sides are read, so that the load runs beside the diff, not beside the live
+    /// database's reading (the peak of a warm `plan`: issue 9), and only for a plan that
+    /// drops nothing (`workflow::pipeline`).
     pub fn load_delta_base_aside(&self) {
         if let Ok(mut d) = self.delta.lock() {
             if let Some((_, Some(base))) = d.as_mut() {

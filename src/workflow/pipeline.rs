@@ -108,9 +108,6 @@ pub fn make_plan(
         db: desired_db,
         ..
     } = desired.into_desired();
-    // The proof's first reading splices into the desired database's stored reading: loaded
-    // beside the diff from now on, not beside the live side's reading (issue 9).
-    desired_db.load_delta_base_aside();
     // Objects schemaplan does not model, on both sides: reported, never silently skipped.
     unmodeled_warnings(&desired)
         .into_iter()
@@ -184,6 +181,14 @@ fn plan_and_prove<'s, 'e>(
     )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
+    // The proof's first reading splices into the desired database's stored reading: loaded
+    // beside the diff from here on, not beside the live side's reading (the warm plan's peak,
+    // issue 9). Not when the plan drops something: planning then holds a middle schema
+    // (`contract::middle`), and the two side by side were the peak of such a plan; the proof
+    // loads it when it starts.
+    if !req.no_proof && super::contract::drops_nothing(base, desired) {
+        desired_db.load_delta_base_aside();
+    }
     // Each way diffed once for the whole plan: the refusals below, the secrets check (the
     // inverse) and every plan `plan_proven` makes take them from here.
     let diffs = super::PlanDiffs::new(base, desired, opts.server_version).made_both();

@@ -405,7 +405,7 @@ pub fn middle(current: &Schema, desired: &Schema, lost: &[Unrestored]) -> Option
 /// (by key; a kept table: its own columns and local constraints): then [`middle`] adds
 /// nothing and notes nothing, and there is no middle schema. Triggers, policies, rules and
 /// extended statistics are kept only with a dropped table, so a dropped table answers for them.
-fn drops_nothing(current: &Schema, desired: &Schema) -> bool {
+pub(super) fn drops_nothing(current: &Schema, desired: &Schema) -> bool {
     fn keys_in<K: Ord, V>(
         a: &std::collections::BTreeMap<K, V>,
         b: &std::collections::BTreeMap<K, V>,
