@@ -109,15 +109,21 @@ impl KeptAt {
     }
 }
 
-/// A value read from a comment written by [`Manifest::encode`], decompressed as it is parsed
-/// (the JSON is never held whole).
+/// A value read from a comment written by [`Manifest::encode`]. The JSON is inflated whole
+/// and parsed from memory (`serde_json::from_reader` reads byte by byte, serde_json's own
+/// documentation says slower); the inflated text is transient, beside the manifest built.
 fn decoded<T: serde::de::DeserializeOwned>(comment: &str) -> Option<T> {
     use base64::Engine;
+    use std::io::Read;
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(comment)
         .ok()?;
-    let json = std::io::BufReader::new(flate2::read::DeflateDecoder::new(&bytes[..]));
-    serde_json::from_reader(json).ok()
+    let mut json = Vec::new();
+    flate2::read::DeflateDecoder::new(&bytes[..])
+        .read_to_end(&mut json)
+        .ok()?;
+    drop(bytes);
+    serde_json::from_slice(&json).ok()
 }
 
 impl Manifest {
