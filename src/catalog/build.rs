@@ -178,15 +178,23 @@ impl<'a> FromSql<'a> for RawValue<'a> {
 /// With a row cache (`catalog::delta`), the queries it keeps go through it: their rows are
 /// kept (in a compact form) as they are handed over, and in a delta read the rows of the
 /// objects that did not change come from it (the query re-run only for the others).
+///
+/// With a digest ([`Reader::with_digest`]; never beside a row cache), every row is fed to it
+/// as it is handed over ([`RowsDigest`]).
 fn each_row(
     tx: &mut postgres::Transaction<'_>,
     cache: Option<&mut RowCache>,
+    mut digest: Option<&mut RowsDigest>,
     text: &str,
     name: &'static str,
     mut each: impl FnMut(R<'_>) -> Result<(), CatalogError>,
 ) -> Result<(), CatalogError> {
     use postgres::fallible_iterator::FallibleIterator;
     if let (Some(cache), Some(key)) = (cache, delta::key_of(name)) {
+        debug_assert!(
+            digest.is_none(),
+            "a read through a row cache is not digested"
+        );
         return cache.fetch(tx, text, name, key, |row| each(R { row, query: name }));
     }
     let failed = |source| CatalogError::Query {
@@ -196,7 +204,13 @@ fn each_row(
     let mut rows = tx
         .query_raw(text, std::iter::empty::<&dyn postgres::types::ToSql>())
         .map_err(failed)?;
+    if let Some(d) = digest.as_deref_mut() {
+        d.query(name);
+    }
     while let Some(row) = rows.next().map_err(failed)? {
+        if let Some(d) = digest.as_deref_mut() {
+            d.row(&row);
+        }
         each(R {
             row: &row,
             query: name,
@@ -227,6 +241,104 @@ pub struct Reader<'t, 'c> {
     /// Building into a previous reading (`catalog::splice`): only the objects read again are
     /// built, into `schema` and `resolver` as [`Reader::splicing`] set them.
     splicing: bool,
+    /// Every row read, digested ([`Reader::with_digest`]).
+    digest: Option<RowsDigest>,
+}
+
+/// The digest of everything a read was built from: the server version, then each query's
+/// name and the multiset of its rows (each row's SHA-256 over every value, a NULL told apart
+/// from an empty value, each value length-prefixed; the rows' digests summed as 256-bit
+/// integers, with their count). The schema a [`Reader`] builds is a function of these alone
+/// (and of the build of schemaplan), so two reads of equal digests built equal schemas: what
+/// lets `catalog::fingerprints` give a kept fingerprint for a live database that did not
+/// change since the last plan (issue 9). A sum, not a digest of the rows in order: a query
+/// without `ORDER BY` may give its rows in another order on each run (a sequential scan
+/// joining one already running starts where that one is), and the builders do not depend on
+/// it. The sum holds no row: nothing to keep memory for at 600,000 rows.
+pub(super) struct RowsDigest {
+    all: sha2::Sha256,
+    /// The query whose rows are being summed, the sum and how many.
+    query: Option<&'static str>,
+    sum: [u64; 4],
+    rows: u64,
+}
+
+impl RowsDigest {
+    fn new(version: i32) -> Self {
+        use sha2::Digest;
+        let mut all = sha2::Sha256::new();
+        all.update(b"schemaplan catalog rows v1\0");
+        all.update(version.to_le_bytes());
+        RowsDigest {
+            all,
+            query: None,
+            sum: [0; 4],
+            rows: 0,
+        }
+    }
+
+    /// The rows of query `name` come next.
+    fn query(&mut self, name: &'static str) {
+        self.end_query();
+        self.query = Some(name);
+    }
+
+    fn row(&mut self, row: &Row) {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for at in 0..row.len() {
+            match row.try_get::<_, RawValue>(at) {
+                Ok(RawValue(Some(value))) => {
+                    h.update([b'V']);
+                    h.update((value.len() as u64).to_le_bytes());
+                    h.update(value);
+                }
+                Ok(RawValue(None)) => h.update([b'N']),
+                // Cannot happen (`RawValue` takes any type); told apart all the same.
+                Err(_) => h.update([b'E']),
+            }
+        }
+        add_256(&mut self.sum, &h.finalize().into());
+        self.rows += 1;
+    }
+
+    /// The query whose rows were summed, into the whole digest.
+    fn end_query(&mut self) {
+        use sha2::Digest;
+        if let Some(name) = self.query.take() {
+            self.all.update((name.len() as u64).to_le_bytes());
+            self.all.update(name.as_bytes());
+            self.all.update(self.rows.to_le_bytes());
+            for limb in self.sum {
+                self.all.update(limb.to_le_bytes());
+            }
+        }
+        self.sum = [0; 4];
+        self.rows = 0;
+    }
+
+    fn finish(mut self) -> String {
+        use sha2::Digest;
+        self.end_query();
+        self.all
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+/// `sum += digest`, both 256-bit integers (`digest`'s bytes little-endian), modulo 2^256:
+/// the same sum whatever order the digests come in.
+fn add_256(sum: &mut [u64; 4], digest: &[u8; 32]) {
+    let mut carry = false;
+    for (limb, part) in sum.iter_mut().zip(digest.chunks_exact(8)) {
+        let part = u64::from_le_bytes(part.try_into().expect("8 bytes"));
+        let (s1, c1) = limb.overflowing_add(part);
+        let (s2, c2) = s1.overflowing_add(carry as u64);
+        *limb = s2;
+        carry = c1 || c2;
+    }
 }
 
 impl<'t, 'c> Reader<'t, 'c> {
@@ -243,7 +355,29 @@ impl<'t, 'c> Reader<'t, 'c> {
             identity_options: HashMap::new(),
             cache: None,
             splicing: false,
+            digest: None,
         }
+    }
+
+    /// Digests every row read ([`RowsDigest`], given by [`Reader::read_digested`]). Not with
+    /// a row cache: a delta read's rows are not all read.
+    pub fn with_digest(mut self) -> Self {
+        debug_assert!(
+            self.cache.is_none(),
+            "a read through a row cache is not digested"
+        );
+        self.digest = Some(RowsDigest::new(self.version));
+        self
+    }
+
+    /// [`Reader::read`] and the digest of the rows it was built from ([`RowsDigest`]; the
+    /// reader must have been made [`Reader::with_digest`]).
+    pub fn read_digested(mut self) -> Result<(Schema, String), CatalogError> {
+        self.fill()?;
+        let digest = self
+            .digest
+            .expect("read_digested needs a reader made with_digest");
+        Ok((self.schema, digest.finish()))
     }
 
     /// Reads through `cache`: keeps the rows of the queries `delta::key_of` names, and
@@ -269,6 +403,12 @@ impl<'t, 'c> Reader<'t, 'c> {
 
     /// [`Reader::read`], giving the resolver too (kept for a splice, `catalog::splice`).
     pub(super) fn read_kept(mut self) -> Result<(Schema, Resolver), CatalogError> {
+        self.fill()?;
+        Ok((self.schema, self.resolver))
+    }
+
+    /// Runs every query, building the schema.
+    fn fill(&mut self) -> Result<(), CatalogError> {
         use crate::timings::stage;
         stage("catalog: extension_members", || self.extension_members())?;
         stage("catalog: schemas", || self.schemas())?;
@@ -307,7 +447,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         stage("catalog: depends", || self.depends())?;
         stage("catalog: unmodeled", || self.unmodeled())?;
         self.shrink();
-        Ok((self.schema, self.resolver))
+        Ok(())
     }
 
     /// Gives back the spare capacity of the lists filled row by row (a table's columns grow
@@ -450,15 +590,54 @@ impl<'t, 'c> Reader<'t, 'c> {
             q.name
         );
         let text = self.sql(q);
-        self.tx
+        let rows = self
+            .tx
             .query(text.as_str(), &[])
             .map_err(|source| CatalogError::Query {
                 query: q.name,
                 source,
-            })
+            })?;
+        if let Some(d) = self.digest.as_mut() {
+            d.query(q.name);
+            rows.iter().for_each(|row| d.row(row));
+        }
+        Ok(rows)
     }
 }
 
 fn qname_opt(schema: Option<String>, name: Option<String>) -> Option<QName> {
     Some(QName::new(schema?, name?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::add_256;
+
+    #[test]
+    fn rows_digest_sum_carries_and_ignores_order() {
+        let mut max = [0xffu8; 32];
+        let mut sum = [0u64; 4];
+        add_256(&mut sum, &max);
+        let one = {
+            let mut d = [0u8; 32];
+            d[0] = 1;
+            d
+        };
+        add_256(&mut sum, &one);
+        assert_eq!(
+            sum,
+            [0, 0, 0, 0],
+            "2^256 - 1 + 1 wraps to 0, carrying through every limb"
+        );
+        max[31] = 0x7f;
+        let digests = [max, one, [7u8; 32]];
+        let (mut a, mut b) = ([0u64; 4], [0u64; 4]);
+        digests.iter().for_each(|d| add_256(&mut a, d));
+        digests.iter().rev().for_each(|d| add_256(&mut b, d));
+        assert_eq!(a, b);
+        // A row counted twice is not a row counted once.
+        let mut c = a;
+        add_256(&mut c, &one);
+        assert_ne!(a, c);
+    }
 }

@@ -15,6 +15,7 @@
 
 mod build;
 pub mod delta;
+pub mod fingerprints;
 mod resolve;
 pub mod scope;
 mod splice;
@@ -114,10 +115,33 @@ pub fn read_scoped(client: &mut postgres::Client, scope: &Scope) -> Result<Schem
 
 /// [`read`] with an explicit lock-wait policy.
 pub fn read_with(client: &mut postgres::Client, wait: LockWait) -> Result<Schema, CatalogError> {
+    read_retrying(client, wait, |tx, version| {
+        build::Reader::new(tx, version).read()
+    })
+}
+
+/// [`read`], with the digest of every catalog row the schema was built from
+/// (`build::RowsDigest`): two reads of equal digests built equal schemas (for the same build of
+/// schemaplan).
+pub fn read_digested(client: &mut postgres::Client) -> Result<(Schema, String), CatalogError> {
+    read_retrying(client, LockWait::default(), |tx, version| {
+        build::Reader::new(tx, version)
+            .with_digest()
+            .read_digested()
+    })
+}
+
+/// One read (`body`) in its own read-only transaction ([`in_read_tx`]), retried while
+/// relation locks time out as `wait` says.
+fn read_retrying<S: Reading>(
+    client: &mut postgres::Client,
+    wait: LockWait,
+    body: impl Fn(&mut postgres::Transaction<'_>, i32) -> Result<S, CatalogError>,
+) -> Result<S, CatalogError> {
     let lock_timeout = wait.lock_timeout;
     let result = retry_on_lock(
         wait,
-        |c| crate::timings::stage("catalog read", || read_once(c, lock_timeout)),
+        |c| crate::timings::stage("catalog read", || in_read_tx(c, lock_timeout, &body)),
         client,
         |e| matches!(e, CatalogError::Query { source, .. } if is_lock_timeout(source)),
     );
@@ -176,20 +200,9 @@ pub fn retry_on_lock<T, E>(
     })
 }
 
-/// One attempt: its own read-only transaction; the session's settings are untouched afterwards
-/// (`SET LOCAL` only).
-fn read_once(
-    client: &mut postgres::Client,
-    lock_timeout: std::time::Duration,
-) -> Result<Schema, CatalogError> {
-    in_read_tx(client, lock_timeout, |tx, version| {
-        build::Reader::new(tx, version).read()
-    })
-}
-
 /// Runs `body` in the read's transaction (one consistent snapshot, fixed settings, the server
 /// version checked), then leaves the bookkeeping schema out of what it read: the frame of
-/// [`read_once`] and of the delta read (`catalog::delta`).
+/// [`read_with`] and of the delta read (`catalog::delta`).
 fn in_read_tx<S: Reading>(
     client: &mut postgres::Client,
     lock_timeout: std::time::Duration,
@@ -303,6 +316,13 @@ pub(crate) trait Reading {
 impl Reading for Schema {
     fn without_bookkeeping(&mut self) {
         without_bookkeeping(self);
+    }
+}
+
+/// A schema and the digest of its rows ([`read_digested`]).
+impl Reading for (Schema, String) {
+    fn without_bookkeeping(&mut self) {
+        without_bookkeeping(&mut self.0);
     }
 }
 

@@ -42,6 +42,8 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         db: Some(&a.db),
         scope: &scope,
         need: workflow::Need::Reading,
+        // Drift fingerprints nothing.
+        fingerprint_cache: None,
     };
     // `Need::Reading`: the statements are dropped once loaded (issue 9's memory target).
     let workflow::Sides {

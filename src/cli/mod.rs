@@ -414,6 +414,17 @@ pub(crate) fn start_shadow(a: &ShadowArgs) -> anyhow::Result<crate::shadow::Shad
 /// the embedded shadow's cluster, `<cache>/sources`. Like the warm shadow, only with the
 /// embedded shadow and without `--no-cache`; `None` also when there is no cache folder.
 pub(crate) fn source_cache(a: &ShadowArgs) -> Option<std::path::PathBuf> {
+    cache_folder(a, "sources")
+}
+
+/// Where `plan` keeps the live schema's fingerprints between runs (`catalog::fingerprints`):
+/// `<cache>/fingerprints`, under the same conditions as [`source_cache`].
+pub(crate) fn fingerprint_cache(a: &ShadowArgs) -> Option<std::path::PathBuf> {
+    cache_folder(a, "fingerprints")
+}
+
+/// The folder `name` of the cache root, without `--no-cache` or `--dev-url`.
+fn cache_folder(a: &ShadowArgs, name: &str) -> Option<std::path::PathBuf> {
     if a.no_cache || a.dev_url.is_some() {
         return None;
     }
@@ -425,7 +436,7 @@ pub(crate) fn source_cache(a: &ShadowArgs) -> Option<std::path::PathBuf> {
     };
     crate::shadow::cache_root(&opts)
         .ok()
-        .map(|root| root.join("sources"))
+        .map(|root| root.join(name))
 }
 
 /// Output format of `plan` and `drift`.

@@ -1,6 +1,9 @@
 //! `schemaplan plan`: schema files + database -> proven plan directory.
 
-use super::{source_cache, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES, EXIT_OK};
+use super::{
+    fingerprint_cache, source_cache, start_shadow, style, Format, ShadowArgs, EXIT_DIFFERENCES,
+    EXIT_OK,
+};
 use crate::render;
 use crate::workflow;
 use anyhow::Context;
@@ -72,6 +75,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
     }
     let scope = a.scope.scope()?;
     let source_cache = source_cache(&a.shadow);
+    let fingerprint_cache = fingerprint_cache(&a.shadow);
     let id = a
         .out
         .as_ref()
@@ -82,6 +86,7 @@ pub fn run(a: PlanArgs) -> anyhow::Result<i32> {
         db: a.db.as_deref(),
         schema: &a.schema,
         source_cache: source_cache.as_deref(),
+        fingerprint_cache: fingerprint_cache.as_deref(),
         lock_timeout: Duration::from_millis(a.lock_timeout_ms),
         small_table: a.small_table,
         id,

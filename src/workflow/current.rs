@@ -18,6 +18,9 @@ pub struct Current {
     /// loads (made in the shadow so GRANTs and OWNER TO load, `Shadow::prepare_roles`).
     pub roles: Vec<shadow::Role>,
     pub server_version_num: Option<i32>,
+    /// The digest of the live catalog rows `schema` was built from (`catalog::read_digested`),
+    /// for a kept fingerprint (`catalog::fingerprints`); `None` for a scoped or empty side.
+    pub rows_digest: Option<String>,
 }
 
 /// Reads the live database, or an empty database of the shadow when there is none.
@@ -46,6 +49,7 @@ pub(super) fn scoped(
         let (inside, outside) = scope.split(&c.schema);
         c.context = Context::new(scope, &c.schema, &outside, &empty);
         c.schema = inside;
+        c.rows_digest = None;
     }
     Ok(c)
 }
@@ -61,6 +65,7 @@ pub(super) fn current_full(
             context: Context::default(),
             roles: Vec::new(),
             server_version_num: None,
+            rows_digest: None,
         }),
     }
 }
@@ -92,12 +97,13 @@ pub(super) fn live_full(
         .collect();
     let v = db::server_version_num(&mut client)?;
     early(&roles, v);
-    let schema = catalog::read(&mut client)?;
+    let (schema, rows_digest) = catalog::read_digested(&mut client)?;
     Ok(Current {
         schema,
         context: Context::default(),
         roles,
         server_version_num: Some(v),
+        rows_digest: Some(rows_digest),
     })
 }
 

@@ -24,6 +24,8 @@ pub struct PlanRequest<'a> {
     pub schema: &'a Path,
     /// Where the parses of unchanged schema files are kept (`source::load_dir_cached`).
     pub source_cache: Option<&'a Path>,
+    /// Where the live schema's fingerprints are kept (`catalog::fingerprints`).
+    pub fingerprint_cache: Option<&'a Path>,
     pub lock_timeout: Duration,
     pub small_table: u64,
     /// The plan id written into both files.
@@ -82,6 +84,7 @@ pub fn make_plan(
             db: req.db,
             scope: &req.scope,
             need: super::Need::Database,
+            fingerprint_cache: req.fingerprint_cache,
         },
         start_shadow,
         &mut |src, shadow, version| {
@@ -127,7 +130,17 @@ pub fn make_plan(
         let (current, desired) = (&current, &desired);
         std::thread::scope(|s| {
             let from_side = s.spawn(|| {
-                current_digests.unwrap_or_else(|| catalog::fingerprint_and_digests(&current.schema))
+                current_digests.unwrap_or_else(|| {
+                    let place = req
+                        .fingerprint_cache
+                        .zip(req.db)
+                        .map(|(folder, url)| catalog::fingerprints::Place::new(folder, url));
+                    catalog::fingerprints::of_live(
+                        &current.schema,
+                        current.rows_digest.as_deref(),
+                        place.as_ref(),
+                    )
+                })
             });
             plan_and_prove(
                 s, req, source, shadow, current, desired, desired_db, warn, from_side,

@@ -41,6 +41,9 @@ pub struct SidesRequest<'a> {
     pub scope: &'a Scope,
     /// Whether the loaded desired database is kept for the caller (`plan`'s proof).
     pub need: Need,
+    /// Where the live schema's fingerprints are kept between runs (`catalog::fingerprints`);
+    /// `None`: computed every time.
+    pub fingerprint_cache: Option<&'a Path>,
 }
 
 /// Both sides, and what they were read with.
@@ -75,6 +78,9 @@ pub fn read_sides(
     let desired_done = Arc::new(AtomicBool::new(false));
     let fingerprint_if_idle = req.need == Need::Database && req.scope.is_everything();
     let live = req.db.map(|url| {
+        let place = req
+            .fingerprint_cache
+            .map(|folder| crate::catalog::fingerprints::Place::new(folder, url));
         let url = url.to_string();
         let desired_done = Arc::clone(&desired_done);
         std::thread::Builder::new()
@@ -86,8 +92,27 @@ pub fn read_sides(
                         let _ = early_tx.send((roles.to_vec(), version));
                     })
                 })?;
-                let digests = (fingerprint_if_idle && !desired_done.load(Ordering::Acquire))
-                    .then(|| crate::catalog::fingerprint_and_digests(&current.schema));
+                // Kept from an earlier run for exactly these catalog rows, or computed while
+                // the desired load still runs.
+                let rows = current.rows_digest.as_deref();
+                let kept = match (fingerprint_if_idle, rows, &place) {
+                    (true, Some(rows), Some(place)) => {
+                        crate::catalog::fingerprints::kept(place, rows)
+                    }
+                    _ => None,
+                };
+                let digests = kept.or_else(|| {
+                    (fingerprint_if_idle && !desired_done.load(Ordering::Acquire)).then(|| {
+                        match rows {
+                            Some(rows) => crate::catalog::fingerprints::computed(
+                                &current.schema,
+                                rows,
+                                place.as_ref(),
+                            ),
+                            None => crate::catalog::fingerprint_and_digests(&current.schema),
+                        }
+                    })
+                });
                 Ok((current, digests))
             })
     });

@@ -14,6 +14,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             POLICIES.name,
             |r| {
@@ -56,6 +57,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             COMMENTS.name,
             |r| {
@@ -76,6 +78,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             GRANTS.name,
             |r| {

@@ -13,6 +13,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             DEPENDS.name,
             |r| {

@@ -17,6 +17,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             TABLES.name,
             |r| {
@@ -105,34 +106,41 @@ impl Reader<'_, '_> {
 
     pub(super) fn views(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&VIEWS);
-        each_row(self.tx, self.cache.as_deref_mut(), &text, VIEWS.name, |r| {
-            let oid: u32 = r.get("oid")?;
-            let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
-            self.resolver
-                .add_exact(PG_CLASS, oid, ObjectId::View(name.clone()));
-            if let Some(rule) = r.get::<Option<u32>>("rule_oid")? {
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            self.digest.as_mut(),
+            &text,
+            VIEWS.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
                 self.resolver
-                    .add_alias(PG_REWRITE, rule, ObjectId::View(name.clone()));
-            }
-            self.views.insert(oid, name.clone());
-            if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
-                self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
-            }
-            // a set in the order written; compared as a set (see tables above)
-            let options: Vec<String> = r.get("options")?;
-            self.schema.views.insert(
-                name.clone(),
-                View {
-                    name,
-                    materialized: r.get("materialized")?,
-                    definition: r.get("definition")?,
-                    options,
-                    columns: Vec::new(),
-                    populated: r.get("populated")?,
-                },
-            );
-            Ok(())
-        })?;
+                    .add_exact(PG_CLASS, oid, ObjectId::View(name.clone()));
+                if let Some(rule) = r.get::<Option<u32>>("rule_oid")? {
+                    self.resolver
+                        .add_alias(PG_REWRITE, rule, ObjectId::View(name.clone()));
+                }
+                self.views.insert(oid, name.clone());
+                if let Some(bytes) = r.get::<Option<i64>>("heap_bytes")? {
+                    self.schema.sizes.insert(name.clone(), bytes.max(0) as u64);
+                }
+                // a set in the order written; compared as a set (see tables above)
+                let options: Vec<String> = r.get("options")?;
+                self.schema.views.insert(
+                    name.clone(),
+                    View {
+                        name,
+                        materialized: r.get("materialized")?,
+                        definition: r.get("definition")?,
+                        options,
+                        columns: Vec::new(),
+                        populated: r.get("populated")?,
+                    },
+                );
+                Ok(())
+            },
+        )?;
         Ok(())
     }
 
@@ -141,6 +149,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             SEQUENCES.name,
             |r| {
@@ -215,6 +224,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             COLUMNS.name,
             |r| {
@@ -324,6 +334,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             CONSTRAINTS.name,
             |r| {
@@ -443,6 +454,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             INDEXES.name,
             |r| {

@@ -13,6 +13,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             FUNCTIONS.name,
             |r| {
@@ -58,6 +59,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             TRIGGERS.name,
             |r| {

@@ -49,6 +49,7 @@ impl Reader<'_, '_> {
         each_row(
             self.tx,
             self.cache.as_deref_mut(),
+            self.digest.as_mut(),
             &text,
             TYPE_INDEX.name,
             |r| {
@@ -71,68 +72,78 @@ impl Reader<'_, '_> {
 
     pub(super) fn types(&mut self) -> Result<(), CatalogError> {
         let text = self.sql(&TYPES);
-        each_row(self.tx, self.cache.as_deref_mut(), &text, TYPES.name, |r| {
-            let oid: u32 = r.get("oid")?;
-            let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
-            let kind = match r.char("kind")? {
-                'e' => TypeKind::Enum(r.get("labels")?),
-                'c' => {
-                    let relid: u32 = r.get("typrelid")?;
-                    self.composites.insert(relid, name.clone());
-                    self.resolver
-                        .add_alias(PG_CLASS, relid, ObjectId::Type(name.clone()));
-                    TypeKind::Composite(Vec::new())
-                }
-                'r' => {
-                    let mut options = Vec::new();
-                    let opts: [(&str, &'static str); 4] = [
-                        ("subtype_opclass", "rng_opclass"),
-                        ("collation", "rng_collation"),
-                        ("canonical", "rng_canonical"),
-                        ("subtype_diff", "rng_subdiff"),
-                    ];
-                    for (option, column) in opts {
-                        if let Some(v) = r.get::<Option<String>>(column)? {
-                            options.push(format!("{option} = {v}"));
-                        }
+        each_row(
+            self.tx,
+            self.cache.as_deref_mut(),
+            self.digest.as_mut(),
+            &text,
+            TYPES.name,
+            |r| {
+                let oid: u32 = r.get("oid")?;
+                let name = QName::new(r.get::<String>("schema")?, r.get::<String>("name")?);
+                let kind = match r.char("kind")? {
+                    'e' => TypeKind::Enum(r.get("labels")?),
+                    'c' => {
+                        let relid: u32 = r.get("typrelid")?;
+                        self.composites.insert(relid, name.clone());
+                        self.resolver
+                            .add_alias(PG_CLASS, relid, ObjectId::Type(name.clone()));
+                        TypeKind::Composite(Vec::new())
                     }
-                    if let Some(mr) = r.get::<Option<Vec<String>>>("rng_multirange")? {
-                        if let [schema, mname] = mr.as_slice() {
-                            // only when not the name CREATE TYPE derives by itself
-                            if *schema != name.schema
-                                || *mname != default_multirange_name(&name.name)
-                            {
-                                options.push(format!(
-                                    "multirange_type_name = {}.{}",
-                                    ident(schema),
-                                    ident(mname)
-                                ));
+                    'r' => {
+                        let mut options = Vec::new();
+                        let opts: [(&str, &'static str); 4] = [
+                            ("subtype_opclass", "rng_opclass"),
+                            ("collation", "rng_collation"),
+                            ("canonical", "rng_canonical"),
+                            ("subtype_diff", "rng_subdiff"),
+                        ];
+                        for (option, column) in opts {
+                            if let Some(v) = r.get::<Option<String>>(column)? {
+                                options.push(format!("{option} = {v}"));
                             }
                         }
+                        if let Some(mr) = r.get::<Option<Vec<String>>>("rng_multirange")? {
+                            if let [schema, mname] = mr.as_slice() {
+                                // only when not the name CREATE TYPE derives by itself
+                                if *schema != name.schema
+                                    || *mname != default_multirange_name(&name.name)
+                                {
+                                    options.push(format!(
+                                        "multirange_type_name = {}.{}",
+                                        ident(schema),
+                                        ident(mname)
+                                    ));
+                                }
+                            }
+                        }
+                        TypeKind::Range {
+                            subtype: r.get("rng_subtype")?,
+                            options,
+                        }
                     }
-                    TypeKind::Range {
-                        subtype: r.get("rng_subtype")?,
-                        options,
+                    _ => {
+                        self.domains.insert(oid, name.clone());
+                        TypeKind::Domain(Domain {
+                            base_type: r.get("base_type")?,
+                            collation: qname_opt(
+                                r.get("collation_schema")?,
+                                r.get("collation_name")?,
+                            ),
+                            default: r.get("default_expr")?,
+                            not_null: r.get("not_null")?,
+                            constraints: BTreeMap::new(),
+                        })
                     }
-                }
-                _ => {
-                    self.domains.insert(oid, name.clone());
-                    TypeKind::Domain(Domain {
-                        base_type: r.get("base_type")?,
-                        collation: qname_opt(r.get("collation_schema")?, r.get("collation_name")?),
-                        default: r.get("default_expr")?,
-                        not_null: r.get("not_null")?,
-                        constraints: BTreeMap::new(),
-                    })
-                }
-            };
-            self.resolver
-                .add_exact(PG_TYPE, oid, ObjectId::Type(name.clone()));
-            self.schema
-                .types
-                .insert(name.clone(), TypeDef { name, kind });
-            Ok(())
-        })
+                };
+                self.resolver
+                    .add_exact(PG_TYPE, oid, ObjectId::Type(name.clone()));
+                self.schema
+                    .types
+                    .insert(name.clone(), TypeDef { name, kind });
+                Ok(())
+            },
+        )
     }
 }
 

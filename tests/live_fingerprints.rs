@@ -1,0 +1,118 @@
+//! The live schema's fingerprint kept between plans (`catalog::fingerprints`, issue 9): a plan
+//! fingerprints the live schema it starts from (its `from`); a later plan of a live database
+//! whose catalog rows are exactly the same takes the kept fingerprint instead of computing it.
+//! It must never stand for a live schema that changed: the plan files are always those a plan
+//! without any cache writes.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+const SCHEMA: &str = "
+CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL, born date);
+CREATE INDEX people_name ON people (lower(name));
+COMMENT ON TABLE people IS 'everyone';
+";
+
+/// `plan` of the folder `cwd`/schema (with `-v` and `SCHEMAPLAN_TIMINGS=1`), with `extra`
+/// arguments: what it printed.
+fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
+        .args(["plan", "-v", "--db", db, "--out", out])
+        .args(extra)
+        .current_dir(cwd)
+        .env("SCHEMAPLAN_CACHE_DIR", cache)
+        .env("SCHEMAPLAN_TIMINGS", "1")
+        .env_remove("DATABASE_URL")
+        .env_remove("SCHEMAPLAN_DEV_URL")
+        .env_remove("SCHEMAPLAN_ENV")
+        .env_remove("SCHEMAPLAN_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = common::output_text(&o);
+    assert_eq!(common::exit_code(&o), 0, "plan {out}:\n{text}");
+    text
+}
+
+/// How many schemas a run fingerprinted: its `fingerprint and object digests` stages (a plan
+/// computes two, the live schema's and the target's, unless the live one was kept).
+fn fingerprinted(log: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            l.trim_start()
+                .starts_with("fingerprint and object digests ")
+        })
+        .count()
+}
+
+/// The plan files written under `dir`, by name.
+fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap();
+            (e.file_name().to_string_lossy().to_string(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same() {
+    let server = common::server();
+    let (_, url) = server.fresh_db("live_fingerprints");
+    let mut live = schemaplan::db::connect(&url).unwrap();
+    live.batch_execute(
+        "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
+         INSERT INTO people VALUES (1, 'a'), (2, 'b');
+         COMMENT ON TABLE people IS 'some';",
+    )
+    .unwrap();
+    let cache = common::shadow_cache_dir("sp-livefp-");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("schema")).unwrap();
+    std::fs::write(work.path().join("schema/schema.sql"), SCHEMA).unwrap();
+    let w = work.path();
+    let c = cache.path();
+
+    let first = plan(w, c, &url, "first/p", &[]);
+    assert_eq!(fingerprinted(&first), 2, "nothing kept yet:\n{first}");
+    let second = plan(w, c, &url, "second/p", &[]);
+    assert_eq!(fingerprinted(&second), 1, "the live one is kept:\n{second}");
+    let cold = plan(w, c, &url, "cold/p", &["--no-cache"]);
+    assert_eq!(fingerprinted(&cold), 2, "--no-cache keeps nothing:\n{cold}");
+    assert_eq!(files_of(&w.join("second/p")), files_of(&w.join("first/p")));
+    assert_eq!(files_of(&w.join("second/p")), files_of(&w.join("cold/p")));
+
+    // One catalog row changes (a comment, nothing else): the kept fingerprint is of other
+    // rows, so it is computed again, and the plan is the one of the changed live schema.
+    live.batch_execute("COMMENT ON TABLE people IS 'others'")
+        .unwrap();
+    let changed = plan(w, c, &url, "changed/p", &[]);
+    assert_eq!(
+        fingerprinted(&changed),
+        2,
+        "the live catalog changed:\n{changed}"
+    );
+    plan(w, c, &url, "changed_cold/p", &["--no-cache"]);
+    assert_eq!(
+        files_of(&w.join("changed/p")),
+        files_of(&w.join("changed_cold/p"))
+    );
+    assert_ne!(
+        files_of(&w.join("changed/p")),
+        files_of(&w.join("first/p")),
+        "the live schema changed: so does the plan's `from`"
+    );
+    // ... and that one is kept in turn.
+    let again = plan(w, c, &url, "again/p", &[]);
+    assert_eq!(fingerprinted(&again), 1, "kept for the new rows:\n{again}");
+    assert_eq!(
+        files_of(&w.join("again/p")),
+        files_of(&w.join("changed_cold/p"))
+    );
+}
