@@ -22,6 +22,7 @@ const MAGIC: &[u8] = b"schemaplan live fingerprint v1\n";
 const TEMP_PREFIX: &str = ".fingerprint-";
 
 /// Where the fingerprints of one live database are kept.
+#[derive(Clone)]
 pub struct Place {
     folder: PathBuf,
     file: PathBuf,
@@ -87,4 +88,34 @@ pub fn computed(schema: &Schema, rows: &str, place: Option<&Place>) -> (String, 
         keep(place, rows, &value);
     }
     value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Place;
+    use std::path::Path;
+
+    #[test]
+    fn a_place_is_named_by_the_url_without_its_password() {
+        let folder = Path::new("/cache/fingerprints");
+        let name = |url: &str| Place::new(folder, url).file;
+        let a = name("postgres://app:s3cret@db.example/orders");
+        assert_eq!(a, name("postgres://app:other@db.example/orders"));
+        assert_ne!(a, name("postgres://app:s3cret@db.example/billing"));
+        assert!(a.starts_with(folder));
+        for url in [
+            "postgres://app:s3cret@db.example/orders",
+            "host=db.example dbname=orders password=s3cret",
+        ] {
+            let file = name(url).to_string_lossy().to_string();
+            assert!(
+                !file.contains("s3cret") && !file.contains("example"),
+                "{file}"
+            );
+        }
+        assert_eq!(
+            name("host=db.example dbname=orders password=s3cret"),
+            name("host=db.example dbname=orders password=other")
+        );
+    }
 }

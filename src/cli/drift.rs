@@ -43,7 +43,7 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
         scope: &scope,
         need: workflow::Need::Reading,
         // Drift fingerprints nothing.
-        fingerprint_cache: None,
+        fingerprints: None,
     };
     // `Need::Reading`: the statements are dropped once loaded (issue 9's memory target).
     let workflow::Sides {

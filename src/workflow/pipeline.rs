@@ -77,6 +77,10 @@ pub fn make_plan(
 ) -> anyhow::Result<ProvenPlans> {
     // Stage timings (crate::timings, `-v`): source, shadow start, catalog reads, shadow load,
     // diff, proof.
+    let fingerprints = req
+        .fingerprint_cache
+        .zip(req.db)
+        .map(|(folder, url)| catalog::fingerprints::Place::new(folder, url));
     let sides = super::read_sides(
         &super::SidesRequest {
             schema: req.schema,
@@ -84,7 +88,7 @@ pub fn make_plan(
             db: req.db,
             scope: &req.scope,
             need: super::Need::Database,
-            fingerprint_cache: req.fingerprint_cache,
+            fingerprints: fingerprints.as_ref(),
         },
         start_shadow,
         &mut |src, shadow, version| {
@@ -131,14 +135,10 @@ pub fn make_plan(
         std::thread::scope(|s| {
             let from_side = s.spawn(|| {
                 current_digests.unwrap_or_else(|| {
-                    let place = req
-                        .fingerprint_cache
-                        .zip(req.db)
-                        .map(|(folder, url)| catalog::fingerprints::Place::new(folder, url));
                     catalog::fingerprints::of_live(
                         &current.schema,
                         current.rows_digest.as_deref(),
-                        place.as_ref(),
+                        fingerprints.as_ref(),
                     )
                 })
             });

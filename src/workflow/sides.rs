@@ -43,7 +43,7 @@ pub struct SidesRequest<'a> {
     pub need: Need,
     /// Where the live schema's fingerprints are kept between runs (`catalog::fingerprints`);
     /// `None`: computed every time.
-    pub fingerprint_cache: Option<&'a Path>,
+    pub fingerprints: Option<&'a crate::catalog::fingerprints::Place>,
 }
 
 /// Both sides, and what they were read with.
@@ -78,9 +78,7 @@ pub fn read_sides(
     let desired_done = Arc::new(AtomicBool::new(false));
     let fingerprint_if_idle = req.need == Need::Database && req.scope.is_everything();
     let live = req.db.map(|url| {
-        let place = req
-            .fingerprint_cache
-            .map(|folder| crate::catalog::fingerprints::Place::new(folder, url));
+        let place = req.fingerprints.cloned();
         let url = url.to_string();
         let desired_done = Arc::clone(&desired_done);
         std::thread::Builder::new()
