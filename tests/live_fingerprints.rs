@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 const SCHEMA: &str = "
 CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL, born date);
@@ -18,17 +17,10 @@ COMMENT ON TABLE people IS 'everyone';
 /// `plan` of the folder `cwd`/schema (with `-v` and `SCHEMAPLAN_TIMINGS=1`), with `extra`
 /// arguments: what it printed.
 fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(["plan", "-v", "--db", db, "--out", out])
-        .args(extra)
-        .current_dir(cwd)
+    let args = [&["plan", "-v", "--db", db, "--out", out], extra].concat();
+    let o = common::schemaplan_command(cwd, &args)
         .env("SCHEMAPLAN_CACHE_DIR", cache)
         .env("SCHEMAPLAN_TIMINGS", "1")
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .env_remove("SCHEMAPLAN_ENV")
-        .env_remove("SCHEMAPLAN_CONFIG")
-        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     let text = common::output_text(&o);
@@ -45,20 +37,6 @@ fn fingerprinted(log: &str) -> usize {
                 .starts_with("fingerprint and object digests ")
         })
         .count()
-}
-
-/// The plan files written under `dir`, by name.
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let bytes = std::fs::read(e.path()).unwrap();
-            (e.file_name().to_string_lossy().to_string(), bytes)
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -85,8 +63,14 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
     assert_eq!(fingerprinted(&second), 1, "the live one is kept:\n{second}");
     let cold = plan(w, c, &url, "cold/p", &["--no-cache"]);
     assert_eq!(fingerprinted(&cold), 2, "--no-cache keeps nothing:\n{cold}");
-    assert_eq!(files_of(&w.join("second/p")), files_of(&w.join("first/p")));
-    assert_eq!(files_of(&w.join("second/p")), files_of(&w.join("cold/p")));
+    assert_eq!(
+        common::files_of(&w.join("second/p")),
+        common::files_of(&w.join("first/p"))
+    );
+    assert_eq!(
+        common::files_of(&w.join("second/p")),
+        common::files_of(&w.join("cold/p"))
+    );
 
     // One catalog row changes (a comment, nothing else): the kept fingerprint is of other
     // rows, so it is computed again, and the plan is the one of the changed live schema.
@@ -100,19 +84,19 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
     );
     plan(w, c, &url, "changed_cold/p", &["--no-cache"]);
     assert_eq!(
-        files_of(&w.join("changed/p")),
-        files_of(&w.join("changed_cold/p"))
+        common::files_of(&w.join("changed/p")),
+        common::files_of(&w.join("changed_cold/p"))
     );
     assert_ne!(
-        files_of(&w.join("changed/p")),
-        files_of(&w.join("first/p")),
+        common::files_of(&w.join("changed/p")),
+        common::files_of(&w.join("first/p")),
         "the live schema changed: so does the plan's `from`"
     );
     // ... and that one is kept in turn.
     let again = plan(w, c, &url, "again/p", &[]);
     assert_eq!(fingerprinted(&again), 1, "kept for the new rows:\n{again}");
     assert_eq!(
-        files_of(&w.join("again/p")),
-        files_of(&w.join("changed_cold/p"))
+        common::files_of(&w.join("again/p")),
+        common::files_of(&w.join("changed_cold/p"))
     );
 }

@@ -168,21 +168,6 @@ fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> PathBu
     cwd.join(out)
 }
 
-fn files_of(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            (
-                e.file_name().to_string_lossy().to_string(),
-                std::fs::read(e.path()).unwrap(),
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn warm_plan_files_are_byte_identical_to_a_cold_plan() {
     let server = common::server();
@@ -200,8 +185,8 @@ fn warm_plan_files_are_byte_identical_to_a_cold_plan() {
     let cold = plan(work.path(), cache.path(), &url, "cold/p", &["--no-cache"]);
     let first = plan(work.path(), cache.path(), &url, "first/p", &[]);
     let warm = plan(work.path(), cache.path(), &url, "warm/p", &[]);
-    assert_eq!(files_of(&first), files_of(&cold));
-    assert_eq!(files_of(&warm), files_of(&cold));
+    assert_eq!(common::files_of(&first), common::files_of(&cold));
+    assert_eq!(common::files_of(&warm), common::files_of(&cold));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -758,7 +743,10 @@ fn an_edited_plan_from_the_warm_cache_is_byte_identical_to_a_cold_plan() {
             })
             .collect()
     };
-    assert_eq!(strip(files_of(&warm)), strip(files_of(&cold)));
+    assert_eq!(
+        strip(common::files_of(&warm)),
+        strip(common::files_of(&cold))
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -880,7 +868,7 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
         "{again}"
     );
     let strip = |out: &str| -> Vec<(String, String)> {
-        files_of(&work.path().join(out))
+        common::files_of(&work.path().join(out))
             .into_iter()
             .map(|(n, b)| (n, String::from_utf8(b).unwrap().replace(out, "X")))
             .collect()
@@ -940,7 +928,7 @@ fn concurrent_warm_plans_agree_and_leave_the_kept_database_as_it_was() {
         hs.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let strip = |dir: &Path| -> Vec<(String, String)> {
-        files_of(dir)
+        common::files_of(dir)
             .into_iter()
             .map(|(n, b)| {
                 let mut text = String::from_utf8(b).unwrap();

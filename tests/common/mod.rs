@@ -205,16 +205,36 @@ impl TestServer {
 /// Runs the `schemaplan` binary built for these tests in `cwd`, with no connection settings
 /// inherited from the environment and no standard input.
 pub fn schemaplan(cwd: &std::path::Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(args)
+    schemaplan_command(cwd, args)
+        .output()
+        .expect("run schemaplan")
+}
+
+/// The command [`schemaplan`] runs, for a caller that adds to it (environment variables).
+pub fn schemaplan_command(cwd: &std::path::Path, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_schemaplan"));
+    cmd.args(args)
         .current_dir(cwd)
         .env_remove("DATABASE_URL")
         .env_remove("SCHEMAPLAN_DEV_URL")
         .env_remove("SCHEMAPLAN_ENV")
         .env_remove("SCHEMAPLAN_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run schemaplan")
+        .stdin(std::process::Stdio::null());
+    cmd
+}
+
+/// The files of folder `dir` (a plan's), by name: for byte-for-byte comparisons of plans.
+pub fn files_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let bytes = std::fs::read(e.path()).unwrap();
+            (e.file_name().to_string_lossy().to_string(), bytes)
+        })
+        .collect();
+    v.sort();
+    v
 }
 
 /// What a run printed, stdout then stderr (for assertions and failure messages).
