@@ -17,15 +17,7 @@ COMMENT ON TABLE people IS 'everyone';
 /// `plan` of the folder `cwd`/schema (with `-v` and `SCHEMAPLAN_TIMINGS=1`), with `extra`
 /// arguments: what it printed.
 fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> String {
-    let args = [&["plan", "-v", "--db", db, "--out", out], extra].concat();
-    let o = common::schemaplan_command(cwd, &args)
-        .env("SCHEMAPLAN_CACHE_DIR", cache)
-        .env("SCHEMAPLAN_TIMINGS", "1")
-        .output()
-        .unwrap();
-    let text = common::output_text(&o);
-    assert_eq!(common::exit_code(&o), 0, "plan {out}:\n{text}");
-    text
+    common::plan_logged(cwd, cache, db, out, extra)
 }
 
 /// How many schemas a run fingerprinted: its `fingerprint and object digests` stages (a plan

@@ -11,7 +11,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use schemaplan::shadow::{Role, Shadow, ShadowOptions};
 use schemaplan::workflow;
@@ -148,17 +147,11 @@ fn concurrent_runs_on_one_cache_agree() {
 }
 
 fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> PathBuf {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_schemaplan"));
-    cmd.args(["plan", "--db", db, "--out", out])
-        .args(extra)
-        .current_dir(cwd)
+    let args = [&["plan", "--db", db, "--out", out], extra].concat();
+    let o = common::schemaplan_command(cwd, &args)
         .env("SCHEMAPLAN_CACHE_DIR", cache)
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .env_remove("SCHEMAPLAN_ENV")
-        .env_remove("SCHEMAPLAN_CONFIG")
-        .stdin(std::process::Stdio::null());
-    let o = cmd.output().unwrap();
+        .output()
+        .unwrap();
     assert_eq!(
         common::exit_code(&o),
         0,
@@ -755,21 +748,7 @@ fn an_edited_plan_from_the_warm_cache_is_byte_identical_to_a_cold_plan() {
 
 /// `plan` with `-v` and `SCHEMAPLAN_TIMINGS=1`: what it printed.
 fn plan_logged(cwd: &Path, cache: &Path, db: &str, out: &str) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_schemaplan"))
-        .args(["plan", "-v", "--db", db, "--out", out])
-        .current_dir(cwd)
-        .env("SCHEMAPLAN_CACHE_DIR", cache)
-        .env("SCHEMAPLAN_TIMINGS", "1")
-        .env_remove("DATABASE_URL")
-        .env_remove("SCHEMAPLAN_DEV_URL")
-        .env_remove("SCHEMAPLAN_ENV")
-        .env_remove("SCHEMAPLAN_CONFIG")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let text = common::output_text(&o);
-    assert_eq!(common::exit_code(&o), 0, "plan {out}:\n{text}");
-    text
+    common::plan_logged(cwd, cache, db, out, &[])
 }
 
 /// How many databases a run copied: the `database copy` stages of its timings table.

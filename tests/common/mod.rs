@@ -223,6 +223,26 @@ pub fn schemaplan_command(cwd: &std::path::Path, args: &[&str]) -> std::process:
     cmd
 }
 
+/// `schemaplan plan -v --db db --out out` (and `extra`) in `cwd` with cache folder `cache`
+/// and `SCHEMAPLAN_TIMINGS=1`, asserted to succeed: what it printed (notes and stage timings).
+pub fn plan_logged(
+    cwd: &std::path::Path,
+    cache: &std::path::Path,
+    db: &str,
+    out: &str,
+    extra: &[&str],
+) -> String {
+    let args = [&["plan", "-v", "--db", db, "--out", out], extra].concat();
+    let o = schemaplan_command(cwd, &args)
+        .env("SCHEMAPLAN_CACHE_DIR", cache)
+        .env("SCHEMAPLAN_TIMINGS", "1")
+        .output()
+        .expect("run schemaplan plan");
+    let text = output_text(&o);
+    assert_eq!(exit_code(&o), 0, "plan {out}:\n{text}");
+    text
+}
+
 /// The files of folder `dir` (a plan's), by name: for byte-for-byte comparisons of plans.
 pub fn files_of(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
