@@ -19,7 +19,8 @@ pub struct Current {
     pub roles: Vec<shadow::Role>,
     pub server_version_num: Option<i32>,
     /// The digest of the live catalog rows `schema` was built from (`catalog::read_digested`),
-    /// for a kept fingerprint (`catalog::fingerprints`); `None` for a scoped or empty side.
+    /// for a kept fingerprint (`catalog::fingerprints`); `None` for a scoped or empty side, and
+    /// when not asked for (`live_full`).
     pub rows_digest: Option<String>,
 }
 
@@ -59,7 +60,7 @@ pub(super) fn current_full(
     shadow: &Shadow,
 ) -> Result<Current, WorkflowError> {
     match db_url {
-        Some(url) => live_full(url, |_, _| {}),
+        Some(url) => live_full(url, false, |_, _| {}),
         None => Ok(Current {
             schema: empty_schema(shadow)?,
             context: Context::default(),
@@ -72,9 +73,12 @@ pub(super) fn current_full(
 
 /// The whole live database at `url` (no scope applied). `early` hears its role names and
 /// server version as soon as they are read, before the catalog: they are all the desired load
-/// needs of the live side, so it can start while the catalog is read (`sides`).
+/// needs of the live side, so it can start while the catalog is read (`sides`). `digested`:
+/// the catalog rows are digested too ([`Current::rows_digest`], for a kept fingerprint), only
+/// for a caller that fingerprints the schema (`plan`; `drift` does not).
 pub(super) fn live_full(
     url: &str,
+    digested: bool,
     early: impl FnOnce(&[shadow::Role], i32),
 ) -> Result<Current, WorkflowError> {
     let mut client = db::connect(url)?;
@@ -97,13 +101,16 @@ pub(super) fn live_full(
         .collect();
     let v = db::server_version_num(&mut client)?;
     early(&roles, v);
-    let (schema, rows_digest) = catalog::read_digested(&mut client)?;
+    let (schema, rows_digest) = match digested {
+        true => catalog::read_digested(&mut client).map(|(s, d)| (s, Some(d)))?,
+        false => (catalog::read(&mut client)?, None),
+    };
     Ok(Current {
         schema,
         context: Context::default(),
         roles,
         server_version_num: Some(v),
-        rows_digest: Some(rows_digest),
+        rows_digest,
     })
 }
 

@@ -85,7 +85,7 @@ pub fn read_sides(
             .name("live catalog read".into())
             .spawn(move || {
                 let current = crate::timings::stage("catalog reads", || {
-                    super::current::live_full(&url, |roles, version| {
+                    super::current::live_full(&url, fingerprint_if_idle, |roles, version| {
                         // The receiver may be gone (the other side failed): nothing to tell.
                         let _ = early_tx.send((roles.to_vec(), version));
                     })
@@ -178,7 +178,7 @@ pub fn read_sides(
         Some(handle) => join(handle)?.0,
         None => match req.db {
             Some(url) => crate::timings::stage("catalog reads", || {
-                super::current::live_full(url, |_, _| {})
+                super::current::live_full(url, fingerprint_if_idle, |_, _| {})
             })?,
             None => crate::timings::stage("catalog reads", || {
                 super::current::current_full(None, &shadow)
