@@ -22,8 +22,8 @@
 //! registered during a splice ([`Resolver::start_log`]).
 
 use crate::model::ObjectId;
+use foldhash::{HashMap, HashSet};
 use serde::{Deserialize, Serialize};
-use std::collections::{HashMap, HashSet};
 
 /// Fixed oids of the system catalogs (stable across PostgreSQL versions; they are the
 /// `classid`/`refclassid`/`classoid` values in pg_depend and pg_description).

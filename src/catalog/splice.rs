@@ -33,8 +33,9 @@
 
 use super::resolve::{Addr, Resolver};
 use crate::model::{Grant, ObjectId, QName, Schema, TypeKind};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 /// What a reading keeps to be spliced into: the schema it gave, its resolver, and the root

@@ -20,10 +20,10 @@
 //! names keep their order), `Display` and `Debug` print the string as `String` does, and
 //! serde writes and reads a plain string, so a serialized `Name` is a serialized `String`.
 
+use foldhash::{HashSet, HashSetExt};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::borrow::Borrow;
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::fmt;
 use std::ops::Deref;
 

@@ -9,8 +9,9 @@
 //! come as early as they can, everything else keeps file order, then statement order, whenever
 //! dependencies allow. The same input always gives the same order.
 
+use foldhash::{HashMap, HashMapExt};
 use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap};
 
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};

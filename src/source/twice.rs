@@ -239,7 +239,7 @@ pub(crate) struct Checked {
 /// object an earlier statement (in load order) defines differently, except a `CREATE OR
 /// REPLACE` redefining what its own file defined earlier (a replacement).
 pub(crate) fn check(entries: &[Entry]) -> Checked {
-    let mut by_object: std::collections::HashMap<&str, Vec<usize>> = Default::default();
+    let mut by_object: foldhash::HashMap<&str, Vec<usize>> = Default::default();
     let mut out = Checked::default();
     for (j, later) in entries.iter().enumerate() {
         let mut earlier_in_file = false;

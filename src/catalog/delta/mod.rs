@@ -64,9 +64,9 @@ use super::build::{RawValue, RowSource};
 use super::splice::{self, Base};
 use super::{get, CatalogError};
 use crate::model::Schema;
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use postgres::types::{ToSql, Type};
 use postgres::Row;
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 mod census;
