@@ -92,3 +92,75 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
         common::files_of(&w.join("changed_cold/p"))
     );
 }
+
+/// The fingerprint files of cache folder `cache` (`catalog::fingerprints`' place).
+fn kept_files(cache: &Path) -> Vec<String> {
+    match std::fs::read_dir(cache.join("fingerprints")) {
+        Ok(dir) => dir
+            .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Only an unscoped `plan` keeps the live fingerprint: a scoped plan fingerprints the part in
+/// scope (not what the rows' digest is of) and `drift` fingerprints nothing, so neither keeps
+/// a file nor takes one.
+#[test]
+fn scoped_plans_and_drift_keep_no_live_fingerprint() {
+    let server = common::server();
+    let (_, url) = server.fresh_db("live_fingerprints_scoped");
+    let mut live = schemaplan::db::connect(&url).unwrap();
+    live.batch_execute(
+        "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
+         CREATE SCHEMA audit;
+         CREATE TABLE audit.log (at timestamptz);
+         INSERT INTO people VALUES (1, 'a');",
+    )
+    .unwrap();
+    let cache = common::shadow_cache_dir("sp-livefp-scoped-");
+    let work = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(work.path().join("schema")).unwrap();
+    std::fs::write(work.path().join("schema/schema.sql"), SCHEMA).unwrap();
+    let (w, c) = (work.path(), cache.path());
+
+    let scoped = ["--exclude", "schema:audit"];
+    for out in ["scoped1/p", "scoped2/p"] {
+        let log = plan(w, c, &url, out, &scoped);
+        assert_eq!(
+            fingerprinted(&log),
+            2,
+            "a scoped plan keeps nothing:\n{log}"
+        );
+    }
+    assert_eq!(
+        kept_files(c),
+        Vec::<String>::new(),
+        "scoped plans kept a file"
+    );
+
+    let drift = common::schemaplan_command(w, &["drift", "--db", &url])
+        .env("SCHEMAPLAN_CACHE_DIR", c)
+        .output()
+        .expect("run schemaplan drift");
+    // drift exits 2 here: the live schema is not the desired one
+    assert_eq!(
+        common::exit_code(&drift),
+        2,
+        "{}",
+        common::output_text(&drift)
+    );
+    assert_eq!(kept_files(c), Vec::<String>::new(), "drift kept a file");
+
+    // The same cache folder does keep one for an unscoped plan (the check above looks in
+    // the right place), which a scoped plan then does not take.
+    let whole = plan(w, c, &url, "whole/p", &[]);
+    assert_eq!(fingerprinted(&whole), 2, "{whole}");
+    assert_eq!(kept_files(c).len(), 1);
+    let scoped_after = plan(w, c, &url, "scoped3/p", &scoped);
+    assert_eq!(fingerprinted(&scoped_after), 2, "{scoped_after}");
+    assert_eq!(
+        common::files_of(&w.join("scoped3/p")),
+        common::files_of(&w.join("scoped1/p"))
+    );
+}
