@@ -65,10 +65,12 @@ fn blocks_retype(id: &ObjectId) -> bool {
 /// dependents (transitively) of replaced objects, of objects that disappear, and of columns
 /// whose type changes (see below).
 ///
-/// The map from an object to its dependents (the current schema's `depends` turned around:
-/// ~90,000 keys at 5,000 tables, a BTree entry each) is built only when there is something
-/// to follow: most plans replace, drop and retype nothing, and building it was half of a
-/// diff's client CPU at that size (issue 9).
+/// Dependents are found in passes over the current schema's edges, one per wave of the
+/// closure (most plans need one or two): the map from every object to its dependents
+/// (~90,000 keys at 5,000 tables) took most of a diff's client CPU whenever anything was
+/// replaced, dropped or retyped (issue 9: the inverse of a plan that adds a table drops
+/// it), and is built only when a closure runs past [`PASSES`] waves. Nothing at all is
+/// looked up when there is nothing to follow.
 pub(super) fn close_over_dependents(d: &mut Differ) {
     let mut work: Vec<ObjectId> = d.replaced.iter().cloned().collect();
     // Objects that disappear also take their dependents along when those stay in the desired
@@ -78,41 +80,83 @@ pub(super) fn close_over_dependents(d: &mut Differ) {
     if work.is_empty() && d.retyped.is_empty() {
         return;
     }
-    let mut dependents: BTreeMap<&ObjectId, BTreeSet<&ObjectId>> = BTreeMap::new();
-    for (dep, refs) in &d.current.depends {
-        for r in refs {
-            dependents.entry(r).or_default().insert(dep);
+    let mut dependents = Dependents::new(d.current);
+    // A column whose type changes: what PostgreSQL refuses to keep across the change
+    // ([`blocks_retype`]), and a foreign key whose columns change type (on either side),
+    // dropped before the change and added again after it: PostgreSQL re-creates it after
+    // each ALTER TABLE, one table at a time, and refuses when the two sides then have no
+    // equality operator in common (`bigint` -> `timestamp` on both sides). Within one family
+    // of types comparable with each other (`integer` -> `bigint`, `varchar(n)` -> `text`) it
+    // is kept: PostgreSQL re-checks it.
+    let retyped: Vec<ObjectId> = d.retyped.iter().cloned().collect();
+    for (col, y) in dependents.of(&retyped) {
+        let again = blocks_retype(y) || (is_foreign_key(d, y) && !same_key_family(d, col));
+        if again && d.desired.contains(y) && d.replaced.insert(y.clone()) {
+            work.push(y.clone());
         }
     }
-    for col in d.retyped.clone() {
-        for y in dependents.get(&col).into_iter().flatten() {
-            if blocks_retype(y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
-                work.push((*y).clone());
-            }
-        }
-    }
-    // A foreign key whose columns change type (on either side) is dropped before the change
-    // and added again after it: PostgreSQL re-creates it after each ALTER TABLE, one table at
-    // a time, and refuses when the two sides then have no equality operator in common
-    // (`bigint` -> `timestamp` on both sides). Within one family of types comparable with each
-    // other (`integer` -> `bigint`, `varchar(n)` -> `text`) it is kept: PostgreSQL re-checks it.
-    for col in d.retyped.clone() {
-        if same_key_family(d, &col) {
-            continue;
-        }
-        for y in dependents.get(&col).into_iter().flatten() {
-            if is_foreign_key(d, y) && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
-                work.push((*y).clone());
-            }
-        }
-    }
-    while let Some(x) = work.pop() {
-        for y in dependents.get(&x).into_iter().flatten() {
+    while !work.is_empty() {
+        let wave = std::mem::take(&mut work);
+        for (_, y) in dependents.of(&wave) {
             let again = recreatable(y) || foreign_table(d, y);
-            if again && d.desired.contains(y) && d.replaced.insert((*y).clone()) {
-                work.push((*y).clone());
+            if again && d.desired.contains(y) && d.replaced.insert(y.clone()) {
+                work.push(y.clone());
             }
         }
+    }
+}
+
+/// How many passes over the edges [`Dependents`] makes before it builds the map instead.
+const PASSES: usize = 4;
+
+/// The dependents of objects in a schema (its `depends` turned around), found by passes over
+/// its edges, or from the whole map once [`PASSES`] passes were made.
+struct Dependents<'a> {
+    schema: &'a crate::model::Schema,
+    passes: usize,
+    map: Option<BTreeMap<&'a ObjectId, Vec<&'a ObjectId>>>,
+}
+
+impl<'a> Dependents<'a> {
+    fn new(schema: &'a crate::model::Schema) -> Self {
+        Dependents {
+            schema,
+            passes: 0,
+            map: None,
+        }
+    }
+
+    /// Every (object of `ids`, object depending on it).
+    fn of<'b>(&mut self, ids: &'b [ObjectId]) -> Vec<(&'b ObjectId, &'a ObjectId)> {
+        if ids.is_empty() {
+            return Vec::new();
+        }
+        if self.map.is_none() && self.passes >= PASSES {
+            let mut map: BTreeMap<&ObjectId, Vec<&ObjectId>> = BTreeMap::new();
+            for (dep, refs) in &self.schema.depends {
+                for r in refs {
+                    map.entry(r).or_default().push(dep);
+                }
+            }
+            self.map = Some(map);
+        }
+        if let Some(map) = &self.map {
+            return ids
+                .iter()
+                .flat_map(|x| map.get(x).into_iter().flatten().map(move |y| (x, *y)))
+                .collect();
+        }
+        self.passes += 1;
+        let wanted: BTreeSet<&ObjectId> = ids.iter().collect();
+        let mut out = Vec::new();
+        for (dep, refs) in &self.schema.depends {
+            out.extend(
+                refs.into_iter()
+                    .filter_map(|r| wanted.get(r))
+                    .map(|x| (*x, dep)),
+            );
+        }
+        out
     }
 }
 
@@ -211,6 +255,49 @@ mod tests {
             "timestamp with time zone"
         );
         assert_eq!(without_modifiers("numeric(10,2)[]"), "numeric[]");
+    }
+
+    /// The passes over the edges and the map built after [`PASSES`] of them give the same
+    /// dependents (a chain of views deeper than the passes, and a fan-out).
+    #[test]
+    fn dependents_by_passes_and_by_map_agree() {
+        use crate::model::{QName, Schema};
+        let view = |i: usize| ObjectId::View(QName::new("public", format!("v{i}")));
+        let fan = |i: usize| ObjectId::View(QName::new("fan", format!("v{i}")));
+        let mut schema = Schema::default();
+        for i in 1..10 {
+            schema.add_dependency(view(i), view(i - 1));
+            schema.add_dependency(fan(i), view(0));
+        }
+        let mut dependents = Dependents::new(&schema);
+        let mut asked = 0;
+        let mut wave = vec![view(0)];
+        while !wave.is_empty() {
+            let found = dependents.of(&wave);
+            asked += 1;
+            let mut expected: Vec<(ObjectId, ObjectId)> = Vec::new();
+            for (dep, refs) in &schema.depends {
+                for r in refs {
+                    if wave.contains(r) {
+                        expected.push((r.clone(), dep.clone()));
+                    }
+                }
+            }
+            let mut got: Vec<(ObjectId, ObjectId)> = found
+                .iter()
+                .map(|(x, y)| ((*x).clone(), (*y).clone()))
+                .collect();
+            got.sort();
+            expected.sort();
+            assert_eq!(got, expected, "wave {asked}");
+            assert_eq!(dependents.map.is_some(), asked > PASSES, "wave {asked}");
+            wave = found
+                .iter()
+                .map(|(_, y)| (*y).clone())
+                .filter(|y| !(1..10).any(|i| *y == fan(i)))
+                .collect();
+        }
+        assert_eq!(asked, 10, "one wave per link of the chain");
     }
 
     #[test]
