@@ -31,23 +31,45 @@ fn fingerprinted(log: &str) -> usize {
         .count()
 }
 
-#[test]
-fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same() {
-    let server = common::server();
-    let (_, url) = server.fresh_db("live_fingerprints");
+/// A live database `db` made by `live_sql`, a cache folder, and a work folder whose
+/// `schema/schema.sql` is [`SCHEMA`].
+struct Setup {
+    url: String,
+    live: postgres::Client,
+    cache: tempfile::TempDir,
+    work: tempfile::TempDir,
+}
+
+fn setup(db: &str, live_sql: &str) -> Setup {
+    let (_, url) = common::server().fresh_db(db);
     let mut live = schemaplan::db::connect(&url).unwrap();
-    live.batch_execute(
-        "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
-         INSERT INTO people VALUES (1, 'a'), (2, 'b');
-         COMMENT ON TABLE people IS 'some';",
-    )
-    .unwrap();
+    live.batch_execute(live_sql).unwrap();
     let cache = common::shadow_cache_dir("sp-livefp-");
     let work = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(work.path().join("schema")).unwrap();
     std::fs::write(work.path().join("schema/schema.sql"), SCHEMA).unwrap();
-    let w = work.path();
-    let c = cache.path();
+    Setup {
+        url,
+        live,
+        cache,
+        work,
+    }
+}
+
+#[test]
+fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same() {
+    let Setup {
+        url,
+        mut live,
+        cache,
+        work,
+    } = setup(
+        "live_fingerprints",
+        "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
+         INSERT INTO people VALUES (1, 'a'), (2, 'b');
+         COMMENT ON TABLE people IS 'some';",
+    );
+    let (w, c) = (work.path(), cache.path());
 
     let first = plan(w, c, &url, "first/p", &[]);
     assert_eq!(fingerprinted(&first), 2, "nothing kept yet:\n{first}");
@@ -108,20 +130,15 @@ fn kept_files(cache: &Path) -> Vec<String> {
 /// a file nor takes one.
 #[test]
 fn scoped_plans_and_drift_keep_no_live_fingerprint() {
-    let server = common::server();
-    let (_, url) = server.fresh_db("live_fingerprints_scoped");
-    let mut live = schemaplan::db::connect(&url).unwrap();
-    live.batch_execute(
+    let Setup {
+        url, cache, work, ..
+    } = setup(
+        "live_fingerprints_scoped",
         "CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL);
          CREATE SCHEMA audit;
          CREATE TABLE audit.log (at timestamptz);
          INSERT INTO people VALUES (1, 'a');",
-    )
-    .unwrap();
-    let cache = common::shadow_cache_dir("sp-livefp-scoped-");
-    let work = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(work.path().join("schema")).unwrap();
-    std::fs::write(work.path().join("schema/schema.sql"), SCHEMA).unwrap();
+    );
     let (w, c) = (work.path(), cache.path());
 
     let scoped = ["--exclude", "schema:audit"];
