@@ -747,6 +747,67 @@ fn online_int_to_bigint_keeps_every_value() {
     case.replan_is_empty();
 }
 
+/// A column retyped under a chain of seven views, each reading the one before (deeper than
+/// the passes `diff::closure` makes over the edges before it builds its map of dependents).
+/// The first view casts the column back to `integer`, so the others do not change at all:
+/// only the closure over dependents replaces them. Every view is dropped before the change
+/// and created again after it (PostgreSQL refuses to retype a column a view reads, or to drop
+/// a view others read), and every row and value survives.
+#[test]
+fn a_retyped_column_under_a_chain_of_views_keeps_every_row_and_every_view() {
+    let views = "
+        CREATE TABLE public.ledger (id integer PRIMARY KEY, amount integer NOT NULL);
+        CREATE VIEW public.v1 AS SELECT id, amount::integer AS amount FROM public.ledger WHERE amount > 10;
+        CREATE VIEW public.v2 AS SELECT id, amount FROM public.v1;
+        CREATE VIEW public.v3 AS SELECT id, amount FROM public.v2;
+        CREATE VIEW public.v4 AS SELECT id, amount FROM public.v3;
+        CREATE VIEW public.v5 AS SELECT id, amount FROM public.v4;
+        CREATE VIEW public.v6 AS SELECT id, amount FROM public.v5;
+        CREATE VIEW public.v7 AS SELECT id, amount FROM public.v6;
+    ";
+    let before = format!(
+        "{views}
+        INSERT INTO public.ledger SELECT g, g * 3 FROM generate_series(1, 500) g;"
+    );
+    let after = views.replace("amount integer", "amount bigint");
+    let case = Case::with("view_chain_retype", &before, &after);
+    let mut c = case.client();
+    let sum = |c: &mut postgres::Client| -> (i64, String) {
+        let r = c
+            .query_one(
+                "SELECT count(*), md5(string_agg(concat_ws('|', id, amount), ',' ORDER BY id)) \
+                 FROM public.ledger",
+                &[],
+            )
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    let checksum_before = sum(&mut c);
+    case.plan();
+    let plan = case.plan_text("plan.sql");
+    for i in 1..=7 {
+        assert!(
+            plan.contains(&format!("DROP VIEW public.v{i};")),
+            "v{i}:\n{plan}"
+        );
+        assert!(
+            plan.contains(&format!("CREATE VIEW public.v{i} ")),
+            "v{i}:\n{plan}"
+        );
+    }
+    case.run(&["apply", "--db", &case.url, "p"]);
+    assert_eq!(sum(&mut c), checksum_before);
+    let last: i64 = c
+        .query_one("SELECT count(*) FROM public.v7", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        last, 497,
+        "the last view of the chain reads the retyped column"
+    );
+    case.replan_is_empty();
+}
+
 /// The common case of running out of ids: a `serial` primary key, referenced by a foreign key,
 /// int -> bigint on a table over the small-table threshold. Done online (shadow column, twin
 /// unique index built concurrently, `ADD PRIMARY KEY USING INDEX`, the foreign key re-added
