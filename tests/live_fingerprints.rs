@@ -6,6 +6,8 @@
 
 mod common;
 
+use common::plan_logged;
+
 use std::path::Path;
 
 const SCHEMA: &str = "
@@ -13,12 +15,6 @@ CREATE TABLE people (id bigint PRIMARY KEY, name text NOT NULL, born date);
 CREATE INDEX people_name ON people (lower(name));
 COMMENT ON TABLE people IS 'everyone';
 ";
-
-/// `plan` of the folder `cwd`/schema (with `-v` and `SCHEMAPLAN_TIMINGS=1`), with `extra`
-/// arguments: what it printed.
-fn plan(cwd: &Path, cache: &Path, db: &str, out: &str, extra: &[&str]) -> String {
-    common::plan_logged(cwd, cache, db, out, extra)
-}
 
 /// How many schemas a run fingerprinted: its `fingerprint and object digests` stages (a plan
 /// computes two, the live schema's and the target's, unless the live one was kept).
@@ -71,11 +67,11 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
     );
     let (w, c) = (work.path(), cache.path());
 
-    let first = plan(w, c, &url, "first/p", &[]);
+    let first = plan_logged(w, c, &url, "first/p", &[]);
     assert_eq!(fingerprinted(&first), 2, "nothing kept yet:\n{first}");
-    let second = plan(w, c, &url, "second/p", &[]);
+    let second = plan_logged(w, c, &url, "second/p", &[]);
     assert_eq!(fingerprinted(&second), 1, "the live one is kept:\n{second}");
-    let cold = plan(w, c, &url, "cold/p", &["--no-cache"]);
+    let cold = plan_logged(w, c, &url, "cold/p", &["--no-cache"]);
     assert_eq!(fingerprinted(&cold), 2, "--no-cache keeps nothing:\n{cold}");
     assert_eq!(
         common::files_of(&w.join("second/p")),
@@ -90,13 +86,13 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
     // rows, so it is computed again, and the plan is the one of the changed live schema.
     live.batch_execute("COMMENT ON TABLE people IS 'others'")
         .unwrap();
-    let changed = plan(w, c, &url, "changed/p", &[]);
+    let changed = plan_logged(w, c, &url, "changed/p", &[]);
     assert_eq!(
         fingerprinted(&changed),
         2,
         "the live catalog changed:\n{changed}"
     );
-    plan(w, c, &url, "changed_cold/p", &["--no-cache"]);
+    plan_logged(w, c, &url, "changed_cold/p", &["--no-cache"]);
     assert_eq!(
         common::files_of(&w.join("changed/p")),
         common::files_of(&w.join("changed_cold/p"))
@@ -107,7 +103,7 @@ fn a_kept_live_fingerprint_is_used_only_while_the_live_catalog_rows_are_the_same
         "the live schema changed: so does the plan's `from`"
     );
     // ... and that one is kept in turn.
-    let again = plan(w, c, &url, "again/p", &[]);
+    let again = plan_logged(w, c, &url, "again/p", &[]);
     assert_eq!(fingerprinted(&again), 1, "kept for the new rows:\n{again}");
     assert_eq!(
         common::files_of(&w.join("again/p")),
@@ -143,7 +139,7 @@ fn scoped_plans_and_drift_keep_no_live_fingerprint() {
 
     let scoped = ["--exclude", "schema:audit"];
     for out in ["scoped1/p", "scoped2/p"] {
-        let log = plan(w, c, &url, out, &scoped);
+        let log = plan_logged(w, c, &url, out, &scoped);
         assert_eq!(
             fingerprinted(&log),
             2,
@@ -171,10 +167,10 @@ fn scoped_plans_and_drift_keep_no_live_fingerprint() {
 
     // The same cache folder does keep one for an unscoped plan (the check above looks in
     // the right place), which a scoped plan then does not take.
-    let whole = plan(w, c, &url, "whole/p", &[]);
+    let whole = plan_logged(w, c, &url, "whole/p", &[]);
     assert_eq!(fingerprinted(&whole), 2, "{whole}");
     assert_eq!(kept_files(c).len(), 1);
-    let scoped_after = plan(w, c, &url, "scoped3/p", &scoped);
+    let scoped_after = plan_logged(w, c, &url, "scoped3/p", &scoped);
     assert_eq!(fingerprinted(&scoped_after), 2, "{scoped_after}");
     assert_eq!(
         common::files_of(&w.join("scoped3/p")),

@@ -746,11 +746,6 @@ fn an_edited_plan_from_the_warm_cache_is_byte_identical_to_a_cold_plan() {
 // No copies: a loaded or updated database is kept by renaming it, and the proof runs in place
 // on the kept database, in one transaction it rolls back (`workflow::prove`).
 
-/// `plan` with `-v` and `SCHEMAPLAN_TIMINGS=1`: what it printed.
-fn plan_logged(cwd: &Path, cache: &Path, db: &str, out: &str) -> String {
-    common::plan_logged(cwd, cache, db, out, &[])
-}
-
 /// How many databases a run copied: the `database copy` stages of its timings table.
 fn copies(log: &str) -> usize {
     log.lines()
@@ -797,10 +792,10 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
     let schema = schema_in_place();
     assert_ne!(schema, SCHEMA);
     source(work.path(), &schema);
-    let fresh = plan_logged(work.path(), cache.path(), &url, "fresh/p");
+    let fresh = common::plan_logged(work.path(), cache.path(), &url, "fresh/p", &[]);
     assert_eq!(copies(&fresh), 0, "a fresh load was copied:\n{fresh}");
     assert!(fresh.contains("note: proof in place"), "{fresh}");
-    let same = plan_logged(work.path(), cache.path(), &url, "same/p");
+    let same = common::plan_logged(work.path(), cache.path(), &url, "same/p", &[]);
     assert_eq!(copies(&same), 0, "the kept database was copied:\n{same}");
     assert!(same.contains("note: proof in place"), "{same}");
     source(
@@ -809,7 +804,7 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
     );
     let base_oid = kept_databases(cache.path());
     assert_eq!(base_oid.len(), 1, "{base_oid:?}");
-    let edited = plan_logged(work.path(), cache.path(), &url, "edited/p");
+    let edited = common::plan_logged(work.path(), cache.path(), &url, "edited/p", &[]);
     assert_eq!(
         copies(&edited),
         0,
@@ -836,7 +831,7 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
             }
         }
     }
-    let again = plan_logged(work.path(), cache.path(), &url, "again/p");
+    let again = common::plan_logged(work.path(), cache.path(), &url, "again/p", &[]);
     assert_eq!(
         full_reads(&again),
         [
@@ -921,7 +916,7 @@ fn concurrent_warm_plans_agree_and_leave_the_kept_database_as_it_was() {
     for out in &outs {
         assert_eq!(strip(out), strip(&cold));
     }
-    let again = plan_logged(work.path(), cache.path(), &url, "again/p");
+    let again = common::plan_logged(work.path(), cache.path(), &url, "again/p", &[]);
     assert_eq!(copies(&again), 0, "{again}");
 }
 
