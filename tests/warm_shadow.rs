@@ -479,6 +479,32 @@ fn names_with_quotes_and_backslashes_keep_the_manifest_usable() {
     assert!(n.is_some(), "not updated incrementally: {why:?}");
 }
 
+/// A kept database updated to hold no object of its own (schema files without a statement):
+/// the update reads the objects and edges after it as arrays (`shadow::warm::read_objects`),
+/// which are NULL when there is nothing to aggregate.
+#[test]
+fn an_update_that_leaves_the_kept_database_without_objects() {
+    let cache = common::shadow_cache_dir("sp-warm-");
+    let files = tempfile::tempdir().unwrap();
+    let warm = embedded(cache.path(), false);
+    let cold = embedded(cache.path(), true);
+    let nothing = || vec![("schema.sql", "-- nothing yet\n".to_string())];
+    let one = || {
+        vec![(
+            "schema.sql",
+            "CREATE TABLE t (id int PRIMARY KEY);\n".to_string(),
+        )]
+    };
+    let table = source_files(files.path(), &one());
+    warm_equals_cold(&warm, &cold, &table, "first load");
+    let empty = source_files(files.path(), &nothing());
+    let (n, why) = warm_equals_cold(&warm, &cold, &empty, "the table removed");
+    assert!(n.is_some(), "not updated incrementally: {why:?}");
+    // Files without a statement keep no database to update: the table comes back by a load.
+    let table = source_files(files.path(), &one());
+    warm_equals_cold(&warm, &cold, &table, "a table added to nothing");
+}
+
 /// A text search dictionary made again (its template changed) takes the configurations
 /// mapping to it along (`DROP ... CASCADE`): the `ALTER TEXT SEARCH CONFIGURATION ... ADD
 /// MAPPING` statements must re-run with them. They named nothing the incremental path could
