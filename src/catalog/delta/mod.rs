@@ -85,8 +85,8 @@ const FIRST_USER_OID: u32 = 16384;
 /// Made by [`read_full`], advanced by every [`read_delta`].
 pub struct DeltaState {
     cache: RowCache,
-    /// Owner -> rows it owns.
-    census: HashMap<Owner, i64>,
+    /// How many catalog rows each owner owns.
+    census: Counts,
     /// The snapshot of the last read (`pg_current_snapshot()` as text).
     snapshot: String,
     /// The role names (md5 of oid and name of every role).
@@ -136,7 +136,7 @@ impl DeltaState {
     fn empty() -> DeltaState {
         DeltaState {
             cache: RowCache::default(),
-            census: HashMap::new(),
+            census: Counts::default(),
             snapshot: String::new(),
             roles: String::new(),
             server: String::new(),
@@ -255,7 +255,7 @@ type Stored = (
     i32,
     String,
     String,
-    HashMap<Owner, i64>,
+    Counts,
     Vec<(String, Vec<(String, u32)>, Vec<(u32, KeptRow)>)>,
     Option<splice::Stored>,
 );
@@ -548,7 +548,7 @@ fn read_in(
         unseen,
         blind,
     } = crate::timings::stage("catalog: census", || {
-        census(tx, version, since, state.census.len())
+        census(tx, version, since, state.census.rows())
     })?;
     let why_full = why_full.or_else(|| {
         (!blind.is_empty()).then(|| {
@@ -569,17 +569,12 @@ fn read_in(
         }
         None => {
             let (mut own, mut parts) = (HashSet::new(), HashSet::new());
-            let differs = census
-                .iter()
-                .filter(|(k, v)| state.census.get(k) != Some(v))
-                .map(|(k, _)| *k)
-                .chain(unseen);
-            let gone = state
+            for (oid, part) in state
                 .census
-                .keys()
-                .filter(|k| !census.contains_key(k))
-                .copied();
-            for (oid, part) in differs.chain(gone).collect::<Vec<_>>() {
+                .changed_since(&census)
+                .into_iter()
+                .chain(unseen)
+            {
                 if part {
                     parts.insert(oid);
                 } else {
@@ -589,10 +584,7 @@ fn read_in(
             let changed = crate::timings::stage("catalog: closure", || closure(tx, own, parts))?;
             let n = changed.len();
             // Past half of the user objects, filtering and merging costs more than it saves.
-            let user_objects = census
-                .keys()
-                .filter(|(o, part)| !part && *o >= FIRST_USER_OID)
-                .count();
+            let user_objects = census.user_objects();
             if n > 1000 && n * 2 > user_objects {
                 state.cache = RowCache::default();
                 (
