@@ -451,8 +451,9 @@ impl<'t, 'c> Reader<'t, 'c> {
     }
 
     /// Gives back the spare capacity of the lists filled row by row (a table's columns grow
-    /// by doubling: 12 columns sit in room for 16). A plan holds several schemas read here at
-    /// once (issue 9's memory target).
+    /// by doubling: 12 columns sit in room for 16) and of the maps filled key by key
+    /// (`Schema::compact`). A plan holds several schemas read here at once (issue 9's memory
+    /// target).
     fn shrink(&mut self) {
         for t in self.schema.tables.values_mut() {
             t.columns.shrink_to_fit();
@@ -460,6 +461,7 @@ impl<'t, 'c> Reader<'t, 'c> {
         for v in self.schema.views.values_mut() {
             v.columns.shrink_to_fit();
         }
+        self.schema.compact();
     }
 
     /// The query text for this server: `{{placeholders}}` replaced by the version's column

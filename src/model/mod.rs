@@ -10,6 +10,7 @@
 //! serialized form, which is only ever read back by the same build of schemaplan.
 
 mod canonical;
+mod compact;
 mod constraints;
 mod deps;
 mod ids;

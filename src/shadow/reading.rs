@@ -192,6 +192,14 @@ type Digested = (Schema, [u8; 32]);
 /// The reading of `id` and its file's digest.
 fn load_digested(folder: &Path, id: &Identity) -> Option<Digested> {
     crate::cachefile::read_digested(&file(folder, &id.database), MAGIC, &id.key())
+        .map(|(schema, digest)| (compacted(schema), digest))
+}
+
+/// A decoded reading with its maps' nodes full (`Schema::compact`): decoding fills them one
+/// key at a time, which leaves them half empty, and a reading is held for the whole run.
+fn compacted(mut schema: Schema) -> Schema {
+    schema.compact();
+    schema
 }
 
 /// The delta state stored with the reading file of digest `reading`, its base not restored.
@@ -215,13 +223,13 @@ fn restore_base(state: &mut DeltaState, reading: Schema) {
 /// `None` for anything else (no file, another key, truncated, damaged): the caller reads the
 /// catalog.
 pub fn load(folder: &Path, id: &Identity) -> Option<Schema> {
-    crate::cachefile::read(&file(folder, &id.database), MAGIC, &id.key())
+    crate::cachefile::read(&file(folder, &id.database), MAGIC, &id.key()).map(compacted)
 }
 
 /// The key and reading of the file at `path`, whatever its key, when it is complete and
 /// decodes. For tests that check another key is not used.
 pub fn load_any(path: &Path) -> Option<(String, Schema)> {
-    crate::cachefile::read_any(path, MAGIC)
+    crate::cachefile::read_any(path, MAGIC).map(|(key, schema)| (key, compacted(schema)))
 }
 
 /// Stores `schema` as the reading of `id` in `folder` (made if missing), and `state`, the
