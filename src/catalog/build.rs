@@ -105,7 +105,7 @@ mod unmodeled;
 
 /// One row of a named query, with typed, error-reporting column access. The row is a live
 /// `postgres::Row` or one the delta read's cache kept in its compact form
-/// (`delta::KeptRow`): the builders read both the same way ([`RowSource`]).
+/// (`delta::KeptRows`): the builders read both the same way ([`RowSource`]).
 struct R<'a> {
     row: &'a dyn RowSource,
     query: &'static str,

@@ -55,7 +55,7 @@ pub enum CatalogError {
         query: &'static str,
         column: &'static str,
         /// `postgres::Error` for a live row; the decoder's own error for a row the delta
-        /// read kept (`delta::KeptRow`), which no `postgres::Error` can be made for.
+        /// read kept (`delta::KeptRows`), which no `postgres::Error` can be made for.
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },

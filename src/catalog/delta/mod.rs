@@ -42,8 +42,8 @@
 //! catalog of the census on each read; only catalogs no kept row is made of are simply left
 //! out, see `NOT_IN_KEPT_ROWS`).
 //!
-//! The kept rows are held in a compact form (`KeptRow`: each value's bytes as the server sent
-//! them after a varint length, one allocation per row), not as `postgres::Row`s, and are decoded by the builders
+//! The kept rows are held in a compact form (`KeptRows`: each value's bytes as the server sent
+//! them after a varint length, a query's rows in one buffer), not as `postgres::Row`s, and are decoded by the builders
 //! through the same typed access as live rows (`build::RowSource`). The
 //! queries that are not kept (the small ones: schemas, extensions, publications, text search,
 //! operators, casts, default privileges, unmodeled objects ...) run in full every time.
@@ -209,7 +209,7 @@ impl serde::Serialize for DeltaState {
                     .iter()
                     .map(|(n, t)| (n.as_str(), t.oid()))
                     .collect();
-                (*name, columns, &q.rows[..])
+                (*name, columns, &q.rows)
             })
             .collect();
         queries.sort_by_key(|q| q.0);
@@ -247,7 +247,7 @@ impl serde::Serialize for StoredBase<'_> {
 }
 
 /// A kept query as stored: its name, its columns (name, type OID), its rows.
-type StoredQueryRef<'a> = (&'a str, Vec<(&'a str, u32)>, &'a [(u32, KeptRow)]);
+type StoredQueryRef<'a> = (&'a str, Vec<(&'a str, u32)>, &'a KeptRows);
 
 /// What [`DeltaState`]'s `Serialize` writes, read back.
 type Stored = (
@@ -256,7 +256,7 @@ type Stored = (
     String,
     String,
     Counts,
-    Vec<(String, Vec<(String, u32)>, Vec<(u32, KeptRow)>)>,
+    Vec<(String, Vec<(String, u32)>, KeptRows)>,
     Option<splice::Stored>,
 );
 

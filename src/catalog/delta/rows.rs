@@ -1,7 +1,8 @@
 //! The rows a delta read keeps between reads: which queries keep theirs and which object each
-//! row belongs to ([`key_of`]), and the compact form they are held and stored in (`KeptRow`:
-//! each value's bytes as the server sent them after a varint length, one allocation per row),
-//! read back by the builders through the same typed access as live rows (`build::RowSource`).
+//! row belongs to ([`key_of`]), and the compact form they are held and stored in
+//! ([`KeptRows`]: each value's bytes as the server sent them after a varint length, every row
+//! of a query in one buffer), read back by the builders through the same typed access as live
+//! rows (`build::RowSource`).
 
 use super::*;
 
@@ -34,7 +35,7 @@ pub(super) const KEPT: &[(&str, &[&str])] = &[
 
 /// The kept rows of the last read, by query, each with the object it belongs to.
 ///
-/// Rows are kept in a compact form ([`KeptRow`]), not as `postgres::Row`s: a `Row` holds a
+/// Rows are kept in a compact form ([`KeptRows`]), not as `postgres::Row`s: a `Row` holds a
 /// range (24 bytes) per column beside its data, a handle on its statement, and a slice of the
 /// connection's read buffer that keeps the buffer's whole chunk alive; at 5,000 tables the
 /// kept rows of one reading cost ~150 MiB that way, about the size of the schema they make.
@@ -55,19 +56,55 @@ pub struct RowCache {
 #[derive(Default)]
 pub(super) struct KeptQuery {
     pub(super) columns: Vec<(String, Type)>,
-    pub(super) rows: Vec<(u32, KeptRow)>,
+    pub(super) rows: KeptRows,
 }
 
-/// One row in the compact form the cache keeps: for each column in order, a LEB128 varint
-/// (0 for NULL, else the value's length plus one: one byte for the short values most are)
-/// followed by the value in PostgreSQL's binary format, as the server sent it. One allocation
-/// of exactly the row's size.
-pub(super) struct KeptRow(Box<[u8]>);
+/// A query's kept rows, each with the object it belongs to, in one buffer. A row's form: for
+/// each column in order, a LEB128 varint (0 for NULL, else the value's length plus one: one
+/// byte for the short values most are) followed by the value in PostgreSQL's binary format,
+/// as the server sent it. The rows lie end to end in `data`; `rows` holds each one's owner
+/// and where it ends: 8 bytes a row. One allocation per row (a boxed slice in a list of
+/// `(u32, row)`) cost ~40 bytes a row beside its data; at 5,000 tables a reading keeps
+/// ~260,000 rows of ~74 bytes (issue 9, peak RSS).
+#[derive(Default)]
+pub(super) struct KeptRows {
+    data: Vec<u8>,
+    /// (owner, end of its row in `data`), in the order the rows were kept.
+    rows: Vec<(u32, u32)>,
+}
 
-impl KeptRow {
-    /// The compact form of a live row.
-    fn of(row: &Row, name: &'static str) -> Result<KeptRow, CatalogError> {
-        let mut data = Vec::with_capacity(row.raw_size_bytes());
+impl KeptRows {
+    /// Each row with its owner, in order.
+    pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &[u8])> + '_ {
+        let mut start = 0usize;
+        self.rows.iter().map(move |&(owner, end)| {
+            let row = &self.data[start..end as usize];
+            start = end as usize;
+            (owner, row)
+        })
+    }
+
+    /// Keeps the rows whose owner `keep` says true, moving them down in place.
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(u32) -> bool) {
+        let (mut start, mut to, mut kept) = (0usize, 0usize, 0usize);
+        for i in 0..self.rows.len() {
+            let (owner, end) = self.rows[i];
+            let end = end as usize;
+            if keep(owner) {
+                self.data.copy_within(start..end, to);
+                to += end - start;
+                self.rows[kept] = (owner, to as u32);
+                kept += 1;
+            }
+            start = end;
+        }
+        self.rows.truncate(kept);
+        self.data.truncate(to);
+    }
+
+    /// Keeps `row` (a live row of query `name`) for `owner`; gives its kept form.
+    fn push(&mut self, owner: u32, row: &Row, name: &'static str) -> Result<&[u8], CatalogError> {
+        let start = self.data.len();
         for at in 0..row.len() {
             let RawValue(raw) = row.try_get(at).map_err(|source| CatalogError::Decode {
                 query: name,
@@ -75,14 +112,36 @@ impl KeptRow {
                 source: Box::new(source),
             })?;
             match raw {
-                None => put_varint(&mut data, 0),
+                None => put_varint(&mut self.data, 0),
                 Some(v) => {
-                    put_varint(&mut data, v.len() as u64 + 1);
-                    data.extend_from_slice(v);
+                    put_varint(&mut self.data, v.len() as u64 + 1);
+                    self.data.extend_from_slice(v);
                 }
             }
         }
-        Ok(KeptRow(data.into_boxed_slice()))
+        self.end_row(owner)?;
+        Ok(&self.data[start..])
+    }
+
+    /// Ends the row whose bytes were appended to `data` since the last one.
+    fn end_row(&mut self, owner: u32) -> Result<(), CatalogError> {
+        let end = u32::try_from(self.data.len()).map_err(|_| CatalogError::Decode {
+            query: "delta read",
+            column: "(kept row)",
+            source: "more than 4 GiB of kept rows for one query".into(),
+        })?;
+        self.rows.push((owner, end));
+        Ok(())
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.data.shrink_to_fit();
+        self.rows.shrink_to_fit();
+    }
+
+    /// Bytes on the heap.
+    fn bytes(&self) -> usize {
+        self.data.capacity() + self.rows.capacity() * std::mem::size_of::<(u32, u32)>()
     }
 }
 
@@ -94,7 +153,7 @@ pub(super) fn put_varint(data: &mut Vec<u8>, mut n: u64) {
     data.push(n as u8);
 }
 
-/// The varint at `*offset` (see [`KeptRow`]), moving past it.
+/// The varint at `*offset` (see [`KeptRows`]), moving past it.
 pub(super) fn take_varint(data: &[u8], offset: &mut usize) -> Option<u64> {
     let mut n = 0u64;
     for shift in (0..64).step_by(7) {
@@ -173,11 +232,11 @@ impl RowCache {
                 .map_err(failed)?,
             Some((list, set)) => {
                 kept = self.rows.remove(name).unwrap_or_default();
-                kept.rows.retain(|(o, _)| !set.contains(o));
+                kept.rows.retain(|o| !set.contains(&o));
                 for (_, row) in kept.rows.iter().filter(|_| !only_fresh) {
                     each(&KeptRef {
                         columns: &kept.columns,
-                        data: &row.0,
+                        data: row,
                     })?;
                 }
                 // The query as it is, filtered: PostgreSQL pushes the condition on the key
@@ -201,12 +260,11 @@ impl RowCache {
                     .collect();
                 first = false;
             }
-            let compact = KeptRow::of(&row, name)?;
+            let data = kept.rows.push(owner(&row)?, &row, name)?;
             each(&KeptRef {
                 columns: &kept.columns,
-                data: &compact.0,
+                data,
             })?;
-            kept.rows.push((owner(&row)?, compact));
         }
         kept.rows.shrink_to_fit();
         self.rows.insert(name, kept);
@@ -216,13 +274,7 @@ impl RowCache {
     /// Bytes the kept rows take on the heap (their data and the lists holding them), for
     /// tests and `-vv`.
     pub fn kept_bytes(&self) -> usize {
-        self.rows
-            .values()
-            .map(|q| {
-                q.rows.capacity() * std::mem::size_of::<(u32, KeptRow)>()
-                    + q.rows.iter().map(|(_, r)| r.0.len()).sum::<usize>()
-            })
-            .sum()
+        self.rows.values().map(|q| q.rows.bytes()).sum()
     }
 }
 
@@ -242,33 +294,126 @@ pub(super) fn key_sql(key: &[&str]) -> String {
     }
 }
 
-/// A kept row is stored as its bytes.
-impl serde::Serialize for KeptRow {
+/// Kept rows are stored as the size of their buffer and the list of (owner, the row's
+/// bytes), and read back into one buffer made that big at once (each row's bytes are short:
+/// a stream reader's scratch of 64 KiB holds any one of them, see `model::Name`'s
+/// `Deserialize`).
+impl serde::Serialize for KeptRows {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(&self.0)
+        /// The list of rows.
+        struct List<'a>(&'a KeptRows);
+        impl serde::Serialize for List<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_seq(self.0.iter().map(|(owner, row)| (owner, Bytes(row))))
+            }
+        }
+        /// One row's bytes, as bytes (a `&[u8]` alone is a list of numbers to serde).
+        struct Bytes<'a>(&'a [u8]);
+        impl serde::Serialize for Bytes<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        (self.data.len(), List(self)).serialize(s)
     }
 }
 
-impl<'de> serde::Deserialize<'de> for KeptRow {
+impl<'de> serde::Deserialize<'de> for KeptRows {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Bytes;
-        impl serde::de::Visitor<'_> for Bytes {
-            type Value = KeptRow;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a kept row's bytes")
+        use serde::de::{DeserializeSeed, Error, SeqAccess, Visitor};
+        use std::fmt::Formatter;
+        /// The whole: the buffer's size, then the list.
+        struct Whole;
+        impl<'de> Visitor<'de> for Whole {
+            type Value = KeptRows;
+            fn expecting(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
+                f.write_str("kept rows")
             }
-            fn visit_bytes<E>(self, v: &[u8]) -> Result<KeptRow, E> {
-                Ok(KeptRow(v.into()))
-            }
-            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<KeptRow, E> {
-                Ok(KeptRow(v.into_boxed_slice()))
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<KeptRows, A::Error> {
+                let missing = || A::Error::custom("kept rows cut short");
+                let bytes: usize = seq.next_element()?.ok_or_else(missing)?;
+                // Room for what the file says, up to what a file can hold: a damaged size
+                // fails below, not with an allocation of it.
+                let mut out = KeptRows {
+                    data: Vec::with_capacity(bytes.min(1 << 30)),
+                    rows: Vec::new(),
+                };
+                seq.next_element_seed(List(&mut out))?.ok_or_else(missing)?;
+                if out.data.len() != bytes {
+                    return Err(A::Error::custom("kept rows of another size than stored"));
+                }
+                Ok(out)
             }
         }
-        // `deserialize_byte_buf`: the bytes are copied into the row anyway, and a stream
-        // reader lends borrowed bytes from a scratch it never reuses (see `model::Name`'s
-        // `Deserialize`): the kept rows of a cached delta state overflowed it, and the file
-        // was decoded twice, the second time with a scratch of the whole payload.
-        d.deserialize_byte_buf(Bytes)
+        /// The list of rows, into the buffer.
+        struct List<'a>(&'a mut KeptRows);
+        impl<'de> DeserializeSeed<'de> for List<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_seq(self)
+            }
+        }
+        impl<'de> Visitor<'de> for List<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of kept rows")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                self.0
+                    .rows
+                    .reserve_exact(seq.size_hint().unwrap_or(0).min(1 << 26));
+                while seq.next_element_seed(Row(&mut *self.0))?.is_some() {}
+                Ok(())
+            }
+        }
+        /// One (owner, bytes) pair, appended.
+        struct Row<'a>(&'a mut KeptRows);
+        impl<'de> DeserializeSeed<'de> for Row<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.deserialize_tuple(2, self)
+            }
+        }
+        impl<'de> Visitor<'de> for Row<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a kept row")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+                let missing = || A::Error::custom("a kept row cut short");
+                let owner: u32 = seq.next_element()?.ok_or_else(missing)?;
+                seq.next_element_seed(Append(&mut self.0.data))?
+                    .ok_or_else(missing)?;
+                self.0
+                    .end_row(owner)
+                    .map_err(|e| A::Error::custom(e.to_string()))
+            }
+        }
+        /// One row's bytes, appended to the buffer.
+        struct Append<'a>(&'a mut Vec<u8>);
+        impl<'de> DeserializeSeed<'de> for Append<'_> {
+            type Value = ();
+            fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                // `deserialize_byte_buf`: a stream reader lends borrowed bytes from a scratch
+                // it never reuses (see `model::Name`'s `Deserialize`).
+                d.deserialize_byte_buf(self)
+            }
+        }
+        impl Visitor<'_> for Append<'_> {
+            type Value = ();
+            fn expecting(&self, f: &mut Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a kept row's bytes")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<(), E> {
+                self.0.extend_from_slice(v);
+                Ok(())
+            }
+            fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<(), E> {
+                self.0.extend_from_slice(&v);
+                Ok(())
+            }
+        }
+        d.deserialize_tuple(2, Whole)
     }
 }
 
@@ -290,18 +435,50 @@ mod tests {
         assert_eq!(super::take_varint(&[0x80], &mut 0), None);
     }
 
+    /// Kept rows of one query: `n` rows of `len` bytes, the i-th owned by i and filled with
+    /// i's low byte.
+    fn rows(n: u32, len: usize) -> super::KeptRows {
+        let mut rows = super::KeptRows::default();
+        for i in 0..n {
+            rows.data.extend(std::iter::repeat_n(i as u8, len));
+            rows.end_row(i).unwrap();
+        }
+        rows
+    }
+
     #[test]
     fn kept_rows_decode_from_a_stream_through_a_scratch_smaller_than_all_their_bytes() {
-        let rows: Vec<super::KeptRow> = (0..500u32)
-            .map(|i| super::KeptRow(vec![i as u8; 40].into_boxed_slice()))
-            .collect();
+        let rows = rows(500, 40);
         let bytes = postcard::to_allocvec(&rows).unwrap();
         assert!(bytes.len() > 16 * 1024);
         let mut scratch = [0u8; 1024];
-        let (back, _): (Vec<super::KeptRow>, _) =
+        let (back, _): (super::KeptRows, _) =
             postcard::from_io((&bytes[..], &mut scratch[..])).expect("decodes in 1 KiB");
-        assert_eq!(back.len(), rows.len());
-        assert!(back.iter().zip(&rows).all(|(a, b)| a.0 == b.0));
+        assert_eq!(back.rows.len(), rows.rows.len());
+        assert!(back.iter().eq(rows.iter()));
+        assert_eq!(
+            back.data.capacity(),
+            back.data.len(),
+            "one buffer, made at once"
+        );
+        // a damaged size is an error, not a reading of other rows
+        let mut damaged = bytes.clone();
+        damaged[0] ^= 1;
+        assert!(postcard::from_bytes::<super::KeptRows>(&damaged).is_err());
+    }
+
+    #[test]
+    fn kept_rows_left_after_retain_are_the_same_rows_in_the_same_order() {
+        let mut kept = rows(10, 3);
+        kept.retain(|owner| owner % 3 != 0);
+        let left: Vec<(u32, Vec<u8>)> = kept.iter().map(|(o, r)| (o, r.to_vec())).collect();
+        let want: Vec<(u32, Vec<u8>)> = [1u32, 2, 4, 5, 7, 8]
+            .into_iter()
+            .map(|i| (i, vec![i as u8; 3]))
+            .collect();
+        assert_eq!(left, want);
+        kept.retain(|_| false);
+        assert_eq!((kept.rows.len(), kept.data.len()), (0, 0));
     }
 
     #[test]
