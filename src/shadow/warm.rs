@@ -59,7 +59,8 @@ pub enum Mode {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WarmStatement {
     /// Digest of the statement's text and annotations: equal digests are the same statement.
-    pub digest: String,
+    /// A `Name`, shared by the manifest made of the statements rather than copied.
+    pub digest: Name,
     pub mode: Mode,
     /// Names it creates (`source::Statement::creates`). `Name`s, not `String`s: the old and
     /// new statements of an update and the manifest made of them share each text (made in an
@@ -68,8 +69,9 @@ pub struct WarmStatement {
     pub creates: Vec<Name>,
     /// Names it references (`source::Statement::references`).
     pub references: Vec<Name>,
-    /// Its kind (`CREATE INDEX`, ...), for the reasons of a fallback.
-    pub kind: String,
+    /// Its kind (`CREATE INDEX`, ...), for the reasons of a fallback. A `Name`: a few dozen
+    /// kinds among tens of thousands of statements, each text held once.
+    pub kind: Name,
 }
 
 /// A statement of a kept database: what it was and the OIDs its objects got.

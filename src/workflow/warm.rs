@@ -95,11 +95,11 @@ pub(super) fn warm_statement(s: &crate::source::Statement) -> shadow::warm::Warm
         Mode::Attached
     };
     shadow::warm::WarmStatement {
-        digest: digest([s.sql.as_str(), annotations.as_str()]),
+        digest: digest([s.sql.as_str(), annotations.as_str()]).into(),
         mode,
         creates: s.creates.iter().map(crate::model::Name::from).collect(),
         references: s.references.iter().map(crate::model::Name::from).collect(),
-        kind: s.kind.clone(),
+        kind: crate::model::Name::from(&s.kind),
     }
 }
 
