@@ -7,9 +7,9 @@ mod common;
 
 use schemaplan::shadow::{load, load_tracked, LoadError, LoadStatement, OidRange};
 
-fn st(sql: &str, origin: &str) -> LoadStatement {
+fn st(sql: &str, origin: &str) -> LoadStatement<'static> {
     LoadStatement {
-        sql: sql.to_string(),
+        sql: sql.to_string().into(),
         origin: origin.to_string(),
     }
 }

@@ -344,7 +344,7 @@ pub fn desired_load(
     let statements: Vec<LoadStatement> = loaded
         .iter()
         .map(|s| LoadStatement {
-            sql: s.sql.clone(),
+            sql: s.sql.as_str().into(),
             origin: explain::origin(s),
         })
         .collect();
