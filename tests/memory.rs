@@ -177,6 +177,14 @@ fn schemas_read_fingerprinted_and_digested_cost_their_own_size_and_no_copy() {
         beyond < size * 3 / 2,
         "a reading of a schema of {size} bytes kept {beyond} bytes besides the schema"
     );
+    // What the state keeps beside the schema, per table: 6.4 KiB since session 23 (its
+    // census a sorted list, a query's kept rows in one buffer), 8.5 KiB when the census was a
+    // hash map and each kept row an allocation of its own.
+    assert!(
+        beyond < TABLES * 7 * 1024,
+        "a delta read's state kept {} bytes per table beside the schema",
+        beyond / TABLES
+    );
     assert_eq!(*reading, schema);
     assert_eq!(
         std::sync::Arc::strong_count(&reading),

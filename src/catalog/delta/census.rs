@@ -15,8 +15,18 @@ pub(super) type Owner = (u32, bool);
 /// here, where a hash map of them took ~9 MiB, and a delta read holds two (the last read's,
 /// in the state, and its own) at the warm `plan`'s peak (issue 9, peak RSS). Two censuses
 /// compare in one merge of their lists ([`Counts::changed_since`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub(super) struct Counts(Vec<(u32, u32)>);
+
+/// Read back as written, without the room a list decoded element by element grows into (serde
+/// makes room for at most 1 MiB at first, then doubles: ~4 MiB for 2.4).
+impl<'de> serde::Deserialize<'de> for Counts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let mut list = Vec::<(u32, u32)>::deserialize(d)?;
+        list.shrink_to_fit();
+        Ok(Counts(list))
+    }
+}
 
 impl Counts {
     /// Counts the owners of `rows`, each `(oid, part)` once per catalog row it owns.
@@ -34,6 +44,8 @@ impl Counts {
             let n = n.min(u32::MAX >> 1);
             out.push(((key >> 1) as u32, n << 1 | (key & 1) as u32));
         }
+        // Kept until the next read (in the state, stored with it): no room to spare.
+        out.shrink_to_fit();
         Counts(out)
     }
 
