@@ -194,14 +194,6 @@ fn plan_and_prove<'s, 'e>(
     )?;
     let renames = renames.as_ref();
     let base = renames.map_or(&current.schema, |r| &r.current);
-    // The proof's first reading splices into the desired database's stored reading: loaded
-    // beside the diff from here on, not beside the live side's reading (the warm plan's peak,
-    // issue 9). Not when the plan drops something: planning then holds a middle schema
-    // (`contract::middle`), and the two side by side were the peak of such a plan; the proof
-    // loads it when it starts.
-    if !req.no_proof && super::contract::drops_nothing(base, desired) {
-        desired_db.load_delta_base_aside();
-    }
     // Each way diffed once for the whole plan: the refusals below, the secrets check (the
     // inverse) and every plan `plan_proven` makes take them from here.
     let diffs = super::PlanDiffs::new(base, desired, opts.server_version).made_both();
@@ -225,6 +217,15 @@ fn plan_and_prove<'s, 'e>(
     // ask for: freed before the proof, whose readings are the peak of a `plan` (issue 9).
     let checks = super::CheckSources::of(src);
     super::drop_aside(source);
+    // The proof's first reading splices into the desired database's stored reading: loaded
+    // from here on, beside the start of the proof (planning, the copy of the desired
+    // database), not beside the diff while the statements are held, nor beside the live
+    // side's reading: either pair was the warm plan's peak of memory (issue 9). Not when the
+    // plan drops something: planning then holds a middle schema (`contract::middle`), and the
+    // two side by side were the peak of such a plan; the proof loads it when it starts.
+    if !req.no_proof && super::contract::drops_nothing(base, desired) {
+        desired_db.load_delta_base_aside();
+    }
     // Nothing was refused: the plan ends in the desired schema with the current database's
     // unmodeled objects, which it leaves as they are (or carries over): that is what `apply`
     // checks at the end. Its fingerprint and object digests, from one printing of the desired
