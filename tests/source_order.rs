@@ -9,7 +9,7 @@ fn kinds_and_files(statements: &[Statement]) -> Vec<(String, String)> {
         .iter()
         .map(|s| {
             let file = s.file.file_name().unwrap().to_string_lossy().into_owned();
-            (s.kind.clone(), file)
+            (s.kind.to_string(), file)
         })
         .collect()
 }
@@ -40,7 +40,7 @@ fn view_in_a_comes_after_its_table_in_b() {
     );
     let view = &set.statements[1];
     assert_eq!(view.creates, ["public.active_users"]);
-    assert!(view.references.contains(&"public.users".to_string()));
+    assert!(view.references.iter().any(|n| n == "public.users"));
     assert_eq!((view.line, view.col), (2, 1));
 }
 

@@ -92,12 +92,16 @@ fn cycle_note(source: &SourceSet, cycle: &[usize]) -> String {
          first:",
     );
     for s in &members {
-        let name = s.creates.first().map(String::as_str).unwrap_or("?");
+        let name = s
+            .creates
+            .first()
+            .map(crate::model::Name::as_str)
+            .unwrap_or("?");
         let needs: Vec<&str> = s
             .references
             .iter()
             .filter(|r| members.iter().any(|m| m.creates.contains(r)))
-            .map(String::as_str)
+            .map(crate::model::Name::as_str)
             .collect();
         note.push_str(&format!(
             "\n  {} {name} at {} needs {}",
