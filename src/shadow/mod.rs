@@ -408,8 +408,9 @@ impl ScratchDb {
 
     /// Starts loading the splice base of a stored delta state on a thread of its own
     /// ([`reading::BaseReading::load_aside`]), for the proof to take it loaded: `plan` calls
-    /// it once both sides are read, so that the load runs beside the diff, not beside the live
-    /// database's reading (the peak of a warm `plan`: issue 9), and only for a plan that
+    /// it once the diff is done and the schema files' statements are dropped, so that the
+    /// load runs beside the proof's start, not beside the live database's reading nor the
+    /// diff (each pair was the peak of a warm `plan`: issue 9), and only for a plan that
     /// drops nothing (`workflow::pipeline`).
     pub fn load_delta_base_aside(&self) {
         if let Ok(mut d) = self.delta.lock() {

@@ -152,9 +152,10 @@ pub struct BaseReading {
 impl BaseReading {
     /// Starts loading the reading on a thread of its own, for [`BaseReading::restore`] to
     /// take: ~0.4 s at 5,000 tables that a `plan` would otherwise spend in its proof, on its
-    /// critical path (issue 9), done beside the diff. The schema is then held from here on
-    /// rather than from the proof: the proof's own peak holds it with the same schemas
-    /// anyway. A thread that cannot start: loaded when used.
+    /// critical path (issue 9), done beside the proof's start (planning, the copy of the
+    /// database it reads). The schema is then held from here on rather than from the proof's
+    /// first reading: the proof's own peak holds it with the same schemas anyway. A thread
+    /// that cannot start: loaded when used.
     pub fn load_aside(&mut self) {
         if self.loading.is_some() {
             return;
