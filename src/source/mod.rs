@@ -288,16 +288,16 @@ fn dependency_order(loaded: Vec<Loaded>) -> (Vec<Statement>, Vec<Vec<usize>>) {
     (statements, cycles)
 }
 
-fn names(list: &[String]) -> Vec<&str> {
-    list.iter().map(String::as_str).collect()
+fn names<S: AsRef<str>>(list: &[S]) -> Vec<&str> {
+    list.iter().map(AsRef::as_ref).collect()
 }
 
 fn order_item(loaded: &Loaded) -> order::Item<'_> {
     let s = &loaded.statement;
-    let mut takes: Vec<&str> = s.references.iter().map(Name::as_str).collect();
+    let mut takes = names(&s.references);
     takes.extend(names(&loaded.order.needs));
     order::Item {
-        creates: s.creates.iter().map(Name::as_str).collect(),
+        creates: names(&s.creates),
         provides: names(&loaded.order.provides),
         takes,
         priority: priority(&s.kind),
