@@ -50,7 +50,13 @@ pub struct Timing {
     /// The heap in use when the stage ended (what it left allocated), in bytes, when counted;
     /// 0 otherwise.
     pub heap_at_end: usize,
+    /// When the stage ended, since the first stage of the run started: where it sits on the
+    /// run's timeline (overlapping stages on threads of their own, `workflow::sides`).
+    pub ended: Duration,
 }
+
+/// When the first stage of the run started: the origin of [`Timing::ended`].
+static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
 
 static RECORDED: Mutex<Vec<Timing>> = Mutex::new(Vec::new());
 
@@ -114,6 +120,7 @@ pub fn start(name: &'static str) -> Stage {
         depth
     });
     let (cpu, _) = usage();
+    ORIGIN.get_or_init(Instant::now);
     Stage {
         name,
         depth,
@@ -143,6 +150,7 @@ impl Drop for Stage {
             max_rss_kib,
             peak_heap: PEAK.load(Ordering::Relaxed),
             heap_at_end: heap_in_use(),
+            ended: ORIGIN.get().map_or(Duration::ZERO, Instant::elapsed),
         };
         if printed(self.depth) {
             eprintln!("{}", verbose_line(&timing));
@@ -173,11 +181,12 @@ pub fn recorded() -> Vec<Timing> {
 
 /// The recorded stages as text, one line each, indented by depth.
 pub fn report() -> String {
-    let mut out =
-        String::from("stage timings (wall, client CPU, peak RSS, peak heap, heap at end):\n");
+    let mut out = String::from(
+        "stage timings (wall, client CPU, peak RSS, peak heap, heap at end, ended at):\n",
+    );
     for t in recorded() {
         out.push_str(&format!(
-            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB {:>7} MiB {:>7} MiB\n",
+            "  {:indent$}{:<w$} {:>9.3} s {:>9.3} s {:>7} MiB {:>7} MiB {:>7} MiB {:>8.3} s\n",
             "",
             t.stage,
             t.wall.as_secs_f64(),
@@ -185,6 +194,7 @@ pub fn report() -> String {
             t.max_rss_kib / 1024,
             t.peak_heap >> 20,
             t.heap_at_end >> 20,
+            t.ended.as_secs_f64(),
             indent = t.depth * 2,
             w = 28usize.saturating_sub(t.depth * 2),
         ));
