@@ -1315,10 +1315,12 @@ fn a_restored_state_splices_its_first_delta_read_into_the_stored_reading() {
         let mut sp = tx.savepoint("edit").unwrap();
         sp.batch_execute(edit).unwrap();
         sp.commit().unwrap();
-        // (the proof's way to restore it: the reading loaded again when the state is used)
+        // (the proof's way to restore it: the reading loaded again on a thread, waited for
+        // by the read once its census ran)
         let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
-        let (mut state, base_reading) = stored.expect("the stored state");
-        base_reading.restore(&mut state);
+        let (mut state, mut base_reading) = stored.expect("the stored state");
+        base_reading.load_aside();
+        base_reading.restore_later(&mut state);
         let (got, _) = delta::read_delta_in(&mut tx, &mut state).expect("delta read");
         spliced(&state, &format!("in a transaction, {tag}"));
         let (want, _) = delta::read_full_in(&mut tx).expect("full read");
@@ -1369,6 +1371,29 @@ fn a_stored_base_is_used_only_with_its_own_reading() {
             restored.last_build()
         );
         assert_same(&got, &catalog::read(&mut c).unwrap(), "a base not restored");
+    }
+    // The same when the base is restored by the read itself (the proof's way): the reading
+    // is written again after the state was taken and before the read loads it.
+    reading::save(folder.path(), &id, &reading, Some(&state));
+    let (_, stored) = reading::load_with_delta(folder.path(), &id).unwrap();
+    let (mut restored, base_reading) = stored.expect("the stored state");
+    base_reading.restore_later(&mut restored);
+    reading::save_with_key(folder.path(), &path, &id.key(), &other).unwrap();
+    {
+        let mut c = server.connect(&base);
+        c.batch_execute("COMMENT ON SCHEMA app IS 'later'").unwrap();
+        let (got, _) = delta::read_delta(&mut c, &mut restored).unwrap();
+        assert!(
+            matches!(restored.last_build(), delta::Build::All { .. }),
+            "{:?}",
+            restored.last_build()
+        );
+        assert_same(
+            &got,
+            &catalog::read(&mut c).unwrap(),
+            "a base restored later, not used",
+        );
+        c.batch_execute("COMMENT ON SCHEMA app IS NULL").unwrap();
     }
     // Written together, but the reading names an owner the stored base does not: the state
     // is used, its base is not.

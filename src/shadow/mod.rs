@@ -420,13 +420,14 @@ impl ScratchDb {
         }
     }
 
-    /// The delta state given with [`ScratchDb::set_delta_base`], taken (its splice base
-    /// restored first, when it is a stored one: the `cached splice base` stage): the proof's
-    /// first reading advances it, so a second proof of the same run (a retry) reads in full.
+    /// The delta state given with [`ScratchDb::set_delta_base`], taken: the proof's first
+    /// reading advances it, so a second proof of the same run (a retry) reads in full. A
+    /// stored splice base is restored by that reading once its census ran (the `catalog:
+    /// splice base wait` stage, [`reading::BaseReading::restore_later`]), not here.
     pub fn take_delta_base(&self) -> Option<DeltaState> {
         let (mut state, base) = self.delta.lock().ok()?.take()?;
         if let Some(base) = base {
-            crate::timings::stage("cached splice base", || base.restore(&mut state));
+            base.restore_later(&mut state);
         }
         Some(state)
     }

@@ -171,6 +171,20 @@ impl BaseReading {
     /// one the state was stored with (another digest: the base is not restored, and the
     /// first delta read builds in full; `-v` says why).
     pub fn restore(self, state: &mut DeltaState) {
+        if let Some(schema) = self.loaded() {
+            restore_base(state, schema);
+        }
+    }
+
+    /// [`BaseReading::restore`] without waiting for the load: the state's next delta read
+    /// waits for it once its census ran (`DeltaState::restore_base_later`), so the load
+    /// (~0.3 s at 5,000 tables) overlaps the server's work instead of coming before it.
+    pub fn restore_later(self, state: &mut DeltaState) {
+        state.restore_base_later(Box::new(move || self.loaded()));
+    }
+
+    /// The reading, once loaded, when the file is still the one the state was stored with.
+    fn loaded(self) -> Option<Schema> {
         let loaded = match self.loading {
             Some(handle) => handle
                 .join()
@@ -178,11 +192,14 @@ impl BaseReading {
             None => load_digested(&self.folder, &self.id),
         };
         match loaded {
-            Some((schema, digest)) if digest == self.digest => restore_base(state, schema),
-            _ => crate::timings::note(
-                "the stored splice base is not used: the cached reading it was stored with \
-                 is gone or was written again",
-            ),
+            Some((schema, digest)) if digest == self.digest => Some(schema),
+            _ => {
+                crate::timings::note(
+                    "the stored splice base is not used: the cached reading it was stored \
+                     with is gone or was written again",
+                );
+                None
+            }
         }
     }
 }

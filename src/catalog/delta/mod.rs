@@ -106,9 +106,16 @@ pub struct DeltaState {
     base: Option<Base>,
     /// A restored state's base, stored without its schema, until [`DeltaState::restore_base`].
     stored_base: Option<splice::Stored>,
+    /// The schema of the stored base, still on its way ([`DeltaState::restore_base_later`]):
+    /// waited for by the next read only once it needs the base.
+    coming_base: Option<ComingBase>,
     /// How the last read built its schema.
     built: Build,
 }
+
+/// Gives the schema of a stored splice base when it is loaded (`None`: it could not be):
+/// [`DeltaState::restore_base_later`].
+pub type ComingBase = Box<dyn FnOnce() -> Option<Schema> + Send>;
 
 /// How a read built its schema (the catalog queries it ran are its [`Outcome`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -144,6 +151,7 @@ impl DeltaState {
             valid: false,
             base: None,
             stored_base: None,
+            coming_base: None,
             built: Build::All {
                 why: "no reading yet".to_string(),
             },
@@ -173,6 +181,38 @@ impl DeltaState {
         }
         self.base = Some(stored.restore(reading)?);
         Ok(())
+    }
+
+    /// [`DeltaState::restore_base`] with a schema still being loaded (on a thread of the
+    /// caller's): `reading` is called by the next delta read once its census and closure
+    /// ran, when it needs its splice base, and not at all by a read that turns out full. The
+    /// load runs beside the server's work of that census (~0.2-0.3 s each at 5,000 tables,
+    /// the proof's first reading: issue 9) instead of before it.
+    pub fn restore_base_later(&mut self, reading: ComingBase) {
+        self.coming_base = Some(reading);
+    }
+
+    /// The splice base of a restored state whose schema was on its way
+    /// ([`DeltaState::restore_base_later`]), now given it (`was_valid`: the state was
+    /// complete before this read began); `None`, said under `-v`, when it cannot be.
+    fn arrived_base(
+        &mut self,
+        coming: (ComingBase, splice::Stored),
+        was_valid: bool,
+    ) -> Option<Base> {
+        let (reading, stored) = coming;
+        let restored = match crate::timings::stage("catalog: splice base wait", reading) {
+            None => Err("its schema could not be loaded".to_string()),
+            Some(_) if !was_valid => {
+                Err("the stored delta state is of a read that failed".to_string())
+            }
+            Some(schema) => stored.restore(schema),
+        };
+        restored
+            .map_err(|why| {
+                crate::timings::note(&format!("the stored splice base is not used: {why}"))
+            })
+            .ok()
     }
 }
 
@@ -306,6 +346,7 @@ impl<'de> serde::Deserialize<'de> for DeltaState {
             // builds the whole schema from the kept rows and the rows read again.
             base: None,
             stored_base,
+            coming_base: None,
             built: Build::All {
                 why: "restored from the cache".to_string(),
             },
@@ -503,8 +544,10 @@ fn read_in(
 ) -> Result<(Arc<Schema>, Outcome), CatalogError> {
     // Whatever happens below, the state is only valid again once this read succeeded.
     let was_valid = std::mem::replace(&mut state.valid, false);
-    // A stored base never given its schema is of no use from here on.
-    state.stored_base = None;
+    // A stored base never given its schema is of no use from here on, unless its schema is
+    // on its way: then it is waited for once this read needs it, after the census.
+    let stored = state.stored_base.take();
+    let coming = state.coming_base.take().zip(stored);
     let facts = tx
         .query_one(
             "SELECT pg_postmaster_start_time()::text || ' port ' || current_setting('port') \
@@ -598,6 +641,9 @@ fn read_in(
             }
         }
     };
+    if let (Some(coming), Some(_), None) = (coming, &changed, &state.base) {
+        state.base = state.arrived_base(coming, was_valid);
+    }
     let base = state.base.take();
     let built = build(tx, version, state, changed, base);
     state.cache.restrict = None;

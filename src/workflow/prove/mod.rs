@@ -293,8 +293,7 @@ fn in_transaction(
         .map_err(|e| WorkflowError::Proof(format!("begin: {}", crate::db::error_text(&e))))?;
     let mut session = InTransaction(tx);
     let mut state = base;
-    let rebuilt = match reach_current(&mut session, ctx, &mut state, None, current, planned, opts)?
-    {
+    let rebuilt = match reach_current(&mut session, ctx, &mut state, current, planned, opts)? {
         Ok(rebuilt) => rebuilt,
         Err(why) => return Ok(Err(why)),
     };
@@ -574,11 +573,9 @@ fn from_desired(
         Err(e) => return Ok(Err(format!("copying the desired database failed: {e}"))),
     };
     let mut client = db.connect()?;
-    // A copy keeps the rows' `xmin`s: it reads as a delta of the desired database's reading,
-    // whose state is taken once the inverse plan has run (`reach_current`).
-    let mut state = None;
-    let late = Some(desired_db);
-    let rebuilt = match reach_current(&mut client, ctx, &mut state, late, current, planned, opts)? {
+    // A copy keeps the rows' `xmin`s: it reads as a delta of the desired database's reading.
+    let mut state = desired_base(desired_db);
+    let rebuilt = match reach_current(&mut client, ctx, &mut state, current, planned, opts)? {
         Ok(rebuilt) => rebuilt,
         Err(why) => return Ok(Err(why)),
     };
@@ -609,15 +606,14 @@ fn desired_base(desired_db: &ScratchDb) -> Option<DeltaState> {
 /// it left different from the current schema. `Ok(Ok(reading))` when the database then holds
 /// the current schema exactly (the reading only when it is not the same as `current`:
 /// [`Reached`]); `Ok(Err(why))` when a step fails or it does not (the caller goes another
-/// way); errors of the shadow itself (a reading) are `Err`. With `late`, `state` is that
-/// database's delta state, taken once the inverse plan has run: its splice base, loaded on a
-/// thread of its own (`ScratchDb::load_delta_base_aside`), is waited for only then, so its
-/// load overlaps the server's run of the plan (issue 9).
+/// way); errors of the shadow itself (a reading) are `Err`. A stored splice base of `state`
+/// still loading (`ScratchDb::load_delta_base_aside`) is waited for by the first reading once
+/// its census ran, so its load overlaps the server's run of the plan and of that census
+/// (issue 9).
 fn reach_current(
     session: &mut impl Session,
     ctx: &super::Context,
     state: &mut Option<DeltaState>,
-    late: Option<&ScratchDb>,
     current: &Schema,
     planned: &Planned,
     opts: &PlanOptions,
@@ -627,9 +623,6 @@ fn reach_current(
         "applying the inverse plan to the desired schema",
     ) {
         return Ok(Err(e.to_string()));
-    }
-    if let Some(db) = late {
-        *state = desired_base(db);
     }
     let mut rebuilt = session.read(ctx, state)?;
     // `differences`, with its `same` answer kept: a reading the same as `current` is not kept.
