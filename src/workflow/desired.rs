@@ -351,7 +351,9 @@ pub fn desired_load(
     let warm_enabled = shadow.warm_enabled() && ctx.steps.is_empty();
     let warm: Vec<shadow::warm::WarmStatement> = match warm_enabled {
         // Interned: a name that several statements create or reference is stored once.
-        true => crate::model::interning(|| loaded.iter().map(|s| warm_statement(s)).collect()),
+        true => crate::timings::stage("warm statements", || {
+            crate::model::interning(|| loaded.iter().map(|s| warm_statement(s)).collect())
+        }),
         false => Vec::new(),
     };
     let context = match warm_enabled {
@@ -386,7 +388,9 @@ pub fn desired_load(
         match warm_update(shadow, context, &statements, &warm) {
             Ok(Some(WarmUpdated { db, updated, base })) => {
                 let (full, state) = read_db(&db, track, base)?;
-                let (db, kept) = shadow.warm_keep(db, key, Some(updated.manifest));
+                let (db, kept) = crate::timings::stage("keep", || {
+                    shadow.warm_keep(db, key, Some(updated.manifest))
+                });
                 let (schema, db) = finish(db, full, state, kept)?;
                 return Ok(Loaded {
                     schema,
