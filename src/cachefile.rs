@@ -22,6 +22,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -49,6 +50,23 @@ pub fn read_digested<T: DeserializeOwned>(
     key: &str,
 ) -> Option<(T, [u8; 32])> {
     read_if(path, magic, |k| k == key).map(|(_, v, d)| (v, d))
+}
+
+/// The integrity digest the file at `path` ends with (what [`read_digested`] gives once it
+/// checked it), read without the rest: to find a file keyed by this one before this one is
+/// decoded. Only what the file says: whoever uses the file itself checks it.
+pub fn stated_digest(path: &Path, magic: &[u8]) -> Option<[u8; 32]> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut head = vec![0u8; magic.len()];
+    file.read_exact(&mut head).ok()?;
+    if head != magic {
+        return None;
+    }
+    file.seek(SeekFrom::End(-32)).ok()?;
+    let mut digest = [0u8; 32];
+    file.read_exact(&mut digest).ok()?;
+    Some(digest)
 }
 
 /// The file is read twice through one handle (the same file, even if a writer renames another
@@ -87,17 +105,23 @@ fn read_if<T: DeserializeOwned>(
     }
     drop(reader);
     // Second pass: decode from after the magic, the key first (a file of another key is not
-    // decoded further). postcard copies each string out of a scratch buffer, which must hold
-    // the longest one: 64 KiB does for any schema but one with a longer view or function
-    // text, decoded again with room for the whole payload.
+    // decoded further). Owned texts and bytes are read through a buffer that grows to the
+    // longest of them ([`Stream`]); a text lent for the decoding (`deserialize_str`, which
+    // no type here asks for: `model::Name` does not) takes its own part of a scratch that
+    // must hold them all: 64 KiB, or the whole payload on a second try.
     let mut wanted = Some(wanted);
     for room in [64 << 10, payload as usize] {
         file.seek(std::io::SeekFrom::Start(magic.len() as u64))
             .ok()?;
         let body = BufReader::new(&mut file).take(payload);
         let mut scratch = vec![0u8; room.min(payload as usize)];
-        let (key, (body, scratch)): (String, _) =
-            postcard::from_io((body, &mut scratch[..])).ok()?;
+        let mut de = postcard::Deserializer::from_flavor(Stream {
+            reader: body,
+            lent: &mut scratch[..],
+            owned: Vec::new(),
+            payload: payload as usize,
+        });
+        let key = String::deserialize(&mut de).ok()?;
         if let Some(w) = wanted.take() {
             if !w(&key) {
                 return None;
@@ -105,13 +129,13 @@ fn read_if<T: DeserializeOwned>(
         }
         // Names decoded inside an interning scope share their text, as in the schema that
         // was written (`model::name`).
-        match crate::model::interning(|| postcard::from_io::<T, _>((body, scratch))) {
-            Ok((value, _)) => return Some((key, value, digest)),
+        match crate::model::interning(|| T::deserialize(&mut de)) {
+            Ok(value) => return Some((key, value, digest)),
             // The scratch ran out (the file is complete: its digest matched) and a bigger one
             // is left to try; any other error would only repeat.
             Err(postcard::Error::DeserializeUnexpectedEnd) if room < payload as usize => {
                 crate::timings::note(&format!(
-                    "{} holds a text over {} KiB: decoded again with a scratch of {} KiB",
+                    "{} lends texts over {} KiB: decoded again with a scratch of {} KiB",
                     path.display(),
                     room >> 10,
                     payload >> 10
@@ -121,6 +145,68 @@ fn read_if<T: DeserializeOwned>(
         }
     }
     None
+}
+
+/// postcard's reader of a stream (as `postcard::from_io`'s), but for owned texts and bytes
+/// (`String`s, `model::Name`s, byte strings: what the values here are made of), read into a
+/// buffer of their own that grows to the longest one and is reused. `from_io` reads them
+/// through its fixed scratch, which must hold the longest: the cached parse of schema files
+/// holds a file's statements as one byte string (hundreds of KiB for a big file), so its
+/// decoding ran out of 64 KiB at the first big file and started again with a scratch of the
+/// whole payload (~20 MiB at 5,000 tables: the decoding done twice, issue 9). Texts lent
+/// for the decoding take their own part of `lent`, as with `from_io`.
+struct Stream<'de, R: Read> {
+    reader: R,
+    lent: &'de mut [u8],
+    owned: Vec<u8>,
+    /// The payload's length: no text is longer (a length past it is an error, not room).
+    payload: usize,
+}
+
+impl<'de, R: Read + 'de> postcard::de_flavors::Flavor<'de> for Stream<'de, R> {
+    type Remainder = ();
+    type Source = ();
+
+    fn pop(&mut self) -> postcard::Result<u8> {
+        let mut byte = [0u8; 1];
+        self.reader
+            .read_exact(&mut byte)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        Ok(byte[0])
+    }
+
+    fn try_take_n(&mut self, ct: usize) -> postcard::Result<&'de [u8]> {
+        if ct > self.lent.len() {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        let (taken, rest) = std::mem::take(&mut self.lent).split_at_mut(ct);
+        self.lent = rest;
+        self.reader
+            .read_exact(taken)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        Ok(taken)
+    }
+
+    fn try_take_n_temp<'a>(&'a mut self, ct: usize) -> postcard::Result<&'a [u8]>
+    where
+        'de: 'a,
+    {
+        if ct > self.payload {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        }
+        if self.owned.len() < ct {
+            self.owned.resize(ct, 0);
+        }
+        let buf = &mut self.owned[..ct];
+        self.reader
+            .read_exact(buf)
+            .map_err(|_| postcard::Error::DeserializeUnexpectedEnd)?;
+        Ok(buf)
+    }
+
+    fn finalize(self) -> postcard::Result<()> {
+        Ok(())
+    }
 }
 
 /// Reads through `inner` and hashes what it read.
@@ -199,8 +285,41 @@ impl<W: Write> Write for HashingWriter<W> {
 
 #[cfg(test)]
 mod tests {
+    /// Owned texts longer than the 64 KiB scratch (a long view or function body, a big
+    /// file's statements in the source cache) and more of them than it holds decode in one
+    /// pass: postcard's own stream reader, with that scratch, runs out (and the file was
+    /// decoded again with a scratch of its whole payload).
+    #[test]
+    fn owned_texts_longer_than_the_scratch_decode_in_one_pass() {
+        use serde::Deserialize;
+        let value = (
+            vec![
+                "x".repeat(100 << 10),
+                "y".repeat(200 << 10),
+                "z".repeat(50 << 10),
+            ],
+            7u32,
+        );
+        let bytes = postcard::to_stdvec(&value).unwrap();
+        let mut lent = vec![0u8; 64 << 10];
+        let mut de = postcard::Deserializer::from_flavor(super::Stream {
+            reader: &bytes[..],
+            lent: &mut lent[..],
+            owned: Vec::new(),
+            payload: bytes.len(),
+        });
+        let back = <(Vec<String>, u32)>::deserialize(&mut de).unwrap();
+        assert_eq!(back, value);
+        let mut scratch = vec![0u8; 64 << 10];
+        let io = postcard::from_io::<(Vec<String>, u32), _>((&bytes[..], &mut scratch[..]));
+        assert!(
+            io.is_err(),
+            "postcard's reader now takes long texts: Stream may go"
+        );
+    }
+
     /// A text longer than the first pass's 64 KiB scratch (a long view or function body)
-    /// decodes in the second pass; a file holding another type reads as no file.
+    /// decodes; a file holding another type reads as no file.
     #[test]
     fn a_text_over_the_first_scratch_decodes_and_another_type_reads_as_none() {
         let dir = tempfile::tempdir().unwrap();
