@@ -108,12 +108,27 @@ pub fn delta_key(id: &Identity, reading: &[u8; 32]) -> String {
 }
 
 /// The delta state stored for `id` in `folder` with the reading beside it, its splice base
-/// restored with that reading (moved into it: the caller needs only the state); `None` when
-/// either file is missing or unusable, or they were not written together (as [`load`]).
+/// given that reading (moved into it: the caller needs only the state) by its first read
+/// ([`BaseReading::restore_later`]); `None` when the state's file is missing or unusable, or
+/// was not written with the reading's file as it is. A reading that does not decode leaves
+/// the state without its splice base (that read builds in full, as exact).
 pub fn load_delta(folder: &Path, id: &Identity) -> Option<DeltaState> {
-    let (schema, digest) = load_digested(folder, id)?;
+    // The state is keyed by the reading's digest, as the reading's file states it: the
+    // reading (its splice base's schema) is decoded on a thread beside the state and waited
+    // for by the state's first read once its census ran, not before (~0.15 s each at 5,000
+    // tables, on a warm `plan`'s critical path: issue 9). The wait checks the reading
+    // against that digest: a reading written again meanwhile, or damaged, is not used, and
+    // that read builds in full.
+    let digest = crate::cachefile::stated_digest(&file(folder, &id.database), MAGIC)?;
+    let mut base = BaseReading {
+        folder: folder.to_path_buf(),
+        id: id.clone(),
+        digest,
+        loading: None,
+    };
+    base.load_aside();
     let mut state = load_delta_of(folder, id, &digest)?;
-    restore_base(&mut state, schema);
+    base.restore_later(&mut state);
     Some(state)
 }
 
