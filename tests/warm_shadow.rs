@@ -848,6 +848,18 @@ fn warm_plans_copy_no_database_when_loaded_reused_or_updated() {
     for log in [&fresh, &same, &edited] {
         assert!(full_reads(log).is_empty(), "{log}");
     }
+    // The proof's first reading splices into a copy of the desired schema the run holds (no
+    // scope: it is the stored reading itself), not the file decoded again; the splice is
+    // used, not built in full.
+    for log in [&fresh, &same, &edited] {
+        assert!(
+            log.lines()
+                .any(|l| l.trim_start().starts_with("splice base copy ")),
+            "{log}"
+        );
+        assert!(!log.contains("built in full"), "{log}");
+        assert!(!log.contains("splice base is not used"), "{log}");
+    }
     // Without the stored states, the same plans, each of those reads full and saying so.
     for major in std::fs::read_dir(cache.path()).unwrap().flatten() {
         let folder = schemaplan::shadow::reading::folder(&major.path());

@@ -420,6 +420,28 @@ impl ScratchDb {
         }
     }
 
+    /// Whether the stored splice base's reading is the desired schema the run holds
+    /// ([`reading::BaseReading::held_by_caller`]): then [`ScratchDb::copy_delta_base_aside`]
+    /// can stand for [`ScratchDb::load_delta_base_aside`].
+    pub fn delta_base_held(&self) -> bool {
+        self.delta
+            .lock()
+            .is_ok_and(|d| matches!(d.as_ref(), Some((_, Some(base))) if base.is_held()))
+    }
+
+    /// [`ScratchDb::load_delta_base_aside`] from a copy of the desired schema, which `copy`
+    /// gives ([`reading::BaseReading::copy_aside`]); loaded from the file when the reading is
+    /// not the one the run holds.
+    pub fn copy_delta_base_aside(&self, copy: crate::catalog::delta::ComingBase) {
+        if let Ok(mut d) = self.delta.lock() {
+            if let Some((_, Some(base))) = d.as_mut() {
+                if !base.copy_aside(copy) {
+                    base.load_aside();
+                }
+            }
+        }
+    }
+
     /// The delta state given with [`ScratchDb::set_delta_base`], taken: the proof's first
     /// reading advances it, so a second proof of the same run (a retry) reads in full. A
     /// stored splice base is restored by that reading once its census ran (the `catalog:

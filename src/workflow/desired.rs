@@ -183,9 +183,10 @@ fn give_delta_base(
     mut state: DeltaState,
     saved: Option<shadow::reading::BaseReading>,
     full: &Schema,
+    ctx: &Context,
 ) {
     match saved {
-        Some(base) => db.set_stored_delta_base(state, base),
+        Some(base) => db.set_stored_delta_base(state, held(base, ctx)),
         None => {
             if let Err(why) = state.restore_base(full.clone()) {
                 crate::timings::note(&format!("the splice base is not used: {why}"));
@@ -193,6 +194,17 @@ fn give_delta_base(
             db.set_delta_base(state);
         }
     }
+}
+
+/// `base`, the stored reading of a desired schema, said to be the desired schema itself
+/// when no scope takes anything out of it ([`in_scope`] gives the reading as it is): the
+/// proof may then take its splice base from a copy of that schema rather than the file
+/// (`shadow::reading::BaseReading::held_by_caller`).
+fn held(mut base: shadow::reading::BaseReading, ctx: &Context) -> shadow::reading::BaseReading {
+    if ctx.scope.is_everything() {
+        base.held_by_caller();
+    }
+    base
 }
 
 /// The part in scope of a whole desired schema ([`read_loaded`]); a file that defines an
@@ -243,7 +255,7 @@ fn from_kept(
             let full = match cached {
                 Some((full, stored)) => {
                     if let Some((state, base)) = stored {
-                        db.set_stored_delta_base(state, base);
+                        db.set_stored_delta_base(state, held(base, ctx));
                     }
                     full
                 }
@@ -251,7 +263,7 @@ fn from_kept(
                     let (full, state) = read_kept(shadow, &db)?;
                     let saved = shadow.warm_save_reading(kept, &full, state.as_ref());
                     if let Some(state) = state {
-                        give_delta_base(&db, state, saved, &full);
+                        give_delta_base(&db, state, saved, &full, ctx);
                     }
                     full
                 }
@@ -375,7 +387,7 @@ pub fn desired_load(
                 .as_ref()
                 .and_then(|kept| shadow.warm_save_reading(kept, &full, state.as_ref()));
             if let Some(state) = state.filter(|_| need == Need::Database) {
-                give_delta_base(&db, state, saved, &full);
+                give_delta_base(&db, state, saved, &full, ctx);
             }
             let schema = in_scope(full, ctx)?;
             Ok::<_, WorkflowError>((schema, (need == Need::Database).then_some(db)))
