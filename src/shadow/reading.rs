@@ -120,14 +120,7 @@ pub fn load_delta(folder: &Path, id: &Identity) -> Option<DeltaState> {
     // against that digest: a reading written again meanwhile, or damaged, is not used, and
     // that read builds in full.
     let digest = crate::cachefile::stated_digest(&file(folder, &id.database), MAGIC)?;
-    let mut base = BaseReading {
-        folder: folder.to_path_buf(),
-        id: id.clone(),
-        digest,
-        loading: None,
-        copy: None,
-        held: false,
-    };
+    let mut base = BaseReading::new(folder, id, digest);
     base.load_aside();
     let mut state = load_delta_of(folder, id, &digest)?;
     base.restore_later(&mut state);
@@ -145,14 +138,7 @@ pub fn load_with_delta(
 ) -> Option<(Schema, Option<(DeltaState, BaseReading)>)> {
     let (schema, digest) = load_digested(folder, id)?;
     let state = load_delta_of(folder, id, &digest).map(|state| {
-        let base = BaseReading {
-            folder: folder.to_path_buf(),
-            id: id.clone(),
-            digest,
-            loading: None,
-            copy: None,
-            held: false,
-        };
+        let base = BaseReading::new(folder, id, digest);
         (state, base)
     });
     Some((schema, state))
@@ -173,6 +159,18 @@ pub struct BaseReading {
 }
 
 impl BaseReading {
+    /// The reading of `id` in `folder` whose file has this digest, not loaded yet.
+    fn new(folder: &Path, id: &Identity, digest: [u8; 32]) -> BaseReading {
+        BaseReading {
+            folder: folder.to_path_buf(),
+            id: id.clone(),
+            digest,
+            loading: None,
+            copy: None,
+            held: false,
+        }
+    }
+
     /// Starts loading the reading on a thread of its own, for [`BaseReading::restore`] to
     /// take: ~0.4 s at 5,000 tables that a `plan` would otherwise spend in its proof, on its
     /// critical path (issue 9), done beside the proof's start (planning, the copy of the
@@ -328,14 +326,7 @@ pub fn save(
         state?,
     )
     .ok()?;
-    Some(BaseReading {
-        folder: folder.to_path_buf(),
-        id: id.clone(),
-        digest,
-        loading: None,
-        copy: None,
-        held: false,
-    })
+    Some(BaseReading::new(folder, id, digest))
 }
 
 /// Writes `schema` under `key` to `path` (in `folder`) atomically: a temporary file in the same
