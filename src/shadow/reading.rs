@@ -129,9 +129,10 @@ pub fn load_delta(folder: &Path, id: &Identity) -> Option<DeltaState> {
 
 /// The reading stored for `id` in `folder` ([`load`]) and the delta state stored with it
 /// (`None` when there is no usable one: [`load_delta`]), whose splice base is not restored
-/// yet: [`BaseReading::restore`] loads the reading again when the state is used (the proof,
-/// after diff and fingerprints: a copy held from here until then would raise the run's
-/// peak memory by a schema, ~74 MiB at 5,000 tables).
+/// yet: the proof's first reading gets it when it needs it ([`BaseReading::restore_later`]),
+/// from the reading loaded again or a copy of the caller's (after diff and fingerprints: a
+/// copy held from here until then would raise the run's peak memory by a schema, ~74 MiB at
+/// 5,000 tables).
 pub fn load_with_delta(
     folder: &Path,
     id: &Identity,

@@ -176,10 +176,7 @@ impl DeltaState {
             .stored_base
             .take()
             .ok_or_else(|| "no splice base was stored with the delta state".to_string())?;
-        if !self.valid {
-            return Err("the stored delta state is of a read that failed".to_string());
-        }
-        self.base = Some(stored.restore(reading)?);
+        self.base = Some(restored(stored, reading, self.valid)?);
         Ok(())
     }
 
@@ -191,29 +188,28 @@ impl DeltaState {
     pub fn restore_base_later(&mut self, reading: ComingBase) {
         self.coming_base = Some(reading);
     }
+}
 
-    /// The splice base of a restored state whose schema was on its way
-    /// ([`DeltaState::restore_base_later`]), now given it (`was_valid`: the state was
-    /// complete before this read began); `None`, said under `-v`, when it cannot be.
-    fn arrived_base(
-        &mut self,
-        coming: (ComingBase, splice::Stored),
-        was_valid: bool,
-    ) -> Option<Base> {
-        let (reading, stored) = coming;
-        let restored = match crate::timings::stage("catalog: splice base wait", reading) {
-            None => Err("its schema could not be loaded".to_string()),
-            Some(_) if !was_valid => {
-                Err("the stored delta state is of a read that failed".to_string())
-            }
-            Some(schema) => stored.restore(schema),
-        };
-        restored
-            .map_err(|why| {
-                crate::timings::note(&format!("the stored splice base is not used: {why}"))
-            })
-            .ok()
+/// A stored splice base given its schema `reading`, when the state it was stored with is of a
+/// complete read (`valid`): [`DeltaState::restore_base`] and a base waited for by a read.
+fn restored(stored: splice::Stored, reading: Schema, valid: bool) -> Result<Base, String> {
+    if !valid {
+        return Err("the stored delta state is of a read that failed".to_string());
     }
+    stored.restore(reading)
+}
+
+/// The splice base of a restored state whose schema was on its way
+/// ([`DeltaState::restore_base_later`]), now given it (`was_valid`: the state was complete
+/// before this read began); `None`, said under `-v`, when it cannot be.
+fn arrived_base(coming: (ComingBase, splice::Stored), was_valid: bool) -> Option<Base> {
+    let (reading, stored) = coming;
+    let base = match crate::timings::stage("catalog: splice base wait", reading) {
+        None => Err("its schema could not be loaded".to_string()),
+        Some(schema) => restored(stored, schema, was_valid),
+    };
+    base.map_err(|why| crate::timings::note(&format!("the stored splice base is not used: {why}")))
+        .ok()
 }
 
 impl DeltaState {
@@ -642,7 +638,7 @@ fn read_in(
         }
     };
     if let (Some(coming), Some(_), None) = (coming, &changed, &state.base) {
-        state.base = state.arrived_base(coming, was_valid);
+        state.base = arrived_base(coming, was_valid);
     }
     let base = state.base.take();
     let built = build(tx, version, state, changed, base);
