@@ -168,6 +168,36 @@ fn password_is_not_printed_when_the_server_is_unreachable() {
     }
 }
 
+/// `dump --out` into a folder that holds a file is refused before the database is even
+/// connected to: on a big schema the read takes seconds, and the folder was said to be wrong
+/// only after it (the server here does not exist, so a later check would report the
+/// connection instead). Nothing is written into the folder.
+#[test]
+fn dump_refuses_a_non_empty_folder_before_reading_the_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("d")).unwrap();
+    std::fs::write(tmp.path().join("d/notes.txt"), "mine\n").unwrap();
+    let o = run(
+        tmp.path(),
+        &[
+            "dump",
+            "--db",
+            "postgresql://nobody@127.0.0.1:1/x",
+            "--out",
+            "d",
+        ],
+    );
+    let t = text(&o);
+    assert_eq!(code(&o), 1, "{t}");
+    assert!(t.contains("directory is not empty"), "{t}");
+    assert!(
+        !t.contains("127.0.0.1"),
+        "reported the connection, not the folder: {t}"
+    );
+    let left: Vec<_> = std::fs::read_dir(tmp.path().join("d")).unwrap().collect();
+    assert_eq!(left.len(), 1, "{t}");
+}
+
 /// The whole workflow against the test server with a password in every URL (the temporary
 /// server trusts local connections, so any password is accepted): nothing prints it, and the
 /// exit codes are the documented ones.

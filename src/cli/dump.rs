@@ -27,6 +27,7 @@ pub struct DumpArgs {
 
 pub fn run(a: DumpArgs) -> anyhow::Result<i32> {
     let scope = a.scope.scope()?;
+    workflow::check_dump_out(&a.out)?;
     let mut client = db::connect(&a.db)?;
     let full = crate::timings::stage("catalog reads", || catalog::read(&mut client))?;
     // Out-of-scope objects are not the project's: not written (and counted).

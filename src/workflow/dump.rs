@@ -213,6 +213,29 @@ pub struct DumpedObject {
     pub sql: String,
 }
 
+/// Refuses an `--out` folder that exists and holds anything: `dump` writes only into an empty
+/// or new folder. Asked before the catalog is read, so a wrong folder is said at once, not
+/// after a read that takes seconds on a big schema, and again by [`dump`] when it writes.
+pub fn check_dump_out(out: &Path) -> Result<(), WorkflowError> {
+    let holds_anything = match std::fs::read_dir(out) {
+        Ok(mut entries) => entries.next().is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            return Err(WorkflowError::Io {
+                what: out.display().to_string(),
+                message: e.to_string(),
+            })
+        }
+    };
+    match holds_anything {
+        true => Err(WorkflowError::Io {
+            what: out.display().to_string(),
+            message: "directory is not empty; dump writes into an empty or new directory".into(),
+        }),
+        false => Ok(()),
+    }
+}
+
 /// [`dump_files`], also saying which object went where.
 pub fn dump(
     empty: &Schema,
@@ -236,17 +259,8 @@ pub fn dump(
         what,
         message: e.to_string(),
     };
-    if out.exists()
-        && std::fs::read_dir(out)
-            .map_err(|e| io(out.display().to_string(), e))?
-            .next()
-            .is_some()
-    {
-        return Err(WorkflowError::Io {
-            what: out.display().to_string(),
-            message: "directory is not empty; dump writes into an empty or new directory".into(),
-        });
-    }
+    // Checked again here: the folder may have been filled since the caller's check.
+    check_dump_out(out)?;
     let planned: Vec<PathBuf> = files.keys().cloned().collect();
     let mut written = Vec::new();
     let mut renamed: BTreeMap<PathBuf, PathBuf> = BTreeMap::new();

@@ -42,7 +42,9 @@ pub use desired::{
 };
 pub use diffs::PlanDiffs;
 pub use drift::{object_drifts, pending_contract, ObjectDrift, PendingContract};
-pub use dump::{dump, dump_files, kind_and_identity, schema_statements, Dump, DumpedObject};
+pub use dump::{
+    check_dump_out, dump, dump_files, kind_and_identity, schema_statements, Dump, DumpedObject,
+};
 pub use original::CheckSources;
 pub use pipeline::{make_plan, unmodeled_warnings, PlanRequest, ProvenPlans};
 pub use planning::{plan_both, plan_proven, Planned};
