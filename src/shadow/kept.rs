@@ -522,7 +522,7 @@ fn warm_name(key: &str) -> String {
 
 /// When a kept database was kept, from its comment (`warm::Manifest::kept_at`; 0 without one).
 fn kept_at(comment: Option<&str>) -> u64 {
-    comment.map_or(0, warm::KeptAt::of)
+    comment.map_or(0, warm::kept_at_of)
 }
 
 /// Now, in nanoseconds since the Unix epoch.
