@@ -843,7 +843,19 @@ pub fn update(
     }
     // Nothing but the objects of the statements that re-run may have gone: CASCADE follows
     // pg_depend, which the closure followed too, so this only fails if the two disagree.
-    let after = read_objects(client).map_err(|e| sql_error("reading the kept database", e))?;
+    // Without drops nothing ran since the first reading, in this transaction, on a database
+    // no other session uses: the objects are those read, not read again (~0.1-0.2 s of the
+    // shadow's time at 5,000 tables, on the desired side's path of a warm plan that only
+    // adds, issue 9). The checks below still run on them.
+    let read_again;
+    let after = match drops.is_empty() {
+        true => &before,
+        false => {
+            read_again =
+                read_objects(client).map_err(|e| sql_error("reading the kept database", e))?;
+            &read_again
+        }
+    };
     let still: BTreeSet<u32> = after.objects.iter().map(|o| o.1).collect();
     let mut kept_ranges: Vec<OidRange> = plan.kept.iter().flatten().copied().collect();
     kept_ranges.sort_by_key(|r| r.lo);
