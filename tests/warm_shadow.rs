@@ -480,7 +480,7 @@ fn names_with_quotes_and_backslashes_keep_the_manifest_usable() {
 }
 
 /// A kept database updated to hold no object of its own (schema files without a statement):
-/// the update reads the objects and edges after it as arrays (`shadow::warm::read_objects`),
+/// the update reads the objects after it as arrays (`shadow::warm::read_objects` before it),
 /// which are NULL when there is nothing to aggregate.
 #[test]
 fn an_update_that_leaves_the_kept_database_without_objects() {

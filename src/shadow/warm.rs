@@ -614,6 +614,36 @@ pub fn plan_update<'a>(
 
 /// Reads what [`plan_update`] needs from the database `client` is connected to.
 pub fn read_objects(client: &mut postgres::Client) -> Result<Objects, postgres::Error> {
+    let objects = read_object_list(client)?;
+    let row = client.query_one(
+        "SELECT array_agg(objid) AS o, array_agg(refobjid) AS r, array_agg(deptype) AS t \
+         FROM pg_catalog.pg_depend WHERE objid >= 16384 AND refobjid >= 16384",
+        &[],
+    )?;
+    let from: Vec<u32> = row.try_get::<_, Option<_>>("o")?.unwrap_or_default();
+    let to: Vec<u32> = row.try_get::<_, Option<_>>("r")?.unwrap_or_default();
+    let types: Vec<i8> = row.try_get::<_, Option<_>>("t")?.unwrap_or_default();
+    let depend = from
+        .into_iter()
+        .zip(to)
+        .zip(types)
+        .map(|((o, r), t)| (o, r, t as u8))
+        .collect();
+    let partitioned = client
+        .query_one(
+            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relkind = 'p')",
+            &[],
+        )?
+        .get(0);
+    Ok(Objects {
+        objects,
+        depend,
+        partitioned,
+    })
+}
+
+/// [`Objects::objects`] alone: what the update checks after its drops, which needs no edges.
+fn read_object_list(client: &mut postgres::Client) -> Result<Vec<(u32, u32)>, postgres::Error> {
     // Objects are everything pg_depend mentions, plus the kinds that may depend on nothing
     // (a schema, a wrapper without functions, a publication, ...).
     let mut sql = String::from(
@@ -643,32 +673,7 @@ pub fn read_objects(client: &mut postgres::Client) -> Result<Objects, postgres::
     )?;
     let classes: Vec<u32> = row.try_get::<_, Option<_>>("c")?.unwrap_or_default();
     let oids: Vec<u32> = row.try_get::<_, Option<_>>("o")?.unwrap_or_default();
-    let objects = classes.into_iter().zip(oids).collect();
-    let row = client.query_one(
-        "SELECT array_agg(objid) AS o, array_agg(refobjid) AS r, array_agg(deptype) AS t \
-         FROM pg_catalog.pg_depend WHERE objid >= 16384 AND refobjid >= 16384",
-        &[],
-    )?;
-    let from: Vec<u32> = row.try_get::<_, Option<_>>("o")?.unwrap_or_default();
-    let to: Vec<u32> = row.try_get::<_, Option<_>>("r")?.unwrap_or_default();
-    let types: Vec<i8> = row.try_get::<_, Option<_>>("t")?.unwrap_or_default();
-    let depend = from
-        .into_iter()
-        .zip(to)
-        .zip(types)
-        .map(|((o, r), t)| (o, r, t as u8))
-        .collect();
-    let partitioned = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_catalog.pg_class WHERE relkind = 'p')",
-            &[],
-        )?
-        .get(0);
-    Ok(Objects {
-        objects,
-        depend,
-        partitioned,
-    })
+    Ok(classes.into_iter().zip(oids).collect())
 }
 
 /// The statement dropping one object (with `IF EXISTS`: an earlier `CASCADE` may have taken
@@ -847,16 +852,17 @@ pub fn update(
     // no other session uses: the objects are those read, not read again (~0.1-0.2 s of the
     // shadow's time at 5,000 tables, on the desired side's path of a warm plan that only
     // adds, issue 9). The checks below still run on them.
+    // After drops, the objects alone: the checks need no edges.
     let read_again;
     let after = match drops.is_empty() {
-        true => &before,
+        true => &before.objects,
         false => {
             read_again =
-                read_objects(client).map_err(|e| sql_error("reading the kept database", e))?;
+                read_object_list(client).map_err(|e| sql_error("reading the kept database", e))?;
             &read_again
         }
     };
-    let still: BTreeSet<u32> = after.objects.iter().map(|o| o.1).collect();
+    let still: BTreeSet<u32> = after.iter().map(|o| o.1).collect();
     let mut kept_ranges: Vec<OidRange> = plan.kept.iter().flatten().copied().collect();
     kept_ranges.sort_by_key(|r| r.lo);
     let kept = |oid: u32| {
@@ -874,7 +880,6 @@ pub fn update(
         ));
     }
     if let Some(left) = after
-        .objects
         .iter()
         .map(|o| o.1)
         .find(|&oid| oid >= FIRST_NORMAL_OID && !kept(oid))
