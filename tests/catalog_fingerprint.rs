@@ -264,6 +264,14 @@ ALTER TABLE app.customers ADD COLUMN body text;
             ),
             "{what}: the target's fingerprint and digests"
         );
+        assert_eq!(
+            catalog::printed_head(&s).finish(&live.unmodeled),
+            (
+                fingerprint_as_first_defined(&target),
+                catalog::object_digests(&target)
+            ),
+            "{what}: the target's, printed in two parts"
+        );
         if what == "every kind" {
             // the schema does hold what the case is for
             assert!(
@@ -317,7 +325,9 @@ fn plan_scale_schema(tables: usize, seed: u64) -> String {
 /// desired schema without that copy (`catalog::fingerprint_and_digests_with_unmodeled_of`,
 /// issue 9: on a thread beside the proof, which still reads the desired schema). They must be
 /// the copy's values: with unmodeled objects on neither side, on one, on the other, on both
-/// (the desired side's own are replaced, not added to).
+/// (the desired side's own are replaced, not added to). The same for the target printed in
+/// two parts, the first before the live side is read (`catalog::printed_head`, finished with
+/// the live side's unmodeled objects).
 #[test]
 fn the_target_printed_without_a_copy_has_the_values_of_the_copy() {
     let desired = read(ORDER_A);
@@ -343,6 +353,12 @@ fn the_target_printed_without_a_copy_has_the_values_of_the_copy() {
         let (fingerprint, digests) =
             catalog::fingerprint_and_digests_with_unmodeled_of(&desired, &live);
         let target = catalog::with_unmodeled_of(desired.clone(), &live);
+        let in_two_parts = catalog::printed_head(&desired).finish(&live.unmodeled);
+        assert_eq!(
+            in_two_parts,
+            (fingerprint.clone(), digests.clone()),
+            "{mine:?} / {theirs:?}"
+        );
         assert_eq!(
             (fingerprint, digests),
             catalog::fingerprint_and_digests(&target),

@@ -115,12 +115,24 @@ pub fn canonical_lines<'a>(
     lines: Lines<'a, '_>,
 ) {
     let Lines { keep, text, each } = lines;
-    let mut w = Writer {
-        keep,
-        sink: text,
-        out: String::with_capacity(FLUSH_AT + 4096),
-        entry: String::new(),
-    };
+    canonical_head(
+        schema,
+        Lines {
+            keep,
+            text: &mut *text,
+            each,
+        },
+    );
+    canonical_tail(unmodeled, keep, text);
+}
+
+/// The first part of [`canonical_lines`]'s text: every line before the unmodeled objects,
+/// the only lines that depend on its `unmodeled`. Followed by [`canonical_tail`], the same
+/// text: a plan's target fingerprint is printed this far while the live database, whose
+/// unmodeled objects it takes, is still being read (issue 9).
+pub fn canonical_head<'a>(schema: &'a Schema, lines: Lines<'a, '_>) {
+    let Lines { keep, text, each } = lines;
+    let mut w = Writer::new(keep, text);
     // Every field by name, so a field added to `Schema` does not compile here until it is
     // printed (in declaration order, as the derived `Debug` does) or normalized away.
     let Schema {
@@ -225,6 +237,16 @@ pub fn canonical_lines<'a>(
     w.set("default_privileges", default_privileges);
     w.set::<ObjectId>("depends", &BTreeSet::new());
     w.set::<ObjectId>("owners", &BTreeSet::new());
+    w.flush();
+}
+
+/// The rest of [`canonical_lines`]'s text after [`canonical_head`]: `unmodeled` and the end.
+pub fn canonical_tail(
+    unmodeled: &BTreeSet<Unmodeled>,
+    keep: fn(&str) -> bool,
+    text: &mut dyn FnMut(&str),
+) {
+    let mut w = Writer::new(keep, text);
     w.set("unmodeled", unmodeled);
     w.set::<Unmodeled>("unmodeled_deps", &BTreeSet::new());
     w.set::<QName>("sizes", &BTreeSet::new());
@@ -249,7 +271,16 @@ struct Writer<'h> {
     entry: String,
 }
 
-impl Writer<'_> {
+impl<'h> Writer<'h> {
+    fn new(keep: fn(&str) -> bool, sink: &'h mut dyn FnMut(&str)) -> Writer<'h> {
+        Writer {
+            keep,
+            sink,
+            out: String::with_capacity(FLUSH_AT + 4096),
+            entry: String::new(),
+        }
+    }
+
     /// Writes each line of `text` after `indent`, the ones `keep` takes.
     fn lines(&mut self, indent: &str, text: &str) {
         for line in text.split('\n') {

@@ -19,8 +19,9 @@ mod objects;
 mod pretty;
 
 pub use canonical::{
-    canonical_lines, extension as canonical_extension, table as canonical_table,
-    ts_dictionary as canonical_ts_dictionary, view as canonical_view, Lines, Printed,
+    canonical_head, canonical_lines, canonical_tail, extension as canonical_extension,
+    table as canonical_table, ts_dictionary as canonical_ts_dictionary, view as canonical_view,
+    Lines, Printed,
 };
 pub use constraints::Constraints;
 pub use deps::DepSet;

@@ -106,6 +106,7 @@ pub fn make_plan(
         current,
         current_digests,
         desired,
+        desired_head,
     } = sides;
     let source = source.expect("read_sides keeps the statements for Need::Database");
     let shadow = &shadow;
@@ -143,7 +144,15 @@ pub fn make_plan(
                 })
             });
             plan_and_prove(
-                s, req, source, shadow, current, desired, desired_db, warn, from_side,
+                s,
+                req,
+                source,
+                shadow,
+                current,
+                (desired, desired_head),
+                desired_db,
+                warn,
+                from_side,
             )
         })
     };
@@ -157,7 +166,8 @@ type Digests = std::collections::BTreeMap<String, String>;
 
 /// [`make_plan`] once both sides are read: diff, refusals, plan and proof, and the plans'
 /// headers. `from_side` computes the current schema's fingerprint and object digests; the
-/// target's are computed on a thread of `scope` beside the proof.
+/// target's are computed on a thread of `scope` beside the proof, or finished there when the
+/// desired schema comes with its first part printed (`Sides::desired_head`).
 #[allow(clippy::too_many_arguments)]
 fn plan_and_prove<'s, 'e>(
     scope: &'s std::thread::Scope<'s, 'e>,
@@ -165,7 +175,7 @@ fn plan_and_prove<'s, 'e>(
     source: crate::source::SourceSet,
     shadow: &Shadow,
     current: &'e super::Current,
-    desired: &'e Schema,
+    (desired, desired_head): (&'e Schema, Option<catalog::PrintedHead>),
     desired_db: crate::shadow::ScratchDb,
     warn: &mut dyn FnMut(String),
     from_side: std::thread::ScopedJoinHandle<'s, (String, Digests)>,
@@ -243,9 +253,12 @@ fn plan_and_prove<'s, 'e>(
     // checks at the end. Its fingerprint and object digests, from one printing of the desired
     // schema with those objects (no copy of it), on a thread beside the proof: after it, they
     // were ~1.7 s of a warm `plan`'s wall time at 5,000 tables that nothing overlapped
-    // (issue 9).
-    let to_side = scope
-        .spawn(|| catalog::fingerprint_and_digests_with_unmodeled_of(desired, &current.schema));
+    // (issue 9). Only finished here when the desired side printed it up to those objects
+    // while the live read still ran (`Sides::desired_head`).
+    let to_side = scope.spawn(move || match desired_head {
+        Some(head) => head.finish(&current.schema.unmodeled),
+        None => catalog::fingerprint_and_digests_with_unmodeled_of(desired, &current.schema),
+    });
     let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {
         (

@@ -62,6 +62,12 @@ pub struct Sides {
     /// computes them.
     pub current_digests: Option<(String, crate::catalog::Digests)>,
     pub desired: Loaded,
+    /// The desired schema printed up to its unmodeled objects, the first part of the plan's
+    /// target fingerprint (`catalog::printed_head`), when the desired load ended while the
+    /// live catalog was still being read ([`Need::Database`] only, unscoped): done then, with
+    /// a core the live read leaves idle, rather than beside the proof. `None`: the caller
+    /// prints it whole.
+    pub desired_head: Option<crate::catalog::PrintedHead>,
 }
 
 /// Reads both sides of `req`, the live catalog on its own thread (see the module doc).
@@ -162,9 +168,15 @@ pub fn read_sides(
         });
         desired_done.store(true, Ordering::Release);
         let source = kept(source, req.need);
+        let live = live.expect("early roles come from the live thread");
+        let desired_head = match (&desired, req.need) {
+            (Ok(loaded), Need::Database) if !live.is_finished() => {
+                Some(crate::catalog::printed_head(&loaded.schema))
+            }
+            _ => None,
+        };
         // The live side's error first, as when it is read before the load.
-        let (current, current_digests) =
-            join(live.expect("early roles come from the live thread"))?;
+        let (current, current_digests) = join(live)?;
         let desired = desired?;
         return Ok(Sides {
             source,
@@ -172,6 +184,7 @@ pub fn read_sides(
             current,
             current_digests,
             desired,
+            desired_head,
         });
     }
     let full = match live {
@@ -201,6 +214,7 @@ pub fn read_sides(
         current,
         current_digests: None,
         desired,
+        desired_head: None,
     })
 }
 
