@@ -99,7 +99,9 @@ pub struct Manifest {
 
 /// What a kept database's comment starts with when it holds a manifest of this format,
 /// followed by the stamp ([`Manifest::kept_at`]) and the payload, separated by spaces.
-const COMMENT_TAG: &str = "schemaplan-manifest-3";
+fn comment_tag() -> String {
+    format!("schemaplan-manifest-{MANIFEST_FORMAT}")
+}
 
 /// The stamp ([`Manifest::kept_at`]) of a comment written by [`Manifest::encode`], read from
 /// its clear header without decoding the rest (which kept databases are the newest, asked at
@@ -110,7 +112,7 @@ pub fn kept_at_of(comment: &str) -> u64 {
 
 /// The stamp and the payload of a comment written by [`Manifest::encode`].
 fn header(comment: &str) -> Option<(u64, &str)> {
-    let rest = comment.strip_prefix(COMMENT_TAG)?.strip_prefix(' ')?;
+    let rest = comment.strip_prefix(&comment_tag())?.strip_prefix(' ')?;
     let (kept_at, payload) = rest.split_once(' ')?;
     Some((kept_at.parse().ok()?, payload))
 }
@@ -126,12 +128,15 @@ impl Manifest {
     pub fn encode(&self) -> Option<String> {
         use base64::Engine;
         use std::io::Write;
-        let bytes = postcard::to_stdvec(self).ok()?;
-        let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
-        z.write_all(&bytes).ok()?;
-        drop(bytes);
-        let payload = base64::engine::general_purpose::STANDARD.encode(z.finish().ok()?);
-        Some(format!("{COMMENT_TAG} {} {payload}", self.kept_at))
+        // To the compressor in 64 KiB blocks, as it is written: postcard writes a few bytes
+        // at a time, and each write straight into the encoder is a compressor call.
+        let z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, z);
+        postcard::to_io(self, &mut w).ok()?;
+        w.flush().ok()?;
+        let z = w.into_inner().ok()?.finish().ok()?;
+        let payload = base64::engine::general_purpose::STANDARD.encode(z);
+        Some(format!("{} {} {payload}", comment_tag(), self.kept_at))
     }
 
     /// The manifest of a comment written by [`Manifest::encode`]; `None` for any other text (an
