@@ -634,23 +634,27 @@ pub fn fingerprint_and_digests_with_unmodeled_of(
 /// ~0.4 s of CPU at 5,000 tables that otherwise ran beside the proof, on a machine whose
 /// cores the proof's reads and the shadow already share (issue 9).
 pub fn printed_head(schema: &Schema) -> PrintedHead {
-    crate::timings::stage("target fingerprint, first part", || {
-        use sha2::{Digest, Sha256};
-        let mut digests = Digests::new();
-        let mut hasher = Sha256::new();
-        crate::model::canonical_head(
-            schema,
-            crate::model::Lines {
-                keep: |line| !empty_field(line),
-                text: &mut |text| hasher.update(text.as_bytes()),
-                each: &mut |p, text| {
-                    digests.insert(printed_label(p), short_digest(&Sha256::digest(text)));
-                },
+    crate::timings::stage("target fingerprint, first part", || head_of(schema))
+}
+
+/// [`printed_head`] without its timing stage: [`print_digests`] is the same two parts, one
+/// after the other.
+fn head_of(schema: &Schema) -> PrintedHead {
+    use sha2::{Digest, Sha256};
+    let mut digests = Digests::new();
+    let mut hasher = Sha256::new();
+    crate::model::canonical_head(
+        schema,
+        crate::model::Lines {
+            keep: |line| !empty_field(line),
+            text: &mut |text| hasher.update(text.as_bytes()),
+            each: &mut |p, text| {
+                digests.insert(printed_label(p), short_digest(&Sha256::digest(text)));
             },
-        );
-        other_digests(schema, &mut digests);
-        PrintedHead { hasher, digests }
-    })
+        },
+    );
+    other_digests(schema, &mut digests);
+    PrintedHead { hasher, digests }
 }
 
 /// A schema printed up to its unmodeled objects ([`printed_head`]).
@@ -679,19 +683,13 @@ impl PrintedHead {
     }
 }
 
-/// The fingerprint and object digests of `schema` with `unmodeled` as its unmodeled objects.
+/// The fingerprint and object digests of `schema` with `unmodeled` as its unmodeled objects:
+/// the schema printed in one pass, the part that does not depend on `unmodeled` first.
 fn print_digests(
     schema: &Schema,
     unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
 ) -> (String, Digests) {
-    use sha2::{Digest, Sha256};
-    let mut out = Digests::new();
-    let fingerprint = fingerprint_of(schema, unmodeled, &mut |p, text| {
-        out.insert(printed_label(p), short_digest(&Sha256::digest(text)));
-    });
-    other_digests(schema, &mut out);
-    unmodeled_digests(unmodeled, &mut out);
-    (fingerprint, out)
+    head_of(schema).finish(unmodeled)
 }
 
 /// The fingerprint of `schema` with `unmodeled` as its unmodeled objects: SHA-256 of the
