@@ -16,10 +16,9 @@ CREATE INDEX people_name ON people (lower(name));
 COMMENT ON TABLE people IS 'everyone';
 ";
 
-/// How many schemas a run fingerprinted: its `fingerprint and object digests` stages (a plan
-/// computes two, the live schema's and the target's, unless the live one was kept), or for the
-/// target the `target fingerprint, first part` stage instead, when the desired side was done
-/// before the live read (`catalog::printed_head`: which side ends first varies run to run).
+/// How many schemas a run fingerprinted: its `fingerprint and object digests` stages (the live
+/// schema's, unless it was kept) and its `target fingerprint, first part` stage (the target's,
+/// `catalog::printed_head`): a plan computes two unless the live one was kept.
 fn fingerprinted(log: &str) -> usize {
     log.lines()
         .map(str::trim_start)

@@ -613,26 +613,14 @@ pub fn fingerprint_and_digests(schema: &Schema) -> (String, Digests) {
     })
 }
 
-/// [`fingerprint_and_digests`] of [`with_unmodeled_of`]`(schema, live)`, without the copy of
-/// `schema` that would take: a plan's target fingerprint, computed from the desired schema
-/// while the proof still reads it (issue 9: on a thread beside the diff and the proof instead
-/// of after them).
-pub fn fingerprint_and_digests_with_unmodeled_of(
-    schema: &Schema,
-    live: &Schema,
-) -> (String, Digests) {
-    crate::timings::stage("fingerprint and object digests", || {
-        print_digests(schema, &live.unmodeled)
-    })
-}
-
-/// [`fingerprint_and_digests_with_unmodeled_of`] in two parts: this one, before the live
-/// schema is known, prints everything that does not depend on its unmodeled objects (all
-/// but the last lines of the canonical text, and the digests of every object of `schema`);
-/// [`PrintedHead::finish`] adds the rest, the same values. A `plan` prints its target this
-/// far while the live catalog is still being read, when the desired side is done first:
-/// ~0.4 s of CPU at 5,000 tables that otherwise ran beside the proof, on a machine whose
-/// cores the proof's reads and the shadow already share (issue 9).
+/// A plan's target fingerprint and object digests (those of [`with_unmodeled_of`]`(schema,
+/// live)`, without the copy of `schema` that would take), in two parts: this one prints
+/// everything that does not depend on the live side's unmodeled objects (all but the last
+/// lines of the canonical text, and the digests of every object of `schema`);
+/// [`PrintedHead::finish`] adds the rest, the same values. A `plan` prints this part on a
+/// thread of its own from the moment the desired side is loaded, often while the live catalog
+/// is still being read, and finishes it beside the proof, which still reads the desired
+/// schema (issue 9: ~0.4 s of CPU at 5,000 tables).
 pub fn printed_head(schema: &Schema) -> PrintedHead {
     crate::timings::stage("target fingerprint, first part", || head_of(schema))
 }
@@ -813,7 +801,7 @@ fn other_digests(s: &Schema, out: &mut Digests) {
 }
 
 /// The digests of `unmodeled` (the schema's unmodeled objects, or the live database's, see
-/// [`fingerprint_and_digests_with_unmodeled_of`]).
+/// [`printed_head`]).
 fn unmodeled_digests(
     unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
     out: &mut Digests,

@@ -81,7 +81,7 @@ pub fn make_plan(
         .fingerprint_cache
         .zip(req.db)
         .map(|(folder, url)| catalog::fingerprints::Place::new(folder, url));
-    let sides = super::read_sides(
+    let sides = super::read_sides_pending(
         &super::SidesRequest {
             schema: req.schema,
             source_cache: req.source_cache,
@@ -100,13 +100,11 @@ pub fn make_plan(
                 .for_each(&mut *warn);
         },
     )?;
-    let super::Sides {
+    let super::PendingSides {
         source,
         shadow,
-        current,
-        current_digests,
+        live,
         desired,
-        desired_head,
     } = sides;
     let source = source.expect("read_sides keeps the statements for Need::Database");
     let shadow = &shadow;
@@ -116,24 +114,31 @@ pub fn make_plan(
         db: desired_db,
         ..
     } = desired.into_desired();
-    // Objects schemaplan does not model, on both sides: reported, never silently skipped.
-    unmodeled_warnings(&desired)
-        .into_iter()
-        .chain(
-            unmodeled_warnings(&current.schema)
-                .into_iter()
-                .filter(|w| !desired_has_same(&desired, &current.schema, w)),
-        )
-        .for_each(&mut *warn);
-
-    // The plan's `from` fingerprint and object digests depend on the current schema alone:
-    // computed on a thread of their own while the rest of the pipeline (diff, refusals,
-    // proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9), both from one
-    // printing of the schema (`catalog::fingerprint_and_digests`). The target's run beside
-    // the proof (`plan_and_prove`).
-    let proven = {
-        let (current, desired) = (&current, &desired);
-        std::thread::scope(|s| {
+    let (current, proven) = std::thread::scope(|outer| {
+        // The plan's target fingerprint and object digests: everything but the live side's
+        // unmodeled objects is printed from here on, on a thread of its own, and finished
+        // beside the proof (`PrintedHead::finish`). When the desired side is done first (a
+        // warm plan), that is while the live catalog is still read, with a core the read
+        // leaves idle; the diff starts as soon as the read ends, whether the print has
+        // (~0.4 s of CPU at 5,000 tables) or not (issue 9).
+        let desired = &desired;
+        let head = outer.spawn(|| catalog::printed_head(desired));
+        let (current, current_digests) = live.join()?;
+        // Objects schemaplan does not model, on both sides: reported, never silently skipped.
+        unmodeled_warnings(desired)
+            .into_iter()
+            .chain(
+                unmodeled_warnings(&current.schema)
+                    .into_iter()
+                    .filter(|w| !desired_has_same(desired, &current.schema, w)),
+            )
+            .for_each(&mut *warn);
+        // The plan's `from` fingerprint and object digests depend on the current schema
+        // alone: computed on a thread of their own while the rest of the pipeline (diff,
+        // refusals, proof) runs on this one (~1.2 s of client CPU at 5,000 tables, issue 9),
+        // both from one printing of the schema (`catalog::fingerprint_and_digests`).
+        let proven = std::thread::scope(|s| {
+            let current = &current;
             let from_side = s.spawn(|| {
                 current_digests.unwrap_or_else(|| {
                     catalog::fingerprints::of_live(
@@ -149,13 +154,14 @@ pub fn make_plan(
                 source,
                 shadow,
                 current,
-                (desired, desired_head),
+                (desired, head),
                 desired_db,
                 warn,
                 from_side,
             )
-        })
-    };
+        });
+        Ok::<_, anyhow::Error>((current, proven))
+    })?;
     // Both schemas are done with: freed beside the files being written.
     super::drop_aside((current, desired));
     proven
@@ -165,17 +171,20 @@ pub fn make_plan(
 type Digests = std::collections::BTreeMap<String, String>;
 
 /// [`make_plan`] once both sides are read: diff, refusals, plan and proof, and the plans'
-/// headers. `from_side` computes the current schema's fingerprint and object digests; the
-/// target's are computed on a thread of `scope` beside the proof, or finished there when the
-/// desired schema comes with its first part printed (`Sides::desired_head`).
+/// headers. `from_side` computes the current schema's fingerprint and object digests;
+/// `head` prints the desired schema's up to the live side's unmodeled objects, and a thread
+/// of `scope` finishes them beside the proof.
 #[allow(clippy::too_many_arguments)]
-fn plan_and_prove<'s, 'e>(
+fn plan_and_prove<'s, 'e: 's, 'o: 's>(
     scope: &'s std::thread::Scope<'s, 'e>,
     req: &PlanRequest,
     source: crate::source::SourceSet,
     shadow: &Shadow,
     current: &'e super::Current,
-    (desired, desired_head): (&'e Schema, Option<catalog::PrintedHead>),
+    (desired, head): (
+        &'e Schema,
+        std::thread::ScopedJoinHandle<'o, catalog::PrintedHead>,
+    ),
     desired_db: crate::shadow::ScratchDb,
     warn: &mut dyn FnMut(String),
     from_side: std::thread::ScopedJoinHandle<'s, (String, Digests)>,
@@ -250,14 +259,11 @@ fn plan_and_prove<'s, 'e>(
     }
     // Nothing was refused: the plan ends in the desired schema with the current database's
     // unmodeled objects, which it leaves as they are (or carries over): that is what `apply`
-    // checks at the end. Its fingerprint and object digests, from one printing of the desired
-    // schema with those objects (no copy of it), on a thread beside the proof: after it, they
-    // were ~1.7 s of a warm `plan`'s wall time at 5,000 tables that nothing overlapped
-    // (issue 9). Only finished here when the desired side printed it up to those objects
-    // while the live read still ran (`Sides::desired_head`).
-    let to_side = scope.spawn(move || match desired_head {
-        Some(head) => head.finish(&current.schema.unmodeled),
-        None => catalog::fingerprint_and_digests_with_unmodeled_of(desired, &current.schema),
+    // checks at the end. Its fingerprint and object digests: the desired schema's printing
+    // (`head`, no copy of it), finished with those objects on a thread beside the proof.
+    let to_side = scope.spawn(move || match head.join() {
+        Ok(head) => head.finish(&current.schema.unmodeled),
+        Err(panic) => std::panic::resume_unwind(panic),
     });
     let proof_stage = crate::timings::start("plan and proof");
     let (planned, report) = if req.no_proof {

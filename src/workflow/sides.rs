@@ -62,12 +62,33 @@ pub struct Sides {
     /// computes them.
     pub current_digests: Option<(String, crate::catalog::Digests)>,
     pub desired: Loaded,
-    /// The desired schema printed up to its unmodeled objects, the first part of the plan's
-    /// target fingerprint (`catalog::printed_head`), when the desired load ended while the
-    /// live catalog was still being read ([`Need::Database`] only, unscoped): done then, with
-    /// a core the live read leaves idle, rather than beside the proof. `None`: the caller
-    /// prints it whole.
-    pub desired_head: Option<crate::catalog::PrintedHead>,
+}
+
+/// [`Sides`] with the live side possibly still being read ([`read_sides_pending`]): `plan`
+/// starts on the desired schema (its target fingerprint's first part) before it joins.
+pub struct PendingSides {
+    /// See [`Sides::source`].
+    pub source: Option<SourceSet>,
+    pub shadow: Shadow,
+    pub live: LiveSide,
+    pub desired: Loaded,
+}
+
+/// The live side of [`PendingSides`]: read, or still being read on its own thread.
+pub enum LiveSide {
+    Read(Box<Live>),
+    Reading(std::thread::JoinHandle<Result<Live, WorkflowError>>),
+}
+
+impl LiveSide {
+    /// The current side and its digests ([`Sides::current_digests`]), once read; the live
+    /// thread's panic goes on here.
+    pub fn join(self) -> Result<Live, WorkflowError> {
+        match self {
+            LiveSide::Read(live) => Ok(*live),
+            LiveSide::Reading(handle) => join(handle),
+        }
+    }
 }
 
 /// Reads both sides of `req`, the live catalog on its own thread (see the module doc).
@@ -78,6 +99,30 @@ pub fn read_sides(
     start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
     before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
 ) -> anyhow::Result<Sides> {
+    let PendingSides {
+        source,
+        shadow,
+        live,
+        desired,
+    } = read_sides_pending(req, start_shadow, before_load)?;
+    let (current, current_digests) = live.join()?;
+    Ok(Sides {
+        source,
+        shadow,
+        current,
+        current_digests,
+        desired,
+    })
+}
+
+/// [`read_sides`] that returns as soon as the desired side is loaded, the live side still
+/// being read when it is not done yet ([`LiveSide`]). The errors are those of
+/// [`read_sides`]: a failed desired load joins the live side first, whose error wins.
+pub fn read_sides_pending(
+    req: &SidesRequest,
+    start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
+    before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
+) -> anyhow::Result<PendingSides> {
     let (early_tx, early_rx) = mpsc::channel::<(Vec<crate::shadow::Role>, i32)>();
     // Set when the desired load is over: from then on the live thread leaves the fingerprint
     // to the caller, which computes it beside its own work.
@@ -169,23 +214,19 @@ pub fn read_sides(
         desired_done.store(true, Ordering::Release);
         let source = kept(source, req.need);
         let live = live.expect("early roles come from the live thread");
-        let desired_head = match (&desired, req.need) {
-            (Ok(loaded), Need::Database) if !live.is_finished() => {
-                Some(crate::catalog::printed_head(&loaded.schema))
+        return match desired {
+            Ok(desired) => Ok(PendingSides {
+                source,
+                shadow,
+                live: LiveSide::Reading(live),
+                desired,
+            }),
+            // The live side's error first, as when it is read before the load.
+            Err(e) => {
+                join(live)?;
+                Err(e.into())
             }
-            _ => None,
         };
-        // The live side's error first, as when it is read before the load.
-        let (current, current_digests) = join(live)?;
-        let desired = desired?;
-        return Ok(Sides {
-            source,
-            shadow,
-            current,
-            current_digests,
-            desired,
-            desired_head,
-        });
     }
     let full = match live {
         Some(handle) => join(handle)?.0,
@@ -208,13 +249,11 @@ pub fn read_sides(
     let desired = crate::timings::stage("shadow load", || {
         super::desired_load(&shadow, &source, &current.roles, &current.context, req.need)
     })?;
-    Ok(Sides {
+    Ok(PendingSides {
         source: kept(source, req.need),
         shadow,
-        current,
-        current_digests: None,
+        live: LiveSide::Read(Box::new((current, None))),
         desired,
-        desired_head: None,
     })
 }
 
@@ -228,7 +267,7 @@ fn kept(source: SourceSet, need: Need) -> Option<SourceSet> {
 
 /// What the live thread gives: the current side, and its fingerprint and object digests when
 /// it had time for them ([`Sides::current_digests`]).
-type Live = (Current, Option<(String, crate::catalog::Digests)>);
+pub type Live = (Current, Option<(String, crate::catalog::Digests)>);
 
 /// The live thread's result; its panic goes on here.
 fn join(
