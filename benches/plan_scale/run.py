@@ -577,7 +577,10 @@ def markdown(ctx, sizes, machine):
                 if not r.get("ok"):
                     notes.append(f"N={s['tables']}: {t} failed (exit {r['exit']}): `{r.get('error', '')[:200]}`")
                     break
-    notes.append("Client CPU and RSS are schemaplan's (or psql's, pg_dump's, migra's) own; the "
+    notes.append("Client CPU and RSS are schemaplan's (or psql's, pg_dump's, migra's) own and "
+                 "those of the processes it waited for: with the embedded shadow, its server and "
+                 "backends, which schemaplan starts and stops (the peak RSS is the largest of "
+                 "them; a backend's counts the shared buffers it touched). The "
                  "server's work is in the wall time and, with the throw-away server, in the server "
                  "CPU (its backends' time, counted when they exit; with `--db` it is not "
                  "measured). `schemaplan dump` also renders and writes the files: the catalog read "
