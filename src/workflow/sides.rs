@@ -1,9 +1,12 @@
 //! Both sides of a comparison, read at once (issue 9): the schema files (source stage,
 //! shadow start, desired load) on the calling thread while the live database's catalog is read
 //! on a thread of its own, over its own connection. The source stage itself runs on a thread
-//! beside the shadow start (on a cold cache: parsing every file beside the cluster's initdb). The live read is mostly waiting on the
-//! server, and at 5,000 tables it costs about what the source stage and the desired load cost
-//! together, so overlapping them takes the shorter off a warm run's wall time.
+//! beside the shadow start (on a cold cache: parsing every file beside the cluster's initdb).
+//! The live read is mostly waiting on the server, and at 5,000 tables it costs about what the
+//! source stage and the desired load cost together, so overlapping them takes the shorter off
+//! a warm run's wall time. [`read_sides`] gives both sides read; [`read_sides_pending`] returns
+//! once the desired side is loaded, the live read possibly still running ([`LiveSide`]), so
+//! that `plan` starts on the desired schema (its target fingerprint) meanwhile.
 //!
 //! What depends on what: the desired load needs the live side's role names (they are created
 //! in the shadow so GRANTs load) and, in a scoped run, the out-of-scope context (objects of
