@@ -609,7 +609,7 @@ fn short_digest(sha: &[u8]) -> String {
 /// its target schema).
 pub fn fingerprint_and_digests(schema: &Schema) -> (String, Digests) {
     crate::timings::stage("fingerprint and object digests", || {
-        print_digests(schema, &schema.unmodeled)
+        head_of(schema).finish(&schema.unmodeled)
     })
 }
 
@@ -625,8 +625,8 @@ pub fn printed_head(schema: &Schema) -> PrintedHead {
     crate::timings::stage("target fingerprint, first part", || head_of(schema))
 }
 
-/// [`printed_head`] without its timing stage: [`print_digests`] is the same two parts, one
-/// after the other.
+/// [`printed_head`] without its timing stage: [`fingerprint_and_digests`] is the same two
+/// parts, one after the other.
 fn head_of(schema: &Schema) -> PrintedHead {
     use sha2::{Digest, Sha256};
     let mut digests = Digests::new();
@@ -653,7 +653,8 @@ pub struct PrintedHead {
 
 impl PrintedHead {
     /// The fingerprint and object digests of the schema [`printed_head`] printed, with
-    /// `unmodeled` as its unmodeled objects: what [`print_digests`] gives.
+    /// `unmodeled` as its unmodeled objects: what [`fingerprint_and_digests`] gives for the
+    /// schema with those unmodeled objects.
     pub fn finish(
         self,
         unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
@@ -669,15 +670,6 @@ impl PrintedHead {
         unmodeled_digests(unmodeled, &mut digests);
         (hex(&hasher.finalize()), digests)
     }
-}
-
-/// The fingerprint and object digests of `schema` with `unmodeled` as its unmodeled objects:
-/// the schema printed in one pass, the part that does not depend on `unmodeled` first.
-fn print_digests(
-    schema: &Schema,
-    unmodeled: &std::collections::BTreeSet<crate::model::Unmodeled>,
-) -> (String, Digests) {
-    head_of(schema).finish(unmodeled)
 }
 
 /// The fingerprint of `schema` with `unmodeled` as its unmodeled objects: SHA-256 of the

@@ -49,10 +49,10 @@ pub fn run(a: DriftArgs) -> anyhow::Result<i32> {
     let workflow::Sides {
         source: _,
         shadow,
-        mut current,
+        live,
         desired,
-        ..
     } = workflow::read_sides(&request, || start_shadow(&a.shadow), &mut |_, _, _| {})?;
+    let (mut current, _) = live.join()?;
     let mut desired = desired.schema;
     report_unmodeled(&current.schema);
     if let Some(n) = current.context.note() {

@@ -51,7 +51,7 @@ pub use planning::{plan_both, plan_proven, Planned};
 pub use prove::{describe, prove, ProofReport};
 pub use renames::Renames;
 pub use scope::Context;
-pub use sides::{read_sides, read_sides_pending, LiveSide, PendingSides, Sides, SidesRequest};
+pub use sides::{read_sides, LiveSide, Sides, SidesRequest};
 
 use crate::catalog::CatalogError;
 use crate::db::{self, DbError};

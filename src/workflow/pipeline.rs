@@ -81,7 +81,7 @@ pub fn make_plan(
         .fingerprint_cache
         .zip(req.db)
         .map(|(folder, url)| catalog::fingerprints::Place::new(folder, url));
-    let sides = super::read_sides_pending(
+    let sides = super::read_sides(
         &super::SidesRequest {
             schema: req.schema,
             source_cache: req.source_cache,
@@ -100,7 +100,7 @@ pub fn make_plan(
                 .for_each(&mut *warn);
         },
     )?;
-    let super::PendingSides {
+    let super::Sides {
         source,
         shadow,
         live,

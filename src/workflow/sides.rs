@@ -4,9 +4,9 @@
 //! beside the shadow start (on a cold cache: parsing every file beside the cluster's initdb).
 //! The live read is mostly waiting on the server, and at 5,000 tables it costs about what the
 //! source stage and the desired load cost together, so overlapping them takes the shorter off
-//! a warm run's wall time. [`read_sides`] gives both sides read; [`read_sides_pending`] returns
-//! once the desired side is loaded, the live read possibly still running ([`LiveSide`]), so
-//! that `plan` starts on the desired schema (its target fingerprint) meanwhile.
+//! a warm run's wall time. [`read_sides`] returns once the desired side is loaded, the live
+//! read possibly still running ([`LiveSide`]), so that `plan` starts on the desired schema
+//! (its target fingerprint) meanwhile.
 //!
 //! What depends on what: the desired load needs the live side's role names (they are created
 //! in the shadow so GRANTs load) and, in a scoped run, the out-of-scope context (objects of
@@ -49,7 +49,9 @@ pub struct SidesRequest<'a> {
     pub fingerprints: Option<&'a crate::catalog::fingerprints::Place>,
 }
 
-/// Both sides, and what they were read with.
+/// Both sides, and what they were read with: the live side possibly still being read
+/// ([`LiveSide`]), so that `plan` starts on the desired schema (its target fingerprint's
+/// first part) before it joins; `drift` joins at once.
 pub struct Sides {
     /// The schema files' statements: kept for [`Need::Database`] (`plan` plans from them);
     /// for [`Need::Reading`] (`drift`) dropped as soon as the desired schema is loaded,
@@ -57,35 +59,22 @@ pub struct Sides {
     /// schema (issue 9's memory target: ~25 MiB at 5,000 tables).
     pub source: Option<SourceSet>,
     pub shadow: Shadow,
-    pub current: Current,
-    /// The current schema's fingerprint and object digests when the live thread had time for
-    /// them ([`Need::Database`] only, unscoped: the plan's `from`): its read ended while the
-    /// desired load still ran (a cold cache: the load takes several times the read), so they
-    /// were computed there rather than after both sides (issue 9). `None`: the caller
-    /// computes them.
-    pub current_digests: Option<(String, crate::catalog::Digests)>,
-    pub desired: Loaded,
-}
-
-/// [`Sides`] with the live side possibly still being read ([`read_sides_pending`]): `plan`
-/// starts on the desired schema (its target fingerprint's first part) before it joins.
-pub struct PendingSides {
-    /// See [`Sides::source`].
-    pub source: Option<SourceSet>,
-    pub shadow: Shadow,
     pub live: LiveSide,
     pub desired: Loaded,
 }
 
-/// The live side of [`PendingSides`]: read, or still being read on its own thread.
+/// The live side of [`Sides`]: read, or still being read on its own thread.
 pub enum LiveSide {
     Read(Box<Live>),
     Reading(std::thread::JoinHandle<Result<Live, WorkflowError>>),
 }
 
 impl LiveSide {
-    /// The current side and its digests ([`Sides::current_digests`]), once read; the live
-    /// thread's panic goes on here.
+    /// The current side, once read, and its fingerprint and object digests when the live
+    /// thread had time for them ([`Need::Database`] only, unscoped: the plan's `from`): its
+    /// read ended while the desired load still ran (a cold cache: the load takes several times
+    /// the read), so they were computed there rather than after both sides (issue 9). `None`:
+    /// the caller computes them. The live thread's panic goes on here.
     pub fn join(self) -> Result<Live, WorkflowError> {
         match self {
             LiveSide::Read(live) => Ok(*live),
@@ -94,38 +83,16 @@ impl LiveSide {
     }
 }
 
-/// Reads both sides of `req`, the live catalog on its own thread (see the module doc).
+/// Reads both sides of `req`, the live catalog on its own thread (see the module doc), and
+/// returns as soon as the desired side is loaded, the live read possibly still running.
 /// `before_load` hears the schema files, the shadow and the live server's version (`None`
-/// without a live database) right before the desired load starts: `plan` warns there.
+/// without a live database) right before the desired load starts: `plan` warns there. A
+/// failed desired load joins the live side first, whose error wins.
 pub fn read_sides(
     req: &SidesRequest,
     start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
     before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
 ) -> anyhow::Result<Sides> {
-    let PendingSides {
-        source,
-        shadow,
-        live,
-        desired,
-    } = read_sides_pending(req, start_shadow, before_load)?;
-    let (current, current_digests) = live.join()?;
-    Ok(Sides {
-        source,
-        shadow,
-        current,
-        current_digests,
-        desired,
-    })
-}
-
-/// [`read_sides`] that returns as soon as the desired side is loaded, the live side still
-/// being read when it is not done yet ([`LiveSide`]). The errors are those of
-/// [`read_sides`]: a failed desired load joins the live side first, whose error wins.
-pub fn read_sides_pending(
-    req: &SidesRequest,
-    start_shadow: impl FnOnce() -> anyhow::Result<Shadow>,
-    before_load: &mut dyn FnMut(&SourceSet, &Shadow, Option<i32>),
-) -> anyhow::Result<PendingSides> {
     let (early_tx, early_rx) = mpsc::channel::<(Vec<crate::shadow::Role>, i32)>();
     // Set when the desired load is over: from then on the live thread leaves the fingerprint
     // to the caller, which computes it beside its own work.
@@ -218,7 +185,7 @@ pub fn read_sides_pending(
         let source = kept(source, req.need);
         let live = live.expect("early roles come from the live thread");
         return match desired {
-            Ok(desired) => Ok(PendingSides {
+            Ok(desired) => Ok(Sides {
                 source,
                 shadow,
                 live: LiveSide::Reading(live),
@@ -252,7 +219,7 @@ pub fn read_sides_pending(
     let desired = crate::timings::stage("shadow load", || {
         super::desired_load(&shadow, &source, &current.roles, &current.context, req.need)
     })?;
-    Ok(PendingSides {
+    Ok(Sides {
         source: kept(source, req.need),
         shadow,
         live: LiveSide::Read(Box::new((current, None))),
@@ -269,7 +236,7 @@ fn kept(source: SourceSet, need: Need) -> Option<SourceSet> {
 }
 
 /// What the live thread gives: the current side, and its fingerprint and object digests when
-/// it had time for them ([`Sides::current_digests`]).
+/// it had time for them ([`LiveSide::join`]).
 pub type Live = (Current, Option<(String, crate::catalog::Digests)>);
 
 /// The live thread's result; its panic goes on here.
